@@ -1,0 +1,133 @@
+// Package connector is the domain model of a configured tracker account, shared
+// by the registry (which owns it) and the workers (which read it).
+package connector
+
+import (
+	"time"
+)
+
+// System is the kind of tracker a connector talks to.
+type System string
+
+const (
+	Jira       System = "jira"
+	GitHub     System = "github"
+	GitLab     System = "gitlab"
+	Confluence System = "confluence"
+)
+
+// Systems lists every supported system in a stable order.
+var Systems = []System{Jira, GitHub, GitLab, Confluence}
+
+// Deployment says whether the tracker is the vendor's SaaS or self-hosted.
+type Deployment string
+
+const (
+	Cloud      Deployment = "cloud"
+	SelfHosted Deployment = "self_hosted" // Jira/Confluence Data Center, GitHub Enterprise Server, GitLab self-managed
+)
+
+// AuthMode is how the connector authenticates.
+type AuthMode string
+
+const (
+	AuthBasic     AuthMode = "basic"     // user (email on Atlassian Cloud) + API token
+	AuthBearer    AuthMode = "bearer"    // personal access token
+	AuthAnonymous AuthMode = "anonymous" // public Jira only
+)
+
+// ConflictPolicy decides whether a person's change or the agent's result wins.
+type ConflictPolicy string
+
+const (
+	TrackerWins ConflictPolicy = "tracker_wins"
+	AgentWins   ConflictPolicy = "agent_wins"
+)
+
+// Scope narrows the assigned tickets a connector discovers.
+type Scope struct {
+	Statuses    []string `json:"statuses,omitempty"`
+	Labels      []string `json:"labels,omitempty"`
+	MinPriority string   `json:"min_priority,omitempty"`
+}
+
+// StatusLabels are the label names used as status on label-based trackers.
+type StatusLabels struct {
+	InProgress string `json:"in_progress,omitempty"`
+	InReview   string `json:"in_review,omitempty"`
+	Done       string `json:"done,omitempty"`
+}
+
+// DefaultStatusLabels are used when a connector names none.
+var DefaultStatusLabels = StatusLabels{InProgress: "In Progress", InReview: "In Review", Done: "Done"}
+
+// Credential is the stored, encrypted credential and what may be shown about it.
+type Credential struct {
+	// Ciphertext is self-describing ("vault:v1:…" or "local:v1:…"); never the clear value.
+	Ciphertext  string    `json:"ciphertext,omitempty"`
+	SetTime     time.Time `json:"set_time,omitzero"`
+	Fingerprint string    `json:"fingerprint,omitempty"`
+	ExpireTime  time.Time `json:"expire_time,omitzero"`
+}
+
+// Set reports whether a credential is stored.
+func (c Credential) Set() bool { return c.Ciphertext != "" }
+
+// Connector is one configured tracker account.
+type Connector struct {
+	ID               string         `json:"id"`
+	System           System         `json:"system"`
+	Deployment       Deployment     `json:"deployment"`
+	DisplayName      string         `json:"display_name,omitempty"`
+	BaseURL          string         `json:"base_url,omitempty"`
+	AuthMode         AuthMode       `json:"auth_mode"`
+	Username         string         `json:"username,omitempty"`
+	Assignee         string         `json:"assignee,omitempty"`
+	Project          string         `json:"project,omitempty"`
+	SpaceKeys        []string       `json:"space_keys,omitempty"`
+	Enabled          bool           `json:"enabled"`
+	PollInterval     time.Duration  `json:"poll_interval"`
+	Scope            Scope          `json:"scope,omitzero"`
+	IndexComments    bool           `json:"index_comments,omitempty"`
+	IndexAttachments bool           `json:"index_attachments,omitempty"`
+	StatusLabels     StatusLabels   `json:"status_labels,omitzero"`
+	ConflictPolicy   ConflictPolicy `json:"conflict_policy"`
+	HTTPProxyURL     string         `json:"http_proxy_url,omitempty"`
+	CABundlePEM      string         `json:"ca_bundle_pem,omitempty"`
+	CloseOnDone      bool           `json:"close_on_done,omitempty"`
+
+	Credential Credential `json:"credential,omitzero"`
+	CreateTime time.Time  `json:"create_time"`
+	UpdateTime time.Time  `json:"update_time"`
+	// Revision is the store's revision of this record (KV revision); the etag derives from it.
+	Revision uint64 `json:"-"`
+}
+
+// DefaultPollInterval applies when a connector names none.
+const DefaultPollInterval = 60 * time.Second
+
+// Secret is a credential in clear, in memory only. Its String and GoString
+// never print the value, so a stray %v or slog attribute cannot leak it.
+type Secret struct{ value string }
+
+// NewSecret wraps a clear credential.
+func NewSecret(v string) Secret { return Secret{value: v} }
+
+// Reveal returns the clear value; call it only where the value goes on the wire.
+func (s Secret) Reveal() string { return s.value }
+
+// Empty reports whether no credential was given.
+func (s Secret) Empty() bool { return s.value == "" }
+
+func (s Secret) String() string {
+	if s.value == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString keeps %#v from printing the value.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalText keeps encoders (JSON, slog) from printing the value.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
