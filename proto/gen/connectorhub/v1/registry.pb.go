@@ -336,7 +336,11 @@ type UpdateConnectorRequest struct {
 	// Must carry id; etag, when set, must match the stored one.
 	Connector *Connector `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
 	// Fields to change, named as in Connector (e.g. "enabled", "scope.labels").
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Required when the mask changes where or how the credential is sent
+	// (base_url, auth_mode, username, http_proxy_url, ca_bundle_pem) on a connector
+	// that has one: a stored token is never sent to a new destination unchecked.
+	Credential    string `protobuf:"bytes,3,opt,name=credential,proto3" json:"credential,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -383,6 +387,13 @@ func (x *UpdateConnectorRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 		return x.UpdateMask
 	}
 	return nil
+}
+
+func (x *UpdateConnectorRequest) GetCredential() string {
+	if x != nil {
+		return x.Credential
+	}
+	return ""
 }
 
 type UpdateConnectorResponse struct {
@@ -1385,11 +1396,14 @@ const file_connectorhub_v1_registry_proto_rawDesc = "" +
 	"\n" +
 	"connectors\x18\x01 \x03(\v2\x1a.connectorhub.v1.ConnectorR\n" +
 	"connectors\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8f\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xaf\x01\n" +
 	"\x16UpdateConnectorRequest\x128\n" +
 	"\tconnector\x18\x01 \x01(\v2\x1a.connectorhub.v1.ConnectorR\tconnector\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"S\n" +
+	"updateMask\x12\x1e\n" +
+	"\n" +
+	"credential\x18\x03 \x01(\tR\n" +
+	"credential\"S\n" +
 	"\x17UpdateConnectorResponse\x128\n" +
 	"\tconnector\x18\x01 \x01(\v2\x1a.connectorhub.v1.ConnectorR\tconnector\"<\n" +
 	"\x16DeleteConnectorRequest\x12\x0e\n" +

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/connectorhub/connectorhub/pkg/hubstate"
+	"github.com/connectorhub/connectorhub/pkg/secrets"
+	"github.com/connectorhub/connectorhub/services/registry"
+)
+
+// Config is the all-in-one hub's configuration; environment variables map
+// onto it (flags override the few that matter on a command line).
+type Config struct {
+	// DataDir holds the embedded NATS store, the local keyring and the
+	// generated admin token.
+	DataDir string `env:"HUB_DATA_DIR"`
+	// NATSListen is where the embedded NATS also accepts TCP clients (the nats
+	// CLI, services in other processes); empty: in-process only.
+	NATSListen string `env:"HUB_NATS_LISTEN" envDefault:"127.0.0.1:4222"`
+	StateFile  string `env:"HUB_STATE_FILE"`
+	LogLevel   string `env:"HUB_LOG_LEVEL" envDefault:"info"`
+	LogFormat  string `env:"HUB_LOG_FORMAT" envDefault:"text"`
+
+	Registry registry.Config
+	Vault    VaultEnv
+}
+
+// VaultEnv selects Vault transit instead of the local keyring when Addr is set.
+type VaultEnv struct {
+	Addr      string        `env:"VAULT_ADDR"`
+	Token     string        `env:"VAULT_TOKEN"`
+	RoleID    string        `env:"VAULT_ROLE_ID"`
+	SecretID  string        `env:"VAULT_SECRET_ID"`
+	Namespace string        `env:"VAULT_NAMESPACE"`
+	CACert    string        `env:"VAULT_CACERT"`
+	Mount     string        `env:"VAULT_TRANSIT_MOUNT" envDefault:"transit"`
+	Key       string        `env:"VAULT_TRANSIT_KEY" envDefault:"connectorhub"`
+	Timeout   time.Duration `env:"VAULT_TIMEOUT" envDefault:"10s"`
+}
+
+// secretsConfig turns the env into a VaultConfig; tokens are never logged
+// (VaultConfig redacts itself).
+func (v VaultEnv) secretsConfig(log *slog.Logger) secrets.VaultConfig {
+	cfg := secrets.VaultConfig{Address: v.Addr, Token: v.Token, Namespace: v.Namespace, CACert: v.CACert,
+		TransitMount: v.Mount, KeyName: v.Key, Timeout: v.Timeout, Logger: log}
+	if v.RoleID != "" {
+		cfg.Token = ""
+		cfg.AppRole = &secrets.AppRoleAuth{RoleID: v.RoleID, SecretID: v.SecretID}
+	}
+	return cfg
+}
+
+// loadConfig reads the configuration from environ (env.ToMap(os.Environ()) in main).
+func loadConfig(environ map[string]string) (Config, error) {
+	cfg := Config{Registry: registry.DefaultConfig()}
+	getenv := func(k string) string { return environ[k] }
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ}); err != nil {
+		return cfg, fmt.Errorf("configuration: %w", err)
+	}
+	if cfg.DataDir == "" {
+		base := getenv("XDG_DATA_HOME")
+		if base == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return cfg, errors.New("HUB_DATA_DIR is not set and there is no home directory")
+			}
+			base = filepath.Join(home, ".local", "share")
+		}
+		cfg.DataDir = filepath.Join(base, "connectorhub")
+	}
+	if cfg.StateFile == "" {
+		cfg.StateFile = hubstate.PathFromEnv(getenv)
+	}
+	return cfg, nil
+}
+
+// Validate checks the parts main can check before starting anything.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data dir is empty"))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("HUB_LOG_FORMAT %q: want text or json", c.LogFormat))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("HUB_LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}

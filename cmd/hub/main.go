@@ -1,0 +1,210 @@
+// Command hub runs connectorhub as one process: an embedded NATS JetStream
+// server, the credential cipher (local keyring, or Vault transit when
+// VAULT_ADDR is set), the registry, and the worker that answers saved
+// connector tests. Later services plug in where run() says so.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/connectortest"
+	"github.com/connectorhub/connectorhub/pkg/hubstate"
+	"github.com/connectorhub/connectorhub/pkg/secrets"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/services/registry"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], env.ToMap(os.Environ()), os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "hub:", err)
+		os.Exit(1)
+	}
+}
+
+// cipher is what the all-in-one needs from a credential cipher: the registry
+// encrypts and rewraps, the in-process worker decrypts.
+type cipher interface {
+	registry.Encrypter
+	connectortest.Decrypter
+}
+
+func run(ctx context.Context, args []string, environ map[string]string, stderr io.Writer) error {
+	cfg, err := loadConfig(environ)
+	if err != nil {
+		return err
+	}
+	flags := flag.NewFlagSet("hub", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for NATS data, the local keyring and the admin token (HUB_DATA_DIR)")
+	flags.StringVar(&cfg.Registry.ListenAddr, "registry-addr", cfg.Registry.ListenAddr, "registry gRPC listen address (REGISTRY_LISTEN_ADDR)")
+	flags.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen, "TCP address for NATS clients; empty for in-process only (HUB_NATS_LISTEN)")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	var adminTokenFile string
+	if len(cfg.Registry.Tokens) == 0 && cfg.Registry.TokensFile == "" {
+		token, path, err := adminToken(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		cfg.Registry.Tokens = []string{"local-admin:admin:" + token}
+		adminTokenFile = path
+		log.Info("no API tokens configured; using the local admin token", "file", path)
+	}
+
+	embedded, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer embedded.Shutdown()
+	nc, err := embedded.Connect()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	if err := bus.Provision(ctx, js, bus.ProvisionOptions{}); err != nil {
+		return err
+	}
+	if url := embedded.ClientURL(); url != "" {
+		log.Info("NATS listening", "url", url)
+	}
+
+	ciph, err := openCipher(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	kv, err := js.KeyValue(ctx, bus.BucketConnectors)
+	if err != nil {
+		return err
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return registry.Run(ctx, cfg.Registry, registry.Deps{
+			NC: nc, JS: js, Cipher: ciph, Logger: log.With("service", "registry"),
+			Ready: func(addr net.Addr) {
+				st := hubstate.State{RegistryAddr: addr.String(), AdminTokenFile: adminTokenFile, PID: os.Getpid(), StartTime: time.Now().UTC()}
+				if err := hubstate.Write(cfg.StateFile, st); err != nil {
+					log.Warn("state file not written; hubctl needs --server", "path", cfg.StateFile, "error", err)
+				}
+			},
+		})
+	})
+	// The worker side of saved-connector tests: in the all-in-one, this process
+	// holds decrypt rights, so it answers connector.test.<system> itself.
+	g.Go(func() error {
+		allow, err := cfg.Registry.AllowPrefixes()
+		if err != nil {
+			return err
+		}
+		opts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.Registry.TestTimeout, Logger: log}
+		r := &connectortest.Responder{
+			Loader: connector.NewStore(kv), Decrypter: ciph, Logger: log.With("service", "connectortest"),
+			Test: func(ctx context.Context, c connector.Connector, s connector.Secret) (trackers.TestResult, error) {
+				return trackers.Test(ctx, c, s, opts)
+			},
+		}
+		return r.Serve(ctx, nc, connector.Systems...)
+	})
+	// Wiring points for the services of later issues, each a Run(ctx, Config, Deps):
+	//   poller.Run    (discovery per system)
+	//   writeback.Run (result.ready consumer)
+	//   knowledge.Run (Confluence enrichment and search)
+
+	err = g.Wait()
+	if rmErr := hubstate.Remove(cfg.StateFile); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+		log.Warn("state file not removed", "path", cfg.StateFile, "error", rmErr)
+	}
+	if drainErr := nc.Drain(); drainErr != nil {
+		log.Warn("NATS drain", "error", drainErr)
+	}
+	log.Info("hub stopped")
+	return err
+}
+
+func openCipher(ctx context.Context, cfg Config, log *slog.Logger) (cipher, error) {
+	if cfg.Vault.Addr == "" {
+		path := filepath.Join(cfg.DataDir, "keyring.json")
+		local, err := secrets.OpenLocal(path)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("credentials encrypted with the local keyring", "file", path)
+		return local, nil
+	}
+	v, err := secrets.NewVault(ctx, cfg.Vault.secretsConfig(log))
+	if err != nil {
+		return nil, err
+	}
+	log.Info("credentials encrypted with Vault transit", "addr", v.Address(), "key", cfg.Vault.Key)
+	return v, nil
+}
+
+// adminToken reads the local admin token, creating it (0600) on first run.
+func adminToken(dataDir string) (token, path string, err error) {
+	path = filepath.Join(dataDir, "admin.token")
+	data, err := os.ReadFile(path)
+	if err == nil {
+		if t := strings.TrimSpace(string(data)); len(t) >= registry.MinAPITokenLen {
+			return t, path, nil
+		}
+		return "", "", fmt.Errorf("%s is malformed; delete it to get a new admin token", path)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", "", err
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", err
+	}
+	token = "hub_" + hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", "", fmt.Errorf("write admin token: %w", err)
+	}
+	return token, path, nil
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	pb "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+)
+
+// fieldFlag maps one command-line flag onto one Connector field and its
+// field-mask path, so add, test and update share one table and update's mask
+// names exactly the flags that were given.
+type fieldFlag struct {
+	name  string
+	path  string
+	apply func(fs *pflag.FlagSet, c *pb.Connector) error
+}
+
+var fieldFlags = []fieldFlag{
+	{"name", "display_name", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.DisplayName, err = fs.GetString("name")
+		return err
+	}},
+	{"deployment", "deployment", func(fs *pflag.FlagSet, c *pb.Connector) error {
+		v, _ := fs.GetString("deployment")
+		d, err := parseDeployment(v)
+		c.Deployment = d
+		return err
+	}},
+	{"base-url", "base_url", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.BaseUrl, err = fs.GetString("base-url")
+		return err
+	}},
+	{"auth", "auth_mode", func(fs *pflag.FlagSet, c *pb.Connector) error {
+		v, _ := fs.GetString("auth")
+		a, err := parseAuth(v)
+		c.AuthMode = a
+		return err
+	}},
+	{"username", "username", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.Username, err = fs.GetString("username")
+		return err
+	}},
+	{"assignee", "assignee", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.Assignee, err = fs.GetString("assignee")
+		return err
+	}},
+	{"project", "project", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.Project, err = fs.GetString("project")
+		return err
+	}},
+	{"space", "space_keys", func(fs *pflag.FlagSet, c *pb.Connector) error {
+		v, err := fs.GetStringSlice("space")
+		c.SpaceKeys = nonEmpty(v)
+		return err
+	}},
+	{"poll-interval", "poll_interval", func(fs *pflag.FlagSet, c *pb.Connector) error {
+		d, err := fs.GetDuration("poll-interval")
+		if d < 0 {
+			return fmt.Errorf("must not be negative")
+		}
+		c.PollInterval = durationpb.New(d)
+		return err
+	}},
+	{"status", "scope.statuses", func(fs *pflag.FlagSet, c *pb.Connector) error {
+		v, err := fs.GetStringSlice("status")
+		scopeOf(c).Statuses = nonEmpty(v)
+		return err
+	}},
+	{"label", "scope.labels", func(fs *pflag.FlagSet, c *pb.Connector) error {
+		v, err := fs.GetStringSlice("label")
+		scopeOf(c).Labels = nonEmpty(v)
+		return err
+	}},
+	{"min-priority", "scope.min_priority", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		scopeOf(c).MinPriority, err = fs.GetString("min-priority")
+		return err
+	}},
+	{"index-comments", "index_comments", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.IndexComments, err = fs.GetBool("index-comments")
+		return err
+	}},
+	{"index-attachments", "index_attachments", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.IndexAttachments, err = fs.GetBool("index-attachments")
+		return err
+	}},
+	{"in-progress-label", "status_labels.in_progress", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		labelsOf(c).InProgress, err = fs.GetString("in-progress-label")
+		return err
+	}},
+	{"in-review-label", "status_labels.in_review", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		labelsOf(c).InReview, err = fs.GetString("in-review-label")
+		return err
+	}},
+	{"done-label", "status_labels.done", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		labelsOf(c).Done, err = fs.GetString("done-label")
+		return err
+	}},
+	{"close-on-done", "close_on_done", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.CloseOnDone, err = fs.GetBool("close-on-done")
+		return err
+	}},
+	{"conflict-policy", "conflict_policy", func(fs *pflag.FlagSet, c *pb.Connector) error {
+		v, _ := fs.GetString("conflict-policy")
+		p, err := parsePolicy(v)
+		c.ConflictPolicy = p
+		return err
+	}},
+	{"proxy", "http_proxy_url", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.HttpProxyUrl, err = fs.GetString("proxy")
+		return err
+	}},
+	{"ca-bundle", "ca_bundle_pem", func(fs *pflag.FlagSet, c *pb.Connector) error {
+		path, _ := fs.GetString("ca-bundle")
+		if path == "" {
+			c.CaBundlePem = "" // --ca-bundle= clears it on update
+			return nil
+		}
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			return fmt.Errorf("%s holds no PEM certificate", path)
+		}
+		c.CaBundlePem = string(pem)
+		return nil
+	}},
+}
+
+// addFieldFlags declares the flags of fieldFlags on fs.
+func addFieldFlags(fs *pflag.FlagSet) {
+	fs.String("name", "", "display name")
+	fs.String("deployment", "", "cloud or self-hosted (aliases: data-center, server, enterprise, self-managed)")
+	fs.String("base-url", "", "tracker base URL (the API root for GitHub Enterprise Server and GitLab)")
+	fs.String("auth", "", "basic, bearer or anonymous (default: basic for Jira/Confluence Cloud, else bearer)")
+	fs.String("username", "", "user for basic auth (an email on Atlassian Cloud)")
+	fs.String("assignee", "", "account whose tickets are discovered (default: the authenticated user)")
+	fs.String("project", "", "Jira project key, GitHub owner/repo, GitLab project path or numeric id")
+	fs.StringSlice("space", nil, "Confluence space key (repeatable)")
+	fs.Duration("poll-interval", 0, "how often the tracker is polled, e.g. 1m")
+	fs.StringSlice("status", nil, "only tickets in this status (repeatable)")
+	fs.StringSlice("label", nil, "only tickets carrying this label (repeatable)")
+	fs.String("min-priority", "", "only tickets at or above this priority name")
+	fs.Bool("index-comments", false, "index ticket comments")
+	fs.Bool("index-attachments", false, "index ticket attachments")
+	fs.String("in-progress-label", "", "label used as status In Progress (label-based trackers)")
+	fs.String("in-review-label", "", "label used as status In Review (label-based trackers)")
+	fs.String("done-label", "", "label used as status Done (label-based trackers)")
+	fs.Bool("close-on-done", false, "close the issue when status Done is written")
+	fs.String("conflict-policy", "", "tracker-wins or agent-wins")
+	fs.String("proxy", "", "HTTP(S) proxy URL for requests to the tracker")
+	fs.String("ca-bundle", "", "PEM file of extra certificate authorities for a self-hosted tracker")
+}
+
+// applyFieldFlags sets on c every field whose flag was given and returns the
+// field-mask paths of exactly those fields, in table order.
+func applyFieldFlags(fs *pflag.FlagSet, c *pb.Connector) ([]string, error) {
+	var paths []string
+	for _, f := range fieldFlags {
+		if fs.Lookup(f.name) == nil || !fs.Changed(f.name) {
+			continue
+		}
+		if err := f.apply(fs, c); err != nil {
+			return nil, fmt.Errorf("--%s: %w", f.name, err)
+		}
+		paths = append(paths, f.path)
+	}
+	return paths, nil
+}
+
+func scopeOf(c *pb.Connector) *pb.Scope {
+	if c.Scope == nil {
+		c.Scope = &pb.Scope{}
+	}
+	return c.Scope
+}
+
+func labelsOf(c *pb.Connector) *pb.StatusLabels {
+	if c.StatusLabels == nil {
+		c.StatusLabels = &pb.StatusLabels{}
+	}
+	return c.StatusLabels
+}
+
+func nonEmpty(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func norm(s string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(s)), "_", "-")
+}
+
+func parseSystem(s string) (pb.System, error) {
+	switch norm(s) {
+	case "jira":
+		return pb.System_SYSTEM_JIRA, nil
+	case "github", "gh":
+		return pb.System_SYSTEM_GITHUB, nil
+	case "gitlab", "gl":
+		return pb.System_SYSTEM_GITLAB, nil
+	case "confluence":
+		return pb.System_SYSTEM_CONFLUENCE, nil
+	}
+	return pb.System_SYSTEM_UNSPECIFIED, fmt.Errorf("unknown system %q (want jira, github, gitlab or confluence)", s)
+}
+
+func parseDeployment(s string) (pb.Deployment, error) {
+	switch norm(s) {
+	case "cloud", "saas":
+		return pb.Deployment_DEPLOYMENT_CLOUD, nil
+	case "self-hosted", "selfhosted", "data-center", "datacenter", "dc", "server", "enterprise", "enterprise-server", "ghes", "self-managed", "selfmanaged":
+		return pb.Deployment_DEPLOYMENT_SELF_HOSTED, nil
+	}
+	return pb.Deployment_DEPLOYMENT_UNSPECIFIED, fmt.Errorf("unknown deployment %q (want cloud or self-hosted)", s)
+}
+
+func parseAuth(s string) (pb.AuthMode, error) {
+	switch norm(s) {
+	case "basic":
+		return pb.AuthMode_AUTH_MODE_BASIC, nil
+	case "bearer", "pat", "token":
+		return pb.AuthMode_AUTH_MODE_BEARER, nil
+	case "anonymous", "none":
+		return pb.AuthMode_AUTH_MODE_ANONYMOUS, nil
+	}
+	return pb.AuthMode_AUTH_MODE_UNSPECIFIED, fmt.Errorf("unknown auth mode %q (want basic, bearer or anonymous)", s)
+}
+
+func parsePolicy(s string) (pb.ConflictPolicy, error) {
+	switch norm(s) {
+	case "tracker-wins", "tracker":
+		return pb.ConflictPolicy_CONFLICT_POLICY_TRACKER_WINS, nil
+	case "agent-wins", "agent":
+		return pb.ConflictPolicy_CONFLICT_POLICY_AGENT_WINS, nil
+	}
+	return pb.ConflictPolicy_CONFLICT_POLICY_UNSPECIFIED, fmt.Errorf("unknown conflict policy %q (want tracker-wins or agent-wins)", s)
+}
+
+// applyAddDefaults fills what a new connector may leave out: cloud deployment
+// and the usual auth mode for the system.
+func applyAddDefaults(c *pb.Connector) {
+	if c.Deployment == pb.Deployment_DEPLOYMENT_UNSPECIFIED {
+		c.Deployment = pb.Deployment_DEPLOYMENT_CLOUD
+	}
+	if c.AuthMode == pb.AuthMode_AUTH_MODE_UNSPECIFIED && c.System != pb.System_SYSTEM_UNSPECIFIED {
+		atlassian := c.System == pb.System_SYSTEM_JIRA || c.System == pb.System_SYSTEM_CONFLUENCE
+		if atlassian && c.Deployment == pb.Deployment_DEPLOYMENT_CLOUD {
+			c.AuthMode = pb.AuthMode_AUTH_MODE_BASIC
+		} else {
+			c.AuthMode = pb.AuthMode_AUTH_MODE_BEARER
+		}
+	}
+}
+
+// requiredField is a setting a new connector cannot do without, with the
+// prompt hubctl asks on a terminal.
+type requiredField struct {
+	flag   string
+	prompt string
+	set    func(c *pb.Connector, v string) error
+}
+
+// missingFields lists what c still lacks, in the order hubctl asks for it.
+// The registry validates everything again; this only decides what to ask.
+func missingFields(c *pb.Connector) []requiredField {
+	var out []requiredField
+	if c.System == pb.System_SYSTEM_UNSPECIFIED {
+		return append(out, requiredField{"system", "System (jira, github, gitlab, confluence)", func(c *pb.Connector, v string) (err error) {
+			c.System, err = parseSystem(v)
+			return err
+		}})
+	}
+	atlassian := c.System == pb.System_SYSTEM_JIRA || c.System == pb.System_SYSTEM_CONFLUENCE
+	if c.BaseUrl == "" && (atlassian || c.Deployment == pb.Deployment_DEPLOYMENT_SELF_HOSTED) {
+		out = append(out, requiredField{"base-url", "Base URL (e.g. https://example.atlassian.net)", func(c *pb.Connector, v string) error {
+			c.BaseUrl = v
+			return nil
+		}})
+	}
+	if c.Project == "" && (c.System == pb.System_SYSTEM_GITHUB || c.System == pb.System_SYSTEM_GITLAB) {
+		hint := "owner/repo"
+		if c.System == pb.System_SYSTEM_GITLAB {
+			hint = "group/project or numeric id"
+		}
+		out = append(out, requiredField{"project", "Project (" + hint + ")", func(c *pb.Connector, v string) error {
+			c.Project = v
+			return nil
+		}})
+	}
+	if len(c.SpaceKeys) == 0 && c.System == pb.System_SYSTEM_CONFLUENCE {
+		out = append(out, requiredField{"space", "Space keys (comma-separated)", func(c *pb.Connector, v string) error {
+			c.SpaceKeys = nonEmpty(strings.Split(v, ","))
+			return nil
+		}})
+	}
+	if c.Username == "" && c.AuthMode == pb.AuthMode_AUTH_MODE_BASIC {
+		out = append(out, requiredField{"username", "Username (the account email on Atlassian Cloud)", func(c *pb.Connector, v string) error {
+			c.Username = v
+			return nil
+		}})
+	}
+	return out
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/joho/godotenv"
+	"github.com/spf13/pflag"
+
+	pb "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+)
+
+// DefaultEnvFile is read for a tracker token when --env-file is not given.
+const DefaultEnvFile = ".hub.env"
+
+// tokenEnvVars are the variables that may hold a system's tracker token, in
+// the order they are tried; the same keys are looked up in the env file.
+var tokenEnvVars = map[pb.System][]string{
+	pb.System_SYSTEM_JIRA:       {"JIRA_API_TOKEN"},
+	pb.System_SYSTEM_GITHUB:     {"GITHUB_TOKEN", "GH_TOKEN"},
+	pb.System_SYSTEM_GITLAB:     {"GITLAB_TOKEN"},
+	pb.System_SYSTEM_CONFLUENCE: {"CONFLUENCE_API_TOKEN"},
+}
+
+// tokenFlags are the flags that choose where a tracker token comes from.
+type tokenFlags struct {
+	token       string
+	envFile     string
+	keepEnvFile bool
+}
+
+func (f *tokenFlags) register(fs *pflag.FlagSet, withKeep bool) {
+	fs.StringVar(&f.token, "token", "", "tracker token (prefer the env file, an environment variable or the prompt: flags end up in shell history)")
+	fs.StringVar(&f.envFile, "env-file", DefaultEnvFile, "dotenv file holding the tracker token under the system's variable name")
+	if withKeep {
+		fs.BoolVar(&f.keepEnvFile, "keep-env-file", false, "keep the env file the token was read from (by default it is deleted after success)")
+	}
+}
+
+// tokenSource says where a tracker token came from; it never holds the token.
+type tokenSource struct {
+	// EnvFile is the file the token was read from, when it came from one.
+	EnvFile string
+	desc    string
+}
+
+func (s tokenSource) String() string { return s.desc }
+
+// tokenResolver finds a tracker token: --token → env file → environment
+// variables of the system → a masked prompt when stdin is a terminal.
+type tokenResolver struct {
+	env   Env
+	flags *tokenFlags
+	fs    *pflag.FlagSet
+	// beforePrompt runs right before the masked prompt (to show the scopes the
+	// token needs); it may be nil.
+	beforePrompt func(ctx context.Context)
+}
+
+func (r *tokenResolver) resolve(ctx context.Context, system pb.System) (string, tokenSource, error) {
+	vars := tokenEnvVars[system]
+	name := systemName(system)
+
+	if r.fs.Changed("token") {
+		if t := strings.TrimSpace(r.flags.token); t != "" {
+			return t, tokenSource{desc: "the --token flag"}, nil
+		}
+		return "", tokenSource{}, errors.New("--token is empty")
+	}
+
+	path := r.flags.envFile
+	if path != "" {
+		values, err := readEnvFile(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && !r.fs.Changed("env-file"):
+			// The default file is optional.
+		case err != nil:
+			return "", tokenSource{}, err
+		default:
+			for _, k := range vars {
+				if t := strings.TrimSpace(values[k]); t != "" {
+					return t, tokenSource{EnvFile: path, desc: fmt.Sprintf("env file %s (%s)", path, k)}, nil
+				}
+			}
+		}
+	}
+
+	for _, k := range vars {
+		if t := strings.TrimSpace(r.env.Getenv(k)); t != "" {
+			return t, tokenSource{desc: "environment variable " + k}, nil
+		}
+	}
+
+	if !r.env.Terminal.IsTerminal() {
+		return "", tokenSource{}, fmt.Errorf("no %s token: pass --token, put %s in %s, or set %s (stdin is not a terminal, so hubctl does not prompt)",
+			name, vars[0], orDefault(path, DefaultEnvFile), strings.Join(vars, " or "))
+	}
+	if r.beforePrompt != nil {
+		r.beforePrompt(ctx)
+	}
+	fmt.Fprintf(r.env.Stderr, "%s token (input hidden): ", name)
+	t, err := r.env.Terminal.ReadPassword()
+	fmt.Fprintln(r.env.Stderr)
+	if err != nil {
+		return "", tokenSource{}, fmt.Errorf("reading the %s token: %w", name, err)
+	}
+	if t = strings.TrimSpace(t); t == "" {
+		return "", tokenSource{}, fmt.Errorf("no %s token entered", name)
+	}
+	return t, tokenSource{desc: "the terminal prompt"}, nil
+}
+
+// readEnvFile parses a dotenv file. Parse errors are reported without the
+// parser's message, which quotes the file's text and so may quote a token.
+func readEnvFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("env file: %w", err)
+	}
+	defer f.Close()
+	values, err := godotenv.Parse(f)
+	if err != nil {
+		return nil, fmt.Errorf("env file %s is not valid dotenv syntax (KEY=value per line)", path)
+	}
+	return values, nil
+}
+
+// removeEnvFile deletes the env file a token was read from, after it has been
+// stored encrypted, unless asked to keep it. It never touches any other file.
+func removeEnvFile(env Env, src tokenSource, keep bool) {
+	if src.EnvFile == "" {
+		return
+	}
+	if keep {
+		fmt.Fprintf(env.Stderr, "kept %s (--keep-env-file)\n", src.EnvFile)
+		return
+	}
+	if err := os.Remove(src.EnvFile); err != nil {
+		fmt.Fprintf(env.Stderr, "warning: could not delete %s: %v; delete it yourself, it holds a token\n", src.EnvFile, err)
+		return
+	}
+	fmt.Fprintf(env.Stderr, "deleted %s: the token is now stored encrypted in the registry (use --keep-env-file to keep it)\n", src.EnvFile)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

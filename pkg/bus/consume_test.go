@@ -1,0 +1,303 @@
+package bus_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/connectorhub/connectorhub/pkg/bus"
+	connectorhubv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+)
+
+// recorder is a slog.Handler that keeps messages, to observe poison handling.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, rec.Message)
+	return nil
+}
+func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *recorder) WithGroup(string) slog.Handler      { return r }
+func (r *recorder) count(prefix string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.msgs {
+		if strings.HasPrefix(m, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// resultConsumer creates a durable consumer on RESULTS with a short ack wait,
+// so a message that was neither acked nor terminated would come back quickly.
+func resultConsumer(t *testing.T, js jetstream.JetStream) jetstream.Consumer {
+	t.Helper()
+	cons, err := js.CreateOrUpdateConsumer(t.Context(), bus.StreamResults, jetstream.ConsumerConfig{
+		Durable:   "writeback",
+		AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait:   300 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cons
+}
+
+func publishResult(t *testing.T, js jetstream.JetStream, ctx context.Context, resultID string) {
+	t.Helper()
+	subj, _ := bus.ResultSubject("jira", "c1")
+	if _, err := bus.Publish(ctx, js, subj, &connectorhubv1.ResultReady{ResultId: resultID},
+		bus.WithID(bus.EventID(resultID))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newResult() *connectorhubv1.ResultReady { return &connectorhubv1.ResultReady{} }
+
+func consumerIdle(t *testing.T, cons jetstream.Consumer, acked uint64) func() bool {
+	return func() bool {
+		ci, err := cons.Info(t.Context())
+		return err == nil && ci.NumPending == 0 && ci.NumAckPending == 0 && ci.AckFloor.Stream == acked
+	}
+}
+
+func TestConsumeDeliversDecodedEventsWithTraceContext(t *testing.T) {
+	t.Parallel()
+	js := newBus(t)
+	cons := resultConsumer(t, js)
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+		SpanID:  trace.SpanID{1, 2, 3, 4, 5, 6, 7, 8},
+	})
+	publishResult(t, js, trace.ContextWithSpanContext(t.Context(), sc), "r1")
+
+	type delivery struct {
+		env bus.Envelope
+		msg *connectorhubv1.ResultReady
+		sc  trace.SpanContext
+	}
+	got := make(chan delivery, 1)
+	stop, err := bus.Consume(t.Context(), cons, newResult,
+		func(ctx context.Context, env bus.Envelope, msg *connectorhubv1.ResultReady) error {
+			got <- delivery{env, msg, trace.SpanContextFromContext(ctx)}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	select {
+	case d := <-got:
+		if d.msg.GetResultId() != "r1" || d.env.ID != bus.EventID("r1") {
+			t.Errorf("got %v with id %s", d.msg, d.env.ID)
+		}
+		if d.sc.TraceID() != sc.TraceID() || d.sc.SpanID() != sc.SpanID() || !d.sc.IsRemote() {
+			t.Errorf("handler span context %+v, want remote %+v", d.sc, sc)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery")
+	}
+	eventually(t, "ack", consumerIdle(t, cons, 1))
+}
+
+func TestConsumeTerminatesPoisonAndContinues(t *testing.T) {
+	t.Parallel()
+	js := newBus(t)
+	cons := resultConsumer(t, js)
+	// Not a CloudEvent, then a CloudEvent whose payload is not a ResultReady.
+	if _, err := js.PublishMsg(t.Context(), &nats.Msg{Subject: "result.ready.jira.c1", Data: []byte("hello")}); err != nil {
+		t.Fatal(err)
+	}
+	badPayload, _ := bus.NewMsg(t.Context(), "result.ready.jira.c1", newResult())
+	badPayload.Data = []byte(`{"resultId": 7}`)
+	if _, err := js.PublishMsg(t.Context(), badPayload); err != nil {
+		t.Fatal(err)
+	}
+	publishResult(t, js, t.Context(), "good")
+
+	rec := &recorder{}
+	var handled atomic.Int32
+	stop, err := bus.Consume(t.Context(), cons, newResult,
+		func(_ context.Context, _ bus.Envelope, msg *connectorhubv1.ResultReady) error {
+			if msg.GetResultId() != "good" {
+				t.Errorf("handler got %v", msg)
+			}
+			handled.Add(1)
+			return nil
+		}, bus.WithLogger(slog.New(rec)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	eventually(t, "all three settled", consumerIdle(t, cons, 3))
+	// Past several ack waits: a poison message that was merely nak'd or left
+	// unacked would have been redelivered and logged again.
+	time.Sleep(time.Second)
+	if n := handled.Load(); n != 1 {
+		t.Errorf("handler ran %d times, want 1", n)
+	}
+	if n := rec.count("bus: terminating poison message"); n != 2 {
+		t.Errorf("logged %d poison messages, want 2 (%q)", n, rec.msgs)
+	}
+	if ci, err := cons.Info(t.Context()); err != nil || ci.NumRedelivered != 0 {
+		t.Errorf("consumer info %+v, %v: want no redeliveries", ci, err)
+	}
+}
+
+func TestConsumeRedeliversAfterHandlerError(t *testing.T) {
+	t.Parallel()
+	js := newBus(t)
+	cons := resultConsumer(t, js)
+	publishResult(t, js, t.Context(), "r1")
+
+	var calls atomic.Int32
+	done := make(chan struct{})
+	stop, err := bus.Consume(t.Context(), cons, newResult,
+		func(context.Context, bus.Envelope, *connectorhubv1.ResultReady) error {
+			switch calls.Add(1) {
+			case 1:
+				return errors.New("tracker unavailable")
+			case 2:
+				close(done)
+			}
+			return nil
+		}, bus.WithBackoff(func(uint64) time.Duration { return 20 * time.Millisecond }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not redelivered after a handler error")
+	}
+	eventually(t, "ack after retry", consumerIdle(t, cons, 1))
+}
+
+func TestConsumeTerminatesOnPermanentError(t *testing.T) {
+	t.Parallel()
+	js := newBus(t)
+	cons := resultConsumer(t, js)
+	publishResult(t, js, t.Context(), "r1")
+	var calls atomic.Int32
+	stop, err := bus.Consume(t.Context(), cons, newResult,
+		func(context.Context, bus.Envelope, *connectorhubv1.ResultReady) error {
+			calls.Add(1)
+			return bus.Permanent(fmt.Errorf("ticket deleted"))
+		}, bus.WithBackoff(func(uint64) time.Duration { return 0 }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	eventually(t, "termination", consumerIdle(t, cons, 1))
+	time.Sleep(time.Second)
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("handler ran %d times after a permanent error, want 1", n)
+	}
+}
+
+func TestConsumeStopWaitsForInFlightHandlers(t *testing.T) {
+	t.Parallel()
+	for _, concurrency := range []int{1, 4} {
+		t.Run(fmt.Sprintf("concurrency %d", concurrency), func(t *testing.T) {
+			t.Parallel()
+			js := newBus(t)
+			cons := resultConsumer(t, js)
+			publishResult(t, js, t.Context(), "r1")
+			started, release := make(chan struct{}), make(chan struct{})
+			stop, err := bus.Consume(t.Context(), cons, newResult,
+				func(context.Context, bus.Envelope, *connectorhubv1.ResultReady) error {
+					close(started)
+					<-release
+					return nil
+				}, bus.WithConcurrency(concurrency))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(stop)
+			select {
+			case <-started:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no delivery")
+			}
+			stopped := make(chan struct{})
+			go func() { stop(); close(stopped) }()
+			select {
+			case <-stopped:
+				t.Fatal("stop returned while a handler was running")
+			case <-time.After(200 * time.Millisecond):
+			}
+			close(release)
+			select {
+			case <-stopped:
+			case <-time.After(10 * time.Second):
+				t.Fatal("stop did not return after the handler finished")
+			}
+			eventually(t, "in-flight message acked", consumerIdle(t, cons, 1))
+		})
+	}
+}
+
+func TestConsumeStopsWhenContextIsDone(t *testing.T) {
+	t.Parallel()
+	js := newBus(t)
+	cons := resultConsumer(t, js)
+	ctx, cancel := context.WithCancel(t.Context())
+	var calls atomic.Int32
+	stop, err := bus.Consume(ctx, cons, newResult,
+		func(context.Context, bus.Envelope, *connectorhubv1.ResultReady) error {
+			calls.Add(1)
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishResult(t, js, t.Context(), "before")
+	eventually(t, "first delivery", func() bool { return calls.Load() == 1 })
+	cancel()
+	stop() // waits for the drain started by cancel
+	publishResult(t, js, t.Context(), "after")
+	time.Sleep(300 * time.Millisecond)
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("handler ran %d times, want 1: consuming continued after ctx was done", n)
+	}
+}
+
+func TestConsumeRejectsZeroConcurrency(t *testing.T) {
+	t.Parallel()
+	js := newBus(t)
+	_, err := bus.Consume(t.Context(), resultConsumer(t, js), newResult,
+		func(context.Context, bus.Envelope, *connectorhubv1.ResultReady) error { return nil },
+		bus.WithConcurrency(0))
+	if !errors.Is(err, bus.ErrInvalidOptions) {
+		t.Fatalf("err = %v, want ErrInvalidOptions", err)
+	}
+}
+
+func TestExponentialBackoff(t *testing.T) {
+	t.Parallel()
+	b := bus.ExponentialBackoff(time.Second, 10*time.Second)
+	for delivered, want := range map[uint64]time.Duration{0: time.Second, 1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 8 * time.Second, 5: 10 * time.Second, 1000: 10 * time.Second} {
+		if got := b(delivered); got != want {
+			t.Errorf("backoff(%d) = %s, want %s", delivered, got, want)
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/propagation"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrInvalidEvent is returned by Publish when an attribute is unusable.
+var ErrInvalidEvent = errors.New("bus: invalid event")
+
+type publishConfig struct {
+	id, source, subject, typ string
+	time                     time.Time
+	propagator               propagation.TextMapPropagator
+	jsOpts                   []jetstream.PublishOpt
+}
+
+// PublishOption sets an attribute of a published event.
+type PublishOption interface{ applyPublish(*publishConfig) }
+
+type publishOptionFunc func(*publishConfig)
+
+func (f publishOptionFunc) applyPublish(c *publishConfig) { f(c) }
+
+// WithID sets ce-id (and Nats-Msg-Id). Use EventID to derive it; without
+// this option the id is random and JetStream cannot deduplicate replays.
+func WithID(id string) PublishOption { return publishOptionFunc(func(c *publishConfig) { c.id = id }) }
+
+// WithSource sets ce-source; default DefaultSource.
+func WithSource(source string) PublishOption {
+	return publishOptionFunc(func(c *publishConfig) { c.source = source })
+}
+
+// WithSubject sets ce-subject, e.g. the ticket key; default none.
+func WithSubject(subject string) PublishOption {
+	return publishOptionFunc(func(c *publishConfig) { c.subject = subject })
+}
+
+// WithTime sets ce-time; default now.
+func WithTime(t time.Time) PublishOption {
+	return publishOptionFunc(func(c *publishConfig) { c.time = t })
+}
+
+// WithType sets ce-type; default TypeOf(msg).
+func WithType(typ string) PublishOption {
+	return publishOptionFunc(func(c *publishConfig) { c.typ = typ })
+}
+
+// WithPublishOpts passes options through to jetstream.PublishMsg, e.g.
+// jetstream.WithExpectStream.
+func WithPublishOpts(opts ...jetstream.PublishOpt) PublishOption {
+	return publishOptionFunc(func(c *publishConfig) { c.jsOpts = append(c.jsOpts, opts...) })
+}
+
+// PropagatorOption selects the trace propagator; it is both a PublishOption
+// (inject into headers) and a ConsumeOption (extract from headers).
+type PropagatorOption struct{ p propagation.TextMapPropagator }
+
+// WithPropagator sets how trace context travels in headers; default
+// propagation.TraceContext{} (traceparent, tracestate). nil disables it.
+func WithPropagator(p propagation.TextMapPropagator) PropagatorOption {
+	return PropagatorOption{p: p}
+}
+
+func (o PropagatorOption) applyPublish(c *publishConfig) { c.propagator = o.p }
+func (o PropagatorOption) applyConsume(c *consumeConfig) { c.propagator = o.p }
+
+// NewMsg builds the NATS message Publish sends: a CloudEvents 1.0
+// binary-mode event whose payload is the protobuf JSON of msg.
+//
+// The headers are written by hand rather than through the CloudEvents Go SDK.
+// Its JetStream binding (sdk-go protocol/nats_jetstream/v3, on the jetstream
+// API) applies publish options fixed when the Protocol is built, so it cannot
+// set Nats-Msg-Id per event, and its Send returns no PubAck, which hides
+// whether JetStream dropped the event as a duplicate; the older v2 binding is
+// on the legacy nats.JetStreamContext. The mapping itself is seven headers.
+//
+// NewMsg is exported for senders other than Publish (async publish, core
+// NATS request/reply); options made by WithPublishOpts are ignored here.
+func NewMsg(ctx context.Context, subject string, msg proto.Message, opts ...PublishOption) (*nats.Msg, error) {
+	m, _, err := newMsg(ctx, subject, msg, opts)
+	return m, err
+}
+
+func newMsg(ctx context.Context, subject string, msg proto.Message, opts []PublishOption) (*nats.Msg, []jetstream.PublishOpt, error) {
+	c := publishConfig{source: DefaultSource, propagator: propagation.TraceContext{}}
+	for _, o := range opts {
+		o.applyPublish(&c)
+	}
+	if c.id == "" {
+		c.id = randomID()
+	}
+	if c.typ == "" {
+		c.typ = TypeOf(msg)
+	}
+	if c.time.IsZero() {
+		c.time = time.Now()
+	}
+	if c.source == "" || c.typ == "" {
+		return nil, nil, fmt.Errorf("%w: ce-source and ce-type must not be empty", ErrInvalidEvent)
+	}
+	data, err := protojson.Marshal(msg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: marshal %s: %v", ErrInvalidEvent, c.typ, err)
+	}
+	h := nats.Header{}
+	h.Set(HeaderSpecVersion, SpecVersion)
+	h.Set(HeaderID, c.id)
+	h.Set(HeaderType, c.typ)
+	h.Set(HeaderSource, c.source)
+	h.Set(HeaderTime, c.time.UTC().Format(time.RFC3339Nano))
+	if c.subject != "" {
+		h.Set(HeaderSubject, c.subject)
+	}
+	h.Set(HeaderContentType, ContentTypeJSON)
+	h.Set(jetstream.MsgIDHeader, c.id)
+	if c.propagator != nil {
+		c.propagator.Inject(ctx, HeaderCarrier(h))
+	}
+	return &nats.Msg{Subject: subject, Header: h, Data: data}, c.jsOpts, nil
+}
+
+// Publish sends msg to subject as a CloudEvent and waits for JetStream's
+// acknowledgement. PubAck.Duplicate is true when an event with the same id
+// was already stored within the stream's duplicate window.
+func Publish(ctx context.Context, js jetstream.JetStream, subject string, msg proto.Message, opts ...PublishOption) (*jetstream.PubAck, error) {
+	m, jsOpts, err := newMsg(ctx, subject, msg, opts)
+	if err != nil {
+		return nil, err
+	}
+	ack, err := js.PublishMsg(ctx, m, jsOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("bus: publish %s: %w", subject, err)
+	}
+	return ack, nil
+}

@@ -1,0 +1,155 @@
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Store errors, for errors.Is.
+var (
+	ErrNotFound = errors.New("connector not found")
+	ErrExists   = errors.New("connector already exists")
+	// ErrConflict means the record changed since it was read (optimistic concurrency).
+	ErrConflict = errors.New("connector was changed concurrently")
+)
+
+// record is the stored form; Version lets a later schema migrate old records.
+type record struct {
+	Version   int `json:"v"`
+	Connector     // embedded: its fields at the top level
+}
+
+const recordVersion = 1
+
+// Store keeps connectors in a JetStream KV bucket; the KV revision is the
+// optimistic-concurrency token.
+type Store struct {
+	kv jetstream.KeyValue
+}
+
+// NewStore wraps the `connectors` bucket.
+func NewStore(kv jetstream.KeyValue) *Store { return &Store{kv: kv} }
+
+// Create stores a new connector; ErrExists if the id is taken.
+func (s *Store) Create(ctx context.Context, c Connector) (Connector, error) {
+	data, err := encode(c)
+	if err != nil {
+		return Connector{}, err
+	}
+	rev, err := s.kv.Create(ctx, c.ID, data)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return Connector{}, fmt.Errorf("%w: %s", ErrExists, c.ID)
+	}
+	if err != nil {
+		return Connector{}, fmt.Errorf("store connector %s: %w", c.ID, err)
+	}
+	c.Revision = rev
+	return c, nil
+}
+
+// Get reads one connector.
+func (s *Store) Get(ctx context.Context, id string) (Connector, error) {
+	if !ValidID(id) {
+		return Connector{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	e, err := s.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Connector{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return Connector{}, fmt.Errorf("read connector %s: %w", id, err)
+	}
+	return decode(e)
+}
+
+// List returns every connector, ordered by id.
+func (s *Store) List(ctx context.Context) ([]Connector, error) {
+	lister, err := s.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list connectors: %w", err)
+	}
+	defer func() { _ = lister.Stop() }()
+	var ids []string
+	for k := range lister.Keys() {
+		ids = append(ids, k)
+	}
+	slices.Sort(ids)
+	out := make([]Connector, 0, len(ids))
+	for _, id := range ids {
+		c, err := s.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted between listing and reading
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Update replaces a connector if its stored revision is still c.Revision.
+func (s *Store) Update(ctx context.Context, c Connector) (Connector, error) {
+	data, err := encode(c)
+	if err != nil {
+		return Connector{}, err
+	}
+	rev, err := s.kv.Update(ctx, c.ID, data, c.Revision)
+	if err != nil {
+		if isWrongRevision(err) {
+			return Connector{}, fmt.Errorf("%w: %s", ErrConflict, c.ID)
+		}
+		return Connector{}, fmt.Errorf("update connector %s: %w", c.ID, err)
+	}
+	c.Revision = rev
+	return c, nil
+}
+
+// Delete removes a connector; with revision > 0 only if it is still that revision.
+func (s *Store) Delete(ctx context.Context, id string, revision uint64) error {
+	if _, err := s.Get(ctx, id); err != nil {
+		return err
+	}
+	var opts []jetstream.KVDeleteOpt
+	if revision > 0 {
+		opts = append(opts, jetstream.LastRevision(revision))
+	}
+	if err := s.kv.Purge(ctx, id, opts...); err != nil {
+		if isWrongRevision(err) {
+			return fmt.Errorf("%w: %s", ErrConflict, id)
+		}
+		return fmt.Errorf("delete connector %s: %w", id, err)
+	}
+	return nil
+}
+
+func isWrongRevision(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrKeyExists) ||
+		(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence)
+}
+
+func encode(c Connector) ([]byte, error) {
+	data, err := json.Marshal(record{Version: recordVersion, Connector: c})
+	if err != nil {
+		return nil, fmt.Errorf("encode connector %s: %w", c.ID, err)
+	}
+	return data, nil
+}
+
+func decode(e jetstream.KeyValueEntry) (Connector, error) {
+	var r record
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return Connector{}, fmt.Errorf("decode connector %s: %w", e.Key(), err)
+	}
+	if r.Version != recordVersion {
+		return Connector{}, fmt.Errorf("decode connector %s: unknown record version %d", e.Key(), r.Version)
+	}
+	r.Connector.Revision = e.Revision()
+	return r.Connector, nil
+}

@@ -1,0 +1,297 @@
+package trackers
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
+)
+
+// ErrEndpointRefused reports a tracker URL (or the address it resolves to) that
+// the endpoint policy does not let a connector reach.
+var ErrEndpointRefused = errors.New("endpoint refused")
+
+// ErrInvalidHTTPConfig reports a proxy URL or CA bundle that cannot be used.
+var ErrInvalidHTTPConfig = errors.New("invalid HTTP configuration")
+
+// EndpointPolicy refuses URLs that would let a connector reach internal
+// metadata services (SSRF). Loopback and private ranges are allowed, because
+// self-hosted trackers live there.
+type EndpointPolicy struct {
+	// Allow lists ranges that are reachable even though they would be refused
+	// by default (e.g. a tracker on a link-local address).
+	Allow []netip.Prefix
+	// Deny lists further ranges to refuse, e.g. an operator who wants no
+	// connector to reach private ranges. Deny wins over Allow.
+	Deny []netip.Prefix
+}
+
+// metadataHosts are host names of cloud instance metadata services.
+var metadataHosts = map[string]bool{
+	"metadata":                   true,
+	"metadata.google.internal":   true,
+	"metadata.goog":              true,
+	"metadata.azure.com":         true,
+	"instance-data":              true,
+	"instance-data.ec2.internal": true,
+}
+
+// metadataAddrs are metadata-service addresses outside the link-local range
+// (those inside it are refused as link-local anyway, but named precisely).
+var metadataAddrs = map[netip.Addr]bool{
+	netip.MustParseAddr("169.254.169.254"): true, // AWS, GCP, Azure, OCI, OpenStack
+	netip.MustParseAddr("169.254.170.2"):   true, // AWS ECS task metadata
+	netip.MustParseAddr("fd00:ec2::254"):   true, // AWS IMDS over IPv6
+	netip.MustParseAddr("100.100.100.200"): true, // Alibaba Cloud
+}
+
+var (
+	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
+	broadcast4  = netip.MustParseAddr("255.255.255.255")
+	nat64       = netip.MustParsePrefix("64:ff9b::/96")
+	ipv4Compat  = netip.MustParsePrefix("::/96")
+	sixToFour   = netip.MustParsePrefix("2002::/16")
+)
+
+// CheckURL checks a tracker base URL before any connection is made: http or
+// https only, a host, no user info, and no literal address the policy refuses.
+// Host names are checked by name here and by resolved address at dial time
+// (see NewHTTPClient).
+func (p EndpointPolicy) CheckURL(raw string) error {
+	if strings.TrimSpace(raw) == "" {
+		return fmt.Errorf("%w: empty URL", ErrEndpointRefused)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error repeats the URL, which may carry user info: keep only the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("%w: malformed URL: %v", ErrEndpointRefused, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%w: scheme %q is not http or https", ErrEndpointRefused, u.Scheme)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%w: URL must not carry user info; give credentials separately", ErrEndpointRefused)
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "" {
+		return fmt.Errorf("%w: URL has no host", ErrEndpointRefused)
+	}
+	if metadataHosts[host] {
+		return fmt.Errorf("%w: %s is a cloud metadata host", ErrEndpointRefused, host)
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		if looksNumeric(host) {
+			// 2852039166, 0xa9fea9fe, 0251.0376.0251.0376: resolvers differ on
+			// these encodings, so refuse rather than guess which address it is.
+			return fmt.Errorf("%w: %s is not a canonical IP address", ErrEndpointRefused, host)
+		}
+		return nil // a host name: its addresses are checked at dial time
+	}
+	return p.CheckAddr(addr)
+}
+
+// CheckAddr checks one IP address against the policy.
+func (p EndpointPolicy) CheckAddr(addr netip.Addr) error {
+	addr = addr.WithZone("")
+	for _, a := range candidates(addr) {
+		for _, d := range p.Deny {
+			if d.Contains(a) {
+				return fmt.Errorf("%w: %s is in denied range %s", ErrEndpointRefused, addr, d)
+			}
+		}
+	}
+	for _, a := range candidates(addr) {
+		if p.allowed(a) {
+			continue
+		}
+		if reason := refusedReason(a); reason != "" {
+			return fmt.Errorf("%w: %s is %s", ErrEndpointRefused, addr, reason)
+		}
+	}
+	return nil
+}
+
+func (p EndpointPolicy) allowed(a netip.Addr) bool {
+	for _, pr := range p.Allow {
+		if pr.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// candidates returns the address and any IPv4 address embedded in it
+// (IPv4-mapped, IPv4-compatible, NAT64, 6to4), since a dial to those forms can
+// end up at the IPv4 address.
+func candidates(a netip.Addr) []netip.Addr {
+	out := []netip.Addr{a}
+	if !a.Is6() {
+		return out
+	}
+	if a.Is4In6() {
+		return append(out, a.Unmap())
+	}
+	b := a.As16()
+	switch {
+	case nat64.Contains(a), ipv4Compat.Contains(a) && !a.IsUnspecified() && !a.IsLoopback():
+		out = append(out, netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}))
+	case sixToFour.Contains(a):
+		out = append(out, netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}))
+	}
+	return out
+}
+
+func refusedReason(a netip.Addr) string {
+	switch {
+	case metadataAddrs[a]:
+		return "a cloud metadata address"
+	case a.IsUnspecified(), a.Is4() && thisNetwork.Contains(a):
+		return "an unspecified address"
+	case a.IsLinkLocalUnicast():
+		return "a link-local address"
+	case a.IsMulticast(), a.IsLinkLocalMulticast(), a.IsInterfaceLocalMulticast():
+		return "a multicast address"
+	case a == broadcast4:
+		return "the broadcast address"
+	}
+	return ""
+}
+
+// looksNumeric reports whether every dot-separated label is a number in some
+// base, i.e. the host is an IP address written in a non-canonical form.
+func looksNumeric(host string) bool {
+	for label := range strings.SplitSeq(host, ".") {
+		if label == "" {
+			return false
+		}
+		digits := label
+		hex := false
+		if l := strings.ToLower(label); strings.HasPrefix(l, "0x") {
+			digits, hex = l[2:], true
+		}
+		for _, r := range digits {
+			isDigit := r >= '0' && r <= '9'
+			isHex := hex && r >= 'a' && r <= 'f'
+			if !isDigit && !isHex {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// control re-checks the address actually dialled, after DNS resolution, so a
+// host name that resolves (or re-resolves) to a refused address is caught.
+func (p EndpointPolicy) control(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: cannot parse dialled address: %v", ErrEndpointRefused, err)
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("%w: dialled address %q is not an IP address", ErrEndpointRefused, host)
+	}
+	return p.CheckAddr(addr)
+}
+
+// DefaultTimeout bounds a whole tracker request when Options.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// NewHTTPClient builds the HTTP client a connector talks to its tracker with:
+// the connector's proxy (no proxy from the environment, so what an operator
+// configured is what runs), its CA bundle appended to the system roots, a
+// timeout, a User-Agent, redirects re-checked against the policy, and a dialer
+// that refuses resolved addresses the policy refuses.
+//
+// Through a proxy the dial-time check applies to the proxy's address; the
+// tracker host is then only checked by CheckURL, since the proxy resolves it.
+func NewHTTPClient(c connector.Connector, opts Options) (*http.Client, error) {
+	policy := opts.Policy
+	dialer := &net.Dialer{
+		Timeout:   10 * time.Second,
+		KeepAlive: 30 * time.Second,
+		Control:   policy.control,
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.CABundlePEM != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM([]byte(c.CABundlePEM)) {
+			return nil, fmt.Errorf("%w: CA bundle holds no PEM certificate", ErrInvalidHTTPConfig)
+		}
+		tlsConf.RootCAs = pool
+	}
+	transport := &http.Transport{
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       tlsConf,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          10,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	if c.HTTPProxyURL != "" {
+		proxy, err := url.Parse(c.HTTPProxyURL)
+		if err != nil || (proxy.Scheme != "http" && proxy.Scheme != "https" && proxy.Scheme != "socks5") || proxy.Host == "" {
+			return nil, fmt.Errorf("%w: proxy URL must be http://, https:// or socks5:// with a host", ErrInvalidHTTPConfig)
+		}
+		transport.Proxy = http.ProxyURL(proxy)
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ua := opts.UserAgent
+	if ua == "" {
+		ua = DefaultUserAgent
+	}
+	return &http.Client{
+		Transport: userAgentTransport{next: transport, ua: ua},
+		Timeout:   timeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return policy.CheckURL(req.URL.String())
+		},
+	}, nil
+}
+
+// DefaultUserAgent is sent when Options.UserAgent is empty.
+const DefaultUserAgent = "connectorhub"
+
+type userAgentTransport struct {
+	next http.RoundTripper
+	ua   string
+}
+
+func (t userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("User-Agent", t.ua)
+	return t.next.RoundTrip(req)
+}
+
+// logger returns the options' logger or one that discards.
+func (o Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}

@@ -1,0 +1,161 @@
+// Package registry is the gRPC connector registry: it owns connector
+// configurations, encrypts their credentials before storage, tests connections,
+// reports capabilities and publishes an audit event per mutation.
+package registry
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+)
+
+// Role is what an API token may do.
+type Role string
+
+const (
+	RoleAdmin  Role = "admin"  // may read and mutate
+	RoleViewer Role = "viewer" // may read
+)
+
+// APIToken is one bearer token accepted by the registry.
+type APIToken struct {
+	Name  string
+	Role  Role
+	Token string
+}
+
+// Config is the registry's configuration. Env variables map onto it (see cmd/hub).
+type Config struct {
+	// ListenAddr is where the gRPC server listens.
+	ListenAddr string `env:"REGISTRY_LISTEN_ADDR" envDefault:"127.0.0.1:7400"`
+	// Tokens are "name:role:token" triples, comma separated (HUB_API_TOKENS).
+	Tokens []string `env:"HUB_API_TOKENS" envSeparator:","`
+	// TokensFile holds one "name:role:token" per line; # starts a comment.
+	TokensFile string `env:"HUB_API_TOKENS_FILE"`
+	// AllowEndpoints lists CIDRs explicitly allowed as tracker endpoints even though
+	// they are link-local or otherwise refused (e.g. "169.254.10.0/24").
+	AllowEndpoints []string `env:"REGISTRY_ALLOW_ENDPOINTS" envSeparator:","`
+	// StaleAfter is the credential age at which CheckCredentials calls it stale.
+	StaleAfter time.Duration `env:"REGISTRY_CREDENTIAL_STALE_AFTER" envDefault:"2160h"`
+	// TestTimeout bounds one connection test.
+	TestTimeout time.Duration `env:"REGISTRY_TEST_TIMEOUT" envDefault:"20s"`
+	// DrainTimeout bounds graceful shutdown before in-flight calls are cut.
+	DrainTimeout time.Duration `env:"REGISTRY_DRAIN_TIMEOUT" envDefault:"10s"`
+}
+
+// DefaultConfig returns the configuration used when nothing is set.
+func DefaultConfig() Config {
+	return Config{
+		ListenAddr:   "127.0.0.1:7400",
+		StaleAfter:   90 * 24 * time.Hour,
+		TestTimeout:  20 * time.Second,
+		DrainTimeout: 10 * time.Second,
+	}
+}
+
+// Validate checks the configuration and parses what needs parsing.
+func (c Config) Validate() error {
+	var errs []error
+	if c.ListenAddr == "" {
+		errs = append(errs, errors.New("REGISTRY_LISTEN_ADDR is empty"))
+	}
+	if _, err := c.AllowPrefixes(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.StaleAfter <= 0 {
+		errs = append(errs, errors.New("REGISTRY_CREDENTIAL_STALE_AFTER must be positive"))
+	}
+	if c.TestTimeout <= 0 {
+		errs = append(errs, errors.New("REGISTRY_TEST_TIMEOUT must be positive"))
+	}
+	if _, err := c.apiTokens(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// AllowPrefixes parses AllowEndpoints.
+func (c Config) AllowPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.AllowEndpoints {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("REGISTRY_ALLOW_ENDPOINTS: %q is not a CIDR prefix", s)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// apiTokens reads the tokens from the list and the file. Errors never echo a token.
+func (c Config) apiTokens() ([]APIToken, error) {
+	var out []APIToken
+	for i, s := range c.Tokens {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		t, err := parseToken(s)
+		if err != nil {
+			return nil, fmt.Errorf("HUB_API_TOKENS entry %d: %w", i+1, err)
+		}
+		out = append(out, t)
+	}
+	if c.TokensFile != "" {
+		f, err := os.Open(c.TokensFile)
+		if err != nil {
+			return nil, fmt.Errorf("HUB_API_TOKENS_FILE: %w", err)
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for line := 1; sc.Scan(); line++ {
+			s := strings.TrimSpace(sc.Text())
+			if s == "" || strings.HasPrefix(s, "#") {
+				continue
+			}
+			t, err := parseToken(s)
+			if err != nil {
+				return nil, fmt.Errorf("%s line %d: %w", c.TokensFile, line, err)
+			}
+			out = append(out, t)
+		}
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("HUB_API_TOKENS_FILE: %w", err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, t := range out {
+		if seen[t.Token] {
+			return nil, fmt.Errorf("API token %q is configured twice", t.Name)
+		}
+		seen[t.Token] = true
+	}
+	return out, nil
+}
+
+// MinAPITokenLen keeps guessable tokens out.
+const MinAPITokenLen = 16
+
+func parseToken(s string) (APIToken, error) {
+	name, rest, ok1 := strings.Cut(strings.TrimSpace(s), ":")
+	role, token, ok2 := strings.Cut(rest, ":")
+	if !ok1 || !ok2 || name == "" {
+		return APIToken{}, errors.New(`want "name:role:token"`)
+	}
+	switch Role(role) {
+	case RoleAdmin, RoleViewer:
+	default:
+		return APIToken{}, fmt.Errorf("token %q: unknown role %q (admin or viewer)", name, role)
+	}
+	if len(token) < MinAPITokenLen {
+		return APIToken{}, fmt.Errorf("token %q: shorter than %d characters", name, MinAPITokenLen)
+	}
+	return APIToken{Name: name, Role: Role(role), Token: token}, nil
+}

@@ -1,0 +1,194 @@
+package registry
+
+import (
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/secrets"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+)
+
+var systemsToProto = map[connector.System]chv1.System{
+	connector.Jira: chv1.System_SYSTEM_JIRA, connector.GitHub: chv1.System_SYSTEM_GITHUB,
+	connector.GitLab: chv1.System_SYSTEM_GITLAB, connector.Confluence: chv1.System_SYSTEM_CONFLUENCE,
+}
+
+var deploymentsToProto = map[connector.Deployment]chv1.Deployment{
+	connector.Cloud: chv1.Deployment_DEPLOYMENT_CLOUD, connector.SelfHosted: chv1.Deployment_DEPLOYMENT_SELF_HOSTED,
+}
+
+var authModesToProto = map[connector.AuthMode]chv1.AuthMode{
+	connector.AuthBasic: chv1.AuthMode_AUTH_MODE_BASIC, connector.AuthBearer: chv1.AuthMode_AUTH_MODE_BEARER,
+	connector.AuthAnonymous: chv1.AuthMode_AUTH_MODE_ANONYMOUS,
+}
+
+var policiesToProto = map[connector.ConflictPolicy]chv1.ConflictPolicy{
+	connector.TrackerWins: chv1.ConflictPolicy_CONFLICT_POLICY_TRACKER_WINS, connector.AgentWins: chv1.ConflictPolicy_CONFLICT_POLICY_AGENT_WINS,
+}
+
+// reverse inverts an enum mapping; an unknown proto value maps to a name that
+// validation rejects with a clear message instead of silently to "".
+func reverse[K comparable, V ~int32](m map[K]V, unknown func(V) K) func(V) K {
+	r := make(map[V]K, len(m))
+	for k, v := range m {
+		r[v] = k
+	}
+	return func(v V) K {
+		if v == 0 {
+			var zero K
+			return zero
+		}
+		if k, ok := r[v]; ok {
+			return k
+		}
+		return unknown(v)
+	}
+}
+
+var (
+	systemFromProto = reverse(systemsToProto, func(v chv1.System) connector.System {
+		return connector.System("unknown(" + strconv.Itoa(int(v)) + ")")
+	})
+	deploymentFromProto = reverse(deploymentsToProto, func(v chv1.Deployment) connector.Deployment {
+		return connector.Deployment("unknown(" + strconv.Itoa(int(v)) + ")")
+	})
+	authModeFromProto = reverse(authModesToProto, func(v chv1.AuthMode) connector.AuthMode {
+		return connector.AuthMode("unknown(" + strconv.Itoa(int(v)) + ")")
+	})
+	policyFromProto = reverse(policiesToProto, func(v chv1.ConflictPolicy) connector.ConflictPolicy {
+		return connector.ConflictPolicy("unknown(" + strconv.Itoa(int(v)) + ")")
+	})
+)
+
+func etagOf(rev uint64) string { return strconv.FormatUint(rev, 10) }
+
+// revisionOf parses an etag; empty means "any revision".
+func revisionOf(etag string) (uint64, bool) {
+	if etag == "" {
+		return 0, true
+	}
+	rev, err := strconv.ParseUint(etag, 10, 64)
+	return rev, err == nil && rev > 0
+}
+
+func tsOrNil(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func credentialToProto(c connector.Credential) *chv1.CredentialInfo {
+	return &chv1.CredentialInfo{
+		Set:         c.Set(),
+		SetTime:     tsOrNil(c.SetTime),
+		Fingerprint: c.Fingerprint,
+		Cipher:      secrets.Kind(c.Ciphertext),
+		ExpireTime:  tsOrNil(c.ExpireTime),
+	}
+}
+
+// connectorToProto never carries the ciphertext, only what may be shown.
+func connectorToProto(c connector.Connector) *chv1.Connector {
+	p := &chv1.Connector{
+		Id:               c.ID,
+		System:           systemsToProto[c.System],
+		Deployment:       deploymentsToProto[c.Deployment],
+		DisplayName:      c.DisplayName,
+		BaseUrl:          c.BaseURL,
+		AuthMode:         authModesToProto[c.AuthMode],
+		Username:         c.Username,
+		Assignee:         c.Assignee,
+		Project:          c.Project,
+		SpaceKeys:        c.SpaceKeys,
+		Enabled:          c.Enabled,
+		PollInterval:     durationpb.New(c.PollInterval),
+		IndexComments:    c.IndexComments,
+		IndexAttachments: c.IndexAttachments,
+		ConflictPolicy:   policiesToProto[c.ConflictPolicy],
+		HttpProxyUrl:     c.HTTPProxyURL,
+		CaBundlePem:      c.CABundlePEM,
+		CloseOnDone:      c.CloseOnDone,
+		Credential:       credentialToProto(c.Credential),
+		Status:           &chv1.ConnectorStatus{},
+		CreateTime:       tsOrNil(c.CreateTime),
+		UpdateTime:       tsOrNil(c.UpdateTime),
+	}
+	if c.Revision > 0 {
+		p.Etag = etagOf(c.Revision)
+	}
+	if s := c.Scope; len(s.Statuses)+len(s.Labels) > 0 || s.MinPriority != "" {
+		p.Scope = &chv1.Scope{Statuses: s.Statuses, Labels: s.Labels, MinPriority: s.MinPriority}
+	}
+	if l := c.StatusLabels; l != (connector.StatusLabels{}) {
+		p.StatusLabels = &chv1.StatusLabels{InProgress: l.InProgress, InReview: l.InReview, Done: l.Done}
+	}
+	return p
+}
+
+// connectorFromProto reads the fields a caller may set; output-only fields are ignored.
+func connectorFromProto(p *chv1.Connector) connector.Connector {
+	if p == nil {
+		return connector.Connector{}
+	}
+	c := connector.Connector{
+		ID:               p.GetId(),
+		System:           systemFromProto(p.GetSystem()),
+		Deployment:       deploymentFromProto(p.GetDeployment()),
+		DisplayName:      p.GetDisplayName(),
+		BaseURL:          p.GetBaseUrl(),
+		AuthMode:         authModeFromProto(p.GetAuthMode()),
+		Username:         p.GetUsername(),
+		Assignee:         p.GetAssignee(),
+		Project:          p.GetProject(),
+		SpaceKeys:        p.GetSpaceKeys(),
+		Enabled:          p.GetEnabled(),
+		PollInterval:     p.GetPollInterval().AsDuration(),
+		IndexComments:    p.GetIndexComments(),
+		IndexAttachments: p.GetIndexAttachments(),
+		ConflictPolicy:   policyFromProto(p.GetConflictPolicy()),
+		HTTPProxyURL:     p.GetHttpProxyUrl(),
+		CABundlePEM:      p.GetCaBundlePem(),
+		CloseOnDone:      p.GetCloseOnDone(),
+	}
+	if s := p.GetScope(); s != nil {
+		c.Scope = connector.Scope{Statuses: s.GetStatuses(), Labels: s.GetLabels(), MinPriority: s.GetMinPriority()}
+	}
+	if l := p.GetStatusLabels(); l != nil {
+		c.StatusLabels = connector.StatusLabels{InProgress: l.GetInProgress(), InReview: l.GetInReview(), Done: l.GetDone()}
+	}
+	return c
+}
+
+func testResultToProto(r trackers.TestResult) *chv1.TestConnectionResponse {
+	out := &chv1.TestConnectionResponse{
+		Ok:                   r.OK,
+		Identity:             r.Identity,
+		GrantedScopes:        r.GrantedScopes,
+		MissingScopes:        r.MissingScopes,
+		CredentialExpireTime: tsOrNil(r.ExpireTime),
+	}
+	for _, c := range r.Checks {
+		out.Checks = append(out.Checks, &chv1.CheckResult{Name: c.Name, Ok: c.OK, Message: c.Message})
+	}
+	return out
+}
+
+func capabilitiesToProto(c trackers.Capabilities) *chv1.SystemCapabilities {
+	out := &chv1.SystemCapabilities{System: systemsToProto[c.System], RequiredScopes: c.RequiredScopes}
+	for _, d := range c.Deployments {
+		out.Deployments = append(out.Deployments, deploymentsToProto[d])
+	}
+	for _, m := range c.AuthModes {
+		out.AuthModes = append(out.AuthModes, authModesToProto[m])
+	}
+	for _, f := range c.Features {
+		out.Features = append(out.Features, &chv1.Feature{Name: f.Name, Supported: f.Supported})
+	}
+	return out
+}

@@ -1,0 +1,294 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/connectortest"
+	"github.com/connectorhub/connectorhub/pkg/secrets"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+)
+
+// grpcServer is the thin port: proto ⇄ domain and domain errors ⇄ codes.
+type grpcServer struct {
+	chv1.UnimplementedRegistryServiceServer
+	svc *Service
+}
+
+var _ chv1.RegistryServiceServer = (*grpcServer)(nil)
+
+const (
+	defaultPageSize = 50
+	maxPageSize     = 500
+)
+
+func (g *grpcServer) CreateConnector(ctx context.Context, req *chv1.CreateConnectorRequest) (*chv1.CreateConnectorResponse, error) {
+	if req.GetConnector() == nil {
+		return nil, invalid("connector", "is required")
+	}
+	c := connectorFromProto(req.GetConnector())
+	if req.GetConnectorId() != "" {
+		c.ID = req.GetConnectorId()
+	}
+	out, err := g.svc.Create(ctx, c, connector.NewSecret(req.GetCredential()))
+	if err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	return &chv1.CreateConnectorResponse{Connector: connectorToProto(out)}, nil
+}
+
+func (g *grpcServer) GetConnector(ctx context.Context, req *chv1.GetConnectorRequest) (*chv1.GetConnectorResponse, error) {
+	if req.GetId() == "" {
+		return nil, invalid("id", "is required")
+	}
+	c, err := g.svc.Get(ctx, req.GetId())
+	if err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	return &chv1.GetConnectorResponse{Connector: connectorToProto(c)}, nil
+}
+
+// ListConnectors pages by id: the page token is the last id of the previous page,
+// so paging stays stable while connectors are added or removed.
+func (g *grpcServer) ListConnectors(ctx context.Context, req *chv1.ListConnectorsRequest) (*chv1.ListConnectorsResponse, error) {
+	size := int(req.GetPageSize())
+	switch {
+	case size < 0:
+		return nil, invalid("page_size", "must not be negative")
+	case size == 0:
+		size = defaultPageSize
+	case size > maxPageSize:
+		size = maxPageSize
+	}
+	if t := req.GetPageToken(); t != "" && !connector.ValidID(t) {
+		return nil, invalid("page_token", "is not a token this server issued")
+	}
+	system := systemFromProto(req.GetSystem())
+	if system != "" && !slices.Contains(connector.Systems, system) {
+		return nil, invalid("system", fmt.Sprintf("unknown system %d", req.GetSystem()))
+	}
+	all, err := g.svc.List(ctx, system)
+	if err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	start := 0
+	if t := req.GetPageToken(); t != "" {
+		start, _ = slices.BinarySearchFunc(all, t, func(c connector.Connector, id string) int { return strings.Compare(c.ID, id) })
+		if start < len(all) && all[start].ID == t {
+			start++
+		}
+	}
+	end := min(start+size, len(all))
+	resp := &chv1.ListConnectorsResponse{}
+	for _, c := range all[start:end] {
+		resp.Connectors = append(resp.Connectors, connectorToProto(c))
+	}
+	if end < len(all) {
+		resp.NextPageToken = all[end-1].ID
+	}
+	return resp, nil
+}
+
+func (g *grpcServer) UpdateConnector(ctx context.Context, req *chv1.UpdateConnectorRequest) (*chv1.UpdateConnectorResponse, error) {
+	in := req.GetConnector()
+	if in.GetId() == "" {
+		return nil, invalid("connector.id", "is required")
+	}
+	rev, ok := revisionOf(in.GetEtag())
+	if !ok {
+		return nil, invalid("connector.etag", "is not an etag this server issued")
+	}
+	stored, err := g.svc.Get(ctx, in.GetId())
+	if err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	if rev > 0 && rev != stored.Revision {
+		return nil, status.Errorf(codes.Aborted, "connector %s changed since etag %s (now %s); read it again and retry", stored.ID, in.GetEtag(), etagOf(stored.Revision))
+	}
+	merged := connectorToProto(stored)
+	if err := applyMask(merged, in, req.GetUpdateMask().GetPaths()); err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	next := connectorFromProto(merged)
+	next.Credential, next.CreateTime, next.Revision = stored.Credential, stored.CreateTime, stored.Revision
+	out, err := g.svc.Update(ctx, next, topLevel(req.GetUpdateMask().GetPaths()), connector.NewSecret(req.GetCredential()))
+	if err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	return &chv1.UpdateConnectorResponse{Connector: connectorToProto(out)}, nil
+}
+
+func (g *grpcServer) DeleteConnector(ctx context.Context, req *chv1.DeleteConnectorRequest) (*chv1.DeleteConnectorResponse, error) {
+	if req.GetId() == "" {
+		return nil, invalid("id", "is required")
+	}
+	rev, ok := revisionOf(req.GetEtag())
+	if !ok {
+		return nil, invalid("etag", "is not an etag this server issued")
+	}
+	if err := g.svc.Delete(ctx, req.GetId(), rev); err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	return &chv1.DeleteConnectorResponse{}, nil
+}
+
+func (g *grpcServer) TestConnection(ctx context.Context, req *chv1.TestConnectionRequest) (*chv1.TestConnectionResponse, error) {
+	var (
+		res trackers.TestResult
+		err error
+	)
+	switch t := req.GetTarget().(type) {
+	case *chv1.TestConnectionRequest_Config:
+		res, err = g.svc.TestUnsaved(ctx, connectorFromProto(t.Config), connector.NewSecret(req.GetCredential()))
+	case *chv1.TestConnectionRequest_ConnectorId:
+		if req.GetCredential() != "" {
+			return nil, invalid("credential", "is not used when testing a saved connector; use RotateCredential to test a new one")
+		}
+		res, err = g.svc.TestSaved(ctx, t.ConnectorId)
+	default:
+		return nil, invalid("target", "set config (an unsaved configuration) or connector_id")
+	}
+	if err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	return testResultToProto(res), nil
+}
+
+func (g *grpcServer) GetCapabilities(_ context.Context, req *chv1.GetCapabilitiesRequest) (*chv1.GetCapabilitiesResponse, error) {
+	resp := &chv1.GetCapabilitiesResponse{}
+	if req.GetSystem() == chv1.System_SYSTEM_UNSPECIFIED {
+		for _, c := range trackers.AllCapabilities() {
+			resp.Systems = append(resp.Systems, capabilitiesToProto(c))
+		}
+		return resp, nil
+	}
+	c, ok := trackers.CapabilitiesOf(systemFromProto(req.GetSystem()))
+	if !ok {
+		return nil, invalid("system", fmt.Sprintf("unknown system %d", req.GetSystem()))
+	}
+	resp.Systems = append(resp.Systems, capabilitiesToProto(c))
+	return resp, nil
+}
+
+func (g *grpcServer) RotateCredential(ctx context.Context, req *chv1.RotateCredentialRequest) (*chv1.RotateCredentialResponse, error) {
+	if req.GetId() == "" {
+		return nil, invalid("id", "is required")
+	}
+	rev, ok := revisionOf(req.GetEtag())
+	if !ok {
+		return nil, invalid("etag", "is not an etag this server issued")
+	}
+	out, res, err := g.svc.Rotate(ctx, req.GetId(), connector.NewSecret(req.GetCredential()), rev)
+	if err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	return &chv1.RotateCredentialResponse{Connector: connectorToProto(out), Test: testResultToProto(res)}, nil
+}
+
+func (g *grpcServer) CheckCredentials(ctx context.Context, req *chv1.CheckCredentialsRequest) (*chv1.CheckCredentialsResponse, error) {
+	stale := req.GetStaleAfter().AsDuration()
+	if req.GetStaleAfter() != nil && stale <= 0 {
+		return nil, invalid("stale_after", "must be positive")
+	}
+	ages, err := g.svc.CheckCredentials(ctx, stale)
+	if err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	resp := &chv1.CheckCredentialsResponse{}
+	for _, a := range ages {
+		resp.Credentials = append(resp.Credentials, &chv1.CredentialAge{
+			ConnectorId: a.Connector.ID,
+			System:      systemsToProto[a.Connector.System],
+			Credential:  credentialToProto(a.Connector.Credential),
+			Age:         durationpb.New(a.Age),
+			Stale:       a.Stale,
+			Expiring:    a.Expiring,
+		})
+	}
+	return resp, nil
+}
+
+func (g *grpcServer) RewrapCredentials(ctx context.Context, _ *chv1.RewrapCredentialsRequest) (*chv1.RewrapCredentialsResponse, error) {
+	rep, err := g.svc.Rewrap(ctx)
+	if err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	return &chv1.RewrapCredentialsResponse{Rewrapped: int32(rep.Rewrapped), Unchanged: int32(rep.Unchanged), FailedConnectorIds: rep.Failed}, nil
+}
+
+// fail maps a domain error to a status and logs the cause of an unexpected one,
+// whose status says only "internal error".
+func (g *grpcServer) fail(ctx context.Context, err error) error {
+	if errorCode(err) == codes.Internal {
+		g.svc.log.ErrorContext(ctx, "registry call failed", "error", err)
+	}
+	return toStatus(err)
+}
+
+func invalid(field, desc string) error {
+	return toStatus(connector.ValidationError{{Field: field, Description: desc}})
+}
+
+// errorCode maps a domain error to its gRPC code.
+func errorCode(err error) codes.Code {
+	var verr connector.ValidationError
+	switch {
+	case err == nil:
+		return codes.OK
+	case errors.As(err, &verr):
+		return codes.InvalidArgument
+	case errors.Is(err, connector.ErrNotFound):
+		return codes.NotFound
+	case errors.Is(err, connector.ErrExists):
+		return codes.AlreadyExists
+	case errors.Is(err, connector.ErrConflict):
+		return codes.Aborted
+	case errors.Is(err, errCredentialRequired), errors.Is(err, errTestFailed):
+		return codes.FailedPrecondition
+	case errors.Is(err, secrets.ErrUnavailable), errors.Is(err, connectortest.ErrNoWorker):
+		return codes.Unavailable
+	case errors.Is(err, secrets.ErrPermissionDenied):
+		return codes.FailedPrecondition
+	case errors.Is(err, context.DeadlineExceeded):
+		return codes.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		return codes.Canceled
+	}
+	return codes.Internal
+}
+
+// toStatus turns a domain error into a status with a message a person can act
+// on. Validation errors carry a BadRequest detail with one violation per field.
+func toStatus(err error) error {
+	code := errorCode(err)
+	var verr connector.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		br := &errdetails.BadRequest{}
+		for _, f := range verr {
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: f.Field, Description: f.Description})
+		}
+		st, derr := status.New(code, verr.Error()).WithDetails(br)
+		if derr != nil {
+			return status.Error(code, verr.Error())
+		}
+		return st.Err()
+	case errors.Is(err, secrets.ErrUnavailable):
+		return status.Errorf(code, "credential store unavailable, nothing was stored: %v", err)
+	case errors.Is(err, secrets.ErrPermissionDenied):
+		return status.Errorf(code, "the registry's credential store policy refused the operation (it needs encrypt and rewrap): %v", err)
+	case code == codes.Internal:
+		return status.Error(code, "internal error; see the registry log")
+	}
+	return status.Error(code, err.Error())
+}

@@ -1,0 +1,159 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/connectortest"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+)
+
+// Deps are what the registry is built from. Zero fields get production defaults.
+type Deps struct {
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	Cipher Encrypter
+	Logger *slog.Logger
+	// Listener overrides Config.ListenAddr (tests pass a loopback or bufconn listener).
+	Listener net.Listener
+	// Tester defaults to the real tracker checks; SavedTester to NATS request/reply.
+	Tester      Tester
+	SavedTester SavedTester
+	Auditor     Auditor
+	Now         func() time.Time
+	// Ready, when set, receives the bound address once the server accepts calls.
+	Ready func(addr net.Addr)
+}
+
+type trackerTester struct{ opts trackers.Options }
+
+func (t trackerTester) Test(ctx context.Context, c connector.Connector, s connector.Secret) (trackers.TestResult, error) {
+	return trackers.Test(ctx, c, s, t.opts)
+}
+
+// NewService assembles the registry's application from its deps. It is the one
+// place adapters are wired (STYLE: one place assembles a service).
+func NewService(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("registry config: %w", err)
+	}
+	if deps.JS == nil || deps.Cipher == nil {
+		return nil, errors.New("registry: JetStream and a cipher are required")
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	allow, _ := cfg.AllowPrefixes()
+	policy := trackers.EndpointPolicy{Allow: allow}
+	kv, err := deps.JS.KeyValue(ctx, bus.BucketConnectors)
+	if err != nil {
+		return nil, fmt.Errorf("registry: open KV %s (run bus.Provision first): %w", bus.BucketConnectors, err)
+	}
+	s := &Service{
+		store:    connector.NewStore(kv),
+		cipher:   deps.Cipher,
+		tester:   deps.Tester,
+		saved:    deps.SavedTester,
+		audit:    deps.Auditor,
+		policy:   policy,
+		cfg:      cfg,
+		log:      log,
+		now:      deps.Now,
+	}
+	if s.tester == nil {
+		s.tester = trackerTester{opts: trackers.Options{Policy: policy, Timeout: cfg.TestTimeout, Logger: log}}
+	}
+	if s.saved == nil {
+		if deps.NC == nil {
+			return nil, errors.New("registry: a NATS connection is required to test saved connectors")
+		}
+		s.saved = connectortest.NewClient(deps.NC)
+	}
+	if s.audit == nil {
+		s.audit = &busAuditor{js: deps.JS, log: log}
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+// NewGRPCServer returns a gRPC server with the registry, health and reflection
+// registered and auth on every RegistryService call.
+func NewGRPCServer(svc *Service, cfg Config) (*grpc.Server, *health.Server, error) {
+	tokens, err := cfg.apiTokens()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(tokens) == 0 {
+		return nil, nil, errors.New("registry: no API token configured (HUB_API_TOKENS or HUB_API_TOKENS_FILE); every call would be refused")
+	}
+	auth := newAuthenticator(tokens)
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(auth.unary),
+		grpc.ChainStreamInterceptor(auth.stream),
+	)
+	chv1.RegisterRegistryServiceServer(srv, &grpcServer{svc: svc})
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+	return srv, hs, nil
+}
+
+// Run serves the registry until ctx ends, then drains: health goes NOT_SERVING
+// first, in-flight calls get DrainTimeout to finish.
+func Run(ctx context.Context, cfg Config, deps Deps) error {
+	svc, err := NewService(ctx, cfg, deps)
+	if err != nil {
+		return err
+	}
+	srv, hs, err := NewGRPCServer(svc, cfg)
+	if err != nil {
+		return err
+	}
+	lis := deps.Listener
+	if lis == nil {
+		lis, err = net.Listen("tcp", cfg.ListenAddr)
+		if err != nil {
+			return fmt.Errorf("registry: listen on %s: %w", cfg.ListenAddr, err)
+		}
+	}
+	svc.log.InfoContext(ctx, "registry listening", "addr", lis.Addr().String())
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(chv1.RegistryService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	if deps.Ready != nil {
+		deps.Ready(lis.Addr())
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(lis) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("registry: serve: %w", err)
+	case <-ctx.Done():
+	}
+	hs.Shutdown()
+	stopped := make(chan struct{})
+	go func() { srv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(cfg.DrainTimeout):
+		srv.Stop()
+	}
+	svc.log.Info("registry stopped")
+	return nil
+}

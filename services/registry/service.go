@@ -1,0 +1,392 @@
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/secrets"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+)
+
+// Encrypter is what the registry needs from the credential cipher. It has no
+// Decrypt on purpose: the registry's Vault policy allows encrypt and rewrap only.
+type Encrypter interface {
+	Encrypt(ctx context.Context, keyContext string, plaintext []byte) (string, error)
+	RewrapBatch(ctx context.Context, items []secrets.RewrapItem) ([]string, error)
+}
+
+// Tester runs a tracker's identity and access checks with a credential in clear
+// that the admin just sent (an unsaved config, or a rotation).
+type Tester interface {
+	Test(ctx context.Context, c connector.Connector, secret connector.Secret) (trackers.TestResult, error)
+}
+
+// SavedTester tests a saved connector. The registry cannot decrypt, so it asks a
+// worker that can (over NATS request/reply in production).
+type SavedTester interface {
+	TestSaved(ctx context.Context, c connector.Connector) (trackers.TestResult, error)
+}
+
+// Auditor records one mutation. It must never receive a secret.
+type Auditor interface {
+	Audit(ctx context.Context, rec AuditRecord)
+}
+
+// AuditRecord is what happened, by whom, to what.
+type AuditRecord struct {
+	Time        time.Time
+	Caller      Caller
+	Action      string
+	ConnectorID string
+	Outcome     string
+	Fields      []string
+}
+
+// Domain errors the gRPC port maps to status codes.
+var (
+	errCredentialRequired = errors.New("credential required")
+	errTestFailed         = errors.New("connection test failed")
+)
+
+// Service is the registry's application layer; the gRPC server is a thin port onto it.
+type Service struct {
+	store    *connector.Store
+	cipher   Encrypter
+	tester   Tester
+	saved    SavedTester
+	audit    Auditor
+	policy   trackers.EndpointPolicy
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// sensitiveFields change where or how a stored credential is sent; changing
+// them requires sending the credential again, so a compromised admin token
+// cannot redirect a stored token to a server of its choice.
+var sensitiveFields = []string{"base_url", "auth_mode", "username", "http_proxy_url", "ca_bundle_pem", "deployment"}
+
+func (s *Service) checkEndpoints(c connector.Connector) error {
+	var errs connector.ValidationError
+	base := c.BaseURL
+	if base == "" {
+		base = trackers.DefaultBaseURL(c.System, c.Deployment)
+	}
+	if base != "" {
+		if err := s.policy.CheckURL(base); err != nil {
+			errs = append(errs, connector.FieldError{Field: "base_url", Description: err.Error()})
+		}
+	}
+	if c.HTTPProxyURL != "" {
+		if err := s.policy.CheckURL(c.HTTPProxyURL); err != nil {
+			errs = append(errs, connector.FieldError{Field: "http_proxy_url", Description: err.Error()})
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// validate applies defaults, then checks fields, endpoints and the credential together,
+// so one answer names every problem.
+func (s *Service) validate(c *connector.Connector, secret *connector.Secret) error {
+	c.ApplyDefaults()
+	var all connector.ValidationError
+	collect := func(err error) {
+		var v connector.ValidationError
+		if errors.As(err, &v) {
+			all = append(all, v...)
+		}
+	}
+	verr := c.Validate()
+	collect(verr)
+	if verr == nil {
+		collect(s.checkEndpoints(*c))
+	}
+	if secret != nil {
+		collect(connector.ValidateCredential(c.AuthMode, *secret))
+	}
+	if len(all) > 0 {
+		return all
+	}
+	return nil
+}
+
+func newID(system connector.System) string {
+	const alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(system) + "-" + string(b)
+}
+
+func (s *Service) encryptCredential(ctx context.Context, c *connector.Connector, secret connector.Secret) error {
+	if secret.Empty() {
+		c.Credential = connector.Credential{}
+		return nil
+	}
+	ct, err := s.cipher.Encrypt(ctx, c.ID, []byte(secret.Reveal()))
+	if err != nil {
+		return fmt.Errorf("encrypt credential of %s: %w", c.ID, err)
+	}
+	c.Credential = connector.Credential{
+		Ciphertext:  ct,
+		SetTime:     s.now().UTC(),
+		Fingerprint: secrets.Fingerprint([]byte(secret.Reveal())),
+	}
+	return nil
+}
+
+// Create validates, encrypts the credential and stores a new connector.
+func (s *Service) Create(ctx context.Context, c connector.Connector, secret connector.Secret) (out connector.Connector, err error) {
+	defer func() { s.record(ctx, "connector.create", out.ID, err, nil) }()
+	generated := c.ID == ""
+	if generated {
+		c.ID = newID(c.System)
+	}
+	if err := s.validate(&c, &secret); err != nil {
+		return connector.Connector{}, err
+	}
+	now := s.now().UTC()
+	c.CreateTime, c.UpdateTime = now, now
+	for attempt := 0; ; attempt++ {
+		if err := s.encryptCredential(ctx, &c, secret); err != nil {
+			return connector.Connector{}, err
+		}
+		out, err = s.store.Create(ctx, c)
+		if errors.Is(err, connector.ErrExists) && generated && attempt < 3 {
+			c.ID = newID(c.System) // a generated id collided: draw again
+			continue
+		}
+		return out, err
+	}
+}
+
+// Get reads one connector.
+func (s *Service) Get(ctx context.Context, id string) (connector.Connector, error) {
+	return s.store.Get(ctx, id)
+}
+
+// List returns the connectors of a system (all when system is empty), by id.
+func (s *Service) List(ctx context.Context, system connector.System) ([]connector.Connector, error) {
+	all, err := s.store.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if system == "" {
+		return all, nil
+	}
+	return slices.DeleteFunc(all, func(c connector.Connector) bool { return c.System != system }), nil
+}
+
+// Update stores next, which the caller built from the stored connector by
+// changing exactly the named fields. next.Revision must be the revision the
+// caller read (or the one its etag names).
+func (s *Service) Update(ctx context.Context, next connector.Connector, fields []string, secret connector.Secret) (out connector.Connector, err error) {
+	defer func() { s.record(ctx, "connector.update", next.ID, err, fields) }()
+	sensitive := slices.ContainsFunc(fields, func(f string) bool { return slices.Contains(sensitiveFields, f) })
+	var sp *connector.Secret
+	if !secret.Empty() {
+		sp = &secret
+	}
+	if err := s.validate(&next, sp); err != nil {
+		return connector.Connector{}, err
+	}
+	if sensitive && next.Credential.Set() && secret.Empty() {
+		return connector.Connector{}, fmt.Errorf("%w: changing %s sends the stored credential elsewhere; send the credential again with the update",
+			errCredentialRequired, strings.Join(fields, ", "))
+	}
+	if !secret.Empty() {
+		if err := s.encryptCredential(ctx, &next, secret); err != nil {
+			return connector.Connector{}, err
+		}
+	} else if next.AuthMode == connector.AuthAnonymous {
+		next.Credential = connector.Credential{}
+	} else if !next.Credential.Set() {
+		return connector.Connector{}, connector.ValidationError{{Field: "credential", Description: "is required for auth mode " + string(next.AuthMode)}}
+	}
+	next.UpdateTime = s.now().UTC()
+	return s.store.Update(ctx, next)
+}
+
+// Delete removes a connector (only at revision rev when rev > 0).
+func (s *Service) Delete(ctx context.Context, id string, rev uint64) (err error) {
+	defer func() { s.record(ctx, "connector.delete", id, err, nil) }()
+	return s.store.Delete(ctx, id, rev)
+}
+
+// TestUnsaved checks a configuration with the credential the admin sent.
+func (s *Service) TestUnsaved(ctx context.Context, c connector.Connector, secret connector.Secret) (trackers.TestResult, error) {
+	if c.ID == "" {
+		c.ID = "unsaved"
+	}
+	if err := s.validate(&c, &secret); err != nil {
+		return trackers.TestResult{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.TestTimeout)
+	defer cancel()
+	return s.tester.Test(ctx, c, secret)
+}
+
+// TestSaved checks a stored connector through a worker that may decrypt.
+func (s *Service) TestSaved(ctx context.Context, id string) (trackers.TestResult, error) {
+	c, err := s.store.Get(ctx, id)
+	if err != nil {
+		return trackers.TestResult{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.TestTimeout)
+	defer cancel()
+	return s.saved.TestSaved(ctx, c)
+}
+
+// Rotate tests a new credential against the connector's tracker and, if it
+// passes, replaces the stored one.
+func (s *Service) Rotate(ctx context.Context, id string, secret connector.Secret, rev uint64) (out connector.Connector, res trackers.TestResult, err error) {
+	defer func() { s.record(ctx, "credential.rotate", id, err, []string{"credential"}) }()
+	c, err := s.store.Get(ctx, id)
+	if err != nil {
+		return connector.Connector{}, trackers.TestResult{}, err
+	}
+	if rev > 0 && rev != c.Revision {
+		return connector.Connector{}, trackers.TestResult{}, fmt.Errorf("%w: %s (etag is stale)", connector.ErrConflict, id)
+	}
+	if err := connector.ValidateCredential(c.AuthMode, secret); err != nil {
+		return connector.Connector{}, trackers.TestResult{}, err
+	}
+	if secret.Empty() {
+		return connector.Connector{}, trackers.TestResult{}, connector.ValidationError{{Field: "credential", Description: "anonymous connectors have no credential to rotate"}}
+	}
+	tctx, cancel := context.WithTimeout(ctx, s.cfg.TestTimeout)
+	res, err = s.tester.Test(tctx, c, secret)
+	cancel()
+	if err != nil {
+		return connector.Connector{}, res, err
+	}
+	if !res.OK {
+		return connector.Connector{}, res, fmt.Errorf("%w: the new credential did not pass (%s); the old one stays", errTestFailed, failedChecks(res))
+	}
+	if err := s.encryptCredential(ctx, &c, secret); err != nil {
+		return connector.Connector{}, res, err
+	}
+	c.Credential.ExpireTime = res.ExpireTime
+	c.UpdateTime = s.now().UTC()
+	out, err = s.store.Update(ctx, c)
+	return out, res, err
+}
+
+func failedChecks(res trackers.TestResult) string {
+	var parts []string
+	for _, c := range res.Checks {
+		if !c.OK {
+			parts = append(parts, c.Name+": "+c.Message)
+		}
+	}
+	if len(res.MissingScopes) > 0 {
+		parts = append(parts, "missing scopes: "+strings.Join(res.MissingScopes, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// CredentialAge is one connector's credential age report.
+type CredentialAge struct {
+	Connector connector.Connector
+	Age       time.Duration
+	Stale     bool
+	Expiring  bool
+}
+
+// ExpiryWarning is how close to its expiry a credential counts as expiring.
+const ExpiryWarning = 14 * 24 * time.Hour
+
+// CheckCredentials reports the age of every credential; older than staleAfter
+// (the configured default when zero) is stale.
+func (s *Service) CheckCredentials(ctx context.Context, staleAfter time.Duration) ([]CredentialAge, error) {
+	if staleAfter <= 0 {
+		staleAfter = s.cfg.StaleAfter
+	}
+	all, err := s.store.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	out := make([]CredentialAge, 0, len(all))
+	for _, c := range all {
+		a := CredentialAge{Connector: c}
+		if c.Credential.Set() {
+			a.Age = now.Sub(c.Credential.SetTime)
+			a.Stale = a.Age > staleAfter
+			a.Expiring = !c.Credential.ExpireTime.IsZero() && c.Credential.ExpireTime.Sub(now) < ExpiryWarning
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// RewrapReport counts what RewrapCredentials did.
+type RewrapReport struct {
+	Rewrapped, Unchanged int
+	Failed               []string
+}
+
+// Rewrap re-encrypts every stored credential with the newest key version, in
+// one batch call to the cipher. A connector changed meanwhile is retried once.
+func (s *Service) Rewrap(ctx context.Context) (rep RewrapReport, err error) {
+	defer func() { s.record(ctx, "credential.rewrap", "", err, nil) }()
+	all, err := s.store.List(ctx)
+	if err != nil {
+		return rep, err
+	}
+	all = slices.DeleteFunc(all, func(c connector.Connector) bool { return !c.Credential.Set() })
+	for round := 0; round < 2 && len(all) > 0; round++ {
+		items := make([]secrets.RewrapItem, len(all))
+		for i, c := range all {
+			items[i] = secrets.RewrapItem{KeyContext: c.ID, Ciphertext: c.Credential.Ciphertext}
+		}
+		wrapped, err := s.cipher.RewrapBatch(ctx, items)
+		if err != nil {
+			return rep, fmt.Errorf("rewrap credentials: %w", err)
+		}
+		var retry []connector.Connector
+		for i, c := range all {
+			if wrapped[i] == c.Credential.Ciphertext {
+				rep.Unchanged++
+				continue
+			}
+			c.Credential.Ciphertext = wrapped[i]
+			if _, err := s.store.Update(ctx, c); err != nil {
+				if errors.Is(err, connector.ErrConflict) && round == 0 {
+					if fresh, gerr := s.store.Get(ctx, c.ID); gerr == nil && fresh.Credential.Set() {
+						retry = append(retry, fresh)
+						continue
+					}
+				}
+				s.log.WarnContext(ctx, "rewrap: connector not updated", "connector", c.ID, "error", err)
+				rep.Failed = append(rep.Failed, c.ID)
+				continue
+			}
+			rep.Rewrapped++
+		}
+		all = retry
+	}
+	return rep, nil
+}
+
+// record sends the audit record of a mutation, successful or not.
+func (s *Service) record(ctx context.Context, action, id string, err error, fields []string) {
+	caller, _ := CallerFrom(ctx)
+	outcome := "ok"
+	if err != nil {
+		outcome = errorCode(err).String()
+	}
+	s.audit.Audit(ctx, AuditRecord{Time: s.now().UTC(), Caller: caller, Action: action, ConnectorID: id, Outcome: outcome, Fields: fields})
+}
