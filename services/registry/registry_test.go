@@ -21,8 +21,8 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
-	"github.com/connectorhub/connectorhub/services/registry/registrytest"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+	"github.com/connectorhub/connectorhub/services/registry/registrytest"
 )
 
 // recordingTester passes or fails every test and remembers the secrets it saw.

@@ -12,8 +12,8 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
-	"github.com/connectorhub/connectorhub/services/registry/registrytest"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+	"github.com/connectorhub/connectorhub/services/registry/registrytest"
 )
 
 // TestPlaintextCredentialsAppearNowhere drives every credential path (create,

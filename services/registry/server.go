@@ -65,15 +65,15 @@ func NewService(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("registry: open KV %s (run bus.Provision first): %w", bus.BucketConnectors, err)
 	}
 	s := &Service{
-		store:    connector.NewStore(kv),
-		cipher:   deps.Cipher,
-		tester:   deps.Tester,
-		saved:    deps.SavedTester,
-		audit:    deps.Auditor,
-		policy:   policy,
-		cfg:      cfg,
-		log:      log,
-		now:      deps.Now,
+		store:  connector.NewStore(kv),
+		cipher: deps.Cipher,
+		tester: deps.Tester,
+		saved:  deps.SavedTester,
+		audit:  deps.Auditor,
+		policy: policy,
+		cfg:    cfg,
+		log:    log,
+		now:    deps.Now,
 	}
 	if s.tester == nil {
 		s.tester = trackerTester{opts: trackers.Options{Policy: policy, Timeout: cfg.TestTimeout, Logger: log}}

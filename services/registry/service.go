@@ -57,15 +57,15 @@ var (
 
 // Service is the registry's application layer; the gRPC server is a thin port onto it.
 type Service struct {
-	store    *connector.Store
-	cipher   Encrypter
-	tester   Tester
-	saved    SavedTester
-	audit    Auditor
-	policy   trackers.EndpointPolicy
-	cfg      Config
-	log      *slog.Logger
-	now      func() time.Time
+	store  *connector.Store
+	cipher Encrypter
+	tester Tester
+	saved  SavedTester
+	audit  Auditor
+	policy trackers.EndpointPolicy
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
 }
 
 // sensitiveFields change where or how a stored credential is sent; changing

@@ -26,8 +26,8 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
-	"github.com/connectorhub/connectorhub/services/registry"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+	"github.com/connectorhub/connectorhub/services/registry"
 )
 
 // Cipher is what a test registry needs: encrypt/rewrap for the registry,
