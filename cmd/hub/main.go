@@ -67,6 +67,9 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if err := cfg.Registry.Validate(); err != nil {
+		return err
+	}
 	log := newLogger(cfg, stderr)
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
