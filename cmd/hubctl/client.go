@@ -32,7 +32,7 @@ const DefaultServer = "127.0.0.1:7400"
 // an error can say which address it used and why.
 type target struct {
 	Addr       string
-	AddrSource string // e.g. "--server flag", "HUB_SERVER", "state file /x/hub.json", "default"
+	AddrSource string // e.g. "--server flag", "HUB_SERVER", "state file /x/hub.json", "the default address"
 	// Token is the registry API token; never printed.
 	Token       string
 	TokenSource string // "" when no token was found
@@ -60,7 +60,7 @@ func resolveTarget(server, apiToken string, getenv func(string) string) (target,
 	case stateErr != nil && !errors.Is(stateErr, fs.ErrNotExist):
 		return target{}, fmt.Errorf("cannot use %v; pass --server or set HUB_SERVER", stateErr)
 	default:
-		t.Addr, t.AddrSource = DefaultServer, "default"
+		t.Addr, t.AddrSource = DefaultServer, "the default address"
 	}
 
 	switch {

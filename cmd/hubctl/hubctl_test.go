@@ -397,7 +397,7 @@ func TestResolveTargetOrder(t *testing.T) {
 			"127.0.0.1:7411", "--server flag", "state-admin-token", "token file"},
 		{"default without anything", "", "", func(k string) string {
 			return map[string]string{"HUB_STATE_FILE": filepath.Join(dir, "missing.json")}[k]
-		}, DefaultServer, "default", "", ""},
+		}, DefaultServer, "the default address", "", ""},
 		{"XDG_STATE_HOME locates the state file", "", "", func(k string) string {
 			return map[string]string{"XDG_STATE_HOME": filepath.Join(dir, "xdg")}[k]
 		}, "127.0.0.1:7499", "state file " + filepath.Join(dir, "xdg", "connectorhub", "hub.json"), "", ""},

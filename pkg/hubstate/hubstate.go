@@ -21,7 +21,7 @@ type State struct {
 	// RegistryAddr is host:port of the registry's gRPC listener.
 	RegistryAddr string `json:"registry_addr"`
 	// AdminTokenFile is the path of a file holding the registry's admin API token.
-	AdminTokenFile string `json:"admin_token_file,omitempty"`
+	AdminTokenFile string    `json:"admin_token_file,omitempty"`
 	PID            int       `json:"pid"`
 	StartTime      time.Time `json:"start_time"`
 }
