@@ -20,7 +20,7 @@ GO_TEST_FLAGS  ?= -count=1 -timeout 15m
 .PHONY: run test generate check-generated lint bench tools vault fmt
 
 run:
-	go run ./cmd/hub --data-dir $(CURDIR)/.data $(ARGS)
+	go build -o $(BIN)/hub ./cmd/hub && exec $(BIN)/hub --data-dir $(CURDIR)/.data $(ARGS)
 
 # The Vault dev server used by pkg/secrets tests is built from HashiCorp's Go
 # module in tools/vault (its own module, outside go.work). Go's build cache makes

@@ -165,7 +165,7 @@ func Consume[T proto.Message](ctx context.Context, cons jetstream.Consumer, newM
 		env, err := Decode(m, msg)
 		if err != nil {
 			logger.Warn("bus: terminating poison message", "subject", m.Subject(), "error", err)
-			if err := m.Nak(); err != nil {
+			if err := m.TermWithReason(err.Error()); err != nil {
 				logger.Warn("bus: term failed", "subject", m.Subject(), "error", err)
 			}
 			return

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -631,8 +632,16 @@ func vaultDetail(re *api.ResponseError) string {
 	if re.RawError || len(re.Errors) == 0 {
 		return "no error detail"
 	}
-	return oneLine(strings.Join(re.Errors, "; "))
+	parts := make([]string, 0, len(re.Errors))
+	for _, e := range re.Errors {
+		// Vault often wraps one message as "1 error occurred:\n\t* msg\n\n".
+		e = multiErrorHeader.ReplaceAllString(oneLine(e), "")
+		parts = append(parts, strings.ReplaceAll(e, " * ", "; "))
+	}
+	return oneLine(strings.Join(parts, "; "))
 }
+
+var multiErrorHeader = regexp.MustCompile(`^\d+ errors? occurred: \* `)
 
 func oneLine(s string) string {
 	var b bytes.Buffer

@@ -124,6 +124,7 @@ func TestVault_DeployPoliciesSeparateEncryptFromDecrypt(t *testing.T) {
 			if !errors.Is(err, secrets.ErrPermissionDenied) {
 				t.Fatalf("err = %v, want ErrPermissionDenied", err)
 			}
+			t.Logf("error: %v", err)
 			if !strings.Contains(err.Error(), tv.Addr) {
 				t.Errorf("error %q does not name the vault address", err)
 			}
@@ -279,6 +280,7 @@ func TestVault_RewrapBatchReportsBadItems(t *testing.T) {
 		if !errors.As(err, &be) || len(be.Failed) != 2 || !errors.Is(err, secrets.ErrInvalidCiphertext) {
 			t.Fatalf("err = %v, want *BatchError with 2 invalid items", err)
 		}
+		t.Logf("error: %v", err)
 		if len(out) != 2 || out[0] != "" || out[1] != "" {
 			t.Fatalf("out = %q", out)
 		}
@@ -326,6 +328,7 @@ func TestVault_InvalidCiphertextRejected(t *testing.T) {
 			if !errors.Is(err, secrets.ErrInvalidCiphertext) {
 				t.Fatalf("Rewrap err = %v, want ErrInvalidCiphertext", err)
 			}
+			t.Logf("error: %v", err)
 		})
 	}
 }
@@ -409,6 +412,7 @@ func TestVault_StoppedServerIsErrUnavailableQuickly(t *testing.T) {
 			if d := time.Since(start); d > 3*time.Second {
 				t.Errorf("took %s to report unavailability", d)
 			}
+			t.Logf("error: %v", err)
 			want := fmt.Sprintf("vault at %s is unreachable", tv.Addr)
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q should contain %q", err, want)
@@ -429,6 +433,7 @@ func TestVault_SealedServerIsErrUnavailable(t *testing.T) {
 	if !errors.Is(err, secrets.ErrUnavailable) || !strings.Contains(err.Error(), tv.Addr) {
 		t.Fatalf("err = %v, want ErrUnavailable naming %s", err, tv.Addr)
 	}
+	t.Logf("error: %v", err)
 }
 
 func TestVault_AppRoleLogin(t *testing.T) {

@@ -138,22 +138,22 @@ func (p EndpointPolicy) allowed(a netip.Addr) bool {
 // candidates returns the address and any IPv4 address embedded in it
 // (IPv4-mapped, IPv4-compatible, NAT64, 6to4), since a dial to those forms can
 // end up at the IPv4 address.
+// The embedded address comes first so a refusal names what it really is.
 func candidates(a netip.Addr) []netip.Addr {
-	out := []netip.Addr{a}
 	if !a.Is6() {
-		return out
+		return []netip.Addr{a}
 	}
 	if a.Is4In6() {
-		return append(out, a.Unmap())
+		return []netip.Addr{a.Unmap(), a}
 	}
 	b := a.As16()
 	switch {
 	case nat64.Contains(a), ipv4Compat.Contains(a) && !a.IsUnspecified() && !a.IsLoopback():
-		out = append(out, netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}))
+		return []netip.Addr{netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), a}
 	case sixToFour.Contains(a):
-		out = append(out, netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}))
+		return []netip.Addr{netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), a}
 	}
-	return out
+	return []netip.Addr{a}
 }
 
 func refusedReason(a netip.Addr) string {

@@ -146,13 +146,18 @@ func (t gitlabTracker) CheckIdentity(ctx context.Context, s *Session, r *TestRes
 }
 
 func isStatus(err error, code int) bool {
+	if code == http.StatusNotFound && errors.Is(err, gitlab.ErrNotFound) {
+		return true // client-go reports every 404 as this sentinel
+	}
 	var er *gitlab.ErrorResponse
-	return errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == code
+	return errors.As(err, &er) && er.HasStatusCode(code)
 }
 
 func describeGitLabError(err error, what string) string {
 	var er *gitlab.ErrorResponse
 	switch {
+	case errors.Is(err, gitlab.ErrNotFound):
+		return describeStatus(http.StatusNotFound, nil, what)
 	case errors.As(err, &er) && er.Response != nil:
 		if er.Response.StatusCode == http.StatusForbidden && strings.Contains(string(er.Body), "insufficient_scope") {
 			return fmt.Sprintf("%s: the token's scopes do not allow this (HTTP 403)", what)

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 )
@@ -32,6 +33,11 @@ func (p *probe) RoundTrip(req *http.Request) (*http.Response, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
+		// http.Client's timeout cancels the request and the transport only
+		// says "request canceled"; name the cause when the deadline has passed.
+		if dl, ok := req.Context().Deadline(); ok && !time.Now().Before(dl) && !errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+		}
 		p.lastErr = err
 	} else {
 		p.answered = true

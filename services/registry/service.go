@@ -339,7 +339,9 @@ type RewrapReport struct {
 }
 
 // Rewrap re-encrypts every stored credential with the newest key version, in
-// one batch call to the cipher. A connector changed meanwhile is retried once.
+// one batch call to the cipher. Items the cipher could not rewrap are reported
+// as failed while the others are stored; a connector changed meanwhile is
+// retried once.
 func (s *Service) Rewrap(ctx context.Context) (rep RewrapReport, err error) {
 	defer func() { s.record(ctx, "credential.rewrap", "", err, nil) }()
 	all, err := s.store.List(ctx)
@@ -353,12 +355,20 @@ func (s *Service) Rewrap(ctx context.Context) (rep RewrapReport, err error) {
 			items[i] = secrets.RewrapItem{KeyContext: c.ID, Ciphertext: c.Credential.Ciphertext}
 		}
 		wrapped, err := s.cipher.RewrapBatch(ctx, items)
-		if err != nil {
+		var batchErr *secrets.BatchError
+		if err != nil && !errors.As(err, &batchErr) {
 			return rep, fmt.Errorf("rewrap credentials: %w", err)
 		}
 		var retry []connector.Connector
 		for i, c := range all {
-			if wrapped[i] == c.Credential.Ciphertext {
+			if batchErr != nil && batchErr.Failed[i] != nil {
+				s.log.WarnContext(ctx, "rewrap: credential not rewrapped", "connector", c.ID, "error", batchErr.Failed[i])
+				rep.Failed = append(rep.Failed, c.ID)
+				continue
+			}
+			// Vault returns a fresh ciphertext even when the key version did not
+			// change; only a newer version is worth a write.
+			if keyVersion(wrapped[i]) == keyVersion(c.Credential.Ciphertext) {
 				rep.Unchanged++
 				continue
 			}
@@ -379,6 +389,13 @@ func (s *Service) Rewrap(ctx context.Context) (rep RewrapReport, err error) {
 		all = retry
 	}
 	return rep, nil
+}
+
+// keyVersion is the "kind:vN" prefix of a self-describing ciphertext.
+func keyVersion(ciphertext string) string {
+	kind, rest, _ := strings.Cut(ciphertext, ":")
+	version, _, _ := strings.Cut(rest, ":")
+	return kind + ":" + version
 }
 
 // record sends the audit record of a mutation, successful or not.

@@ -97,6 +97,14 @@ func TestRegistryWithVaultTransit(t *testing.T) {
 	if !strings.Contains(string(e.Value()), "vault:v2:") {
 		t.Fatalf("after rewrap the record holds %s", e.Value())
 	}
+	// A second rewrap finds nothing newer to move to and writes nothing.
+	rw, err = admin.RewrapCredentials(ctx, &chv1.RewrapCredentialsRequest{})
+	if err != nil || rw.GetRewrapped() != 0 || rw.GetUnchanged() != 1 {
+		t.Fatalf("second rewrap = %v, %v; want 1 unchanged", rw, err)
+	}
+	if e2, _ := kv.Get(ctx, "gh-vault"); e2.Revision() != e.Revision() {
+		t.Error("a rewrap without a key rotation rewrote the record")
+	}
 
 	// Vault goes away: create fails UNAVAILABLE with a clear message and stores nothing.
 	v.Stop()

@@ -1,0 +1,325 @@
+// Package jira is an in-memory fake of the Jira REST API: Cloud (REST v3 and
+// v2, email + API token over basic auth) or Data Center (REST v2, PAT bearer
+// or username + password), with anonymous access to public projects.
+//
+// It serves the response shapes of the vendor API (checked by the contract
+// tests in pkg/fakes/contract). Today it serves the endpoints a connection
+// test uses (myself, project); issues, search, transitions and comments come
+// with the issues that need them.
+package jira
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/fakes/faults"
+	"github.com/connectorhub/connectorhub/pkg/fakes/internal/fakehttp"
+)
+
+// User is a Jira account and its credentials.
+type User struct {
+	AccountID   string // Cloud account id
+	Name        string // Data Center username
+	Email       string
+	DisplayName string
+	Inactive    bool
+	// APIToken is the Cloud API token (basic auth with Email) or the Data
+	// Center personal access token (bearer).
+	APIToken string
+	// Password is the Data Center password (basic auth with Name).
+	Password string
+}
+
+// Project is a Jira project.
+type Project struct {
+	ID   string
+	Key  string
+	Name string
+	// Public projects are browsable without logging in (when the instance
+	// allows anonymous access).
+	Public bool
+	// Viewers lists who can browse it (account ids on Cloud, usernames on
+	// Data Center); empty means every logged-in user.
+	Viewers []string
+}
+
+// Options configure a fake instance.
+type Options struct {
+	Deployment connector.Deployment // Cloud when empty
+	Users      []User
+	Projects   []Project
+}
+
+// Server is a fake Jira instance. It is an http.Handler; Start serves it.
+type Server struct {
+	// Faults are served in front of every endpoint.
+	Faults faults.Injector
+
+	deployment connector.Deployment
+	mux        *http.ServeMux
+	requests   fakehttp.Counter
+
+	mu       sync.Mutex
+	users    []User
+	projects map[string]Project // by key
+}
+
+// New returns a fake instance holding the given users and projects.
+func New(opts Options) *Server {
+	s := &Server{
+		deployment: opts.Deployment,
+		mux:        http.NewServeMux(),
+		projects:   map[string]Project{},
+	}
+	if s.deployment == "" {
+		s.deployment = connector.Cloud
+	}
+	for _, u := range opts.Users {
+		s.AddUser(u)
+	}
+	for _, p := range opts.Projects {
+		s.AddProject(p)
+	}
+	versions := []string{"2"}
+	if s.deployment == connector.Cloud {
+		versions = append(versions, "3") // Cloud serves v2 and v3; Data Center only v2
+	}
+	for _, v := range versions {
+		prefix := "/rest/api/" + v
+		s.mux.HandleFunc("GET "+prefix+"/myself", s.myself)
+		s.mux.HandleFunc("GET "+prefix+"/project/{projectIdOrKey}", s.project)
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		fakehttp.JSON(w, http.StatusNotFound, errorCollection("null for uri"))
+	})
+	return s
+}
+
+// AddUser adds (or replaces, by email and name) a user.
+func (s *Server) AddUser(u User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, old := range s.users {
+		if old.Email == u.Email && old.Name == u.Name {
+			s.users[i] = u
+			return
+		}
+	}
+	s.users = append(s.users, u)
+}
+
+// AddProject adds (or replaces, by key) a project.
+func (s *Server) AddProject(p Project) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.projects[p.Key] = p
+}
+
+// ServeHTTP serves faults first, then the fake API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.requests.Wrap(s.Faults.Wrap(s.mux)).ServeHTTP(w, r)
+}
+
+// Start serves the fake on 127.0.0.1 until the test ends and returns its URL.
+// Middleware (e.g. a contract validator) wraps it, outermost first.
+func (s *Server) Start(tb testing.TB, middleware ...func(http.Handler) http.Handler) string {
+	return fakehttp.Start(tb, s, middleware...)
+}
+
+// Requests is the number of requests the fake received (faults included).
+func (s *Server) Requests() int { return s.requests.Count() }
+
+// caller is who a request authenticates as: nil for anonymous.
+type caller struct{ user *User }
+
+// authenticate applies the vendor's rules: Cloud takes basic email:token;
+// Data Center takes a bearer PAT or basic username:password. A request with
+// no credentials is anonymous. ok is false when credentials were sent and
+// rejected (the handler has answered 401).
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, bool) {
+	if r.Header.Get("Authorization") == "" {
+		return caller{}, true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if login, secret, ok := r.BasicAuth(); ok && secret != "" {
+		for i, u := range s.users {
+			cloudOK := s.deployment == connector.Cloud && strings.EqualFold(u.Email, login) && u.APIToken == secret
+			dcOK := s.deployment != connector.Cloud && u.Name == login && u.Password != "" && u.Password == secret
+			if (cloudOK || dcOK) && !u.Inactive {
+				return caller{user: &s.users[i]}, true
+			}
+		}
+	}
+	if tok, ok := fakehttp.Bearer(r, false); ok && s.deployment != connector.Cloud && tok != "" {
+		for i, u := range s.users {
+			if u.APIToken == tok && !u.Inactive {
+				return caller{user: &s.users[i]}, true
+			}
+		}
+	}
+	unauthorized(w, s.deployment)
+	return caller{}, false
+}
+
+func unauthorized(w http.ResponseWriter, d connector.Deployment) {
+	if d != connector.Cloud {
+		w.Header().Set("X-Seraph-LoginReason", "AUTHENTICATED_FAILED")
+	}
+	w.Header().Set("WWW-Authenticate", `Basic realm="protected-area"`)
+	fakehttp.Text(w, http.StatusUnauthorized, "Client must be authenticated to access this resource.")
+}
+
+func (s *Server) myself(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	if c.user == nil {
+		unauthorized(w, s.deployment)
+		return
+	}
+	fakehttp.JSON(w, http.StatusOK, s.userJSON(r, *c.user, true))
+}
+
+func (s *Server) project(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	key := r.PathValue("projectIdOrKey")
+	s.mu.Lock()
+	p, found := s.projects[strings.ToUpper(key)]
+	if !found {
+		for _, cand := range s.projects {
+			if cand.ID == key {
+				p, found = cand, true
+			}
+		}
+	}
+	s.mu.Unlock()
+	if !found || !s.canBrowse(c, p) {
+		fakehttp.JSON(w, http.StatusNotFound, errorCollection(fmt.Sprintf("No project could be found with key '%s'.", key)))
+		return
+	}
+	fakehttp.JSON(w, http.StatusOK, s.projectJSON(r, p))
+}
+
+func (s *Server) canBrowse(c caller, p Project) bool {
+	if c.user == nil {
+		return p.Public
+	}
+	if len(p.Viewers) == 0 {
+		return true
+	}
+	id := c.user.AccountID
+	if s.deployment != connector.Cloud {
+		id = c.user.Name
+	}
+	for _, v := range p.Viewers {
+		if v == id {
+			return true
+		}
+	}
+	return false
+}
+
+func errorCollection(msgs ...string) map[string]any {
+	return map[string]any{"errorMessages": msgs, "errors": map[string]string{}}
+}
+
+func (s *Server) api() string {
+	if s.deployment == connector.Cloud {
+		return "/rest/api/3"
+	}
+	return "/rest/api/2"
+}
+
+func avatarURLs(base, id string) map[string]string {
+	out := map[string]string{}
+	for _, size := range []string{"16x16", "24x24", "32x32", "48x48"} {
+		out[size] = fmt.Sprintf("%s/secure/useravatar?size=%s&ownerId=%s", base, size, id)
+	}
+	return out
+}
+
+// userJSON renders a user as Cloud (accountId, no name/key) or Data Center
+// (name, key, deleted) does; full adds the groups and roles of /myself.
+func (s *Server) userJSON(r *http.Request, u User, full bool) map[string]any {
+	base := fakehttp.BaseURL(r)
+	m := map[string]any{
+		"displayName": u.DisplayName,
+		"active":      !u.Inactive,
+		"timeZone":    "Etc/UTC",
+	}
+	if u.Email != "" {
+		m["emailAddress"] = u.Email
+	}
+	if s.deployment == connector.Cloud {
+		m["self"] = base + "/rest/api/3/user?accountId=" + u.AccountID
+		m["accountId"] = u.AccountID
+		m["accountType"] = "atlassian"
+		m["avatarUrls"] = avatarURLs(base, u.AccountID)
+	} else {
+		m["self"] = base + "/rest/api/2/user?username=" + u.Name
+		m["name"] = u.Name
+		m["key"] = "JIRAUSER" + u.Name
+		m["deleted"] = false
+		m["avatarUrls"] = avatarURLs(base, u.Name)
+	}
+	if full {
+		m["locale"] = "en_US"
+		m["groups"] = map[string]any{"size": 1, "items": []any{}}
+		m["applicationRoles"] = map[string]any{"size": 1, "items": []any{}}
+		m["expand"] = "groups,applicationRoles"
+	}
+	return m
+}
+
+func (s *Server) projectJSON(r *http.Request, p Project) map[string]any {
+	base := fakehttp.BaseURL(r)
+	s.mu.Lock()
+	var lead map[string]any
+	if len(s.users) > 0 {
+		lead = s.userJSON(r, s.users[0], false)
+	}
+	s.mu.Unlock()
+	m := map[string]any{
+		"expand":       "description,lead,issueTypes,url,projectKeys,permissions,insight",
+		"self":         base + s.api() + "/project/" + p.ID,
+		"id":           p.ID,
+		"key":          p.Key,
+		"name":         p.Name,
+		"description":  "",
+		"assigneeType": "UNASSIGNED",
+		"avatarUrls": map[string]string{
+			"16x16": base + "/secure/projectavatar?size=xsmall&pid=" + p.ID,
+			"24x24": base + "/secure/projectavatar?size=small&pid=" + p.ID,
+			"32x32": base + "/secure/projectavatar?size=medium&pid=" + p.ID,
+			"48x48": base + "/secure/projectavatar?pid=" + p.ID,
+		},
+		"components":     []any{},
+		"versions":       []any{},
+		"roles":          map[string]string{},
+		"projectTypeKey": "software",
+		"archived":       false,
+		"issueTypes": []map[string]any{
+			{"self": base + s.api() + "/issuetype/10001", "id": "10001", "name": "Task", "description": "A task.", "iconUrl": base + "/images/icons/task.svg", "subtask": false, "hierarchyLevel": 0},
+			{"self": base + s.api() + "/issuetype/10002", "id": "10002", "name": "Sub-task", "description": "A sub-task.", "iconUrl": base + "/images/icons/subtask.svg", "subtask": true, "hierarchyLevel": -1},
+		},
+	}
+	if lead != nil {
+		m["lead"] = lead
+	}
+	if s.deployment == connector.Cloud {
+		m["simplified"] = false
+		m["style"] = "classic"
+		m["isPrivate"] = !p.Public
+		m["properties"] = map[string]any{}
+	}
+	return m
+}
