@@ -15,7 +15,7 @@ PROTOC_GEN_GO  := v1.36.12
 PROTOC_GEN_GRPC := v1.6.2
 VAULT_BIN      := $(CURDIR)/tools/vault/bin/vault
 MODULES         = $(shell go list -m -f '{{.Dir}}')
-GO_TEST_FLAGS  ?= -count=1 -timeout 15m
+GO_TEST_FLAGS  ?= -count=1 -timeout 5m
 
 .PHONY: run test generate check-generated lint bench tools vault fmt
 
@@ -29,11 +29,13 @@ vault: $(VAULT_BIN)
 $(VAULT_BIN): tools/vault/go.mod tools/vault/main.go
 	cd tools/vault && GOWORK=off CGO_ENABLED=0 go build -ldflags "-s -w" -o $(VAULT_BIN) .
 
+# Every module is tested even when an earlier one fails; the target fails if any did.
 test: vault
-	@set -e; for dir in $(MODULES); do \
+	@failed=""; for dir in $(MODULES); do \
 		echo "=== $$dir"; \
-		(cd $$dir && CONNECTORHUB_VAULT_BIN=$(VAULT_BIN) CONNECTORHUB_REQUIRE_VAULT=1 go test $(GO_TEST_FLAGS) ./...); \
-	done
+		(cd $$dir && CONNECTORHUB_VAULT_BIN=$(VAULT_BIN) CONNECTORHUB_REQUIRE_VAULT=1 go test $(GO_TEST_FLAGS) ./...) || failed="$$failed $$dir"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
 
 bench:
 	@set -e; for dir in $(MODULES); do \

@@ -39,11 +39,14 @@ func startCluster(t *testing.T) jetstream.JetStream {
 			ServerName: fmt.Sprintf("n%d", i),
 			JetStream:  true,
 			StoreDir:   t.TempDir(),
-			DontListen: true, // clients connect in-process; only routes use TCP
-			NoSigs:     true,
-			NoLog:      true,
-			Cluster:    server.ClusterOpts{Name: "hub", Host: "127.0.0.1", Port: ports[i]},
-			Routes:     routes,
+			// A clustered node started with DontListen never became ready
+			// (nats-server v2.15.2), so clients get a random loopback port.
+			Host:    "127.0.0.1",
+			Port:    server.RANDOM_PORT,
+			NoSigs:  true,
+			NoLog:   true,
+			Cluster: server.ClusterOpts{Name: "hub", Host: "127.0.0.1", Port: ports[i]},
+			Routes:  routes,
 		}
 		s, err := server.NewServer(opts)
 		if err != nil {

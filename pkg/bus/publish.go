@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -106,6 +107,11 @@ func newMsg(ctx context.Context, subject string, msg proto.Message, opts []Publi
 	}
 	if c.source == "" || c.typ == "" {
 		return nil, nil, fmt.Errorf("%w: ce-source and ce-type must not be empty", ErrInvalidEvent)
+	}
+	for _, v := range [...]string{c.id, c.source, c.typ, c.subject} {
+		if strings.ContainsAny(v, "\r\n") {
+			return nil, nil, fmt.Errorf("%w: header value %q contains a line break", ErrInvalidEvent, v)
+		}
 	}
 	data, err := protojson.Marshal(msg)
 	if err != nil {

@@ -226,3 +226,28 @@ func TestDecodeRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestPublishValidatesAttributes(t *testing.T) {
+	t.Parallel()
+	js := newBus(t)
+	subj, _ := bus.ResultSubject("jira", "c1")
+	tests := []struct {
+		name    string
+		opt     bus.PublishOption
+		wantErr error
+	}{
+		{"empty type means the default", bus.WithType(""), nil},
+		{"empty source is rejected", bus.WithSource(""), bus.ErrInvalidEvent},
+		{"line break in id is rejected", bus.WithID("a\r\nNats-Msg-Id: b"), bus.ErrInvalidEvent},
+		{"line break in subject is rejected", bus.WithSubject("PROJ-1\n"), bus.ErrInvalidEvent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := bus.Publish(t.Context(), js, subj, &connectorhubv1.ResultReady{}, tt.opt)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("Publish: %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}

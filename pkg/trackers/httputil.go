@@ -45,6 +45,13 @@ func (p *probe) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// contacted reports whether any request got an answer.
+func (p *probe) contacted() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.answered
+}
+
 // unreachable returns the transport error when no request got an answer.
 func (p *probe) unreachable() error {
 	p.mu.Lock()

@@ -66,6 +66,13 @@ type jiraUser struct {
 	Active       *bool  `json:"active"`
 }
 
+// jiraServerInfo is the part of GET /serverInfo the test reads.
+type jiraServerInfo struct {
+	Version        string `json:"version"`
+	ServerTitle    string `json:"serverTitle"`
+	DeploymentType string `json:"deploymentType"`
+}
+
 type jiraProject struct {
 	ID   string `json:"id"`
 	Key  string `json:"key"`
@@ -75,7 +82,18 @@ type jiraProject struct {
 func (jiraTracker) CheckIdentity(ctx context.Context, s *Session, r *TestResult) {
 	api := jiraAPI(s.Connector.Deployment)
 	if s.Connector.AuthMode == connector.AuthAnonymous {
-		r.pass(CheckIdentity, "anonymous access: no identity to check")
+		// No identity to check; serverInfo answers anonymous callers, so the
+		// test still reaches the instance when no project is configured.
+		var info jiraServerInfo
+		err := getJSON(ctx, s, api+"/serverInfo", nil, &info)
+		switch {
+		case s.transportFailed():
+			return
+		case err != nil:
+			r.fail(CheckIdentity, "%s", describeHTTPError(err, "server info"))
+			return
+		}
+		r.pass(CheckIdentity, "anonymous access to %s (Jira %s): no identity to check", info.ServerTitle, info.Version)
 	} else {
 		var me jiraUser
 		err := getJSON(ctx, s, api+"/myself", nil, &me)

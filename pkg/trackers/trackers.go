@@ -128,6 +128,51 @@ type Session struct {
 	probe *probe // records whether the tracker answered at all
 }
 
+// NewSession prepares a connector for tracker calls: it validates the
+// configuration (errors wrap ErrUnknownSystem or ErrInvalidConfig), resolves
+// the base URL (the vendor default when the connector has none), refuses it
+// under the endpoint policy (ErrEndpointRefused) and builds the HTTP client.
+func NewSession(c connector.Connector, secret connector.Secret, opts Options) (*Session, error) {
+	t, ok := registered[c.System]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownSystem, c.System)
+	}
+	if err := validateCommon(t, c, secret); err != nil {
+		return nil, err
+	}
+	if err := t.ValidateConfig(c); err != nil {
+		return nil, err
+	}
+	base := c.BaseURL
+	if base == "" {
+		base = t.DefaultBaseURL(c.Deployment)
+	}
+	if base == "" {
+		return nil, fmt.Errorf("%w: %s %s needs a base URL", ErrInvalidConfig, c.System, c.Deployment)
+	}
+	if err := opts.Policy.CheckURL(base); err != nil {
+		return nil, err
+	}
+	baseURL, err := url.Parse(base)
+	if err != nil { // CheckURL parsed it already
+		return nil, fmt.Errorf("%w: %w", ErrEndpointRefused, err)
+	}
+	hc, err := NewHTTPClient(c, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	pr := &probe{next: hc.Transport}
+	hc.Transport = pr
+	return &Session{
+		Connector: c,
+		Secret:    secret,
+		BaseURL:   baseURL,
+		HTTP:      hc,
+		Logger:    opts.logger().With("system", string(c.System), "connector", c.ID),
+		probe:     pr,
+	}, nil
+}
+
 // Test runs the tracker's identity and access checks for a configuration.
 // Tracker-side failures (unreachable, 401, missing scope, unknown project) are
 // failed Checks in the result, never errors; err is only for an invalid
@@ -141,57 +186,33 @@ func Test(ctx context.Context, c connector.Connector, secret connector.Secret, o
 	if !ok {
 		return TestResult{}, fmt.Errorf("%w: %s has no connection test", ErrInvalidConfig, c.System)
 	}
-	if err := validateCommon(t, c, secret); err != nil {
-		return TestResult{}, err
-	}
-	if err := t.ValidateConfig(c); err != nil {
-		return TestResult{}, err
-	}
-	log := opts.logger().With("system", string(c.System), "connector", c.ID)
-
-	base := c.BaseURL
-	if base == "" {
-		base = t.DefaultBaseURL(c.Deployment)
-	}
-	if base == "" {
-		return TestResult{}, fmt.Errorf("%w: %s %s needs a base URL", ErrInvalidConfig, c.System, c.Deployment)
-	}
-	var res TestResult
-	if err := opts.Policy.CheckURL(base); err != nil {
+	s, err := NewSession(c, secret, opts)
+	switch {
+	case errors.Is(err, ErrEndpointRefused):
+		var res TestResult
 		res.fail(CheckEndpoint, "%v", err)
-		log.InfoContext(ctx, "tracker endpoint refused", "check", CheckEndpoint)
+		opts.logger().InfoContext(ctx, "tracker endpoint refused", "system", string(c.System), "connector", c.ID)
 		return res, nil
+	case err != nil:
+		return TestResult{}, err
 	}
-	baseURL, err := url.Parse(base)
-	if err != nil { // CheckURL parsed it already; kept for safety
-		res.fail(CheckEndpoint, "malformed URL")
-		return res, nil
-	}
-	hc, err := NewHTTPClient(c, opts)
-	if err != nil {
-		return TestResult{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	pr := &probe{next: hc.Transport}
-	hc.Transport = pr
-	s := &Session{
-		Connector: c,
-		Secret:    secret,
-		BaseURL:   baseURL,
-		HTTP:      hc,
-		Logger:    log,
-		probe:     pr,
-	}
+	log := s.Logger
 
 	var tracker TestResult
 	checker.CheckIdentity(ctx, s, &tracker)
 
-	res = tracker
+	res := tracker
 	endpoint := Check{Name: CheckEndpoint, OK: true}
-	if terr := s.probe.unreachable(); terr != nil {
+	host := s.BaseURL.Host
+	switch terr := s.probe.unreachable(); {
+	case terr != nil:
 		endpoint.OK = false
-		endpoint.Message = fmt.Sprintf("cannot reach %s: %s", baseURL.Host, describeTransportError(terr))
-	} else {
-		endpoint.Message = fmt.Sprintf("%s reachable", baseURL.Host)
+		endpoint.Message = fmt.Sprintf("cannot reach %s: %s", host, describeTransportError(terr))
+	case !s.probe.contacted():
+		endpoint.OK = false // every test makes a request; this guards the invariant
+		endpoint.Message = fmt.Sprintf("%s was not contacted", host)
+	default:
+		endpoint.Message = fmt.Sprintf("%s reachable", host)
 	}
 	res.Checks = append([]Check{endpoint}, tracker.Checks...)
 	res.OK = true

@@ -266,6 +266,10 @@ func TestJira(t *testing.T) {
 			want: want{ok: true, passed: []string{"identity", "project"}},
 		},
 		{
+			name: "anonymous without a project still reaches the instance", dep: connector.SelfHosted, auth: connector.AuthAnonymous,
+			want: want{ok: true, passed: []string{"endpoint", "identity", "project"}},
+		},
+		{
 			name: "anonymous cannot see a private project", dep: connector.Cloud, auth: connector.AuthAnonymous, proj: "ABC",
 			want: want{failed: map[string]string{"project": "project ABC not found or not visible to you"}},
 		},

@@ -90,6 +90,7 @@ func New(opts Options) *Server {
 	}
 	for _, v := range versions {
 		prefix := "/rest/api/" + v
+		s.mux.HandleFunc("GET "+prefix+"/serverInfo", s.serverInfo)
 		s.mux.HandleFunc("GET "+prefix+"/myself", s.myself)
 		s.mux.HandleFunc("GET "+prefix+"/project/{projectIdOrKey}", s.project)
 	}
@@ -184,6 +185,23 @@ func (s *Server) myself(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fakehttp.JSON(w, http.StatusOK, s.userJSON(r, *c.user, true))
+}
+
+// serverInfo answers anyone, as Jira does, unless credentials were sent and rejected.
+func (s *Server) serverInfo(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authenticate(w, r); !ok {
+		return
+	}
+	info := map[string]any{
+		"baseUrl": fakehttp.BaseURL(r), "version": "9.12.2", "versionNumbers": []int{9, 12, 2},
+		"deploymentType": "Server", "buildNumber": 9120002, "buildDate": "2026-01-15T00:00:00.000+0000",
+		"serverTime": "2026-01-20T10:00:00.000+0000", "scmInfo": "0f3e5c9", "serverTitle": "Jira",
+	}
+	if s.deployment == connector.Cloud {
+		info["version"], info["versionNumbers"], info["deploymentType"] = "1001.0.0-SNAPSHOT", []int{1001, 0, 0}, "Cloud"
+		info["buildNumber"] = 100280
+	}
+	fakehttp.JSON(w, http.StatusOK, info)
 }
 
 func (s *Server) project(w http.ResponseWriter, r *http.Request) {
