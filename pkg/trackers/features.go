@@ -10,12 +10,10 @@ import (
 
 // Feature interfaces. A tracker supports a feature iff its registered type
 // implements the interface, so capabilities cannot claim what the code does
-// not do.
-//
-// Only IdentityChecker is implemented today. The others name the operations
-// later issues add; their signatures are provisional and are settled by the
-// issue that first implements each one (capabilities depend only on whether
-// the method set is present).
+// not do. The poller framework (services/poller) drives Discoverer; the
+// writeback framework (services/writeback) drives TicketReader, StatusWriter,
+// Commenter, SubtaskCreator and PullRequestOpener. Every system implements
+// them the same way, and the shared suite in trackertest checks them.
 
 // IdentityChecker runs the connection test: who the credential is, whether it
 // has the scopes it needs, and whether the configured project is reachable.
@@ -24,36 +22,114 @@ type IdentityChecker interface {
 	CheckIdentity(ctx context.Context, s *Session, r *TestResult)
 }
 
-// TicketRef names a ticket on its tracker: a Jira key ("ABC-12") or an issue
-// number within the connector's project ("42").
-type TicketRef string
+// DiscoveryQuery asks for one page of the tickets that are assigned to the
+// connector's account, open (unresolved), and inside the connector's scope.
+type DiscoveryQuery struct {
+	// Since limits the page to tickets updated at or after it. Zero asks for
+	// the whole set: the poller reconciles with it (a known ticket missing
+	// from a full listing has left the set and is published as closed).
+	Since time.Time
+	// PageToken continues a listing; "" asks for the first page.
+	PageToken string
+	// ETag is the validator the tracker returned for this same page of this
+	// same query last time; trackers that support conditional requests send
+	// it (If-None-Match) and report NotModified.
+	ETag string
+	// Full asks for everything the ticket events carry (description,
+	// comments and attachments when the connector indexes them). When false,
+	// Key, URL and Updated suffice (a reconcile listing); more is allowed.
+	Full bool
+}
 
-// Discoverer lists the tickets assigned to the connector's account.
+// DiscoveryPage is one page of a discovery listing, ordered by update time
+// ascending where the tracker allows it.
+type DiscoveryPage struct {
+	Tickets []Ticket
+	// NextPageToken continues the listing; "" on the last page.
+	NextPageToken string
+	// ETag validates this page's response for a later conditional request.
+	ETag string
+	// NotModified means the tracker answered 304 to ETag: the page is what it
+	// was, Tickets is empty and NextPageToken unknown (the poller remembers them).
+	NotModified bool
+}
+
+// Discoverer lists assigned, open tickets page by page. Trackers whose full
+// listing is cheap (conditional requests) implement CheapFullListing.
 type Discoverer interface {
-	Discover(ctx context.Context, s *Session, since time.Time) ([]TicketRef, error)
+	Discover(ctx context.Context, s *Session, q DiscoveryQuery) (DiscoveryPage, error)
 }
 
-// StatusWriter moves a ticket to a status (a transition or a label).
+// CheapFullListing is implemented by trackers for which listing the whole set
+// with conditional requests costs no more than an incremental query (GitHub:
+// a 304 costs no rate limit). The poller then lists in full every cycle, which
+// also detects closures, instead of incremental queries plus reconciles.
+type CheapFullListing interface {
+	CheapFullListing() bool
+}
+
+// TicketReader reads one ticket as it is now (the writeback's conflict check
+// and the reporter to mention). ErrTicketNotFound when it does not exist.
+type TicketReader interface {
+	GetTicket(ctx context.Context, s *Session, key string) (Ticket, error)
+}
+
+// StatusWriter moves a ticket to a status by name: a Jira transition whose
+// target status matches case-insensitively, or a status label (adding the
+// target, removing the other status labels). An unknown status is an error
+// wrapping ErrUnknownStatus that lists the statuses that are possible.
 type StatusWriter interface {
-	SetStatus(ctx context.Context, s *Session, t TicketRef, status string) error
+	SetStatus(ctx context.Context, s *Session, key, status string) (Link, error)
 }
 
-// Commenter adds a comment to a ticket.
+// NewComment is a comment to post.
+type NewComment struct {
+	Markdown string
+	// Mention, when set, is mentioned at the start of the comment (ADF
+	// mention node, [~user], or @login).
+	Mention *User
+	// Marker identifies the comment for FindComment; the tracker stores it
+	// with the comment (an entity property, or a hidden HTML comment).
+	Marker string
+}
+
+// Commenter posts comments and finds one by its marker, so a writeback that
+// crashed after posting but before recording it does not post it twice.
 type Commenter interface {
-	Comment(ctx context.Context, s *Session, t TicketRef, body string) error
+	AddComment(ctx context.Context, s *Session, key string, c NewComment) (Link, error)
+	FindComment(ctx context.Context, s *Session, key, marker string) (Link, bool, error)
 }
 
-// SubtaskCreator creates a sub-task under a ticket.
+// NewSubtask is a sub-task to create under a ticket.
+type NewSubtask struct {
+	Summary             string
+	DescriptionMarkdown string
+	Marker              string
+}
+
+// SubtaskCreator creates sub-tasks (with the project's sub-task issue type)
+// and finds one by its marker.
 type SubtaskCreator interface {
-	CreateSubtask(ctx context.Context, s *Session, parent TicketRef, title, body string) (TicketRef, error)
+	CreateSubtask(ctx context.Context, s *Session, parentKey string, st NewSubtask) (Link, error)
+	FindSubtask(ctx context.Context, s *Session, parentKey, marker string) (Link, bool, error)
 }
 
-// PullRequestOpener opens a pull or merge request for a ticket.
+// NewPullRequest is a pull or merge request to open for a ticket.
+type NewPullRequest struct {
+	Head string // work branch
+	Base string // "" for the repository's default branch
+	// Title and BodyMarkdown; the tracker adds a link to the ticket to the body.
+	Title        string
+	BodyMarkdown string
+}
+
+// PullRequestOpener opens a pull/merge request, reusing an open one for the
+// same head branch instead of opening a duplicate (reused reports which).
 type PullRequestOpener interface {
-	OpenPullRequest(ctx context.Context, s *Session, t TicketRef, head, base, title, body string) (url string, err error)
+	OpenPullRequest(ctx context.Context, s *Session, key string, pr NewPullRequest) (link Link, reused bool, err error)
 }
 
-// Searcher searches a knowledge base.
+// Searcher searches a knowledge base (Confluence).
 type Searcher interface {
 	Search(ctx context.Context, s *Session, query string, limit int) ([]string, error)
 }
@@ -62,6 +138,7 @@ type Searcher interface {
 const (
 	FeatureIdentity    = "identity"
 	FeatureDiscovery   = "discovery"
+	FeatureRead        = "read"
 	FeatureStatus      = "status"
 	FeatureComment     = "comment"
 	FeatureSubtask     = "subtask"
@@ -76,6 +153,7 @@ var featureProbes = []struct {
 }{
 	{FeatureIdentity, implements[IdentityChecker]},
 	{FeatureDiscovery, implements[Discoverer]},
+	{FeatureRead, implements[TicketReader]},
 	{FeatureStatus, implements[StatusWriter]},
 	{FeatureComment, implements[Commenter]},
 	{FeatureSubtask, implements[SubtaskCreator]},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 )
@@ -35,8 +34,8 @@ func TestCapabilitiesReflectImplementedFeatures(t *testing.T) {
 // discoveringJira is a test-only tracker that adds discovery to Jira.
 type discoveringJira struct{ jiraTracker }
 
-func (discoveringJira) Discover(context.Context, *Session, time.Time) ([]TicketRef, error) {
-	return nil, nil
+func (discoveringJira) Discover(context.Context, *Session, DiscoveryQuery) (DiscoveryPage, error) {
+	return DiscoveryPage{}, nil
 }
 
 func TestAddingAMethodFlipsTheFeature(t *testing.T) {
