@@ -16,6 +16,9 @@ var (
 	ErrMalformedResponse = errors.New("malformed tracker response")
 	// ErrUnauthorized: the credential was rejected (401/403). Retrying will not help.
 	ErrUnauthorized = errors.New("tracker rejected the credential")
+	// ErrTransient: a 5xx answer, a timeout or a dropped connection. The
+	// frameworks retry it with exponential backoff and jitter.
+	ErrTransient = errors.New("transient tracker failure")
 )
 
 // RateLimitError says the tracker asked us to wait (429, or 403 with

@@ -1,0 +1,381 @@
+// Package trackertest is the behavioural suite every tracker implementation
+// runs (the watermill pubsub/tests pattern): discovery with paging, cursors
+// and closures, rate limits, status, comments, sub-tasks and pull requests.
+// A tracker declares the features it supports; a new tracker is done when
+// the suite passes against its fake.
+package trackertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+)
+
+// Seed is a ticket to create in a fake, assigned to the connector's account
+// unless Unassigned.
+type Seed struct {
+	Summary     string
+	Description string // Markdown; the fake stores it in its own format
+	Labels      []string
+	Unassigned  bool
+	// Updated is the ticket's update time; zero means now.
+	Updated time.Time
+}
+
+// Fixture adapts one tracker's fake to the suite.
+type Fixture interface {
+	// Session returns a session for a connector pointed at the fake, whose
+	// account is the fake's assignee.
+	Session(t *testing.T) *trackers.Session
+	// Seed creates a ticket and returns its key as the tracker reports it.
+	Seed(t *testing.T, s Seed) string
+	// Touch edits the ticket (as a person would), moving its update time to at.
+	Touch(t *testing.T, key string, at time.Time)
+	// Resolve closes/resolves the ticket.
+	Resolve(t *testing.T, key string)
+	// Unassign removes the connector's account from the ticket.
+	Unassign(t *testing.T, key string)
+	// Status is the ticket's current status name (Jira status, or the status
+	// label on label-based trackers; "" when none).
+	Status(t *testing.T, key string) string
+	// Comments are the ticket's comment bodies as the fake stores them.
+	Comments(t *testing.T, key string) []string
+	// Subtasks are the keys of the ticket's sub-tasks (nil where unsupported).
+	Subtasks(t *testing.T, key string) []string
+	// PullRequests are the URLs of open pull requests for a head branch.
+	PullRequests(t *testing.T, head string) []string
+	// RateLimitNext makes the fake's next answer a rate limit asking to retry
+	// after the given duration.
+	RateLimitNext(t *testing.T, retryAfter time.Duration)
+	// Requests is how many requests the fake has answered so far.
+	Requests() int
+}
+
+// Features declares what the tracker under test supports.
+type Features struct {
+	// PageSize is the fake's page size, so the suite can seed more than a page.
+	PageSize int
+	// InProgress and Done are status names the tracker can move a ticket to.
+	InProgress, Done string
+	Subtasks         bool
+	PullRequests     bool
+	// ConditionalRequests: an unchanged listing answers NotModified.
+	ConditionalRequests bool
+}
+
+// Run runs every behaviour of the suite; newFixture is called once per subtest.
+func Run(t *testing.T, newFixture func(t *testing.T) Fixture, f Features) {
+	t.Run("discovers every assigned ticket across pages", func(t *testing.T) { discoverAll(t, newFixture(t), f) })
+	t.Run("incremental query returns only tickets updated since", func(t *testing.T) { incremental(t, newFixture(t)) })
+	t.Run("full listing omits resolved and unassigned tickets", func(t *testing.T) { closures(t, newFixture(t)) })
+	t.Run("rate limit surfaces as RateLimitError with the wait", func(t *testing.T) { rateLimit(t, newFixture(t)) })
+	t.Run("reads a ticket and reports a missing one", func(t *testing.T) { readTicket(t, newFixture(t)) })
+	t.Run("sets status and explains an unknown one", func(t *testing.T) { status(t, newFixture(t), f) })
+	t.Run("comments and finds the comment by marker", func(t *testing.T) { comment(t, newFixture(t)) })
+	if f.Subtasks {
+		t.Run("creates sub-tasks and finds them by marker", func(t *testing.T) { subtasks(t, newFixture(t)) })
+	}
+	if f.PullRequests {
+		t.Run("opens a pull request and reuses an open one", func(t *testing.T) { pullRequest(t, newFixture(t)) })
+	}
+	if f.ConditionalRequests {
+		t.Run("unchanged listing is not modified", func(t *testing.T) { conditional(t, newFixture(t)) })
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func must[T any](t *testing.T, tr trackers.Tracker) T {
+	t.Helper()
+	v, ok := tr.(T)
+	if !ok {
+		var zero T
+		t.Fatalf("tracker %T does not implement %T", tr, &zero)
+	}
+	return v
+}
+
+func tracker(t *testing.T, s *trackers.Session) trackers.Tracker {
+	t.Helper()
+	tr, ok := trackers.Lookup(s.Connector.System)
+	if !ok {
+		t.Fatalf("no tracker registered for %s", s.Connector.System)
+	}
+	return tr
+}
+
+// list pages through a whole listing and returns tickets by key.
+func list(t *testing.T, s *trackers.Session, q trackers.DiscoveryQuery) (map[string]trackers.Ticket, int) {
+	t.Helper()
+	d := must[trackers.Discoverer](t, tracker(t, s))
+	out := map[string]trackers.Ticket{}
+	pages := 0
+	for {
+		page, err := d.Discover(ctxT(t), s, q)
+		if err != nil {
+			t.Fatalf("discover page %d: %v", pages+1, err)
+		}
+		pages++
+		for _, tk := range page.Tickets {
+			if _, dup := out[tk.Key]; dup {
+				t.Errorf("ticket %s listed twice in one listing (unstable paging)", tk.Key)
+			}
+			out[tk.Key] = tk
+		}
+		if page.NextPageToken == "" {
+			return out, pages
+		}
+		if pages > 100 {
+			t.Fatal("listing does not end")
+		}
+		q.PageToken = page.NextPageToken
+		q.ETag = ""
+	}
+}
+
+func discoverAll(t *testing.T, fx Fixture, f Features) {
+	s := fx.Session(t)
+	n := max(f.PageSize*2+1, 5)
+	base := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	want := map[string]bool{}
+	for i := range n {
+		key := fx.Seed(t, Seed{Summary: fmt.Sprintf("ticket %d", i), Description: "Fix **the** thing", Labels: []string{"agent"}, Updated: base.Add(time.Duration(i) * time.Minute)})
+		want[key] = true
+	}
+	other := fx.Seed(t, Seed{Summary: "someone else's", Unassigned: true})
+	got, pages := list(t, s, trackers.DiscoveryQuery{Full: true})
+	if f.PageSize > 0 && pages < 2 {
+		t.Errorf("%d tickets came in %d page(s) with page size %d", n, pages, f.PageSize)
+	}
+	for key := range want {
+		tk, ok := got[key]
+		if !ok {
+			t.Errorf("ticket %s not discovered", key)
+			continue
+		}
+		if tk.URL == "" || tk.Summary == "" || tk.Updated.IsZero() {
+			t.Errorf("ticket %s lacks fields: %+v", key, tk)
+		}
+		if !strings.Contains(tk.DescriptionText, "the") || !strings.Contains(tk.DescriptionMarkdown, "the") {
+			t.Errorf("ticket %s description text %q markdown %q", key, tk.DescriptionText, tk.DescriptionMarkdown)
+		}
+		if !slices.Contains(tk.Labels, "agent") {
+			t.Errorf("ticket %s labels %v", key, tk.Labels)
+		}
+	}
+	if _, ok := got[other]; ok {
+		t.Errorf("unassigned ticket %s was discovered", other)
+	}
+}
+
+func incremental(t *testing.T, fx Fixture) {
+	s := fx.Session(t)
+	old := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
+	a := fx.Seed(t, Seed{Summary: "old", Updated: old})
+	b := fx.Seed(t, Seed{Summary: "recent", Updated: old})
+	since := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	fx.Touch(t, b, since.Add(10*time.Minute))
+	got, _ := list(t, s, trackers.DiscoveryQuery{Since: since, Full: true})
+	if _, ok := got[a]; ok {
+		t.Errorf("ticket %s updated before since was returned", a)
+	}
+	tk, ok := got[b]
+	if !ok {
+		t.Fatalf("ticket %s updated after since was not returned (got %v)", b, keys(got))
+	}
+	if tk.Updated.Before(since) {
+		t.Errorf("ticket %s reports updated %v, before since %v", b, tk.Updated, since)
+	}
+}
+
+func closures(t *testing.T, fx Fixture) {
+	s := fx.Session(t)
+	keep := fx.Seed(t, Seed{Summary: "stays"})
+	done := fx.Seed(t, Seed{Summary: "resolved"})
+	gone := fx.Seed(t, Seed{Summary: "unassigned later"})
+	fx.Resolve(t, done)
+	fx.Unassign(t, gone)
+	got, _ := list(t, s, trackers.DiscoveryQuery{})
+	if _, ok := got[keep]; !ok {
+		t.Errorf("open assigned ticket %s missing from a full listing", keep)
+	}
+	for _, k := range []string{done, gone} {
+		if _, ok := got[k]; ok {
+			t.Errorf("ticket %s left the set but is still listed", k)
+		}
+	}
+}
+
+func rateLimit(t *testing.T, fx Fixture) {
+	s := fx.Session(t)
+	fx.Seed(t, Seed{Summary: "x"})
+	fx.RateLimitNext(t, 7*time.Second)
+	d := must[trackers.Discoverer](t, tracker(t, s))
+	_, err := d.Discover(ctxT(t), s, trackers.DiscoveryQuery{})
+	var rl *trackers.RateLimitError
+	if !errors.As(err, &rl) {
+		t.Fatalf("rate-limited discover returned %v, want *trackers.RateLimitError", err)
+	}
+	if rl.RetryAfter < 6*time.Second || rl.RetryAfter > 8*time.Second {
+		t.Errorf("RetryAfter = %v, want about 7s", rl.RetryAfter)
+	}
+	if _, err := d.Discover(ctxT(t), s, trackers.DiscoveryQuery{}); err != nil {
+		t.Errorf("discover after the limit passed: %v", err)
+	}
+}
+
+func readTicket(t *testing.T, fx Fixture) {
+	s := fx.Session(t)
+	key := fx.Seed(t, Seed{Summary: "read me", Description: "body"})
+	r := must[trackers.TicketReader](t, tracker(t, s))
+	tk, err := r.GetTicket(ctxT(t), s, key)
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	if tk.Key != key || tk.Summary != "read me" || tk.Updated.IsZero() || tk.Reporter == (trackers.User{}) {
+		t.Errorf("ticket = %+v", tk)
+	}
+	if _, err := r.GetTicket(ctxT(t), s, missingKey(key)); !errors.Is(err, trackers.ErrTicketNotFound) {
+		t.Errorf("missing ticket: %v, want ErrTicketNotFound", err)
+	}
+}
+
+// missingKey derives a key of the same shape that does not exist.
+func missingKey(key string) string {
+	if i := strings.LastIndex(key, "-"); i >= 0 {
+		return key[:i+1] + "99999"
+	}
+	return "99999"
+}
+
+func status(t *testing.T, fx Fixture, f Features) {
+	s := fx.Session(t)
+	key := fx.Seed(t, Seed{Summary: "move me"})
+	w := must[trackers.StatusWriter](t, tracker(t, s))
+	for _, st := range []string{f.InProgress, strings.ToUpper(f.Done)} {
+		if _, err := w.SetStatus(ctxT(t), s, key, st); err != nil {
+			t.Fatalf("set status %q: %v", st, err)
+		}
+		if got := fx.Status(t, key); !strings.EqualFold(got, st) {
+			t.Errorf("status after setting %q is %q", st, got)
+		}
+	}
+	_, err := w.SetStatus(ctxT(t), s, key, "No Such Status")
+	if !errors.Is(err, trackers.ErrUnknownStatus) {
+		t.Fatalf("unknown status: %v, want ErrUnknownStatus", err)
+	}
+	if !strings.Contains(err.Error(), f.InProgress) && !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(f.InProgress)) {
+		t.Errorf("unknown-status error %q should list the possible statuses", err)
+	}
+}
+
+func comment(t *testing.T, fx Fixture) {
+	s := fx.Session(t)
+	key := fx.Seed(t, Seed{Summary: "comment on me"})
+	c := must[trackers.Commenter](t, tracker(t, s))
+	marker := "connectorhub:result-1:comment"
+	if _, found, err := c.FindComment(ctxT(t), s, key, marker); err != nil || found {
+		t.Fatalf("find before posting: found=%v err=%v", found, err)
+	}
+	link, err := c.AddComment(ctxT(t), s, key, trackers.NewComment{Markdown: "Done: see **PR**.\n\n- one\n- two", Marker: marker, Mention: &trackers.User{ID: "u-reporter", Login: "reporter", DisplayName: "Rita Reporter"}})
+	if err != nil {
+		t.Fatalf("add comment: %v", err)
+	}
+	if link.URL == "" && link.Key == "" {
+		t.Errorf("comment link is empty: %+v", link)
+	}
+	bodies := fx.Comments(t, key)
+	if len(bodies) != 1 || !strings.Contains(bodies[0], "PR") {
+		t.Fatalf("comments = %q", bodies)
+	}
+	found, ok, err := c.FindComment(ctxT(t), s, key, marker)
+	if err != nil || !ok {
+		t.Fatalf("find after posting: found=%v err=%v", ok, err)
+	}
+	if found.URL != link.URL || found.Key != link.Key {
+		t.Errorf("found %+v, posted %+v", found, link)
+	}
+	if _, ok, _ := c.FindComment(ctxT(t), s, key, "connectorhub:other:comment"); ok {
+		t.Error("found a comment for a marker never posted")
+	}
+}
+
+func subtasks(t *testing.T, fx Fixture) {
+	s := fx.Session(t)
+	key := fx.Seed(t, Seed{Summary: "parent"})
+	c := must[trackers.SubtaskCreator](t, tracker(t, s))
+	marker := "connectorhub:result-1:subtask-0"
+	link, err := c.CreateSubtask(ctxT(t), s, key, trackers.NewSubtask{Summary: "write tests", DescriptionMarkdown: "with *care*", Marker: marker})
+	if err != nil {
+		t.Fatalf("create sub-task: %v", err)
+	}
+	if got := fx.Subtasks(t, key); !slices.Contains(got, link.Key) {
+		t.Errorf("sub-tasks of %s = %v, want %s", key, got, link.Key)
+	}
+	found, ok, err := c.FindSubtask(ctxT(t), s, key, marker)
+	if err != nil || !ok || found.Key != link.Key {
+		t.Fatalf("find sub-task: %+v %v %v", found, ok, err)
+	}
+	if _, ok, _ := c.FindSubtask(ctxT(t), s, key, "connectorhub:other:subtask-0"); ok {
+		t.Error("found a sub-task for a marker never used")
+	}
+}
+
+func pullRequest(t *testing.T, fx Fixture) {
+	s := fx.Session(t)
+	key := fx.Seed(t, Seed{Summary: "needs code"})
+	p := must[trackers.PullRequestOpener](t, tracker(t, s))
+	pr := trackers.NewPullRequest{Head: "agent/fix-1", Title: "Fix it", BodyMarkdown: "Does the thing."}
+	first, reused, err := p.OpenPullRequest(ctxT(t), s, key, pr)
+	if err != nil || reused || first.URL == "" {
+		t.Fatalf("open: %+v reused=%v err=%v", first, reused, err)
+	}
+	second, reused, err := p.OpenPullRequest(ctxT(t), s, key, pr)
+	if err != nil || !reused || second.URL != first.URL {
+		t.Fatalf("second open: %+v reused=%v err=%v, want the first one reused", second, reused, err)
+	}
+	if got := fx.PullRequests(t, "agent/fix-1"); len(got) != 1 {
+		t.Errorf("open pull requests for the head: %v, want exactly one", got)
+	}
+}
+
+func conditional(t *testing.T, fx Fixture) {
+	s := fx.Session(t)
+	fx.Seed(t, Seed{Summary: "x"})
+	d := must[trackers.Discoverer](t, tracker(t, s))
+	first, err := d.Discover(ctxT(t), s, trackers.DiscoveryQuery{})
+	if err != nil || first.ETag == "" {
+		t.Fatalf("first listing: etag %q err %v", first.ETag, err)
+	}
+	again, err := d.Discover(ctxT(t), s, trackers.DiscoveryQuery{ETag: first.ETag})
+	if err != nil || !again.NotModified {
+		t.Fatalf("unchanged listing: notModified=%v err=%v", again.NotModified, err)
+	}
+	key := fx.Seed(t, Seed{Summary: "new one"})
+	changed, err := d.Discover(ctxT(t), s, trackers.DiscoveryQuery{ETag: first.ETag})
+	if err != nil || changed.NotModified {
+		t.Fatalf("changed listing: notModified=%v err=%v", changed.NotModified, err)
+	}
+	if !slices.ContainsFunc(changed.Tickets, func(tk trackers.Ticket) bool { return tk.Key == key }) && changed.NextPageToken == "" {
+		t.Errorf("changed listing lacks the new ticket %s", key)
+	}
+}
+
+func keys(m map[string]trackers.Ticket) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
