@@ -153,3 +153,43 @@ func decode(e jetstream.KeyValueEntry) (Connector, error) {
 	r.Connector.Revision = e.Revision()
 	return r.Connector, nil
 }
+
+// Change is one update seen by Watch: the connector as stored, or its id
+// with Deleted set.
+type Change struct {
+	Connector Connector
+	Deleted   bool
+}
+
+// Watch calls fn with every stored connector, then with every change, until
+// ctx ends. Undecodable records are skipped with an error to onErr.
+func (s *Store) Watch(ctx context.Context, fn func(Change), onErr func(error)) error {
+	w, err := s.kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch connectors: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil
+			}
+			if e == nil {
+				continue // end of the initial values
+			}
+			if e.Operation() != jetstream.KeyValuePut {
+				fn(Change{Connector: Connector{ID: e.Key()}, Deleted: true})
+				continue
+			}
+			c, err := decode(e)
+			if err != nil {
+				onErr(err)
+				continue
+			}
+			fn(Change{Connector: c})
+		}
+	}
+}

@@ -1,0 +1,100 @@
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// PollState is what the pollers keep per connector in the poll_state bucket:
+// the cursor, the tickets known to be in the discovered set, conditional
+// request validators, and the status the registry shows.
+type PollState struct {
+	// Cursor is the newest update time of a ticket whose event was published.
+	// It never moves past what was published.
+	Cursor time.Time `json:"cursor,omitzero"`
+	// Known maps ticket key → the update time last published for it.
+	Known map[string]time.Time `json:"known,omitempty"`
+	// Pages caches the last full listing page by page, for conditional requests.
+	Pages []PageCache `json:"pages,omitempty"`
+	// Cycles counts completed poll cycles (reconciles run every N).
+	Cycles int64 `json:"cycles"`
+	// Resync asks the next cycle for a full listing with full payloads.
+	Resync bool `json:"resync,omitempty"`
+
+	LastPoll    time.Time `json:"last_poll,omitzero"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	NextPoll    time.Time `json:"next_poll,omitzero"`
+	// Owner is the replica that last polled the connector.
+	Owner string `json:"owner,omitempty"`
+
+	// Revision is the KV revision the state was read at.
+	Revision uint64 `json:"-"`
+}
+
+// PageCache is one page of the last full listing.
+type PageCache struct {
+	Token string               `json:"token,omitempty"`
+	ETag  string               `json:"etag,omitempty"`
+	Next  string               `json:"next,omitempty"`
+	Keys  map[string]time.Time `json:"keys,omitempty"`
+}
+
+// StateStore reads and writes poll states with optimistic concurrency.
+type StateStore struct{ kv jetstream.KeyValue }
+
+// NewStateStore wraps the poll_state bucket.
+func NewStateStore(kv jetstream.KeyValue) *StateStore { return &StateStore{kv: kv} }
+
+// Get returns the state of a connector; a connector never polled has a zero state.
+func (s *StateStore) Get(ctx context.Context, id string) (PollState, error) {
+	e, err := s.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return PollState{}, nil
+	}
+	if err != nil {
+		return PollState{}, fmt.Errorf("read poll state %s: %w", id, err)
+	}
+	var st PollState
+	if err := json.Unmarshal(e.Value(), &st); err != nil {
+		return PollState{}, fmt.Errorf("decode poll state %s: %w", id, err)
+	}
+	st.Revision = e.Revision()
+	return st, nil
+}
+
+// Put stores st if the stored revision is still st.Revision (0: must not exist);
+// ErrConflict otherwise. It returns the state with its new revision.
+func (s *StateStore) Put(ctx context.Context, id string, st PollState) (PollState, error) {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return st, fmt.Errorf("encode poll state %s: %w", id, err)
+	}
+	var rev uint64
+	if st.Revision == 0 {
+		rev, err = s.kv.Create(ctx, id, data)
+	} else {
+		rev, err = s.kv.Update(ctx, id, data, st.Revision)
+	}
+	if err != nil {
+		if isWrongRevision(err) {
+			return st, fmt.Errorf("%w: poll state %s", ErrConflict, id)
+		}
+		return st, fmt.Errorf("write poll state %s: %w", id, err)
+	}
+	st.Revision = rev
+	return st, nil
+}
+
+// Delete forgets a connector's state (after the connector is deleted).
+func (s *StateStore) Delete(ctx context.Context, id string) error {
+	if err := s.kv.Purge(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("delete poll state %s: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+// Package poller discovers tickets: any number of poller replicas share the
+// connectors of their systems through leases in the poll_leases KV bucket
+// (no leader), poll each connector once per its interval through the
+// tracker's Discoverer, and publish ticket.discovered / updated / closed
+// events with deterministic ids, advancing the cursor only past what was
+// published.
+package poller
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
+)
+
+// Config tunes a poller replica. Env variables map onto it.
+type Config struct {
+	// Systems this replica polls; empty: every system with discovery.
+	Systems []string `env:"POLLER_SYSTEMS" envSeparator:","`
+	// ReplicaID names this replica in leases; default host-pid.
+	ReplicaID string `env:"POLLER_REPLICA_ID"`
+	// LeaseTTL must equal the poll_leases bucket's TTL (bus.ProvisionOptions.LeaseTTL):
+	// a dead replica's connectors are taken over within it.
+	LeaseTTL time.Duration `env:"POLLER_LEASE_TTL" envDefault:"30s"`
+	// Tick is how often the scheduler looks for due connectors.
+	Tick time.Duration `env:"POLLER_TICK" envDefault:"1s"`
+	// Lookback widens incremental queries below the cursor, so clock skew and
+	// minute-precision query languages cannot lose a ticket; dedup ids make
+	// the overlap harmless.
+	Lookback time.Duration `env:"POLLER_LOOKBACK" envDefault:"2m"`
+	// ReconcileEvery runs a full listing (closure detection) every N cycles on
+	// trackers whose full listing is not cheap.
+	ReconcileEvery int `env:"POLLER_RECONCILE_EVERY" envDefault:"10"`
+	// Concurrency bounds connectors polled at once by this replica.
+	Concurrency int `env:"POLLER_CONCURRENCY" envDefault:"4"`
+	// MaxPages bounds one listing, a guard against a tracker that never ends.
+	MaxPages int `env:"POLLER_MAX_PAGES" envDefault:"500"`
+	// Retries of a transient failure within one cycle, with exponential backoff and jitter.
+	Retries     int           `env:"POLLER_RETRIES" envDefault:"3"`
+	RetryBase   time.Duration `env:"POLLER_RETRY_BASE" envDefault:"500ms"`
+	RetryMax    time.Duration `env:"POLLER_RETRY_MAX" envDefault:"30s"`
+	RequestTime time.Duration `env:"POLLER_REQUEST_TIMEOUT" envDefault:"30s"`
+	// MaxInlineWait: a rate limit asking for at most this long is waited out
+	// inside the cycle; a longer one defers the connector.
+	MaxInlineWait time.Duration `env:"POLLER_MAX_INLINE_WAIT" envDefault:"5s"`
+	// ServeTests makes the replica answer connector.test.<system> for its systems.
+	ServeTests bool `env:"POLLER_SERVE_TESTS" envDefault:"true"`
+}
+
+// DefaultConfig is the configuration with every default applied.
+func DefaultConfig() Config {
+	return Config{
+		LeaseTTL: 30 * time.Second, Tick: time.Second, Lookback: 2 * time.Minute, ReconcileEvery: 10,
+		Concurrency: 4, MaxPages: 500, Retries: 3, RetryBase: 500 * time.Millisecond, RetryMax: 30 * time.Second,
+		RequestTime: 30 * time.Second, MaxInlineWait: 5 * time.Second, ServeTests: true,
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	for _, s := range c.Systems {
+		switch connector.System(strings.TrimSpace(s)) {
+		case connector.Jira, connector.GitHub, connector.GitLab:
+		default:
+			errs = append(errs, fmt.Errorf("POLLER_SYSTEMS: %q is not a system with discovery (jira, github, gitlab)", s))
+		}
+	}
+	if c.LeaseTTL < time.Second {
+		errs = append(errs, errors.New("POLLER_LEASE_TTL must be at least 1s"))
+	}
+	if c.Tick <= 0 || c.Tick > c.LeaseTTL/3 {
+		errs = append(errs, errors.New("POLLER_TICK must be positive and at most a third of the lease TTL"))
+	}
+	if c.Lookback < 0 {
+		errs = append(errs, errors.New("POLLER_LOOKBACK must not be negative"))
+	}
+	if c.ReconcileEvery < 1 || c.Concurrency < 1 || c.MaxPages < 1 || c.Retries < 0 {
+		errs = append(errs, errors.New("POLLER_RECONCILE_EVERY, POLLER_CONCURRENCY and POLLER_MAX_PAGES must be at least 1, POLLER_RETRIES at least 0"))
+	}
+	if c.ReplicaID != "" && !validReplicaID(c.ReplicaID) {
+		errs = append(errs, fmt.Errorf("POLLER_REPLICA_ID %q: letters, digits, '-' and '_' only", c.ReplicaID))
+	}
+	return errors.Join(errs...)
+}
+
+func validReplicaID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func defaultReplicaID() string {
+	host, _ := os.Hostname()
+	var b strings.Builder
+	for _, r := range host {
+		if validReplicaID(string(r)) {
+			b.WriteRune(r)
+		}
+	}
+	id := fmt.Sprintf("%s-%d", b.String(), os.Getpid())
+	if len(id) > 64 {
+		id = id[len(id)-64:]
+	}
+	return strings.TrimLeft(id, "-")
+}

@@ -1,0 +1,358 @@
+package poller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+)
+
+// errDeferred carries a rate limit too long to wait out inside the cycle.
+type errDeferred struct{ until time.Time }
+
+func (e errDeferred) Error() string { return "rate limited until " + e.until.Format(time.RFC3339) }
+
+// cycle polls one connector once and returns when it is next due. Every state
+// write is conditional on the revision read, so a replica that lost the lease
+// mid-cycle cannot overwrite the new holder's progress.
+func (p *Poller) cycle(ctx context.Context, c connector.Connector) time.Time {
+	start := p.now()
+	st, err := p.states.Get(ctx, c.ID)
+	if err != nil {
+		p.log.Warn("poll state", "connector", c.ID, "error", err)
+		return start.Add(p.cfg.Tick)
+	}
+	if !st.NextPoll.IsZero() && start.Before(st.NextPoll) {
+		return st.NextPoll // another replica polled it meanwhile
+	}
+	run := &run{p: p, c: c, st: st, log: p.log.With("connector", c.ID, "system", c.System)}
+	err = run.poll(ctx)
+	if ctx.Err() != nil && err != nil {
+		return start // shutting down: the next holder polls it
+	}
+	run.st.LastPoll = start
+	run.st.Owner = p.cfg.ReplicaID
+	run.st.NextPoll = start.Add(c.PollInterval)
+	var deferred errDeferred
+	switch {
+	case err == nil:
+		run.st.LastSuccess = p.now()
+		run.st.LastError = ""
+		run.st.Cycles++
+	case errors.As(err, &deferred):
+		run.st.LastError = err.Error()
+		run.st.NextPoll = latest(run.st.NextPoll, deferred.until)
+	default:
+		run.st.LastError = err.Error()
+	}
+	if err != nil {
+		run.log.Warn("poll failed", "error", err, "next_poll", run.st.NextPoll)
+	}
+	if err := run.save(ctx); err != nil {
+		run.log.Warn("poll state not saved", "error", err)
+	}
+	return run.st.NextPoll
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// run is the state of one cycle.
+type run struct {
+	p   *Poller
+	c   connector.Connector
+	st  connector.PollState
+	log interface {
+		Warn(msg string, args ...any)
+		Info(msg string, args ...any)
+		Debug(msg string, args ...any)
+	}
+	sess *trackers.Session
+	d    trackers.Discoverer
+}
+
+func (r *run) save(ctx context.Context) error {
+	st, err := r.p.states.Put(ctx, r.c.ID, r.st)
+	if err != nil {
+		return err
+	}
+	r.st = st
+	return nil
+}
+
+func (r *run) poll(ctx context.Context) error {
+	tr, ok := r.p.lookup(r.c.System)
+	if !ok {
+		return fmt.Errorf("no tracker for system %s", r.c.System)
+	}
+	d, ok := tr.(trackers.Discoverer)
+	if !ok {
+		return fmt.Errorf("%s has no discovery", r.c.System)
+	}
+	r.d = d
+	sess, err := r.p.session(ctx, r.c)
+	if err != nil {
+		return err
+	}
+	r.sess = sess
+	if r.st.Known == nil {
+		r.st.Known = map[string]time.Time{}
+	}
+	cheap := false
+	if cf, ok := tr.(trackers.CheapFullListing); ok {
+		cheap = cf.CheapFullListing()
+	}
+	first := r.st.Cycles == 0 && r.st.Cursor.IsZero() || r.st.Resync
+	switch {
+	case cheap:
+		// One full listing with conditional requests: new, changed and gone tickets at once.
+		return r.full(ctx, true, true)
+	case first:
+		if err := r.full(ctx, true, false); err != nil {
+			return err
+		}
+		r.st.Resync = false
+		return nil
+	default:
+		if err := r.incremental(ctx); err != nil {
+			return err
+		}
+		if r.st.Cycles%int64(r.p.cfg.ReconcileEvery) == int64(r.p.cfg.ReconcileEvery-1) {
+			return r.full(ctx, false, false)
+		}
+		return nil
+	}
+}
+
+// incremental lists tickets updated since the cursor minus the lookback and
+// publishes what is new or changed, saving progress page by page.
+func (r *run) incremental(ctx context.Context) error {
+	since := r.st.Cursor.Add(-r.p.cfg.Lookback)
+	q := trackers.DiscoveryQuery{Since: since, Full: true}
+	for pages := 0; ; pages++ {
+		if pages >= r.p.cfg.MaxPages {
+			return fmt.Errorf("listing exceeded %d pages", r.p.cfg.MaxPages)
+		}
+		page, err := r.discover(ctx, q)
+		if err != nil {
+			return err
+		}
+		if err := r.publishPage(ctx, page.Tickets); err != nil {
+			return err
+		}
+		if page.NextPageToken == "" {
+			return nil
+		}
+		q.PageToken = page.NextPageToken
+	}
+}
+
+// full lists the whole set. With publish, tickets are published as they come;
+// otherwise the listing only detects closures (and asks for a resync when it
+// meets a ticket no incremental query reported). Known tickets missing from a
+// complete listing have left the set and are published as closed.
+func (r *run) full(ctx context.Context, publish, useCache bool) error {
+	seen := map[string]time.Time{}
+	cache := map[string]connector.PageCache{}
+	for _, pc := range r.st.Pages {
+		cache[pc.Token] = pc
+	}
+	var pages []connector.PageCache
+	token := ""
+	for n := 0; ; n++ {
+		if n >= r.p.cfg.MaxPages {
+			return fmt.Errorf("listing exceeded %d pages", r.p.cfg.MaxPages)
+		}
+		q := trackers.DiscoveryQuery{PageToken: token, Full: publish}
+		cached, hasCache := cache[token]
+		if useCache && hasCache {
+			q.ETag = cached.ETag
+		}
+		page, err := r.discover(ctx, q)
+		if err != nil {
+			return err
+		}
+		pc := connector.PageCache{Token: token, ETag: page.ETag, Next: page.NextPageToken, Keys: map[string]time.Time{}}
+		if page.NotModified && hasCache {
+			pc = cached
+		} else {
+			for _, tk := range page.Tickets {
+				pc.Keys[tk.Key] = tk.Updated
+			}
+			if publish {
+				if err := r.publishPage(ctx, page.Tickets); err != nil {
+					return err
+				}
+			} else {
+				for _, tk := range page.Tickets {
+					if _, known := r.st.Known[tk.Key]; !known {
+						r.st.Resync = true
+					}
+				}
+			}
+		}
+		for k, u := range pc.Keys {
+			seen[k] = u
+		}
+		pages = append(pages, pc)
+		if pc.Next == "" {
+			break
+		}
+		token = pc.Next
+	}
+	if useCache {
+		r.st.Pages = pages
+	}
+	return r.publishClosed(ctx, seen)
+}
+
+// discover calls the tracker with retries: transient failures back off
+// exponentially with jitter; a short rate limit is waited out; a long one
+// ends the cycle and defers the connector.
+func (r *run) discover(ctx context.Context, q trackers.DiscoveryQuery) (trackers.DiscoveryPage, error) {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval: r.p.cfg.RetryBase, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: r.p.cfg.RetryMax,
+	}
+	op := func() (trackers.DiscoveryPage, error) {
+		cctx, cancel := context.WithTimeout(ctx, r.p.cfg.RequestTime)
+		defer cancel()
+		page, err := r.d.Discover(cctx, r.sess, q)
+		var rl *trackers.RateLimitError
+		switch {
+		case err == nil:
+			return page, nil
+		case errors.As(err, &rl):
+			if rl.RetryAfter <= r.p.cfg.MaxInlineWait {
+				wait := max(rl.RetryAfter, time.Second)
+				return page, backoff.RetryAfter(int(wait.Round(time.Second) / time.Second))
+			}
+			return page, backoff.Permanent(errDeferred{until: r.p.now().Add(rl.RetryAfter)})
+		case errors.Is(err, trackers.ErrTransient), errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			r.log.Debug("transient tracker failure, retrying", "error", err)
+			return page, err
+		default:
+			return page, backoff.Permanent(err)
+		}
+	}
+	return backoff.Retry(ctx, op, backoff.WithBackOff(b), backoff.WithMaxTries(uint(r.p.cfg.Retries+1)))
+}
+
+// publishPage publishes discovered/updated events for a page, waits for every
+// ack, then records the tickets as known and advances the cursor and saves.
+func (r *run) publishPage(ctx context.Context, tickets []trackers.Ticket) error {
+	var futures []jetstream.PubAckFuture
+	type change struct {
+		key     string
+		updated time.Time
+	}
+	var changes []change
+	for _, tk := range tickets {
+		prev, known := r.st.Known[tk.Key]
+		if known && !tk.Updated.After(prev) {
+			continue // already published at this version
+		}
+		kind := bus.TicketDiscovered
+		if known {
+			kind = bus.TicketUpdated
+		}
+		msg, err := r.p.ticketEvent(ctx, kind, r.c, tk, prev)
+		if err != nil {
+			return err
+		}
+		f, err := r.p.js.PublishMsgAsync(msg)
+		if err != nil {
+			return fmt.Errorf("publish %s: %w", tk.Key, err)
+		}
+		futures = append(futures, f)
+		changes = append(changes, change{tk.Key, tk.Updated})
+	}
+	if err := awaitAcks(ctx, futures); err != nil {
+		return err
+	}
+	for _, ch := range changes {
+		r.st.Known[ch.key] = ch.updated
+	}
+	for _, tk := range tickets {
+		if tk.Updated.After(r.st.Cursor) {
+			r.st.Cursor = tk.Updated
+		}
+	}
+	if len(changes) > 0 {
+		r.log.Info("published ticket events", "count", len(changes))
+	}
+	return r.save(ctx)
+}
+
+func (r *run) publishClosed(ctx context.Context, seen map[string]time.Time) error {
+	var futures []jetstream.PubAckFuture
+	var gone []string
+	for _, key := range sortedKeys(r.st.Known) {
+		if _, ok := seen[key]; ok {
+			continue
+		}
+		msg, err := r.p.closedEvent(ctx, r.c, key, r.st.Known[key], r.closeReason(ctx, key))
+		if err != nil {
+			return err
+		}
+		f, err := r.p.js.PublishMsgAsync(msg)
+		if err != nil {
+			return fmt.Errorf("publish closed %s: %w", key, err)
+		}
+		futures = append(futures, f)
+		gone = append(gone, key)
+	}
+	if err := awaitAcks(ctx, futures); err != nil {
+		return err
+	}
+	for _, key := range gone {
+		delete(r.st.Known, key)
+	}
+	if len(gone) > 0 {
+		r.log.Info("published closed tickets", "count", len(gone))
+	}
+	return r.save(ctx)
+}
+
+// closeReason asks the tracker, where it can read a ticket, why it left the set.
+func (r *run) closeReason(ctx context.Context, key string) string {
+	tr, _ := r.p.lookup(r.c.System)
+	reader, ok := tr.(trackers.TicketReader)
+	if !ok {
+		return "left_set"
+	}
+	tk, err := reader.GetTicket(ctx, r.sess, key)
+	switch {
+	case errors.Is(err, trackers.ErrTicketNotFound):
+		return "deleted"
+	case err != nil:
+		return "left_set"
+	case tk.Assignee == (trackers.User{}):
+		return "unassigned"
+	}
+	return "left_set"
+}
+
+func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture) error {
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("publish not acknowledged: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+

@@ -1,0 +1,100 @@
+package poller
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+)
+
+// Source is the ce-source of the poller's events.
+const Source = "connectorhub/poller"
+
+var systemsToProto = map[connector.System]chv1.System{
+	connector.Jira: chv1.System_SYSTEM_JIRA, connector.GitHub: chv1.System_SYSTEM_GITHUB,
+	connector.GitLab: chv1.System_SYSTEM_GITLAB, connector.Confluence: chv1.System_SYSTEM_CONFLUENCE,
+}
+
+// TicketEventID is the deterministic id of a discovered/updated event: the
+// same ticket version gives the same id, so a replay or a second replica
+// cannot publish a duplicate (JetStream drops it in the duplicate window, and
+// consumers can dedup on ce-id beyond it).
+func TicketEventID(connectorID, key string, updated time.Time) string {
+	return bus.EventID(connectorID, key, updated.UTC().Format(time.RFC3339Nano))
+}
+
+func (p *Poller) ticketEvent(ctx context.Context, kind string, c connector.Connector, tk trackers.Ticket, prev time.Time) (*nats.Msg, error) {
+	subject, err := bus.TicketSubject(kind, string(c.System), c.ID)
+	if err != nil {
+		return nil, err
+	}
+	pt := TicketToProto(c, tk)
+	opts := []bus.PublishOption{
+		bus.WithID(TicketEventID(c.ID, tk.Key, tk.Updated)), bus.WithSource(Source),
+		bus.WithSubject(tk.Key), bus.WithTime(tk.Updated),
+	}
+	if kind == bus.TicketUpdated {
+		return bus.NewMsg(ctx, subject, &chv1.TicketUpdated{Ticket: pt}, opts...)
+	}
+	return bus.NewMsg(ctx, subject, &chv1.TicketDiscovered{Ticket: pt}, opts...)
+}
+
+func (p *Poller) closedEvent(ctx context.Context, c connector.Connector, key string, lastUpdated time.Time, reason string) (*nats.Msg, error) {
+	subject, err := bus.TicketSubject(bus.TicketClosed, string(c.System), c.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := p.now()
+	ev := &chv1.TicketClosed{ConnectorId: c.ID, System: systemsToProto[c.System], Key: key, Reason: reason, CloseTime: timestamppb.New(now)}
+	return bus.NewMsg(ctx, subject, ev,
+		bus.WithID(bus.EventID(c.ID, key, "closed", lastUpdated.UTC().Format(time.RFC3339Nano))),
+		bus.WithSource(Source), bus.WithSubject(key), bus.WithTime(now))
+}
+
+func tsOrNil(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func userToProto(u trackers.User) *chv1.User {
+	if u == (trackers.User{}) {
+		return nil
+	}
+	return &chv1.User{Id: u.ID, Login: u.Login, DisplayName: u.DisplayName, Email: u.Email}
+}
+
+func linkToProto(l trackers.TicketLink) *chv1.TicketRef {
+	return &chv1.TicketRef{Key: l.Key, Url: l.URL, Summary: l.Summary, Status: l.Status}
+}
+
+// TicketToProto is the event payload of a ticket.
+func TicketToProto(c connector.Connector, tk trackers.Ticket) *chv1.Ticket {
+	out := &chv1.Ticket{
+		ConnectorId: c.ID, System: systemsToProto[c.System], Key: tk.Key, Url: tk.URL, Summary: tk.Summary,
+		DescriptionText: tk.DescriptionText, DescriptionMarkdown: tk.DescriptionMarkdown,
+		Status: tk.Status, Priority: tk.Priority, Labels: tk.Labels,
+		Reporter: userToProto(tk.Reporter), Assignee: userToProto(tk.Assignee),
+		CreateTime: tsOrNil(tk.Created), UpdateTime: tsOrNil(tk.Updated),
+	}
+	if tk.Parent != nil {
+		out.Parent = linkToProto(*tk.Parent)
+	}
+	for _, s := range tk.Subtasks {
+		out.Subtasks = append(out.Subtasks, linkToProto(s))
+	}
+	for _, cm := range tk.Comments {
+		out.Comments = append(out.Comments, &chv1.Comment{Id: cm.ID, Author: userToProto(cm.Author), BodyMarkdown: cm.Markdown, CreateTime: tsOrNil(cm.Created)})
+	}
+	for _, a := range tk.Attachments {
+		out.Attachments = append(out.Attachments, &chv1.Attachment{Id: a.ID, Filename: a.Filename, MediaType: a.MediaType, SizeBytes: a.Size, Url: a.URL})
+	}
+	return out
+}

@@ -1,0 +1,133 @@
+package poller
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Keys in the poll_leases bucket. The bucket's TTL expires a lease (and a
+// replica heartbeat) that is not renewed, so a dead replica's connectors are
+// free again within one TTL.
+const (
+	leasePrefix   = "lease."
+	replicaPrefix = "replica."
+)
+
+// leases is this replica's view of the leases it holds.
+type leases struct {
+	kv      jetstream.KeyValue
+	replica string
+
+	mu    sync.Mutex
+	owned map[string]uint64 // connector id → revision of our lease entry
+}
+
+func newLeases(kv jetstream.KeyValue, replica string) *leases {
+	return &leases{kv: kv, replica: replica, owned: map[string]uint64{}}
+}
+
+func (l *leases) holds(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.owned[id]
+	return ok
+}
+
+func (l *leases) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.owned)
+}
+
+func (l *leases) ids() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]string, 0, len(l.owned))
+	for id := range l.owned {
+		out = append(out, id)
+	}
+	return out
+}
+
+// acquire takes the lease of a connector if nobody holds it.
+func (l *leases) acquire(ctx context.Context, id string) (bool, error) {
+	rev, err := l.kv.Create(ctx, leasePrefix+id, []byte(l.replica))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	l.mu.Lock()
+	l.owned[id] = rev
+	l.mu.Unlock()
+	return true, nil
+}
+
+// renew extends every lease held; a lease that changed hands is dropped.
+func (l *leases) renew(ctx context.Context) (lost []string, err error) {
+	for _, id := range l.ids() {
+		l.mu.Lock()
+		rev := l.owned[id]
+		l.mu.Unlock()
+		next, uerr := l.kv.Update(ctx, leasePrefix+id, []byte(l.replica), rev)
+		l.mu.Lock()
+		switch {
+		case uerr == nil:
+			l.owned[id] = next
+		case isWrongRevision(uerr):
+			delete(l.owned, id)
+			lost = append(lost, id)
+		default:
+			err = uerr
+		}
+		l.mu.Unlock()
+	}
+	return lost, err
+}
+
+// release gives a lease back so another replica can take it at once.
+func (l *leases) release(ctx context.Context, id string) {
+	l.mu.Lock()
+	rev, ok := l.owned[id]
+	delete(l.owned, id)
+	l.mu.Unlock()
+	if ok {
+		_ = l.kv.Delete(ctx, leasePrefix+id, jetstream.LastRevision(rev))
+	}
+}
+
+func (l *leases) releaseAll(ctx context.Context) {
+	for _, id := range l.ids() {
+		l.release(ctx, id)
+	}
+}
+
+// heartbeat records this replica as alive; liveReplicas counts heartbeats
+// younger than the TTL, so replicas can share connectors fairly without a leader.
+func (l *leases) heartbeat(ctx context.Context) error {
+	_, err := l.kv.Put(ctx, replicaPrefix+l.replica, []byte("alive"))
+	return err
+}
+
+func (l *leases) liveReplicas(ctx context.Context) int {
+	lister, err := l.kv.ListKeysFiltered(ctx, replicaPrefix+">")
+	if err != nil {
+		return 1
+	}
+	defer func() { _ = lister.Stop() }()
+	n := 0
+	for range lister.Keys() {
+		n++
+	}
+	return max(n, 1)
+}
+
+func isWrongRevision(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) ||
+		(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence)
+}

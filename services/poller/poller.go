@@ -1,0 +1,381 @@
+package poller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/connectortest"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+)
+
+// Decrypter opens a connector's credential (workers' Vault policy: decrypt only).
+type Decrypter interface {
+	Decrypt(ctx context.Context, keyContext, ciphertext string) ([]byte, error)
+}
+
+// Deps are what a poller replica is built from.
+type Deps struct {
+	NC        *nats.Conn
+	JS        jetstream.JetStream
+	Decrypter Decrypter
+	Logger    *slog.Logger
+	// Trackers options for sessions (endpoint policy, timeouts).
+	Trackers trackers.Options
+	// Lookup finds a system's tracker; trackers.Lookup when nil (tests inject one).
+	Lookup func(connector.System) (trackers.Tracker, bool)
+	Now    func() time.Time
+}
+
+// Poller is one replica.
+type Poller struct {
+	cfg     Config
+	js      jetstream.JetStream
+	store   *connector.Store
+	states  *connector.StateStore
+	leases  *leases
+	dec     Decrypter
+	log     *slog.Logger
+	topts   trackers.Options
+	lookup  func(connector.System) (trackers.Tracker, bool)
+	now     func() time.Time
+	systems map[connector.System]bool
+
+	mu         sync.Mutex
+	connectors map[string]connector.Connector
+	polling    map[string]bool
+	sessions   map[string]cachedSession
+	// next is when each held connector is due, from its poll state (read once
+	// when the lease is taken, then kept by the cycles this replica runs).
+	next map[string]time.Time
+	// crash (tests only) skips the lease release on stop, like a killed process.
+	crash bool
+}
+
+type cachedSession struct {
+	revision uint64
+	session  *trackers.Session
+}
+
+// New assembles a replica (the one place its adapters are wired).
+func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("poller config: %w", err)
+	}
+	if deps.JS == nil || deps.Decrypter == nil {
+		return nil, errors.New("poller: JetStream and a decrypter are required")
+	}
+	if cfg.ReplicaID == "" {
+		cfg.ReplicaID = defaultReplicaID()
+	}
+	ckv, err := deps.JS.KeyValue(ctx, bus.BucketConnectors)
+	if err != nil {
+		return nil, fmt.Errorf("poller: open %s (run bus.Provision first): %w", bus.BucketConnectors, err)
+	}
+	skv, err := deps.JS.KeyValue(ctx, bus.BucketPollState)
+	if err != nil {
+		return nil, fmt.Errorf("poller: open %s: %w", bus.BucketPollState, err)
+	}
+	lkv, err := deps.JS.KeyValue(ctx, bus.BucketPollLeases)
+	if err != nil {
+		return nil, fmt.Errorf("poller: open %s: %w", bus.BucketPollLeases, err)
+	}
+	p := &Poller{
+		cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), states: connector.NewStateStore(skv),
+		leases: newLeases(lkv, cfg.ReplicaID), dec: deps.Decrypter, log: deps.Logger, topts: deps.Trackers,
+		lookup: deps.Lookup, now: deps.Now, systems: map[connector.System]bool{},
+		connectors: map[string]connector.Connector{}, polling: map[string]bool{}, sessions: map[string]cachedSession{},
+		next: map[string]time.Time{},
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	p.log = p.log.With("replica", cfg.ReplicaID)
+	if p.lookup == nil {
+		p.lookup = trackers.Lookup
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	for _, s := range cfg.Systems {
+		p.systems[connector.System(s)] = true
+	}
+	if len(p.systems) == 0 {
+		for _, s := range connector.Systems {
+			if t, ok := p.lookup(s); ok {
+				if _, ok := t.(trackers.Discoverer); ok {
+					p.systems[s] = true
+				}
+			}
+		}
+	}
+	return p, nil
+}
+
+// Run polls until ctx ends, then finishes the cycles under way, releases its
+// leases (so other replicas take over at once) and returns.
+func Run(ctx context.Context, cfg Config, deps Deps) error {
+	p, err := New(ctx, cfg, deps)
+	if err != nil {
+		return err
+	}
+	return p.Run(ctx, deps.NC)
+}
+
+// Run is the replica's main loop.
+func (p *Poller) Run(ctx context.Context, nc *nats.Conn) error {
+	var wg sync.WaitGroup
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := p.store.Watch(watchCtx, p.onChange, func(err error) { p.log.Warn("connector record skipped", "error", err) })
+		if err != nil {
+			p.log.Error("connector watch ended", "error", err)
+		}
+	}()
+	if p.cfg.ServeTests && nc != nil {
+		r := &connectortest.Responder{Loader: p.store, Decrypter: p.dec, Logger: p.log,
+			Test: func(ctx context.Context, c connector.Connector, s connector.Secret) (trackers.TestResult, error) {
+				return trackers.Test(ctx, c, s, p.topts)
+			}}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = r.Serve(ctx, nc, p.systemList()...)
+		}()
+	}
+	p.log.Info("poller started", "systems", p.systemList())
+
+	sem := make(chan struct{}, p.cfg.Concurrency)
+	var cycles sync.WaitGroup
+	tick := time.NewTicker(p.cfg.Tick)
+	defer tick.Stop()
+	var lastKeepAlive time.Time
+	replicas := 1
+	for {
+		now := p.now()
+		if now.Sub(lastKeepAlive) >= p.cfg.LeaseTTL/3 {
+			lastKeepAlive = now
+			if err := p.leases.heartbeat(ctx); err != nil && ctx.Err() == nil {
+				p.log.Warn("heartbeat", "error", err)
+			}
+			lost, err := p.leases.renew(ctx)
+			if err != nil && ctx.Err() == nil {
+				p.log.Warn("lease renewal", "error", err)
+			}
+			if len(lost) > 0 {
+				p.log.Info("leases taken over by another replica", "connectors", lost)
+				p.mu.Lock()
+				for _, id := range lost {
+					delete(p.next, id)
+				}
+				p.mu.Unlock()
+			}
+			replicas = p.leases.liveReplicas(ctx)
+		}
+		p.schedule(ctx, replicas, sem, &cycles)
+		select {
+		case <-ctx.Done():
+			cycles.Wait()
+			if !p.crash {
+				release, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				p.leases.releaseAll(release)
+				cancel()
+			}
+			stopWatch()
+			wg.Wait()
+			p.log.Info("poller stopped")
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (p *Poller) systemList() []connector.System {
+	var out []connector.System
+	for _, s := range connector.Systems {
+		if p.systems[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (p *Poller) onChange(ch connector.Change) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ch.Deleted {
+		delete(p.connectors, ch.Connector.ID)
+		delete(p.sessions, ch.Connector.ID)
+		return
+	}
+	if !p.systems[ch.Connector.System] {
+		return
+	}
+	p.connectors[ch.Connector.ID] = ch.Connector
+}
+
+// schedule takes leases up to a fair share (connectors / live replicas),
+// gives back leases beyond it and of connectors that are gone or paused, and
+// starts a cycle for every held connector that is due.
+func (p *Poller) schedule(ctx context.Context, replicas int, sem chan struct{}, cycles *sync.WaitGroup) {
+	p.mu.Lock()
+	var enabled []connector.Connector
+	for _, c := range p.connectors {
+		if c.Enabled {
+			enabled = append(enabled, c)
+		}
+	}
+	p.mu.Unlock()
+	sort.Slice(enabled, func(i, j int) bool { return enabled[i].ID < enabled[j].ID })
+	share := (len(enabled) + replicas - 1) / max(replicas, 1)
+
+	wanted := map[string]bool{}
+	for _, c := range enabled {
+		wanted[c.ID] = true
+	}
+	for _, id := range p.leases.ids() {
+		if !wanted[id] && !p.isPolling(id) {
+			p.releaseLease(ctx, id)
+		}
+	}
+	// Over the fair share (a replica joined): give back what is idle.
+	for _, id := range p.leases.ids() {
+		if p.leases.count() <= share {
+			break
+		}
+		if !p.isPolling(id) {
+			p.releaseLease(ctx, id)
+		}
+	}
+	for _, c := range enabled {
+		if !p.leases.holds(c.ID) {
+			if p.leases.count() >= share {
+				continue
+			}
+			ok, err := p.leases.acquire(ctx, c.ID)
+			if err != nil {
+				if ctx.Err() == nil {
+					p.log.Warn("lease", "connector", c.ID, "error", err)
+				}
+				continue
+			}
+			if !ok {
+				continue
+			}
+		}
+		if p.isPolling(c.ID) {
+			continue
+		}
+		p.mu.Lock()
+		due, known := p.next[c.ID]
+		p.mu.Unlock()
+		if !known {
+			st, err := p.states.Get(ctx, c.ID)
+			if err != nil {
+				p.log.Warn("poll state", "connector", c.ID, "error", err)
+				continue
+			}
+			due = st.NextPoll
+			p.setNext(c.ID, due)
+		}
+		if p.now().Before(due) {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			return // busy: the next tick picks up the rest
+		}
+		p.setPolling(c.ID, true)
+		cycles.Add(1)
+		go func(c connector.Connector) {
+			defer func() { <-sem; p.setPolling(c.ID, false); cycles.Done() }()
+			p.setNext(c.ID, p.cycle(ctx, c))
+		}(c)
+	}
+}
+
+func (p *Poller) setNext(id string, t time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.next[id] = t
+}
+
+func (p *Poller) isPolling(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.polling[id]
+}
+
+func (p *Poller) setPolling(id string, on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if on {
+		p.polling[id] = true
+	} else {
+		delete(p.polling, id)
+	}
+}
+
+// session returns a tracker session for c, decrypting its credential once per
+// connector revision.
+func (p *Poller) session(ctx context.Context, c connector.Connector) (*trackers.Session, error) {
+	p.mu.Lock()
+	cs, ok := p.sessions[c.ID]
+	p.mu.Unlock()
+	if ok && cs.revision == c.Revision {
+		return cs.session, nil
+	}
+	var secret connector.Secret
+	if c.Credential.Set() {
+		clear, err := p.dec.Decrypt(ctx, c.ID, c.Credential.Ciphertext)
+		if err != nil {
+			return nil, fmt.Errorf("decrypt credential: %w", err)
+		}
+		secret = connector.NewSecret(string(clear))
+	}
+	opts := p.topts
+	if opts.Logger == nil {
+		opts.Logger = p.log
+	}
+	s, err := trackers.NewSession(c, secret, opts)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.sessions[c.ID] = cachedSession{revision: c.Revision, session: s}
+	p.mu.Unlock()
+	return s, nil
+}
+
+// releaseLease gives a lease back and forgets the schedule kept with it (the
+// next holder reads it from the poll state).
+func (p *Poller) releaseLease(ctx context.Context, id string) {
+	p.leases.release(ctx, id)
+	p.mu.Lock()
+	delete(p.next, id)
+	p.mu.Unlock()
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

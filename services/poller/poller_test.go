@@ -1,0 +1,415 @@
+package poller
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/testenv"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+)
+
+// memTracker is an in-memory Jira-like tracker for the framework's own tests:
+// it serves discovery from a map and can fail on demand. The real trackers
+// run the shared suite (pkg/trackers/trackertest) against their fakes.
+type memTracker struct {
+	trackers.Tracker // the real Jira tracker, for validation and metadata
+	pageSize         int
+	cheap            bool
+
+	mu      sync.Mutex
+	tickets map[string]map[string]*memTicket // connector id → key → ticket
+	calls   map[string]int                   // connector id → Discover calls
+	fail    []error                          // errors returned by the next calls
+}
+
+type memTicket struct {
+	tk       trackers.Ticket
+	open     bool
+	assigned bool
+}
+
+func newMemTracker() *memTracker {
+	jira, _ := trackers.Lookup(connector.Jira)
+	return &memTracker{Tracker: jira, pageSize: 3, tickets: map[string]map[string]*memTicket{}, calls: map[string]int{}}
+}
+
+func (m *memTracker) CheapFullListing() bool { return m.cheap }
+
+func (m *memTracker) add(connectorID, key string, updated time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.tickets[connectorID] == nil {
+		m.tickets[connectorID] = map[string]*memTicket{}
+	}
+	m.tickets[connectorID][key] = &memTicket{tk: trackers.Ticket{Key: key, URL: "https://jira.test/browse/" + key, Summary: "ticket " + key, Updated: updated}, open: true, assigned: true}
+}
+
+func (m *memTracker) touch(connectorID, key string, updated time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tickets[connectorID][key].tk.Updated = updated
+}
+
+func (m *memTracker) resolve(connectorID, key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tickets[connectorID][key].open = false
+}
+
+func (m *memTracker) failNext(errs ...error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fail = append(m.fail, errs...)
+}
+
+func (m *memTracker) callCount(id string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls[id]
+}
+
+func (m *memTracker) Discover(_ context.Context, s *trackers.Session, q trackers.DiscoveryQuery) (trackers.DiscoveryPage, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls[s.Connector.ID]++
+	if len(m.fail) > 0 {
+		err := m.fail[0]
+		m.fail = m.fail[1:]
+		if err != nil {
+			return trackers.DiscoveryPage{}, err
+		}
+	}
+	var out []trackers.Ticket
+	for _, t := range m.tickets[s.Connector.ID] {
+		if t.open && t.assigned && !t.tk.Updated.Before(q.Since) {
+			out = append(out, t.tk)
+		}
+	}
+	slices.SortFunc(out, func(a, b trackers.Ticket) int {
+		if c := a.Updated.Compare(b.Updated); c != 0 {
+			return c
+		}
+		return compareStrings(a.Key, b.Key)
+	})
+	start, _ := strconv.Atoi(q.PageToken)
+	end := min(start+m.pageSize, len(out))
+	page := trackers.DiscoveryPage{Tickets: out[start:end]}
+	if end < len(out) {
+		page.NextPageToken = strconv.Itoa(end)
+	}
+	return page, nil
+}
+
+func (m *memTracker) GetTicket(_ context.Context, s *trackers.Session, key string) (trackers.Ticket, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.tickets[s.Connector.ID][key]
+	if !ok {
+		return trackers.Ticket{}, trackers.ErrTicketNotFound
+	}
+	return t.tk, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// plainDecrypter stores credentials in clear: the poller tests are about
+// scheduling, not encryption (pkg/secrets has its own tests).
+type plainDecrypter struct{}
+
+func (plainDecrypter) Decrypt(_ context.Context, _, ciphertext string) ([]byte, error) {
+	return []byte(ciphertext), nil
+}
+
+type env struct {
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	store *connector.Store
+	mem   *memTracker
+}
+
+func newEnv(t *testing.T, leaseTTL time.Duration) *env {
+	t.Helper()
+	srv := testenv.NATSServer(t)
+	nc, err := srv.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Provision(context.Background(), js, bus.ProvisionOptions{LeaseTTL: leaseTTL}); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(context.Background(), bus.BucketConnectors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{nc: nc, js: js, store: connector.NewStore(kv), mem: newMemTracker()}
+}
+
+func (e *env) addConnector(t *testing.T, id string, interval time.Duration) {
+	t.Helper()
+	c := connector.Connector{ID: id, System: connector.Jira, Deployment: connector.Cloud, BaseURL: "https://jira.test",
+		AuthMode: connector.AuthBasic, Username: "bot@example.com", Enabled: true, PollInterval: interval,
+		Credential: connector.Credential{Ciphertext: "token-" + id}}
+	c.ApplyDefaults()
+	if _, err := e.store.Create(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) start(t *testing.T, replica string, mutate func(*Config)) (stop func(), p *Poller) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.ReplicaID = replica
+	cfg.Tick = 20 * time.Millisecond
+	cfg.LeaseTTL = time.Second
+	cfg.Tick = 50 * time.Millisecond
+	cfg.RetryBase = 10 * time.Millisecond
+	cfg.ServeTests = false
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	p, err := New(context.Background(), cfg, Deps{JS: e.js, Decrypter: plainDecrypter{}, Logger: log,
+		Lookup: func(s connector.System) (trackers.Tracker, bool) {
+			if s == connector.Jira {
+				return e.mem, true
+			}
+			return nil, false
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = p.Run(ctx, nil) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop, p
+}
+
+// events reads every ticket event published so far: kind → key → count.
+func (e *env) events(t *testing.T) map[string]map[string]int {
+	t.Helper()
+	out := map[string]map[string]int{}
+	st, err := e.js.Stream(context.Background(), bus.StreamTickets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := st.GetMsg(context.Background(), seq)
+		if err != nil {
+			continue
+		}
+		kind := m.Subject[len("ticket."):]
+		kind = kind[:indexByte(kind, '.')]
+		if out[kind] == nil {
+			out[kind] = map[string]int{}
+		}
+		out[kind][m.Header.Get(bus.HeaderSubject)]++
+	}
+	return out
+}
+
+func indexByte(s string, b byte) int {
+	for i := range len(s) {
+		if s[i] == b {
+			return i
+		}
+	}
+	return len(s)
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestDiscoveredUpdatedClosedArePublishedOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Second)
+	e.addConnector(t, "jira-one", 200*time.Millisecond)
+	base := time.Now().Add(-time.Hour).UTC()
+	for i := range 7 {
+		e.mem.add("jira-one", fmt.Sprintf("ONE-%d", i), base.Add(time.Duration(i)*time.Minute))
+	}
+	e.start(t, "r1", func(c *Config) { c.ReconcileEvery = 1 })
+
+	eventually(t, 10*time.Second, "7 discovered events", func() bool { return len(e.events(t)["discovered"]) == 7 })
+	e.mem.touch("jira-one", "ONE-2", time.Now().UTC())
+	eventually(t, 10*time.Second, "an updated event", func() bool { return e.events(t)["updated"]["ONE-2"] == 1 })
+	e.mem.resolve("jira-one", "ONE-4")
+	eventually(t, 10*time.Second, "a closed event", func() bool { return e.events(t)["closed"]["ONE-4"] == 1 })
+	time.Sleep(600 * time.Millisecond) // a few more idle cycles must publish nothing
+	ev := e.events(t)
+	for kind, keys := range ev {
+		for key, n := range keys {
+			if n != 1 {
+				t.Errorf("%s %s published %d times", kind, key, n)
+			}
+		}
+	}
+	if len(ev["updated"]) != 1 || len(ev["closed"]) != 1 {
+		t.Errorf("events = %v", ev)
+	}
+	states, _ := e.js.KeyValue(context.Background(), bus.BucketPollState)
+	st, err := connector.NewStateStore(states).Get(context.Background(), "jira-one")
+	if err != nil || len(st.Known) != 6 || st.LastSuccess.IsZero() || st.LastError != "" || st.Owner != "r1" {
+		t.Errorf("state = %+v, %v", st, err)
+	}
+}
+
+func TestCursorNeverPassesWhatWasNotPublished(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Second)
+	e.addConnector(t, "jira-cur", 100*time.Millisecond)
+	base := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	for i := range 6 {
+		e.mem.add("jira-cur", fmt.Sprintf("CUR-%d", i), base.Add(time.Duration(i)*time.Minute))
+	}
+	// Page 1 succeeds, page 2 is malformed: a permanent error for this cycle.
+	e.mem.failNext(nil, fmt.Errorf("page 2: %w", trackers.ErrMalformedResponse))
+	_, p := e.start(t, "r1", nil)
+	states, _ := e.js.KeyValue(context.Background(), bus.BucketPollState)
+	ss := connector.NewStateStore(states)
+	var first connector.PollState
+	eventually(t, 5*time.Second, "the failed cycle's state", func() bool {
+		first, _ = ss.Get(context.Background(), "jira-cur")
+		return first.LastError != ""
+	})
+	_ = p
+	if !first.Cursor.Equal(base.Add(2*time.Minute)) || len(first.Known) != 3 {
+		t.Fatalf("after a failed page the cursor is %v with %d known; want the last ticket of page 1 (%v) and 3 known", first.Cursor, len(first.Known), base.Add(2*time.Minute))
+	}
+	eventually(t, 10*time.Second, "all 6 discovered", func() bool { return len(e.events(t)["discovered"]) == 6 })
+	for key, n := range e.events(t)["discovered"] {
+		if n != 1 {
+			t.Errorf("%s discovered %d times", key, n)
+		}
+	}
+}
+
+func TestRetriesTransientFailuresAndDefersLongRateLimits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Second)
+	e.addConnector(t, "jira-rl", 100*time.Millisecond)
+	e.mem.add("jira-rl", "RL-1", time.Now().Add(-time.Hour))
+	e.mem.failNext(fmt.Errorf("502: %w", trackers.ErrTransient), fmt.Errorf("timeout: %w", trackers.ErrTransient))
+	e.start(t, "r1", nil)
+	eventually(t, 5*time.Second, "discovery after two transient failures", func() bool { return e.events(t)["discovered"]["RL-1"] == 1 })
+
+	e.mem.failNext(&trackers.RateLimitError{RetryAfter: time.Hour, Reason: "jira-quota-based"})
+	states, _ := e.js.KeyValue(context.Background(), bus.BucketPollState)
+	ss := connector.NewStateStore(states)
+	var st connector.PollState
+	eventually(t, 5*time.Second, "the rate limit on the connector status", func() bool {
+		st, _ = ss.Get(context.Background(), "jira-rl")
+		return st.LastError != ""
+	})
+	if wait := time.Until(st.NextPoll); wait < 50*time.Minute {
+		t.Errorf("a 1h rate limit set the next poll %v from now", wait)
+	}
+	calls := e.mem.callCount("jira-rl")
+	time.Sleep(400 * time.Millisecond)
+	if e.mem.callCount("jira-rl") != calls {
+		t.Error("the connector was polled while rate limited")
+	}
+}
+
+func TestReplicasShareConnectorsAndTakeOverFromADeadOne(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Second)
+	const interval = 300 * time.Millisecond
+	e.mem.pageSize = 50 // one request per listing, so requests count cycles
+	ids := []string{"jira-a", "jira-b", "jira-c", "jira-d", "jira-e", "jira-f"}
+	for i, id := range ids {
+		e.addConnector(t, id, interval)
+		for j := range 4 {
+			e.mem.add(id, fmt.Sprintf("K%d-%d", i, j), time.Now().Add(-time.Hour).Add(time.Duration(j)*time.Second))
+		}
+	}
+	_, p1 := e.start(t, "r1", nil)
+	stop2, p2 := e.start(t, "r2", nil)
+	_, p3 := e.start(t, "r3", nil)
+	eventually(t, 10*time.Second, "24 discovered", func() bool { return len(e.events(t)["discovered"]) == 24 })
+	eventually(t, 5*time.Second, "leases spread over three replicas", func() bool {
+		return p1.leases.count()+p2.leases.count()+p3.leases.count() == 6 && p1.leases.count() > 0 && p2.leases.count() > 0 && p3.leases.count() > 0
+	})
+
+	// Each connector is polled about once per interval, never by two replicas at once.
+	before := map[string]int{}
+	for _, id := range ids {
+		before[id] = e.mem.callCount(id)
+	}
+	window := 3 * time.Second
+	time.Sleep(window)
+	maxCalls := int(window/interval) + 2
+	for _, id := range ids {
+		if n := e.mem.callCount(id) - before[id]; n > maxCalls || n < 3 {
+			t.Errorf("%s polled %d times in %v with a %v interval (want 3..%d)", id, n, window, interval, maxCalls)
+		}
+	}
+
+	// r2 dies without releasing its leases; the others take its connectors
+	// within a lease TTL and discover new tickets on them.
+	orphans := p2.leases.ids()
+	p2.crashOnStop()
+	stop2()
+	for i, id := range orphans {
+		e.mem.add(id, fmt.Sprintf("NEW-%d", i), time.Now())
+	}
+	eventually(t, 5*time.Second, "new tickets on the dead replica's connectors", func() bool {
+		d := e.events(t)["discovered"]
+		for i := range orphans {
+			if d[fmt.Sprintf("NEW-%d", i)] != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if p1.leases.count()+p3.leases.count() != 6 {
+		t.Errorf("after take-over r1 holds %d and r3 %d leases, want 6 in all", p1.leases.count(), p3.leases.count())
+	}
+	for kind, keys := range e.events(t) {
+		for key, n := range keys {
+			if n != 1 {
+				t.Errorf("%s %s published %d times", kind, key, n)
+			}
+		}
+	}
+}
+
