@@ -129,10 +129,7 @@ type PullRequestOpener interface {
 	OpenPullRequest(ctx context.Context, s *Session, key string, pr NewPullRequest) (link Link, reused bool, err error)
 }
 
-// Searcher searches a knowledge base (Confluence).
-type Searcher interface {
-	Search(ctx context.Context, s *Session, query string, limit int) ([]string, error)
-}
+// Searcher (knowledge-base search) and PageReader live in confluence_search.go.
 
 // Feature names, in the order Capabilities lists them.
 const (

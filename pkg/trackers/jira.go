@@ -57,10 +57,11 @@ func jiraAPI(d connector.Deployment) string {
 	return "rest/api/2"
 }
 
-// jiraUser is the part of GET /myself the test reads.
+// jiraUser is a Jira user as /myself and issue fields send it.
 type jiraUser struct {
 	AccountID    string `json:"accountId"` // Cloud
 	Name         string `json:"name"`      // Data Center username
+	Key          string `json:"key"`       // Data Center user key
 	EmailAddress string `json:"emailAddress"`
 	DisplayName  string `json:"displayName"`
 	Active       *bool  `json:"active"`

@@ -355,4 +355,3 @@ func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture) error {
 	}
 	return nil
 }
-

@@ -412,4 +412,3 @@ func TestReplicasShareConnectorsAndTakeOverFromADeadOne(t *testing.T) {
 		}
 	}
 }
-

@@ -2,19 +2,20 @@
 // Cloud (under /wiki, email + API token over basic auth) or Data Center
 // (under the root, PAT bearer or username + password).
 //
-// Today it serves the current user and CQL search over spaces (what a
-// connection test uses); pages, their bodies and text search come with the
-// knowledge-service issues.
+// It serves the current user, CQL search (GET /rest/api/search) over spaces
+// and pages with the subset of CQL connectorhub sends (see cql.go), pagination
+// through _links.next (a cursor on Cloud, start on Data Center), page bodies
+// (Cloud REST v2 GET /wiki/api/v2/pages/{id}, Data Center GET
+// /rest/api/content/{id}?expand=body.storage), and injected faults. Responses
+// follow the vendor shapes; pkg/fakes/confluence's contract tests check them.
 package confluence
 
 import (
-	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
@@ -47,7 +48,14 @@ type Options struct {
 	Deployment connector.Deployment // Cloud when empty
 	Users      []User
 	Spaces     []Space
+	Pages      []Page
+	// MaxLimit caps the results of one search page, as Confluence caps
+	// limit; DefaultMaxLimit when 0.
+	MaxLimit int
 }
+
+// DefaultMaxLimit is the largest search page the fake serves by default.
+const DefaultMaxLimit = 50
 
 // Server is a fake Confluence. It is an http.Handler; Start serves it.
 type Server struct {
@@ -57,17 +65,24 @@ type Server struct {
 	deployment connector.Deployment
 	mux        *http.ServeMux
 	requests   fakehttp.Counter
+	searches   atomic.Int64
+	pageReads  atomic.Int64
+	maxLimit   int
 
 	mu     sync.Mutex
 	users  []User
 	spaces []Space
+	pages  []Page
 }
 
 // New returns a fake holding the given users and spaces.
 func New(opts Options) *Server {
-	s := &Server{deployment: opts.Deployment, mux: http.NewServeMux()}
+	s := &Server{deployment: opts.Deployment, mux: http.NewServeMux(), maxLimit: opts.MaxLimit}
 	if s.deployment == "" {
 		s.deployment = connector.Cloud
+	}
+	if s.maxLimit <= 0 {
+		s.maxLimit = DefaultMaxLimit
 	}
 	for _, u := range opts.Users {
 		s.AddUser(u)
@@ -75,9 +90,17 @@ func New(opts Options) *Server {
 	for _, sp := range opts.Spaces {
 		s.AddSpace(sp)
 	}
+	for _, pg := range opts.Pages {
+		s.AddPage(pg)
+	}
 	p := s.prefix()
 	s.mux.HandleFunc("GET "+p+"/rest/api/user/current", s.currentUser)
 	s.mux.HandleFunc("GET "+p+"/rest/api/search", s.search)
+	if s.deployment == connector.Cloud {
+		s.mux.HandleFunc("GET /wiki/api/v2/pages/{id}", s.pageV2)
+	} else {
+		s.mux.HandleFunc("GET /rest/api/content/{id}", s.contentV1)
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fakehttp.JSON(w, http.StatusNotFound, map[string]any{"statusCode": 404, "message": "null for uri", "data": map[string]any{"authorized": false, "valid": true, "errors": []any{}, "successful": false}})
 	})
@@ -124,6 +147,13 @@ func (s *Server) Start(tb testing.TB, middleware ...func(http.Handler) http.Hand
 
 // Requests is the number of requests the fake received (faults included).
 func (s *Server) Requests() int { return s.requests.Count() }
+
+// Searches is the number of search requests the fake answered itself
+// (requests a fault answered are not counted).
+func (s *Server) Searches() int { return int(s.searches.Load()) }
+
+// PageReads is the number of page-body requests the fake answered itself.
+func (s *Server) PageReads() int { return int(s.pageReads.Load()) }
 
 func unauthorized(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Basic realm="Protected"`)
@@ -193,95 +223,3 @@ func (s *Server) canSee(u User, sp Space) bool {
 	return slices.Contains(sp.Viewers, id)
 }
 
-// cqlClause is `field = "value"` or `field = value`.
-var cqlClause = regexp.MustCompile(`^\s*([A-Za-z.]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s"()]+))\s*$`)
-
-// parseCQL understands the subset the connectors send today: clauses joined
-// by AND on the fields type and space. Anything else is a 400, as Confluence
-// answers a query it cannot parse.
-func parseCQL(cql string) (map[string]string, error) {
-	out := map[string]string{}
-	for clause := range strings.SplitSeq(regexp.MustCompile(`(?i)\s+AND\s+`).ReplaceAllString(cql, "\x00"), "\x00") {
-		m := cqlClause.FindStringSubmatch(clause)
-		if m == nil {
-			return nil, fmt.Errorf("cannot parse clause %q", strings.TrimSpace(clause))
-		}
-		field := strings.ToLower(m[1])
-		if field != "type" && field != "space" && field != "space.key" {
-			return nil, fmt.Errorf("unsupported field %q", m[1])
-		}
-		if field == "space.key" {
-			field = "space"
-		}
-		v := m[2]
-		if v == "" {
-			v = m[3]
-		}
-		out[field] = strings.ReplaceAll(v, `\"`, `"`)
-	}
-	return out, nil
-}
-
-func (s *Server) search(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.authenticate(w, r)
-	if !ok {
-		return
-	}
-	q := r.URL.Query()
-	cql := q.Get("cql")
-	if cql == "" {
-		fakehttp.JSON(w, http.StatusBadRequest, map[string]any{"statusCode": 400, "message": "com.atlassian.confluence.api.service.exceptions.BadRequestException: cql query parameter is required"})
-		return
-	}
-	where, err := parseCQL(cql)
-	if err != nil {
-		fakehttp.JSON(w, http.StatusBadRequest, map[string]any{"statusCode": 400, "message": "Could not parse cql : " + err.Error()})
-		return
-	}
-	limit := 25
-	if l, err := strconv.Atoi(q.Get("limit")); err == nil && l >= 0 {
-		limit = l
-	}
-	start := 0
-	if st, err := strconv.Atoi(q.Get("start")); err == nil && st >= 0 {
-		start = st
-	}
-
-	base := fakehttp.BaseURL(r) + s.prefix()
-	var all []map[string]any
-	if t, ok := where["type"]; !ok || t == "space" {
-		s.mu.Lock()
-		for _, sp := range s.spaces {
-			if key, ok := where["space"]; ok && !strings.EqualFold(key, sp.Key) {
-				continue
-			}
-			if s.canSee(u, sp) {
-				all = append(all, spaceResult(base, s.prefix(), sp))
-			}
-		}
-		s.mu.Unlock()
-	}
-	page := []map[string]any{}
-	for i := start; i < len(all) && len(page) < limit; i++ {
-		page = append(page, all[i])
-	}
-	fakehttp.JSON(w, http.StatusOK, map[string]any{
-		"results": page, "start": start, "limit": limit, "size": len(page), "totalSize": len(all),
-		"cqlQuery": cql, "searchDuration": 3,
-		"_links": map[string]string{"base": base, "context": s.prefix()},
-	})
-}
-
-func spaceResult(base, context string, sp Space) map[string]any {
-	ui := "/spaces/" + sp.Key
-	return map[string]any{
-		"space": map[string]any{
-			"id": sp.ID, "key": sp.Key, "name": sp.Name, "type": "global", "status": "current",
-			"_expandable": map[string]string{"settings": "/rest/api/space/" + sp.Key + "/settings", "homepage": "", "lookAndFeel": ""},
-			"_links":      map[string]string{"webui": ui, "self": base + "/rest/api/space/" + sp.Key},
-		},
-		"title": sp.Name, "excerpt": "", "url": ui, "breadcrumbs": []any{}, "entityType": "space",
-		"iconCssClass": "aui-icon content-type-space", "lastModified": "2020-01-02T03:04:05.000Z",
-		"friendlyLastModified": "Jan 02, 2020", "score": 1.0,
-	}
-}

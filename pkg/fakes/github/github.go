@@ -3,9 +3,15 @@
 //
 // Tokens are classic (scopes listed in X-OAuth-Scopes) or fine-grained (no
 // such header); an expiring token sends github-authentication-token-expiration.
-// Today it serves the endpoints a connection test uses (GET /user, GET
-// /repos/{owner}/{repo}); issues, labels, comments and pull requests come with
-// the issues that need them.
+//
+// It serves what connectorhub uses: the authenticated user, repositories,
+// issues (pull requests appear in the issues list, as on GitHub), labels,
+// comments and pull requests. Every GET answer carries a strong ETag over its
+// body and answers If-None-Match with 304 and no body; every answer carries
+// X-RateLimit-* headers, and a 304 costs no rate limit while everything else
+// costs one point (see RateLimitUsed). Lists paginate with a Link header.
+// Faults (SecondaryRateLimit, PrimaryRateLimit, or anything else) are served
+// in front of it all.
 package github
 
 import (
@@ -65,6 +71,8 @@ type Repo struct {
 	Private       bool
 	Archived      bool
 	Collaborators map[string]Role // by login
+	// DefaultBranch is "main" when empty.
+	DefaultBranch string
 }
 
 // FullName is "owner/name".
@@ -75,6 +83,13 @@ type Options struct {
 	Users  []User
 	Tokens []Token
 	Repos  []Repo
+	// MaxPerPage caps per_page on lists (GitHub: 100), so tests can make
+	// listings span pages; 100 when zero.
+	MaxPerPage int
+	// RateLimit is each caller's primary rate limit per hour (5000 when
+	// zero). When a caller has used it up, requests are answered 403 with
+	// X-RateLimit-Remaining: 0 until the window resets.
+	RateLimit int
 }
 
 // Server is a fake GitHub. It is an http.Handler; Start serves it.
@@ -82,22 +97,32 @@ type Server struct {
 	// Faults are served in front of every endpoint.
 	Faults faults.Injector
 
-	mux      *http.ServeMux
-	requests fakehttp.Counter
+	mux        *http.ServeMux
+	requests   fakehttp.Counter
+	maxPerPage int
 
-	mu     sync.Mutex
-	users  map[string]User  // by login
-	tokens map[string]Token // by value
-	repos  map[string]Repo  // by lower-case full name
+	mu        sync.Mutex
+	users     map[string]User       // by login
+	tokens    map[string]Token      // by value
+	repos     map[string]*repoState // by lower-case full name
+	nextID    int64                 // ids of issues, comments and labels
+	rate      rateLimits
+	mutations []time.Time
 }
 
 // New returns a fake holding the given users, tokens and repositories.
 func New(opts Options) *Server {
 	s := &Server{
-		mux:    http.NewServeMux(),
-		users:  map[string]User{},
-		tokens: map[string]Token{},
-		repos:  map[string]Repo{},
+		mux:        http.NewServeMux(),
+		maxPerPage: opts.MaxPerPage,
+		users:      map[string]User{},
+		tokens:     map[string]Token{},
+		repos:      map[string]*repoState{},
+		nextID:     1000,
+		rate:       newRateLimits(opts.RateLimit),
+	}
+	if s.maxPerPage <= 0 {
+		s.maxPerPage = 100
 	}
 	for _, u := range opts.Users {
 		s.AddUser(u)
@@ -110,6 +135,7 @@ func New(opts Options) *Server {
 	}
 	s.mux.HandleFunc("GET /user", s.user)
 	s.mux.HandleFunc("GET /repos/{owner}/{repo}", s.repo)
+	s.routeIssues()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 	})
@@ -130,17 +156,25 @@ func (s *Server) AddToken(t Token) {
 	s.tokens[t.Value] = t
 }
 
-// AddRepo adds or replaces a repository.
+// AddRepo adds a repository, or replaces its settings and keeps its issues.
 func (s *Server) AddRepo(r Repo) {
+	if r.DefaultBranch == "" {
+		r.DefaultBranch = "main"
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.repos[strings.ToLower(r.FullName())] = r
+	key := strings.ToLower(r.FullName())
+	if st, ok := s.repos[key]; ok {
+		st.repo = r
+		return
+	}
+	s.repos[key] = newRepoState(r)
 }
 
-// ServeHTTP serves faults first, then the fake API. Enterprise Server's
-// /api/v3 prefix is accepted and stripped.
+// ServeHTTP serves faults first, then the fake API (with its ETag and rate
+// limit handling). Enterprise Server's /api/v3 prefix is accepted and stripped.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := s.requests.Wrap(s.Faults.Wrap(s.mux))
+	h := s.requests.Wrap(s.Faults.Wrap(s.conditional(s.mux)))
 	if strings.HasPrefix(r.URL.Path, "/api/v3/") {
 		h = http.StripPrefix("/api/v3", h)
 	}
@@ -186,15 +220,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (tok *Toke
 	return &t, u, true
 }
 
+// setCommonHeaders sets the media-type headers; conditional adds the
+// rate-limit headers once the answer is known.
 func setCommonHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("X-GitHub-Media-Type", "github.v3; format=json")
 	h.Set("X-GitHub-Api-Version-Selected", "2022-11-28")
-	h.Set("X-RateLimit-Limit", "5000")
-	h.Set("X-RateLimit-Remaining", "4999")
-	h.Set("X-RateLimit-Used", "1")
-	h.Set("X-RateLimit-Resource", "core")
-	h.Set("X-RateLimit-Reset", fmt.Sprint(time.Now().Add(time.Hour).Unix()))
 }
 
 func (s *Server) user(w http.ResponseWriter, r *http.Request) {
@@ -218,7 +249,11 @@ func (s *Server) repo(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Accepted-OAuth-Scopes", "repo")
 	full := r.PathValue("owner") + "/" + r.PathValue("repo")
 	s.mu.Lock()
-	repo, found := s.repos[strings.ToLower(full)]
+	st, found := s.repos[strings.ToLower(full)]
+	var repo Repo
+	if found {
+		repo = st.repo
+	}
 	s.mu.Unlock()
 	if !found {
 		notFound(w)
@@ -335,7 +370,7 @@ func repoJSON(api string, r Repo, role Role, withPermissions bool) map[string]an
 		"subscribers_url": u + "/subscribers", "subscription_url": u + "/subscription", "tags_url": u + "/tags",
 		"teams_url": u + "/teams", "trees_url": u + "/git/trees{/sha}", "clone_url": html + ".git",
 		"mirror_url": nil, "hooks_url": u + "/hooks", "svn_url": html, "homepage": nil, "language": "Go",
-		"forks_count": 0, "stargazers_count": 0, "watchers_count": 0, "size": 1, "default_branch": "main",
+		"forks_count": 0, "stargazers_count": 0, "watchers_count": 0, "size": 1, "default_branch": r.DefaultBranch,
 		"open_issues_count": 0, "is_template": false, "topics": []string{}, "has_issues": true,
 		"has_projects": true, "has_wiki": true, "has_pages": false, "has_downloads": true,
 		"has_discussions": false, "archived": r.Archived, "disabled": false, "visibility": visibility,

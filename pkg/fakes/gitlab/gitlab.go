@@ -1,10 +1,19 @@
 // Package gitlab is an in-memory fake of the GitLab REST API v4 (gitlab.com
-// or self-managed): users, personal access tokens with scopes and expiry, and
-// projects addressed by numeric id or URL-encoded path.
+// or self-managed): users, personal access tokens with scopes and expiry,
+// projects addressed by numeric id or URL-encoded path, issues with labels,
+// assignees and notes, and merge requests.
 //
-// Today it serves the endpoints a connection test uses (GET /user, GET
-// /personal_access_tokens/self, GET /projects/:id); issues, labels, notes and
-// merge requests come with the issues that need them.
+// It serves what connectorhub uses: GET /user, GET
+// /personal_access_tokens/self, GET /projects/:id, the project issue list
+// (filters, order_by/sort, offset pagination with X-Next-Page/X-Total and a
+// Link header, and keyset pagination with a cursor in the Link header unless
+// Options.NoKeyset), GET and PUT of one issue (add_labels, remove_labels,
+// state_event), issue notes (list, create) and merge requests (list, create).
+// Every answer carries RateLimit-* headers; Options.RateLimit enforces the
+// limit with 429 and Retry-After. Faults are served in front of it all.
+//
+// Issue and merge request iids are unique across the whole fake (GitLab's are
+// per project), so the inspection helpers take an iid alone.
 package gitlab
 
 import (
@@ -58,6 +67,8 @@ type Project struct {
 	Visibility string // private (default), internal, public
 	Archived   bool
 	Members    map[string]int // access level by username
+	// DefaultBranch is "main" when empty.
+	DefaultBranch string
 }
 
 // Options configure the fake.
@@ -65,6 +76,17 @@ type Options struct {
 	Users    []User
 	Tokens   []Token
 	Projects []Project
+	// Issues are added in order (see AddIssue).
+	Issues []Issue
+	// MaxPerPage caps per_page, as GitLab caps it at 100 (the default).
+	MaxPerPage int
+	// NoKeyset serves offset pagination even when pagination=keyset is asked
+	// for, as GitLab versions before keyset support for issues do.
+	NoKeyset bool
+	// RateLimit is the requests allowed per minute per token, enforced with
+	// 429 and Retry-After. Zero advertises 2000 in the RateLimit-* headers
+	// without enforcing it.
+	RateLimit int
 }
 
 // Server is a fake GitLab. It is an http.Handler; Start serves it.
@@ -74,19 +96,31 @@ type Server struct {
 
 	mux      *http.ServeMux
 	requests fakehttp.Counter
+	opts     Options
 
 	mu       sync.Mutex
 	users    map[string]User  // by username
 	tokens   map[string]Token // by value
 	projects []Project
+	issues   []*Issue // by iid order
+	mrs      []*MergeRequest
+	lastIID  int64
+	lastNote int64
+	log      []Request
+	limits   map[string]*window // rate-limit windows by token (or client address)
 }
 
 // New returns a fake holding the given users, tokens and projects.
 func New(opts Options) *Server {
+	if opts.MaxPerPage <= 0 {
+		opts.MaxPerPage = 100
+	}
 	s := &Server{
 		mux:    http.NewServeMux(),
+		opts:   opts,
 		users:  map[string]User{},
 		tokens: map[string]Token{},
+		limits: map[string]*window{},
 	}
 	for _, u := range opts.Users {
 		s.AddUser(u)
@@ -97,9 +131,19 @@ func New(opts Options) *Server {
 	for _, p := range opts.Projects {
 		s.AddProject(p)
 	}
+	for _, is := range opts.Issues {
+		s.AddIssue(is)
+	}
 	s.mux.HandleFunc("GET /api/v4/user", s.user)
 	s.mux.HandleFunc("GET /api/v4/personal_access_tokens/self", s.tokenSelf)
 	s.mux.HandleFunc("GET /api/v4/projects/{id}", s.project)
+	s.mux.HandleFunc("GET /api/v4/projects/{id}/issues", s.listIssues)
+	s.mux.HandleFunc("GET /api/v4/projects/{id}/issues/{iid}", s.getIssue)
+	s.mux.HandleFunc("PUT /api/v4/projects/{id}/issues/{iid}", s.updateIssue)
+	s.mux.HandleFunc("GET /api/v4/projects/{id}/issues/{iid}/notes", s.listNotes)
+	s.mux.HandleFunc("POST /api/v4/projects/{id}/issues/{iid}/notes", s.createNote)
+	s.mux.HandleFunc("GET /api/v4/projects/{id}/merge_requests", s.listMergeRequests)
+	s.mux.HandleFunc("POST /api/v4/projects/{id}/merge_requests", s.createMergeRequest)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fakehttp.JSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
 	})
@@ -127,6 +171,9 @@ func (s *Server) AddProject(p Project) {
 	if p.Visibility == "" {
 		p.Visibility = "private"
 	}
+	if p.DefaultBranch == "" {
+		p.DefaultBranch = "main"
+	}
 	for i, old := range s.projects {
 		if old.ID == p.ID {
 			s.projects[i] = p
@@ -136,9 +183,10 @@ func (s *Server) AddProject(p Project) {
 	s.projects = append(s.projects, p)
 }
 
-// ServeHTTP serves faults first, then the fake API.
+// ServeHTTP records the request, serves faults first, then the rate limit,
+// then the fake API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Wrap(s.Faults.Wrap(s.mux)).ServeHTTP(w, r)
+	s.requests.Wrap(s.record(s.Faults.Wrap(s.rateLimited(s.mux)))).ServeHTTP(w, r)
 }
 
 // Start serves the fake on 127.0.0.1 until the test ends and returns its URL.
@@ -245,28 +293,36 @@ func (s *Server) tokenSelf(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) project(w http.ResponseWriter, r *http.Request) {
+// access is who is calling and what they may do in the project of the path.
+type access struct {
+	tok     *Token // nil: anonymous
+	user    User
+	project Project
+	level   int // membership access level; 0 when not a member
+}
+
+// projectAccess authenticates the request and resolves the project of the
+// path ({id}: numeric id or URL-encoded path). It answers 401, 403
+// (insufficient_scope) or 404 itself and then reports !ok. Reads accept
+// read_api; writes (write true) need the api scope.
+func (s *Server) projectAccess(w http.ResponseWriter, r *http.Request, write bool) (access, bool) {
 	tok, u, ok := s.authenticate(w, r)
 	if !ok {
-		return
+		return access{}, false
 	}
-	if tok != nil && !hasAny(tok, "api", "read_api") {
+	switch {
+	case tok == nil && write:
+		unauthorized(w)
+		return access{}, false
+	case tok != nil && write && !hasAny(tok, "api"):
+		insufficientScope(w, "api")
+		return access{}, false
+	case tok != nil && !hasAny(tok, "api", "read_api"):
 		insufficientScope(w, "api", "read_api")
-		return
+		return access{}, false
 	}
 	id := r.PathValue("id") // ServeMux unescapes "group%2Fproject"
-	s.mu.Lock()
-	var (
-		p     Project
-		found bool
-	)
-	for _, cand := range s.projects {
-		if strconv.FormatInt(cand.ID, 10) == id || strings.EqualFold(cand.Path, id) {
-			p, found = cand, true
-			break
-		}
-	}
-	s.mu.Unlock()
+	p, found := s.findProject(id)
 	level, member := 0, false
 	if tok != nil {
 		level, member = p.Members[u.Username]
@@ -274,9 +330,33 @@ func (s *Server) project(w http.ResponseWriter, r *http.Request) {
 	visible := found && (p.Visibility == "public" || (p.Visibility == "internal" && tok != nil) || member)
 	if !visible {
 		fakehttp.JSON(w, http.StatusNotFound, map[string]string{"message": "404 Project Not Found"})
+		return access{}, false
+	}
+	return access{tok: tok, user: u, project: p, level: level}, true
+}
+
+func (s *Server) findProject(id string) (Project, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, cand := range s.projects {
+		if strconv.FormatInt(cand.ID, 10) == id || strings.EqualFold(cand.Path, id) {
+			return cand, true
+		}
+	}
+	return Project{}, false
+}
+
+func forbidden(w http.ResponseWriter) {
+	fakehttp.JSON(w, http.StatusForbidden, map[string]string{"message": "403 Forbidden"})
+}
+
+func (s *Server) project(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.projectAccess(w, r, false)
+	if !ok {
 		return
 	}
-	fakehttp.JSON(w, http.StatusOK, projectJSON(fakehttp.BaseURL(r), p, level, member))
+	_, member := a.project.Members[a.user.Username]
+	fakehttp.JSON(w, http.StatusOK, projectJSON(fakehttp.BaseURL(r), a.project, a.level, a.tok != nil && member))
 }
 
 func projectJSON(base string, p Project, level int, member bool) map[string]any {
@@ -289,9 +369,9 @@ func projectJSON(base string, p Project, level int, member bool) map[string]any 
 	return map[string]any{
 		"id": p.ID, "description": "", "name": p.Name, "name_with_namespace": strings.ReplaceAll(ns, "/", " / ") + " / " + p.Name,
 		"path": path, "path_with_namespace": p.Path, "created_at": "2020-01-02T03:04:05.000Z",
-		"default_branch": "main", "tag_list": []string{}, "topics": []string{},
+		"default_branch": p.DefaultBranch, "tag_list": []string{}, "topics": []string{},
 		"ssh_url_to_repo":  "git@" + strings.TrimPrefix(strings.TrimPrefix(base, "http://"), "https://") + ":" + p.Path + ".git",
-		"http_url_to_repo": web + ".git", "web_url": web, "readme_url": web + "/-/blob/main/README.md",
+		"http_url_to_repo": web + ".git", "web_url": web, "readme_url": web + "/-/blob/" + p.DefaultBranch + "/README.md",
 		"forks_count": 0, "avatar_url": nil, "star_count": 0, "last_activity_at": "2020-01-02T03:04:05.000Z",
 		"visibility": p.Visibility, "archived": p.Archived, "empty_repo": false,
 		"namespace": map[string]any{
