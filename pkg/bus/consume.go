@@ -71,6 +71,9 @@ func Decode[T proto.Message](msg jetstream.Msg, into T) (Envelope, error) {
 	if err := unmarshal.Unmarshal(msg.Data(), into); err != nil {
 		return Envelope{}, fmt.Errorf("%w: %s: %v", ErrBadPayload, env.Type, err)
 	}
+	if md, err := msg.Metadata(); err == nil {
+		env.Delivered = md.NumDelivered
+	}
 	return env, nil
 }
 

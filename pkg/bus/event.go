@@ -38,6 +38,9 @@ type Envelope struct {
 	Time    time.Time // ce-time, zero when absent
 	// Header is the message's full NATS header, including trace context.
 	Header nats.Header
+	// Delivered is JetStream's delivery count (1 on the first delivery), so a
+	// handler can tell its last attempt; 0 when the message has no metadata.
+	Delivered uint64
 }
 
 // EventID derives a deterministic event id from parts, e.g. (connector id,

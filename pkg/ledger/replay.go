@@ -1,0 +1,73 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/connectorhub/connectorhub/pkg/bus"
+	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+)
+
+// ErrNotFailed means a replay was asked for a result that is not dead-lettered.
+var ErrNotFailed = errors.New("result is not dead-lettered")
+
+// Replay re-publishes a dead-lettered result on result.ready with a new event
+// id and clears its failed mark, so the writeback resumes from the steps its
+// ledger records as done. It returns the subject published to and the
+// number of replays so far.
+func Replay(ctx context.Context, js jetstream.JetStream, store *Store, resultID string) (string, int, error) {
+	e, err := store.Get(ctx, resultID)
+	if err != nil {
+		return "", 0, err
+	}
+	if !e.Failed {
+		state := "in progress"
+		if e.Completed {
+			state = "completed"
+		}
+		return "", 0, fmt.Errorf("%w: %s is %s", ErrNotFailed, resultID, state)
+	}
+	var r chv1.ResultReady
+	if err := protojson.Unmarshal(e.Result, &r); err != nil {
+		return "", 0, fmt.Errorf("ledger %s holds an undecodable result: %w", resultID, err)
+	}
+	e.Failed = false
+	e.Reason = ""
+	e.Replays++
+	e.Attempts = 0
+	if e, err = store.Put(ctx, e); err != nil {
+		return "", 0, err
+	}
+	system := e.System
+	if system == "" {
+		system = systemToken(r.GetSystem())
+	}
+	subject, err := bus.ResultSubject(system, r.GetConnectorId())
+	if err != nil {
+		return "", 0, err
+	}
+	id := bus.EventID("result.replay", resultID, strconv.Itoa(e.Replays))
+	if _, err := bus.Publish(ctx, js, subject, &r, bus.WithID(id), bus.WithSource("connectorhub/replay"), bus.WithSubject(r.GetTicketKey())); err != nil {
+		return "", 0, fmt.Errorf("republish %s: %w", resultID, err)
+	}
+	return subject, e.Replays, nil
+}
+
+func systemToken(s chv1.System) string {
+	switch s {
+	case chv1.System_SYSTEM_JIRA:
+		return "jira"
+	case chv1.System_SYSTEM_GITHUB:
+		return "github"
+	case chv1.System_SYSTEM_GITLAB:
+		return "gitlab"
+	case chv1.System_SYSTEM_CONFLUENCE:
+		return "confluence"
+	}
+	return "unknown"
+}

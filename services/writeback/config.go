@@ -1,0 +1,59 @@
+// Package writeback consumes result.ready and writes results back to the
+// trackers: status, comment (with a mention of the reporter), sub-tasks and a
+// pull/merge request, in that order. Each step is recorded in the
+// writeback_ledger KV bucket, so a redelivery after a crash resumes without
+// repeating a step; a result that keeps failing is dead-lettered as
+// writeback.failed and can be replayed.
+package writeback
+
+import (
+	"errors"
+	"strings"
+	"time"
+)
+
+// Config tunes the writeback service. Env variables map onto it.
+type Config struct {
+	// Durable is the consumer name every writeback replica shares.
+	Durable string `env:"WRITEBACK_DURABLE" envDefault:"writeback"`
+	// MaxDeliver is how many times a result is tried before it is dead-lettered.
+	MaxDeliver int `env:"WRITEBACK_MAX_DELIVER" envDefault:"5"`
+	// AckWait is how long a delivery may take before JetStream redelivers it.
+	AckWait time.Duration `env:"WRITEBACK_ACK_WAIT" envDefault:"2m"`
+	// RetryBase and RetryMax shape the delay between attempts (exponential).
+	RetryBase time.Duration `env:"WRITEBACK_RETRY_BASE" envDefault:"2s"`
+	RetryMax  time.Duration `env:"WRITEBACK_RETRY_MAX" envDefault:"2m"`
+	// Concurrency bounds results handled at once by one replica.
+	Concurrency int `env:"WRITEBACK_CONCURRENCY" envDefault:"4"`
+	// PRTitleTemplate formats pull/merge request titles; $ticket_key and $title expand.
+	PRTitleTemplate string `env:"WRITEBACK_PR_TITLE_TEMPLATE" envDefault:"$ticket_key $title"`
+	// StepTimeout bounds one tracker call.
+	StepTimeout time.Duration `env:"WRITEBACK_STEP_TIMEOUT" envDefault:"30s"`
+}
+
+// DefaultConfig is the configuration with every default applied.
+func DefaultConfig() Config {
+	return Config{Durable: "writeback", MaxDeliver: 5, AckWait: 2 * time.Minute, RetryBase: 2 * time.Second,
+		RetryMax: 2 * time.Minute, Concurrency: 4, PRTitleTemplate: "$ticket_key $title", StepTimeout: 30 * time.Second}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Durable == "" || strings.ContainsAny(c.Durable, ".*> ") {
+		errs = append(errs, errors.New("WRITEBACK_DURABLE must be a plain name"))
+	}
+	if c.MaxDeliver < 1 {
+		errs = append(errs, errors.New("WRITEBACK_MAX_DELIVER must be at least 1"))
+	}
+	if c.AckWait < time.Second || c.RetryBase <= 0 || c.RetryMax < c.RetryBase || c.StepTimeout <= 0 {
+		errs = append(errs, errors.New("WRITEBACK_ACK_WAIT (≥1s), WRITEBACK_RETRY_BASE, WRITEBACK_RETRY_MAX (≥ base) and WRITEBACK_STEP_TIMEOUT must be positive"))
+	}
+	if c.Concurrency < 1 {
+		errs = append(errs, errors.New("WRITEBACK_CONCURRENCY must be at least 1"))
+	}
+	if !strings.Contains(c.PRTitleTemplate, "$title") {
+		errs = append(errs, errors.New("WRITEBACK_PR_TITLE_TEMPLATE must contain $title"))
+	}
+	return errors.Join(errs...)
+}
