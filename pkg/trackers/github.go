@@ -17,7 +17,15 @@ import (
 // go-github, with a personal access token (classic or fine-grained).
 type githubTracker struct{}
 
-var _ IdentityChecker = githubTracker{}
+var (
+	_ IdentityChecker   = githubTracker{}
+	_ Discoverer        = githubTracker{}
+	_ CheapFullListing  = githubTracker{}
+	_ TicketReader      = githubTracker{}
+	_ StatusWriter      = githubTracker{}
+	_ Commenter         = githubTracker{}
+	_ PullRequestOpener = githubTracker{}
+)
 
 func (githubTracker) System() connector.System { return connector.GitHub }
 
@@ -58,15 +66,25 @@ func splitRepo(project string) (owner, repo string, err error) {
 
 // newGitHubClient builds a go-github client for the session: api.github.com
 // (or the given base, e.g. a test server) on Cloud, /api/v3/ on Enterprise
-// Server (go-github appends it when the base URL lacks it).
+// Server (go-github appends it when the base URL lacks it). Its mutations are
+// paced per token (githubMutations). It is cheap and holds no state the
+// frameworks rely on, so each operation builds its own.
 func newGitHubClient(s *Session) (*github.Client, error) {
 	base := s.BaseURL.String()
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
 	}
+	next := s.HTTP.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
 	opts := []github.ClientOptionsFunc{
 		github.WithHTTPClient(s.HTTP),
+		github.WithTransport(githubPacedTransport{next: next, pacer: githubMutations, key: githubPacerKey(s)}),
 		github.WithAuthToken(s.Secret.Reveal()),
+		// The frameworks decide when to retry after a rate limit (they
+		// defer the connector); the client must not refuse calls by itself.
+		github.WithDisableRateLimitCheck(),
 	}
 	if s.Connector.Deployment == connector.SelfHosted {
 		opts = append(opts, github.WithEnterpriseURLs(base, base))

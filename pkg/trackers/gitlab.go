@@ -18,7 +18,14 @@ import (
 // client-go, with a personal (or project/group) access token.
 type gitlabTracker struct{}
 
-var _ IdentityChecker = gitlabTracker{}
+var (
+	_ IdentityChecker   = gitlabTracker{}
+	_ Discoverer        = gitlabTracker{}
+	_ TicketReader      = gitlabTracker{}
+	_ StatusWriter      = gitlabTracker{}
+	_ Commenter         = gitlabTracker{}
+	_ PullRequestOpener = gitlabTracker{}
+)
 
 func (gitlabTracker) System() connector.System { return connector.GitLab }
 
@@ -51,14 +58,27 @@ func (gitlabTracker) ValidateConfig(c connector.Connector) error {
 // minWriteAccess is Developer: merge requests need it, and it covers labels and notes.
 const minWriteAccess = gitlab.DeveloperPermissions
 
+// newGitLabClient builds a client-go client for the session. Retries are off
+// (client-go's retryablehttp would retry 429 and 5xx on its own): a
+// connection test reports rather than waits, and for discovery and writeback
+// the poller and writeback frameworks own backoff, so every failure is
+// returned at once as ErrTransient or *RateLimitError. client-go's own
+// throttle (configured from RateLimit-Limit) is off too: the frameworks keep
+// the per-connector budget.
 func newGitLabClient(s *Session) (*gitlab.Client, error) {
 	return gitlab.NewClient(s.Secret.Reveal(),
 		gitlab.WithBaseURL(s.BaseURL.String()), // client-go appends /api/v4/
 		gitlab.WithHTTPClient(s.HTTP),
-		gitlab.WithoutRetries(), // a connection test reports, it does not wait
+		gitlab.WithoutRetries(),
+		gitlab.WithCustomLimiter(gitlabNoThrottle{}),
 		gitlab.WithURLWarningLogger(s.Logger),
 	)
 }
+
+// gitlabNoThrottle is a client-go RateLimiter that never waits.
+type gitlabNoThrottle struct{}
+
+func (gitlabNoThrottle) Wait(context.Context) error { return nil }
 
 func (t gitlabTracker) CheckIdentity(ctx context.Context, s *Session, r *TestResult) {
 	client, err := newGitLabClient(s)

@@ -190,7 +190,9 @@ func (w *work) comment(ctx context.Context) error {
 		nc.Mention = &trackers.User{ID: w.e.ReporterID, Login: w.e.ReporterLogin, DisplayName: w.e.ReporterName}
 	}
 	return w.step(ctx, "comment", "comment",
-		func(ctx context.Context) (trackers.Link, error) { return cm.AddComment(ctx, w.sess, w.r.GetTicketKey(), nc) },
+		func(ctx context.Context) (trackers.Link, error) {
+			return cm.AddComment(ctx, w.sess, w.r.GetTicketKey(), nc)
+		},
 		func(ctx context.Context) (trackers.Link, bool, error) {
 			return cm.FindComment(ctx, w.sess, w.r.GetTicketKey(), marker)
 		})
@@ -278,4 +280,3 @@ var systemsFromProto = map[chv1.System]connector.System{
 }
 
 func systemFromProto(s chv1.System) connector.System { return systemsFromProto[s] }
-

@@ -105,7 +105,9 @@ func (m *memTracker) FindSubtask(_ context.Context, _ *trackers.Session, parent,
 
 type plainDecrypter struct{}
 
-func (plainDecrypter) Decrypt(_ context.Context, _, ct string) ([]byte, error) { return []byte(ct), nil }
+func (plainDecrypter) Decrypt(_ context.Context, _, ct string) ([]byte, error) {
+	return []byte(ct), nil
+}
 
 type env struct {
 	js    jetstream.JetStream

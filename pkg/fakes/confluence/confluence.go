@@ -222,4 +222,3 @@ func (s *Server) canSee(u User, sp Space) bool {
 	}
 	return slices.Contains(sp.Viewers, id)
 }
-

@@ -102,7 +102,7 @@ type Server struct {
 	users    map[string]User  // by username
 	tokens   map[string]Token // by value
 	projects []Project
-	issues   []*Issue // by iid order
+	issues   []*issueState // in iid order
 	mrs      []*MergeRequest
 	lastIID  int64
 	lastNote int64

@@ -3,17 +3,23 @@
 // or username + password), with anonymous access to public projects.
 //
 // It serves the response shapes of the vendor API (checked by the contract
-// tests in pkg/fakes/contract). Today it serves the endpoints a connection
-// test uses (myself, project); issues, search, transitions and comments come
-// with the issues that need them.
+// tests in pkg/fakes/contract and pkg/trackers): myself, serverInfo, project,
+// issue search (Cloud: /search/jql with nextPageToken, the old /search
+// answering 410; Data Center: /search with startAt), issues with their
+// fields and entity properties, transitions over a workflow, comments with
+// properties, and issue (sub-task) creation. JQL is a subset (see jql.go),
+// with dates read in the querying user's time zone as Jira reads them.
 package jira
 
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/fakes/faults"
@@ -32,6 +38,9 @@ type User struct {
 	APIToken string
 	// Password is the Data Center password (basic auth with Name).
 	Password string
+	// TimeZone is the user's profile time zone (IANA); Options.DefaultTimeZone
+	// when empty. Jira reads JQL dates in it.
+	TimeZone string
 }
 
 // Project is a Jira project.
@@ -52,6 +61,15 @@ type Options struct {
 	Deployment connector.Deployment // Cloud when empty
 	Users      []User
 	Projects   []Project
+	// DefaultTimeZone is the instance's default user time zone (IANA), used
+	// for users without one and for anonymous queries; UTC when empty.
+	DefaultTimeZone string
+	// PageSize caps search and comment pages (Jira: 50 by default, 100 max).
+	PageSize int
+	// Workflow is the transitions every issue follows; DefaultWorkflow when nil.
+	Workflow []Transition
+	// Now is the fake's clock (time.Now when nil): creation and update times.
+	Now func() time.Time
 }
 
 // Server is a fake Jira instance. It is an http.Handler; Start serves it.
@@ -63,20 +81,50 @@ type Server struct {
 	mux        *http.ServeMux
 	requests   fakehttp.Counter
 
-	mu       sync.Mutex
-	users    []User
-	projects map[string]Project // by key
+	defaultZone *time.Location
+	pageSize    int
+	workflow    []Transition
+	clock       func() time.Time
+
+	mu           sync.Mutex
+	users        []User
+	projects     map[string]Project // by key
+	projectOrder []string
+	issues       map[string]*issue // by upper-case key
+	issueOrder   []*issue
+	seq          map[string]int // last issue number per project
+	nextID       int
+	calls        []string
 }
 
 // New returns a fake instance holding the given users and projects.
 func New(opts Options) *Server {
 	s := &Server{
-		deployment: opts.Deployment,
-		mux:        http.NewServeMux(),
-		projects:   map[string]Project{},
+		deployment:  opts.Deployment,
+		mux:         http.NewServeMux(),
+		projects:    map[string]Project{},
+		issues:      map[string]*issue{},
+		seq:         map[string]int{},
+		defaultZone: time.UTC,
+		pageSize:    opts.PageSize,
+		workflow:    opts.Workflow,
+		clock:       opts.Now,
 	}
 	if s.deployment == "" {
 		s.deployment = connector.Cloud
+	}
+	if opts.DefaultTimeZone != "" {
+		loc, err := time.LoadLocation(opts.DefaultTimeZone)
+		if err != nil {
+			panic("jira fake: default time zone: " + err.Error())
+		}
+		s.defaultZone = loc
+	}
+	if s.pageSize <= 0 {
+		s.pageSize = 50
+	}
+	if s.workflow == nil {
+		s.workflow = DefaultWorkflow
 	}
 	for _, u := range opts.Users {
 		s.AddUser(u)
@@ -93,6 +141,7 @@ func New(opts Options) *Server {
 		s.mux.HandleFunc("GET "+prefix+"/serverInfo", s.serverInfo)
 		s.mux.HandleFunc("GET "+prefix+"/myself", s.myself)
 		s.mux.HandleFunc("GET "+prefix+"/project/{projectIdOrKey}", s.project)
+		s.routeIssues(prefix)
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fakehttp.JSON(w, http.StatusNotFound, errorCollection("null for uri"))
@@ -117,12 +166,39 @@ func (s *Server) AddUser(u User) {
 func (s *Server) AddProject(p Project) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.projects[p.Key]; !ok {
+		s.projectOrder = append(s.projectOrder, p.Key)
+	}
 	s.projects[p.Key] = p
 }
 
 // ServeHTTP serves faults first, then the fake API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.calls = append(s.calls, r.Method+" "+r.URL.Path)
+	s.mu.Unlock()
 	s.requests.Wrap(s.Faults.Wrap(s.mux)).ServeHTTP(w, r)
+}
+
+// Calls lists the requests received so far as "METHOD /path", in order.
+func (s *Server) Calls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.calls)
+}
+
+// RateLimitNext answers the next request with 429, Retry-After (whole
+// seconds, rounded up) and RateLimit-Reason, as Jira Cloud does.
+func (s *Server) RateLimitNext(retryAfter time.Duration, reason string) {
+	h := http.Header{}
+	h.Set("Retry-After", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
+	if reason != "" {
+		h.Set("RateLimit-Reason", reason)
+	}
+	h.Set("X-RateLimit-Limit", "100")
+	h.Set("X-RateLimit-Remaining", "0")
+	h.Set("X-RateLimit-Reset", s.now().Add(retryAfter).UTC().Format("2006-01-02T15:04Z"))
+	s.Faults.Add(faults.Fault{Status: http.StatusTooManyRequests, Header: h, Body: `{"errorMessages":["Rate limit exceeded."],"errors":{}}`})
 }
 
 // Start serves the fake on 127.0.0.1 until the test ends and returns its URL.
@@ -272,7 +348,7 @@ func (s *Server) userJSON(r *http.Request, u User, full bool) map[string]any {
 	m := map[string]any{
 		"displayName": u.DisplayName,
 		"active":      !u.Inactive,
-		"timeZone":    "Etc/UTC",
+		"timeZone":    s.zoneOf(&u).String(),
 	}
 	if u.Email != "" {
 		m["emailAddress"] = u.Email
@@ -286,10 +362,12 @@ func (s *Server) userJSON(r *http.Request, u User, full bool) map[string]any {
 		m["self"] = base + "/rest/api/2/user?username=" + u.Name
 		m["name"] = u.Name
 		m["key"] = "JIRAUSER" + u.Name
-		m["deleted"] = false
 		m["avatarUrls"] = avatarURLs(base, u.Name)
 	}
 	if full {
+		if s.deployment != connector.Cloud {
+			m["deleted"] = false
+		}
 		m["locale"] = "en_US"
 		m["groups"] = map[string]any{"size": 1, "items": []any{}}
 		m["applicationRoles"] = map[string]any{"size": 1, "items": []any{}}
