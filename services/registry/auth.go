@@ -38,6 +38,7 @@ var adminMethods = map[string]bool{
 	chv1.RegistryService_TestConnection_FullMethodName:    true,
 	chv1.RegistryService_RotateCredential_FullMethodName:  true,
 	chv1.RegistryService_RewrapCredentials_FullMethodName: true,
+	chv1.RegistryService_ReplayResult_FullMethodName:      true,
 }
 
 // authenticator checks bearer tokens. Tokens are compared by their SHA-256 in

@@ -165,6 +165,16 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 	return c
 }
 
+func statusToProto(st connector.PollState) *chv1.ConnectorStatus {
+	return &chv1.ConnectorStatus{
+		LastPollTime:    tsOrNil(st.LastPoll),
+		LastSuccessTime: tsOrNil(st.LastSuccess),
+		LastError:       st.LastError,
+		TicketsKnown:    int64(len(st.Known)),
+		NextPollTime:    tsOrNil(st.NextPoll),
+	}
+}
+
 func testResultToProto(r trackers.TestResult) *chv1.TestConnectionResponse {
 	out := &chv1.TestConnectionResponse{
 		Ok:                   r.OK,

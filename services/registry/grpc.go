@@ -14,6 +14,7 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/connectortest"
+	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
@@ -55,7 +56,9 @@ func (g *grpcServer) GetConnector(ctx context.Context, req *chv1.GetConnectorReq
 	if err != nil {
 		return nil, g.fail(ctx, err)
 	}
-	return &chv1.GetConnectorResponse{Connector: connectorToProto(c)}, nil
+	p := connectorToProto(c)
+	p.Status = statusToProto(g.svc.Status(ctx, c.ID))
+	return &chv1.GetConnectorResponse{Connector: p}, nil
 }
 
 // ListConnectors pages by id: the page token is the last id of the previous page,
@@ -91,7 +94,9 @@ func (g *grpcServer) ListConnectors(ctx context.Context, req *chv1.ListConnector
 	end := min(start+size, len(all))
 	resp := &chv1.ListConnectorsResponse{}
 	for _, c := range all[start:end] {
-		resp.Connectors = append(resp.Connectors, connectorToProto(c))
+		p := connectorToProto(c)
+		p.Status = statusToProto(g.svc.Status(ctx, c.ID))
+		resp.Connectors = append(resp.Connectors, p)
 	}
 	if end < len(all) {
 		resp.NextPageToken = all[end-1].ID
@@ -235,6 +240,17 @@ func (g *grpcServer) fail(ctx context.Context, err error) error {
 	return toStatus(err)
 }
 
+func (g *grpcServer) ReplayResult(ctx context.Context, req *chv1.ReplayResultRequest) (*chv1.ReplayResultResponse, error) {
+	if req.GetResultId() == "" {
+		return nil, invalid("result_id", "is required")
+	}
+	subject, n, err := g.svc.Replay(ctx, req.GetResultId())
+	if err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	return &chv1.ReplayResultResponse{ResultId: req.GetResultId(), Subject: subject, Replays: int32(n)}, nil
+}
+
 func invalid(field, desc string) error {
 	return toStatus(connector.ValidationError{{Field: field, Description: desc}})
 }
@@ -247,8 +263,10 @@ func errorCode(err error) codes.Code {
 		return codes.OK
 	case errors.As(err, &verr):
 		return codes.InvalidArgument
-	case errors.Is(err, connector.ErrNotFound):
+	case errors.Is(err, connector.ErrNotFound), errors.Is(err, ledger.ErrNotFound):
 		return codes.NotFound
+	case errors.Is(err, ledger.ErrNotFailed):
+		return codes.FailedPrecondition
 	case errors.Is(err, connector.ErrExists):
 		return codes.AlreadyExists
 	case errors.Is(err, connector.ErrConflict):

@@ -18,6 +18,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/connectortest"
+	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
@@ -64,8 +65,18 @@ func NewService(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: open KV %s (run bus.Provision first): %w", bus.BucketConnectors, err)
 	}
+	skv, err := deps.JS.KeyValue(ctx, bus.BucketPollState)
+	if err != nil {
+		return nil, fmt.Errorf("registry: open KV %s: %w", bus.BucketPollState, err)
+	}
+	lkv, err := deps.JS.KeyValue(ctx, bus.BucketWritebackLedger)
+	if err != nil {
+		return nil, fmt.Errorf("registry: open KV %s: %w", bus.BucketWritebackLedger, err)
+	}
 	s := &Service{
 		store:  connector.NewStore(kv),
+		states: connector.NewStateStore(skv),
+		ledger: ledger.NewStore(lkv),
 		cipher: deps.Cipher,
 		tester: deps.Tester,
 		saved:  deps.SavedTester,
@@ -89,6 +100,9 @@ func NewService(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.replay = func(ctx context.Context, id string) (string, int, error) {
+		return ledger.Replay(ctx, deps.JS, s.ledger, id)
 	}
 	return s, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
@@ -58,6 +59,9 @@ var (
 // Service is the registry's application layer; the gRPC server is a thin port onto it.
 type Service struct {
 	store  *connector.Store
+	states *connector.StateStore
+	ledger *ledger.Store
+	replay func(ctx context.Context, resultID string) (subject string, replays int, err error)
 	cipher Encrypter
 	tester Tester
 	saved  SavedTester
@@ -219,10 +223,32 @@ func (s *Service) Update(ctx context.Context, next connector.Connector, fields [
 	return s.store.Update(ctx, next)
 }
 
-// Delete removes a connector (only at revision rev when rev > 0).
+// Delete removes a connector (only at revision rev when rev > 0) and forgets
+// its poll state.
 func (s *Service) Delete(ctx context.Context, id string, rev uint64) (err error) {
 	defer func() { s.record(ctx, "connector.delete", id, err, nil) }()
-	return s.store.Delete(ctx, id, rev)
+	if err := s.store.Delete(ctx, id, rev); err != nil {
+		return err
+	}
+	if err := s.states.Delete(ctx, id); err != nil {
+		s.log.WarnContext(ctx, "poll state of a deleted connector not removed", "connector", id, "error", err)
+	}
+	return nil
+}
+
+// Status is what the pollers last reported about a connector.
+func (s *Service) Status(ctx context.Context, id string) connector.PollState {
+	st, err := s.states.Get(ctx, id)
+	if err != nil {
+		s.log.WarnContext(ctx, "poll state unreadable", "connector", id, "error", err)
+	}
+	return st
+}
+
+// Replay re-publishes a dead-lettered result.
+func (s *Service) Replay(ctx context.Context, resultID string) (subject string, replays int, err error) {
+	defer func() { s.record(ctx, "result.replay", "", err, []string{resultID}) }()
+	return s.replay(ctx, resultID)
 }
 
 // TestUnsaved checks a configuration with the credential the admin sent.

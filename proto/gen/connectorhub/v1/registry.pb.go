@@ -1370,6 +1370,112 @@ func (x *RewrapCredentialsResponse) GetFailedConnectorIds() []string {
 	return nil
 }
 
+type ReplayResultRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ResultId      string                 `protobuf:"bytes,1,opt,name=result_id,json=resultId,proto3" json:"result_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayResultRequest) Reset() {
+	*x = ReplayResultRequest{}
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayResultRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayResultRequest) ProtoMessage() {}
+
+func (x *ReplayResultRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayResultRequest.ProtoReflect.Descriptor instead.
+func (*ReplayResultRequest) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ReplayResultRequest) GetResultId() string {
+	if x != nil {
+		return x.ResultId
+	}
+	return ""
+}
+
+type ReplayResultResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ResultId string                 `protobuf:"bytes,1,opt,name=result_id,json=resultId,proto3" json:"result_id,omitempty"`
+	// The subject the result was re-published on.
+	Subject string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	// How many times this result has been replayed, this one included.
+	Replays       int32 `protobuf:"varint,3,opt,name=replays,proto3" json:"replays,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayResultResponse) Reset() {
+	*x = ReplayResultResponse{}
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayResultResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayResultResponse) ProtoMessage() {}
+
+func (x *ReplayResultResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayResultResponse.ProtoReflect.Descriptor instead.
+func (*ReplayResultResponse) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ReplayResultResponse) GetResultId() string {
+	if x != nil {
+		return x.ResultId
+	}
+	return ""
+}
+
+func (x *ReplayResultResponse) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *ReplayResultResponse) GetReplays() int32 {
+	if x != nil {
+		return x.Replays
+	}
+	return 0
+}
+
 var File_connectorhub_v1_registry_proto protoreflect.FileDescriptor
 
 const file_connectorhub_v1_registry_proto_rawDesc = "" +
@@ -1469,7 +1575,13 @@ const file_connectorhub_v1_registry_proto_rawDesc = "" +
 	"\x19RewrapCredentialsResponse\x12\x1c\n" +
 	"\trewrapped\x18\x01 \x01(\x05R\trewrapped\x12\x1c\n" +
 	"\tunchanged\x18\x02 \x01(\x05R\tunchanged\x120\n" +
-	"\x14failed_connector_ids\x18\x03 \x03(\tR\x12failedConnectorIds2\x8a\b\n" +
+	"\x14failed_connector_ids\x18\x03 \x03(\tR\x12failedConnectorIds\"2\n" +
+	"\x13ReplayResultRequest\x12\x1b\n" +
+	"\tresult_id\x18\x01 \x01(\tR\bresultId\"g\n" +
+	"\x14ReplayResultResponse\x12\x1b\n" +
+	"\tresult_id\x18\x01 \x01(\tR\bresultId\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12\x18\n" +
+	"\areplays\x18\x03 \x01(\x05R\areplays2\xe7\b\n" +
 	"\x0fRegistryService\x12d\n" +
 	"\x0fCreateConnector\x12'.connectorhub.v1.CreateConnectorRequest\x1a(.connectorhub.v1.CreateConnectorResponse\x12[\n" +
 	"\fGetConnector\x12$.connectorhub.v1.GetConnectorRequest\x1a%.connectorhub.v1.GetConnectorResponse\x12a\n" +
@@ -1480,7 +1592,8 @@ const file_connectorhub_v1_registry_proto_rawDesc = "" +
 	"\x0fGetCapabilities\x12'.connectorhub.v1.GetCapabilitiesRequest\x1a(.connectorhub.v1.GetCapabilitiesResponse\x12g\n" +
 	"\x10RotateCredential\x12(.connectorhub.v1.RotateCredentialRequest\x1a).connectorhub.v1.RotateCredentialResponse\x12g\n" +
 	"\x10CheckCredentials\x12(.connectorhub.v1.CheckCredentialsRequest\x1a).connectorhub.v1.CheckCredentialsResponse\x12j\n" +
-	"\x11RewrapCredentials\x12).connectorhub.v1.RewrapCredentialsRequest\x1a*.connectorhub.v1.RewrapCredentialsResponseB\xd0\x01\n" +
+	"\x11RewrapCredentials\x12).connectorhub.v1.RewrapCredentialsRequest\x1a*.connectorhub.v1.RewrapCredentialsResponse\x12[\n" +
+	"\fReplayResult\x12$.connectorhub.v1.ReplayResultRequest\x1a%.connectorhub.v1.ReplayResultResponseB\xd0\x01\n" +
 	"\x13com.connectorhub.v1B\rRegistryProtoP\x01ZMgithub.com/connectorhub/connectorhub/proto/gen/connectorhub/v1;connectorhubv1\xa2\x02\x03CXX\xaa\x02\x0fConnectorhub.V1\xca\x02\x0fConnectorhub\\V1\xe2\x02\x1bConnectorhub\\V1\\GPBMetadata\xea\x02\x10Connectorhub::V1b\x06proto3"
 
 var (
@@ -1495,7 +1608,7 @@ func file_connectorhub_v1_registry_proto_rawDescGZIP() []byte {
 	return file_connectorhub_v1_registry_proto_rawDescData
 }
 
-var file_connectorhub_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_connectorhub_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_connectorhub_v1_registry_proto_goTypes = []any{
 	(*CreateConnectorRequest)(nil),    // 0: connectorhub.v1.CreateConnectorRequest
 	(*CreateConnectorResponse)(nil),   // 1: connectorhub.v1.CreateConnectorResponse
@@ -1521,39 +1634,41 @@ var file_connectorhub_v1_registry_proto_goTypes = []any{
 	(*CheckCredentialsResponse)(nil),  // 21: connectorhub.v1.CheckCredentialsResponse
 	(*RewrapCredentialsRequest)(nil),  // 22: connectorhub.v1.RewrapCredentialsRequest
 	(*RewrapCredentialsResponse)(nil), // 23: connectorhub.v1.RewrapCredentialsResponse
-	(*Connector)(nil),                 // 24: connectorhub.v1.Connector
-	(System)(0),                       // 25: connectorhub.v1.System
-	(*fieldmaskpb.FieldMask)(nil),     // 26: google.protobuf.FieldMask
-	(*timestamppb.Timestamp)(nil),     // 27: google.protobuf.Timestamp
-	(Deployment)(0),                   // 28: connectorhub.v1.Deployment
-	(AuthMode)(0),                     // 29: connectorhub.v1.AuthMode
-	(*durationpb.Duration)(nil),       // 30: google.protobuf.Duration
-	(*CredentialInfo)(nil),            // 31: connectorhub.v1.CredentialInfo
+	(*ReplayResultRequest)(nil),       // 24: connectorhub.v1.ReplayResultRequest
+	(*ReplayResultResponse)(nil),      // 25: connectorhub.v1.ReplayResultResponse
+	(*Connector)(nil),                 // 26: connectorhub.v1.Connector
+	(System)(0),                       // 27: connectorhub.v1.System
+	(*fieldmaskpb.FieldMask)(nil),     // 28: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),     // 29: google.protobuf.Timestamp
+	(Deployment)(0),                   // 30: connectorhub.v1.Deployment
+	(AuthMode)(0),                     // 31: connectorhub.v1.AuthMode
+	(*durationpb.Duration)(nil),       // 32: google.protobuf.Duration
+	(*CredentialInfo)(nil),            // 33: connectorhub.v1.CredentialInfo
 }
 var file_connectorhub_v1_registry_proto_depIdxs = []int32{
-	24, // 0: connectorhub.v1.CreateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
-	24, // 1: connectorhub.v1.CreateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
-	24, // 2: connectorhub.v1.GetConnectorResponse.connector:type_name -> connectorhub.v1.Connector
-	25, // 3: connectorhub.v1.ListConnectorsRequest.system:type_name -> connectorhub.v1.System
-	24, // 4: connectorhub.v1.ListConnectorsResponse.connectors:type_name -> connectorhub.v1.Connector
-	24, // 5: connectorhub.v1.UpdateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
-	26, // 6: connectorhub.v1.UpdateConnectorRequest.update_mask:type_name -> google.protobuf.FieldMask
-	24, // 7: connectorhub.v1.UpdateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
-	24, // 8: connectorhub.v1.TestConnectionRequest.config:type_name -> connectorhub.v1.Connector
+	26, // 0: connectorhub.v1.CreateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
+	26, // 1: connectorhub.v1.CreateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
+	26, // 2: connectorhub.v1.GetConnectorResponse.connector:type_name -> connectorhub.v1.Connector
+	27, // 3: connectorhub.v1.ListConnectorsRequest.system:type_name -> connectorhub.v1.System
+	26, // 4: connectorhub.v1.ListConnectorsResponse.connectors:type_name -> connectorhub.v1.Connector
+	26, // 5: connectorhub.v1.UpdateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
+	28, // 6: connectorhub.v1.UpdateConnectorRequest.update_mask:type_name -> google.protobuf.FieldMask
+	26, // 7: connectorhub.v1.UpdateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
+	26, // 8: connectorhub.v1.TestConnectionRequest.config:type_name -> connectorhub.v1.Connector
 	11, // 9: connectorhub.v1.TestConnectionResponse.checks:type_name -> connectorhub.v1.CheckResult
-	27, // 10: connectorhub.v1.TestConnectionResponse.credential_expire_time:type_name -> google.protobuf.Timestamp
-	25, // 11: connectorhub.v1.GetCapabilitiesRequest.system:type_name -> connectorhub.v1.System
-	25, // 12: connectorhub.v1.SystemCapabilities.system:type_name -> connectorhub.v1.System
-	28, // 13: connectorhub.v1.SystemCapabilities.deployments:type_name -> connectorhub.v1.Deployment
-	29, // 14: connectorhub.v1.SystemCapabilities.auth_modes:type_name -> connectorhub.v1.AuthMode
+	29, // 10: connectorhub.v1.TestConnectionResponse.credential_expire_time:type_name -> google.protobuf.Timestamp
+	27, // 11: connectorhub.v1.GetCapabilitiesRequest.system:type_name -> connectorhub.v1.System
+	27, // 12: connectorhub.v1.SystemCapabilities.system:type_name -> connectorhub.v1.System
+	30, // 13: connectorhub.v1.SystemCapabilities.deployments:type_name -> connectorhub.v1.Deployment
+	31, // 14: connectorhub.v1.SystemCapabilities.auth_modes:type_name -> connectorhub.v1.AuthMode
 	14, // 15: connectorhub.v1.SystemCapabilities.features:type_name -> connectorhub.v1.Feature
 	15, // 16: connectorhub.v1.GetCapabilitiesResponse.systems:type_name -> connectorhub.v1.SystemCapabilities
-	24, // 17: connectorhub.v1.RotateCredentialResponse.connector:type_name -> connectorhub.v1.Connector
+	26, // 17: connectorhub.v1.RotateCredentialResponse.connector:type_name -> connectorhub.v1.Connector
 	12, // 18: connectorhub.v1.RotateCredentialResponse.test:type_name -> connectorhub.v1.TestConnectionResponse
-	30, // 19: connectorhub.v1.CheckCredentialsRequest.stale_after:type_name -> google.protobuf.Duration
-	25, // 20: connectorhub.v1.CredentialAge.system:type_name -> connectorhub.v1.System
-	31, // 21: connectorhub.v1.CredentialAge.credential:type_name -> connectorhub.v1.CredentialInfo
-	30, // 22: connectorhub.v1.CredentialAge.age:type_name -> google.protobuf.Duration
+	32, // 19: connectorhub.v1.CheckCredentialsRequest.stale_after:type_name -> google.protobuf.Duration
+	27, // 20: connectorhub.v1.CredentialAge.system:type_name -> connectorhub.v1.System
+	33, // 21: connectorhub.v1.CredentialAge.credential:type_name -> connectorhub.v1.CredentialInfo
+	32, // 22: connectorhub.v1.CredentialAge.age:type_name -> google.protobuf.Duration
 	20, // 23: connectorhub.v1.CheckCredentialsResponse.credentials:type_name -> connectorhub.v1.CredentialAge
 	0,  // 24: connectorhub.v1.RegistryService.CreateConnector:input_type -> connectorhub.v1.CreateConnectorRequest
 	2,  // 25: connectorhub.v1.RegistryService.GetConnector:input_type -> connectorhub.v1.GetConnectorRequest
@@ -1565,18 +1680,20 @@ var file_connectorhub_v1_registry_proto_depIdxs = []int32{
 	17, // 31: connectorhub.v1.RegistryService.RotateCredential:input_type -> connectorhub.v1.RotateCredentialRequest
 	19, // 32: connectorhub.v1.RegistryService.CheckCredentials:input_type -> connectorhub.v1.CheckCredentialsRequest
 	22, // 33: connectorhub.v1.RegistryService.RewrapCredentials:input_type -> connectorhub.v1.RewrapCredentialsRequest
-	1,  // 34: connectorhub.v1.RegistryService.CreateConnector:output_type -> connectorhub.v1.CreateConnectorResponse
-	3,  // 35: connectorhub.v1.RegistryService.GetConnector:output_type -> connectorhub.v1.GetConnectorResponse
-	5,  // 36: connectorhub.v1.RegistryService.ListConnectors:output_type -> connectorhub.v1.ListConnectorsResponse
-	7,  // 37: connectorhub.v1.RegistryService.UpdateConnector:output_type -> connectorhub.v1.UpdateConnectorResponse
-	9,  // 38: connectorhub.v1.RegistryService.DeleteConnector:output_type -> connectorhub.v1.DeleteConnectorResponse
-	12, // 39: connectorhub.v1.RegistryService.TestConnection:output_type -> connectorhub.v1.TestConnectionResponse
-	16, // 40: connectorhub.v1.RegistryService.GetCapabilities:output_type -> connectorhub.v1.GetCapabilitiesResponse
-	18, // 41: connectorhub.v1.RegistryService.RotateCredential:output_type -> connectorhub.v1.RotateCredentialResponse
-	21, // 42: connectorhub.v1.RegistryService.CheckCredentials:output_type -> connectorhub.v1.CheckCredentialsResponse
-	23, // 43: connectorhub.v1.RegistryService.RewrapCredentials:output_type -> connectorhub.v1.RewrapCredentialsResponse
-	34, // [34:44] is the sub-list for method output_type
-	24, // [24:34] is the sub-list for method input_type
+	24, // 34: connectorhub.v1.RegistryService.ReplayResult:input_type -> connectorhub.v1.ReplayResultRequest
+	1,  // 35: connectorhub.v1.RegistryService.CreateConnector:output_type -> connectorhub.v1.CreateConnectorResponse
+	3,  // 36: connectorhub.v1.RegistryService.GetConnector:output_type -> connectorhub.v1.GetConnectorResponse
+	5,  // 37: connectorhub.v1.RegistryService.ListConnectors:output_type -> connectorhub.v1.ListConnectorsResponse
+	7,  // 38: connectorhub.v1.RegistryService.UpdateConnector:output_type -> connectorhub.v1.UpdateConnectorResponse
+	9,  // 39: connectorhub.v1.RegistryService.DeleteConnector:output_type -> connectorhub.v1.DeleteConnectorResponse
+	12, // 40: connectorhub.v1.RegistryService.TestConnection:output_type -> connectorhub.v1.TestConnectionResponse
+	16, // 41: connectorhub.v1.RegistryService.GetCapabilities:output_type -> connectorhub.v1.GetCapabilitiesResponse
+	18, // 42: connectorhub.v1.RegistryService.RotateCredential:output_type -> connectorhub.v1.RotateCredentialResponse
+	21, // 43: connectorhub.v1.RegistryService.CheckCredentials:output_type -> connectorhub.v1.CheckCredentialsResponse
+	23, // 44: connectorhub.v1.RegistryService.RewrapCredentials:output_type -> connectorhub.v1.RewrapCredentialsResponse
+	25, // 45: connectorhub.v1.RegistryService.ReplayResult:output_type -> connectorhub.v1.ReplayResultResponse
+	35, // [35:46] is the sub-list for method output_type
+	24, // [24:35] is the sub-list for method input_type
 	24, // [24:24] is the sub-list for extension type_name
 	24, // [24:24] is the sub-list for extension extendee
 	0,  // [0:24] is the sub-list for field type_name
@@ -1598,7 +1715,7 @@ func file_connectorhub_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connectorhub_v1_registry_proto_rawDesc), len(file_connectorhub_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	RegistryService_RotateCredential_FullMethodName  = "/connectorhub.v1.RegistryService/RotateCredential"
 	RegistryService_CheckCredentials_FullMethodName  = "/connectorhub.v1.RegistryService/CheckCredentials"
 	RegistryService_RewrapCredentials_FullMethodName = "/connectorhub.v1.RegistryService/RewrapCredentials"
+	RegistryService_ReplayResult_FullMethodName      = "/connectorhub.v1.RegistryService/ReplayResult"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -51,6 +52,9 @@ type RegistryServiceClient interface {
 	CheckCredentials(ctx context.Context, in *CheckCredentialsRequest, opts ...grpc.CallOption) (*CheckCredentialsResponse, error)
 	// Re-encrypts every stored credential with the newest key version.
 	RewrapCredentials(ctx context.Context, in *RewrapCredentialsRequest, opts ...grpc.CallOption) (*RewrapCredentialsResponse, error)
+	// Re-publishes a dead-lettered result (writeback.failed) on result.ready;
+	// the writeback resumes after the steps it had completed.
+	ReplayResult(ctx context.Context, in *ReplayResultRequest, opts ...grpc.CallOption) (*ReplayResultResponse, error)
 }
 
 type registryServiceClient struct {
@@ -161,6 +165,16 @@ func (c *registryServiceClient) RewrapCredentials(ctx context.Context, in *Rewra
 	return out, nil
 }
 
+func (c *registryServiceClient) ReplayResult(ctx context.Context, in *ReplayResultRequest, opts ...grpc.CallOption) (*ReplayResultResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplayResultResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ReplayResult_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -181,6 +195,9 @@ type RegistryServiceServer interface {
 	CheckCredentials(context.Context, *CheckCredentialsRequest) (*CheckCredentialsResponse, error)
 	// Re-encrypts every stored credential with the newest key version.
 	RewrapCredentials(context.Context, *RewrapCredentialsRequest) (*RewrapCredentialsResponse, error)
+	// Re-publishes a dead-lettered result (writeback.failed) on result.ready;
+	// the writeback resumes after the steps it had completed.
+	ReplayResult(context.Context, *ReplayResultRequest) (*ReplayResultResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -220,6 +237,9 @@ func (UnimplementedRegistryServiceServer) CheckCredentials(context.Context, *Che
 }
 func (UnimplementedRegistryServiceServer) RewrapCredentials(context.Context, *RewrapCredentialsRequest) (*RewrapCredentialsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RewrapCredentials not implemented")
+}
+func (UnimplementedRegistryServiceServer) ReplayResult(context.Context, *ReplayResultRequest) (*ReplayResultResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplayResult not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -422,6 +442,24 @@ func _RegistryService_RewrapCredentials_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_ReplayResult_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplayResultRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ReplayResult(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ReplayResult_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ReplayResult(ctx, req.(*ReplayResultRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -468,6 +506,10 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RewrapCredentials",
 			Handler:    _RegistryService_RewrapCredentials_Handler,
+		},
+		{
+			MethodName: "ReplayResult",
+			Handler:    _RegistryService_ReplayResult_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
