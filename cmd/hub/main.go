@@ -121,7 +121,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		return registry.Run(ctx, cfg.Registry, registry.Deps{
 			NC: nc, JS: js, Cipher: ciph, Logger: log.With("service", "registry"),
 			Ready: func(addr net.Addr) {
-				st := hubstate.State{RegistryAddr: addr.String(), AdminTokenFile: adminTokenFile, PID: os.Getpid(), StartTime: time.Now().UTC()}
+				st := hubstate.State{RegistryAddr: addr.String(), AdminTokenFile: adminTokenFile, NATSURL: embedded.ClientURL(), PID: os.Getpid(), StartTime: time.Now().UTC()}
 				if err := hubstate.Write(cfg.StateFile, st); err != nil {
 					log.Warn("state file not written; hubctl needs --server", "path", cfg.StateFile, "error", err)
 				}
