@@ -21,9 +21,11 @@ type State struct {
 	// RegistryAddr is host:port of the registry's gRPC listener.
 	RegistryAddr string `json:"registry_addr"`
 	// AdminTokenFile is the path of a file holding the registry's admin API token.
-	AdminTokenFile string    `json:"admin_token_file,omitempty"`
-	PID            int       `json:"pid"`
-	StartTime      time.Time `json:"start_time"`
+	AdminTokenFile string `json:"admin_token_file,omitempty"`
+	// NATSURL is where the hub\'s NATS accepts TCP clients; empty when it does not.
+	NATSURL   string    `json:"nats_url,omitempty"`
+	PID       int       `json:"pid"`
+	StartTime time.Time `json:"start_time"`
 }
 
 // EnvPath names the environment variable that overrides the state file path.
