@@ -12,7 +12,9 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
+	"github.com/connectorhub/connectorhub/services/poller"
 	"github.com/connectorhub/connectorhub/services/registry"
+	"github.com/connectorhub/connectorhub/services/writeback"
 )
 
 // Config is the all-in-one hub's configuration; environment variables map
@@ -28,8 +30,12 @@ type Config struct {
 	LogLevel   string `env:"HUB_LOG_LEVEL" envDefault:"info"`
 	LogFormat  string `env:"HUB_LOG_FORMAT" envDefault:"text"`
 
-	Registry registry.Config
-	Vault    VaultEnv
+	Registry  registry.Config
+	Poller    poller.Config
+	Writeback writeback.Config
+	Vault     VaultEnv
+	// Sandbox starts fake trackers with seeded tickets and registers connectors to them.
+	Sandbox bool `env:"HUB_SANDBOX"`
 }
 
 // VaultEnv selects Vault transit instead of the local keyring when Addr is set.
@@ -59,7 +65,7 @@ func (v VaultEnv) secretsConfig(log *slog.Logger) secrets.VaultConfig {
 
 // loadConfig reads the configuration from environ (env.ToMap(os.Environ()) in main).
 func loadConfig(environ map[string]string) (Config, error) {
-	cfg := Config{Registry: registry.DefaultConfig()}
+	cfg := Config{Registry: registry.DefaultConfig(), Poller: poller.DefaultConfig(), Writeback: writeback.DefaultConfig()}
 	getenv := func(k string) string { return environ[k] }
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ}); err != nil {
 		return cfg, fmt.Errorf("configuration: %w", err)
@@ -91,6 +97,12 @@ func (c Config) Validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("HUB_LOG_FORMAT %q: want text or json", c.LogFormat))
+	}
+	if err := c.Poller.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Writeback.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {

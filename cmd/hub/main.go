@@ -32,7 +32,9 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/services/poller"
 	"github.com/connectorhub/connectorhub/services/registry"
+	"github.com/connectorhub/connectorhub/services/writeback"
 )
 
 func main() {
@@ -116,6 +118,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		return err
 	}
 
+	allow, err := cfg.Registry.AllowPrefixes()
+	if err != nil {
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return registry.Run(ctx, cfg.Registry, registry.Deps{
@@ -131,10 +137,6 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	// The worker side of saved-connector tests: in the all-in-one, this process
 	// holds decrypt rights, so it answers connector.test.<system> itself.
 	g.Go(func() error {
-		allow, err := cfg.Registry.AllowPrefixes()
-		if err != nil {
-			return err
-		}
 		opts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.Registry.TestTimeout, Logger: log}
 		r := &connectortest.Responder{
 			Loader: connector.NewStore(kv), Decrypter: ciph, Logger: log.With("service", "connectortest"),
@@ -144,10 +146,16 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		}
 		return r.Serve(ctx, nc, connector.Systems...)
 	})
-	// Wiring points for the services of later issues, each a Run(ctx, Config, Deps):
-	//   poller.Run    (discovery per system)
-	//   writeback.Run (result.ready consumer)
-	//   knowledge.Run (Confluence enrichment and search)
+	topts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Logger: log}
+	// The hub's own responder answers connection tests for every system.
+	cfg.Poller.ServeTests = false
+	g.Go(func() error {
+		return poller.Run(ctx, cfg.Poller, poller.Deps{JS: js, Decrypter: ciph, Logger: log.With("service", "poller"), Trackers: topts})
+	})
+	g.Go(func() error {
+		return writeback.Run(ctx, cfg.Writeback, writeback.Deps{JS: js, Decrypter: ciph, Logger: log.With("service", "writeback"), Trackers: topts})
+	})
+	// Wiring point for the knowledge service (Confluence enrichment and search).
 
 	err = g.Wait()
 	if rmErr := hubstate.Remove(cfg.StateFile); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {

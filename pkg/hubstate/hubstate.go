@@ -22,7 +22,7 @@ type State struct {
 	RegistryAddr string `json:"registry_addr"`
 	// AdminTokenFile is the path of a file holding the registry's admin API token.
 	AdminTokenFile string `json:"admin_token_file,omitempty"`
-	// NATSURL is where the hub\'s NATS accepts TCP clients; empty when it does not.
+	// NATSURL is where the hub's NATS accepts TCP clients; empty when it does not.
 	NATSURL   string    `json:"nats_url,omitempty"`
 	PID       int       `json:"pid"`
 	StartTime time.Time `json:"start_time"`
