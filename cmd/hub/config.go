@@ -35,7 +35,8 @@ type Config struct {
 	Writeback writeback.Config
 	Vault     VaultEnv
 	// Sandbox starts fake trackers with seeded tickets and registers connectors to them.
-	Sandbox bool `env:"HUB_SANDBOX"`
+	Sandbox       bool   `env:"HUB_SANDBOX"`
+	SandboxListen string `env:"HUB_SANDBOX_LISTEN" envDefault:"127.0.0.1:7411"`
 }
 
 // VaultEnv selects Vault transit instead of the local keyring when Addr is set.

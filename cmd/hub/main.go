@@ -63,6 +63,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	flags.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for NATS data, the local keyring and the admin token (HUB_DATA_DIR)")
 	flags.StringVar(&cfg.Registry.ListenAddr, "registry-addr", cfg.Registry.ListenAddr, "registry gRPC listen address (REGISTRY_LISTEN_ADDR)")
 	flags.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen, "TCP address for NATS clients; empty for in-process only (HUB_NATS_LISTEN)")
+	flags.BoolVar(&cfg.Sandbox, "sandbox", cfg.Sandbox, "start fake Jira, GitHub and GitLab with seeded tickets and register connectors to them (HUB_SANDBOX)")
+	flags.StringVar(&cfg.SandboxListen, "sandbox-listen", cfg.SandboxListen, "first address of the sandbox trackers; the others take the next ports (port 0: free ports)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -77,15 +79,26 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	var adminTokenFile string
+	var adminTokenFile, localAdmin string
 	if len(cfg.Registry.Tokens) == 0 && cfg.Registry.TokensFile == "" {
 		token, path, err := adminToken(cfg.DataDir)
 		if err != nil {
 			return err
 		}
 		cfg.Registry.Tokens = []string{"local-admin:admin:" + token}
-		adminTokenFile = path
+		adminTokenFile, localAdmin = path, token
 		log.Info("no API tokens configured; using the local admin token", "file", path)
+	}
+	var sb *sandbox
+	if cfg.Sandbox {
+		if localAdmin == "" {
+			return errors.New("--sandbox registers its connectors with the local admin token: unset HUB_API_TOKENS / HUB_API_TOKENS_FILE, or use a separate --data-dir")
+		}
+		sb = newSandbox(log.With("service", "sandbox"))
+		if err := sb.start(cfg.SandboxListen); err != nil {
+			return err
+		}
+		defer sb.stop()
 	}
 
 	embedded, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen, Logger: log})
@@ -130,6 +143,13 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 				st := hubstate.State{RegistryAddr: addr.String(), AdminTokenFile: adminTokenFile, NATSURL: embedded.ClientURL(), PID: os.Getpid(), StartTime: time.Now().UTC()}
 				if err := hubstate.Write(cfg.StateFile, st); err != nil {
 					log.Warn("state file not written; hubctl needs --server", "path", cfg.StateFile, "error", err)
+				}
+				if sb != nil {
+					go func() {
+						if err := sb.register(ctx, addr.String(), localAdmin); err != nil {
+							log.Error("sandbox connectors not registered", "error", err)
+						}
+					}()
 				}
 			},
 		})

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	fakegithub "github.com/connectorhub/connectorhub/pkg/fakes/github"
+	fakegitlab "github.com/connectorhub/connectorhub/pkg/fakes/gitlab"
+	fakejira "github.com/connectorhub/connectorhub/pkg/fakes/jira"
+	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+)
+
+// sandboxTracker is one fake tracker the sandbox serves, and the connector
+// registered against it.
+type sandboxTracker struct {
+	name    string
+	handler http.Handler
+	// connector builds the connector for the fake's URL; credential is its token.
+	connector  func(url string) *chv1.Connector
+	credential string
+}
+
+// sandbox runs fake trackers on loopback with seeded tickets, so a newcomer
+// sees ticket events and can write results back without any real tracker.
+type sandbox struct {
+	log      *slog.Logger
+	servers  []*http.Server
+	urls     map[string]string
+	trackers []sandboxTracker
+}
+
+const sandboxInterval = 10 * time.Second
+
+func newSandbox(log *slog.Logger) *sandbox {
+	return &sandbox{log: log, urls: map[string]string{}, trackers: []sandboxTracker{
+		{
+			name: "jira", handler: fakejira.NewSandbox(connector.Cloud), credential: fakejira.SandboxToken,
+			connector: func(url string) *chv1.Connector {
+				return &chv1.Connector{System: chv1.System_SYSTEM_JIRA, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, BaseUrl: url,
+					AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: fakejira.SandboxEmail, Project: fakejira.SandboxProject,
+					DisplayName: "Sandbox Jira", Enabled: true, PollInterval: durationpb.New(sandboxInterval), IndexComments: true}
+			},
+		},
+		{
+			name: "github", handler: fakegithub.NewSandbox(), credential: fakegithub.SandboxToken,
+			connector: func(url string) *chv1.Connector {
+				return &chv1.Connector{System: chv1.System_SYSTEM_GITHUB, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url + "/api/v3/",
+					Project: fakegithub.SandboxRepo, DisplayName: "Sandbox GitHub", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+			},
+		},
+		{
+			name: "gitlab", handler: fakegitlab.NewSandbox(), credential: fakegitlab.SandboxToken,
+			connector: func(url string) *chv1.Connector {
+				return &chv1.Connector{System: chv1.System_SYSTEM_GITLAB, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url,
+					Project: fakegitlab.SandboxProject, DisplayName: "Sandbox GitLab", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+			},
+		},
+	}}
+}
+
+// start serves every fake on listen's host with ports counting up from
+// listen's port (port 0: each a free port).
+func (s *sandbox) start(listen string) error {
+	host, port, err := splitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("--sandbox-listen: %w", err)
+	}
+	for i, t := range s.trackers {
+		addr := net.JoinHostPort(host, "0")
+		if port != 0 {
+			addr = net.JoinHostPort(host, fmt.Sprint(port+i))
+		}
+		lis, err := net.Listen("tcp", addr)
+		if err != nil {
+			s.stop()
+			return fmt.Errorf("sandbox %s: listen on %s: %w", t.name, addr, err)
+		}
+		srv := &http.Server{Handler: t.handler, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(lis) }()
+		s.servers = append(s.servers, srv)
+		s.urls[t.name] = "http://" + lis.Addr().String()
+		s.log.Info("sandbox tracker listening", "tracker", t.name, "url", s.urls[t.name])
+	}
+	return nil
+}
+
+func (s *sandbox) stop() {
+	for _, srv := range s.servers {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = srv.Shutdown(ctx)
+		cancel()
+	}
+}
+
+// register creates (or repoints) one connector per fake through the
+// registry's own API, as an operator would.
+func (s *sandbox) register(ctx context.Context, registryAddr, adminToken string) error {
+	conn, err := grpc.NewClient(registryAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	client := chv1.NewRegistryServiceClient(conn)
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+adminToken)
+	for _, t := range s.trackers {
+		id := "sandbox-" + t.name
+		want := t.connector(s.urls[t.name])
+		got, err := client.GetConnector(ctx, &chv1.GetConnectorRequest{Id: id})
+		switch {
+		case status.Code(err) == codes.NotFound:
+			_, err = client.CreateConnector(ctx, &chv1.CreateConnectorRequest{Connector: want, ConnectorId: id, Credential: t.credential})
+		case err == nil && got.GetConnector().GetBaseUrl() != want.GetBaseUrl():
+			want.Id = id
+			_, err = client.UpdateConnector(ctx, &chv1.UpdateConnectorRequest{Connector: want, Credential: t.credential,
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"base_url"}}})
+		}
+		if err != nil {
+			return fmt.Errorf("sandbox connector %s: %w", id, err)
+		}
+		s.log.Info("sandbox connector ready", "connector", id, "tracker", s.urls[t.name])
+	}
+	return nil
+}
+
+func splitHostPort(listen string) (string, int, error) {
+	host, p, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", 0, err
+	}
+	var port int
+	if _, err := fmt.Sscan(p, &port); err != nil || port < 0 || port > 65535-8 {
+		return "", 0, errors.New("bad port")
+	}
+	return host, port, nil
+}
