@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/hubstate"
+	fakejira "github.com/connectorhub/connectorhub/pkg/fakes/jira"
+	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+)
+
+// TestSandboxWalkThrough is the README's walk-through as a test: hub
+// --sandbox discovers the seeded Jira tickets, a result posted on
+// result.ready moves the fake ticket to Done with a comment and a sub-task,
+// and writeback.completed reports the links.
+func TestSandboxWalkThrough(t *testing.T) {
+	dir := t.TempDir()
+	stateFile := filepath.Join(dir, "hub.json")
+	environ := map[string]string{"HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile, "HOME": dir}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--sandbox", "--sandbox-listen", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0"}, environ, logs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("hub did not stop")
+		}
+	})
+	var st hubstate.State
+	waitFor(t, 20*time.Second, "the state file", logs, func() bool {
+		var err error
+		st, err = hubstate.Read(stateFile)
+		return err == nil && st.NATSURL != ""
+	})
+	nc, err := nats.Connect(st.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+
+	// 1. Discovery: the seeded Jira tickets arrive as ticket.discovered.
+	var tickets []*chv1.Ticket
+	waitFor(t, 30*time.Second, "discovered Jira tickets", logs, func() bool {
+		tickets = nil
+		for _, m := range messages(t, js, bus.StreamTickets, "ticket.discovered.jira.sandbox-jira") {
+			var ev chv1.TicketDiscovered
+			if err := protojson.Unmarshal(m.Data, &ev); err == nil {
+				tickets = append(tickets, ev.GetTicket())
+			}
+		}
+		return len(tickets) >= 3
+	})
+	var target *chv1.Ticket
+	for _, tk := range tickets {
+		if tk.GetParent() == nil && tk.GetReporter() != nil {
+			target = tk
+			break
+		}
+	}
+	if target == nil || target.GetDescriptionMarkdown() == "" || target.GetUrl() == "" {
+		t.Fatalf("no usable discovered ticket among %v", tickets)
+	}
+
+	// 2. Writeback: post a result, as an agent would.
+	result := &chv1.ResultReady{
+		ResultId: "walkthrough-1", ConnectorId: "sandbox-jira", System: chv1.System_SYSTEM_JIRA, TicketKey: target.GetKey(),
+		BaseTime: timestamppb.New(time.Now()), TargetStatus: "Done", CommentMarkdown: "Fixed: see **the PR**.", MentionReporter: true,
+		Subtasks: []*chv1.SubTaskSpec{{Summary: "Add a regression test"}},
+	}
+	subject, _ := bus.ResultSubject("jira", "sandbox-jira")
+	if _, err := bus.Publish(context.Background(), js, subject, result, bus.WithID(result.GetResultId())); err != nil {
+		t.Fatal(err)
+	}
+	var completed chv1.WritebackCompleted
+	waitFor(t, 30*time.Second, "writeback.completed", logs, func() bool {
+		for _, m := range messages(t, js, bus.StreamWriteback, "writeback.>") {
+			if strings.HasPrefix(m.Subject, "writeback.failed") {
+				t.Fatalf("writeback failed: %s", m.Data)
+			}
+			if err := protojson.Unmarshal(m.Data, &completed); err == nil && completed.GetResultId() == "walkthrough-1" {
+				return true
+			}
+		}
+		return false
+	})
+	if completed.GetStatusOutcome() != "applied" || len(completed.GetLinks()) != 3 {
+		t.Fatalf("completed = %v", &completed)
+	}
+
+	// 3. The fake ticket changed.
+	m := regexp.MustCompile(`tracker=jira url=(http://[0-9.:]+)`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatal("sandbox Jira URL not logged")
+	}
+	req, _ := http.NewRequest(http.MethodGet, m[1]+"/rest/api/3/issue/"+target.GetKey()+"?fields=status,comment,subtasks", nil)
+	req.SetBasicAuth(fakejira.SandboxEmail, fakejira.SandboxToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var issue struct {
+		Fields struct {
+			Status struct {
+				Name string `json:"name"`
+			} `json:"status"`
+			Comment struct {
+				Total int `json:"total"`
+			} `json:"comment"`
+			Subtasks []json.RawMessage `json:"subtasks"`
+		} `json:"fields"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&issue); err != nil {
+		t.Fatal(err)
+	}
+	if issue.Fields.Status.Name != "Done" || issue.Fields.Comment.Total < 1 {
+		t.Errorf("fake ticket after writeback: %+v", issue.Fields)
+	}
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, logs *lockedBuffer, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s\n%s", what, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// messages reads the messages of a stream on a subject filter.
+func messages(t *testing.T, js jetstream.JetStream, stream, filter string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	st, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := st.GetMsg(context.Background(), seq)
+		if err != nil {
+			continue
+		}
+		if subjectMatches(filter, m.Subject) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func subjectMatches(filter, subject string) bool {
+	f, s := strings.Split(filter, "."), strings.Split(subject, ".")
+	for i, tok := range f {
+		if tok == ">" {
+			return true
+		}
+		if i >= len(s) || (tok != "*" && tok != s[i]) {
+			return false
+		}
+	}
+	return len(f) == len(s)
+}
+
