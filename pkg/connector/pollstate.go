@@ -19,8 +19,10 @@ type PollState struct {
 	Cursor time.Time `json:"cursor,omitzero"`
 	// Known maps ticket key → the update time last published for it.
 	Known map[string]time.Time `json:"known,omitempty"`
-	// Pages caches the last full listing page by page, for conditional requests.
-	Pages []PageCache `json:"pages,omitempty"`
+	// Pages caches the last full listing page by page, and IncrementalPages
+	// the last incremental one, for conditional requests (ETag / 304).
+	Pages            []PageCache `json:"pages,omitempty"`
+	IncrementalPages []PageCache `json:"incremental_pages,omitempty"`
 	// Cycles counts completed poll cycles (reconciles run every N).
 	Cycles int64 `json:"cycles"`
 	// Resync asks the next cycle for a full listing with full payloads.
@@ -37,8 +39,11 @@ type PollState struct {
 	Revision uint64 `json:"-"`
 }
 
-// PageCache is one page of the last full listing.
+// PageCache is one page of a listing as last answered.
 type PageCache struct {
+	// Since is the incremental query's lower bound (zero for full listings);
+	// a cached page only answers the same query.
+	Since time.Time `json:"since,omitzero"`
 	Token string               `json:"token,omitempty"`
 	ETag  string               `json:"etag,omitempty"`
 	Next  string               `json:"next,omitempty"`

@@ -54,18 +54,17 @@ type DiscoveryPage struct {
 	NotModified bool
 }
 
-// Discoverer lists assigned, open tickets page by page. Trackers whose full
-// listing is cheap (conditional requests) implement CheapFullListing.
+// Discoverer lists assigned, open tickets page by page. Trackers that answer
+// unchanged listings with 304 implement ConditionalLister.
 type Discoverer interface {
 	Discover(ctx context.Context, s *Session, q DiscoveryQuery) (DiscoveryPage, error)
 }
 
-// CheapFullListing is implemented by trackers for which listing the whole set
-// with conditional requests costs no more than an incremental query (GitHub:
-// a 304 costs no rate limit). The poller then lists in full every cycle, which
-// also detects closures, instead of incremental queries plus reconciles.
-type CheapFullListing interface {
-	CheapFullListing() bool
+// ConditionalLister is implemented by trackers whose listings honour
+// DiscoveryQuery.ETag (GitHub: a 304 costs no rate limit). The poller then
+// keeps each page's ETag, so an idle cycle is one request answered 304.
+type ConditionalLister interface {
+	ConditionalRequests() bool
 }
 
 // TicketReader reads one ticket as it is now (the writeback's conflict check

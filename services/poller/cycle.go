@@ -80,6 +80,8 @@ type run struct {
 	}
 	sess *trackers.Session
 	d    trackers.Discoverer
+	// conditional: the tracker answers unchanged listings 304 (ETags are kept).
+	conditional bool
 }
 
 func (r *run) save(ctx context.Context) error {
@@ -109,83 +111,74 @@ func (r *run) poll(ctx context.Context) error {
 	if r.st.Known == nil {
 		r.st.Known = map[string]time.Time{}
 	}
-	cheap := false
-	if cf, ok := tr.(trackers.CheapFullListing); ok {
-		cheap = cf.CheapFullListing()
+	if cl, ok := tr.(trackers.ConditionalLister); ok {
+		r.conditional = cl.ConditionalRequests()
 	}
-	first := r.st.Cycles == 0 && r.st.Cursor.IsZero() || r.st.Resync
-	switch {
-	case cheap:
-		// One full listing with conditional requests: new, changed and gone tickets at once.
-		return r.full(ctx, true, true)
-	case first:
-		if err := r.full(ctx, true, false); err != nil {
+	if r.st.Cycles == 0 && r.st.Cursor.IsZero() || r.st.Resync {
+		// First poll (or a resync): the whole set, with full payloads.
+		if err := r.listing(ctx, time.Time{}, listFull); err != nil {
 			return err
 		}
 		r.st.Resync = false
 		return nil
-	default:
-		if err := r.incremental(ctx); err != nil {
-			return err
-		}
-		if r.st.Cycles%int64(r.p.cfg.ReconcileEvery) == int64(r.p.cfg.ReconcileEvery-1) {
-			return r.full(ctx, false, false)
-		}
-		return nil
 	}
+	// Tickets updated since the cursor (minus the lookback). With
+	// conditional requests an idle cycle is one request answered 304.
+	if err := r.listing(ctx, r.st.Cursor.Add(-r.p.cfg.Lookback), listIncremental); err != nil {
+		return err
+	}
+	// Every N cycles, the whole set (keys only) finds tickets that left it.
+	if r.st.Cycles%int64(r.p.cfg.ReconcileEvery) == int64(r.p.cfg.ReconcileEvery-1) {
+		return r.listing(ctx, time.Time{}, listReconcile)
+	}
+	return nil
 }
 
-// incremental lists tickets updated since the cursor minus the lookback and
-// publishes what is new or changed, saving progress page by page.
-func (r *run) incremental(ctx context.Context) error {
-	since := r.st.Cursor.Add(-r.p.cfg.Lookback)
-	q := trackers.DiscoveryQuery{Since: since, Full: true}
-	for pages := 0; ; pages++ {
-		if pages >= r.p.cfg.MaxPages {
-			return fmt.Errorf("listing exceeded %d pages", r.p.cfg.MaxPages)
-		}
-		page, err := r.discover(ctx, q)
-		if err != nil {
-			return err
-		}
-		if err := r.publishPage(ctx, page.Tickets); err != nil {
-			return err
-		}
-		if page.NextPageToken == "" {
-			return nil
-		}
-		q.PageToken = page.NextPageToken
-	}
-}
+type listKind int
 
-// full lists the whole set. With publish, tickets are published as they come;
-// otherwise the listing only detects closures (and asks for a resync when it
-// meets a ticket no incremental query reported). Known tickets missing from a
-// complete listing have left the set and are published as closed.
-func (r *run) full(ctx context.Context, publish, useCache bool) error {
-	seen := map[string]time.Time{}
+const (
+	listFull        listKind = iota // whole set, full payloads, publish, detect closures
+	listIncremental                 // updated since, full payloads, publish
+	listReconcile                   // whole set, keys only, detect closures
+)
+
+// listing runs one listing page by page. Published pages are saved as they
+// go, so the cursor never passes what was published. A whole-set listing
+// that completes publishes a closure for every known ticket it lacks; a
+// reconcile that meets a ticket no incremental query reported asks for a
+// resync.
+func (r *run) listing(ctx context.Context, since time.Time, kind listKind) error {
+	whole := kind != listIncremental
+	publish := kind != listReconcile
+	cached := r.st.IncrementalPages
+	if whole {
+		cached = r.st.Pages
+	}
 	cache := map[string]connector.PageCache{}
-	for _, pc := range r.st.Pages {
-		cache[pc.Token] = pc
+	for _, pc := range cached {
+		if pc.Since.Equal(since) {
+			cache[pc.Token] = pc
+		}
 	}
+	seen := map[string]time.Time{}
 	var pages []connector.PageCache
 	token := ""
 	for n := 0; ; n++ {
 		if n >= r.p.cfg.MaxPages {
 			return fmt.Errorf("listing exceeded %d pages", r.p.cfg.MaxPages)
 		}
-		q := trackers.DiscoveryQuery{PageToken: token, Full: publish}
-		cached, hasCache := cache[token]
-		if useCache && hasCache {
-			q.ETag = cached.ETag
+		q := trackers.DiscoveryQuery{Since: since, PageToken: token, Full: publish}
+		prev, hasPrev := cache[token]
+		if r.conditional && hasPrev {
+			q.ETag = prev.ETag
 		}
 		page, err := r.discover(ctx, q)
 		if err != nil {
 			return err
 		}
-		pc := connector.PageCache{Token: token, ETag: page.ETag, Next: page.NextPageToken, Keys: map[string]time.Time{}}
-		if page.NotModified && hasCache {
-			pc = cached
+		pc := connector.PageCache{Since: since, Token: token, ETag: page.ETag, Next: page.NextPageToken, Keys: map[string]time.Time{}}
+		if page.NotModified && hasPrev {
+			pc = prev // unchanged since last time: nothing new to publish
 		} else {
 			for _, tk := range page.Tickets {
 				pc.Keys[tk.Key] = tk.Updated
@@ -205,14 +198,21 @@ func (r *run) full(ctx context.Context, publish, useCache bool) error {
 		for k, u := range pc.Keys {
 			seen[k] = u
 		}
-		pages = append(pages, pc)
+		if r.conditional {
+			pages = append(pages, pc)
+		}
 		if pc.Next == "" {
 			break
 		}
 		token = pc.Next
 	}
-	if useCache {
+	if whole {
 		r.st.Pages = pages
+	} else {
+		r.st.IncrementalPages = pages
+	}
+	if !whole {
+		return r.save(ctx)
 	}
 	return r.publishClosed(ctx, seen)
 }

@@ -31,6 +31,8 @@ type memTracker struct {
 	mu      sync.Mutex
 	tickets map[string]map[string]*memTicket // connector id → key → ticket
 	calls   map[string]int                   // connector id → Discover calls
+	// notModified counts listings answered "not modified" (cheap only).
+	notModified int
 	fail    []error                          // errors returned by the next calls
 }
 
@@ -45,7 +47,7 @@ func newMemTracker() *memTracker {
 	return &memTracker{Tracker: jira, pageSize: 3, tickets: map[string]map[string]*memTicket{}, calls: map[string]int{}}
 }
 
-func (m *memTracker) CheapFullListing() bool { return m.cheap }
+func (m *memTracker) ConditionalRequests() bool { return m.cheap }
 
 func (m *memTracker) add(connectorID, key string, updated time.Time) {
 	m.mu.Lock()
@@ -108,6 +110,14 @@ func (m *memTracker) Discover(_ context.Context, s *trackers.Session, q trackers
 	page := trackers.DiscoveryPage{Tickets: out[start:end]}
 	if end < len(out) {
 		page.NextPageToken = strconv.Itoa(end)
+	}
+	if m.cheap {
+		etag := fmt.Sprint(q.Since.UnixNano(), q.PageToken, page.Tickets)
+		if q.ETag == etag {
+			m.notModified++
+			return trackers.DiscoveryPage{NotModified: true}, nil
+		}
+		page.ETag = etag
 	}
 	return page, nil
 }
@@ -411,4 +421,30 @@ func TestReplicasShareConnectorsAndTakeOverFromADeadOne(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestIdleCyclesWithConditionalRequestsAreNotModified(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Second)
+	e.mem.cheap = true
+	e.addConnector(t, "jira-etag", 100*time.Millisecond)
+	for i := range 5 {
+		e.mem.add("jira-etag", fmt.Sprintf("ET-%d", i), time.Now().Add(-time.Hour).Add(time.Duration(i)*time.Minute))
+	}
+	e.start(t, "r1", func(c *Config) { c.ReconcileEvery = 1000 })
+	eventually(t, 5*time.Second, "5 discovered", func() bool { return len(e.events(t)["discovered"]) == 5 })
+	time.Sleep(300 * time.Millisecond)
+	e.mem.mu.Lock()
+	calls0, nm0 := e.mem.calls["jira-etag"], e.mem.notModified
+	e.mem.mu.Unlock()
+	time.Sleep(time.Second)
+	e.mem.mu.Lock()
+	calls, nm := e.mem.calls["jira-etag"]-calls0, e.mem.notModified-nm0
+	e.mem.mu.Unlock()
+	if calls < 3 || nm != calls {
+		t.Fatalf("idle: %d listing requests, %d answered not modified; want every idle request conditional", calls, nm)
+	}
+	// A change is still seen.
+	e.mem.add("jira-etag", "ET-new", time.Now())
+	eventually(t, 5*time.Second, "the new ticket", func() bool { return e.events(t)["discovered"]["ET-new"] == 1 })
 }
