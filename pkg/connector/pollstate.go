@@ -43,7 +43,7 @@ type PollState struct {
 type PageCache struct {
 	// Since is the incremental query's lower bound (zero for full listings);
 	// a cached page only answers the same query.
-	Since time.Time `json:"since,omitzero"`
+	Since time.Time            `json:"since,omitzero"`
 	Token string               `json:"token,omitempty"`
 	ETag  string               `json:"etag,omitempty"`
 	Next  string               `json:"next,omitempty"`

@@ -33,7 +33,7 @@ type memTracker struct {
 	calls   map[string]int                   // connector id → Discover calls
 	// notModified counts listings answered "not modified" (cheap only).
 	notModified int
-	fail    []error                          // errors returned by the next calls
+	fail        []error // errors returned by the next calls
 }
 
 type memTicket struct {
