@@ -37,7 +37,10 @@ test: vault
 	done; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
 
+# Discovery throughput and idle-cycle cost per tracker (README figures), then
+# the Go benchmarks of every module.
 bench:
+	go run ./cmd/bench $(BENCH_ARGS)
 	@set -e; for dir in $(MODULES); do \
 		(cd $$dir && go test -run '^$$' -bench . -benchmem ./...); \
 	done

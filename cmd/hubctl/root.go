@@ -21,6 +21,8 @@ type globals struct {
 	timeout  time.Duration
 	tls      bool
 	caFile   string
+	// natsURL is --nats of the commands that talk to NATS directly.
+	natsURL string
 }
 
 // NewRootCmd builds the hubctl command tree over env.
@@ -28,7 +30,7 @@ func NewRootCmd(env Env) *cobra.Command {
 	g := &globals{env: env.withDefaults()}
 	root := &cobra.Command{
 		Use:   "hubctl",
-		Short: "Administer connectorhub connectors and their credentials",
+		Short: "Administer connectorhub connectors, publish results and watch events",
 		Long: `hubctl talks to the connectorhub registry over gRPC.
 
 The registry is found by --server, then $HUB_SERVER, then the state file the
@@ -53,11 +55,11 @@ in that state file.`,
 	pf.StringVar(&g.server, "server", "", "registry address host:port (default: $HUB_SERVER, the hub state file, "+DefaultServer+")")
 	pf.StringVar(&g.apiToken, "api-token", "", "registry API token (default: $HUB_API_TOKEN, the token file named in the hub state file)")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
-	pf.DurationVar(&g.timeout, "timeout", 30*time.Second, "deadline of each call to the registry")
+	pf.DurationVar(&g.timeout, "timeout", 30*time.Second, "deadline of each call to the registry, and of connecting and publishing to NATS")
 	pf.BoolVar(&g.tls, "tls", false, "use TLS to the registry (system roots unless --ca-file)")
 	pf.StringVar(&g.caFile, "ca-file", "", "PEM CA bundle to verify the registry's certificate (implies --tls)")
 
-	root.AddCommand(newConnectorsCmd(g), newSecretsCmd(g))
+	root.AddCommand(newConnectorsCmd(g), newSecretsCmd(g), newResultsCmd(g), newEventsCmd(g))
 	return root
 }
 

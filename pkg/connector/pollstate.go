@@ -32,11 +32,27 @@ type PollState struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 	NextPoll    time.Time `json:"next_poll,omitzero"`
+	// DeferredUntil holds polling back after a long rate limit.
+	DeferredUntil time.Time `json:"deferred_until,omitzero"`
 	// Owner is the replica that last polled the connector.
 	Owner string `json:"owner,omitempty"`
 
 	// Revision is the KV revision the state was read at.
 	Revision uint64 `json:"-"`
+}
+
+// Due is when a connector with this state and poll interval is next due: an
+// interval after the last poll, or later if the tracker asked to wait. A
+// changed interval applies at once.
+func (st PollState) Due(interval time.Duration) time.Time {
+	due := time.Time{}
+	if !st.LastPoll.IsZero() {
+		due = st.LastPoll.Add(interval)
+	}
+	if st.DeferredUntil.After(due) {
+		due = st.DeferredUntil
+	}
+	return due
 }
 
 // PageCache is one page of a listing as last answered.

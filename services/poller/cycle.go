@@ -29,8 +29,8 @@ func (p *Poller) cycle(ctx context.Context, c connector.Connector) time.Time {
 		p.log.Warn("poll state", "connector", c.ID, "error", err)
 		return start.Add(p.cfg.Tick)
 	}
-	if !st.NextPoll.IsZero() && start.Before(st.NextPoll) {
-		return st.NextPoll // another replica polled it meanwhile
+	if due := st.Due(c.PollInterval); start.Before(due) {
+		return due // another replica polled it meanwhile
 	}
 	run := &run{p: p, c: c, st: st, log: p.log.With("connector", c.ID, "system", c.System)}
 	err = run.poll(ctx)
@@ -48,6 +48,7 @@ func (p *Poller) cycle(ctx context.Context, c connector.Connector) time.Time {
 		run.st.Cycles++
 	case errors.As(err, &deferred):
 		run.st.LastError = err.Error()
+		run.st.DeferredUntil = deferred.until
 		run.st.NextPoll = latest(run.st.NextPoll, deferred.until)
 	default:
 		run.st.LastError = err.Error()
@@ -58,7 +59,7 @@ func (p *Poller) cycle(ctx context.Context, c connector.Connector) time.Time {
 	if err := run.save(ctx); err != nil {
 		run.log.Warn("poll state not saved", "error", err)
 	}
-	return run.st.NextPoll
+	return run.st.Due(c.PollInterval)
 }
 
 func latest(a, b time.Time) time.Time {

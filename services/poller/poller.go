@@ -224,6 +224,9 @@ func (p *Poller) onChange(ch connector.Change) {
 	if !p.systems[ch.Connector.System] {
 		return
 	}
+	if old, ok := p.connectors[ch.Connector.ID]; ok && old.PollInterval != ch.Connector.PollInterval {
+		delete(p.next, ch.Connector.ID) // recompute the schedule with the new interval
+	}
 	p.connectors[ch.Connector.ID] = ch.Connector
 }
 
@@ -288,7 +291,7 @@ func (p *Poller) schedule(ctx context.Context, replicas int, sem chan struct{}, 
 				p.log.Warn("poll state", "connector", c.ID, "error", err)
 				continue
 			}
-			due = st.NextPoll
+			due = st.Due(c.PollInterval)
 			p.setNext(c.ID, due)
 		}
 		if p.now().Before(due) {

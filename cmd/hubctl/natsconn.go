@@ -1,0 +1,124 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/connectorhub/connectorhub/pkg/hubstate"
+)
+
+// DefaultNATSURL is where the all-in-one hub's NATS listens by default.
+const DefaultNATSURL = "nats://127.0.0.1:4222"
+
+// maxConnectTimeout bounds the dial of one NATS server, whatever --timeout says.
+const maxConnectTimeout = 5 * time.Second
+
+// natsTarget is the NATS server hubctl connects to and where its URL came
+// from, so that an error can say which URL it used and why.
+type natsTarget struct {
+	URL    string
+	Source string // "--nats flag", "HUB_NATS_URL", "state file /x/hub.json", "the default URL"
+}
+
+// resolveNATS finds the NATS URL: --nats → HUB_NATS_URL → the hub state
+// file's nats_url → DefaultNATSURL.
+func resolveNATS(flag string, getenv func(string) string) (natsTarget, error) {
+	if flag != "" {
+		return natsTarget{flag, "--nats flag"}, nil
+	}
+	if v := getenv("HUB_NATS_URL"); v != "" {
+		return natsTarget{v, "HUB_NATS_URL"}, nil
+	}
+	statePath := hubstate.PathFromEnv(getenv)
+	state, err := hubstate.Read(statePath)
+	switch {
+	case err == nil && state.NATSURL != "":
+		return natsTarget{state.NATSURL, "state file " + statePath}, nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return natsTarget{}, fmt.Errorf("cannot use %v; pass --nats or set HUB_NATS_URL", err)
+	}
+	return natsTarget{DefaultNATSURL, "the default URL"}, nil
+}
+
+// String names the server for messages, without any password in the URL.
+func (t natsTarget) String() string {
+	return fmt.Sprintf("NATS %s (from %s)", redactNATSURL(t.URL), t.Source)
+}
+
+// redactNATSURL hides passwords and tokens in a comma-separated server list.
+func redactNATSURL(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		u, err := url.Parse(p)
+		if err != nil || u.User == nil {
+			continue
+		}
+		if _, hasPassword := u.User.Password(); !hasPassword {
+			u.User = url.User("xxxxx") // a bare user part is a token
+		}
+		parts[i] = u.Redacted()
+	}
+	return strings.Join(parts, ",")
+}
+
+// connectNATS opens a JetStream client to the resolved NATS server. Status
+// changes of a long-lived connection (tail) are reported on stderr.
+func (g *globals) connectNATS() (*nats.Conn, jetstream.JetStream, natsTarget, error) {
+	t, err := resolveNATS(g.natsURL, g.env.Getenv)
+	if err != nil {
+		return nil, nil, t, err
+	}
+	timeout := maxConnectTimeout
+	if g.timeout > 0 {
+		timeout = min(timeout, g.timeout)
+	}
+	nc, err := nats.Connect(t.URL,
+		nats.Name("hubctl"),
+		nats.Timeout(timeout),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				g.info("disconnected from %s: %v; reconnecting", t, err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { g.info("reconnected to %s", t) }),
+	)
+	if err != nil {
+		return nil, nil, t, natsConnectError(t, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, t, fmt.Errorf("%s: %w", t, err)
+	}
+	return nc, js, t, nil
+}
+
+func natsConnectError(t natsTarget, err error) error {
+	switch {
+	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked):
+		return fmt.Errorf("%s rejected the connection: %w", t, err)
+	case errors.Is(err, nats.ErrNoServers), errors.Is(err, nats.ErrTimeout):
+		return fmt.Errorf("%s is unreachable: %w; is the hub running? pass --nats or set HUB_NATS_URL", t, err)
+	}
+	return fmt.Errorf("%s: cannot connect: %w", t, err)
+}
+
+// jetStreamError explains a JetStream failure that usually means the server
+// is not the hub's (no JetStream, streams not provisioned).
+func jetStreamError(t natsTarget, what string, err error) error {
+	switch {
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+		return fmt.Errorf("%s: %s: JetStream is not enabled there; is it the hub's NATS? %w", t, what, err)
+	case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrStreamNotFound):
+		return fmt.Errorf("%s: %s: no such stream; has the hub provisioned its streams? %w", t, what, err)
+	}
+	return fmt.Errorf("%s: %s: %w", t, what, err)
+}
