@@ -43,7 +43,9 @@ const (
 
 var allSecrets = []string{jiraCloudToken, jiraDCToken, jiraDCPassword, ghClassic, ghPublicOnly, ghFineGrained, ghReader, glToken, glReadAPI, glReadUser, glReporter, cfCloudToken, cfDCToken}
 
-var ghExpiry = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+// ghExpiry is always in the future (the fake refuses expired tokens), whole
+// seconds as the expiration header carries them.
+var ghExpiry = time.Now().UTC().AddDate(0, 3, 0).Truncate(time.Second)
 
 func newJira(d connector.Deployment) *jira.Server {
 	return jira.New(jira.Options{
@@ -85,7 +87,8 @@ func newGitHub() *github.Server {
 
 func addHubot(s *github.Server) { s.AddUser(github.User{ID: 2, Login: "hubot"}) }
 
-var glExpiry = time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
+// glExpiry is a date (GitLab's expires_at), always in the future.
+var glExpiry = time.Now().UTC().AddDate(1, 0, 0).Truncate(24 * time.Hour)
 
 func newGitLab() *gitlab.Server {
 	return gitlab.New(gitlab.Options{
