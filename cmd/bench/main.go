@@ -23,7 +23,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -117,21 +116,36 @@ type plain struct{}
 func (plain) Decrypt(_ context.Context, _, ct string) ([]byte, error) { return []byte(ct), nil }
 
 type row struct {
-	system                connector.System
-	tickets               int
-	discover              time.Duration
-	raw                   time.Duration
-	avgBytes              int
-	idleCycles            int
-	idleRequests, idlePts int
-	idleHasPoints         bool
+	system                 connector.System
+	tickets                int
+	discover               time.Duration
+	raw                    time.Duration
+	avgBytes               int
+	incremental, reconcile cycleCost
+	idleHasPoints          bool
+}
+
+// cycleCost sums what idle cycles of one kind cost.
+type cycleCost struct {
+	cycles, requests, points int
+}
+
+func (c cycleCost) String(points bool) string {
+	if c.cycles == 0 {
+		return "–"
+	}
+	s := fmt.Sprintf("%.1f req", float64(c.requests)/float64(c.cycles))
+	if points {
+		s += fmt.Sprintf(", %.1f pts", float64(c.points)/float64(c.cycles))
+	}
+	return s + fmt.Sprintf(" (%d cycles)", c.cycles)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	n := fs.Int("tickets", 1000, "tickets per tracker")
-	idle := fs.Duration("idle", 3*time.Second, "how long to measure idle cycles")
+	idle := fs.Duration("idle", 4*time.Second, "how long to measure idle cycles")
 	interval := fs.Duration("interval", 100*time.Millisecond, "poll interval during the idle measurement")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -146,19 +160,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rows = append(rows, r)
 		fmt.Fprintf(stderr, "bench: %s done\n", f.system)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 1, ' ', tabwriter.Debug)
-	fmt.Fprintln(tw, "system\ttickets\tdiscovery (tickets/s)\traw JetStream publish, same size (msgs/s)\tratio\tevent size (bytes)\tidle cycle: requests\tidle cycle: rate-limit points\t")
+	fmt.Fprintln(stdout, "| system | tickets | discovery (tickets/s) | raw JetStream publish, same size (msgs/s) | discovery / raw | event size (bytes) | idle incremental cycle | idle reconcile cycle (every 10th) |")
+	fmt.Fprintln(stdout, "| --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, r := range rows {
 		disc := float64(r.tickets) / r.discover.Seconds()
 		raw := float64(r.tickets) / r.raw.Seconds()
-		pts := "n/a (no points)"
-		if r.idleHasPoints {
-			pts = fmt.Sprintf("%.2f", float64(r.idlePts)/float64(r.idleCycles))
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.1f%%\t%d\t%.2f (%d cycles)\t%s\t\n", r.system, r.tickets, disc, raw, 100*disc/raw, r.avgBytes,
-			float64(r.idleRequests)/float64(r.idleCycles), r.idleCycles, pts)
+		fmt.Fprintf(stdout, "| %s | %d | %.0f | %.0f | %.1f%% | %d | %s | %s |\n", r.system, r.tickets, disc, raw, 100*disc/raw, r.avgBytes,
+			r.incremental.String(r.idleHasPoints), r.reconcile.String(r.idleHasPoints))
 	}
-	return tw.Flush()
+	return nil
 }
 
 // measure runs one poller against one fake: first discovery of n tickets,
@@ -251,28 +261,42 @@ func measure(ctx context.Context, f fake, n int, idle, interval time.Duration) (
 	if err != nil {
 		return r, err
 	}
-	reqs := f.handler.Requests()
-	pts := 0
-	if f.points != nil {
-		pts = f.points()
+	// Sample the state to attribute requests to each cycle, split into
+	// incremental cycles and whole-set reconcile cycles.
+	points := func() int {
+		if f.points == nil {
+			return 0
+		}
+		return f.points()
 	}
-	select {
-	case <-time.After(idle):
-	case <-ctx.Done():
-		return r, ctx.Err()
+	r.idleHasPoints = f.points != nil
+	lastCycles, lastReqs, lastPts := before.Cycles, f.handler.Requests(), points()
+	end := time.Now().Add(idle)
+	for time.Now().Before(end) {
+		select {
+		case <-ctx.Done():
+			return r, ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+		st, err := states.Get(ctx, c.ID)
+		if err != nil || st.Cycles == lastCycles {
+			continue
+		}
+		reqs, pts := f.handler.Requests(), points()
+		if st.Cycles == lastCycles+1 { // one cycle completed since the last sample
+			idx := st.Cycles - 1
+			k := &r.incremental
+			if idx%int64(cfg.ReconcileEvery) == int64(cfg.ReconcileEvery-1) {
+				k = &r.reconcile
+			}
+			k.cycles++
+			k.requests += reqs - lastReqs
+			k.points += pts - lastPts
+		}
+		lastCycles, lastReqs, lastPts = st.Cycles, reqs, pts
 	}
-	after, err := states.Get(ctx, c.ID)
-	if err != nil {
-		return r, err
-	}
-	r.idleCycles = int(after.Cycles - before.Cycles)
-	r.idleRequests = f.handler.Requests() - reqs
-	if f.points != nil {
-		r.idleHasPoints = true
-		r.idlePts = f.points() - pts
-	}
-	if r.idleCycles == 0 {
-		return r, errors.New("no idle cycle ran")
+	if r.incremental.cycles == 0 {
+		return r, errors.New("no idle cycle was observed")
 	}
 	if info2, err := stream.Info(ctx); err == nil && info2.State.Msgs != info.State.Msgs {
 		return r, fmt.Errorf("idle cycles published %d events", info2.State.Msgs-info.State.Msgs)
