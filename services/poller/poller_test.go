@@ -190,7 +190,23 @@ func (e *env) addConnector(t *testing.T, id string, interval time.Duration) {
 	}
 }
 
+// startReal starts a replica that uses the registered trackers.
+func (e *env) startReal(t *testing.T, replica string, mutate func(*Config)) (stop func(), p *Poller) {
+	t.Helper()
+	return e.startWith(t, replica, mutate, nil)
+}
+
 func (e *env) start(t *testing.T, replica string, mutate func(*Config)) (stop func(), p *Poller) {
+	t.Helper()
+	return e.startWith(t, replica, mutate, func(s connector.System) (trackers.Tracker, bool) {
+		if s == connector.Jira {
+			return e.mem, true
+		}
+		return nil, false
+	})
+}
+
+func (e *env) startWith(t *testing.T, replica string, mutate func(*Config), lookup func(connector.System) (trackers.Tracker, bool)) (stop func(), p *Poller) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.ReplicaID = replica
@@ -203,13 +219,7 @@ func (e *env) start(t *testing.T, replica string, mutate func(*Config)) (stop fu
 		mutate(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p, err := New(context.Background(), cfg, Deps{JS: e.js, Decrypter: plainDecrypter{}, Logger: log,
-		Lookup: func(s connector.System) (trackers.Tracker, bool) {
-			if s == connector.Jira {
-				return e.mem, true
-			}
-			return nil, false
-		}})
+	p, err := New(context.Background(), cfg, Deps{JS: e.js, Decrypter: plainDecrypter{}, Logger: log, Lookup: lookup})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,200 @@
+// Package knowledge is the knowledge service: it enriches discovered and
+// updated tickets with Confluence pages (ticket.enriched events) and answers
+// searches from other services over NATS (micro endpoint knowledge.search)
+// and gRPC (connectorhub.v1.KnowledgeService/Search).
+package knowledge
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the knowledge service's configuration. Env variables map onto it.
+type Config struct {
+	// ListenAddr is where the gRPC server listens; empty disables gRPC unless
+	// Deps.Listener is given.
+	ListenAddr string `env:"KNOWLEDGE_LISTEN_ADDR" envDefault:"127.0.0.1:7420"`
+	// Tokens and TokensFile are the registry's API tokens ("name:role:token");
+	// any role may search. gRPC needs at least one.
+	Tokens     []string `env:"HUB_API_TOKENS" envSeparator:","`
+	TokensFile string   `env:"HUB_API_TOKENS_FILE"`
+
+	// Consumer is the durable consumer on TICKETS that replicas share.
+	Consumer string `env:"KNOWLEDGE_CONSUMER" envDefault:"knowledge"`
+	// Concurrency is how many tickets one replica enriches at once.
+	Concurrency int `env:"KNOWLEDGE_CONCURRENCY" envDefault:"4"`
+	// MaxHits is how many pages an enrichment carries per Confluence connector.
+	MaxHits int `env:"KNOWLEDGE_MAX_HITS" envDefault:"5"`
+	// DefaultLimit is a search's limit when the caller gives none.
+	DefaultLimit int `env:"KNOWLEDGE_DEFAULT_LIMIT" envDefault:"10"`
+	// MaxTerms bounds the words a query built from a ticket keeps.
+	MaxTerms int `env:"KNOWLEDGE_MAX_TERMS" envDefault:"12"`
+
+	// SearchTimeout bounds one connector's search, page bodies included.
+	SearchTimeout time.Duration `env:"KNOWLEDGE_SEARCH_TIMEOUT" envDefault:"10s"`
+	// RequestTimeout is the deadline of a search request (NATS or gRPC) when
+	// the caller sets none shorter.
+	RequestTimeout time.Duration `env:"KNOWLEDGE_REQUEST_TIMEOUT" envDefault:"15s"`
+	// CacheTTL is how long a (connector, query) result is reused.
+	CacheTTL time.Duration `env:"KNOWLEDGE_CACHE_TTL" envDefault:"10m"`
+	// StateTTL is how long the query of a ticket is remembered, so an update
+	// that leaves the query as it was is not enriched again.
+	StateTTL time.Duration `env:"KNOWLEDGE_STATE_TTL" envDefault:"720h"`
+	// BucketReplicas of the knowledge_cache and knowledge_state buckets.
+	BucketReplicas int `env:"KNOWLEDGE_BUCKET_REPLICAS" envDefault:"1"`
+
+	// FullText adds each hit's page body as plain text (Confluence REST v2
+	// pages, storage format), capped at FullTextMaxBytes. The connector model
+	// has no per-connector switch, so it is one for the service.
+	FullText         bool `env:"KNOWLEDGE_FULL_TEXT" envDefault:"false"`
+	FullTextMaxBytes int  `env:"KNOWLEDGE_FULL_TEXT_MAX_BYTES" envDefault:"16384"`
+
+	// FailureBackoff is how long a connector that failed (unreachable, 5xx)
+	// is not asked again; a rate limit uses its Retry-After instead.
+	FailureBackoff time.Duration `env:"KNOWLEDGE_FAILURE_BACKOFF" envDefault:"30s"`
+	// MaxRetryWait is the longest Retry-After waited for in place (once);
+	// longer ones fail the search at once with the reason.
+	MaxRetryWait time.Duration `env:"KNOWLEDGE_MAX_RETRY_WAIT" envDefault:"2s"`
+	// AllowEndpoints lists CIDRs Confluence may live in although the endpoint
+	// policy refuses them by default (link-local).
+	AllowEndpoints []string `env:"KNOWLEDGE_ALLOW_ENDPOINTS" envSeparator:","`
+	// DrainTimeout bounds graceful shutdown.
+	DrainTimeout time.Duration `env:"KNOWLEDGE_DRAIN_TIMEOUT" envDefault:"10s"`
+}
+
+// DefaultConfig returns the configuration used when nothing is set.
+func DefaultConfig() Config {
+	return Config{
+		ListenAddr:       "127.0.0.1:7420",
+		Consumer:         "knowledge",
+		Concurrency:      4,
+		MaxHits:          5,
+		DefaultLimit:     10,
+		MaxTerms:         12,
+		SearchTimeout:    10 * time.Second,
+		RequestTimeout:   15 * time.Second,
+		CacheTTL:         10 * time.Minute,
+		StateTTL:         30 * 24 * time.Hour,
+		BucketReplicas:   1,
+		FullTextMaxBytes: 16 << 10,
+		FailureBackoff:   30 * time.Second,
+		MaxRetryWait:     2 * time.Second,
+		DrainTimeout:     10 * time.Second,
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	positive := func(name string, v time.Duration) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
+	atLeast := func(name string, v, lo, hi int) {
+		if v < lo || v > hi {
+			errs = append(errs, fmt.Errorf("%s must be in %d..%d, got %d", name, lo, hi, v))
+		}
+	}
+	if c.Consumer == "" || strings.ContainsAny(c.Consumer, ".*> \t") {
+		errs = append(errs, fmt.Errorf("KNOWLEDGE_CONSUMER %q is not a consumer name", c.Consumer))
+	}
+	atLeast("KNOWLEDGE_CONCURRENCY", c.Concurrency, 1, 256)
+	atLeast("KNOWLEDGE_MAX_HITS", c.MaxHits, 1, 100)
+	atLeast("KNOWLEDGE_DEFAULT_LIMIT", c.DefaultLimit, 1, 100)
+	atLeast("KNOWLEDGE_MAX_TERMS", c.MaxTerms, 1, 32)
+	atLeast("KNOWLEDGE_BUCKET_REPLICAS", c.BucketReplicas, 1, 5)
+	positive("KNOWLEDGE_SEARCH_TIMEOUT", c.SearchTimeout)
+	positive("KNOWLEDGE_REQUEST_TIMEOUT", c.RequestTimeout)
+	positive("KNOWLEDGE_STATE_TTL", c.StateTTL)
+	positive("KNOWLEDGE_FAILURE_BACKOFF", c.FailureBackoff)
+	positive("KNOWLEDGE_DRAIN_TIMEOUT", c.DrainTimeout)
+	if c.CacheTTL < time.Second {
+		errs = append(errs, errors.New("KNOWLEDGE_CACHE_TTL must be at least 1s"))
+	}
+	if c.MaxRetryWait < 0 {
+		errs = append(errs, errors.New("KNOWLEDGE_MAX_RETRY_WAIT must not be negative"))
+	}
+	if c.FullText {
+		atLeast("KNOWLEDGE_FULL_TEXT_MAX_BYTES", c.FullTextMaxBytes, 256, 1<<20)
+	}
+	if _, err := c.allowPrefixes(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.apiTokens(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) allowPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.AllowEndpoints {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("KNOWLEDGE_ALLOW_ENDPOINTS: %q is not a CIDR prefix", s)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// minTokenLen matches the registry's minimum.
+const minTokenLen = 16
+
+// apiTokens reads "name:role:token" entries from Tokens and TokensFile, in
+// the registry's format. Errors never echo a token.
+func (c Config) apiTokens() (map[string]string, error) {
+	out := map[string]string{} // token -> name
+	add := func(where, s string) error {
+		name, rest, ok1 := strings.Cut(strings.TrimSpace(s), ":")
+		_, token, ok2 := strings.Cut(rest, ":")
+		switch {
+		case !ok1 || !ok2 || name == "":
+			return fmt.Errorf(`%s: want "name:role:token"`, where)
+		case len(token) < minTokenLen:
+			return fmt.Errorf("%s: token %q shorter than %d characters", where, name, minTokenLen)
+		case out[token] != "":
+			return fmt.Errorf("%s: API token %q is configured twice", where, name)
+		}
+		out[token] = name
+		return nil
+	}
+	for i, s := range c.Tokens {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		if err := add(fmt.Sprintf("HUB_API_TOKENS entry %d", i+1), s); err != nil {
+			return nil, err
+		}
+	}
+	if c.TokensFile != "" {
+		f, err := os.Open(c.TokensFile)
+		if err != nil {
+			return nil, fmt.Errorf("HUB_API_TOKENS_FILE: %w", err)
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for line := 1; sc.Scan(); line++ {
+			s := strings.TrimSpace(sc.Text())
+			if s == "" || strings.HasPrefix(s, "#") {
+				continue
+			}
+			if err := add(fmt.Sprintf("%s line %d", c.TokensFile, line), s); err != nil {
+				return nil, err
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("HUB_API_TOKENS_FILE: %w", err)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,209 @@
+package knowledge
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+)
+
+// Source is the ce-source of the events the service publishes.
+const Source = "/knowledge"
+
+// Reasons an enrichment is empty that are not errors.
+const (
+	ReasonNoText    = "ticket has no searchable text"
+	ReasonNoMatches = "no matching pages"
+)
+
+// textFields are the TicketUpdated.changed_fields names (or fragments of
+// them) that change the query; an update naming only others is skipped.
+var textFields = []string{"summary", "description", "label", "component", "title", "body"}
+
+// enricher turns ticket events into ticket.enriched events.
+type enricher struct {
+	engine *engine
+	js     jetstream.JetStream
+	state  jetstream.KeyValue
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// consumerConfig is the durable consumer every replica binds to, so each
+// ticket event is handled by one replica. TicketDiscovered's JSON is a subset
+// of TicketUpdated's (field "ticket"), so one consumer decoding into
+// TicketUpdated serves both subjects; the kind is read from ce-type.
+func consumerConfig(cfg Config) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:        cfg.Consumer,
+		Description:    "knowledge: enrich discovered and updated tickets",
+		FilterSubjects: []string{"ticket." + bus.TicketDiscovered + ".>", "ticket." + bus.TicketUpdated + ".>"},
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        cfg.SearchTimeout + time.Minute,
+		MaxDeliver:     5,
+		MaxAckPending:  max(64, cfg.Concurrency*4),
+	}
+}
+
+// handle enriches one ticket version. Returning an error redelivers the
+// event; Confluence failures are not errors (the enrichment says why it is
+// empty), only failing to publish, or being stopped, are.
+func (en *enricher) handle(ctx context.Context, env bus.Envelope, msg *chv1.TicketUpdated) error {
+	t := msg.GetTicket()
+	if t == nil || t.GetConnectorId() == "" || t.GetKey() == "" {
+		return bus.Permanent(errors.New("ticket event without ticket, connector id or key"))
+	}
+	system := systemToken(t.GetSystem())
+	subject, err := bus.TicketSubject(bus.TicketEnriched, system, t.GetConnectorId())
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	log := en.log.With("connector", t.GetConnectorId(), "ticket", t.GetKey())
+	updated := env.Type == bus.TypeOf(&chv1.TicketUpdated{})
+	if updated && len(msg.GetChangedFields()) > 0 && !touchesText(msg.GetChangedFields()) {
+		log.DebugContext(ctx, "knowledge: update leaves the text as it was", "changed", msg.GetChangedFields())
+		return nil
+	}
+
+	desc := t.GetDescriptionText()
+	if desc == "" {
+		desc = t.GetDescriptionMarkdown()
+	}
+	terms := BuildTerms(Ticket{Summary: t.GetSummary(), Description: desc, Labels: t.GetLabels()}, en.engine.cfg.MaxTerms)
+	stateKey, queryHash := ticketStateKey(t.GetConnectorId(), t.GetKey()), hashTerms(terms)
+	if updated {
+		if e, err := en.state.Get(ctx, stateKey); err == nil && string(e.Value()) == queryHash {
+			log.DebugContext(ctx, "knowledge: update leaves the query as it was")
+			return nil
+		}
+	}
+
+	base := &chv1.TicketEnriched{
+		ConnectorId:      t.GetConnectorId(),
+		System:           t.GetSystem(),
+		TicketKey:        t.GetKey(),
+		TicketUpdateTime: t.GetUpdateTime(),
+		Query:            strings.Join(terms, " "),
+	}
+	conns := en.engine.conns.enabled(nil)
+	if len(conns) == 0 {
+		ev := cloneEnriched(base)
+		ev.EmptyReason = Reason(ErrNoConnector)
+		if err := en.publish(ctx, subject, ev); err != nil {
+			return err
+		}
+		return en.remember(ctx, stateKey, queryHash)
+	}
+
+	events := make([]*chv1.TicketEnriched, len(conns))
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Go(func() { events[i] = en.enrichWith(ctx, base, c, terms) })
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err // stopping: redeliver to a replica that is not
+	}
+	for _, ev := range events {
+		if err := en.publish(ctx, subject, ev); err != nil {
+			return err
+		}
+		if ev.GetEmptyReason() != "" && ev.GetEmptyReason() != ReasonNoMatches {
+			log.InfoContext(ctx, "knowledge: enrichment empty", "knowledge_connector", ev.GetKnowledgeConnectorId(), "reason", ev.GetEmptyReason())
+		}
+	}
+	return en.remember(ctx, stateKey, queryHash)
+}
+
+// enrichWith searches one Confluence connector for a ticket.
+func (en *enricher) enrichWith(ctx context.Context, base *chv1.TicketEnriched, c connector.Connector, terms []string) *chv1.TicketEnriched {
+	ev := cloneEnriched(base)
+	ev.KnowledgeConnectorId = c.ID
+	if len(terms) == 0 {
+		ev.EmptyReason = ReasonNoText
+		return ev
+	}
+	hits, _, err := en.engine.searchConnector(ctx, c, terms, nil, en.engine.cfg.MaxHits)
+	switch {
+	case err != nil:
+		ev.EmptyReason = Reason(err)
+	case len(hits) == 0:
+		ev.EmptyReason = ReasonNoMatches
+	}
+	for _, h := range hits {
+		ev.Hits = append(ev.Hits, hitToProto(h))
+	}
+	return ev
+}
+
+func (en *enricher) publish(ctx context.Context, subject string, ev *chv1.TicketEnriched) error {
+	id := bus.EventID(ev.GetConnectorId(), ev.GetTicketKey(), ev.GetTicketUpdateTime().AsTime().UTC().Format(time.RFC3339Nano), ev.GetKnowledgeConnectorId())
+	_, err := bus.Publish(ctx, en.js, subject, ev, bus.WithID(id), bus.WithSource(Source), bus.WithSubject(ev.GetTicketKey()), bus.WithTime(en.now()))
+	if err != nil {
+		return fmt.Errorf("knowledge: publish enrichment of %s: %w", ev.GetTicketKey(), err)
+	}
+	return nil
+}
+
+// remember stores the query a ticket was enriched with; losing it only
+// means a later unchanged update is enriched again.
+func (en *enricher) remember(ctx context.Context, key, hash string) error {
+	if _, err := en.state.Put(ctx, key, []byte(hash)); err != nil {
+		en.log.WarnContext(ctx, "knowledge: remember query", "error", err)
+	}
+	return nil
+}
+
+func cloneEnriched(m *chv1.TicketEnriched) *chv1.TicketEnriched {
+	return &chv1.TicketEnriched{
+		ConnectorId: m.GetConnectorId(), System: m.GetSystem(), TicketKey: m.GetTicketKey(),
+		TicketUpdateTime: m.GetTicketUpdateTime(), Query: m.GetQuery(),
+	}
+}
+
+func touchesText(fields []string) bool {
+	for _, f := range fields {
+		f = strings.ToLower(f)
+		if slices.ContainsFunc(textFields, func(t string) bool { return strings.Contains(f, t) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// ticketStateKey is a KV key for a ticket: the connector id (a valid token)
+// and a hash of the key, which may hold characters KV keys may not.
+func ticketStateKey(connectorID, key string) string {
+	return connectorID + "." + bus.EventID(key)
+}
+
+func hashTerms(terms []string) string {
+	sum := sha256.Sum256([]byte(strings.Join(terms, "\x00")))
+	return hex.EncodeToString(sum[:16])
+}
+
+// systemToken is the subject token of a system: SYSTEM_JIRA -> jira.
+func systemToken(s chv1.System) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "SYSTEM_"))
+}
+
+func hitToProto(h Hit) *chv1.KnowledgeHit {
+	p := &chv1.KnowledgeHit{Title: h.Title, Url: h.URL, SpaceKey: h.SpaceKey, Excerpt: h.Excerpt, Score: h.Score, BodyText: h.BodyText}
+	if !h.Updated.IsZero() {
+		p.UpdateTime = timestamppb.New(h.Updated)
+	}
+	return p
+}

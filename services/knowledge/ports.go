@@ -1,0 +1,237 @@
+package knowledge
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+)
+
+// NATS micro service: other services search with a request on SearchSubject
+// carrying a SearchRequest as protobuf JSON; the reply is a SearchResponse,
+// or a micro error (headers Nats-Service-Error-Code and Nats-Service-Error)
+// with one of the codes below. $SRV.PING|INFO|STATS.knowledge discover it.
+const (
+	ServiceName    = "knowledge"
+	ServiceVersion = "1.0.0"
+	SearchSubject  = "knowledge.search"
+	// QueueGroup spreads requests over replicas.
+	QueueGroup = "knowledge"
+)
+
+// Error codes of the NATS endpoint (HTTP-like, as micro services use).
+const (
+	CodeInvalid     = "400" // ErrInvalidQuery, malformed request
+	CodeNoConnector = "412" // ErrNoConnector
+	CodeRateLimited = "429" // ErrRateLimited
+	CodeUnavailable = "503" // ErrUnavailable, ErrConnector
+	CodeTimeout     = "504" // deadline passed
+)
+
+// toQuery translates a request; the query text is split by ParseQuery.
+func toQuery(req *chv1.SearchRequest, maxTerms int) Query {
+	return Query{
+		Terms:        ParseQuery(req.GetQuery(), maxTerms),
+		Spaces:       req.GetSpaceKeys(),
+		Limit:        int(req.GetLimit()),
+		ConnectorIDs: req.GetConnectorIds(),
+	}
+}
+
+func toResponse(res Result) *chv1.SearchResponse {
+	out := &chv1.SearchResponse{Terms: res.Terms}
+	for _, h := range res.Hits {
+		out.Hits = append(out.Hits, &chv1.SearchHit{ConnectorId: h.ConnectorID, PageId: h.PageID, Hit: hitToProto(h)})
+	}
+	for _, f := range res.Failures {
+		out.Failures = append(out.Failures, &chv1.SearchFailure{ConnectorId: f.ConnectorID, Reason: Reason(f.Err)})
+	}
+	return out
+}
+
+// microServer serves the engine's search as a NATS micro endpoint. Each
+// request runs in its own goroutine (micro calls handlers one at a time),
+// up to limit at once.
+type microServer struct {
+	engine  *engine
+	timeout time.Duration
+	log     *slog.Logger
+	sem     chan struct{}
+	wg      sync.WaitGroup
+}
+
+func startMicro(ctx context.Context, nc *nats.Conn, m *microServer) (micro.Service, error) {
+	svc, err := micro.AddService(nc, micro.Config{
+		Name:        ServiceName,
+		Version:     ServiceVersion,
+		Description: "Confluence search over the configured knowledge connectors",
+		QueueGroup:  QueueGroup,
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = svc.AddEndpoint("search", micro.ContextHandler(ctx, m.handle),
+		micro.WithEndpointSubject(SearchSubject),
+		micro.WithEndpointMetadata(map[string]string{
+			"request":  "connectorhub.v1.SearchRequest (protobuf JSON)",
+			"response": "connectorhub.v1.SearchResponse (protobuf JSON)",
+		}))
+	if err != nil {
+		_ = svc.Stop()
+		return nil, err
+	}
+	// Subscriptions are sent asynchronously: make sure the server has them
+	// before the service reports ready.
+	if err := nc.FlushTimeout(10 * time.Second); err != nil {
+		_ = svc.Stop()
+		return nil, err
+	}
+	return svc, nil
+}
+
+func (m *microServer) handle(ctx context.Context, req micro.Request) {
+	m.sem <- struct{}{}
+	m.wg.Go(func() {
+		defer func() { <-m.sem }()
+		m.answer(ctx, req)
+	})
+}
+
+func (m *microServer) answer(ctx context.Context, req micro.Request) {
+	var in chv1.SearchRequest
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(req.Data(), &in); err != nil {
+		m.respondErr(req, CodeInvalid, "request is not a connectorhub.v1.SearchRequest in protobuf JSON")
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	res, err := m.engine.Search(ctx, toQuery(&in, m.engine.cfg.MaxTerms))
+	if err != nil {
+		code := CodeUnavailable
+		switch {
+		case errors.Is(err, ErrInvalidQuery):
+			code = CodeInvalid
+		case errors.Is(err, ErrNoConnector):
+			code = CodeNoConnector
+		case errors.Is(err, ErrRateLimited):
+			code = CodeRateLimited
+		case errors.Is(err, context.DeadlineExceeded):
+			code = CodeTimeout
+		}
+		m.respondErr(req, code, Reason(err))
+		return
+	}
+	data, err := protojson.Marshal(toResponse(res))
+	if err != nil {
+		m.respondErr(req, CodeUnavailable, "cannot encode the response")
+		return
+	}
+	if err := req.Respond(data); err != nil {
+		m.log.Warn("knowledge: reply to search", "error", err)
+	}
+}
+
+func (m *microServer) respondErr(req micro.Request, code, desc string) {
+	if err := req.Error(code, desc, nil); err != nil {
+		m.log.Warn("knowledge: reply to search", "error", err)
+	}
+}
+
+// grpcServer is the KnowledgeService port.
+type grpcServer struct {
+	chv1.UnimplementedKnowledgeServiceServer
+	engine  *engine
+	timeout time.Duration
+}
+
+var _ chv1.KnowledgeServiceServer = (*grpcServer)(nil)
+
+func (g *grpcServer) Search(ctx context.Context, req *chv1.SearchRequest) (*chv1.SearchResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+	res, err := g.engine.Search(ctx, toQuery(req, g.engine.cfg.MaxTerms))
+	if err == nil {
+		return toResponse(res), nil
+	}
+	msg := Reason(err)
+	switch {
+	case errors.Is(err, ErrInvalidQuery):
+		return nil, status.Error(codes.InvalidArgument, msg)
+	case errors.Is(err, ErrNoConnector):
+		return nil, status.Error(codes.FailedPrecondition, msg)
+	case errors.Is(err, ErrRateLimited):
+		return nil, status.Error(codes.ResourceExhausted, msg)
+	case errors.Is(err, context.DeadlineExceeded):
+		return nil, status.Error(codes.DeadlineExceeded, msg)
+	case errors.Is(err, context.Canceled):
+		return nil, status.Error(codes.Canceled, msg)
+	}
+	return nil, status.Error(codes.Unavailable, msg)
+}
+
+// authenticator checks the registry's bearer tokens on KnowledgeService
+// calls (any role may search). Health and reflection stay open. Tokens are
+// compared by SHA-256 in constant time.
+type authenticator struct {
+	sums [][32]byte
+}
+
+func newAuthenticator(tokens map[string]string) *authenticator {
+	a := &authenticator{}
+	for tok := range tokens {
+		a.sums = append(a.sums, sha256.Sum256([]byte(tok)))
+	}
+	return a
+}
+
+func (a *authenticator) check(ctx context.Context, method string) error {
+	if !strings.HasPrefix(method, "/"+chv1.KnowledgeService_ServiceDesc.ServiceName+"/") {
+		return nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get("authorization")
+	if len(vals) == 0 {
+		return status.Error(codes.Unauthenticated, `missing "authorization: Bearer <token>" metadata`)
+	}
+	scheme, token, ok := strings.Cut(vals[0], " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(token) == "" {
+		return status.Error(codes.Unauthenticated, `authorization metadata must be "Bearer <token>"`)
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	found := 0
+	for _, s := range a.sums {
+		found |= subtle.ConstantTimeCompare(sum[:], s[:])
+	}
+	if found != 1 {
+		return status.Error(codes.Unauthenticated, "unknown API token")
+	}
+	return nil
+}
+
+func (a *authenticator) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := a.check(ctx, info.FullMethod); err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+func (a *authenticator) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if err := a.check(ss.Context(), info.FullMethod); err != nil {
+		return err
+	}
+	return handler(srv, ss)
+}
