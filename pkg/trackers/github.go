@@ -20,7 +20,7 @@ type githubTracker struct{}
 var (
 	_ IdentityChecker   = githubTracker{}
 	_ Discoverer        = githubTracker{}
-	_ CheapFullListing  = githubTracker{}
+	_ ConditionalLister = githubTracker{}
 	_ TicketReader      = githubTracker{}
 	_ StatusWriter      = githubTracker{}
 	_ Commenter         = githubTracker{}

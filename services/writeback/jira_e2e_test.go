@@ -159,7 +159,9 @@ func TestJiraDeadLetterThenReplay(t *testing.T) {
 	e := newJiraEnv(t, connector.Cloud, connector.TrackerWins)
 	// Jira answers 503 to every transition attempt of the first three deliveries.
 	e.jira.Faults.Add(faults.Fault{Times: 3, Status: http.StatusServiceUnavailable, Body: `{"errorMessages":["down"]}`,
-		Match: func(r *http.Request) bool { return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/transitions") }})
+		Match: func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/transitions")
+		}})
 	e.run(t)
 	e.publish(t, e.result("res-dlq", time.Now()))
 	_, failed := e.outcome(t, "res-dlq")

@@ -114,7 +114,7 @@ func TestIssueListPagesByKeyset(t *testing.T) {
 	if h.Get("X-Total") != "" || !strings.Contains(link, "cursor=") || strings.Count(body, `"iid"`) != 2 {
 		t.Fatalf("keyset page: %v %s", h, body)
 	}
-	next := link[strings.Index(link, "/api/v4") : strings.Index(link, ">")]
+	next := link[strings.Index(link, "/api/v4"):strings.Index(link, ">")]
 	// An issue edited meanwhile moves behind the cursor: keyset pages stay stable.
 	fake.Touch(1, time.Now().Add(time.Hour))
 	_, h, body = fakehttp.Call(fake, http.MethodGet, next, apiToken)
