@@ -79,6 +79,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 	var (
 		staleAfter  time.Duration
 		failOnStale bool
+		refresh     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "check",
@@ -94,9 +95,14 @@ func newCheckCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer closeConn()
-			resp, err := client.CheckCredentials(ctx, &pb.CheckCredentialsRequest{StaleAfter: durationpb.New(staleAfter)})
+			resp, err := client.CheckCredentials(ctx, &pb.CheckCredentialsRequest{StaleAfter: durationpb.New(staleAfter), Refresh: refresh})
 			if err != nil {
 				return err
+			}
+			for _, c := range resp.GetCredentials() {
+				if c.GetRefreshError() != "" {
+					g.info("%s: could not refresh: %s", c.GetConnectorId(), c.GetRefreshError())
+				}
 			}
 			if err := g.show(resp, func() error { return printCredentialAges(g.env.Stdout, resp.GetCredentials()) }); err != nil {
 				return err
@@ -118,6 +124,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&staleAfter, "stale-after", DefaultStaleAfter, "credentials older than this are stale")
 	cmd.Flags().BoolVar(&failOnStale, "fail-on-stale", false, "exit non-zero when a credential is stale (for cron and CI)")
+	cmd.Flags().BoolVar(&refresh, "refresh", false, "test every connector first, recording the token expiry trackers report (admin token)")
 	return cmd
 }
 

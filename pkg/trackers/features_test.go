@@ -13,7 +13,10 @@ func TestCapabilitiesReflectImplementedFeatures(t *testing.T) {
 	// What each system implements so far. A system missing here must claim
 	// nothing beyond its connection test; its issue adds it here.
 	implemented := map[connector.System][]string{
-		connector.Jira: {FeatureIdentity, FeatureDiscovery, FeatureRead, FeatureStatus, FeatureComment, FeatureSubtask},
+		connector.Jira:       {FeatureIdentity, FeatureDiscovery, FeatureRead, FeatureStatus, FeatureComment, FeatureSubtask},
+		connector.GitHub:     {FeatureIdentity, FeatureDiscovery, FeatureRead, FeatureStatus, FeatureComment, FeaturePullRequest},
+		connector.GitLab:     {FeatureIdentity, FeatureDiscovery, FeatureRead, FeatureStatus, FeatureComment, FeaturePullRequest},
+		connector.Confluence: {FeatureIdentity, FeatureSearch},
 	}
 	for _, sys := range connector.Systems {
 		caps, ok := CapabilitiesOf(sys)

@@ -205,19 +205,23 @@ func (g *grpcServer) CheckCredentials(ctx context.Context, req *chv1.CheckCreden
 	if req.GetStaleAfter() != nil && stale <= 0 {
 		return nil, invalid("stale_after", "must be positive")
 	}
-	ages, err := g.svc.CheckCredentials(ctx, stale)
+	if caller, _ := CallerFrom(ctx); req.GetRefresh() && caller.Role != RoleAdmin {
+		return nil, status.Errorf(codes.PermissionDenied, "token %q has role %s; a refreshing check tests every connector and needs role admin", caller.Name, caller.Role)
+	}
+	ages, err := g.svc.CheckCredentials(ctx, stale, req.GetRefresh())
 	if err != nil {
 		return nil, g.fail(ctx, err)
 	}
 	resp := &chv1.CheckCredentialsResponse{}
 	for _, a := range ages {
 		resp.Credentials = append(resp.Credentials, &chv1.CredentialAge{
-			ConnectorId: a.Connector.ID,
-			System:      systemsToProto[a.Connector.System],
-			Credential:  credentialToProto(a.Connector.Credential),
-			Age:         durationpb.New(a.Age),
-			Stale:       a.Stale,
-			Expiring:    a.Expiring,
+			ConnectorId:  a.Connector.ID,
+			System:       systemsToProto[a.Connector.System],
+			Credential:   credentialToProto(a.Connector.Credential),
+			Age:          durationpb.New(a.Age),
+			Stale:        a.Stale,
+			Expiring:     a.Expiring,
+			RefreshError: a.RefreshError,
 		})
 	}
 	return resp, nil

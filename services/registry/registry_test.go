@@ -27,9 +27,10 @@ import (
 
 // recordingTester passes or fails every test and remembers the secrets it saw.
 type recordingTester struct {
-	mu   sync.Mutex
-	seen []string
-	fail map[string]bool // secrets that fail the identity check
+	mu     sync.Mutex
+	seen   []string
+	fail   map[string]bool // secrets that fail the identity check
+	expire time.Time       // token expiry the tracker reports, if any
 }
 
 func (r *recordingTester) Test(_ context.Context, c connector.Connector, s connector.Secret) (trackers.TestResult, error) {
@@ -39,7 +40,7 @@ func (r *recordingTester) Test(_ context.Context, c connector.Connector, s conne
 	if r.fail[s.Reveal()] {
 		return trackers.TestResult{Checks: []trackers.Check{{Name: "identity", Message: "token rejected (401)"}}}, nil
 	}
-	return trackers.TestResult{OK: true, Identity: "tester@" + string(c.System), Checks: []trackers.Check{{Name: "identity", OK: true}}}, nil
+	return trackers.TestResult{OK: true, Identity: "tester@" + string(c.System), Checks: []trackers.Check{{Name: "identity", OK: true}}, ExpireTime: r.expire}, nil
 }
 
 func (r *recordingTester) last() string {
@@ -476,5 +477,52 @@ func TestRotateCheckAndRewrapCredentials(t *testing.T) {
 	rw, err := admin.RewrapCredentials(ctx, &chv1.RewrapCredentialsRequest{})
 	if err != nil || rw.GetUnchanged() != 1 || rw.GetRewrapped() != 0 {
 		t.Fatalf("rewrap with nothing to do: %v, %v", rw, err)
+	}
+}
+
+func TestCheckCredentialsRefreshRecordsTokenExpiry(t *testing.T) {
+	t.Parallel()
+	expires := time.Now().Add(5 * 24 * time.Hour).UTC().Truncate(time.Second)
+	tester := &recordingTester{expire: expires, fail: map[string]bool{"ghp_failsRefresh0000000000001": true}}
+	srv := registrytest.Start(t, registrytest.WithTester(tester))
+	admin := srv.Dial(t, srv.AdminToken)
+	ctx := ctxT(t)
+	for id, tok := range map[string]string{"gh-expiring": "ghp_expiring000000000000000001", "gh-broken": "ghp_failsRefresh0000000000001"} {
+		if _, err := admin.CreateConnector(ctx, &chv1.CreateConnectorRequest{Connector: githubConnector(), ConnectorId: id, Credential: tok}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain, err := admin.CheckCredentials(ctx, &chv1.CheckCredentialsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range plain.GetCredentials() {
+		if c.GetCredential().GetExpireTime() != nil || c.GetExpiring() {
+			t.Errorf("%s: expiry known before any test: %v", c.GetConnectorId(), c)
+		}
+	}
+	viewer := srv.Dial(t, srv.ViewerToken)
+	if _, err := viewer.CheckCredentials(ctx, &chv1.CheckCredentialsRequest{Refresh: true}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("viewer refresh: %v, want PermissionDenied", err)
+	}
+	refreshed, err := admin.CheckCredentials(ctx, &chv1.CheckCredentialsRequest{Refresh: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*chv1.CredentialAge{}
+	for _, c := range refreshed.GetCredentials() {
+		byID[c.GetConnectorId()] = c
+	}
+	ok := byID["gh-expiring"]
+	if !ok.GetCredential().GetExpireTime().AsTime().Equal(expires) || !ok.GetExpiring() || ok.GetRefreshError() != "" {
+		t.Errorf("refreshed = %v; want expiry %v and expiring (within 14 days)", ok, expires)
+	}
+	if bad := byID["gh-broken"]; !strings.Contains(bad.GetRefreshError(), "token rejected") {
+		t.Errorf("a failing refresh must say why: %v", bad)
+	}
+	// The expiry stays recorded.
+	again, _ := admin.GetConnector(ctx, &chv1.GetConnectorRequest{Id: "gh-expiring"})
+	if !again.GetConnector().GetCredential().GetExpireTime().AsTime().Equal(expires) {
+		t.Errorf("expiry not stored: %v", again.GetConnector().GetCredential())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
@@ -264,15 +265,23 @@ func (s *Service) TestUnsaved(ctx context.Context, c connector.Connector, secret
 	return s.tester.Test(ctx, c, secret)
 }
 
-// TestSaved checks a stored connector through a worker that may decrypt.
+// TestSaved checks a stored connector through a worker that may decrypt,
+// and records the token expiry the tracker reports.
 func (s *Service) TestSaved(ctx context.Context, id string) (trackers.TestResult, error) {
 	c, err := s.store.Get(ctx, id)
 	if err != nil {
 		return trackers.TestResult{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.TestTimeout)
-	defer cancel()
-	return s.saved.TestSaved(ctx, c)
+	tctx, cancel := context.WithTimeout(ctx, s.cfg.TestTimeout)
+	res, err := s.saved.TestSaved(tctx, c)
+	cancel()
+	if err == nil && !res.ExpireTime.IsZero() && !res.ExpireTime.Equal(c.Credential.ExpireTime) && c.Credential.Set() {
+		c.Credential.ExpireTime = res.ExpireTime.UTC()
+		if _, uerr := s.store.Update(ctx, c); uerr != nil {
+			s.log.WarnContext(ctx, "token expiry not recorded", "connector", id, "error", uerr)
+		}
+	}
+	return res, err
 }
 
 // Rotate tests a new credential against the connector's tracker and, if it
@@ -325,18 +334,22 @@ func failedChecks(res trackers.TestResult) string {
 
 // CredentialAge is one connector's credential age report.
 type CredentialAge struct {
-	Connector connector.Connector
-	Age       time.Duration
-	Stale     bool
-	Expiring  bool
+	Connector    connector.Connector
+	Age          time.Duration
+	Stale        bool
+	Expiring     bool
+	RefreshError string
 }
+
+// refreshConcurrency bounds the saved tests a refreshing check runs at once.
+const refreshConcurrency = 4
 
 // ExpiryWarning is how close to its expiry a credential counts as expiring.
 const ExpiryWarning = 14 * 24 * time.Hour
 
 // CheckCredentials reports the age of every credential; older than staleAfter
 // (the configured default when zero) is stale.
-func (s *Service) CheckCredentials(ctx context.Context, staleAfter time.Duration) ([]CredentialAge, error) {
+func (s *Service) CheckCredentials(ctx context.Context, staleAfter time.Duration, refresh bool) ([]CredentialAge, error) {
 	if staleAfter <= 0 {
 		staleAfter = s.cfg.StaleAfter
 	}
@@ -344,10 +357,45 @@ func (s *Service) CheckCredentials(ctx context.Context, staleAfter time.Duration
 	if err != nil {
 		return nil, err
 	}
+	refreshErrs := map[string]string{}
+	if refresh {
+		var (
+			mu  sync.Mutex
+			wg  sync.WaitGroup
+			sem = make(chan struct{}, refreshConcurrency)
+		)
+		for _, c := range all {
+			if !c.Credential.Set() {
+				continue
+			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(id string) {
+				defer func() { <-sem; wg.Done() }()
+				res, err := s.TestSaved(ctx, id)
+				msg := ""
+				switch {
+				case err != nil:
+					msg = err.Error()
+				case !res.OK:
+					msg = "connection test failed: " + failedChecks(res)
+				}
+				if msg != "" {
+					mu.Lock()
+					refreshErrs[id] = msg
+					mu.Unlock()
+				}
+			}(c.ID)
+		}
+		wg.Wait()
+		if all, err = s.store.List(ctx); err != nil {
+			return nil, err
+		}
+	}
 	now := s.now()
 	out := make([]CredentialAge, 0, len(all))
 	for _, c := range all {
-		a := CredentialAge{Connector: c}
+		a := CredentialAge{Connector: c, RefreshError: refreshErrs[c.ID]}
 		if c.Credential.Set() {
 			a.Age = now.Sub(c.Credential.SetTime)
 			a.Stale = a.Age > staleAfter

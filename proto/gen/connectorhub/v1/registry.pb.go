@@ -1104,7 +1104,11 @@ func (x *RotateCredentialResponse) GetTest() *TestConnectionResponse {
 type CheckCredentialsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Credentials older than this are stale; default 90 days.
-	StaleAfter    *durationpb.Duration `protobuf:"bytes,1,opt,name=stale_after,json=staleAfter,proto3" json:"stale_after,omitempty"`
+	StaleAfter *durationpb.Duration `protobuf:"bytes,1,opt,name=stale_after,json=staleAfter,proto3" json:"stale_after,omitempty"`
+	// Test every saved connector first (through the workers), recording the
+	// token expiry trackers report (GitHub's token-expiration header, GitLab's
+	// personal_access_tokens/self expires_at).
+	Refresh       bool `protobuf:"varint,2,opt,name=refresh,proto3" json:"refresh,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1146,14 +1150,23 @@ func (x *CheckCredentialsRequest) GetStaleAfter() *durationpb.Duration {
 	return nil
 }
 
+func (x *CheckCredentialsRequest) GetRefresh() bool {
+	if x != nil {
+		return x.Refresh
+	}
+	return false
+}
+
 type CredentialAge struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ConnectorId   string                 `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
-	System        System                 `protobuf:"varint,2,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
-	Credential    *CredentialInfo        `protobuf:"bytes,3,opt,name=credential,proto3" json:"credential,omitempty"`
-	Age           *durationpb.Duration   `protobuf:"bytes,4,opt,name=age,proto3" json:"age,omitempty"`
-	Stale         bool                   `protobuf:"varint,5,opt,name=stale,proto3" json:"stale,omitempty"`
-	Expiring      bool                   `protobuf:"varint,6,opt,name=expiring,proto3" json:"expiring,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ConnectorId string                 `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
+	System      System                 `protobuf:"varint,2,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
+	Credential  *CredentialInfo        `protobuf:"bytes,3,opt,name=credential,proto3" json:"credential,omitempty"`
+	Age         *durationpb.Duration   `protobuf:"bytes,4,opt,name=age,proto3" json:"age,omitempty"`
+	Stale       bool                   `protobuf:"varint,5,opt,name=stale,proto3" json:"stale,omitempty"`
+	Expiring    bool                   `protobuf:"varint,6,opt,name=expiring,proto3" json:"expiring,omitempty"`
+	// Why the refresh test of this connector failed, when it did.
+	RefreshError  string `protobuf:"bytes,7,opt,name=refresh_error,json=refreshError,proto3" json:"refresh_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1228,6 +1241,13 @@ func (x *CredentialAge) GetExpiring() bool {
 		return x.Expiring
 	}
 	return false
+}
+
+func (x *CredentialAge) GetRefreshError() string {
+	if x != nil {
+		return x.RefreshError
+	}
+	return ""
 }
 
 type CheckCredentialsResponse struct {
@@ -1556,10 +1576,11 @@ const file_connectorhub_v1_registry_proto_rawDesc = "" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\"\x91\x01\n" +
 	"\x18RotateCredentialResponse\x128\n" +
 	"\tconnector\x18\x01 \x01(\v2\x1a.connectorhub.v1.ConnectorR\tconnector\x12;\n" +
-	"\x04test\x18\x02 \x01(\v2'.connectorhub.v1.TestConnectionResponseR\x04test\"U\n" +
+	"\x04test\x18\x02 \x01(\v2'.connectorhub.v1.TestConnectionResponseR\x04test\"o\n" +
 	"\x17CheckCredentialsRequest\x12:\n" +
 	"\vstale_after\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\n" +
-	"staleAfter\"\x83\x02\n" +
+	"staleAfter\x12\x18\n" +
+	"\arefresh\x18\x02 \x01(\bR\arefresh\"\xa8\x02\n" +
 	"\rCredentialAge\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12/\n" +
 	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\x12?\n" +
@@ -1568,7 +1589,8 @@ const file_connectorhub_v1_registry_proto_rawDesc = "" +
 	"credential\x12+\n" +
 	"\x03age\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x03age\x12\x14\n" +
 	"\x05stale\x18\x05 \x01(\bR\x05stale\x12\x1a\n" +
-	"\bexpiring\x18\x06 \x01(\bR\bexpiring\"\\\n" +
+	"\bexpiring\x18\x06 \x01(\bR\bexpiring\x12#\n" +
+	"\rrefresh_error\x18\a \x01(\tR\frefreshError\"\\\n" +
 	"\x18CheckCredentialsResponse\x12@\n" +
 	"\vcredentials\x18\x01 \x03(\v2\x1e.connectorhub.v1.CredentialAgeR\vcredentials\"\x1a\n" +
 	"\x18RewrapCredentialsRequest\"\x89\x01\n" +
