@@ -12,6 +12,7 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
+	"github.com/connectorhub/connectorhub/services/knowledge"
 	"github.com/connectorhub/connectorhub/services/poller"
 	"github.com/connectorhub/connectorhub/services/registry"
 	"github.com/connectorhub/connectorhub/services/writeback"
@@ -33,6 +34,7 @@ type Config struct {
 	Registry  registry.Config
 	Poller    poller.Config
 	Writeback writeback.Config
+	Knowledge knowledge.Config
 	Vault     VaultEnv
 	// Sandbox starts fake trackers with seeded tickets and registers connectors to them.
 	Sandbox       bool   `env:"HUB_SANDBOX"`
@@ -66,7 +68,7 @@ func (v VaultEnv) secretsConfig(log *slog.Logger) secrets.VaultConfig {
 
 // loadConfig reads the configuration from environ (env.ToMap(os.Environ()) in main).
 func loadConfig(environ map[string]string) (Config, error) {
-	cfg := Config{Registry: registry.DefaultConfig(), Poller: poller.DefaultConfig(), Writeback: writeback.DefaultConfig()}
+	cfg := Config{Registry: registry.DefaultConfig(), Poller: poller.DefaultConfig(), Writeback: writeback.DefaultConfig(), Knowledge: knowledge.DefaultConfig()}
 	getenv := func(k string) string { return environ[k] }
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ}); err != nil {
 		return cfg, fmt.Errorf("configuration: %w", err)
@@ -103,6 +105,9 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Writeback.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Knowledge.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	var lvl slog.Level

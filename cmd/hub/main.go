@@ -32,6 +32,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/services/knowledge"
 	"github.com/connectorhub/connectorhub/services/poller"
 	"github.com/connectorhub/connectorhub/services/registry"
 	"github.com/connectorhub/connectorhub/services/writeback"
@@ -62,6 +63,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	flags.SetOutput(stderr)
 	flags.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for NATS data, the local keyring and the admin token (HUB_DATA_DIR)")
 	flags.StringVar(&cfg.Registry.ListenAddr, "registry-addr", cfg.Registry.ListenAddr, "registry gRPC listen address (REGISTRY_LISTEN_ADDR)")
+	flags.StringVar(&cfg.Knowledge.ListenAddr, "knowledge-addr", cfg.Knowledge.ListenAddr, "knowledge gRPC listen address; empty: NATS only (KNOWLEDGE_LISTEN_ADDR)")
 	flags.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen, "TCP address for NATS clients; empty for in-process only (HUB_NATS_LISTEN)")
 	flags.BoolVar(&cfg.Sandbox, "sandbox", cfg.Sandbox, "start fake Jira, GitHub and GitLab with seeded tickets and register connectors to them (HUB_SANDBOX)")
 	flags.StringVar(&cfg.SandboxListen, "sandbox-listen", cfg.SandboxListen, "first address of the sandbox trackers; the others take the next ports (port 0: free ports)")
@@ -175,7 +177,16 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	g.Go(func() error {
 		return writeback.Run(ctx, cfg.Writeback, writeback.Deps{JS: js, Decrypter: ciph, Logger: log.With("service", "writeback"), Trackers: topts})
 	})
-	// Wiring point for the knowledge service (Confluence enrichment and search).
+	// Knowledge search accepts the registry's API tokens (any role may search).
+	cfg.Knowledge.Tokens, cfg.Knowledge.TokensFile = cfg.Registry.Tokens, cfg.Registry.TokensFile
+	g.Go(func() error {
+		return knowledge.Run(ctx, cfg.Knowledge, knowledge.Deps{NC: nc, JS: js, Decrypter: ciph, Logger: log.With("service", "knowledge"),
+			Ready: func(addr net.Addr) {
+				if addr != nil {
+					log.Info("knowledge search listening", "addr", addr.String())
+				}
+			}})
+	})
 
 	err = g.Wait()
 	if rmErr := hubstate.Remove(cfg.StateFile); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {

@@ -48,7 +48,7 @@ func TestHubStartsServesAndStopsCleanly(t *testing.T) {
 	logs := &lockedBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--registry-addr", "127.0.0.1:0", "--nats-listen", ""}, environ, logs)
+		done <- run(ctx, []string{"--registry-addr", "127.0.0.1:0", "--knowledge-addr", "127.0.0.1:0", "--nats-listen", ""}, environ, logs)
 	}()
 
 	var st hubstate.State
@@ -120,7 +120,7 @@ func TestHubRefusesBadConfiguration(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "HUB_LOG_FORMAT") {
 		t.Fatalf("bad log format: %v", err)
 	}
-	err = run(context.Background(), nil, map[string]string{"HUB_DATA_DIR": t.TempDir(), "HUB_API_TOKENS": "ops:root:short"}, &bytes.Buffer{})
+	err = run(context.Background(), nil, map[string]string{"HUB_DATA_DIR": t.TempDir(), "HUB_API_TOKENS": "ops:root:0123456789abcdef0123"}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "unknown role") {
 		t.Fatalf("bad token role: %v", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	fakeconfluence "github.com/connectorhub/connectorhub/pkg/fakes/confluence"
 	fakegithub "github.com/connectorhub/connectorhub/pkg/fakes/github"
 	fakegitlab "github.com/connectorhub/connectorhub/pkg/fakes/gitlab"
 	fakejira "github.com/connectorhub/connectorhub/pkg/fakes/jira"
@@ -60,6 +61,14 @@ func newSandbox(log *slog.Logger) *sandbox {
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_GITHUB, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url + "/api/v3/",
 					Project: fakegithub.SandboxRepo, DisplayName: "Sandbox GitHub", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+			},
+		},
+		{
+			name: "confluence", handler: fakeconfluence.NewSandbox(), credential: fakeconfluence.SandboxToken,
+			connector: func(url string) *chv1.Connector {
+				return &chv1.Connector{System: chv1.System_SYSTEM_CONFLUENCE, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, BaseUrl: url,
+					AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: fakeconfluence.SandboxEmail, SpaceKeys: []string{fakeconfluence.SandboxSpace},
+					DisplayName: "Sandbox Confluence", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
 			},
 		},
 		{

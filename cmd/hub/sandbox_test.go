@@ -33,7 +33,7 @@ func TestSandboxWalkThrough(t *testing.T) {
 	logs := &lockedBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--sandbox", "--sandbox-listen", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0"}, environ, logs)
+		done <- run(ctx, []string{"--sandbox", "--sandbox-listen", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--knowledge-addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0"}, environ, logs)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -78,6 +78,17 @@ func TestSandboxWalkThrough(t *testing.T) {
 	if target == nil || target.GetDescriptionMarkdown() == "" || target.GetUrl() == "" {
 		t.Fatalf("no usable discovered ticket among %v", tickets)
 	}
+
+	// Enrichment: the sandbox Confluence has a page about the login ticket.
+	waitFor(t, 30*time.Second, "ticket.enriched with hits for the login ticket", logs, func() bool {
+		for _, m := range messages(t, js, bus.StreamTickets, "ticket.enriched.jira.sandbox-jira") {
+			var ev chv1.TicketEnriched
+			if protojson.Unmarshal(m.Data, &ev) == nil && len(ev.GetHits()) > 0 && strings.Contains(ev.GetHits()[0].GetTitle(), "Login") {
+				return true
+			}
+		}
+		return false
+	})
 
 	// 2. Writeback: post a result, as an agent would.
 	result := &chv1.ResultReady{
