@@ -105,7 +105,8 @@ func (en *enricher) handle(ctx context.Context, env bus.Envelope, msg *chv1.Tick
 		if err := en.publish(ctx, subject, ev); err != nil {
 			return err
 		}
-		return en.remember(ctx, stateKey, queryHash)
+		en.remember(ctx, stateKey, queryHash)
+		return nil
 	}
 
 	events := make([]*chv1.TicketEnriched, len(conns))
@@ -125,7 +126,8 @@ func (en *enricher) handle(ctx context.Context, env bus.Envelope, msg *chv1.Tick
 			log.InfoContext(ctx, "knowledge: enrichment empty", "knowledge_connector", ev.GetKnowledgeConnectorId(), "reason", ev.GetEmptyReason())
 		}
 	}
-	return en.remember(ctx, stateKey, queryHash)
+	en.remember(ctx, stateKey, queryHash)
+	return nil
 }
 
 // enrichWith searches one Confluence connector for a ticket.
@@ -160,11 +162,10 @@ func (en *enricher) publish(ctx context.Context, subject string, ev *chv1.Ticket
 
 // remember stores the query a ticket was enriched with; losing it only
 // means a later unchanged update is enriched again.
-func (en *enricher) remember(ctx context.Context, key, hash string) error {
+func (en *enricher) remember(ctx context.Context, key, hash string) {
 	if _, err := en.state.Put(ctx, key, []byte(hash)); err != nil {
 		en.log.WarnContext(ctx, "knowledge: remember query", "error", err)
 	}
-	return nil
 }
 
 func cloneEnriched(m *chv1.TicketEnriched) *chv1.TicketEnriched {

@@ -2,6 +2,7 @@ package knowledge_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -265,5 +266,47 @@ func TestBurstOfSimilarTicketsCostsOneSearch(t *testing.T) {
 	// and the KV cache across replicas once the first call is stored.
 	if n := h.fake.Searches(); n < 1 || n > 2 {
 		t.Errorf("Confluence searches = %d, want 1 (2 when both replicas start at once)", n)
+	}
+}
+
+func TestConnectorChangesApplyWithoutRestart(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	r := h.start(testConfig(), nil)
+	ctx := context.Background()
+	searchErr := func() error {
+		_, err := r.svc.Search(ctx, knowledge.Query{Terms: []string{"gateway"}})
+		return err
+	}
+
+	h.publishDiscovered(ticket("PAY-40", "Payment gateway runbook", "", updated))
+	h.enriched(1, 0)
+
+	c := h.addWiki("wiki-eng", "ENG")
+	waitFor(t, func() bool { return searchErr() == nil })
+	h.publishDiscovered(ticket("PAY-41", "Payment gateway runbook", "", updated))
+	h.enriched(2, 0)
+
+	c.Enabled = false
+	if _, err := h.store.Update(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return errors.Is(searchErr(), knowledge.ErrNoConnector) })
+	h.publishDiscovered(ticket("PAY-42", "Payment gateway runbook", "", updated))
+
+	got := h.enriched(3, 0)
+	if got[0].ev.GetEmptyReason() != "no enabled Confluence connector" || len(got[1].ev.GetHits()) == 0 || got[2].ev.GetEmptyReason() != "no enabled Confluence connector" {
+		t.Fatalf("no connector: %v\nadded: %v\ndisabled: %v", got[0].ev, got[1].ev, got[2].ev)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
