@@ -36,9 +36,7 @@ var (
 
 // Decrypter opens a credential bound to its connector id (pkg/secrets.Cipher
 // satisfies it; workers hold decrypt rights only).
-type Decrypter interface {
-	Decrypt(ctx context.Context, keyContext, ciphertext string) ([]byte, error)
-}
+type Decrypter = trackers.Decrypter
 
 // confluenceClient is what the service needs from the Confluence tracker.
 type confluenceClient interface {
@@ -89,24 +87,18 @@ var errSpacesOutside = fmt.Errorf("%w: none of the requested spaces is configure
 // engine searches Confluence connectors through the cache. It is the
 // application core the ports (bus consumer, NATS micro, gRPC) call.
 type engine struct {
-	cfg       Config
-	log       *slog.Logger
-	now       func() time.Time
-	conns     *connectorSet
-	cache     *cache
-	decrypter Decrypter
-	client    confluenceClient
-	policy    trackers.EndpointPolicy
-	flight    flight
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	conns    *connectorSet
+	cache    *cache
+	sessions *trackers.Sessions
+	client   confluenceClient
+	policy   trackers.EndpointPolicy
+	flight   flight
 
-	mu       sync.Mutex
-	sessions map[string]cachedSession
-	blocked  map[string]block
-}
-
-type cachedSession struct {
-	revision uint64
-	s        *trackers.Session
+	mu      sync.Mutex
+	blocked map[string]block
 }
 
 // block keeps a connector that failed from being asked again at once.
@@ -326,30 +318,12 @@ func (e *engine) addBodies(ctx context.Context, sess *trackers.Session, hits []H
 	wg.Wait()
 }
 
-// session returns the connector's tracker session, decrypting its credential
-// once per connector revision.
+// session returns the connector's tracker session (decrypted once per revision).
 func (e *engine) session(ctx context.Context, c connector.Connector) (*trackers.Session, error) {
-	e.mu.Lock()
-	cs, ok := e.sessions[c.ID]
-	e.mu.Unlock()
-	if ok && cs.revision == c.Revision {
-		return cs.s, nil
-	}
-	var secret connector.Secret
-	if c.Credential.Set() {
-		clear, err := e.decrypter.Decrypt(ctx, c.ID, c.Credential.Ciphertext)
-		if err != nil {
-			return nil, fmt.Errorf("%w: credential of %s cannot be decrypted: %w", ErrConnector, c.ID, err)
-		}
-		secret = connector.NewSecret(string(clear))
-	}
-	s, err := trackers.NewSession(c, secret, trackers.Options{Policy: e.policy, Timeout: e.cfg.SearchTimeout, Logger: e.log})
+	s, err := e.sessions.Get(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrConnector, c.ID, err)
 	}
-	e.mu.Lock()
-	e.sessions[c.ID] = cachedSession{revision: c.Revision, s: s}
-	e.mu.Unlock()
 	return s, nil
 }
 

@@ -110,12 +110,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	e := &engine{
 		cfg: cfg, log: log, now: now, conns: conns,
-		cache:     &cache{kv: cacheKV, ttl: cfg.CacheTTL, now: now},
-		decrypter: deps.Decrypter,
-		client:    client,
-		policy:    trackers.EndpointPolicy{Allow: allow},
-		sessions:  map[string]cachedSession{},
-		blocked:   map[string]block{},
+		cache: &cache{kv: cacheKV, ttl: cfg.CacheTTL, now: now},
+		sessions: trackers.NewSessions(deps.Decrypter, trackers.Options{
+			Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.SearchTimeout, Logger: log,
+		}),
+		client:  client,
+		policy:  trackers.EndpointPolicy{Allow: allow},
+		blocked: map[string]block{},
 	}
 	return &Service{
 		cfg: cfg, deps: deps, log: log, engine: e,

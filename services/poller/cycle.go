@@ -104,7 +104,7 @@ func (r *run) poll(ctx context.Context) error {
 		return fmt.Errorf("%s has no discovery", r.c.System)
 	}
 	r.d = d
-	sess, err := r.p.session(ctx, r.c)
+	sess, err := r.p.sessions.Get(ctx, r.c)
 	if err != nil {
 		return err
 	}

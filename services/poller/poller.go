@@ -20,9 +20,7 @@ import (
 )
 
 // Decrypter opens a connector's credential (workers' Vault policy: decrypt only).
-type Decrypter interface {
-	Decrypt(ctx context.Context, keyContext, ciphertext string) ([]byte, error)
-}
+type Decrypter = trackers.Decrypter
 
 // Deps are what a poller replica is built from.
 type Deps struct {
@@ -54,17 +52,12 @@ type Poller struct {
 	mu         sync.Mutex
 	connectors map[string]connector.Connector
 	polling    map[string]bool
-	sessions   map[string]cachedSession
+	sessions   *trackers.Sessions
 	// next is when each held connector is due, from its poll state (read once
 	// when the lease is taken, then kept by the cycles this replica runs).
 	next map[string]time.Time
 	// crash (tests only) skips the lease release on stop, like a killed process.
 	crash bool
-}
-
-type cachedSession struct {
-	revision uint64
-	session  *trackers.Session
 }
 
 // New assembles a replica (the one place its adapters are wired).
@@ -94,7 +87,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 		cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), states: connector.NewStateStore(skv),
 		leases: newLeases(lkv, cfg.ReplicaID), dec: deps.Decrypter, log: deps.Logger, topts: deps.Trackers,
 		lookup: deps.Lookup, now: deps.Now, systems: map[connector.System]bool{},
-		connectors: map[string]connector.Connector{}, polling: map[string]bool{}, sessions: map[string]cachedSession{},
+		connectors: map[string]connector.Connector{}, polling: map[string]bool{},
 		next: map[string]time.Time{},
 	}
 	if p.log == nil {
@@ -104,6 +97,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 	if p.lookup == nil {
 		p.lookup = trackers.Lookup
 	}
+	topts := p.topts
+	if topts.Logger == nil {
+		topts.Logger = p.log
+	}
+	p.sessions = trackers.NewSessions(deps.Decrypter, topts)
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -218,7 +216,7 @@ func (p *Poller) onChange(ch connector.Change) {
 	defer p.mu.Unlock()
 	if ch.Deleted {
 		delete(p.connectors, ch.Connector.ID)
-		delete(p.sessions, ch.Connector.ID)
+		p.sessions.Forget(ch.Connector.ID)
 		return
 	}
 	if !p.systems[ch.Connector.System] {
@@ -331,37 +329,6 @@ func (p *Poller) setPolling(id string, on bool) {
 	} else {
 		delete(p.polling, id)
 	}
-}
-
-// session returns a tracker session for c, decrypting its credential once per
-// connector revision.
-func (p *Poller) session(ctx context.Context, c connector.Connector) (*trackers.Session, error) {
-	p.mu.Lock()
-	cs, ok := p.sessions[c.ID]
-	p.mu.Unlock()
-	if ok && cs.revision == c.Revision {
-		return cs.session, nil
-	}
-	var secret connector.Secret
-	if c.Credential.Set() {
-		clear, err := p.dec.Decrypt(ctx, c.ID, c.Credential.Ciphertext)
-		if err != nil {
-			return nil, fmt.Errorf("decrypt credential: %w", err)
-		}
-		secret = connector.NewSecret(string(clear))
-	}
-	opts := p.topts
-	if opts.Logger == nil {
-		opts.Logger = p.log
-	}
-	s, err := trackers.NewSession(c, secret, opts)
-	if err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	p.sessions[c.ID] = cachedSession{revision: c.Revision, session: s}
-	p.mu.Unlock()
-	return s, nil
 }
 
 // releaseLease gives a lease back and forgets the schedule kept with it (the

@@ -397,10 +397,13 @@ func TestReplicasShareConnectorsAndTakeOverFromADeadOne(t *testing.T) {
 	}
 	window := 3 * time.Second
 	time.Sleep(window)
+	// Never more than once per interval (two replicas polling the same
+	// connector would double it); at least once (progress), even on a
+	// starved machine.
 	maxCalls := int(window/interval) + 2
 	for _, id := range ids {
-		if n := e.mem.callCount(id) - before[id]; n > maxCalls || n < 3 {
-			t.Errorf("%s polled %d times in %v with a %v interval (want 3..%d)", id, n, window, interval, maxCalls)
+		if n := e.mem.callCount(id) - before[id]; n > maxCalls || n < 1 {
+			t.Errorf("%s polled %d times in %v with a %v interval (want 1..%d)", id, n, window, interval, maxCalls)
 		}
 	}
 
@@ -412,7 +415,7 @@ func TestReplicasShareConnectorsAndTakeOverFromADeadOne(t *testing.T) {
 	for i, id := range orphans {
 		e.mem.add(id, fmt.Sprintf("NEW-%d", i), time.Now())
 	}
-	eventually(t, 5*time.Second, "new tickets on the dead replica's connectors", func() bool {
+	eventually(t, 15*time.Second, "new tickets on the dead replica's connectors", func() bool {
 		d := e.events(t)["discovered"]
 		for i := range orphans {
 			if d[fmt.Sprintf("NEW-%d", i)] != 1 {
@@ -422,7 +425,7 @@ func TestReplicasShareConnectorsAndTakeOverFromADeadOne(t *testing.T) {
 		return true
 	})
 	// Once r2's heartbeat has expired, the two survivors share all six.
-	eventually(t, 5*time.Second, "r1 and r3 holding all six leases", func() bool {
+	eventually(t, 15*time.Second, "r1 and r3 holding all six leases", func() bool {
 		return p1.leases.count()+p3.leases.count() == 6 && p1.leases.count() > 0 && p3.leases.count() > 0
 	})
 	for kind, keys := range e.events(t) {
@@ -444,16 +447,19 @@ func TestIdleCyclesWithConditionalRequestsAreNotModified(t *testing.T) {
 	}
 	e.start(t, "r1", func(c *Config) { c.ReconcileEvery = 1000 })
 	eventually(t, 5*time.Second, "5 discovered", func() bool { return len(e.events(t)["discovered"]) == 5 })
-	time.Sleep(300 * time.Millisecond)
-	e.mem.mu.Lock()
-	calls0, nm0 := e.mem.calls["jira-etag"], e.mem.notModified
-	e.mem.mu.Unlock()
-	time.Sleep(time.Second)
-	e.mem.mu.Lock()
-	calls, nm := e.mem.calls["jira-etag"]-calls0, e.mem.notModified-nm0
-	e.mem.mu.Unlock()
-	if calls < 3 || nm != calls {
-		t.Fatalf("idle: %d listing requests, %d answered not modified; want every idle request conditional", calls, nm)
+	counts := func() (int, int) {
+		e.mem.mu.Lock()
+		defer e.mem.mu.Unlock()
+		return e.mem.calls["jira-etag"], e.mem.notModified
+	}
+	// Once the first idle cycle has cached the page's ETag, every idle
+	// request is conditional and answered not modified.
+	eventually(t, 10*time.Second, "a first not-modified answer", func() bool { _, nm := counts(); return nm > 0 })
+	calls0, nm0 := counts()
+	eventually(t, 10*time.Second, "three more idle cycles", func() bool { c, _ := counts(); return c-calls0 >= 3 })
+	calls, nm := counts()
+	if calls-calls0 != nm-nm0 {
+		t.Fatalf("idle: %d listing requests, %d answered not modified; want every idle request conditional", calls-calls0, nm-nm0)
 	}
 	// A change is still seen.
 	e.mem.add("jira-etag", "ET-new", time.Now())

@@ -145,7 +145,7 @@ func TestJiraCrashAfterCommentThenRedeliveryPostsOnce(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	e.svc.crashAfter = ""
+	e.svc.crashAfterStep("")
 	if _, failed := e.outcome(t, "res-crash"); failed != nil {
 		t.Fatalf("failed: %s", failed.GetReason())
 	}

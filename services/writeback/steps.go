@@ -63,7 +63,7 @@ func (w *work) run(ctx context.Context) error {
 		return fmt.Errorf("%w: no tracker for %s", errUnsupported, c.System)
 	}
 	w.tr = tr
-	if w.sess, err = w.s.session(ctx, c); err != nil {
+	if w.sess, err = w.s.sessions.Get(ctx, c); err != nil {
 		return err
 	}
 	if err := w.decide(ctx); err != nil {
@@ -144,7 +144,7 @@ func (w *work) step(ctx context.Context, name, kind string, do func(context.Cont
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	if w.s.crashAfter == name {
+	if crash, _ := w.s.crashAfter.Load().(string); crash == name {
 		return errCrash
 	}
 	return w.record(ctx, name, kind, link)

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -25,9 +25,7 @@ import (
 const Source = "connectorhub/writeback"
 
 // Decrypter opens a connector's credential (workers' Vault policy: decrypt only).
-type Decrypter interface {
-	Decrypt(ctx context.Context, keyContext, ciphertext string) ([]byte, error)
-}
+type Decrypter = trackers.Decrypter
 
 // Deps are what the writeback service is built from.
 type Deps struct {
@@ -52,16 +50,10 @@ type Service struct {
 	lookup func(connector.System) (trackers.Tracker, bool)
 	now    func() time.Time
 
-	mu       sync.Mutex
-	sessions map[string]cachedSession
+	sessions *trackers.Sessions
 	// crashAfter (tests only) makes handle stop right after the named step
 	// finished at the tracker but before the ledger records it.
-	crashAfter string
-}
-
-type cachedSession struct {
-	revision uint64
-	session  *trackers.Session
+	crashAfter atomic.Value // string
 }
 
 // New assembles the service (the one place its adapters are wired).
@@ -81,7 +73,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("writeback: open %s: %w", bus.BucketWritebackLedger, err)
 	}
 	s := &Service{cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), ledger: ledger.NewStore(lkv), dec: deps.Decrypter,
-		log: deps.Logger, topts: deps.Trackers, lookup: deps.Lookup, now: deps.Now, sessions: map[string]cachedSession{}}
+		log: deps.Logger, topts: deps.Trackers, lookup: deps.Lookup, now: deps.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -91,6 +83,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	topts := s.topts
+	if topts.Logger == nil {
+		topts.Logger = s.log
+	}
+	s.sessions = trackers.NewSessions(deps.Decrypter, topts)
 	return s, nil
 }
 
@@ -273,36 +270,6 @@ func replaysOf(w *work) int {
 		return 0
 	}
 	return w.e.Replays
-}
-
-// session returns a tracker session for c, decrypting once per revision.
-func (s *Service) session(ctx context.Context, c connector.Connector) (*trackers.Session, error) {
-	s.mu.Lock()
-	cs, ok := s.sessions[c.ID]
-	s.mu.Unlock()
-	if ok && cs.revision == c.Revision {
-		return cs.session, nil
-	}
-	var secret connector.Secret
-	if c.Credential.Set() {
-		clear, err := s.dec.Decrypt(ctx, c.ID, c.Credential.Ciphertext)
-		if err != nil {
-			return nil, fmt.Errorf("decrypt credential: %w", err)
-		}
-		secret = connector.NewSecret(string(clear))
-	}
-	opts := s.topts
-	if opts.Logger == nil {
-		opts.Logger = s.log
-	}
-	sess, err := trackers.NewSession(c, secret, opts)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.sessions[c.ID] = cachedSession{revision: c.Revision, session: sess}
-	s.mu.Unlock()
-	return sess, nil
 }
 
 func tsOrZero(ts *timestamppb.Timestamp) time.Time {

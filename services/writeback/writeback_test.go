@@ -287,7 +287,7 @@ func TestCrashAfterACommentDoesNotPostItTwice(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			e.svc.crashAfter = ""
+			e.svc.crashAfterStep("")
 			done, failed := e.outcome(t, "res-crash")
 			if failed != nil {
 				t.Fatalf("failed: %v", failed.GetReason())

@@ -1,0 +1,673 @@
+package markup
+
+import (
+	"encoding/json"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ADFToMarkdown renders an ADF document (a Jira Cloud description or comment) as CommonMark
+// with GFM tables and strikethrough. Text is escaped so it reads back as the same text. Mentions
+// become "@Name", emoji their character or shortName, cards their URL, media "[attachment]",
+// panels and expands quotes, unknown nodes their text content. Marks without a Markdown form
+// (underline, colours) are dropped, and so is emphasis in the rare paragraph where overlapping
+// marks have no Markdown spelling that reads back the same (the text is always kept). JSON null
+// gives "", a JSON string is taken as plain text.
+func ADFToMarkdown(doc json.RawMessage) (string, error) {
+	root, err := parseADF(doc)
+	if err != nil {
+		return "", err
+	}
+	return (&mdWriter{}).document(root), nil
+}
+
+// ADFToText renders an ADF document as plain text: blocks separated by blank lines, list items
+// with "- " or "1. ", table cells separated by " | ", links as "text (url)".
+func ADFToText(doc json.RawMessage) (string, error) {
+	root, err := parseADF(doc)
+	if err != nil {
+		return "", err
+	}
+	return (&mdWriter{plain: true}).document(root), nil
+}
+
+// mdWriter renders the shared tree as Markdown, or as plain text when plain is set.
+type mdWriter struct {
+	plain bool
+	// inTable is set while rendering a table cell.
+	inTable bool
+}
+
+// maxDepth bounds nesting so hostile documents cannot blow up rendering cost.
+const maxDepth = 64
+
+func (w *mdWriter) document(root *node) string {
+	var s string
+	if root.kind == kindDoc {
+		s = w.blocks(root.kids, 0)
+	} else {
+		s = w.blocks([]*node{root}, 0)
+	}
+	return strings.TrimRight(s, "\n ")
+}
+
+func (w *mdWriter) blocks(nodes []*node, depth int) string {
+	var parts []string
+	var inline []*node
+	prev := ""   // kind of the last block written
+	alt := false // whether that block was a list with the alternative marker
+	flush := func() {
+		if len(inline) > 0 {
+			if s := w.inlines(inline, depth); strings.TrimSpace(s) != "" {
+				parts = append(parts, s)
+				prev = kindParagraph
+			}
+			inline = nil
+		}
+	}
+	for _, n := range nodes {
+		if isInlineKind(n.kind) {
+			inline = append(inline, n) // lenient: inline content directly in a block container
+			continue
+		}
+		flush()
+		s := ""
+		if isList(n.kind) {
+			alt = n.kind == prev && !alt
+			s = w.list(n, depth, alt)
+		} else {
+			s = w.block(n, depth)
+		}
+		if strings.TrimSpace(s) != "" {
+			parts = append(parts, s)
+			prev = n.kind
+		}
+	}
+	flush()
+	return strings.Join(parts, "\n\n")
+}
+
+func isList(k string) bool { return k == kindBulletList || k == kindOrderedList }
+
+func isInlineKind(k string) bool {
+	switch k {
+	case kindText, kindHardBreak, kindMention, "emoji", "inlineCard", "date", "status", "placeholder",
+		"inlineExtension", "mediaInline":
+		return true
+	}
+	return false
+}
+
+func (w *mdWriter) block(n *node, depth int) string {
+	if depth > maxDepth {
+		return w.escape(plainText(n), true)
+	}
+	switch n.kind {
+	case kindParagraph:
+		return w.inlines(n.kids, depth)
+	case kindHeading:
+		text := strings.TrimSpace(w.inlinesBreak(n.kids, " ", depth))
+		if w.plain || text == "" {
+			return text
+		}
+		level, _ := n.attrInt("level")
+		level = min(max(level, 1), 6)
+		if endsUnescaped(text, '#') {
+			text = text[:len(text)-1] + `\#` // would read as a closing sequence
+		}
+		return strings.Repeat("#", level) + " " + text
+	case kindCodeBlock:
+		return w.codeBlock(n)
+	case kindBulletList, kindOrderedList:
+		return w.list(n, depth, false)
+	case kindBlockquote, "panel":
+		return w.quote(w.blocks(n.kids, depth+1))
+	case "expand", "nestedExpand":
+		body := w.blocks(n.kids, depth+1)
+		if title := n.attrString("title"); title != "" {
+			t := w.escape(title, false)
+			if !w.plain {
+				t = "**" + t + "**"
+			}
+			body = t + "\n\n" + body
+		}
+		return w.quote(body)
+	case kindRule:
+		return "---"
+	case kindTable:
+		return w.table(n, depth)
+	case "mediaSingle", "mediaGroup":
+		var parts []string
+		for _, k := range n.kids {
+			if k.kind == "media" {
+				parts = append(parts, "[attachment]")
+			}
+		}
+		return strings.Join(parts, " ")
+	case "media":
+		return "[attachment]"
+	case "blockCard", "embedCard":
+		return w.cardURL(n)
+	case kindListItem, kindTableRow, kindTableCell, kindTableHeader:
+		return w.blocks(n.kids, depth+1)
+	default:
+		if len(n.kids) > 0 {
+			return w.blocks(n.kids, depth+1)
+		}
+		if n.text != "" {
+			return w.escape(n.text, true)
+		}
+		if t := n.attrString("text"); t != "" {
+			return w.escape(t, true)
+		}
+		return ""
+	}
+}
+
+func (w *mdWriter) quote(body string) string {
+	if w.plain || body == "" {
+		return body
+	}
+	lines := strings.Split(body, "\n")
+	for i, l := range lines {
+		if l == "" {
+			lines[i] = ">"
+		} else {
+			lines[i] = "> " + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (w *mdWriter) codeBlock(n *node) string {
+	content := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(plainText(n))
+	if w.plain {
+		return content
+	}
+	fence := strings.Repeat("`", max(3, longestRun(content, '`')+1))
+	lang := strings.Map(func(r rune) rune {
+		if r == '`' || unicode.IsSpace(r) || unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, n.attrString("language"))
+	return fence + lang + "\n" + content + "\n" + fence
+}
+
+func longestRun(s string, c rune) int {
+	best, cur := 0, 0
+	for _, r := range s {
+		if r == c {
+			cur++
+			best = max(best, cur)
+		} else {
+			cur = 0
+		}
+	}
+	return best
+}
+
+// list renders a list; alt picks the other marker ("*" or ")") so that a list right after one of
+// the same kind does not merge with it.
+func (w *mdWriter) list(n *node, depth int, alt bool) string {
+	bullet, delim := "- ", ". "
+	if alt {
+		bullet, delim = "* ", ") "
+	}
+	start := 1
+	if n.kind == kindOrderedList {
+		if o, ok := n.attrInt("order"); ok && o >= 0 && o+len(n.kids) < 1e9 { // CommonMark allows 9 digits
+			start = o
+		}
+	}
+	var items []string
+	for i, item := range n.kids {
+		marker := bullet
+		if n.kind == kindOrderedList {
+			marker = strconv.Itoa(start+i) + delim
+		}
+		var body strings.Builder
+		prev, alt := "", false
+		for _, k := range item.kids {
+			var s string
+			switch {
+			case isInlineKind(k.kind):
+				s = w.inlines([]*node{k}, depth)
+			case isList(k.kind):
+				alt = k.kind == prev && !alt
+				s = w.list(k, depth+1, alt)
+			default:
+				s = w.block(k, depth+1)
+			}
+			if strings.TrimSpace(s) == "" {
+				continue
+			}
+			if body.Len() > 0 {
+				if isList(k.kind) {
+					body.WriteString("\n") // a nested list keeps the item tight
+				} else {
+					body.WriteString("\n\n")
+				}
+			}
+			body.WriteString(s)
+			prev = k.kind
+		}
+		indent := strings.Repeat(" ", len(marker))
+		lines := strings.Split(body.String(), "\n")
+		for l := 1; l < len(lines); l++ {
+			if lines[l] != "" {
+				lines[l] = indent + lines[l]
+			}
+		}
+		lines[0] = strings.TrimRight(marker+lines[0], " ")
+		items = append(items, strings.Join(lines, "\n"))
+	}
+	return strings.Join(items, "\n")
+}
+
+func (w *mdWriter) table(n *node, depth int) string {
+	var rows [][]string
+	cols := 0
+	for _, r := range n.kids {
+		if r.kind != kindTableRow {
+			continue
+		}
+		var cells []string
+		for _, c := range r.kids {
+			cells = append(cells, w.cell(c, depth))
+		}
+		cols = max(cols, len(cells))
+		rows = append(rows, cells)
+	}
+	if len(rows) == 0 || cols == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for i, r := range rows {
+		for len(r) < cols {
+			r = append(r, "")
+		}
+		if w.plain {
+			b.WriteString(strings.Join(r, " | "))
+		} else {
+			b.WriteString("| " + strings.Join(r, " | ") + " |")
+		}
+		if i < len(rows)-1 || (i == 0 && !w.plain) {
+			b.WriteByte('\n')
+		}
+		if i == 0 && !w.plain {
+			b.WriteString("|" + strings.Repeat(" --- |", cols))
+			if len(rows) > 1 {
+				b.WriteByte('\n')
+			}
+		}
+	}
+	return b.String()
+}
+
+// cell renders a table cell's blocks on one line.
+func (w *mdWriter) cell(c *node, depth int) string {
+	saved := w.inTable
+	w.inTable = true
+	defer func() { w.inTable = saved }()
+	var parts []string
+	for _, k := range c.kids {
+		var s string
+		switch {
+		case k.kind == kindParagraph || k.kind == kindHeading:
+			s = w.inlinesBreak(k.kids, " ", depth)
+		case isInlineKind(k.kind):
+			s = w.inlinesBreak([]*node{k}, " ", depth)
+		case k.kind == kindCodeBlock && !w.plain:
+			s = w.codeSpan(plainText(k))
+		default:
+			s = w.escape(plainText(k), false)
+		}
+		if s = strings.TrimSpace(s); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func (w *mdWriter) inlines(kids []*node, depth int) string {
+	brk := "\\\n"
+	if w.plain {
+		brk = "\n"
+	}
+	return w.inlinesBreak(kids, brk, depth)
+}
+
+// inlinesBreak renders inline content; brk is what a hard break becomes.
+func (w *mdWriter) inlinesBreak(kids []*node, brk string, depth int) string {
+	runs := tidyInline(w.flattenInline(kids, depth))
+	out := w.render(runs, brk)
+	if w.plain || readsBack(out, runs) {
+		return out
+	}
+	// Overlapping emphasis ("*a **b* c**") can produce delimiter runs CommonMark reads
+	// differently. Keep the text exact instead: drop emphasis and strikethrough here.
+	plainer := make([]*node, len(runs))
+	for i, r := range runs {
+		c := *r
+		c.st = style{code: r.st.code, href: r.st.href}
+		plainer[i] = &c
+	}
+	return w.render(mergeText(plainer), brk)
+}
+
+func (w *mdWriter) render(runs []*node, brk string) string {
+	var b strings.Builder
+	w.spans(&b, buildSpans(runs), runs, brk)
+	return strings.TrimRightFunc(b.String(), unicode.IsSpace)
+}
+
+// readsBack reports whether Markdown inline text parses back to runs (links aside, which the
+// autolinker may add).
+func readsBack(md string, runs []*node) bool {
+	var got []*node
+	if _, err := convertMarkdown(md, func(_ io.Writer, blocks []*node) error {
+		got = blocks
+		return nil
+	}); err != nil {
+		return false
+	}
+	var parsed []*node
+	switch {
+	case len(got) == 1 && got[0].kind == kindParagraph:
+		parsed = got[0].kids
+	case len(got) != 0:
+		return false
+	}
+	a, b := tidyInline(stripHrefs(parsed)), tidyInline(stripHrefs(runs))
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].kind != b[i].kind || a[i].text != b[i].text || a[i].st != b[i].st {
+			return false
+		}
+	}
+	return true
+}
+
+func stripHrefs(runs []*node) []*node {
+	out := make([]*node, len(runs))
+	for i, r := range runs {
+		c := *r
+		c.st.href = ""
+		out[i] = &c
+	}
+	return out
+}
+
+// flattenInline turns inline nodes into runs: text (with style) and hard breaks. Other inline
+// nodes become text.
+func (w *mdWriter) flattenInline(kids []*node, depth int) []*node {
+	var out []*node
+	for _, k := range kids {
+		switch k.kind {
+		case kindText:
+			t := *k
+			t.st.underline = false // Markdown has no underline
+			out = append(out, &t)
+		case kindHardBreak:
+			out = append(out, k)
+		case kindMention:
+			out = append(out, textNode(mentionText(k), style{}))
+		case "emoji":
+			t := k.attrString("text")
+			if t == "" {
+				t = k.attrString("shortName")
+			}
+			out = append(out, textNode(t, style{}))
+		case "inlineCard":
+			if u := k.attrString("url"); u != "" {
+				out = append(out, textNode(u, style{href: u}.withSafeHref()))
+			}
+		case "date":
+			out = append(out, textNode(formatDate(k.attrString("timestamp")), style{}))
+		case "status":
+			out = append(out, textNode(strings.ToUpper(k.attrString("text")), style{}))
+		case "mediaInline", "media":
+			out = append(out, textNode("[attachment]", style{}))
+		default:
+			if depth > maxDepth {
+				continue
+			}
+			if t := k.attrString("text"); t != "" && len(k.kids) == 0 {
+				out = append(out, textNode(t, style{}))
+			}
+			out = append(out, w.flattenInline(k.kids, depth+1)...)
+		}
+	}
+	return out
+}
+
+func (s style) withSafeHref() style {
+	if !safeHref(s.href) {
+		s.href = ""
+	}
+	return s
+}
+
+func formatDate(ts string) string {
+	ms, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return ts
+	}
+	return time.UnixMilli(ms).UTC().Format("2006-01-02")
+}
+
+func (w *mdWriter) cardURL(n *node) string {
+	u := n.attrString("url")
+	if u == "" {
+		return ""
+	}
+	if w.plain {
+		return u
+	}
+	if autolinkable(u) {
+		return "<" + u + ">"
+	}
+	return w.link(w.escape(u, true), u)
+}
+
+// spans writes a mark tree.
+func (w *mdWriter) spans(b *strings.Builder, s *span, runs []*node, brk string) {
+	for _, k := range s.kids {
+		if k.run != nil {
+			w.run(b, k.run, brk)
+			continue
+		}
+		var inner strings.Builder
+		// Delimiters depend on what surrounds them, so render the body first.
+		// The characters around the delimiter run decide whether "_" works: look at the text,
+		// not at delimiters already written.
+		prev, next := ' ', firstRune(runs, k.end)
+		if k.first > 0 && runs[k.first-1].kind == kindText {
+			prev = lastRune(runs[k.first-1].text)
+		}
+		w.spans(&inner, k, runs, brk)
+		body := inner.String()
+		if strings.TrimSpace(body) == "" {
+			b.WriteString(body)
+			continue
+		}
+		if w.plain {
+			b.WriteString(body)
+			if k.mark == markLink && plainText(block(kindParagraph, runs[k.first:k.end]...)) != k.href {
+				b.WriteString(" (" + k.href + ")")
+			}
+			continue
+		}
+		switch k.mark {
+		case markLink:
+			if autolinkable(k.href) && plainText(block(kindParagraph, runs[k.first:k.end]...)) == k.href {
+				b.WriteString("<" + k.href + ">")
+				continue
+			}
+			if out := b.String(); endsUnescaped(out, '!') {
+				b.Reset() // "!" before "[" would make the link an image
+				b.WriteString(out[:len(out)-1] + `\!`)
+			}
+			b.WriteString(w.link(body, k.href))
+		case markStrong:
+			b.WriteString("**" + body + "**")
+		case markEm:
+			d := "_"
+			if !delimBoundary(prev) || !delimBoundary(next) {
+				d = "*" // underscores do not work inside words
+			}
+			b.WriteString(d + body + d)
+		case markStrike:
+			if out := b.String(); strings.HasSuffix(out, "~") && !endsUnescaped(out, '~') {
+				// goldmark reads "\~~~x~~" as text: spell the tilde as an entity instead.
+				b.Reset()
+				b.WriteString(strings.TrimSuffix(out, `\~`) + "&#126;")
+			}
+			b.WriteString("~~" + body + "~~")
+		default: // underline has no Markdown form
+			b.WriteString(body)
+		}
+	}
+}
+
+// endsUnescaped reports whether s ends with c not escaped by a backslash.
+func endsUnescaped(s string, c byte) bool {
+	if s == "" || s[len(s)-1] != c {
+		return false
+	}
+	n := 0
+	for i := len(s) - 2; i >= 0 && s[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 0
+}
+
+// delimBoundary reports whether an underscore delimiter next to r can open or close emphasis.
+func delimBoundary(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsSymbol(r)
+}
+
+// autolinkable reports whether <href> is a CommonMark autolink.
+func autolinkable(href string) bool {
+	scheme, rest, ok := strings.Cut(href, ":")
+	if !ok || len(scheme) < 2 || len(scheme) > 32 || rest == "" {
+		return false
+	}
+	for i, r := range scheme {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && (r >= '0' && r <= '9' || r == '+' || r == '.' || r == '-')) {
+			return false
+		}
+	}
+	return !strings.ContainsFunc(href, func(r rune) bool { return r <= ' ' || r == '<' || r == '>' || r == 0x7f })
+}
+
+func (w *mdWriter) link(body, href string) string {
+	// "|" would split a table cell.
+	return "[" + body + "](" + percentEncode(href, "<>()\\|") + ")"
+}
+
+func (w *mdWriter) run(b *strings.Builder, r *node, brk string) {
+	switch r.kind {
+	case kindHardBreak:
+		if brk == "\\\n" && strings.HasSuffix(b.String(), `\`) {
+			b.WriteString("  \n") // goldmark misreads an escaped backslash before a "\" break
+			return
+		}
+		b.WriteString(brk)
+	case kindText:
+		if r.st.code && !w.plain {
+			b.WriteString(w.codeSpan(r.text))
+			return
+		}
+		out := b.String()
+		lineStart := out == "" || strings.HasSuffix(out, "\n")
+		b.WriteString(w.escapeAfter(r.text, lastRune(out), lineStart))
+	}
+}
+
+func (w *mdWriter) codeSpan(s string) string {
+	s = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(s)
+	if s == "" {
+		return ""
+	}
+	if w.inTable {
+		s = strings.ReplaceAll(s, "|", `\|`) // GFM splits cells before it reads code spans
+	}
+	ticks := strings.Repeat("`", longestRun(s, '`')+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") ||
+		(strings.HasPrefix(s, " ") && strings.HasSuffix(s, " ") && strings.TrimSpace(s) != "") {
+		s = " " + s + " "
+	}
+	return ticks + s + ticks
+}
+
+func (w *mdWriter) escape(s string, lineStart bool) string {
+	return w.escapeAfter(s, ' ', lineStart)
+}
+
+// escapeAfter escapes Markdown text so it parses back as the same text. prev is the character
+// before s; lineStart says s begins a line.
+func (w *mdWriter) escapeAfter(s string, prev rune, lineStart bool) string {
+	if w.plain {
+		return s
+	}
+	s = strings.NewReplacer("\r\n", " ", "\r", " ").Replace(s)
+	var b strings.Builder
+	escAt := -1 // byte offset of an ordered-list delimiter to escape
+	for i, r := range s {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		next := ' '
+		if i+size < len(s) {
+			next, _ = utf8.DecodeRuneInString(s[i+size:])
+		}
+		if i == escAt {
+			b.WriteByte('\\')
+		}
+		if lineStart {
+			if r == ' ' || r == '\t' {
+				continue // leading blanks would make an indented code block
+			}
+			lineStart = false
+			switch {
+			case strings.ContainsRune("#>-+=", r):
+				b.WriteByte('\\')
+			case r >= '0' && r <= '9':
+				// "1. " and "1) " start ordered lists: escape the delimiter after the digits.
+				j := i
+				for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+					j++
+				}
+				if j < len(s) && (s[j] == '.' || s[j] == ')') {
+					escAt = j
+				}
+			}
+		}
+		switch r {
+		case '\\', '`', '*', '[', ']', '<', '~', '|':
+			b.WriteByte('\\')
+		case '_':
+			if !isWordRune(prev) || !isWordRune(next) {
+				b.WriteByte('\\')
+			}
+		case '&':
+			if isWordRune(next) || next == '#' {
+				b.WriteByte('\\')
+			}
+		case '\n':
+			// not expected in text; keep lines apart without starting a block
+			b.WriteString(" ")
+			prev = ' '
+			continue
+		}
+		b.WriteRune(r)
+		prev = r
+	}
+	return b.String()
+}

@@ -1,0 +1,73 @@
+package trackers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
+)
+
+// ErrDecrypt wraps a credential that could not be decrypted.
+var ErrDecrypt = errors.New("credential cannot be decrypted")
+
+// Decrypter opens a connector's credential, bound to its id (workers' Vault
+// policy: decrypt only).
+type Decrypter interface {
+	Decrypt(ctx context.Context, keyContext, ciphertext string) ([]byte, error)
+}
+
+// Sessions builds the tracker session of a saved connector, decrypting its
+// credential once per connector revision: the workers (poller, writeback,
+// knowledge) keep one Sessions each.
+type Sessions struct {
+	dec  Decrypter
+	opts Options
+
+	mu sync.Mutex
+	m  map[string]cachedSession
+}
+
+type cachedSession struct {
+	revision uint64
+	session  *Session
+}
+
+// NewSessions returns an empty cache whose sessions use opts.
+func NewSessions(dec Decrypter, opts Options) *Sessions {
+	return &Sessions{dec: dec, opts: opts, m: map[string]cachedSession{}}
+}
+
+// Get returns the session of c, building it when c changed since the last call.
+func (s *Sessions) Get(ctx context.Context, c connector.Connector) (*Session, error) {
+	s.mu.Lock()
+	cs, ok := s.m[c.ID]
+	s.mu.Unlock()
+	if ok && cs.revision == c.Revision {
+		return cs.session, nil
+	}
+	var secret connector.Secret
+	if c.Credential.Set() {
+		clear, err := s.dec.Decrypt(ctx, c.ID, c.Credential.Ciphertext)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrDecrypt, c.ID, err)
+		}
+		secret = connector.NewSecret(string(clear))
+	}
+	sess, err := NewSession(c, secret, s.opts)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.m[c.ID] = cachedSession{revision: c.Revision, session: sess}
+	s.mu.Unlock()
+	return sess, nil
+}
+
+// Forget drops the session of a deleted connector.
+func (s *Sessions) Forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, id)
+}
