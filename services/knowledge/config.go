@@ -5,13 +5,13 @@
 package knowledge
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/connectorhub/connectorhub/pkg/apiauth"
 )
 
 // Config is the knowledge service's configuration. Env variables map onto it.
@@ -147,54 +147,7 @@ func (c Config) allowPrefixes() ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// minTokenLen matches the registry's minimum.
-const minTokenLen = 16
-
-// apiTokens reads "name:role:token" entries from Tokens and TokensFile, in
-// the registry's format. Errors never echo a token.
-func (c Config) apiTokens() (map[string]string, error) {
-	out := map[string]string{} // token -> name
-	add := func(where, s string) error {
-		name, rest, ok1 := strings.Cut(strings.TrimSpace(s), ":")
-		_, token, ok2 := strings.Cut(rest, ":")
-		switch {
-		case !ok1 || !ok2 || name == "":
-			return fmt.Errorf(`%s: want "name:role:token"`, where)
-		case len(token) < minTokenLen:
-			return fmt.Errorf("%s: token %q shorter than %d characters", where, name, minTokenLen)
-		case out[token] != "":
-			return fmt.Errorf("%s: API token %q is configured twice", where, name)
-		}
-		out[token] = name
-		return nil
-	}
-	for i, s := range c.Tokens {
-		if strings.TrimSpace(s) == "" {
-			continue
-		}
-		if err := add(fmt.Sprintf("HUB_API_TOKENS entry %d", i+1), s); err != nil {
-			return nil, err
-		}
-	}
-	if c.TokensFile != "" {
-		f, err := os.Open(c.TokensFile)
-		if err != nil {
-			return nil, fmt.Errorf("HUB_API_TOKENS_FILE: %w", err)
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for line := 1; sc.Scan(); line++ {
-			s := strings.TrimSpace(sc.Text())
-			if s == "" || strings.HasPrefix(s, "#") {
-				continue
-			}
-			if err := add(fmt.Sprintf("%s line %d", c.TokensFile, line), s); err != nil {
-				return nil, err
-			}
-		}
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("HUB_API_TOKENS_FILE: %w", err)
-		}
-	}
-	return out, nil
+// apiTokens reads the registry's "name:role:token" entries (pkg/apiauth).
+func (c Config) apiTokens() ([]apiauth.Token, error) {
+	return apiauth.Load(c.Tokens, c.TokensFile)
 }

@@ -2,19 +2,14 @@ package knowledge
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -181,57 +176,4 @@ func (g *grpcServer) Search(ctx context.Context, req *chv1.SearchRequest) (*chv1
 		return nil, status.Error(codes.Canceled, msg)
 	}
 	return nil, status.Error(codes.Unavailable, msg)
-}
-
-// authenticator checks the registry's bearer tokens on KnowledgeService
-// calls (any role may search). Health and reflection stay open. Tokens are
-// compared by SHA-256 in constant time.
-type authenticator struct {
-	sums [][32]byte
-}
-
-func newAuthenticator(tokens map[string]string) *authenticator {
-	a := &authenticator{}
-	for tok := range tokens {
-		a.sums = append(a.sums, sha256.Sum256([]byte(tok)))
-	}
-	return a
-}
-
-func (a *authenticator) check(ctx context.Context, method string) error {
-	if !strings.HasPrefix(method, "/"+chv1.KnowledgeService_ServiceDesc.ServiceName+"/") {
-		return nil
-	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
-	if len(vals) == 0 {
-		return status.Error(codes.Unauthenticated, `missing "authorization: Bearer <token>" metadata`)
-	}
-	scheme, token, ok := strings.Cut(vals[0], " ")
-	if !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(token) == "" {
-		return status.Error(codes.Unauthenticated, `authorization metadata must be "Bearer <token>"`)
-	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	found := 0
-	for _, s := range a.sums {
-		found |= subtle.ConstantTimeCompare(sum[:], s[:])
-	}
-	if found != 1 {
-		return status.Error(codes.Unauthenticated, "unknown API token")
-	}
-	return nil
-}
-
-func (a *authenticator) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if err := a.check(ctx, info.FullMethod); err != nil {
-		return nil, err
-	}
-	return handler(ctx, req)
-}
-
-func (a *authenticator) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	if err := a.check(ss.Context(), info.FullMethod); err != nil {
-		return err
-	}
-	return handler(srv, ss)
 }

@@ -16,6 +16,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/connectorhub/connectorhub/pkg/apiauth"
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
@@ -184,8 +185,9 @@ func (s *Service) Serve(ctx context.Context) error {
 				return fmt.Errorf("knowledge: listen on %s: %w", s.cfg.ListenAddr, err)
 			}
 		}
-		auth := newAuthenticator(tokens)
-		srv = grpc.NewServer(grpc.ChainUnaryInterceptor(auth.unary), grpc.ChainStreamInterceptor(auth.stream))
+		// Any role may search: the guard only requires a known token.
+		guard := apiauth.New(tokens).Guard(chv1.KnowledgeService_ServiceDesc.ServiceName, nil)
+		srv = grpc.NewServer(grpc.ChainUnaryInterceptor(guard.Unary), grpc.ChainStreamInterceptor(guard.Stream))
 		chv1.RegisterKnowledgeServiceServer(srv, &grpcServer{engine: s.engine, timeout: s.cfg.RequestTimeout})
 		hs = health.NewServer()
 		healthpb.RegisterHealthServer(srv, hs)

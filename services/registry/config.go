@@ -4,29 +4,14 @@
 package registry
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/connectorhub/connectorhub/pkg/apiauth"
 )
-
-// Role is what an API token may do.
-type Role string
-
-const (
-	RoleAdmin  Role = "admin"  // may read and mutate
-	RoleViewer Role = "viewer" // may read
-)
-
-// APIToken is one bearer token accepted by the registry.
-type APIToken struct {
-	Name  string
-	Role  Role
-	Token string
-}
 
 // Config is the registry's configuration. Env variables map onto it (see cmd/hub).
 type Config struct {
@@ -96,66 +81,6 @@ func (c Config) AllowPrefixes() ([]netip.Prefix, error) {
 }
 
 // apiTokens reads the tokens from the list and the file. Errors never echo a token.
-func (c Config) apiTokens() ([]APIToken, error) {
-	var out []APIToken
-	for i, s := range c.Tokens {
-		if strings.TrimSpace(s) == "" {
-			continue
-		}
-		t, err := parseToken(s)
-		if err != nil {
-			return nil, fmt.Errorf("HUB_API_TOKENS entry %d: %w", i+1, err)
-		}
-		out = append(out, t)
-	}
-	if c.TokensFile != "" {
-		f, err := os.Open(c.TokensFile)
-		if err != nil {
-			return nil, fmt.Errorf("HUB_API_TOKENS_FILE: %w", err)
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for line := 1; sc.Scan(); line++ {
-			s := strings.TrimSpace(sc.Text())
-			if s == "" || strings.HasPrefix(s, "#") {
-				continue
-			}
-			t, err := parseToken(s)
-			if err != nil {
-				return nil, fmt.Errorf("%s line %d: %w", c.TokensFile, line, err)
-			}
-			out = append(out, t)
-		}
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("HUB_API_TOKENS_FILE: %w", err)
-		}
-	}
-	seen := map[string]bool{}
-	for _, t := range out {
-		if seen[t.Token] {
-			return nil, fmt.Errorf("API token %q is configured twice", t.Name)
-		}
-		seen[t.Token] = true
-	}
-	return out, nil
-}
-
-// MinAPITokenLen keeps guessable tokens out.
-const MinAPITokenLen = 16
-
-func parseToken(s string) (APIToken, error) {
-	name, rest, ok1 := strings.Cut(strings.TrimSpace(s), ":")
-	role, token, ok2 := strings.Cut(rest, ":")
-	if !ok1 || !ok2 || name == "" {
-		return APIToken{}, errors.New(`want "name:role:token"`)
-	}
-	switch Role(role) {
-	case RoleAdmin, RoleViewer:
-	default:
-		return APIToken{}, fmt.Errorf("token %q: unknown role %q (admin or viewer)", name, role)
-	}
-	if len(token) < MinAPITokenLen {
-		return APIToken{}, fmt.Errorf("token %q: shorter than %d characters", name, MinAPITokenLen)
-	}
-	return APIToken{Name: name, Role: Role(role), Token: token}, nil
+func (c Config) apiTokens() ([]apiauth.Token, error) {
+	return apiauth.Load(c.Tokens, c.TokensFile)
 }

@@ -15,6 +15,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/connectorhub/connectorhub/pkg/apiauth"
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/connectortest"
@@ -117,11 +118,8 @@ func NewGRPCServer(svc *Service, cfg Config) (*grpc.Server, *health.Server, erro
 	if len(tokens) == 0 {
 		return nil, nil, errors.New("registry: no API token configured (HUB_API_TOKENS or HUB_API_TOKENS_FILE); every call would be refused")
 	}
-	auth := newAuthenticator(tokens)
-	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(auth.unary),
-		grpc.ChainStreamInterceptor(auth.stream),
-	)
+	guard := apiauth.New(tokens).Guard(chv1.RegistryService_ServiceDesc.ServiceName, requiredRole)
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(guard.Unary), grpc.ChainStreamInterceptor(guard.Stream))
 	chv1.RegisterRegistryServiceServer(srv, &grpcServer{svc: svc})
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
