@@ -25,7 +25,7 @@ func TestLoad(t *testing.T) {
 	}
 	for name, list := range map[string][]string{
 		"unknown role":  {"ops:root:ops-token-0123456789abcdef"},
-		"short token":   {"ops:admin:short"},
+		"short token":   {"ops:admin:zq9x"},
 		"no separators": {"ops-token-0123456789abcdef"},
 		"duplicate":     {"a:admin:same-token-0123456789abc", "b:viewer:same-token-0123456789abc"},
 	} {
