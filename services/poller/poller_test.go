@@ -372,6 +372,19 @@ func TestRetriesTransientFailuresAndDefersLongRateLimits(t *testing.T) {
 
 func TestReplicasShareConnectorsAndTakeOverFromADeadOne(t *testing.T) {
 	t.Parallel()
+	for _, replicas := range []int{2, 3} {
+		t.Run(fmt.Sprintf("%d replicas", replicas), func(t *testing.T) {
+			t.Parallel()
+			replicasShareAndTakeOver(t, replicas)
+		})
+	}
+}
+
+// replicasShareAndTakeOver runs n replicas on six connectors: every ticket is
+// published once, the leases spread over all replicas, no connector is
+// polled more than once per interval, and when one replica dies the others
+// take its connectors.
+func replicasShareAndTakeOver(t *testing.T, n int) {
 	e := newEnv(t, time.Second)
 	const interval = 300 * time.Millisecond
 	e.mem.pageSize = 50 // one request per listing, so requests count cycles
@@ -382,12 +395,26 @@ func TestReplicasShareConnectorsAndTakeOverFromADeadOne(t *testing.T) {
 			e.mem.add(id, fmt.Sprintf("K%d-%d", i, j), time.Now().Add(-time.Hour).Add(time.Duration(j)*time.Second))
 		}
 	}
-	_, p1 := e.start(t, "r1", nil)
-	stop2, p2 := e.start(t, "r2", nil)
-	_, p3 := e.start(t, "r3", nil)
+	var (
+		pollers []*Poller
+		stops   []func()
+	)
+	for i := range n {
+		stop, p := e.start(t, fmt.Sprintf("r%d", i+1), nil)
+		pollers, stops = append(pollers, p), append(stops, stop)
+	}
+	held := func(ps []*Poller) (total int, allHold bool) {
+		allHold = true
+		for _, p := range ps {
+			total += p.leases.count()
+			allHold = allHold && p.leases.count() > 0
+		}
+		return total, allHold
+	}
 	eventually(t, 10*time.Second, "24 discovered", func() bool { return len(e.events(t)["discovered"]) == 24 })
-	eventually(t, 5*time.Second, "leases spread over three replicas", func() bool {
-		return p1.leases.count()+p2.leases.count()+p3.leases.count() == 6 && p1.leases.count() > 0 && p2.leases.count() > 0 && p3.leases.count() > 0
+	eventually(t, 10*time.Second, "leases spread over every replica", func() bool {
+		total, all := held(pollers)
+		return total == 6 && all
 	})
 
 	// Each connector is polled about once per interval, never by two replicas at once.
@@ -402,16 +429,17 @@ func TestReplicasShareConnectorsAndTakeOverFromADeadOne(t *testing.T) {
 	// starved machine.
 	maxCalls := int(window/interval) + 2
 	for _, id := range ids {
-		if n := e.mem.callCount(id) - before[id]; n > maxCalls || n < 1 {
-			t.Errorf("%s polled %d times in %v with a %v interval (want 1..%d)", id, n, window, interval, maxCalls)
+		if c := e.mem.callCount(id) - before[id]; c > maxCalls || c < 1 {
+			t.Errorf("%s polled %d times in %v with a %v interval (want 1..%d)", id, c, window, interval, maxCalls)
 		}
 	}
 
-	// r2 dies without releasing its leases; the others take its connectors
-	// within a lease TTL and discover new tickets on them.
-	orphans := p2.leases.ids()
-	p2.crashOnStop()
-	stop2()
+	// The second replica dies without releasing its leases; the others take
+	// its connectors within a lease TTL and discover new tickets on them.
+	dead := pollers[1]
+	orphans := dead.leases.ids()
+	dead.crashOnStop()
+	stops[1]()
 	for i, id := range orphans {
 		e.mem.add(id, fmt.Sprintf("NEW-%d", i), time.Now())
 	}
@@ -424,14 +452,15 @@ func TestReplicasShareConnectorsAndTakeOverFromADeadOne(t *testing.T) {
 		}
 		return true
 	})
-	// Once r2's heartbeat has expired, the two survivors share all six.
-	eventually(t, 15*time.Second, "r1 and r3 holding all six leases", func() bool {
-		return p1.leases.count()+p3.leases.count() == 6 && p1.leases.count() > 0 && p3.leases.count() > 0
+	survivors := append([]*Poller{pollers[0]}, pollers[2:]...)
+	eventually(t, 15*time.Second, "the survivors holding all six leases", func() bool {
+		total, all := held(survivors)
+		return total == 6 && all
 	})
 	for kind, keys := range e.events(t) {
-		for key, n := range keys {
-			if n != 1 {
-				t.Errorf("%s %s published %d times", kind, key, n)
+		for key, c := range keys {
+			if c != 1 {
+				t.Errorf("%s %s published %d times", kind, key, c)
 			}
 		}
 	}
