@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,14 @@ func TestSandboxWalkThrough(t *testing.T) {
 		}
 		return len(tickets) >= 3
 	})
+	var withComponents, withSiblings bool
+	for _, tk := range tickets {
+		withComponents = withComponents || slices.Contains(tk.GetComponents(), "authentication")
+		withSiblings = withSiblings || (tk.GetParent() != nil && len(tk.GetSiblings()) > 0)
+	}
+	if !withComponents || !withSiblings {
+		t.Errorf("discovered tickets lack components (%v) or a sub-task's siblings (%v)", withComponents, withSiblings)
+	}
 	var target *chv1.Ticket
 	for _, tk := range tickets {
 		if tk.GetParent() == nil && tk.GetReporter() != nil {

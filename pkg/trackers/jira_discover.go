@@ -2,6 +2,7 @@ package trackers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -60,7 +61,53 @@ func (jiraTracker) Discover(ctx context.Context, s *Session, q DiscoveryQuery) (
 		}
 		page.Tickets = append(page.Tickets, t)
 	}
+	if q.Full {
+		if err := c.fillSiblings(ctx, page.Tickets); err != nil {
+			return DiscoveryPage{}, err
+		}
+	}
 	return page, nil
+}
+
+// fillSiblings gives each sub-task its parent's other sub-tasks. A parent in
+// the same page is used as listed; others are read once each (fields=subtasks).
+func (c jiraClient) fillSiblings(ctx context.Context, tickets []Ticket) error {
+	subtasksOf := map[string][]TicketLink{}
+	for _, t := range tickets {
+		subtasksOf[t.Key] = t.Subtasks
+	}
+	for i, t := range tickets {
+		if t.Parent == nil {
+			continue
+		}
+		subs, ok := subtasksOf[t.Parent.Key]
+		if !ok {
+			if err := checkIssueKey(t.Parent.Key); err != nil {
+				return fmt.Errorf("%w: issue %s has parent %q", ErrMalformedResponse, t.Key, t.Parent.Key)
+			}
+			var parent jiraIssue
+			q := url.Values{"fields": {"subtasks"}}
+			if err := c.do(ctx, http.MethodGet, "issue/"+t.Parent.Key, q, nil, &parent); err != nil {
+				if errors.Is(notFoundAs(err, t.Parent.Key), ErrTicketNotFound) {
+					subtasksOf[t.Parent.Key] = nil // parent not visible: no siblings to show
+					continue
+				}
+				return fmt.Errorf("parent %s of %s: %w", t.Parent.Key, t.Key, err)
+			}
+			for _, st := range parent.Fields.Subtasks {
+				if st.Key != "" {
+					subs = append(subs, *c.linkOf(st))
+				}
+			}
+			subtasksOf[t.Parent.Key] = subs
+		}
+		for _, st := range subs {
+			if st.Key != t.Key {
+				tickets[i].Siblings = append(tickets[i].Siblings, st)
+			}
+		}
+	}
+	return nil
 }
 
 // search runs one page of a JQL search and returns the continuation token

@@ -56,6 +56,7 @@ type jiraFields struct {
 	Updated     string            `json:"updated"`
 	Parent      *jiraIssueRef     `json:"parent"`
 	Subtasks    []jiraIssueRef    `json:"subtasks"`
+	Components  []jiraNamed       `json:"components"`
 	Comment     *jiraCommentPage  `json:"comment"`
 	Attachment  []jiraAttachment  `json:"attachment"`
 	Project     *jiraProjectRef   `json:"project"`
@@ -131,7 +132,7 @@ func jiraFieldsFor(indexComments, indexAttachments, full bool) []string {
 	if !full {
 		return []string{"summary", "status", "updated"}
 	}
-	f := []string{"summary", "description", "status", "priority", "labels", "reporter", "assignee", "created", "updated", "parent", "subtasks"}
+	f := []string{"summary", "description", "status", "priority", "labels", "components", "reporter", "assignee", "created", "updated", "parent", "subtasks"}
 	if indexComments {
 		f = append(f, "comment")
 	}
@@ -202,6 +203,11 @@ func (c jiraClient) ticketOf(is jiraIssue) (Ticket, error) {
 			return Ticket{}, fmt.Errorf("%w: issue %s has a sub-task without key", ErrMalformedResponse, is.Key)
 		}
 		t.Subtasks = append(t.Subtasks, *c.linkOf(st))
+	}
+	for _, comp := range f.Components {
+		if comp.Name != "" {
+			t.Components = append(t.Components, comp.Name)
+		}
 	}
 	if f.Comment != nil {
 		for _, cm := range f.Comment.Comments {

@@ -82,8 +82,11 @@ type Ticket struct {
 	Created, Updated    time.Time
 	Parent              *TicketLink
 	Subtasks            []TicketLink
-	Comments            []Comment
-	Attachments         []Attachment
+	// Siblings are the parent's other sub-tasks, when the ticket is a sub-task.
+	Siblings    []TicketLink
+	Components  []string
+	Comments    []Comment
+	Attachments []Attachment
 }
 
 // Link points at something a writeback step created or changed.

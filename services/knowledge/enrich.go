@@ -82,7 +82,7 @@ func (en *enricher) handle(ctx context.Context, env bus.Envelope, msg *chv1.Tick
 	if desc == "" {
 		desc = t.GetDescriptionMarkdown()
 	}
-	terms := BuildTerms(Ticket{Summary: t.GetSummary(), Description: desc, Labels: t.GetLabels()}, en.engine.cfg.MaxTerms)
+	terms := BuildTerms(Ticket{Summary: t.GetSummary(), Description: desc, Labels: t.GetLabels(), Components: t.GetComponents()}, en.engine.cfg.MaxTerms)
 	stateKey, queryHash := ticketStateKey(t.GetConnectorId(), t.GetKey()), hashTerms(terms)
 	if updated {
 		if e, err := en.state.Get(ctx, stateKey); err == nil && string(e.Value()) == queryHash {

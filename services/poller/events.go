@@ -90,6 +90,10 @@ func TicketToProto(c connector.Connector, tk trackers.Ticket) *chv1.Ticket {
 	for _, s := range tk.Subtasks {
 		out.Subtasks = append(out.Subtasks, linkToProto(s))
 	}
+	for _, s := range tk.Siblings {
+		out.Siblings = append(out.Siblings, linkToProto(s))
+	}
+	out.Components = tk.Components
 	for _, cm := range tk.Comments {
 		out.Comments = append(out.Comments, &chv1.Comment{Id: cm.ID, Author: userToProto(cm.Author), BodyMarkdown: cm.Markdown, CreateTime: tsOrNil(cm.Created)})
 	}

@@ -549,7 +549,7 @@ func parseFields(requested []string, def string) fieldSet {
 	if len(requested) == 0 {
 		requested = []string{def}
 	}
-	all := []string{"summary", "description", "status", "priority", "labels", "reporter", "assignee", "created", "updated",
+	all := []string{"summary", "description", "status", "priority", "labels", "components", "reporter", "assignee", "created", "updated",
 		"parent", "subtasks", "comment", "attachment", "project", "issuetype", "resolution"}
 	set := fieldSet{}
 	for _, f := range requested {
@@ -597,6 +597,12 @@ func (s *Server) issueJSON(r *http.Request, c caller, is *issue, fields fieldSet
 			f[name] = map[string]any{"self": base + api + "/priority/" + strconv.Itoa(priorityRank(t.Priority)), "iconUrl": base + "/images/icons/priorities/" + strings.ToLower(t.Priority) + ".svg", "name": t.Priority, "id": strconv.Itoa(priorityRank(t.Priority))}
 		case "labels":
 			f[name] = append([]string{}, t.Labels...)
+		case "components":
+			comps := []map[string]any{}
+			for i, c := range t.Components {
+				comps = append(comps, map[string]any{"self": base + api + "/component/" + strconv.Itoa(10000+i), "id": strconv.Itoa(10000 + i), "name": c})
+			}
+			f[name] = comps
 		case "reporter", "assignee":
 			ref := t.Reporter
 			if name == "assignee" {

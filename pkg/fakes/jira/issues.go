@@ -32,6 +32,7 @@ type Ticket struct {
 	Resolution        string // "" is unresolved; set when Status is a done status
 	Priority          string // "Medium" when empty
 	Labels            []string
+	Components        []string
 	// Reporter and Assignee name a user by account id, username or email;
 	// Reporter defaults to the first user, Assignee "" is unassigned.
 	Reporter string
@@ -215,6 +216,7 @@ func (s *Server) addIssueLocked(t Ticket, desc json.RawMessage) (*issue, error) 
 		s.seq[p.Key] = n
 	}
 	t.Labels = slices.Clone(t.Labels)
+	t.Components = slices.Clone(t.Components)
 	t.Attachments = slices.Clone(t.Attachments)
 	props := map[string]json.RawMessage{}
 	for k, v := range t.Properties {
@@ -274,6 +276,7 @@ func (s *Server) Ticket(key string) (Ticket, bool) {
 	}
 	t := is.t
 	t.Labels = slices.Clone(t.Labels)
+	t.Components = slices.Clone(t.Components)
 	t.Attachments = slices.Clone(t.Attachments)
 	t.Properties = map[string]json.RawMessage{}
 	for k, v := range is.t.Properties {

@@ -53,7 +53,7 @@ func (s *Server) Seed(assignee string, now time.Time) []string {
 	login := s.AddTicket(Ticket{
 		Summary:     "Login page rejects passwords with a space",
 		Description: "Users whose password contains a **space** cannot log in.\n\nSteps:\n\n1. Set a password with a space\n2. Log out and log in again\n\n```\nHTTP 400: invalid credentials\n```",
-		Priority:    "High", Labels: []string{"bug", "agent"}, Reporter: reporter, Assignee: assignee, Created: at(90), Updated: at(30),
+		Priority:    "High", Labels: []string{"bug", "agent"}, Components: []string{"authentication"}, Reporter: reporter, Assignee: assignee, Created: at(90), Updated: at(30),
 	})
 	export := s.AddTicket(Ticket{
 		Summary:     "Export reports as CSV",

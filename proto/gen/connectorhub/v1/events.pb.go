@@ -326,8 +326,12 @@ type Ticket struct {
 	Subtasks            []*TicketRef           `protobuf:"bytes,16,rep,name=subtasks,proto3" json:"subtasks,omitempty"`
 	Comments            []*Comment             `protobuf:"bytes,17,rep,name=comments,proto3" json:"comments,omitempty"`
 	Attachments         []*Attachment          `protobuf:"bytes,18,rep,name=attachments,proto3" json:"attachments,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The parent's other sub-tasks, when this ticket is a sub-task.
+	Siblings []*TicketRef `protobuf:"bytes,19,rep,name=siblings,proto3" json:"siblings,omitempty"`
+	// Jira components (empty elsewhere).
+	Components    []string `protobuf:"bytes,20,rep,name=components,proto3" json:"components,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Ticket) Reset() {
@@ -482,6 +486,20 @@ func (x *Ticket) GetComments() []*Comment {
 func (x *Ticket) GetAttachments() []*Attachment {
 	if x != nil {
 		return x.Attachments
+	}
+	return nil
+}
+
+func (x *Ticket) GetSiblings() []*TicketRef {
+	if x != nil {
+		return x.Siblings
+	}
+	return nil
+}
+
+func (x *Ticket) GetComponents() []string {
+	if x != nil {
+		return x.Components
 	}
 	return nil
 }
@@ -1475,7 +1493,7 @@ const file_connectorhub_v1_events_proto_rawDesc = "" +
 	"media_type\x18\x03 \x01(\tR\tmediaType\x12\x1d\n" +
 	"\n" +
 	"size_bytes\x18\x04 \x01(\x03R\tsizeBytes\x12\x10\n" +
-	"\x03url\x18\x05 \x01(\tR\x03url\"\x85\x06\n" +
+	"\x03url\x18\x05 \x01(\tR\x03url\"\xdd\x06\n" +
 	"\x06Ticket\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12/\n" +
 	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\x12\x10\n" +
@@ -1497,7 +1515,11 @@ const file_connectorhub_v1_events_proto_rawDesc = "" +
 	"\x06parent\x18\x0f \x01(\v2\x1a.connectorhub.v1.TicketRefR\x06parent\x126\n" +
 	"\bsubtasks\x18\x10 \x03(\v2\x1a.connectorhub.v1.TicketRefR\bsubtasks\x124\n" +
 	"\bcomments\x18\x11 \x03(\v2\x18.connectorhub.v1.CommentR\bcomments\x12=\n" +
-	"\vattachments\x18\x12 \x03(\v2\x1b.connectorhub.v1.AttachmentR\vattachments\"C\n" +
+	"\vattachments\x18\x12 \x03(\v2\x1b.connectorhub.v1.AttachmentR\vattachments\x126\n" +
+	"\bsiblings\x18\x13 \x03(\v2\x1a.connectorhub.v1.TicketRefR\bsiblings\x12\x1e\n" +
+	"\n" +
+	"components\x18\x14 \x03(\tR\n" +
+	"components\"C\n" +
 	"\x10TicketDiscovered\x12/\n" +
 	"\x06ticket\x18\x01 \x01(\v2\x17.connectorhub.v1.TicketR\x06ticket\"g\n" +
 	"\rTicketUpdated\x12/\n" +
@@ -1632,28 +1654,29 @@ var file_connectorhub_v1_events_proto_depIdxs = []int32{
 	1,  // 8: connectorhub.v1.Ticket.subtasks:type_name -> connectorhub.v1.TicketRef
 	2,  // 9: connectorhub.v1.Ticket.comments:type_name -> connectorhub.v1.Comment
 	3,  // 10: connectorhub.v1.Ticket.attachments:type_name -> connectorhub.v1.Attachment
-	4,  // 11: connectorhub.v1.TicketDiscovered.ticket:type_name -> connectorhub.v1.Ticket
-	4,  // 12: connectorhub.v1.TicketUpdated.ticket:type_name -> connectorhub.v1.Ticket
-	18, // 13: connectorhub.v1.TicketClosed.system:type_name -> connectorhub.v1.System
-	17, // 14: connectorhub.v1.TicketClosed.close_time:type_name -> google.protobuf.Timestamp
-	17, // 15: connectorhub.v1.KnowledgeHit.update_time:type_name -> google.protobuf.Timestamp
-	18, // 16: connectorhub.v1.TicketEnriched.system:type_name -> connectorhub.v1.System
-	17, // 17: connectorhub.v1.TicketEnriched.ticket_update_time:type_name -> google.protobuf.Timestamp
-	8,  // 18: connectorhub.v1.TicketEnriched.hits:type_name -> connectorhub.v1.KnowledgeHit
-	18, // 19: connectorhub.v1.ResultReady.system:type_name -> connectorhub.v1.System
-	17, // 20: connectorhub.v1.ResultReady.base_time:type_name -> google.protobuf.Timestamp
-	10, // 21: connectorhub.v1.ResultReady.subtasks:type_name -> connectorhub.v1.SubTaskSpec
-	11, // 22: connectorhub.v1.ResultReady.pull_request:type_name -> connectorhub.v1.PullRequestSpec
-	18, // 23: connectorhub.v1.WritebackCompleted.system:type_name -> connectorhub.v1.System
-	13, // 24: connectorhub.v1.WritebackCompleted.links:type_name -> connectorhub.v1.Link
-	18, // 25: connectorhub.v1.WritebackFailed.system:type_name -> connectorhub.v1.System
-	12, // 26: connectorhub.v1.WritebackFailed.result:type_name -> connectorhub.v1.ResultReady
-	17, // 27: connectorhub.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	1,  // 11: connectorhub.v1.Ticket.siblings:type_name -> connectorhub.v1.TicketRef
+	4,  // 12: connectorhub.v1.TicketDiscovered.ticket:type_name -> connectorhub.v1.Ticket
+	4,  // 13: connectorhub.v1.TicketUpdated.ticket:type_name -> connectorhub.v1.Ticket
+	18, // 14: connectorhub.v1.TicketClosed.system:type_name -> connectorhub.v1.System
+	17, // 15: connectorhub.v1.TicketClosed.close_time:type_name -> google.protobuf.Timestamp
+	17, // 16: connectorhub.v1.KnowledgeHit.update_time:type_name -> google.protobuf.Timestamp
+	18, // 17: connectorhub.v1.TicketEnriched.system:type_name -> connectorhub.v1.System
+	17, // 18: connectorhub.v1.TicketEnriched.ticket_update_time:type_name -> google.protobuf.Timestamp
+	8,  // 19: connectorhub.v1.TicketEnriched.hits:type_name -> connectorhub.v1.KnowledgeHit
+	18, // 20: connectorhub.v1.ResultReady.system:type_name -> connectorhub.v1.System
+	17, // 21: connectorhub.v1.ResultReady.base_time:type_name -> google.protobuf.Timestamp
+	10, // 22: connectorhub.v1.ResultReady.subtasks:type_name -> connectorhub.v1.SubTaskSpec
+	11, // 23: connectorhub.v1.ResultReady.pull_request:type_name -> connectorhub.v1.PullRequestSpec
+	18, // 24: connectorhub.v1.WritebackCompleted.system:type_name -> connectorhub.v1.System
+	13, // 25: connectorhub.v1.WritebackCompleted.links:type_name -> connectorhub.v1.Link
+	18, // 26: connectorhub.v1.WritebackFailed.system:type_name -> connectorhub.v1.System
+	12, // 27: connectorhub.v1.WritebackFailed.result:type_name -> connectorhub.v1.ResultReady
+	17, // 28: connectorhub.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_connectorhub_v1_events_proto_init() }
