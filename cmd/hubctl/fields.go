@@ -101,6 +101,10 @@ var fieldFlags = []fieldFlag{
 		labelsOf(c).Done, err = fs.GetString("done-label")
 		return err
 	}},
+	{"full-text", "full_text", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.FullText, err = fs.GetBool("full-text")
+		return err
+	}},
 	{"close-on-done", "close_on_done", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
 		c.CloseOnDone, err = fs.GetBool("close-on-done")
 		return err
@@ -153,6 +157,7 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.String("in-review-label", "", "label used as status In Review (label-based trackers)")
 	fs.String("done-label", "", "label used as status Done (label-based trackers)")
 	fs.Bool("close-on-done", false, "close the issue when status Done is written")
+	fs.Bool("full-text", false, "confluence: add each hit's page body as plain text to enrichments")
 	fs.String("conflict-policy", "", "tracker-wins or agent-wins")
 	fs.String("proxy", "", "HTTP(S) proxy URL for requests to the tracker")
 	fs.String("ca-bundle", "", "PEM file of extra certificate authorities for a self-hosted tracker")

@@ -173,6 +173,7 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 		row("Status labels", fmt.Sprintf("in progress=%q, in review=%q, done=%q", sl.GetInProgress(), sl.GetInReview(), sl.GetDone()))
 	}
 	row("Close on done", yesNo(c.GetCloseOnDone()))
+	row("Full text", yesNo(c.GetFullText()))
 	row("Conflict policy", policyName(c.GetConflictPolicy()))
 	row("Proxy", redactURL(c.GetHttpProxyUrl()))
 	ca := "-"

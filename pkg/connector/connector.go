@@ -95,6 +95,7 @@ type Connector struct {
 	HTTPProxyURL     string         `json:"http_proxy_url,omitempty"`
 	CABundlePEM      string         `json:"ca_bundle_pem,omitempty"`
 	CloseOnDone      bool           `json:"close_on_done,omitempty"`
+	FullText         bool           `json:"full_text,omitempty"`
 
 	Credential Credential `json:"credential,omitzero"`
 	CreateTime time.Time  `json:"create_time"`

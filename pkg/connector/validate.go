@@ -194,6 +194,9 @@ func (c Connector) Validate() error {
 	if c.System != Confluence && len(c.SpaceKeys) > 0 {
 		add("space_keys", "only confluence connectors have space keys")
 	}
+	if c.System != Confluence && c.FullText {
+		add("full_text", "only confluence connectors fetch page bodies")
+	}
 	checkList(add, "space_keys", c.SpaceKeys, func(k string) string {
 		if !spaceKeyPattern.MatchString(k) {
 			return "must be a space key of letters, digits and underscores"

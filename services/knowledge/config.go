@@ -49,8 +49,8 @@ type Config struct {
 	BucketReplicas int `env:"KNOWLEDGE_BUCKET_REPLICAS" envDefault:"1"`
 
 	// FullText adds each hit's page body as plain text (Confluence REST v2
-	// pages, storage format), capped at FullTextMaxBytes. The connector model
-	// has no per-connector switch, so it is one for the service.
+	// pages, storage format), capped at FullTextMaxBytes, for every
+	// connector; a connector can also ask for it alone (full_text).
 	FullText         bool `env:"KNOWLEDGE_FULL_TEXT" envDefault:"false"`
 	FullTextMaxBytes int  `env:"KNOWLEDGE_FULL_TEXT_MAX_BYTES" envDefault:"16384"`
 
@@ -120,9 +120,8 @@ func (c Config) Validate() error {
 	if c.MaxRetryWait < 0 {
 		errs = append(errs, errors.New("KNOWLEDGE_MAX_RETRY_WAIT must not be negative"))
 	}
-	if c.FullText {
-		atLeast("KNOWLEDGE_FULL_TEXT_MAX_BYTES", c.FullTextMaxBytes, 256, 1<<20)
-	}
+	// Checked even when off: a connector may ask for full text on its own.
+	atLeast("KNOWLEDGE_FULL_TEXT_MAX_BYTES", c.FullTextMaxBytes, 256, 1<<20)
 	if _, err := c.allowPrefixes(); err != nil {
 		errs = append(errs, err)
 	}

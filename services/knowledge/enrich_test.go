@@ -310,3 +310,21 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestFullTextWhenOnlyTheConnectorAsks(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	c := h.addWiki("wiki-eng", "ENG")
+	c.FullText = true
+	if _, err := h.store.Update(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig() // KNOWLEDGE_FULL_TEXT off
+	cfg.FullTextMaxBytes = 300
+	h.start(cfg, nil)
+	h.publishDiscovered(ticket("PAY-31", "Payment gateway runbook", "", updated))
+	ev := h.enriched(1, 0)[0].ev
+	if len(ev.GetHits()) == 0 || !strings.Contains(ev.GetHits()[0].GetBodyText(), "settlement queue") {
+		t.Fatalf("hits without the page body although the connector asks for it: %v", ev.GetHits())
+	}
+}

@@ -213,7 +213,7 @@ func (e *engine) searchConnector(ctx context.Context, c connector.Connector, ter
 	if err != nil {
 		return nil, false, err
 	}
-	key := cacheKey(c.ID, c.Revision, terms, spaces, limit, e.cfg.FullText)
+	key := cacheKey(c.ID, c.Revision, terms, spaces, limit, e.fullText(c))
 	if hits, ok := e.cache.get(ctx, key); ok {
 		return hits, true, nil
 	}
@@ -276,11 +276,15 @@ func (e *engine) fetch(ctx context.Context, c connector.Connector, terms, spaces
 	for i, h := range found {
 		hits[i] = Hit{ConnectorID: c.ID, PageID: h.ID, Title: h.Title, URL: h.URL, SpaceKey: h.SpaceKey, Updated: h.Updated, Excerpt: h.Excerpt, Score: h.Score}
 	}
-	if e.cfg.FullText {
+	if e.fullText(c) {
 		e.addBodies(ctx, sess, hits)
 	}
 	return hits, nil
 }
+
+// fullText reports whether hits of c carry page bodies: the connector asks
+// for it, or the service does for every connector (KNOWLEDGE_FULL_TEXT).
+func (e *engine) fullText(c connector.Connector) bool { return e.cfg.FullText || c.FullText }
 
 // retryAfter says whether to retry a failed search in place, and after how
 // long: once, for a rate limit no longer than MaxRetryWait or a server error.

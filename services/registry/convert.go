@@ -114,6 +114,7 @@ func connectorToProto(c connector.Connector) *chv1.Connector {
 		HttpProxyUrl:     c.HTTPProxyURL,
 		CaBundlePem:      c.CABundlePEM,
 		CloseOnDone:      c.CloseOnDone,
+		FullText:         c.FullText,
 		Credential:       credentialToProto(c.Credential),
 		Status:           &chv1.ConnectorStatus{},
 		CreateTime:       tsOrNil(c.CreateTime),
@@ -155,6 +156,7 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 		HTTPProxyURL:     p.GetHttpProxyUrl(),
 		CABundlePEM:      p.GetCaBundlePem(),
 		CloseOnDone:      p.GetCloseOnDone(),
+		FullText:         p.GetFullText(),
 	}
 	if s := p.GetScope(); s != nil {
 		c.Scope = connector.Scope{Statuses: s.GetStatuses(), Labels: s.GetLabels(), MinPriority: s.GetMinPriority()}

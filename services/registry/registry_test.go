@@ -327,6 +327,7 @@ func TestBadInputIsRefusedWithFieldErrors(t *testing.T) {
 		{"poll interval too short", &chv1.CreateConnectorRequest{Connector: with(githubConnector, func(c *chv1.Connector) { c.PollInterval = durationpb.New(time.Second) }), Credential: tok}, "poll_interval", "between"},
 		{"bad CA bundle", &chv1.CreateConnectorRequest{Connector: with(githubConnector, func(c *chv1.Connector) { c.CaBundlePem = "not pem" }), Credential: tok}, "ca_bundle_pem", "PEM"},
 		{"bad connector id", &chv1.CreateConnectorRequest{Connector: githubConnector(), ConnectorId: "Bad.ID", Credential: tok}, "id", "lowercase"},
+		{"full text on a tracker", &chv1.CreateConnectorRequest{Connector: with(githubConnector, func(c *chv1.Connector) { c.FullText = true }), Credential: tok}, "full_text", "confluence"},
 		{"control characters", &chv1.CreateConnectorRequest{Connector: with(githubConnector, func(c *chv1.Connector) { c.DisplayName = "a\x00b" }), Credential: tok}, "display_name", "control"},
 	}
 	for _, tc := range tests {
