@@ -59,11 +59,12 @@ func (st PollState) Due(interval time.Duration) time.Time {
 type PageCache struct {
 	// Since is the incremental query's lower bound (zero for full listings);
 	// a cached page only answers the same query.
-	Since time.Time            `json:"since,omitzero"`
-	Token string               `json:"token,omitempty"`
-	ETag  string               `json:"etag,omitempty"`
-	Next  string               `json:"next,omitempty"`
-	Keys  map[string]time.Time `json:"keys,omitempty"`
+	Since time.Time `json:"since,omitzero"`
+	Token string    `json:"token,omitempty"`
+	ETag  string    `json:"etag,omitempty"`
+	Next  string    `json:"next,omitempty"`
+	// Keys are the tickets of a whole-set page (incremental pages keep none).
+	Keys []string `json:"keys,omitempty"`
 }
 
 // StateStore reads and writes poll states with optimistic concurrency.

@@ -161,7 +161,7 @@ func (r *run) listing(ctx context.Context, since time.Time, kind listKind) error
 			cache[pc.Token] = pc
 		}
 	}
-	seen := map[string]time.Time{}
+	seen := map[string]bool{}
 	var pages []connector.PageCache
 	token := ""
 	for n := 0; ; n++ {
@@ -177,12 +177,16 @@ func (r *run) listing(ctx context.Context, since time.Time, kind listKind) error
 		if err != nil {
 			return err
 		}
-		pc := connector.PageCache{Since: since, Token: token, ETag: page.ETag, Next: page.NextPageToken, Keys: map[string]time.Time{}}
+		pc := connector.PageCache{Since: since, Token: token, ETag: page.ETag, Next: page.NextPageToken}
 		if page.NotModified && hasPrev {
 			pc = prev // unchanged since last time: nothing new to publish
 		} else {
-			for _, tk := range page.Tickets {
-				pc.Keys[tk.Key] = tk.Updated
+			if whole {
+				// Only whole-set pages need their keys: a 304 on one of them
+				// must still count its tickets as seen.
+				for _, tk := range page.Tickets {
+					pc.Keys = append(pc.Keys, tk.Key)
+				}
 			}
 			if publish {
 				if err := r.publishPage(ctx, page.Tickets); err != nil {
@@ -196,8 +200,8 @@ func (r *run) listing(ctx context.Context, since time.Time, kind listKind) error
 				}
 			}
 		}
-		for k, u := range pc.Keys {
-			seen[k] = u
+		for _, k := range pc.Keys {
+			seen[k] = true
 		}
 		if r.conditional {
 			pages = append(pages, pc)
@@ -295,11 +299,11 @@ func (r *run) publishPage(ctx context.Context, tickets []trackers.Ticket) error 
 	return r.save(ctx)
 }
 
-func (r *run) publishClosed(ctx context.Context, seen map[string]time.Time) error {
+func (r *run) publishClosed(ctx context.Context, seen map[string]bool) error {
 	var futures []jetstream.PubAckFuture
 	var gone []string
 	for _, key := range sortedKeys(r.st.Known) {
-		if _, ok := seen[key]; ok {
+		if seen[key] {
 			continue
 		}
 		msg, err := r.p.closedEvent(ctx, r.c, key, r.st.Known[key], r.closeReason(ctx, key))
