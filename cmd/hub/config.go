@@ -27,9 +27,13 @@ type Config struct {
 	// NATSListen is where the embedded NATS also accepts TCP clients (the nats
 	// CLI, services in other processes); empty: in-process only.
 	NATSListen string `env:"HUB_NATS_LISTEN" envDefault:"127.0.0.1:4222"`
-	StateFile  string `env:"HUB_STATE_FILE"`
-	LogLevel   string `env:"HUB_LOG_LEVEL" envDefault:"info"`
-	LogFormat  string `env:"HUB_LOG_FORMAT" envDefault:"text"`
+	// NATSURL, when set, is a shared NATS server used instead of the embedded one.
+	NATSURL string `env:"HUB_NATS_URL"`
+	// Target is "all" or a comma list of registry, poller, writeback, knowledge.
+	Target    string `env:"HUB_TARGET" envDefault:"all"`
+	StateFile string `env:"HUB_STATE_FILE"`
+	LogLevel  string `env:"HUB_LOG_LEVEL" envDefault:"info"`
+	LogFormat string `env:"HUB_LOG_FORMAT" envDefault:"text"`
 
 	Registry  registry.Config
 	Poller    poller.Config

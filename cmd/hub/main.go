@@ -1,7 +1,10 @@
-// Command hub runs connectorhub as one process: an embedded NATS JetStream
-// server, the credential cipher (local keyring, or Vault transit when
-// VAULT_ADDR is set), the registry, and the worker that answers saved
-// connector tests. Later services plug in where run() says so.
+// Command hub runs connectorhub. By default (--target all) it is the
+// all-in-one: an embedded NATS JetStream server, the credential cipher (local
+// keyring, or Vault transit when VAULT_ADDR is set), the registry, the
+// poller, the writeback, the knowledge service and the worker that answers
+// saved connector tests. With --target registry|poller|writeback|knowledge
+// (comma list) and --nats-url it runs those services alone against a shared
+// NATS, so each can be scaled as its own process.
 package main
 
 import (
@@ -23,6 +26,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
@@ -65,6 +69,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	flags.StringVar(&cfg.Registry.ListenAddr, "registry-addr", cfg.Registry.ListenAddr, "registry gRPC listen address (REGISTRY_LISTEN_ADDR)")
 	flags.StringVar(&cfg.Knowledge.ListenAddr, "knowledge-addr", cfg.Knowledge.ListenAddr, "knowledge gRPC listen address; empty: NATS only (KNOWLEDGE_LISTEN_ADDR)")
 	flags.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen, "TCP address for NATS clients; empty for in-process only (HUB_NATS_LISTEN)")
+	flags.StringVar(&cfg.Target, "target", cfg.Target, "services to run: all, or a comma list of registry, poller, writeback, knowledge (HUB_TARGET)")
+	flags.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "a shared NATS server instead of the embedded one; required unless --target all (HUB_NATS_URL)")
 	flags.BoolVar(&cfg.Sandbox, "sandbox", cfg.Sandbox, "start fake Jira, GitHub and GitLab with seeded tickets and register connectors to them (HUB_SANDBOX)")
 	flags.StringVar(&cfg.SandboxListen, "sandbox-listen", cfg.SandboxListen, "first address of the sandbox trackers; the others take the next ports (port 0: free ports)")
 	if err := flags.Parse(args); err != nil {
@@ -81,8 +87,16 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	targets, err := parseTargets(cfg.Target)
+	if err != nil {
+		return err
+	}
+	external := cfg.NATSURL != ""
+	if !targets.all() && !external {
+		return errors.New("--target other than all runs a service on its own: give it the shared NATS with HUB_NATS_URL (or --nats-url)")
+	}
 	var adminTokenFile, localAdmin string
-	if len(cfg.Registry.Tokens) == 0 && cfg.Registry.TokensFile == "" {
+	if targets.has(targetRegistry) && len(cfg.Registry.Tokens) == 0 && cfg.Registry.TokensFile == "" {
 		token, path, err := adminToken(cfg.DataDir)
 		if err != nil {
 			return err
@@ -93,6 +107,9 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	}
 	var sb *sandbox
 	if cfg.Sandbox {
+		if !targets.all() {
+			return errors.New("--sandbox needs --target all")
+		}
 		if localAdmin == "" {
 			return errors.New("--sandbox registers its connectors with the local admin token: unset HUB_API_TOKENS / HUB_API_TOKENS_FILE, or use a separate --data-dir")
 		}
@@ -103,25 +120,39 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		defer sb.stop()
 	}
 
-	embedded, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen, Logger: log})
-	if err != nil {
-		return err
-	}
-	defer embedded.Shutdown()
-	nc, err := embedded.Connect()
-	if err != nil {
-		return err
+	// NATS: the embedded server (all-in-one), or a shared one when services
+	// run as separate processes.
+	var (
+		nc        *nats.Conn
+		clientURL = cfg.NATSURL
+	)
+	if external {
+		nc, err = nats.Connect(cfg.NATSURL, nats.Name("connectorhub-"+cfg.Target), nats.MaxReconnects(-1))
+		if err != nil {
+			return fmt.Errorf("NATS %s (HUB_NATS_URL) is unreachable: %w", redactURL(cfg.NATSURL), err)
+		}
+	} else {
+		embedded, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer embedded.Shutdown()
+		if nc, err = embedded.Connect(); err != nil {
+			return err
+		}
+		clientURL = embedded.ClientURL()
+		if clientURL != "" {
+			log.Info("NATS listening", "url", clientURL)
+		}
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return err
 	}
+	// Idempotent: every process may provision; the first creates, the others find.
 	if err := bus.Provision(ctx, js, bus.ProvisionOptions{}); err != nil {
 		return err
-	}
-	if url := embedded.ClientURL(); url != "" {
-		log.Info("NATS listening", "url", url)
 	}
 
 	ciph, err := openCipher(ctx, cfg, log)
@@ -138,59 +169,72 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return registry.Run(ctx, cfg.Registry, registry.Deps{
-			NC: nc, JS: js, Cipher: ciph, Logger: log.With("service", "registry"),
-			Ready: func(addr net.Addr) {
-				st := hubstate.State{RegistryAddr: addr.String(), AdminTokenFile: adminTokenFile, NATSURL: embedded.ClientURL(), PID: os.Getpid(), StartTime: time.Now().UTC()}
-				if err := hubstate.Write(cfg.StateFile, st); err != nil {
-					log.Warn("state file not written; hubctl needs --server", "path", cfg.StateFile, "error", err)
-				}
-				if sb != nil {
-					go func() {
-						if err := sb.register(ctx, addr.String(), localAdmin); err != nil {
-							log.Error("sandbox connectors not registered", "error", err)
-						}
-					}()
-				}
-			},
+	if targets.has(targetRegistry) {
+		g.Go(func() error {
+			return registry.Run(ctx, cfg.Registry, registry.Deps{
+				NC: nc, JS: js, Cipher: ciph, Logger: log.With("service", "registry"),
+				Ready: func(addr net.Addr) {
+					st := hubstate.State{RegistryAddr: addr.String(), AdminTokenFile: adminTokenFile, NATSURL: clientURL, PID: os.Getpid(), StartTime: time.Now().UTC()}
+					if err := hubstate.Write(cfg.StateFile, st); err != nil {
+						log.Warn("state file not written; hubctl needs --server", "path", cfg.StateFile, "error", err)
+					}
+					if sb != nil {
+						go func() {
+							if err := sb.register(ctx, addr.String(), localAdmin); err != nil {
+								log.Error("sandbox connectors not registered", "error", err)
+							}
+						}()
+					}
+				},
+			})
 		})
-	})
-	// The worker side of saved-connector tests: in the all-in-one, this process
-	// holds decrypt rights, so it answers connector.test.<system> itself.
-	g.Go(func() error {
-		opts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.Registry.TestTimeout, Logger: log}
-		r := &connectortest.Responder{
-			Loader: connector.NewStore(kv), Decrypter: ciph, Logger: log.With("service", "connectortest"),
-			Test: func(ctx context.Context, c connector.Connector, s connector.Secret) (trackers.TestResult, error) {
-				return trackers.Test(ctx, c, s, opts)
-			},
-		}
-		return r.Serve(ctx, nc, connector.Systems...)
-	})
+	}
+	if targets.hasWorker() {
+		// The worker side of saved-connector tests: a process with decrypt
+		// rights answers connector.test.<system> (a queue group shares them).
+		g.Go(func() error {
+			opts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.Registry.TestTimeout, Logger: log}
+			r := &connectortest.Responder{
+				Loader: connector.NewStore(kv), Decrypter: ciph, Logger: log.With("service", "connectortest"),
+				Test: func(ctx context.Context, c connector.Connector, s connector.Secret) (trackers.TestResult, error) {
+					return trackers.Test(ctx, c, s, opts)
+				},
+			}
+			return r.Serve(ctx, nc, connector.Systems...)
+		})
+	}
 	topts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Logger: log}
 	// The hub's own responder answers connection tests for every system.
 	cfg.Poller.ServeTests = false
-	g.Go(func() error {
-		return poller.Run(ctx, cfg.Poller, poller.Deps{JS: js, Decrypter: ciph, Logger: log.With("service", "poller"), Trackers: topts})
-	})
-	g.Go(func() error {
-		return writeback.Run(ctx, cfg.Writeback, writeback.Deps{JS: js, Decrypter: ciph, Logger: log.With("service", "writeback"), Trackers: topts})
-	})
-	// Knowledge search accepts the registry's API tokens (any role may search).
-	cfg.Knowledge.Tokens, cfg.Knowledge.TokensFile = cfg.Registry.Tokens, cfg.Registry.TokensFile
-	g.Go(func() error {
-		return knowledge.Run(ctx, cfg.Knowledge, knowledge.Deps{NC: nc, JS: js, Decrypter: ciph, Logger: log.With("service", "knowledge"),
-			Ready: func(addr net.Addr) {
-				if addr != nil {
-					log.Info("knowledge search listening", "addr", addr.String())
-				}
-			}})
-	})
+	if targets.has(targetPoller) {
+		g.Go(func() error {
+			return poller.Run(ctx, cfg.Poller, poller.Deps{JS: js, Decrypter: ciph, Logger: log.With("service", "poller"), Trackers: topts})
+		})
+	}
+	if targets.has(targetWriteback) {
+		g.Go(func() error {
+			return writeback.Run(ctx, cfg.Writeback, writeback.Deps{JS: js, Decrypter: ciph, Logger: log.With("service", "writeback"), Trackers: topts})
+		})
+	}
+	if targets.has(targetKnowledge) {
+		// Knowledge search accepts the registry's API tokens (any role may search).
+		cfg.Knowledge.Tokens, cfg.Knowledge.TokensFile = cfg.Registry.Tokens, cfg.Registry.TokensFile
+		g.Go(func() error {
+			return knowledge.Run(ctx, cfg.Knowledge, knowledge.Deps{NC: nc, JS: js, Decrypter: ciph, Logger: log.With("service", "knowledge"),
+				Ready: func(addr net.Addr) {
+					if addr != nil {
+						log.Info("knowledge search listening", "addr", addr.String())
+					}
+				}})
+		})
+	}
+	log.Info("hub started", "targets", cfg.Target)
 
 	err = g.Wait()
-	if rmErr := hubstate.Remove(cfg.StateFile); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
-		log.Warn("state file not removed", "path", cfg.StateFile, "error", rmErr)
+	if targets.has(targetRegistry) {
+		if rmErr := hubstate.Remove(cfg.StateFile); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+			log.Warn("state file not removed", "path", cfg.StateFile, "error", rmErr)
+		}
 	}
 	if drainErr := nc.Drain(); drainErr != nil {
 		log.Warn("NATS drain", "error", drainErr)
