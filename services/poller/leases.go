@@ -3,9 +3,12 @@ package poller
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
 )
 
 // Keys in the poll_leases bucket. The bucket's TTL expires a lease (and a
@@ -106,24 +109,33 @@ func (l *leases) releaseAll(ctx context.Context) {
 	}
 }
 
-// heartbeat records this replica as alive; liveReplicas counts heartbeats
-// younger than the TTL, so replicas can share connectors fairly without a leader.
-func (l *leases) heartbeat(ctx context.Context) error {
-	_, err := l.kv.Put(ctx, replicaPrefix+l.replica, []byte("alive"))
-	return err
+// heartbeat records this replica as alive for each system it polls;
+// liveReplicas counts, per system, the heartbeats younger than the TTL, so
+// replicas can share each system's connectors fairly without a leader (and a
+// replica polling only Jira does not count as a GitHub replica).
+func (l *leases) heartbeat(ctx context.Context, systems []connector.System) error {
+	for _, sys := range systems {
+		if _, err := l.kv.Put(ctx, replicaPrefix+string(sys)+"."+l.replica, []byte("alive")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func (l *leases) liveReplicas(ctx context.Context) int {
+func (l *leases) liveReplicas(ctx context.Context) map[connector.System]int {
+	out := map[connector.System]int{}
 	lister, err := l.kv.ListKeysFiltered(ctx, replicaPrefix+">")
 	if err != nil {
-		return 1
+		return out
 	}
 	defer func() { _ = lister.Stop() }()
-	n := 0
-	for range lister.Keys() {
-		n++
+	for k := range lister.Keys() {
+		sys, _, ok := strings.Cut(strings.TrimPrefix(k, replicaPrefix), ".")
+		if ok {
+			out[connector.System(sys)]++
+		}
 	}
-	return max(n, 1)
+	return out
 }
 
 func isWrongRevision(err error) bool {

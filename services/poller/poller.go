@@ -161,12 +161,12 @@ func (p *Poller) Run(ctx context.Context, nc *nats.Conn) error {
 	tick := time.NewTicker(p.cfg.Tick)
 	defer tick.Stop()
 	var lastKeepAlive time.Time
-	replicas := 1
+	replicas := map[connector.System]int{}
 	for {
 		now := p.now()
 		if now.Sub(lastKeepAlive) >= p.cfg.LeaseTTL/3 {
 			lastKeepAlive = now
-			if err := p.leases.heartbeat(ctx); err != nil && ctx.Err() == nil {
+			if err := p.leases.heartbeat(ctx, p.systemList()); err != nil && ctx.Err() == nil {
 				p.log.Warn("heartbeat", "error", err)
 			}
 			lost, err := p.leases.renew(ctx)
@@ -228,20 +228,39 @@ func (p *Poller) onChange(ch connector.Change) {
 	p.connectors[ch.Connector.ID] = ch.Connector
 }
 
-// schedule takes leases up to a fair share (connectors / live replicas),
-// gives back leases beyond it and of connectors that are gone or paused, and
-// starts a cycle for every held connector that is due.
-func (p *Poller) schedule(ctx context.Context, replicas int, sem chan struct{}, cycles *sync.WaitGroup) {
+// schedule takes leases up to a fair share per system (that system's
+// connectors / the live replicas polling it), gives back leases beyond it and
+// of connectors that are gone or paused, and starts a cycle for every held
+// connector that is due.
+func (p *Poller) schedule(ctx context.Context, replicas map[connector.System]int, sem chan struct{}, cycles *sync.WaitGroup) {
 	p.mu.Lock()
 	var enabled []connector.Connector
+	systemOf := map[string]connector.System{}
 	for _, c := range p.connectors {
+		systemOf[c.ID] = c.System
 		if c.Enabled {
 			enabled = append(enabled, c)
 		}
 	}
 	p.mu.Unlock()
 	sort.Slice(enabled, func(i, j int) bool { return enabled[i].ID < enabled[j].ID })
-	share := (len(enabled) + replicas - 1) / max(replicas, 1)
+	perSystem := map[connector.System]int{}
+	for _, c := range enabled {
+		perSystem[c.System]++
+	}
+	share := func(sys connector.System) int {
+		n := max(replicas[sys], 1) // this replica, before its first heartbeat is seen
+		return (perSystem[sys] + n - 1) / n
+	}
+	held := func(sys connector.System) int {
+		n := 0
+		for _, id := range p.leases.ids() {
+			if systemOf[id] == sys {
+				n++
+			}
+		}
+		return n
+	}
 
 	wanted := map[string]bool{}
 	for _, c := range enabled {
@@ -254,16 +273,14 @@ func (p *Poller) schedule(ctx context.Context, replicas int, sem chan struct{}, 
 	}
 	// Over the fair share (a replica joined): give back what is idle.
 	for _, id := range p.leases.ids() {
-		if p.leases.count() <= share {
-			break
-		}
-		if !p.isPolling(id) {
+		sys := systemOf[id]
+		if held(sys) > share(sys) && !p.isPolling(id) {
 			p.releaseLease(ctx, id)
 		}
 	}
 	for _, c := range enabled {
 		if !p.leases.holds(c.ID) {
-			if p.leases.count() >= share {
+			if held(c.System) >= share(c.System) {
 				continue
 			}
 			ok, err := p.leases.acquire(ctx, c.ID)

@@ -494,3 +494,19 @@ func TestIdleCyclesWithConditionalRequestsAreNotModified(t *testing.T) {
 	e.mem.add("jira-etag", "ET-new", time.Now())
 	eventually(t, 5*time.Second, "the new ticket", func() bool { return e.events(t)["discovered"]["ET-new"] == 1 })
 }
+
+// TestReplicasOfOtherSystemsDoNotShrinkTheShare: a Jira replica beside a
+// GitHub-only replica polls every Jira connector (a share is per system).
+func TestReplicasOfOtherSystemsDoNotShrinkTheShare(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Second)
+	for i := range 4 {
+		id := fmt.Sprintf("jira-s%d", i)
+		e.addConnector(t, id, 200*time.Millisecond)
+		e.mem.add(id, fmt.Sprintf("S%d-1", i), time.Now().Add(-time.Hour))
+	}
+	_, jiraReplica := e.start(t, "r-jira", func(c *Config) { c.Systems = []string{"jira"} })
+	_, _ = e.start(t, "r-github", func(c *Config) { c.Systems = []string{"github"} })
+	eventually(t, 10*time.Second, "the Jira replica holding all four Jira connectors", func() bool { return jiraReplica.leases.count() == 4 })
+	eventually(t, 10*time.Second, "every Jira connector polled", func() bool { return len(e.events(t)["discovered"]) == 4 })
+}
