@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/connector/connectorpb"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -59,15 +60,8 @@ func Replay(ctx context.Context, js jetstream.JetStream, store *Store, resultID 
 }
 
 func systemToken(s chv1.System) string {
-	switch s {
-	case chv1.System_SYSTEM_JIRA:
-		return "jira"
-	case chv1.System_SYSTEM_GITHUB:
-		return "github"
-	case chv1.System_SYSTEM_GITLAB:
-		return "gitlab"
-	case chv1.System_SYSTEM_CONFLUENCE:
-		return "confluence"
+	if sys, ok := connectorpb.SystemFromProto(s); ok {
+		return string(sys)
 	}
 	return "unknown"
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/connector/connectorpb"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -196,9 +197,11 @@ func hashTerms(terms []string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// systemToken is the subject token of a system: SYSTEM_JIRA -> jira.
+// systemToken is the subject token of a system: SYSTEM_JIRA -> jira ("" when
+// unknown, which the subject builder refuses).
 func systemToken(s chv1.System) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "SYSTEM_"))
+	sys, _ := connectorpb.SystemFromProto(s)
+	return string(sys)
 }
 
 func hitToProto(h Hit) *chv1.KnowledgeHit {

@@ -9,17 +9,13 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/connector/connectorpb"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
 // Source is the ce-source of the poller's events.
 const Source = "connectorhub/poller"
-
-var systemsToProto = map[connector.System]chv1.System{
-	connector.Jira: chv1.System_SYSTEM_JIRA, connector.GitHub: chv1.System_SYSTEM_GITHUB,
-	connector.GitLab: chv1.System_SYSTEM_GITLAB, connector.Confluence: chv1.System_SYSTEM_CONFLUENCE,
-}
 
 // TicketEventID is the deterministic id of a discovered/updated event: the
 // same ticket version gives the same id, so a replay or a second replica
@@ -51,7 +47,7 @@ func (p *Poller) closedEvent(ctx context.Context, c connector.Connector, key str
 		return nil, err
 	}
 	now := p.now()
-	ev := &chv1.TicketClosed{ConnectorId: c.ID, System: systemsToProto[c.System], Key: key, Reason: reason, CloseTime: timestamppb.New(now)}
+	ev := &chv1.TicketClosed{ConnectorId: c.ID, System: connectorpb.SystemToProto(c.System), Key: key, Reason: reason, CloseTime: timestamppb.New(now)}
 	return bus.NewMsg(ctx, subject, ev,
 		bus.WithID(bus.EventID(c.ID, key, "closed", lastUpdated.UTC().Format(time.RFC3339Nano))),
 		bus.WithSource(Source), bus.WithSubject(key), bus.WithTime(now))
@@ -78,7 +74,7 @@ func linkToProto(l trackers.TicketLink) *chv1.TicketRef {
 // TicketToProto is the event payload of a ticket.
 func TicketToProto(c connector.Connector, tk trackers.Ticket) *chv1.Ticket {
 	out := &chv1.Ticket{
-		ConnectorId: c.ID, System: systemsToProto[c.System], Key: tk.Key, Url: tk.URL, Summary: tk.Summary,
+		ConnectorId: c.ID, System: connectorpb.SystemToProto(c.System), Key: tk.Key, Url: tk.URL, Summary: tk.Summary,
 		DescriptionText: tk.DescriptionText, DescriptionMarkdown: tk.DescriptionMarkdown,
 		Status: tk.Status, Priority: tk.Priority, Labels: tk.Labels,
 		Reporter: userToProto(tk.Reporter), Assignee: userToProto(tk.Assignee),

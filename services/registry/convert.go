@@ -8,15 +8,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/connector/connectorpb"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
-
-var systemsToProto = map[connector.System]chv1.System{
-	connector.Jira: chv1.System_SYSTEM_JIRA, connector.GitHub: chv1.System_SYSTEM_GITHUB,
-	connector.GitLab: chv1.System_SYSTEM_GITLAB, connector.Confluence: chv1.System_SYSTEM_CONFLUENCE,
-}
 
 var deploymentsToProto = map[connector.Deployment]chv1.Deployment{
 	connector.Cloud: chv1.Deployment_DEPLOYMENT_CLOUD, connector.SelfHosted: chv1.Deployment_DEPLOYMENT_SELF_HOSTED,
@@ -51,9 +47,6 @@ func reverse[K comparable, V ~int32](m map[K]V, unknown func(V) K) func(V) K {
 }
 
 var (
-	systemFromProto = reverse(systemsToProto, func(v chv1.System) connector.System {
-		return connector.System("unknown(" + strconv.Itoa(int(v)) + ")")
-	})
 	deploymentFromProto = reverse(deploymentsToProto, func(v chv1.Deployment) connector.Deployment {
 		return connector.Deployment("unknown(" + strconv.Itoa(int(v)) + ")")
 	})
@@ -64,6 +57,15 @@ var (
 		return connector.ConflictPolicy("unknown(" + strconv.Itoa(int(v)) + ")")
 	})
 )
+
+// systemFromProto maps an unknown protobuf value to a name that validation
+// rejects with a clear message instead of silently to "".
+func systemFromProto(v chv1.System) connector.System {
+	if sys, ok := connectorpb.SystemFromProto(v); ok || v == chv1.System_SYSTEM_UNSPECIFIED {
+		return sys
+	}
+	return connector.System("unknown(" + strconv.Itoa(int(v)) + ")")
+}
 
 func etagOf(rev uint64) string { return strconv.FormatUint(rev, 10) }
 
@@ -97,7 +99,7 @@ func credentialToProto(c connector.Credential) *chv1.CredentialInfo {
 func connectorToProto(c connector.Connector) *chv1.Connector {
 	p := &chv1.Connector{
 		Id:               c.ID,
-		System:           systemsToProto[c.System],
+		System:           connectorpb.SystemToProto(c.System),
 		Deployment:       deploymentsToProto[c.Deployment],
 		DisplayName:      c.DisplayName,
 		BaseUrl:          c.BaseURL,
@@ -192,7 +194,7 @@ func testResultToProto(r trackers.TestResult) *chv1.TestConnectionResponse {
 }
 
 func capabilitiesToProto(c trackers.Capabilities) *chv1.SystemCapabilities {
-	out := &chv1.SystemCapabilities{System: systemsToProto[c.System], RequiredScopes: c.RequiredScopes}
+	out := &chv1.SystemCapabilities{System: connectorpb.SystemToProto(c.System), RequiredScopes: c.RequiredScopes}
 	for _, d := range c.Deployments {
 		out.Deployments = append(out.Deployments, deploymentsToProto[d])
 	}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/connector/connectorpb"
 	"github.com/connectorhub/connectorhub/pkg/connectortest"
 	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
@@ -216,7 +217,7 @@ func (g *grpcServer) CheckCredentials(ctx context.Context, req *chv1.CheckCreden
 	for _, a := range ages {
 		resp.Credentials = append(resp.Credentials, &chv1.CredentialAge{
 			ConnectorId:  a.Connector.ID,
-			System:       systemsToProto[a.Connector.System],
+			System:       connectorpb.SystemToProto(a.Connector.System),
 			Credential:   credentialToProto(a.Connector.Credential),
 			Age:          durationpb.New(a.Age),
 			Stale:        a.Stale,

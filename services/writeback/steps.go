@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/connector/connectorpb"
 	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
@@ -274,9 +275,8 @@ func (w *work) links() []*chv1.Link {
 	return out
 }
 
-var systemsFromProto = map[chv1.System]connector.System{
-	chv1.System_SYSTEM_JIRA: connector.Jira, chv1.System_SYSTEM_GITHUB: connector.GitHub,
-	chv1.System_SYSTEM_GITLAB: connector.GitLab, chv1.System_SYSTEM_CONFLUENCE: connector.Confluence,
+// systemFromProto is "" for an unspecified or unknown system.
+func systemFromProto(s chv1.System) connector.System {
+	sys, _ := connectorpb.SystemFromProto(s)
+	return sys
 }
-
-func systemFromProto(s chv1.System) connector.System { return systemsFromProto[s] }
