@@ -31,8 +31,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/conncheck"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/connectortest"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
@@ -55,7 +55,7 @@ func main() {
 // encrypts and rewraps, the in-process worker decrypts.
 type cipher interface {
 	registry.Encrypter
-	connectortest.Decrypter
+	conncheck.Decrypter
 }
 
 func run(ctx context.Context, args []string, environ map[string]string, stderr io.Writer) error {
@@ -194,8 +194,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		// rights answers connector.test.<system> (a queue group shares them).
 		g.Go(func() error {
 			opts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.Registry.TestTimeout, Logger: log}
-			r := &connectortest.Responder{
-				Loader: connector.NewStore(kv), Decrypter: ciph, Logger: log.With("service", "connectortest"),
+			r := &conncheck.Responder{
+				Loader: connector.NewStore(kv), Decrypter: ciph, Logger: log.With("service", "conncheck"),
 				Test: func(ctx context.Context, c connector.Connector, s connector.Secret) (trackers.TestResult, error) {
 					return trackers.Test(ctx, c, s, opts)
 				},

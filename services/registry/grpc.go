@@ -12,9 +12,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/connectorhub/connectorhub/pkg/conncheck"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/connector/connectorpb"
-	"github.com/connectorhub/connectorhub/pkg/connectortest"
 	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
@@ -278,7 +278,7 @@ func errorCode(err error) codes.Code {
 		return codes.Aborted
 	case errors.Is(err, errCredentialRequired), errors.Is(err, errTestFailed):
 		return codes.FailedPrecondition
-	case errors.Is(err, secrets.ErrUnavailable), errors.Is(err, connectortest.ErrNoWorker):
+	case errors.Is(err, secrets.ErrUnavailable), errors.Is(err, conncheck.ErrNoWorker):
 		return codes.Unavailable
 	case errors.Is(err, secrets.ErrPermissionDenied):
 		return codes.FailedPrecondition

@@ -17,8 +17,8 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/apiauth"
 	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/conncheck"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/connectortest"
 	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
@@ -94,7 +94,7 @@ func NewService(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		if deps.NC == nil {
 			return nil, errors.New("registry: a NATS connection is required to test saved connectors")
 		}
-		s.saved = connectortest.NewClient(deps.NC)
+		s.saved = conncheck.NewClient(deps.NC)
 	}
 	if s.audit == nil {
 		s.audit = &busAuditor{js: deps.JS, log: log}

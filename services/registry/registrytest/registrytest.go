@@ -21,8 +21,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/connectorhub/connectorhub/pkg/conncheck"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/connectortest"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
@@ -34,7 +34,7 @@ import (
 // decrypt for the worker that answers saved tests.
 type Cipher interface {
 	registry.Encrypter
-	connectortest.Decrypter
+	conncheck.Decrypter
 }
 
 // Server is a running registry.
@@ -114,7 +114,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		}
 		return trackers.Test(ctx, c, sec, trackers.Options{Timeout: 10 * time.Second, Logger: logger})
 	}
-	responder := &connectortest.Responder{Loader: connector.NewStore(kv), Decrypter: o.cipher, Test: test, Logger: logger}
+	responder := &conncheck.Responder{Loader: connector.NewStore(kv), Decrypter: o.cipher, Test: test, Logger: logger}
 	go func() { done <- responder.Serve(ctx, nc, connector.Systems...) }()
 	t.Cleanup(func() {
 		cancel()

@@ -1,11 +1,12 @@
-// Package connectortest tests saved connectors on behalf of the registry.
+// Package conncheck checks saved connectors on behalf of the registry: the
+// client and the responder of connection tests over NATS request/reply.
 //
 // The registry may encrypt but not decrypt credentials, so it cannot test a
 // saved connector itself. It sends a request on connector.test.<system>; a
 // worker with decrypt rights (a poller, or the all-in-one hub) loads the
 // connector, decrypts its credential, runs the tracker checks and replies.
 // Only the connector id travels in the request and no secret in the reply.
-package connectortest
+package conncheck
 
 import (
 	"context"
@@ -28,7 +29,7 @@ var ErrNoWorker = errors.New("no worker answers connection tests")
 func Subject(system connector.System) string { return "connector.test." + string(system) }
 
 // queue makes one worker of a group answer each request.
-const queue = "connectortest"
+const queue = "conncheck"
 
 type request struct {
 	ConnectorID string `json:"connector_id"`
