@@ -15,11 +15,26 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/conncheck"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/connector/connectorpb"
+	"github.com/connectorhub/connectorhub/pkg/grpcserve"
 	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
+
+// newGRPCServer serves the registry's API with health, reflection and auth
+// on every RegistryService call.
+func newGRPCServer(svc *Service, cfg Config) (*grpcserve.Server, error) {
+	tokens, err := cfg.apiTokens()
+	if err != nil {
+		return nil, err
+	}
+	if len(tokens) == 0 {
+		return nil, errors.New("registry: no API token configured (HUB_API_TOKENS or HUB_API_TOKENS_FILE); every call would be refused")
+	}
+	return grpcserve.New(&chv1.RegistryService_ServiceDesc, &grpcServer{svc: svc},
+		grpcserve.Options{Tokens: tokens, Required: requiredRole, DrainTimeout: cfg.DrainTimeout})
+}
 
 // grpcServer is the thin port: proto ⇄ domain and domain errors ⇄ codes.
 type grpcServer struct {

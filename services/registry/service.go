@@ -10,18 +10,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/reflection"
 
-	"github.com/connectorhub/connectorhub/pkg/apiauth"
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/conncheck"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
-	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
 // Deps are what the registry is built from. Zero fields get production defaults.
@@ -47,9 +41,9 @@ func (t trackerTester) Test(ctx context.Context, c connector.Connector, s connec
 	return trackers.Test(ctx, c, s, t.opts)
 }
 
-// NewService assembles the registry's application from its deps. It is the one
+// New assembles the registry's application from its deps. It is the one
 // place adapters are wired (STYLE: one place assembles a service).
-func NewService(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
+func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("registry config: %w", err)
 	}
@@ -108,33 +102,14 @@ func NewService(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	return s, nil
 }
 
-// NewGRPCServer returns a gRPC server with the registry, health and reflection
-// registered and auth on every RegistryService call.
-func NewGRPCServer(svc *Service, cfg Config) (*grpc.Server, *health.Server, error) {
-	tokens, err := cfg.apiTokens()
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(tokens) == 0 {
-		return nil, nil, errors.New("registry: no API token configured (HUB_API_TOKENS or HUB_API_TOKENS_FILE); every call would be refused")
-	}
-	guard := apiauth.New(tokens).Guard(chv1.RegistryService_ServiceDesc.ServiceName, requiredRole)
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(guard.Unary), grpc.ChainStreamInterceptor(guard.Stream))
-	chv1.RegisterRegistryServiceServer(srv, &grpcServer{svc: svc})
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(srv, hs)
-	reflection.Register(srv)
-	return srv, hs, nil
-}
-
-// Run serves the registry until ctx ends, then drains: health goes NOT_SERVING
-// first, in-flight calls get DrainTimeout to finish.
+// Run serves the registry until ctx ends, then drains: health goes
+// NOT_SERVING first, in-flight calls get DrainTimeout to finish.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
-	svc, err := NewService(ctx, cfg, deps)
+	svc, err := New(ctx, cfg, deps)
 	if err != nil {
 		return err
 	}
-	srv, hs, err := NewGRPCServer(svc, cfg)
+	srv, err := newGRPCServer(svc, cfg)
 	if err != nil {
 		return err
 	}
@@ -146,25 +121,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		}
 	}
 	svc.log.InfoContext(ctx, "registry listening", "addr", lis.Addr().String())
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	hs.SetServingStatus(chv1.RegistryService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	if deps.Ready != nil {
 		deps.Ready(lis.Addr())
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(lis) }()
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("registry: serve: %w", err)
-	case <-ctx.Done():
-	}
-	hs.Shutdown()
-	stopped := make(chan struct{})
-	go func() { srv.GracefulStop(); close(stopped) }()
-	select {
-	case <-stopped:
-	case <-time.After(cfg.DrainTimeout):
-		srv.Stop()
+	if err := srv.Run(ctx, lis); err != nil {
+		return fmt.Errorf("registry: %w", err)
 	}
 	svc.log.Info("registry stopped")
 	return nil
