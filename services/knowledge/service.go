@@ -11,14 +11,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/reflection"
 
-	"github.com/connectorhub/connectorhub/pkg/apiauth"
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/grpcserve"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
@@ -125,11 +121,6 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}, nil
 }
 
-// Search searches the Confluence connectors (for in-process callers).
-func (s *Service) Search(ctx context.Context, q Query) (Result, error) {
-	return s.engine.Search(ctx, q)
-}
-
 // Run assembles the service and serves until ctx ends (see Service.Serve).
 func Run(ctx context.Context, cfg Config, deps Deps) error {
 	svc, err := New(ctx, cfg, deps)
@@ -137,6 +128,20 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return err
 	}
 	return svc.Serve(ctx)
+}
+
+// newGRPCServer serves KnowledgeService; any role may search, so the guard
+// only requires a known token.
+func (s *Service) newGRPCServer() (*grpcserve.Server, error) {
+	tokens, err := s.cfg.apiTokens()
+	if err != nil {
+		return nil, fmt.Errorf("knowledge: %w", err)
+	}
+	if len(tokens) == 0 {
+		return nil, errors.New("knowledge: gRPC needs an API token (HUB_API_TOKENS or HUB_API_TOKENS_FILE); set KNOWLEDGE_LISTEN_ADDR= to serve NATS only")
+	}
+	return grpcserve.New(&chv1.KnowledgeService_ServiceDesc, &grpcServer{engine: s.engine, timeout: s.cfg.RequestTimeout},
+		grpcserve.Options{Tokens: tokens, DrainTimeout: s.cfg.DrainTimeout})
 }
 
 // Serve consumes ticket events and answers searches (NATS micro, and gRPC
@@ -166,34 +171,22 @@ func (s *Service) Serve(ctx context.Context) error {
 	}
 
 	var (
-		srv     *grpc.Server
-		hs      *health.Server
+		srv     *grpcserve.Server
 		lis     = s.deps.Listener
 		serveCh = make(chan error, 1)
 	)
 	if lis != nil || s.cfg.ListenAddr != "" {
-		tokens, _ := s.cfg.apiTokens() // Validate checked them
-		if len(tokens) == 0 {
-			_ = msvc.Stop()
-			stopConsume()
-			return errors.New("knowledge: gRPC needs an API token (HUB_API_TOKENS or HUB_API_TOKENS_FILE); set KNOWLEDGE_LISTEN_ADDR= to serve NATS only")
-		}
-		if lis == nil {
+		srv, err = s.newGRPCServer()
+		if err == nil && lis == nil {
 			if lis, err = net.Listen("tcp", s.cfg.ListenAddr); err != nil {
-				_ = msvc.Stop()
-				stopConsume()
-				return fmt.Errorf("knowledge: listen on %s: %w", s.cfg.ListenAddr, err)
+				err = fmt.Errorf("knowledge: listen on %s: %w", s.cfg.ListenAddr, err)
 			}
 		}
-		// Any role may search: the guard only requires a known token.
-		guard := apiauth.New(tokens).Guard(chv1.KnowledgeService_ServiceDesc.ServiceName, nil)
-		srv = grpc.NewServer(grpc.ChainUnaryInterceptor(guard.Unary), grpc.ChainStreamInterceptor(guard.Stream))
-		chv1.RegisterKnowledgeServiceServer(srv, &grpcServer{engine: s.engine, timeout: s.cfg.RequestTimeout})
-		hs = health.NewServer()
-		healthpb.RegisterHealthServer(srv, hs)
-		reflection.Register(srv)
-		hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-		hs.SetServingStatus(chv1.KnowledgeService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+		if err != nil {
+			_ = msvc.Stop()
+			stopConsume()
+			return err
+		}
 		go func() { serveCh <- srv.Serve(lis) }()
 		s.log.InfoContext(ctx, "knowledge listening", "addr", lis.Addr().String())
 	}
@@ -214,16 +207,17 @@ func (s *Service) Serve(ctx context.Context) error {
 	}
 
 	// Drain: not ready first, then stop taking work, then let work finish.
-	if hs != nil {
-		hs.Shutdown()
+	var grpcStopped <-chan struct{}
+	if srv != nil {
+		grpcStopped = srv.Drain() // health is NOT_SERVING once it returns
 	}
 	drained := make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
 		wg.Go(func() { _ = msvc.Stop(); ms.wg.Wait() })
 		wg.Go(stopConsume)
-		if srv != nil {
-			wg.Go(srv.GracefulStop)
+		if grpcStopped != nil {
+			wg.Go(func() { <-grpcStopped }) // bounded by DrainTimeout itself
 		}
 		wg.Wait()
 		close(drained)
@@ -233,9 +227,6 @@ func (s *Service) Serve(ctx context.Context) error {
 	case <-time.After(s.cfg.DrainTimeout):
 		s.log.Warn("knowledge: drain timed out; cancelling in-flight work")
 		cancelWork()
-		if srv != nil {
-			srv.Stop()
-		}
 		<-drained
 	}
 	s.log.Info("knowledge stopped")
