@@ -52,11 +52,12 @@ func newJiraEnv(t *testing.T, d connector.Deployment, policy connector.ConflictP
 	cfg := DefaultConfig()
 	cfg.RetryBase, cfg.RetryMax, cfg.MaxDeliver = 20*time.Millisecond, 50*time.Millisecond, 3
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	svc, err := New(ctx, cfg, Deps{JS: js, Decrypter: plainDecrypter{}, Logger: log})
+	crash := &crashSwitch{}
+	svc, err := New(ctx, cfg, Deps{JS: js, Decrypter: plainDecrypter{}, Logger: log, AfterStep: crash.afterStep})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &jiraEnv{env: &env{js: js, svc: svc, store: store}, jira: jira, key: fakejira.SandboxProject + "-1"}
+	return &jiraEnv{env: &env{js: js, svc: svc, store: store, crashSwitch: crash}, jira: jira, key: fakejira.SandboxProject + "-1"}
 }
 
 func (e *jiraEnv) result(id string, base time.Time) *chv1.ResultReady {
@@ -130,7 +131,7 @@ func TestJiraConflictTrackerWinsKeepsThePersonsStatus(t *testing.T) {
 func TestJiraCrashAfterCommentThenRedeliveryPostsOnce(t *testing.T) {
 	t.Parallel()
 	e := newJiraEnv(t, connector.Cloud, connector.TrackerWins)
-	e.svc.crashAfterStep("comment")
+	e.crashAfterStep("comment")
 	e.run(t)
 	before := len(e.jira.Comments(e.key))
 	e.publish(t, e.result("res-crash", time.Now()))
@@ -145,7 +146,7 @@ func TestJiraCrashAfterCommentThenRedeliveryPostsOnce(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	e.svc.crashAfterStep("")
+	e.crashAfterStep("")
 	if _, failed := e.outcome(t, "res-crash"); failed != nil {
 		t.Fatalf("failed: %s", failed.GetReason())
 	}

@@ -2,15 +2,15 @@ package writeback
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/connector/connectorpb"
 	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
-	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
 // Status outcomes reported in writeback.completed.
@@ -21,73 +21,180 @@ const (
 	OutcomeAppliedAgentWins = "applied_agent_wins"
 )
 
+// permanent errors cannot be fixed by retrying: the result is dead-lettered at once.
+func permanent(err error) bool {
+	return errors.Is(err, trackers.ErrUnknownStatus) || errors.Is(err, trackers.ErrUnauthorized) ||
+		errors.Is(err, trackers.ErrTicketNotFound) || errors.Is(err, connector.ErrNotFound) ||
+		errors.Is(err, errUnsupported) || errors.Is(err, errInvalidResult) || errors.Is(err, trackers.ErrInvalidConfig)
+}
+
+var (
+	errUnsupported   = errors.New("not supported by this tracker")
+	errInvalidResult = errors.New("invalid result")
+	// errAbandoned: Deps.AfterStep stopped the delivery, as a crash would.
+	errAbandoned = errors.New("delivery abandoned after a step")
+)
+
+// process runs one delivery (the delivered-th) of a result through its
+// steps, then completes it, leaves it for a redelivery, or dead-letters it.
+func (s *Service) process(ctx context.Context, res result, delivered uint64) error {
+	if err := res.validate(); err != nil {
+		return s.deadLetter(ctx, res, nil, fmt.Errorf("%w: %v", errInvalidResult, err), int(delivered))
+	}
+	log := s.log.With("result", res.ID, "connector", res.ConnectorID, "ticket", res.TicketKey)
+	entry, err := s.ledger.Get(ctx, res.ID)
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		entry = ledger.Entry{ResultID: res.ID, ConnectorID: res.ConnectorID, System: string(res.System), Result: res.Payload, Steps: map[string]ledger.Step{}}
+		if entry, err = s.ledger.Put(ctx, entry); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	}
+	if entry.Completed {
+		log.Info("result already written back; acknowledging the redelivery")
+		return nil
+	}
+	if entry.Failed {
+		log.Info("result is dead-lettered; replay it to try again")
+		return nil
+	}
+	entry.Attempts++
+	if entry.Steps == nil {
+		entry.Steps = map[string]ledger.Step{}
+	}
+	w := &work{svc: s, result: res, entry: entry, log: log}
+	err = w.run(ctx)
+	if errors.Is(err, errAbandoned) {
+		return err
+	}
+	if err == nil {
+		return s.complete(ctx, w)
+	}
+	last := delivered >= uint64(s.cfg.MaxDeliver)
+	if permanent(err) || last {
+		return s.deadLetter(ctx, res, w, err, int(delivered))
+	}
+	log.Warn("writeback step failed; will retry", "attempt", delivered, "error", err)
+	if _, perr := s.ledger.Put(ctx, w.entry); perr != nil && !errors.Is(perr, ledger.ErrConflict) {
+		log.Warn("ledger", "error", perr)
+	}
+	return err
+}
+
+// complete records a written-back result and announces it.
+func (s *Service) complete(ctx context.Context, w *work) error {
+	w.entry.Completed = true
+	if err := w.save(ctx); err != nil {
+		return err
+	}
+	links := w.links()
+	if err := s.publishCompleted(ctx, w.result, w.connector, links, w.entry.StatusOutcome); err != nil {
+		return err // redelivery finds Completed and republishes nothing new; the event id dedups
+	}
+	w.log.Info("written back", "links", len(links), "status", w.entry.StatusOutcome)
+	return nil
+}
+
+// deadLetter records the failure, publishes writeback.failed with the reason
+// and the original result (for replay) and terminates the message. w is nil
+// when the result was refused before any work.
+func (s *Service) deadLetter(ctx context.Context, res result, w *work, cause error, attempts int) error {
+	system := string(res.System)
+	if w != nil && w.connector.System != "" {
+		system = string(w.connector.System)
+	}
+	replays := 0
+	if w != nil {
+		w.entry.Failed = true
+		w.entry.Reason = cause.Error()
+		if _, err := s.ledger.Put(ctx, w.entry); err != nil {
+			return err
+		}
+		replays = w.entry.Replays
+	}
+	connectorToken := res.ConnectorID
+	if bus.ValidateToken(connectorToken) != nil {
+		connectorToken = "invalid"
+	}
+	if bus.ValidateToken(system) != nil {
+		system = "unknown"
+	}
+	if err := s.publishFailed(ctx, res, system, connectorToken, cause.Error(), attempts, replays); err != nil {
+		return err
+	}
+	s.log.Warn("result dead-lettered", "result", res.ID, "reason", cause, "attempts", attempts)
+	return bus.Permanent(cause)
+}
+
 // work is one delivery's progress through the steps of a result.
 type work struct {
-	s    *Service
-	r    *chv1.ResultReady
-	e    ledger.Entry
-	c    connector.Connector
-	sess *trackers.Session
-	tr   trackers.Tracker
-	log  interface {
+	svc       *Service
+	result    result
+	entry     ledger.Entry
+	connector connector.Connector
+	session   *trackers.Session
+	tracker   trackers.Tracker
+	log       interface {
 		Info(msg string, args ...any)
 		Warn(msg string, args ...any)
 	}
 }
 
 func (w *work) save(ctx context.Context) error {
-	e, err := w.s.ledger.Put(ctx, w.e)
+	entry, err := w.svc.ledger.Put(ctx, w.entry)
 	if err != nil {
 		return err
 	}
-	w.e = e
+	w.entry = entry
 	return nil
 }
 
 // marker identifies a step's artefact at the tracker, stable across redeliveries.
 func (w *work) marker(step string) string {
-	return "connectorhub:" + ledger.Key(w.r.GetResultId()) + ":" + step
+	return "connectorhub:" + ledger.Key(w.result.ID) + ":" + step
 }
 
 func (w *work) run(ctx context.Context) error {
-	c, err := w.s.store.Get(ctx, w.r.GetConnectorId())
+	c, err := w.svc.store.Get(ctx, w.result.ConnectorID)
 	if err != nil {
 		return err
 	}
-	w.c = c
-	w.e.System = string(c.System)
-	if want := systemFromProto(w.r.GetSystem()); want != "" && want != c.System {
+	w.connector = c
+	w.entry.System = string(c.System)
+	if want := w.result.System; want != "" && want != c.System {
 		return fmt.Errorf("%w: result names system %s but connector %s is %s", errInvalidResult, want, c.ID, c.System)
 	}
-	tr, ok := w.s.lookup(c.System)
+	tr, ok := w.svc.lookup(c.System)
 	if !ok {
 		return fmt.Errorf("%w: no tracker for %s", errUnsupported, c.System)
 	}
-	w.tr = tr
-	if w.sess, err = w.s.sessions.Get(ctx, c); err != nil {
+	w.tracker = tr
+	if w.session, err = w.svc.sessions.Get(ctx, c); err != nil {
 		return err
 	}
 	if err := w.decide(ctx); err != nil {
 		return err
 	}
-	if w.r.GetTargetStatus() != "" {
+	if w.result.TargetStatus != "" {
 		if err := w.status(ctx); err != nil {
 			return err
 		}
 	} else {
-		w.e.StatusOutcome = OutcomeNone
+		w.entry.StatusOutcome = OutcomeNone
 	}
-	if w.r.GetCommentMarkdown() != "" || w.r.GetMentionReporter() {
+	if w.result.CommentMarkdown != "" || w.result.MentionReporter {
 		if err := w.comment(ctx); err != nil {
 			return err
 		}
 	}
-	for i, st := range w.r.GetSubtasks() {
+	for i, st := range w.result.Subtasks {
 		if err := w.subtask(ctx, i, st); err != nil {
 			return err
 		}
 	}
-	if pr := w.r.GetPullRequest(); pr != nil {
+	if pr := w.result.PullRequest; pr != nil {
 		if err := w.pullRequest(ctx, pr); err != nil {
 			return err
 		}
@@ -99,21 +206,21 @@ func (w *work) run(ctx context.Context) error {
 // the agent's base time (the conflict), and who reported it (the mention).
 // The decision is recorded, so a redelivery does not change its mind.
 func (w *work) decide(ctx context.Context) error {
-	if w.e.Decided || (w.r.GetTargetStatus() == "" && !w.r.GetMentionReporter()) {
+	if w.entry.Decided || (w.result.TargetStatus == "" && !w.result.MentionReporter) {
 		return nil
 	}
-	reader, ok := w.tr.(trackers.TicketReader)
+	reader, ok := w.tracker.(trackers.TicketReader)
 	if !ok {
-		return fmt.Errorf("%w: reading tickets on %s", errUnsupported, w.c.System)
+		return fmt.Errorf("%w: reading tickets on %s", errUnsupported, w.connector.System)
 	}
-	tk, err := reader.GetTicket(ctx, w.sess, w.r.GetTicketKey())
+	tk, err := reader.GetTicket(ctx, w.session, w.result.TicketKey)
 	if err != nil {
-		return fmt.Errorf("read ticket %s: %w", w.r.GetTicketKey(), err)
+		return fmt.Errorf("read ticket %s: %w", w.result.TicketKey, err)
 	}
-	base := tsOrZero(w.r.GetBaseTime())
-	w.e.Conflict = !base.IsZero() && tk.Updated.After(base)
-	w.e.ReporterID, w.e.ReporterLogin, w.e.ReporterName = tk.Reporter.ID, tk.Reporter.Login, tk.Reporter.DisplayName
-	w.e.Decided = true
+	base := w.result.BaseTime
+	w.entry.Conflict = !base.IsZero() && tk.Updated.After(base)
+	w.entry.ReporterID, w.entry.ReporterLogin, w.entry.ReporterName = tk.Reporter.ID, tk.Reporter.Login, tk.Reporter.DisplayName
+	w.entry.Decided = true
 	return w.save(ctx)
 }
 
@@ -121,7 +228,7 @@ func (w *work) decide(ctx context.Context) error {
 // started but not recorded as done (a crash in between) is first looked for
 // at the tracker by its marker.
 func (w *work) step(ctx context.Context, name, kind string, do func(context.Context) (trackers.Link, error), find func(context.Context) (trackers.Link, bool, error)) error {
-	st := w.e.Steps[name]
+	st := w.entry.Steps[name]
 	if st.State == ledger.Done || st.State == ledger.Skipped {
 		return nil
 	}
@@ -135,101 +242,103 @@ func (w *work) step(ctx context.Context, name, kind string, do func(context.Cont
 			return w.record(ctx, name, kind, link)
 		}
 	}
-	w.e.Steps[name] = ledger.Step{State: ledger.Started}
+	w.entry.Steps[name] = ledger.Step{State: ledger.Started}
 	if err := w.save(ctx); err != nil {
 		return err
 	}
-	sctx, cancel := context.WithTimeout(ctx, w.s.cfg.StepTimeout)
+	sctx, cancel := context.WithTimeout(ctx, w.svc.cfg.StepTimeout)
 	link, err := do(sctx)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	if crash, _ := w.s.crashAfter.Load().(string); crash == name {
-		return errCrash
+	if w.svc.afterStep != nil {
+		if err := w.svc.afterStep(name); err != nil {
+			return fmt.Errorf("%w: %s: %w", errAbandoned, name, err)
+		}
 	}
 	return w.record(ctx, name, kind, link)
 }
 
 func (w *work) record(ctx context.Context, name, kind string, link trackers.Link) error {
-	w.e.Steps[name] = ledger.Step{State: ledger.Done, URL: link.URL, Key: link.Key, Kind: kind}
+	w.entry.Steps[name] = ledger.Step{State: ledger.Done, URL: link.URL, Key: link.Key, Kind: kind}
 	return w.save(ctx)
 }
 
 func (w *work) status(ctx context.Context) error {
-	if w.e.Conflict && w.c.ConflictPolicy != connector.AgentWins {
-		if w.e.Steps["status"].State != ledger.Skipped {
-			w.e.Steps["status"] = ledger.Step{State: ledger.Skipped, Note: "the ticket changed after the result's base time; tracker_wins"}
-			w.e.StatusOutcome = OutcomeSkippedTracker
+	if w.entry.Conflict && w.connector.ConflictPolicy != connector.AgentWins {
+		if w.entry.Steps["status"].State != ledger.Skipped {
+			w.entry.Steps["status"] = ledger.Step{State: ledger.Skipped, Note: "the ticket changed after the result's base time; tracker_wins"}
+			w.entry.StatusOutcome = OutcomeSkippedTracker
 			w.log.Info("status step skipped: the ticket changed after the base time (tracker_wins)")
 			return w.save(ctx)
 		}
 		return nil
 	}
-	sw, ok := w.tr.(trackers.StatusWriter)
+	sw, ok := w.tracker.(trackers.StatusWriter)
 	if !ok {
-		return fmt.Errorf("%w: status on %s", errUnsupported, w.c.System)
+		return fmt.Errorf("%w: status on %s", errUnsupported, w.connector.System)
 	}
-	w.e.StatusOutcome = OutcomeApplied
-	if w.e.Conflict {
-		w.e.StatusOutcome = OutcomeAppliedAgentWins
+	w.entry.StatusOutcome = OutcomeApplied
+	if w.entry.Conflict {
+		w.entry.StatusOutcome = OutcomeAppliedAgentWins
 	}
 	// Setting a status twice is harmless (already there: no-op), so no marker is needed.
 	return w.step(ctx, "status", "status", func(ctx context.Context) (trackers.Link, error) {
-		return sw.SetStatus(ctx, w.sess, w.r.GetTicketKey(), w.r.GetTargetStatus())
+		return sw.SetStatus(ctx, w.session, w.result.TicketKey, w.result.TargetStatus)
 	}, nil)
 }
 
 func (w *work) comment(ctx context.Context) error {
-	cm, ok := w.tr.(trackers.Commenter)
+	cm, ok := w.tracker.(trackers.Commenter)
 	if !ok {
-		return fmt.Errorf("%w: comments on %s", errUnsupported, w.c.System)
+		return fmt.Errorf("%w: comments on %s", errUnsupported, w.connector.System)
 	}
 	marker := w.marker("comment")
-	nc := trackers.NewComment{Markdown: w.r.GetCommentMarkdown(), Marker: marker}
-	if w.r.GetMentionReporter() && (w.e.ReporterID != "" || w.e.ReporterLogin != "") {
-		nc.Mention = &trackers.User{ID: w.e.ReporterID, Login: w.e.ReporterLogin, DisplayName: w.e.ReporterName}
+	nc := trackers.NewComment{Markdown: w.result.CommentMarkdown, Marker: marker}
+	if w.result.MentionReporter && (w.entry.ReporterID != "" || w.entry.ReporterLogin != "") {
+		nc.Mention = &trackers.User{ID: w.entry.ReporterID, Login: w.entry.ReporterLogin, DisplayName: w.entry.ReporterName}
 	}
 	return w.step(ctx, "comment", "comment",
 		func(ctx context.Context) (trackers.Link, error) {
-			return cm.AddComment(ctx, w.sess, w.r.GetTicketKey(), nc)
+			return cm.AddComment(ctx, w.session, w.result.TicketKey, nc)
 		},
 		func(ctx context.Context) (trackers.Link, bool, error) {
-			return cm.FindComment(ctx, w.sess, w.r.GetTicketKey(), marker)
+			return cm.FindComment(ctx, w.session, w.result.TicketKey, marker)
 		})
 }
 
-func (w *work) subtask(ctx context.Context, i int, st *chv1.SubTaskSpec) error {
-	sc, ok := w.tr.(trackers.SubtaskCreator)
+func (w *work) subtask(ctx context.Context, i int, st subtaskSpec) error {
+	sc, ok := w.tracker.(trackers.SubtaskCreator)
 	if !ok {
-		return fmt.Errorf("%w: sub-tasks on %s", errUnsupported, w.c.System)
+		return fmt.Errorf("%w: sub-tasks on %s", errUnsupported, w.connector.System)
 	}
 	name := fmt.Sprintf("subtask-%d", i)
 	marker := w.marker(name)
-	ns := trackers.NewSubtask{Summary: st.GetSummary(), DescriptionMarkdown: st.GetDescriptionMarkdown(), Marker: marker}
+	ns := trackers.NewSubtask{Summary: st.Summary, DescriptionMarkdown: st.DescriptionMarkdown, Marker: marker}
 	return w.step(ctx, name, "subtask",
 		func(ctx context.Context) (trackers.Link, error) {
-			return sc.CreateSubtask(ctx, w.sess, w.r.GetTicketKey(), ns)
+			return sc.CreateSubtask(ctx, w.session, w.result.TicketKey, ns)
 		},
 		func(ctx context.Context) (trackers.Link, bool, error) {
-			return sc.FindSubtask(ctx, w.sess, w.r.GetTicketKey(), marker)
+			return sc.FindSubtask(ctx, w.session, w.result.TicketKey, marker)
 		})
 }
 
-func (w *work) pullRequest(ctx context.Context, pr *chv1.PullRequestSpec) error {
-	po, ok := w.tr.(trackers.PullRequestOpener)
+func (w *work) pullRequest(ctx context.Context, pr *pullRequestSpec) error {
+	po, ok := w.tracker.(trackers.PullRequestOpener)
 	if !ok {
-		return fmt.Errorf("%w: pull requests on %s", errUnsupported, w.c.System)
+		return fmt.Errorf("%w: pull requests on %s", errUnsupported, w.connector.System)
 	}
-	title := pr.GetTitle()
+	title := pr.Title
 	if title == "" {
-		title = "Work on " + w.r.GetTicketKey()
+		title = "Work on " + w.result.TicketKey
 	}
-	title = strings.NewReplacer("$ticket_key", ticketLabel(w.c, w.r.GetTicketKey()), "$title", title).Replace(w.s.cfg.PRTitleTemplate)
-	np := trackers.NewPullRequest{Head: pr.GetHeadBranch(), Base: pr.GetBaseBranch(), Title: title, BodyMarkdown: pr.GetBodyMarkdown()}
+	title = strings.NewReplacer("$ticket_key", ticketLabel(w.connector, w.result.TicketKey), "$title", title).Replace(w.svc.cfg.PRTitleTemplate)
+	np := trackers.NewPullRequest{Head: pr.HeadBranch, Base: pr.BaseBranch, Title: title, BodyMarkdown: pr.BodyMarkdown}
 	// Opening reuses an open pull request for the same head, so repeating it is safe.
 	return w.step(ctx, "pull_request", "pull_request", func(ctx context.Context) (trackers.Link, error) {
-		link, _, err := po.OpenPullRequest(ctx, w.sess, w.r.GetTicketKey(), np)
+		link, _, err := po.OpenPullRequest(ctx, w.session, w.result.TicketKey, np)
 		return link, err
 	}, nil)
 }
@@ -243,9 +352,9 @@ func ticketLabel(c connector.Connector, key string) string {
 }
 
 // links lists what the steps created or changed, in step order.
-func (w *work) links() []*chv1.Link {
-	names := make([]string, 0, len(w.e.Steps))
-	for n := range w.e.Steps {
+func (w *work) links() []trackers.Link {
+	names := make([]string, 0, len(w.entry.Steps))
+	for n := range w.entry.Steps {
 		names = append(names, n)
 	}
 	order := func(n string) int {
@@ -265,18 +374,12 @@ func (w *work) links() []*chv1.Link {
 		}
 		return strings.Compare(a, b)
 	})
-	var out []*chv1.Link
+	var out []trackers.Link
 	for _, n := range names {
-		st := w.e.Steps[n]
+		st := w.entry.Steps[n]
 		if st.State == ledger.Done {
-			out = append(out, &chv1.Link{Kind: st.Kind, Url: st.URL, Key: st.Key})
+			out = append(out, trackers.Link{Kind: st.Kind, URL: st.URL, Key: st.Key})
 		}
 	}
 	return out
-}
-
-// systemFromProto is "" for an unspecified or unknown system.
-func systemFromProto(s chv1.System) connector.System {
-	sys, _ := connectorpb.SystemFromProto(s)
-	return sys
 }

@@ -114,6 +114,7 @@ type env struct {
 	mem   *memTracker
 	svc   *Service
 	store *connector.Store
+	*crashSwitch
 }
 
 func newEnv(t *testing.T, policy connector.ConflictPolicy, mutate func(*Config)) *env {
@@ -136,12 +137,13 @@ func newEnv(t *testing.T, policy connector.ConflictPolicy, mutate func(*Config))
 		mutate(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	crash := &crashSwitch{}
 	svc, err := New(ctx, cfg, Deps{JS: js, Decrypter: plainDecrypter{}, Logger: log,
-		Lookup: func(connector.System) (trackers.Tracker, bool) { return mem, true }})
+		Lookup: func(connector.System) (trackers.Tracker, bool) { return mem, true }, AfterStep: crash.afterStep})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{js: js, mem: mem, svc: svc, store: store}
+	return &env{js: js, mem: mem, svc: svc, store: store, crashSwitch: crash}
 }
 
 func (e *env) run(t *testing.T) {
@@ -272,7 +274,7 @@ func TestCrashAfterACommentDoesNotPostItTwice(t *testing.T) {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, connector.TrackerWins, nil)
-			e.svc.crashAfterStep(step)
+			e.crashAfterStep(step)
 			e.run(t)
 			e.publish(t, fullResult("res-crash", time.Now()))
 			// The first delivery dies after the tracker call; let the redelivery run normally.
@@ -287,7 +289,7 @@ func TestCrashAfterACommentDoesNotPostItTwice(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			e.svc.crashAfterStep("")
+			e.crashAfterStep("")
 			done, failed := e.outcome(t, "res-crash")
 			if failed != nil {
 				t.Fatalf("failed: %v", failed.GetReason())
