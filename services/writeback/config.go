@@ -29,12 +29,15 @@ type Config struct {
 	PRTitleTemplate string `env:"WRITEBACK_PR_TITLE_TEMPLATE" envDefault:"$ticket_key $title"`
 	// StepTimeout bounds one tracker call.
 	StepTimeout time.Duration `env:"WRITEBACK_STEP_TIMEOUT" envDefault:"30s"`
+	// DrainTimeout bounds how long the writes in flight may finish at
+	// shutdown before they are cancelled (and later redelivered).
+	DrainTimeout time.Duration `env:"WRITEBACK_DRAIN_TIMEOUT" envDefault:"20s"`
 }
 
 // DefaultConfig is the configuration with every default applied.
 func DefaultConfig() Config {
 	return Config{Durable: "writeback", MaxDeliver: 5, AckWait: 2 * time.Minute, RetryBase: 2 * time.Second,
-		RetryMax: 2 * time.Minute, Concurrency: 4, PRTitleTemplate: "$ticket_key $title", StepTimeout: 30 * time.Second}
+		RetryMax: 2 * time.Minute, Concurrency: 4, PRTitleTemplate: "$ticket_key $title", StepTimeout: 30 * time.Second, DrainTimeout: 20 * time.Second}
 }
 
 // Validate checks the configuration.
@@ -48,6 +51,9 @@ func (c Config) Validate() error {
 	}
 	if c.AckWait < time.Second || c.RetryBase <= 0 || c.RetryMax < c.RetryBase || c.StepTimeout <= 0 {
 		errs = append(errs, errors.New("WRITEBACK_ACK_WAIT (≥1s), WRITEBACK_RETRY_BASE, WRITEBACK_RETRY_MAX (≥ base) and WRITEBACK_STEP_TIMEOUT must be positive"))
+	}
+	if c.DrainTimeout <= 0 {
+		errs = append(errs, errors.New("WRITEBACK_DRAIN_TIMEOUT must be positive"))
 	}
 	if c.Concurrency < 1 {
 		errs = append(errs, errors.New("WRITEBACK_CONCURRENCY must be at least 1"))

@@ -90,7 +90,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 }
 
 // Run consumes result.ready.> with a durable consumer shared by every
-// replica until ctx ends, then drains.
+// replica until ctx ends, then drains (see Service.Run).
 func Run(ctx context.Context, cfg Config, deps Deps) error {
 	s, err := New(ctx, cfg, deps)
 	if err != nil {
@@ -99,7 +99,10 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	return s.Run(ctx)
 }
 
-// Run is the service's loop.
+// Run is the service's loop. When ctx ends it stops taking results and
+// lets the writes in flight finish for up to DrainTimeout; only then are
+// they cancelled (a cancelled write is redelivered and resumes from the
+// ledger).
 func (s *Service) Run(ctx context.Context) error {
 	cons, err := s.js.CreateOrUpdateConsumer(ctx, bus.StreamResults, jetstream.ConsumerConfig{
 		Durable:       s.cfg.Durable,
@@ -112,14 +115,28 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("writeback: consumer: %w", err)
 	}
-	stop, err := bus.Consume(ctx, cons, func() *chv1.ResultReady { return &chv1.ResultReady{} }, s.handle,
+	// Writes outlive ctx by the drain, so they get their own context:
+	// bus.Consume cancels its handlers with the context it is given.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stop, err := bus.Consume(work, cons, func() *chv1.ResultReady { return &chv1.ResultReady{} }, s.handle,
 		bus.WithLogger(s.log), bus.WithConcurrency(s.cfg.Concurrency), bus.WithBackoff(bus.ExponentialBackoff(s.cfg.RetryBase, s.cfg.RetryMax)))
 	if err != nil {
 		return fmt.Errorf("writeback: consume: %w", err)
 	}
 	s.log.Info("writeback started", "consumer", s.cfg.Durable)
 	<-ctx.Done()
-	stop()
+	drained := make(chan struct{})
+	go func() { stop(); close(drained) }()
+	timer := time.NewTimer(s.cfg.DrainTimeout)
+	defer timer.Stop()
+	select {
+	case <-drained:
+	case <-timer.C:
+		s.log.Warn("writeback: drain timed out; cancelling the writes in flight")
+		cancelWork()
+		<-drained
+	}
 	s.log.Info("writeback stopped")
 	return nil
 }
