@@ -70,9 +70,11 @@ func (v VaultEnv) secretsConfig(log *slog.Logger) secrets.VaultConfig {
 	return cfg
 }
 
-// loadConfig reads the configuration from environ (env.ToMap(os.Environ()) in main).
+// loadConfig reads the configuration from environ (env.ToMap(os.Environ()) in
+// main). What environ leaves unset takes the envDefault tags, the hub's and
+// each service's: the one place a default is written.
 func loadConfig(environ map[string]string) (Config, error) {
-	cfg := Config{Registry: registry.DefaultConfig(), Poller: poller.DefaultConfig(), Writeback: writeback.DefaultConfig(), Knowledge: knowledge.DefaultConfig()}
+	var cfg Config
 	getenv := func(k string) string { return environ[k] }
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ}); err != nil {
 		return cfg, fmt.Errorf("configuration: %w", err)

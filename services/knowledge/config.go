@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caarlos0/env/v11"
+
 	"github.com/connectorhub/connectorhub/pkg/apiauth"
 )
 
@@ -67,25 +69,11 @@ type Config struct {
 	DrainTimeout time.Duration `env:"KNOWLEDGE_DRAIN_TIMEOUT" envDefault:"10s"`
 }
 
-// DefaultConfig returns the configuration used when nothing is set.
+// DefaultConfig is what an empty environment gives: the envDefault tags
+// above are the one place a default is written. It panics only on a
+// malformed tag, a bug the tests catch.
 func DefaultConfig() Config {
-	return Config{
-		ListenAddr:       "127.0.0.1:7420",
-		Consumer:         "knowledge",
-		Concurrency:      4,
-		MaxHits:          5,
-		DefaultLimit:     10,
-		MaxTerms:         12,
-		SearchTimeout:    10 * time.Second,
-		RequestTimeout:   15 * time.Second,
-		CacheTTL:         10 * time.Minute,
-		StateTTL:         30 * 24 * time.Hour,
-		BucketReplicas:   1,
-		FullTextMaxBytes: 16 << 10,
-		FailureBackoff:   30 * time.Second,
-		MaxRetryWait:     2 * time.Second,
-		DrainTimeout:     10 * time.Second,
-	}
+	return env.Must(env.ParseAsWithOptions[Config](env.Options{Environment: map[string]string{}}))
 }
 
 // Validate checks the configuration.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	envparse "github.com/caarlos0/env/v11"
+
 	"github.com/connectorhub/connectorhub/pkg/connector"
 )
 
@@ -50,13 +52,11 @@ type Config struct {
 	ServeTests bool `env:"POLLER_SERVE_TESTS" envDefault:"true"`
 }
 
-// DefaultConfig is the configuration with every default applied.
+// DefaultConfig is what an empty environment gives: the envDefault tags
+// above are the one place a default is written. It panics only on a
+// malformed tag, a bug the tests catch.
 func DefaultConfig() Config {
-	return Config{
-		LeaseTTL: 30 * time.Second, Tick: time.Second, Lookback: 2 * time.Minute, ReconcileEvery: 10,
-		Concurrency: 4, MaxPages: 500, Retries: 3, RetryBase: 500 * time.Millisecond, RetryMax: 30 * time.Second,
-		RequestTime: 30 * time.Second, MaxInlineWait: 5 * time.Second, ServeTests: true,
-	}
+	return envparse.Must(envparse.ParseAsWithOptions[Config](envparse.Options{Environment: map[string]string{}}))
 }
 
 // Validate checks the configuration.

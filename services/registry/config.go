@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caarlos0/env/v11"
+
 	"github.com/connectorhub/connectorhub/pkg/apiauth"
 )
 
@@ -32,14 +34,11 @@ type Config struct {
 	DrainTimeout time.Duration `env:"REGISTRY_DRAIN_TIMEOUT" envDefault:"10s"`
 }
 
-// DefaultConfig returns the configuration used when nothing is set.
+// DefaultConfig is what an empty environment gives: the envDefault tags
+// above are the one place a default is written. It panics only on a
+// malformed tag, a bug the tests catch.
 func DefaultConfig() Config {
-	return Config{
-		ListenAddr:   "127.0.0.1:7400",
-		StaleAfter:   90 * 24 * time.Hour,
-		TestTimeout:  20 * time.Second,
-		DrainTimeout: 10 * time.Second,
-	}
+	return env.Must(env.ParseAsWithOptions[Config](env.Options{Environment: map[string]string{}}))
 }
 
 // Validate checks the configuration and parses what needs parsing.

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	envparse "github.com/caarlos0/env/v11"
 )
 
 // Config tunes the writeback service. Env variables map onto it.
@@ -34,10 +36,11 @@ type Config struct {
 	DrainTimeout time.Duration `env:"WRITEBACK_DRAIN_TIMEOUT" envDefault:"20s"`
 }
 
-// DefaultConfig is the configuration with every default applied.
+// DefaultConfig is what an empty environment gives: the envDefault tags
+// above are the one place a default is written. It panics only on a
+// malformed tag, a bug the tests catch.
 func DefaultConfig() Config {
-	return Config{Durable: "writeback", MaxDeliver: 5, AckWait: 2 * time.Minute, RetryBase: 2 * time.Second,
-		RetryMax: 2 * time.Minute, Concurrency: 4, PRTitleTemplate: "$ticket_key $title", StepTimeout: 30 * time.Second, DrainTimeout: 20 * time.Second}
+	return envparse.Must(envparse.ParseAsWithOptions[Config](envparse.Options{Environment: map[string]string{}}))
 }
 
 // Validate checks the configuration.
