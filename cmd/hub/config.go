@@ -10,6 +10,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/connectorhub/connectorhub/pkg/endpointallow"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/services/knowledge"
@@ -34,6 +35,11 @@ type Config struct {
 	StateFile string `env:"HUB_STATE_FILE"`
 	LogLevel  string `env:"HUB_LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"HUB_LOG_FORMAT" envDefault:"text"`
+	// AllowEndpoints is HUB_ALLOW_ENDPOINTS, the endpoint allow-list of every
+	// service: the registry and knowledge read it into their own configs, and
+	// the hub builds the poller's, the writeback's and the test responder's
+	// tracker options from it.
+	AllowEndpoints []string `env:"HUB_ALLOW_ENDPOINTS" envSeparator:","`
 
 	Registry  registry.Config
 	Poller    poller.Config
@@ -106,6 +112,9 @@ func (c Config) Validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("HUB_LOG_FORMAT %q: want text or json", c.LogFormat))
+	}
+	if _, err := endpointallow.Parse(c.AllowEndpoints); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Poller.Validate(); err != nil {
 		errs = append(errs, err)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"io"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/connectorhub/connectorhub/services/knowledge"
@@ -34,5 +36,29 @@ func TestAnEmptyEnvironmentGivesEachServiceItsDefaults(t *testing.T) {
 	}
 	if err := cfg.Registry.Validate(); err != nil {
 		t.Errorf("registry defaults: %v", err)
+	}
+}
+
+func TestOneEndpointAllowListForEveryService(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadConfig(map[string]string{"HUB_DATA_DIR": t.TempDir(), "HUB_STATE_FILE": "hub.json",
+		"HUB_ALLOW_ENDPOINTS": "169.254.10.0/24, fd00:ec2::/32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"169.254.10.0/24", " fd00:ec2::/32"}
+	for name, got := range map[string][]string{"hub (poller, writeback, test responder)": cfg.AllowEndpoints,
+		"registry": cfg.Registry.AllowEndpoints, "knowledge": cfg.Knowledge.AllowEndpoints} {
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s reads %q, want %q", name, got, want)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("valid allow-list refused: %v", err)
+	}
+
+	err = run(t.Context(), nil, map[string]string{"HUB_DATA_DIR": t.TempDir(), "HUB_ALLOW_ENDPOINTS": "169.254.10.0/24,metadata"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `HUB_ALLOW_ENDPOINTS: "metadata" is not a CIDR prefix`) {
+		t.Fatalf("an entry that is not a CIDR prefix: %v", err)
 	}
 }

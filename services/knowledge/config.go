@@ -7,13 +7,13 @@ package knowledge
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 
 	"github.com/connectorhub/connectorhub/pkg/apiauth"
+	"github.com/connectorhub/connectorhub/pkg/endpointallow"
 )
 
 // Config is the knowledge service's configuration. Env variables map onto it.
@@ -63,8 +63,9 @@ type Config struct {
 	// longer ones fail the search at once with the reason.
 	MaxRetryWait time.Duration `env:"KNOWLEDGE_MAX_RETRY_WAIT" envDefault:"2s"`
 	// AllowEndpoints lists CIDRs Confluence may live in although the endpoint
-	// policy refuses them by default (link-local).
-	AllowEndpoints []string `env:"KNOWLEDGE_ALLOW_ENDPOINTS" envSeparator:","`
+	// policy refuses them by default (link-local); every service reads the
+	// same setting (pkg/endpointallow).
+	AllowEndpoints []string `env:"HUB_ALLOW_ENDPOINTS" envSeparator:","`
 	// DrainTimeout bounds graceful shutdown.
 	DrainTimeout time.Duration `env:"KNOWLEDGE_DRAIN_TIMEOUT" envDefault:"10s"`
 }
@@ -110,28 +111,13 @@ func (c Config) Validate() error {
 	}
 	// Checked even when off: a connector may ask for full text on its own.
 	atLeast("KNOWLEDGE_FULL_TEXT_MAX_BYTES", c.FullTextMaxBytes, 256, 1<<20)
-	if _, err := c.allowPrefixes(); err != nil {
+	if _, err := endpointallow.Parse(c.AllowEndpoints); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := c.apiTokens(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-func (c Config) allowPrefixes() ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range c.AllowEndpoints {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return nil, fmt.Errorf("KNOWLEDGE_ALLOW_ENDPOINTS: %q is not a CIDR prefix", s)
-		}
-		out = append(out, p)
-	}
-	return out, nil
 }
 
 // apiTokens reads the registry's "name:role:token" entries (pkg/apiauth).

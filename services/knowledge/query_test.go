@@ -106,7 +106,7 @@ func TestConfigValidate(t *testing.T) {
 		{"short cache TTL", func(c *knowledge.Config) { c.CacheTTL = time.Millisecond }, "KNOWLEDGE_CACHE_TTL"},
 		{"too many terms", func(c *knowledge.Config) { c.MaxTerms = 33 }, "KNOWLEDGE_MAX_TERMS"},
 		{"tiny full text", func(c *knowledge.Config) { c.FullText, c.FullTextMaxBytes = true, 10 }, "KNOWLEDGE_FULL_TEXT_MAX_BYTES"},
-		{"bad CIDR", func(c *knowledge.Config) { c.AllowEndpoints = []string{"10.0.0.0"} }, "KNOWLEDGE_ALLOW_ENDPOINTS"},
+		{"bad CIDR", func(c *knowledge.Config) { c.AllowEndpoints = []string{"10.0.0.0"} }, "HUB_ALLOW_ENDPOINTS"},
 		{"short token", func(c *knowledge.Config) { c.Tokens = []string{"ci:viewer:short-secret"} }, "shorter"},
 		{"malformed token", func(c *knowledge.Config) { c.Tokens = []string{"no-colons-here-at-all"} }, "name:role:token"},
 		{"missing tokens file", func(c *knowledge.Config) { c.TokensFile = filepath.Join(t.TempDir(), "nope") }, "HUB_API_TOKENS_FILE"},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/endpointallow"
 	"github.com/connectorhub/connectorhub/pkg/grpcserve"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
@@ -74,7 +75,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if !ok {
 		return nil, errors.New("knowledge: the Confluence tracker cannot search or read pages")
 	}
-	allow, _ := cfg.allowPrefixes() // Validate checked them
+	allow, err := endpointallow.Parse(cfg.AllowEndpoints)
+	if err != nil {
+		return nil, fmt.Errorf("knowledge config: %w", err)
+	}
 
 	cacheKV, err := deps.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      BucketCache,

@@ -5,14 +5,12 @@ package registry
 
 import (
 	"errors"
-	"fmt"
-	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 
 	"github.com/connectorhub/connectorhub/pkg/apiauth"
+	"github.com/connectorhub/connectorhub/pkg/endpointallow"
 )
 
 // Config is the registry's configuration. Env variables map onto it (see cmd/hub).
@@ -24,8 +22,9 @@ type Config struct {
 	// TokensFile holds one "name:role:token" per line; # starts a comment.
 	TokensFile string `env:"HUB_API_TOKENS_FILE"`
 	// AllowEndpoints lists CIDRs explicitly allowed as tracker endpoints even though
-	// they are link-local or otherwise refused (e.g. "169.254.10.0/24").
-	AllowEndpoints []string `env:"REGISTRY_ALLOW_ENDPOINTS" envSeparator:","`
+	// they are link-local or otherwise refused (e.g. "169.254.10.0/24"); every
+	// service reads the same setting (pkg/endpointallow).
+	AllowEndpoints []string `env:"HUB_ALLOW_ENDPOINTS" envSeparator:","`
 	// StaleAfter is the credential age at which CheckCredentials calls it stale.
 	StaleAfter time.Duration `env:"REGISTRY_CREDENTIAL_STALE_AFTER" envDefault:"2160h"`
 	// TestTimeout bounds one connection test.
@@ -47,7 +46,7 @@ func (c Config) Validate() error {
 	if c.ListenAddr == "" {
 		errs = append(errs, errors.New("REGISTRY_LISTEN_ADDR is empty"))
 	}
-	if _, err := c.AllowPrefixes(); err != nil {
+	if _, err := endpointallow.Parse(c.AllowEndpoints); err != nil {
 		errs = append(errs, err)
 	}
 	if c.StaleAfter <= 0 {
@@ -60,23 +59,6 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// AllowPrefixes parses AllowEndpoints.
-func (c Config) AllowPrefixes() ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range c.AllowEndpoints {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return nil, fmt.Errorf("REGISTRY_ALLOW_ENDPOINTS: %q is not a CIDR prefix", s)
-		}
-		out = append(out, p)
-	}
-	return out, nil
 }
 
 // apiTokens reads the tokens from the list and the file. Errors never echo a token.

@@ -14,6 +14,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/conncheck"
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/endpointallow"
 	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
@@ -54,7 +55,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	allow, _ := cfg.AllowPrefixes()
+	allow, err := endpointallow.Parse(cfg.AllowEndpoints)
+	if err != nil {
+		return nil, fmt.Errorf("registry config: %w", err)
+	}
 	policy := trackers.EndpointPolicy{Allow: allow}
 	kv, err := deps.JS.KeyValue(ctx, bus.BucketConnectors)
 	if err != nil {
