@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
@@ -95,7 +94,6 @@ type consumeConfig struct {
 	logger      *slog.Logger
 	backoff     Backoff
 	concurrency int
-	propagator  propagation.TextMapPropagator
 	pullOpts    []jetstream.PullConsumeOpt
 }
 
@@ -147,7 +145,6 @@ func Consume[T proto.Message](ctx context.Context, cons jetstream.Consumer, newM
 		logger:      slog.New(slog.DiscardHandler),
 		backoff:     ExponentialBackoff(time.Second, time.Minute),
 		concurrency: 1,
-		propagator:  propagation.TraceContext{},
 	}
 	for _, o := range opts {
 		o.applyConsume(&c)
@@ -174,7 +171,7 @@ func Consume[T proto.Message](ctx context.Context, cons jetstream.Consumer, newM
 			return
 		}
 		log := logger.With("subject", m.Subject(), "ce_id", env.ID)
-		err = handler(extract(ctx, m.Headers(), c.propagator), env, msg)
+		err = handler(extract(ctx, m.Headers()), env, msg)
 		switch {
 		case err == nil:
 			if err := m.Ack(); err != nil {

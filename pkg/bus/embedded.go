@@ -141,9 +141,6 @@ func (e *Embedded) ClientURL() string {
 	return e.srv.ClientURL()
 }
 
-// Server exposes the underlying server, e.g. for monitoring in tests.
-func (e *Embedded) Server() *server.Server { return e.srv }
-
 // Shutdown closes client connections, flushes JetStream to StoreDir and
 // returns once the server has stopped. Drain clients first for a graceful
 // stop of consumers. Safe to call more than once.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
@@ -18,10 +17,9 @@ import (
 var ErrInvalidEvent = errors.New("bus: invalid event")
 
 type publishConfig struct {
-	id, source, subject, typ string
-	time                     time.Time
-	propagator               propagation.TextMapPropagator
-	jsOpts                   []jetstream.PublishOpt
+	id, source, subject string
+	time                time.Time
+	jsOpts              []jetstream.PublishOpt
 }
 
 // PublishOption sets an attribute of a published event.
@@ -50,29 +48,11 @@ func WithTime(t time.Time) PublishOption {
 	return publishOptionFunc(func(c *publishConfig) { c.time = t })
 }
 
-// WithType sets ce-type; default TypeOf(msg).
-func WithType(typ string) PublishOption {
-	return publishOptionFunc(func(c *publishConfig) { c.typ = typ })
-}
-
 // WithPublishOpts passes options through to jetstream.PublishMsg, e.g.
 // jetstream.WithExpectStream.
 func WithPublishOpts(opts ...jetstream.PublishOpt) PublishOption {
 	return publishOptionFunc(func(c *publishConfig) { c.jsOpts = append(c.jsOpts, opts...) })
 }
-
-// PropagatorOption selects the trace propagator; it is both a PublishOption
-// (inject into headers) and a ConsumeOption (extract from headers).
-type PropagatorOption struct{ p propagation.TextMapPropagator }
-
-// WithPropagator sets how trace context travels in headers; default
-// propagation.TraceContext{} (traceparent, tracestate). nil disables it.
-func WithPropagator(p propagation.TextMapPropagator) PropagatorOption {
-	return PropagatorOption{p: p}
-}
-
-func (o PropagatorOption) applyPublish(c *publishConfig) { c.propagator = o.p }
-func (o PropagatorOption) applyConsume(c *consumeConfig) { c.propagator = o.p }
 
 // NewMsg builds the NATS message Publish sends: a CloudEvents 1.0
 // binary-mode event whose payload is the protobuf JSON of msg.
@@ -92,35 +72,33 @@ func NewMsg(ctx context.Context, subject string, msg proto.Message, opts ...Publ
 }
 
 func newMsg(ctx context.Context, subject string, msg proto.Message, opts []PublishOption) (*nats.Msg, []jetstream.PublishOpt, error) {
-	c := publishConfig{source: DefaultSource, propagator: propagation.TraceContext{}}
+	c := publishConfig{source: DefaultSource}
 	for _, o := range opts {
 		o.applyPublish(&c)
 	}
 	if c.id == "" {
 		c.id = randomID()
 	}
-	if c.typ == "" {
-		c.typ = TypeOf(msg)
-	}
+	typ := TypeOf(msg)
 	if c.time.IsZero() {
 		c.time = time.Now()
 	}
-	if c.source == "" || c.typ == "" {
+	if c.source == "" || typ == "" {
 		return nil, nil, fmt.Errorf("%w: ce-source and ce-type must not be empty", ErrInvalidEvent)
 	}
-	for _, v := range [...]string{c.id, c.source, c.typ, c.subject} {
+	for _, v := range [...]string{c.id, c.source, typ, c.subject} {
 		if strings.ContainsAny(v, "\r\n") {
 			return nil, nil, fmt.Errorf("%w: header value %q contains a line break", ErrInvalidEvent, v)
 		}
 	}
 	data, err := protojson.Marshal(msg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: marshal %s: %v", ErrInvalidEvent, c.typ, err)
+		return nil, nil, fmt.Errorf("%w: marshal %s: %v", ErrInvalidEvent, typ, err)
 	}
 	h := nats.Header{}
 	h.Set(HeaderSpecVersion, SpecVersion)
 	h.Set(HeaderID, c.id)
-	h.Set(HeaderType, c.typ)
+	h.Set(HeaderType, typ)
 	h.Set(HeaderSource, c.source)
 	h.Set(HeaderTime, c.time.UTC().Format(time.RFC3339Nano))
 	if c.subject != "" {
@@ -128,9 +106,7 @@ func newMsg(ctx context.Context, subject string, msg proto.Message, opts []Publi
 	}
 	h.Set(HeaderContentType, ContentTypeJSON)
 	h.Set(jetstream.MsgIDHeader, c.id)
-	if c.propagator != nil {
-		c.propagator.Inject(ctx, HeaderCarrier(h))
-	}
+	inject(ctx, h)
 	return &nats.Msg{Subject: subject, Header: h, Data: data}, c.jsOpts, nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -88,8 +89,7 @@ func TestPublishDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ack2, err := bus.Publish(t.Context(), js, subj, &connectorhubv1.WritebackFailed{ResultId: "r1"},
-		bus.WithType("com.example.custom"))
+	ack2, err := bus.Publish(t.Context(), js, subj, &connectorhubv1.WritebackFailed{ResultId: "r1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestPublishDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if env1.Type != "connectorhub.v1.WritebackFailed" || env2.Type != "com.example.custom" {
+	if env1.Type != "connectorhub.v1.WritebackFailed" || env2.Type != env1.Type {
 		t.Errorf("types %q, %q", env1.Type, env2.Type)
 	}
 	if env1.Source != bus.DefaultSource || env1.Subject != "" {
@@ -167,7 +167,7 @@ func TestTraceContextTravelsFromPublishToDecode(t *testing.T) {
 	if got, want := m.Headers().Get("traceparent"), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"; got != want {
 		t.Fatalf("traceparent = %q, want %q", got, want)
 	}
-	got := trace.SpanContextFromContext(bus.Extract(t.Context(), m.Headers()))
+	got := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(t.Context(), bus.HeaderCarrier(m.Headers())))
 	if !got.IsRemote() || got.TraceID() != sc.TraceID() || got.SpanID() != sc.SpanID() || !got.IsSampled() {
 		t.Fatalf("extracted %+v, want remote copy of %+v", got, sc)
 	}
@@ -236,7 +236,6 @@ func TestPublishValidatesAttributes(t *testing.T) {
 		opt     bus.PublishOption
 		wantErr error
 	}{
-		{"empty type means the default", bus.WithType(""), nil},
 		{"empty source is rejected", bus.WithSource(""), bus.ErrInvalidEvent},
 		{"line break in id is rejected", bus.WithID("a\r\nNats-Msg-Id: b"), bus.ErrInvalidEvent},
 		{"line break in subject is rejected", bus.WithSubject("PROJ-1\n"), bus.ErrInvalidEvent},

@@ -33,15 +33,17 @@ func (c HeaderCarrier) Keys() []string {
 	return keys
 }
 
-// Extract returns ctx carrying the W3C trace context found in h, so spans
-// started from it continue the publisher's trace.
-func Extract(ctx context.Context, h nats.Header) context.Context {
-	return extract(ctx, h, propagation.TraceContext{})
-}
+// propagator carries W3C trace context (traceparent, tracestate) in headers.
+var propagator = propagation.TraceContext{}
 
-func extract(ctx context.Context, h nats.Header, p propagation.TextMapPropagator) context.Context {
-	if p == nil || h == nil {
+// inject writes the trace context of ctx into h.
+func inject(ctx context.Context, h nats.Header) { propagator.Inject(ctx, HeaderCarrier(h)) }
+
+// extract returns ctx carrying the trace context found in h, so spans
+// started from it continue the publisher's trace.
+func extract(ctx context.Context, h nats.Header) context.Context {
+	if h == nil {
 		return ctx
 	}
-	return p.Extract(ctx, HeaderCarrier(h))
+	return propagator.Extract(ctx, HeaderCarrier(h))
 }

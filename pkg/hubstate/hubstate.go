@@ -31,13 +31,10 @@ type State struct {
 // EnvPath names the environment variable that overrides the state file path.
 const EnvPath = "HUB_STATE_FILE"
 
-// DefaultPath is where the state file lives for this process's environment:
-// $HUB_STATE_FILE, else $XDG_STATE_HOME/connectorhub/hub.json, else
+// PathFromEnv is where the state file lives for the environment getenv
+// reads (os.Getenv, or a map in the hub and in tests): $HUB_STATE_FILE, else
+// $XDG_STATE_HOME/connectorhub/hub.json, else
 // ~/.local/state/connectorhub/hub.json. It is empty when none can be found.
-func DefaultPath() string { return PathFromEnv(os.Getenv) }
-
-// PathFromEnv is DefaultPath with the environment given, for callers (and tests)
-// that do not read the process environment directly.
 func PathFromEnv(getenv func(string) string) string {
 	if p := getenv(EnvPath); p != "" {
 		return p

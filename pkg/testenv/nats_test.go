@@ -48,11 +48,14 @@ func TestNATSServerShutsDownOnCleanup(t *testing.T) {
 	var srv *bus.Embedded
 	t.Run("inner", func(t *testing.T) {
 		srv = testenv.NATSServer(t)
-		if !srv.Server().Running() {
-			t.Fatal("server not running")
+		nc, err := srv.Connect()
+		if err != nil {
+			t.Fatalf("server not running: %v", err)
 		}
+		nc.Close()
 	})
-	if srv.Server().Running() {
+	if nc, err := srv.Connect(); err == nil {
+		nc.Close()
 		t.Fatal("server still running after the subtest's cleanup")
 	}
 }
