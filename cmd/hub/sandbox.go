@@ -18,10 +18,10 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	fakeconfluence "github.com/connectorhub/connectorhub/pkg/fakes/confluence"
-	fakegithub "github.com/connectorhub/connectorhub/pkg/fakes/github"
-	fakegitlab "github.com/connectorhub/connectorhub/pkg/fakes/gitlab"
-	fakejira "github.com/connectorhub/connectorhub/pkg/fakes/jira"
+	"github.com/connectorhub/connectorhub/pkg/trackers/confluence/confluencefake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab/gitlabfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -49,33 +49,33 @@ const sandboxInterval = 10 * time.Second
 func newSandbox(log *slog.Logger) *sandbox {
 	return &sandbox{log: log, urls: map[string]string{}, trackers: []sandboxTracker{
 		{
-			name: "jira", handler: fakejira.NewSandbox(connector.Cloud), credential: fakejira.SandboxToken,
+			name: "jira", handler: jirafake.NewSandbox(connector.Cloud), credential: jirafake.SandboxToken,
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_JIRA, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, BaseUrl: url,
-					AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: fakejira.SandboxEmail, Project: fakejira.SandboxProject,
+					AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: jirafake.SandboxEmail, Project: jirafake.SandboxProject,
 					DisplayName: "Sandbox Jira", Enabled: true, PollInterval: durationpb.New(sandboxInterval), IndexComments: true}
 			},
 		},
 		{
-			name: "github", handler: fakegithub.NewSandbox(), credential: fakegithub.SandboxToken,
+			name: "github", handler: githubfake.NewSandbox(), credential: githubfake.SandboxToken,
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_GITHUB, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url + "/api/v3/",
-					Project: fakegithub.SandboxRepo, DisplayName: "Sandbox GitHub", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+					Project: githubfake.SandboxRepo, DisplayName: "Sandbox GitHub", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
 			},
 		},
 		{
-			name: "confluence", handler: fakeconfluence.NewSandbox(), credential: fakeconfluence.SandboxToken,
+			name: "confluence", handler: confluencefake.NewSandbox(), credential: confluencefake.SandboxToken,
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_CONFLUENCE, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, BaseUrl: url,
-					AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: fakeconfluence.SandboxEmail, SpaceKeys: []string{fakeconfluence.SandboxSpace},
+					AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: confluencefake.SandboxEmail, SpaceKeys: []string{confluencefake.SandboxSpace},
 					DisplayName: "Sandbox Confluence", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
 			},
 		},
 		{
-			name: "gitlab", handler: fakegitlab.NewSandbox(), credential: fakegitlab.SandboxToken,
+			name: "gitlab", handler: gitlabfake.NewSandbox(), credential: gitlabfake.SandboxToken,
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_GITLAB, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url,
-					Project: fakegitlab.SandboxProject, DisplayName: "Sandbox GitLab", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+					Project: gitlabfake.SandboxProject, DisplayName: "Sandbox GitLab", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
 			},
 		},
 	}}

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
-	fakejira "github.com/connectorhub/connectorhub/pkg/fakes/jira"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
@@ -131,7 +131,7 @@ func TestSandboxWalkThrough(t *testing.T) {
 		t.Fatal("sandbox Jira URL not logged")
 	}
 	req, _ := http.NewRequest(http.MethodGet, m[1]+"/rest/api/3/issue/"+target.GetKey()+"?fields=status,comment,subtasks", nil)
-	req.SetBasicAuth(fakejira.SandboxEmail, fakejira.SandboxToken)
+	req.SetBasicAuth(jirafake.SandboxEmail, jirafake.SandboxToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

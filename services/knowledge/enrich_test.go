@@ -14,7 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
-	"github.com/connectorhub/connectorhub/pkg/fakes/faults"
+	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/faults"
 	"github.com/connectorhub/connectorhub/services/knowledge"
 )
 

@@ -31,7 +31,10 @@ type Deps struct {
 	JS jetstream.JetStream
 	// Decrypter opens connector credentials (key context: connector id). Required.
 	Decrypter Decrypter
-	Logger    *slog.Logger // discarded when nil
+	// Trackers is the tracker registry (pkg/trackers/all in production);
+	// the service searches through its Confluence tracker. Required.
+	Trackers *trackers.Registry
+	Logger   *slog.Logger // discarded when nil
 	// Listener, when set, serves gRPC instead of Config.ListenAddr.
 	Listener net.Listener
 	// Now is the clock of the cache and of connector back-off; time.Now when nil.
@@ -58,8 +61,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("knowledge config: %w", err)
 	}
-	if deps.NC == nil || deps.JS == nil || deps.Decrypter == nil {
-		return nil, errors.New("knowledge: a NATS connection, JetStream and a decrypter are required")
+	if deps.NC == nil || deps.JS == nil || deps.Decrypter == nil || deps.Trackers == nil {
+		return nil, errors.New("knowledge: a NATS connection, JetStream, a decrypter and the tracker registry are required")
 	}
 	log := deps.Logger
 	if log == nil {
@@ -70,7 +73,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	tr, ok := trackers.Lookup(connector.Confluence)
+	tr, ok := deps.Trackers.Lookup(connector.Confluence)
 	if !ok {
 		return nil, errors.New("knowledge: no Confluence tracker registered")
 	}
@@ -112,7 +115,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	e := &engine{
 		cfg: cfg, log: log, now: now, conns: conns,
 		cache: &cache{kv: cacheKV, ttl: cfg.CacheTTL, now: now},
-		sessions: trackers.NewSessions(deps.Decrypter, trackers.Options{
+		sessions: trackers.NewSessions(deps.Trackers, deps.Decrypter, trackers.Options{
 			Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.SearchTimeout, Logger: log,
 		}),
 		client:  client,

@@ -59,7 +59,7 @@ func (w *work) run(ctx context.Context) error {
 	if want := systemFromProto(w.r.GetSystem()); want != "" && want != c.System {
 		return fmt.Errorf("%w: result names system %s but connector %s is %s", errInvalidResult, want, c.ID, c.System)
 	}
-	tr, ok := w.s.lookup(c.System)
+	tr, ok := w.s.trackers.Lookup(c.System)
 	if !ok {
 		return fmt.Errorf("%w: no tracker for %s", errUnsupported, c.System)
 	}

@@ -32,23 +32,25 @@ type Deps struct {
 	JS        jetstream.JetStream
 	Decrypter Decrypter
 	Logger    *slog.Logger
-	Trackers  trackers.Options
-	// Lookup finds a system's tracker; trackers.Lookup when nil.
-	Lookup func(connector.System) (trackers.Tracker, bool)
-	Now    func() time.Time
+	// Trackers are the systems results are written back to (pkg/trackers/all
+	// in production; tests register their own).
+	Trackers *trackers.Registry
+	// TrackerOptions tune sessions (endpoint policy, timeouts).
+	TrackerOptions trackers.Options
+	Now            func() time.Time
 }
 
 // Service handles results.
 type Service struct {
-	cfg    Config
-	js     jetstream.JetStream
-	store  *connector.Store
-	ledger *ledger.Store
-	dec    Decrypter
-	log    *slog.Logger
-	topts  trackers.Options
-	lookup func(connector.System) (trackers.Tracker, bool)
-	now    func() time.Time
+	cfg      Config
+	js       jetstream.JetStream
+	store    *connector.Store
+	ledger   *ledger.Store
+	dec      Decrypter
+	log      *slog.Logger
+	topts    trackers.Options
+	trackers *trackers.Registry
+	now      func() time.Time
 
 	sessions *trackers.Sessions
 	// crashAfter (tests only) makes handle stop right after the named step
@@ -61,8 +63,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("writeback config: %w", err)
 	}
-	if deps.JS == nil || deps.Decrypter == nil {
-		return nil, errors.New("writeback: JetStream and a decrypter are required")
+	if deps.JS == nil || deps.Decrypter == nil || deps.Trackers == nil {
+		return nil, errors.New("writeback: JetStream, a decrypter and the tracker registry are required")
 	}
 	ckv, err := deps.JS.KeyValue(ctx, bus.BucketConnectors)
 	if err != nil {
@@ -73,12 +75,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("writeback: open %s: %w", bus.BucketWritebackLedger, err)
 	}
 	s := &Service{cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), ledger: ledger.NewStore(lkv), dec: deps.Decrypter,
-		log: deps.Logger, topts: deps.Trackers, lookup: deps.Lookup, now: deps.Now}
+		log: deps.Logger, topts: deps.TrackerOptions, trackers: deps.Trackers, now: deps.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.lookup == nil {
-		s.lookup = trackers.Lookup
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -87,7 +86,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if topts.Logger == nil {
 		topts.Logger = s.log
 	}
-	s.sessions = trackers.NewSessions(deps.Decrypter, topts)
+	s.sessions = trackers.NewSessions(deps.Trackers, deps.Decrypter, topts)
 	return s, nil
 }
 
@@ -126,11 +125,18 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
-// permanent errors cannot be fixed by retrying: the result is dead-lettered at once.
+// permanent errors cannot be fixed by retrying: the result is dead-lettered
+// at once. Tracker errors follow the one retry rule (trackers.RetryOf); a
+// cancelled context is a shutdown, which the redelivery finishes.
 func permanent(err error) bool {
-	return errors.Is(err, trackers.ErrUnknownStatus) || errors.Is(err, trackers.ErrUnauthorized) ||
-		errors.Is(err, trackers.ErrTicketNotFound) || errors.Is(err, connector.ErrNotFound) ||
-		errors.Is(err, errUnsupported) || errors.Is(err, errInvalidResult) || errors.Is(err, trackers.ErrInvalidConfig)
+	switch {
+	case errors.Is(err, connector.ErrNotFound), errors.Is(err, errUnsupported), errors.Is(err, errInvalidResult):
+		return true
+	case errors.Is(err, context.Canceled):
+		return false
+	}
+	r, _ := trackers.RetryOf(err)
+	return r == trackers.RetryNever
 }
 
 var (
