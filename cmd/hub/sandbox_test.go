@@ -17,8 +17,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
-	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 

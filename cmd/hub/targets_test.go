@@ -20,8 +20,8 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
