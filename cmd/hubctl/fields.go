@@ -207,18 +207,30 @@ func norm(s string) string {
 	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(s)), "_", "-")
 }
 
-func parseSystem(s string) (pb.System, error) {
-	switch norm(s) {
-	case "jira":
-		return pb.System_SYSTEM_JIRA, nil
-	case "github", "gh":
-		return pb.System_SYSTEM_GITHUB, nil
-	case "gitlab", "gl":
-		return pb.System_SYSTEM_GITLAB, nil
-	case "confluence":
-		return pb.System_SYSTEM_CONFLUENCE, nil
+// systemAliases are short names accepted beside the system names.
+var systemAliases = map[string]string{"gh": "github", "gl": "gitlab"}
+
+// systemNames lists the systems the schema defines (SYSTEM_JIRA → jira), in enum order.
+func systemNames() []string {
+	var names []string
+	for i := int32(1); ; i++ {
+		name, ok := pb.System_name[i]
+		if !ok {
+			return names
+		}
+		names = append(names, strings.ToLower(strings.TrimPrefix(name, "SYSTEM_")))
 	}
-	return pb.System_SYSTEM_UNSPECIFIED, fmt.Errorf("unknown system %q (want jira, github, gitlab or confluence)", s)
+}
+
+func parseSystem(s string) (pb.System, error) {
+	name := norm(s)
+	if alias, ok := systemAliases[name]; ok {
+		name = alias
+	}
+	if v, ok := pb.System_value["SYSTEM_"+strings.ToUpper(name)]; ok && v != 0 {
+		return pb.System(v), nil
+	}
+	return pb.System_SYSTEM_UNSPECIFIED, fmt.Errorf("unknown system %q (want %s)", s, strings.Join(systemNames(), ", "))
 }
 
 func parseDeployment(s string) (pb.Deployment, error) {
@@ -282,7 +294,7 @@ type requiredField struct {
 func missingFields(c *pb.Connector) []requiredField {
 	var out []requiredField
 	if c.System == pb.System_SYSTEM_UNSPECIFIED {
-		return append(out, requiredField{"system", "System (jira, github, gitlab, confluence)", func(c *pb.Connector, v string) (err error) {
+		return append(out, requiredField{"system", "System (" + strings.Join(systemNames(), ", ") + ")", func(c *pb.Connector, v string) (err error) {
 			c.System, err = parseSystem(v)
 			return err
 		}})

@@ -19,6 +19,8 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	"github.com/connectorhub/connectorhub/pkg/trackers/all"
+	"github.com/connectorhub/connectorhub/pkg/trackers/github"
+	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira"
 )
 
@@ -199,7 +201,9 @@ func (e *env) startReal(t *testing.T, replica string, mutate func(*Config)) (sto
 
 func (e *env) start(t *testing.T, replica string, mutate func(*Config)) (stop func(), p *Poller) {
 	t.Helper()
-	reg, err := trackers.NewRegistry(e.mem)
+	// The in-memory tracker stands in for Jira; GitHub and GitLab are real,
+	// for replicas that poll other systems.
+	reg, err := trackers.NewRegistry(e.mem, github.New(), gitlab.New())
 	if err != nil {
 		t.Fatal(err)
 	}

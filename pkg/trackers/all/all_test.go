@@ -5,9 +5,11 @@ import (
 	"testing"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/connector/connectorpb"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	"github.com/connectorhub/connectorhub/pkg/trackers/all"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira"
+	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
 func TestCapabilitiesReflectImplementedFeatures(t *testing.T) {
@@ -89,8 +91,9 @@ func TestAllCapabilitiesFollowsSystemsOrder(t *testing.T) {
 	for _, c := range caps {
 		got = append(got, c.System)
 	}
-	if !slices.Equal(got, connector.Systems) {
-		t.Fatalf("systems = %v, want %v", got, connector.Systems)
+	want := []connector.System{connector.Jira, connector.GitHub, connector.GitLab, connector.Confluence}
+	if !slices.Equal(got, want) {
+		t.Fatalf("systems = %v, want %v", got, want)
 	}
 	reg := all.Registry()
 	if _, ok := reg.Capabilities("trello"); ok {
@@ -108,5 +111,21 @@ func TestRequiredScopesReturnsACopy(t *testing.T) {
 	caps.RequiredScopes[0] = "changed"
 	if again, _ := reg.Capabilities(connector.GitHub); again.RequiredScopes[0] != "repo" {
 		t.Fatal("caller changed the registered scopes")
+	}
+}
+
+// Every registered system must have its value in the schema (connector.proto's
+// System enum), or the registry API and the events cannot name it.
+func TestEverySystemHasAProtobufForm(t *testing.T) {
+	t.Parallel()
+	for _, sys := range all.Registry().Systems() {
+		p := connectorpb.SystemToProto(sys)
+		if p == chv1.System_SYSTEM_UNSPECIFIED {
+			t.Errorf("%s has no value in connector.proto's System enum", sys)
+			continue
+		}
+		if back, ok := connectorpb.SystemFromProto(p); !ok || back != sys {
+			t.Errorf("%s → %v → %q", sys, p, back)
+		}
 	}
 }
