@@ -585,6 +585,24 @@ func TestUnreachableDefaultRegistryNamesTheStateFileTried(t *testing.T) {
 	}
 }
 
+func TestPollIntervalHelpStatesDefaultAndLimits(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"add", "update", "test"} {
+		r := newCLI(t, "").run("connectors", cmd, "--help")
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if want := "(between 10s and 24h; a connector without one is polled every 1m)"; !strings.Contains(r.stdout, want) {
+			t.Errorf("connectors %s --help lacks %q:\n%s", cmd, want, r.stdout)
+		}
+	}
+	for d, want := range map[time.Duration]string{time.Minute: "1m", 10 * time.Second: "10s", 24 * time.Hour: "24h", 90 * time.Second: "1m30s", time.Hour + time.Second: "1h0m1s"} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
 func TestRemoveConfirmation(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
