@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/connectorhub/connectorhub/pkg/connector"
 	pb "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -147,7 +149,8 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.String("assignee", "", "account whose tickets are discovered (default: the authenticated user)")
 	fs.String("project", "", "Jira project key, GitHub owner/repo, GitLab project path or numeric id")
 	fs.StringSlice("space", nil, "Confluence space key (repeatable)")
-	fs.Duration("poll-interval", 0, "how often the tracker is polled, e.g. 1m")
+	fs.Duration("poll-interval", 0, fmt.Sprintf("how often the tracker is polled, e.g. 2m (between %s and %s; a connector without one is polled every %s)",
+		shortDuration(connector.MinPollInterval), shortDuration(connector.MaxPollInterval), shortDuration(connector.DefaultPollInterval)))
 	fs.StringSlice("status", nil, "only tickets in this status (repeatable)")
 	fs.StringSlice("label", nil, "only tickets carrying this label (repeatable)")
 	fs.String("min-priority", "", "only tickets at or above this priority name")
@@ -161,6 +164,18 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.String("conflict-policy", "", "tracker-wins or agent-wins")
 	fs.String("proxy", "", "HTTP(S) proxy URL for requests to the tracker")
 	fs.String("ca-bundle", "", "PEM file of extra certificate authorities for a self-hosted tracker")
+}
+
+// shortDuration prints d without trailing zero units: 1m, not 1m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // applyFieldFlags sets on c every field whose flag was given and returns the
