@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -153,6 +154,24 @@ func TestSandboxWalkThrough(t *testing.T) {
 	}
 	if issue.Fields.Status.Name != "Done" || issue.Fields.Comment.Total < 1 {
 		t.Errorf("fake ticket after writeback: %+v", issue.Fields)
+	}
+}
+
+func TestSandboxRegistersKnowledgeSourcesFirst(t *testing.T) {
+	s := newSandbox(slog.New(slog.DiscardHandler))
+	var order, ports []string
+	for _, tr := range s.registrationOrder() {
+		order = append(order, tr.name)
+	}
+	for _, tr := range s.trackers {
+		ports = append(ports, tr.name)
+	}
+	if want := []string{"confluence", "jira", "github", "gitlab"}; !slices.Equal(order, want) {
+		t.Errorf("registration order %v, want %v", order, want)
+	}
+	// The README's ports (7411-7414) follow this order.
+	if want := []string{"jira", "github", "confluence", "gitlab"}; !slices.Equal(ports, want) {
+		t.Errorf("port order %v, want %v", ports, want)
 	}
 }
 

@@ -51,6 +51,7 @@ type Service struct {
 	log      *slog.Logger
 	engine   *engine
 	enricher *enricher
+	backfill *backfiller
 }
 
 // New assembles the service: it validates the configuration, creates its
@@ -108,7 +109,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("knowledge: open KV %s (run bus.Provision first): %w", bus.BucketConnectors, err)
 	}
-	conns, err := watchConnectors(ctx, connKV, log)
+	backfill := newBackfiller(deps.JS, stateKV, cfg, log)
+	conns, err := watchConnectors(ctx, connKV, log, backfill.notify)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +125,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		blocked: map[string]block{},
 	}
 	return &Service{
-		cfg: cfg, deps: deps, log: log, engine: e,
+		cfg: cfg, deps: deps, log: log, engine: e, backfill: backfill,
 		enricher: &enricher{engine: e, js: deps.JS, state: stateKV, log: log, now: now},
 	}, nil
 }
@@ -155,6 +157,10 @@ func (s *Service) Serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("knowledge: consumer %s: %w", s.cfg.Consumer, err)
 	}
+	// Before consuming: connectors found enabled at startup are backfilled up
+	// to the tickets stored now (see backfill.go).
+	stopBackfill := s.backfill.start(work, s.enricher)
+	defer stopBackfill()
 	stopConsume, err := bus.Consume(work, cons, func() *chv1.TicketUpdated { return &chv1.TicketUpdated{} }, s.enricher.handle,
 		bus.WithLogger(s.log), bus.WithConcurrency(s.cfg.Concurrency),
 		bus.WithBackoff(bus.ExponentialBackoff(time.Second, time.Minute)))
@@ -225,6 +231,7 @@ func (s *Service) Serve(ctx context.Context) error {
 		var wg sync.WaitGroup
 		wg.Go(func() { _ = msvc.Stop(); ms.wg.Wait() })
 		wg.Go(stopConsume)
+		wg.Go(stopBackfill)
 		if srv != nil {
 			wg.Go(srv.GracefulStop)
 		}
