@@ -30,9 +30,10 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	fakegithub "github.com/connectorhub/connectorhub/pkg/fakes/github"
-	fakegitlab "github.com/connectorhub/connectorhub/pkg/fakes/gitlab"
-	fakejira "github.com/connectorhub/connectorhub/pkg/fakes/jira"
+	"github.com/connectorhub/connectorhub/pkg/trackers/all"
+	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab/gitlabfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	"github.com/connectorhub/connectorhub/services/poller"
 )
 
@@ -61,20 +62,20 @@ type fake struct {
 }
 
 func fakes() []fake {
-	jira := fakejira.NewSandbox(connector.Cloud)
-	gh := fakegithub.NewSandbox()
-	gl := fakegitlab.NewSandbox()
+	jira := jirafake.NewSandbox(connector.Cloud)
+	gh := githubfake.NewSandbox()
+	gl := gitlabfake.NewSandbox()
 	return []fake{
 		{
 			system: connector.Jira, handler: jira,
 			connector: func(url string) connector.Connector {
 				return connector.Connector{System: connector.Jira, Deployment: connector.Cloud, BaseURL: url, AuthMode: connector.AuthBasic,
-					Username: fakejira.SandboxEmail, Project: fakejira.SandboxProject, Credential: connector.Credential{Ciphertext: fakejira.SandboxToken}}
+					Username: jirafake.SandboxEmail, Project: jirafake.SandboxProject, Credential: connector.Credential{Ciphertext: jirafake.SandboxToken}}
 			},
 			seed: func(n int, now time.Time) {
 				for i := range n {
-					jira.AddTicket(fakejira.Ticket{Summary: fmt.Sprintf("Bench ticket %d", i), Description: benchDescription,
-						Labels: []string{"bench"}, Assignee: fakejira.SandboxEmail, Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
+					jira.AddTicket(jirafake.Ticket{Summary: fmt.Sprintf("Bench ticket %d", i), Description: benchDescription,
+						Labels: []string{"bench"}, Assignee: jirafake.SandboxEmail, Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
 				}
 			},
 		},
@@ -82,12 +83,12 @@ func fakes() []fake {
 			system: connector.GitHub, handler: gh, points: gh.RateLimitUsed,
 			connector: func(url string) connector.Connector {
 				return connector.Connector{System: connector.GitHub, Deployment: connector.SelfHosted, BaseURL: url + "/api/v3/", AuthMode: connector.AuthBearer,
-					Project: fakegithub.SandboxRepo, Credential: connector.Credential{Ciphertext: fakegithub.SandboxToken}}
+					Project: githubfake.SandboxRepo, Credential: connector.Credential{Ciphertext: githubfake.SandboxToken}}
 			},
 			seed: func(n int, now time.Time) {
 				for i := range n {
-					gh.AddIssue(fakegithub.SandboxRepo, fakegithub.Issue{Title: fmt.Sprintf("Bench issue %d", i), Body: benchDescription, Labels: []string{"bench"},
-						Assignees: []string{fakegithub.SandboxLogin}, Author: "rita", Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
+					gh.AddIssue(githubfake.SandboxRepo, githubfake.Issue{Title: fmt.Sprintf("Bench issue %d", i), Body: benchDescription, Labels: []string{"bench"},
+						Assignees: []string{githubfake.SandboxLogin}, Author: "rita", Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
 				}
 			},
 		},
@@ -95,12 +96,12 @@ func fakes() []fake {
 			system: connector.GitLab, handler: gl,
 			connector: func(url string) connector.Connector {
 				return connector.Connector{System: connector.GitLab, Deployment: connector.SelfHosted, BaseURL: url, AuthMode: connector.AuthBearer,
-					Project: fakegitlab.SandboxProject, Credential: connector.Credential{Ciphertext: fakegitlab.SandboxToken}}
+					Project: gitlabfake.SandboxProject, Credential: connector.Credential{Ciphertext: gitlabfake.SandboxToken}}
 			},
 			seed: func(n int, now time.Time) {
 				for i := range n {
-					gl.AddIssue(fakegitlab.Issue{ProjectID: 42, Title: fmt.Sprintf("Bench issue %d", i), Description: benchDescription, Labels: []string{"bench"},
-						Assignees: []string{fakegitlab.SandboxUser}, Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
+					gl.AddIssue(gitlabfake.Issue{ProjectID: 42, Title: fmt.Sprintf("Bench issue %d", i), Description: benchDescription, Labels: []string{"bench"},
+						Assignees: []string{gitlabfake.SandboxUser}, Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
 				}
 			},
 		},
@@ -208,7 +209,7 @@ func measure(ctx context.Context, f fake, n int, idle, interval time.Duration) (
 	store := connector.NewStore(kv)
 	c := f.connector(ts.URL)
 	c.ID, c.Enabled, c.PollInterval = "bench-"+string(f.system), true, time.Hour
-	c.ApplyDefaults()
+	c.ApplyDefaults(all.Registry())
 	if c, err = store.Create(ctx, c); err != nil {
 		return r, err
 	}
@@ -224,7 +225,7 @@ func measure(ctx context.Context, f fake, n int, idle, interval time.Duration) (
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() {
-		done <- poller.Run(pctx, cfg, poller.Deps{JS: js, Decrypter: plain{}, Logger: slog.New(slog.DiscardHandler)})
+		done <- poller.Run(pctx, cfg, poller.Deps{JS: js, Decrypter: plain{}, Logger: slog.New(slog.DiscardHandler), Trackers: all.Registry()})
 	}()
 	defer func() { cancel(); <-done }()
 

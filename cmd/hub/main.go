@@ -37,6 +37,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/all"
 	"github.com/connectorhub/connectorhub/services/knowledge"
 	"github.com/connectorhub/connectorhub/services/poller"
 	"github.com/connectorhub/connectorhub/services/registry"
@@ -169,11 +170,13 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	if err != nil {
 		return err
 	}
+	// The one tracker registry every service in this process uses.
+	reg := all.Registry()
 	g, ctx := errgroup.WithContext(ctx)
 	if targets.has(targetRegistry) {
 		g.Go(func() error {
 			return registry.Run(ctx, cfg.Registry, registry.Deps{
-				NC: nc, JS: js, Cipher: ciph, Logger: log.With("service", "registry"),
+				Trackers: reg, NC: nc, JS: js, Cipher: ciph, Logger: log.With("service", "registry"),
 				Ready: func(addr net.Addr) {
 					st := hubstate.State{RegistryAddr: addr.String(), AdminTokenFile: adminTokenFile, NATSURL: clientURL, PID: os.Getpid(), StartTime: time.Now().UTC()}
 					if err := hubstate.Write(cfg.StateFile, st); err != nil {
@@ -198,10 +201,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 			r := &conncheck.Responder{
 				Loader: connector.NewStore(kv), Decrypter: ciph, Logger: log.With("service", "conncheck"),
 				Test: func(ctx context.Context, c connector.Connector, s connector.Secret) (trackers.TestResult, error) {
-					return trackers.Test(ctx, c, s, opts)
+					return reg.Test(ctx, c, s, opts)
 				},
 			}
-			return r.Serve(ctx, nc, connector.Systems...)
+			return r.Serve(ctx, nc, reg.Systems()...)
 		})
 	}
 	topts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Logger: log}
@@ -209,19 +212,19 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	cfg.Poller.ServeTests = false
 	if targets.has(targetPoller) {
 		g.Go(func() error {
-			return poller.Run(ctx, cfg.Poller, poller.Deps{JS: js, Decrypter: ciph, Logger: log.With("service", "poller"), Trackers: topts})
+			return poller.Run(ctx, cfg.Poller, poller.Deps{JS: js, Decrypter: ciph, Logger: log.With("service", "poller"), Trackers: reg, TrackerOptions: topts})
 		})
 	}
 	if targets.has(targetWriteback) {
 		g.Go(func() error {
-			return writeback.Run(ctx, cfg.Writeback, writeback.Deps{JS: js, Decrypter: ciph, Logger: log.With("service", "writeback"), Trackers: topts})
+			return writeback.Run(ctx, cfg.Writeback, writeback.Deps{JS: js, Decrypter: ciph, Logger: log.With("service", "writeback"), Trackers: reg, TrackerOptions: topts})
 		})
 	}
 	if targets.has(targetKnowledge) {
 		// Knowledge search accepts the registry's API tokens (any role may search).
 		cfg.Knowledge.Tokens, cfg.Knowledge.TokensFile = cfg.Registry.Tokens, cfg.Registry.TokensFile
 		g.Go(func() error {
-			return knowledge.Run(ctx, cfg.Knowledge, knowledge.Deps{NC: nc, JS: js, Decrypter: ciph, Logger: log.With("service", "knowledge"),
+			return knowledge.Run(ctx, cfg.Knowledge, knowledge.Deps{NC: nc, JS: js, Decrypter: ciph, Trackers: reg, Logger: log.With("service", "knowledge"),
 				Ready: func(addr net.Addr) {
 					if addr != nil {
 						log.Info("knowledge search listening", "addr", addr.String())

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc"
@@ -18,10 +19,10 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	fakeconfluence "github.com/connectorhub/connectorhub/pkg/fakes/confluence"
-	fakegithub "github.com/connectorhub/connectorhub/pkg/fakes/github"
-	fakegitlab "github.com/connectorhub/connectorhub/pkg/fakes/gitlab"
-	fakejira "github.com/connectorhub/connectorhub/pkg/fakes/jira"
+	"github.com/connectorhub/connectorhub/pkg/trackers/confluence/confluencefake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab/gitlabfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -33,6 +34,9 @@ type sandboxTracker struct {
 	// connector builds the connector for the fake's URL; credential is its token.
 	connector  func(url string) *chv1.Connector
 	credential string
+	// knowledge marks a knowledge source (Confluence): registered before
+	// the trackers, so their first tickets are enriched with it at once.
+	knowledge bool
 }
 
 // sandbox runs fake trackers on loopback with seeded tickets, so a newcomer
@@ -49,33 +53,33 @@ const sandboxInterval = 10 * time.Second
 func newSandbox(log *slog.Logger) *sandbox {
 	return &sandbox{log: log, urls: map[string]string{}, trackers: []sandboxTracker{
 		{
-			name: "jira", handler: fakejira.NewSandbox(connector.Cloud), credential: fakejira.SandboxToken,
+			name: "jira", handler: jirafake.NewSandbox(connector.Cloud), credential: jirafake.SandboxToken,
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_JIRA, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, BaseUrl: url,
-					AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: fakejira.SandboxEmail, Project: fakejira.SandboxProject,
+					AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: jirafake.SandboxEmail, Project: jirafake.SandboxProject,
 					DisplayName: "Sandbox Jira", Enabled: true, PollInterval: durationpb.New(sandboxInterval), IndexComments: true}
 			},
 		},
 		{
-			name: "github", handler: fakegithub.NewSandbox(), credential: fakegithub.SandboxToken,
+			name: "github", handler: githubfake.NewSandbox(), credential: githubfake.SandboxToken,
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_GITHUB, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url + "/api/v3/",
-					Project: fakegithub.SandboxRepo, DisplayName: "Sandbox GitHub", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+					Project: githubfake.SandboxRepo, DisplayName: "Sandbox GitHub", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
 			},
 		},
 		{
-			name: "confluence", handler: fakeconfluence.NewSandbox(), credential: fakeconfluence.SandboxToken,
+			name: "confluence", handler: confluencefake.NewSandbox(), credential: confluencefake.SandboxToken, knowledge: true,
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_CONFLUENCE, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, BaseUrl: url,
-					AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: fakeconfluence.SandboxEmail, SpaceKeys: []string{fakeconfluence.SandboxSpace},
+					AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: confluencefake.SandboxEmail, SpaceKeys: []string{confluencefake.SandboxSpace},
 					DisplayName: "Sandbox Confluence", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
 			},
 		},
 		{
-			name: "gitlab", handler: fakegitlab.NewSandbox(), credential: fakegitlab.SandboxToken,
+			name: "gitlab", handler: gitlabfake.NewSandbox(), credential: gitlabfake.SandboxToken,
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_GITLAB, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url,
-					Project: fakegitlab.SandboxProject, DisplayName: "Sandbox GitLab", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+					Project: gitlabfake.SandboxProject, DisplayName: "Sandbox GitLab", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
 			},
 		},
 	}}
@@ -116,7 +120,9 @@ func (s *sandbox) stop() {
 }
 
 // register creates (or repoints) one connector per fake through the
-// registry's own API, as an operator would.
+// registry's own API, as an operator would: knowledge sources first, so the
+// trackers' first tickets are enriched with them at once (the knowledge
+// service would otherwise backfill them once the knowledge connector exists).
 func (s *sandbox) register(ctx context.Context, registryAddr, adminToken string) error {
 	conn, err := grpc.NewClient(registryAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -125,7 +131,7 @@ func (s *sandbox) register(ctx context.Context, registryAddr, adminToken string)
 	defer conn.Close()
 	client := chv1.NewRegistryServiceClient(conn)
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+adminToken)
-	for _, t := range s.trackers {
+	for _, t := range s.registrationOrder() {
 		id := "sandbox-" + t.name
 		want := t.connector(s.urls[t.name])
 		got, err := client.GetConnector(ctx, &chv1.GetConnectorRequest{Id: id})
@@ -143,6 +149,22 @@ func (s *sandbox) register(ctx context.Context, registryAddr, adminToken string)
 		s.log.Info("sandbox connector ready", "connector", id, "tracker", s.urls[t.name])
 	}
 	return nil
+}
+
+// registrationOrder is the fakes with the knowledge sources first, the
+// others in their order (which also sets their ports).
+func (s *sandbox) registrationOrder() []sandboxTracker {
+	order := slices.Clone(s.trackers)
+	slices.SortStableFunc(order, func(a, b sandboxTracker) int {
+		switch {
+		case a.knowledge == b.knowledge:
+			return 0
+		case a.knowledge:
+			return -1
+		}
+		return 1
+	})
+	return order
 }
 
 func splitHostPort(listen string) (string, int, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -17,8 +18,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
-	fakejira "github.com/connectorhub/connectorhub/pkg/fakes/jira"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -131,7 +132,7 @@ func TestSandboxWalkThrough(t *testing.T) {
 		t.Fatal("sandbox Jira URL not logged")
 	}
 	req, _ := http.NewRequest(http.MethodGet, m[1]+"/rest/api/3/issue/"+target.GetKey()+"?fields=status,comment,subtasks", nil)
-	req.SetBasicAuth(fakejira.SandboxEmail, fakejira.SandboxToken)
+	req.SetBasicAuth(jirafake.SandboxEmail, jirafake.SandboxToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -153,6 +154,24 @@ func TestSandboxWalkThrough(t *testing.T) {
 	}
 	if issue.Fields.Status.Name != "Done" || issue.Fields.Comment.Total < 1 {
 		t.Errorf("fake ticket after writeback: %+v", issue.Fields)
+	}
+}
+
+func TestSandboxRegistersKnowledgeSourcesFirst(t *testing.T) {
+	s := newSandbox(slog.New(slog.DiscardHandler))
+	var order, ports []string
+	for _, tr := range s.registrationOrder() {
+		order = append(order, tr.name)
+	}
+	for _, tr := range s.trackers {
+		ports = append(ports, tr.name)
+	}
+	if want := []string{"confluence", "jira", "github", "gitlab"}; !slices.Equal(order, want) {
+		t.Errorf("registration order %v, want %v", order, want)
+	}
+	// The README's ports (7411-7414) follow this order.
+	if want := []string{"jira", "github", "confluence", "gitlab"}; !slices.Equal(ports, want) {
+		t.Errorf("port order %v, want %v", ports, want)
 	}
 }
 

@@ -20,8 +20,8 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	fakejira "github.com/connectorhub/connectorhub/pkg/fakes/jira"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -53,7 +53,7 @@ func TestServicesAsSeparateProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(natsSrv.Shutdown)
-	jira := fakejira.NewSandbox(connector.Cloud)
+	jira := jirafake.NewSandbox(connector.Cloud)
 	fake := httptest.NewServer(jira)
 	t.Cleanup(fake.Close)
 
@@ -91,9 +91,9 @@ func TestServicesAsSeparateProcesses(t *testing.T) {
 	}
 	defer conn.Close()
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+strings.TrimSpace(string(token)))
-	_, err = chv1.NewRegistryServiceClient(conn).CreateConnector(ctx, &chv1.CreateConnectorRequest{ConnectorId: "jira-split", Credential: fakejira.SandboxToken,
+	_, err = chv1.NewRegistryServiceClient(conn).CreateConnector(ctx, &chv1.CreateConnectorRequest{ConnectorId: "jira-split", Credential: jirafake.SandboxToken,
 		Connector: &chv1.Connector{System: chv1.System_SYSTEM_JIRA, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, BaseUrl: fake.URL,
-			AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: fakejira.SandboxEmail, Project: fakejira.SandboxProject, Enabled: true,
+			AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: jirafake.SandboxEmail, Project: jirafake.SandboxProject, Enabled: true,
 			PollInterval: durationpb.New(10 * time.Second)}})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
@@ -311,7 +312,9 @@ func TestNATSURLPasswordsAreRedacted(t *testing.T) {
 
 var eventTime0 = time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC)
 
-// seedEvents publishes two ticket events, a writeback and an audit event.
+// seedEvents publishes two ticket events, a writeback and an audit event. The
+// i-th event's ce-time is eventTime0 + i minutes; as the pollers do, a ticket
+// event's ce-time is the ticket's update time, long before it is published.
 func seedEvents(t *testing.T, js jetstream.JetStream) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -320,11 +323,13 @@ func seedEvents(t *testing.T, js jetstream.JetStream) {
 		subject string
 		msg     proto.Message
 	}{
-		{"ticket.discovered.jira.j1", &pb.TicketDiscovered{Ticket: &pb.Ticket{ConnectorId: "j1", Key: "SAND-1", Summary: "Fix login", Status: "To Do"}}},
+		{"ticket.discovered.jira.j1", &pb.TicketDiscovered{Ticket: &pb.Ticket{ConnectorId: "j1", Key: "SAND-1", Summary: "Fix login", Status: "To Do",
+			UpdateTime: timestamppb.New(eventTime0)}}},
 		{"writeback.completed.jira.j1", &pb.WritebackCompleted{ResultId: "res-1", TicketKey: "SAND-1", StatusOutcome: "applied",
 			Links: []*pb.Link{{Kind: "comment", Url: "https://jira/SAND-1#c1"}, {Kind: "subtask", Key: "SAND-9"}}}},
 		{"audit.connector.create", &pb.AuditEvent{Action: "connector.create", Actor: "alice", Role: "admin", ConnectorId: "j1", Outcome: "ok"}},
-		{"ticket.updated.jira.j1", &pb.TicketUpdated{Ticket: &pb.Ticket{Key: "SAND-2", Summary: "Slow search", Status: "In Progress"}, ChangedFields: []string{"status"}}},
+		{"ticket.updated.jira.j1", &pb.TicketUpdated{Ticket: &pb.Ticket{Key: "SAND-2", Summary: "Slow search", Status: "In Progress",
+			UpdateTime: timestamppb.New(eventTime0.Add(3 * time.Minute))}, ChangedFields: []string{"status"}}},
 	}
 	for i, e := range events {
 		if _, err := bus.Publish(ctx, js, e.subject, e.msg, bus.WithID(e.subject), bus.WithTime(eventTime0.Add(time.Duration(i)*time.Minute))); err != nil {
@@ -333,7 +338,23 @@ func seedEvents(t *testing.T, js jetstream.JetStream) {
 	}
 }
 
-func TestTailPrintsTicketEventsAsTable(t *testing.T) {
+// storedTime is when stream stored its message seq: the publish time.
+func storedTime(t *testing.T, js jetstream.JetStream, stream string, seq uint64) time.Time {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.GetMsg(ctx, seq)
+	if err != nil {
+		t.Fatalf("%s seq %d: %v", stream, seq, err)
+	}
+	return m.Time
+}
+
+func TestTailPrintsPublishTimeFirstAndTicketUpdateTimeAsField(t *testing.T) {
 	t.Parallel()
 	url, js := startNATS(t)
 	seedEvents(t, js)
@@ -345,11 +366,22 @@ func TestTailPrintsTicketEventsAsTable(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("want 2 lines, got %q", r.stdout)
 	}
-	for i, want := range [][]string{
-		{"2026-02-01T10:00:00Z", "TicketDiscovered", "ticket.discovered.jira.j1", `SAND-1 "Fix login" [To Do]`},
-		{"2026-02-01T10:03:00Z", "TicketUpdated", "ticket.updated.jira.j1", `SAND-2 "Slow search" [In Progress] changed: status`},
+	for i, want := range []struct {
+		seq    uint64
+		ceTime string
+		parts  []string
+	}{
+		{1, "2026-02-01T10:00:00Z", []string{"TicketDiscovered", "ticket.discovered.jira.j1", `SAND-1 "Fix login" [To Do] (ticket updated 2026-02-01T10:00:00Z)`}},
+		{2, "2026-02-01T10:03:00Z", []string{"TicketUpdated", "ticket.updated.jira.j1", `SAND-2 "Slow search" [In Progress] changed: status (ticket updated 2026-02-01T10:03:00Z)`}},
 	} {
-		for _, w := range want {
+		published := storedTime(t, js, bus.StreamTickets, want.seq).UTC().Format(time.RFC3339)
+		if published == want.ceTime {
+			t.Fatalf("the stream stored event %d at its ce-time %s; the test cannot tell them apart", want.seq, published)
+		}
+		if first, _, _ := strings.Cut(lines[i], " "); first != published {
+			t.Errorf("line %d %q starts with %q, want the publish time %s (not the ticket's update time %s)", i, lines[i], first, published, want.ceTime)
+		}
+		for _, w := range want.parts {
 			if !strings.Contains(lines[i], w) {
 				t.Errorf("line %d %q lacks %q", i, lines[i], w)
 			}
@@ -404,6 +436,7 @@ func TestTailJSONIsOneCloudEventPerLine(t *testing.T) {
 		Type        string          `json:"type"`
 		Source      string          `json:"source"`
 		Time        string          `json:"time"`
+		PublishTime string          `json:"publishtime"`
 		NATSSubject string          `json:"natssubject"`
 		Stream      string          `json:"stream"`
 		Sequence    uint64          `json:"sequence"`
@@ -416,6 +449,9 @@ func TestTailJSONIsOneCloudEventPerLine(t *testing.T) {
 		ev.Source != bus.DefaultSource || ev.NATSSubject != "ticket.discovered.jira.j1" || ev.Stream != bus.StreamTickets ||
 		ev.Sequence != 1 || !strings.HasPrefix(ev.Time, "2026-02-01T10:00:00") {
 		t.Errorf("attributes = %+v", ev)
+	}
+	if pt, err := time.Parse(time.RFC3339Nano, ev.PublishTime); err != nil || !pt.Equal(storedTime(t, js, bus.StreamTickets, 1)) {
+		t.Errorf("publishtime = %q (%v), want the time TICKETS stored the event", ev.PublishTime, err)
 	}
 	var td pb.TicketDiscovered
 	if err := protojson.Unmarshal(ev.Data, &td); err != nil || td.GetTicket().GetKey() != "SAND-1" {

@@ -28,6 +28,9 @@ import (
 // DefaultServer is the registry's documented local port.
 const DefaultServer = "127.0.0.1:7400"
 
+// defaultAddrSource is the AddrSource of DefaultServer.
+const defaultAddrSource = "the default address"
+
 // target is the registry hubctl talks to and where each setting came from, so
 // an error can say which address it used and why.
 type target struct {
@@ -36,6 +39,10 @@ type target struct {
 	// Token is the registry API token; never printed.
 	Token       string
 	TokenSource string // "" when no token was found
+	// StateNote says which hub state file was tried and why it gave no
+	// address or no token, for errors when the address is the default or
+	// there is no token; "" when the state file gave both.
+	StateNote string
 }
 
 // resolveTarget finds the registry address: --server → HUB_SERVER → the hub
@@ -60,7 +67,7 @@ func resolveTarget(server, apiToken string, getenv func(string) string) (target,
 	case stateErr != nil && !errors.Is(stateErr, fs.ErrNotExist):
 		return target{}, fmt.Errorf("cannot use %v; pass --server or set HUB_SERVER", stateErr)
 	default:
-		t.Addr, t.AddrSource = DefaultServer, "the default address"
+		t.Addr, t.AddrSource = DefaultServer, defaultAddrSource
 	}
 
 	switch {
@@ -76,7 +83,38 @@ func resolveTarget(server, apiToken string, getenv func(string) string) (target,
 		t.Token = strings.TrimSpace(string(b))
 		t.TokenSource = "token file " + state.AdminTokenFile
 	}
+	if t.Token == "" || t.AddrSource == defaultAddrSource {
+		t.StateNote = stateNote(statePath, getenv(hubstate.EnvPath) != "", state, stateErr, t.Addr)
+	}
 	return t, nil
+}
+
+// stateNote says which hub state file hubctl tried, whether it existed, and
+// why it gave no registry address or API token for addr.
+func stateNote(path string, fromEnv bool, state hubstate.State, err error, addr string) string {
+	if path == "" {
+		return "no hub state file was read: " + hubstate.EnvPath + ", XDG_STATE_HOME and HOME are all unset"
+	}
+	file := "hub state file " + path + " (the default path)"
+	if fromEnv {
+		file = "hub state file " + path + " (from " + hubstate.EnvPath + ")"
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return file + " does not exist; a hub started with another " + hubstate.EnvPath + " writes it elsewhere: set the same " + hubstate.EnvPath + " here"
+	case err != nil:
+		if inner := errors.Unwrap(err); inner != nil {
+			err = inner // hubstate's errors repeat "hub state file"
+		}
+		return fmt.Sprintf("%s exists but was not used: %v", file, err)
+	case state.RegistryAddr == "":
+		return file + " exists but names no registry address"
+	case state.RegistryAddr != addr:
+		return fmt.Sprintf("%s exists but is for registry %s, so its API token is not sent to %s", file, state.RegistryAddr, addr)
+	case state.AdminTokenFile == "":
+		return file + " exists but names no API token file (a hub given HUB_API_TOKENS or HUB_API_TOKENS_FILE writes none)"
+	}
+	return ""
 }
 
 // dial opens a client to the registry. The connection is lazy: an unreachable
@@ -168,12 +206,16 @@ func (e *rpcError) Error() string {
 		if e.answered {
 			return fmt.Sprintf("%s is up but answered UNAVAILABLE: %s", where, msg)
 		}
-		return fmt.Sprintf("%s is unreachable: %s", where, msg)
+		s := fmt.Sprintf("%s is unreachable: %s", where, msg)
+		if e.target.AddrSource == defaultAddrSource {
+			s += e.target.stateNoteSuffix()
+		}
+		return s
 	case codes.DeadlineExceeded:
 		return fmt.Sprintf("%s did not answer within %s: %s", where, e.timeout, msg)
 	case codes.Unauthenticated:
 		if e.target.Token == "" {
-			return fmt.Sprintf("%s requires an API token (UNAUTHENTICATED: %s): pass --api-token or set HUB_API_TOKEN", where, msg)
+			return fmt.Sprintf("%s requires an API token (UNAUTHENTICATED: %s): pass --api-token or set HUB_API_TOKEN", where, msg) + e.target.stateNoteSuffix()
 		}
 		return fmt.Sprintf("%s rejected the API token from %s (UNAUTHENTICATED): %s", where, e.target.TokenSource, msg)
 	case codes.PermissionDenied:
@@ -191,6 +233,14 @@ func (e *rpcError) Error() string {
 	default:
 		return fmt.Sprintf("%s: %s", st.Code(), msg)
 	}
+}
+
+// stateNoteSuffix is "; <StateNote>", or "" without a note.
+func (t target) stateNoteSuffix() string {
+	if t.StateNote == "" {
+		return ""
+	}
+	return "; " + t.StateNote
 }
 
 func fieldViolations(st *status.Status) string {

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	fakegithub "github.com/connectorhub/connectorhub/pkg/fakes/github"
+	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
 	pb "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 	"github.com/connectorhub/connectorhub/services/registry/registrytest"
 )
@@ -32,19 +32,19 @@ func TestEndToEndAgainstARunningRegistry(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a registry")
 	}
-	opts := fakegithub.Options{Repos: []fakegithub.Repo{{ID: 10, Owner: "acme", Name: "api", Private: true, Collaborators: map[string]fakegithub.Role{}}}}
+	opts := githubfake.Options{Repos: []githubfake.Repo{{ID: 10, Owner: "acme", Name: "api", Private: true, Collaborators: map[string]githubfake.Role{}}}}
 	var id int64
 	for login, tok := range e2eTokens {
 		id++
-		opts.Users = append(opts.Users, fakegithub.User{ID: id, Login: login})
+		opts.Users = append(opts.Users, githubfake.User{ID: id, Login: login})
 		scopes := []string{"repo"}
 		if login == "scopeless" {
 			scopes = []string{"read:org"}
 		}
-		opts.Tokens = append(opts.Tokens, fakegithub.Token{Value: tok, Login: login, Scopes: scopes})
-		opts.Repos[0].Collaborators[login] = fakegithub.Write
+		opts.Tokens = append(opts.Tokens, githubfake.Token{Value: tok, Login: login, Scopes: scopes})
+		opts.Repos[0].Collaborators[login] = githubfake.Write
 	}
-	gh := fakegithub.New(opts)
+	gh := githubfake.New(opts)
 	ghURL := gh.Start(t) + "/api/v3"
 	reg := registrytest.Start(t)
 

@@ -53,8 +53,10 @@ func newTailCmd(g *globals) *cobra.Command {
 		Short: "Print events from the bus as they arrive",
 		Long: `Follows the TICKETS, RESULTS, WRITEBACK and AUDIT streams (or one of them with
 --stream) with an ephemeral ordered consumer per stream and prints each event:
-time, type, subject and a one-line summary; -o json prints one CloudEvents
-JSON object per line (attributes and the protobuf JSON payload as "data").
+publish time (when the stream stored it), type, subject and a one-line summary;
+a ticket event's summary ends with the ticket's own update time. -o json prints
+one CloudEvents JSON object per line (attributes, the publish time as
+"publishtime" and the protobuf JSON payload as "data").
 
 Subject filters may use NATS wildcards (ticket.discovered.jira.>,
 writeback.*.*.jira-1); a stream is followed only when a filter can match it.
@@ -277,20 +279,23 @@ func (g *globals) tail(ctx context.Context, plan []streamPlan, cfg jetstream.Ord
 	return nil
 }
 
-// eventTime is ce-time, else the time the stream stored the message.
-func eventTime(m jetstream.Msg) time.Time {
+// publishTime is when the stream stored the message, else its ce-time. The
+// stored time comes first because ce-time is not always the publish time: the
+// pollers set a ticket event's ce-time to the ticket's update time, which may
+// be hours before the event was published.
+func publishTime(m jetstream.Msg) time.Time {
+	if md, err := m.Metadata(); err == nil && !md.Timestamp.IsZero() {
+		return md.Timestamp
+	}
 	if ts := m.Headers().Get(bus.HeaderTime); ts != "" {
 		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
 			return t
 		}
 	}
-	if md, err := m.Metadata(); err == nil {
-		return md.Timestamp
-	}
 	return time.Time{}
 }
 
-// writeEventLine prints time, short type, subject and a summary.
+// writeEventLine prints publish time, short type, subject and a summary.
 func writeEventLine(w io.Writer, tm tailed) error {
 	m := tm.msg
 	typ := m.Headers().Get(bus.HeaderType)
@@ -298,7 +303,7 @@ func writeEventLine(w io.Writer, tm tailed) error {
 	if short == "" {
 		short = "-"
 	}
-	_, err := fmt.Fprintf(w, "%-20s  %-18s  %-36s  %s\n", eventTime(m).UTC().Format(time.RFC3339), short, m.Subject(), summarize(m, typ))
+	_, err := fmt.Fprintf(w, "%-20s  %-18s  %-36s  %s\n", publishTime(m).UTC().Format(time.RFC3339), short, m.Subject(), summarize(m, typ))
 	return err
 }
 
@@ -314,13 +319,13 @@ func summarize(m jetstream.Msg, typ string) string {
 	}
 	switch e := msg.(type) {
 	case *pb.TicketDiscovered:
-		return ticketSummary(e.GetTicket())
+		return ticketSummary(e.GetTicket()) + ticketUpdated(e.GetTicket())
 	case *pb.TicketUpdated:
 		s := ticketSummary(e.GetTicket())
 		if len(e.GetChangedFields()) > 0 {
 			s += " changed: " + strings.Join(e.GetChangedFields(), ",")
 		}
-		return s
+		return s + ticketUpdated(e.GetTicket())
 	case *pb.TicketClosed:
 		return fmt.Sprintf("%s closed (%s)", e.GetKey(), orDash(e.GetReason()))
 	case *pb.TicketEnriched:
@@ -371,6 +376,15 @@ func ticketSummary(t *pb.Ticket) string {
 	return s
 }
 
+// ticketUpdated is the ticket's own update time as a trailing field, or ""
+// when the event does not carry it.
+func ticketUpdated(t *pb.Ticket) string {
+	if t.GetUpdateTime() == nil {
+		return ""
+	}
+	return " (ticket updated " + t.GetUpdateTime().AsTime().UTC().Format(time.RFC3339) + ")"
+}
+
 func resultActions(r *pb.ResultReady) string {
 	var a []string
 	if r.GetTargetStatus() != "" {
@@ -405,7 +419,7 @@ func firstNonEmpty(ss ...string) string {
 }
 
 // cloudEvent is an event in CloudEvents 1.0 JSON (structured) format, with
-// the NATS subject, stream and sequence as extension attributes.
+// the NATS subject, stream, sequence and publish time as extension attributes.
 type cloudEvent struct {
 	SpecVersion     string          `json:"specversion"`
 	ID              string          `json:"id"`
@@ -413,6 +427,7 @@ type cloudEvent struct {
 	Source          string          `json:"source"`
 	Subject         string          `json:"subject,omitempty"`
 	Time            string          `json:"time,omitempty"`
+	PublishTime     string          `json:"publishtime,omitempty"`
 	DataContentType string          `json:"datacontenttype,omitempty"`
 	TraceParent     string          `json:"traceparent,omitempty"`
 	NATSSubject     string          `json:"natssubject"`
@@ -433,6 +448,9 @@ func writeEventJSON(w io.Writer, tm tailed) error {
 	}
 	if md, err := m.Metadata(); err == nil {
 		ev.Sequence = md.Sequence.Stream
+		if !md.Timestamp.IsZero() {
+			ev.PublishTime = md.Timestamp.UTC().Format(time.RFC3339Nano)
+		}
 	}
 	var data bytes.Buffer
 	if err := json.Compact(&data, m.Data()); err == nil && data.Len() > 0 {

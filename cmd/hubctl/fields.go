@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/connectorhub/connectorhub/pkg/connector"
 	pb "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -147,7 +149,8 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.String("assignee", "", "account whose tickets are discovered (default: the authenticated user)")
 	fs.String("project", "", "Jira project key, GitHub owner/repo, GitLab project path or numeric id")
 	fs.StringSlice("space", nil, "Confluence space key (repeatable)")
-	fs.Duration("poll-interval", 0, "how often the tracker is polled, e.g. 1m")
+	fs.Duration("poll-interval", 0, fmt.Sprintf("how often the tracker is polled, e.g. 2m (between %s and %s; a connector without one is polled every %s)",
+		shortDuration(connector.MinPollInterval), shortDuration(connector.MaxPollInterval), shortDuration(connector.DefaultPollInterval)))
 	fs.StringSlice("status", nil, "only tickets in this status (repeatable)")
 	fs.StringSlice("label", nil, "only tickets carrying this label (repeatable)")
 	fs.String("min-priority", "", "only tickets at or above this priority name")
@@ -161,6 +164,18 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.String("conflict-policy", "", "tracker-wins or agent-wins")
 	fs.String("proxy", "", "HTTP(S) proxy URL for requests to the tracker")
 	fs.String("ca-bundle", "", "PEM file of extra certificate authorities for a self-hosted tracker")
+}
+
+// shortDuration prints d without trailing zero units: 1m, not 1m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // applyFieldFlags sets on c every field whose flag was given and returns the
@@ -207,18 +222,30 @@ func norm(s string) string {
 	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(s)), "_", "-")
 }
 
-func parseSystem(s string) (pb.System, error) {
-	switch norm(s) {
-	case "jira":
-		return pb.System_SYSTEM_JIRA, nil
-	case "github", "gh":
-		return pb.System_SYSTEM_GITHUB, nil
-	case "gitlab", "gl":
-		return pb.System_SYSTEM_GITLAB, nil
-	case "confluence":
-		return pb.System_SYSTEM_CONFLUENCE, nil
+// systemAliases are short names accepted beside the system names.
+var systemAliases = map[string]string{"gh": "github", "gl": "gitlab"}
+
+// systemNames lists the systems the schema defines (SYSTEM_JIRA → jira), in enum order.
+func systemNames() []string {
+	var names []string
+	for i := int32(1); ; i++ {
+		name, ok := pb.System_name[i]
+		if !ok {
+			return names
+		}
+		names = append(names, strings.ToLower(strings.TrimPrefix(name, "SYSTEM_")))
 	}
-	return pb.System_SYSTEM_UNSPECIFIED, fmt.Errorf("unknown system %q (want jira, github, gitlab or confluence)", s)
+}
+
+func parseSystem(s string) (pb.System, error) {
+	name := norm(s)
+	if alias, ok := systemAliases[name]; ok {
+		name = alias
+	}
+	if v, ok := pb.System_value["SYSTEM_"+strings.ToUpper(name)]; ok && v != 0 {
+		return pb.System(v), nil
+	}
+	return pb.System_SYSTEM_UNSPECIFIED, fmt.Errorf("unknown system %q (want %s)", s, strings.Join(systemNames(), ", "))
 }
 
 func parseDeployment(s string) (pb.Deployment, error) {
@@ -282,7 +309,7 @@ type requiredField struct {
 func missingFields(c *pb.Connector) []requiredField {
 	var out []requiredField
 	if c.System == pb.System_SYSTEM_UNSPECIFIED {
-		return append(out, requiredField{"system", "System (jira, github, gitlab, confluence)", func(c *pb.Connector, v string) (err error) {
+		return append(out, requiredField{"system", "System (" + strings.Join(systemNames(), ", ") + ")", func(c *pb.Connector, v string) (err error) {
 			c.System, err = parseSystem(v)
 			return err
 		}})

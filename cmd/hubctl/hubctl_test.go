@@ -498,6 +498,111 @@ func TestErrorsExplainAuthFailures(t *testing.T) {
 	}
 }
 
+func TestNoTokenErrorNamesTheStateFileTried(t *testing.T) {
+	t.Parallel()
+	fake, addr := startFake(t)
+	fake.failWith = status.Error(codes.Unauthenticated, "missing authorization")
+	dir := t.TempDir()
+	otherRegistry := filepath.Join(dir, "other.json")
+	if err := hubstate.Write(otherRegistry, hubstate.State{RegistryAddr: "127.0.0.1:1", AdminTokenFile: filepath.Join(dir, "admin.token")}); err != nil {
+		t.Fatal(err)
+	}
+	noTokenFile := filepath.Join(dir, "no-token.json")
+	if err := hubstate.Write(noTokenFile, hubstate.State{RegistryAddr: addr}); err != nil {
+		t.Fatal(err)
+	}
+	broken := writeFile(t, filepath.Join(dir, "broken.json"), "{not json")
+	tests := []struct {
+		name string
+		vars map[string]string // replaces HUB_STATE_FILE
+		want []string
+	}{
+		{"custom HUB_STATE_FILE that does not exist",
+			map[string]string{"HUB_STATE_FILE": filepath.Join(dir, "custom", "hub.json")},
+			[]string{"hub state file " + filepath.Join(dir, "custom", "hub.json") + " (from HUB_STATE_FILE) does not exist"}},
+		{"default path that does not exist",
+			map[string]string{"XDG_STATE_HOME": filepath.Join(dir, "xdg")},
+			[]string{"hub state file " + filepath.Join(dir, "xdg", "connectorhub", "hub.json") + " (the default path) does not exist", "set the same HUB_STATE_FILE here"}},
+		{"state file of another registry",
+			map[string]string{"HUB_STATE_FILE": otherRegistry},
+			[]string{"hub state file " + otherRegistry + " (from HUB_STATE_FILE) exists but is for registry 127.0.0.1:1, so its API token is not sent to " + addr}},
+		{"state file without a token file",
+			map[string]string{"HUB_STATE_FILE": noTokenFile},
+			[]string{"hub state file " + noTokenFile + " (from HUB_STATE_FILE) exists but names no API token file"}},
+		{"broken state file",
+			map[string]string{"HUB_STATE_FILE": broken},
+			[]string{"hub state file " + broken + " (from HUB_STATE_FILE) exists but was not used: invalid character"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := newCLI(t, addr)
+			delete(c.vars, "HUB_API_TOKEN")
+			delete(c.vars, "HUB_STATE_FILE")
+			for k, v := range tt.vars {
+				c.vars[k] = v
+			}
+			r := c.run("connectors", "remove", "gh-1", "--force")
+			if r.err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range append([]string{"requires an API token", "pass --api-token or set HUB_API_TOKEN"}, tt.want...) {
+				if !strings.Contains(r.err.Error(), w) {
+					t.Errorf("err = %v\nlacks %q", r.err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestUnreachableDefaultRegistryNamesTheStateFileTried(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "hub.json")
+	tgt, err := resolveTarget("", "", func(k string) string { return map[string]string{"HUB_STATE_FILE": missing}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := (&rpcError{err: status.Error(codes.Unavailable, "connection refused"), target: tgt}).Error()
+	want := "registry " + DefaultServer + " (from the default address) is unreachable: connection refused; hub state file " + missing + " (from HUB_STATE_FILE) does not exist"
+	if !strings.HasPrefix(got, want) {
+		t.Errorf("err = %q\nwant prefix %q", got, want)
+	}
+	// An address the user gave is not blamed on the state file.
+	tgt, err = resolveTarget("127.0.0.1:1", "tok", func(k string) string { return map[string]string{"HUB_STATE_FILE": missing}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := (&rpcError{err: status.Error(codes.Unavailable, "connection refused"), target: tgt}).Error(); strings.Contains(got, "state file") {
+		t.Errorf("err = %q names the state file although --server gave the address", got)
+	}
+	// A registry found through the state file needs no note.
+	if err := hubstate.Write(missing, hubstate.State{RegistryAddr: "127.0.0.1:7499", AdminTokenFile: writeFile(t, filepath.Join(t.TempDir(), "t"), "tok\n")}); err != nil {
+		t.Fatal(err)
+	}
+	tgt, err = resolveTarget("", "", func(k string) string { return map[string]string{"HUB_STATE_FILE": missing}[k] })
+	if err != nil || tgt.StateNote != "" {
+		t.Errorf("state note %q, err %v; want none", tgt.StateNote, err)
+	}
+}
+
+func TestPollIntervalHelpStatesDefaultAndLimits(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"add", "update", "test"} {
+		r := newCLI(t, "").run("connectors", cmd, "--help")
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if want := "(between 10s and 24h; a connector without one is polled every 1m)"; !strings.Contains(r.stdout, want) {
+			t.Errorf("connectors %s --help lacks %q:\n%s", cmd, want, r.stdout)
+		}
+	}
+	for d, want := range map[time.Duration]string{time.Minute: "1m", 10 * time.Second: "10s", 24 * time.Hour: "24h", 90 * time.Second: "1m30s", time.Hour + time.Second: "1h0m1s"} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
 func TestRemoveConfirmation(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -34,8 +34,9 @@ func NewRootCmd(env Env) *cobra.Command {
 		Long: `hubctl talks to the connectorhub registry over gRPC.
 
 The registry is found by --server, then $HUB_SERVER, then the state file the
-all-in-one hub writes when it starts ($HUB_STATE_FILE, default
-~/.local/state/connectorhub/hub.json), then ` + DefaultServer + `.
+all-in-one hub writes when it starts ($HUB_STATE_FILE, else
+$XDG_STATE_HOME/connectorhub/hub.json, else ~/.local/state/connectorhub/hub.json),
+then ` + DefaultServer + `.
 The API token is --api-token, then $HUB_API_TOKEN, then the token file named
 in that state file.`,
 		SilenceUsage:  true,

@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// Stream names (see DESIGN.md, "The bus contract").
+// Stream names (see docs/architecture.md, "The bus contract").
 const (
 	StreamTickets   = "TICKETS"
 	StreamResults   = "RESULTS"

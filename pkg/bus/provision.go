@@ -17,7 +17,7 @@ const (
 	DefaultDuplicateWindow = 5 * time.Minute
 	DefaultLeaseTTL        = 30 * time.Second
 
-	// MinDuplicateWindow is the contract's lower bound (DESIGN.md).
+	// MinDuplicateWindow is the contract's lower bound (docs/architecture.md, "The bus contract").
 	MinDuplicateWindow = 2 * time.Minute
 	// maxReplicas is JetStream's own upper bound.
 	maxReplicas = 5

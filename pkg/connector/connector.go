@@ -16,9 +16,6 @@ const (
 	Confluence System = "confluence"
 )
 
-// Systems lists every supported system in a stable order.
-var Systems = []System{Jira, GitHub, GitLab, Confluence}
-
 // Deployment says whether the tracker is the vendor's SaaS or self-hosted.
 type Deployment string
 

@@ -9,6 +9,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
+	"github.com/connectorhub/connectorhub/pkg/trackers/all"
 )
 
 func newStore(t *testing.T) *connector.Store {
@@ -23,7 +24,7 @@ func newStore(t *testing.T) *connector.Store {
 
 func sample(id string) connector.Connector {
 	c := connector.Connector{ID: id, System: connector.GitHub, Deployment: connector.Cloud, Project: "acme/widgets", Enabled: true}
-	c.ApplyDefaults()
+	c.ApplyDefaults(all.Registry())
 	return c
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -40,34 +41,36 @@ const (
 	MaxPollInterval  = 24 * time.Hour
 )
 
-var (
-	idPattern          = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
-	jiraProjectPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,254}$`)
-	githubRepoPattern  = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
-	gitlabPathPattern  = regexp.MustCompile(`^(?:[0-9]+|[A-Za-z0-9_.][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_.][A-Za-z0-9_.-]*)+)$`)
-	spaceKeyPattern    = regexp.MustCompile(`^~?[A-Za-z0-9_]{1,255}$`)
-)
+var idPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
+
+// Catalog says what each system accepts; trackers.Registry implements it from
+// the Rules each tracker package declares.
+type Catalog interface {
+	Rules(System) (Rules, bool)
+	Systems() []System
+}
 
 // ValidID reports whether id can name a connector (it is used in NATS subjects and KV keys).
 func ValidID(id string) bool { return idPattern.MatchString(id) }
 
-// ApplyDefaults fills the fields a user may leave empty.
-func (c *Connector) ApplyDefaults() {
+// ApplyDefaults fills the fields a user may leave empty: the poll interval,
+// the conflict policy, and from the system's rules the auth mode (the first
+// the deployment accepts) and the status label names.
+func (c *Connector) ApplyDefaults(cat Catalog) {
 	if c.PollInterval == 0 {
 		c.PollInterval = DefaultPollInterval
 	}
 	if c.ConflictPolicy == "" {
 		c.ConflictPolicy = TrackerWins
 	}
-	if c.AuthMode == "" {
-		switch {
-		case (c.System == Jira || c.System == Confluence) && c.Deployment == Cloud:
-			c.AuthMode = AuthBasic
-		case c.System != "":
-			c.AuthMode = AuthBearer
-		}
+	r, ok := cat.Rules(c.System)
+	if !ok {
+		return
 	}
-	if c.System == GitHub || c.System == GitLab {
+	if modes := r.AuthModesFor(c.Deployment); c.AuthMode == "" && len(modes) > 0 {
+		c.AuthMode = modes[0]
+	}
+	if r.StatusLabels {
 		if c.StatusLabels.InProgress == "" {
 			c.StatusLabels.InProgress = DefaultStatusLabels.InProgress
 		}
@@ -80,33 +83,9 @@ func (c *Connector) ApplyDefaults() {
 	}
 }
 
-// AuthModes lists the authentication modes a system accepts on a deployment.
-func AuthModes(s System, d Deployment) []AuthMode {
-	switch s {
-	case Jira:
-		if d == Cloud {
-			return []AuthMode{AuthBasic, AuthAnonymous}
-		}
-		return []AuthMode{AuthBearer, AuthBasic, AuthAnonymous}
-	case Confluence:
-		if d == Cloud {
-			return []AuthMode{AuthBasic}
-		}
-		return []AuthMode{AuthBearer, AuthBasic}
-	case GitHub, GitLab:
-		return []AuthMode{AuthBearer}
-	}
-	return nil
-}
-
-// NeedsBaseURL reports whether the user must give a base URL (there is no vendor default).
-func NeedsBaseURL(s System, d Deployment) bool {
-	return s == Jira || s == Confluence || d == SelfHosted
-}
-
 // Validate checks every field and returns a ValidationError naming each bad one.
 // It does not judge where base_url points: that is the endpoint policy's job.
-func (c Connector) Validate() error {
+func (c Connector) Validate(cat Catalog) error {
 	var errs ValidationError
 	add := func(field, format string, args ...any) {
 		errs = append(errs, FieldError{Field: field, Description: fmt.Sprintf(format, args...)})
@@ -115,17 +94,20 @@ func (c Connector) Validate() error {
 	if !ValidID(c.ID) {
 		add("id", "must be 2-63 characters of lowercase letters, digits and dashes, starting with a letter")
 	}
-	switch c.System {
-	case Jira, GitHub, GitLab, Confluence:
-	case "":
-		add("system", "is required (one of jira, github, gitlab, confluence)")
-	default:
-		add("system", "unknown system %q (one of jira, github, gitlab, confluence)", c.System)
+	rules, known := cat.Rules(c.System)
+	switch {
+	case c.System == "":
+		add("system", "is required (one of %s)", joinSystems(cat.Systems()))
+	case !known:
+		add("system", "unknown system %q (one of %s)", c.System, joinSystems(cat.Systems()))
 	}
 	switch c.Deployment {
-	case Cloud, SelfHosted:
 	case "":
 		add("deployment", "is required (cloud or self_hosted)")
+	case Cloud, SelfHosted:
+		if known && !rules.Supports(c.Deployment) {
+			add("deployment", "%s does not run on %s", c.System, c.Deployment)
+		}
 	default:
 		add("deployment", "unknown deployment %q (cloud or self_hosted)", c.Deployment)
 	}
@@ -134,7 +116,7 @@ func (c Connector) Validate() error {
 	checkText(add, "assignee", c.Assignee, MaxShortLen)
 
 	if c.BaseURL == "" {
-		if NeedsBaseURL(c.System, c.Deployment) {
+		if known && rules.Supports(c.Deployment) && rules.NeedsBaseURL(c.Deployment) {
 			add("base_url", "is required for %s %s", c.System, c.Deployment)
 		}
 	} else if msg := checkHTTPURL(c.BaseURL); msg != "" {
@@ -146,63 +128,19 @@ func (c Connector) Validate() error {
 		}
 	}
 
-	if modes := AuthModes(c.System, c.Deployment); len(modes) > 0 && c.Deployment != "" {
-		ok := false
-		for _, m := range modes {
-			ok = ok || m == c.AuthMode
-		}
-		if !ok {
-			add("auth_mode", "%q is not accepted by %s %s (accepted: %s)", c.AuthMode, c.System, c.Deployment, joinModes(modes))
-		}
+	if known && rules.Supports(c.Deployment) && !rules.AcceptsAuth(c.Deployment, c.AuthMode) {
+		add("auth_mode", "%q is not accepted by %s %s (accepted: %s)", c.AuthMode, c.System, c.Deployment, joinModes(rules.AuthModesFor(c.Deployment)))
 	}
 	if c.AuthMode == AuthBasic {
 		if c.Username == "" {
 			add("username", "is required for basic auth")
-		} else if (c.System == Jira || c.System == Confluence) && c.Deployment == Cloud && !strings.Contains(c.Username, "@") {
-			add("username", "must be the account's email address on Atlassian Cloud")
+		} else if known && slices.Contains(rules.EmailUsername, c.Deployment) && !strings.Contains(c.Username, "@") {
+			add("username", "must be the account's email address on %s %s", c.System, c.Deployment)
 		}
 	}
-
-	switch c.System {
-	case Jira:
-		if c.Project != "" && !jiraProjectPattern.MatchString(c.Project) {
-			add("project", "must be a Jira project key such as PROJ (uppercase letters, digits, underscores)")
-		}
-		if c.AuthMode == AuthAnonymous && c.Assignee == "" {
-			add("assignee", "is required with anonymous access (there is no authenticated user to default to)")
-		}
-	case GitHub:
-		if c.Project == "" {
-			add("project", "is required: the repository as owner/repo")
-		} else if !githubRepoPattern.MatchString(c.Project) {
-			add("project", "must be a repository as owner/repo")
-		}
-	case GitLab:
-		if c.Project == "" {
-			add("project", "is required: the project path (group/project) or numeric id")
-		} else if len(c.Project) > MaxShortLen || !gitlabPathPattern.MatchString(c.Project) {
-			add("project", "must be a project path such as group/project or a numeric project id")
-		}
-	case Confluence:
-		if len(c.SpaceKeys) == 0 {
-			add("space_keys", "at least one space key is required")
-		}
-		if c.Project != "" {
-			add("project", "is not used by confluence; use space_keys")
-		}
+	if known {
+		validateSystemFields(c, rules, add)
 	}
-	if c.System != Confluence && len(c.SpaceKeys) > 0 {
-		add("space_keys", "only confluence connectors have space keys")
-	}
-	if c.System != Confluence && c.FullText {
-		add("full_text", "only confluence connectors fetch page bodies")
-	}
-	checkList(add, "space_keys", c.SpaceKeys, func(k string) string {
-		if !spaceKeyPattern.MatchString(k) {
-			return "must be a space key of letters, digits and underscores"
-		}
-		return ""
-	})
 
 	if c.PollInterval < MinPollInterval || c.PollInterval > MaxPollInterval {
 		add("poll_interval", "must be between %s and %s", MinPollInterval, MaxPollInterval)
@@ -324,6 +262,41 @@ func checkCABundle(bundle string) string {
 		return "holds no PEM certificate"
 	}
 	return ""
+}
+
+// validateSystemFields checks the fields whose rules the system declares:
+// project, space keys, the assignee under anonymous access, full text.
+func validateSystemFields(c Connector, r Rules, add func(string, string, ...any)) {
+	switch {
+	case r.Project == nil && c.Project != "" && r.SpaceKeys != nil:
+		add("project", "is not used by %s; use space_keys", c.System)
+	default:
+		if msg := r.ProjectError(c.Project); msg != "" {
+			add("project", "%s", msg)
+		}
+	}
+	if r.AnonymousNeedsAssignee && c.AuthMode == AuthAnonymous && c.Assignee == "" {
+		add("assignee", "is required with anonymous access (there is no authenticated user to default to)")
+	}
+	switch {
+	case r.SpaceKeys == nil && len(c.SpaceKeys) > 0:
+		add("space_keys", "only knowledge sources (confluence) have space keys")
+	case r.SpaceKeys != nil && r.SpaceKeys.Required && len(c.SpaceKeys) == 0:
+		add("space_keys", "is required: %s", r.SpaceKeys.What)
+	case r.SpaceKeys != nil:
+		checkList(add, "space_keys", c.SpaceKeys, r.SpaceKeyError)
+	}
+	if !r.FullText && c.FullText {
+		add("full_text", "only knowledge sources (confluence) fetch page bodies")
+	}
+}
+
+func joinSystems(systems []System) string {
+	s := make([]string, len(systems))
+	for i, sys := range systems {
+		s[i] = string(sys)
+	}
+	return strings.Join(s, ", ")
 }
 
 func joinModes(modes []AuthMode) string {

@@ -15,11 +15,12 @@ import (
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
 // ErrEndpointRefused reports a tracker URL (or the address it resolves to) that
 // the endpoint policy does not let a connector reach.
-var ErrEndpointRefused = errors.New("endpoint refused")
+var ErrEndpointRefused = trackerhttp.ErrEndpointRefused
 
 // ErrInvalidHTTPConfig reports a proxy URL or CA bundle that cannot be used.
 var ErrInvalidHTTPConfig = errors.New("invalid HTTP configuration")

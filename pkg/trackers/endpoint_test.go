@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
 func TestCheckURL(t *testing.T) {
@@ -287,7 +288,7 @@ func TestNewHTTPClientConfig(t *testing.T) {
 			t.Fatal("GET without the CA bundle succeeded, want an unknown-authority error")
 		}
 		var ua x509.UnknownAuthorityError
-		if !errors.As(err, &ua) && !strings.Contains(describeTransportError(err), "certificate") {
+		if !errors.As(err, &ua) && !strings.Contains(trackerhttp.DescribeTransportError(err), "certificate") {
 			t.Fatalf("err = %v, want a certificate error", err)
 		}
 	})

@@ -2,6 +2,7 @@ package trackers
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -128,7 +129,60 @@ type PullRequestOpener interface {
 	OpenPullRequest(ctx context.Context, s *Session, key string, pr NewPullRequest) (link Link, reused bool, err error)
 }
 
-// Searcher (knowledge-base search) and PageReader live in confluence_search.go.
+// Search errors, for errors.Is. Rate limits are *RateLimitError, a rejected
+// credential ErrUnauthorized, an unparsable body ErrMalformedResponse.
+var (
+	// ErrInvalidSearch: the query cannot be sent (no terms, a malformed space
+	// key) or Confluence refused it as invalid (HTTP 400).
+	ErrInvalidSearch = errors.New("invalid search")
+	// ErrSearchUnavailable: the knowledge base could not be reached, timed
+	// out, or answered with a server error. Retrying later may succeed.
+	ErrSearchUnavailable = errors.New("knowledge base unavailable")
+	// ErrPageNotFound: the page does not exist or is not visible.
+	ErrPageNotFound = errors.New("page not found")
+)
+
+// Search limits.
+const (
+	DefaultSearchLimit = 10
+	MaxSearchLimit     = 100
+)
+
+// SearchQuery is one knowledge-base search.
+type SearchQuery struct {
+	// Terms are searched as quoted phrases (see confluence.SearchTerms); a page
+	// matching more of them ranks higher.
+	Terms []string
+	// Spaces restricts the search to these space keys; empty means the
+	// connector's SpaceKeys, or every space the account sees when it has none.
+	Spaces []string
+	// Limit is the number of hits wanted; DefaultSearchLimit when 0, at most
+	// MaxSearchLimit.
+	Limit int
+}
+
+// SearchHit is one page found.
+type SearchHit struct {
+	ID       string // page (content) id
+	Title    string
+	URL      string // absolute
+	SpaceKey string
+	Updated  time.Time
+	// Excerpt is plain text: highlight markers and markup removed.
+	Excerpt string
+	// Score is the knowledge base's relevance, or 1/(rank+1) when it sends none.
+	Score float64
+}
+
+// Searcher searches a knowledge base (Confluence) for pages.
+type Searcher interface {
+	Search(ctx context.Context, s *Session, q SearchQuery) ([]SearchHit, error)
+}
+
+// PageReader reads the body of one page as plain text, cut at maxBytes.
+type PageReader interface {
+	PageText(ctx context.Context, s *Session, id string, maxBytes int) (string, error)
+}
 
 // Feature names, in the order Capabilities lists them.
 const (
@@ -187,34 +241,17 @@ func (c Capabilities) Supports(feature string) bool {
 	return false
 }
 
-// CapabilitiesOf returns the capabilities of a registered system.
-func CapabilitiesOf(system connector.System) (Capabilities, bool) {
-	t, ok := registered[system]
-	if !ok {
-		return Capabilities{}, false
-	}
-	return capabilitiesOf(t), true
-}
-
-// AllCapabilities returns the capabilities of every system, in connector.Systems order.
-func AllCapabilities() []Capabilities {
-	out := make([]Capabilities, 0, len(registered))
-	for _, sys := range connector.Systems {
-		if t, ok := registered[sys]; ok {
-			out = append(out, capabilitiesOf(t))
-		}
-	}
-	return out
-}
-
-func capabilitiesOf(t Tracker) Capabilities {
+// CapabilitiesOf describes what a tracker supports, from its rules and the
+// feature interfaces it implements.
+func CapabilitiesOf(t Tracker) Capabilities {
+	r := t.Rules()
 	c := Capabilities{
-		System:         t.System(),
-		Deployments:    slices.Clone(t.Deployments()),
-		RequiredScopes: slices.Clone(t.RequiredScopes()),
+		System:         r.System,
+		Deployments:    slices.Clone(r.Deployments),
+		RequiredScopes: slices.Clone(r.RequiredScopes),
 	}
 	for _, d := range c.Deployments {
-		for _, m := range t.AuthModes(d) {
+		for _, m := range r.AuthModesFor(d) {
 			if !slices.Contains(c.AuthModes, m) {
 				c.AuthModes = append(c.AuthModes, m)
 			}

@@ -22,6 +22,7 @@ type Decrypter interface {
 // credential once per connector revision: the workers (poller, writeback,
 // knowledge) keep one Sessions each.
 type Sessions struct {
+	reg  *Registry
 	dec  Decrypter
 	opts Options
 
@@ -34,9 +35,9 @@ type cachedSession struct {
 	session  *Session
 }
 
-// NewSessions returns an empty cache whose sessions use opts.
-func NewSessions(dec Decrypter, opts Options) *Sessions {
-	return &Sessions{dec: dec, opts: opts, m: map[string]cachedSession{}}
+// NewSessions returns an empty cache whose sessions use opts and the trackers of reg.
+func NewSessions(reg *Registry, dec Decrypter, opts Options) *Sessions {
+	return &Sessions{reg: reg, dec: dec, opts: opts, m: map[string]cachedSession{}}
 }
 
 // Get returns the session of c, building it when c changed since the last call.
@@ -55,7 +56,7 @@ func (s *Sessions) Get(ctx context.Context, c connector.Connector) (*Session, er
 		}
 		secret = connector.NewSecret(string(clear))
 	}
-	sess, err := NewSession(c, secret, s.opts)
+	sess, err := s.reg.NewSession(c, secret, s.opts)
 	if err != nil {
 		return nil, err
 	}

@@ -1,43 +1,8 @@
 package trackers
 
 import (
-	"errors"
 	"time"
 )
-
-// Errors the frameworks act on, for errors.Is.
-var (
-	// ErrTicketNotFound: the ticket does not exist or is not visible.
-	ErrTicketNotFound = errors.New("ticket not found")
-	// ErrUnknownStatus: no transition or status label matches the requested status.
-	ErrUnknownStatus = errors.New("no such status")
-	// ErrMalformedResponse: the tracker answered with a body that does not parse
-	// or lacks required fields. It is reported on the connector, never a crash.
-	ErrMalformedResponse = errors.New("malformed tracker response")
-	// ErrUnauthorized: the credential was rejected (401/403). Retrying will not help.
-	ErrUnauthorized = errors.New("tracker rejected the credential")
-	// ErrTransient: a 5xx answer, a timeout or a dropped connection. The
-	// frameworks retry it with exponential backoff and jitter.
-	ErrTransient = errors.New("transient tracker failure")
-)
-
-// RateLimitError says the tracker asked us to wait (429, or 403 with
-// X-RateLimit-Remaining: 0, or a secondary limit). The poller defers the
-// connector until RetryAfter has passed instead of retrying at once.
-type RateLimitError struct {
-	RetryAfter time.Duration
-	// Reason is the tracker's reason when it gives one (Jira's RateLimit-Reason,
-	// GitHub "secondary rate limit").
-	Reason string
-}
-
-func (e *RateLimitError) Error() string {
-	msg := "tracker rate limit: retry after " + e.RetryAfter.String()
-	if e.Reason != "" {
-		msg += " (" + e.Reason + ")"
-	}
-	return msg
-}
 
 // User is an account on a tracker.
 type User struct {

@@ -1,7 +1,10 @@
-// Package trackers holds what connectorhub knows about each tracker system:
-// connection tests (identity and access checks), the endpoint policy that keeps
-// connectors away from internal metadata services, the HTTP client every
-// tracker call goes through, and capabilities derived from the code.
+// Package trackers holds the contracts every tracker system implements: the
+// Tracker and capability interfaces, Session, Ticket, the sentinel errors and
+// the one retry rule, the endpoint policy that keeps connectors away from
+// internal metadata services (and the HTTP client every tracker call goes
+// through), and the Registry value that maps systems to trackers. Each system
+// lives in its own package (pkg/trackers/jira, github, gitlab, confluence);
+// pkg/trackers/all names them all and builds the Registry.
 package trackers
 
 import (
@@ -11,10 +14,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
 // ErrUnknownSystem reports a system no tracker is registered for.
@@ -51,11 +54,13 @@ type TestResult struct {
 	ExpireTime                   time.Time // token expiry if the tracker reports it
 }
 
-func (r *TestResult) pass(name, format string, args ...any) {
+// Pass records a check that passed.
+func (r *TestResult) Pass(name, format string, args ...any) {
 	r.Checks = append(r.Checks, Check{Name: name, OK: true, Message: fmt.Sprintf(format, args...)})
 }
 
-func (r *TestResult) fail(name, format string, args ...any) {
+// Fail records a check that failed.
+func (r *TestResult) Fail(name, format string, args ...any) {
 	r.Checks = append(r.Checks, Check{Name: name, OK: false, Message: fmt.Sprintf(format, args...)})
 }
 
@@ -67,53 +72,12 @@ type Options struct {
 	Logger    *slog.Logger  // discarded when nil
 }
 
-// Tracker is what each system registers. Optional features are the interfaces
-// in features.go; a tracker supports a feature iff it implements it.
+// Tracker is one system's implementation. What a connector of the system
+// may hold (deployments, auth modes, key patterns, scopes) is its Rules;
+// optional features are the interfaces in features.go, and a tracker
+// supports a feature iff it implements it.
 type Tracker interface {
-	System() connector.System
-	Deployments() []connector.Deployment
-	AuthModes(d connector.Deployment) []connector.AuthMode
-	// DefaultBaseURL is "" where the user must give one.
-	DefaultBaseURL(d connector.Deployment) string
-	RequiredScopes() []string
-	// ValidateConfig checks the system-specific parts of a configuration
-	// (project format, space keys) and wraps ErrInvalidConfig.
-	ValidateConfig(c connector.Connector) error
-}
-
-// registered holds one tracker per system: adding a system means adding its
-// type here.
-var registered = map[connector.System]Tracker{
-	connector.Jira:       jiraTracker{},
-	connector.GitHub:     githubTracker{},
-	connector.GitLab:     gitlabTracker{},
-	connector.Confluence: confluenceTracker{},
-}
-
-// Lookup returns the tracker registered for a system.
-func Lookup(system connector.System) (Tracker, bool) {
-	t, ok := registered[system]
-	return t, ok
-}
-
-// DefaultBaseURL returns the vendor's URL for a deployment, or "" where the
-// user must give one (Jira, Confluence, self-hosted, unknown systems).
-func DefaultBaseURL(system connector.System, d connector.Deployment) string {
-	t, ok := registered[system]
-	if !ok {
-		return ""
-	}
-	return t.DefaultBaseURL(d)
-}
-
-// RequiredScopes returns the token scopes a system needs, nil where tokens
-// carry no scopes (Atlassian API tokens and PATs).
-func RequiredScopes(system connector.System) []string {
-	t, ok := registered[system]
-	if !ok {
-		return nil
-	}
-	return slices.Clone(t.RequiredScopes())
+	Rules() connector.Rules
 }
 
 // Session is what a tracker operation needs: the configuration, the clear
@@ -132,20 +96,17 @@ type Session struct {
 // configuration (errors wrap ErrUnknownSystem or ErrInvalidConfig), resolves
 // the base URL (the vendor default when the connector has none), refuses it
 // under the endpoint policy (ErrEndpointRefused) and builds the HTTP client.
-func NewSession(c connector.Connector, secret connector.Secret, opts Options) (*Session, error) {
-	t, ok := registered[c.System]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownSystem, c.System)
+func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts Options) (*Session, error) {
+	rules := t.Rules()
+	if rules.System != c.System {
+		return nil, fmt.Errorf("%w: %q is not %s", ErrUnknownSystem, c.System, rules.System)
 	}
-	if err := validateCommon(t, c, secret); err != nil {
-		return nil, err
-	}
-	if err := t.ValidateConfig(c); err != nil {
+	if err := checkConfig(rules, c, secret); err != nil {
 		return nil, err
 	}
 	base := c.BaseURL
 	if base == "" {
-		base = t.DefaultBaseURL(c.Deployment)
+		base = rules.DefaultBaseURL(c.Deployment)
 	}
 	if base == "" {
 		return nil, fmt.Errorf("%w: %s %s needs a base URL", ErrInvalidConfig, c.System, c.Deployment)
@@ -177,20 +138,16 @@ func NewSession(c connector.Connector, secret connector.Secret, opts Options) (*
 // Tracker-side failures (unreachable, 401, missing scope, unknown project) are
 // failed Checks in the result, never errors; err is only for an invalid
 // configuration (e.g. unknown system).
-func Test(ctx context.Context, c connector.Connector, secret connector.Secret, opts Options) (TestResult, error) {
-	t, ok := registered[c.System]
-	if !ok {
-		return TestResult{}, fmt.Errorf("%w: %q", ErrUnknownSystem, c.System)
-	}
+func Test(ctx context.Context, t Tracker, c connector.Connector, secret connector.Secret, opts Options) (TestResult, error) {
 	checker, ok := t.(IdentityChecker)
 	if !ok {
 		return TestResult{}, fmt.Errorf("%w: %s has no connection test", ErrInvalidConfig, c.System)
 	}
-	s, err := NewSession(c, secret, opts)
+	s, err := NewSession(t, c, secret, opts)
 	switch {
 	case errors.Is(err, ErrEndpointRefused):
 		var res TestResult
-		res.fail(CheckEndpoint, "%v", err)
+		res.Fail(CheckEndpoint, "%v", err)
 		opts.logger().InfoContext(ctx, "tracker endpoint refused", "system", string(c.System), "connector", c.ID)
 		return res, nil
 	case err != nil:
@@ -207,7 +164,7 @@ func Test(ctx context.Context, c connector.Connector, secret connector.Secret, o
 	switch terr := s.probe.unreachable(); {
 	case terr != nil:
 		endpoint.OK = false
-		endpoint.Message = fmt.Sprintf("cannot reach %s: %s", host, describeTransportError(terr))
+		endpoint.Message = fmt.Sprintf("cannot reach %s: %s", host, trackerhttp.DescribeTransportError(terr))
 	case !s.probe.contacted():
 		endpoint.OK = false // every test makes a request; this guards the invariant
 		endpoint.Message = fmt.Sprintf("%s was not contacted", host)
@@ -226,12 +183,23 @@ func Test(ctx context.Context, c connector.Connector, secret connector.Secret, o
 	return res, nil
 }
 
-func validateCommon(t Tracker, c connector.Connector, secret connector.Secret) error {
-	if !slices.Contains(t.Deployments(), c.Deployment) {
+// checkConfig applies the system's rules that a session depends on: the
+// deployment, the auth mode and its credential, and the project and space
+// keys that become part of requests and queries.
+func checkConfig(r connector.Rules, c connector.Connector, secret connector.Secret) error {
+	if !r.Supports(c.Deployment) {
 		return fmt.Errorf("%w: %s does not support deployment %q", ErrInvalidConfig, c.System, c.Deployment)
 	}
-	if !slices.Contains(t.AuthModes(c.Deployment), c.AuthMode) {
+	if !r.AcceptsAuth(c.Deployment, c.AuthMode) {
 		return fmt.Errorf("%w: %s %s does not support auth mode %q", ErrInvalidConfig, c.System, c.Deployment, c.AuthMode)
+	}
+	if msg := r.ProjectError(c.Project); msg != "" {
+		return fmt.Errorf("%w: project %q %s", ErrInvalidConfig, c.Project, msg)
+	}
+	for _, k := range c.SpaceKeys {
+		if msg := r.SpaceKeyError(k); msg != "" {
+			return fmt.Errorf("%w: space key %q %s", ErrInvalidConfig, k, msg)
+		}
 	}
 	switch c.AuthMode {
 	case connector.AuthAnonymous:

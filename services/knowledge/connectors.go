@@ -21,15 +21,19 @@ import (
 type connectorSet struct {
 	store *connector.Store
 	log   *slog.Logger
+	// onEnabled, when set, hears of every enabled Confluence connector stored
+	// (after the set holds it): becameEnabled when it was absent or disabled
+	// before, loading while the initial state is read.
+	onEnabled func(c connector.Connector, becameEnabled, loading bool)
 
 	mu   sync.RWMutex
 	byID map[string]connector.Connector
 }
 
 // watchConnectors loads the Confluence connectors and follows changes until
-// ctx ends. It returns once the initial state is loaded.
-func watchConnectors(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) (*connectorSet, error) {
-	cs := &connectorSet{store: connector.NewStore(kv), log: log, byID: map[string]connector.Connector{}}
+// ctx ends. It returns once the initial state is loaded. onEnabled may be nil.
+func watchConnectors(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger, onEnabled func(c connector.Connector, becameEnabled, loading bool)) (*connectorSet, error) {
+	cs := &connectorSet{store: connector.NewStore(kv), log: log, onEnabled: onEnabled, byID: map[string]connector.Connector{}}
 	w, err := kv.WatchAll(ctx, jetstream.MetaOnly())
 	if err != nil {
 		return nil, fmt.Errorf("knowledge: watch connectors: %w", err)
@@ -47,7 +51,7 @@ func watchConnectors(ctx context.Context, kv jetstream.KeyValue, log *slog.Logge
 				go cs.follow(ctx, w)
 				return cs, nil
 			}
-			cs.apply(ctx, e)
+			cs.apply(ctx, e, true)
 		}
 	}
 }
@@ -63,13 +67,13 @@ func (cs *connectorSet) follow(ctx context.Context, w jetstream.KeyWatcher) {
 				return
 			}
 			if e != nil {
-				cs.apply(ctx, e)
+				cs.apply(ctx, e, false)
 			}
 		}
 	}
 }
 
-func (cs *connectorSet) apply(ctx context.Context, e jetstream.KeyValueEntry) {
+func (cs *connectorSet) apply(ctx context.Context, e jetstream.KeyValueEntry, loading bool) {
 	id := e.Key()
 	if e.Operation() != jetstream.KeyValuePut {
 		cs.remove(id)
@@ -89,11 +93,16 @@ func (cs *connectorSet) apply(ctx context.Context, e jetstream.KeyValueEntry) {
 		return
 	}
 	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if old, ok := cs.byID[id]; ok && old.Revision > c.Revision {
+	old, had := cs.byID[id]
+	if had && old.Revision > c.Revision {
+		cs.mu.Unlock()
 		return // a newer read already landed
 	}
 	cs.byID[id] = c
+	cs.mu.Unlock()
+	if c.Enabled && cs.onEnabled != nil {
+		cs.onEnabled(c, !had || !old.Enabled, loading)
+	}
 }
 
 func (cs *connectorSet) remove(id string) {

@@ -79,11 +79,7 @@ func (en *enricher) handle(ctx context.Context, env bus.Envelope, msg *chv1.Tick
 		return nil
 	}
 
-	desc := t.GetDescriptionText()
-	if desc == "" {
-		desc = t.GetDescriptionMarkdown()
-	}
-	terms := BuildTerms(Ticket{Summary: t.GetSummary(), Description: desc, Labels: t.GetLabels(), Components: t.GetComponents()}, en.engine.cfg.MaxTerms)
+	base, terms := en.query(t)
 	stateKey, queryHash := ticketStateKey(t.GetConnectorId(), t.GetKey()), hashTerms(terms)
 	if updated {
 		if e, err := en.state.Get(ctx, stateKey); err == nil && string(e.Value()) == queryHash {
@@ -92,13 +88,6 @@ func (en *enricher) handle(ctx context.Context, env bus.Envelope, msg *chv1.Tick
 		}
 	}
 
-	base := &chv1.TicketEnriched{
-		ConnectorId:      t.GetConnectorId(),
-		System:           t.GetSystem(),
-		TicketKey:        t.GetKey(),
-		TicketUpdateTime: t.GetUpdateTime(),
-		Query:            strings.Join(terms, " "),
-	}
 	conns := en.engine.conns.enabled(nil)
 	if len(conns) == 0 {
 		ev := cloneEnriched(base)
@@ -113,7 +102,7 @@ func (en *enricher) handle(ctx context.Context, env bus.Envelope, msg *chv1.Tick
 	events := make([]*chv1.TicketEnriched, len(conns))
 	var wg sync.WaitGroup
 	for i, c := range conns {
-		wg.Go(func() { events[i] = en.enrichWith(ctx, base, c, terms) })
+		wg.Go(func() { events[i], _ = en.enrichWith(ctx, base, c, terms) })
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
@@ -131,13 +120,32 @@ func (en *enricher) handle(ctx context.Context, env bus.Envelope, msg *chv1.Tick
 	return nil
 }
 
-// enrichWith searches one Confluence connector for a ticket.
-func (en *enricher) enrichWith(ctx context.Context, base *chv1.TicketEnriched, c connector.Connector, terms []string) *chv1.TicketEnriched {
+// query builds the search terms of a ticket version and the enrichment each
+// connector's event starts from.
+func (en *enricher) query(t *chv1.Ticket) (*chv1.TicketEnriched, []string) {
+	desc := t.GetDescriptionText()
+	if desc == "" {
+		desc = t.GetDescriptionMarkdown()
+	}
+	terms := BuildTerms(Ticket{Summary: t.GetSummary(), Description: desc, Labels: t.GetLabels(), Components: t.GetComponents()}, en.engine.cfg.MaxTerms)
+	return &chv1.TicketEnriched{
+		ConnectorId:      t.GetConnectorId(),
+		System:           t.GetSystem(),
+		TicketKey:        t.GetKey(),
+		TicketUpdateTime: t.GetUpdateTime(),
+		Query:            strings.Join(terms, " "),
+	}, terms
+}
+
+// enrichWith searches one Confluence connector for a ticket. The event says
+// why it is empty; err is the search's error, if any, for callers that would
+// rather try again later than publish an empty enrichment (the backfill).
+func (en *enricher) enrichWith(ctx context.Context, base *chv1.TicketEnriched, c connector.Connector, terms []string) (*chv1.TicketEnriched, error) {
 	ev := cloneEnriched(base)
 	ev.KnowledgeConnectorId = c.ID
 	if len(terms) == 0 {
 		ev.EmptyReason = ReasonNoText
-		return ev
+		return ev, nil
 	}
 	hits, _, err := en.engine.searchConnector(ctx, c, terms, nil, en.engine.cfg.MaxHits)
 	switch {
@@ -149,7 +157,7 @@ func (en *enricher) enrichWith(ctx context.Context, base *chv1.TicketEnriched, c
 	for _, h := range hits {
 		ev.Hits = append(ev.Hits, hitToProto(h))
 	}
-	return ev
+	return ev, err
 }
 
 func (en *enricher) publish(ctx context.Context, subject string, ev *chv1.TicketEnriched) error {

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
-	"github.com/connectorhub/connectorhub/pkg/fakes/faults"
+	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/faults"
 	"github.com/connectorhub/connectorhub/services/knowledge"
 )
 
@@ -285,7 +285,8 @@ func TestConnectorChangesApplyWithoutRestart(t *testing.T) {
 	c := h.addWiki("wiki-eng", "ENG")
 	waitFor(t, func() bool { return searchErr() == nil })
 	h.publishDiscovered(ticket("PAY-41", "Payment gateway runbook", "", updated))
-	h.enriched(2, 0)
+	// PAY-41, and PAY-40 again: the added connector backfills it.
+	h.enriched(3, 0)
 
 	c.Enabled = false
 	if _, err := h.store.Update(ctx, c); err != nil {
@@ -294,9 +295,9 @@ func TestConnectorChangesApplyWithoutRestart(t *testing.T) {
 	waitFor(t, func() bool { return errors.Is(searchErr(), knowledge.ErrNoConnector) })
 	h.publishDiscovered(ticket("PAY-42", "Payment gateway runbook", "", updated))
 
-	got := h.enriched(3, 0)
-	if got[0].ev.GetEmptyReason() != "no enabled Confluence connector" || len(got[1].ev.GetHits()) == 0 || got[2].ev.GetEmptyReason() != "no enabled Confluence connector" {
-		t.Fatalf("no connector: %v\nadded: %v\ndisabled: %v", got[0].ev, got[1].ev, got[2].ev)
+	got := h.enriched(4, 0)
+	if got[0].ev.GetEmptyReason() != "no enabled Confluence connector" || len(got[1].ev.GetHits()) == 0 || len(got[2].ev.GetHits()) == 0 || got[3].ev.GetEmptyReason() != "no enabled Confluence connector" {
+		t.Fatalf("no connector: %v\nadded: %v, %v\ndisabled: %v", got[0].ev, got[1].ev, got[2].ev, got[3].ev)
 	}
 }
 

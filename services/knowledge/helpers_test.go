@@ -18,9 +18,10 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/fakes/confluence"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
+	"github.com/connectorhub/connectorhub/pkg/trackers/all"
+	"github.com/connectorhub/connectorhub/pkg/trackers/confluence/confluencefake"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 	"github.com/connectorhub/connectorhub/services/knowledge"
 )
@@ -72,7 +73,7 @@ type harness struct {
 	srv     *bus.Embedded
 	nc      *nats.Conn
 	js      jetstream.JetStream
-	fake    *confluence.Server
+	fake    *confluencefake.Server
 	wikiURL string
 	cipher  *secrets.Local
 	store   *connector.Store
@@ -80,8 +81,8 @@ type harness struct {
 	logs    *logSink
 }
 
-func testPages() []confluence.Page {
-	return []confluence.Page{
+func testPages() []confluencefake.Page {
+	return []confluencefake.Page{
 		{ID: 101, SpaceKey: "ENG", Title: "Payment gateway runbook", Body: `<p>When the <strong>payment gateway</strong> times out, restart the worker &amp; check the settlement queue.</p>`, Updated: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)},
 		{ID: 102, SpaceKey: "ENG", Title: "Settlement batch design", Body: `<p>The settlement batch runs nightly; the gateway retries declined payments.</p>`, Updated: time.Date(2024, 6, 1, 10, 0, 0, 0, time.UTC)},
 		{ID: 103, SpaceKey: "OPS", Title: "On-call handbook", Body: `<p>Escalate timeouts to the payments team.</p>`},
@@ -99,10 +100,10 @@ func newHarness(t testing.TB, middleware ...func(http.Handler) http.Handler) *ha
 	if err := bus.Provision(ctx, h.js, bus.ProvisionOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	h.fake = confluence.New(confluence.Options{
+	h.fake = confluencefake.New(confluencefake.Options{
 		Deployment: connector.Cloud,
-		Users:      []confluence.User{{AccountID: "acc-1", Email: "bot@example.com", DisplayName: "Bot", APIToken: cfToken}},
-		Spaces:     []confluence.Space{{ID: 1, Key: "ENG", Name: "Engineering"}, {ID: 2, Key: "OPS", Name: "Operations"}, {ID: 3, Key: "HR", Name: "People"}},
+		Users:      []confluencefake.User{{AccountID: "acc-1", Email: "bot@example.com", DisplayName: "Bot", APIToken: cfToken}},
+		Spaces:     []confluencefake.Space{{ID: 1, Key: "ENG", Name: "Engineering"}, {ID: 2, Key: "OPS", Name: "Operations"}, {ID: 3, Key: "HR", Name: "People"}},
 		Pages:      testPages(),
 	})
 	h.wikiURL = h.fake.Start(t, middleware...)
@@ -178,7 +179,7 @@ func (h *harness) start(cfg knowledge.Config, lis net.Listener) running {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
 	svc, err := knowledge.New(ctx, cfg, knowledge.Deps{
-		NC: nc, JS: js, Decrypter: h.cipher, Listener: lis, Now: h.clock.Now,
+		NC: nc, JS: js, Decrypter: h.cipher, Trackers: all.Registry(), Listener: lis, Now: h.clock.Now,
 		Ready:  func(a net.Addr) { ready <- a },
 		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/confluence"
 )
 
 // Errors of a search, for errors.Is. The gRPC and NATS ports map them to
@@ -111,7 +112,7 @@ type block struct {
 // Search searches the enabled Confluence connectors and merges their hits.
 // It fails only when no connector answered; the others' failures are listed.
 func (e *engine) Search(ctx context.Context, q Query) (Result, error) {
-	res := Result{Terms: trackers.ConfluenceSearchTerms(q.Terms)}
+	res := Result{Terms: confluence.SearchTerms(q.Terms)}
 	if len(res.Terms) == 0 {
 		return res, fmt.Errorf("%w: no search terms", ErrInvalidQuery)
 	}
@@ -287,16 +288,16 @@ func (e *engine) fetch(ctx context.Context, c connector.Connector, terms, spaces
 func (e *engine) fullText(c connector.Connector) bool { return e.cfg.FullText || c.FullText }
 
 // retryAfter says whether to retry a failed search in place, and after how
-// long: once, for a rate limit no longer than MaxRetryWait or a server error.
+// long: once, for a rate limit no longer than MaxRetryWait or a transient
+// failure (the one retry rule, trackers.RetryOf).
 func (e *engine) retryAfter(err error, attempt int) (time.Duration, bool) {
 	if attempt > 0 {
 		return 0, false
 	}
-	var rl *trackers.RateLimitError
-	switch {
-	case errors.As(err, &rl):
-		return rl.RetryAfter, rl.RetryAfter <= e.cfg.MaxRetryWait
-	case errors.Is(err, trackers.ErrSearchUnavailable):
+	switch retry, wait := trackers.RetryOf(err); retry {
+	case trackers.RetryAfterWait:
+		return wait, wait <= e.cfg.MaxRetryWait
+	case trackers.RetryBackoff:
 		return 200 * time.Millisecond, true
 	}
 	return 0, false

@@ -22,7 +22,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/connectorhub/connectorhub/pkg/fakes/faults"
+	"github.com/connectorhub/connectorhub/pkg/trackers/all"
+	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/faults"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 	"github.com/connectorhub/connectorhub/services/knowledge"
 )
@@ -350,7 +351,7 @@ func TestGRPCNeedsATokenToStart(t *testing.T) {
 	}
 	defer lis.Close()
 	nc, js := h.connect("knowledge")
-	svc, err := knowledge.New(context.Background(), testConfig(), knowledge.Deps{NC: nc, JS: js, Decrypter: h.cipher, Listener: lis})
+	svc, err := knowledge.New(context.Background(), testConfig(), knowledge.Deps{NC: nc, JS: js, Decrypter: h.cipher, Trackers: all.Registry(), Listener: lis})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,10 @@ type Deps struct {
 	JS jetstream.JetStream
 	// Decrypter opens connector credentials (key context: connector id). Required.
 	Decrypter Decrypter
-	Logger    *slog.Logger // discarded when nil
+	// Trackers is the tracker registry (pkg/trackers/all in production);
+	// the service searches through its Confluence tracker. Required.
+	Trackers *trackers.Registry
+	Logger   *slog.Logger // discarded when nil
 	// Listener, when set, serves gRPC instead of Config.ListenAddr.
 	Listener net.Listener
 	// Now is the clock of the cache and of connector back-off; time.Now when nil.
@@ -45,6 +48,7 @@ type Service struct {
 	log      *slog.Logger
 	engine   *engine
 	enricher *enricher
+	backfill *backfiller
 }
 
 // New assembles the service: it validates the configuration, creates its
@@ -55,8 +59,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("knowledge config: %w", err)
 	}
-	if deps.NC == nil || deps.JS == nil || deps.Decrypter == nil {
-		return nil, errors.New("knowledge: a NATS connection, JetStream and a decrypter are required")
+	if deps.NC == nil || deps.JS == nil || deps.Decrypter == nil || deps.Trackers == nil {
+		return nil, errors.New("knowledge: a NATS connection, JetStream, a decrypter and the tracker registry are required")
 	}
 	log := deps.Logger
 	if log == nil {
@@ -67,7 +71,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	tr, ok := trackers.Lookup(connector.Confluence)
+	tr, ok := deps.Trackers.Lookup(connector.Confluence)
 	if !ok {
 		return nil, errors.New("knowledge: no Confluence tracker registered")
 	}
@@ -105,14 +109,15 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("knowledge: open KV %s (run bus.Provision first): %w", bus.BucketConnectors, err)
 	}
-	conns, err := watchConnectors(ctx, connKV, log)
+	backfill := newBackfiller(deps.JS, stateKV, cfg, log)
+	conns, err := watchConnectors(ctx, connKV, log, backfill.notify)
 	if err != nil {
 		return nil, err
 	}
 	e := &engine{
 		cfg: cfg, log: log, now: now, conns: conns,
 		cache: &cache{kv: cacheKV, ttl: cfg.CacheTTL, now: now},
-		sessions: trackers.NewSessions(deps.Decrypter, trackers.Options{
+		sessions: trackers.NewSessions(deps.Trackers, deps.Decrypter, trackers.Options{
 			Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.SearchTimeout, Logger: log,
 		}),
 		client:  client,
@@ -120,7 +125,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		blocked: map[string]block{},
 	}
 	return &Service{
-		cfg: cfg, deps: deps, log: log, engine: e,
+		cfg: cfg, deps: deps, log: log, engine: e, backfill: backfill,
 		enricher: &enricher{engine: e, js: deps.JS, state: stateKV, log: log, now: now},
 	}, nil
 }
@@ -161,6 +166,10 @@ func (s *Service) Serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("knowledge: consumer %s: %w", s.cfg.Consumer, err)
 	}
+	// Before consuming: connectors found enabled at startup are backfilled up
+	// to the tickets stored now (see backfill.go).
+	stopBackfill := s.backfill.start(work, s.enricher)
+	defer stopBackfill()
 	stopConsume, err := bus.Consume(work, cons, func() *chv1.TicketUpdated { return &chv1.TicketUpdated{} }, s.enricher.handle,
 		bus.WithLogger(s.log), bus.WithConcurrency(s.cfg.Concurrency),
 		bus.WithBackoff(bus.ExponentialBackoff(time.Second, time.Minute)))
@@ -220,6 +229,7 @@ func (s *Service) Serve(ctx context.Context) error {
 		var wg sync.WaitGroup
 		wg.Go(func() { _ = msvc.Stop(); ms.wg.Wait() })
 		wg.Go(stopConsume)
+		wg.Go(stopBackfill)
 		if grpcStopped != nil {
 			wg.Go(func() { <-grpcStopped }) // bounded by DrainTimeout itself
 		}

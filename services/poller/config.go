@@ -14,13 +14,12 @@ import (
 	"time"
 
 	envparse "github.com/caarlos0/env/v11"
-
-	"github.com/connectorhub/connectorhub/pkg/connector"
 )
 
 // Config tunes a poller replica. Env variables map onto it.
 type Config struct {
-	// Systems this replica polls; empty: every system with discovery.
+	// Systems this replica polls; empty: every system with discovery. New
+	// refuses a system the tracker registry cannot discover on.
 	Systems []string `env:"POLLER_SYSTEMS" envSeparator:","`
 	// ReplicaID names this replica in leases; default host-pid.
 	ReplicaID string `env:"POLLER_REPLICA_ID"`
@@ -62,13 +61,6 @@ func DefaultConfig() Config {
 // Validate checks the configuration.
 func (c Config) Validate() error {
 	var errs []error
-	for _, s := range c.Systems {
-		switch connector.System(strings.TrimSpace(s)) {
-		case connector.Jira, connector.GitHub, connector.GitLab:
-		default:
-			errs = append(errs, fmt.Errorf("POLLER_SYSTEMS: %q is not a system with discovery (jira, github, gitlab)", s))
-		}
-	}
 	if c.LeaseTTL < time.Second {
 		errs = append(errs, errors.New("POLLER_LEASE_TTL must be at least 1s"))
 	}

@@ -95,7 +95,7 @@ func (r *run) save(ctx context.Context) error {
 }
 
 func (r *run) poll(ctx context.Context) error {
-	tr, ok := r.p.lookup(r.c.System)
+	tr, ok := r.p.trackers.Lookup(r.c.System)
 	if !ok {
 		return fmt.Errorf("no tracker for system %s", r.c.System)
 	}
@@ -233,17 +233,20 @@ func (r *run) discover(ctx context.Context, q trackers.DiscoveryQuery) (trackers
 		cctx, cancel := context.WithTimeout(ctx, r.p.cfg.RequestTime)
 		defer cancel()
 		page, err := r.d.Discover(cctx, r.sess, q)
-		var rl *trackers.RateLimitError
-		switch {
-		case err == nil:
+		if err == nil {
 			return page, nil
-		case errors.As(err, &rl):
-			if rl.RetryAfter <= r.p.cfg.MaxInlineWait {
-				wait := max(rl.RetryAfter, time.Second)
+		}
+		if ctx.Err() != nil { // the replica is stopping
+			return page, backoff.Permanent(err)
+		}
+		switch retry, wait := trackers.RetryOf(err); retry {
+		case trackers.RetryAfterWait:
+			if wait <= r.p.cfg.MaxInlineWait {
+				wait = max(wait, time.Second)
 				return page, backoff.RetryAfter(int(wait.Round(time.Second) / time.Second))
 			}
-			return page, backoff.Permanent(errDeferred{until: r.p.now().Add(rl.RetryAfter)})
-		case errors.Is(err, trackers.ErrTransient), errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			return page, backoff.Permanent(errDeferred{until: r.p.now().Add(wait)})
+		case trackers.RetryBackoff:
 			r.log.Debug("transient tracker failure, retrying", "error", err)
 			return page, err
 		default:
@@ -331,7 +334,7 @@ func (r *run) publishClosed(ctx context.Context, seen map[string]bool) error {
 
 // closeReason asks the tracker, where it can read a ticket, why it left the set.
 func (r *run) closeReason(ctx context.Context, key string) string {
-	tr, _ := r.p.lookup(r.c.System)
+	tr, _ := r.p.trackers.Lookup(r.c.System)
 	reader, ok := tr.(trackers.TicketReader)
 	if !ok {
 		return "left_set"

@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	fakejira "github.com/connectorhub/connectorhub/pkg/fakes/jira"
+	"github.com/connectorhub/connectorhub/pkg/trackers/all"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 )
 
 // TestJiraDiscoveryUpdateAndClose runs the poller with the real Jira tracker
@@ -19,25 +20,25 @@ func TestJiraDiscoveryUpdateAndClose(t *testing.T) {
 	for _, d := range []connector.Deployment{connector.Cloud, connector.SelfHosted} {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			jira := fakejira.NewSandbox(d)
+			jira := jirafake.NewSandbox(d)
 			srv := httptest.NewServer(jira)
 			t.Cleanup(srv.Close)
 			e := newEnv(t, time.Second)
-			c := connector.Connector{ID: "jira-e2e", System: connector.Jira, Deployment: d, BaseURL: srv.URL, Project: fakejira.SandboxProject,
-				Enabled: true, PollInterval: 100 * time.Millisecond, IndexComments: true, Credential: connector.Credential{Ciphertext: fakejira.SandboxToken}}
+			c := connector.Connector{ID: "jira-e2e", System: connector.Jira, Deployment: d, BaseURL: srv.URL, Project: jirafake.SandboxProject,
+				Enabled: true, PollInterval: 100 * time.Millisecond, IndexComments: true, Credential: connector.Credential{Ciphertext: jirafake.SandboxToken}}
 			if d == connector.Cloud {
-				c.AuthMode, c.Username = connector.AuthBasic, fakejira.SandboxEmail
+				c.AuthMode, c.Username = connector.AuthBasic, jirafake.SandboxEmail
 			} else {
 				c.AuthMode = connector.AuthBearer
 			}
-			c.ApplyDefaults()
+			c.ApplyDefaults(all.Registry())
 			if _, err := e.store.Create(context.Background(), c); err != nil {
 				t.Fatal(err)
 			}
 			// The real tracker registry: no in-memory tracker here.
 			e.mem = nil
 			_, _ = e.startReal(t, "r1", func(cfg *Config) { cfg.ReconcileEvery = 2; cfg.Lookback = time.Minute })
-			want := jira.Seed(fakejira.SandboxEmail, time.Now()) // a second batch, same shape as the sandbox's own
+			want := jira.Seed(jirafake.SandboxEmail, time.Now()) // a second batch, same shape as the sandbox's own
 			eventually(t, 10*time.Second, "every assigned ticket discovered", func() bool {
 				d := e.events(t)["discovered"]
 				for _, k := range want {

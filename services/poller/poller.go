@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,26 +29,27 @@ type Deps struct {
 	JS        jetstream.JetStream
 	Decrypter Decrypter
 	Logger    *slog.Logger
-	// Trackers options for sessions (endpoint policy, timeouts).
-	Trackers trackers.Options
-	// Lookup finds a system's tracker; trackers.Lookup when nil (tests inject one).
-	Lookup func(connector.System) (trackers.Tracker, bool)
-	Now    func() time.Time
+	// Trackers are the systems this replica can poll (pkg/trackers/all in
+	// production; tests register their own).
+	Trackers *trackers.Registry
+	// TrackerOptions tune sessions (endpoint policy, timeouts).
+	TrackerOptions trackers.Options
+	Now            func() time.Time
 }
 
 // Poller is one replica.
 type Poller struct {
-	cfg     Config
-	js      jetstream.JetStream
-	store   *connector.Store
-	states  *connector.StateStore
-	leases  *leases
-	dec     Decrypter
-	log     *slog.Logger
-	topts   trackers.Options
-	lookup  func(connector.System) (trackers.Tracker, bool)
-	now     func() time.Time
-	systems map[connector.System]bool
+	cfg      Config
+	js       jetstream.JetStream
+	store    *connector.Store
+	states   *connector.StateStore
+	leases   *leases
+	dec      Decrypter
+	log      *slog.Logger
+	topts    trackers.Options
+	trackers *trackers.Registry
+	now      func() time.Time
+	systems  map[connector.System]bool
 
 	mu         sync.Mutex
 	connectors map[string]connector.Connector
@@ -65,8 +67,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("poller config: %w", err)
 	}
-	if deps.JS == nil || deps.Decrypter == nil {
-		return nil, errors.New("poller: JetStream and a decrypter are required")
+	if deps.JS == nil || deps.Decrypter == nil || deps.Trackers == nil {
+		return nil, errors.New("poller: JetStream, a decrypter and the tracker registry are required")
 	}
 	if cfg.ReplicaID == "" {
 		cfg.ReplicaID = defaultReplicaID()
@@ -85,8 +87,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 	}
 	p := &Poller{
 		cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), states: connector.NewStateStore(skv),
-		leases: newLeases(lkv, cfg.ReplicaID), dec: deps.Decrypter, log: deps.Logger, topts: deps.Trackers,
-		lookup: deps.Lookup, now: deps.Now, systems: map[connector.System]bool{},
+		leases: newLeases(lkv, cfg.ReplicaID), dec: deps.Decrypter, log: deps.Logger, topts: deps.TrackerOptions,
+		trackers: deps.Trackers, now: deps.Now, systems: map[connector.System]bool{},
 		connectors: map[string]connector.Connector{}, polling: map[string]bool{},
 		next: map[string]time.Time{},
 	}
@@ -94,27 +96,25 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 		p.log = slog.New(slog.DiscardHandler)
 	}
 	p.log = p.log.With("replica", cfg.ReplicaID)
-	if p.lookup == nil {
-		p.lookup = trackers.Lookup
-	}
 	topts := p.topts
 	if topts.Logger == nil {
 		topts.Logger = p.log
 	}
-	p.sessions = trackers.NewSessions(deps.Decrypter, topts)
+	p.sessions = trackers.NewSessions(deps.Trackers, deps.Decrypter, topts)
 	if p.now == nil {
 		p.now = time.Now
 	}
+	discoverable := trackers.SystemsWith[trackers.Discoverer](deps.Trackers)
 	for _, s := range cfg.Systems {
-		p.systems[connector.System(s)] = true
+		sys := connector.System(strings.TrimSpace(s))
+		if !slices.Contains(discoverable, sys) {
+			return nil, fmt.Errorf("poller config: POLLER_SYSTEMS: %q is not a system with discovery (%s)", s, joinSystems(discoverable))
+		}
+		p.systems[sys] = true
 	}
 	if len(p.systems) == 0 {
-		for _, s := range connector.Systems {
-			if t, ok := p.lookup(s); ok {
-				if _, ok := t.(trackers.Discoverer); ok {
-					p.systems[s] = true
-				}
-			}
+		for _, s := range discoverable {
+			p.systems[s] = true
 		}
 	}
 	return p, nil
@@ -146,7 +146,7 @@ func (p *Poller) Run(ctx context.Context, nc *nats.Conn) error {
 	if p.cfg.ServeTests && nc != nil {
 		r := &connectortest.Responder{Loader: p.store, Decrypter: p.dec, Logger: p.log,
 			Test: func(ctx context.Context, c connector.Connector, s connector.Secret) (trackers.TestResult, error) {
-				return trackers.Test(ctx, c, s, p.topts)
+				return p.trackers.Test(ctx, c, s, p.topts)
 			}}
 		wg.Add(1)
 		go func() {
@@ -203,7 +203,7 @@ func (p *Poller) Run(ctx context.Context, nc *nats.Conn) error {
 
 func (p *Poller) systemList() []connector.System {
 	var out []connector.System
-	for _, s := range connector.Systems {
+	for _, s := range p.trackers.Systems() {
 		if p.systems[s] {
 			out = append(out, s)
 		}
@@ -365,4 +365,12 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+func joinSystems(systems []connector.System) string {
+	names := make([]string, len(systems))
+	for i, s := range systems {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
 }

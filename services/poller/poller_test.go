@@ -18,6 +18,10 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/all"
+	"github.com/connectorhub/connectorhub/pkg/trackers/github"
+	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jira"
 )
 
 // memTracker is an in-memory Jira-like tracker for the framework's own tests:
@@ -43,8 +47,7 @@ type memTicket struct {
 }
 
 func newMemTracker() *memTracker {
-	jira, _ := trackers.Lookup(connector.Jira)
-	return &memTracker{Tracker: jira, pageSize: 3, tickets: map[string]map[string]*memTicket{}, calls: map[string]int{}}
+	return &memTracker{Tracker: jira.New(), pageSize: 3, tickets: map[string]map[string]*memTicket{}, calls: map[string]int{}}
 }
 
 func (m *memTracker) ConditionalRequests() bool { return m.cheap }
@@ -184,7 +187,7 @@ func (e *env) addConnector(t *testing.T, id string, interval time.Duration) {
 	c := connector.Connector{ID: id, System: connector.Jira, Deployment: connector.Cloud, BaseURL: "https://jira.test",
 		AuthMode: connector.AuthBasic, Username: "bot@example.com", Enabled: true, PollInterval: interval,
 		Credential: connector.Credential{Ciphertext: "token-" + id}}
-	c.ApplyDefaults()
+	c.ApplyDefaults(all.Registry())
 	if _, err := e.store.Create(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
@@ -193,20 +196,21 @@ func (e *env) addConnector(t *testing.T, id string, interval time.Duration) {
 // startReal starts a replica that uses the registered trackers.
 func (e *env) startReal(t *testing.T, replica string, mutate func(*Config)) (stop func(), p *Poller) {
 	t.Helper()
-	return e.startWith(t, replica, mutate, nil)
+	return e.startWith(t, replica, mutate, all.Registry())
 }
 
 func (e *env) start(t *testing.T, replica string, mutate func(*Config)) (stop func(), p *Poller) {
 	t.Helper()
-	return e.startWith(t, replica, mutate, func(s connector.System) (trackers.Tracker, bool) {
-		if s == connector.Jira {
-			return e.mem, true
-		}
-		return nil, false
-	})
+	// The in-memory tracker stands in for Jira; GitHub and GitLab are real,
+	// for replicas that poll other systems.
+	reg, err := trackers.NewRegistry(e.mem, github.New(), gitlab.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.startWith(t, replica, mutate, reg)
 }
 
-func (e *env) startWith(t *testing.T, replica string, mutate func(*Config), lookup func(connector.System) (trackers.Tracker, bool)) (stop func(), p *Poller) {
+func (e *env) startWith(t *testing.T, replica string, mutate func(*Config), reg *trackers.Registry) (stop func(), p *Poller) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.ReplicaID = replica
@@ -219,7 +223,7 @@ func (e *env) startWith(t *testing.T, replica string, mutate func(*Config), look
 		mutate(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p, err := New(context.Background(), cfg, Deps{JS: e.js, Decrypter: plainDecrypter{}, Logger: log, Lookup: lookup})
+	p, err := New(context.Background(), cfg, Deps{JS: e.js, Decrypter: plainDecrypter{}, Logger: log, Trackers: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

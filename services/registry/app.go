@@ -59,18 +59,19 @@ var (
 
 // Service is the registry's application layer; the gRPC server is a thin port onto it.
 type Service struct {
-	store  *connector.Store
-	states *connector.StateStore
-	ledger *ledger.Store
-	replay func(ctx context.Context, resultID string) (subject string, replays int, err error)
-	cipher Encrypter
-	tester Tester
-	saved  SavedTester
-	audit  Auditor
-	policy trackers.EndpointPolicy
-	cfg    Config
-	log    *slog.Logger
-	now    func() time.Time
+	trackers *trackers.Registry
+	store    *connector.Store
+	states   *connector.StateStore
+	ledger   *ledger.Store
+	replay   func(ctx context.Context, resultID string) (subject string, replays int, err error)
+	cipher   Encrypter
+	tester   Tester
+	saved    SavedTester
+	audit    Auditor
+	policy   trackers.EndpointPolicy
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // sensitiveFields change where or how a stored credential is sent; changing
@@ -82,7 +83,7 @@ func (s *Service) checkEndpoints(c connector.Connector) error {
 	var errs connector.ValidationError
 	base := c.BaseURL
 	if base == "" {
-		base = trackers.DefaultBaseURL(c.System, c.Deployment)
+		base = s.trackers.DefaultBaseURL(c.System, c.Deployment)
 	}
 	if base != "" {
 		if err := s.policy.CheckURL(base); err != nil {
@@ -103,7 +104,7 @@ func (s *Service) checkEndpoints(c connector.Connector) error {
 // validate applies defaults, then checks fields, endpoints and the credential together,
 // so one answer names every problem.
 func (s *Service) validate(c *connector.Connector, secret *connector.Secret) error {
-	c.ApplyDefaults()
+	c.ApplyDefaults(s.trackers)
 	var all connector.ValidationError
 	collect := func(err error) {
 		var v connector.ValidationError
@@ -111,7 +112,7 @@ func (s *Service) validate(c *connector.Connector, secret *connector.Secret) err
 			all = append(all, v...)
 		}
 	}
-	verr := c.Validate()
+	verr := c.Validate(s.trackers)
 	collect(verr)
 	if verr == nil {
 		collect(s.checkEndpoints(*c))

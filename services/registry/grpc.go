@@ -93,7 +93,7 @@ func (g *grpcServer) ListConnectors(ctx context.Context, req *chv1.ListConnector
 		return nil, invalid("page_token", "is not a token this server issued")
 	}
 	system := systemFromProto(req.GetSystem())
-	if system != "" && !slices.Contains(connector.Systems, system) {
+	if _, known := g.svc.trackers.Lookup(system); system != "" && !known {
 		return nil, invalid("system", fmt.Sprintf("unknown system %d", req.GetSystem()))
 	}
 	all, err := g.svc.List(ctx, system)
@@ -188,12 +188,12 @@ func (g *grpcServer) TestConnection(ctx context.Context, req *chv1.TestConnectio
 func (g *grpcServer) GetCapabilities(_ context.Context, req *chv1.GetCapabilitiesRequest) (*chv1.GetCapabilitiesResponse, error) {
 	resp := &chv1.GetCapabilitiesResponse{}
 	if req.GetSystem() == chv1.System_SYSTEM_UNSPECIFIED {
-		for _, c := range trackers.AllCapabilities() {
+		for _, c := range g.svc.trackers.AllCapabilities() {
 			resp.Systems = append(resp.Systems, capabilitiesToProto(c))
 		}
 		return resp, nil
 	}
-	c, ok := trackers.CapabilitiesOf(systemFromProto(req.GetSystem()))
+	c, ok := g.svc.trackers.Capabilities(systemFromProto(req.GetSystem()))
 	if !ok {
 		return nil, invalid("system", fmt.Sprintf("unknown system %d", req.GetSystem()))
 	}

@@ -21,10 +21,13 @@ import (
 
 // Deps are what the registry is built from. Zero fields get production defaults.
 type Deps struct {
-	NC     *nats.Conn
-	JS     jetstream.JetStream
-	Cipher Encrypter
-	Logger *slog.Logger
+	// Trackers is the tracker registry (pkg/trackers/all in production): the
+	// systems connectors may use, their rules and their connection tests. Required.
+	Trackers *trackers.Registry
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	Cipher   Encrypter
+	Logger   *slog.Logger
 	// Listener overrides Config.ListenAddr (tests pass a loopback or bufconn listener).
 	Listener net.Listener
 	// Tester defaults to the real tracker checks; SavedTester to NATS request/reply.
@@ -36,10 +39,13 @@ type Deps struct {
 	Ready func(addr net.Addr)
 }
 
-type trackerTester struct{ opts trackers.Options }
+type trackerTester struct {
+	reg  *trackers.Registry
+	opts trackers.Options
+}
 
 func (t trackerTester) Test(ctx context.Context, c connector.Connector, s connector.Secret) (trackers.TestResult, error) {
-	return trackers.Test(ctx, c, s, t.opts)
+	return t.reg.Test(ctx, c, s, t.opts)
 }
 
 // New assembles the registry's application from its deps. It is the one
@@ -48,8 +54,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("registry config: %w", err)
 	}
-	if deps.JS == nil || deps.Cipher == nil {
-		return nil, errors.New("registry: JetStream and a cipher are required")
+	if deps.JS == nil || deps.Cipher == nil || deps.Trackers == nil {
+		return nil, errors.New("registry: JetStream, a cipher and the tracker registry are required")
 	}
 	log := deps.Logger
 	if log == nil {
@@ -73,20 +79,21 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("registry: open KV %s: %w", bus.BucketWritebackLedger, err)
 	}
 	s := &Service{
-		store:  connector.NewStore(kv),
-		states: connector.NewStateStore(skv),
-		ledger: ledger.NewStore(lkv),
-		cipher: deps.Cipher,
-		tester: deps.Tester,
-		saved:  deps.SavedTester,
-		audit:  deps.Auditor,
-		policy: policy,
-		cfg:    cfg,
-		log:    log,
-		now:    deps.Now,
+		trackers: deps.Trackers,
+		store:    connector.NewStore(kv),
+		states:   connector.NewStateStore(skv),
+		ledger:   ledger.NewStore(lkv),
+		cipher:   deps.Cipher,
+		tester:   deps.Tester,
+		saved:    deps.SavedTester,
+		audit:    deps.Auditor,
+		policy:   policy,
+		cfg:      cfg,
+		log:      log,
+		now:      deps.Now,
 	}
 	if s.tester == nil {
-		s.tester = trackerTester{opts: trackers.Options{Policy: policy, Timeout: cfg.TestTimeout, Logger: log}}
+		s.tester = trackerTester{reg: deps.Trackers, opts: trackers.Options{Policy: policy, Timeout: cfg.TestTimeout, Logger: log}}
 	}
 	if s.saved == nil {
 		if deps.NC == nil {

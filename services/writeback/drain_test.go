@@ -37,7 +37,7 @@ func TestStoppingLetsTheWriteInFlightFinish(t *testing.T) {
 	// before draining them cuts this one.
 	e := newEnv(t, connector.TrackerWins, func(c *Config) { c.DrainTimeout = 10 * time.Minute })
 	slow := &slowComments{memTracker: e.mem, started: make(chan struct{}, 1), release: make(chan struct{})}
-	e.svc.lookup = func(connector.System) (trackers.Tracker, bool) { return slow, true }
+	e.svc.trackers = registryOf(t, slow)
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -80,7 +80,7 @@ func TestStoppingCancelsAWriteThatOutlastsTheDrain(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, connector.TrackerWins, func(c *Config) { c.DrainTimeout = 10 * time.Millisecond })
 	slow := &slowComments{memTracker: e.mem, started: make(chan struct{}, 1), release: make(chan struct{})} // never released
-	e.svc.lookup = func(connector.System) (trackers.Tracker, bool) { return slow, true }
+	e.svc.trackers = registryOf(t, slow)
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -109,4 +109,14 @@ func TestStoppingCancelsAWriteThatOutlastsTheDrain(t *testing.T) {
 	if st := ent.Steps["comment"].State; st != ledger.Started || ent.Completed || ent.Failed {
 		t.Fatalf("after the cut: comment step %q, completed %v, failed %v; want it started and left for a redelivery", st, ent.Completed, ent.Failed)
 	}
+}
+
+// registryOf registers tr as the only tracker (for its system).
+func registryOf(t *testing.T, tr trackers.Tracker) *trackers.Registry {
+	t.Helper()
+	reg, err := trackers.NewRegistry(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
 }

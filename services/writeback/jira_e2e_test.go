@@ -14,10 +14,11 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/fakes/faults"
-	fakejira "github.com/connectorhub/connectorhub/pkg/fakes/jira"
 	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
+	"github.com/connectorhub/connectorhub/pkg/trackers/all"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/faults"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -25,27 +26,27 @@ import (
 // Jira (Cloud or Data Center).
 type jiraEnv struct {
 	*env
-	jira *fakejira.Server
+	jira *jirafake.Server
 	key  string // an open ticket assigned to the sandbox account
 }
 
 func newJiraEnv(t *testing.T, d connector.Deployment, policy connector.ConflictPolicy) *jiraEnv {
 	t.Helper()
-	jira := fakejira.NewSandbox(d)
+	jira := jirafake.NewSandbox(d)
 	srv := httptest.NewServer(jira)
 	t.Cleanup(srv.Close)
 	_, js := testenv.NATS(t)
 	ctx := context.Background()
 	kv, _ := js.KeyValue(ctx, bus.BucketConnectors)
 	store := connector.NewStore(kv)
-	c := connector.Connector{ID: "jira-wb", System: connector.Jira, Deployment: d, BaseURL: srv.URL, Project: fakejira.SandboxProject,
-		Enabled: true, ConflictPolicy: policy, Credential: connector.Credential{Ciphertext: fakejira.SandboxToken}}
+	c := connector.Connector{ID: "jira-wb", System: connector.Jira, Deployment: d, BaseURL: srv.URL, Project: jirafake.SandboxProject,
+		Enabled: true, ConflictPolicy: policy, Credential: connector.Credential{Ciphertext: jirafake.SandboxToken}}
 	if d == connector.Cloud {
-		c.AuthMode, c.Username = connector.AuthBasic, fakejira.SandboxEmail
+		c.AuthMode, c.Username = connector.AuthBasic, jirafake.SandboxEmail
 	} else {
 		c.AuthMode = connector.AuthBearer
 	}
-	c.ApplyDefaults()
+	c.ApplyDefaults(all.Registry())
 	if _, err := store.Create(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -53,11 +54,11 @@ func newJiraEnv(t *testing.T, d connector.Deployment, policy connector.ConflictP
 	cfg.RetryBase, cfg.RetryMax, cfg.MaxDeliver = 20*time.Millisecond, 50*time.Millisecond, 3
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	crash := &crashSwitch{}
-	svc, err := New(ctx, cfg, Deps{JS: js, Decrypter: plainDecrypter{}, Logger: log, AfterStep: crash.afterStep})
+	svc, err := New(ctx, cfg, Deps{JS: js, Decrypter: plainDecrypter{}, Logger: log, Trackers: all.Registry(), AfterStep: crash.afterStep})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &jiraEnv{env: &env{js: js, svc: svc, store: store, crashSwitch: crash}, jira: jira, key: fakejira.SandboxProject + "-1"}
+	return &jiraEnv{env: &env{js: js, svc: svc, store: store, crashSwitch: crash}, jira: jira, key: jirafake.SandboxProject + "-1"}
 }
 
 func (e *jiraEnv) result(id string, base time.Time) *chv1.ResultReady {
@@ -83,7 +84,7 @@ func TestJiraWritebackEveryStep(t *testing.T) {
 				t.Errorf("status %q, outcome %q", tk.Status, done.GetStatusOutcome())
 			}
 			comments := e.jira.Comments(e.key)
-			var ours []fakejira.Comment
+			var ours []jirafake.Comment
 			for _, c := range comments {
 				if strings.Contains(c.Body, "login.go") {
 					ours = append(ours, c)

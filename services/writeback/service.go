@@ -27,10 +27,12 @@ type Deps struct {
 	JS        jetstream.JetStream
 	Decrypter Decrypter
 	Logger    *slog.Logger
-	Trackers  trackers.Options
-	// Lookup finds a system's tracker; trackers.Lookup when nil.
-	Lookup func(connector.System) (trackers.Tracker, bool)
-	Now    func() time.Time
+	// Trackers are the systems results are written back to (pkg/trackers/all
+	// in production; tests register their own).
+	Trackers *trackers.Registry
+	// TrackerOptions tune sessions (endpoint policy, timeouts).
+	TrackerOptions trackers.Options
+	Now            func() time.Time
 	// AfterStep, when set, runs after a step's tracker call succeeded and
 	// before the ledger records it. An error abandons the delivery there, as
 	// a crash of the process would: nothing more is recorded and the result
@@ -40,15 +42,15 @@ type Deps struct {
 
 // Service handles results.
 type Service struct {
-	cfg    Config
-	js     jetstream.JetStream
-	store  *connector.Store
-	ledger *ledger.Store
-	dec    Decrypter
-	log    *slog.Logger
-	topts  trackers.Options
-	lookup func(connector.System) (trackers.Tracker, bool)
-	now    func() time.Time
+	cfg      Config
+	js       jetstream.JetStream
+	store    *connector.Store
+	ledger   *ledger.Store
+	dec      Decrypter
+	log      *slog.Logger
+	topts    trackers.Options
+	trackers *trackers.Registry
+	now      func() time.Time
 
 	sessions  *trackers.Sessions
 	afterStep func(step string) error
@@ -59,8 +61,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("writeback config: %w", err)
 	}
-	if deps.JS == nil || deps.Decrypter == nil {
-		return nil, errors.New("writeback: JetStream and a decrypter are required")
+	if deps.JS == nil || deps.Decrypter == nil || deps.Trackers == nil {
+		return nil, errors.New("writeback: JetStream, a decrypter and the tracker registry are required")
 	}
 	ckv, err := deps.JS.KeyValue(ctx, bus.BucketConnectors)
 	if err != nil {
@@ -71,12 +73,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("writeback: open %s: %w", bus.BucketWritebackLedger, err)
 	}
 	s := &Service{cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), ledger: ledger.NewStore(lkv), dec: deps.Decrypter,
-		log: deps.Logger, topts: deps.Trackers, lookup: deps.Lookup, now: deps.Now, afterStep: deps.AfterStep}
+		log: deps.Logger, topts: deps.TrackerOptions, trackers: deps.Trackers, now: deps.Now, afterStep: deps.AfterStep}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.lookup == nil {
-		s.lookup = trackers.Lookup
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -85,7 +84,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if topts.Logger == nil {
 		topts.Logger = s.log
 	}
-	s.sessions = trackers.NewSessions(deps.Decrypter, topts)
+	s.sessions = trackers.NewSessions(deps.Trackers, deps.Decrypter, topts)
 	return s, nil
 }
 

@@ -21,11 +21,18 @@ const (
 	OutcomeAppliedAgentWins = "applied_agent_wins"
 )
 
-// permanent errors cannot be fixed by retrying: the result is dead-lettered at once.
+// permanent errors cannot be fixed by retrying: the result is dead-lettered
+// at once. Tracker errors follow the one retry rule (trackers.RetryOf); a
+// cancelled context is a shutdown, which the redelivery finishes.
 func permanent(err error) bool {
-	return errors.Is(err, trackers.ErrUnknownStatus) || errors.Is(err, trackers.ErrUnauthorized) ||
-		errors.Is(err, trackers.ErrTicketNotFound) || errors.Is(err, connector.ErrNotFound) ||
-		errors.Is(err, errUnsupported) || errors.Is(err, errInvalidResult) || errors.Is(err, trackers.ErrInvalidConfig)
+	switch {
+	case errors.Is(err, connector.ErrNotFound), errors.Is(err, errUnsupported), errors.Is(err, errInvalidResult):
+		return true
+	case errors.Is(err, context.Canceled):
+		return false
+	}
+	r, _ := trackers.RetryOf(err)
+	return r == trackers.RetryNever
 }
 
 var (
@@ -166,7 +173,7 @@ func (w *work) run(ctx context.Context) error {
 	if want := w.result.System; want != "" && want != c.System {
 		return fmt.Errorf("%w: result names system %s but connector %s is %s", errInvalidResult, want, c.ID, c.System)
 	}
-	tr, ok := w.svc.lookup(c.System)
+	tr, ok := w.svc.trackers.Lookup(c.System)
 	if !ok {
 		return fmt.Errorf("%w: no tracker for %s", errUnsupported, c.System)
 	}

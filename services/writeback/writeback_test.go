@@ -19,6 +19,8 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/all"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jira"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -37,8 +39,7 @@ type memTracker struct {
 }
 
 func newMem() *memTracker {
-	jira, _ := trackers.Lookup(connector.Jira)
-	return &memTracker{Tracker: jira, status: "To Do", updated: time.Now().Add(-time.Hour)}
+	return &memTracker{Tracker: jira.New(), status: "To Do", updated: time.Now().Add(-time.Hour)}
 }
 
 func (m *memTracker) GetTicket(_ context.Context, _ *trackers.Session, key string) (trackers.Ticket, error) {
@@ -126,7 +127,7 @@ func newEnv(t *testing.T, policy connector.ConflictPolicy, mutate func(*Config))
 	c := connector.Connector{ID: "jira-wb", System: connector.Jira, Deployment: connector.Cloud, BaseURL: "https://jira.test",
 		AuthMode: connector.AuthBasic, Username: "bot@example.com", Enabled: true, ConflictPolicy: policy,
 		Credential: connector.Credential{Ciphertext: "token"}}
-	c.ApplyDefaults()
+	c.ApplyDefaults(all.Registry())
 	if _, err := store.Create(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -137,9 +138,12 @@ func newEnv(t *testing.T, policy connector.ConflictPolicy, mutate func(*Config))
 		mutate(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	reg, err := trackers.NewRegistry(mem)
+	if err != nil {
+		t.Fatal(err)
+	}
 	crash := &crashSwitch{}
-	svc, err := New(ctx, cfg, Deps{JS: js, Decrypter: plainDecrypter{}, Logger: log,
-		Lookup: func(connector.System) (trackers.Tracker, bool) { return mem, true }, AfterStep: crash.afterStep})
+	svc, err := New(ctx, cfg, Deps{JS: js, Decrypter: plainDecrypter{}, Logger: log, Trackers: reg, AfterStep: crash.afterStep})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,31 +4,30 @@
 package connectorpb
 
 import (
+	"strings"
+
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
-var systems = map[connector.System]chv1.System{
-	connector.Jira:       chv1.System_SYSTEM_JIRA,
-	connector.GitHub:     chv1.System_SYSTEM_GITHUB,
-	connector.GitLab:     chv1.System_SYSTEM_GITLAB,
-	connector.Confluence: chv1.System_SYSTEM_CONFLUENCE,
-}
-
-var systemsBack = func() map[chv1.System]connector.System {
-	m := make(map[chv1.System]connector.System, len(systems))
-	for k, v := range systems {
-		m[v] = k
-	}
-	return m
-}()
+// The enum values follow the system names (SYSTEM_JIRA for "jira"), so a new
+// system needs only its value in connector.proto.
+func systemEnumName(s connector.System) string { return "SYSTEM_" + strings.ToUpper(string(s)) }
 
 // SystemToProto is the protobuf form of a system (unspecified for an unknown one).
-func SystemToProto(s connector.System) chv1.System { return systems[s] }
+func SystemToProto(s connector.System) chv1.System {
+	if s == "" {
+		return chv1.System_SYSTEM_UNSPECIFIED
+	}
+	return chv1.System(chv1.System_value[systemEnumName(s)])
+}
 
 // SystemFromProto is the domain form of a protobuf system; ok is false for
 // unspecified and unknown values.
 func SystemFromProto(s chv1.System) (connector.System, bool) {
-	sys, ok := systemsBack[s]
-	return sys, ok
+	name, ok := chv1.System_name[int32(s)]
+	if !ok || s == chv1.System_SYSTEM_UNSPECIFIED {
+		return "", false
+	}
+	return connector.System(strings.ToLower(strings.TrimPrefix(name, "SYSTEM_"))), true
 }

@@ -9,14 +9,21 @@ import (
 
 func TestSystemsRoundTrip(t *testing.T) {
 	t.Parallel()
-	for _, s := range connector.Systems {
-		p := SystemToProto(s)
+	for v := range chv1.System_name {
+		p := chv1.System(v)
 		if p == chv1.System_SYSTEM_UNSPECIFIED {
-			t.Errorf("%s has no protobuf form", s)
+			continue
 		}
-		if back, ok := SystemFromProto(p); !ok || back != s {
-			t.Errorf("%s → %v → %q, %v", s, p, back, ok)
+		s, ok := SystemFromProto(p)
+		if !ok || s == "" {
+			t.Errorf("%v has no domain form", p)
 		}
+		if back := SystemToProto(s); back != p {
+			t.Errorf("%v → %q → %v", p, s, back)
+		}
+	}
+	if SystemToProto(connector.Jira) != chv1.System_SYSTEM_JIRA || SystemToProto("trello") != chv1.System_SYSTEM_UNSPECIFIED {
+		t.Error("jira or an unknown system maps wrongly")
 	}
 	for _, p := range []chv1.System{chv1.System_SYSTEM_UNSPECIFIED, chv1.System(99)} {
 		if s, ok := SystemFromProto(p); ok || s != "" {

@@ -1,8 +1,8 @@
 // Package trackertest is the behavioural suite every tracker implementation
 // runs (the watermill pubsub/tests pattern): discovery with paging, cursors
 // and closures, rate limits, status, comments, sub-tasks and pull requests.
-// A tracker declares the features it supports; a new tracker is done when
-// the suite passes against its fake.
+// The suite reads the features a tracker supports from the tracker itself;
+// a new tracker is done when the suite passes against its fake.
 package trackertest
 
 import (
@@ -57,35 +57,68 @@ type Fixture interface {
 	Requests() int
 }
 
-// Features declares what the tracker under test supports.
-type Features struct {
+// Params describe the fake under test. What the tracker supports is not
+// declared here: the suite reads it from the tracker (the capability
+// interfaces it implements), so a feature cannot be skipped silently.
+type Params struct {
 	// PageSize is the fake's page size, so the suite can seed more than a page.
 	PageSize int
 	// InProgress and Done are status names the tracker can move a ticket to.
 	InProgress, Done string
-	Subtasks         bool
-	PullRequests     bool
-	// ConditionalRequests: an unchanged listing answers NotModified.
-	ConditionalRequests bool
 }
 
-// Run runs every behaviour of the suite; newFixture is called once per subtest.
-func Run(t *testing.T, newFixture func(t *testing.T) Fixture, f Features) {
-	t.Run("discovers every assigned ticket across pages", func(t *testing.T) { discoverAll(t, newFixture(t), f) })
-	t.Run("incremental query returns only tickets updated since", func(t *testing.T) { incremental(t, newFixture(t)) })
-	t.Run("full listing omits resolved and unassigned tickets", func(t *testing.T) { closures(t, newFixture(t)) })
-	t.Run("rate limit surfaces as RateLimitError with the wait", func(t *testing.T) { rateLimit(t, newFixture(t)) })
-	t.Run("reads a ticket and reports a missing one", func(t *testing.T) { readTicket(t, newFixture(t)) })
-	t.Run("sets status and explains an unknown one", func(t *testing.T) { status(t, newFixture(t), f) })
-	t.Run("comments and finds the comment by marker", func(t *testing.T) { comment(t, newFixture(t)) })
-	if f.Subtasks {
-		t.Run("creates sub-tasks and finds them by marker", func(t *testing.T) { subtasks(t, newFixture(t)) })
+// suite runs the behaviours against one tracker.
+type suite struct {
+	tr trackers.Tracker
+	p  Params
+}
+
+// behaviours lists, for each feature a tracker can declare
+// (trackers.Capabilities), the suite's tests of it. A feature the suite does
+// not know fails the run; features tested elsewhere say where.
+var behaviours = map[string][]struct {
+	name string
+	run  func(st suite, t *testing.T, fx Fixture)
+}{
+	trackers.FeatureDiscovery: {
+		{"discovers every assigned ticket across pages", suite.discoverAll},
+		{"incremental query returns only tickets updated since", suite.incremental},
+		{"full listing omits resolved and unassigned tickets", suite.closures},
+		{"rate limit surfaces as RateLimitError with the wait", suite.rateLimit},
+	},
+	trackers.FeatureRead:        {{"reads a ticket and reports a missing one", suite.readTicket}},
+	trackers.FeatureStatus:      {{"sets status and explains an unknown one", suite.status}},
+	trackers.FeatureComment:     {{"comments and finds the comment by marker", suite.comment}},
+	trackers.FeatureSubtask:     {{"creates sub-tasks and finds them by marker", suite.subtasks}},
+	trackers.FeaturePullRequest: {{"opens a pull request and reuses an open one", suite.pullRequest}},
+}
+
+// testedElsewhere are features with their own suites: the connection test
+// (pkg/trackers/all's connection tests and the contract tests) and
+// knowledge search (the Confluence package's search tests).
+var testedElsewhere = map[string]bool{trackers.FeatureIdentity: true, trackers.FeatureSearch: true}
+
+// Run runs every behaviour of every feature tr declares; newFixture is called
+// once per subtest. Trackers whose listings honour ETags
+// (trackers.ConditionalLister) also run the conditional-request behaviour.
+func Run(t *testing.T, tr trackers.Tracker, newFixture func(t *testing.T) Fixture, p Params) {
+	st := suite{tr: tr, p: p}
+	caps := trackers.CapabilitiesOf(tr)
+	for _, f := range caps.Features {
+		if !f.Supported || testedElsewhere[f.Name] {
+			continue
+		}
+		bs, ok := behaviours[f.Name]
+		if !ok {
+			t.Errorf("%s declares feature %q, which trackertest has no behaviour for: add one", caps.System, f.Name)
+			continue
+		}
+		for _, b := range bs {
+			t.Run(b.name, func(t *testing.T) { b.run(st, t, newFixture(t)) })
+		}
 	}
-	if f.PullRequests {
-		t.Run("opens a pull request and reuses an open one", func(t *testing.T) { pullRequest(t, newFixture(t)) })
-	}
-	if f.ConditionalRequests {
-		t.Run("unchanged listing is not modified", func(t *testing.T) { conditional(t, newFixture(t)) })
+	if cl, ok := tr.(trackers.ConditionalLister); ok && cl.ConditionalRequests() {
+		t.Run("unchanged listing is not modified", func(t *testing.T) { st.conditional(t, newFixture(t)) })
 	}
 }
 
@@ -105,19 +138,10 @@ func must[T any](t *testing.T, tr trackers.Tracker) T {
 	return v
 }
 
-func tracker(t *testing.T, s *trackers.Session) trackers.Tracker {
-	t.Helper()
-	tr, ok := trackers.Lookup(s.Connector.System)
-	if !ok {
-		t.Fatalf("no tracker registered for %s", s.Connector.System)
-	}
-	return tr
-}
-
 // list pages through a whole listing and returns tickets by key.
-func list(t *testing.T, s *trackers.Session, q trackers.DiscoveryQuery) (map[string]trackers.Ticket, int) {
+func (st suite) list(t *testing.T, s *trackers.Session, q trackers.DiscoveryQuery) (map[string]trackers.Ticket, int) {
 	t.Helper()
-	d := must[trackers.Discoverer](t, tracker(t, s))
+	d := must[trackers.Discoverer](t, st.tr)
 	out := map[string]trackers.Ticket{}
 	pages := 0
 	for {
@@ -143,9 +167,9 @@ func list(t *testing.T, s *trackers.Session, q trackers.DiscoveryQuery) (map[str
 	}
 }
 
-func discoverAll(t *testing.T, fx Fixture, f Features) {
+func (st suite) discoverAll(t *testing.T, fx Fixture) {
 	s := fx.Session(t)
-	n := max(f.PageSize*2+1, 5)
+	n := max(st.p.PageSize*2+1, 5)
 	base := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	want := map[string]bool{}
 	for i := range n {
@@ -153,9 +177,9 @@ func discoverAll(t *testing.T, fx Fixture, f Features) {
 		want[key] = true
 	}
 	other := fx.Seed(t, Seed{Summary: "someone else's", Unassigned: true})
-	got, pages := list(t, s, trackers.DiscoveryQuery{Full: true})
-	if f.PageSize > 0 && pages < 2 {
-		t.Errorf("%d tickets came in %d page(s) with page size %d", n, pages, f.PageSize)
+	got, pages := st.list(t, s, trackers.DiscoveryQuery{Full: true})
+	if st.p.PageSize > 0 && pages < 2 {
+		t.Errorf("%d tickets came in %d page(s) with page size %d", n, pages, st.p.PageSize)
 	}
 	for key := range want {
 		tk, ok := got[key]
@@ -178,14 +202,14 @@ func discoverAll(t *testing.T, fx Fixture, f Features) {
 	}
 }
 
-func incremental(t *testing.T, fx Fixture) {
+func (st suite) incremental(t *testing.T, fx Fixture) {
 	s := fx.Session(t)
 	old := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
 	a := fx.Seed(t, Seed{Summary: "old", Updated: old})
 	b := fx.Seed(t, Seed{Summary: "recent", Updated: old})
 	since := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	fx.Touch(t, b, since.Add(10*time.Minute))
-	got, _ := list(t, s, trackers.DiscoveryQuery{Since: since, Full: true})
+	got, _ := st.list(t, s, trackers.DiscoveryQuery{Since: since, Full: true})
 	if _, ok := got[a]; ok {
 		t.Errorf("ticket %s updated before since was returned", a)
 	}
@@ -198,14 +222,14 @@ func incremental(t *testing.T, fx Fixture) {
 	}
 }
 
-func closures(t *testing.T, fx Fixture) {
+func (st suite) closures(t *testing.T, fx Fixture) {
 	s := fx.Session(t)
 	keep := fx.Seed(t, Seed{Summary: "stays"})
 	done := fx.Seed(t, Seed{Summary: "resolved"})
 	gone := fx.Seed(t, Seed{Summary: "unassigned later"})
 	fx.Resolve(t, done)
 	fx.Unassign(t, gone)
-	got, _ := list(t, s, trackers.DiscoveryQuery{})
+	got, _ := st.list(t, s, trackers.DiscoveryQuery{})
 	if _, ok := got[keep]; !ok {
 		t.Errorf("open assigned ticket %s missing from a full listing", keep)
 	}
@@ -216,11 +240,11 @@ func closures(t *testing.T, fx Fixture) {
 	}
 }
 
-func rateLimit(t *testing.T, fx Fixture) {
+func (st suite) rateLimit(t *testing.T, fx Fixture) {
 	s := fx.Session(t)
 	fx.Seed(t, Seed{Summary: "x"})
 	fx.RateLimitNext(t, 7*time.Second)
-	d := must[trackers.Discoverer](t, tracker(t, s))
+	d := must[trackers.Discoverer](t, st.tr)
 	_, err := d.Discover(ctxT(t), s, trackers.DiscoveryQuery{})
 	var rl *trackers.RateLimitError
 	if !errors.As(err, &rl) {
@@ -234,10 +258,10 @@ func rateLimit(t *testing.T, fx Fixture) {
 	}
 }
 
-func readTicket(t *testing.T, fx Fixture) {
+func (st suite) readTicket(t *testing.T, fx Fixture) {
 	s := fx.Session(t)
 	key := fx.Seed(t, Seed{Summary: "read me", Description: "body"})
-	r := must[trackers.TicketReader](t, tracker(t, s))
+	r := must[trackers.TicketReader](t, st.tr)
 	tk, err := r.GetTicket(ctxT(t), s, key)
 	if err != nil {
 		t.Fatalf("get %s: %v", key, err)
@@ -258,31 +282,31 @@ func missingKey(key string) string {
 	return "99999"
 }
 
-func status(t *testing.T, fx Fixture, f Features) {
+func (st suite) status(t *testing.T, fx Fixture) {
 	s := fx.Session(t)
 	key := fx.Seed(t, Seed{Summary: "move me"})
-	w := must[trackers.StatusWriter](t, tracker(t, s))
-	for _, st := range []string{f.InProgress, strings.ToUpper(f.Done)} {
-		if _, err := w.SetStatus(ctxT(t), s, key, st); err != nil {
-			t.Fatalf("set status %q: %v", st, err)
+	w := must[trackers.StatusWriter](t, st.tr)
+	for _, name := range []string{st.p.InProgress, strings.ToUpper(st.p.Done)} {
+		if _, err := w.SetStatus(ctxT(t), s, key, name); err != nil {
+			t.Fatalf("set status %q: %v", name, err)
 		}
-		if got := fx.Status(t, key); !strings.EqualFold(got, st) {
-			t.Errorf("status after setting %q is %q", st, got)
+		if got := fx.Status(t, key); !strings.EqualFold(got, name) {
+			t.Errorf("status after setting %q is %q", name, got)
 		}
 	}
 	_, err := w.SetStatus(ctxT(t), s, key, "No Such Status")
 	if !errors.Is(err, trackers.ErrUnknownStatus) {
 		t.Fatalf("unknown status: %v, want ErrUnknownStatus", err)
 	}
-	if !strings.Contains(err.Error(), f.InProgress) && !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(f.InProgress)) {
+	if !strings.Contains(err.Error(), st.p.InProgress) && !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(st.p.InProgress)) {
 		t.Errorf("unknown-status error %q should list the possible statuses", err)
 	}
 }
 
-func comment(t *testing.T, fx Fixture) {
+func (st suite) comment(t *testing.T, fx Fixture) {
 	s := fx.Session(t)
 	key := fx.Seed(t, Seed{Summary: "comment on me"})
-	c := must[trackers.Commenter](t, tracker(t, s))
+	c := must[trackers.Commenter](t, st.tr)
 	marker := "connectorhub:result-1:comment"
 	if _, found, err := c.FindComment(ctxT(t), s, key, marker); err != nil || found {
 		t.Fatalf("find before posting: found=%v err=%v", found, err)
@@ -310,10 +334,10 @@ func comment(t *testing.T, fx Fixture) {
 	}
 }
 
-func subtasks(t *testing.T, fx Fixture) {
+func (st suite) subtasks(t *testing.T, fx Fixture) {
 	s := fx.Session(t)
 	key := fx.Seed(t, Seed{Summary: "parent"})
-	c := must[trackers.SubtaskCreator](t, tracker(t, s))
+	c := must[trackers.SubtaskCreator](t, st.tr)
 	marker := "connectorhub:result-1:subtask-0"
 	link, err := c.CreateSubtask(ctxT(t), s, key, trackers.NewSubtask{Summary: "write tests", DescriptionMarkdown: "with *care*", Marker: marker})
 	if err != nil {
@@ -331,10 +355,10 @@ func subtasks(t *testing.T, fx Fixture) {
 	}
 }
 
-func pullRequest(t *testing.T, fx Fixture) {
+func (st suite) pullRequest(t *testing.T, fx Fixture) {
 	s := fx.Session(t)
 	key := fx.Seed(t, Seed{Summary: "needs code"})
-	p := must[trackers.PullRequestOpener](t, tracker(t, s))
+	p := must[trackers.PullRequestOpener](t, st.tr)
 	pr := trackers.NewPullRequest{Head: "agent/fix-1", Title: "Fix it", BodyMarkdown: "Does the thing."}
 	first, reused, err := p.OpenPullRequest(ctxT(t), s, key, pr)
 	if err != nil || reused || first.URL == "" {
@@ -349,10 +373,10 @@ func pullRequest(t *testing.T, fx Fixture) {
 	}
 }
 
-func conditional(t *testing.T, fx Fixture) {
+func (st suite) conditional(t *testing.T, fx Fixture) {
 	s := fx.Session(t)
 	fx.Seed(t, Seed{Summary: "x"})
-	d := must[trackers.Discoverer](t, tracker(t, s))
+	d := must[trackers.Discoverer](t, st.tr)
 	first, err := d.Discover(ctxT(t), s, trackers.DiscoveryQuery{})
 	if err != nil || first.ETag == "" {
 		t.Fatalf("first listing: etag %q err %v", first.ETag, err)

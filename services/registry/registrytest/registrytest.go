@@ -26,6 +26,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/all"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 	"github.com/connectorhub/connectorhub/services/registry"
 )
@@ -95,12 +96,13 @@ func Start(t testing.TB, opts ...Option) *Server {
 	s.Addr = lis.Addr().String()
 	logger := slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
+	reg := all.Registry()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan error, 2)
 	go func() {
 		done <- registry.Run(ctx, cfg, registry.Deps{
-			NC: nc, JS: js, Cipher: o.cipher, Logger: logger, Listener: lis, Tester: o.tester,
+			Trackers: reg, NC: nc, JS: js, Cipher: o.cipher, Logger: logger, Listener: lis, Tester: o.tester,
 			Ready: func(net.Addr) { close(ready) },
 		})
 	}()
@@ -112,10 +114,10 @@ func Start(t testing.TB, opts ...Option) *Server {
 		if o.tester != nil {
 			return o.tester.Test(ctx, c, sec)
 		}
-		return trackers.Test(ctx, c, sec, trackers.Options{Timeout: 10 * time.Second, Logger: logger})
+		return reg.Test(ctx, c, sec, trackers.Options{Timeout: 10 * time.Second, Logger: logger})
 	}
 	responder := &conncheck.Responder{Loader: connector.NewStore(kv), Decrypter: o.cipher, Test: test, Logger: logger}
-	go func() { done <- responder.Serve(ctx, nc, connector.Systems...) }()
+	go func() { done <- responder.Serve(ctx, nc, reg.Systems()...) }()
 	t.Cleanup(func() {
 		cancel()
 		for range 2 {

@@ -1,0 +1,21 @@
+// Package all is the one place that names every tracker system: adding a
+// system means adding it here (see docs/architecture.md, "Adding a tracker").
+package all
+
+import (
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/confluence"
+	"github.com/connectorhub/connectorhub/pkg/trackers/github"
+	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jira"
+)
+
+// Registry returns a registry of every system connectorhub supports, in the
+// order hubctl and the registry API list them.
+func Registry() *trackers.Registry {
+	reg, err := trackers.NewRegistry(jira.New(), github.New(), gitlab.New(), confluence.New())
+	if err != nil { // two trackers for one system: a programming error caught by this package's test
+		panic(err)
+	}
+	return reg
+}

@@ -1,0 +1,131 @@
+package all_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/connector/connectorpb"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/all"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jira"
+	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+)
+
+func TestCapabilitiesReflectImplementedFeatures(t *testing.T) {
+	t.Parallel()
+	// What each system implements so far. A system missing here must claim
+	// nothing beyond its connection test; its issue adds it here.
+	implemented := map[connector.System][]string{
+		connector.Jira:       {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeatureSubtask},
+		connector.GitHub:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest},
+		connector.GitLab:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest},
+		connector.Confluence: {trackers.FeatureIdentity, trackers.FeatureSearch},
+	}
+	reg := all.Registry()
+	for _, sys := range reg.Systems() {
+		caps, ok := reg.Capabilities(sys)
+		if !ok {
+			t.Fatalf("trackers.CapabilitiesOf(%s) not found", sys)
+		}
+		if !caps.Supports(trackers.FeatureIdentity) {
+			t.Errorf("%s: identity not supported, want supported (every tracker has a connection test)", sys)
+		}
+		if len(caps.Features) != len(trackers.CapabilitiesOf(jira.New()).Features) {
+			t.Errorf("%s: %d features listed, want %d", sys, len(caps.Features), len(trackers.CapabilitiesOf(jira.New()).Features))
+		}
+		want, listed := implemented[sys]
+		if !listed {
+			continue
+		}
+		for _, f := range caps.Features {
+			if f.Supported != slices.Contains(want, f.Name) {
+				t.Errorf("%s: %s supported = %v, want %v", sys, f.Name, f.Supported, !f.Supported)
+			}
+		}
+	}
+}
+
+func TestCapabilitiesDeploymentsAuthModesAndScopes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		system      connector.System
+		authModes   []connector.AuthMode
+		scopes      []string
+		cloudURL    string
+		selfHostURL string
+	}{
+		{connector.Jira, []connector.AuthMode{connector.AuthBasic, connector.AuthAnonymous, connector.AuthBearer}, nil, "", ""},
+		{connector.GitHub, []connector.AuthMode{connector.AuthBearer}, []string{"repo"}, "https://api.github.com", ""},
+		{connector.GitLab, []connector.AuthMode{connector.AuthBearer}, []string{"api"}, "https://gitlab.com", ""},
+		{connector.Confluence, []connector.AuthMode{connector.AuthBasic, connector.AuthBearer}, nil, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.system), func(t *testing.T) {
+			t.Parallel()
+			reg := all.Registry()
+			caps, _ := reg.Capabilities(tt.system)
+			if !slices.Equal(caps.Deployments, []connector.Deployment{connector.Cloud, connector.SelfHosted}) {
+				t.Errorf("deployments = %v", caps.Deployments)
+			}
+			if !slices.Equal(caps.AuthModes, tt.authModes) {
+				t.Errorf("auth modes = %v, want %v", caps.AuthModes, tt.authModes)
+			}
+			if !slices.Equal(caps.RequiredScopes, tt.scopes) || !slices.Equal(caps.RequiredScopes, tt.scopes) {
+				t.Errorf("scopes = %v / %v, want %v", caps.RequiredScopes, caps.RequiredScopes, tt.scopes)
+			}
+			if got := reg.DefaultBaseURL(tt.system, connector.Cloud); got != tt.cloudURL {
+				t.Errorf("cloud base URL = %q, want %q", got, tt.cloudURL)
+			}
+			if got := reg.DefaultBaseURL(tt.system, connector.SelfHosted); got != tt.selfHostURL {
+				t.Errorf("self-hosted base URL = %q, want %q", got, tt.selfHostURL)
+			}
+		})
+	}
+}
+
+func TestAllCapabilitiesFollowsSystemsOrder(t *testing.T) {
+	t.Parallel()
+	caps := all.Registry().AllCapabilities()
+	var got []connector.System
+	for _, c := range caps {
+		got = append(got, c.System)
+	}
+	want := []connector.System{connector.Jira, connector.GitHub, connector.GitLab, connector.Confluence}
+	if !slices.Equal(got, want) {
+		t.Fatalf("systems = %v, want %v", got, want)
+	}
+	reg := all.Registry()
+	if _, ok := reg.Capabilities("trello"); ok {
+		t.Fatal("Capabilities(trello) found, want not found")
+	}
+	if _, ok := reg.Rules("trello"); reg.DefaultBaseURL("trello", connector.Cloud) != "" || ok {
+		t.Fatal("unknown system has a default URL or scopes")
+	}
+}
+
+func TestRequiredScopesReturnsACopy(t *testing.T) {
+	t.Parallel()
+	reg := all.Registry()
+	caps, _ := reg.Capabilities(connector.GitHub)
+	caps.RequiredScopes[0] = "changed"
+	if again, _ := reg.Capabilities(connector.GitHub); again.RequiredScopes[0] != "repo" {
+		t.Fatal("caller changed the registered scopes")
+	}
+}
+
+// Every registered system must have its value in the schema (connector.proto's
+// System enum), or the registry API and the events cannot name it.
+func TestEverySystemHasAProtobufForm(t *testing.T) {
+	t.Parallel()
+	for _, sys := range all.Registry().Systems() {
+		p := connectorpb.SystemToProto(sys)
+		if p == chv1.System_SYSTEM_UNSPECIFIED {
+			t.Errorf("%s has no value in connector.proto's System enum", sys)
+			continue
+		}
+		if back, ok := connectorpb.SystemFromProto(p); !ok || back != sys {
+			t.Errorf("%s → %v → %q", sys, p, back)
+		}
+	}
+}

@@ -1,0 +1,321 @@
+package github
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"weak"
+
+	"github.com/google/go-github/v92/github"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+)
+
+// githubPerPage is the page size discovery asks for (GitHub's maximum).
+const githubPerPage = 100
+
+// ConditionalRequests: an unchanged page answered 304 costs no rate limit, so
+// the poller keeps page ETags and an idle cycle costs no rate limit.
+func (Tracker) ConditionalRequests() bool { return true }
+
+// Discover lists one page of the open issues assigned to the connector's
+// account (connector.Assignee, else the token's login), least recently
+// updated first, skipping the pull requests the issues endpoint also
+// returns. PageToken is the page number from the Link header's rel="next".
+// With q.ETag it sends If-None-Match and reports NotModified on 304.
+// Scope.Labels become the labels parameter (GitHub: issues carrying all of them).
+func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.DiscoveryQuery) (trackers.DiscoveryPage, error) {
+	owner, name, err := splitRepo(s.Connector.Project)
+	if err != nil {
+		return trackers.DiscoveryPage{}, err
+	}
+	gc, err := newGitHubClient(s)
+	if err != nil {
+		return trackers.DiscoveryPage{}, fmt.Errorf("%w: %w", trackers.ErrInvalidConfig, err)
+	}
+	login, err := githubAssignee(ctx, s, gc)
+	if err != nil {
+		return trackers.DiscoveryPage{}, err
+	}
+	v := url.Values{}
+	v.Set("assignee", login)
+	v.Set("state", "open")
+	v.Set("sort", "updated")
+	v.Set("direction", "asc")
+	v.Set("per_page", strconv.Itoa(githubPerPage))
+	if !q.Since.IsZero() {
+		v.Set("since", q.Since.UTC().Format(time.RFC3339))
+	}
+	if len(s.Connector.Scope.Labels) > 0 {
+		v.Set("labels", strings.Join(s.Connector.Scope.Labels, ","))
+	}
+	if q.PageToken != "" {
+		page, err := strconv.Atoi(q.PageToken)
+		if err != nil || page < 1 {
+			return trackers.DiscoveryPage{}, fmt.Errorf("github: page token %q is not a page number", q.PageToken)
+		}
+		v.Set("page", q.PageToken)
+	}
+	what := "list issues of " + s.Connector.Project
+	req, err := gc.NewRequest(ctx, http.MethodGet, fmt.Sprintf("repos/%s/%s/issues?%s", url.PathEscape(owner), url.PathEscape(name), v.Encode()), nil)
+	if err != nil {
+		return trackers.DiscoveryPage{}, fmt.Errorf("github %s: %w", what, err)
+	}
+	if q.ETag != "" {
+		req.Header.Set("If-None-Match", q.ETag)
+	}
+	var issues []*github.Issue
+	resp, err := gc.Do(req, &issues)
+	if resp != nil && resp.StatusCode == http.StatusNotModified {
+		return trackers.DiscoveryPage{NotModified: true, ETag: q.ETag}, nil
+	}
+	if err != nil {
+		// A repository that is missing or invisible to the token is a
+		// configuration problem retries will not fix.
+		return trackers.DiscoveryPage{}, githubError(ctx, err, what, trackers.ErrUnauthorized)
+	}
+	page := trackers.DiscoveryPage{ETag: resp.Header.Get("ETag")}
+	if resp.NextPage > 0 {
+		page.NextPageToken = strconv.Itoa(resp.NextPage)
+	}
+	for _, is := range issues {
+		if is == nil || is.IsPullRequest() {
+			continue
+		}
+		tk, err := githubTicket(s, is)
+		if err != nil {
+			return trackers.DiscoveryPage{}, err
+		}
+		if q.Full && s.Connector.IndexComments && is.GetComments() > 0 {
+			if tk.Comments, err = githubComments(ctx, gc, owner, name, is.GetNumber()); err != nil {
+				return trackers.DiscoveryPage{}, err
+			}
+		}
+		page.Tickets = append(page.Tickets, tk)
+	}
+	return page, nil
+}
+
+// GetTicket reads an issue by number. A pull request's number, or one that
+// does not exist, is ErrTicketNotFound.
+func (Tracker) GetTicket(ctx context.Context, s *trackers.Session, key string) (trackers.Ticket, error) {
+	owner, name, err := splitRepo(s.Connector.Project)
+	if err != nil {
+		return trackers.Ticket{}, err
+	}
+	gc, err := newGitHubClient(s)
+	if err != nil {
+		return trackers.Ticket{}, fmt.Errorf("%w: %w", trackers.ErrInvalidConfig, err)
+	}
+	is, err := githubIssue(ctx, gc, s, owner, name, key)
+	if err != nil {
+		return trackers.Ticket{}, err
+	}
+	return githubTicket(s, is)
+}
+
+// githubIssue reads an issue that is not a pull request.
+func githubIssue(ctx context.Context, gc *github.Client, s *trackers.Session, owner, name, key string) (*github.Issue, error) {
+	n, err := githubNumber(key)
+	if err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("issue %s#%d", s.Connector.Project, n)
+	is, _, err := gc.Issues.Get(ctx, owner, name, n)
+	if err != nil {
+		return nil, githubError(ctx, err, "read "+what, trackers.ErrTicketNotFound)
+	}
+	if is.IsPullRequest() {
+		return nil, fmt.Errorf("%w: %s is a pull request", trackers.ErrTicketNotFound, what)
+	}
+	return is, nil
+}
+
+// githubNumber parses a ticket key (the issue number).
+func githubNumber(key string) (int, error) {
+	n, err := strconv.Atoi(key)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%w: %q is not a GitHub issue number", trackers.ErrTicketNotFound, key)
+	}
+	return n, nil
+}
+
+// githubTicket maps an issue onto a Ticket.
+func githubTicket(s *trackers.Session, is *github.Issue) (trackers.Ticket, error) {
+	if is.GetNumber() == 0 || is.GetHTMLURL() == "" || is.GetUpdatedAt().IsZero() {
+		return trackers.Ticket{}, fmt.Errorf("%w: github issue without number, html_url or updated_at", trackers.ErrMalformedResponse)
+	}
+	labels := make([]string, 0, len(is.Labels))
+	for _, l := range is.Labels {
+		if l.GetName() != "" {
+			labels = append(labels, l.GetName())
+		}
+	}
+	status, ok := githubStatusOf(s.Connector, labels)
+	if !ok {
+		status = is.GetState()
+	}
+	body := is.GetBody()
+	return trackers.Ticket{
+		Key:                 strconv.Itoa(is.GetNumber()),
+		URL:                 is.GetHTMLURL(),
+		Summary:             is.GetTitle(),
+		DescriptionMarkdown: body,
+		DescriptionText:     githubPlainText(body),
+		Status:              status,
+		Labels:              labels,
+		Reporter:            githubUser(is.GetUser()),
+		Assignee:            githubUser(is.GetAssignee()),
+		Created:             is.GetCreatedAt().UTC(),
+		Updated:             is.GetUpdatedAt().UTC(),
+	}, nil
+}
+
+func githubUser(u *github.User) trackers.User {
+	if u == nil {
+		return trackers.User{}
+	}
+	id := ""
+	if u.GetID() != 0 {
+		id = strconv.FormatInt(u.GetID(), 10)
+	}
+	return trackers.User{ID: id, Login: u.GetLogin(), DisplayName: u.GetName(), Email: u.GetEmail()}
+}
+
+// githubComments reads every comment of an issue, oldest first.
+func githubComments(ctx context.Context, gc *github.Client, owner, name string, n int) ([]trackers.Comment, error) {
+	var out []trackers.Comment
+	err := githubEachComment(ctx, gc, owner, name, n, func(c *github.IssueComment) bool {
+		out = append(out, trackers.Comment{
+			ID:       strconv.FormatInt(c.GetID(), 10),
+			Author:   githubUser(c.GetUser()),
+			Markdown: c.GetBody(),
+			Created:  c.GetCreatedAt().UTC(),
+		})
+		return true
+	})
+	return out, err
+}
+
+// githubEachComment calls f on every comment of an issue, all pages, until f
+// returns false.
+func githubEachComment(ctx context.Context, gc *github.Client, owner, name string, n int, f func(*github.IssueComment) bool) error {
+	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: githubPerPage}}
+	for {
+		list, resp, err := gc.Issues.ListComments(ctx, owner, name, n, opts)
+		if err != nil {
+			return githubError(ctx, err, fmt.Sprintf("list comments of %s/%s#%d", owner, name, n), trackers.ErrTicketNotFound)
+		}
+		for _, c := range list {
+			if c != nil && !f(c) {
+				return nil
+			}
+		}
+		if resp.NextPage == 0 {
+			return nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// githubLogins caches the token's login per session (GET /user once), so
+// discovery without a configured assignee costs one extra request per
+// session, not per page. Entries go when their session is collected.
+var githubLogins = struct {
+	sync.Mutex
+	m map[weak.Pointer[trackers.Session]]string
+}{m: map[weak.Pointer[trackers.Session]]string{}}
+
+// githubAssignee is whose issues discovery lists: the connector's assignee,
+// else the login the token authenticates as.
+func githubAssignee(ctx context.Context, s *trackers.Session, gc *github.Client) (string, error) {
+	if s.Connector.Assignee != "" {
+		return s.Connector.Assignee, nil
+	}
+	key := weak.Make(s)
+	githubLogins.Lock()
+	login, ok := githubLogins.m[key]
+	githubLogins.Unlock()
+	if ok {
+		return login, nil
+	}
+	u, _, err := gc.Users.Get(ctx, "")
+	if err != nil {
+		return "", githubError(ctx, err, "read the authenticated user", trackers.ErrUnauthorized)
+	}
+	if login = u.GetLogin(); login == "" {
+		return "", fmt.Errorf("%w: github user without a login", trackers.ErrMalformedResponse)
+	}
+	githubLogins.Lock()
+	defer githubLogins.Unlock()
+	if _, had := githubLogins.m[key]; !had {
+		githubLogins.m[key] = login
+		runtime.AddCleanup(s, func(k weak.Pointer[trackers.Session]) {
+			githubLogins.Lock()
+			defer githubLogins.Unlock()
+			delete(githubLogins.m, k)
+		}, key)
+	}
+	return login, nil
+}
+
+// githubStatusLabels are the connector's status labels in workflow order,
+// with the defaults for any it leaves empty.
+func githubStatusLabels(c connector.Connector) []string {
+	l, d := c.StatusLabels, connector.DefaultStatusLabels
+	return []string{
+		cmp.Or(l.InProgress, d.InProgress),
+		cmp.Or(l.InReview, d.InReview),
+		cmp.Or(l.Done, d.Done),
+	}
+}
+
+// githubStatusOf is the status an issue's labels say: the first of its labels
+// that is a status label (named as configured), ok false when none is.
+func githubStatusOf(c connector.Connector, labels []string) (string, bool) {
+	statuses := githubStatusLabels(c)
+	for _, l := range labels {
+		for _, st := range statuses {
+			if strings.EqualFold(l, st) {
+				return st, true
+			}
+		}
+	}
+	return "", false
+}
+
+var (
+	githubMdHTMLComment = regexp.MustCompile(`(?s)<!--.*?-->`)
+	githubMdImage       = regexp.MustCompile(`!\[([^\]]*)\]\([^)]*\)`)
+	githubMdLink        = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
+	githubMdTag         = regexp.MustCompile(`</?[A-Za-z][^>]*>`)
+	githubMdEmphasis    = regexp.MustCompile(`(\*\*|__|~~)(.+?)(\*\*|__|~~)`)
+	githubMdItalic      = regexp.MustCompile(`(^|[\s(])[*_]([^*_\s][^*_]*?)[*_]`)
+	githubMdLinePrefix  = regexp.MustCompile(`(?m)^[ \t]*(#{1,6}[ \t]+|>[ \t]?|[-*+][ \t]+\[[ xX]\][ \t]+)`)
+	githubMdFence       = regexp.MustCompile("(?m)^[ \t]*(```|~~~).*$\n?")
+)
+
+// githubPlainText reduces GitHub Markdown to plain text for indexing: it drops
+// hidden comments, tags, heading and quote markers, fences and emphasis, and
+// keeps link and image text. It is deliberately simple, not a renderer.
+func githubPlainText(md string) string {
+	t := githubMdHTMLComment.ReplaceAllString(md, "")
+	t = githubMdFence.ReplaceAllString(t, "")
+	t = githubMdImage.ReplaceAllString(t, "$1")
+	t = githubMdLink.ReplaceAllString(t, "$1")
+	t = githubMdTag.ReplaceAllString(t, "")
+	t = githubMdEmphasis.ReplaceAllString(t, "$2")
+	t = githubMdItalic.ReplaceAllString(t, "$1$2")
+	t = githubMdLinePrefix.ReplaceAllString(t, "")
+	t = strings.ReplaceAll(t, "`", "")
+	return strings.TrimSpace(t)
+}

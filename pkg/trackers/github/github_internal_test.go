@@ -1,0 +1,140 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// githubFakeClock is a clock whose sleeps advance it instantly.
+type githubFakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	slept  []time.Duration
+	cancel bool
+}
+
+func (c *githubFakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *githubFakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.slept = append(c.slept, d)
+	if c.cancel {
+		return context.Canceled
+	}
+	return nil
+}
+
+func (c *githubFakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestGitHubMutationPacerSpacesMutationsPerToken(t *testing.T) {
+	t.Parallel()
+	clk := &githubFakeClock{now: time.Unix(1_000_000, 0)}
+	p := newGitHubMutationPacer(time.Second, clk.Now, clk.Sleep)
+	ctx := context.Background()
+
+	// Three back-to-back mutations of one token queue a second apart; another
+	// token is not held up by them.
+	for range 3 {
+		if err := p.wait(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.wait(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []time.Duration{time.Second, 2 * time.Second}; !equalDurations(clk.slept, want) {
+		t.Errorf("slept %v, want %v", clk.slept, want)
+	}
+
+	// After the queue has drained, a mutation goes at once; one 400ms after
+	// the previous waits the remaining 600ms.
+	clk.slept = nil
+	clk.Advance(5 * time.Second)
+	_ = p.wait(ctx, "a")
+	clk.Advance(400 * time.Millisecond)
+	_ = p.wait(ctx, "a")
+	if want := []time.Duration{600 * time.Millisecond}; !equalDurations(clk.slept, want) {
+		t.Errorf("slept %v, want %v", clk.slept, want)
+	}
+
+	clk.cancel = true
+	if err := p.wait(ctx, "a"); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled wait: %v", err)
+	}
+}
+
+func equalDurations(a, b []time.Duration) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestGitHubParseRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"30", 30 * time.Second, true},
+		{"0", 0, true},
+		{"Tue, 01 Jan 2030 00:01:00 GMT", time.Minute, true},
+		{"Mon, 31 Dec 2029 23:00:00 GMT", 0, true}, // in the past
+		{"", 0, false},
+		{"soon", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := githubParseRetryAfter(tt.in, now)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("githubParseRetryAfter(%q) = %v %v, want %v %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestGitHubPlainText(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"Fix **the** thing":                      "Fix the thing",
+		"# Title\n\n> quoted _word_ and ~~old~~": "Title\n\nquoted word and old",
+		"see [docs](https://x) ![img](a.png)":    "see docs img",
+		"```go\nx := 1\n```":                     "x := 1",
+		"keep snake_case_name and 2*3*4":         "keep snake_case_name and 2*3*4",
+		"body\n\n<!-- connectorhub:m -->":        "body",
+		"- [x] done\n- [ ] todo":                 "done\ntodo",
+		"a <b>bold</b> move":                     "a bold move",
+	}
+	for in, want := range tests {
+		if got := githubPlainText(in); got != want {
+			t.Errorf("githubPlainText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestGitHubMarkerStaysOneHTMLComment(t *testing.T) {
+	t.Parallel()
+	if got := githubMarker("connectorhub:r1:comment"); got != "<!-- connectorhub:r1:comment -->" {
+		t.Errorf("marker = %q", got)
+	}
+	if got := githubMarker("a-->b"); got != "<!-- a- ->b -->" {
+		t.Errorf("marker with --> = %q", got)
+	}
+}

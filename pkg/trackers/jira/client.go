@@ -1,0 +1,238 @@
+package jira
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
+)
+
+// jiraClient is the small hand-written Jira REST client shared by Cloud
+// (/rest/api/3, ADF) and Data Center (/rest/api/2, wiki markup). It maps
+// answers onto the frameworks' typed errors:
+//
+//	429            *RateLimitError (Retry-After, X-RateLimit-Reset, RateLimit-Reason)
+//	5xx, timeouts  ErrTransient
+//	401, 403       ErrUnauthorized
+//	bad 2xx body   ErrMalformedResponse
+//	other 4xx      *jiraError carrying Jira's errorMessages
+type jiraClient struct {
+	s     *trackers.Session
+	api   string // "rest/api/3" or "rest/api/2"
+	cloud bool
+}
+
+func newJiraClient(s *trackers.Session) jiraClient {
+	return jiraClient{s: s, api: jiraAPI(s.Connector.Deployment), cloud: s.Connector.Deployment == connector.Cloud}
+}
+
+func (c jiraClient) logger() *slog.Logger {
+	if c.s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.s.Logger
+}
+
+// jiraError is a Jira answer with a status the caller may act on (400, 404,
+// 409, ...). Its message carries Jira's errorMessages, never a credential.
+type jiraError struct {
+	Op       string // "POST /rest/api/3/search/jql"
+	Code     int
+	Messages []string
+	kind     error // ErrUnauthorized, ErrTransient or nil
+}
+
+func (e *jiraError) Error() string {
+	msg := fmt.Sprintf("jira %s: HTTP %d", e.Op, e.Code)
+	if len(e.Messages) > 0 {
+		msg += ": " + strings.Join(e.Messages, "; ")
+	}
+	return msg
+}
+
+func (e *jiraError) Unwrap() error { return e.kind }
+
+// jiraStatus returns the HTTP status of a *jiraError in err, or 0.
+func jiraStatus(err error) int {
+	var je *jiraError
+	if errors.As(err, &je) {
+		return je.Code
+	}
+	return 0
+}
+
+// jiraDefaultRateLimitWait applies when a 429 names no wait at all.
+const jiraDefaultRateLimitWait = 30 * time.Second
+
+// do sends method base/api/path?query with body in (JSON, when not nil) and
+// decodes a 2xx JSON answer into out (when not nil).
+func (c jiraClient) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	op := method + " /" + strings.TrimPrefix(c.s.BaseURL.JoinPath(c.api, path).Path, "/")
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("jira %s: encode request: %w", op, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := c.s.NewRequest(ctx, method, c.api+"/"+strings.TrimPrefix(path, "/"), query, body)
+	if err != nil {
+		return fmt.Errorf("jira %s: %w", op, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if method != http.MethodGet {
+		// Jira refuses state-changing requests that look like browser form
+		// posts without this header (XSRF check on Data Center).
+		req.Header.Set("X-Atlassian-Token", "no-check")
+	}
+	start := time.Now()
+	resp, err := c.s.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("jira %s: %w", op, ctx.Err())
+		}
+		return fmt.Errorf("%w: jira %s: %s", trackers.ErrTransient, op, trackerhttp.DescribeTransportError(err))
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, trackerhttp.MaxBody))
+	c.logger().DebugContext(ctx, "jira request", "method", method, "path", req.URL.Path, "status", resp.StatusCode, "duration", time.Since(start))
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("jira %s: %w", op, ctx.Err())
+		}
+		return fmt.Errorf("%w: jira %s: reading the answer: %s", trackers.ErrTransient, op, trackerhttp.DescribeTransportError(err))
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return jiraStatusError(op, resp, raw)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%w: jira %s: %v", trackers.ErrMalformedResponse, op, err)
+	}
+	return nil
+}
+
+func jiraStatusError(op string, resp *http.Response, body []byte) error {
+	code := resp.StatusCode
+	msgs := atlassianMessages(body)
+	switch {
+	case code == http.StatusTooManyRequests:
+		return fmt.Errorf("jira %s: %w", op, jiraRateLimit(resp.Header, time.Now()))
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		// A rejected credential, or a user without a permission (e.g. to
+		// transition): retrying will not help either way.
+		return &jiraError{Op: op, Code: code, Messages: msgs, kind: trackers.ErrUnauthorized}
+	case code >= 500:
+		return &jiraError{Op: op, Code: code, Messages: msgs, kind: trackers.ErrTransient}
+	case code >= 400:
+		// A field Jira does not accept, an invalid transition, a sub-task
+		// under a sub-task: the same request will be refused again.
+		return &jiraError{Op: op, Code: code, Messages: msgs, kind: trackers.ErrRejected}
+	}
+	return &jiraError{Op: op, Code: code, Messages: msgs}
+}
+
+// jiraRateLimit reads how long Jira asks us to wait: Retry-After (seconds or
+// an HTTP date), else X-RateLimit-Reset (ISO 8601, e.g. 2026-01-20T10:15Z),
+// and the RateLimit-Reason naming which limit was hit.
+func jiraRateLimit(h http.Header, now time.Time) *trackers.RateLimitError {
+	rl := &trackers.RateLimitError{Reason: h.Get("RateLimit-Reason")}
+	if d, ok := parseRetryAfter(h.Get("Retry-After"), now); ok {
+		rl.RetryAfter = d
+		return rl
+	}
+	if reset := strings.TrimSpace(h.Get("X-RateLimit-Reset")); reset != "" {
+		for _, layout := range []string{time.RFC3339, "2006-01-02T15:04Z07:00", "2006-01-02T15:04Z"} {
+			if t, err := time.Parse(layout, reset); err == nil {
+				rl.RetryAfter = max(t.Sub(now), 0)
+				return rl
+			}
+		}
+		if secs, err := strconv.ParseInt(reset, 10, 64); err == nil && secs > 1e9 { // epoch seconds
+			rl.RetryAfter = max(time.Unix(secs, 0).Sub(now), 0)
+			return rl
+		}
+	}
+	rl.RetryAfter = jiraDefaultRateLimitWait
+	return rl
+}
+
+// parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 && secs < 1e7 {
+		return time.Duration(secs * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// jiraIssueKey matches an issue key (PROJ-12) or a numeric issue id. Keys
+// come from results other services publish, so they are checked before they
+// become part of a request path.
+var jiraIssueKey = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9_]*-[1-9][0-9]*|[1-9][0-9]*)$`)
+
+func checkIssueKey(key string) error {
+	if !jiraIssueKey.MatchString(key) {
+		return fmt.Errorf("%w: %q is not a Jira issue key", trackers.ErrTicketNotFound, key)
+	}
+	return nil
+}
+
+// notFoundAs maps a 404 onto ErrTicketNotFound for key.
+func notFoundAs(err error, key string) error {
+	if jiraStatus(err) == http.StatusNotFound {
+		return fmt.Errorf("%w: %s: %w", trackers.ErrTicketNotFound, key, err)
+	}
+	return err
+}
+
+// browseURL is the ticket's page: base/browse/KEY.
+func browseURL(s *trackers.Session, key string) string {
+	return s.BaseURL.JoinPath("browse", key).String()
+}
+
+// atlassianMessages reads Jira's ErrorCollection shape
+// {"errorMessages":[...],"errors":{field:msg}} (and a plain {"message":...}).
+func atlassianMessages(body []byte) []string {
+	var ec struct {
+		ErrorMessages []string          `json:"errorMessages"`
+		Errors        map[string]string `json:"errors"`
+		Message       string            `json:"message"`
+	}
+	if json.Unmarshal(body, &ec) != nil {
+		return nil
+	}
+	msgs := ec.ErrorMessages
+	for k, v := range ec.Errors {
+		msgs = append(msgs, k+": "+v)
+	}
+	if ec.Message != "" {
+		msgs = append(msgs, ec.Message)
+	}
+	return msgs
+}

@@ -1,0 +1,46 @@
+package jira
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestJiraRateLimitHeaders(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 20, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		header http.Header
+		want   time.Duration
+		reason string
+	}{
+		{"seconds", http.Header{"Retry-After": {"7"}, "Ratelimit-Reason": {"jira-burst-based"}}, 7 * time.Second, "jira-burst-based"},
+		{"HTTP date", http.Header{"Retry-After": {"Tue, 20 Jan 2026 10:02:00 GMT"}}, 2 * time.Minute, ""},
+		{"Retry-After wins over the reset time", http.Header{"Retry-After": {"3"}, "X-Ratelimit-Reset": {"2026-01-20T11:00Z"}}, 3 * time.Second, ""},
+		{"reset time alone", http.Header{"X-Ratelimit-Reset": {"2026-01-20T10:15Z"}}, 15 * time.Minute, ""},
+		{"reset time in the past", http.Header{"X-Ratelimit-Reset": {"2026-01-20T09:15Z"}}, 0, ""},
+		{"unreadable headers fall back to the default wait", http.Header{"Retry-After": {"soon"}, "X-Ratelimit-Reset": {"later"}}, jiraDefaultRateLimitWait, ""},
+		{"no header at all", http.Header{}, jiraDefaultRateLimitWait, ""},
+	}
+	for _, tt := range tests {
+		rl := jiraRateLimit(tt.header, now)
+		if rl.RetryAfter != tt.want || rl.Reason != tt.reason {
+			t.Errorf("%s: %v %q, want %v %q", tt.name, rl.RetryAfter, rl.Reason, tt.want, tt.reason)
+		}
+	}
+}
+
+func TestCheckIssueKey(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"ABC-1", "A_B2-10", "10023"} {
+		if err := checkIssueKey(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "ABC", "ABC-0", "ABC-1/comment", "../myself", "ABC-1?x=1", "1-ABC", "ABC-01"} {
+		if checkIssueKey(bad) == nil {
+			t.Errorf("%q accepted as an issue key", bad)
+		}
+	}
+}

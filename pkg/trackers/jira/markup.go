@@ -1,0 +1,57 @@
+package jira
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/connectorhub/connectorhub/pkg/markup"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+)
+
+// fromBody converts a description or comment body to text and Markdown: an
+// ADF document on Cloud (v3), a wiki markup string on Data Center (v2).
+// Absent or null bodies are empty.
+func (c jiraClient) fromBody(raw json.RawMessage) (text, md string, err error) {
+	if isJSONNull(raw) {
+		return "", "", nil
+	}
+	if !c.cloud {
+		var wiki string
+		if err := json.Unmarshal(raw, &wiki); err != nil {
+			return "", "", fmt.Errorf("%w: wiki body is not a string", trackers.ErrMalformedResponse)
+		}
+		return markup.WikiToText(wiki), markup.WikiToMarkdown(wiki), nil
+	}
+	if text, err = markup.ADFToText(raw); err != nil {
+		return "", "", fmt.Errorf("%w: %v", trackers.ErrMalformedResponse, err)
+	}
+	if md, err = markup.ADFToMarkdown(raw); err != nil {
+		return "", "", fmt.Errorf("%w: %v", trackers.ErrMalformedResponse, err)
+	}
+	return text, md, nil
+}
+
+// toBody renders Markdown as a body to send: ADF on Cloud (a mention node
+// for mention's account id), wiki markup on Data Center ([~login]).
+func (c jiraClient) toBody(md string, mention *trackers.User) (any, error) {
+	if !c.cloud {
+		var opts []markup.WikiOption
+		if mention != nil {
+			login := mention.Login
+			if login == "" {
+				login = mention.ID
+			}
+			opts = append(opts, markup.WithWikiMention(login))
+		}
+		return markup.MarkdownToWiki(md, opts...), nil
+	}
+	var opts []markup.ADFOption
+	if mention != nil {
+		opts = append(opts, markup.WithMention(mention.ID, mention.DisplayName))
+	}
+	doc, err := markup.MarkdownToADF(md, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
