@@ -37,7 +37,8 @@ func TestStoppingLetsTheWriteInFlightFinish(t *testing.T) {
 	// before draining them cuts this one.
 	e := newEnv(t, connector.TrackerWins, func(c *Config) { c.DrainTimeout = 10 * time.Minute })
 	slow := &slowComments{memTracker: e.mem, started: make(chan struct{}, 1), release: make(chan struct{})}
-	e.svc.trackers = registryOf(t, slow) // before Run: the steps write through slow
+	// Before Run: the steps write through slow.
+	e.svc.trackers = registryOf(t, slow)
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -80,7 +81,8 @@ func TestStoppingCancelsAWriteThatOutlastsTheDrain(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, connector.TrackerWins, func(c *Config) { c.DrainTimeout = 10 * time.Millisecond })
 	slow := &slowComments{memTracker: e.mem, started: make(chan struct{}, 1), release: make(chan struct{})} // never released
-	e.svc.trackers = registryOf(t, slow) // before Run: the steps write through slow
+	// Before Run: the steps write through slow.
+	e.svc.trackers = registryOf(t, slow)
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
