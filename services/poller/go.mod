@@ -3,6 +3,7 @@ module github.com/connectorhub/connectorhub/services/poller
 go 1.26.0
 
 require (
+	github.com/caarlos0/env/v11 v11.4.2
 	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/nats-io/nats.go v1.55.0
 	google.golang.org/protobuf v1.36.12
