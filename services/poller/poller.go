@@ -16,7 +16,7 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/connectortest"
+	"github.com/connectorhub/connectorhub/pkg/conncheck"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
@@ -144,7 +144,7 @@ func (p *Poller) Run(ctx context.Context, nc *nats.Conn) error {
 		}
 	}()
 	if p.cfg.ServeTests && nc != nil {
-		r := &connectortest.Responder{Loader: p.store, Decrypter: p.dec, Logger: p.log,
+		r := &conncheck.Responder{Loader: p.store, Decrypter: p.dec, Logger: p.log,
 			Test: func(ctx context.Context, c connector.Connector, s connector.Secret) (trackers.TestResult, error) {
 				return p.trackers.Test(ctx, c, s, p.topts)
 			}}
