@@ -10,9 +10,9 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
-	"github.com/connectorhub/connectorhub/pkg/endpointallow"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
 	"github.com/connectorhub/connectorhub/services/knowledge"
 	"github.com/connectorhub/connectorhub/services/poller"
 	"github.com/connectorhub/connectorhub/services/registry"
@@ -113,7 +113,7 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("HUB_LOG_FORMAT %q: want text or json", c.LogFormat))
 	}
-	if _, err := endpointallow.Parse(c.AllowEndpoints); err != nil {
+	if _, err := trackers.ParseAllowList(c.AllowEndpoints); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Poller.Validate(); err != nil {

@@ -33,7 +33,6 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/conncheck"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/endpointallow"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
@@ -166,7 +165,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		return err
 	}
 
-	allow, err := endpointallow.Parse(cfg.AllowEndpoints)
+	allow, err := trackers.ParseAllowList(cfg.AllowEndpoints)
 	if err != nil {
 		return err
 	}

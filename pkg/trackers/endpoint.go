@@ -37,6 +37,30 @@ type EndpointPolicy struct {
 	Deny []netip.Prefix
 }
 
+// AllowEndpointsEnv is the one setting with which every service lets tracker
+// endpoints into ranges the policy refuses by default (link-local, metadata,
+// unspecified, multicast): CIDR prefixes, comma separated, e.g.
+// "169.254.10.0/24". Loopback and private ranges need no entry.
+const AllowEndpointsEnv = "HUB_ALLOW_ENDPOINTS"
+
+// ParseAllowList reads the entries of HUB_ALLOW_ENDPOINTS into EndpointPolicy.Allow
+// prefixes; blank entries are skipped. The error names the setting and the
+// entry that is not a CIDR prefix.
+func ParseAllowList(entries []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range entries {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not a CIDR prefix", AllowEndpointsEnv, s)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // metadataHosts are host names of cloud instance metadata services.
 var metadataHosts = map[string]bool{
 	"metadata":                   true,

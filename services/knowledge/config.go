@@ -13,7 +13,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/connectorhub/connectorhub/pkg/apiauth"
-	"github.com/connectorhub/connectorhub/pkg/endpointallow"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
 // Config is the knowledge service's configuration. Env variables map onto it.
@@ -64,7 +64,7 @@ type Config struct {
 	MaxRetryWait time.Duration `env:"KNOWLEDGE_MAX_RETRY_WAIT" envDefault:"2s"`
 	// AllowEndpoints lists CIDRs Confluence may live in although the endpoint
 	// policy refuses them by default (link-local); every service reads the
-	// same setting (pkg/endpointallow).
+	// same setting (trackers.ParseAllowList).
 	AllowEndpoints []string `env:"HUB_ALLOW_ENDPOINTS" envSeparator:","`
 	// DrainTimeout bounds graceful shutdown.
 	DrainTimeout time.Duration `env:"KNOWLEDGE_DRAIN_TIMEOUT" envDefault:"10s"`
@@ -111,7 +111,7 @@ func (c Config) Validate() error {
 	}
 	// Checked even when off: a connector may ask for full text on its own.
 	atLeast("KNOWLEDGE_FULL_TEXT_MAX_BYTES", c.FullTextMaxBytes, 256, 1<<20)
-	if _, err := endpointallow.Parse(c.AllowEndpoints); err != nil {
+	if _, err := trackers.ParseAllowList(c.AllowEndpoints); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := c.apiTokens(); err != nil {

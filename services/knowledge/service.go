@@ -14,7 +14,6 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/endpointallow"
 	"github.com/connectorhub/connectorhub/pkg/grpcserve"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
@@ -79,7 +78,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if !ok {
 		return nil, errors.New("knowledge: the Confluence tracker cannot search or read pages")
 	}
-	allow, err := endpointallow.Parse(cfg.AllowEndpoints)
+	allow, err := trackers.ParseAllowList(cfg.AllowEndpoints)
 	if err != nil {
 		return nil, fmt.Errorf("knowledge config: %w", err)
 	}

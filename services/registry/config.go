@@ -10,7 +10,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/connectorhub/connectorhub/pkg/apiauth"
-	"github.com/connectorhub/connectorhub/pkg/endpointallow"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
 // Config is the registry's configuration. Env variables map onto it (see cmd/hub).
@@ -23,7 +23,7 @@ type Config struct {
 	TokensFile string `env:"HUB_API_TOKENS_FILE"`
 	// AllowEndpoints lists CIDRs explicitly allowed as tracker endpoints even though
 	// they are link-local or otherwise refused (e.g. "169.254.10.0/24"); every
-	// service reads the same setting (pkg/endpointallow).
+	// service reads the same setting (trackers.ParseAllowList).
 	AllowEndpoints []string `env:"HUB_ALLOW_ENDPOINTS" envSeparator:","`
 	// StaleAfter is the credential age at which CheckCredentials calls it stale.
 	StaleAfter time.Duration `env:"REGISTRY_CREDENTIAL_STALE_AFTER" envDefault:"2160h"`
@@ -46,7 +46,7 @@ func (c Config) Validate() error {
 	if c.ListenAddr == "" {
 		errs = append(errs, errors.New("REGISTRY_LISTEN_ADDR is empty"))
 	}
-	if _, err := endpointallow.Parse(c.AllowEndpoints); err != nil {
+	if _, err := trackers.ParseAllowList(c.AllowEndpoints); err != nil {
 		errs = append(errs, err)
 	}
 	if c.StaleAfter <= 0 {

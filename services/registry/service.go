@@ -14,7 +14,6 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/conncheck"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/endpointallow"
 	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
@@ -61,7 +60,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	allow, err := endpointallow.Parse(cfg.AllowEndpoints)
+	allow, err := trackers.ParseAllowList(cfg.AllowEndpoints)
 	if err != nil {
 		return nil, fmt.Errorf("registry config: %w", err)
 	}

@@ -1,4 +1,4 @@
-package endpointallow_test
+package trackers_test
 
 import (
 	"net/netip"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/connectorhub/connectorhub/pkg/endpointallow"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
 func TestParse(t *testing.T) {
@@ -26,7 +26,7 @@ func TestParse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := endpointallow.Parse(tt.entries)
+			got, err := trackers.ParseAllowList(tt.entries)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Parse(%q) = %v, %v; want an error with %q", tt.entries, got, err, tt.wantErr)
