@@ -68,13 +68,14 @@ var decodeOpts = protojson.UnmarshalOptions{DiscardUnknown: true}
 // told of connectors by the connectorSet (notify) and works in start's
 // goroutine, one batch of connectors at a time.
 type backfiller struct {
-	en      *enricher     // set by start
-	conns   *connectorSet // the enricher's
-	js      jetstream.JetStream
-	state   jetstream.KeyValue
-	log     *slog.Logger
-	workers int
-	retry   time.Duration // first wait after a failed attempt
+	en       *enricher     // set by start
+	conns    *connectorSet // the enricher's
+	js       jetstream.JetStream
+	state    jetstream.KeyValue
+	log      *slog.Logger
+	workers  int
+	retry    time.Duration // first wait after a failed attempt
+	consumer string        // the enricher's durable consumer
 
 	mu      sync.Mutex
 	pending map[string]*fill
@@ -94,7 +95,7 @@ type fill struct {
 
 func newBackfiller(js jetstream.JetStream, state jetstream.KeyValue, cfg Config, log *slog.Logger) *backfiller {
 	return &backfiller{
-		js: js, state: state, log: log, workers: cfg.Concurrency, retry: cfg.FailureBackoff,
+		js: js, state: state, log: log, workers: cfg.Concurrency, retry: cfg.FailureBackoff, consumer: cfg.Consumer,
 		pending: map[string]*fill{}, wake: make(chan struct{}, 1),
 	}
 }
@@ -115,14 +116,14 @@ func (b *backfiller) notify(c connector.Connector, becameEnabled, loading bool) 
 }
 
 // start runs the backfills with en until stop is called or ctx ends.
-// Connectors already pending (found while loading) are replayed up to the
-// stream's last message now, before the caller starts consuming, so tickets
-// published after start are left to the consumer.
+// Connectors already pending (found while loading) are replayed now, before
+// the caller starts consuming, up to what the consumer was handed before
+// (lastSeq); the rest is left to the consumer.
 func (b *backfiller) start(ctx context.Context, en *enricher) (stop func()) {
 	b.en, b.conns = en, en.engine.conns
 	ctx, cancel := context.WithCancel(ctx)
 	first := b.take(time.Now())
-	var last uint64
+	var last seqs
 	if len(first) > 0 {
 		var err error
 		if last, err = b.lastSeq(ctx); err != nil {
@@ -241,22 +242,44 @@ func (b *backfiller) requeue(fills map[string]*fill, errs map[string]error) {
 	}
 }
 
-func (b *backfiller) lastSeq(ctx context.Context) (uint64, error) {
+// lastSeq says how far a backfill reaches: the last ticket event the
+// enricher's consumer has been handed. Those may have been enriched without the new
+// connector; every later one is handled by the consumer after the connector
+// became known, so replaying it too would enrich a version twice (or an
+// intermediate version the consumer rightly skips). A fresh consumer has been
+// handed nothing: it will see every stored ticket itself.
+func (b *backfiller) lastSeq(ctx context.Context) (seqs, error) {
 	s, err := b.js.Stream(ctx, bus.StreamTickets)
 	if err != nil {
-		return 0, err
+		return seqs{}, err
 	}
-	info, err := s.Info(ctx)
+	sinfo, err := s.Info(ctx)
 	if err != nil {
-		return 0, err
+		return seqs{}, err
 	}
-	return info.State.LastSeq, nil
+	c, err := b.js.Consumer(ctx, bus.StreamTickets, b.consumer)
+	if err != nil {
+		return seqs{}, err
+	}
+	cinfo, err := c.Info(ctx)
+	if err != nil {
+		return seqs{}, err
+	}
+	return seqs{last: sinfo.State.LastSeq, handed: cinfo.Delivered.Stream}, nil
 }
+
+// seqs bound a replay: it reads the stream up to last (closures and
+// enrichments count wherever they are), and backfills only tickets whose
+// latest version is at or before handed (see lastSeq).
+type seqs struct{ last, handed uint64 }
 
 // ticketState is what the replay keeps of one ticket.
 type ticketState struct {
 	seq    uint64 // of its latest discovered/updated event
 	closed bool   // closed since that event
+	// toConsumer: its latest version had not been handed to the consumer,
+	// which enriches it with the connectors it knows now.
+	toConsumer bool
 	// enriched: the latest ticket version any enrichment was for, and the
 	// latest each connector being backfilled enriched.
 	enriched    bool
@@ -271,8 +294,8 @@ func (t *ticketState) current(id string) bool {
 	return ok && t.enriched && !at.Before(t.enrichedAt)
 }
 
-// run backfills one batch of connectors from a replay up to last.
-func (b *backfiller) run(ctx context.Context, batch map[string]*fill, last uint64) {
+// run backfills one batch of connectors from a replay bounded by last.
+func (b *backfiller) run(ctx context.Context, batch map[string]*fill, last seqs) {
 	var conns []connector.Connector
 	for id, f := range batch {
 		cs := b.conns.enabled([]string{id})
@@ -318,7 +341,7 @@ func (b *backfiller) run(ctx context.Context, batch map[string]*fill, last uint6
 	var jobs []job
 	open := 0
 	for _, t := range tickets {
-		if t.seq == 0 || t.closed {
+		if t.seq == 0 || t.closed || t.toConsumer {
 			continue
 		}
 		open++
@@ -408,7 +431,8 @@ func pick(batch map[string]*fill, ids []string) map[string]*fill {
 // replay reads TICKETS up to sequence last and indexes each ticket (by
 // connector id and key): its latest version, whether it was closed since,
 // and which of the connectors ids enriched which version.
-func (b *backfiller) replay(ctx context.Context, last uint64, ids []string) (map[string]*ticketState, int, error) {
+func (b *backfiller) replay(ctx context.Context, bound seqs, ids []string) (map[string]*ticketState, int, error) {
+	last := bound.last
 	tickets := map[string]*ticketState{}
 	if last == 0 {
 		return tickets, 0, nil
@@ -456,7 +480,7 @@ func (b *backfiller) replay(ctx context.Context, last uint64, ids []string) (map
 			var ev chv1.TicketUpdated // TicketDiscovered's JSON is a subset
 			if decode(m, &ev) && ev.GetTicket().GetKey() != "" {
 				t := get(ev.GetTicket().GetConnectorId(), ev.GetTicket().GetKey())
-				t.seq, t.closed = seq, false
+				t.seq, t.closed, t.toConsumer = seq, false, seq > bound.handed
 			}
 		case bus.TicketClosed:
 			var ev chv1.TicketClosed

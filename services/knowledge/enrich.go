@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -81,8 +82,15 @@ func (en *enricher) handle(ctx context.Context, env bus.Envelope, msg *chv1.Tick
 
 	base, terms := en.query(t)
 	stateKey, queryHash := ticketStateKey(t.GetConnectorId(), t.GetKey()), hashTerms(terms)
-	if updated {
-		if e, err := en.state.Get(ctx, stateKey); err == nil && string(e.Value()) == queryHash {
+	version := t.GetUpdateTime().AsTime()
+	if last, ok := en.recall(ctx, stateKey); ok {
+		// Versions of one ticket may be handled concurrently or redelivered
+		// out of order: one older than the version last enriched is stale.
+		if version.Before(last.version) {
+			log.DebugContext(ctx, "knowledge: a newer version was enriched already", "version", version, "enriched", last.version)
+			return nil
+		}
+		if updated && last.hash == queryHash {
 			log.DebugContext(ctx, "knowledge: update leaves the query as it was")
 			return nil
 		}
@@ -92,10 +100,11 @@ func (en *enricher) handle(ctx context.Context, env bus.Envelope, msg *chv1.Tick
 	if len(conns) == 0 {
 		ev := cloneEnriched(base)
 		ev.EmptyReason = Reason(ErrNoConnector)
+		rev := en.remember(ctx, stateKey, queryHash, version)
 		if err := en.publish(ctx, subject, ev); err != nil {
+			en.forget(ctx, stateKey, rev)
 			return err
 		}
-		en.remember(ctx, stateKey, queryHash)
 		return nil
 	}
 
@@ -108,15 +117,19 @@ func (en *enricher) handle(ctx context.Context, env bus.Envelope, msg *chv1.Tick
 	if err := ctx.Err(); err != nil {
 		return err // stopping: redeliver to a replica that is not
 	}
+	// Remembered before publishing, so an update handled right after this
+	// enrichment is seen finds it; a failed publish forgets it again and the
+	// redelivery enriches anew (the ce-ids make a repeat harmless).
+	rev := en.remember(ctx, stateKey, queryHash, version)
 	for _, ev := range events {
 		if err := en.publish(ctx, subject, ev); err != nil {
+			en.forget(ctx, stateKey, rev)
 			return err
 		}
 		if ev.GetEmptyReason() != "" && ev.GetEmptyReason() != ReasonNoMatches {
 			log.InfoContext(ctx, "knowledge: enrichment empty", "knowledge_connector", ev.GetKnowledgeConnectorId(), "reason", ev.GetEmptyReason())
 		}
 	}
-	en.remember(ctx, stateKey, queryHash)
 	return nil
 }
 
@@ -171,10 +184,72 @@ func (en *enricher) publish(ctx context.Context, subject string, ev *chv1.Ticket
 
 // remember stores the query a ticket was enriched with; losing it only
 // means a later unchanged update is enriched again.
-func (en *enricher) remember(ctx context.Context, key, hash string) {
-	if _, err := en.state.Put(ctx, key, []byte(hash)); err != nil {
-		en.log.WarnContext(ctx, "knowledge: remember query", "error", err)
+// enrichedQuery is what knowledge_state keeps per ticket: the hash of the
+// query last enriched and the ticket version it was for, as "hash unixnano".
+type enrichedQuery struct {
+	hash    string
+	version time.Time
+	rev     uint64
+}
+
+// recall reads the ticket's state; ok is false when there is none.
+func (en *enricher) recall(ctx context.Context, key string) (enrichedQuery, bool) {
+	e, err := en.state.Get(ctx, key)
+	if err != nil {
+		return enrichedQuery{}, false
 	}
+	hash, nanos, _ := strings.Cut(string(e.Value()), " ")
+	q := enrichedQuery{hash: hash, rev: e.Revision()}
+	if n, err := strconv.ParseInt(nanos, 10, 64); err == nil {
+		q.version = time.Unix(0, n).UTC()
+	}
+	return q, true
+}
+
+// remember records the query enriched for a ticket version, unless a newer
+// version was recorded meanwhile (compare-and-set on the entry's revision).
+// It returns the revision written, 0 when it wrote nothing.
+func (en *enricher) remember(ctx context.Context, key, hash string, version time.Time) uint64 {
+	val := []byte(hash + " " + strconv.FormatInt(version.UnixNano(), 10))
+	for range 3 {
+		last, ok := en.recall(ctx, key)
+		var (
+			rev uint64
+			err error
+		)
+		switch {
+		case ok && version.Before(last.version):
+			return 0
+		case ok:
+			rev, err = en.state.Update(ctx, key, val, last.rev)
+		default:
+			rev, err = en.state.Create(ctx, key, val)
+		}
+		if err == nil {
+			return rev
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) && !isWrongSequence(err) {
+			en.log.WarnContext(ctx, "knowledge: remember query", "error", err)
+			return 0
+		}
+	}
+	return 0
+}
+
+// forget removes what remember wrote at rev, unless it was overwritten since.
+func (en *enricher) forget(ctx context.Context, key string, rev uint64) {
+	if rev == 0 {
+		return
+	}
+	if err := en.state.Delete(ctx, key, jetstream.LastRevision(rev)); err != nil && !isWrongSequence(err) {
+		en.log.WarnContext(ctx, "knowledge: forget query", "error", err)
+	}
+}
+
+// isWrongSequence reports a lost compare-and-set race on a KV entry.
+func isWrongSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
 
 func cloneEnriched(m *chv1.TicketEnriched) *chv1.TicketEnriched {
