@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/testenv"
 	connectorhubv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -115,7 +116,7 @@ func TestConsumeDeliversDecodedEventsWithTraceContext(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no delivery")
 	}
-	eventually(t, "ack", consumerIdle(t, cons, 1))
+	testenv.Eventually(t, 10*time.Second, "ack", consumerIdle(t, cons, 1))
 }
 
 func TestConsumeTerminatesPoisonAndContinues(t *testing.T) {
@@ -147,7 +148,7 @@ func TestConsumeTerminatesPoisonAndContinues(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	eventually(t, "all three settled", consumerIdle(t, cons, 3))
+	testenv.Eventually(t, 10*time.Second, "all three settled", consumerIdle(t, cons, 3))
 	// Past several ack waits: a poison message that was merely nak'd or left
 	// unacked would have been redelivered and logged again.
 	time.Sleep(time.Second)
@@ -189,7 +190,7 @@ func TestConsumeRedeliversAfterHandlerError(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("not redelivered after a handler error")
 	}
-	eventually(t, "ack after retry", consumerIdle(t, cons, 1))
+	testenv.Eventually(t, 10*time.Second, "ack after retry", consumerIdle(t, cons, 1))
 }
 
 func TestConsumeTerminatesOnPermanentError(t *testing.T) {
@@ -207,7 +208,7 @@ func TestConsumeTerminatesOnPermanentError(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	eventually(t, "termination", consumerIdle(t, cons, 1))
+	testenv.Eventually(t, 10*time.Second, "termination", consumerIdle(t, cons, 1))
 	time.Sleep(time.Second)
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("handler ran %d times after a permanent error, want 1", n)
@@ -251,7 +252,7 @@ func TestConsumeStopWaitsForInFlightHandlers(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("stop did not return after the handler finished")
 			}
-			eventually(t, "in-flight message acked", consumerIdle(t, cons, 1))
+			testenv.Eventually(t, 10*time.Second, "in-flight message acked", consumerIdle(t, cons, 1))
 		})
 	}
 }
@@ -271,7 +272,7 @@ func TestConsumeStopsWhenContextIsDone(t *testing.T) {
 		t.Fatal(err)
 	}
 	publishResult(t, js, t.Context(), "before")
-	eventually(t, "first delivery", func() bool { return calls.Load() == 1 })
+	testenv.Eventually(t, 10*time.Second, "first delivery", func() bool { return calls.Load() == 1 })
 	cancel()
 	stop() // waits for the drain started by cancel
 	publishResult(t, js, t.Context(), "after")
