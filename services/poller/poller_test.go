@@ -272,17 +272,6 @@ func indexByte(s string, b byte) int {
 	return len(s)
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestDiscoveredUpdatedClosedArePublishedOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, time.Second)
@@ -293,11 +282,11 @@ func TestDiscoveredUpdatedClosedArePublishedOnce(t *testing.T) {
 	}
 	e.start(t, "r1", func(c *Config) { c.ReconcileEvery = 1 })
 
-	eventually(t, 10*time.Second, "7 discovered events", func() bool { return len(e.events(t)["discovered"]) == 7 })
+	testenv.Eventually(t, 10*time.Second, "7 discovered events", func() bool { return len(e.events(t)["discovered"]) == 7 })
 	e.mem.touch("jira-one", "ONE-2", time.Now().UTC())
-	eventually(t, 10*time.Second, "an updated event", func() bool { return e.events(t)["updated"]["ONE-2"] == 1 })
+	testenv.Eventually(t, 10*time.Second, "an updated event", func() bool { return e.events(t)["updated"]["ONE-2"] == 1 })
 	e.mem.resolve("jira-one", "ONE-4")
-	eventually(t, 10*time.Second, "a closed event", func() bool { return e.events(t)["closed"]["ONE-4"] == 1 })
+	testenv.Eventually(t, 10*time.Second, "a closed event", func() bool { return e.events(t)["closed"]["ONE-4"] == 1 })
 	time.Sleep(600 * time.Millisecond) // a few more idle cycles must publish nothing
 	ev := e.events(t)
 	for kind, keys := range ev {
@@ -331,7 +320,7 @@ func TestCursorNeverPassesWhatWasNotPublished(t *testing.T) {
 	states, _ := e.js.KeyValue(context.Background(), bus.BucketPollState)
 	ss := connector.NewStateStore(states)
 	var first connector.PollState
-	eventually(t, 5*time.Second, "the failed cycle's state", func() bool {
+	testenv.Eventually(t, 5*time.Second, "the failed cycle's state", func() bool {
 		first, _ = ss.Get(context.Background(), "jira-cur")
 		return first.LastError != ""
 	})
@@ -339,7 +328,7 @@ func TestCursorNeverPassesWhatWasNotPublished(t *testing.T) {
 	if !first.Cursor.Equal(base.Add(2*time.Minute)) || len(first.Known) != 3 {
 		t.Fatalf("after a failed page the cursor is %v with %d known; want the last ticket of page 1 (%v) and 3 known", first.Cursor, len(first.Known), base.Add(2*time.Minute))
 	}
-	eventually(t, 10*time.Second, "all 6 discovered", func() bool { return len(e.events(t)["discovered"]) == 6 })
+	testenv.Eventually(t, 10*time.Second, "all 6 discovered", func() bool { return len(e.events(t)["discovered"]) == 6 })
 	for key, n := range e.events(t)["discovered"] {
 		if n != 1 {
 			t.Errorf("%s discovered %d times", key, n)
@@ -354,13 +343,13 @@ func TestRetriesTransientFailuresAndDefersLongRateLimits(t *testing.T) {
 	e.mem.add("jira-rl", "RL-1", time.Now().Add(-time.Hour))
 	e.mem.failNext(fmt.Errorf("502: %w", trackers.ErrTransient), fmt.Errorf("timeout: %w", trackers.ErrTransient))
 	e.start(t, "r1", nil)
-	eventually(t, 5*time.Second, "discovery after two transient failures", func() bool { return e.events(t)["discovered"]["RL-1"] == 1 })
+	testenv.Eventually(t, 5*time.Second, "discovery after two transient failures", func() bool { return e.events(t)["discovered"]["RL-1"] == 1 })
 
 	e.mem.failNext(&trackers.RateLimitError{RetryAfter: time.Hour, Reason: "jira-quota-based"})
 	states, _ := e.js.KeyValue(context.Background(), bus.BucketPollState)
 	ss := connector.NewStateStore(states)
 	var st connector.PollState
-	eventually(t, 5*time.Second, "the rate limit on the connector status", func() bool {
+	testenv.Eventually(t, 5*time.Second, "the rate limit on the connector status", func() bool {
 		st, _ = ss.Get(context.Background(), "jira-rl")
 		return st.LastError != ""
 	})
@@ -415,8 +404,8 @@ func replicasShareAndTakeOver(t *testing.T, n int) {
 		}
 		return total, allHold
 	}
-	eventually(t, 10*time.Second, "24 discovered", func() bool { return len(e.events(t)["discovered"]) == 24 })
-	eventually(t, 10*time.Second, "leases spread over every replica", func() bool {
+	testenv.Eventually(t, 10*time.Second, "24 discovered", func() bool { return len(e.events(t)["discovered"]) == 24 })
+	testenv.Eventually(t, 10*time.Second, "leases spread over every replica", func() bool {
 		total, all := held(pollers)
 		return total == 6 && all
 	})
@@ -447,7 +436,7 @@ func replicasShareAndTakeOver(t *testing.T, n int) {
 	for i, id := range orphans {
 		e.mem.add(id, fmt.Sprintf("NEW-%d", i), time.Now())
 	}
-	eventually(t, 15*time.Second, "new tickets on the dead replica's connectors", func() bool {
+	testenv.Eventually(t, 15*time.Second, "new tickets on the dead replica's connectors", func() bool {
 		d := e.events(t)["discovered"]
 		for i := range orphans {
 			if d[fmt.Sprintf("NEW-%d", i)] != 1 {
@@ -457,7 +446,7 @@ func replicasShareAndTakeOver(t *testing.T, n int) {
 		return true
 	})
 	survivors := append([]*Poller{pollers[0]}, pollers[2:]...)
-	eventually(t, 15*time.Second, "the survivors holding all six leases", func() bool {
+	testenv.Eventually(t, 15*time.Second, "the survivors holding all six leases", func() bool {
 		total, all := held(survivors)
 		return total == 6 && all
 	})
@@ -479,7 +468,7 @@ func TestIdleCyclesWithConditionalRequestsAreNotModified(t *testing.T) {
 		e.mem.add("jira-etag", fmt.Sprintf("ET-%d", i), time.Now().Add(-time.Hour).Add(time.Duration(i)*time.Minute))
 	}
 	e.start(t, "r1", func(c *Config) { c.ReconcileEvery = 1000 })
-	eventually(t, 5*time.Second, "5 discovered", func() bool { return len(e.events(t)["discovered"]) == 5 })
+	testenv.Eventually(t, 5*time.Second, "5 discovered", func() bool { return len(e.events(t)["discovered"]) == 5 })
 	counts := func() (int, int) {
 		e.mem.mu.Lock()
 		defer e.mem.mu.Unlock()
@@ -487,16 +476,16 @@ func TestIdleCyclesWithConditionalRequestsAreNotModified(t *testing.T) {
 	}
 	// Once the first idle cycle has cached the page's ETag, every idle
 	// request is conditional and answered not modified.
-	eventually(t, 10*time.Second, "a first not-modified answer", func() bool { _, nm := counts(); return nm > 0 })
+	testenv.Eventually(t, 10*time.Second, "a first not-modified answer", func() bool { _, nm := counts(); return nm > 0 })
 	calls0, nm0 := counts()
-	eventually(t, 10*time.Second, "three more idle cycles", func() bool { c, _ := counts(); return c-calls0 >= 3 })
+	testenv.Eventually(t, 10*time.Second, "three more idle cycles", func() bool { c, _ := counts(); return c-calls0 >= 3 })
 	calls, nm := counts()
 	if calls-calls0 != nm-nm0 {
 		t.Fatalf("idle: %d listing requests, %d answered not modified; want every idle request conditional", calls-calls0, nm-nm0)
 	}
 	// A change is still seen.
 	e.mem.add("jira-etag", "ET-new", time.Now())
-	eventually(t, 5*time.Second, "the new ticket", func() bool { return e.events(t)["discovered"]["ET-new"] == 1 })
+	testenv.Eventually(t, 5*time.Second, "the new ticket", func() bool { return e.events(t)["discovered"]["ET-new"] == 1 })
 }
 
 // TestReplicasOfOtherSystemsDoNotShrinkTheShare: a Jira replica beside a
@@ -511,6 +500,6 @@ func TestReplicasOfOtherSystemsDoNotShrinkTheShare(t *testing.T) {
 	}
 	_, jiraReplica := e.start(t, "r-jira", func(c *Config) { c.Systems = []string{"jira"} })
 	_, _ = e.start(t, "r-github", func(c *Config) { c.Systems = []string{"github"} })
-	eventually(t, 10*time.Second, "the Jira replica holding all four Jira connectors", func() bool { return jiraReplica.leases.count() == 4 })
-	eventually(t, 10*time.Second, "every Jira connector polled", func() bool { return len(e.events(t)["discovered"]) == 4 })
+	testenv.Eventually(t, 10*time.Second, "the Jira replica holding all four Jira connectors", func() bool { return jiraReplica.leases.count() == 4 })
+	testenv.Eventually(t, 10*time.Second, "every Jira connector polled", func() bool { return len(e.events(t)["discovered"]) == 4 })
 }
