@@ -207,8 +207,6 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		})
 	}
 	topts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Logger: log}
-	// The hub's own responder answers connection tests for every system.
-	cfg.Poller.ServeTests = false
 	if targets.has(targetPoller) {
 		g.Go(func() error {
 			return poller.Run(ctx, cfg.Poller, poller.Deps{JS: js, Decrypter: ciph, Logger: log.With("service", "poller"), Trackers: reg, TrackerOptions: topts})

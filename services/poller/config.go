@@ -47,8 +47,6 @@ type Config struct {
 	// MaxInlineWait: a rate limit asking for at most this long is waited out
 	// inside the cycle; a longer one defers the connector.
 	MaxInlineWait time.Duration `env:"POLLER_MAX_INLINE_WAIT" envDefault:"5s"`
-	// ServeTests makes the replica answer connector.test.<system> for its systems.
-	ServeTests bool `env:"POLLER_SERVE_TESTS" envDefault:"true"`
 }
 
 // DefaultConfig is what an empty environment gives: the envDefault tags

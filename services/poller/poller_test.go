@@ -218,7 +218,6 @@ func (e *env) startWith(t *testing.T, replica string, mutate func(*Config), reg 
 	cfg.LeaseTTL = time.Second
 	cfg.Tick = 50 * time.Millisecond
 	cfg.RetryBase = 10 * time.Millisecond
-	cfg.ServeTests = false
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -229,7 +228,7 @@ func (e *env) startWith(t *testing.T, replica string, mutate func(*Config), reg 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); _ = p.Run(ctx, nil) }()
+	go func() { defer close(done); _ = p.Run(ctx) }()
 	var once sync.Once
 	stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(stop)

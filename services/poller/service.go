@@ -11,12 +11,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/conncheck"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
@@ -25,7 +23,6 @@ type Decrypter = trackers.Decrypter
 
 // Deps are what a poller replica is built from.
 type Deps struct {
-	NC        *nats.Conn
 	JS        jetstream.JetStream
 	Decrypter Decrypter
 	Logger    *slog.Logger
@@ -44,7 +41,6 @@ type Poller struct {
 	store    *connector.Store
 	states   *connector.StateStore
 	leases   *leases
-	dec      Decrypter
 	log      *slog.Logger
 	topts    trackers.Options
 	trackers *trackers.Registry
@@ -87,7 +83,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 	}
 	p := &Poller{
 		cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), states: connector.NewStateStore(skv),
-		leases: newLeases(lkv, cfg.ReplicaID), dec: deps.Decrypter, log: deps.Logger, topts: deps.TrackerOptions,
+		leases: newLeases(lkv, cfg.ReplicaID), log: deps.Logger, topts: deps.TrackerOptions,
 		trackers: deps.Trackers, now: deps.Now, systems: map[connector.System]bool{},
 		connectors: map[string]connector.Connector{}, polling: map[string]bool{},
 		next: map[string]time.Time{},
@@ -127,11 +123,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	return p.Run(ctx, deps.NC)
+	return p.Run(ctx)
 }
 
 // Run is the replica's main loop.
-func (p *Poller) Run(ctx context.Context, nc *nats.Conn) error {
+func (p *Poller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
@@ -143,17 +139,6 @@ func (p *Poller) Run(ctx context.Context, nc *nats.Conn) error {
 			p.log.Error("connector watch ended", "error", err)
 		}
 	}()
-	if p.cfg.ServeTests && nc != nil {
-		r := &conncheck.Responder{Loader: p.store, Decrypter: p.dec, Logger: p.log,
-			Test: func(ctx context.Context, c connector.Connector, s connector.Secret) (trackers.TestResult, error) {
-				return p.trackers.Test(ctx, c, s, p.topts)
-			}}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = r.Serve(ctx, nc, p.systemList()...)
-		}()
-	}
 	p.log.Info("poller started", "systems", p.systemList())
 
 	sem := make(chan struct{}, p.cfg.Concurrency)
