@@ -154,10 +154,14 @@ func (plainDecrypter) Decrypt(_ context.Context, _, ciphertext string) ([]byte, 
 }
 
 type env struct {
+	srv   *bus.Embedded
 	nc    *nats.Conn
 	js    jetstream.JetStream
 	store *connector.Store
 	mem   *memTracker
+	// conns holds each replica's own connection, as a separate process has;
+	// closing it is how a test kills a replica (its leases stay behind).
+	conns map[*Poller]*nats.Conn
 }
 
 func newEnv(t *testing.T, leaseTTL time.Duration) *env {
@@ -179,7 +183,7 @@ func newEnv(t *testing.T, leaseTTL time.Duration) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{nc: nc, js: js, store: connector.NewStore(kv), mem: newMemTracker()}
+	return &env{srv: srv, nc: nc, js: js, store: connector.NewStore(kv), mem: newMemTracker(), conns: map[*Poller]*nats.Conn{}}
 }
 
 func (e *env) addConnector(t *testing.T, id string, interval time.Duration) {
@@ -222,10 +226,20 @@ func (e *env) startWith(t *testing.T, replica string, mutate func(*Config), reg 
 		mutate(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p, err := New(context.Background(), cfg, Deps{JS: e.js, Decrypter: plainDecrypter{}, Logger: log, Trackers: reg})
+	nc, err := e.srv.Connect()
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = New(context.Background(), cfg, Deps{JS: js, Decrypter: plainDecrypter{}, Logger: log, Trackers: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.conns[p] = nc
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = p.Run(ctx) }()
@@ -430,7 +444,7 @@ func replicasShareAndTakeOver(t *testing.T, n int) {
 	// its connectors within a lease TTL and discover new tickets on them.
 	dead := pollers[1]
 	orphans := dead.leases.ids()
-	dead.crashOnStop()
+	e.conns[dead].Close() // killed: its connection drops, so nothing is released
 	stops[1]()
 	for i, id := range orphans {
 		e.mem.add(id, fmt.Sprintf("NEW-%d", i), time.Now())

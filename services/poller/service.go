@@ -54,8 +54,6 @@ type Poller struct {
 	// next is when each held connector is due, from its poll state (read once
 	// when the lease is taken, then kept by the cycles this replica runs).
 	next map[string]time.Time
-	// crash (tests only) skips the lease release on stop, like a killed process.
-	crash bool
 }
 
 // New assembles a replica (the one place its adapters are wired).
@@ -172,11 +170,9 @@ func (p *Poller) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			cycles.Wait()
-			if !p.crash {
-				release, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				p.leases.releaseAll(release)
-				cancel()
-			}
+			release, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			p.leases.releaseAll(release)
+			cancel()
 			stopWatch()
 			wg.Wait()
 			p.log.Info("poller stopped")
