@@ -200,21 +200,32 @@ func (e *env) addConnector(t *testing.T, id string, interval time.Duration) {
 // startReal starts a replica that uses the registered trackers.
 func (e *env) startReal(t *testing.T, replica string, mutate func(*Config)) (stop func(), p *Poller) {
 	t.Helper()
-	return e.startWith(t, replica, mutate, all.Registry())
+	return e.startWith(t, replica, mutate, all.Registry(), nil)
 }
 
 func (e *env) start(t *testing.T, replica string, mutate func(*Config)) (stop func(), p *Poller) {
 	t.Helper()
-	// The in-memory tracker stands in for Jira; GitHub and GitLab are real,
-	// for replicas that poll other systems.
+	return e.startWith(t, replica, mutate, e.memRegistry(t), nil)
+}
+
+// startOnClock starts a replica whose time and ticker are clock's.
+func (e *env) startOnClock(t *testing.T, replica string, clock Clock, mutate func(*Config)) (stop func(), p *Poller) {
+	t.Helper()
+	return e.startWith(t, replica, mutate, e.memRegistry(t), clock)
+}
+
+// memRegistry has the in-memory tracker stand in for Jira; GitHub and
+// GitLab are real, for replicas that poll other systems.
+func (e *env) memRegistry(t *testing.T) *trackers.Registry {
+	t.Helper()
 	reg, err := trackers.NewRegistry(e.mem, github.New(), gitlab.New())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e.startWith(t, replica, mutate, reg)
+	return reg
 }
 
-func (e *env) startWith(t *testing.T, replica string, mutate func(*Config), reg *trackers.Registry) (stop func(), p *Poller) {
+func (e *env) startWith(t *testing.T, replica string, mutate func(*Config), reg *trackers.Registry, clock Clock) (stop func(), p *Poller) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.ReplicaID = replica
@@ -235,7 +246,7 @@ func (e *env) startWith(t *testing.T, replica string, mutate func(*Config), reg 
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err = New(context.Background(), cfg, Deps{JS: js, Decrypter: plainDecrypter{}, Logger: log, Trackers: reg})
+	p, err = New(context.Background(), cfg, Deps{JS: js, Decrypter: plainDecrypter{}, Logger: log, Trackers: reg, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,20 +298,28 @@ func indexByte(s string, b byte) int {
 
 func TestDiscoveredUpdatedClosedArePublishedOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, time.Second)
-	e.addConnector(t, "jira-one", 200*time.Millisecond)
+	e := newEnv(t, 30*time.Second)
+	const interval = 200 * time.Millisecond
+	e.addConnector(t, "jira-one", interval)
 	base := time.Now().Add(-time.Hour).UTC()
 	for i := range 7 {
 		e.mem.add("jira-one", fmt.Sprintf("ONE-%d", i), base.Add(time.Duration(i)*time.Minute))
 	}
-	e.start(t, "r1", func(c *Config) { c.ReconcileEvery = 1 })
+	// On a manual clock, each cycle runs when the test advances it.
+	clock := newManualClock(time.Now())
+	_, p := e.startOnClock(t, "r1", clock, func(c *Config) { c.ReconcileEvery = 1; c.LeaseTTL = 30 * time.Second })
 
+	e.firstCycle(t, p, clock, "jira-one")
 	testenv.Eventually(t, 10*time.Second, "7 discovered events", func() bool { return len(e.events(t)["discovered"]) == 7 })
 	e.mem.touch("jira-one", "ONE-2", time.Now().UTC())
+	e.cycleAfter(t, p, clock, "jira-one", interval)
 	testenv.Eventually(t, 10*time.Second, "an updated event", func() bool { return e.events(t)["updated"]["ONE-2"] == 1 })
 	e.mem.resolve("jira-one", "ONE-4")
+	e.cycleAfter(t, p, clock, "jira-one", interval)
 	testenv.Eventually(t, 10*time.Second, "a closed event", func() bool { return e.events(t)["closed"]["ONE-4"] == 1 })
-	time.Sleep(600 * time.Millisecond) // a few more idle cycles must publish nothing
+	for range 3 { // a few more idle cycles must publish nothing
+		e.cycleAfter(t, p, clock, "jira-one", interval)
+	}
 	ev := e.events(t)
 	for kind, keys := range ev {
 		for key, n := range keys {
@@ -351,14 +370,19 @@ func TestCursorNeverPassesWhatWasNotPublished(t *testing.T) {
 
 func TestRetriesTransientFailuresAndDefersLongRateLimits(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, time.Second)
-	e.addConnector(t, "jira-rl", 100*time.Millisecond)
+	e := newEnv(t, 30*time.Second)
+	const interval = 100 * time.Millisecond
+	e.addConnector(t, "jira-rl", interval)
 	e.mem.add("jira-rl", "RL-1", time.Now().Add(-time.Hour))
 	e.mem.failNext(fmt.Errorf("502: %w", trackers.ErrTransient), fmt.Errorf("timeout: %w", trackers.ErrTransient))
-	e.start(t, "r1", nil)
+	// On a manual clock, each cycle runs when the test advances it.
+	clock := newManualClock(time.Now())
+	_, p := e.startOnClock(t, "r1", clock, func(c *Config) { c.LeaseTTL = 30 * time.Second })
+	e.firstCycle(t, p, clock, "jira-rl")
 	testenv.Eventually(t, 5*time.Second, "discovery after two transient failures", func() bool { return e.events(t)["discovered"]["RL-1"] == 1 })
 
 	e.mem.failNext(&trackers.RateLimitError{RetryAfter: time.Hour, Reason: "jira-quota-based"})
+	e.cycleAfter(t, p, clock, "jira-rl", interval)
 	states, _ := e.js.KeyValue(context.Background(), bus.BucketPollState)
 	ss := connector.NewStateStore(states)
 	var st connector.PollState
@@ -370,9 +394,15 @@ func TestRetriesTransientFailuresAndDefersLongRateLimits(t *testing.T) {
 		t.Errorf("a 1h rate limit set the next poll %v from now", wait)
 	}
 	calls := e.mem.callCount("jira-rl")
-	time.Sleep(400 * time.Millisecond)
+	// Ten intervals on, well within the hour: not due.
+	e.idleTicks(t, p, clock, "jira-rl", 10, interval)
 	if e.mem.callCount("jira-rl") != calls {
 		t.Error("the connector was polled while rate limited")
+	}
+	// Past the hour it is polled again.
+	e.cycleAfter(t, p, clock, "jira-rl", time.Hour)
+	if e.mem.callCount("jira-rl") == calls {
+		t.Error("the connector was not polled after its rate limit")
 	}
 }
 

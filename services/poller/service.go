@@ -31,7 +31,8 @@ type Deps struct {
 	Trackers *trackers.Registry
 	// TrackerOptions tune sessions (endpoint policy, timeouts).
 	TrackerOptions trackers.Options
-	Now            func() time.Time
+	// Clock gives the time and the scheduler's ticker; the real clock when nil.
+	Clock Clock
 }
 
 // Poller is one replica.
@@ -44,6 +45,7 @@ type Poller struct {
 	log      *slog.Logger
 	topts    trackers.Options
 	trackers *trackers.Registry
+	clock    Clock
 	now      func() time.Time
 	systems  map[connector.System]bool
 
@@ -82,7 +84,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 	p := &Poller{
 		cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), states: connector.NewStateStore(skv),
 		leases: newLeases(lkv, cfg.ReplicaID), log: deps.Logger, topts: deps.TrackerOptions,
-		trackers: deps.Trackers, now: deps.Now, systems: map[connector.System]bool{},
+		trackers: deps.Trackers, clock: deps.Clock, systems: map[connector.System]bool{},
 		connectors: map[string]connector.Connector{}, polling: map[string]bool{},
 		next: map[string]time.Time{},
 	}
@@ -95,9 +97,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 		topts.Logger = p.log
 	}
 	p.sessions = trackers.NewSessions(deps.Trackers, deps.Decrypter, topts)
-	if p.now == nil {
-		p.now = time.Now
+	if p.clock == nil {
+		p.clock = realClock{}
 	}
+	p.now = p.clock.Now
 	discoverable := trackers.SystemsWith[trackers.Discoverer](deps.Trackers)
 	for _, s := range cfg.Systems {
 		sys := connector.System(strings.TrimSpace(s))
@@ -141,7 +144,7 @@ func (p *Poller) Run(ctx context.Context) error {
 
 	sem := make(chan struct{}, p.cfg.Concurrency)
 	var cycles sync.WaitGroup
-	tick := time.NewTicker(p.cfg.Tick)
+	tick := p.clock.NewTicker(p.cfg.Tick)
 	defer tick.Stop()
 	var lastKeepAlive time.Time
 	replicas := map[connector.System]int{}
@@ -177,7 +180,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			wg.Wait()
 			p.log.Info("poller stopped")
 			return nil
-		case <-tick.C:
+		case <-tick.C():
 		}
 	}
 }
