@@ -23,8 +23,10 @@ type Config struct {
 	Systems []string `env:"POLLER_SYSTEMS" envSeparator:","`
 	// ReplicaID names this replica in leases; default host-pid.
 	ReplicaID string `env:"POLLER_REPLICA_ID"`
-	// LeaseTTL must equal the poll_leases bucket's TTL (bus.ProvisionOptions.LeaseTTL):
-	// a dead replica's connectors are taken over within it.
+	// LeaseTTL is the poll_leases bucket's TTL: the hub provisions the bucket
+	// with it (bus.ProvisionOptions.LeaseTTL), and New refuses to start a
+	// replica when the bucket's TTL differs. Leases are renewed every third
+	// of it; a dead replica's connectors are taken over within it.
 	LeaseTTL time.Duration `env:"POLLER_LEASE_TTL" envDefault:"30s"`
 	// Tick is how often the scheduler looks for due connectors.
 	Tick time.Duration `env:"POLLER_TICK" envDefault:"1s"`

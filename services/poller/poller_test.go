@@ -2,11 +2,13 @@ package poller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -545,4 +547,22 @@ func TestReplicasOfOtherSystemsDoNotShrinkTheShare(t *testing.T) {
 	_, _ = e.start(t, "r-github", func(c *Config) { c.Systems = []string{"github"} })
 	testenv.Eventually(t, 10*time.Second, "the Jira replica holding all four Jira connectors", func() bool { return jiraReplica.leases.count() == 4 })
 	testenv.Eventually(t, 10*time.Second, "every Jira connector polled", func() bool { return len(e.events(t)["discovered"]) == 4 })
+}
+
+// TestNewRefusesALeaseTTLOtherThanTheBucketsTTL: POLLER_LEASE_TTL=2m over a
+// poll_leases bucket provisioned with 30s would let leases expire before
+// they are renewed (every 40s); the replica refuses to start, naming both.
+func TestNewRefusesALeaseTTLOtherThanTheBucketsTTL(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 30*time.Second)
+	cfg := DefaultConfig()
+	cfg.LeaseTTL = 2 * time.Minute
+	_, err := New(t.Context(), cfg, Deps{JS: e.js, Decrypter: plainDecrypter{}, Trackers: e.memRegistry(t)})
+	if !errors.Is(err, ErrLeaseTTLMismatch) || !strings.Contains(err.Error(), "POLLER_LEASE_TTL is 2m0s") || !strings.Contains(err.Error(), "TTL is 30s") {
+		t.Fatalf("New with a 2m lease TTL over a 30s bucket: %v; want ErrLeaseTTLMismatch naming both TTLs", err)
+	}
+	cfg.LeaseTTL = 30 * time.Second
+	if _, err := New(t.Context(), cfg, Deps{JS: e.js, Decrypter: plainDecrypter{}, Trackers: e.memRegistry(t)}); err != nil {
+		t.Fatalf("New with the bucket's TTL: %v", err)
+	}
 }

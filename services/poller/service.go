@@ -21,6 +21,11 @@ import (
 // Decrypter opens a connector's credential (workers' Vault policy: decrypt only).
 type Decrypter = trackers.Decrypter
 
+// ErrLeaseTTLMismatch: the poll_leases bucket's TTL is not the configured
+// lease TTL, so leases would expire before they are renewed (bucket TTL
+// shorter) or outlive a dead replica for longer than configured.
+var ErrLeaseTTLMismatch = errors.New("poller: lease TTL differs from the poll_leases bucket's TTL")
+
 // Deps are what a poller replica is built from.
 type Deps struct {
 	JS        jetstream.JetStream
@@ -81,6 +86,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("poller: open %s: %w", bus.BucketPollLeases, err)
 	}
+	if err := checkLeaseTTL(ctx, lkv, cfg.LeaseTTL); err != nil {
+		return nil, err
+	}
 	p := &Poller{
 		cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), states: connector.NewStateStore(skv),
 		leases: newLeases(lkv, cfg.ReplicaID), log: deps.Logger, topts: deps.TrackerOptions,
@@ -125,6 +133,21 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return err
 	}
 	return p.Run(ctx)
+}
+
+// checkLeaseTTL refuses a lease TTL other than the bucket's: the bucket
+// expires a lease that is not renewed within its TTL, and this replica
+// renews every third of its own.
+func checkLeaseTTL(ctx context.Context, kv jetstream.KeyValue, ttl time.Duration) error {
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("poller: %s status: %w", bus.BucketPollLeases, err)
+	}
+	if st.TTL() != ttl {
+		return fmt.Errorf("%w: POLLER_LEASE_TTL is %s, the bucket's TTL is %s; provision the bucket with POLLER_LEASE_TTL (the hub does) or set POLLER_LEASE_TTL=%s",
+			ErrLeaseTTLMismatch, ttl, st.TTL(), st.TTL())
+	}
+	return nil
 }
 
 // Run is the replica's main loop.
