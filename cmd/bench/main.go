@@ -220,7 +220,7 @@ func measure(ctx context.Context, f fake, n int, idle, interval time.Duration) (
 	states := connector.NewStateStore(skv)
 
 	cfg := poller.DefaultConfig()
-	cfg.ReplicaID, cfg.Tick, cfg.ServeTests, cfg.ReconcileEvery = "bench", 10*time.Millisecond, false, 10
+	cfg.ReplicaID, cfg.Tick, cfg.ReconcileEvery = "bench", 10*time.Millisecond, 10
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	start := time.Now()

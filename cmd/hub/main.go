@@ -151,8 +151,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	if err != nil {
 		return err
 	}
-	// Idempotent: every process may provision; the first creates, the others find.
-	if err := bus.Provision(ctx, js, bus.ProvisionOptions{}); err != nil {
+	// Idempotent: every process may provision; the first creates, the others
+	// find. The poll_leases TTL follows POLLER_LEASE_TTL (pollers refuse a
+	// bucket whose TTL differs), so set it alike for every hub process.
+	if err := bus.Provision(ctx, js, bus.ProvisionOptions{LeaseTTL: cfg.Poller.LeaseTTL}); err != nil {
 		return err
 	}
 
@@ -207,8 +209,6 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		})
 	}
 	topts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Logger: log}
-	// The hub's own responder answers connection tests for every system.
-	cfg.Poller.ServeTests = false
 	if targets.has(targetPoller) {
 		g.Go(func() error {
 			return poller.Run(ctx, cfg.Poller, poller.Deps{JS: js, Decrypter: ciph, Logger: log.With("service", "poller"), Trackers: reg, TrackerOptions: topts})

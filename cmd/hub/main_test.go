@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,25 +16,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
+	"github.com/connectorhub/connectorhub/pkg/testenv"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestHubStartsServesAndStopsCleanly runs the all-in-one on a temporary data
 // dir: it writes the state file, answers the registry with the generated admin
@@ -45,7 +28,7 @@ func TestHubStartsServesAndStopsCleanly(t *testing.T) {
 	stateFile := filepath.Join(dir, "state", "hub.json")
 	environ := map[string]string{"HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile, "HOME": dir}
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
+	logs := &testenv.LogBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--registry-addr", "127.0.0.1:0", "--knowledge-addr", "127.0.0.1:0", "--nats-listen", ""}, environ, logs)

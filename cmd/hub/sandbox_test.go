@@ -19,6 +19,7 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
+	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
@@ -32,7 +33,7 @@ func TestSandboxWalkThrough(t *testing.T) {
 	stateFile := filepath.Join(dir, "hub.json")
 	environ := map[string]string{"HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile, "HOME": dir}
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
+	logs := &testenv.LogBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--sandbox", "--sandbox-listen", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--knowledge-addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0"}, environ, logs)
@@ -175,7 +176,7 @@ func TestSandboxRegistersKnowledgeSourcesFirst(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, logs *lockedBuffer, cond func() bool) {
+func waitFor(t *testing.T, timeout time.Duration, what string, logs *testenv.LogBuffer, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

@@ -21,6 +21,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
+	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
@@ -35,7 +36,7 @@ func TestTargetsAreChecked(t *testing.T) {
 		"alone without shared NATS": {[]string{"--target", "poller"}, "HUB_NATS_URL"},
 		"sandbox needs all":         {[]string{"--target", "registry", "--nats-url", "nats://127.0.0.1:1", "--sandbox"}, "--sandbox needs --target all"},
 	} {
-		err := run(context.Background(), tc.args, map[string]string{"HUB_DATA_DIR": t.TempDir()}, &lockedBuffer{})
+		err := run(context.Background(), tc.args, map[string]string{"HUB_DATA_DIR": t.TempDir()}, &testenv.LogBuffer{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error saying %q", name, err, tc.want)
 		}
@@ -60,8 +61,8 @@ func TestServicesAsSeparateProcesses(t *testing.T) {
 	dir := t.TempDir()
 	stateFile := filepath.Join(dir, "hub.json")
 	environ := map[string]string{"HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile, "HUB_NATS_URL": natsSrv.ClientURL()}
-	start := func(args ...string) *lockedBuffer {
-		logs := &lockedBuffer{}
+	start := func(args ...string) *testenv.LogBuffer {
+		logs := &testenv.LogBuffer{}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- run(ctx, args, environ, logs) }()

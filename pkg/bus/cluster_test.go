@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/testenv"
 )
 
 // startCluster runs three JetStream servers in-process, routed over loopback,
@@ -68,7 +69,7 @@ func startCluster(t *testing.T) jetstream.JetStream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "JetStream meta leader", func() bool {
+	testenv.Eventually(t, 10*time.Second, "JetStream meta leader", func() bool {
 		_, err := js.AccountInfo(t.Context())
 		return err == nil
 	})

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -16,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/testenv"
 	connectorhubv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -115,7 +117,7 @@ func TestConsumeDeliversDecodedEventsWithTraceContext(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no delivery")
 	}
-	eventually(t, "ack", consumerIdle(t, cons, 1))
+	testenv.Eventually(t, 10*time.Second, "ack", consumerIdle(t, cons, 1))
 }
 
 func TestConsumeTerminatesPoisonAndContinues(t *testing.T) {
@@ -147,10 +149,11 @@ func TestConsumeTerminatesPoisonAndContinues(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	eventually(t, "all three settled", consumerIdle(t, cons, 3))
-	// Past several ack waits: a poison message that was merely nak'd or left
-	// unacked would have been redelivered and logged again.
-	time.Sleep(time.Second)
+	// Settled on the server: acknowledged up to the third message, none
+	// awaiting an ack or pending. A poison message that was merely nak'd or
+	// left unacked would keep the consumer from this state (and come back),
+	// so there is nothing left to redeliver and no need to wait and see.
+	testenv.Eventually(t, 10*time.Second, "all three settled", consumerIdle(t, cons, 3))
 	if n := handled.Load(); n != 1 {
 		t.Errorf("handler ran %d times, want 1", n)
 	}
@@ -189,7 +192,7 @@ func TestConsumeRedeliversAfterHandlerError(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("not redelivered after a handler error")
 	}
-	eventually(t, "ack after retry", consumerIdle(t, cons, 1))
+	testenv.Eventually(t, 10*time.Second, "ack after retry", consumerIdle(t, cons, 1))
 }
 
 func TestConsumeTerminatesOnPermanentError(t *testing.T) {
@@ -207,8 +210,9 @@ func TestConsumeTerminatesOnPermanentError(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	eventually(t, "termination", consumerIdle(t, cons, 1))
-	time.Sleep(time.Second)
+	// Settled (see TestConsumeTerminatesPoisonAndContinues): a message that
+	// was not terminated would still await its ack or a redelivery.
+	testenv.Eventually(t, 10*time.Second, "termination", consumerIdle(t, cons, 1))
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("handler ran %d times after a permanent error, want 1", n)
 	}
@@ -238,47 +242,165 @@ func TestConsumeStopWaitsForInFlightHandlers(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("no delivery")
 			}
+			// That stop does not return before the handler is shown in a
+			// bubble (TestConsumeStopBlocksWhileAHandlerRuns); here, over a
+			// real server, the in-flight message is still acknowledged.
 			stopped := make(chan struct{})
 			go func() { stop(); close(stopped) }()
-			select {
-			case <-stopped:
-				t.Fatal("stop returned while a handler was running")
-			case <-time.After(200 * time.Millisecond):
-			}
 			close(release)
 			select {
 			case <-stopped:
 			case <-time.After(10 * time.Second):
 				t.Fatal("stop did not return after the handler finished")
 			}
-			eventually(t, "in-flight message acked", consumerIdle(t, cons, 1))
+			testenv.Eventually(t, 10*time.Second, "in-flight message acked", consumerIdle(t, cons, 1))
 		})
 	}
 }
 
-func TestConsumeStopsWhenContextIsDone(t *testing.T) {
-	t.Parallel()
-	js := newBus(t)
-	cons := resultConsumer(t, js)
-	ctx, cancel := context.WithCancel(t.Context())
-	var calls atomic.Int32
-	stop, err := bus.Consume(ctx, cons, newResult,
-		func(context.Context, bus.Envelope, *connectorhubv1.ResultReady) error {
-			calls.Add(1)
-			return nil
-		})
+// fakeConsumer hands messages to Consume's callback the way a jetstream
+// pull consumer does, without a server, so that a synctest bubble can hold
+// the test: nats.go keeps timers in a process-wide pool, and a timer made in
+// a bubble and used outside it is a fatal error, so an embedded server
+// cannot join one. Drain stops taking messages; Closed is closed once the
+// callback under way has returned.
+type fakeConsumer struct {
+	jetstream.Consumer // nil: bus.Consume only calls Consume and CachedInfo
+	msgs               chan jetstream.Msg
+	cc                 *fakeConsumeContext
+}
+
+func newFakeConsumer() *fakeConsumer { return &fakeConsumer{msgs: make(chan jetstream.Msg)} }
+
+func (*fakeConsumer) CachedInfo() *jetstream.ConsumerInfo { return nil }
+
+func (f *fakeConsumer) Consume(cb jetstream.MessageHandler, _ ...jetstream.PullConsumeOpt) (jetstream.ConsumeContext, error) {
+	f.cc = &fakeConsumeContext{drain: make(chan struct{}), closed: make(chan struct{})}
+	go func() {
+		defer close(f.cc.closed)
+		for {
+			select {
+			case <-f.cc.drain:
+				return
+			case m := <-f.msgs:
+				cb(m)
+			}
+		}
+	}()
+	return f.cc, nil
+}
+
+type fakeConsumeContext struct {
+	once          sync.Once
+	drain, closed chan struct{}
+}
+
+func (c *fakeConsumeContext) Stop()                   { c.Drain() }
+func (c *fakeConsumeContext) Drain()                  { c.once.Do(func() { close(c.drain) }) }
+func (c *fakeConsumeContext) Closed() <-chan struct{} { return c.closed }
+
+// fakeMsg is a ResultReady event as a jetstream.Msg.
+type fakeMsg struct {
+	jetstream.Msg // nil: only the methods below are called
+	m             *nats.Msg
+}
+
+func newFakeMsg(t *testing.T, resultID string) fakeMsg {
+	t.Helper()
+	subj, _ := bus.ResultSubject("jira", "c1")
+	m, err := bus.NewMsg(t.Context(), subj, &connectorhubv1.ResultReady{ResultId: resultID}, bus.WithID(bus.EventID(resultID)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	publishResult(t, js, t.Context(), "before")
-	eventually(t, "first delivery", func() bool { return calls.Load() == 1 })
-	cancel()
-	stop() // waits for the drain started by cancel
-	publishResult(t, js, t.Context(), "after")
-	time.Sleep(300 * time.Millisecond)
-	if n := calls.Load(); n != 1 {
-		t.Fatalf("handler ran %d times, want 1: consuming continued after ctx was done", n)
+	return fakeMsg{m: m}
+}
+
+func (f fakeMsg) Headers() nats.Header { return f.m.Header }
+func (f fakeMsg) Data() []byte         { return f.m.Data }
+func (f fakeMsg) Subject() string      { return f.m.Subject }
+func (f fakeMsg) Metadata() (*jetstream.MsgMetadata, error) {
+	return &jetstream.MsgMetadata{NumDelivered: 1}, nil
+}
+func (fakeMsg) Ack() error                       { return nil }
+func (fakeMsg) NakWithDelay(time.Duration) error { return nil }
+func (fakeMsg) TermWithReason(string) error      { return nil }
+
+// TestConsumeStopBlocksWhileAHandlerRuns runs in a synctest bubble: once
+// every goroutine is blocked, stop must still be waiting for the handler.
+func TestConsumeStopBlocksWhileAHandlerRuns(t *testing.T) {
+	t.Parallel()
+	for _, concurrency := range []int{1, 4} {
+		t.Run(fmt.Sprintf("concurrency %d", concurrency), func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				cons := newFakeConsumer()
+				started, release := make(chan struct{}), make(chan struct{})
+				var returned atomic.Bool
+				stop, err := bus.Consume(t.Context(), cons, newResult,
+					func(context.Context, bus.Envelope, *connectorhubv1.ResultReady) error {
+						close(started)
+						<-release
+						returned.Store(true)
+						return nil
+					}, bus.WithConcurrency(concurrency))
+				if err != nil {
+					t.Fatal(err)
+				}
+				cons.msgs <- newFakeMsg(t, "r1")
+				<-started
+				stopped := make(chan struct{})
+				go func() { stop(); close(stopped) }()
+				synctest.Wait()
+				select {
+				case <-stopped:
+					t.Fatal("stop returned while a handler was running")
+				default:
+				}
+				close(release)
+				<-stopped
+				if !returned.Load() {
+					t.Fatal("stop returned before the handler")
+				}
+			})
+		})
 	}
+}
+
+// TestConsumeStopsWhenContextIsDone: cancelling ctx alone (stop is not
+// called) drains the consumer, and nothing is handled afterwards. In a
+// synctest bubble, so that "afterwards" is every goroutine having settled.
+func TestConsumeStopsWhenContextIsDone(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cons := newFakeConsumer()
+		ctx, cancel := context.WithCancel(t.Context())
+		var calls atomic.Int32
+		stop, err := bus.Consume(ctx, cons, newResult,
+			func(context.Context, bus.Envelope, *connectorhubv1.ResultReady) error {
+				calls.Add(1)
+				return nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
+		cons.msgs <- newFakeMsg(t, "before")
+		cancel()
+		synctest.Wait()
+		select {
+		case <-cons.cc.Closed():
+		default:
+			t.Fatal("the consumer was not drained when ctx was done")
+		}
+		select {
+		case cons.msgs <- newFakeMsg(t, "after"):
+			t.Fatal("a message was taken after ctx was done")
+		default:
+		}
+		if n := calls.Load(); n != 1 {
+			t.Fatalf("handler ran %d times, want 1: consuming continued after ctx was done", n)
+		}
+	})
 }
 
 func TestConsumeRejectsZeroConcurrency(t *testing.T) {

@@ -483,7 +483,7 @@ func TestVault_AppRoleLogsInAgainAfterTokenMaxTTL(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	v := newVault(t, secrets.VaultConfig{
 		Address: tv.Addr, AppRole: &secrets.AppRoleAuth{RoleID: roleID, SecretID: secretID}, Logger: log,
@@ -491,8 +491,14 @@ func TestVault_AppRoleLogsInAgainAfterTokenMaxTTL(t *testing.T) {
 	if _, err := v.Encrypt(ctx, "conn-a", []byte(vaultPlaintext)); err != nil {
 		t.Fatalf("Encrypt with first token: %v", err)
 	}
-	// Well past the first token's max TTL: only a re-login keeps this working.
-	time.Sleep(6 * time.Second)
+	// Well past the first token's max TTL only a re-login keeps this working.
+	// Vault's TTLs run on its own clock in another process (no bubble or
+	// injected clock reaches them), so wait for the second re-login rather
+	// than a fixed time: the token it replaces was itself obtained after the
+	// first one could be renewed no more.
+	testenv.Eventually(t, time.Minute, "two approle re-logins", func() bool {
+		return strings.Count(logs.String(), "re-login succeeded") >= 2
+	})
 	if _, err := v.Encrypt(ctx, "conn-a", []byte(vaultPlaintext)); err != nil {
 		t.Fatalf("Encrypt after max TTL: %v\nlogs:\n%s", err, logs.String())
 	}
@@ -502,21 +508,4 @@ func TestVault_AppRoleLogsInAgainAfterTokenMaxTTL(t *testing.T) {
 	if strings.Contains(logs.String(), secretID) {
 		t.Error("logs contain the secret id")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

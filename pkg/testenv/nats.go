@@ -1,6 +1,8 @@
 // Package testenv starts the real backing services tests need: an embedded
 // NATS JetStream server provisioned with the bus contract, and a Vault dev
-// server. Every helper registers its own cleanup on the testing.TB.
+// server. Every helper registers its own cleanup on the testing.TB. It also
+// holds the small helpers every test package shares: LogBuffer and
+// Eventually.
 package testenv
 
 import (

@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -43,7 +42,7 @@ type Vault struct {
 	RootToken string
 
 	cmd      *exec.Cmd
-	out      *syncBuffer
+	out      *LogBuffer
 	exited   chan struct{}
 	stopOnce sync.Once
 
@@ -96,7 +95,7 @@ func launchVault(bin, token, home string) (*Vault, error) {
 	v := &Vault{
 		Addr:      "http://" + addr,
 		RootToken: token,
-		out:       &syncBuffer{},
+		out:       &LogBuffer{},
 		exited:    make(chan struct{}),
 		transits:  map[string]bool{},
 	}
@@ -385,22 +384,4 @@ func randomHex(t testing.TB, n int) string {
 		t.Fatalf("random: %v", err)
 	}
 	return hex.EncodeToString(b)
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/faults"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 	"github.com/connectorhub/connectorhub/services/knowledge"
@@ -93,7 +94,7 @@ func TestReEnabledConnectorEnrichesWhatItMissed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
+	testenv.Eventually(t, 10*time.Second, "no enabled connector to search", func() bool {
 		_, err := r.svc.Search(ctx, knowledge.Query{Terms: []string{"gateway"}})
 		return errors.Is(err, knowledge.ErrNoConnector)
 	})

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/faults"
 	"github.com/connectorhub/connectorhub/services/knowledge"
 )
@@ -283,7 +284,7 @@ func TestConnectorChangesApplyWithoutRestart(t *testing.T) {
 	h.enriched(1, 0)
 
 	c := h.addWiki("wiki-eng", "ENG")
-	waitFor(t, func() bool { return searchErr() == nil })
+	testenv.Eventually(t, 10*time.Second, "the added connector searchable", func() bool { return searchErr() == nil })
 	h.publishDiscovered(ticket("PAY-41", "Payment gateway runbook", "", updated))
 	// PAY-41, and PAY-40 again: the added connector backfills it.
 	h.enriched(3, 0)
@@ -292,23 +293,12 @@ func TestConnectorChangesApplyWithoutRestart(t *testing.T) {
 	if _, err := h.store.Update(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return errors.Is(searchErr(), knowledge.ErrNoConnector) })
+	testenv.Eventually(t, 10*time.Second, "no enabled connector to search", func() bool { return errors.Is(searchErr(), knowledge.ErrNoConnector) })
 	h.publishDiscovered(ticket("PAY-42", "Payment gateway runbook", "", updated))
 
 	got := h.enriched(4, 0)
 	if got[0].ev.GetEmptyReason() != "no enabled Confluence connector" || len(got[1].ev.GetHits()) == 0 || len(got[2].ev.GetHits()) == 0 || got[3].ev.GetEmptyReason() != "no enabled Confluence connector" {
 		t.Fatalf("no connector: %v\nadded: %v, %v\ndisabled: %v", got[0].ev, got[1].ev, got[2].ev, got[3].ev)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

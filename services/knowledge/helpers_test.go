@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,24 +48,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// logSink collects log lines so tests can check that no secret is logged.
-type logSink struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logSink) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // harness is one embedded NATS server, one fake Confluence and a keyring.
 type harness struct {
 	t       testing.TB
@@ -78,7 +59,7 @@ type harness struct {
 	cipher  *secrets.Local
 	store   *connector.Store
 	clock   *clock
-	logs    *logSink
+	logs    *testenv.LogBuffer // so tests can check that no secret is logged
 }
 
 func testPages() []confluencefake.Page {
@@ -93,7 +74,7 @@ func testPages() []confluencefake.Page {
 func newHarness(t testing.TB, middleware ...func(http.Handler) http.Handler) *harness {
 	t.Helper()
 	srv := testenv.NATSServer(t)
-	h := &harness{t: t, srv: srv, clock: &clock{t: time.Now()}, logs: &logSink{}}
+	h := &harness{t: t, srv: srv, clock: &clock{t: time.Now()}, logs: &testenv.LogBuffer{}}
 	h.nc, h.js = h.connect("harness")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -23,8 +23,10 @@ type Config struct {
 	Systems []string `env:"POLLER_SYSTEMS" envSeparator:","`
 	// ReplicaID names this replica in leases; default host-pid.
 	ReplicaID string `env:"POLLER_REPLICA_ID"`
-	// LeaseTTL must equal the poll_leases bucket's TTL (bus.ProvisionOptions.LeaseTTL):
-	// a dead replica's connectors are taken over within it.
+	// LeaseTTL is the poll_leases bucket's TTL: the hub provisions the bucket
+	// with it (bus.ProvisionOptions.LeaseTTL), and New refuses to start a
+	// replica when the bucket's TTL differs. Leases are renewed every third
+	// of it; a dead replica's connectors are taken over within it.
 	LeaseTTL time.Duration `env:"POLLER_LEASE_TTL" envDefault:"30s"`
 	// Tick is how often the scheduler looks for due connectors.
 	Tick time.Duration `env:"POLLER_TICK" envDefault:"1s"`
@@ -47,8 +49,6 @@ type Config struct {
 	// MaxInlineWait: a rate limit asking for at most this long is waited out
 	// inside the cycle; a longer one defers the connector.
 	MaxInlineWait time.Duration `env:"POLLER_MAX_INLINE_WAIT" envDefault:"5s"`
-	// ServeTests makes the replica answer connector.test.<system> for its systems.
-	ServeTests bool `env:"POLLER_SERVE_TESTS" envDefault:"true"`
 }
 
 // DefaultConfig is what an empty environment gives: the envDefault tags

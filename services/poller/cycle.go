@@ -32,7 +32,7 @@ func (p *Poller) cycle(ctx context.Context, c connector.Connector) time.Time {
 	if due := st.Due(c.PollInterval); start.Before(due) {
 		return due // another replica polled it meanwhile
 	}
-	run := &run{p: p, c: c, st: st, log: p.log.With("connector", c.ID, "system", c.System)}
+	run := &cycleRun{p: p, c: c, st: st, log: p.log.With("connector", c.ID, "system", c.System)}
 	err = run.poll(ctx)
 	if ctx.Err() != nil && err != nil {
 		return start // shutting down: the next holder polls it
@@ -69,8 +69,8 @@ func latest(a, b time.Time) time.Time {
 	return a
 }
 
-// run is the state of one cycle.
-type run struct {
+// cycleRun is the state of one cycle.
+type cycleRun struct {
 	p   *Poller
 	c   connector.Connector
 	st  connector.PollState
@@ -85,7 +85,7 @@ type run struct {
 	conditional bool
 }
 
-func (r *run) save(ctx context.Context) error {
+func (r *cycleRun) save(ctx context.Context) error {
 	st, err := r.p.states.Put(ctx, r.c.ID, r.st)
 	if err != nil {
 		return err
@@ -94,7 +94,7 @@ func (r *run) save(ctx context.Context) error {
 	return nil
 }
 
-func (r *run) poll(ctx context.Context) error {
+func (r *cycleRun) poll(ctx context.Context) error {
 	tr, ok := r.p.trackers.Lookup(r.c.System)
 	if !ok {
 		return fmt.Errorf("no tracker for system %s", r.c.System)
@@ -148,7 +148,7 @@ const (
 // that completes publishes a closure for every known ticket it lacks; a
 // reconcile that meets a ticket no incremental query reported asks for a
 // resync.
-func (r *run) listing(ctx context.Context, since time.Time, kind listKind) error {
+func (r *cycleRun) listing(ctx context.Context, since time.Time, kind listKind) error {
 	whole := kind != listIncremental
 	publish := kind != listReconcile
 	cached := r.st.IncrementalPages
@@ -225,7 +225,7 @@ func (r *run) listing(ctx context.Context, since time.Time, kind listKind) error
 // discover calls the tracker with retries: transient failures back off
 // exponentially with jitter; a short rate limit is waited out; a long one
 // ends the cycle and defers the connector.
-func (r *run) discover(ctx context.Context, q trackers.DiscoveryQuery) (trackers.DiscoveryPage, error) {
+func (r *cycleRun) discover(ctx context.Context, q trackers.DiscoveryQuery) (trackers.DiscoveryPage, error) {
 	b := &backoff.ExponentialBackOff{
 		InitialInterval: r.p.cfg.RetryBase, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: r.p.cfg.RetryMax,
 	}
@@ -258,7 +258,7 @@ func (r *run) discover(ctx context.Context, q trackers.DiscoveryQuery) (trackers
 
 // publishPage publishes discovered/updated events for a page, waits for every
 // ack, then records the tickets as known and advances the cursor and saves.
-func (r *run) publishPage(ctx context.Context, tickets []trackers.Ticket) error {
+func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) error {
 	var futures []jetstream.PubAckFuture
 	type change struct {
 		key     string
@@ -302,7 +302,7 @@ func (r *run) publishPage(ctx context.Context, tickets []trackers.Ticket) error 
 	return r.save(ctx)
 }
 
-func (r *run) publishClosed(ctx context.Context, seen map[string]bool) error {
+func (r *cycleRun) publishClosed(ctx context.Context, seen map[string]bool) error {
 	var futures []jetstream.PubAckFuture
 	var gone []string
 	for _, key := range sortedKeys(r.st.Known) {
@@ -333,7 +333,7 @@ func (r *run) publishClosed(ctx context.Context, seen map[string]bool) error {
 }
 
 // closeReason asks the tracker, where it can read a ticket, why it left the set.
-func (r *run) closeReason(ctx context.Context, key string) string {
+func (r *cycleRun) closeReason(ctx context.Context, key string) string {
 	tr, _ := r.p.trackers.Lookup(r.c.System)
 	reader, ok := tr.(trackers.TicketReader)
 	if !ok {

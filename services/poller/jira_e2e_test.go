@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/trackers/all"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 )
@@ -39,7 +40,7 @@ func TestJiraDiscoveryUpdateAndClose(t *testing.T) {
 			e.mem = nil
 			_, _ = e.startReal(t, "r1", func(cfg *Config) { cfg.ReconcileEvery = 2; cfg.Lookback = time.Minute })
 			want := jira.Seed(jirafake.SandboxEmail, time.Now()) // a second batch, same shape as the sandbox's own
-			eventually(t, 10*time.Second, "every assigned ticket discovered", func() bool {
+			testenv.Eventually(t, 10*time.Second, "every assigned ticket discovered", func() bool {
 				d := e.events(t)["discovered"]
 				for _, k := range want {
 					if d[k] != 1 {
@@ -49,9 +50,9 @@ func TestJiraDiscoveryUpdateAndClose(t *testing.T) {
 				return true
 			})
 			jira.Touch(want[0], time.Now())
-			eventually(t, 10*time.Second, "an updated event", func() bool { return e.events(t)["updated"][want[0]] == 1 })
+			testenv.Eventually(t, 10*time.Second, "an updated event", func() bool { return e.events(t)["updated"][want[0]] == 1 })
 			jira.Resolve(want[1])
-			eventually(t, 10*time.Second, "a closed event", func() bool { return e.events(t)["closed"][want[1]] == 1 })
+			testenv.Eventually(t, 10*time.Second, "a closed event", func() bool { return e.events(t)["closed"][want[1]] == 1 })
 			for kind, keys := range e.events(t) {
 				for key, n := range keys {
 					if n != 1 {

@@ -2,11 +2,13 @@ package poller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -154,10 +156,14 @@ func (plainDecrypter) Decrypt(_ context.Context, _, ciphertext string) ([]byte, 
 }
 
 type env struct {
+	srv   *bus.Embedded
 	nc    *nats.Conn
 	js    jetstream.JetStream
 	store *connector.Store
 	mem   *memTracker
+	// conns holds each replica's own connection, as a separate process has;
+	// closing it is how a test kills a replica (its leases stay behind).
+	conns map[*Poller]*nats.Conn
 }
 
 func newEnv(t *testing.T, leaseTTL time.Duration) *env {
@@ -179,7 +185,7 @@ func newEnv(t *testing.T, leaseTTL time.Duration) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{nc: nc, js: js, store: connector.NewStore(kv), mem: newMemTracker()}
+	return &env{srv: srv, nc: nc, js: js, store: connector.NewStore(kv), mem: newMemTracker(), conns: map[*Poller]*nats.Conn{}}
 }
 
 func (e *env) addConnector(t *testing.T, id string, interval time.Duration) {
@@ -196,21 +202,32 @@ func (e *env) addConnector(t *testing.T, id string, interval time.Duration) {
 // startReal starts a replica that uses the registered trackers.
 func (e *env) startReal(t *testing.T, replica string, mutate func(*Config)) (stop func(), p *Poller) {
 	t.Helper()
-	return e.startWith(t, replica, mutate, all.Registry())
+	return e.startWith(t, replica, mutate, all.Registry(), nil)
 }
 
 func (e *env) start(t *testing.T, replica string, mutate func(*Config)) (stop func(), p *Poller) {
 	t.Helper()
-	// The in-memory tracker stands in for Jira; GitHub and GitLab are real,
-	// for replicas that poll other systems.
+	return e.startWith(t, replica, mutate, e.memRegistry(t), nil)
+}
+
+// startOnClock starts a replica whose time and ticker are clock's.
+func (e *env) startOnClock(t *testing.T, replica string, clock Clock, mutate func(*Config)) (stop func(), p *Poller) {
+	t.Helper()
+	return e.startWith(t, replica, mutate, e.memRegistry(t), clock)
+}
+
+// memRegistry has the in-memory tracker stand in for Jira; GitHub and
+// GitLab are real, for replicas that poll other systems.
+func (e *env) memRegistry(t *testing.T) *trackers.Registry {
+	t.Helper()
 	reg, err := trackers.NewRegistry(e.mem, github.New(), gitlab.New())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e.startWith(t, replica, mutate, reg)
+	return reg
 }
 
-func (e *env) startWith(t *testing.T, replica string, mutate func(*Config), reg *trackers.Registry) (stop func(), p *Poller) {
+func (e *env) startWith(t *testing.T, replica string, mutate func(*Config), reg *trackers.Registry, clock Clock) (stop func(), p *Poller) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.ReplicaID = replica
@@ -218,18 +235,27 @@ func (e *env) startWith(t *testing.T, replica string, mutate func(*Config), reg 
 	cfg.LeaseTTL = time.Second
 	cfg.Tick = 50 * time.Millisecond
 	cfg.RetryBase = 10 * time.Millisecond
-	cfg.ServeTests = false
 	if mutate != nil {
 		mutate(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p, err := New(context.Background(), cfg, Deps{JS: e.js, Decrypter: plainDecrypter{}, Logger: log, Trackers: reg})
+	nc, err := e.srv.Connect()
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = New(context.Background(), cfg, Deps{JS: js, Decrypter: plainDecrypter{}, Logger: log, Trackers: reg, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.conns[p] = nc
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); _ = p.Run(ctx, nil) }()
+	go func() { defer close(done); _ = p.Run(ctx) }()
 	var once sync.Once
 	stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(stop)
@@ -272,33 +298,30 @@ func indexByte(s string, b byte) int {
 	return len(s)
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestDiscoveredUpdatedClosedArePublishedOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, time.Second)
-	e.addConnector(t, "jira-one", 200*time.Millisecond)
+	e := newEnv(t, 30*time.Second)
+	const interval = 200 * time.Millisecond
+	e.addConnector(t, "jira-one", interval)
 	base := time.Now().Add(-time.Hour).UTC()
 	for i := range 7 {
 		e.mem.add("jira-one", fmt.Sprintf("ONE-%d", i), base.Add(time.Duration(i)*time.Minute))
 	}
-	e.start(t, "r1", func(c *Config) { c.ReconcileEvery = 1 })
+	// On a manual clock, each cycle runs when the test advances it.
+	clock := newManualClock(time.Now())
+	_, p := e.startOnClock(t, "r1", clock, func(c *Config) { c.ReconcileEvery = 1; c.LeaseTTL = 30 * time.Second })
 
-	eventually(t, 10*time.Second, "7 discovered events", func() bool { return len(e.events(t)["discovered"]) == 7 })
+	e.firstCycle(t, p, clock, "jira-one")
+	testenv.Eventually(t, 10*time.Second, "7 discovered events", func() bool { return len(e.events(t)["discovered"]) == 7 })
 	e.mem.touch("jira-one", "ONE-2", time.Now().UTC())
-	eventually(t, 10*time.Second, "an updated event", func() bool { return e.events(t)["updated"]["ONE-2"] == 1 })
+	e.cycleAfter(t, p, clock, "jira-one", interval)
+	testenv.Eventually(t, 10*time.Second, "an updated event", func() bool { return e.events(t)["updated"]["ONE-2"] == 1 })
 	e.mem.resolve("jira-one", "ONE-4")
-	eventually(t, 10*time.Second, "a closed event", func() bool { return e.events(t)["closed"]["ONE-4"] == 1 })
-	time.Sleep(600 * time.Millisecond) // a few more idle cycles must publish nothing
+	e.cycleAfter(t, p, clock, "jira-one", interval)
+	testenv.Eventually(t, 10*time.Second, "a closed event", func() bool { return e.events(t)["closed"]["ONE-4"] == 1 })
+	for range 3 { // a few more idle cycles must publish nothing
+		e.cycleAfter(t, p, clock, "jira-one", interval)
+	}
 	ev := e.events(t)
 	for kind, keys := range ev {
 		for key, n := range keys {
@@ -331,7 +354,7 @@ func TestCursorNeverPassesWhatWasNotPublished(t *testing.T) {
 	states, _ := e.js.KeyValue(context.Background(), bus.BucketPollState)
 	ss := connector.NewStateStore(states)
 	var first connector.PollState
-	eventually(t, 5*time.Second, "the failed cycle's state", func() bool {
+	testenv.Eventually(t, 5*time.Second, "the failed cycle's state", func() bool {
 		first, _ = ss.Get(context.Background(), "jira-cur")
 		return first.LastError != ""
 	})
@@ -339,7 +362,7 @@ func TestCursorNeverPassesWhatWasNotPublished(t *testing.T) {
 	if !first.Cursor.Equal(base.Add(2*time.Minute)) || len(first.Known) != 3 {
 		t.Fatalf("after a failed page the cursor is %v with %d known; want the last ticket of page 1 (%v) and 3 known", first.Cursor, len(first.Known), base.Add(2*time.Minute))
 	}
-	eventually(t, 10*time.Second, "all 6 discovered", func() bool { return len(e.events(t)["discovered"]) == 6 })
+	testenv.Eventually(t, 10*time.Second, "all 6 discovered", func() bool { return len(e.events(t)["discovered"]) == 6 })
 	for key, n := range e.events(t)["discovered"] {
 		if n != 1 {
 			t.Errorf("%s discovered %d times", key, n)
@@ -349,18 +372,23 @@ func TestCursorNeverPassesWhatWasNotPublished(t *testing.T) {
 
 func TestRetriesTransientFailuresAndDefersLongRateLimits(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, time.Second)
-	e.addConnector(t, "jira-rl", 100*time.Millisecond)
+	e := newEnv(t, 30*time.Second)
+	const interval = 100 * time.Millisecond
+	e.addConnector(t, "jira-rl", interval)
 	e.mem.add("jira-rl", "RL-1", time.Now().Add(-time.Hour))
 	e.mem.failNext(fmt.Errorf("502: %w", trackers.ErrTransient), fmt.Errorf("timeout: %w", trackers.ErrTransient))
-	e.start(t, "r1", nil)
-	eventually(t, 5*time.Second, "discovery after two transient failures", func() bool { return e.events(t)["discovered"]["RL-1"] == 1 })
+	// On a manual clock, each cycle runs when the test advances it.
+	clock := newManualClock(time.Now())
+	_, p := e.startOnClock(t, "r1", clock, func(c *Config) { c.LeaseTTL = 30 * time.Second })
+	e.firstCycle(t, p, clock, "jira-rl")
+	testenv.Eventually(t, 5*time.Second, "discovery after two transient failures", func() bool { return e.events(t)["discovered"]["RL-1"] == 1 })
 
 	e.mem.failNext(&trackers.RateLimitError{RetryAfter: time.Hour, Reason: "jira-quota-based"})
+	e.cycleAfter(t, p, clock, "jira-rl", interval)
 	states, _ := e.js.KeyValue(context.Background(), bus.BucketPollState)
 	ss := connector.NewStateStore(states)
 	var st connector.PollState
-	eventually(t, 5*time.Second, "the rate limit on the connector status", func() bool {
+	testenv.Eventually(t, 5*time.Second, "the rate limit on the connector status", func() bool {
 		st, _ = ss.Get(context.Background(), "jira-rl")
 		return st.LastError != ""
 	})
@@ -368,9 +396,15 @@ func TestRetriesTransientFailuresAndDefersLongRateLimits(t *testing.T) {
 		t.Errorf("a 1h rate limit set the next poll %v from now", wait)
 	}
 	calls := e.mem.callCount("jira-rl")
-	time.Sleep(400 * time.Millisecond)
+	// Ten intervals on, well within the hour: not due.
+	e.idleTicks(t, p, clock, "jira-rl", 10, interval)
 	if e.mem.callCount("jira-rl") != calls {
 		t.Error("the connector was polled while rate limited")
+	}
+	// Past the hour it is polled again.
+	e.cycleAfter(t, p, clock, "jira-rl", time.Hour)
+	if e.mem.callCount("jira-rl") == calls {
+		t.Error("the connector was not polled after its rate limit")
 	}
 }
 
@@ -415,8 +449,8 @@ func replicasShareAndTakeOver(t *testing.T, n int) {
 		}
 		return total, allHold
 	}
-	eventually(t, 10*time.Second, "24 discovered", func() bool { return len(e.events(t)["discovered"]) == 24 })
-	eventually(t, 10*time.Second, "leases spread over every replica", func() bool {
+	testenv.Eventually(t, 10*time.Second, "24 discovered", func() bool { return len(e.events(t)["discovered"]) == 24 })
+	testenv.Eventually(t, 10*time.Second, "leases spread over every replica", func() bool {
 		total, all := held(pollers)
 		return total == 6 && all
 	})
@@ -442,12 +476,12 @@ func replicasShareAndTakeOver(t *testing.T, n int) {
 	// its connectors within a lease TTL and discover new tickets on them.
 	dead := pollers[1]
 	orphans := dead.leases.ids()
-	dead.crashOnStop()
+	e.conns[dead].Close() // killed: its connection drops, so nothing is released
 	stops[1]()
 	for i, id := range orphans {
 		e.mem.add(id, fmt.Sprintf("NEW-%d", i), time.Now())
 	}
-	eventually(t, 15*time.Second, "new tickets on the dead replica's connectors", func() bool {
+	testenv.Eventually(t, 15*time.Second, "new tickets on the dead replica's connectors", func() bool {
 		d := e.events(t)["discovered"]
 		for i := range orphans {
 			if d[fmt.Sprintf("NEW-%d", i)] != 1 {
@@ -457,7 +491,7 @@ func replicasShareAndTakeOver(t *testing.T, n int) {
 		return true
 	})
 	survivors := append([]*Poller{pollers[0]}, pollers[2:]...)
-	eventually(t, 15*time.Second, "the survivors holding all six leases", func() bool {
+	testenv.Eventually(t, 15*time.Second, "the survivors holding all six leases", func() bool {
 		total, all := held(survivors)
 		return total == 6 && all
 	})
@@ -479,7 +513,7 @@ func TestIdleCyclesWithConditionalRequestsAreNotModified(t *testing.T) {
 		e.mem.add("jira-etag", fmt.Sprintf("ET-%d", i), time.Now().Add(-time.Hour).Add(time.Duration(i)*time.Minute))
 	}
 	e.start(t, "r1", func(c *Config) { c.ReconcileEvery = 1000 })
-	eventually(t, 5*time.Second, "5 discovered", func() bool { return len(e.events(t)["discovered"]) == 5 })
+	testenv.Eventually(t, 5*time.Second, "5 discovered", func() bool { return len(e.events(t)["discovered"]) == 5 })
 	counts := func() (int, int) {
 		e.mem.mu.Lock()
 		defer e.mem.mu.Unlock()
@@ -487,16 +521,16 @@ func TestIdleCyclesWithConditionalRequestsAreNotModified(t *testing.T) {
 	}
 	// Once the first idle cycle has cached the page's ETag, every idle
 	// request is conditional and answered not modified.
-	eventually(t, 10*time.Second, "a first not-modified answer", func() bool { _, nm := counts(); return nm > 0 })
+	testenv.Eventually(t, 10*time.Second, "a first not-modified answer", func() bool { _, nm := counts(); return nm > 0 })
 	calls0, nm0 := counts()
-	eventually(t, 10*time.Second, "three more idle cycles", func() bool { c, _ := counts(); return c-calls0 >= 3 })
+	testenv.Eventually(t, 10*time.Second, "three more idle cycles", func() bool { c, _ := counts(); return c-calls0 >= 3 })
 	calls, nm := counts()
 	if calls-calls0 != nm-nm0 {
 		t.Fatalf("idle: %d listing requests, %d answered not modified; want every idle request conditional", calls-calls0, nm-nm0)
 	}
 	// A change is still seen.
 	e.mem.add("jira-etag", "ET-new", time.Now())
-	eventually(t, 5*time.Second, "the new ticket", func() bool { return e.events(t)["discovered"]["ET-new"] == 1 })
+	testenv.Eventually(t, 5*time.Second, "the new ticket", func() bool { return e.events(t)["discovered"]["ET-new"] == 1 })
 }
 
 // TestReplicasOfOtherSystemsDoNotShrinkTheShare: a Jira replica beside a
@@ -511,6 +545,24 @@ func TestReplicasOfOtherSystemsDoNotShrinkTheShare(t *testing.T) {
 	}
 	_, jiraReplica := e.start(t, "r-jira", func(c *Config) { c.Systems = []string{"jira"} })
 	_, _ = e.start(t, "r-github", func(c *Config) { c.Systems = []string{"github"} })
-	eventually(t, 10*time.Second, "the Jira replica holding all four Jira connectors", func() bool { return jiraReplica.leases.count() == 4 })
-	eventually(t, 10*time.Second, "every Jira connector polled", func() bool { return len(e.events(t)["discovered"]) == 4 })
+	testenv.Eventually(t, 10*time.Second, "the Jira replica holding all four Jira connectors", func() bool { return jiraReplica.leases.count() == 4 })
+	testenv.Eventually(t, 10*time.Second, "every Jira connector polled", func() bool { return len(e.events(t)["discovered"]) == 4 })
+}
+
+// TestNewRefusesALeaseTTLOtherThanTheBucketsTTL: POLLER_LEASE_TTL=2m over a
+// poll_leases bucket provisioned with 30s would let leases expire before
+// they are renewed (every 40s); the replica refuses to start, naming both.
+func TestNewRefusesALeaseTTLOtherThanTheBucketsTTL(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 30*time.Second)
+	cfg := DefaultConfig()
+	cfg.LeaseTTL = 2 * time.Minute
+	_, err := New(t.Context(), cfg, Deps{JS: e.js, Decrypter: plainDecrypter{}, Trackers: e.memRegistry(t)})
+	if !errors.Is(err, ErrLeaseTTLMismatch) || !strings.Contains(err.Error(), "POLLER_LEASE_TTL is 2m0s") || !strings.Contains(err.Error(), "TTL is 30s") {
+		t.Fatalf("New with a 2m lease TTL over a 30s bucket: %v; want ErrLeaseTTLMismatch naming both TTLs", err)
+	}
+	cfg.LeaseTTL = 30 * time.Second
+	if _, err := New(t.Context(), cfg, Deps{JS: e.js, Decrypter: plainDecrypter{}, Trackers: e.memRegistry(t)}); err != nil {
+		t.Fatalf("New with the bucket's TTL: %v", err)
+	}
 }

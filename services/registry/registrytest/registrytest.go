@@ -5,14 +5,12 @@
 package registrytest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
 	"net"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,7 +44,7 @@ type Server struct {
 	NC          *nats.Conn
 	JS          jetstream.JetStream
 	Cipher      Cipher
-	logs        *syncBuffer
+	logs        *testenv.LogBuffer
 }
 
 // Option changes how Start builds the registry.
@@ -82,7 +80,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		}
 		o.cipher = local
 	}
-	s := &Server{AdminToken: randomToken(), ViewerToken: randomToken(), NC: nc, JS: js, Cipher: o.cipher, logs: &syncBuffer{}}
+	s := &Server{AdminToken: randomToken(), ViewerToken: randomToken(), NC: nc, JS: js, Cipher: o.cipher, logs: &testenv.LogBuffer{}}
 	cfg := registry.DefaultConfig()
 	cfg.Tokens = []string{"test-admin:admin:" + s.AdminToken, "test-viewer:viewer:" + s.ViewerToken}
 	cfg.TestTimeout = 10 * time.Second
@@ -166,21 +164,4 @@ func randomToken() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
 }

@@ -11,21 +11,23 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/conncheck"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
 // Decrypter opens a connector's credential (workers' Vault policy: decrypt only).
 type Decrypter = trackers.Decrypter
 
+// ErrLeaseTTLMismatch: the poll_leases bucket's TTL is not the configured
+// lease TTL, so leases would expire before they are renewed (bucket TTL
+// shorter) or outlive a dead replica for longer than configured.
+var ErrLeaseTTLMismatch = errors.New("poller: lease TTL differs from the poll_leases bucket's TTL")
+
 // Deps are what a poller replica is built from.
 type Deps struct {
-	NC        *nats.Conn
 	JS        jetstream.JetStream
 	Decrypter Decrypter
 	Logger    *slog.Logger
@@ -34,7 +36,8 @@ type Deps struct {
 	Trackers *trackers.Registry
 	// TrackerOptions tune sessions (endpoint policy, timeouts).
 	TrackerOptions trackers.Options
-	Now            func() time.Time
+	// Clock gives the time and the scheduler's ticker; the real clock when nil.
+	Clock Clock
 }
 
 // Poller is one replica.
@@ -44,10 +47,10 @@ type Poller struct {
 	store    *connector.Store
 	states   *connector.StateStore
 	leases   *leases
-	dec      Decrypter
 	log      *slog.Logger
 	topts    trackers.Options
 	trackers *trackers.Registry
+	clock    Clock
 	now      func() time.Time
 	systems  map[connector.System]bool
 
@@ -58,8 +61,6 @@ type Poller struct {
 	// next is when each held connector is due, from its poll state (read once
 	// when the lease is taken, then kept by the cycles this replica runs).
 	next map[string]time.Time
-	// crash (tests only) skips the lease release on stop, like a killed process.
-	crash bool
 }
 
 // New assembles a replica (the one place its adapters are wired).
@@ -85,10 +86,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("poller: open %s: %w", bus.BucketPollLeases, err)
 	}
+	if err := checkLeaseTTL(ctx, lkv, cfg.LeaseTTL); err != nil {
+		return nil, err
+	}
 	p := &Poller{
 		cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), states: connector.NewStateStore(skv),
-		leases: newLeases(lkv, cfg.ReplicaID), dec: deps.Decrypter, log: deps.Logger, topts: deps.TrackerOptions,
-		trackers: deps.Trackers, now: deps.Now, systems: map[connector.System]bool{},
+		leases: newLeases(lkv, cfg.ReplicaID), log: deps.Logger, topts: deps.TrackerOptions,
+		trackers: deps.Trackers, clock: deps.Clock, systems: map[connector.System]bool{},
 		connectors: map[string]connector.Connector{}, polling: map[string]bool{},
 		next: map[string]time.Time{},
 	}
@@ -101,9 +105,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 		topts.Logger = p.log
 	}
 	p.sessions = trackers.NewSessions(deps.Trackers, deps.Decrypter, topts)
-	if p.now == nil {
-		p.now = time.Now
+	if p.clock == nil {
+		p.clock = realClock{}
 	}
+	p.now = p.clock.Now
 	discoverable := trackers.SystemsWith[trackers.Discoverer](deps.Trackers)
 	for _, s := range cfg.Systems {
 		sys := connector.System(strings.TrimSpace(s))
@@ -127,11 +132,26 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	return p.Run(ctx, deps.NC)
+	return p.Run(ctx)
+}
+
+// checkLeaseTTL refuses a lease TTL other than the bucket's: the bucket
+// expires a lease that is not renewed within its TTL, and this replica
+// renews every third of its own.
+func checkLeaseTTL(ctx context.Context, kv jetstream.KeyValue, ttl time.Duration) error {
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("poller: %s status: %w", bus.BucketPollLeases, err)
+	}
+	if st.TTL() != ttl {
+		return fmt.Errorf("%w: POLLER_LEASE_TTL is %s, the bucket's TTL is %s; provision the bucket with POLLER_LEASE_TTL (the hub does) or set POLLER_LEASE_TTL=%s",
+			ErrLeaseTTLMismatch, ttl, st.TTL(), st.TTL())
+	}
+	return nil
 }
 
 // Run is the replica's main loop.
-func (p *Poller) Run(ctx context.Context, nc *nats.Conn) error {
+func (p *Poller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
@@ -143,22 +163,11 @@ func (p *Poller) Run(ctx context.Context, nc *nats.Conn) error {
 			p.log.Error("connector watch ended", "error", err)
 		}
 	}()
-	if p.cfg.ServeTests && nc != nil {
-		r := &conncheck.Responder{Loader: p.store, Decrypter: p.dec, Logger: p.log,
-			Test: func(ctx context.Context, c connector.Connector, s connector.Secret) (trackers.TestResult, error) {
-				return p.trackers.Test(ctx, c, s, p.topts)
-			}}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = r.Serve(ctx, nc, p.systemList()...)
-		}()
-	}
 	p.log.Info("poller started", "systems", p.systemList())
 
 	sem := make(chan struct{}, p.cfg.Concurrency)
 	var cycles sync.WaitGroup
-	tick := time.NewTicker(p.cfg.Tick)
+	tick := p.clock.NewTicker(p.cfg.Tick)
 	defer tick.Stop()
 	var lastKeepAlive time.Time
 	replicas := map[connector.System]int{}
@@ -187,16 +196,14 @@ func (p *Poller) Run(ctx context.Context, nc *nats.Conn) error {
 		select {
 		case <-ctx.Done():
 			cycles.Wait()
-			if !p.crash {
-				release, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				p.leases.releaseAll(release)
-				cancel()
-			}
+			release, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			p.leases.releaseAll(release)
+			cancel()
 			stopWatch()
 			wg.Wait()
 			p.log.Info("poller stopped")
 			return nil
-		case <-tick.C:
+		case <-tick.C():
 		}
 	}
 }
