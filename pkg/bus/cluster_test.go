@@ -69,7 +69,7 @@ func startCluster(t *testing.T) jetstream.JetStream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, 10*time.Second, "JetStream meta leader", func() bool {
+	testenv.Eventually(t, time.Minute, "JetStream meta leader", func() bool {
 		_, err := js.AccountInfo(t.Context())
 		return err == nil
 	})

@@ -133,6 +133,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 func Run(ctx context.Context, cfg Config, deps Deps) error {
 	svc, err := New(ctx, cfg, deps)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	return svc.Serve(ctx)

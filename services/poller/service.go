@@ -130,6 +130,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 func Run(ctx context.Context, cfg Config, deps Deps) error {
 	p, err := New(ctx, cfg, deps)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	return p.Run(ctx)

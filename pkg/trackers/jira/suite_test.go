@@ -1,16 +1,15 @@
 package jira_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
@@ -34,7 +33,7 @@ type jiraFixture struct {
 	url       string
 	conn      connector.Connector
 	validator *contract.Validator
-	logs      *syncBuffer
+	logs      *testenv.LogBuffer
 }
 
 type jiraFixtureOpts struct {
@@ -44,23 +43,6 @@ type jiraFixtureOpts struct {
 	// faultyResponses: the test injects responses that break the shape, so
 	// only request violations fail it.
 	faultyResponses bool
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // jiraShapeErratum recognises the one place jira-v3.shape.json cannot be
@@ -97,7 +79,7 @@ func newJiraFixture(t *testing.T, o jiraFixtureOpts) *jiraFixture {
 		opts.Rewrite = contract.JiraV2ToV3
 	}
 	v := contract.NewValidator(spec, opts)
-	f := &jiraFixture{fake: fake, dep: o.dep, validator: v, logs: &syncBuffer{}}
+	f := &jiraFixture{fake: fake, dep: o.dep, validator: v, logs: &testenv.LogBuffer{}}
 	t.Cleanup(func() {
 		for _, viol := range v.Violations() {
 			if jiraShapeErratum(viol) || (o.faultyResponses && viol.Phase == "response") {
