@@ -83,9 +83,12 @@ var metadataAddrs = map[netip.Addr]bool{
 var (
 	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
 	broadcast4  = netip.MustParseAddr("255.255.255.255")
-	nat64       = netip.MustParsePrefix("64:ff9b::/96")
+	nat64       = netip.MustParsePrefix("64:ff9b::/96")   // RFC 6052 well-known prefix
+	nat64Local  = netip.MustParsePrefix("64:ff9b:1::/48") // RFC 8215 local-use prefix
 	ipv4Compat  = netip.MustParsePrefix("::/96")
+	ipv4Transl  = netip.MustParsePrefix("::ffff:0:0:0/96") // RFC 2765 IPv4-translated
 	sixToFour   = netip.MustParsePrefix("2002::/16")
+	teredo      = netip.MustParsePrefix("2001::/32")
 )
 
 // CheckURL checks a tracker base URL before any connection is made: http or
@@ -160,10 +163,11 @@ func (p EndpointPolicy) allowed(a netip.Addr) bool {
 	return false
 }
 
-// candidates returns the address and any IPv4 address embedded in it
-// (IPv4-mapped, IPv4-compatible, NAT64, 6to4), since a dial to those forms can
-// end up at the IPv4 address.
-// The embedded address comes first so a refusal names what it really is.
+// candidates returns any IPv4 address embedded in a (IPv4-mapped,
+// IPv4-translated, IPv4-compatible, NAT64 with the well-known or a local-use
+// prefix, 6to4, Teredo's server and client, ISATAP), then a itself, since a
+// dial to those forms can end up at the IPv4 address. The embedded addresses
+// come first so a refusal names what it really is.
 func candidates(a netip.Addr) []netip.Addr {
 	if !a.Is6() {
 		return []netip.Addr{a}
@@ -172,13 +176,25 @@ func candidates(a netip.Addr) []netip.Addr {
 		return []netip.Addr{a.Unmap(), a}
 	}
 	b := a.As16()
+	v4 := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{b[i], b[i+1], b[i+2], b[i+3]}) }
+	var out []netip.Addr
 	switch {
-	case nat64.Contains(a), ipv4Compat.Contains(a) && !a.IsUnspecified() && !a.IsLoopback():
-		return []netip.Addr{netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), a}
+	case ipv4Transl.Contains(a), nat64.Contains(a), nat64Local.Contains(a),
+		ipv4Compat.Contains(a) && !a.IsUnspecified() && !a.IsLoopback():
+		out = append(out, v4(12))
 	case sixToFour.Contains(a):
-		return []netip.Addr{netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), a}
+		out = append(out, v4(2))
+	case teredo.Contains(a):
+		// Server at bits 32-63; the client's address is bits 96-127, inverted.
+		client := [4]byte{b[12] ^ 0xff, b[13] ^ 0xff, b[14] ^ 0xff, b[15] ^ 0xff}
+		out = append(out, v4(4), netip.AddrFrom4(client))
 	}
-	return []netip.Addr{a}
+	// ISATAP: an interface identifier of 0000:5efe or 0200:5efe carries the
+	// IPv4 address in its last 32 bits, whatever the prefix.
+	if (b[8] == 0 || b[8] == 2) && b[9] == 0 && b[10] == 0x5e && b[11] == 0xfe {
+		out = append(out, v4(12))
+	}
+	return append(out, a)
 }
 
 func refusedReason(a netip.Addr) string {
