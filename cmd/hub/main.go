@@ -85,8 +85,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	}
 	log := newLogger(cfg, stderr)
 
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+	if err := prepareDataDir(cfg.DataDir); err != nil {
+		return err
 	}
 	targets, err := parseTargets(cfg.Target)
 	if err != nil {
@@ -296,4 +296,16 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// prepareDataDir creates the data dir, or tightens an existing one, to 0700:
+// it holds the local keyring, the admin token and the NATS store.
+func prepareDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	return nil
 }

@@ -108,3 +108,28 @@ func TestHubRefusesBadConfiguration(t *testing.T) {
 		t.Fatalf("bad token role: %v", err)
 	}
 }
+
+func TestDataDirIsPrivateEvenWhenItExisted(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := prepareDataDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o700 {
+		t.Fatalf("data dir mode = %o, want 700", mode)
+	}
+	fresh := filepath.Join(t.TempDir(), "new", "data")
+	if err := prepareDataDir(fresh); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(fresh); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("new data dir: %v %v", fi.Mode(), err)
+	}
+}

@@ -124,6 +124,10 @@ func (g *globals) dial(ctx context.Context) (pb.RegistryServiceClient, func(), e
 	if err != nil {
 		return nil, nil, err
 	}
+	if g.apiToken != "" {
+		fmt.Fprintln(g.env.Stderr, "warning: an --api-token value is visible to other users of this machine (process list) and stays in shell history; "+
+			"prefer HUB_API_TOKEN in the environment or the token file named in the hub state file")
+	}
 	creds := insecure.NewCredentials()
 	if g.tls || g.caFile != "" {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12}

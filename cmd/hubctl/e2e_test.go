@@ -130,6 +130,9 @@ func TestEndToEndAgainstARunningRegistry(t *testing.T) {
 			if !strings.Contains(r.stderr, "token from "+tc.source) {
 				t.Errorf("%s: source not reported:\n%s", tc.id, r.stderr)
 			}
+			if warned := strings.Contains(r.stderr, "visible to other users"); warned != (tc.id == "gh-flag") {
+				t.Errorf("%s: warning about a token on the command line shown = %v:\n%s", tc.id, warned, r.stderr)
+			}
 			if tc.id == "gh-prompt" && !strings.Contains(r.stderr, "needs these scopes: repo") {
 				t.Errorf("required scopes not shown before the prompt:\n%s", r.stderr)
 			}

@@ -67,6 +67,8 @@ func (r *tokenResolver) resolve(ctx context.Context, system pb.System) (string, 
 
 	if r.fs.Changed("token") {
 		if t := strings.TrimSpace(r.flags.token); t != "" {
+			fmt.Fprintf(r.env.Stderr, "warning: a --token value is visible to other users of this machine (process list) and stays in shell history; "+
+				"prefer %s in the environment, the env file (%s) or the prompt\n", strings.Join(vars, " or "), DefaultEnvFile)
 			return t, tokenSource{desc: "the --token flag"}, nil
 		}
 		return "", tokenSource{}, errors.New("--token is empty")
