@@ -47,6 +47,9 @@ var (
 	// ErrKeyNotFound means the configured encryption key does not exist in
 	// the backend (run EnsureKey or the deploy/vault setup).
 	ErrKeyNotFound = errors.New("encryption key not found")
+	// ErrNotSetUp means the backend lacks what the configuration names, e.g.
+	// no transit engine at the configured mount. An operator must set it up.
+	ErrNotSetUp = errors.New("secrets backend not set up")
 )
 
 // Ciphertext prefixes; every ciphertext names the backend that made it.

@@ -612,7 +612,8 @@ func (v *Vault) fail(ctx context.Context, op string, err error, ciphertextOp boo
 		case re.StatusCode == 400 && ciphertextOp:
 			return newError(ErrInvalidCiphertext, nil, "vault at %s: %s: invalid ciphertext (HTTP 400): %s", v.addr, op, detail)
 		case re.StatusCode == 404:
-			return fmt.Errorf("vault at %s: %s failed (HTTP 404; is the transit engine mounted at %q?): %s", v.addr, op, v.mount, detail)
+			return newError(ErrNotSetUp, nil, "vault at %s: %s failed (HTTP 404): no transit engine at mount %q (enable it: vault secrets enable -path=%s transit; see deploy/vault): %s",
+				v.addr, op, v.mount, v.mount, detail)
 		default:
 			return fmt.Errorf("vault at %s: %s failed (HTTP %d): %s", v.addr, op, re.StatusCode, detail)
 		}

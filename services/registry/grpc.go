@@ -295,7 +295,7 @@ func errorCode(err error) codes.Code {
 		return codes.FailedPrecondition
 	case errors.Is(err, secrets.ErrUnavailable), errors.Is(err, conncheck.ErrNoWorker):
 		return codes.Unavailable
-	case errors.Is(err, secrets.ErrPermissionDenied):
+	case errors.Is(err, secrets.ErrPermissionDenied), errors.Is(err, secrets.ErrNotSetUp), errors.Is(err, secrets.ErrKeyNotFound):
 		return codes.FailedPrecondition
 	case errors.Is(err, context.DeadlineExceeded):
 		return codes.DeadlineExceeded
@@ -325,6 +325,8 @@ func toStatus(err error) error {
 		return status.Errorf(code, "credential store unavailable, nothing was stored: %v", err)
 	case errors.Is(err, secrets.ErrPermissionDenied):
 		return status.Errorf(code, "the registry's credential store policy refused the operation (it needs encrypt and rewrap): %v", err)
+	case errors.Is(err, secrets.ErrNotSetUp), errors.Is(err, secrets.ErrKeyNotFound):
+		return status.Errorf(code, "the credential store is not set up, nothing was stored: %v", err)
 	case code == codes.Internal:
 		return status.Error(code, "internal error; see the registry log")
 	}

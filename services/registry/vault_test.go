@@ -123,3 +123,21 @@ func TestRegistryWithVaultTransit(t *testing.T) {
 		t.Error("the credential leaked into the log on the failure path")
 	}
 }
+
+func TestCreateWithoutTheTransitMountIsAFailedPrecondition(t *testing.T) {
+	t.Parallel()
+	v := testenv.StartVault(t)
+	cipher, err := secrets.NewVault(context.Background(), secrets.VaultConfig{Address: v.Addr, Token: v.RootToken, TransitMount: "no-such-transit", Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := registrytest.Start(t, registrytest.WithCipher(splitCipher{Vault: cipher, worker: cipher}), registrytest.WithTester(&recordingTester{}))
+	admin := srv.Dial(t, srv.AdminToken)
+	_, err = admin.CreateConnector(ctxT(t), &chv1.CreateConnectorRequest{Connector: githubConnector(), ConnectorId: "gh-nomount", Credential: "ghp_noTransitMount00000000001"})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("create without a transit mount: %v, want FailedPrecondition", err)
+	}
+	if msg := status.Convert(err).Message(); !strings.Contains(msg, "not set up") || !strings.Contains(msg, `"no-such-transit"`) || !strings.Contains(msg, "nothing was stored") {
+		t.Errorf("message %q should say the store is not set up, name the mount and say nothing was stored", msg)
+	}
+}
