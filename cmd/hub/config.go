@@ -40,6 +40,9 @@ type Config struct {
 	// the hub builds the poller's, the writeback's and the test responder's
 	// tracker options from it.
 	AllowEndpoints []string `env:"HUB_ALLOW_ENDPOINTS" envSeparator:","`
+	// MaxResponseBytes is HUB_MAX_RESPONSE_BYTES, the cap on every tracker
+	// response body (0: trackers.DefaultMaxResponseBytes).
+	MaxResponseBytes int64 `env:"HUB_MAX_RESPONSE_BYTES"`
 
 	Registry  registry.Config
 	Poller    poller.Config
@@ -115,6 +118,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := trackers.ParseAllowList(c.AllowEndpoints); err != nil {
 		errs = append(errs, err)
+	}
+	if c.MaxResponseBytes < 0 {
+		errs = append(errs, errors.New("HUB_MAX_RESPONSE_BYTES must not be negative"))
 	}
 	if err := c.Poller.Validate(); err != nil {
 		errs = append(errs, err)

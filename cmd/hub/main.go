@@ -198,7 +198,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		// The worker side of saved-connector tests: a process with decrypt
 		// rights answers connector.test.<system> (a queue group shares them).
 		g.Go(func() error {
-			opts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.Registry.TestTimeout, Logger: log}
+			opts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.Registry.TestTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes}
 			r := &conncheck.Responder{
 				Loader: connector.NewStore(kv), Decrypter: ciph, Logger: log.With("service", "conncheck"),
 				Test: func(ctx context.Context, c connector.Connector, s connector.Secret) (trackers.TestResult, error) {
@@ -208,7 +208,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 			return r.Serve(ctx, nc, reg.Systems()...)
 		})
 	}
-	topts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Logger: log}
+	topts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes}
 	if targets.has(targetPoller) {
 		g.Go(func() error {
 			return poller.Run(ctx, cfg.Poller, poller.Deps{JS: js, Decrypter: ciph, Logger: log.With("service", "poller"), Trackers: reg, TrackerOptions: topts})

@@ -310,6 +310,14 @@ func NewHTTPClient(c connector.Connector, opts Options) (*http.Client, error) {
 			if len(via) >= 10 {
 				return errors.New("stopped after 10 redirects")
 			}
+			// A credential or cookie never follows a redirect to another
+			// host (Go's client keeps them for the same host name on another
+			// port, and for subdomains).
+			if !strings.EqualFold(req.URL.Host, via[0].URL.Host) {
+				req.Header.Del("Authorization")
+				req.Header.Del("Cookie")
+				req.Header.Del("Private-Token")
+			}
 			return policy.CheckURL(req.URL.String())
 		},
 	}, nil

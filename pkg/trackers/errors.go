@@ -24,6 +24,9 @@ var (
 	// 401/403, 404 and 429: a field it does not accept, a conflict, a
 	// sub-task under a sub-task). Sending it again will not help.
 	ErrRejected = errors.New("tracker rejected the request")
+	// ErrResponseTooLarge: the tracker's answer is larger than
+	// Options.MaxResponseBytes (HUB_MAX_RESPONSE_BYTES). It would be again.
+	ErrResponseTooLarge = errors.New("tracker response too large")
 )
 
 // RateLimitError says the tracker asked us to wait (429, or 403 with
@@ -75,7 +78,7 @@ func RetryOf(err error) (Retry, time.Duration) {
 	case errors.Is(err, ErrTransient), errors.Is(err, ErrSearchUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return RetryBackoff, 0
 	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrTicketNotFound), errors.Is(err, ErrUnknownStatus),
-		errors.Is(err, ErrRejected), errors.Is(err, ErrMalformedResponse), errors.Is(err, ErrInvalidConfig),
+		errors.Is(err, ErrRejected), errors.Is(err, ErrMalformedResponse), errors.Is(err, ErrResponseTooLarge), errors.Is(err, ErrInvalidConfig),
 		errors.Is(err, ErrUnknownSystem), errors.Is(err, ErrEndpointRefused), errors.Is(err, ErrInvalidHTTPConfig),
 		errors.Is(err, ErrInvalidSearch), errors.Is(err, ErrPageNotFound), errors.Is(err, context.Canceled):
 		return RetryNever, 0

@@ -70,6 +70,10 @@ type Options struct {
 	Timeout   time.Duration // per request; DefaultTimeout when zero
 	UserAgent string        // DefaultUserAgent when empty
 	Logger    *slog.Logger  // discarded when nil
+	// MaxResponseBytes caps every response body (HUB_MAX_RESPONSE_BYTES);
+	// DefaultMaxResponseBytes when zero. Reading past it fails with
+	// ErrResponseTooLarge.
+	MaxResponseBytes int64
 }
 
 // Tracker is one system's implementation. What a connector of the system
@@ -122,7 +126,7 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	pr := &probe{next: hc.Transport}
+	pr := &probe{next: capBodies(hc.Transport, opts.MaxResponseBytes)}
 	hc.Transport = pr
 	return &Session{
 		Connector: c,

@@ -66,6 +66,9 @@ type Config struct {
 	// policy refuses them by default (link-local); every service reads the
 	// same setting (trackers.ParseAllowList).
 	AllowEndpoints []string `env:"HUB_ALLOW_ENDPOINTS" envSeparator:","`
+	// MaxResponseBytes is HUB_MAX_RESPONSE_BYTES, the cap on every tracker
+	// response body (0: trackers.DefaultMaxResponseBytes).
+	MaxResponseBytes int64 `env:"HUB_MAX_RESPONSE_BYTES"`
 	// DrainTimeout bounds graceful shutdown.
 	DrainTimeout time.Duration `env:"KNOWLEDGE_DRAIN_TIMEOUT" envDefault:"10s"`
 }
@@ -113,6 +116,9 @@ func (c Config) Validate() error {
 	atLeast("KNOWLEDGE_FULL_TEXT_MAX_BYTES", c.FullTextMaxBytes, 256, 1<<20)
 	if _, err := trackers.ParseAllowList(c.AllowEndpoints); err != nil {
 		errs = append(errs, err)
+	}
+	if c.MaxResponseBytes < 0 {
+		errs = append(errs, errors.New("HUB_MAX_RESPONSE_BYTES must not be negative"))
 	}
 	if _, err := c.apiTokens(); err != nil {
 		errs = append(errs, err)

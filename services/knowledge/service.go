@@ -117,7 +117,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		cfg: cfg, log: log, now: now, conns: conns,
 		cache: &cache{kv: cacheKV, ttl: cfg.CacheTTL, now: now},
 		sessions: trackers.NewSessions(deps.Trackers, deps.Decrypter, trackers.Options{
-			Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.SearchTimeout, Logger: log,
+			Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.SearchTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes,
 		}),
 		client:  client,
 		policy:  trackers.EndpointPolicy{Allow: allow},

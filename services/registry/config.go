@@ -25,6 +25,9 @@ type Config struct {
 	// they are link-local or otherwise refused (e.g. "169.254.10.0/24"); every
 	// service reads the same setting (trackers.ParseAllowList).
 	AllowEndpoints []string `env:"HUB_ALLOW_ENDPOINTS" envSeparator:","`
+	// MaxResponseBytes is HUB_MAX_RESPONSE_BYTES, the cap on every tracker
+	// response body (0: trackers.DefaultMaxResponseBytes).
+	MaxResponseBytes int64 `env:"HUB_MAX_RESPONSE_BYTES"`
 	// StaleAfter is the credential age at which CheckCredentials calls it stale.
 	StaleAfter time.Duration `env:"REGISTRY_CREDENTIAL_STALE_AFTER" envDefault:"2160h"`
 	// TestTimeout bounds one connection test.
@@ -48,6 +51,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := trackers.ParseAllowList(c.AllowEndpoints); err != nil {
 		errs = append(errs, err)
+	}
+	if c.MaxResponseBytes < 0 {
+		errs = append(errs, errors.New("HUB_MAX_RESPONSE_BYTES must not be negative"))
 	}
 	if c.StaleAfter <= 0 {
 		errs = append(errs, errors.New("REGISTRY_CREDENTIAL_STALE_AFTER must be positive"))

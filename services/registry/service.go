@@ -92,7 +92,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		now:      deps.Now,
 	}
 	if s.tester == nil {
-		s.tester = trackerTester{reg: deps.Trackers, opts: trackers.Options{Policy: policy, Timeout: cfg.TestTimeout, Logger: log}}
+		s.tester = trackerTester{reg: deps.Trackers, opts: trackers.Options{Policy: policy, Timeout: cfg.TestTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes}}
 	}
 	if s.saved == nil {
 		if deps.NC == nil {

@@ -254,6 +254,8 @@ func confluenceError(ctx context.Context, err error, what string) error {
 	}
 	var se *trackerhttp.StatusError
 	switch {
+	case errors.Is(err, trackers.ErrResponseTooLarge):
+		return fmt.Errorf("%s: %w", what, err)
 	case errors.As(err, &se):
 		switch {
 		case se.Code == http.StatusTooManyRequests, se.Code == http.StatusForbidden && se.Header.Get("X-RateLimit-Remaining") == "0":

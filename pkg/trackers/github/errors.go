@@ -78,6 +78,8 @@ func githubError(ctx context.Context, err error, what string, notFound error) er
 		return errors.New(msg)
 	case errors.Is(err, trackers.ErrEndpointRefused):
 		return err
+	case errors.Is(err, trackers.ErrResponseTooLarge):
+		return fmt.Errorf("github %s: %w", what, err)
 	case trackerhttp.IsJSONError(err):
 		return fmt.Errorf("%w: github %s: %s", trackers.ErrMalformedResponse, what, trackerhttp.Innermost(err, nil))
 	}

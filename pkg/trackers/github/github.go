@@ -87,8 +87,10 @@ func newGitHubClient(s *trackers.Session) (*github.Client, error) {
 	}
 	opts := []github.ClientOptionsFunc{
 		github.WithHTTPClient(s.HTTP),
-		github.WithTransport(githubPacedTransport{next: next, pacer: githubMutations, key: githubPacerKey(s)}),
-		github.WithAuthToken(s.Secret.Reveal()),
+		github.WithTransport(githubAuthTransport{
+			next: githubPacedTransport{next: next, pacer: githubMutations, key: githubPacerKey(s)},
+			host: s.BaseURL.Host, token: s.Secret.Reveal(),
+		}),
 		// The frameworks decide when to retry after a rate limit (they
 		// defer the connector); the client must not refuse calls by itself.
 		github.WithDisableRateLimitCheck(),
@@ -202,4 +204,22 @@ func parseScopes(h string) []string {
 		}
 	}
 	return out
+}
+
+// githubAuthTransport puts the token on requests to the connector's own host
+// only. go-github's WithAuthToken adds it to every request the client sends,
+// so a redirect to another host would carry it there.
+type githubAuthTransport struct {
+	next  http.RoundTripper
+	host  string
+	token string
+}
+
+func (t githubAuthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !strings.EqualFold(req.URL.Host, t.host) {
+		return t.next.RoundTrip(req)
+	}
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+t.token)
+	return t.next.RoundTrip(req)
 }

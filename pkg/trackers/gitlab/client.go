@@ -99,6 +99,9 @@ func gitlabError(ctx context.Context, resp *gitlab.Response, err error, what str
 	if errors.Is(err, gitlab.ErrNotFound) {
 		code = http.StatusNotFound
 	}
+	if errors.Is(err, trackers.ErrResponseTooLarge) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	switch {
 	case code == http.StatusTooManyRequests:
 		return &trackers.RateLimitError{RetryAfter: gitlabRetryAfter(h, time.Now()), Reason: h.Get("RateLimit-Name")}

@@ -108,14 +108,20 @@ func (c jiraClient) do(ctx context.Context, method, path string, query url.Value
 		if ctx.Err() != nil {
 			return fmt.Errorf("jira %s: %w", op, ctx.Err())
 		}
+		if errors.Is(err, trackers.ErrResponseTooLarge) {
+			return fmt.Errorf("jira %s: %w", op, err)
+		}
 		return fmt.Errorf("%w: jira %s: %s", trackers.ErrTransient, op, trackerhttp.DescribeTransportError(err))
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, trackerhttp.MaxBody))
+	raw, err := io.ReadAll(resp.Body) // capped by the session's transport
 	c.logger().DebugContext(ctx, "jira request", "method", method, "path", req.URL.Path, "status", resp.StatusCode, "duration", time.Since(start))
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("jira %s: %w", op, ctx.Err())
+		}
+		if errors.Is(err, trackers.ErrResponseTooLarge) {
+			return fmt.Errorf("jira %s: %w", op, err)
 		}
 		return fmt.Errorf("%w: jira %s: reading the answer: %s", trackers.ErrTransient, op, trackerhttp.DescribeTransportError(err))
 	}

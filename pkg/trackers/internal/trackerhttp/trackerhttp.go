@@ -24,9 +24,6 @@ import (
 // name it.
 var ErrEndpointRefused = errors.New("endpoint refused")
 
-// MaxBody bounds how much of a tracker response is read.
-const MaxBody = 4 << 20
-
 // DescribeTransportError turns a transport error into a message for a person.
 // It names the cause only; request URLs and headers never appear.
 func DescribeTransportError(err error) string {
@@ -167,7 +164,7 @@ func GetJSON(ctx context.Context, s Requester, path string, query url.Values, ou
 		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+	body, err := io.ReadAll(resp.Body) // capped by the session's transport
 	if err != nil {
 		return err
 	}
