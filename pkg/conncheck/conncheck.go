@@ -140,9 +140,9 @@ func (r *Responder) test(ctx context.Context, id string) (trackers.TestResult, e
 	}
 	var secret connector.Secret
 	if c.Credential.Set() {
-		clear, err := r.Decrypter.Decrypt(ctx, c.ID, c.Credential.Ciphertext)
+		clear, err := r.Decrypter.Decrypt(ctx, c.CredentialContext(), c.Credential.Ciphertext)
 		if err != nil {
-			return trackers.TestResult{}, fmt.Errorf("decrypt credential of %s: %w", c.ID, err)
+			return trackers.TestResult{}, fmt.Errorf("decrypt credential of %s (a record changed outside the registry no longer decrypts: re-enter the credential): %w", c.ID, err)
 		}
 		secret = connector.NewSecret(string(clear))
 	}

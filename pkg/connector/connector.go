@@ -3,6 +3,9 @@
 package connector
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
 	"time"
 )
 
@@ -65,6 +68,29 @@ type Credential struct {
 	SetTime     time.Time `json:"set_time,omitzero"`
 	Fingerprint string    `json:"fingerprint,omitempty"`
 	ExpireTime  time.Time `json:"expire_time,omitzero"`
+	// Binding says what the ciphertext is bound to: BindingFields for
+	// credentials stored since the binding was introduced, "" for older ones
+	// (bound to the connector id only, until the credential is rotated).
+	Binding string `json:"binding,omitempty"`
+}
+
+// BindingFields binds a ciphertext to the connector's id and every field
+// that decides where and how the credential is sent.
+const BindingFields = "fields-v1"
+
+// CredentialContext is the key context (Vault transit's derivation context,
+// the local keyring's associated data) a credential is encrypted under. With
+// BindingFields it covers the id, system, deployment, base URL, auth mode,
+// username, proxy and CA bundle, so a record changed outside the registry
+// (say, base_url rewritten in the KV bucket) no longer decrypts and its
+// token is never sent to the new endpoint.
+func (c Connector) CredentialContext() string {
+	if c.Credential.Binding != BindingFields {
+		return c.ID
+	}
+	ca := sha256.Sum256([]byte(c.CABundlePEM))
+	return strings.Join([]string{BindingFields, c.ID, string(c.System), string(c.Deployment), c.BaseURL,
+		string(c.AuthMode), c.Username, c.HTTPProxyURL, hex.EncodeToString(ca[:])}, "\x00")
 }
 
 // Set reports whether a credential is stored.

@@ -50,7 +50,7 @@ func (s *Sessions) Get(ctx context.Context, c connector.Connector) (*Session, er
 	}
 	var secret connector.Secret
 	if c.Credential.Set() {
-		clear, err := s.dec.Decrypt(ctx, c.ID, c.Credential.Ciphertext)
+		clear, err := s.dec.Decrypt(ctx, c.CredentialContext(), c.Credential.Ciphertext)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrDecrypt, c.ID, err)
 		}

@@ -106,7 +106,7 @@ func (r *cycleRun) poll(ctx context.Context) error {
 	r.d = d
 	sess, err := r.p.sessions.Get(ctx, r.c)
 	if err != nil {
-		return err
+		return r.p.sessionError(ctx, r.c, err)
 	}
 	r.sess = sess
 	if r.st.Known == nil {

@@ -61,6 +61,9 @@ type Poller struct {
 	// next is when each held connector is due, from its poll state (read once
 	// when the lease is taken, then kept by the cycles this replica runs).
 	next map[string]time.Time
+	// mismatched holds, per connector, the revision whose credential was
+	// found not to decrypt (audited once per revision).
+	mismatched map[string]uint64
 }
 
 // New assembles a replica (the one place its adapters are wired).
@@ -94,7 +97,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 		leases: newLeases(lkv, cfg.ReplicaID), log: deps.Logger, topts: deps.TrackerOptions,
 		trackers: deps.Trackers, clock: deps.Clock, systems: map[connector.System]bool{},
 		connectors: map[string]connector.Connector{}, polling: map[string]bool{},
-		next: map[string]time.Time{},
+		next: map[string]time.Time{}, mismatched: map[string]uint64{},
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)

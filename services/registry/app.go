@@ -141,7 +141,8 @@ func (s *Service) encryptCredential(ctx context.Context, c *connector.Connector,
 		c.Credential = connector.Credential{}
 		return nil
 	}
-	ct, err := s.cipher.Encrypt(ctx, c.ID, []byte(secret.Reveal()))
+	c.Credential = connector.Credential{Binding: connector.BindingFields}
+	ct, err := s.cipher.Encrypt(ctx, c.CredentialContext(), []byte(secret.Reveal()))
 	if err != nil {
 		return fmt.Errorf("encrypt credential of %s: %w", c.ID, err)
 	}
@@ -149,6 +150,7 @@ func (s *Service) encryptCredential(ctx context.Context, c *connector.Connector,
 		Ciphertext:  ct,
 		SetTime:     s.now().UTC(),
 		Fingerprint: secrets.Fingerprint([]byte(secret.Reveal())),
+		Binding:     connector.BindingFields,
 	}
 	return nil
 }
@@ -427,7 +429,7 @@ func (s *Service) Rewrap(ctx context.Context) (rep RewrapReport, err error) {
 	for round := 0; round < 2 && len(all) > 0; round++ {
 		items := make([]secrets.RewrapItem, len(all))
 		for i, c := range all {
-			items[i] = secrets.RewrapItem{KeyContext: c.ID, Ciphertext: c.Credential.Ciphertext}
+			items[i] = secrets.RewrapItem{KeyContext: c.CredentialContext(), Ciphertext: c.Credential.Ciphertext}
 		}
 		wrapped, err := s.cipher.RewrapBatch(ctx, items)
 		var batchErr *secrets.BatchError

@@ -10,6 +10,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/ledger"
+	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
@@ -27,6 +28,11 @@ const (
 func permanent(err error) bool {
 	switch {
 	case errors.Is(err, connector.ErrNotFound), errors.Is(err, errUnsupported), errors.Is(err, errInvalidResult):
+		return true
+	case errors.Is(err, secrets.ErrInvalidCiphertext):
+		// The record was changed outside the registry (the credential is
+		// bound to it) or its key is gone: nothing is sent, and retrying
+		// cannot help until the credential is entered again.
 		return true
 	case errors.Is(err, context.Canceled):
 		return false
