@@ -156,8 +156,10 @@ func Consume[T proto.Message](ctx context.Context, cons jetstream.Consumer, newM
 		return nil, err
 	}
 	logger := c.logger
+	var ackWait time.Duration
 	if info := cons.CachedInfo(); info != nil {
 		logger = logger.With("stream", info.Stream, "consumer", info.Name)
+		ackWait = info.Config.AckWait
 	}
 
 	process := func(m jetstream.Msg) {
@@ -171,7 +173,9 @@ func Consume[T proto.Message](ctx context.Context, cons jetstream.Consumer, newM
 			return
 		}
 		log := logger.With("subject", m.Subject(), "ce_id", env.ID)
+		stopBeat := heartbeat(m, ackWait, log)
 		err = handler(extract(ctx, m.Headers()), env, msg)
+		stopBeat()
 		switch {
 		case err == nil:
 			if err := m.Ack(); err != nil {
@@ -238,4 +242,35 @@ func Consume[T proto.Message](ctx context.Context, cons jetstream.Consumer, newM
 		}
 	}()
 	return stop, nil
+}
+
+// heartbeat tells the server, every third of the consumer's ack wait, that m
+// is still being worked on, so a short ack wait (a crashed worker's messages
+// come back soon) does not redeliver a handler that is merely slow. The
+// returned func stops it.
+func heartbeat(m jetstream.Msg, ackWait time.Duration, log *slog.Logger) (stop func()) {
+	if ackWait <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(ackWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := m.InProgress(); err != nil {
+					log.Debug("bus: in-progress ack failed", "error", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }

@@ -423,3 +423,39 @@ func TestExponentialBackoff(t *testing.T) {
 		}
 	}
 }
+
+// A handler that works longer than the consumer's ack wait is kept alive by
+// in-progress acks, so a short ack wait (which brings a crashed worker's
+// messages back soon) never redelivers a message that is merely slow.
+func TestConsumeKeepsASlowHandlersMessageInProgress(t *testing.T) {
+	t.Parallel()
+	js := newBus(t)
+	cons, err := js.CreateOrUpdateConsumer(t.Context(), bus.StreamResults, jetstream.ConsumerConfig{
+		Durable:   "slow",
+		AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait:   2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishResult(t, js, t.Context(), "r-slow")
+	var calls atomic.Int32
+	stop, err := bus.Consume(t.Context(), cons, newResult,
+		func(ctx context.Context, _ bus.Envelope, _ *connectorhubv1.ResultReady) error {
+			if calls.Add(1) == 1 {
+				select { // two and a half ack waits
+				case <-time.After(5 * time.Second):
+				case <-ctx.Done():
+				}
+			}
+			return nil
+		}, bus.WithConcurrency(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	testenv.Eventually(t, 30*time.Second, "the slow message acked", consumerIdle(t, cons, 1))
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("the slow message was handled %d times, want once", n)
+	}
+}

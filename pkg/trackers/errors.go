@@ -21,8 +21,9 @@ var (
 	// frameworks retry it with exponential backoff and jitter.
 	ErrTransient = errors.New("transient tracker failure")
 	// ErrRejected: the tracker refused the request itself (a 4xx other than
-	// 401/403, 404 and 429: a field it does not accept, a conflict, a
-	// sub-task under a sub-task). Sending it again will not help.
+	// 401/403, 404, 408, 409 and 429: a field it does not accept, an invalid
+	// transition, a sub-task under a sub-task). Sending it again will not help.
+	// A 408 or 409 (an edit racing ours) is ErrTransient.
 	ErrRejected = errors.New("tracker rejected the request")
 	// ErrResponseTooLarge: the tracker's answer is larger than
 	// Options.MaxResponseBytes (HUB_MAX_RESPONSE_BYTES). It would be again.

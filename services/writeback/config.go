@@ -20,8 +20,10 @@ type Config struct {
 	Durable string `env:"WRITEBACK_DURABLE" envDefault:"writeback"`
 	// MaxDeliver is how many times a result is tried before it is dead-lettered.
 	MaxDeliver int `env:"WRITEBACK_MAX_DELIVER" envDefault:"5"`
-	// AckWait is how long a delivery may take before JetStream redelivers it.
-	AckWait time.Duration `env:"WRITEBACK_ACK_WAIT" envDefault:"2m"`
+	// AckWait is how long JetStream waits for a sign of life from a delivery
+	// before redelivering it; handlers ack "in progress" every third of it, so
+	// it bounds how soon a crashed worker's results are taken up.
+	AckWait time.Duration `env:"WRITEBACK_ACK_WAIT" envDefault:"30s"`
 	// RetryBase and RetryMax shape the delay between attempts (exponential).
 	RetryBase time.Duration `env:"WRITEBACK_RETRY_BASE" envDefault:"2s"`
 	RetryMax  time.Duration `env:"WRITEBACK_RETRY_MAX" envDefault:"2m"`

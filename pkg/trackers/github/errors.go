@@ -70,7 +70,7 @@ func githubError(ctx context.Context, err error, what string, notFound error) er
 			return fmt.Errorf("%w: %s", trackers.ErrUnauthorized, msg)
 		case code == http.StatusNotFound, code == http.StatusGone:
 			return fmt.Errorf("%w: %s", notFound, msg)
-		case code >= 500:
+		case code >= 500, code == http.StatusRequestTimeout, code == http.StatusConflict:
 			return fmt.Errorf("%w: %s", trackers.ErrTransient, msg)
 		case code >= 400:
 			return fmt.Errorf("%w: %s", trackers.ErrRejected, msg)

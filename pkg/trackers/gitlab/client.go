@@ -113,7 +113,7 @@ func gitlabError(ctx context.Context, resp *gitlab.Response, err error, what str
 		return fmt.Errorf("%w: %s", errGitLabConflict, describeGitLabError(err, what))
 	case code == http.StatusMethodNotAllowed:
 		return fmt.Errorf("%w: %s", errGitLabMethodNotAllowed, trackerhttp.DescribeStatus(code, h, what))
-	case code >= 500:
+	case code >= 500, code == http.StatusRequestTimeout:
 		return fmt.Errorf("%w: %s", trackers.ErrTransient, describeGitLabError(err, what))
 	case code >= 200 && code <= 299:
 		return fmt.Errorf("%w: %s: %s", trackers.ErrMalformedResponse, what, trackerhttp.Innermost(err, nil))

@@ -147,7 +147,8 @@ func jiraStatusError(op string, resp *http.Response, body []byte) error {
 		// A rejected credential, or a user without a permission (e.g. to
 		// transition): retrying will not help either way.
 		return &jiraError{Op: op, Code: code, Messages: msgs, kind: trackers.ErrUnauthorized}
-	case code >= 500:
+	case code >= 500, code == http.StatusRequestTimeout, code == http.StatusConflict:
+		// A conflict (an edit racing ours) or a timeout may pass.
 		return &jiraError{Op: op, Code: code, Messages: msgs, kind: trackers.ErrTransient}
 	case code >= 400:
 		// A field Jira does not accept, an invalid transition, a sub-task

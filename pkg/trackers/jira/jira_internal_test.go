@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
 func TestJiraRateLimitHeaders(t *testing.T) {
@@ -41,6 +43,30 @@ func TestCheckIssueKey(t *testing.T) {
 	for _, bad := range []string{"", "ABC", "ABC-0", "ABC-1/comment", "../myself", "ABC-1?x=1", "1-ABC", "ABC-01"} {
 		if checkIssueKey(bad) == nil {
 			t.Errorf("%q accepted as an issue key", bad)
+		}
+	}
+}
+
+// What Jira answered decides the retry, through the one rule.
+func TestJiraStatusesFollowTheRetryRule(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		code int
+		want trackers.Retry
+	}{
+		{http.StatusBadRequest, trackers.RetryNever},          // e.g. "is itself a sub-task"
+		{http.StatusUnprocessableEntity, trackers.RetryNever}, // a field Jira does not accept
+		{http.StatusUnauthorized, trackers.RetryNever},
+		{http.StatusNotFound, trackers.RetryNever},
+		{http.StatusRequestTimeout, trackers.RetryBackoff},
+		{http.StatusConflict, trackers.RetryBackoff}, // an edit racing ours
+		{http.StatusBadGateway, trackers.RetryBackoff},
+		{http.StatusTooManyRequests, trackers.RetryAfterWait},
+	}
+	for _, tt := range tests {
+		resp := &http.Response{StatusCode: tt.code, Header: http.Header{}}
+		if got, _ := trackers.RetryOf(jiraStatusError("POST /rest/api/3/issue", resp, nil)); got != tt.want {
+			t.Errorf("HTTP %d: RetryOf = %v, want %v", tt.code, got, tt.want)
 		}
 	}
 }
