@@ -153,3 +153,31 @@ func TestResponseBodiesAreCapped(t *testing.T) {
 		})
 	}
 }
+
+// A Retry-After too large to represent is a long wait for every tracker,
+// never one that wrapped around to a second.
+func TestAHugeRetryAfterIsALongWait(t *testing.T) {
+	t.Parallel()
+	tracker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "10000000000")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"message":"slow down"}`))
+	}))
+	t.Cleanup(tracker.Close)
+	reg := all.Registry()
+	for _, tc := range transportCases(tracker.URL) {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := reg.NewSession(tc.c, connector.NewSecret(transportSecret), trackers.Options{Timeout: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, _ := reg.Lookup(tc.c.System)
+			err = tc.call(context.Background(), tr, s)
+			retry, wait := trackers.RetryOf(err)
+			if retry != trackers.RetryAfterWait || wait < time.Hour {
+				t.Fatalf("err = %v: RetryOf = %v after %v, want a wait of hours", err, retry, wait)
+			}
+		})
+	}
+}

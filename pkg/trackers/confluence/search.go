@@ -283,15 +283,8 @@ func confluenceError(ctx context.Context, err error, what string) error {
 // confluenceRetryAfter reads Retry-After (seconds or an HTTP date), or
 // confluenceDefaultRetryAfter when it is absent or unreadable.
 func confluenceRetryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return confluenceDefaultRetryAfter
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
+	if d, ok := trackerhttp.ParseRetryAfter(h.Get("Retry-After"), now); ok {
+		return d
 	}
 	return confluenceDefaultRetryAfter
 }

@@ -113,16 +113,7 @@ func githubRateLimit(resp *http.Response) *trackers.RateLimitError {
 
 // githubParseRetryAfter reads Retry-After: delay seconds or an HTTP date.
 func githubParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if sec, err := strconv.Atoi(v); err == nil && sec >= 0 {
-		return time.Duration(sec) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
+	return trackerhttp.ParseRetryAfter(v, now)
 }
 
 func githubUntil(t time.Time) time.Duration {

@@ -138,13 +138,8 @@ const gitlabDefaultRetryAfter = time.Minute
 // (seconds or an HTTP date), else RateLimit-Reset (Unix seconds), else
 // RateLimit-ResetTime (an HTTP date), else a minute.
 func gitlabRetryAfter(h http.Header, now time.Time) time.Duration {
-	if v := h.Get("Retry-After"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-			return max(time.Duration(n)*time.Second, time.Second)
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(now), time.Second)
-		}
+	if d, ok := trackerhttp.ParseRetryAfter(h.Get("Retry-After"), now); ok {
+		return max(d, time.Second)
 	}
 	if v := h.Get("RateLimit-Reset"); v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {

@@ -185,17 +185,7 @@ func jiraRateLimit(h http.Header, now time.Time) *trackers.RateLimitError {
 
 // parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 && secs < 1e7 {
-		return time.Duration(secs * float64(time.Second)), true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
+	return trackerhttp.ParseRetryAfter(v, now)
 }
 
 // jiraIssueKey matches an issue key (PROJ-12) or a numeric issue id. Keys

@@ -12,10 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrEndpointRefused reports a tracker URL (or the address it resolves to) that
@@ -175,4 +178,33 @@ func GetJSON(ctx context.Context, s Requester, path string, query url.Values, ou
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return nil
+}
+
+// MaxRetryAfter is the longest wait a Retry-After value is read as: a
+// tracker asking for more is read as asking for this (the poller caps the
+// deferral further, POLLER_MAX_DEFER).
+const MaxRetryAfter = 24 * time.Hour
+
+// ParseRetryAfter reads a Retry-After value, delay seconds (fractions
+// allowed) or an HTTP date, into a wait in [0, MaxRetryAfter]. A value too
+// large to represent is read as MaxRetryAfter, never as a wrapped-around
+// short or negative wait.
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs < 0 || math.IsNaN(secs) {
+			return 0, false
+		}
+		if secs >= MaxRetryAfter.Seconds() {
+			return MaxRetryAfter, true
+		}
+		return time.Duration(secs * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return min(max(t.Sub(now), 0), MaxRetryAfter), true
+	}
+	return 0, false
 }
