@@ -121,6 +121,7 @@ func (s *Service) deadLetter(ctx context.Context, res result, w *work, cause err
 	}
 	replays := 0
 	if w != nil {
+		res.TicketKey = w.result.TicketKey // normalised, once the connector was read
 		w.entry.Failed = true
 		w.entry.Reason = cause.Error()
 		if _, err := s.ledger.Put(ctx, w.entry); err != nil {
