@@ -22,8 +22,9 @@ var ErrNotFailed = errors.New("result is not dead-lettered")
 type KeyNormalizer func(ctx context.Context, connectorID, key string) (string, error)
 
 // Replay re-publishes a dead-lettered result on result.ready with a new event
-// id and clears its failed mark, so the writeback resumes from the steps its
-// ledger records as done. With a KeyNormalizer, the ticket key is normalised
+// id and clears its failed mark and those of its refused steps, so the
+// writeback resumes from the steps its ledger records as done and tries the
+// failed ones again. With a KeyNormalizer, the ticket key is normalised
 // first (and kept so in the ledger); an error from it refuses the replay and
 // leaves the result dead-lettered. It returns the subject published to and
 // the number of replays so far.
@@ -57,6 +58,11 @@ func Replay(ctx context.Context, js jetstream.JetStream, store *Store, resultID 
 	}
 	e.Failed = false
 	e.Reason = ""
+	for name, st := range e.Steps {
+		if st.State == Failed {
+			delete(e.Steps, name)
+		}
+	}
 	e.Replays++
 	e.Attempts = 0
 	if e, err = store.Put(ctx, e); err != nil {
