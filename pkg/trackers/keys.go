@@ -74,7 +74,7 @@ func ParseTicketNumber(s string) (int64, bool) {
 // ParseWebURL parses input as an absolute http(s) URL, ok false when it is
 // not one (then input is something other than a URL).
 func ParseWebURL(input string) (*url.URL, bool) {
-	if !strings.HasPrefix(input, "http://") && !strings.HasPrefix(input, "https://") {
+	if lower := strings.ToLower(input); !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
 		return nil, false
 	}
 	u, err := url.Parse(input)

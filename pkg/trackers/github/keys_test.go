@@ -28,6 +28,7 @@ func TestNormalizeKeyAcceptsWhatAUserTypes(t *testing.T) {
 		{"issue URL", "https://github.com/acme/widgets/issues/12", c, "acme/widgets#12"},
 		{"issue URL with a trailing slash and fragment", "https://github.com/acme/widgets/issues/12/#issuecomment-1", c, "acme/widgets#12"},
 		{"pull request URL", "https://github.com/acme/widgets/pull/12", c, "acme/widgets#12"},
+		{"URL with an upper-case scheme", "HTTPS://github.com/acme/widgets/issues/12", c, "acme/widgets#12"},
 		{"Enterprise Server URL", "https://ghe.example.com/acme/widgets/issues/7", ghes, "acme/widgets#7"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
