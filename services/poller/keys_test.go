@@ -9,11 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/trackers/all"
 	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
+	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
 // TestUpgradeFromBareNumberKeysRepublishesNothing runs the real GitHub
@@ -114,6 +117,21 @@ func TestUpgradeFromBareNumberKeysRepublishesNothing(t *testing.T) {
 	testenv.Eventually(t, 20*time.Second, "an edit after the upgrade is an update under the new key", func() bool {
 		return e.events(t)["updated"][want[1]] == 1
 	})
+	tickets, err = e.js.Stream(context.Background(), bus.StreamTickets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := tickets.GetLastMsgForSubject(context.Background(), "ticket.updated.github."+c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev chv1.TicketUpdated
+	if err := protojson.Unmarshal(m.Data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if id := TicketEventID(c.ID, want[1], ev.GetTicket().GetUpdateTime().AsTime()); m.Header.Get(bus.HeaderID) != id || ev.GetTicket().GetKey() != want[1] {
+		t.Errorf("update event: key %q, ce-id %q; want %s and the id derived from it (%s)", ev.GetTicket().GetKey(), m.Header.Get(bus.HeaderID), want[1], id)
+	}
 	for kind, keys := range e.events(t) {
 		for key, n := range keys {
 			if n != 1 || !slices.Contains(want, key) || kind == "closed" {
