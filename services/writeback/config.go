@@ -31,7 +31,8 @@ type Config struct {
 	RetryMax  time.Duration `env:"WRITEBACK_RETRY_MAX" envDefault:"2m"`
 	// Concurrency bounds results handled at once by one replica.
 	Concurrency int `env:"WRITEBACK_CONCURRENCY" envDefault:"4"`
-	// PRTitleTemplate formats pull/merge request titles; $ticket_key and $title expand.
+	// PRTitleTemplate formats pull/merge request titles; $ticket_key (PROJ-12
+	// on Jira, #12 on GitHub and GitLab) and $title expand.
 	PRTitleTemplate string `env:"WRITEBACK_PR_TITLE_TEMPLATE" envDefault:"$ticket_key $title"`
 	// StepTimeout bounds one tracker call.
 	StepTimeout time.Duration `env:"WRITEBACK_STEP_TIMEOUT" envDefault:"30s"`
