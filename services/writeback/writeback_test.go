@@ -386,3 +386,12 @@ func TestTicketKeyIsNormalisedOrRefusedAtOnce(t *testing.T) {
 		t.Fatalf("a GitHub key on a Jira connector: %v", failed)
 	}
 }
+
+func TestTicketLabelNamesTheNumberWithinTheRepository(t *testing.T) {
+	t.Parallel()
+	for key, want := range map[string]string{"PROJ-12": "PROJ-12", "acme/widgets#12": "#12", "grp/sub/proj#7": "#7", "4711#7": "#7"} {
+		if got := ticketLabel(key); got != want {
+			t.Errorf("ticketLabel(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
