@@ -271,6 +271,9 @@ func (s *Service) normalizeTicketKey(ctx context.Context, id, ticket string) (co
 	if !ok {
 		return c.System, "", fmt.Errorf("%w: %s", trackers.ErrUnknownSystem, c.System)
 	}
+	if _, ok := tr.(trackers.TicketReader); !ok {
+		return c.System, "", fmt.Errorf("%w: connector %s is a %s connector, which has no tickets", trackers.ErrInvalidTicketKey, c.ID, c.System)
+	}
 	key, err := trackers.NormalizeKey(tr, c, ticket)
 	return c.System, key, err
 }

@@ -34,6 +34,14 @@ func TestNormalizeTicketKeyAcceptsWhatAPersonTypes(t *testing.T) {
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "acme/gadgets") || !strings.Contains(err.Error(), "acme/widgets") {
 		t.Errorf("another repository's key: %v, want InvalidArgument naming both repositories", err)
 	}
+	if _, err := admin.CreateConnector(ctx, &chv1.CreateConnectorRequest{Connector: &chv1.Connector{System: chv1.System_SYSTEM_CONFLUENCE, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD,
+		BaseUrl: "https://acme.atlassian.net/wiki", AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: "bot@example.com", SpaceKeys: []string{"ENG"}, Enabled: true},
+		ConnectorId: "wiki-keys", Credential: "atlassian-token-0000000001"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := viewer.NormalizeTicketKey(ctx, &chv1.NormalizeTicketKeyRequest{ConnectorId: "wiki-keys", Ticket: "12"}); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "no tickets") {
+		t.Errorf("a Confluence connector: %v, want InvalidArgument: it has no tickets", err)
+	}
 	if _, err := viewer.NormalizeTicketKey(ctx, &chv1.NormalizeTicketKeyRequest{ConnectorId: "nope", Ticket: "12"}); status.Code(err) != codes.NotFound {
 		t.Errorf("unknown connector: %v, want NotFound", err)
 	}
