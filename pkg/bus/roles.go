@@ -76,8 +76,8 @@ type grant struct {
 var roles = map[Role]grant{
 	RoleOperator: {all: true},
 	RoleRegistry: {
-		writeBuckets: []string{BucketConnectors, BucketWritebackLedger}, // ledger: replay clears the failed mark
-		readBuckets:  []string{BucketPollState},                         // poll status in GetConnector
+		writeBuckets: []string{BucketConnectors, BucketWritebackLedger},         // ledger: replay clears the failed mark
+		readBuckets:  []string{BucketPollState},                                 // poll status in GetConnector
 		publish:      []string{subjectAudit + ".>", subjectResult + ".ready.>"}, // result.ready: replay
 		requests:     []string{subjectConnectorTest},
 	},
