@@ -206,8 +206,11 @@ func (c *Credentials) ServerConfig() ([]byte, error) {
 // shared NATS: a credential file and, optionally, TLS.
 type ClientAuth struct {
 	// CredsFile is an nkey seed file (as LoadOrCreateCredentials writes) or a
-	// NATS .creds file (user JWT and seed). Empty: no credential.
+	// NATS .creds file (user JWT and seed), or a directory holding one seed
+	// file per role (<role>.nk), of which Role's is used. Empty: no credential.
 	CredsFile string
+	// Role picks the seed file when CredsFile is a directory.
+	Role Role
 	// TLSCert and TLSKey are a client certificate (mutual TLS); TLSCA
 	// verifies the server. Any of them set turns TLS on.
 	TLSCert, TLSKey, TLSCA string
@@ -217,6 +220,12 @@ type ClientAuth struct {
 func (a ClientAuth) Options() ([]nats.Option, error) {
 	var opts []nats.Option
 	if a.CredsFile != "" {
+		if fi, err := os.Stat(a.CredsFile); err == nil && fi.IsDir() {
+			if a.Role == "" {
+				return nil, fmt.Errorf("%w: NATS credentials dir %s without a role", ErrInvalidOptions, a.CredsFile)
+			}
+			a.CredsFile = filepath.Join(a.CredsFile, CredentialFile(a.Role))
+		}
 		data, err := os.ReadFile(a.CredsFile)
 		if err != nil {
 			return nil, fmt.Errorf("bus: NATS credential: %w", err)
@@ -244,6 +253,11 @@ func (a ClientAuth) Options() ([]nats.Option, error) {
 		opts = append(opts, nats.Secure())
 	}
 	return opts, nil
+}
+
+// Enabled reports whether a sets any credential or TLS.
+func (a ClientAuth) Enabled() bool {
+	return a.CredsFile != "" || a.TLSCert != "" || a.TLSKey != "" || a.TLSCA != ""
 }
 
 // authTimeout is how long the server waits for a client to authenticate.
