@@ -63,6 +63,13 @@ func openBus(ctx context.Context, cfg Config, t targets, log *slog.Logger) (_ *n
 		dial      func(bus.Role) (*nats.Conn, error)
 		provision bool
 	)
+	// Asynchronous errors (a permission the role lacks) go to the log with
+	// the role, instead of nats.go's default print.
+	errorLog := func(r bus.Role) nats.Option {
+		return nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			log.Error("NATS", "role", r, "error", err)
+		})
+	}
 	if cfg.NATSURL != "" {
 		auth := cfg.natsClientAuth()
 		dial = func(r bus.Role) (*nats.Conn, error) {
@@ -72,7 +79,7 @@ func openBus(ctx context.Context, cfg Config, t targets, log *slog.Logger) (_ *n
 			if err != nil {
 				return nil, err
 			}
-			opts = append(opts, nats.Name("connectorhub-"+string(r)), nats.MaxReconnects(-1))
+			opts = append(opts, nats.Name("connectorhub-"+string(r)), nats.MaxReconnects(-1), errorLog(r))
 			nc, err := nats.Connect(cfg.NATSURL, opts...)
 			if err != nil {
 				return nil, fmt.Errorf("NATS %s (HUB_NATS_URL) as %s: %w", redactURL(cfg.NATSURL), r, natsAuthHint(err))
@@ -103,7 +110,7 @@ func openBus(ctx context.Context, cfg Config, t targets, log *slog.Logger) (_ *n
 			if err != nil {
 				return nil, err
 			}
-			return nb.embedded.Connect(opt, nats.Name("connectorhub-"+string(r)))
+			return nb.embedded.Connect(opt, nats.Name("connectorhub-"+string(r)), errorLog(r))
 		}
 		provision = true
 		if nb.clientURL = nb.embedded.ClientURL(); nb.clientURL != "" {

@@ -219,6 +219,10 @@ func dedupe(s []string) []string {
 	return slices.Compact(out)
 }
 
+// verifyTimeout bounds Verify: the server drops a refused request, so the
+// client only learns of it at its deadline.
+const verifyTimeout = 10 * time.Second
+
 // ErrRoleMismatch is returned by Verify when a connection cannot do what its
 // role needs: usually the credential of another role, or a server whose
 // users were generated from an older roles table.
@@ -229,6 +233,9 @@ var ErrRoleMismatch = errors.New("bus: NATS connection lacks a permission of its
 // with the wrong credential stops at once with a clear error instead of
 // failing on its first message. The operator's check is the account info.
 func Verify(ctx context.Context, js jetstream.JetStream, r Role) error {
+	// A refused request is not answered: bound the wait.
+	ctx, cancel := context.WithTimeout(ctx, verifyTimeout)
+	defer cancel()
 	g, ok := roles[r]
 	if !ok {
 		return fmt.Errorf("%w: unknown role %q", ErrRoleMismatch, r)
