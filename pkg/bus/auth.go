@@ -161,6 +161,7 @@ func (c *Credentials) String() string { return "bus.Credentials(" + c.dir + ")" 
 func (c *Credentials) ServerConfig() ([]byte, error) {
 	type subj struct {
 		Allow []string `json:"allow,omitempty"`
+		Deny  []string `json:"deny,omitempty"`
 	}
 	type resp struct {
 		Max     int    `json:"max"`
@@ -183,7 +184,7 @@ func (c *Credentials) ServerConfig() ([]byte, error) {
 			continue
 		}
 		p := r.Permissions()
-		u := user{Role: string(r), Nkey: pub, Perms: perms{Publish: subj{p.Publish.Allow}, Subscribe: subj{p.Subscribe.Allow}}}
+		u := user{Role: string(r), Nkey: pub, Perms: perms{Publish: subj{p.Publish.Allow, p.Publish.Deny}, Subscribe: subj{p.Subscribe.Allow, p.Subscribe.Deny}}}
 		if p.Response != nil {
 			u.Perms.Responses = &resp{Max: p.Response.MaxMsgs, Expires: p.Response.Expires.String()}
 		}

@@ -123,6 +123,18 @@ var roles = map[Role]grant{
 	},
 }
 
+// durables are the services' shared consumers (by their default names,
+// WRITEBACK_DURABLE and KNOWLEDGE_CONSUMER): another role reading the stream
+// may not create, change, pull from, ack on or delete them, so a reader
+// cannot steal or stall the writeback's results.
+var durables = []struct {
+	stream, name string
+	owner        Role
+}{
+	{StreamResults, "writeback", RoleWriteback},
+	{StreamTickets, "knowledge", RoleKnowledge},
+}
+
 // Roles lists every role, operator first.
 func Roles() []Role {
 	return []Role{RoleOperator, RoleRegistry, RolePoller, RoleWriteback, RoleKnowledge, RoleAgent, RoleReader, RoleHubctl}
@@ -141,10 +153,10 @@ func (r Role) Permissions() *server.Permissions {
 	if !ok {
 		return nil
 	}
-	return g.permissions()
+	return g.permissions(r)
 }
 
-func (g grant) permissions() *server.Permissions {
+func (g grant) permissions(r Role) *server.Permissions {
 	if g.all {
 		return &server.Permissions{
 			Publish:   &server.SubjectPermission{Allow: []string{">"}},
@@ -174,8 +186,17 @@ func (g grant) permissions() *server.Permissions {
 	sub = append(sub, g.serves...)
 	sub = append(sub, g.subscribe...)
 
+	var deny []string
+	for _, d := range durables {
+		if d.owner != r && slices.Contains(g.readStreams, d.stream) {
+			c := d.stream + "." + d.name
+			deny = append(deny, jsAPI+"CONSUMER.CREATE."+c, jsAPI+"CONSUMER.CREATE."+c+".>", jsAPI+"CONSUMER.DURABLE.CREATE."+c,
+				jsAPI+"CONSUMER.DELETE."+c, jsAPI+"CONSUMER.MSG.NEXT."+c, "$JS.ACK."+c+".>")
+		}
+	}
+
 	p := &server.Permissions{
-		Publish:   &server.SubjectPermission{Allow: dedupe(pub)},
+		Publish:   &server.SubjectPermission{Allow: dedupe(pub), Deny: dedupe(deny)},
 		Subscribe: &server.SubjectPermission{Allow: dedupe(sub)},
 	}
 	if len(g.serves) > 0 || len(g.subscribe) > 0 {

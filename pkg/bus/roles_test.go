@@ -181,6 +181,7 @@ func TestTheServerConfigurationGivesTheSamePermissions(t *testing.T) {
 			continue
 		}
 		if strings.Join(p.Publish.Allow, " ") != strings.Join(want.Publish.Allow, " ") ||
+			strings.Join(p.Publish.Deny, " ") != strings.Join(want.Publish.Deny, " ") ||
 			strings.Join(p.Subscribe.Allow, " ") != strings.Join(want.Subscribe.Allow, " ") ||
 			(p.Response == nil) != (want.Response == nil) {
 			t.Errorf("%s: configuration permissions %+v differ from %+v", r, p, want)
@@ -254,6 +255,29 @@ func TestRolesAreRefusedOutsideTheirSubjects(t *testing.T) {
 		}
 	}
 
+	// The writeback's durable consumer, which no other reader may pull from or delete.
+	if _, err := b.op.CreateOrUpdateConsumer(ctx, bus.StreamResults, jetstream.ConsumerConfig{Durable: "writeback", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	pull := func(ctx context.Context, js jetstream.JetStream) error {
+		c, err := js.Consumer(ctx, bus.StreamResults, "writeback")
+		if err != nil {
+			return err
+		}
+		m, err := c.Next(jetstream.FetchMaxWait(2 * time.Second))
+		if err != nil {
+			return err
+		}
+		return m.Ack()
+	}
+	deleteDurable := func(ctx context.Context, js jetstream.JetStream) error {
+		return js.DeleteConsumer(ctx, bus.StreamResults, "writeback")
+	}
+	retarget := func(ctx context.Context, js jetstream.JetStream) error {
+		_, err := js.CreateOrUpdateConsumer(ctx, bus.StreamResults, jetstream.ConsumerConfig{Durable: "writeback", AckPolicy: jetstream.AckNonePolicy})
+		return err
+	}
+
 	// One message per stream, so that a purge or a delete would show.
 	for _, s := range []string{"ticket.discovered.jira.c1", "result.ready.jira.c1", "writeback.completed.jira.c1", "audit.connector.create"} {
 		if _, err := b.op.Publish(ctx, s, []byte("{}")); err != nil {
@@ -289,6 +313,9 @@ func TestRolesAreRefusedOutsideTheirSubjects(t *testing.T) {
 		{bus.RoleRegistry, "publish ticket.discovered", publish("ticket.discovered.jira.c1")},
 		{bus.RoleRegistry, "write poll_leases", put(bus.BucketPollLeases)},
 		{bus.RoleRegistry, "purge AUDIT", purgeStream(bus.StreamAudit)},
+		{bus.RoleReader, "pull from the writeback's consumer", pull},
+		{bus.RoleHubctl, "delete the writeback's consumer", deleteDurable},
+		{bus.RoleReader, "change the writeback's consumer", retarget},
 	}
 	// Only the operator creates or deletes streams and buckets.
 	for _, r := range bus.Roles()[1:] {
@@ -325,6 +352,13 @@ func TestRolesAreRefusedOutsideTheirSubjects(t *testing.T) {
 		}
 		if _, err := b.op.Stream(context.Background(), "EVIL"); !errors.Is(err, jetstream.ErrStreamNotFound) {
 			t.Errorf("stream EVIL: %v, want not found", err)
+		}
+		c, err := b.op.Consumer(context.Background(), bus.StreamResults, "writeback")
+		if err != nil {
+			t.Fatalf("the writeback's consumer after the refusals: %v", err)
+		}
+		if info := c.CachedInfo(); info.NumPending != 1 || info.NumAckPending != 0 || info.Config.AckPolicy != jetstream.AckExplicitPolicy {
+			t.Errorf("the writeback's consumer after the refusals: pending %d, ack pending %d, ack policy %v; want untouched", info.NumPending, info.NumAckPending, info.Config.AckPolicy)
 		}
 	})
 }
