@@ -84,6 +84,9 @@ func TestHubctlUsesTheHubsNATSCredential(t *testing.T) {
 		if r.err == nil {
 			t.Error("publishing a result with the reader's credential succeeded")
 		}
+		if !strings.Contains(r.stderr, "does not allow it") {
+			t.Errorf("stderr does not explain the refusal:\n%s", r.stderr)
+		}
 		if s, err := js.Stream(t.Context(), bus.StreamResults); err != nil || s.CachedInfo().State.Msgs != 0 {
 			t.Errorf("RESULTS after the reader's publish: %v; want empty", err)
 		}

@@ -105,6 +105,15 @@ func (g *globals) connectNATS() (*nats.Conn, jetstream.JetStream, natsTarget, er
 			}
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { g.info("reconnected to %s", t) }),
+		// A refused publish or subscribe is only reported asynchronously (the
+		// call itself then times out): say so at once, with the subject.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				g.info("%s refused this: %v; the NATS credential's role does not allow it (hubctl's role is %s)", t, err, bus.RoleHubctl)
+				return
+			}
+			g.info("%s: %v", t, err)
+		}),
 	)...)
 	if err != nil {
 		return nil, nil, t, natsConnectError(t, err)
