@@ -124,19 +124,25 @@ func (c *Credentials) Option(r Role) (nats.Option, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %s", ErrNoCredential, r)
 	}
-	kp, err := nkeys.FromSeed(seed)
-	if err != nil {
-		return nil, fmt.Errorf("bus: credential of %s: %w", r, err)
-	}
-	defer kp.Wipe()
-	return nats.Nkey(c.pubs[r], func(nonce []byte) ([]byte, error) {
+	nkey := nats.Nkey(c.pubs[r], func(nonce []byte) ([]byte, error) {
 		kp, err := nkeys.FromSeed(seed)
 		if err != nil {
 			return nil, err
 		}
 		defer kp.Wipe()
 		return kp.Sign(nonce)
-	}), nil
+	})
+	return both(nkey, nats.CustomInboxPrefix(r.InboxPrefix())), nil
+}
+
+// both applies two options as one.
+func both(a, b nats.Option) nats.Option {
+	return func(o *nats.Options) error {
+		if err := a(o); err != nil {
+			return err
+		}
+		return b(o)
+	}
 }
 
 // Users are the server-side users: every role's public key with its
@@ -210,7 +216,9 @@ type ClientAuth struct {
 	// NATS .creds file (user JWT and seed), or a directory holding one seed
 	// file per role (<role>.nk), of which Role's is used. Empty: no credential.
 	CredsFile string
-	// Role picks the seed file when CredsFile is a directory.
+	// Role picks the seed file when CredsFile is a directory. The
+	// connection's inbox prefix is that of the role the seed file is named
+	// for (<role>.nk), else Role's; a .creds file keeps the default inbox.
 	Role Role
 	// TLSCert and TLSKey are a client certificate (mutual TLS); TLSCA
 	// verifies the server. Any of them set turns TLS on.
@@ -239,6 +247,13 @@ func (a ClientAuth) Options() ([]nats.Option, error) {
 				return nil, fmt.Errorf("bus: NATS credential %s holds neither an nkey seed nor a .creds file", a.CredsFile)
 			}
 			opts = append(opts, o)
+			role := RoleOfFile(a.CredsFile)
+			if role == "" {
+				role = a.Role
+			}
+			if role != "" {
+				opts = append(opts, nats.CustomInboxPrefix(role.InboxPrefix()))
+			}
 		}
 	}
 	if (a.TLSCert == "") != (a.TLSKey == "") {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -140,6 +142,25 @@ func Roles() []Role {
 	return []Role{RoleOperator, RoleRegistry, RolePoller, RoleWriteback, RoleKnowledge, RoleAgent, RoleReader, RoleHubctl}
 }
 
+// InboxPrefix is the reply-subject prefix of the role's connections,
+// "_INBOX_<role>": the only inboxes it may subscribe to. Clients set it with
+// nats.CustomInboxPrefix (Credentials.Option and ClientAuth do), the nats
+// CLI with --inbox-prefix.
+func (r Role) InboxPrefix() string { return "_INBOX_" + string(r) }
+
+// RoleOfFile is the role a seed file is named for (<role>.nk, as
+// LoadOrCreateCredentials writes them), or "".
+func RoleOfFile(path string) Role {
+	name := filepath.Base(path)
+	if !strings.HasSuffix(name, ".nk") {
+		return ""
+	}
+	if r := Role(strings.TrimSuffix(name, ".nk")); r.Valid() {
+		return r
+	}
+	return ""
+}
+
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool { _, ok := roles[r]; return ok }
 
@@ -164,9 +185,11 @@ func (g grant) permissions(r Role) *server.Permissions {
 		}
 	}
 	// Replies (JetStream API answers, publish acks, KV watch deliveries)
-	// arrive on the connection's _INBOX; $JS.API.INFO is the account info.
+	// arrive on the role's own inbox prefix, so no role reads another's
+	// (a watcher's connector records, a test's answer); $JS.API.INFO is the
+	// account info.
 	pub := []string{jsAPI + "INFO"}
-	sub := []string{"_INBOX.>"}
+	sub := []string{r.InboxPrefix() + ".>"}
 
 	for _, b := range g.ownBuckets {
 		s := kvStream(b)

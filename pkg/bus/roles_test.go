@@ -553,3 +553,38 @@ func TestEachRoleDoesItsServicesWork(t *testing.T) {
 	_, err = hubctlJS.Publish(ctx, "result.ready.jira.c1", []byte("{}"))
 	must("hubctl publishes a result", err)
 }
+
+// TestNoRoleReadsAnotherRolesInbox: replies (API answers, KV watch
+// deliveries of connector records) go to the role's own inbox prefix, and
+// the agent may not subscribe to the poller's or the default one.
+func TestNoRoleReadsAnotherRolesInbox(t *testing.T) {
+	t.Parallel()
+	b := newAuthBus(t)
+	opt, err := b.creds.Option(bus.RoleAgent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err := b.srv.Connect(opt, nats.PermissionErrOnSubscribe(true), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(agent.Close)
+	for _, subject := range []string{bus.RolePoller.InboxPrefix() + ".>", "_INBOX.>", ">"} {
+		sub, err := agent.SubscribeSync(subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The poller reads a connector record meanwhile.
+		_, js := b.connect(t, bus.RolePoller)
+		kv, err := js.KeyValue(t.Context(), bus.BucketConnectors)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kv.Get(t.Context(), "c1"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			t.Fatal(err)
+		}
+		if m, err := sub.NextMsg(10 * time.Second); !errors.Is(err, nats.ErrPermissionViolation) {
+			t.Errorf("agent subscribed to %s: message %v, error %v; want a permissions violation", subject, m, err)
+		}
+	}
+}
