@@ -89,6 +89,9 @@ func openBus(ctx context.Context, cfg Config, t targets, log *slog.Logger) (_ *n
 		// Provision only with the operator's credential, or on a NATS without
 		// authentication; otherwise the operator has provisioned.
 		provision = cfg.NATSCreds == "" || isFile(filepath.Join(cfg.NATSCreds, bus.CredentialFile(bus.RoleOperator)))
+		if cfg.NATSCreds == "" {
+			log.Warn("connecting to NATS without a credential (HUB_NATS_CREDS unset): unless that server requires one, anything reaching it can rewrite connectors and publish results; see hub --provision-nats")
+		}
 		nb.clientURL = cfg.NATSURL
 		if f := filepath.Join(cfg.NATSCreds, bus.CredentialFile(bus.RoleHubctl)); cfg.NATSCreds != "" && isFile(f) {
 			nb.hubctlCreds = f
