@@ -95,6 +95,11 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	if err != nil {
 		return err
 	}
+	stopTracing, err := startTracing(ctx, environ, targets, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // deferred first: runs last, after the services drained
 	external := cfg.NATSURL != ""
 	if !targets.all() && !external {
 		return errors.New("--target other than all runs a service on its own: give it the shared NATS with HUB_NATS_URL (or --nats-url)")

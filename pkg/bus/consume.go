@@ -127,9 +127,10 @@ func WithPullOpts(opts ...jetstream.PullConsumeOpt) ConsumeOption {
 	return consumeOptionFunc(func(c *consumeConfig) { c.pullOpts = append(c.pullOpts, opts...) })
 }
 
-// Handler processes one decoded event. ctx carries the publisher's trace
-// context. Return nil to ack, an error to have the event redelivered after a
-// backoff, or an error wrapping ErrPermanent to terminate it.
+// Handler processes one decoded event. ctx carries the CONSUMER span of
+// processing it, a child of the publisher's trace context. Return nil to
+// ack, an error to have the event redelivered after a backoff, or an error
+// wrapping ErrPermanent to terminate it.
 type Handler[T proto.Message] func(ctx context.Context, env Envelope, msg T) error
 
 // Consume delivers the events of cons to handler, decoding each into a fresh
@@ -156,10 +157,14 @@ func Consume[T proto.Message](ctx context.Context, cons jetstream.Consumer, newM
 		return nil, err
 	}
 	logger := c.logger
-	var ackWait time.Duration
+	var (
+		ackWait time.Duration
+		group   string // messaging.consumer.group.name: the durable name
+	)
 	if info := cons.CachedInfo(); info != nil {
 		logger = logger.With("stream", info.Stream, "consumer", info.Name)
 		ackWait = info.Config.AckWait
+		group = info.Config.Durable
 	}
 
 	process := func(m jetstream.Msg) {
@@ -174,7 +179,9 @@ func Consume[T proto.Message](ctx context.Context, cons jetstream.Consumer, newM
 		}
 		log := logger.With("subject", m.Subject(), "ce_id", env.ID)
 		stopBeat := heartbeat(m, ackWait, log)
-		err = handler(extract(ctx, m.Headers()), env, msg)
+		hctx, span := traceProcess(extract(ctx, m.Headers()), m.Subject(), env.ID, group, len(m.Data()))
+		err = handler(hctx, env, msg)
+		endSpan(span, err)
 		stopBeat()
 		switch {
 		case err == nil:

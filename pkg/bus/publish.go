@@ -118,7 +118,9 @@ func Publish(ctx context.Context, js jetstream.JetStream, subject string, msg pr
 	if err != nil {
 		return nil, err
 	}
+	end := TracePublish(ctx, m)
 	ack, err := js.PublishMsg(ctx, m, jsOpts...)
+	end(err)
 	if err != nil {
 		return nil, fmt.Errorf("bus: publish %s: %w", subject, err)
 	}

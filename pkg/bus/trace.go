@@ -2,9 +2,15 @@ package bus
 
 import (
 	"context"
+	"strings"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // HeaderCarrier adapts nats.Header to propagation.TextMapCarrier. NATS
@@ -46,4 +52,79 @@ func extract(ctx context.Context, h nats.Header) context.Context {
 		return ctx
 	}
 	return propagator.Extract(ctx, HeaderCarrier(h))
+}
+
+// tracerName names the spans pkg/bus starts.
+const tracerName = "github.com/connectorhub/connectorhub/pkg/bus"
+
+// messagingSystem is messaging.system for NATS (not an enum member of the
+// semantic conventions, which allow other values).
+var messagingSystem = semconv.MessagingSystemKey.String("nats")
+
+// destinationTemplate is the low-cardinality part of a subject used in span
+// names: its first two tokens (ticket.discovered, result.ready), as the
+// subjects' remaining tokens name systems and connectors.
+func destinationTemplate(subject string) string {
+	if i := strings.IndexByte(subject, '.'); i >= 0 {
+		if j := strings.IndexByte(subject[i+1:], '.'); j >= 0 {
+			return subject[:i+1+j]
+		}
+	}
+	return subject
+}
+
+// TracePublish starts the PRODUCER span of sending m (messaging semantic
+// conventions: "send <destination>", messaging.system=nats, destination =
+// subject, message id = ce-id) as a child of ctx's span, and writes the
+// span's context into m's traceparent header, so consumers continue this
+// trace under the send. Call end with the outcome once the publish is
+// acknowledged (or failed). Publish does this itself; senders of NewMsg's
+// messages (async publish) call it.
+func TracePublish(ctx context.Context, m *nats.Msg) (end func(error)) {
+	tmpl := destinationTemplate(m.Subject)
+	ctx, span := otel.Tracer(tracerName).Start(ctx, "send "+tmpl,
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			messagingSystem,
+			semconv.MessagingOperationTypeSend,
+			semconv.MessagingOperationName("publish"),
+			semconv.MessagingDestinationName(m.Subject),
+			semconv.MessagingDestinationTemplate(tmpl),
+			semconv.MessagingMessageID(m.Header.Get(HeaderID)),
+			semconv.MessagingMessageBodySize(len(m.Data)),
+		))
+	if span.SpanContext().IsValid() {
+		inject(ctx, m.Header)
+	}
+	return func(err error) { endSpan(span, err) }
+}
+
+// traceProcess starts the CONSUMER span of processing a delivered message:
+// "process <destination>", a child of the publisher's context found in the
+// headers (so one ticket is one trace), with the consumer group (the
+// durable name).
+func traceProcess(ctx context.Context, subject, id, group string, size int) (context.Context, trace.Span) {
+	tmpl := destinationTemplate(subject)
+	attrs := []attribute.KeyValue{
+		messagingSystem,
+		semconv.MessagingOperationTypeProcess,
+		semconv.MessagingOperationName("process"),
+		semconv.MessagingDestinationName(subject),
+		semconv.MessagingDestinationTemplate(tmpl),
+		semconv.MessagingMessageID(id),
+		semconv.MessagingMessageBodySize(size),
+	}
+	if group != "" {
+		attrs = append(attrs, semconv.MessagingConsumerGroupName(group))
+	}
+	return otel.Tracer(tracerName).Start(ctx, "process "+tmpl, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
+}
+
+// endSpan records err (if any) on span and ends it.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -48,7 +49,11 @@ func New(desc *grpc.ServiceDesc, impl any, opts Options) (*Server, error) {
 		return nil, errors.New("grpcserve: negative drain timeout")
 	}
 	guard := apiauth.New(opts.Tokens).Guard(desc.ServiceName, opts.Required)
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(guard.Unary), grpc.ChainStreamInterceptor(guard.Stream))
+	// A server span per call (otelgrpc, on the global tracer provider: a
+	// no-op unless telemetry.SetupTracing enabled tracing), continuing the
+	// caller's trace context.
+	srv := grpc.NewServer(grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.ChainUnaryInterceptor(guard.Unary), grpc.ChainStreamInterceptor(guard.Stream))
 	srv.RegisterService(desc, impl)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)

@@ -12,10 +12,18 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/telemetry"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	"github.com/connectorhub/connectorhub/pkg/trackers/confluence"
 )
+
+// tracerName names the knowledge service's spans (one per search of a
+// Confluence connector).
+const tracerName = "github.com/connectorhub/connectorhub/services/knowledge"
 
 // Errors of a search, for errors.Is. The gRPC and NATS ports map them to
 // status codes.
@@ -229,6 +237,12 @@ func effectiveSpaces(conn, req []string) ([]string, error) {
 // searchConnector answers from the cache or asks Confluence once for all
 // concurrent askers of the same query. cached reports a cache hit.
 func (e *engine) searchConnector(ctx context.Context, c connector.Connector, terms, spaces []string, limit int) (hits []Hit, cached bool, err error) {
+	ctx, span := telemetry.Tracer(tracerName).Start(ctx, "knowledge search", trace.WithAttributes(
+		attribute.String("connectorhub.connector.id", c.ID), attribute.Int("connectorhub.knowledge.terms", len(terms))))
+	defer func() {
+		span.SetAttributes(attribute.Bool("connectorhub.knowledge.cached", cached), attribute.Int("connectorhub.knowledge.hits", len(hits)))
+		telemetry.End(span, err)
+	}()
 	spaces, err = effectiveSpaces(c.SpaceKeys, spaces)
 	if err != nil {
 		return nil, false, err

@@ -8,11 +8,18 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/telemetry"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
+
+// tracerName names the poller's spans.
+const tracerName = "github.com/connectorhub/connectorhub/services/poller"
 
 // errDeferred carries a rate limit too long to wait out inside the cycle.
 type errDeferred struct{ until time.Time }
@@ -34,7 +41,15 @@ func (p *Poller) cycle(ctx context.Context, c connector.Connector) time.Time {
 		return due // another replica polled it meanwhile
 	}
 	run := &cycleRun{p: p, c: c, st: st, log: p.log.With("connector", c.ID, "system", c.System)}
+	// One span per poll cycle: the root of each discovered ticket's trace.
+	ctx, span := telemetry.Tracer(tracerName).Start(ctx, "poll "+string(c.System),
+		trace.WithAttributes(attribute.String("connectorhub.connector.id", c.ID), attribute.String("connectorhub.system", string(c.System))))
 	err = run.poll(ctx)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 	if ctx.Err() != nil && err != nil {
 		return start // shutting down: the next holder polls it
 	}
@@ -260,7 +275,10 @@ func (r *cycleRun) discover(ctx context.Context, q trackers.DiscoveryQuery) (tra
 // publishPage publishes discovered/updated events for a page, waits for every
 // ack, then records the tickets as known and advances the cursor and saves.
 func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) error {
-	var futures []jetstream.PubAckFuture
+	var (
+		futures []jetstream.PubAckFuture
+		ends    []func(error)
+	)
 	type change struct {
 		key     string
 		updated time.Time
@@ -279,14 +297,17 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 		if err != nil {
 			return err
 		}
+		end := bus.TracePublish(ctx, msg)
 		f, err := r.p.js.PublishMsgAsync(msg)
 		if err != nil {
+			end(err)
+			endAll(ends, err)
 			return fmt.Errorf("publish %s: %w", tk.Key, err)
 		}
-		futures = append(futures, f)
+		futures, ends = append(futures, f), append(ends, end)
 		changes = append(changes, change{tk.Key, tk.Updated})
 	}
-	if err := awaitAcks(ctx, futures); err != nil {
+	if err := awaitAcks(ctx, futures, ends); err != nil {
 		return err
 	}
 	for _, ch := range changes {
@@ -304,8 +325,11 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 }
 
 func (r *cycleRun) publishClosed(ctx context.Context, seen map[string]bool) error {
-	var futures []jetstream.PubAckFuture
-	var gone []string
+	var (
+		futures []jetstream.PubAckFuture
+		ends    []func(error)
+		gone    []string
+	)
 	for _, key := range sortedKeys(r.st.Known) {
 		if seen[key] {
 			continue
@@ -314,14 +338,17 @@ func (r *cycleRun) publishClosed(ctx context.Context, seen map[string]bool) erro
 		if err != nil {
 			return err
 		}
+		end := bus.TracePublish(ctx, msg)
 		f, err := r.p.js.PublishMsgAsync(msg)
 		if err != nil {
+			end(err)
+			endAll(ends, err)
 			return fmt.Errorf("publish closed %s: %w", key, err)
 		}
-		futures = append(futures, f)
+		futures, ends = append(futures, f), append(ends, end)
 		gone = append(gone, key)
 	}
-	if err := awaitAcks(ctx, futures); err != nil {
+	if err := awaitAcks(ctx, futures, ends); err != nil {
 		return err
 	}
 	for _, key := range gone {
@@ -352,15 +379,30 @@ func (r *cycleRun) closeReason(ctx context.Context, key string) string {
 	return "left_set"
 }
 
-func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture) error {
-	for _, f := range futures {
+// awaitAcks waits for every future in turn and ends each one's send span
+// (ends[i], from bus.TracePublish) with its outcome; on the first failure
+// the spans not yet ended end with it.
+func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture, ends []func(error)) error {
+	for i, f := range futures {
+		var err error
 		select {
 		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("publish not acknowledged: %w", err)
+		case e := <-f.Err():
+			err = fmt.Errorf("publish not acknowledged: %w", e)
 		case <-ctx.Done():
-			return ctx.Err()
+			err = ctx.Err()
 		}
+		if err != nil {
+			endAll(ends[i:], err)
+			return err
+		}
+		ends[i](nil)
 	}
 	return nil
+}
+
+func endAll(ends []func(error), err error) {
+	for _, end := range ends {
+		end(err)
+	}
 }

@@ -8,12 +8,19 @@ import (
 	"strconv"
 	"strings"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
+	"github.com/connectorhub/connectorhub/pkg/telemetry"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
+
+// tracerName names the writeback's spans (one per step).
+const tracerName = "github.com/connectorhub/connectorhub/services/writeback"
 
 // Status outcomes reported in writeback.completed.
 const (
@@ -263,7 +270,16 @@ func (w *work) prepare(ctx context.Context) error {
 }
 
 // runStep runs the step called name (one of result.stepNames).
-func (w *work) runStep(ctx context.Context, name string) error {
+func (w *work) runStep(ctx context.Context, name string) (err error) {
+	kind := name
+	if strings.HasPrefix(name, stepSubtask) {
+		kind = "subtask"
+	}
+	ctx, span := telemetry.Tracer(tracerName).Start(ctx, "writeback "+kind, trace.WithAttributes(
+		attribute.String("connectorhub.writeback.step", name),
+		attribute.String("connectorhub.result.id", w.result.ID),
+		attribute.String("connectorhub.connector.id", w.result.ConnectorID)))
+	defer func() { telemetry.End(span, err) }()
 	switch {
 	case name == stepStatus:
 		return w.status(ctx)
