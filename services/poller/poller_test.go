@@ -379,7 +379,7 @@ func TestRetriesTransientFailuresAndDefersLongRateLimits(t *testing.T) {
 	e.mem.failNext(fmt.Errorf("502: %w", trackers.ErrTransient), fmt.Errorf("timeout: %w", trackers.ErrTransient))
 	// On a manual clock, each cycle runs when the test advances it.
 	clock := newManualClock(time.Now())
-	_, p := e.startOnClock(t, "r1", clock, func(c *Config) { c.LeaseTTL = 30 * time.Second })
+	_, p := e.startOnClock(t, "r1", clock, func(c *Config) { c.LeaseTTL = 30 * time.Second; c.MaxDefer = 2 * time.Hour })
 	e.firstCycle(t, p, clock, "jira-rl")
 	testenv.Eventually(t, 5*time.Second, "discovery after two transient failures", func() bool { return e.events(t)["discovered"]["RL-1"] == 1 })
 
