@@ -40,6 +40,15 @@ type memTracker struct {
 	// notModified counts listings answered "not modified" (cheap only).
 	notModified int
 	fail        []error // errors returned by the next calls
+	// gate, when set, runs before every call outside the lock: a test
+	// holds a cycle there (until ctx ends, say) or fails it.
+	gate func(ctx context.Context, connectorID string) error
+}
+
+func (m *memTracker) setGate(gate func(ctx context.Context, connectorID string) error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gate = gate
 }
 
 type memTicket struct {
@@ -87,7 +96,18 @@ func (m *memTracker) callCount(id string) int {
 	return m.calls[id]
 }
 
-func (m *memTracker) Discover(_ context.Context, s *trackers.Session, q trackers.DiscoveryQuery) (trackers.DiscoveryPage, error) {
+func (m *memTracker) Discover(ctx context.Context, s *trackers.Session, q trackers.DiscoveryQuery) (trackers.DiscoveryPage, error) {
+	m.mu.Lock()
+	gate := m.gate
+	m.mu.Unlock()
+	if gate != nil {
+		if err := gate(ctx, s.Connector.ID); err != nil {
+			m.mu.Lock()
+			m.calls[s.Connector.ID]++
+			m.mu.Unlock()
+			return trackers.DiscoveryPage{}, err
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls[s.Connector.ID]++
@@ -190,7 +210,14 @@ func newEnv(t *testing.T, leaseTTL time.Duration) *env {
 
 func (e *env) addConnector(t *testing.T, id string, interval time.Duration) {
 	t.Helper()
-	c := connector.Connector{ID: id, System: connector.Jira, Deployment: connector.Cloud, BaseURL: "https://jira.test",
+	e.addConnectorAt(t, id, interval, "https://jira.test")
+}
+
+// addConnectorAt adds a connector whose tracker is at baseURL (its host is
+// what the per-host cap counts).
+func (e *env) addConnectorAt(t *testing.T, id string, interval time.Duration, baseURL string) {
+	t.Helper()
+	c := connector.Connector{ID: id, System: connector.Jira, Deployment: connector.Cloud, BaseURL: baseURL,
 		AuthMode: connector.AuthBasic, Username: "bot@example.com", Enabled: true, PollInterval: interval,
 		Credential: connector.Credential{Ciphertext: "token-" + id}}
 	c.ApplyDefaults(all.Registry())
@@ -565,4 +592,29 @@ func TestNewRefusesALeaseTTLOtherThanTheBucketsTTL(t *testing.T) {
 	if _, err := New(t.Context(), cfg, Deps{JS: e.js, Decrypter: plainDecrypter{}, Trackers: e.memRegistry(t)}); err != nil {
 		t.Fatalf("New with the bucket's TTL: %v", err)
 	}
+}
+
+// edit changes a stored connector the way the registry does (a new revision).
+func (e *env) edit(t *testing.T, id string, fn func(*connector.Connector)) connector.Connector {
+	t.Helper()
+	c, err := e.store.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn(&c)
+	c, err = e.store.Update(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// sees waits until p's watch has delivered revision rev of connector id.
+func (e *env) sees(t *testing.T, p *Poller, id string, rev uint64) {
+	t.Helper()
+	testenv.Eventually(t, 10*time.Second, fmt.Sprintf("the replica seeing %s at revision %d", id, rev), func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.connectors[id].Revision == rev
+	})
 }
