@@ -42,8 +42,9 @@ type PollState struct {
 	// Failures counts consecutive cycles that failed with a transient error
 	// (5xx, timeouts); the backoff across cycles grows with it.
 	Failures int `json:"failures,omitempty"`
-	// Late is how long after its due time the last cycle started beyond the
-	// scheduler's tick: above zero, the replica was saturated.
+	// Late is how long after its due time the last cycle started, when that
+	// was more than the scheduler's resolution (two ticks): the replica was
+	// saturated. Zero when on time.
 	Late time.Duration `json:"late,omitempty"`
 	// Owner is the replica that last polled the connector.
 	Owner string `json:"owner,omitempty"`

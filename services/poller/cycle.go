@@ -31,7 +31,9 @@ func (p *Poller) cycle(ctx context.Context, c connector.Connector, late time.Dur
 		p.log.Warn("poll state", "connector", c.ID, "error", err)
 		return connector.PollState{DeferredUntil: start.Add(p.cfg.Tick)}
 	}
-	if due := st.DueFor(c.PollInterval, c.Revision); start.Before(due) {
+	// The scheduler counts an interval from the last due time, which may be
+	// up to a tick before the last start: that much early is on time.
+	if due := st.DueFor(c.PollInterval, c.Revision); start.Add(2 * p.cfg.Tick).Before(due) {
 		return st // another replica polled it meanwhile
 	}
 	run := &cycleRun{p: p, c: c, st: st, log: p.log.With("connector", c.ID, "system", c.System)}

@@ -104,6 +104,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 	if topts.Logger == nil {
 		topts.Logger = p.log
 	}
+	if topts.Transports == nil {
+		// One transport per (host, proxy, CA bundle) for every connector.
+		topts.Transports = trackers.NewTransportPool()
+	}
+	p.topts = topts
 	p.sessions = trackers.NewSessions(deps.Trackers, deps.Decrypter, topts)
 	if p.clock == nil {
 		p.clock = realClock{}
