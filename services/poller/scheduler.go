@@ -40,6 +40,12 @@ type scheduler struct {
 	lateMax     time.Duration
 	lastLateLog time.Time
 	lateTotal   int // since start, never reset (the scale test reads it)
+
+	// retryAt holds back acquiring a lease another replica held at the last
+	// try (used by leasePass only, on the Run goroutine): a live holder
+	// renews it, a dead one's expires within the TTL, so trying every tick
+	// would only cost the bucket a failed write per connector per tick.
+	retryAt map[string]time.Time
 }
 
 // entry is one held connector.
@@ -62,7 +68,8 @@ type entry struct {
 
 func newScheduler(p *Poller) *scheduler {
 	return &scheduler{p: p, entries: map[string]*entry{}, waiting: map[string]*dueQueue{},
-		heldBy: map[connector.System]int{}, hostRunning: map[string]int{}, ctx: context.Background()}
+		heldBy: map[connector.System]int{}, hostRunning: map[string]int{}, ctx: context.Background(),
+		retryAt: map[string]time.Time{}}
 }
 
 // hostOf is the tracker host a connector's requests go to.
@@ -131,9 +138,20 @@ func (s *scheduler) leasePass(ctx context.Context, replicas map[connector.System
 	}
 	// Sorted candidates would be fairer between replicas, but a replica
 	// under its share takes whatever is free; map order spreads them anyway.
+	now := p.now()
+	if len(s.retryAt) > 2*len(candidates)+64 {
+		for id, at := range s.retryAt { // forget connectors gone or taken since
+			if !now.Before(at) {
+				delete(s.retryAt, id)
+			}
+		}
+	}
 	for _, id := range candidates {
 		if ctx.Err() != nil {
 			return
+		}
+		if now.Before(s.retryAt[id]) {
+			continue
 		}
 		p.mu.Lock()
 		c, ok := p.connectors[id]
@@ -149,8 +167,10 @@ func (s *scheduler) leasePass(ctx context.Context, replicas map[connector.System
 			continue
 		}
 		if !got {
+			s.retryAt[id] = now.Add(p.cfg.LeaseTTL / 3)
 			continue
 		}
+		delete(s.retryAt, id)
 		st, err := p.states.Get(ctx, id)
 		if err != nil {
 			p.log.Warn("poll state", "connector", id, "error", err)
