@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -184,6 +185,8 @@ type env struct {
 	// conns holds each replica's own connection, as a separate process has;
 	// closing it is how a test kills a replica (its leases stay behind).
 	conns map[*Poller]*nats.Conn
+	// logs holds what every replica logged (warnings and up).
+	logs testenv.LogBuffer
 }
 
 func newEnv(t *testing.T, leaseTTL time.Duration) *env {
@@ -265,7 +268,7 @@ func (e *env) startWith(t *testing.T, replica string, mutate func(*Config), reg 
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, &e.logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	nc, err := e.srv.Connect()
 	if err != nil {
 		t.Fatal(err)

@@ -132,4 +132,8 @@ func TestASaturatedReplicaSaysHowLate(t *testing.T) {
 	if late := e.pollState(t, first).Late; late != 0 {
 		t.Errorf("%s started on time; its status says late by %v", first, late)
 	}
+	testenv.Eventually(t, 20*time.Second, "the replica logging that it is saturated", func() bool {
+		clock.Advance(t, p.cfg.Tick)
+		return strings.Contains(e.logs.String(), "replica saturated")
+	})
 }
