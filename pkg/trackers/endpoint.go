@@ -271,7 +271,9 @@ func NewHTTPClient(c connector.Connector, opts Options) (*http.Client, error) {
 		}
 		proxy = p
 	}
-	build := func() (*http.Transport, error) { return newTransport(c, policy, proxy, opts.idleConnTimeout()) }
+	build := func() (*http.Transport, error) {
+		return newTransport(c, policy, proxy, opts.idleConnTimeout(), opts.maxIdleConnsPerHost())
+	}
 	var transport *http.Transport
 	var err error
 	if opts.Transports != nil {
@@ -313,7 +315,7 @@ func NewHTTPClient(c connector.Connector, opts Options) (*http.Client, error) {
 // newTransport builds the transport of one (host, proxy, CA bundle): the
 // dialer refuses what the policy refuses, the CA bundle is appended to the
 // system roots, and idle keep-alive connections close after idle.
-func newTransport(c connector.Connector, policy EndpointPolicy, proxy *url.URL, idle time.Duration) (*http.Transport, error) {
+func newTransport(c connector.Connector, policy EndpointPolicy, proxy *url.URL, idle time.Duration, idlePerHost int) (*http.Transport, error) {
 	dialer := &net.Dialer{
 		Timeout:   10 * time.Second,
 		KeepAlive: 30 * time.Second,
@@ -334,10 +336,10 @@ func newTransport(c connector.Connector, policy EndpointPolicy, proxy *url.URL, 
 		DialContext:       dialer.DialContext,
 		TLSClientConfig:   tlsConf,
 		ForceAttemptHTTP2: true,
-		MaxIdleConns:      100,
+		MaxIdleConns:      max(100, idlePerHost),
 		// Connectors sharing a host share the transport: keep as many idle
-		// connections as a poller runs cycles against one host.
-		MaxIdleConnsPerHost:   16,
+		// connections as requests run against one host at once.
+		MaxIdleConnsPerHost:   idlePerHost,
 		IdleConnTimeout:       idle,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

@@ -82,6 +82,10 @@ type Options struct {
 	// IdleConnTimeout closes keep-alive connections idle for longer;
 	// DefaultIdleConnTimeout when zero.
 	IdleConnTimeout time.Duration
+	// MaxIdleConnsPerHost keeps this many idle connections to one host (a
+	// worker sets it to the requests it runs against one host at once);
+	// DefaultMaxIdleConnsPerHost when zero.
+	MaxIdleConnsPerHost int
 }
 
 // Tracker is one system's implementation. What a connector of the system

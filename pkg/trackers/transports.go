@@ -18,6 +18,17 @@ import (
 // connectors share keeps its connections busy and open.
 const DefaultIdleConnTimeout = 30 * time.Second
 
+// DefaultMaxIdleConnsPerHost is the idle connections kept per host when
+// Options.MaxIdleConnsPerHost is zero: the poller's default per-host cap.
+const DefaultMaxIdleConnsPerHost = 32
+
+func (o Options) maxIdleConnsPerHost() int {
+	if o.MaxIdleConnsPerHost > 0 {
+		return o.MaxIdleConnsPerHost
+	}
+	return DefaultMaxIdleConnsPerHost
+}
+
 func (o Options) idleConnTimeout() time.Duration {
 	if o.IdleConnTimeout > 0 {
 		return o.IdleConnTimeout

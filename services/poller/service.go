@@ -104,6 +104,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 	if topts.Logger == nil {
 		topts.Logger = p.log
 	}
+	if topts.MaxIdleConnsPerHost == 0 {
+		topts.MaxIdleConnsPerHost = cfg.HostConcurrency
+	}
 	if topts.Transports == nil {
 		// One transport per (host, proxy, CA bundle) for every connector.
 		topts.Transports = trackers.NewTransportPool()
