@@ -271,6 +271,17 @@ func (s *scheduler) update(c connector.Connector) {
 	s.dispatch()
 }
 
+// deleted stops polling a deleted connector at once; the next lease pass
+// gives its lease back. Caller holds Poller.mu.
+func (s *scheduler) deleted(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.entries[id]; ok && !e.gone {
+		e.c.Enabled = false
+		s.unqueueLocked(e)
+	}
+}
+
 // isRunning reports whether a cycle of the connector is under way.
 func (s *scheduler) isRunning(id string) bool {
 	s.mu.Lock()

@@ -236,6 +236,7 @@ func (p *Poller) onChange(ch connector.Change) {
 	if ch.Deleted {
 		delete(p.connectors, ch.Connector.ID)
 		p.sessions.Forget(ch.Connector.ID)
+		p.sched.deleted(ch.Connector.ID)
 		return
 	}
 	if !p.systems[ch.Connector.System] {
