@@ -297,6 +297,19 @@ func (s *scheduler) dispatch() {
 	if s.ctx.Err() != nil {
 		return
 	}
+	// A host with free room but entries still waiting (one moved back was
+	// then paused or released): give them their turn again. Few hosts ever
+	// wait, those at their cap.
+	for host, w := range s.waiting {
+		for free := s.p.cfg.HostConcurrency - s.hostRunning[host]; free > 0 && w.Len() > 0; free-- {
+			next := heap.Pop(w).(*entry)
+			next.blocked = false
+			heap.Push(&s.queue, next)
+		}
+		if w.Len() == 0 {
+			delete(s.waiting, host)
+		}
+	}
 	now := s.p.now()
 	for s.running < s.p.cfg.Concurrency && s.queue.Len() > 0 && !s.queue[0].due.After(now) {
 		e := heap.Pop(&s.queue).(*entry)
