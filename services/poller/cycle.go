@@ -31,6 +31,7 @@ func (p *Poller) cycle(ctx context.Context, c connector.Connector, late time.Dur
 		p.log.Warn("poll state", "connector", c.ID, "error", err)
 		return connector.PollState{DeferredUntil: start.Add(p.cfg.Tick)}
 	}
+	st = migrateKeys(p.trackers, c, st, p.log) // keys stored before GitHub and GitLab published owner/repo#12
 	// The scheduler counts an interval from the last due time, which may be
 	// up to a tick before the last start: that much early is on time.
 	if due := st.DueFor(c.PollInterval, c.Revision); start.Add(2 * p.cfg.Tick).Before(due) {
