@@ -256,9 +256,8 @@ const DefaultTimeout = 30 * time.Second
 // NewHTTPClient builds the HTTP client a connector talks to its tracker with:
 // the connector's proxy (no proxy from the environment, so what an operator
 // configured is what runs), its CA bundle appended to the system roots, a
-// timeout, a User-Agent, redirects re-checked against the policy, a dialer
-// that refuses resolved addresses the policy refuses, and a client span per
-// request with the URL redacted (tracing.go).
+// timeout, a User-Agent, redirects re-checked against the policy, and a dialer
+// that refuses resolved addresses the policy refuses.
 //
 // Through a proxy the dial-time check applies to the proxy's address; the
 // tracker host is then only checked by CheckURL, since the proxy resolves it.
@@ -294,7 +293,7 @@ func NewHTTPClient(c connector.Connector, opts Options) (*http.Client, error) {
 		ua = DefaultUserAgent
 	}
 	return &http.Client{
-		Transport: traced(userAgentTransport{next: transport, ua: ua}),
+		Transport: userAgentTransport{next: transport, ua: ua},
 		Timeout:   timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 10 {

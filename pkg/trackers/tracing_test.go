@@ -1,10 +1,19 @@
-package trackers_test
+package trackers
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
-	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/connectorhub/connectorhub/pkg/telemetry"
 )
 
 func TestRedactURL(t *testing.T) {
@@ -17,11 +26,68 @@ func TestRedactURL(t *testing.T) {
 		"auth code":       {"https://h/cb?code=xyz&state=1", "https://h/cb?code=REDACTED&state=1"},
 	} {
 		u, _ := url.Parse(tc.in)
-		if got := trackers.RedactURL(u).String(); got != tc.want {
+		if got := RedactURL(u).String(); got != tc.want {
 			t.Errorf("%s: RedactURL(%s) = %s, want %s", name, tc.in, got, tc.want)
 		}
 		if u.String() != tc.in {
 			t.Errorf("%s: RedactURL changed its argument to %s", name, u)
 		}
+	}
+}
+
+// TestTracedRequestShowsOnlyTheRedactedURL: the tracker gets the real URL
+// and no trace headers; the client span only the redacted one, also in the
+// error it records.
+func TestTracedRequestShowsOnlyTheRedactedURL(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	telemetry.Install(tp)
+	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
+	const secret = "glpat-very-secret"
+	var got *url.URL
+	var traceparent string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, traceparent = r.URL, r.Header.Get("traceparent")
+	}))
+	t.Cleanup(srv.Close)
+	hc := &http.Client{Transport: traced(http.DefaultTransport)}
+	ctx, parent := tp.Tracer("test").Start(context.Background(), "parent")
+	for _, raw := range []string{
+		srv.URL + "/api/v4/issues?private_token=" + secret + "&state=opened",
+		"http://bot:" + secret + "@127.0.0.1:1/refused?private_token=" + secret, // a transport error
+	} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
+		if resp, err := hc.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	parent.End()
+	if got == nil || got.Query().Get("private_token") != secret || traceparent != "" {
+		t.Fatalf("tracker got %v with traceparent %q, want the real URL and no trace header", got, traceparent)
+	}
+	var clientSpans int
+	for _, s := range exp.GetSpans() {
+		if s.Name != "tracker GET" {
+			continue
+		}
+		clientSpans++
+		if s.Parent.SpanID() != parent.SpanContext().SpanID() {
+			t.Errorf("client span not under the caller's span")
+		}
+		text := s.Status.Description
+		for _, a := range s.Attributes {
+			text += " " + a.Value.Emit()
+		}
+		for _, e := range s.Events {
+			for _, a := range e.Attributes {
+				text += " " + a.Value.Emit()
+			}
+		}
+		if strings.Contains(text, secret) || !strings.Contains(text, "private_token=REDACTED") {
+			t.Errorf("span %s shows %q, want private_token=REDACTED and no secret", s.Name, text)
+		}
+	}
+	if clientSpans != 2 {
+		t.Errorf("%d client spans, want 2", clientSpans)
 	}
 }

@@ -138,7 +138,8 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	pr := &probe{next: capBodies(hc.Transport, opts.MaxResponseBytes)}
+	// A client span per tracker call, with the URL redacted (tracing.go).
+	pr := &probe{next: capBodies(traced(hc.Transport), opts.MaxResponseBytes)}
 	hc.Transport = pr
 	return &Session{
 		Connector: c,
