@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -149,6 +150,7 @@ func (g *globals) dial(ctx context.Context) (pb.RegistryServiceClient, func(), e
 	conn, err := grpc.NewClient(t.Addr,
 		grpc.WithTransportCredentials(creds),
 		grpc.WithUnaryInterceptor(callInterceptor(t, g.timeout)),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler()), // a client span per call when tracing is on
 	)
 	if err != nil {
 		return nil, nil, fmt.Errorf("registry %s (from %s): %w", t.Addr, t.AddrSource, err)

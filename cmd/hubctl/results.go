@@ -82,6 +82,7 @@ type publishFlags struct {
 	subtasks                            []string
 	prHead, prTitle, prBody, prBase     string
 	baseTime                            string
+	traceparent, tracestate             string
 }
 
 func newPublishCmd(g *globals) *cobra.Command {
@@ -101,6 +102,10 @@ gives the connector's system; a key of another repository is refused. With
 publishing the same id again within the stream's duplicate window is dropped
 by JetStream.
 
+--traceparent (or $TRACEPARENT) takes the traceparent header of the ticket
+event the result answers: the result then carries that trace context, and
+its writeback is part of the ticket's trace (poll, discovery, enrichment).
+
 NATS is found by --nats, then $HUB_NATS_URL, then the hub state file's
 nats_url, then ` + DefaultNATSURL + `.`,
 		Example: `  hubctl results publish --connector jira-sandbox --ticket SAND-1 --status "In Review" \
@@ -115,7 +120,10 @@ nats_url, then ` + DefaultNATSURL + `.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
+			ctx, err := withTraceParent(cmd.Context(), f.traceparent, f.tracestate)
+			if err != nil {
+				return err
+			}
 			system := f.system
 			if system == "" {
 				if system, r.TicketKey, err = g.normalizeTicket(ctx, f.connector, r.GetTicketKey()); err != nil {
@@ -156,6 +164,8 @@ nats_url, then ` + DefaultNATSURL + `.`,
 	fs.StringVar(&f.prTitle, "pr-title", "", "pull/merge request title")
 	fs.StringVar(&f.prBody, "pr-body", "", "pull/merge request description in Markdown")
 	fs.StringVar(&f.prBase, "pr-base", "", "pull/merge request target branch (default: the repository's default)")
+	fs.StringVar(&f.traceparent, "traceparent", g.env.Getenv("TRACEPARENT"), "the traceparent header of the ticket event the result answers, so its writeback joins the ticket's trace (default: $TRACEPARENT)")
+	fs.StringVar(&f.tracestate, "tracestate", g.env.Getenv("TRACESTATE"), "the tracestate header of that event, if any (default: $TRACESTATE)")
 	fs.StringVar(&f.baseTime, "base-time", "", "the ticket update time the work is based on (RFC 3339, or now); later tracker changes are conflicts")
 	_ = cmd.MarkFlagRequired("connector")
 	_ = cmd.MarkFlagRequired("ticket")

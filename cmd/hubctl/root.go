@@ -69,6 +69,12 @@ in that state file.`,
 
 // run executes hubctl with args; main and the tests share it.
 func run(ctx context.Context, env Env, args []string) error {
+	env = env.withDefaults()
+	stopTracing, err := startTracing(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	cmd := NewRootCmd(env)
 	cmd.SetArgs(args)
 	return cmd.ExecuteContext(ctx)
