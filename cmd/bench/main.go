@@ -148,8 +148,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	n := fs.Int("tickets", 1000, "tickets per tracker")
 	idle := fs.Duration("idle", 4*time.Second, "how long to measure idle cycles")
 	interval := fs.Duration("interval", 100*time.Millisecond, "poll interval during the idle measurement")
+	otelRuns := fs.Int("telemetry", 0, "instead: discovery with tracing off vs on (OTLP to an in-process collector), this many runs of each (telemetry.go)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *otelRuns > 0 {
+		return runTelemetry(ctx, *n, *otelRuns, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "bench: %d tickets per tracker, idle window %v at a %v interval\n", *n, *idle, *interval)
 	var rows []row

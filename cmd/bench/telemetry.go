@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/telemetry"
+	"github.com/connectorhub/connectorhub/pkg/trackers/all"
+	"github.com/connectorhub/connectorhub/services/poller"
+)
+
+// The telemetry option (-telemetry) measures first discovery with tracing
+// off (no tracer provider: the API's no-op, as in a process without OTEL_*
+// variables) and on (the SDK with a batching OTLP/HTTP exporter sending to
+// an in-process collector that decodes every export), alternating in the
+// same run, and prints discovery throughput of each (median and best of the
+// runs: on a shared machine the best is the least disturbed) and the ratios.
+
+// collector is an in-process OTLP/HTTP trace receiver that counts spans.
+type collector struct {
+	srv   *httptest.Server
+	spans atomic.Int64
+}
+
+func newCollector() *collector {
+	c := &collector{}
+	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		var req coltracepb.ExportTraceServiceRequest
+		if err != nil || proto.Unmarshal(body, &req) != nil {
+			http.Error(w, "bad export", http.StatusBadRequest)
+			return
+		}
+		for _, rs := range req.GetResourceSpans() {
+			for _, ss := range rs.GetScopeSpans() {
+				c.spans.Add(int64(len(ss.GetSpans())))
+			}
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	return c
+}
+
+// tracingOn installs a tracer provider exporting to c, as
+// telemetry.SetupTracing does for OTEL_EXPORTER_OTLP_ENDPOINT; the returned
+// func flushes and uninstalls it.
+func tracingOn(ctx context.Context, c *collector) (func() error, error) {
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(c.srv.URL+"/v1/traces"))
+	if err != nil {
+		return nil, err
+	}
+	tp, err := telemetry.NewTracerProvider(ctx, "connectorhub-bench", sdktrace.WithBatcher(exp))
+	if err != nil {
+		return nil, err
+	}
+	telemetry.Install(tp)
+	return func() error {
+		err := tp.Shutdown(ctx) // flushes: the collector has every span
+		otel.SetTracerProvider(noop.NewTracerProvider())
+		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator())
+		return err
+	}, nil
+}
+
+// runTelemetry prints, per tracker, first discovery of n tickets with
+// tracing off and on: reps runs of each, alternating, medians compared.
+func runTelemetry(ctx context.Context, n, reps int, stdout, stderr io.Writer) error {
+	col := newCollector()
+	defer col.srv.Close()
+	fmt.Fprintf(stderr, "bench: telemetry off vs on, %d tickets per tracker, %d runs of each\n", n, reps)
+	fmt.Fprintln(stdout, "| system | tickets | tracing off (tickets/s, median / best) | tracing on (tickets/s, median / best) | on / off (median / best) | spans exported per run |")
+	fmt.Fprintln(stdout, "| --- | --- | --- | --- | --- | --- |")
+	for i, f := range fakes() {
+		var off, on []float64
+		var spans int64
+		for r := range reps {
+			// Alternate which goes first, so a drift in the machine's load
+			// during a pair weighs on both.
+			for _, traced := range []bool{r%2 == 1, r%2 == 0} {
+				var stop func() error
+				if traced {
+					var err error
+					if stop, err = tracingOn(ctx, col); err != nil {
+						return err
+					}
+				}
+				before := col.spans.Load()
+				d, err := timeDiscovery(ctx, fakes()[i], n)
+				if stop != nil {
+					if serr := stop(); err == nil {
+						err = serr
+					}
+				}
+				if err != nil {
+					return fmt.Errorf("%s (tracing %v): %w", f.system, traced, err)
+				}
+				rate := float64(n) / d.Seconds()
+				if traced {
+					on, spans = append(on, rate), col.spans.Load()-before
+				} else {
+					off = append(off, rate)
+				}
+			}
+		}
+		if spans < int64(n) {
+			return fmt.Errorf("%s: the collector got %d spans for %d tickets: tracing was not on", f.system, spans, n)
+		}
+		mOff, mOn, bOff, bOn := median(off), median(on), slices.Max(off), slices.Max(on)
+		fmt.Fprintf(stdout, "| %s | %d | %.0f / %.0f | %.0f / %.0f | %.1f%% / %.1f%% | %d |\n", f.system, n, mOff, bOff, mOn, bOn, 100*mOn/mOff, 100*bOn/bOff, spans)
+		fmt.Fprintf(stderr, "bench: %s off %v on %v\n", f.system, off, on)
+	}
+	return nil
+}
+
+func median(vs []float64) float64 {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// timeDiscovery runs a poller against f on a fresh embedded JetStream and
+// returns how long it took until n ticket events were persisted.
+func timeDiscovery(ctx context.Context, f fake, n int) (time.Duration, error) {
+	dir, err := os.MkdirTemp("", "connectorhub-bench-otel-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	srv, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{StoreDir: dir})
+	if err != nil {
+		return 0, err
+	}
+	defer srv.Shutdown()
+	nc, err := srv.Connect()
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0, err
+	}
+	if err := bus.Provision(ctx, js, bus.ProvisionOptions{}); err != nil {
+		return 0, err
+	}
+	f.seed(n, time.Now())
+	ts := httptest.NewServer(f.handler)
+	defer ts.Close()
+	kv, err := js.KeyValue(ctx, bus.BucketConnectors)
+	if err != nil {
+		return 0, err
+	}
+	c := f.connector(ts.URL)
+	c.ID, c.Enabled, c.PollInterval = "bench-"+string(f.system), true, time.Hour
+	c.ApplyDefaults(all.Registry())
+	if _, err := connector.NewStore(kv).Create(ctx, c); err != nil {
+		return 0, err
+	}
+	stream, err := js.Stream(ctx, bus.StreamTickets)
+	if err != nil {
+		return 0, err
+	}
+	cfg := poller.DefaultConfig()
+	cfg.ReplicaID, cfg.Tick = "bench", 10*time.Millisecond
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		done <- poller.Run(pctx, cfg, poller.Deps{JS: js, Decrypter: plain{}, Logger: slog.New(slog.DiscardHandler), Trackers: all.Registry()})
+	}()
+	defer func() { cancel(); <-done }()
+	for {
+		info, err := stream.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if info.State.Msgs >= uint64(n) {
+			return time.Since(start), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case err := <-done:
+			return 0, fmt.Errorf("poller stopped: %v", err)
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
