@@ -65,7 +65,9 @@ func WithPublishOpts(opts ...jetstream.PublishOpt) PublishOption {
 // on the legacy nats.JetStreamContext. The mapping itself is seven headers.
 //
 // NewMsg is exported for senders other than Publish (async publish, core
-// NATS request/reply); options made by WithPublishOpts are ignored here.
+// NATS request/reply); options made by WithPublishOpts are ignored here. Such
+// a sender calls TracePublish on the message before sending it, so the send
+// has its PRODUCER span and consumers continue under it.
 func NewMsg(ctx context.Context, subject string, msg proto.Message, opts ...PublishOption) (*nats.Msg, error) {
 	m, _, err := newMsg(ctx, subject, msg, opts)
 	return m, err
