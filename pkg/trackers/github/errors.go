@@ -127,6 +127,10 @@ const githubMutationGap = time.Second
 
 var githubMutations = newGitHubMutationPacer(githubMutationGap, time.Now, githubSleep)
 
+// WriteGap is the pace of one token's mutations: the writeback gives a
+// result waiting for it no shared writer (trackers.WritePacer).
+func (Tracker) WriteGap() time.Duration { return githubMutationGap }
+
 // githubMutationPacer hands out send times at least gap apart per key. A caller
 // reserves the next free slot and waits for it, so concurrent callers queue
 // in order instead of all waking at once.
