@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -59,6 +60,7 @@ type Service struct {
 	// stopping closes when Run's ctx ends, so waiting results give up.
 	slots    *slots
 	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // New assembles the service (the one place its adapters are wired).
@@ -135,7 +137,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.log.Info("writeback started", "consumer", s.cfg.Durable)
 	<-ctx.Done()
-	close(s.stopping) // results still waiting for their turn give up at once
+	s.stopOnce.Do(func() { close(s.stopping) }) // results still waiting for their turn give up at once
 	drained := make(chan struct{})
 	go func() { stop(); close(drained) }()
 	timer := time.NewTimer(s.cfg.DrainTimeout)
