@@ -27,7 +27,8 @@ import (
 //	WRITEBACK_BENCH=1 go test -count=1 -run TestWritebackThroughput -v ./services/writeback/
 //
 // WRITEBACK_BENCH_RESULTS (default 6000) and WRITEBACK_BENCH_CONNECTORS
-// (default 20) size the run. Every result has a comment; with
+// (default 20) size the run; WRITEBACK_BENCH_CONCURRENCY and
+// WRITEBACK_BENCH_PER_CONNECTOR override the service's settings. Every result has a comment; with
 // WRITEBACK_BENCH_STATUS=1 it also moves the ticket (a ticket read, the
 // transitions and the transition). The results are published first, then
 // the service is started; the clock runs from its start to the last
@@ -70,6 +71,7 @@ func TestWritebackThroughput(t *testing.T) {
 
 	cfg := DefaultConfig()
 	cfg.Concurrency = envInt(t, "WRITEBACK_BENCH_CONCURRENCY", cfg.Concurrency)
+	cfg.PerConnector = envInt(t, "WRITEBACK_BENCH_PER_CONNECTOR", cfg.PerConnector)
 	cfg.MaxPending = max(cfg.MaxPending, cfg.Concurrency)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	svc, err := New(ctx, cfg, Deps{JS: js, Decrypter: plainDecrypter{}, Logger: log, Trackers: all.Registry()})
