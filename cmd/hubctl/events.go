@@ -350,7 +350,11 @@ func summarize(m jetstream.Msg, typ string) string {
 		}
 		return s
 	case *pb.WritebackFailed:
-		return fmt.Sprintf("result %s for %s failed after %d attempts: %s", e.GetResultId(), e.GetTicketKey(), e.GetAttempts(), e.GetReason())
+		s := fmt.Sprintf("result %s for %s failed after %d attempts: %s", e.GetResultId(), e.GetTicketKey(), e.GetAttempts(), e.GetReason())
+		if steps := stepsSummary(e.GetSteps()); steps != "" {
+			s += " [" + steps + "]"
+		}
+		return s
 	case *pb.AuditEvent:
 		s := fmt.Sprintf("%s by %s", e.GetAction(), orDash(e.GetActor()))
 		if e.GetRole() != "" {

@@ -18,8 +18,9 @@ import (
 var ErrNotFailed = errors.New("result is not dead-lettered")
 
 // Replay re-publishes a dead-lettered result on result.ready with a new event
-// id and clears its failed mark, so the writeback resumes from the steps its
-// ledger records as done. It returns the subject published to and the
+// id and clears its failed mark and those of its refused steps, so the
+// writeback resumes from the steps its ledger records as done and tries the
+// failed ones again. It returns the subject published to and the
 // number of replays so far.
 func Replay(ctx context.Context, js jetstream.JetStream, store *Store, resultID string) (string, int, error) {
 	e, err := store.Get(ctx, resultID)
@@ -39,6 +40,11 @@ func Replay(ctx context.Context, js jetstream.JetStream, store *Store, resultID 
 	}
 	e.Failed = false
 	e.Reason = ""
+	for name, st := range e.Steps {
+		if st.State == Failed {
+			delete(e.Steps, name)
+		}
+	}
 	e.Replays++
 	e.Attempts = 0
 	if e, err = store.Put(ctx, e); err != nil {
