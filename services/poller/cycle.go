@@ -29,6 +29,7 @@ func (p *Poller) cycle(ctx context.Context, c connector.Connector) time.Time {
 		p.log.Warn("poll state", "connector", c.ID, "error", err)
 		return start.Add(p.cfg.Tick)
 	}
+	st = migrateKeys(p.trackers, c, st, p.log) // keys stored before GitHub and GitLab published owner/repo#12
 	if due := st.Due(c.PollInterval); start.Before(due) {
 		return due // another replica polled it meanwhile
 	}

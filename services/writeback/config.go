@@ -41,7 +41,8 @@ type Config struct {
 	// MaxPending bounds the results one replica holds, written or waiting
 	// for their connector's turn (the consumer's ack-pending limit).
 	MaxPending int `env:"WRITEBACK_MAX_PENDING" envDefault:"1024"`
-	// PRTitleTemplate formats pull/merge request titles; $ticket_key and $title expand.
+	// PRTitleTemplate formats pull/merge request titles; $ticket_key (PROJ-12
+	// on Jira, #12 on GitHub and GitLab) and $title expand.
 	PRTitleTemplate string `env:"WRITEBACK_PR_TITLE_TEMPLATE" envDefault:"$ticket_key $title"`
 	// StepTimeout bounds one tracker call.
 	StepTimeout time.Duration `env:"WRITEBACK_STEP_TIMEOUT" envDefault:"30s"`

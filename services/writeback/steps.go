@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
@@ -127,6 +128,7 @@ func (s *Service) deadLetter(ctx context.Context, res result, w *work, cause err
 	replays := 0
 	entry := ledger.Entry{}
 	if w != nil {
+		res.TicketKey = w.result.TicketKey // normalised, once the connector was read
 		w.entry.Failed = true
 		w.entry.Reason = cause.Error()
 		if _, err := s.ledger.Put(ctx, w.entry); err != nil {
@@ -246,6 +248,14 @@ func (w *work) prepare(ctx context.Context) error {
 		return fmt.Errorf("%w: no tracker for %s", errUnsupported, c.System)
 	}
 	w.tracker = tr
+	// Whatever form the agent sent (the full key, the number, the web URL),
+	// the tracker calls and the writeback.* events use the key the ticket
+	// events carry (the ledger and its markers go by result id).
+	key, err := trackers.NormalizeKey(tr, c, w.result.TicketKey)
+	if err != nil {
+		return fmt.Errorf("%w: ticket_key: %w", errInvalidResult, err)
+	}
+	w.result.TicketKey = key
 	if w.session, err = w.svc.sessions.Get(ctx, c); err != nil {
 		return err
 	}
@@ -458,7 +468,7 @@ func (w *work) pullRequest(ctx context.Context, pr *pullRequestSpec) error {
 	if title == "" {
 		title = "Work on " + w.result.TicketKey
 	}
-	title = strings.NewReplacer("$ticket_key", ticketLabel(w.connector, w.result.TicketKey), "$title", title).Replace(w.svc.cfg.PRTitleTemplate)
+	title = strings.NewReplacer("$ticket_key", ticketLabel(w.result.TicketKey), "$title", title).Replace(w.svc.cfg.PRTitleTemplate)
 	np := trackers.NewPullRequest{Head: pr.HeadBranch, Base: pr.BaseBranch, Title: title, BodyMarkdown: pr.BodyMarkdown}
 	// Opening reuses an open pull request for the same head, so repeating it is safe.
 	return w.step(ctx, stepPullRequest, "pull_request", func(ctx context.Context) (trackers.Link, error) {
@@ -467,12 +477,14 @@ func (w *work) pullRequest(ctx context.Context, pr *pullRequestSpec) error {
 	}, nil)
 }
 
-// ticketLabel is how a ticket is named in a title: PROJ-12 on Jira, #12 elsewhere.
-func ticketLabel(c connector.Connector, key string) string {
-	if c.System == connector.Jira {
-		return key
+// ticketLabel is how a ticket is named in a title: PROJ-12 on Jira, #12 on
+// GitHub and GitLab (whose keys are owner/repo#12, linked from a title in
+// the same repository by "#12").
+func ticketLabel(key string) string {
+	if _, n, ok := trackers.SplitNumberedKey(key); ok {
+		return "#" + strconv.FormatInt(n, 10)
 	}
-	return "#" + key
+	return key
 }
 
 // links lists what the steps created or changed, in step order.

@@ -309,7 +309,10 @@ type Ticket struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	ConnectorId string                 `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
 	System      System                 `protobuf:"varint,2,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
-	// PROJ-12 on Jira, owner/repo#12 on GitHub, group/project#12 on GitLab.
+	// PROJ-12 on Jira, owner/repo#12 on GitHub, group/project#12 on GitLab
+	// (the project as the connector names it: a GitLab connector that names
+	// its project by numeric id has keys 4711#12). Every system states its
+	// form here. The same key names the ticket in every other event.
 	Key                 string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
 	Url                 string                 `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
 	Summary             string                 `protobuf:"bytes,5,opt,name=summary,proto3" json:"summary,omitempty"`
@@ -605,8 +608,9 @@ type TicketClosed struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	ConnectorId string                 `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
 	System      System                 `protobuf:"varint,2,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
-	Key         string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
-	Url         string                 `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
+	// As Ticket.key.
+	Key string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Url string `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
 	// Why it left the discovered set: "resolved", "unassigned", "out_of_scope", "deleted".
 	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	CloseTime     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
@@ -780,9 +784,10 @@ func (x *KnowledgeHit) GetBodyText() string {
 }
 
 type TicketEnriched struct {
-	state                protoimpl.MessageState `protogen:"open.v1"`
-	ConnectorId          string                 `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
-	System               System                 `protobuf:"varint,2,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ConnectorId string                 `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
+	System      System                 `protobuf:"varint,2,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
+	// As Ticket.key.
 	TicketKey            string                 `protobuf:"bytes,3,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
 	TicketUpdateTime     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=ticket_update_time,json=ticketUpdateTime,proto3" json:"ticket_update_time,omitempty"`
 	KnowledgeConnectorId string                 `protobuf:"bytes,5,opt,name=knowledge_connector_id,json=knowledgeConnectorId,proto3" json:"knowledge_connector_id,omitempty"`
@@ -1008,7 +1013,12 @@ type ResultReady struct {
 	ResultId    string                 `protobuf:"bytes,1,opt,name=result_id,json=resultId,proto3" json:"result_id,omitempty"`
 	ConnectorId string                 `protobuf:"bytes,2,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
 	System      System                 `protobuf:"varint,3,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
-	TicketKey   string                 `protobuf:"bytes,4,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
+	// The ticket: its key as the ticket events carry it (Ticket.key), or what
+	// a person would type for it: the number or "#12" within the connector's
+	// repository, or the ticket's web URL. Writeback normalises it to the key
+	// (writeback.* events carry that); a key of another repository is
+	// dead-lettered at once.
+	TicketKey string `protobuf:"bytes,4,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
 	// The ticket's update time the agent worked from; later changes are conflicts.
 	BaseTime        *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=base_time,json=baseTime,proto3" json:"base_time,omitempty"`
 	TargetStatus    string                 `protobuf:"bytes,6,opt,name=target_status,json=targetStatus,proto3" json:"target_status,omitempty"`
@@ -1186,8 +1196,9 @@ type WritebackCompleted struct {
 	ResultId    string                 `protobuf:"bytes,1,opt,name=result_id,json=resultId,proto3" json:"result_id,omitempty"`
 	ConnectorId string                 `protobuf:"bytes,2,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
 	System      System                 `protobuf:"varint,3,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
-	TicketKey   string                 `protobuf:"bytes,4,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
-	Links       []*Link                `protobuf:"bytes,5,rep,name=links,proto3" json:"links,omitempty"`
+	// As Ticket.key (the result's ticket_key, normalised).
+	TicketKey string  `protobuf:"bytes,4,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
+	Links     []*Link `protobuf:"bytes,5,rep,name=links,proto3" json:"links,omitempty"`
 	// "applied", "skipped_tracker_wins", "applied_agent_wins", or "none".
 	StatusOutcome string `protobuf:"bytes,6,opt,name=status_outcome,json=statusOutcome,proto3" json:"status_outcome,omitempty"`
 	// Every step of the result with its outcome, in step order.
@@ -1280,9 +1291,11 @@ type WritebackFailed struct {
 	ResultId    string                 `protobuf:"bytes,1,opt,name=result_id,json=resultId,proto3" json:"result_id,omitempty"`
 	ConnectorId string                 `protobuf:"bytes,2,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
 	System      System                 `protobuf:"varint,3,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
-	TicketKey   string                 `protobuf:"bytes,4,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
-	Reason      string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
-	Attempts    int32                  `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// The result's ticket_key, normalised as Ticket.key when it names a
+	// ticket of the connector, else as sent.
+	TicketKey string `protobuf:"bytes,4,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
+	Reason    string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Attempts  int32  `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	// The original result, so it can be replayed.
 	Result *ResultReady `protobuf:"bytes,7,opt,name=result,proto3" json:"result,omitempty"`
 	// Every step of the result with its outcome, in step order: which were
