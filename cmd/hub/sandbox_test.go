@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -54,12 +55,37 @@ func TestSandboxWalkThrough(t *testing.T) {
 		st, err = hubstate.Read(stateFile)
 		return err == nil && st.NATSURL != ""
 	})
-	nc, err := nats.Connect(st.NATSURL)
+	// The walk-through's client is hubctl's: the credential the state file names.
+	if nc, err := nats.Connect(st.NATSURL); err == nil {
+		nc.Close()
+		t.Fatal("the hub's NATS accepted a client without a credential")
+	}
+	auth, err := bus.ClientAuth{CredsFile: st.NATSCredsFile}.Options()
+	if err != nil {
+		t.Fatalf("state file's NATS credential %q: %v", st.NATSCredsFile, err)
+	}
+	nc, err := nats.Connect(st.NATSURL, auth...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
+	// At the end: every service did all of the walk-through under its own
+	// NATS role, the server refused nothing, and no seed reached the log.
+	t.Cleanup(func() {
+		if strings.Contains(logs.String(), "Violation") {
+			t.Errorf("a service was refused on the bus:\n%s", logs.String())
+		}
+		seeds, _ := filepath.Glob(filepath.Join(filepath.Dir(st.NATSCredsFile), "*.nk"))
+		if len(seeds) != len(bus.Roles()) {
+			t.Errorf("seed files %v, want one per role", seeds)
+		}
+		for _, f := range seeds {
+			if seed, _ := os.ReadFile(f); len(strings.TrimSpace(string(seed))) == 0 || strings.Contains(logs.String(), strings.TrimSpace(string(seed))) {
+				t.Errorf("seed %s empty or logged", f)
+			}
+		}
+	})
 
 	// 1. Discovery: the seeded Jira tickets arrive as ticket.discovered.
 	var tickets []*chv1.Ticket

@@ -142,6 +142,7 @@ nats_url, then ` + DefaultNATSURL + `.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&g.natsURL, "nats", "", "NATS server URL (default: $HUB_NATS_URL, the hub state file, "+DefaultNATSURL+")")
+	fs.StringVar(&g.natsCreds, "nats-creds", "", "NATS credential: an nkey seed or .creds file, or a credentials dir (its hubctl.nk) (default: $HUB_NATS_CREDS, the file named in the hub state file)")
 	fs.StringVar(&f.connector, "connector", "", "connector id (required)")
 	fs.StringVar(&f.ticket, "ticket", "", "ticket: PROJ-12, owner/repo#12, group/project#12, its number, #number or web URL (required)")
 	fs.StringVar(&f.system, "system", "", "jira, github or gitlab (default: the connector's, asked from the registry)")

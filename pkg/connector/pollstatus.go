@@ -18,11 +18,14 @@ type PollStatus struct {
 	LastError    string
 	NextPoll     time.Time
 	TicketsKnown int
+	// Late is how late the last cycle started on a saturated replica.
+	Late time.Duration
 }
 
 // Status is the shown part of st.
 func (st PollState) Status() PollStatus {
-	return PollStatus{LastPoll: st.LastPoll, LastSuccess: st.LastSuccess, LastError: st.LastError, NextPoll: st.NextPoll, TicketsKnown: len(st.Known)}
+	return PollStatus{LastPoll: st.LastPoll, LastSuccess: st.LastSuccess, LastError: st.LastError, NextPoll: st.NextPoll,
+		TicketsKnown: len(st.Known), Late: st.Late}
 }
 
 // StatusChange is one update seen by WatchStatus: the status of connector
