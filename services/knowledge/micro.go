@@ -9,8 +9,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/connectorhub/connectorhub/pkg/bus"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -113,6 +115,8 @@ func (m *microServer) answer(ctx context.Context, req micro.Request) {
 		m.respondErr(req, CodeInvalid, "request is not a connectorhub.v1.SearchRequest in protobuf JSON")
 		return
 	}
+	// A requester's traceparent header carries its trace into the search.
+	ctx = propagation.TraceContext{}.Extract(ctx, bus.HeaderCarrier(req.Headers()))
 	ctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	res, err := m.engine.Search(ctx, toQuery(&in, m.engine.cfg.MaxTerms))
