@@ -17,7 +17,9 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
@@ -51,7 +53,10 @@ func NewClient(nc *nats.Conn) *Client { return &Client{nc: nc} }
 // TestSaved asks a worker to test the saved connector c.
 func (c *Client) TestSaved(ctx context.Context, conn connector.Connector) (trackers.TestResult, error) {
 	data, _ := json.Marshal(request{ConnectorID: conn.ID})
-	msg, err := c.nc.RequestWithContext(ctx, Subject(conn.System), data)
+	req := &nats.Msg{Subject: Subject(conn.System), Data: data, Header: nats.Header{}}
+	// The worker's tracker calls join the caller's trace (the gRPC call's).
+	propagation.TraceContext{}.Inject(ctx, bus.HeaderCarrier(req.Header))
+	msg, err := c.nc.RequestMsgWithContext(ctx, req)
 	if errors.Is(err, nats.ErrNoResponders) {
 		return trackers.TestResult{}, fmt.Errorf("%w for %s: start a worker (poller or hub) with decrypt rights", ErrNoWorker, conn.System)
 	}
@@ -115,6 +120,7 @@ func (r *Responder) Serve(ctx context.Context, nc *nats.Conn, systems ...connect
 }
 
 func (r *Responder) answer(ctx context.Context, m *nats.Msg) {
+	ctx = propagation.TraceContext{}.Extract(ctx, bus.HeaderCarrier(m.Header))
 	var req request
 	var rep reply
 	if err := json.Unmarshal(m.Data, &req); err != nil {
