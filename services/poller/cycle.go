@@ -24,7 +24,14 @@ func (e errDeferred) Error() string { return "rate limited until " + e.until.For
 // mid-cycle cannot overwrite the new holder's progress.
 func (p *Poller) cycle(ctx context.Context, c connector.Connector) time.Time {
 	start := p.now()
-	st, err := p.states.Get(ctx, c.ID)
+	st, err := p.states.Load(ctx, c.ID)
+	if errors.Is(err, connector.ErrStateDamaged) {
+		// The known set cannot be trusted: list everything again (dedup ids
+		// keep consumers from seeing an unchanged ticket twice) and let the
+		// save rewrite the state whole.
+		p.log.Warn("poll state damaged, resyncing", "connector", c.ID, "error", err)
+		st.Resync, err = true, nil
+	}
 	if err != nil {
 		p.log.Warn("poll state", "connector", c.ID, "error", err)
 		return start.Add(p.cfg.Tick)
@@ -289,7 +296,7 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 		return err
 	}
 	for _, ch := range changes {
-		r.st.Known[ch.key] = ch.updated
+		r.st.SetKnown(ch.key, ch.updated)
 	}
 	for _, tk := range tickets {
 		if tk.Updated.After(r.st.Cursor) {
@@ -324,7 +331,7 @@ func (r *cycleRun) publishClosed(ctx context.Context, seen map[string]bool) erro
 		return err
 	}
 	for _, key := range gone {
-		delete(r.st.Known, key)
+		r.st.ForgetKnown(key)
 	}
 	if len(gone) > 0 {
 		r.log.Info("published closed tickets", "count", len(gone))

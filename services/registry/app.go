@@ -242,7 +242,7 @@ func (s *Service) Delete(ctx context.Context, id string, rev uint64) (err error)
 
 // Status is what the pollers last reported about a connector.
 func (s *Service) Status(ctx context.Context, id string) connector.PollState {
-	st, err := s.states.Get(ctx, id)
+	st, err := s.states.Head(ctx, id) // KnownCount, not the known tickets
 	if err != nil {
 		s.log.WarnContext(ctx, "poll state unreadable", "connector", id, "error", err)
 	}

@@ -174,7 +174,7 @@ func statusToProto(st connector.PollState) *chv1.ConnectorStatus {
 		LastPollTime:    tsOrNil(st.LastPoll),
 		LastSuccessTime: tsOrNil(st.LastSuccess),
 		LastError:       st.LastError,
-		TicketsKnown:    int64(len(st.Known)),
+		TicketsKnown:    int64(st.KnownCount),
 		NextPollTime:    tsOrNil(st.NextPoll),
 	}
 }

@@ -1,0 +1,328 @@
+package connector
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The known tickets of a connector do not live in its head key: a save after
+// one page must cost what the page changed, not what the connector knows
+// (100,000 open tickets would be ~6 MB, beyond a KV value).
+//
+// Layout in the poll_state bucket, for connector <id>:
+//
+//	<id>            head: every PollState field but Known, plus knownLayout
+//	<id>.k.<nonce>  parts: a base chunk (a slice of the snapshot of Known, at
+//	                most knownChunk entries) or a run (the changes of one save)
+//
+// A save with changes writes one run and then the head, conditionally on the
+// head's revision; the head lists the parts with the revision each was
+// written at, so a part changed or lost behind the head's back is detected
+// (ErrStateDamaged) rather than read as truth. When the runs hold as many
+// entries as the base (or there are too many of them), the next save writes
+// a fresh base instead (compaction); its cost, O(known), is spread over at
+// least as many changed entries, so a save costs O(page) amortized. Parts a
+// new head no longer lists are deleted after it is written; parts written
+// for a head that lost the race are deleted at once. A state stored in the
+// old single-value format (Known inside the head) is read as such and
+// rewritten in this layout by its next save.
+
+const (
+	knownLayoutVersion = 2
+	// knownChunk bounds a base part: ~60 bytes an entry keeps it far below
+	// the 1 MB payload limit.
+	knownChunk = 4096
+	// maxKnownRuns bounds the parts a load reads beyond the base.
+	maxKnownRuns = 512
+	// minCompact: below this many run entries a small set is never compacted.
+	minCompact = 4096
+)
+
+// ErrStateDamaged means the stored poll state is inconsistent: its head names
+// a part that is missing or was rewritten, or the parts do not add up to the
+// count the head recorded. The head's fields are still returned, with an
+// empty Known set; a save rewrites the whole state.
+var ErrStateDamaged = errors.New("poll state damaged")
+
+// knownLayout is the head's description of where Known is stored.
+type knownLayout struct {
+	Version    int       `json:"v"`
+	Base       []partRef `json:"base,omitempty"`
+	Runs       []partRef `json:"runs,omitempty"`
+	RunEntries int       `json:"run_entries,omitempty"`
+}
+
+// partRef names one part and the KV revision it was written at.
+type partRef struct {
+	Key string `json:"k"`
+	Rev uint64 `json:"r"`
+}
+
+// part is a stored base chunk or run: tickets set (key → update time) and
+// tickets forgotten.
+type part struct {
+	Set map[string]time.Time `json:"set,omitempty"`
+	Del []string             `json:"del,omitempty"`
+}
+
+// head is the stored form of a head key.
+type head struct {
+	PollState
+	Layout *knownLayout `json:"known_layout,omitempty"`
+}
+
+// knownTrack follows the changes of Known since it was loaded or saved, so a
+// save writes only them. It is shared by copies of a PollState.
+type knownTrack struct {
+	layout  knownLayout
+	stored  bool // layout describes what is stored (false: rewrite all)
+	count   int  // len(Known) as the tracked changes leave it
+	changed map[string]struct{}
+	// headOnly: read by Head, without the known tickets.
+	headOnly bool
+}
+
+// SetKnown records that the event of ticket key at version updated was
+// published. Changes made through SetKnown and ForgetKnown are what a save
+// writes; a Known map changed otherwise is rewritten whole.
+func (st *PollState) SetKnown(key string, updated time.Time) {
+	if st.Known == nil {
+		st.Known = map[string]time.Time{}
+	}
+	tr := st.tracker()
+	if _, ok := st.Known[key]; !ok {
+		tr.count++
+	}
+	st.Known[key] = updated
+	tr.changed[key] = struct{}{}
+}
+
+// ForgetKnown removes ticket key from the known set.
+func (st *PollState) ForgetKnown(key string) {
+	tr := st.tracker()
+	if _, ok := st.Known[key]; ok {
+		tr.count--
+		delete(st.Known, key)
+	}
+	tr.changed[key] = struct{}{}
+}
+
+func (st *PollState) tracker() *knownTrack {
+	if st.track == nil || st.track.changed == nil {
+		headOnly := st.track != nil && st.track.headOnly
+		st.track = &knownTrack{count: len(st.Known), changed: map[string]struct{}{}, headOnly: headOnly}
+	}
+	return st.track
+}
+
+// Load reads the state of a connector with its known tickets; a connector
+// never polled has a zero state. A damaged layout returns the head's fields,
+// an empty Known and an error wrapping ErrStateDamaged.
+func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
+	st, layout, err := s.readHead(ctx, id)
+	if err != nil || layout == nil {
+		// Missing, or the old single-value format: Known came with the head
+		// and the next save writes the new layout.
+		return st, err
+	}
+	known := make(map[string]time.Time, st.KnownCount)
+	damaged := func(format string, args ...any) (PollState, error) {
+		st.Known = map[string]time.Time{}
+		st.track = &knownTrack{changed: map[string]struct{}{}} // stored=false: the next save rewrites all
+		return st, fmt.Errorf("%w: %s: %s", ErrStateDamaged, id, fmt.Sprintf(format, args...))
+	}
+	for i, ref := range slices.Concat(layout.Base, layout.Runs) {
+		e, err := s.kv.Get(ctx, ref.Key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return damaged("part %s is missing", ref.Key)
+		}
+		if err != nil {
+			return PollState{}, fmt.Errorf("read poll state %s: %w", ref.Key, err)
+		}
+		if e.Revision() != ref.Rev {
+			return damaged("part %s is at revision %d, the head wrote %d", ref.Key, e.Revision(), ref.Rev)
+		}
+		var p part
+		if err := json.Unmarshal(e.Value(), &p); err != nil {
+			return damaged("part %s: %v", ref.Key, err)
+		}
+		if i < len(layout.Base) && len(p.Del) > 0 {
+			return damaged("base part %s forgets tickets", ref.Key)
+		}
+		for k, t := range p.Set {
+			known[k] = t
+		}
+		for _, k := range p.Del {
+			delete(known, k)
+		}
+	}
+	if len(known) != st.KnownCount {
+		return damaged("parts hold %d tickets, the head counted %d", len(known), st.KnownCount)
+	}
+	st.Known = known
+	st.track = &knownTrack{layout: *layout, stored: true, count: len(known), changed: map[string]struct{}{}}
+	return st, nil
+}
+
+// readHead reads the head key. layout is nil for a missing state and for the
+// old single-value format.
+func (s *StateStore) readHead(ctx context.Context, id string) (PollState, *knownLayout, error) {
+	e, err := s.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return PollState{}, nil, nil
+	}
+	if err != nil {
+		return PollState{}, nil, fmt.Errorf("read poll state %s: %w", id, err)
+	}
+	var h head
+	if err := json.Unmarshal(e.Value(), &h); err != nil {
+		return PollState{}, nil, fmt.Errorf("decode poll state %s: %w", id, err)
+	}
+	st := h.PollState
+	st.Revision = e.Revision()
+	if h.Layout == nil {
+		st.KnownCount = len(st.Known)
+		return st, nil, nil
+	}
+	if h.Layout.Version != knownLayoutVersion {
+		return st, nil, fmt.Errorf("%w: %s: layout version %d", ErrStateDamaged, id, h.Layout.Version)
+	}
+	return st, h.Layout, nil
+}
+
+// save writes the changed known tickets (or all of them), then the head.
+func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollState, error) {
+	tr := st.track
+	full := tr == nil || !tr.stored || tr.count != len(st.Known)
+	var layout knownLayout
+	if !full {
+		layout = tr.layout
+		layout.Base = slices.Clone(layout.Base)
+		layout.Runs = slices.Clone(layout.Runs)
+		if n := len(tr.changed); n > 0 && (len(layout.Runs) >= maxKnownRuns || layout.RunEntries+n > max(len(st.Known), minCompact)) {
+			full = true
+		}
+	}
+	var written, obsolete []string
+	cleanup := func(keys []string) {
+		for _, k := range keys {
+			_ = s.kv.Purge(context.WithoutCancel(ctx), k)
+		}
+	}
+	writePart := func(p part) (partRef, error) {
+		data, err := json.Marshal(p)
+		if err != nil {
+			return partRef{}, err
+		}
+		key := id + ".k." + nonce()
+		rev, err := s.kv.Put(ctx, key, data)
+		if err != nil {
+			return partRef{}, fmt.Errorf("write poll state %s: %w", key, err)
+		}
+		written = append(written, key)
+		return partRef{Key: key, Rev: rev}, nil
+	}
+	switch {
+	case full:
+		if tr != nil && tr.stored {
+			for _, r := range slices.Concat(tr.layout.Base, tr.layout.Runs) {
+				obsolete = append(obsolete, r.Key)
+			}
+		}
+		layout = knownLayout{Version: knownLayoutVersion}
+		keys := make([]string, 0, len(st.Known))
+		for k := range st.Known {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for chunk := range slices.Chunk(keys, knownChunk) {
+			p := part{Set: make(map[string]time.Time, len(chunk))}
+			for _, k := range chunk {
+				p.Set[k] = st.Known[k]
+			}
+			ref, err := writePart(p)
+			if err != nil {
+				cleanup(written)
+				return st, err
+			}
+			layout.Base = append(layout.Base, ref)
+		}
+	case len(tr.changed) > 0:
+		p := part{Set: map[string]time.Time{}}
+		for k := range tr.changed {
+			if t, ok := st.Known[k]; ok {
+				p.Set[k] = t
+			} else {
+				p.Del = append(p.Del, k)
+			}
+		}
+		slices.Sort(p.Del)
+		ref, err := writePart(p)
+		if err != nil {
+			return st, err
+		}
+		layout.Runs = append(layout.Runs, ref)
+		layout.RunEntries += len(tr.changed)
+	}
+	hs := st
+	hs.Known = nil
+	hs.KnownCount = len(st.Known)
+	data, err := json.Marshal(head{PollState: hs, Layout: &layout})
+	if err != nil {
+		cleanup(written)
+		return st, fmt.Errorf("encode poll state %s: %w", id, err)
+	}
+	var rev uint64
+	if st.Revision == 0 {
+		rev, err = s.kv.Create(ctx, id, data)
+	} else {
+		rev, err = s.kv.Update(ctx, id, data, st.Revision)
+	}
+	if err != nil {
+		cleanup(written)
+		if isWrongRevision(err) {
+			return st, fmt.Errorf("%w: poll state %s", ErrConflict, id)
+		}
+		return st, fmt.Errorf("write poll state %s: %w", id, err)
+	}
+	cleanup(obsolete)
+	st.Revision = rev
+	st.KnownCount = len(st.Known)
+	st.track = &knownTrack{layout: layout, stored: true, count: len(st.Known), changed: map[string]struct{}{}}
+	return st, nil
+}
+
+func nonce() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// deleteParts removes every part key of a connector, listed or orphaned.
+func (s *StateStore) deleteParts(ctx context.Context, id string) error {
+	lister, err := s.kv.ListKeysFiltered(ctx, id+".k.>")
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list poll state parts %s: %w", id, err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		if err := s.kv.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("delete poll state %s: %w", k, err)
+		}
+	}
+	return nil
+}
