@@ -77,7 +77,7 @@ func TestPollStateWith100000KnownSavesOnlyWhatAPageChanged(t *testing.T) {
 			t.Fatalf("page %d: load: %d known, %v", page, len(st.Known), err)
 		}
 		for i := range 50 {
-			st.SetKnown(fmt.Sprintf("PROJ-%d", page*50+i), base.Add(time.Hour))     // updated
+			st.SetKnown(fmt.Sprintf("PROJ-%d", page*50+i), base.Add(time.Hour))   // updated
 			st.SetKnown(fmt.Sprintf("NEW-%d-%d", page, i), base.Add(2*time.Hour)) // new
 		}
 		st.Cursor = base.Add(2 * time.Hour)
