@@ -58,6 +58,35 @@ type knownLayout struct {
 	Base       []partRef `json:"base,omitempty"`
 	Runs       []partRef `json:"runs,omitempty"`
 	RunEntries int       `json:"run_entries,omitempty"`
+	// Pages names the part holding Pages and IncrementalPages: the keys of
+	// whole-set pages grow with the known set, so they are written only
+	// when a listing replaced them, not with every save.
+	Pages *partRef `json:"pages,omitempty"`
+}
+
+// pagesPart is the stored form of the page caches.
+type pagesPart struct {
+	Pages            []PageCache `json:"pages,omitempty"`
+	IncrementalPages []PageCache `json:"incremental_pages,omitempty"`
+}
+
+// pagesSig identifies the page slices a state holds: the poller replaces
+// them whole after a listing, so the same first element and length means
+// unchanged.
+type pagesSig struct {
+	pages, incremental     *PageCache
+	nPages, nIncrementalPg int
+}
+
+func sigOf(st *PollState) pagesSig {
+	sig := pagesSig{nPages: len(st.Pages), nIncrementalPg: len(st.IncrementalPages)}
+	if len(st.Pages) > 0 {
+		sig.pages = &st.Pages[0]
+	}
+	if len(st.IncrementalPages) > 0 {
+		sig.incremental = &st.IncrementalPages[0]
+	}
+	return sig
 }
 
 // partRef names one part and the KV revision it was written at.
@@ -86,6 +115,7 @@ type knownTrack struct {
 	stored  bool // layout describes what is stored (false: rewrite all)
 	count   int  // len(Known) as the tracked changes leave it
 	changed map[string]struct{}
+	pages   pagesSig // the page caches as stored
 	// headOnly: read by Head, without the known tickets.
 	headOnly bool
 }
@@ -139,20 +169,21 @@ func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
 		st.track = &knownTrack{changed: map[string]struct{}{}} // stored=false: the next save rewrites all
 		return st, fmt.Errorf("%w: %s: %s", ErrStateDamaged, id, fmt.Sprintf(format, args...))
 	}
+	if ref := layout.Pages; ref != nil {
+		var pp pagesPart
+		if err := s.readPart(ctx, *ref, &pp); errors.Is(err, ErrStateDamaged) {
+			return damaged("%v", err)
+		} else if err != nil {
+			return PollState{}, err
+		}
+		st.Pages, st.IncrementalPages = pp.Pages, pp.IncrementalPages
+	}
 	for i, ref := range slices.Concat(layout.Base, layout.Runs) {
-		e, err := s.kv.Get(ctx, ref.Key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return damaged("part %s is missing", ref.Key)
-		}
-		if err != nil {
-			return PollState{}, fmt.Errorf("read poll state %s: %w", ref.Key, err)
-		}
-		if e.Revision() != ref.Rev {
-			return damaged("part %s is at revision %d, the head wrote %d", ref.Key, e.Revision(), ref.Rev)
-		}
 		var p part
-		if err := json.Unmarshal(e.Value(), &p); err != nil {
-			return damaged("part %s: %v", ref.Key, err)
+		if err := s.readPart(ctx, ref, &p); errors.Is(err, ErrStateDamaged) {
+			return damaged("%v", err)
+		} else if err != nil {
+			return PollState{}, err
 		}
 		if i < len(layout.Base) && len(p.Del) > 0 {
 			return damaged("base part %s forgets tickets", ref.Key)
@@ -168,8 +199,27 @@ func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
 		return damaged("parts hold %d tickets, the head counted %d", len(known), st.KnownCount)
 	}
 	st.Known = known
-	st.track = &knownTrack{layout: *layout, stored: true, count: len(known), changed: map[string]struct{}{}}
+	st.track = &knownTrack{layout: *layout, stored: true, count: len(known), changed: map[string]struct{}{}, pages: sigOf(&st)}
 	return st, nil
+}
+
+// readPart reads a part named by the head into v; ErrStateDamaged when it
+// is missing, rewritten or unreadable.
+func (s *StateStore) readPart(ctx context.Context, ref partRef, v any) error {
+	e, err := s.kv.Get(ctx, ref.Key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("%w: part %s is missing", ErrStateDamaged, ref.Key)
+	}
+	if err != nil {
+		return fmt.Errorf("read poll state %s: %w", ref.Key, err)
+	}
+	if e.Revision() != ref.Rev {
+		return fmt.Errorf("%w: part %s is at revision %d, the head wrote %d", ErrStateDamaged, ref.Key, e.Revision(), ref.Rev)
+	}
+	if err := json.Unmarshal(e.Value(), v); err != nil {
+		return fmt.Errorf("%w: part %s: %v", ErrStateDamaged, ref.Key, err)
+	}
+	return nil
 }
 
 // readHead reads the head key. layout is nil for a missing state and for the
@@ -217,7 +267,7 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 			_ = s.kv.Purge(context.WithoutCancel(ctx), k)
 		}
 	}
-	writePart := func(p part) (partRef, error) {
+	writePart := func(p any) (partRef, error) {
 		data, err := json.Marshal(p)
 		if err != nil {
 			return partRef{}, err
@@ -235,6 +285,9 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 		if tr != nil && tr.stored {
 			for _, r := range slices.Concat(tr.layout.Base, tr.layout.Runs) {
 				obsolete = append(obsolete, r.Key)
+			}
+			if tr.layout.Pages != nil {
+				obsolete = append(obsolete, tr.layout.Pages.Key)
 			}
 		}
 		layout = knownLayout{Version: knownLayoutVersion}
@@ -272,8 +325,22 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 		layout.Runs = append(layout.Runs, ref)
 		layout.RunEntries += len(tr.changed)
 	}
+	if tr == nil || !tr.stored || full || sigOf(&st) != tr.pages || (layout.Pages == nil) != (len(st.Pages)+len(st.IncrementalPages) == 0) {
+		if layout.Pages != nil && !full {
+			obsolete = append(obsolete, layout.Pages.Key)
+		}
+		layout.Pages = nil
+		if len(st.Pages)+len(st.IncrementalPages) > 0 {
+			ref, err := writePart(pagesPart{Pages: st.Pages, IncrementalPages: st.IncrementalPages})
+			if err != nil {
+				cleanup(written)
+				return st, err
+			}
+			layout.Pages = &ref
+		}
+	}
 	hs := st
-	hs.Known = nil
+	hs.Known, hs.Pages, hs.IncrementalPages = nil, nil, nil
 	hs.KnownCount = len(st.Known)
 	data, err := json.Marshal(head{PollState: hs, Layout: &layout})
 	if err != nil {
@@ -296,7 +363,7 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 	cleanup(obsolete)
 	st.Revision = rev
 	st.KnownCount = len(st.Known)
-	st.track = &knownTrack{layout: layout, stored: true, count: len(st.Known), changed: map[string]struct{}{}}
+	st.track = &knownTrack{layout: layout, stored: true, count: len(st.Known), changed: map[string]struct{}{}, pages: sigOf(&st)}
 	return st, nil
 }
 

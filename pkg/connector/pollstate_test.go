@@ -318,3 +318,45 @@ func mustHead(t *testing.T, s *connector.StateStore, id string) connector.PollSt
 	}
 	return h
 }
+
+func TestPollStatePageCachesAreWrittenOnlyWhenReplaced(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	kv := newStateKV(t)
+	s := connector.NewStateStore(kv)
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	keys := make([]string, 5000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("o/r#%d", i)
+	}
+	st := connector.PollState{Pages: []connector.PageCache{{ETag: `"a"`, Next: "2", Keys: keys}}, IncrementalPages: []connector.PageCache{{Since: base, ETag: `"b"`}}}
+	st, err := s.Put(ctx, "gh-pages", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err = s.Load(ctx, "gh-pages")
+	if err != nil || len(st.Pages) != 1 || len(st.Pages[0].Keys) != 5000 || st.IncrementalPages[0].ETag != `"b"` || !st.IncrementalPages[0].Since.Equal(base) {
+		t.Fatalf("pages read back as %d pages, %v", len(st.Pages), err)
+	}
+	// A save that did not replace the page caches writes the head alone.
+	rev := st.Revision
+	st.SetKnown("o/r#1", base)
+	if st, err = s.Put(ctx, "gh-pages", st); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := partBytes(t, kv, "gh-pages", rev); n > 200 {
+		t.Fatalf("a save with unchanged page caches wrote %d bytes of parts", n)
+	}
+	if h, _ := kv.Get(ctx, "gh-pages"); len(h.Value()) > 1024 {
+		t.Fatalf("the head holds %d bytes: the page caches belong in a part", len(h.Value()))
+	}
+	// A listing replaces them: the next save writes them.
+	st.IncrementalPages = []connector.PageCache{{Since: base.Add(time.Hour), ETag: `"c"`}}
+	if _, err = s.Put(ctx, "gh-pages", st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load(ctx, "gh-pages")
+	if err != nil || got.IncrementalPages[0].ETag != `"c"` || len(got.Pages[0].Keys) != 5000 || len(got.Known) != 1 {
+		t.Fatalf("after replacing: %+v, %v", got.IncrementalPages, err)
+	}
+}
