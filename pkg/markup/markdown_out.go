@@ -35,6 +35,16 @@ func ADFToText(doc json.RawMessage) (string, error) {
 	return (&mdWriter{plain: true}).document(root), nil
 }
 
+// ADFToTextAndMarkdown is ADFToText and ADFToMarkdown of one document,
+// parsed once.
+func ADFToTextAndMarkdown(doc json.RawMessage) (text, md string, err error) {
+	root, err := parseADF(doc)
+	if err != nil {
+		return "", "", err
+	}
+	return (&mdWriter{plain: true}).document(root), (&mdWriter{}).document(root), nil
+}
+
 // mdWriter renders the shared tree as Markdown, or as plain text when plain is set.
 type mdWriter struct {
 	plain bool

@@ -42,3 +42,18 @@ func TestSkippedReadBackWouldHavePassed(t *testing.T) {
 		}
 	}
 }
+
+func TestADFToTextAndMarkdownIsBothConversions(t *testing.T) {
+	for _, s := range markdownSeeds {
+		doc, err := MarkdownToADF(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, md, err := ADFToTextAndMarkdown(doc)
+		wantText, _ := ADFToText(doc)
+		wantMD, _ := ADFToMarkdown(doc)
+		if err != nil || text != wantText || md != wantMD {
+			t.Fatalf("%q: got %q / %q (%v), want %q / %q", s, text, md, err, wantText, wantMD)
+		}
+	}
+}
