@@ -4,7 +4,7 @@
 package fakehttp
 
 import (
-	"encoding/json"
+	json "github.com/goccy/go-json"
 	"net/http"
 	"net/http/httptest"
 	"strings"

@@ -190,6 +190,7 @@ func (s *Server) searchJQL(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.indexSubtasksLocked()()
 	if q, err := ParseJQL(p.JQL); err == nil && len(q.clauses) == 0 {
 		// The enhanced search refuses unbounded queries.
 		badRequest(w, []string{"Unbounded JQL queries are not allowed here. Please add a search restriction to your query."}, nil)
@@ -240,6 +241,7 @@ func (s *Server) searchStartAt(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.indexSubtasksLocked()()
 	found, err := s.run(c, p.JQL)
 	if err != nil {
 		badRequest(w, []string{err.Error()}, nil)
