@@ -1,6 +1,8 @@
 package github
 
 import (
+	"bytes"
+
 	"cmp"
 	"context"
 	"fmt"
@@ -13,6 +15,8 @@ import (
 	"sync"
 	"time"
 	"weak"
+
+	fastjson "github.com/goccy/go-json"
 
 	"github.com/google/go-github/v92/github"
 
@@ -73,8 +77,8 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 	if q.ETag != "" {
 		req.Header.Set("If-None-Match", q.ETag)
 	}
-	var listed []*listedIssue
-	resp, err := gc.Do(req, &listed)
+	var body bytes.Buffer
+	resp, err := gc.Do(req, &body)
 	if resp != nil && resp.StatusCode == http.StatusNotModified {
 		return trackers.DiscoveryPage{NotModified: true, ETag: q.ETag}, nil
 	}
@@ -82,6 +86,10 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 		// A repository that is missing or invisible to the token is a
 		// configuration problem retries will not fix.
 		return trackers.DiscoveryPage{}, githubError(ctx, err, what, trackers.ErrUnauthorized)
+	}
+	var listed []*listedIssue
+	if err := fastjson.Unmarshal(body.Bytes(), &listed); err != nil {
+		return trackers.DiscoveryPage{}, fmt.Errorf("%w: github %s: %v", trackers.ErrMalformedResponse, what, err)
 	}
 	page := trackers.DiscoveryPage{ETag: resp.Header.Get("ETag")}
 	if resp.NextPage > 0 {
