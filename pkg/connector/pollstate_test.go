@@ -15,7 +15,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/testenv"
 )
 
-func newStateKV(t *testing.T) jetstream.KeyValue {
+func newStateKV(t testing.TB) jetstream.KeyValue {
 	t.Helper()
 	_, js := testenv.NATS(t)
 	kv, err := js.KeyValue(context.Background(), bus.BucketPollState)
@@ -358,5 +358,34 @@ func TestPollStatePageCachesAreWrittenOnlyWhenReplaced(t *testing.T) {
 	got, err := s.Load(ctx, "gh-pages")
 	if err != nil || got.IncrementalPages[0].ETag != `"c"` || len(got.Pages[0].Keys) != 5000 || len(got.Known) != 1 {
 		t.Fatalf("after replacing: %+v, %v", got.IncrementalPages, err)
+	}
+}
+
+// BenchmarkPollStateSavePage: one page of 100 changed tickets saved on top
+// of a known set of 1,000 or 100,000; the cost should not grow with the set.
+func BenchmarkPollStateSavePage(b *testing.B) {
+	for _, known := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprint(known), func(b *testing.B) {
+			ctx := context.Background()
+			s := connector.NewStateStore(newStateKV(b))
+			base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			st := connector.PollState{}
+			for i := range known {
+				st.SetKnown(fmt.Sprintf("PROJ-%d", i), base)
+			}
+			st, err := s.Put(ctx, "jira-bench", st)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for n := range b.N {
+				for i := range 100 {
+					st.SetKnown(fmt.Sprintf("PROJ-%d", (n*100+i)%known), base.Add(time.Duration(n+1)*time.Second))
+				}
+				if st, err = s.Put(ctx, "jira-bench", st); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
