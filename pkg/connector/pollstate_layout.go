@@ -2,12 +2,12 @@ package connector
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,21 +19,28 @@ import (
 //
 // Layout in the poll_state bucket, for connector <id>:
 //
-//	<id>            head: every PollState field but Known, plus knownLayout
-//	<id>.k.<nonce>  parts: a base chunk (a slice of the snapshot of Known, at
-//	                most knownChunk entries) or a run (the changes of one save)
+//	<id>               head: every PollState field but Known and the page
+//	                   caches, plus knownLayout
+//	<id>.k.a<i>, b<i>  base chunks: two sets of slices of a snapshot of Known
+//	                   (at most knownChunk entries each), used in turn
+//	<id>.k.r<j>        runs: run j holds the changes of one save
+//	<id>.k.p0, p1      the page caches, used in turn
 //
-// A save with changes writes one run and then the head, conditionally on the
-// head's revision; the head lists the parts with the revision each was
-// written at, so a part changed or lost behind the head's back is detected
-// (ErrStateDamaged) rather than read as truth. When the runs hold as many
-// entries as the base (or there are too many of them), the next save writes
-// a fresh base instead (compaction); its cost, O(known), is spread over at
-// least as many changed entries, so a save costs O(page) amortized. Parts a
-// new head no longer lists are deleted after it is written; parts written
-// for a head that lost the race are deleted at once. A state stored in the
-// old single-value format (Known inside the head) is read as such and
-// rewritten in this layout by its next save.
+// A save with changes writes run j (the first slot the head does not list)
+// and then the head, conditionally on the head's revision; the head lists
+// the parts with the revision each was written at, so a part changed or
+// lost behind the head's back is detected (ErrStateDamaged) rather than read
+// as truth. When the runs hold as many entries as the base (or there are
+// too many of them), the next save writes a fresh base into the set the head
+// does not use (compaction); its cost, O(known), is spread over at least as
+// many changed entries, so a save costs O(page) amortized. A writer only
+// ever writes keys the head it read does not list, so a save that loses the
+// race or dies half-way damages nothing (run slots are claimed with Create,
+// so a writer holding a stale head gets ErrConflict); keys are reused, so
+// the bucket holds a bounded number of keys per connector and no delete
+// markers pile up (a purged run slot is rewritten by a later save). A state stored in the old single-value format
+// (Known inside the head) is read as such and rewritten in this layout by
+// its next save.
 
 const (
 	knownLayoutVersion = 2
@@ -54,7 +61,9 @@ var ErrStateDamaged = errors.New("poll state damaged")
 
 // knownLayout is the head's description of where Known is stored.
 type knownLayout struct {
-	Version    int       `json:"v"`
+	Version int `json:"v"`
+	// Set is the base set in use, "a" or "b".
+	Set        string    `json:"set,omitempty"`
 	Base       []partRef `json:"base,omitempty"`
 	Runs       []partRef `json:"runs,omitempty"`
 	RunEntries int       `json:"run_entries,omitempty"`
@@ -261,52 +270,46 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 			full = true
 		}
 	}
-	var written, obsolete []string
-	cleanup := func(keys []string) {
-		for _, k := range keys {
-			_ = s.kv.Purge(context.WithoutCancel(ctx), k)
-		}
-	}
-	writePart := func(p any) (partRef, error) {
+	writePart := func(key string, p any) (partRef, error) {
 		data, err := json.Marshal(p)
 		if err != nil {
 			return partRef{}, err
 		}
-		key := id + ".k." + nonce()
+		key = id + ".k." + key
 		rev, err := s.kv.Put(ctx, key, data)
 		if err != nil {
 			return partRef{}, fmt.Errorf("write poll state %s: %w", key, err)
 		}
-		written = append(written, key)
 		return partRef{Key: key, Rev: rev}, nil
+	}
+	old := knownLayout{}
+	if tr != nil && tr.stored {
+		old = tr.layout
 	}
 	switch {
 	case full:
-		if tr != nil && tr.stored {
-			for _, r := range slices.Concat(tr.layout.Base, tr.layout.Runs) {
-				obsolete = append(obsolete, r.Key)
-			}
-			if tr.layout.Pages != nil {
-				obsolete = append(obsolete, tr.layout.Pages.Key)
-			}
+		set := "a"
+		if old.Set == "a" {
+			set = "b"
 		}
-		layout = knownLayout{Version: knownLayoutVersion}
+		layout = knownLayout{Version: knownLayoutVersion, Set: set, Pages: old.Pages}
 		keys := make([]string, 0, len(st.Known))
 		for k := range st.Known {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
+		i := 0
 		for chunk := range slices.Chunk(keys, knownChunk) {
 			p := part{Set: make(map[string]time.Time, len(chunk))}
 			for _, k := range chunk {
 				p.Set[k] = st.Known[k]
 			}
-			ref, err := writePart(p)
+			ref, err := writePart(set+strconv.Itoa(i), p)
 			if err != nil {
-				cleanup(written)
 				return st, err
 			}
 			layout.Base = append(layout.Base, ref)
+			i++
 		}
 	case len(tr.changed) > 0:
 		p := part{Set: map[string]time.Time{}}
@@ -318,22 +321,22 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 			}
 		}
 		slices.Sort(p.Del)
-		ref, err := writePart(p)
+		ref, err := s.writeRun(ctx, id, st.Revision, len(layout.Runs), p)
 		if err != nil {
 			return st, err
 		}
 		layout.Runs = append(layout.Runs, ref)
 		layout.RunEntries += len(tr.changed)
 	}
-	if tr == nil || !tr.stored || full || sigOf(&st) != tr.pages || (layout.Pages == nil) != (len(st.Pages)+len(st.IncrementalPages) == 0) {
-		if layout.Pages != nil && !full {
-			obsolete = append(obsolete, layout.Pages.Key)
+	if tr == nil || !tr.stored || sigOf(&st) != tr.pages || (layout.Pages == nil) != (len(st.Pages)+len(st.IncrementalPages) == 0) {
+		slot := "p0"
+		if old.Pages != nil && strings.HasSuffix(old.Pages.Key, ".p0") {
+			slot = "p1"
 		}
 		layout.Pages = nil
 		if len(st.Pages)+len(st.IncrementalPages) > 0 {
-			ref, err := writePart(pagesPart{Pages: st.Pages, IncrementalPages: st.IncrementalPages})
+			ref, err := writePart(slot, pagesPart{Pages: st.Pages, IncrementalPages: st.IncrementalPages})
 			if err != nil {
-				cleanup(written)
 				return st, err
 			}
 			layout.Pages = &ref
@@ -344,7 +347,6 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 	hs.KnownCount = len(st.Known)
 	data, err := json.Marshal(head{PollState: hs, Layout: &layout})
 	if err != nil {
-		cleanup(written)
 		return st, fmt.Errorf("encode poll state %s: %w", id, err)
 	}
 	var rev uint64
@@ -354,26 +356,60 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 		rev, err = s.kv.Update(ctx, id, data, st.Revision)
 	}
 	if err != nil {
-		cleanup(written)
 		if isWrongRevision(err) {
 			return st, fmt.Errorf("%w: poll state %s", ErrConflict, id)
 		}
 		return st, fmt.Errorf("write poll state %s: %w", id, err)
 	}
-	cleanup(obsolete)
+	if full && len(old.Runs) > 0 {
+		// The runs the new base took in are free slots again: emptied, so
+		// the next save can claim run 0 exclusively.
+		for _, r := range old.Runs {
+			_ = s.kv.Purge(ctx, r.Key)
+		}
+	}
 	st.Revision = rev
 	st.KnownCount = len(st.Known)
 	st.track = &knownTrack{layout: layout, stored: true, count: len(st.Known), changed: map[string]struct{}{}, pages: sigOf(&st)}
 	return st, nil
 }
 
-func nonce() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+// writeRun claims run slot j for p. Slots are claimed exclusively (Create):
+// a writer holding a stale head finds the slot taken by the newer head and
+// gets ErrConflict without touching it. A slot left behind by a save that
+// died before its head write is reused when the head is still the one read.
+func (s *StateStore) writeRun(ctx context.Context, id string, headRev uint64, j int, p part) (partRef, error) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return partRef{}, err
+	}
+	key := id + ".k.r" + strconv.Itoa(j)
+	rev, err := s.kv.Create(ctx, key, data)
+	if err == nil {
+		return partRef{Key: key, Rev: rev}, nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return partRef{}, fmt.Errorf("write poll state %s: %w", key, err)
+	}
+	h, herr := s.kv.Get(ctx, id)
+	if herr != nil || h.Revision() != headRev {
+		return partRef{}, fmt.Errorf("%w: poll state %s", ErrConflict, id)
+	}
+	orphan, err := s.kv.Get(ctx, key)
+	if err != nil {
+		return partRef{}, fmt.Errorf("read poll state %s: %w", key, err)
+	}
+	rev, err = s.kv.Update(ctx, key, data, orphan.Revision())
+	if isWrongRevision(err) {
+		return partRef{}, fmt.Errorf("%w: poll state %s", ErrConflict, id)
+	}
+	if err != nil {
+		return partRef{}, fmt.Errorf("write poll state %s: %w", key, err)
+	}
+	return partRef{Key: key, Rev: rev}, nil
 }
 
-// deleteParts removes every part key of a connector, listed or orphaned.
+// deleteParts removes every part key of a connector.
 func (s *StateStore) deleteParts(ctx context.Context, id string) error {
 	lister, err := s.kv.ListKeysFiltered(ctx, id+".k.>")
 	if errors.Is(err, jetstream.ErrNoKeysFound) {

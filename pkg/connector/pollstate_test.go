@@ -303,7 +303,21 @@ func TestPollStateStaleWriterLosesAndLeavesNoParts(t *testing.T) {
 		n++
 	}
 	if n != 2 {
-		t.Fatalf("%d parts, want the base and A's run (B's run deleted)", n)
+		t.Fatalf("%d parts, want the base and A's run", n)
+	}
+	// A save that died between its run and its head leaves the slot taken:
+	// the next save from the same head reuses it.
+	c, _ := s.Load(ctx, "jira-race")
+	if _, err := kv.Put(ctx, "jira-race.k.r1", []byte(`{"set":{"DEAD-1":"2026-01-01T00:00:00Z"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	c.SetKnown("C-3", base)
+	if _, err := s.Put(ctx, "jira-race", c); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.Load(ctx, "jira-race")
+	if err != nil || len(got.Known) != 3 || got.Known["DEAD-1"] != (time.Time{}) {
+		t.Fatalf("after reusing a dead save's slot: %v, %v", got.Known, err)
 	}
 	if _, err := s.Put(ctx, "jira-race", mustHead(t, s, "jira-race")); err == nil {
 		t.Fatal("a state read with Head was saved")
