@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,17 +24,20 @@ import (
 //	                   caches, plus knownLayout
 //	<id>.k.a<i>, b<i>  base chunks: two sets of slices of a snapshot of Known
 //	                   (at most knownChunk entries each), used in turn
-//	<id>.k.r<j>        runs: run j holds the changes of one save
+//	<id>.k.r<j>        runs: each holds the changes of one save (or a merge
+//	                   of several), in slots used in turn
 //	<id>.k.p0, p1      the page caches, used in turn
 //
 // A save with changes writes run j (the first slot the head does not list)
 // and then the head, conditionally on the head's revision; the head lists
 // the parts with the revision each was written at, so a part changed or
 // lost behind the head's back is detected (ErrStateDamaged) rather than read
-// as truth. When the runs hold as many entries as the base (or there are
-// too many of them), the next save writes a fresh base into the set the head
-// does not use (compaction); its cost, O(known), is spread over at least as
-// many changed entries, so a save costs O(page) amortized. A writer only
+// as truth. When the runs hold as many entries as the base, the next save
+// writes a fresh base into the set the head does not use (compaction); its
+// cost, O(known), is spread over at least as many changed entries. When
+// there are maxKnownRuns runs, the next save merges them into one (a cost
+// spread over those saves). So a save costs O(page) amortized, and a load
+// reads the base and at most maxKnownRuns runs. A writer only
 // ever writes keys the head it read does not list, so a save that loses the
 // race or dies half-way damages nothing (run slots are claimed with Create,
 // so a writer holding a stale head gets ErrConflict); keys are reused, so
@@ -47,10 +51,13 @@ const (
 	// knownChunk bounds a base part: ~60 bytes an entry keeps it far below
 	// the 1 MB payload limit.
 	knownChunk = 4096
-	// maxKnownRuns bounds the parts a load reads beyond the base.
-	maxKnownRuns = 512
-	// minCompact: below this many run entries a small set is never compacted.
-	minCompact = 4096
+	// maxKnownRuns bounds the runs a load reads beyond the base: at that
+	// many, the next save merges them into one (a cost of at most
+	// maxKnownRuns saves' changes, so still O(page) amortized).
+	maxKnownRuns = 32
+	// runSlots: runs live in consecutive slots modulo runSlots, so the next
+	// slot is never one the head lists.
+	runSlots = 2 * (maxKnownRuns + 1)
 )
 
 // ErrStateDamaged means the stored poll state is inconsistent: its head names
@@ -67,6 +74,8 @@ type knownLayout struct {
 	Base       []partRef `json:"base,omitempty"`
 	Runs       []partRef `json:"runs,omitempty"`
 	RunEntries int       `json:"run_entries,omitempty"`
+	// NextRun numbers the next run; its slot is NextRun % runSlots.
+	NextRun int `json:"next_run,omitempty"`
 	// Pages names the part holding Pages and IncrementalPages: the keys of
 	// whole-set pages grow with the known set, so they are written only
 	// when a listing replaced them, not with every save.
@@ -124,6 +133,8 @@ type knownTrack struct {
 	stored  bool // layout describes what is stored (false: rewrite all)
 	count   int  // len(Known) as the tracked changes leave it
 	changed map[string]struct{}
+	// touched: the tickets the stored runs set or forget.
+	touched map[string]struct{}
 	pages   pagesSig // the page caches as stored
 	// headOnly: read by Head, without the known tickets.
 	headOnly bool
@@ -173,6 +184,7 @@ func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
 		return st, err
 	}
 	known := make(map[string]time.Time, st.KnownCount)
+	touched := map[string]struct{}{}
 	damaged := func(format string, args ...any) (PollState, error) {
 		st.Known = map[string]time.Time{}
 		st.track = &knownTrack{changed: map[string]struct{}{}} // stored=false: the next save rewrites all
@@ -199,16 +211,20 @@ func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
 		}
 		for k, t := range p.Set {
 			known[k] = t
+			if i >= len(layout.Base) {
+				touched[k] = struct{}{}
+			}
 		}
 		for _, k := range p.Del {
 			delete(known, k)
+			touched[k] = struct{}{}
 		}
 	}
 	if len(known) != st.KnownCount {
 		return damaged("parts hold %d tickets, the head counted %d", len(known), st.KnownCount)
 	}
 	st.Known = known
-	st.track = &knownTrack{layout: *layout, stored: true, count: len(known), changed: map[string]struct{}{}, pages: sigOf(&st)}
+	st.track = &knownTrack{layout: *layout, stored: true, count: len(known), changed: map[string]struct{}{}, touched: touched, pages: sigOf(&st)}
 	return st, nil
 }
 
@@ -266,7 +282,7 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 		layout = tr.layout
 		layout.Base = slices.Clone(layout.Base)
 		layout.Runs = slices.Clone(layout.Runs)
-		if n := len(tr.changed); n > 0 && (len(layout.Runs) >= maxKnownRuns || layout.RunEntries+n > max(len(st.Known), minCompact)) {
+		if n := len(tr.changed); n > 0 && layout.RunEntries+n > max(len(st.Known), knownChunk) {
 			full = true
 		}
 	}
@@ -312,8 +328,15 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 			i++
 		}
 	case len(tr.changed) > 0:
+		keys := tr.changed
+		if len(layout.Runs) >= maxKnownRuns {
+			// Merge: one run with every ticket the runs and this save touched.
+			keys = maps.Clone(tr.touched)
+			maps.Copy(keys, tr.changed)
+			layout.Runs, layout.RunEntries = nil, 0
+		}
 		p := part{Set: map[string]time.Time{}}
-		for k := range tr.changed {
+		for k := range keys {
 			if t, ok := st.Known[k]; ok {
 				p.Set[k] = t
 			} else {
@@ -321,12 +344,13 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 			}
 		}
 		slices.Sort(p.Del)
-		ref, err := s.writeRun(ctx, id, st.Revision, len(layout.Runs), p)
+		ref, err := s.writeRun(ctx, id, st.Revision, layout.NextRun%runSlots, p)
 		if err != nil {
 			return st, err
 		}
+		layout.NextRun++
 		layout.Runs = append(layout.Runs, ref)
-		layout.RunEntries += len(tr.changed)
+		layout.RunEntries += len(keys)
 	}
 	if tr == nil || !tr.stored || sigOf(&st) != tr.pages || (layout.Pages == nil) != (len(st.Pages)+len(st.IncrementalPages) == 0) {
 		slot := "p0"
@@ -361,29 +385,34 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 		}
 		return st, fmt.Errorf("write poll state %s: %w", id, err)
 	}
-	if full && len(old.Runs) > 0 {
-		// The runs the new base took in are free slots again: emptied, so
-		// the next save can claim run 0 exclusively.
-		for _, r := range old.Runs {
+	// Runs the new head no longer lists (taken into a base or merged) are
+	// free slots again: emptied, so a later save can claim them exclusively.
+	for _, r := range old.Runs {
+		if !slices.Contains(layout.Runs, r) {
 			_ = s.kv.Purge(ctx, r.Key)
 		}
 	}
+	touched := map[string]struct{}{}
+	if !full {
+		maps.Copy(touched, tr.touched)
+		maps.Copy(touched, tr.changed)
+	}
 	st.Revision = rev
 	st.KnownCount = len(st.Known)
-	st.track = &knownTrack{layout: layout, stored: true, count: len(st.Known), changed: map[string]struct{}{}, pages: sigOf(&st)}
+	st.track = &knownTrack{layout: layout, stored: true, count: len(st.Known), changed: map[string]struct{}{}, touched: touched, pages: sigOf(&st)}
 	return st, nil
 }
 
-// writeRun claims run slot j for p. Slots are claimed exclusively (Create):
+// writeRun claims a run slot for p. Slots are claimed exclusively (Create):
 // a writer holding a stale head finds the slot taken by the newer head and
 // gets ErrConflict without touching it. A slot left behind by a save that
 // died before its head write is reused when the head is still the one read.
-func (s *StateStore) writeRun(ctx context.Context, id string, headRev uint64, j int, p part) (partRef, error) {
+func (s *StateStore) writeRun(ctx context.Context, id string, headRev uint64, slot int, p part) (partRef, error) {
 	data, err := json.Marshal(p)
 	if err != nil {
 		return partRef{}, err
 	}
-	key := id + ".k.r" + strconv.Itoa(j)
+	key := id + ".k.r" + strconv.Itoa(slot)
 	rev, err := s.kv.Create(ctx, key, data)
 	if err == nil {
 		return partRef{Key: key, Rev: rev}, nil
