@@ -25,7 +25,7 @@ import (
 //	<id>.k.a<i>, b<i>  base chunks: two sets of slices of a snapshot of Known
 //	                   (at most knownChunk entries each), used in turn
 //	<id>.k.r<j>        runs: each holds the changes of one save (or a merge
-//	                   of several), in slots used in turn
+//	                   of several), in the lowest free slot
 //	<id>.k.p0, p1      the page caches, used in turn
 //
 // A save with changes writes run j (the first slot the head does not list)
@@ -35,9 +35,10 @@ import (
 // as truth. When the runs hold as many entries as the base, the next save
 // writes a fresh base into the set the head does not use (compaction); its
 // cost, O(known), is spread over at least as many changed entries. When
-// there are maxKnownRuns runs, the next save merges them into one (a cost
-// spread over those saves). So a save costs O(page) amortized, and a load
-// reads the base and at most maxKnownRuns runs. A writer only
+// there are too many runs (32, or one per 256 known tickets), the next
+// save merges them into one (a cost spread over those saves). So a save
+// costs O(page) amortized, and a load reads the base and a bounded number
+// of runs. A writer only
 // ever writes keys the head it read does not list, so a save that loses the
 // race or dies half-way damages nothing (run slots are claimed with Create,
 // so a writer holding a stale head gets ErrConflict); keys are reused, so
@@ -51,13 +52,14 @@ const (
 	// knownChunk bounds a base part: ~60 bytes an entry keeps it far below
 	// the 1 MB payload limit.
 	knownChunk = 4096
-	// maxKnownRuns bounds the runs a load reads beyond the base: at that
-	// many, the next save merges them into one (a cost of at most
-	// maxKnownRuns saves' changes, so still O(page) amortized).
-	maxKnownRuns = 32
-	// runSlots: runs live in consecutive slots modulo runSlots, so the next
-	// slot is never one the head lists.
-	runSlots = 2 * (maxKnownRuns + 1)
+	// minRuns and runsPer: a state of n known tickets keeps at most
+	// max(minRuns, n/runsPer) runs; at that many, the next save merges them
+	// into one. A merge writes at most every ticket the runs touched (≤ n),
+	// once per n/runsPer saves: O(page) amortized, and a load reads the
+	// base and at most that many runs.
+	minRuns = 32
+	runsPer = 256
+	maxRuns = 1024
 )
 
 // ErrStateDamaged means the stored poll state is inconsistent: its head names
@@ -74,8 +76,6 @@ type knownLayout struct {
 	Base       []partRef `json:"base,omitempty"`
 	Runs       []partRef `json:"runs,omitempty"`
 	RunEntries int       `json:"run_entries,omitempty"`
-	// NextRun numbers the next run; its slot is NextRun % runSlots.
-	NextRun int `json:"next_run,omitempty"`
 	// Pages names the part holding Pages and IncrementalPages: the keys of
 	// whole-set pages grow with the known set, so they are written only
 	// when a listing replaced them, not with every save.
@@ -329,7 +329,7 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 		}
 	case len(tr.changed) > 0:
 		keys := tr.changed
-		if len(layout.Runs) >= maxKnownRuns {
+		if len(layout.Runs) >= min(max(minRuns, len(st.Known)/runsPer), maxRuns) {
 			// Merge: one run with every ticket the runs and this save touched.
 			keys = maps.Clone(tr.touched)
 			maps.Copy(keys, tr.changed)
@@ -344,11 +344,10 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 			}
 		}
 		slices.Sort(p.Del)
-		ref, err := s.writeRun(ctx, id, st.Revision, layout.NextRun%runSlots, p)
+		ref, err := s.writeRun(ctx, id, st.Revision, freeSlot(old.Runs, layout.Runs), p)
 		if err != nil {
 			return st, err
 		}
-		layout.NextRun++
 		layout.Runs = append(layout.Runs, ref)
 		layout.RunEntries += len(keys)
 	}
@@ -394,13 +393,33 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 	}
 	touched := map[string]struct{}{}
 	if !full {
-		maps.Copy(touched, tr.touched)
+		// In place: a superset after a failed save only makes a merge write
+		// a few current values again.
+		if tr.touched != nil {
+			touched = tr.touched
+		}
 		maps.Copy(touched, tr.changed)
 	}
 	st.Revision = rev
 	st.KnownCount = len(st.Known)
 	st.track = &knownTrack{layout: layout, stored: true, count: len(st.Known), changed: map[string]struct{}{}, touched: touched, pages: sigOf(&st)}
 	return st, nil
+}
+
+// freeSlot is the lowest run slot neither the stored head nor the new one
+// lists, so a state uses at most maxRuns+1 run keys.
+func freeSlot(lists ...[]partRef) int {
+	used := map[string]bool{}
+	for _, l := range lists {
+		for _, r := range l {
+			used[r.Key[strings.LastIndex(r.Key, ".k.r")+len(".k.r"):]] = true
+		}
+	}
+	for i := 0; ; i++ {
+		if !used[strconv.Itoa(i)] {
+			return i
+		}
+	}
 }
 
 // writeRun claims a run slot for p. Slots are claimed exclusively (Create):
