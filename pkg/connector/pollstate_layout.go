@@ -35,7 +35,7 @@ import (
 // as truth. When the runs hold as many entries as the base, the next save
 // writes a fresh base into the set the head does not use (compaction); its
 // cost, O(known), is spread over at least as many changed entries. When
-// there are too many runs (32, or one per 256 known tickets), the next
+// there are too many runs (8, or one per 256 known tickets), the next
 // save merges them into one (a cost spread over those saves). So a save
 // costs O(page) amortized, and a load reads the base and a bounded number
 // of runs. A writer only
@@ -57,7 +57,7 @@ const (
 	// into one. A merge writes at most every ticket the runs touched (≤ n),
 	// once per n/runsPer saves: O(page) amortized, and a load reads the
 	// base and at most that many runs.
-	minRuns = 32
+	minRuns = 8
 	runsPer = 256
 	maxRuns = 1024
 )

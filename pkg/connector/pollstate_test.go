@@ -152,7 +152,7 @@ func TestPollStateForgetsAndCompacts(t *testing.T) {
 	for range lister.Keys() {
 		parts++
 	}
-	if parts > 40 {
+	if parts > 16 {
 		t.Fatalf("%d part keys left after 700 saves", parts)
 	}
 	if err := s.Delete(ctx, "gh-many"); err != nil {
