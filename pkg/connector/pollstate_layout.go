@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,9 +130,12 @@ type head struct {
 // knownTrack follows the changes of Known since it was loaded or saved, so a
 // save writes only them. It is shared by copies of a PollState.
 type knownTrack struct {
-	layout  knownLayout
-	stored  bool // layout describes what is stored (false: rewrite all)
-	count   int  // len(Known) as the tracked changes leave it
+	layout knownLayout
+	stored bool // layout describes what is stored (false: rewrite all)
+	count  int  // len(Known) as the tracked changes leave it
+	// known is the map the changes were tracked on: a state whose Known was
+	// replaced by another map is rewritten whole.
+	known   map[string]time.Time
 	changed map[string]struct{}
 	// touched: the tickets the stored runs set or forget.
 	touched map[string]struct{}
@@ -224,7 +228,7 @@ func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
 		return damaged("parts hold %d tickets, the head counted %d", len(known), st.KnownCount)
 	}
 	st.Known = known
-	st.track = &knownTrack{layout: *layout, stored: true, count: len(known), changed: map[string]struct{}{}, touched: touched, pages: sigOf(&st)}
+	st.track = &knownTrack{layout: *layout, stored: true, count: len(known), known: known, changed: map[string]struct{}{}, touched: touched, pages: sigOf(&st)}
 	return st, nil
 }
 
@@ -276,7 +280,7 @@ func (s *StateStore) readHead(ctx context.Context, id string) (PollState, *known
 // save writes the changed known tickets (or all of them), then the head.
 func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollState, error) {
 	tr := st.track
-	full := tr == nil || !tr.stored || tr.count != len(st.Known)
+	full := tr == nil || !tr.stored || tr.count != len(st.Known) || !sameMap(tr.known, st.Known)
 	var layout knownLayout
 	if !full {
 		layout = tr.layout
@@ -402,7 +406,7 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 	}
 	st.Revision = rev
 	st.KnownCount = len(st.Known)
-	st.track = &knownTrack{layout: layout, stored: true, count: len(st.Known), changed: map[string]struct{}{}, touched: touched, pages: sigOf(&st)}
+	st.track = &knownTrack{layout: layout, stored: true, count: len(st.Known), known: st.Known, changed: map[string]struct{}{}, touched: touched, pages: sigOf(&st)}
 	return st, nil
 }
 
@@ -476,4 +480,9 @@ func (s *StateStore) deleteParts(ctx context.Context, id string) error {
 		}
 	}
 	return nil
+}
+
+// sameMap reports whether a and b are the same map (not equal contents).
+func sameMap(a, b map[string]time.Time) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

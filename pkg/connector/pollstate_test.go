@@ -403,3 +403,26 @@ func BenchmarkPollStateSavePage(b *testing.B) {
 		})
 	}
 }
+
+func TestPollStateReplacedKnownMapIsRewrittenWhole(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := connector.NewStateStore(newStateKV(t))
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	st := connector.PollState{}
+	st.SetKnown("12", base)
+	st.SetKnown("13", base)
+	st, err := s.Put(ctx, "gh-moved", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Same size, other keys, a new map: nothing went through SetKnown.
+	st.Known = map[string]time.Time{"o/r#12": base, "o/r#13": base}
+	if _, err := s.Put(ctx, "gh-moved", st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load(ctx, "gh-moved")
+	if _, ok := got.Known["o/r#12"]; err != nil || !ok || len(got.Known) != 2 {
+		t.Fatalf("after replacing the map: %v, %v", got.Known, err)
+	}
+}
