@@ -21,6 +21,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -148,8 +149,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	n := fs.Int("tickets", 1000, "tickets per tracker")
 	idle := fs.Duration("idle", 4*time.Second, "how long to measure idle cycles")
 	interval := fs.Duration("interval", 100*time.Millisecond, "poll interval during the idle measurement")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	fmt.Fprintf(stderr, "bench: %d tickets per tracker, idle window %v at a %v interval\n", *n, *idle, *interval)
 	var rows []row
