@@ -226,15 +226,15 @@ func (s *Server) searchJQL(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	b := make([]byte, 0, 64+sumLen(items))
+	b := make([]byte, 0, 64+fakehttp.EncodedLen(items))
 	b = append(b, `{"issues":`...)
-	writeIssues(&b, items)
+	b = fakehttp.AppendArray(b, items)
 	b = append(b, `,"isLast":`...)
 	b = strconv.AppendBool(b, end >= len(found))
 	if end < len(found) {
 		b = strconv.AppendQuote(append(b, `,"nextPageToken":`...), pageToken(p.JQL, end))
 	}
-	writeRaw(w, http.StatusOK, append(b, '}'))
+	fakehttp.RawJSON(w, http.StatusOK, append(b, '}'))
 }
 
 // searchStartAt is Data Center's search: startAt/maxResults/total.
@@ -269,10 +269,10 @@ func (s *Server) searchStartAt(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	b := make([]byte, 0, 128+sumLen(items))
+	b := make([]byte, 0, 128+fakehttp.EncodedLen(items))
 	b = fmt.Appendf(b, `{"expand":"schema,names","startAt":%d,"maxResults":%d,"total":%d,"issues":`, p.StartAt, limit, len(found))
-	writeIssues(&b, items)
-	writeRaw(w, http.StatusOK, append(b, '}'))
+	b = fakehttp.AppendArray(b, items)
+	fakehttp.RawJSON(w, http.StatusOK, append(b, '}'))
 }
 
 // visibleIssue finds the path's issue if the caller may browse it; it has

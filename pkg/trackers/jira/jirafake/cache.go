@@ -114,18 +114,6 @@ func (f fieldSet) key() string {
 	return strings.Join(names, ",")
 }
 
-// writeIssues writes a JSON array of pre-encoded issues.
-func writeIssues(b *[]byte, items [][]byte) {
-	*b = append(*b, '[')
-	for i, it := range items {
-		if i > 0 {
-			*b = append(*b, ',')
-		}
-		*b = append(*b, it...)
-	}
-	*b = append(*b, ']')
-}
-
 // encodeIssues encodes a page of issues (the lock is held).
 func (s *Server) encodeIssues(r *http.Request, c caller, page []*issue, fields fieldSet, props []string) ([][]byte, error) {
 	fk := fields.key()
@@ -138,19 +126,4 @@ func (s *Server) encodeIssues(r *http.Request, c caller, page []*issue, fields f
 		items = append(items, b)
 	}
 	return items, nil
-}
-
-func sumLen(items [][]byte) int {
-	n := 0
-	for _, it := range items {
-		n += len(it) + 1
-	}
-	return n
-}
-
-// writeRaw writes an encoded JSON body with status code.
-func writeRaw(w http.ResponseWriter, code int, b []byte) {
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	w.WriteHeader(code)
-	_, _ = w.Write(b)
 }
