@@ -229,7 +229,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, b
 	if r.Header.Get("Authorization") == "" {
 		return caller{}, true
 	}
-	s.lock()
+	s.mu.Lock()
 	defer s.mu.Unlock()
 	if login, secret, ok := r.BasicAuth(); ok && secret != "" {
 		for i, u := range s.users {
@@ -294,7 +294,7 @@ func (s *Server) project(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.PathValue("projectIdOrKey")
-	s.lock()
+	s.mu.Lock()
 	p, found := s.projects[strings.ToUpper(key)]
 	if !found {
 		for _, cand := range s.projects {
@@ -386,7 +386,7 @@ func (s *Server) userJSON(r *http.Request, u User, full bool) map[string]any {
 
 func (s *Server) projectJSON(r *http.Request, p Project) map[string]any {
 	base := fakehttp.BaseURL(r)
-	s.lock()
+	s.mu.Lock()
 	var lead map[string]any
 	if len(s.users) > 0 {
 		lead = s.userJSON(r, s.users[0], false)
