@@ -89,6 +89,10 @@ type cycleRun struct {
 	// inFlight its tickets' versions, until they are known.
 	pending  *pendingPage
 	inFlight map[string]time.Time
+	// saved is when flush last saved; unsaved says pages were settled
+	// since (POLLER_SAVE_EVERY).
+	saved   time.Time
+	unsaved bool
 }
 
 func (r *cycleRun) save(ctx context.Context) error {
@@ -158,8 +162,8 @@ func (r *cycleRun) listing(ctx context.Context, since time.Time, kind listKind) 
 	defer func() {
 		// A listing cut short still settles the page it published: the
 		// cursor keeps what was acknowledged.
-		if err != nil && r.pending != nil {
-			if ferr := r.flush(ctx); ferr != nil {
+		if err != nil && (r.pending != nil || r.unsaved) {
+			if ferr := r.flush(ctx, true); ferr != nil {
 				r.log.Debug("last published page not settled", "error", ferr)
 			}
 		}
@@ -259,7 +263,7 @@ func (r *cycleRun) listing(ctx context.Context, since time.Time, kind listKind) 
 		}
 		token = pc.Next
 	}
-	if err := r.flush(ctx); err != nil {
+	if err := r.flush(ctx, true); err != nil {
 		return err
 	}
 	if whole {
@@ -341,7 +345,7 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 		}
 		r.inFlight[tk.Key] = tk.Updated
 	}
-	if err := r.flush(ctx); err != nil {
+	if err := r.flush(ctx, false); err != nil {
 		return err
 	}
 	r.pending = next
@@ -362,9 +366,13 @@ type knownChange struct {
 
 // flush settles the page published last, if any: waits for every ack,
 // then records its tickets as known, advances the cursor and saves.
-func (r *cycleRun) flush(ctx context.Context) error {
+func (r *cycleRun) flush(ctx context.Context, force bool) error {
 	pg := r.pending
 	if pg == nil {
+		if force && r.unsaved {
+			r.saved, r.unsaved = time.Now(), false
+			return r.save(ctx)
+		}
 		return nil
 	}
 	r.pending = nil
@@ -385,6 +393,11 @@ func (r *cycleRun) flush(ctx context.Context) error {
 	if len(pg.changes) > 0 {
 		r.log.Info("published ticket events", "count", len(pg.changes))
 	}
+	if !force && r.p.cfg.SaveEvery > 0 && time.Since(r.saved) < r.p.cfg.SaveEvery {
+		r.unsaved = true // the listing's end (or a later flush) saves it
+		return nil
+	}
+	r.saved, r.unsaved = time.Now(), false
 	return r.save(ctx)
 }
 
