@@ -159,6 +159,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	rep := newReport()
+	defer removeBuiltHub()
 	progress := func(format string, a ...any) {
 		fmt.Fprintf(stderr, "bench %s: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
 	}

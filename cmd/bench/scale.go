@@ -64,6 +64,13 @@ const pollGap = 2 * time.Second
 // 100 on every Linux architecture Go supports).
 const clockTicks = 100
 
+// removeBuiltHub deletes the binary hubBinary built, if it did.
+func removeBuiltHub() {
+	if hubPath != "" {
+		_ = os.RemoveAll(filepath.Dir(hubPath))
+	}
+}
+
 var (
 	hubOnce sync.Once
 	hubPath string
@@ -132,7 +139,8 @@ type windowStats struct {
 	maxGap                time.Duration
 }
 
-func (l *pollLog) window(n int, from, to time.Time, interval time.Duration) windowStats {
+// started is when the replicas started: a connector never polled has waited since then.
+func (l *pollLog) window(n int, started, from, to time.Time, interval time.Duration) windowStats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var s windowStats
@@ -170,12 +178,11 @@ func (l *pollLog) window(n int, from, to time.Time, interval time.Duration) wind
 		if in == 0 {
 			s.unpolled++
 		}
-		// Overdue at the end of the window: counts as a gap, not yet a late poll.
-		if !prev.IsZero() {
-			s.maxGap = max(s.maxGap, to.Sub(prev))
-		} else {
-			s.maxGap = max(s.maxGap, to.Sub(from))
+		// Waiting at the end of the window: a gap, not yet a late poll.
+		if prev.IsZero() || prev.Before(started) {
+			prev = started
 		}
+		s.maxGap = max(s.maxGap, to.Sub(prev))
 	}
 	return s
 }
@@ -337,6 +344,7 @@ func runScale(ctx context.Context, o options, rep *report, progress func(string,
 	rep.note("scale", fmt.Sprintf("Scale: connectors registered through the registry's gRPC API, each polled every %v by `hub --target poller` child processes "+
 		"against a loopback fake GitHub answering 304 / an empty list; after a warm-up of one interval, %d intervals are measured. "+
 		"Late: a poll starting more than %v after the connector's previous poll plus the interval. Unpolled: connectors with no poll in the window. "+
+		"Longest wait: the longest time a connector went without a poll, up to the window's end (since the replicas started, for one never polled). "+
 		"CPU: utime+stime over the window (1.00 = one core); RSS: peak (VmHWM) of each replica.",
 		o.scaleInterval, o.scaleWindow, lateSlack))
 	return nil
@@ -356,6 +364,7 @@ func measureScale(ctx context.Context, o options, rep *report, progress func(str
 		}
 		reps = append(reps, r)
 	}
+	started := time.Now()
 	progress("scale %v: %d replica(s) started, warming up for %v", c, c.replicas, o.scaleInterval+lateSlack)
 	sleep := func(d time.Duration) error {
 		t := time.NewTimer(d)
@@ -404,7 +413,7 @@ func measureScale(ctx context.Context, o options, rep *report, progress func(str
 		cpuMax = max(cpuMax, cores)
 		rssMax = max(rssMax, float64(hwm)/1024)
 	}
-	s := polls.window(c.connectors, from, to, o.scaleInterval)
+	s := polls.window(c.connectors, started, from, to, o.scaleInterval)
 	intervals := to.Sub(from).Seconds() / o.scaleInterval.Seconds()
 	cas := c.String()
 	rep.add("scale", cas, metric{"polls needed / interval", "%.0f"}, float64(c.connectors))
@@ -412,7 +421,7 @@ func measureScale(ctx context.Context, o options, rep *report, progress func(str
 	rep.add("scale", cas, metric{"polls/s", "%.0f"}, float64(s.polls)/to.Sub(from).Seconds())
 	rep.add("scale", cas, metric{"late polls / interval", "%.0f"}, float64(s.late)/intervals)
 	rep.add("scale", cas, metric{"unpolled in window", "%.0f"}, float64(s.unpolled))
-	rep.add("scale", cas, metric{"longest gap (s)", "%.0f"}, s.maxGap.Seconds())
+	rep.add("scale", cas, metric{"longest wait for a poll (s)", "%.0f"}, s.maxGap.Seconds())
 	rep.add("scale", cas, metric{"RSS peak per replica (MiB)", "%.0f"}, rssMax)
 	rep.add("scale", cas, metric{"CPU per replica (cores)", "%.2f"}, cpuMax)
 	rep.add("scale", cas, metric{"CPU all replicas (cores)", "%.2f"}, cpuTotal)
