@@ -83,8 +83,8 @@ func TestWindowCountsPollsLateOnesAndUnpolledConnectors(t *testing.T) {
 	l.record(1, at(50))
 	// Connector 2: never polled.
 	s := l.window(3, at(0), at(25), at(75), 20*time.Second)
-	if s.polls != 4 || s.late != 1 || s.unpolled != 1 {
-		t.Errorf("polls %d, late %d, unpolled %d; want 4, 1, 1", s.polls, s.late, s.unpolled)
+	if s.polls != 4 || s.late != 1 || s.unpolled != 1 || s.requests != 5 {
+		t.Errorf("polls %d, late %d, unpolled %d, requests %d; want 4, 1, 1, 5", s.polls, s.late, s.unpolled, s.requests)
 	}
 	if s.maxGap != 75*time.Second { // connector 2 has waited since the start
 		t.Errorf("longest wait %v, want 75s", s.maxGap)

@@ -136,6 +136,7 @@ func (l *pollLog) handler(next http.Handler) http.Handler {
 // window is what the log shows for connectors 0..n-1 between from and to.
 type windowStats struct {
 	polls, late, unpolled int
+	requests              int // in the window
 	maxGap                time.Duration
 }
 
@@ -152,6 +153,9 @@ func (l *pollLog) window(n int, started, from, to time.Time, interval time.Durat
 		// Polls: requests more than pollGap apart.
 		var polls []time.Time
 		for _, t := range ts {
+			if !t.Before(from) && !t.After(to) {
+				s.requests++
+			}
 			if len(polls) == 0 || t.Sub(polls[len(polls)-1]) > pollGap {
 				polls = append(polls, t)
 			}
@@ -419,6 +423,7 @@ func measureScale(ctx context.Context, o options, rep *report, progress func(str
 	rep.add("scale", cas, metric{"polls needed / interval", "%.0f"}, float64(c.connectors))
 	rep.add("scale", cas, metric{"polls done / interval", "%.0f"}, float64(s.polls)/intervals)
 	rep.add("scale", cas, metric{"polls/s", "%.0f"}, float64(s.polls)/to.Sub(from).Seconds())
+	rep.add("scale", cas, metric{"requests / poll", "%.2f"}, float64(s.requests)/float64(max(s.polls, 1)))
 	rep.add("scale", cas, metric{"late polls / interval", "%.0f"}, float64(s.late)/intervals)
 	rep.add("scale", cas, metric{"unpolled in window", "%.0f"}, float64(s.unpolled))
 	rep.add("scale", cas, metric{"longest wait for a poll (s)", "%.0f"}, s.maxGap.Seconds())
