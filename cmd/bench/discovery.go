@@ -343,7 +343,8 @@ func (s *stateWatch) wait(ctx context.Context, id string, ok func(connector.Poll
 
 // rawPublish publishes n messages of size bytes to a scratch stream with the
 // same storage as TICKETS, asynchronously with all acks awaited — the
-// ceiling discovery is compared with.
+// ceiling discovery is compared with. At most the client's default of
+// pending publishes are in flight; a publish waits for room.
 func rawPublish(ctx context.Context, js jetstream.JetStream, n, size int) (time.Duration, error) {
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "BENCH", Subjects: []string{"bench.>"}, Storage: jetstream.FileStorage}); err != nil {
 		return 0, err
@@ -354,7 +355,7 @@ func rawPublish(ctx context.Context, js jetstream.JetStream, n, size int) (time.
 	for i := range n {
 		msg := &nats.Msg{Subject: "bench.raw", Data: payload, Header: nats.Header{}}
 		msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprint("raw-", i))
-		f, err := js.PublishMsgAsync(msg)
+		f, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(time.Minute))
 		if err != nil {
 			return 0, err
 		}

@@ -71,7 +71,7 @@ func runWriteback(ctx context.Context, o options, rep *report, progress func(str
 		if err != nil {
 			return err
 		}
-		f, err := js.PublishMsgAsync(msg)
+		f, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(time.Minute))
 		if err != nil {
 			return err
 		}
