@@ -198,7 +198,7 @@ type replica struct {
 	done chan error
 }
 
-func startReplica(ctx context.Context, bin, dir, natsURL string, k int) (*replica, error) {
+func startReplica(bin, dir, natsURL string, k int) (*replica, error) {
 	logPath := filepath.Join(dir, fmt.Sprintf("replica-%d.log", k))
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -362,7 +362,7 @@ func measureScale(ctx context.Context, o options, rep *report, progress func(str
 		}
 	}()
 	for k := range c.replicas {
-		r, err := startReplica(ctx, bin, hubDir, natsURL, k)
+		r, err := startReplica(bin, hubDir, natsURL, k)
 		if err != nil {
 			return err
 		}
