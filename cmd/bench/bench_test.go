@@ -30,7 +30,7 @@ func TestCellShowsTheRangeOnlyWhenRepetitionsDiffer(t *testing.T) {
 	if got := m.cell([]float64{3, 1, 2}); got != "2 (1–3)" {
 		t.Errorf("cell = %q", got)
 	}
-	if got := m.cell([]float64{4}); got != "4" {
+	if got := m.cell([]float64{4.1, 3.9}); got != "4" {
 		t.Errorf("cell = %q", got)
 	}
 	if got := m.cell(nil); got != "–" {

@@ -76,10 +76,11 @@ func (m metric) cell(vs []float64) string {
 		return "–"
 	}
 	med, lo, hi := summary(vs)
-	if len(vs) == 1 || lo == hi {
-		return fmt.Sprintf(m.format, med)
+	s, l, h := fmt.Sprintf(m.format, med), fmt.Sprintf(m.format, lo), fmt.Sprintf(m.format, hi)
+	if l == h { // one repetition, or all alike as printed
+		return s
 	}
-	return fmt.Sprintf(m.format+" ("+m.format+"–"+m.format+")", med, lo, hi)
+	return s + " (" + l + "–" + h + ")"
 }
 
 func (r *report) print(w io.Writer, o options) {
