@@ -10,6 +10,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
@@ -30,6 +31,17 @@ type Config struct {
 	NATSListen string `env:"HUB_NATS_LISTEN" envDefault:"127.0.0.1:4222"`
 	// NATSURL, when set, is a shared NATS server used instead of the embedded one.
 	NATSURL string `env:"HUB_NATS_URL"`
+	// NATSCreds is the credential for a shared NATS (HUB_NATS_URL): an nkey
+	// seed file or a .creds file used by every service of the process, or a
+	// directory written by hub --provision-nats, from which each service takes
+	// its role's <role>.nk (and operator.nk, if present, provisions).
+	NATSCreds string `env:"HUB_NATS_CREDS"`
+	// NATSTLSCert/Key/CA: with the embedded server, TLS on its TCP listener
+	// (the CA then requires client certificates); with HUB_NATS_URL, the
+	// client certificate and the CA that verifies the server.
+	NATSTLSCert string `env:"HUB_NATS_TLS_CERT"`
+	NATSTLSKey  string `env:"HUB_NATS_TLS_KEY"`
+	NATSTLSCA   string `env:"HUB_NATS_TLS_CA"`
 	// Target is "all" or a comma list of registry, poller, writeback, knowledge.
 	Target    string `env:"HUB_TARGET" envDefault:"all"`
 	StateFile string `env:"HUB_STATE_FILE"`
@@ -105,9 +117,23 @@ func loadConfig(environ map[string]string) (Config, error) {
 	return cfg, nil
 }
 
+// natsClientAuth is how this process authenticates to a shared NATS.
+func (c Config) natsClientAuth() bus.ClientAuth {
+	return bus.ClientAuth{CredsFile: c.NATSCreds, TLSCert: c.NATSTLSCert, TLSKey: c.NATSTLSKey, TLSCA: c.NATSTLSCA}
+}
+
 // Validate checks the parts main can check before starting anything.
 func (c Config) Validate() error {
 	var errs []error
+	if (c.NATSTLSCert == "") != (c.NATSTLSKey == "") {
+		errs = append(errs, errors.New("HUB_NATS_TLS_CERT and HUB_NATS_TLS_KEY go together"))
+	}
+	if c.NATSURL == "" && c.NATSTLSCA != "" && c.NATSTLSCert == "" {
+		errs = append(errs, errors.New("HUB_NATS_TLS_CA on the embedded NATS needs HUB_NATS_TLS_CERT and HUB_NATS_TLS_KEY"))
+	}
+	if c.NATSURL == "" && c.NATSCreds != "" {
+		errs = append(errs, errors.New("HUB_NATS_CREDS is for a shared NATS (HUB_NATS_URL); the embedded one keeps its credentials in <data dir>/"+credsDirName))
+	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data dir is empty"))
 	}

@@ -26,8 +26,6 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
@@ -73,9 +71,14 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	flags.StringVar(&cfg.Target, "target", cfg.Target, "services to run: all, or a comma list of registry, poller, writeback, knowledge (HUB_TARGET)")
 	flags.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "a shared NATS server instead of the embedded one; required unless --target all (HUB_NATS_URL)")
 	flags.BoolVar(&cfg.Sandbox, "sandbox", cfg.Sandbox, "start fake Jira, GitHub and GitLab with seeded tickets and register connectors to them (HUB_SANDBOX)")
+	provisionNATS := flags.String("provision-nats", "", "write a NATS nkey seed per role and the nats-server users include (auth.conf) into this dir, then exit")
+	flags.StringVar(&cfg.NATSCreds, "nats-creds", cfg.NATSCreds, "credential for the shared NATS: a seed or .creds file, or a dir from --provision-nats (HUB_NATS_CREDS)")
 	flags.StringVar(&cfg.SandboxListen, "sandbox-listen", cfg.SandboxListen, "first address of the sandbox trackers; the others take the next ports (port 0: free ports)")
 	if err := flags.Parse(args); err != nil {
 		return err
+	}
+	if *provisionNATS != "" {
+		return provisionCredentials(*provisionNATS, stderr)
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -122,47 +125,16 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	}
 
 	// NATS: the embedded server (all-in-one), or a shared one when services
-	// run as separate processes.
-	var (
-		nc        *nats.Conn
-		clientURL = cfg.NATSURL
-	)
-	if external {
-		nc, err = nats.Connect(cfg.NATSURL, nats.Name("connectorhub-"+cfg.Target), nats.MaxReconnects(-1))
-		if err != nil {
-			return fmt.Errorf("NATS %s (HUB_NATS_URL) is unreachable: %w", redactURL(cfg.NATSURL), err)
-		}
-	} else {
-		embedded, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen, Logger: log})
-		if err != nil {
-			return err
-		}
-		defer embedded.Shutdown()
-		if nc, err = embedded.Connect(); err != nil {
-			return err
-		}
-		clientURL = embedded.ClientURL()
-		if clientURL != "" {
-			log.Info("NATS listening", "url", clientURL)
-		}
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
+	// run as separate processes. Each service connects as its own role
+	// (pkg/bus/roles.go), so the server enforces what it may touch.
+	nb, err := openBus(ctx, cfg, targets, log)
 	if err != nil {
 		return err
 	}
-	// Idempotent: every process may provision; the first creates, the others
-	// find. The poll_leases TTL follows POLLER_LEASE_TTL (pollers refuse a
-	// bucket whose TTL differs), so set it alike for every hub process.
-	if err := bus.Provision(ctx, js, bus.ProvisionOptions{LeaseTTL: cfg.Poller.LeaseTTL}); err != nil {
-		return err
-	}
+	defer nb.close()
+	clientURL := nb.clientURL
 
 	ciph, err := openCipher(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	kv, err := js.KeyValue(ctx, bus.BucketConnectors)
 	if err != nil {
 		return err
 	}
@@ -177,9 +149,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	if targets.has(targetRegistry) {
 		g.Go(func() error {
 			return registry.Run(ctx, cfg.Registry, registry.Deps{
-				Trackers: reg, NC: nc, JS: js, Cipher: ciph, Logger: log.With("service", "registry"),
+				Trackers: reg, NC: nb.conn(bus.RoleRegistry), JS: nb.js(bus.RoleRegistry), Cipher: ciph, Logger: log.With("service", "registry"),
 				Ready: func(addr net.Addr) {
-					st := hubstate.State{RegistryAddr: addr.String(), AdminTokenFile: adminTokenFile, NATSURL: clientURL, PID: os.Getpid(), StartTime: time.Now().UTC()}
+					st := hubstate.State{RegistryAddr: addr.String(), AdminTokenFile: adminTokenFile, NATSURL: clientURL, NATSCredsFile: nb.hubctlCreds,
+						PID: os.Getpid(), StartTime: time.Now().UTC()}
 					if err := hubstate.Write(cfg.StateFile, st); err != nil {
 						log.Warn("state file not written; hubctl needs --server", "path", cfg.StateFile, "error", err)
 					}
@@ -196,7 +169,13 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	}
 	if targets.hasWorker() {
 		// The worker side of saved-connector tests: a process with decrypt
-		// rights answers connector.test.<system> (a queue group shares them).
+		// rights answers connector.test.<system> (a queue group shares them),
+		// on the connection of its first worker service.
+		role := workerRole(targets)
+		kv, err := nb.js(role).KeyValue(ctx, bus.BucketConnectors)
+		if err != nil {
+			return err
+		}
 		g.Go(func() error {
 			opts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.Registry.TestTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes}
 			r := &conncheck.Responder{
@@ -205,25 +184,25 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 					return reg.Test(ctx, c, s, opts)
 				},
 			}
-			return r.Serve(ctx, nc, reg.Systems()...)
+			return r.Serve(ctx, nb.conn(role), reg.Systems()...)
 		})
 	}
 	topts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes}
 	if targets.has(targetPoller) {
 		g.Go(func() error {
-			return poller.Run(ctx, cfg.Poller, poller.Deps{JS: js, Decrypter: ciph, Logger: log.With("service", "poller"), Trackers: reg, TrackerOptions: topts})
+			return poller.Run(ctx, cfg.Poller, poller.Deps{JS: nb.js(bus.RolePoller), Decrypter: ciph, Logger: log.With("service", "poller"), Trackers: reg, TrackerOptions: topts})
 		})
 	}
 	if targets.has(targetWriteback) {
 		g.Go(func() error {
-			return writeback.Run(ctx, cfg.Writeback, writeback.Deps{JS: js, Decrypter: ciph, Logger: log.With("service", "writeback"), Trackers: reg, TrackerOptions: topts})
+			return writeback.Run(ctx, cfg.Writeback, writeback.Deps{JS: nb.js(bus.RoleWriteback), Decrypter: ciph, Logger: log.With("service", "writeback"), Trackers: reg, TrackerOptions: topts})
 		})
 	}
 	if targets.has(targetKnowledge) {
 		// Knowledge search accepts the registry's API tokens (any role may search).
 		cfg.Knowledge.Tokens, cfg.Knowledge.TokensFile = cfg.Registry.Tokens, cfg.Registry.TokensFile
 		g.Go(func() error {
-			return knowledge.Run(ctx, cfg.Knowledge, knowledge.Deps{NC: nc, JS: js, Decrypter: ciph, Trackers: reg, Logger: log.With("service", "knowledge"),
+			return knowledge.Run(ctx, cfg.Knowledge, knowledge.Deps{NC: nb.conn(bus.RoleKnowledge), JS: nb.js(bus.RoleKnowledge), Decrypter: ciph, Trackers: reg, Logger: log.With("service", "knowledge"),
 				Ready: func(addr net.Addr) {
 					if addr != nil {
 						log.Info("knowledge search listening", "addr", addr.String())
@@ -239,9 +218,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 			log.Warn("state file not removed", "path", cfg.StateFile, "error", rmErr)
 		}
 	}
-	if drainErr := nc.Drain(); drainErr != nil {
-		log.Warn("NATS drain", "error", drainErr)
-	}
+	nb.drain(log)
 	log.Info("hub stopped")
 	return err
 }

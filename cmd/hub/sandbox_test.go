@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -20,6 +22,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
+	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
@@ -52,12 +55,37 @@ func TestSandboxWalkThrough(t *testing.T) {
 		st, err = hubstate.Read(stateFile)
 		return err == nil && st.NATSURL != ""
 	})
-	nc, err := nats.Connect(st.NATSURL)
+	// The walk-through's client is hubctl's: the credential the state file names.
+	if nc, err := nats.Connect(st.NATSURL); err == nil {
+		nc.Close()
+		t.Fatal("the hub's NATS accepted a client without a credential")
+	}
+	auth, err := bus.ClientAuth{CredsFile: st.NATSCredsFile}.Options()
+	if err != nil {
+		t.Fatalf("state file's NATS credential %q: %v", st.NATSCredsFile, err)
+	}
+	nc, err := nats.Connect(st.NATSURL, auth...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
+	// At the end: every service did all of the walk-through under its own
+	// NATS role, the server refused nothing, and no seed reached the log.
+	t.Cleanup(func() {
+		if strings.Contains(logs.String(), "Violation") {
+			t.Errorf("a service was refused on the bus:\n%s", logs.String())
+		}
+		seeds, _ := filepath.Glob(filepath.Join(filepath.Dir(st.NATSCredsFile), "*.nk"))
+		if len(seeds) != len(bus.Roles()) {
+			t.Errorf("seed files %v, want one per role", seeds)
+		}
+		for _, f := range seeds {
+			if seed, _ := os.ReadFile(f); len(strings.TrimSpace(string(seed))) == 0 || strings.Contains(logs.String(), strings.TrimSpace(string(seed))) {
+				t.Errorf("seed %s empty or logged", f)
+			}
+		}
+	})
 
 	// 1. Discovery: the seeded Jira tickets arrive as ticket.discovered.
 	var tickets []*chv1.Ticket
@@ -155,6 +183,48 @@ func TestSandboxWalkThrough(t *testing.T) {
 	}
 	if issue.Fields.Status.Name != "Done" || issue.Fields.Comment.Total < 1 {
 		t.Errorf("fake ticket after writeback: %+v", issue.Fields)
+	}
+
+	// 4. GitHub: tickets carry owner/repo#N, and a result may name its
+	// ticket by that key or by the issue's URL.
+	var ghTickets []*chv1.Ticket
+	waitFor(t, 30*time.Second, "discovered GitHub tickets", logs, func() bool {
+		ghTickets = nil
+		for _, m := range messages(t, js, bus.StreamTickets, "ticket.discovered.github.sandbox-github") {
+			var ev chv1.TicketDiscovered
+			if err := protojson.Unmarshal(m.Data, &ev); err == nil {
+				ghTickets = append(ghTickets, ev.GetTicket())
+			}
+		}
+		return len(ghTickets) >= 2
+	})
+	for _, tk := range ghTickets {
+		if !regexp.MustCompile(`^` + regexp.QuoteMeta(githubfake.SandboxRepo) + `#[1-9][0-9]*$`).MatchString(tk.GetKey()) {
+			t.Errorf("GitHub ticket key %q, want %s#N", tk.GetKey(), githubfake.SandboxRepo)
+		}
+	}
+	ghSubject, _ := bus.ResultSubject("github", "sandbox-github")
+	for i, ticket := range []string{ghTickets[0].GetKey(), ghTickets[1].GetUrl()} {
+		r := &chv1.ResultReady{ResultId: fmt.Sprintf("walkthrough-gh-%d", i), ConnectorId: "sandbox-github", System: chv1.System_SYSTEM_GITHUB,
+			TicketKey: ticket, TargetStatus: "In Review", CommentMarkdown: "Ready for review."}
+		if _, err := bus.Publish(context.Background(), js, ghSubject, r, bus.WithID(r.GetResultId())); err != nil {
+			t.Fatal(err)
+		}
+		var done chv1.WritebackCompleted
+		waitFor(t, 30*time.Second, "writeback.completed for a GitHub result naming "+ticket, logs, func() bool {
+			for _, m := range messages(t, js, bus.StreamWriteback, "writeback.>") {
+				if strings.HasPrefix(m.Subject, "writeback.failed") {
+					t.Fatalf("writeback failed: %s", m.Data)
+				}
+				if err := protojson.Unmarshal(m.Data, &done); err == nil && done.GetResultId() == r.GetResultId() {
+					return true
+				}
+			}
+			return false
+		})
+		if done.GetTicketKey() != ghTickets[i].GetKey() || done.GetStatusOutcome() != "applied" || len(done.GetLinks()) != 2 {
+			t.Errorf("completed for %q = %v, want ticket_key %s, status applied, 2 links", ticket, &done, ghTickets[i].GetKey())
+		}
 	}
 }
 

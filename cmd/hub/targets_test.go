@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
@@ -54,13 +57,84 @@ func TestServicesAsSeparateProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(natsSrv.Shutdown)
+	separateProcesses(t, natsSrv.ClientURL(), nil)
+}
+
+// TestSeparateProcessesAuthenticateAsTheirRoles is the same run against a
+// NATS configured from hub --provision-nats's auth.conf, as an operator
+// would run it: the registry process has the credentials dir (operator.nk
+// provisions), the worker process takes its roles' seeds from the same dir,
+// the test publishes as the agent; a process without a credential, or with
+// another role's, does not start.
+func TestSeparateProcessesAuthenticateAsTheirRoles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	credsDir := filepath.Join(dir, "creds")
+	out := &testenv.LogBuffer{}
+	if err := run(context.Background(), []string{"--provision-nats", credsDir}, map[string]string{"HUB_DATA_DIR": filepath.Join(dir, "unused")}, out); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range bus.Roles() {
+		seed, err := os.ReadFile(filepath.Join(credsDir, bus.CredentialFile(r)))
+		if err != nil || strings.Contains(out.String(), strings.TrimSpace(string(seed))) {
+			t.Fatalf("%s seed: %v, or printed:\n%s", r, err, out.String())
+		}
+	}
+	conf := filepath.Join(dir, "nats-server.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("listen: \"127.0.0.1:-1\"\njetstream { store_dir: %q }\ninclude ./creds/%s\n", filepath.Join(dir, "js"), bus.AuthConfigFile)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := server.ProcessConfigFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.NoSigs, opts.NoLog = true, true
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	if !srv.ReadyForConnections(30 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	url := srv.ClientURL()
+
+	for name, tc := range map[string]struct {
+		creds, want string
+	}{
+		"no credential":       {"", "HUB_NATS_CREDS"},
+		"another role's seed": {filepath.Join(credsDir, bus.CredentialFile(bus.RolePoller)), "knowledge"},
+	} {
+		environ := map[string]string{"HUB_DATA_DIR": t.TempDir(), "HUB_STATE_FILE": filepath.Join(t.TempDir(), "hub.json"), "HUB_NATS_URL": url, "HUB_NATS_CREDS": tc.creds}
+		ctx, cancel := context.WithCancel(context.Background()) // Verify bounds its own wait
+		err := run(ctx, []string{"--target", "knowledge"}, environ, &testenv.LogBuffer{})
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want a refusal naming %q", name, err, tc.want)
+		}
+	}
+	agent, err := bus.ClientAuth{CredsFile: credsDir, Role: bus.RoleAgent}.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	separateProcesses(t, url, map[string]string{"HUB_NATS_CREDS": credsDir}, agent...)
+}
+
+// separateProcesses runs the registry and the workers as two hub processes on
+// the NATS at natsURL, with extra environment for both; clientOpts connect
+// the test's own client (it reads the streams and publishes a result).
+func separateProcesses(t *testing.T, natsURL string, extra map[string]string, clientOpts ...nats.Option) {
+	t.Helper()
+	var err error
 	jira := jirafake.NewSandbox(connector.Cloud)
 	fake := httptest.NewServer(jira)
 	t.Cleanup(fake.Close)
 
 	dir := t.TempDir()
 	stateFile := filepath.Join(dir, "hub.json")
-	environ := map[string]string{"HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile, "HUB_NATS_URL": natsSrv.ClientURL()}
+	environ := map[string]string{"HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile, "HUB_NATS_URL": natsURL}
+	maps.Copy(environ, extra)
 	start := func(args ...string) *testenv.LogBuffer {
 		logs := &testenv.LogBuffer{}
 		ctx, cancel := context.WithCancel(context.Background())
@@ -100,7 +174,7 @@ func TestServicesAsSeparateProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	nc, err := nats.Connect(natsSrv.ClientURL())
+	nc, err := nats.Connect(natsURL, clientOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}

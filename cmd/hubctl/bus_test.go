@@ -174,6 +174,26 @@ func TestPublishAsksTheRegistryForTheConnectorsSystem(t *testing.T) {
 	}
 }
 
+func TestPublishSendsTheKeyTheRegistryNormalized(t *testing.T) {
+	t.Parallel()
+	url, js := startNATS(t)
+	fake, addr := startFake(t)
+	fake.add(&pb.Connector{Id: "gh-1", System: pb.System_SYSTEM_GITHUB, Project: "acme/api"}, time.Hour)
+	fake.keys = map[string]string{"https://github.com/acme/api/issues/12": "acme/api#12", "acme/other#1": ""}
+	c := busCLI(t, url, addr)
+	r := c.run("results", "publish", "--connector", "gh-1", "--ticket", "https://github.com/acme/api/issues/12", "--status", "Done")
+	if r.err != nil {
+		t.Fatalf("publish: %v\n%s", r.err, r.stderr)
+	}
+	if _, got, env := lastResult(t, js, "result.ready.github.gh-1"); got.GetTicketKey() != "acme/api#12" || got.GetSystem() != pb.System_SYSTEM_GITHUB || env.Subject != "acme/api#12" {
+		t.Errorf("published ticket_key %q (ce-subject %q), system %v; want acme/api#12 on github", got.GetTicketKey(), env.Subject, got.GetSystem())
+	}
+	r = c.run("results", "publish", "--connector", "gh-1", "--ticket", "acme/other#1", "--status", "Done")
+	if r.err == nil || !strings.HasPrefix(r.err.Error(), "--ticket: ") || !strings.Contains(r.err.Error(), "acme/other") {
+		t.Errorf("another repository's key: %v, want a --ticket error naming it", r.err)
+	}
+}
+
 func TestPublishRefusesIncompleteResultsBeforeConnecting(t *testing.T) {
 	t.Parallel()
 	base := []string{"results", "publish", "--connector", "j-1", "--ticket", "X-1", "--system", "jira"}

@@ -95,6 +95,7 @@ nats_url, then ` + DefaultNATSURL + `.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&g.natsURL, "nats", "", "NATS server URL (default: $HUB_NATS_URL, the hub state file, "+DefaultNATSURL+")")
+	fs.StringVar(&g.natsCreds, "nats-creds", "", "NATS credential: an nkey seed or .creds file, or a credentials dir (its hubctl.nk) (default: $HUB_NATS_CREDS, the file named in the hub state file)")
 	fs.StringVar(&f.stream, "stream", "all", "TICKETS, RESULTS, WRITEBACK, AUDIT or all")
 	fs.DurationVar(&f.since, "since", 10*time.Minute, "start with the events of this last period")
 	fs.BoolVar(&f.all, "all", false, "start with the first event each stream holds")
@@ -350,7 +351,11 @@ func summarize(m jetstream.Msg, typ string) string {
 		}
 		return s
 	case *pb.WritebackFailed:
-		return fmt.Sprintf("result %s for %s failed after %d attempts: %s", e.GetResultId(), e.GetTicketKey(), e.GetAttempts(), e.GetReason())
+		s := fmt.Sprintf("result %s for %s failed after %d attempts: %s", e.GetResultId(), e.GetTicketKey(), e.GetAttempts(), e.GetReason())
+		if steps := stepsSummary(e.GetSteps()); steps != "" {
+			s += " [" + steps + "]"
+		}
+		return s
 	case *pb.AuditEvent:
 		s := fmt.Sprintf("%s by %s", e.GetAction(), orDash(e.GetActor()))
 		if e.GetRole() != "" {

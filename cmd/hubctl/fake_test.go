@@ -42,6 +42,26 @@ type fakeRegistry struct {
 	testResult *pb.TestConnectionResponse
 	// failWith, when set, is returned by every mutation.
 	failWith error
+	// keys answers NormalizeTicketKey (ticket as typed → key; "" refuses it);
+	// nil: the call is unimplemented, as on an older registry.
+	keys map[string]string
+}
+
+func (f *fakeRegistry) NormalizeTicketKey(_ context.Context, r *pb.NormalizeTicketKeyRequest) (*pb.NormalizeTicketKeyResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.keys == nil {
+		return nil, status.Error(codes.Unimplemented, "unknown method NormalizeTicketKey")
+	}
+	c := f.find(r.GetConnectorId())
+	if c == nil {
+		return nil, status.Errorf(codes.NotFound, "connector %s not found", r.GetConnectorId())
+	}
+	key, ok := f.keys[r.GetTicket()]
+	if !ok || key == "" {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid ticket key: %q is an issue of repository acme/other, but the connector's repository is acme/api", r.GetTicket())
+	}
+	return &pb.NormalizeTicketKeyResponse{Key: key, System: c.GetSystem()}, nil
 }
 
 var fakeNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 )
 
@@ -25,26 +26,30 @@ const maxConnectTimeout = 5 * time.Second
 type natsTarget struct {
 	URL    string
 	Source string // "--nats flag", "HUB_NATS_URL", "state file /x/hub.json", "the default URL"
+	// Creds is the NATS credential file (or dir, of which hubctl.nk is used):
+	// --nats-creds → HUB_NATS_CREDS → the state file's nats_creds_file when
+	// the URL came from that state file.
+	Creds string
 }
 
 // resolveNATS finds the NATS URL: --nats → HUB_NATS_URL → the hub state
 // file's nats_url → DefaultNATSURL.
 func resolveNATS(flag string, getenv func(string) string) (natsTarget, error) {
 	if flag != "" {
-		return natsTarget{flag, "--nats flag"}, nil
+		return natsTarget{URL: flag, Source: "--nats flag"}, nil
 	}
 	if v := getenv("HUB_NATS_URL"); v != "" {
-		return natsTarget{v, "HUB_NATS_URL"}, nil
+		return natsTarget{URL: v, Source: "HUB_NATS_URL"}, nil
 	}
 	statePath := hubstate.PathFromEnv(getenv)
 	state, err := hubstate.Read(statePath)
 	switch {
 	case err == nil && state.NATSURL != "":
-		return natsTarget{state.NATSURL, "state file " + statePath}, nil
+		return natsTarget{URL: state.NATSURL, Source: "state file " + statePath, Creds: state.NATSCredsFile}, nil
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return natsTarget{}, fmt.Errorf("cannot use %v; pass --nats or set HUB_NATS_URL", err)
 	}
-	return natsTarget{DefaultNATSURL, "the default URL"}, nil
+	return natsTarget{URL: DefaultNATSURL, Source: "the default URL"}, nil
 }
 
 // String names the server for messages, without any password in the URL.
@@ -76,11 +81,22 @@ func (g *globals) connectNATS() (*nats.Conn, jetstream.JetStream, natsTarget, er
 	if err != nil {
 		return nil, nil, t, err
 	}
+	switch {
+	case g.natsCreds != "":
+		t.Creds = g.natsCreds
+	case g.env.Getenv("HUB_NATS_CREDS") != "":
+		t.Creds = g.env.Getenv("HUB_NATS_CREDS")
+	}
+	auth, err := bus.ClientAuth{CredsFile: t.Creds, Role: bus.RoleHubctl,
+		TLSCert: g.env.Getenv("HUB_NATS_TLS_CERT"), TLSKey: g.env.Getenv("HUB_NATS_TLS_KEY"), TLSCA: g.env.Getenv("HUB_NATS_TLS_CA")}.Options()
+	if err != nil {
+		return nil, nil, t, fmt.Errorf("%s: %w", t, err)
+	}
 	timeout := maxConnectTimeout
 	if g.timeout > 0 {
 		timeout = min(timeout, g.timeout)
 	}
-	nc, err := nats.Connect(t.URL,
+	nc, err := nats.Connect(t.URL, append(auth,
 		nats.Name("hubctl"),
 		nats.Timeout(timeout),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -89,7 +105,16 @@ func (g *globals) connectNATS() (*nats.Conn, jetstream.JetStream, natsTarget, er
 			}
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { g.info("reconnected to %s", t) }),
-	)
+		// A refused publish or subscribe is only reported asynchronously (the
+		// call itself then times out): say so at once, with the subject.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				g.info("%s refused this: %v; the NATS credential's role does not allow it (hubctl's role is %s)", t, err, bus.RoleHubctl)
+				return
+			}
+			g.info("%s: %v", t, err)
+		}),
+	)...)
 	if err != nil {
 		return nil, nil, t, natsConnectError(t, err)
 	}
@@ -104,7 +129,10 @@ func (g *globals) connectNATS() (*nats.Conn, jetstream.JetStream, natsTarget, er
 func natsConnectError(t natsTarget, err error) error {
 	switch {
 	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked):
-		return fmt.Errorf("%s rejected the connection: %w", t, err)
+		if t.Creds == "" {
+			return fmt.Errorf("%s rejected the connection: %w; it needs a credential: --nats-creds or HUB_NATS_CREDS (the hub's is <data dir>/nats-creds/hubctl.nk)", t, err)
+		}
+		return fmt.Errorf("%s rejected the connection with the credential %s: %w", t, t.Creds, err)
 	case errors.Is(err, nats.ErrNoServers), errors.Is(err, nats.ErrTimeout):
 		return fmt.Errorf("%s is unreachable: %w; is the hub running? pass --nats or set HUB_NATS_URL", t, err)
 	}

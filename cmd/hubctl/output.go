@@ -188,6 +188,9 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 		row("Last error", orDash(st.GetLastError()))
 		row("Tickets known", fmt.Sprint(st.GetTicketsKnown()))
 		row("Next poll", tsOrDash(st.GetNextPollTime()))
+		if late := st.GetLateBy(); late != nil {
+			row("Late by", late.AsDuration().String()+" (the poller replica is saturated)")
+		}
 	}
 	row("Created", tsOrDash(c.GetCreateTime()))
 	row("Updated", tsOrDash(c.GetUpdateTime()))

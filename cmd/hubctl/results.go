@@ -93,8 +93,11 @@ func newPublishCmd(g *globals) *cobra.Command {
 JetStream. Writeback applies it to the ticket: status, comment, reporter
 mention, sub-tasks, pull/merge request.
 
-The system is looked up from the connector in the registry unless --system is
-given. The result id (ce-id and Nats-Msg-Id) is random unless --id is given;
+--ticket takes the ticket's key (PROJ-12, owner/repo#12, group/project#12),
+its number or #number within the connector's project or repository, or its
+web URL. The registry turns it into the key the ticket events carry and
+gives the connector's system; a key of another repository is refused. With
+--system the registry is not asked, and writeback normalises the ticket. The result id (ce-id and Nats-Msg-Id) is random unless --id is given;
 publishing the same id again within the stream's duplicate window is dropped
 by JetStream.
 
@@ -102,8 +105,10 @@ NATS is found by --nats, then $HUB_NATS_URL, then the hub state file's
 nats_url, then ` + DefaultNATSURL + `.`,
 		Example: `  hubctl results publish --connector jira-sandbox --ticket SAND-1 --status "In Review" \
       --comment "Fixed in **main**." --mention-reporter
-  hubctl results publish --connector gh-acme --ticket acme/api#12 --system github \
-      --pr-head fix-12 --pr-title "Fix #12" --comment-file notes.md`,
+  hubctl results publish --connector gh-acme --ticket acme/api#12 \
+      --pr-head fix-12 --pr-title "Fix #12" --comment-file notes.md
+  hubctl results publish --connector gh-acme --ticket https://github.com/acme/api/issues/12 --status "In Review"
+  hubctl results publish --connector gl-platform --ticket '#7' --comment "Merged."`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := f.result(g.env, cmd.Flags().Changed("id"))
@@ -113,7 +118,7 @@ nats_url, then ` + DefaultNATSURL + `.`,
 			ctx := cmd.Context()
 			system := f.system
 			if system == "" {
-				if system, err = g.connectorSystem(ctx, f.connector); err != nil {
+				if system, r.TicketKey, err = g.normalizeTicket(ctx, f.connector, r.GetTicketKey()); err != nil {
 					return err
 				}
 			}
@@ -137,8 +142,9 @@ nats_url, then ` + DefaultNATSURL + `.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&g.natsURL, "nats", "", "NATS server URL (default: $HUB_NATS_URL, the hub state file, "+DefaultNATSURL+")")
+	fs.StringVar(&g.natsCreds, "nats-creds", "", "NATS credential: an nkey seed or .creds file, or a credentials dir (its hubctl.nk) (default: $HUB_NATS_CREDS, the file named in the hub state file)")
 	fs.StringVar(&f.connector, "connector", "", "connector id (required)")
-	fs.StringVar(&f.ticket, "ticket", "", "ticket key: PROJ-12, owner/repo#12, group/project#12 (required)")
+	fs.StringVar(&f.ticket, "ticket", "", "ticket: PROJ-12, owner/repo#12, group/project#12, its number, #number or web URL (required)")
 	fs.StringVar(&f.system, "system", "", "jira, github or gitlab (default: the connector's, asked from the registry)")
 	fs.StringVar(&f.resultID, "id", "", "result id, also the event id (default: random, printed)")
 	fs.StringVar(&f.status, "status", "", "target status name, e.g. \"In Review\"")
@@ -245,18 +251,30 @@ func newResultID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// connectorSystem asks the registry which system a connector belongs to.
-func (g *globals) connectorSystem(ctx context.Context, id string) (string, error) {
+// normalizeTicket asks the registry for the connector's system and the
+// ticket's key as the events carry it (NormalizeTicketKey: the tracker's own
+// rule, so hubctl holds no copy of it). A registry without that call is asked
+// for the system only, and the ticket goes as typed (writeback normalises it).
+func (g *globals) normalizeTicket(ctx context.Context, id, ticket string) (system, key string, err error) {
 	client, closeConn, err := g.dial(ctx)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer closeConn()
-	resp, err := client.GetConnector(ctx, &pb.GetConnectorRequest{Id: id})
-	if err != nil {
-		return "", fmt.Errorf("looking up the system of connector %s (pass --system to skip this): %w", id, err)
+	resp, err := client.NormalizeTicketKey(ctx, &pb.NormalizeTicketKeyRequest{ConnectorId: id, Ticket: ticket})
+	switch status.Code(err) {
+	case codes.OK:
+		return systemName(resp.GetSystem()), resp.GetKey(), nil
+	case codes.InvalidArgument:
+		return "", "", fmt.Errorf("--ticket: %s", status.Convert(err).Message())
+	case codes.Unimplemented:
+		c, err := client.GetConnector(ctx, &pb.GetConnectorRequest{Id: id})
+		if err != nil {
+			return "", "", fmt.Errorf("looking up the system of connector %s (pass --system to skip this): %w", id, err)
+		}
+		return systemName(c.GetConnector().GetSystem()), ticket, nil
 	}
-	return systemName(resp.GetConnector().GetSystem()), nil
+	return "", "", fmt.Errorf("looking up connector %s and its ticket %s (pass --system to skip this): %w", id, ticket, err)
 }
 
 // publishReceipt is what publish prints with -o json.

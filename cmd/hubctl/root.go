@@ -23,6 +23,9 @@ type globals struct {
 	caFile   string
 	// natsURL is --nats of the commands that talk to NATS directly.
 	natsURL string
+	// natsCreds is --nats-creds: the NATS credential (seed or .creds file, or
+	// the hub's credentials dir).
+	natsCreds string
 }
 
 // NewRootCmd builds the hubctl command tree over env.

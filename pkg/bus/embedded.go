@@ -36,6 +36,14 @@ type EmbeddedConfig struct {
 	Logger *slog.Logger
 	// ReadyTimeout defaults to DefaultReadyTimeout.
 	ReadyTimeout time.Duration
+	// Credentials, when set, make every connection (in-process ones too)
+	// authenticate as one of its roles' users, with that role's
+	// permissions; a connection without a credential is refused. Nil: no
+	// authentication (tests of a single service).
+	Credentials *Credentials
+	// TLSCert and TLSKey put TLS on the TCP listener; TLSCA also requires
+	// and verifies client certificates. In-process connections skip TLS.
+	TLSCert, TLSKey, TLSCA string
 }
 
 // Validate checks the configuration.
@@ -48,6 +56,9 @@ func (c EmbeddedConfig) Validate() error {
 		if _, _, err := splitListen(c.Listen); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") || (c.TLSCA != "" && c.TLSCert == "") {
+		errs = append(errs, fmt.Errorf("%w: NATS TLS needs a certificate and its key (and a CA only with them)", ErrInvalidOptions))
 	}
 	if c.ReadyTimeout < 0 {
 		errs = append(errs, fmt.Errorf("%w: negative ReadyTimeout", ErrInvalidOptions))
@@ -96,6 +107,18 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 	if cfg.Listen != "" {
 		host, port, _ := splitListen(cfg.Listen) // checked by Validate
 		opts.Host, opts.Port = host, port
+	}
+	if cfg.Credentials != nil {
+		opts.Nkeys = cfg.Credentials.Users()
+		opts.AuthTimeout = authTimeout.Seconds()
+	}
+	if cfg.TLSCert != "" {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, CaFile: cfg.TLSCA, Verify: cfg.TLSCA != ""})
+		if err != nil {
+			return nil, fmt.Errorf("bus: embedded NATS TLS: %w", err)
+		}
+		opts.TLSConfig, opts.TLS, opts.TLSVerify = tc, true, cfg.TLSCA != ""
+		opts.TLSTimeout = authTimeout.Seconds()
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {

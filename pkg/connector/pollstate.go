@@ -32,8 +32,20 @@ type PollState struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 	NextPoll    time.Time `json:"next_poll,omitzero"`
-	// DeferredUntil holds polling back after a long rate limit.
+	// DeferredUntil holds polling back after a long rate limit or while
+	// backing off from a failing tracker.
 	DeferredUntil time.Time `json:"deferred_until,omitzero"`
+	// DeferredRevision is the connector revision the deferral was recorded
+	// for: an update, a re-enable or a recreate (a new revision) lifts it.
+	// Zero (a state written before it existed) holds for every revision.
+	DeferredRevision uint64 `json:"deferred_revision,omitempty"`
+	// Failures counts consecutive cycles that failed with a transient error
+	// (5xx, timeouts); the backoff across cycles grows with it.
+	Failures int `json:"failures,omitempty"`
+	// Late is how long after its due time the last cycle started, when that
+	// was more than the scheduler's resolution (two ticks): the replica was
+	// saturated. Zero when on time.
+	Late time.Duration `json:"late,omitempty"`
 	// Owner is the replica that last polled the connector.
 	Owner string `json:"owner,omitempty"`
 
@@ -53,6 +65,16 @@ func (st PollState) Due(interval time.Duration) time.Time {
 		due = st.DeferredUntil
 	}
 	return due
+}
+
+// DueFor is Due for a connector at the given revision: a deferral recorded
+// for another revision of the connector (before an update, a re-enable or a
+// recreate) no longer holds.
+func (st PollState) DueFor(interval time.Duration, revision uint64) time.Time {
+	if st.DeferredRevision != 0 && st.DeferredRevision != revision {
+		st.DeferredUntil = time.Time{}
+	}
+	return st.Due(interval)
 }
 
 // PageCache is one page of a listing as last answered.

@@ -3,7 +3,8 @@
 // being told the address: {"registry_addr":"127.0.0.1:7400",
 // "admin_token_file":"/path/admin.token","pid":123,"start_time":"…"}.
 //
-// The file holds the path of the admin token file, never a token.
+// The file holds the paths of the admin token file and of the NATS
+// credential, never a token or a seed.
 package hubstate
 
 import (
@@ -23,9 +24,12 @@ type State struct {
 	// AdminTokenFile is the path of a file holding the registry's admin API token.
 	AdminTokenFile string `json:"admin_token_file,omitempty"`
 	// NATSURL is where the hub's NATS accepts TCP clients; empty when it does not.
-	NATSURL   string    `json:"nats_url,omitempty"`
-	PID       int       `json:"pid"`
-	StartTime time.Time `json:"start_time"`
+	NATSURL string `json:"nats_url,omitempty"`
+	// NATSCredsFile is the path of the hubctl role's NATS nkey seed file, for
+	// clients of NATSURL (hubctl, the nats CLI's --nkey); never the seed.
+	NATSCredsFile string    `json:"nats_creds_file,omitempty"`
+	PID           int       `json:"pid"`
+	StartTime     time.Time `json:"start_time"`
 }
 
 // EnvPath names the environment variable that overrides the state file path.

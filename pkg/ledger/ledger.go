@@ -24,11 +24,14 @@ var (
 
 // Step states. A step is "started" before the tracker call and "done" after
 // it; a started step found on redelivery may or may not have happened, so
-// the writeback looks for its marker before doing it again.
+// the writeback looks for its marker before doing it again. A step the
+// tracker refused is "failed" (Note says why): later deliveries leave it
+// alone, and a replay tries it again.
 const (
 	Started = "started"
 	Done    = "done"
 	Skipped = "skipped"
+	Failed  = "failed"
 )
 
 // Step is one step's record.

@@ -17,11 +17,18 @@ import (
 // ErrNotFailed means a replay was asked for a result that is not dead-lettered.
 var ErrNotFailed = errors.New("result is not dead-lettered")
 
+// KeyNormalizer turns a result's ticket key into the key the ticket events
+// carry for that connector, or says why it names no ticket of it.
+type KeyNormalizer func(ctx context.Context, connectorID, key string) (string, error)
+
 // Replay re-publishes a dead-lettered result on result.ready with a new event
-// id and clears its failed mark, so the writeback resumes from the steps its
-// ledger records as done. It returns the subject published to and the
-// number of replays so far.
-func Replay(ctx context.Context, js jetstream.JetStream, store *Store, resultID string) (string, int, error) {
+// id and clears its failed mark and those of its refused steps, so the
+// writeback resumes from the steps its ledger records as done and tries the
+// failed ones again. With a KeyNormalizer, the ticket key is normalised
+// first (and kept so in the ledger); an error from it refuses the replay and
+// leaves the result dead-lettered. It returns the subject published to and
+// the number of replays so far.
+func Replay(ctx context.Context, js jetstream.JetStream, store *Store, resultID string, normalize ...KeyNormalizer) (string, int, error) {
 	e, err := store.Get(ctx, resultID)
 	if err != nil {
 		return "", 0, err
@@ -37,8 +44,25 @@ func Replay(ctx context.Context, js jetstream.JetStream, store *Store, resultID 
 	if err := protojson.Unmarshal(e.Result, &r); err != nil {
 		return "", 0, fmt.Errorf("ledger %s holds an undecodable result: %w", resultID, err)
 	}
+	for _, n := range normalize {
+		key, err := n(ctx, r.GetConnectorId(), r.GetTicketKey())
+		if err != nil {
+			return "", 0, fmt.Errorf("result %s cannot be replayed: %w", resultID, err)
+		}
+		if key != r.GetTicketKey() {
+			r.TicketKey = key
+			if e.Result, err = protojson.Marshal(&r); err != nil {
+				return "", 0, fmt.Errorf("encode result %s: %w", resultID, err)
+			}
+		}
+	}
 	e.Failed = false
 	e.Reason = ""
+	for name, st := range e.Steps {
+		if st.State == Failed {
+			delete(e.Steps, name)
+		}
+	}
 	e.Replays++
 	e.Attempts = 0
 	if e, err = store.Put(ctx, e); err != nil {

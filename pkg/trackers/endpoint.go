@@ -263,37 +263,26 @@ const DefaultTimeout = 30 * time.Second
 // tracker host is then only checked by CheckURL, since the proxy resolves it.
 func NewHTTPClient(c connector.Connector, opts Options) (*http.Client, error) {
 	policy := opts.Policy
-	dialer := &net.Dialer{
-		Timeout:   10 * time.Second,
-		KeepAlive: 30 * time.Second,
-		Control:   policy.control,
-	}
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
-	if c.CABundlePEM != "" {
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM([]byte(c.CABundlePEM)) {
-			return nil, fmt.Errorf("%w: CA bundle holds no PEM certificate", ErrInvalidHTTPConfig)
-		}
-		tlsConf.RootCAs = pool
-	}
-	transport := &http.Transport{
-		DialContext:           dialer.DialContext,
-		TLSClientConfig:       tlsConf,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          10,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
+	var proxy *url.URL
 	if c.HTTPProxyURL != "" {
-		proxy, err := url.Parse(c.HTTPProxyURL)
-		if err != nil || (proxy.Scheme != "http" && proxy.Scheme != "https" && proxy.Scheme != "socks5") || proxy.Host == "" {
+		p, err := url.Parse(c.HTTPProxyURL)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https" && p.Scheme != "socks5") || p.Host == "" {
 			return nil, fmt.Errorf("%w: proxy URL must be http://, https:// or socks5:// with a host", ErrInvalidHTTPConfig)
 		}
-		transport.Proxy = http.ProxyURL(proxy)
+		proxy = p
+	}
+	build := func() (*http.Transport, error) {
+		return newTransport(c, policy, proxy, opts.idleConnTimeout(), opts.maxIdleConnsPerHost())
+	}
+	var transport *http.Transport
+	var err error
+	if opts.Transports != nil {
+		transport, err = opts.Transports.get(transportKeyOf(c), build)
+	} else {
+		transport, err = build()
+	}
+	if err != nil {
+		return nil, err
 	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
@@ -321,6 +310,44 @@ func NewHTTPClient(c connector.Connector, opts Options) (*http.Client, error) {
 			return policy.CheckURL(req.URL.String())
 		},
 	}, nil
+}
+
+// newTransport builds the transport of one (host, proxy, CA bundle): the
+// dialer refuses what the policy refuses, the CA bundle is appended to the
+// system roots, and idle keep-alive connections close after idle.
+func newTransport(c connector.Connector, policy EndpointPolicy, proxy *url.URL, idle time.Duration, idlePerHost int) (*http.Transport, error) {
+	dialer := &net.Dialer{
+		Timeout:   10 * time.Second,
+		KeepAlive: 30 * time.Second,
+		Control:   policy.control,
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.CABundlePEM != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM([]byte(c.CABundlePEM)) {
+			return nil, fmt.Errorf("%w: CA bundle holds no PEM certificate", ErrInvalidHTTPConfig)
+		}
+		tlsConf.RootCAs = pool
+	}
+	transport := &http.Transport{
+		DialContext:       dialer.DialContext,
+		TLSClientConfig:   tlsConf,
+		ForceAttemptHTTP2: true,
+		MaxIdleConns:      max(100, idlePerHost),
+		// Connectors sharing a host share the transport: keep as many idle
+		// connections as requests run against one host at once.
+		MaxIdleConnsPerHost:   idlePerHost,
+		IdleConnTimeout:       idle,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	if proxy != nil {
+		transport.Proxy = http.ProxyURL(proxy)
+	}
+	return transport, nil
 }
 
 // DefaultUserAgent is sent when Options.UserAgent is empty.

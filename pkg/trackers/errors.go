@@ -81,7 +81,7 @@ func RetryOf(err error) (Retry, time.Duration) {
 	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrTicketNotFound), errors.Is(err, ErrUnknownStatus),
 		errors.Is(err, ErrRejected), errors.Is(err, ErrMalformedResponse), errors.Is(err, ErrResponseTooLarge), errors.Is(err, ErrInvalidConfig),
 		errors.Is(err, ErrUnknownSystem), errors.Is(err, ErrEndpointRefused), errors.Is(err, ErrInvalidHTTPConfig),
-		errors.Is(err, ErrInvalidSearch), errors.Is(err, ErrPageNotFound), errors.Is(err, context.Canceled):
+		errors.Is(err, ErrInvalidSearch), errors.Is(err, ErrPageNotFound), errors.Is(err, ErrInvalidTicketKey), errors.Is(err, context.Canceled):
 		return RetryNever, 0
 	}
 	return RetryBackoff, 0

@@ -35,8 +35,13 @@ type cachedSession struct {
 	session  *Session
 }
 
-// NewSessions returns an empty cache whose sessions use opts and the trackers of reg.
+// NewSessions returns an empty cache whose sessions use opts and the trackers
+// of reg. Its sessions share HTTP transports per (host, proxy, CA bundle)
+// unless opts brings its own pool.
 func NewSessions(reg *Registry, dec Decrypter, opts Options) *Sessions {
+	if opts.Transports == nil {
+		opts.Transports = NewTransportPool()
+	}
 	return &Sessions{reg: reg, dec: dec, opts: opts, m: map[string]cachedSession{}}
 }
 

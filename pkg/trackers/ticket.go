@@ -33,7 +33,8 @@ type Attachment struct {
 
 // Ticket is a tracker issue as the frameworks see it, the same for every system.
 type Ticket struct {
-	// Key: "PROJ-12" on Jira, "12" (the issue number) on GitHub and GitLab.
+	// Key: "PROJ-12" on Jira, "owner/repo#12" on GitHub, "group/project#12" on
+	// GitLab (see KeyNormalizer).
 	Key                 string
 	URL                 string
 	Summary             string

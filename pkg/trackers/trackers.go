@@ -74,6 +74,18 @@ type Options struct {
 	// DefaultMaxResponseBytes when zero. Reading past it fails with
 	// ErrResponseTooLarge.
 	MaxResponseBytes int64
+	// Transports, when set, shares one HTTP transport (and its keep-alive
+	// connections) between the sessions of every connector with the same
+	// host, proxy and CA bundle; Sessions sets one up. Nil: each client
+	// builds its own. Pacing and credentials stay per session.
+	Transports *TransportPool
+	// IdleConnTimeout closes keep-alive connections idle for longer;
+	// DefaultIdleConnTimeout when zero.
+	IdleConnTimeout time.Duration
+	// MaxIdleConnsPerHost keeps this many idle connections to one host (a
+	// worker sets it to the requests it runs against one host at once);
+	// DefaultMaxIdleConnsPerHost when zero.
+	MaxIdleConnsPerHost int
 }
 
 // Tracker is one system's implementation. What a connector of the system

@@ -42,11 +42,14 @@ func toQuery(req *chv1.SearchRequest, maxTerms int) Query {
 		Spaces:       req.GetSpaceKeys(),
 		Limit:        int(req.GetLimit()),
 		ConnectorIDs: req.GetConnectorIds(),
+
+		TicketConnectorID: req.GetTicketConnectorId(),
+		Ticket:            req.GetTicket(),
 	}
 }
 
 func toResponse(res Result) *chv1.SearchResponse {
-	out := &chv1.SearchResponse{Terms: res.Terms}
+	out := &chv1.SearchResponse{Terms: res.Terms, TicketKey: res.TicketKey}
 	for _, h := range res.Hits {
 		out.Hits = append(out.Hits, &chv1.SearchHit{ConnectorId: h.ConnectorID, PageId: h.PageID, Hit: hitToProto(h)})
 	}

@@ -64,6 +64,11 @@ type Query struct {
 	Spaces       []string // within each connector's spaces
 	Limit        int      // Config.DefaultLimit when 0
 	ConnectorIDs []string // all enabled Confluence connectors when empty
+	// Ticket, when set, adds the terms of a ticket of connector
+	// TicketConnectorID (any form its tracker's KeyNormalizer accepts)
+	// before Terms.
+	TicketConnectorID string
+	Ticket            string
 }
 
 // Failure is a connector that gave no hits.
@@ -74,9 +79,11 @@ type Failure struct {
 
 // Result is the answer to a search.
 type Result struct {
-	Terms    []string // as searched, after cleaning
-	Hits     []Hit    // best first
-	Failures []Failure
+	// TicketKey is the ticket searched for (Query.Ticket normalised).
+	TicketKey string
+	Terms     []string // as searched, after cleaning
+	Hits      []Hit    // best first
+	Failures  []Failure
 }
 
 // spaceKey is the registry's rule for space keys.
@@ -95,6 +102,7 @@ type engine struct {
 	cache    *cache
 	sessions *trackers.Sessions
 	client   confluenceClient
+	tickets  *ticketTerms // nil: no search by ticket
 	policy   trackers.EndpointPolicy
 	flight   flight
 
@@ -112,7 +120,18 @@ type block struct {
 // Search searches the enabled Confluence connectors and merges their hits.
 // It fails only when no connector answered; the others' failures are listed.
 func (e *engine) Search(ctx context.Context, q Query) (Result, error) {
-	res := Result{Terms: confluence.SearchTerms(q.Terms)}
+	var key string
+	if q.Ticket != "" || q.TicketConnectorID != "" {
+		if e.tickets == nil {
+			return Result{}, fmt.Errorf("%w: this replica cannot search by ticket", ErrInvalidQuery)
+		}
+		k, terms, err := e.tickets.terms(ctx, q.TicketConnectorID, q.Ticket)
+		if err != nil {
+			return Result{TicketKey: k}, err
+		}
+		key, q.Terms = k, append(terms, q.Terms...)
+	}
+	res := Result{TicketKey: key, Terms: confluence.SearchTerms(q.Terms)}
 	if len(res.Terms) == 0 {
 		return res, fmt.Errorf("%w: no search terms", ErrInvalidQuery)
 	}

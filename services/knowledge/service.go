@@ -123,6 +123,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		policy:  trackers.EndpointPolicy{Allow: allow},
 		blocked: map[string]block{},
 	}
+	e.tickets = &ticketTerms{store: connector.NewStore(connKV), trackers: deps.Trackers, sessions: e.sessions, maxTerms: cfg.MaxTerms}
 	return &Service{
 		cfg: cfg, deps: deps, log: log, engine: e, backfill: backfill,
 		enricher: &enricher{engine: e, js: deps.JS, state: stateKV, log: log, now: now},

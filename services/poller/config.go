@@ -37,8 +37,23 @@ type Config struct {
 	// ReconcileEvery runs a full listing (closure detection) every N cycles on
 	// trackers whose full listing is not cheap.
 	ReconcileEvery int `env:"POLLER_RECONCILE_EVERY" envDefault:"10"`
-	// Concurrency bounds connectors polled at once by this replica.
-	Concurrency int `env:"POLLER_CONCURRENCY" envDefault:"4"`
+	// Concurrency bounds connectors polled at once by this replica: the
+	// scheduler's worker slots. A due connector waits for a free slot.
+	Concurrency int `env:"POLLER_CONCURRENCY" envDefault:"64"`
+	// HostConcurrency bounds the cycles under way against one tracker host,
+	// so one slow tracker cannot take every slot. Half the slots by default:
+	// many connectors share a host (github.com, a company's Jira), and at
+	// 150 ms an answer, 32 slots poll 12,800 of them a minute.
+	HostConcurrency int `env:"POLLER_HOST_CONCURRENCY" envDefault:"32"`
+	// CycleTimeout bounds one poll cycle, so a hanging tracker cannot hold
+	// a slot; a cycle cut short counts as a transient failure.
+	CycleTimeout time.Duration `env:"POLLER_CYCLE_TIMEOUT" envDefault:"5m"`
+	// MaxDefer caps how long a tracker's Retry-After may hold a connector back.
+	MaxDefer time.Duration `env:"POLLER_MAX_DEFER" envDefault:"15m"`
+	// BackoffMax caps the backoff across cycles of a connector whose tracker
+	// keeps failing (5xx, timeouts): the wait doubles from the poll interval
+	// with each failed cycle, and resets on success.
+	BackoffMax time.Duration `env:"POLLER_BACKOFF_MAX" envDefault:"15m"`
 	// MaxPages bounds one listing, a guard against a tracker that never ends.
 	MaxPages int `env:"POLLER_MAX_PAGES" envDefault:"500"`
 	// Retries of a transient failure within one cycle, with exponential backoff and jitter.
@@ -70,8 +85,14 @@ func (c Config) Validate() error {
 	if c.Lookback < 0 {
 		errs = append(errs, errors.New("POLLER_LOOKBACK must not be negative"))
 	}
-	if c.ReconcileEvery < 1 || c.Concurrency < 1 || c.MaxPages < 1 || c.Retries < 0 {
-		errs = append(errs, errors.New("POLLER_RECONCILE_EVERY, POLLER_CONCURRENCY and POLLER_MAX_PAGES must be at least 1, POLLER_RETRIES at least 0"))
+	if c.ReconcileEvery < 1 || c.Concurrency < 1 || c.HostConcurrency < 1 || c.MaxPages < 1 || c.Retries < 0 {
+		errs = append(errs, errors.New("POLLER_RECONCILE_EVERY, POLLER_CONCURRENCY, POLLER_HOST_CONCURRENCY and POLLER_MAX_PAGES must be at least 1, POLLER_RETRIES at least 0"))
+	}
+	if c.CycleTimeout <= 0 {
+		errs = append(errs, errors.New("POLLER_CYCLE_TIMEOUT must be positive"))
+	}
+	if c.MaxDefer <= 0 || c.BackoffMax <= 0 {
+		errs = append(errs, errors.New("POLLER_MAX_DEFER and POLLER_BACKOFF_MAX must be positive"))
 	}
 	if c.ReplicaID != "" && !validReplicaID(c.ReplicaID) {
 		errs = append(errs, fmt.Errorf("POLLER_REPLICA_ID %q: letters, digits, '-' and '_' only", c.ReplicaID))

@@ -19,47 +19,42 @@ type errDeferred struct{ until time.Time }
 
 func (e errDeferred) Error() string { return "rate limited until " + e.until.Format(time.RFC3339) }
 
-// cycle polls one connector once and returns when it is next due. Every state
-// write is conditional on the revision read, so a replica that lost the lease
-// mid-cycle cannot overwrite the new holder's progress.
-func (p *Poller) cycle(ctx context.Context, c connector.Connector) time.Time {
+// cycle polls one connector once and returns its poll state as saved (the
+// scheduler takes the next due time from it). late is how long after its due
+// time the cycle started. Every state write is conditional on the revision
+// read, so a replica that lost the lease mid-cycle cannot overwrite the new
+// holder's progress. The cycle is bounded by POLLER_CYCLE_TIMEOUT.
+func (p *Poller) cycle(ctx context.Context, c connector.Connector, late time.Duration) connector.PollState {
 	start := p.now()
 	st, err := p.states.Get(ctx, c.ID)
 	if err != nil {
 		p.log.Warn("poll state", "connector", c.ID, "error", err)
-		return start.Add(p.cfg.Tick)
+		return connector.PollState{DeferredUntil: start.Add(p.cfg.Tick)}
 	}
-	if due := st.Due(c.PollInterval); start.Before(due) {
-		return due // another replica polled it meanwhile
+	st = migrateKeys(p.trackers, c, st, p.log) // keys stored before GitHub and GitLab published owner/repo#12
+	// The scheduler counts an interval from the last due time, which may be
+	// up to a tick before the last start: that much early is on time.
+	if due := st.DueFor(c.PollInterval, c.Revision); start.Add(2 * p.cfg.Tick).Before(due) {
+		return st // another replica polled it meanwhile
 	}
 	run := &cycleRun{p: p, c: c, st: st, log: p.log.With("connector", c.ID, "system", c.System)}
-	err = run.poll(ctx)
+	pollCtx, cancel := context.WithTimeout(ctx, p.cfg.CycleTimeout)
+	err = run.poll(pollCtx)
+	cancel()
 	if ctx.Err() != nil && err != nil {
-		return start // shutting down: the next holder polls it
+		return connector.PollState{} // shutting down: the next holder polls it
 	}
-	run.st.LastPoll = start
-	run.st.Owner = p.cfg.ReplicaID
-	run.st.NextPoll = start.Add(c.PollInterval)
-	var deferred errDeferred
-	switch {
-	case err == nil:
-		run.st.LastSuccess = p.now()
-		run.st.LastError = ""
-		run.st.Cycles++
-	case errors.As(err, &deferred):
-		run.st.LastError = err.Error()
-		run.st.DeferredUntil = deferred.until
-		run.st.NextPoll = latest(run.st.NextPoll, deferred.until)
-	default:
-		run.st.LastError = err.Error()
+	if err != nil && pollCtx.Err() != nil {
+		err = fmt.Errorf("cycle cut short by POLLER_CYCLE_TIMEOUT (%s): %w", p.cfg.CycleTimeout, err)
 	}
+	p.endCycle(&run.st, c, start, late, err)
 	if err != nil {
 		run.log.Warn("poll failed", "error", err, "next_poll", run.st.NextPoll)
 	}
 	if err := run.save(ctx); err != nil {
 		run.log.Warn("poll state not saved", "error", err)
 	}
-	return run.st.Due(c.PollInterval)
+	return run.st
 }
 
 func latest(a, b time.Time) time.Time {

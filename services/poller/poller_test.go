@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -40,6 +41,15 @@ type memTracker struct {
 	// notModified counts listings answered "not modified" (cheap only).
 	notModified int
 	fail        []error // errors returned by the next calls
+	// gate, when set, runs before every call outside the lock: a test
+	// holds a cycle there (until ctx ends, say) or fails it.
+	gate func(ctx context.Context, connectorID string) error
+}
+
+func (m *memTracker) setGate(gate func(ctx context.Context, connectorID string) error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gate = gate
 }
 
 type memTicket struct {
@@ -87,7 +97,18 @@ func (m *memTracker) callCount(id string) int {
 	return m.calls[id]
 }
 
-func (m *memTracker) Discover(_ context.Context, s *trackers.Session, q trackers.DiscoveryQuery) (trackers.DiscoveryPage, error) {
+func (m *memTracker) Discover(ctx context.Context, s *trackers.Session, q trackers.DiscoveryQuery) (trackers.DiscoveryPage, error) {
+	m.mu.Lock()
+	gate := m.gate
+	m.mu.Unlock()
+	if gate != nil {
+		if err := gate(ctx, s.Connector.ID); err != nil {
+			m.mu.Lock()
+			m.calls[s.Connector.ID]++
+			m.mu.Unlock()
+			return trackers.DiscoveryPage{}, err
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls[s.Connector.ID]++
@@ -164,6 +185,8 @@ type env struct {
 	// conns holds each replica's own connection, as a separate process has;
 	// closing it is how a test kills a replica (its leases stay behind).
 	conns map[*Poller]*nats.Conn
+	// logs holds what every replica logged (warnings and up).
+	logs testenv.LogBuffer
 }
 
 func newEnv(t *testing.T, leaseTTL time.Duration) *env {
@@ -190,7 +213,14 @@ func newEnv(t *testing.T, leaseTTL time.Duration) *env {
 
 func (e *env) addConnector(t *testing.T, id string, interval time.Duration) {
 	t.Helper()
-	c := connector.Connector{ID: id, System: connector.Jira, Deployment: connector.Cloud, BaseURL: "https://jira.test",
+	e.addConnectorAt(t, id, interval, "https://jira.test")
+}
+
+// addConnectorAt adds a connector whose tracker is at baseURL (its host is
+// what the per-host cap counts).
+func (e *env) addConnectorAt(t *testing.T, id string, interval time.Duration, baseURL string) {
+	t.Helper()
+	c := connector.Connector{ID: id, System: connector.Jira, Deployment: connector.Cloud, BaseURL: baseURL,
 		AuthMode: connector.AuthBasic, Username: "bot@example.com", Enabled: true, PollInterval: interval,
 		Credential: connector.Credential{Ciphertext: "token-" + id}}
 	c.ApplyDefaults(all.Registry())
@@ -238,7 +268,7 @@ func (e *env) startWith(t *testing.T, replica string, mutate func(*Config), reg 
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, &e.logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	nc, err := e.srv.Connect()
 	if err != nil {
 		t.Fatal(err)
@@ -379,7 +409,7 @@ func TestRetriesTransientFailuresAndDefersLongRateLimits(t *testing.T) {
 	e.mem.failNext(fmt.Errorf("502: %w", trackers.ErrTransient), fmt.Errorf("timeout: %w", trackers.ErrTransient))
 	// On a manual clock, each cycle runs when the test advances it.
 	clock := newManualClock(time.Now())
-	_, p := e.startOnClock(t, "r1", clock, func(c *Config) { c.LeaseTTL = 30 * time.Second })
+	_, p := e.startOnClock(t, "r1", clock, func(c *Config) { c.LeaseTTL = 30 * time.Second; c.MaxDefer = 2 * time.Hour })
 	e.firstCycle(t, p, clock, "jira-rl")
 	testenv.Eventually(t, 5*time.Second, "discovery after two transient failures", func() bool { return e.events(t)["discovered"]["RL-1"] == 1 })
 
@@ -565,4 +595,29 @@ func TestNewRefusesALeaseTTLOtherThanTheBucketsTTL(t *testing.T) {
 	if _, err := New(t.Context(), cfg, Deps{JS: e.js, Decrypter: plainDecrypter{}, Trackers: e.memRegistry(t)}); err != nil {
 		t.Fatalf("New with the bucket's TTL: %v", err)
 	}
+}
+
+// edit changes a stored connector the way the registry does (a new revision).
+func (e *env) edit(t *testing.T, id string, fn func(*connector.Connector)) connector.Connector {
+	t.Helper()
+	c, err := e.store.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn(&c)
+	c, err = e.store.Update(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// sees waits until p's watch has delivered revision rev of connector id.
+func (e *env) sees(t *testing.T, p *Poller, id string, rev uint64) {
+	t.Helper()
+	testenv.Eventually(t, 10*time.Second, fmt.Sprintf("the replica seeing %s at revision %d", id, rev), func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.connectors[id].Revision == rev
+	})
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -54,13 +53,11 @@ type Poller struct {
 	now      func() time.Time
 	systems  map[connector.System]bool
 
+	sched *scheduler
+
 	mu         sync.Mutex
 	connectors map[string]connector.Connector
-	polling    map[string]bool
 	sessions   *trackers.Sessions
-	// next is when each held connector is due, from its poll state (read once
-	// when the lease is taken, then kept by the cycles this replica runs).
-	next map[string]time.Time
 	// mismatched holds, per connector, the revision whose credential was
 	// found not to decrypt (audited once per revision).
 	mismatched map[string]uint64
@@ -96,9 +93,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 		cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), states: connector.NewStateStore(skv),
 		leases: newLeases(lkv, cfg.ReplicaID), log: deps.Logger, topts: deps.TrackerOptions,
 		trackers: deps.Trackers, clock: deps.Clock, systems: map[connector.System]bool{},
-		connectors: map[string]connector.Connector{}, polling: map[string]bool{},
-		next: map[string]time.Time{}, mismatched: map[string]uint64{},
+		connectors: map[string]connector.Connector{}, mismatched: map[string]uint64{},
 	}
+	p.sched = newScheduler(p)
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -107,6 +104,14 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 	if topts.Logger == nil {
 		topts.Logger = p.log
 	}
+	if topts.MaxIdleConnsPerHost == 0 {
+		topts.MaxIdleConnsPerHost = cfg.HostConcurrency
+	}
+	if topts.Transports == nil {
+		// One transport per (host, proxy, CA bundle) for every connector.
+		topts.Transports = trackers.NewTransportPool()
+	}
+	p.topts = topts
 	p.sessions = trackers.NewSessions(deps.Trackers, deps.Decrypter, topts)
 	if p.clock == nil {
 		p.clock = realClock{}
@@ -171,8 +176,9 @@ func (p *Poller) Run(ctx context.Context) error {
 	}()
 	p.log.Info("poller started", "systems", p.systemList())
 
-	sem := make(chan struct{}, p.cfg.Concurrency)
-	var cycles sync.WaitGroup
+	p.sched.mu.Lock()
+	p.sched.ctx = ctx
+	p.sched.mu.Unlock()
 	tick := p.clock.NewTicker(p.cfg.Tick)
 	defer tick.Stop()
 	var lastKeepAlive time.Time
@@ -190,18 +196,18 @@ func (p *Poller) Run(ctx context.Context) error {
 			}
 			if len(lost) > 0 {
 				p.log.Info("leases taken over by another replica", "connectors", lost)
-				p.mu.Lock()
 				for _, id := range lost {
-					delete(p.next, id)
+					p.sched.drop(id)
 				}
-				p.mu.Unlock()
 			}
 			replicas = p.leases.liveReplicas(ctx)
 		}
-		p.schedule(ctx, replicas, sem, &cycles)
+		p.sched.leasePass(ctx, replicas)
+		p.sched.dispatch()
+		p.sched.logSaturation(time.Minute)
 		select {
 		case <-ctx.Done():
-			cycles.Wait()
+			p.sched.cycles.Wait()
 			release, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			p.leases.releaseAll(release)
 			cancel()
@@ -230,145 +236,20 @@ func (p *Poller) onChange(ch connector.Change) {
 	if ch.Deleted {
 		delete(p.connectors, ch.Connector.ID)
 		p.sessions.Forget(ch.Connector.ID)
+		p.sched.deleted(ch.Connector.ID)
 		return
 	}
 	if !p.systems[ch.Connector.System] {
 		return
 	}
-	if old, ok := p.connectors[ch.Connector.ID]; ok && old.PollInterval != ch.Connector.PollInterval {
-		delete(p.next, ch.Connector.ID) // recompute the schedule with the new interval
-	}
 	p.connectors[ch.Connector.ID] = ch.Connector
+	// The schedule follows the record at once: a new interval applies to the
+	// cycle under way's successor, and a new revision (update, re-enable,
+	// recreate) lifts a deferral.
+	p.sched.update(ch.Connector)
 }
 
-// schedule takes leases up to a fair share per system (that system's
-// connectors / the live replicas polling it), gives back leases beyond it and
-// of connectors that are gone or paused, and starts a cycle for every held
-// connector that is due.
-func (p *Poller) schedule(ctx context.Context, replicas map[connector.System]int, sem chan struct{}, cycles *sync.WaitGroup) {
-	p.mu.Lock()
-	var enabled []connector.Connector
-	systemOf := map[string]connector.System{}
-	for _, c := range p.connectors {
-		systemOf[c.ID] = c.System
-		if c.Enabled {
-			enabled = append(enabled, c)
-		}
-	}
-	p.mu.Unlock()
-	sort.Slice(enabled, func(i, j int) bool { return enabled[i].ID < enabled[j].ID })
-	perSystem := map[connector.System]int{}
-	for _, c := range enabled {
-		perSystem[c.System]++
-	}
-	share := func(sys connector.System) int {
-		n := max(replicas[sys], 1) // this replica, before its first heartbeat is seen
-		return (perSystem[sys] + n - 1) / n
-	}
-	held := func(sys connector.System) int {
-		n := 0
-		for _, id := range p.leases.ids() {
-			if systemOf[id] == sys {
-				n++
-			}
-		}
-		return n
-	}
-
-	wanted := map[string]bool{}
-	for _, c := range enabled {
-		wanted[c.ID] = true
-	}
-	for _, id := range p.leases.ids() {
-		if !wanted[id] && !p.isPolling(id) {
-			p.releaseLease(ctx, id)
-		}
-	}
-	// Over the fair share (a replica joined): give back what is idle.
-	for _, id := range p.leases.ids() {
-		sys := systemOf[id]
-		if held(sys) > share(sys) && !p.isPolling(id) {
-			p.releaseLease(ctx, id)
-		}
-	}
-	for _, c := range enabled {
-		if !p.leases.holds(c.ID) {
-			if held(c.System) >= share(c.System) {
-				continue
-			}
-			ok, err := p.leases.acquire(ctx, c.ID)
-			if err != nil {
-				if ctx.Err() == nil {
-					p.log.Warn("lease", "connector", c.ID, "error", err)
-				}
-				continue
-			}
-			if !ok {
-				continue
-			}
-		}
-		if p.isPolling(c.ID) {
-			continue
-		}
-		p.mu.Lock()
-		due, known := p.next[c.ID]
-		p.mu.Unlock()
-		if !known {
-			st, err := p.states.Get(ctx, c.ID)
-			if err != nil {
-				p.log.Warn("poll state", "connector", c.ID, "error", err)
-				continue
-			}
-			due = st.Due(c.PollInterval)
-			p.setNext(c.ID, due)
-		}
-		if p.now().Before(due) {
-			continue
-		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			return // busy: the next tick picks up the rest
-		}
-		p.setPolling(c.ID, true)
-		cycles.Add(1)
-		go func(c connector.Connector) {
-			defer func() { <-sem; p.setPolling(c.ID, false); cycles.Done() }()
-			p.setNext(c.ID, p.cycle(ctx, c))
-		}(c)
-	}
-}
-
-func (p *Poller) setNext(id string, t time.Time) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.next[id] = t
-}
-
-func (p *Poller) isPolling(id string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.polling[id]
-}
-
-func (p *Poller) setPolling(id string, on bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if on {
-		p.polling[id] = true
-	} else {
-		delete(p.polling, id)
-	}
-}
-
-// releaseLease gives a lease back and forgets the schedule kept with it (the
-// next holder reads it from the poll state).
-func (p *Poller) releaseLease(ctx context.Context, id string) {
-	p.leases.release(ctx, id)
-	p.mu.Lock()
-	delete(p.next, id)
-	p.mu.Unlock()
-}
+func (p *Poller) isPolling(id string) bool { return p.sched.isRunning(id) }
 
 // sortedKeys returns a map's keys in order.
 func sortedKeys[V any](m map[string]V) []string {

@@ -255,6 +255,29 @@ func (s *Service) Replay(ctx context.Context, resultID string) (subject string, 
 	return s.replay(ctx, resultID)
 }
 
+// NormalizeTicketKey turns what a person typed for a ticket of connector id
+// (the full key, the number, "#12", the ticket's URL) into the key its
+// events carry, by the rule of the connector's tracker (trackers.KeyNormalizer).
+func (s *Service) NormalizeTicketKey(ctx context.Context, id, ticket string) (connector.System, string, error) {
+	return s.normalizeTicketKey(ctx, id, ticket)
+}
+
+func (s *Service) normalizeTicketKey(ctx context.Context, id, ticket string) (connector.System, string, error) {
+	c, err := s.store.Get(ctx, id)
+	if err != nil {
+		return "", "", err
+	}
+	tr, ok := s.trackers.Lookup(c.System)
+	if !ok {
+		return c.System, "", fmt.Errorf("%w: %s", trackers.ErrUnknownSystem, c.System)
+	}
+	if _, ok := tr.(trackers.TicketReader); !ok {
+		return c.System, "", fmt.Errorf("%w: connector %s is a %s connector, which has no tickets", trackers.ErrInvalidTicketKey, c.ID, c.System)
+	}
+	key, err := trackers.NormalizeKey(tr, c, ticket)
+	return c.System, key, err
+}
+
 // TestUnsaved checks a configuration with the credential the admin sent.
 func (s *Service) TestUnsaved(ctx context.Context, c connector.Connector, secret connector.Secret) (trackers.TestResult, error) {
 	if c.ID == "" {

@@ -176,7 +176,16 @@ func statusToProto(st connector.PollState) *chv1.ConnectorStatus {
 		LastError:       st.LastError,
 		TicketsKnown:    int64(len(st.Known)),
 		NextPollTime:    tsOrNil(st.NextPoll),
+		LateBy:          durationOrNil(st.Late),
 	}
+}
+
+// durationOrNil leaves a zero duration unset.
+func durationOrNil(d time.Duration) *durationpb.Duration {
+	if d <= 0 {
+		return nil
+	}
+	return durationpb.New(d)
 }
 
 func testResultToProto(r trackers.TestResult) *chv1.TestConnectionResponse {

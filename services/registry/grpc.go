@@ -271,6 +271,17 @@ func (g *grpcServer) ReplayResult(ctx context.Context, req *chv1.ReplayResultReq
 	return &chv1.ReplayResultResponse{ResultId: req.GetResultId(), Subject: subject, Replays: int32(n)}, nil
 }
 
+func (g *grpcServer) NormalizeTicketKey(ctx context.Context, req *chv1.NormalizeTicketKeyRequest) (*chv1.NormalizeTicketKeyResponse, error) {
+	if req.GetConnectorId() == "" {
+		return nil, invalid("connector_id", "is required")
+	}
+	system, key, err := g.svc.NormalizeTicketKey(ctx, req.GetConnectorId(), req.GetTicket())
+	if err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	return &chv1.NormalizeTicketKeyResponse{Key: key, System: connectorpb.SystemToProto(system)}, nil
+}
+
 func invalid(field, desc string) error {
 	return toStatus(connector.ValidationError{{Field: field, Description: desc}})
 }
@@ -286,6 +297,12 @@ func errorCode(err error) codes.Code {
 	case errors.Is(err, connector.ErrNotFound), errors.Is(err, ledger.ErrNotFound):
 		return codes.NotFound
 	case errors.Is(err, ledger.ErrNotFailed):
+		return codes.FailedPrecondition
+	case errors.Is(err, trackers.ErrInvalidTicketKey):
+		return codes.InvalidArgument
+	case errors.Is(err, trackers.ErrInvalidConfig), errors.Is(err, trackers.ErrUnknownSystem):
+		// The stored connector cannot name tickets (a malformed project, a
+		// system this build lacks): fix the connector, not the request.
 		return codes.FailedPrecondition
 	case errors.Is(err, connector.ErrExists):
 		return codes.AlreadyExists

@@ -107,7 +107,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		s.now = time.Now
 	}
 	s.replay = func(ctx context.Context, id string) (string, int, error) {
-		return ledger.Replay(ctx, deps.JS, s.ledger, id)
+		return ledger.Replay(ctx, deps.JS, s.ledger, id, func(ctx context.Context, connectorID, key string) (string, error) {
+			_, norm, err := s.normalizeTicketKey(ctx, connectorID, key)
+			if errors.Is(err, connector.ErrNotFound) {
+				return key, nil // writeback dead-letters it again, saying so
+			}
+			return norm, err
+		})
 	}
 	return s, nil
 }

@@ -27,7 +27,7 @@ func TestConnectorStatusComesFromThePollers(t *testing.T) {
 	kv, _ := srv.JS.KeyValue(ctx, bus.BucketPollState)
 	now := time.Now().UTC().Truncate(time.Second)
 	st := connector.PollState{LastPoll: now, LastSuccess: now.Add(-time.Minute), LastError: "tracker rate limit: retry after 1m0s",
-		NextPoll: now.Add(time.Minute), Known: map[string]time.Time{"1": now, "2": now}}
+		NextPoll: now.Add(time.Minute), Known: map[string]time.Time{"1": now, "2": now}, Late: 42 * time.Second}
 	if _, err := connector.NewStateStore(kv).Put(ctx, "gh-status", st); err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,8 @@ func TestConnectorStatusComesFromThePollers(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := got.GetConnector().GetStatus()
-	if !s.GetLastPollTime().AsTime().Equal(now) || s.GetTicketsKnown() != 2 || s.GetLastError() == "" || !s.GetNextPollTime().AsTime().Equal(now.Add(time.Minute)) {
+	if !s.GetLastPollTime().AsTime().Equal(now) || s.GetTicketsKnown() != 2 || s.GetLastError() == "" || !s.GetNextPollTime().AsTime().Equal(now.Add(time.Minute)) ||
+		s.GetLateBy().AsDuration() != 42*time.Second {
 		t.Errorf("status = %v", s)
 	}
 	list, err := admin.ListConnectors(ctx, &chv1.ListConnectorsRequest{})

@@ -53,9 +53,9 @@ func systemFromProto(s chv1.System) connector.System {
 }
 
 // publishCompleted announces a result written back to conn's tracker.
-func (s *Service) publishCompleted(ctx context.Context, res result, conn connector.Connector, links []trackers.Link, statusOutcome string) error {
+func (s *Service) publishCompleted(ctx context.Context, res result, conn connector.Connector, links []trackers.Link, statusOutcome string, steps []stepOutcome) error {
 	ev := &chv1.WritebackCompleted{ResultId: res.ID, ConnectorId: res.ConnectorID, System: connectorpb.SystemToProto(res.System),
-		TicketKey: res.TicketKey, Links: linksToProto(links), StatusOutcome: statusOutcome}
+		TicketKey: res.TicketKey, Links: linksToProto(links), StatusOutcome: statusOutcome, Steps: stepsToProto(steps)}
 	subject, err := bus.WritebackSubject(bus.WritebackCompleted, string(conn.System), conn.ID)
 	if err != nil {
 		return err
@@ -66,13 +66,13 @@ func (s *Service) publishCompleted(ctx context.Context, res result, conn connect
 
 // publishFailed announces a dead-lettered result with the reason and the
 // original event (for replay). system and connectorToken are subject tokens.
-func (s *Service) publishFailed(ctx context.Context, res result, system, connectorToken, reason string, attempts, replays int) error {
+func (s *Service) publishFailed(ctx context.Context, res result, system, connectorToken, reason string, attempts, replays int, steps []stepOutcome) error {
 	var original chv1.ResultReady
 	if err := protojson.Unmarshal(res.Payload, &original); err != nil {
 		return fmt.Errorf("writeback: result %s: %w", res.ID, err)
 	}
 	ev := &chv1.WritebackFailed{ResultId: res.ID, ConnectorId: res.ConnectorID, System: connectorpb.SystemToProto(res.System),
-		TicketKey: res.TicketKey, Reason: reason, Attempts: int32(attempts), Result: &original}
+		TicketKey: res.TicketKey, Reason: reason, Attempts: int32(attempts), Result: &original, Steps: stepsToProto(steps)}
 	subject, err := bus.WritebackSubject(bus.WritebackFailed, system, connectorToken)
 	if err != nil {
 		return err

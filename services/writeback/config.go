@@ -22,14 +22,17 @@ type Config struct {
 	MaxDeliver int `env:"WRITEBACK_MAX_DELIVER" envDefault:"5"`
 	// AckWait is how long JetStream waits for a sign of life from a delivery
 	// before redelivering it; handlers ack "in progress" every third of it, so
-	// it bounds how soon a crashed worker's results are taken up.
-	AckWait time.Duration `env:"WRITEBACK_ACK_WAIT" envDefault:"30s"`
+	// it bounds how soon a crashed worker's results are taken up (20 s leaves
+	// room within the 30 s the README promises for the new worker to finish
+	// the result).
+	AckWait time.Duration `env:"WRITEBACK_ACK_WAIT" envDefault:"20s"`
 	// RetryBase and RetryMax shape the delay between attempts (exponential).
 	RetryBase time.Duration `env:"WRITEBACK_RETRY_BASE" envDefault:"2s"`
 	RetryMax  time.Duration `env:"WRITEBACK_RETRY_MAX" envDefault:"2m"`
 	// Concurrency bounds results handled at once by one replica.
 	Concurrency int `env:"WRITEBACK_CONCURRENCY" envDefault:"4"`
-	// PRTitleTemplate formats pull/merge request titles; $ticket_key and $title expand.
+	// PRTitleTemplate formats pull/merge request titles; $ticket_key (PROJ-12
+	// on Jira, #12 on GitHub and GitLab) and $title expand.
 	PRTitleTemplate string `env:"WRITEBACK_PR_TITLE_TEMPLATE" envDefault:"$ticket_key $title"`
 	// StepTimeout bounds one tracker call.
 	StepTimeout time.Duration `env:"WRITEBACK_STEP_TIMEOUT" envDefault:"30s"`

@@ -3,6 +3,7 @@ package writeback
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +42,35 @@ type pullRequestSpec struct {
 	BaseBranch   string
 	Title        string
 	BodyMarkdown string
+}
+
+// Step names, as the ledger records them and the writeback events list them.
+const (
+	stepStatus      = "status"
+	stepComment     = "comment"
+	stepSubtask     = "subtask-" // + the sub-task's index in the result
+	stepPullRequest = "pull_request"
+)
+
+func subtaskStep(i int) string { return stepSubtask + strconv.Itoa(i) }
+
+// stepNames lists the steps of r in the order they run (see work.run for
+// what each depends on).
+func (r result) stepNames() []string {
+	var names []string
+	if r.TargetStatus != "" {
+		names = append(names, stepStatus)
+	}
+	if r.CommentMarkdown != "" || r.MentionReporter {
+		names = append(names, stepComment)
+	}
+	for i := range r.Subtasks {
+		names = append(names, subtaskStep(i))
+	}
+	if r.PullRequest != nil {
+		names = append(names, stepPullRequest)
+	}
+	return names
 }
 
 // validate says why a result cannot be written back at all.

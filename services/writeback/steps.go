@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
@@ -26,6 +27,10 @@ const (
 // at once. Tracker errors follow the one retry rule (trackers.RetryOf); a
 // cancelled context is a shutdown, which the redelivery finishes.
 func permanent(err error) bool {
+	var steps stepFailures
+	if errors.As(err, &steps) {
+		return steps.allPermanent()
+	}
 	switch {
 	case errors.Is(err, connector.ErrNotFound), errors.Is(err, errUnsupported), errors.Is(err, errInvalidResult):
 		return true
@@ -46,6 +51,8 @@ var (
 	errInvalidResult = errors.New("invalid result")
 	// errAbandoned: Deps.AfterStep stopped the delivery, as a crash would.
 	errAbandoned = errors.New("delivery abandoned after a step")
+	// errLedger: the steps could not be recorded; nothing more is attempted.
+	errLedger = errors.New("writeback ledger")
 )
 
 // process runs one delivery (the delivered-th) of a result through its
@@ -103,7 +110,7 @@ func (s *Service) complete(ctx context.Context, w *work) error {
 		return err
 	}
 	links := w.links()
-	if err := s.publishCompleted(ctx, w.result, w.connector, links, w.entry.StatusOutcome); err != nil {
+	if err := s.publishCompleted(ctx, w.result, w.connector, links, w.entry.StatusOutcome, stepOutcomes(w.result, w.entry)); err != nil {
 		return err // redelivery finds Completed and republishes nothing new; the event id dedups
 	}
 	w.log.Info("written back", "links", len(links), "status", w.entry.StatusOutcome)
@@ -119,13 +126,16 @@ func (s *Service) deadLetter(ctx context.Context, res result, w *work, cause err
 		system = string(w.connector.System)
 	}
 	replays := 0
+	entry := ledger.Entry{}
 	if w != nil {
+		res.TicketKey = w.result.TicketKey // normalised, once the connector was read
 		w.entry.Failed = true
 		w.entry.Reason = cause.Error()
 		if _, err := s.ledger.Put(ctx, w.entry); err != nil {
 			return err
 		}
 		replays = w.entry.Replays
+		entry = w.entry
 	}
 	connectorToken := res.ConnectorID
 	if bus.ValidateToken(connectorToken) != nil {
@@ -134,7 +144,7 @@ func (s *Service) deadLetter(ctx context.Context, res result, w *work, cause err
 	if bus.ValidateToken(system) != nil {
 		system = "unknown"
 	}
-	if err := s.publishFailed(ctx, res, system, connectorToken, cause.Error(), attempts, replays); err != nil {
+	if err := s.publishFailed(ctx, res, system, connectorToken, cause.Error(), attempts, replays, stepOutcomes(res, entry)); err != nil {
 		return err
 	}
 	s.log.Warn("result dead-lettered", "result", res.ID, "reason", cause, "attempts", attempts)
@@ -169,7 +179,61 @@ func (w *work) marker(step string) string {
 	return "connectorhub:" + ledger.Key(w.result.ID) + ":" + step
 }
 
+// The steps of a result and what each needs. Every step needs the
+// preparation: the connector record, its tracker, a session (the credential)
+// and, when the status or a mention is asked for, the ticket read once for
+// the conflict decision and the reporter. When the preparation fails no step
+// is attempted. The steps themselves need nothing from each other (the
+// comment does not wait for the status, nor a sub-task or the pull request
+// for the comment), so a failed step never keeps the later ones from
+// running: a refused status transition still posts the comment, the
+// sub-tasks and the pull request, and the result is then dead-lettered with
+// each step's outcome, so a replay retries only what did not apply.
+//
+// A delivery stops before the remaining steps only when going on cannot
+// help: a rate limit (the tracker asked to wait; the redelivery goes on), a
+// shutdown, or a ledger that cannot record the steps.
 func (w *work) run(ctx context.Context) error {
+	if err := w.prepare(ctx); err != nil {
+		return err
+	}
+	if w.result.TargetStatus == "" {
+		w.entry.StatusOutcome = OutcomeNone
+	}
+	var failed stepFailures
+	for _, name := range w.result.stepNames() {
+		if st := w.entry.Steps[name]; st.State == ledger.Done || st.State == ledger.Skipped || st.State == ledger.Failed {
+			continue
+		}
+		err := w.runStep(ctx, name)
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, errAbandoned) || errors.Is(err, errLedger) || ctx.Err() != nil {
+			return err
+		}
+		if err := w.fail(ctx, name, err); err != nil {
+			return err
+		}
+		failed = append(failed, stepFailure{name: name, err: err, permanent: permanent(err)})
+		if r, _ := trackers.RetryOf(err); r == trackers.RetryAfterWait {
+			return failed // the tracker asked to wait: the redelivery runs the rest
+		}
+	}
+	// Steps refused in an earlier delivery keep the result from completing.
+	for _, name := range w.result.stepNames() {
+		if st := w.entry.Steps[name]; st.State == ledger.Failed && !failed.has(name) {
+			failed = append(failed, stepFailure{name: name, err: errors.New(st.Note), permanent: true})
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return failed
+}
+
+// prepare looks up what every step needs (see run).
+func (w *work) prepare(ctx context.Context) error {
 	c, err := w.svc.store.Get(ctx, w.result.ConnectorID)
 	if err != nil {
 		return err
@@ -184,35 +248,87 @@ func (w *work) run(ctx context.Context) error {
 		return fmt.Errorf("%w: no tracker for %s", errUnsupported, c.System)
 	}
 	w.tracker = tr
+	// Whatever form the agent sent (the full key, the number, the web URL),
+	// the tracker calls and the writeback.* events use the key the ticket
+	// events carry (the ledger and its markers go by result id).
+	key, err := trackers.NormalizeKey(tr, c, w.result.TicketKey)
+	if err != nil {
+		return fmt.Errorf("%w: ticket_key: %w", errInvalidResult, err)
+	}
+	w.result.TicketKey = key
 	if w.session, err = w.svc.sessions.Get(ctx, c); err != nil {
 		return err
 	}
-	if err := w.decide(ctx); err != nil {
-		return err
+	return w.decide(ctx)
+}
+
+// runStep runs the step called name (one of result.stepNames).
+func (w *work) runStep(ctx context.Context, name string) error {
+	switch {
+	case name == stepStatus:
+		return w.status(ctx)
+	case name == stepComment:
+		return w.comment(ctx)
+	case name == stepPullRequest:
+		return w.pullRequest(ctx, w.result.PullRequest)
 	}
-	if w.result.TargetStatus != "" {
-		if err := w.status(ctx); err != nil {
-			return err
-		}
-	} else {
-		w.entry.StatusOutcome = OutcomeNone
+	var i int
+	if _, err := fmt.Sscanf(name, stepSubtask+"%d", &i); err != nil || i < 0 || i >= len(w.result.Subtasks) {
+		return fmt.Errorf("%w: no step %q", errInvalidResult, name)
 	}
-	if w.result.CommentMarkdown != "" || w.result.MentionReporter {
-		if err := w.comment(ctx); err != nil {
-			return err
-		}
+	return w.subtask(ctx, i, w.result.Subtasks[i])
+}
+
+// fail records why a step failed. A refused step is failed for good (until
+// a replay); any other failure leaves the step as it was (started, if the
+// tracker call was made: it may have happened, so the next attempt looks
+// for it first), with the reason.
+func (w *work) fail(ctx context.Context, name string, cause error) error {
+	st := w.entry.Steps[name]
+	if permanent(cause) {
+		st = ledger.Step{State: ledger.Failed}
 	}
-	for i, st := range w.result.Subtasks {
-		if err := w.subtask(ctx, i, st); err != nil {
-			return err
-		}
-	}
-	if pr := w.result.PullRequest; pr != nil {
-		if err := w.pullRequest(ctx, pr); err != nil {
-			return err
-		}
+	st.Note = cause.Error()
+	w.entry.Steps[name] = st
+	if err := w.save(ctx); err != nil {
+		return fmt.Errorf("%w: %w", errLedger, err)
 	}
 	return nil
+}
+
+// stepFailures are the steps of a result that did not apply. The result
+// may be retried unless every failure is permanent.
+type stepFailures []stepFailure
+
+type stepFailure struct {
+	name      string
+	err       error
+	permanent bool
+}
+
+func (f stepFailures) Error() string {
+	parts := make([]string, len(f))
+	for i, sf := range f {
+		parts[i] = sf.name + ": " + sf.err.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Unwrap lets errors.Is and trackers.RetryOf see the steps' errors.
+func (f stepFailures) Unwrap() []error {
+	errs := make([]error, len(f))
+	for i, sf := range f {
+		errs[i] = sf.err
+	}
+	return errs
+}
+
+func (f stepFailures) has(name string) bool {
+	return slices.ContainsFunc(f, func(sf stepFailure) bool { return sf.name == name })
+}
+
+func (f stepFailures) allPermanent() bool {
+	return !slices.ContainsFunc(f, func(sf stepFailure) bool { return !sf.permanent })
 }
 
 // decide reads the ticket once per result: whether a person changed it after
@@ -248,7 +364,7 @@ func (w *work) step(ctx context.Context, name, kind string, do func(context.Cont
 	if st.State == ledger.Started && find != nil {
 		link, ok, err := find(ctx)
 		if err != nil {
-			return fmt.Errorf("%s: look for an earlier attempt: %w", name, err)
+			return fmt.Errorf("look for an earlier attempt: %w", err)
 		}
 		if ok {
 			w.log.Info("step had already happened before a crash; recording it", "step", name)
@@ -257,13 +373,13 @@ func (w *work) step(ctx context.Context, name, kind string, do func(context.Cont
 	}
 	w.entry.Steps[name] = ledger.Step{State: ledger.Started}
 	if err := w.save(ctx); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errLedger, err)
 	}
 	sctx, cancel := context.WithTimeout(ctx, w.svc.cfg.StepTimeout)
 	link, err := do(sctx)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return err // the caller names the step
 	}
 	if w.svc.afterStep != nil {
 		if err := w.svc.afterStep(name); err != nil {
@@ -275,7 +391,10 @@ func (w *work) step(ctx context.Context, name, kind string, do func(context.Cont
 
 func (w *work) record(ctx context.Context, name, kind string, link trackers.Link) error {
 	w.entry.Steps[name] = ledger.Step{State: ledger.Done, URL: link.URL, Key: link.Key, Kind: kind}
-	return w.save(ctx)
+	if err := w.save(ctx); err != nil {
+		return fmt.Errorf("%w: %w", errLedger, err)
+	}
+	return nil
 }
 
 func (w *work) status(ctx context.Context) error {
@@ -284,7 +403,9 @@ func (w *work) status(ctx context.Context) error {
 			w.entry.Steps["status"] = ledger.Step{State: ledger.Skipped, Note: "the ticket changed after the result's base time; tracker_wins"}
 			w.entry.StatusOutcome = OutcomeSkippedTracker
 			w.log.Info("status step skipped: the ticket changed after the base time (tracker_wins)")
-			return w.save(ctx)
+			if err := w.save(ctx); err != nil {
+				return fmt.Errorf("%w: %w", errLedger, err)
+			}
 		}
 		return nil
 	}
@@ -297,7 +418,7 @@ func (w *work) status(ctx context.Context) error {
 		w.entry.StatusOutcome = OutcomeAppliedAgentWins
 	}
 	// Setting a status twice is harmless (already there: no-op), so no marker is needed.
-	return w.step(ctx, "status", "status", func(ctx context.Context) (trackers.Link, error) {
+	return w.step(ctx, stepStatus, "status", func(ctx context.Context) (trackers.Link, error) {
 		return sw.SetStatus(ctx, w.session, w.result.TicketKey, w.result.TargetStatus)
 	}, nil)
 }
@@ -307,12 +428,12 @@ func (w *work) comment(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("%w: comments on %s", errUnsupported, w.connector.System)
 	}
-	marker := w.marker("comment")
+	marker := w.marker(stepComment)
 	nc := trackers.NewComment{Markdown: w.result.CommentMarkdown, Marker: marker}
 	if w.result.MentionReporter && (w.entry.ReporterID != "" || w.entry.ReporterLogin != "") {
 		nc.Mention = &trackers.User{ID: w.entry.ReporterID, Login: w.entry.ReporterLogin, DisplayName: w.entry.ReporterName}
 	}
-	return w.step(ctx, "comment", "comment",
+	return w.step(ctx, stepComment, "comment",
 		func(ctx context.Context) (trackers.Link, error) {
 			return cm.AddComment(ctx, w.session, w.result.TicketKey, nc)
 		},
@@ -326,7 +447,7 @@ func (w *work) subtask(ctx context.Context, i int, st subtaskSpec) error {
 	if !ok {
 		return fmt.Errorf("%w: sub-tasks on %s", errUnsupported, w.connector.System)
 	}
-	name := fmt.Sprintf("subtask-%d", i)
+	name := subtaskStep(i)
 	marker := w.marker(name)
 	ns := trackers.NewSubtask{Summary: st.Summary, DescriptionMarkdown: st.DescriptionMarkdown, Marker: marker}
 	return w.step(ctx, name, "subtask",
@@ -347,52 +468,81 @@ func (w *work) pullRequest(ctx context.Context, pr *pullRequestSpec) error {
 	if title == "" {
 		title = "Work on " + w.result.TicketKey
 	}
-	title = strings.NewReplacer("$ticket_key", ticketLabel(w.connector, w.result.TicketKey), "$title", title).Replace(w.svc.cfg.PRTitleTemplate)
+	title = strings.NewReplacer("$ticket_key", ticketLabel(w.result.TicketKey), "$title", title).Replace(w.svc.cfg.PRTitleTemplate)
 	np := trackers.NewPullRequest{Head: pr.HeadBranch, Base: pr.BaseBranch, Title: title, BodyMarkdown: pr.BodyMarkdown}
 	// Opening reuses an open pull request for the same head, so repeating it is safe.
-	return w.step(ctx, "pull_request", "pull_request", func(ctx context.Context) (trackers.Link, error) {
+	return w.step(ctx, stepPullRequest, "pull_request", func(ctx context.Context) (trackers.Link, error) {
 		link, _, err := po.OpenPullRequest(ctx, w.session, w.result.TicketKey, np)
 		return link, err
 	}, nil)
 }
 
-// ticketLabel is how a ticket is named in a title: PROJ-12 on Jira, #12 elsewhere.
-func ticketLabel(c connector.Connector, key string) string {
-	if c.System == connector.Jira {
-		return key
+// ticketLabel is how a ticket is named in a title: PROJ-12 on Jira, #12 on
+// GitHub and GitLab (whose keys are owner/repo#12, linked from a title in
+// the same repository by "#12").
+func ticketLabel(key string) string {
+	if _, n, ok := trackers.SplitNumberedKey(key); ok {
+		return "#" + strconv.FormatInt(n, 10)
 	}
-	return "#" + key
+	return key
 }
 
 // links lists what the steps created or changed, in step order.
 func (w *work) links() []trackers.Link {
-	names := make([]string, 0, len(w.entry.Steps))
-	for n := range w.entry.Steps {
-		names = append(names, n)
-	}
-	order := func(n string) int {
-		switch {
-		case n == "status":
-			return 0
-		case n == "comment":
-			return 1
-		case strings.HasPrefix(n, "subtask-"):
-			return 2
-		}
-		return 3
-	}
-	slices.SortFunc(names, func(a, b string) int {
-		if d := order(a) - order(b); d != 0 {
-			return d
-		}
-		return strings.Compare(a, b)
-	})
 	var out []trackers.Link
-	for _, n := range names {
-		st := w.entry.Steps[n]
-		if st.State == ledger.Done {
-			out = append(out, trackers.Link{Kind: st.Kind, URL: st.URL, Key: st.Key})
+	for _, o := range stepOutcomes(w.result, w.entry) {
+		if o.Outcome == StepApplied {
+			out = append(out, o.Link)
 		}
+	}
+	return out
+}
+
+// Step outcomes listed in writeback.completed and writeback.failed.
+const (
+	StepApplied      = "applied"
+	StepSkipped      = "skipped"
+	StepFailed       = "failed"
+	StepNotAttempted = "not_attempted"
+)
+
+// stepOutcome is what became of one step of a result.
+type stepOutcome struct {
+	Name    string
+	Outcome string
+	// Reason: why the step failed (the tracker's words) or was skipped.
+	Reason string
+	// Link: what an applied step created or changed.
+	Link trackers.Link
+}
+
+// stepOutcomes lists every step of res, in step order, as its ledger entry
+// records it.
+func stepOutcomes(res result, entry ledger.Entry) []stepOutcome {
+	names := res.stepNames()
+	out := make([]stepOutcome, 0, len(names))
+	for _, name := range names {
+		st := entry.Steps[name]
+		o := stepOutcome{Name: name, Reason: st.Note}
+		switch st.State {
+		case ledger.Done:
+			o.Outcome, o.Reason = StepApplied, ""
+			o.Link = trackers.Link{Kind: st.Kind, URL: st.URL, Key: st.Key}
+		case ledger.Skipped:
+			o.Outcome = StepSkipped
+		case ledger.Failed:
+			o.Outcome = StepFailed
+		case ledger.Started:
+			// Tried and failed (the reason is recorded), or cut off before
+			// the tracker answered.
+			o.Outcome = StepFailed
+			if o.Reason == "" {
+				o.Reason = "interrupted before the tracker confirmed it"
+			}
+		default:
+			o.Outcome = StepNotAttempted
+		}
+		out = append(out, o)
 	}
 	return out
 }

@@ -42,6 +42,11 @@ func newMem() *memTracker {
 	return &memTracker{Tracker: jira.New(), status: "To Do", updated: time.Now().Add(-time.Hour)}
 }
 
+// NormalizeKey is Jira's: the framework normalises what an agent sends.
+func (m *memTracker) NormalizeKey(c connector.Connector, in string) (string, error) {
+	return jira.New().NormalizeKey(c, in)
+}
+
 func (m *memTracker) GetTicket(_ context.Context, _ *trackers.Session, key string) (trackers.Ticket, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -357,5 +362,36 @@ func TestPermanentFailuresDeadLetterAtOnce(t *testing.T) {
 	e.publish(t, r)
 	if _, failed := e.outcome(t, "res-missing-ticket"); failed == nil || failed.GetAttempts() != 1 {
 		t.Fatalf("missing ticket: %v", failed)
+	}
+}
+
+func TestTicketKeyIsNormalisedOrRefusedAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, connector.TrackerWins, nil)
+	e.run(t)
+	r := fullResult("res-url", time.Now())
+	r.TicketKey = "https://jira.test/browse/wb-1?focusedCommentId=3"
+	e.publish(t, r)
+	done, failed := e.outcome(t, "res-url")
+	if failed != nil {
+		t.Fatalf("a browse URL as ticket_key: failed: %v", failed.GetReason())
+	}
+	if done.GetTicketKey() != "WB-1" {
+		t.Errorf("writeback.completed ticket_key = %q, want WB-1", done.GetTicketKey())
+	}
+	r = fullResult("res-other-system", time.Now())
+	r.TicketKey = "acme/widgets#1"
+	e.publish(t, r)
+	if _, failed := e.outcome(t, "res-other-system"); failed == nil || failed.GetAttempts() != 1 || !strings.Contains(failed.GetReason(), `"acme/widgets#1" is not a Jira issue key`) {
+		t.Fatalf("a GitHub key on a Jira connector: %v", failed)
+	}
+}
+
+func TestTicketLabelNamesTheNumberWithinTheRepository(t *testing.T) {
+	t.Parallel()
+	for key, want := range map[string]string{"PROJ-12": "PROJ-12", "acme/widgets#12": "#12", "grp/sub/proj#7": "#7", "4711#7": "#7"} {
+		if got := ticketLabel(key); got != want {
+			t.Errorf("ticketLabel(%q) = %q, want %q", key, got, want)
+		}
 	}
 }

@@ -125,7 +125,7 @@ func (Tracker) GetTicket(ctx context.Context, s *trackers.Session, key string) (
 
 // githubIssue reads an issue that is not a pull request.
 func githubIssue(ctx context.Context, gc *github.Client, s *trackers.Session, owner, name, key string) (*github.Issue, error) {
-	n, err := githubNumber(key)
+	n, err := githubNumber(s.Connector, key)
 	if err != nil {
 		return nil, err
 	}
@@ -138,15 +138,6 @@ func githubIssue(ctx context.Context, gc *github.Client, s *trackers.Session, ow
 		return nil, fmt.Errorf("%w: %s is a pull request", trackers.ErrTicketNotFound, what)
 	}
 	return is, nil
-}
-
-// githubNumber parses a ticket key (the issue number).
-func githubNumber(key string) (int, error) {
-	n, err := strconv.Atoi(key)
-	if err != nil || n < 1 {
-		return 0, fmt.Errorf("%w: %q is not a GitHub issue number", trackers.ErrTicketNotFound, key)
-	}
-	return n, nil
 }
 
 // githubTicket maps an issue onto a Ticket.
@@ -166,7 +157,7 @@ func githubTicket(s *trackers.Session, is *github.Issue) (trackers.Ticket, error
 	}
 	body := is.GetBody()
 	return trackers.Ticket{
-		Key:                 strconv.Itoa(is.GetNumber()),
+		Key:                 s.Connector.Project + "#" + strconv.Itoa(is.GetNumber()),
 		URL:                 is.GetHTMLURL(),
 		Summary:             is.GetTitle(),
 		DescriptionMarkdown: body,

@@ -82,11 +82,11 @@ func (f *ghFixture) Session(t *testing.T) *trackers.Session { return f.session(t
 
 func ghNumber(t *testing.T, key string) int {
 	t.Helper()
-	n, err := strconv.Atoi(key)
-	if err != nil {
-		t.Fatalf("key %q is not an issue number", key)
+	_, n, ok := trackers.SplitNumberedKey(key)
+	if !ok {
+		t.Fatalf("key %q is not owner/repo#number", key)
 	}
-	return n
+	return int(n)
 }
 
 func (f *ghFixture) Seed(t *testing.T, s trackertest.Seed) string {
@@ -94,7 +94,7 @@ func (f *ghFixture) Seed(t *testing.T, s trackertest.Seed) string {
 	if !s.Unassigned {
 		is.Assignees = []string{"octocat"}
 	}
-	return strconv.Itoa(f.fake.AddIssue(ghSuiteRepo, is))
+	return ghSuiteRepo + "#" + strconv.Itoa(f.fake.AddIssue(ghSuiteRepo, is))
 }
 
 func (f *ghFixture) Touch(t *testing.T, key string, at time.Time) {
@@ -200,7 +200,7 @@ func TestGitHubDiscoverySkipsPullRequestsAndCachesTheLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(page.Tickets) != 1 || page.Tickets[0].Key != strconv.Itoa(issue) {
+	if len(page.Tickets) != 1 || page.Tickets[0].Key != ghSuiteRepo+"#"+strconv.Itoa(issue) {
 		t.Fatalf("tickets = %+v, want only issue %d (no pull request, in label scope)", page.Tickets, issue)
 	}
 	tk := page.Tickets[0]
@@ -220,7 +220,7 @@ func TestGitHubDiscoverySkipsPullRequestsAndCachesTheLogin(t *testing.T) {
 
 	hs := fx.session(t, func(c *connector.Connector) { c.Assignee = "hubot" })
 	page, err = gt.Discover(ghCtx(t), hs, trackers.DiscoveryQuery{})
-	if err != nil || len(page.Tickets) != 1 || page.Tickets[0].Key != strconv.Itoa(hubots) {
+	if err != nil || len(page.Tickets) != 1 || page.Tickets[0].Key != ghSuiteRepo+"#"+strconv.Itoa(hubots) {
 		t.Errorf("configured assignee: %+v %v, want hubot's issue %d", page.Tickets, err, hubots)
 	}
 
@@ -410,7 +410,7 @@ func TestGitHubCommentMentionsAndHidesTheMarker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bodies := fx.Comments(t, "1")
+	bodies := fx.Comments(t, ghSuiteRepo+"#1")
 	if got := bodies[len(bodies)-1]; got != "@reporter Done.\n\n<!-- connectorhub:r1:comment -->" {
 		t.Errorf("comment body = %q", got)
 	}

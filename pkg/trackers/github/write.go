@@ -71,7 +71,7 @@ func (Tracker) SetStatus(ctx context.Context, s *trackers.Session, key, status s
 			return trackers.Link{}, githubError(ctx, err, "close "+what, trackers.ErrTicketNotFound)
 		}
 	}
-	return trackers.Link{Kind: "status", URL: is.GetHTMLURL(), Key: key}, nil
+	return trackers.Link{Kind: "status", URL: is.GetHTMLURL(), Key: s.Connector.Project + "#" + strconv.Itoa(n)}, nil
 }
 
 func githubContainsFold(list []string, v string) bool {
@@ -104,7 +104,7 @@ func (Tracker) AddComment(ctx context.Context, s *trackers.Session, key string, 
 	if err != nil {
 		return trackers.Link{}, err
 	}
-	n, err := githubNumber(key)
+	n, err := githubNumber(s.Connector, key)
 	if err != nil {
 		return trackers.Link{}, err
 	}
@@ -139,7 +139,7 @@ func (Tracker) FindComment(ctx context.Context, s *trackers.Session, key, marker
 	if err != nil {
 		return trackers.Link{}, false, err
 	}
-	n, err := githubNumber(key)
+	n, err := githubNumber(s.Connector, key)
 	if err != nil {
 		return trackers.Link{}, false, err
 	}
@@ -173,7 +173,7 @@ func (Tracker) OpenPullRequest(ctx context.Context, s *trackers.Session, key str
 	if err != nil {
 		return trackers.Link{}, false, err
 	}
-	n, err := githubNumber(key)
+	n, err := githubNumber(s.Connector, key)
 	if err != nil {
 		return trackers.Link{}, false, err
 	}

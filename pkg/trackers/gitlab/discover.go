@@ -186,30 +186,21 @@ func (Tracker) GetTicket(ctx context.Context, s *trackers.Session, key string) (
 	if err != nil {
 		return trackers.Ticket{}, err
 	}
-	iid, err := gitlabIID(key)
+	key, iid, err := gitlabIID(s.Connector, key)
 	if err != nil {
 		return trackers.Ticket{}, err
 	}
 	var is gitlabIssue
-	if _, err := c.call(ctx, http.MethodGet, gitlabIssuePath(s, iid), nil, &is, "issue #"+key); err != nil {
+	if _, err := c.call(ctx, http.MethodGet, gitlabIssuePath(s, iid), nil, &is, "issue "+key); err != nil {
 		return trackers.Ticket{}, gitlabTicketError(err, key)
 	}
 	return gitlabTicket(s, is, s.Connector.Assignee)
 }
 
-// gitlabIID parses a ticket key (the issue iid).
-func gitlabIID(key string) (int64, error) {
-	iid, err := strconv.ParseInt(strings.TrimPrefix(key, "#"), 10, 64)
-	if err != nil || iid < 1 {
-		return 0, fmt.Errorf("%w: %q is not a GitLab issue number", trackers.ErrTicketNotFound, key)
-	}
-	return iid, nil
-}
-
 // gitlabTicketError names a 404 on an issue path as ErrTicketNotFound.
 func gitlabTicketError(err error, key string) error {
 	if errors.Is(err, errGitLabNotFound) {
-		return fmt.Errorf("%w: GitLab issue #%s", trackers.ErrTicketNotFound, key)
+		return fmt.Errorf("%w: GitLab issue %s", trackers.ErrTicketNotFound, key)
 	}
 	return err
 }
@@ -221,7 +212,7 @@ func gitlabTicket(s *trackers.Session, is gitlabIssue, assignee string) (tracker
 		return trackers.Ticket{}, fmt.Errorf("%w: GitLab issue without iid, updated_at or web_url", trackers.ErrMalformedResponse)
 	}
 	tk := trackers.Ticket{
-		Key:      strconv.FormatInt(is.IID, 10),
+		Key:      gitlabKey(s.Connector, is.IID),
 		URL:      is.WebURL,
 		Summary:  is.Title,
 		Status:   is.State,
@@ -287,11 +278,11 @@ func (c *gitlabConn) notes(ctx context.Context, s *trackers.Session, iid int64) 
 		OrderBy:     gitlab.Ptr("created_at"),
 		Sort:        gitlab.Ptr("asc"),
 	}
-	key := strconv.FormatInt(iid, 10)
+	key := gitlabKey(s.Connector, iid)
 	var all []gitlabNote
 	for range gitlabMaxPages {
 		var notes []gitlabNote
-		resp, err := c.call(ctx, http.MethodGet, gitlabIssuePath(s, iid)+"/notes", &opt, &notes, "notes of issue #"+key)
+		resp, err := c.call(ctx, http.MethodGet, gitlabIssuePath(s, iid)+"/notes", &opt, &notes, "notes of issue "+key)
 		if err != nil {
 			return nil, gitlabTicketError(err, key)
 		}

@@ -67,9 +67,9 @@ func (f *gitlabFixture) Session(t *testing.T) *trackers.Session {
 
 func (f *gitlabFixture) iid(t *testing.T, key string) int64 {
 	t.Helper()
-	n, err := strconv.ParseInt(key, 10, 64)
-	if err != nil {
-		t.Fatalf("key %q is not an iid", key)
+	_, n, ok := trackers.SplitNumberedKey(key)
+	if !ok {
+		t.Fatalf("key %q is not project#iid", key)
 	}
 	return n
 }
@@ -80,7 +80,7 @@ func (f *gitlabFixture) Seed(t *testing.T, s trackertest.Seed) string {
 		assignees = []string{"other"}
 	}
 	iid := f.fake.AddIssue(gitlabfake.Issue{Title: s.Summary, Description: s.Description, Labels: s.Labels, Author: "rita", Assignees: assignees, Updated: s.Updated})
-	return strconv.FormatInt(iid, 10)
+	return gitlabProject + "#" + strconv.FormatInt(iid, 10)
 }
 
 func (f *gitlabFixture) Touch(t *testing.T, key string, at time.Time) {
@@ -248,7 +248,7 @@ func TestGitLabProjectByPathOrNumericID(t *testing.T) {
 			fake.AddIssue(gitlabfake.Issue{ProjectID: 43, Title: "other project", Assignees: []string{gitlabAgent}})
 			s := gitlabSession(t, base, tt.project)
 			got, _ := gitlabListAll(t, s, trackers.DiscoveryQuery{})
-			if len(got) != 1 || got[0].Key != strconv.FormatInt(mine, 10) {
+			if len(got) != 1 || got[0].Key != tt.project+"#"+strconv.FormatInt(mine, 10) {
 				t.Fatalf("discovered %+v, want only issue %d", got, mine)
 			}
 			if fake.CountRequests(http.MethodGet, "") == 0 || !slices.ContainsFunc(fake.RequestLog(), func(r gitlabfake.Request) bool { return r.Path == tt.path }) {
@@ -283,7 +283,7 @@ func TestGitLabDiscoverMapsTheIssue(t *testing.T) {
 	}
 	var tk trackers.Ticket
 	for _, x := range got {
-		if x.Key == strconv.FormatInt(iid, 10) {
+		if x.Key == "42#"+strconv.FormatInt(iid, 10) { // a project named by id has keys <id>#<iid>
 			tk = x
 		}
 	}
@@ -306,7 +306,7 @@ func TestGitLabDiscoverMapsTheIssue(t *testing.T) {
 	if !slices.Equal(bodies, []string{"first", "second"}) {
 		t.Errorf("comments = %q, want the two person-written notes, oldest first", bodies)
 	}
-	if !strings.HasSuffix(tk.URL, "/acme/platform/widgets/-/issues/"+tk.Key) || tk.Created.IsZero() || tk.Updated.IsZero() {
+	if !strings.HasSuffix(tk.URL, "/acme/platform/widgets/-/issues/"+strconv.FormatInt(iid, 10)) || tk.Created.IsZero() || tk.Updated.IsZero() {
 		t.Errorf("ticket %+v", tk)
 	}
 }
@@ -455,15 +455,26 @@ func TestGitLabMissingTicketAndBadKeys(t *testing.T) {
 	other := fake.AddIssue(gitlabfake.Issue{ProjectID: 43, Title: "elsewhere"})
 	s := gitlabSession(t, base, gitlabProject)
 	gl := Tracker(t)
-	for _, key := range []string{"999", "abc", "0", strconv.FormatInt(other, 10)} {
-		if _, err := gl.GetTicket(context.Background(), s, key); !errors.Is(err, trackers.ErrTicketNotFound) {
-			t.Errorf("GetTicket(%q) = %v, want ErrTicketNotFound", key, err)
+	for _, tc := range []struct {
+		key  string
+		want error
+	}{
+		{"999", trackers.ErrTicketNotFound},
+		{gitlabProject + "#999", trackers.ErrTicketNotFound},
+		{strconv.FormatInt(other, 10), trackers.ErrTicketNotFound},
+		{"abc", trackers.ErrInvalidTicketKey},
+		{"0", trackers.ErrInvalidTicketKey},
+		{"acme/other#1", trackers.ErrInvalidTicketKey},
+	} {
+		key := tc.key
+		if _, err := gl.GetTicket(context.Background(), s, key); !errors.Is(err, tc.want) {
+			t.Errorf("GetTicket(%q) = %v, want %v", key, err, tc.want)
 		}
-		if _, err := gl.SetStatus(context.Background(), s, key, "Done"); !errors.Is(err, trackers.ErrTicketNotFound) {
-			t.Errorf("SetStatus(%q) = %v, want ErrTicketNotFound", key, err)
+		if _, err := gl.SetStatus(context.Background(), s, key, "Done"); !errors.Is(err, tc.want) {
+			t.Errorf("SetStatus(%q) = %v, want %v", key, err, tc.want)
 		}
-		if _, err := gl.AddComment(context.Background(), s, key, trackers.NewComment{Markdown: "x"}); !errors.Is(err, trackers.ErrTicketNotFound) {
-			t.Errorf("AddComment(%q) = %v, want ErrTicketNotFound", key, err)
+		if _, err := gl.AddComment(context.Background(), s, key, trackers.NewComment{Markdown: "x"}); !errors.Is(err, tc.want) {
+			t.Errorf("AddComment(%q) = %v, want %v", key, err, tc.want)
 		}
 	}
 }

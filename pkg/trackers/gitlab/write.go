@@ -40,7 +40,7 @@ func (Tracker) SetStatus(ctx context.Context, s *trackers.Session, key, status s
 		return trackers.Link{}, fmt.Errorf("%w: %q is not a status label of this connector; possible statuses: %s",
 			trackers.ErrUnknownStatus, status, `"`+strings.Join(statuses, `", "`)+`"`)
 	}
-	iid, err := gitlabIID(key)
+	key, iid, err := gitlabIID(s.Connector, key)
 	if err != nil {
 		return trackers.Link{}, err
 	}
@@ -58,7 +58,7 @@ func (Tracker) SetStatus(ctx context.Context, s *trackers.Session, key, status s
 		body.StateEvent = "close"
 	}
 	var is gitlabIssue
-	if _, err := c.call(ctx, http.MethodPut, gitlabIssuePath(s, iid), &body, &is, "issue #"+key); err != nil {
+	if _, err := c.call(ctx, http.MethodPut, gitlabIssuePath(s, iid), &body, &is, "issue "+key); err != nil {
 		return trackers.Link{}, gitlabTicketError(err, key)
 	}
 	return trackers.Link{Kind: "status", URL: is.WebURL, Key: key}, nil
@@ -78,7 +78,7 @@ func gitlabMarker(marker string) string {
 // starting with @username when a mention is asked for and ending with the
 // marker as a hidden HTML comment.
 func (Tracker) AddComment(ctx context.Context, s *trackers.Session, key string, nc trackers.NewComment) (trackers.Link, error) {
-	iid, err := gitlabIID(key)
+	key, iid, err := gitlabIID(s.Connector, key)
 	if err != nil {
 		return trackers.Link{}, err
 	}
@@ -99,7 +99,7 @@ func (Tracker) AddComment(ctx context.Context, s *trackers.Session, key string, 
 	}
 	var n gitlabNote
 	opt := gitlab.CreateIssueNoteOptions{Body: gitlab.Ptr(body)}
-	if _, err := c.call(ctx, http.MethodPost, gitlabIssuePath(s, iid)+"/notes", &opt, &n, "note on issue #"+key); err != nil {
+	if _, err := c.call(ctx, http.MethodPost, gitlabIssuePath(s, iid)+"/notes", &opt, &n, "note on issue "+key); err != nil {
 		return trackers.Link{}, gitlabTicketError(err, key)
 	}
 	if n.ID == 0 {
@@ -121,7 +121,7 @@ func (Tracker) FindComment(ctx context.Context, s *trackers.Session, key, marker
 	if m == "" {
 		return trackers.Link{}, false, errors.New("gitlab: FindComment needs a marker")
 	}
-	iid, err := gitlabIID(key)
+	key, iid, err := gitlabIID(s.Connector, key)
 	if err != nil {
 		return trackers.Link{}, false, err
 	}
@@ -169,7 +169,7 @@ type gitlabNewMergeRequest struct {
 // The description ends with "Closes #<iid>", which links the issue and
 // closes it when the merge request is merged into the default branch.
 func (Tracker) OpenPullRequest(ctx context.Context, s *trackers.Session, key string, pr trackers.NewPullRequest) (trackers.Link, bool, error) {
-	iid, err := gitlabIID(key)
+	key, iid, err := gitlabIID(s.Connector, key)
 	if err != nil {
 		return trackers.Link{}, false, err
 	}

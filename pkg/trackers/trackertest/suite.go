@@ -276,6 +276,9 @@ func (st suite) readTicket(t *testing.T, fx Fixture) {
 
 // missingKey derives a key of the same shape that does not exist.
 func missingKey(key string) string {
+	if i := strings.LastIndex(key, "#"); i >= 0 {
+		return key[:i+1] + "99999"
+	}
 	if i := strings.LastIndex(key, "-"); i >= 0 {
 		return key[:i+1] + "99999"
 	}

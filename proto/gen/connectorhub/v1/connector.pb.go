@@ -455,8 +455,12 @@ type ConnectorStatus struct {
 	LastError       string                 `protobuf:"bytes,3,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	TicketsKnown    int64                  `protobuf:"varint,4,opt,name=tickets_known,json=ticketsKnown,proto3" json:"tickets_known,omitempty"`
 	NextPollTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=next_poll_time,json=nextPollTime,proto3" json:"next_poll_time,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// How long after its due time the last poll started, beyond the scheduler's
+	// tick: set when the replica polling it was saturated (more due connectors
+	// than worker slots, or than its per-host cap).
+	LateBy        *durationpb.Duration `protobuf:"bytes,6,opt,name=late_by,json=lateBy,proto3" json:"late_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConnectorStatus) Reset() {
@@ -520,6 +524,13 @@ func (x *ConnectorStatus) GetTicketsKnown() int64 {
 func (x *ConnectorStatus) GetNextPollTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.NextPollTime
+	}
+	return nil
+}
+
+func (x *ConnectorStatus) GetLateBy() *durationpb.Duration {
+	if x != nil {
+		return x.LateBy
 	}
 	return nil
 }
@@ -803,14 +814,15 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\vfingerprint\x18\x03 \x01(\tR\vfingerprint\x12\x16\n" +
 	"\x06cipher\x18\x04 \x01(\tR\x06cipher\x12;\n" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\xa1\x02\n" +
+	"expireTime\"\xd5\x02\n" +
 	"\x0fConnectorStatus\x12@\n" +
 	"\x0elast_poll_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\flastPollTime\x12F\n" +
 	"\x11last_success_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12\x1d\n" +
 	"\n" +
 	"last_error\x18\x03 \x01(\tR\tlastError\x12#\n" +
 	"\rtickets_known\x18\x04 \x01(\x03R\fticketsKnown\x12@\n" +
-	"\x0enext_poll_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fnextPollTime\"\xee\b\n" +
+	"\x0enext_poll_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fnextPollTime\x122\n" +
+	"\alate_by\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x06lateBy\"\xee\b\n" +
 	"\tConnector\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
 	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\x12;\n" +
@@ -901,22 +913,23 @@ var file_connectorhub_v1_connector_proto_depIdxs = []int32{
 	9,  // 2: connectorhub.v1.ConnectorStatus.last_poll_time:type_name -> google.protobuf.Timestamp
 	9,  // 3: connectorhub.v1.ConnectorStatus.last_success_time:type_name -> google.protobuf.Timestamp
 	9,  // 4: connectorhub.v1.ConnectorStatus.next_poll_time:type_name -> google.protobuf.Timestamp
-	0,  // 5: connectorhub.v1.Connector.system:type_name -> connectorhub.v1.System
-	1,  // 6: connectorhub.v1.Connector.deployment:type_name -> connectorhub.v1.Deployment
-	2,  // 7: connectorhub.v1.Connector.auth_mode:type_name -> connectorhub.v1.AuthMode
-	10, // 8: connectorhub.v1.Connector.poll_interval:type_name -> google.protobuf.Duration
-	4,  // 9: connectorhub.v1.Connector.scope:type_name -> connectorhub.v1.Scope
-	5,  // 10: connectorhub.v1.Connector.status_labels:type_name -> connectorhub.v1.StatusLabels
-	3,  // 11: connectorhub.v1.Connector.conflict_policy:type_name -> connectorhub.v1.ConflictPolicy
-	6,  // 12: connectorhub.v1.Connector.credential:type_name -> connectorhub.v1.CredentialInfo
-	7,  // 13: connectorhub.v1.Connector.status:type_name -> connectorhub.v1.ConnectorStatus
-	9,  // 14: connectorhub.v1.Connector.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 15: connectorhub.v1.Connector.update_time:type_name -> google.protobuf.Timestamp
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	10, // 5: connectorhub.v1.ConnectorStatus.late_by:type_name -> google.protobuf.Duration
+	0,  // 6: connectorhub.v1.Connector.system:type_name -> connectorhub.v1.System
+	1,  // 7: connectorhub.v1.Connector.deployment:type_name -> connectorhub.v1.Deployment
+	2,  // 8: connectorhub.v1.Connector.auth_mode:type_name -> connectorhub.v1.AuthMode
+	10, // 9: connectorhub.v1.Connector.poll_interval:type_name -> google.protobuf.Duration
+	4,  // 10: connectorhub.v1.Connector.scope:type_name -> connectorhub.v1.Scope
+	5,  // 11: connectorhub.v1.Connector.status_labels:type_name -> connectorhub.v1.StatusLabels
+	3,  // 12: connectorhub.v1.Connector.conflict_policy:type_name -> connectorhub.v1.ConflictPolicy
+	6,  // 13: connectorhub.v1.Connector.credential:type_name -> connectorhub.v1.CredentialInfo
+	7,  // 14: connectorhub.v1.Connector.status:type_name -> connectorhub.v1.ConnectorStatus
+	9,  // 15: connectorhub.v1.Connector.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 16: connectorhub.v1.Connector.update_time:type_name -> google.protobuf.Timestamp
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_connectorhub_v1_connector_proto_init() }

@@ -309,7 +309,10 @@ type Ticket struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	ConnectorId string                 `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
 	System      System                 `protobuf:"varint,2,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
-	// PROJ-12 on Jira, owner/repo#12 on GitHub, group/project#12 on GitLab.
+	// PROJ-12 on Jira, owner/repo#12 on GitHub, group/project#12 on GitLab
+	// (the project as the connector names it: a GitLab connector that names
+	// its project by numeric id has keys 4711#12). Every system states its
+	// form here. The same key names the ticket in every other event.
 	Key                 string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
 	Url                 string                 `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
 	Summary             string                 `protobuf:"bytes,5,opt,name=summary,proto3" json:"summary,omitempty"`
@@ -605,8 +608,9 @@ type TicketClosed struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	ConnectorId string                 `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
 	System      System                 `protobuf:"varint,2,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
-	Key         string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
-	Url         string                 `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
+	// As Ticket.key.
+	Key string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Url string `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
 	// Why it left the discovered set: "resolved", "unassigned", "out_of_scope", "deleted".
 	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	CloseTime     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
@@ -780,9 +784,10 @@ func (x *KnowledgeHit) GetBodyText() string {
 }
 
 type TicketEnriched struct {
-	state                protoimpl.MessageState `protogen:"open.v1"`
-	ConnectorId          string                 `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
-	System               System                 `protobuf:"varint,2,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ConnectorId string                 `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
+	System      System                 `protobuf:"varint,2,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
+	// As Ticket.key.
 	TicketKey            string                 `protobuf:"bytes,3,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
 	TicketUpdateTime     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=ticket_update_time,json=ticketUpdateTime,proto3" json:"ticket_update_time,omitempty"`
 	KnowledgeConnectorId string                 `protobuf:"bytes,5,opt,name=knowledge_connector_id,json=knowledgeConnectorId,proto3" json:"knowledge_connector_id,omitempty"`
@@ -1008,7 +1013,12 @@ type ResultReady struct {
 	ResultId    string                 `protobuf:"bytes,1,opt,name=result_id,json=resultId,proto3" json:"result_id,omitempty"`
 	ConnectorId string                 `protobuf:"bytes,2,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
 	System      System                 `protobuf:"varint,3,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
-	TicketKey   string                 `protobuf:"bytes,4,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
+	// The ticket: its key as the ticket events carry it (Ticket.key), or what
+	// a person would type for it: the number or "#12" within the connector's
+	// repository, or the ticket's web URL. Writeback normalises it to the key
+	// (writeback.* events carry that); a key of another repository is
+	// dead-lettered at once.
+	TicketKey string `protobuf:"bytes,4,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
 	// The ticket's update time the agent worked from; later changes are conflicts.
 	BaseTime        *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=base_time,json=baseTime,proto3" json:"base_time,omitempty"`
 	TargetStatus    string                 `protobuf:"bytes,6,opt,name=target_status,json=targetStatus,proto3" json:"target_status,omitempty"`
@@ -1186,10 +1196,13 @@ type WritebackCompleted struct {
 	ResultId    string                 `protobuf:"bytes,1,opt,name=result_id,json=resultId,proto3" json:"result_id,omitempty"`
 	ConnectorId string                 `protobuf:"bytes,2,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
 	System      System                 `protobuf:"varint,3,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
-	TicketKey   string                 `protobuf:"bytes,4,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
-	Links       []*Link                `protobuf:"bytes,5,rep,name=links,proto3" json:"links,omitempty"`
+	// As Ticket.key (the result's ticket_key, normalised).
+	TicketKey string  `protobuf:"bytes,4,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
+	Links     []*Link `protobuf:"bytes,5,rep,name=links,proto3" json:"links,omitempty"`
 	// "applied", "skipped_tracker_wins", "applied_agent_wins", or "none".
 	StatusOutcome string `protobuf:"bytes,6,opt,name=status_outcome,json=statusOutcome,proto3" json:"status_outcome,omitempty"`
+	// Every step of the result with its outcome, in step order.
+	Steps         []*WritebackStep `protobuf:"bytes,7,rep,name=steps,proto3" json:"steps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1266,16 +1279,29 @@ func (x *WritebackCompleted) GetStatusOutcome() string {
 	return ""
 }
 
+func (x *WritebackCompleted) GetSteps() []*WritebackStep {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
 type WritebackFailed struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	ResultId    string                 `protobuf:"bytes,1,opt,name=result_id,json=resultId,proto3" json:"result_id,omitempty"`
 	ConnectorId string                 `protobuf:"bytes,2,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
 	System      System                 `protobuf:"varint,3,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
-	TicketKey   string                 `protobuf:"bytes,4,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
-	Reason      string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
-	Attempts    int32                  `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// The result's ticket_key, normalised as Ticket.key when it names a
+	// ticket of the connector, else as sent.
+	TicketKey string `protobuf:"bytes,4,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
+	Reason    string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Attempts  int32  `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	// The original result, so it can be replayed.
-	Result        *ResultReady `protobuf:"bytes,7,opt,name=result,proto3" json:"result,omitempty"`
+	Result *ResultReady `protobuf:"bytes,7,opt,name=result,proto3" json:"result,omitempty"`
+	// Every step of the result with its outcome, in step order: which were
+	// applied before the failure, which failed (with the tracker's reason) and
+	// which were not attempted. A replay retries only those not applied.
+	Steps         []*WritebackStep `protobuf:"bytes,8,rep,name=steps,proto3" json:"steps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1359,6 +1385,90 @@ func (x *WritebackFailed) GetResult() *ResultReady {
 	return nil
 }
 
+func (x *WritebackFailed) GetSteps() []*WritebackStep {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+// WritebackStep is the outcome of one step of a result. The steps are
+// independent of each other: a failed step never stops the ones after it.
+type WritebackStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "status", "comment", "subtask-<i>" (i from 0, in the result's order) or
+	// "pull_request".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "applied", "skipped" (the conflict policy kept the tracker's status),
+	// "failed", or "not_attempted" (the result failed before the step ran, or
+	// a rate limit or shutdown stopped the delivery first).
+	Outcome string `protobuf:"bytes,2,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// Why a step failed, in the tracker's words, or why it was skipped.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// What an applied step created or changed.
+	Link          *Link `protobuf:"bytes,4,opt,name=link,proto3" json:"link,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WritebackStep) Reset() {
+	*x = WritebackStep{}
+	mi := &file_connectorhub_v1_events_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WritebackStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WritebackStep) ProtoMessage() {}
+
+func (x *WritebackStep) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_events_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WritebackStep.ProtoReflect.Descriptor instead.
+func (*WritebackStep) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *WritebackStep) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *WritebackStep) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *WritebackStep) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *WritebackStep) GetLink() *Link {
+	if x != nil {
+		return x.Link
+	}
+	return nil
+}
+
 // AuditEvent records one mutation of the registry. It never holds a secret.
 type AuditEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1380,7 +1490,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_connectorhub_v1_events_proto_msgTypes[16]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +1502,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_events_proto_msgTypes[16]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1405,7 +1515,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{16}
+	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AuditEvent) GetId() string {
@@ -1578,7 +1688,7 @@ const file_connectorhub_v1_events_proto_rawDesc = "" +
 	"\x04Link\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x10\n" +
-	"\x03key\x18\x03 \x01(\tR\x03key\"\xf8\x01\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\"\xae\x02\n" +
 	"\x12WritebackCompleted\x12\x1b\n" +
 	"\tresult_id\x18\x01 \x01(\tR\bresultId\x12!\n" +
 	"\fconnector_id\x18\x02 \x01(\tR\vconnectorId\x12/\n" +
@@ -1586,7 +1696,8 @@ const file_connectorhub_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"ticket_key\x18\x04 \x01(\tR\tticketKey\x12+\n" +
 	"\x05links\x18\x05 \x03(\v2\x15.connectorhub.v1.LinkR\x05links\x12%\n" +
-	"\x0estatus_outcome\x18\x06 \x01(\tR\rstatusOutcome\"\x8b\x02\n" +
+	"\x0estatus_outcome\x18\x06 \x01(\tR\rstatusOutcome\x124\n" +
+	"\x05steps\x18\a \x03(\v2\x1e.connectorhub.v1.WritebackStepR\x05steps\"\xc1\x02\n" +
 	"\x0fWritebackFailed\x12\x1b\n" +
 	"\tresult_id\x18\x01 \x01(\tR\bresultId\x12!\n" +
 	"\fconnector_id\x18\x02 \x01(\tR\vconnectorId\x12/\n" +
@@ -1595,7 +1706,13 @@ const file_connectorhub_v1_events_proto_rawDesc = "" +
 	"ticket_key\x18\x04 \x01(\tR\tticketKey\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1a\n" +
 	"\battempts\x18\x06 \x01(\x05R\battempts\x124\n" +
-	"\x06result\x18\a \x01(\v2\x1c.connectorhub.v1.ResultReadyR\x06result\"\xe3\x01\n" +
+	"\x06result\x18\a \x01(\v2\x1c.connectorhub.v1.ResultReadyR\x06result\x124\n" +
+	"\x05steps\x18\b \x03(\v2\x1e.connectorhub.v1.WritebackStepR\x05steps\"\x80\x01\n" +
+	"\rWritebackStep\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aoutcome\x18\x02 \x01(\tR\aoutcome\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12)\n" +
+	"\x04link\x18\x04 \x01(\v2\x15.connectorhub.v1.LinkR\x04link\"\xe3\x01\n" +
 	"\n" +
 	"AuditEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
@@ -1620,7 +1737,7 @@ func file_connectorhub_v1_events_proto_rawDescGZIP() []byte {
 	return file_connectorhub_v1_events_proto_rawDescData
 }
 
-var file_connectorhub_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_connectorhub_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_connectorhub_v1_events_proto_goTypes = []any{
 	(*User)(nil),                  // 0: connectorhub.v1.User
 	(*TicketRef)(nil),             // 1: connectorhub.v1.TicketRef
@@ -1638,18 +1755,19 @@ var file_connectorhub_v1_events_proto_goTypes = []any{
 	(*Link)(nil),                  // 13: connectorhub.v1.Link
 	(*WritebackCompleted)(nil),    // 14: connectorhub.v1.WritebackCompleted
 	(*WritebackFailed)(nil),       // 15: connectorhub.v1.WritebackFailed
-	(*AuditEvent)(nil),            // 16: connectorhub.v1.AuditEvent
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
-	(System)(0),                   // 18: connectorhub.v1.System
+	(*WritebackStep)(nil),         // 16: connectorhub.v1.WritebackStep
+	(*AuditEvent)(nil),            // 17: connectorhub.v1.AuditEvent
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(System)(0),                   // 19: connectorhub.v1.System
 }
 var file_connectorhub_v1_events_proto_depIdxs = []int32{
 	0,  // 0: connectorhub.v1.Comment.author:type_name -> connectorhub.v1.User
-	17, // 1: connectorhub.v1.Comment.create_time:type_name -> google.protobuf.Timestamp
-	18, // 2: connectorhub.v1.Ticket.system:type_name -> connectorhub.v1.System
+	18, // 1: connectorhub.v1.Comment.create_time:type_name -> google.protobuf.Timestamp
+	19, // 2: connectorhub.v1.Ticket.system:type_name -> connectorhub.v1.System
 	0,  // 3: connectorhub.v1.Ticket.reporter:type_name -> connectorhub.v1.User
 	0,  // 4: connectorhub.v1.Ticket.assignee:type_name -> connectorhub.v1.User
-	17, // 5: connectorhub.v1.Ticket.create_time:type_name -> google.protobuf.Timestamp
-	17, // 6: connectorhub.v1.Ticket.update_time:type_name -> google.protobuf.Timestamp
+	18, // 5: connectorhub.v1.Ticket.create_time:type_name -> google.protobuf.Timestamp
+	18, // 6: connectorhub.v1.Ticket.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 7: connectorhub.v1.Ticket.parent:type_name -> connectorhub.v1.TicketRef
 	1,  // 8: connectorhub.v1.Ticket.subtasks:type_name -> connectorhub.v1.TicketRef
 	2,  // 9: connectorhub.v1.Ticket.comments:type_name -> connectorhub.v1.Comment
@@ -1657,26 +1775,29 @@ var file_connectorhub_v1_events_proto_depIdxs = []int32{
 	1,  // 11: connectorhub.v1.Ticket.siblings:type_name -> connectorhub.v1.TicketRef
 	4,  // 12: connectorhub.v1.TicketDiscovered.ticket:type_name -> connectorhub.v1.Ticket
 	4,  // 13: connectorhub.v1.TicketUpdated.ticket:type_name -> connectorhub.v1.Ticket
-	18, // 14: connectorhub.v1.TicketClosed.system:type_name -> connectorhub.v1.System
-	17, // 15: connectorhub.v1.TicketClosed.close_time:type_name -> google.protobuf.Timestamp
-	17, // 16: connectorhub.v1.KnowledgeHit.update_time:type_name -> google.protobuf.Timestamp
-	18, // 17: connectorhub.v1.TicketEnriched.system:type_name -> connectorhub.v1.System
-	17, // 18: connectorhub.v1.TicketEnriched.ticket_update_time:type_name -> google.protobuf.Timestamp
+	19, // 14: connectorhub.v1.TicketClosed.system:type_name -> connectorhub.v1.System
+	18, // 15: connectorhub.v1.TicketClosed.close_time:type_name -> google.protobuf.Timestamp
+	18, // 16: connectorhub.v1.KnowledgeHit.update_time:type_name -> google.protobuf.Timestamp
+	19, // 17: connectorhub.v1.TicketEnriched.system:type_name -> connectorhub.v1.System
+	18, // 18: connectorhub.v1.TicketEnriched.ticket_update_time:type_name -> google.protobuf.Timestamp
 	8,  // 19: connectorhub.v1.TicketEnriched.hits:type_name -> connectorhub.v1.KnowledgeHit
-	18, // 20: connectorhub.v1.ResultReady.system:type_name -> connectorhub.v1.System
-	17, // 21: connectorhub.v1.ResultReady.base_time:type_name -> google.protobuf.Timestamp
+	19, // 20: connectorhub.v1.ResultReady.system:type_name -> connectorhub.v1.System
+	18, // 21: connectorhub.v1.ResultReady.base_time:type_name -> google.protobuf.Timestamp
 	10, // 22: connectorhub.v1.ResultReady.subtasks:type_name -> connectorhub.v1.SubTaskSpec
 	11, // 23: connectorhub.v1.ResultReady.pull_request:type_name -> connectorhub.v1.PullRequestSpec
-	18, // 24: connectorhub.v1.WritebackCompleted.system:type_name -> connectorhub.v1.System
+	19, // 24: connectorhub.v1.WritebackCompleted.system:type_name -> connectorhub.v1.System
 	13, // 25: connectorhub.v1.WritebackCompleted.links:type_name -> connectorhub.v1.Link
-	18, // 26: connectorhub.v1.WritebackFailed.system:type_name -> connectorhub.v1.System
-	12, // 27: connectorhub.v1.WritebackFailed.result:type_name -> connectorhub.v1.ResultReady
-	17, // 28: connectorhub.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	16, // 26: connectorhub.v1.WritebackCompleted.steps:type_name -> connectorhub.v1.WritebackStep
+	19, // 27: connectorhub.v1.WritebackFailed.system:type_name -> connectorhub.v1.System
+	12, // 28: connectorhub.v1.WritebackFailed.result:type_name -> connectorhub.v1.ResultReady
+	16, // 29: connectorhub.v1.WritebackFailed.steps:type_name -> connectorhub.v1.WritebackStep
+	13, // 30: connectorhub.v1.WritebackStep.link:type_name -> connectorhub.v1.Link
+	18, // 31: connectorhub.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_connectorhub_v1_events_proto_init() }
@@ -1691,7 +1812,7 @@ func file_connectorhub_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connectorhub_v1_events_proto_rawDesc), len(file_connectorhub_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

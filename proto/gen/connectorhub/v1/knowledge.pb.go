@@ -30,9 +30,17 @@ type SearchRequest struct {
 	// Hits wanted; the service default when 0, at most 100.
 	Limit int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
 	// Restricts the search to these Confluence connectors; all enabled when empty.
-	ConnectorIds  []string `protobuf:"bytes,4,rep,name=connector_ids,json=connectorIds,proto3" json:"connector_ids,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ConnectorIds []string `protobuf:"bytes,4,rep,name=connector_ids,json=connectorIds,proto3" json:"connector_ids,omitempty"`
+	// Searches for what a ticket is about: the terms its enrichment would use,
+	// built from the ticket as its tracker has it now, before any of query's.
+	// ticket takes the ticket's key (PROJ-12, owner/repo#12,
+	// group/project#12), its number or "#12" within the project of the
+	// connector ticket_connector_id, or its web URL (INVALID_ARGUMENT when it
+	// names no ticket of that connector).
+	TicketConnectorId string `protobuf:"bytes,5,opt,name=ticket_connector_id,json=ticketConnectorId,proto3" json:"ticket_connector_id,omitempty"`
+	Ticket            string `protobuf:"bytes,6,opt,name=ticket,proto3" json:"ticket,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SearchRequest) Reset() {
@@ -91,6 +99,20 @@ func (x *SearchRequest) GetConnectorIds() []string {
 		return x.ConnectorIds
 	}
 	return nil
+}
+
+func (x *SearchRequest) GetTicketConnectorId() string {
+	if x != nil {
+		return x.TicketConnectorId
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetTicket() string {
+	if x != nil {
+		return x.Ticket
+	}
+	return ""
 }
 
 type SearchHit struct {
@@ -214,7 +236,10 @@ type SearchResponse struct {
 	Hits     []*SearchHit     `protobuf:"bytes,1,rep,name=hits,proto3" json:"hits,omitempty"`
 	Failures []*SearchFailure `protobuf:"bytes,2,rep,name=failures,proto3" json:"failures,omitempty"`
 	// The terms searched, after cleaning.
-	Terms         []string `protobuf:"bytes,3,rep,name=terms,proto3" json:"terms,omitempty"`
+	Terms []string `protobuf:"bytes,3,rep,name=terms,proto3" json:"terms,omitempty"`
+	// The ticket searched for, as its events name it (Ticket.key), when the
+	// request named one.
+	TicketKey     string `protobuf:"bytes,4,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -270,28 +295,39 @@ func (x *SearchResponse) GetTerms() []string {
 	return nil
 }
 
+func (x *SearchResponse) GetTicketKey() string {
+	if x != nil {
+		return x.TicketKey
+	}
+	return ""
+}
+
 var File_connectorhub_v1_knowledge_proto protoreflect.FileDescriptor
 
 const file_connectorhub_v1_knowledge_proto_rawDesc = "" +
 	"\n" +
-	"\x1fconnectorhub/v1/knowledge.proto\x12\x0fconnectorhub.v1\x1a\x1cconnectorhub/v1/events.proto\"\x7f\n" +
+	"\x1fconnectorhub/v1/knowledge.proto\x12\x0fconnectorhub.v1\x1a\x1cconnectorhub/v1/events.proto\"\xc7\x01\n" +
 	"\rSearchRequest\x12\x14\n" +
 	"\x05query\x18\x01 \x01(\tR\x05query\x12\x1d\n" +
 	"\n" +
 	"space_keys\x18\x02 \x03(\tR\tspaceKeys\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\x12#\n" +
-	"\rconnector_ids\x18\x04 \x03(\tR\fconnectorIds\"x\n" +
+	"\rconnector_ids\x18\x04 \x03(\tR\fconnectorIds\x12.\n" +
+	"\x13ticket_connector_id\x18\x05 \x01(\tR\x11ticketConnectorId\x12\x16\n" +
+	"\x06ticket\x18\x06 \x01(\tR\x06ticket\"x\n" +
 	"\tSearchHit\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12\x17\n" +
 	"\apage_id\x18\x02 \x01(\tR\x06pageId\x12/\n" +
 	"\x03hit\x18\x03 \x01(\v2\x1d.connectorhub.v1.KnowledgeHitR\x03hit\"J\n" +
 	"\rSearchFailure\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x92\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xb1\x01\n" +
 	"\x0eSearchResponse\x12.\n" +
 	"\x04hits\x18\x01 \x03(\v2\x1a.connectorhub.v1.SearchHitR\x04hits\x12:\n" +
 	"\bfailures\x18\x02 \x03(\v2\x1e.connectorhub.v1.SearchFailureR\bfailures\x12\x14\n" +
-	"\x05terms\x18\x03 \x03(\tR\x05terms2]\n" +
+	"\x05terms\x18\x03 \x03(\tR\x05terms\x12\x1d\n" +
+	"\n" +
+	"ticket_key\x18\x04 \x01(\tR\tticketKey2]\n" +
 	"\x10KnowledgeService\x12I\n" +
 	"\x06Search\x12\x1e.connectorhub.v1.SearchRequest\x1a\x1f.connectorhub.v1.SearchResponseB\xd1\x01\n" +
 	"\x13com.connectorhub.v1B\x0eKnowledgeProtoP\x01ZMgithub.com/connectorhub/connectorhub/proto/gen/connectorhub/v1;connectorhubv1\xa2\x02\x03CXX\xaa\x02\x0fConnectorhub.V1\xca\x02\x0fConnectorhub\\V1\xe2\x02\x1bConnectorhub\\V1\\GPBMetadata\xea\x02\x10Connectorhub::V1b\x06proto3"

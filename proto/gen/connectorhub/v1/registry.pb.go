@@ -1496,6 +1496,114 @@ func (x *ReplayResultResponse) GetReplays() int32 {
 	return 0
 }
 
+type NormalizeTicketKeyRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ConnectorId string                 `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
+	// As typed: PROJ-12, owner/repo#12, group/project#12, 12, #12, or the
+	// ticket's web URL.
+	Ticket        string `protobuf:"bytes,2,opt,name=ticket,proto3" json:"ticket,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NormalizeTicketKeyRequest) Reset() {
+	*x = NormalizeTicketKeyRequest{}
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NormalizeTicketKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NormalizeTicketKeyRequest) ProtoMessage() {}
+
+func (x *NormalizeTicketKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NormalizeTicketKeyRequest.ProtoReflect.Descriptor instead.
+func (*NormalizeTicketKeyRequest) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *NormalizeTicketKeyRequest) GetConnectorId() string {
+	if x != nil {
+		return x.ConnectorId
+	}
+	return ""
+}
+
+func (x *NormalizeTicketKeyRequest) GetTicket() string {
+	if x != nil {
+		return x.Ticket
+	}
+	return ""
+}
+
+type NormalizeTicketKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PROJ-12 on Jira, owner/repo#12 on GitHub, group/project#12 on GitLab.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The connector's system.
+	System        System `protobuf:"varint,2,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NormalizeTicketKeyResponse) Reset() {
+	*x = NormalizeTicketKeyResponse{}
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NormalizeTicketKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NormalizeTicketKeyResponse) ProtoMessage() {}
+
+func (x *NormalizeTicketKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NormalizeTicketKeyResponse.ProtoReflect.Descriptor instead.
+func (*NormalizeTicketKeyResponse) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *NormalizeTicketKeyResponse) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *NormalizeTicketKeyResponse) GetSystem() System {
+	if x != nil {
+		return x.System
+	}
+	return System_SYSTEM_UNSPECIFIED
+}
+
 var File_connectorhub_v1_registry_proto protoreflect.FileDescriptor
 
 const file_connectorhub_v1_registry_proto_rawDesc = "" +
@@ -1603,7 +1711,13 @@ const file_connectorhub_v1_registry_proto_rawDesc = "" +
 	"\x14ReplayResultResponse\x12\x1b\n" +
 	"\tresult_id\x18\x01 \x01(\tR\bresultId\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\x12\x18\n" +
-	"\areplays\x18\x03 \x01(\x05R\areplays2\xe7\b\n" +
+	"\areplays\x18\x03 \x01(\x05R\areplays\"V\n" +
+	"\x19NormalizeTicketKeyRequest\x12!\n" +
+	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12\x16\n" +
+	"\x06ticket\x18\x02 \x01(\tR\x06ticket\"_\n" +
+	"\x1aNormalizeTicketKeyResponse\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
+	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system2\xd6\t\n" +
 	"\x0fRegistryService\x12d\n" +
 	"\x0fCreateConnector\x12'.connectorhub.v1.CreateConnectorRequest\x1a(.connectorhub.v1.CreateConnectorResponse\x12[\n" +
 	"\fGetConnector\x12$.connectorhub.v1.GetConnectorRequest\x1a%.connectorhub.v1.GetConnectorResponse\x12a\n" +
@@ -1615,7 +1729,8 @@ const file_connectorhub_v1_registry_proto_rawDesc = "" +
 	"\x10RotateCredential\x12(.connectorhub.v1.RotateCredentialRequest\x1a).connectorhub.v1.RotateCredentialResponse\x12g\n" +
 	"\x10CheckCredentials\x12(.connectorhub.v1.CheckCredentialsRequest\x1a).connectorhub.v1.CheckCredentialsResponse\x12j\n" +
 	"\x11RewrapCredentials\x12).connectorhub.v1.RewrapCredentialsRequest\x1a*.connectorhub.v1.RewrapCredentialsResponse\x12[\n" +
-	"\fReplayResult\x12$.connectorhub.v1.ReplayResultRequest\x1a%.connectorhub.v1.ReplayResultResponseB\xd0\x01\n" +
+	"\fReplayResult\x12$.connectorhub.v1.ReplayResultRequest\x1a%.connectorhub.v1.ReplayResultResponse\x12m\n" +
+	"\x12NormalizeTicketKey\x12*.connectorhub.v1.NormalizeTicketKeyRequest\x1a+.connectorhub.v1.NormalizeTicketKeyResponseB\xd0\x01\n" +
 	"\x13com.connectorhub.v1B\rRegistryProtoP\x01ZMgithub.com/connectorhub/connectorhub/proto/gen/connectorhub/v1;connectorhubv1\xa2\x02\x03CXX\xaa\x02\x0fConnectorhub.V1\xca\x02\x0fConnectorhub\\V1\xe2\x02\x1bConnectorhub\\V1\\GPBMetadata\xea\x02\x10Connectorhub::V1b\x06proto3"
 
 var (
@@ -1630,95 +1745,100 @@ func file_connectorhub_v1_registry_proto_rawDescGZIP() []byte {
 	return file_connectorhub_v1_registry_proto_rawDescData
 }
 
-var file_connectorhub_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_connectorhub_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_connectorhub_v1_registry_proto_goTypes = []any{
-	(*CreateConnectorRequest)(nil),    // 0: connectorhub.v1.CreateConnectorRequest
-	(*CreateConnectorResponse)(nil),   // 1: connectorhub.v1.CreateConnectorResponse
-	(*GetConnectorRequest)(nil),       // 2: connectorhub.v1.GetConnectorRequest
-	(*GetConnectorResponse)(nil),      // 3: connectorhub.v1.GetConnectorResponse
-	(*ListConnectorsRequest)(nil),     // 4: connectorhub.v1.ListConnectorsRequest
-	(*ListConnectorsResponse)(nil),    // 5: connectorhub.v1.ListConnectorsResponse
-	(*UpdateConnectorRequest)(nil),    // 6: connectorhub.v1.UpdateConnectorRequest
-	(*UpdateConnectorResponse)(nil),   // 7: connectorhub.v1.UpdateConnectorResponse
-	(*DeleteConnectorRequest)(nil),    // 8: connectorhub.v1.DeleteConnectorRequest
-	(*DeleteConnectorResponse)(nil),   // 9: connectorhub.v1.DeleteConnectorResponse
-	(*TestConnectionRequest)(nil),     // 10: connectorhub.v1.TestConnectionRequest
-	(*CheckResult)(nil),               // 11: connectorhub.v1.CheckResult
-	(*TestConnectionResponse)(nil),    // 12: connectorhub.v1.TestConnectionResponse
-	(*GetCapabilitiesRequest)(nil),    // 13: connectorhub.v1.GetCapabilitiesRequest
-	(*Feature)(nil),                   // 14: connectorhub.v1.Feature
-	(*SystemCapabilities)(nil),        // 15: connectorhub.v1.SystemCapabilities
-	(*GetCapabilitiesResponse)(nil),   // 16: connectorhub.v1.GetCapabilitiesResponse
-	(*RotateCredentialRequest)(nil),   // 17: connectorhub.v1.RotateCredentialRequest
-	(*RotateCredentialResponse)(nil),  // 18: connectorhub.v1.RotateCredentialResponse
-	(*CheckCredentialsRequest)(nil),   // 19: connectorhub.v1.CheckCredentialsRequest
-	(*CredentialAge)(nil),             // 20: connectorhub.v1.CredentialAge
-	(*CheckCredentialsResponse)(nil),  // 21: connectorhub.v1.CheckCredentialsResponse
-	(*RewrapCredentialsRequest)(nil),  // 22: connectorhub.v1.RewrapCredentialsRequest
-	(*RewrapCredentialsResponse)(nil), // 23: connectorhub.v1.RewrapCredentialsResponse
-	(*ReplayResultRequest)(nil),       // 24: connectorhub.v1.ReplayResultRequest
-	(*ReplayResultResponse)(nil),      // 25: connectorhub.v1.ReplayResultResponse
-	(*Connector)(nil),                 // 26: connectorhub.v1.Connector
-	(System)(0),                       // 27: connectorhub.v1.System
-	(*fieldmaskpb.FieldMask)(nil),     // 28: google.protobuf.FieldMask
-	(*timestamppb.Timestamp)(nil),     // 29: google.protobuf.Timestamp
-	(Deployment)(0),                   // 30: connectorhub.v1.Deployment
-	(AuthMode)(0),                     // 31: connectorhub.v1.AuthMode
-	(*durationpb.Duration)(nil),       // 32: google.protobuf.Duration
-	(*CredentialInfo)(nil),            // 33: connectorhub.v1.CredentialInfo
+	(*CreateConnectorRequest)(nil),     // 0: connectorhub.v1.CreateConnectorRequest
+	(*CreateConnectorResponse)(nil),    // 1: connectorhub.v1.CreateConnectorResponse
+	(*GetConnectorRequest)(nil),        // 2: connectorhub.v1.GetConnectorRequest
+	(*GetConnectorResponse)(nil),       // 3: connectorhub.v1.GetConnectorResponse
+	(*ListConnectorsRequest)(nil),      // 4: connectorhub.v1.ListConnectorsRequest
+	(*ListConnectorsResponse)(nil),     // 5: connectorhub.v1.ListConnectorsResponse
+	(*UpdateConnectorRequest)(nil),     // 6: connectorhub.v1.UpdateConnectorRequest
+	(*UpdateConnectorResponse)(nil),    // 7: connectorhub.v1.UpdateConnectorResponse
+	(*DeleteConnectorRequest)(nil),     // 8: connectorhub.v1.DeleteConnectorRequest
+	(*DeleteConnectorResponse)(nil),    // 9: connectorhub.v1.DeleteConnectorResponse
+	(*TestConnectionRequest)(nil),      // 10: connectorhub.v1.TestConnectionRequest
+	(*CheckResult)(nil),                // 11: connectorhub.v1.CheckResult
+	(*TestConnectionResponse)(nil),     // 12: connectorhub.v1.TestConnectionResponse
+	(*GetCapabilitiesRequest)(nil),     // 13: connectorhub.v1.GetCapabilitiesRequest
+	(*Feature)(nil),                    // 14: connectorhub.v1.Feature
+	(*SystemCapabilities)(nil),         // 15: connectorhub.v1.SystemCapabilities
+	(*GetCapabilitiesResponse)(nil),    // 16: connectorhub.v1.GetCapabilitiesResponse
+	(*RotateCredentialRequest)(nil),    // 17: connectorhub.v1.RotateCredentialRequest
+	(*RotateCredentialResponse)(nil),   // 18: connectorhub.v1.RotateCredentialResponse
+	(*CheckCredentialsRequest)(nil),    // 19: connectorhub.v1.CheckCredentialsRequest
+	(*CredentialAge)(nil),              // 20: connectorhub.v1.CredentialAge
+	(*CheckCredentialsResponse)(nil),   // 21: connectorhub.v1.CheckCredentialsResponse
+	(*RewrapCredentialsRequest)(nil),   // 22: connectorhub.v1.RewrapCredentialsRequest
+	(*RewrapCredentialsResponse)(nil),  // 23: connectorhub.v1.RewrapCredentialsResponse
+	(*ReplayResultRequest)(nil),        // 24: connectorhub.v1.ReplayResultRequest
+	(*ReplayResultResponse)(nil),       // 25: connectorhub.v1.ReplayResultResponse
+	(*NormalizeTicketKeyRequest)(nil),  // 26: connectorhub.v1.NormalizeTicketKeyRequest
+	(*NormalizeTicketKeyResponse)(nil), // 27: connectorhub.v1.NormalizeTicketKeyResponse
+	(*Connector)(nil),                  // 28: connectorhub.v1.Connector
+	(System)(0),                        // 29: connectorhub.v1.System
+	(*fieldmaskpb.FieldMask)(nil),      // 30: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),      // 31: google.protobuf.Timestamp
+	(Deployment)(0),                    // 32: connectorhub.v1.Deployment
+	(AuthMode)(0),                      // 33: connectorhub.v1.AuthMode
+	(*durationpb.Duration)(nil),        // 34: google.protobuf.Duration
+	(*CredentialInfo)(nil),             // 35: connectorhub.v1.CredentialInfo
 }
 var file_connectorhub_v1_registry_proto_depIdxs = []int32{
-	26, // 0: connectorhub.v1.CreateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
-	26, // 1: connectorhub.v1.CreateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
-	26, // 2: connectorhub.v1.GetConnectorResponse.connector:type_name -> connectorhub.v1.Connector
-	27, // 3: connectorhub.v1.ListConnectorsRequest.system:type_name -> connectorhub.v1.System
-	26, // 4: connectorhub.v1.ListConnectorsResponse.connectors:type_name -> connectorhub.v1.Connector
-	26, // 5: connectorhub.v1.UpdateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
-	28, // 6: connectorhub.v1.UpdateConnectorRequest.update_mask:type_name -> google.protobuf.FieldMask
-	26, // 7: connectorhub.v1.UpdateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
-	26, // 8: connectorhub.v1.TestConnectionRequest.config:type_name -> connectorhub.v1.Connector
+	28, // 0: connectorhub.v1.CreateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
+	28, // 1: connectorhub.v1.CreateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
+	28, // 2: connectorhub.v1.GetConnectorResponse.connector:type_name -> connectorhub.v1.Connector
+	29, // 3: connectorhub.v1.ListConnectorsRequest.system:type_name -> connectorhub.v1.System
+	28, // 4: connectorhub.v1.ListConnectorsResponse.connectors:type_name -> connectorhub.v1.Connector
+	28, // 5: connectorhub.v1.UpdateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
+	30, // 6: connectorhub.v1.UpdateConnectorRequest.update_mask:type_name -> google.protobuf.FieldMask
+	28, // 7: connectorhub.v1.UpdateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
+	28, // 8: connectorhub.v1.TestConnectionRequest.config:type_name -> connectorhub.v1.Connector
 	11, // 9: connectorhub.v1.TestConnectionResponse.checks:type_name -> connectorhub.v1.CheckResult
-	29, // 10: connectorhub.v1.TestConnectionResponse.credential_expire_time:type_name -> google.protobuf.Timestamp
-	27, // 11: connectorhub.v1.GetCapabilitiesRequest.system:type_name -> connectorhub.v1.System
-	27, // 12: connectorhub.v1.SystemCapabilities.system:type_name -> connectorhub.v1.System
-	30, // 13: connectorhub.v1.SystemCapabilities.deployments:type_name -> connectorhub.v1.Deployment
-	31, // 14: connectorhub.v1.SystemCapabilities.auth_modes:type_name -> connectorhub.v1.AuthMode
+	31, // 10: connectorhub.v1.TestConnectionResponse.credential_expire_time:type_name -> google.protobuf.Timestamp
+	29, // 11: connectorhub.v1.GetCapabilitiesRequest.system:type_name -> connectorhub.v1.System
+	29, // 12: connectorhub.v1.SystemCapabilities.system:type_name -> connectorhub.v1.System
+	32, // 13: connectorhub.v1.SystemCapabilities.deployments:type_name -> connectorhub.v1.Deployment
+	33, // 14: connectorhub.v1.SystemCapabilities.auth_modes:type_name -> connectorhub.v1.AuthMode
 	14, // 15: connectorhub.v1.SystemCapabilities.features:type_name -> connectorhub.v1.Feature
 	15, // 16: connectorhub.v1.GetCapabilitiesResponse.systems:type_name -> connectorhub.v1.SystemCapabilities
-	26, // 17: connectorhub.v1.RotateCredentialResponse.connector:type_name -> connectorhub.v1.Connector
+	28, // 17: connectorhub.v1.RotateCredentialResponse.connector:type_name -> connectorhub.v1.Connector
 	12, // 18: connectorhub.v1.RotateCredentialResponse.test:type_name -> connectorhub.v1.TestConnectionResponse
-	32, // 19: connectorhub.v1.CheckCredentialsRequest.stale_after:type_name -> google.protobuf.Duration
-	27, // 20: connectorhub.v1.CredentialAge.system:type_name -> connectorhub.v1.System
-	33, // 21: connectorhub.v1.CredentialAge.credential:type_name -> connectorhub.v1.CredentialInfo
-	32, // 22: connectorhub.v1.CredentialAge.age:type_name -> google.protobuf.Duration
+	34, // 19: connectorhub.v1.CheckCredentialsRequest.stale_after:type_name -> google.protobuf.Duration
+	29, // 20: connectorhub.v1.CredentialAge.system:type_name -> connectorhub.v1.System
+	35, // 21: connectorhub.v1.CredentialAge.credential:type_name -> connectorhub.v1.CredentialInfo
+	34, // 22: connectorhub.v1.CredentialAge.age:type_name -> google.protobuf.Duration
 	20, // 23: connectorhub.v1.CheckCredentialsResponse.credentials:type_name -> connectorhub.v1.CredentialAge
-	0,  // 24: connectorhub.v1.RegistryService.CreateConnector:input_type -> connectorhub.v1.CreateConnectorRequest
-	2,  // 25: connectorhub.v1.RegistryService.GetConnector:input_type -> connectorhub.v1.GetConnectorRequest
-	4,  // 26: connectorhub.v1.RegistryService.ListConnectors:input_type -> connectorhub.v1.ListConnectorsRequest
-	6,  // 27: connectorhub.v1.RegistryService.UpdateConnector:input_type -> connectorhub.v1.UpdateConnectorRequest
-	8,  // 28: connectorhub.v1.RegistryService.DeleteConnector:input_type -> connectorhub.v1.DeleteConnectorRequest
-	10, // 29: connectorhub.v1.RegistryService.TestConnection:input_type -> connectorhub.v1.TestConnectionRequest
-	13, // 30: connectorhub.v1.RegistryService.GetCapabilities:input_type -> connectorhub.v1.GetCapabilitiesRequest
-	17, // 31: connectorhub.v1.RegistryService.RotateCredential:input_type -> connectorhub.v1.RotateCredentialRequest
-	19, // 32: connectorhub.v1.RegistryService.CheckCredentials:input_type -> connectorhub.v1.CheckCredentialsRequest
-	22, // 33: connectorhub.v1.RegistryService.RewrapCredentials:input_type -> connectorhub.v1.RewrapCredentialsRequest
-	24, // 34: connectorhub.v1.RegistryService.ReplayResult:input_type -> connectorhub.v1.ReplayResultRequest
-	1,  // 35: connectorhub.v1.RegistryService.CreateConnector:output_type -> connectorhub.v1.CreateConnectorResponse
-	3,  // 36: connectorhub.v1.RegistryService.GetConnector:output_type -> connectorhub.v1.GetConnectorResponse
-	5,  // 37: connectorhub.v1.RegistryService.ListConnectors:output_type -> connectorhub.v1.ListConnectorsResponse
-	7,  // 38: connectorhub.v1.RegistryService.UpdateConnector:output_type -> connectorhub.v1.UpdateConnectorResponse
-	9,  // 39: connectorhub.v1.RegistryService.DeleteConnector:output_type -> connectorhub.v1.DeleteConnectorResponse
-	12, // 40: connectorhub.v1.RegistryService.TestConnection:output_type -> connectorhub.v1.TestConnectionResponse
-	16, // 41: connectorhub.v1.RegistryService.GetCapabilities:output_type -> connectorhub.v1.GetCapabilitiesResponse
-	18, // 42: connectorhub.v1.RegistryService.RotateCredential:output_type -> connectorhub.v1.RotateCredentialResponse
-	21, // 43: connectorhub.v1.RegistryService.CheckCredentials:output_type -> connectorhub.v1.CheckCredentialsResponse
-	23, // 44: connectorhub.v1.RegistryService.RewrapCredentials:output_type -> connectorhub.v1.RewrapCredentialsResponse
-	25, // 45: connectorhub.v1.RegistryService.ReplayResult:output_type -> connectorhub.v1.ReplayResultResponse
-	35, // [35:46] is the sub-list for method output_type
-	24, // [24:35] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	29, // 24: connectorhub.v1.NormalizeTicketKeyResponse.system:type_name -> connectorhub.v1.System
+	0,  // 25: connectorhub.v1.RegistryService.CreateConnector:input_type -> connectorhub.v1.CreateConnectorRequest
+	2,  // 26: connectorhub.v1.RegistryService.GetConnector:input_type -> connectorhub.v1.GetConnectorRequest
+	4,  // 27: connectorhub.v1.RegistryService.ListConnectors:input_type -> connectorhub.v1.ListConnectorsRequest
+	6,  // 28: connectorhub.v1.RegistryService.UpdateConnector:input_type -> connectorhub.v1.UpdateConnectorRequest
+	8,  // 29: connectorhub.v1.RegistryService.DeleteConnector:input_type -> connectorhub.v1.DeleteConnectorRequest
+	10, // 30: connectorhub.v1.RegistryService.TestConnection:input_type -> connectorhub.v1.TestConnectionRequest
+	13, // 31: connectorhub.v1.RegistryService.GetCapabilities:input_type -> connectorhub.v1.GetCapabilitiesRequest
+	17, // 32: connectorhub.v1.RegistryService.RotateCredential:input_type -> connectorhub.v1.RotateCredentialRequest
+	19, // 33: connectorhub.v1.RegistryService.CheckCredentials:input_type -> connectorhub.v1.CheckCredentialsRequest
+	22, // 34: connectorhub.v1.RegistryService.RewrapCredentials:input_type -> connectorhub.v1.RewrapCredentialsRequest
+	24, // 35: connectorhub.v1.RegistryService.ReplayResult:input_type -> connectorhub.v1.ReplayResultRequest
+	26, // 36: connectorhub.v1.RegistryService.NormalizeTicketKey:input_type -> connectorhub.v1.NormalizeTicketKeyRequest
+	1,  // 37: connectorhub.v1.RegistryService.CreateConnector:output_type -> connectorhub.v1.CreateConnectorResponse
+	3,  // 38: connectorhub.v1.RegistryService.GetConnector:output_type -> connectorhub.v1.GetConnectorResponse
+	5,  // 39: connectorhub.v1.RegistryService.ListConnectors:output_type -> connectorhub.v1.ListConnectorsResponse
+	7,  // 40: connectorhub.v1.RegistryService.UpdateConnector:output_type -> connectorhub.v1.UpdateConnectorResponse
+	9,  // 41: connectorhub.v1.RegistryService.DeleteConnector:output_type -> connectorhub.v1.DeleteConnectorResponse
+	12, // 42: connectorhub.v1.RegistryService.TestConnection:output_type -> connectorhub.v1.TestConnectionResponse
+	16, // 43: connectorhub.v1.RegistryService.GetCapabilities:output_type -> connectorhub.v1.GetCapabilitiesResponse
+	18, // 44: connectorhub.v1.RegistryService.RotateCredential:output_type -> connectorhub.v1.RotateCredentialResponse
+	21, // 45: connectorhub.v1.RegistryService.CheckCredentials:output_type -> connectorhub.v1.CheckCredentialsResponse
+	23, // 46: connectorhub.v1.RegistryService.RewrapCredentials:output_type -> connectorhub.v1.RewrapCredentialsResponse
+	25, // 47: connectorhub.v1.RegistryService.ReplayResult:output_type -> connectorhub.v1.ReplayResultResponse
+	27, // 48: connectorhub.v1.RegistryService.NormalizeTicketKey:output_type -> connectorhub.v1.NormalizeTicketKeyResponse
+	37, // [37:49] is the sub-list for method output_type
+	25, // [25:37] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_connectorhub_v1_registry_proto_init() }
@@ -1737,7 +1857,7 @@ func file_connectorhub_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connectorhub_v1_registry_proto_rawDesc), len(file_connectorhub_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,17 +19,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RegistryService_CreateConnector_FullMethodName   = "/connectorhub.v1.RegistryService/CreateConnector"
-	RegistryService_GetConnector_FullMethodName      = "/connectorhub.v1.RegistryService/GetConnector"
-	RegistryService_ListConnectors_FullMethodName    = "/connectorhub.v1.RegistryService/ListConnectors"
-	RegistryService_UpdateConnector_FullMethodName   = "/connectorhub.v1.RegistryService/UpdateConnector"
-	RegistryService_DeleteConnector_FullMethodName   = "/connectorhub.v1.RegistryService/DeleteConnector"
-	RegistryService_TestConnection_FullMethodName    = "/connectorhub.v1.RegistryService/TestConnection"
-	RegistryService_GetCapabilities_FullMethodName   = "/connectorhub.v1.RegistryService/GetCapabilities"
-	RegistryService_RotateCredential_FullMethodName  = "/connectorhub.v1.RegistryService/RotateCredential"
-	RegistryService_CheckCredentials_FullMethodName  = "/connectorhub.v1.RegistryService/CheckCredentials"
-	RegistryService_RewrapCredentials_FullMethodName = "/connectorhub.v1.RegistryService/RewrapCredentials"
-	RegistryService_ReplayResult_FullMethodName      = "/connectorhub.v1.RegistryService/ReplayResult"
+	RegistryService_CreateConnector_FullMethodName    = "/connectorhub.v1.RegistryService/CreateConnector"
+	RegistryService_GetConnector_FullMethodName       = "/connectorhub.v1.RegistryService/GetConnector"
+	RegistryService_ListConnectors_FullMethodName     = "/connectorhub.v1.RegistryService/ListConnectors"
+	RegistryService_UpdateConnector_FullMethodName    = "/connectorhub.v1.RegistryService/UpdateConnector"
+	RegistryService_DeleteConnector_FullMethodName    = "/connectorhub.v1.RegistryService/DeleteConnector"
+	RegistryService_TestConnection_FullMethodName     = "/connectorhub.v1.RegistryService/TestConnection"
+	RegistryService_GetCapabilities_FullMethodName    = "/connectorhub.v1.RegistryService/GetCapabilities"
+	RegistryService_RotateCredential_FullMethodName   = "/connectorhub.v1.RegistryService/RotateCredential"
+	RegistryService_CheckCredentials_FullMethodName   = "/connectorhub.v1.RegistryService/CheckCredentials"
+	RegistryService_RewrapCredentials_FullMethodName  = "/connectorhub.v1.RegistryService/RewrapCredentials"
+	RegistryService_ReplayResult_FullMethodName       = "/connectorhub.v1.RegistryService/ReplayResult"
+	RegistryService_NormalizeTicketKey_FullMethodName = "/connectorhub.v1.RegistryService/NormalizeTicketKey"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -55,6 +56,12 @@ type RegistryServiceClient interface {
 	// Re-publishes a dead-lettered result (writeback.failed) on result.ready;
 	// the writeback resumes after the steps it had completed.
 	ReplayResult(ctx context.Context, in *ReplayResultRequest, opts ...grpc.CallOption) (*ReplayResultResponse, error)
+	// Turns what a person types for a ticket of a connector (the full key, the
+	// number or "#12" within the connector's project or repository, the
+	// ticket's web URL) into the key the ticket events carry (Ticket.key).
+	// INVALID_ARGUMENT when it names no ticket of the connector (a key of
+	// another repository names both), NOT_FOUND when the connector is unknown.
+	NormalizeTicketKey(ctx context.Context, in *NormalizeTicketKeyRequest, opts ...grpc.CallOption) (*NormalizeTicketKeyResponse, error)
 }
 
 type registryServiceClient struct {
@@ -175,6 +182,16 @@ func (c *registryServiceClient) ReplayResult(ctx context.Context, in *ReplayResu
 	return out, nil
 }
 
+func (c *registryServiceClient) NormalizeTicketKey(ctx context.Context, in *NormalizeTicketKeyRequest, opts ...grpc.CallOption) (*NormalizeTicketKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NormalizeTicketKeyResponse)
+	err := c.cc.Invoke(ctx, RegistryService_NormalizeTicketKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -198,6 +215,12 @@ type RegistryServiceServer interface {
 	// Re-publishes a dead-lettered result (writeback.failed) on result.ready;
 	// the writeback resumes after the steps it had completed.
 	ReplayResult(context.Context, *ReplayResultRequest) (*ReplayResultResponse, error)
+	// Turns what a person types for a ticket of a connector (the full key, the
+	// number or "#12" within the connector's project or repository, the
+	// ticket's web URL) into the key the ticket events carry (Ticket.key).
+	// INVALID_ARGUMENT when it names no ticket of the connector (a key of
+	// another repository names both), NOT_FOUND when the connector is unknown.
+	NormalizeTicketKey(context.Context, *NormalizeTicketKeyRequest) (*NormalizeTicketKeyResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -240,6 +263,9 @@ func (UnimplementedRegistryServiceServer) RewrapCredentials(context.Context, *Re
 }
 func (UnimplementedRegistryServiceServer) ReplayResult(context.Context, *ReplayResultRequest) (*ReplayResultResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReplayResult not implemented")
+}
+func (UnimplementedRegistryServiceServer) NormalizeTicketKey(context.Context, *NormalizeTicketKeyRequest) (*NormalizeTicketKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method NormalizeTicketKey not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -460,6 +486,24 @@ func _RegistryService_ReplayResult_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_NormalizeTicketKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NormalizeTicketKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).NormalizeTicketKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_NormalizeTicketKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).NormalizeTicketKey(ctx, req.(*NormalizeTicketKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -510,6 +554,10 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReplayResult",
 			Handler:    _RegistryService_ReplayResult_Handler,
+		},
+		{
+			MethodName: "NormalizeTicketKey",
+			Handler:    _RegistryService_NormalizeTicketKey_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

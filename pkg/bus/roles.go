@@ -1,0 +1,304 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Role is what a NATS connection may do on the bus. Every connection
+// authenticates as one role's user (an nkey, see Credentials), and the
+// server enforces the role's subject permissions.
+type Role string
+
+// The roles (docs/architecture.md, "Who may do what on the bus").
+const (
+	// RoleOperator provisions: the only role that creates, updates or
+	// deletes streams and buckets. The hub uses it to run Provision.
+	RoleOperator Role = "operator"
+	// RoleRegistry is the only writer of the connectors bucket and audit.>.
+	RoleRegistry Role = "registry"
+	// RolePoller leases connectors, keeps cursors and publishes ticket
+	// discovered/updated/closed events.
+	RolePoller Role = "poller"
+	// RoleWriteback consumes RESULTS and publishes writeback.* outcomes.
+	RoleWriteback Role = "writeback"
+	// RoleKnowledge consumes TICKETS, publishes ticket.enriched and answers
+	// knowledge.search.
+	RoleKnowledge Role = "knowledge"
+	// RoleAgent is a worker outside the hub: it reads ticket.> and
+	// writeback.> and publishes result.ready.>.
+	RoleAgent Role = "agent"
+	// RoleReader reads every stream and publishes nothing.
+	RoleReader Role = "reader"
+	// RoleHubctl is the operator CLI: a reader that may also publish
+	// result.ready.> (hubctl results publish).
+	RoleHubctl Role = "hubctl"
+)
+
+// Knowledge's own buckets. The knowledge service creates them with its
+// settings (TTL, replicas), so its role may create and update these two.
+const (
+	bucketKnowledgeCache = "knowledge_cache"
+	bucketKnowledgeState = "knowledge_state"
+)
+
+// Subjects outside the streams.
+const (
+	subjectConnectorTest = "connector.test.>" // pkg/conncheck: saved-connector tests
+	subjectSearch        = "knowledge.search" // services/knowledge: search request/reply
+	subjectAuditMismatch = "audit.credential.mismatch"
+)
+
+// grant is one role's rights, written as what it does: the streams it reads,
+// the buckets it reads or writes, the subjects it publishes, requests or
+// serves. permissions() turns it into NATS subject permissions.
+//
+// A new bucket or subject is one line here: add it to the role that uses it.
+type grant struct {
+	readStreams  []string // consume, get messages, stream info
+	readBuckets  []string // get, watch, keys
+	writeBuckets []string // readBuckets + put, create, update, delete, purge keys
+	ownBuckets   []string // writeBuckets + create and update the bucket itself (never delete)
+	publish      []string // subjects published, to a stream or core NATS
+	requests     []string // request/reply subjects this role asks
+	serves       []string // request/reply subjects this role answers (queue subscribe, reply once)
+	subscribe    []string // other subjects subscribed to
+	all          bool     // every subject: the operator
+}
+
+// roles is the table of every role's rights.
+var roles = map[Role]grant{
+	RoleOperator: {all: true},
+	RoleRegistry: {
+		writeBuckets: []string{BucketConnectors, BucketWritebackLedger},         // ledger: replay clears the failed mark
+		readBuckets:  []string{BucketPollState},                                 // poll status in GetConnector
+		publish:      []string{subjectAudit + ".>", subjectResult + ".ready.>"}, // result.ready: replay
+		requests:     []string{subjectConnectorTest},
+	},
+	RolePoller: {
+		readBuckets:  []string{BucketConnectors},
+		writeBuckets: []string{BucketPollLeases, BucketPollState},
+		publish: []string{
+			subjectTicket + "." + TicketDiscovered + ".>",
+			subjectTicket + "." + TicketUpdated + ".>",
+			subjectTicket + "." + TicketClosed + ".>",
+			subjectAuditMismatch,
+		},
+		serves: []string{subjectConnectorTest},
+	},
+	RoleWriteback: {
+		readStreams:  []string{StreamResults},
+		readBuckets:  []string{BucketConnectors},
+		writeBuckets: []string{BucketWritebackLedger},
+		publish:      []string{subjectWriteback + ".>", subjectAuditMismatch},
+		serves:       []string{subjectConnectorTest},
+	},
+	RoleKnowledge: {
+		readStreams: []string{StreamTickets},
+		readBuckets: []string{BucketConnectors},
+		ownBuckets:  []string{bucketKnowledgeCache, bucketKnowledgeState},
+		publish:     []string{subjectTicket + "." + TicketEnriched + ".>", subjectAuditMismatch},
+		serves:      []string{subjectSearch, subjectConnectorTest},
+		subscribe:   []string{"$SRV.>"}, // nats micro discovery (PING, INFO, STATS)
+	},
+	RoleAgent: {
+		readStreams: []string{StreamTickets, StreamWriteback},
+		publish:     []string{subjectResult + ".ready.>"},
+		requests:    []string{subjectSearch},
+	},
+	RoleReader: {
+		readStreams: []string{StreamTickets, StreamResults, StreamWriteback, StreamAudit},
+		requests:    []string{subjectSearch},
+	},
+	RoleHubctl: {
+		readStreams: []string{StreamTickets, StreamResults, StreamWriteback, StreamAudit},
+		publish:     []string{subjectResult + ".ready.>"},
+		requests:    []string{subjectSearch},
+	},
+}
+
+// durables are the services' shared consumers (by their default names,
+// WRITEBACK_DURABLE and KNOWLEDGE_CONSUMER): another role reading the stream
+// may not create, change, pull from, ack on or delete them, so a reader
+// cannot steal or stall the writeback's results.
+var durables = []struct {
+	stream, name string
+	owner        Role
+}{
+	{StreamResults, "writeback", RoleWriteback},
+	{StreamTickets, "knowledge", RoleKnowledge},
+}
+
+// Roles lists every role, operator first.
+func Roles() []Role {
+	return []Role{RoleOperator, RoleRegistry, RolePoller, RoleWriteback, RoleKnowledge, RoleAgent, RoleReader, RoleHubctl}
+}
+
+// InboxPrefix is the reply-subject prefix of the role's connections,
+// "_INBOX_<role>": the only inboxes it may subscribe to. Clients set it with
+// nats.CustomInboxPrefix (Credentials.Option and ClientAuth do), the nats
+// CLI with --inbox-prefix.
+func (r Role) InboxPrefix() string { return "_INBOX_" + string(r) }
+
+// RoleOfFile is the role a seed file is named for (<role>.nk, as
+// LoadOrCreateCredentials writes them), or "".
+func RoleOfFile(path string) Role {
+	name := filepath.Base(path)
+	if !strings.HasSuffix(name, ".nk") {
+		return ""
+	}
+	if r := Role(strings.TrimSuffix(name, ".nk")); r.Valid() {
+		return r
+	}
+	return ""
+}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { _, ok := roles[r]; return ok }
+
+// responseTTL bounds how long a served request may take to be answered.
+const responseTTL = 2 * time.Minute
+
+// Permissions returns the NATS permissions of the role's user, or nil for
+// an unknown role.
+func (r Role) Permissions() *server.Permissions {
+	g, ok := roles[r]
+	if !ok {
+		return nil
+	}
+	return g.permissions(r)
+}
+
+func (g grant) permissions(r Role) *server.Permissions {
+	if g.all {
+		return &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: []string{">"}},
+			Subscribe: &server.SubjectPermission{Allow: []string{">"}},
+		}
+	}
+	// Replies (JetStream API answers, publish acks, KV watch deliveries)
+	// arrive on the role's own inbox prefix, so no role reads another's
+	// (a watcher's connector records, a test's answer); $JS.API.INFO is the
+	// account info.
+	pub := []string{jsAPI + "INFO"}
+	sub := []string{r.InboxPrefix() + ".>"}
+
+	for _, b := range g.ownBuckets {
+		s := kvStream(b)
+		pub = append(pub, jsAPI+"STREAM.CREATE."+s, jsAPI+"STREAM.UPDATE."+s)
+	}
+	for _, b := range slices.Concat(g.writeBuckets, g.ownBuckets) {
+		pub = append(pub, "$KV."+b+".>")
+	}
+	for _, b := range slices.Concat(g.readBuckets, g.writeBuckets, g.ownBuckets) {
+		pub = append(pub, readStream(kvStream(b))...)
+	}
+	for _, s := range g.readStreams {
+		pub = append(pub, readStream(s)...)
+	}
+	pub = append(pub, g.publish...)
+	pub = append(pub, g.requests...)
+	sub = append(sub, g.serves...)
+	sub = append(sub, g.subscribe...)
+
+	var deny []string
+	for _, d := range durables {
+		if d.owner != r && slices.Contains(g.readStreams, d.stream) {
+			c := d.stream + "." + d.name
+			deny = append(deny, jsAPI+"CONSUMER.CREATE."+c, jsAPI+"CONSUMER.CREATE."+c+".>", jsAPI+"CONSUMER.DURABLE.CREATE."+c,
+				jsAPI+"CONSUMER.DELETE."+c, jsAPI+"CONSUMER.MSG.NEXT."+c, "$JS.ACK."+c+".>")
+		}
+	}
+
+	p := &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: dedupe(pub), Deny: dedupe(deny)},
+		Subscribe: &server.SubjectPermission{Allow: dedupe(sub)},
+	}
+	if len(g.serves) > 0 || len(g.subscribe) > 0 {
+		// Answering a request is allowed once per request received, without a
+		// publish right on other connections' inboxes.
+		p.Response = &server.ResponsePermission{MaxMsgs: 1, Expires: responseTTL}
+	}
+	return p
+}
+
+const jsAPI = "$JS.API."
+
+func kvStream(bucket string) string { return "KV_" + bucket }
+
+// readStream is what reading a stream takes: its info, message gets (direct
+// or through the API), consumers (create, info, next batch, delete an
+// ephemeral one), acks and flow-control replies. Creating, updating,
+// purging or deleting the stream itself is not part of it.
+func readStream(s string) []string {
+	return []string{
+		jsAPI + "STREAM.INFO." + s,
+		jsAPI + "STREAM.MSG.GET." + s,
+		jsAPI + "DIRECT.GET." + s,
+		jsAPI + "DIRECT.GET." + s + ".>",
+		jsAPI + "CONSUMER.CREATE." + s,
+		jsAPI + "CONSUMER.CREATE." + s + ".>",
+		jsAPI + "CONSUMER.DURABLE.CREATE." + s + ".>",
+		jsAPI + "CONSUMER.INFO." + s + ".>",
+		jsAPI + "CONSUMER.MSG.NEXT." + s + ".>",
+		jsAPI + "CONSUMER.DELETE." + s + ".>",
+		jsAPI + "CONSUMER.NAMES." + s,
+		jsAPI + "CONSUMER.LIST." + s,
+		"$JS.ACK." + s + ".>",
+		"$JS.FC." + s + ".>",
+	}
+}
+
+func dedupe(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// verifyTimeout bounds Verify: the server drops a refused request, so the
+// client only learns of it at its deadline.
+const verifyTimeout = 10 * time.Second
+
+// ErrRoleMismatch is returned by Verify when a connection cannot do what its
+// role needs: usually the credential of another role, or a server whose
+// users were generated from an older roles table.
+var ErrRoleMismatch = errors.New("bus: NATS connection lacks a permission of its role")
+
+// Verify checks, without changing anything, that js can read every stream
+// and bucket role r needs (the ones Provision creates), so a service started
+// with the wrong credential stops at once with a clear error instead of
+// failing on its first message. The operator's check is the account info.
+func Verify(ctx context.Context, js jetstream.JetStream, r Role) error {
+	// A refused request is not answered: bound the wait.
+	ctx, cancel := context.WithTimeout(ctx, verifyTimeout)
+	defer cancel()
+	g, ok := roles[r]
+	if !ok {
+		return fmt.Errorf("%w: unknown role %q", ErrRoleMismatch, r)
+	}
+	if g.all {
+		if _, err := js.AccountInfo(ctx); err != nil {
+			return fmt.Errorf("%w: %s: account info: %w", ErrRoleMismatch, r, err)
+		}
+		return nil
+	}
+	for _, s := range g.readStreams {
+		if _, err := js.Stream(ctx, s); err != nil {
+			return fmt.Errorf("%w: %s cannot read stream %s: %w", ErrRoleMismatch, r, s, err)
+		}
+	}
+	for _, b := range slices.Concat(g.readBuckets, g.writeBuckets) {
+		if _, err := js.KeyValue(ctx, b); err != nil {
+			return fmt.Errorf("%w: %s cannot read bucket %s: %w", ErrRoleMismatch, r, b, err)
+		}
+	}
+	return nil
+}
