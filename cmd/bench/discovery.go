@@ -196,8 +196,8 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 		return r, err
 	}
 	r.discover = time.Since(start)
-	if len(st.Known) < n {
-		return r, fmt.Errorf("first cycle knows %d tickets, want at least %d (last error %q)", len(st.Known), n, st.LastError)
+	if st.KnownCount < n {
+		return r, fmt.Errorf("first cycle knows %d tickets, want at least %d (last error %q)", st.KnownCount, n, st.LastError)
 	}
 	info, err := stream.Info(ctx)
 	if err != nil {
@@ -229,7 +229,7 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 		if !states.changed(ctx, time.Until(end)) {
 			break
 		}
-		st, err := states.store.Get(ctx, c.ID)
+		st, err := states.store.Head(ctx, c.ID) // one read, not the known tickets
 		if err != nil || st.Cycles == lastCycles {
 			continue
 		}
@@ -281,7 +281,7 @@ func waitEvents(ctx context.Context, stream jetstream.Stream, n uint64) error {
 
 // stateWatch reads poll states only when the poll_state bucket changed: a
 // watch without values tells when (whatever keys the poller writes), and
-// StateStore.Get reads the state then.
+// StateStore.Head reads the state's head (not its known tickets) then.
 type stateWatch struct {
 	store *connector.StateStore
 	w     jetstream.KeyWatcher
@@ -326,7 +326,7 @@ func (s *stateWatch) changed(ctx context.Context, d time.Duration) bool {
 func (s *stateWatch) wait(ctx context.Context, id string, ok func(connector.PollState) bool) (connector.PollState, error) {
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
-		st, err := s.store.Get(ctx, id)
+		st, err := s.store.Head(ctx, id) // one read, not the known tickets
 		if err == nil && ok(st) {
 			return st, nil
 		}
