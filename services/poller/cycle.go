@@ -96,6 +96,14 @@ type cycleRun struct {
 	d    trackers.Discoverer
 	// conditional: the tracker answers unchanged listings 304 (ETags are kept).
 	conditional bool
+	// pending is the page published and not yet settled (publishPage);
+	// inFlight its tickets' versions, until they are known.
+	pending  *pendingPage
+	inFlight map[string]time.Time
+	// saved is when flush last saved; unsaved says pages were settled
+	// since (POLLER_SAVE_EVERY).
+	saved   time.Time
+	unsaved bool
 }
 
 func (r *cycleRun) save(ctx context.Context) error {
@@ -161,7 +169,16 @@ const (
 // that completes publishes a closure for every known ticket it lacks; a
 // reconcile that meets a ticket no incremental query reported asks for a
 // resync.
-func (r *cycleRun) listing(ctx context.Context, since time.Time, kind listKind) error {
+func (r *cycleRun) listing(ctx context.Context, since time.Time, kind listKind) (err error) {
+	defer func() {
+		// A listing cut short still settles the page it published: the
+		// cursor keeps what was acknowledged.
+		if err != nil && (r.pending != nil || r.unsaved) {
+			if ferr := r.flush(ctx, true); ferr != nil {
+				r.log.Debug("last published page not settled", "error", ferr)
+			}
+		}
+	}()
 	whole := kind != listIncremental
 	publish := kind != listReconcile
 	cached := r.st.IncrementalPages
@@ -257,6 +274,9 @@ func (r *cycleRun) listing(ctx context.Context, since time.Time, kind listKind) 
 		}
 		token = pc.Next
 	}
+	if err := r.flush(ctx, true); err != nil {
+		return err
+	}
 	if whole {
 		r.st.Pages = pages
 	} else {
@@ -302,20 +322,18 @@ func (r *cycleRun) discover(ctx context.Context, q trackers.DiscoveryQuery) (tra
 	return backoff.Retry(ctx, op, backoff.WithBackOff(b), backoff.WithMaxTries(uint(r.p.cfg.Retries+1)))
 }
 
-// publishPage publishes discovered/updated events for a page, waits for every
-// ack, then records the tickets as known and advances the cursor and saves.
+// publishPage publishes discovered/updated events for a page without
+// waiting for their acks, then settles the page before it: waits for its
+// acks, records its tickets as known, advances the cursor and saves. So the
+// bus acknowledges one page while the next is published, and the cursor
+// never passes what was acknowledged. flush settles the last page.
 func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) error {
-	var (
-		futures []jetstream.PubAckFuture
-		ends    []func(error)
-	)
-	type change struct {
-		key     string
-		updated time.Time
-	}
-	var changes []change
+	next := &pendingPage{tickets: tickets}
 	for _, tk := range tickets {
 		prev, known := r.st.Known[tk.Key]
+		if p, ok := r.inFlight[tk.Key]; ok {
+			prev, known = p, true
+		}
 		if known && !tk.Updated.After(prev) {
 			continue // already published at this version
 		}
@@ -327,39 +345,80 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 		if err != nil {
 			return err
 		}
+		// The send span covers handing the event to the client; a missing
+		// ack fails the cycle, which the poll span records.
 		end := bus.TracePublish(ctx, msg)
 		f, err := r.p.js.PublishMsgAsync(msg)
+		end(err)
 		if err != nil {
-			end(err)
-			endAll(ends, err)
 			return fmt.Errorf("publish %s: %w", tk.Key, err)
 		}
-		futures, ends = append(futures, f), append(ends, end)
-		changes = append(changes, change{tk.Key, tk.Updated})
+		next.futures = append(next.futures, f)
+		next.changes = append(next.changes, knownChange{tk.Key, tk.Updated})
+		if r.inFlight == nil {
+			r.inFlight = map[string]time.Time{}
+		}
+		r.inFlight[tk.Key] = tk.Updated
 	}
-	if err := awaitAcks(ctx, futures, ends); err != nil {
+	if err := r.flush(ctx, false); err != nil {
 		return err
 	}
-	for _, ch := range changes {
-		r.st.SetKnown(ch.key, ch.updated)
+	r.pending = next
+	return nil
+}
+
+// pendingPage is a page published and not yet settled.
+type pendingPage struct {
+	tickets []trackers.Ticket
+	futures []jetstream.PubAckFuture
+	changes []knownChange
+}
+
+type knownChange struct {
+	key     string
+	updated time.Time
+}
+
+// flush settles the page published last, if any: waits for every ack,
+// then records its tickets as known, advances the cursor and saves.
+func (r *cycleRun) flush(ctx context.Context, force bool) error {
+	pg := r.pending
+	if pg == nil {
+		if force && r.unsaved {
+			r.saved, r.unsaved = time.Now(), false
+			return r.save(ctx)
+		}
+		return nil
 	}
-	for _, tk := range tickets {
+	r.pending = nil
+	if err := awaitAcks(ctx, pg.futures); err != nil {
+		return err
+	}
+	for _, ch := range pg.changes {
+		r.st.SetKnown(ch.key, ch.updated)
+		if r.inFlight[ch.key].Equal(ch.updated) {
+			delete(r.inFlight, ch.key)
+		}
+	}
+	for _, tk := range pg.tickets {
 		if tk.Updated.After(r.st.Cursor) {
 			r.st.Cursor = tk.Updated
 		}
 	}
-	if len(changes) > 0 {
-		r.log.Info("published ticket events", "count", len(changes))
+	if len(pg.changes) > 0 {
+		r.log.Info("published ticket events", "count", len(pg.changes))
 	}
+	if !force && r.p.cfg.SaveEvery > 0 && time.Since(r.saved) < r.p.cfg.SaveEvery {
+		r.unsaved = true // the listing's end (or a later flush) saves it
+		return nil
+	}
+	r.saved, r.unsaved = time.Now(), false
 	return r.save(ctx)
 }
 
 func (r *cycleRun) publishClosed(ctx context.Context, seen map[string]bool) error {
-	var (
-		futures []jetstream.PubAckFuture
-		ends    []func(error)
-		gone    []string
-	)
+	var futures []jetstream.PubAckFuture
+	var gone []string
 	for _, key := range sortedKeys(r.st.Known) {
 		if seen[key] {
 			continue
@@ -370,15 +429,14 @@ func (r *cycleRun) publishClosed(ctx context.Context, seen map[string]bool) erro
 		}
 		end := bus.TracePublish(ctx, msg)
 		f, err := r.p.js.PublishMsgAsync(msg)
+		end(err)
 		if err != nil {
-			end(err)
-			endAll(ends, err)
 			return fmt.Errorf("publish closed %s: %w", key, err)
 		}
-		futures, ends = append(futures, f), append(ends, end)
+		futures = append(futures, f)
 		gone = append(gone, key)
 	}
-	if err := awaitAcks(ctx, futures, ends); err != nil {
+	if err := awaitAcks(ctx, futures); err != nil {
 		return err
 	}
 	for _, key := range gone {
@@ -409,30 +467,15 @@ func (r *cycleRun) closeReason(ctx context.Context, key string) string {
 	return "left_set"
 }
 
-// awaitAcks waits for every future in turn and ends each one's send span
-// (ends[i], from bus.TracePublish) with its outcome; on the first failure
-// the spans not yet ended end with it.
-func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture, ends []func(error)) error {
-	for i, f := range futures {
-		var err error
+func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture) error {
+	for _, f := range futures {
 		select {
 		case <-f.Ok():
-		case e := <-f.Err():
-			err = fmt.Errorf("publish not acknowledged: %w", e)
+		case err := <-f.Err():
+			return fmt.Errorf("publish not acknowledged: %w", err)
 		case <-ctx.Done():
-			err = ctx.Err()
+			return ctx.Err()
 		}
-		if err != nil {
-			endAll(ends[i:], err)
-			return err
-		}
-		ends[i](nil)
 	}
 	return nil
-}
-
-func endAll(ends []func(error), err error) {
-	for _, end := range ends {
-		end(err)
-	}
 }
