@@ -153,7 +153,7 @@ func runTelemetry(ctx context.Context, n, reps int, stdout, stderr io.Writer) er
 			return fmt.Errorf("%s: the collector got %d spans for %d tickets: tracing was not on", f.system, spans, n)
 		}
 		mOff, mOn, bOff, bOn := median(off), median(on), slices.Max(off), slices.Max(on)
-		fmt.Fprintf(stdout, "| %s | %d | %.0f / %.0f | %.0f / %.0f | %.1f%% / %.1f%% | %.0f / %.0f (+%.0f%%) | %d |\n", f.system, n, mOff, bOff, mOn, bOn, 100*mOn/mOff, 100*bOn/bOff,
+		fmt.Fprintf(stdout, "| %s | %d | %.0f / %.0f | %.0f / %.0f | %.1f%% / %.1f%% | %.0f / %.0f (%+.0f%%) | %d |\n", f.system, n, mOff, bOff, mOn, bOn, 100*mOn/mOff, 100*bOn/bOff,
 			median(cpuOff), median(cpuOn), 100*(median(cpuOn)/median(cpuOff)-1), spans)
 		fmt.Fprintf(stderr, "bench: %s off %v on %v\n", f.system, off, on)
 	}
