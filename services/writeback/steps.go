@@ -166,15 +166,15 @@ func (s *Service) deadLetter(ctx context.Context, res result, w *work, cause err
 // pullRequest). A result with a status and a comment thus costs three KV
 // writes instead of seven.
 type work struct {
-	svc       *Service
-	result    result
-	entry     ledger.Entry
+	svc    *Service
+	result result
+	entry  ledger.Entry
 	// decisionUnsaved: decide read the ticket and the ledger does not have it yet.
 	decisionUnsaved bool
-	connector connector.Connector
-	session   *trackers.Session
-	tracker   trackers.Tracker
-	log       interface {
+	connector       connector.Connector
+	session         *trackers.Session
+	tracker         trackers.Tracker
+	log             interface {
 		Info(msg string, args ...any)
 		Warn(msg string, args ...any)
 	}
