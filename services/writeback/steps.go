@@ -347,6 +347,12 @@ func (f stepFailures) allPermanent() bool {
 	return !slices.ContainsFunc(f, func(sf stepFailure) bool { return !sf.permanent })
 }
 
+// ticketHeadReader is a tracker that can read just what decide needs (the
+// update time, the reporter), cheaper than the whole ticket (Jira).
+type ticketHeadReader interface {
+	GetTicketHead(ctx context.Context, s *trackers.Session, key string) (trackers.Ticket, error)
+}
+
 // decide reads the ticket once per result: whether a person changed it after
 // the agent's base time (the conflict), and who reported it (the mention).
 // The decision is recorded, so a redelivery does not change its mind.
@@ -354,11 +360,16 @@ func (w *work) decide(ctx context.Context) error {
 	if w.entry.Decided || (w.result.TargetStatus == "" && !w.result.MentionReporter) {
 		return nil
 	}
-	reader, ok := w.tracker.(trackers.TicketReader)
-	if !ok {
-		return fmt.Errorf("%w: reading tickets on %s", errUnsupported, w.connector.System)
+	get := func(ctx context.Context, s *trackers.Session, key string) (trackers.Ticket, error) {
+		return trackers.Ticket{}, fmt.Errorf("%w: reading tickets on %s", errUnsupported, w.connector.System)
 	}
-	tk, err := reader.GetTicket(ctx, w.session, w.result.TicketKey)
+	if reader, ok := w.tracker.(trackers.TicketReader); ok {
+		get = reader.GetTicket
+	}
+	if head, ok := w.tracker.(ticketHeadReader); ok {
+		get = head.GetTicketHead
+	}
+	tk, err := get(ctx, w.session, w.result.TicketKey)
 	if err != nil {
 		return fmt.Errorf("read ticket %s: %w", w.result.TicketKey, err)
 	}

@@ -420,3 +420,5 @@ func TestLedgerWritesOnlyWhereACrashNeedsThem(t *testing.T) {
 		t.Errorf("%d ledger writes for one result, want 5 (decision, comment, 2 sub-tasks, completion)", got)
 	}
 }
+
+var _ ticketHeadReader = jira.Tracker{}
