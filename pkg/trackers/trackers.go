@@ -86,6 +86,15 @@ type Options struct {
 	// worker sets it to the requests it runs against one host at once);
 	// DefaultMaxIdleConnsPerHost when zero.
 	MaxIdleConnsPerHost int
+	// Observer, when set, sees every HTTP exchange of every session (the
+	// process's metrics: status classes, rate-limit headers).
+	Observer ResponseObserver
+}
+
+// ResponseObserver sees a session's HTTP exchanges: the answer, or err when
+// the tracker was not reached. It must not keep or read the body.
+type ResponseObserver interface {
+	ObserveResponse(c connector.Connector, resp *http.Response, err error)
 }
 
 // Tracker is one system's implementation. What a connector of the system
@@ -138,7 +147,7 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	pr := &probe{next: capBodies(hc.Transport, opts.MaxResponseBytes)}
+	pr := &probe{next: capBodies(hc.Transport, opts.MaxResponseBytes), observer: opts.Observer, connector: c}
 	hc.Transport = pr
 	return &Session{
 		Connector: c,

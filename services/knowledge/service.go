@@ -15,6 +15,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/grpcserve"
+	"github.com/connectorhub/connectorhub/pkg/telemetry"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
@@ -38,6 +39,9 @@ type Deps struct {
 	// Ready, when set, is called once the service consumes and answers, with
 	// the gRPC address (nil when gRPC is off).
 	Ready func(grpcAddr net.Addr)
+	// Metrics, when set, counts searches, cache hits and Confluence
+	// requests (pkg/telemetry).
+	Metrics *telemetry.Metrics
 }
 
 // Service is the assembled knowledge service.
@@ -113,15 +117,19 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	topts := trackers.Options{
+		Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.SearchTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes,
+	}
+	if deps.Metrics != nil {
+		topts.Observer = deps.Metrics
+	}
 	e := &engine{
-		cfg: cfg, log: log, now: now, conns: conns,
-		cache: &cache{kv: cacheKV, ttl: cfg.CacheTTL, now: now},
-		sessions: trackers.NewSessions(deps.Trackers, deps.Decrypter, trackers.Options{
-			Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.SearchTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes,
-		}),
-		client:  client,
-		policy:  trackers.EndpointPolicy{Allow: allow},
-		blocked: map[string]block{},
+		cfg: cfg, log: log, now: now, conns: conns, metrics: deps.Metrics,
+		cache:    &cache{kv: cacheKV, ttl: cfg.CacheTTL, now: now},
+		sessions: trackers.NewSessions(deps.Trackers, deps.Decrypter, topts),
+		client:   client,
+		policy:   trackers.EndpointPolicy{Allow: allow},
+		blocked:  map[string]block{},
 	}
 	e.tickets = &ticketTerms{store: connector.NewStore(connKV), trackers: deps.Trackers, sessions: e.sessions, maxTerms: cfg.MaxTerms}
 	return &Service{

@@ -48,6 +48,8 @@ func (p *Poller) cycle(ctx context.Context, c connector.Connector, late time.Dur
 		err = fmt.Errorf("cycle cut short by POLLER_CYCLE_TIMEOUT (%s): %w", p.cfg.CycleTimeout, err)
 	}
 	p.endCycle(&run.st, c, start, late, err)
+	var deferred errDeferred
+	p.metrics.PollCycle(ctx, c, p.now().Sub(start), late > 0, run.st.Cursor, errors.As(err, &deferred), err)
 	if err != nil {
 		run.log.Warn("poll failed", "error", err, "next_poll", run.st.NextPoll)
 	}
@@ -260,6 +262,7 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 		updated time.Time
 	}
 	var changes []change
+	var kinds []string
 	for _, tk := range tickets {
 		prev, known := r.st.Known[tk.Key]
 		if known && !tk.Updated.After(prev) {
@@ -279,8 +282,11 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 		}
 		futures = append(futures, f)
 		changes = append(changes, change{tk.Key, tk.Updated})
+		kinds = append(kinds, kind)
 	}
-	if err := awaitAcks(ctx, futures); err != nil {
+	if err := awaitAcks(ctx, futures, func(i int, ack *jetstream.PubAck) {
+		r.p.metrics.TicketPublished(ctx, r.c.System, kinds[i], ack.Duplicate)
+	}); err != nil {
 		return err
 	}
 	for _, ch := range changes {
@@ -315,7 +321,9 @@ func (r *cycleRun) publishClosed(ctx context.Context, seen map[string]bool) erro
 		futures = append(futures, f)
 		gone = append(gone, key)
 	}
-	if err := awaitAcks(ctx, futures); err != nil {
+	if err := awaitAcks(ctx, futures, func(_ int, ack *jetstream.PubAck) {
+		r.p.metrics.TicketPublished(ctx, r.c.System, bus.TicketClosed, ack.Duplicate)
+	}); err != nil {
 		return err
 	}
 	for _, key := range gone {
@@ -346,10 +354,12 @@ func (r *cycleRun) closeReason(ctx context.Context, key string) string {
 	return "left_set"
 }
 
-func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture) error {
-	for _, f := range futures {
+// awaitAcks waits for every publish's acknowledgement, handing each to acked.
+func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture, acked func(i int, ack *jetstream.PubAck)) error {
+	for i, f := range futures {
 		select {
-		case <-f.Ok():
+		case ack := <-f.Ok():
+			acked(i, ack)
 		case err := <-f.Err():
 			return fmt.Errorf("publish not acknowledged: %w", err)
 		case <-ctx.Done():
