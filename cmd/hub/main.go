@@ -181,11 +181,12 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	// SIGTERM (ctx) makes the process not ready at once; the services stop
 	// taking work HUB_SHUTDOWN_DELAY later. A service that fails stops the
 	// others and makes the process not ready too.
-	svcCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
+	sigCtx := ctx
+	svcCtx, stopServices := context.WithCancel(context.WithoutCancel(sigCtx))
 	defer stopServices()
 	go func() {
 		select {
-		case <-ctx.Done():
+		case <-sigCtx.Done():
 			delay := time.NewTimer(cfg.ShutdownDelay)
 			defer delay.Stop()
 			select {
@@ -197,7 +198,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		}
 	}()
 	g, gctx := errgroup.WithContext(svcCtx)
-	draining, markDraining := context.WithCancel(ctx)
+	draining, markDraining := context.WithCancel(sigCtx)
 	defer markDraining()
 	context.AfterFunc(gctx, markDraining)
 	ready.DrainWhen(draining)
