@@ -155,15 +155,25 @@ func decode(e jetstream.KeyValueEntry) (Connector, error) {
 }
 
 // Change is one update seen by Watch: the connector as stored, or its id
-// with Deleted set.
+// with Deleted set. Revision is the KV revision of the change (of the
+// delete marker for a deletion).
 type Change struct {
 	Connector Connector
 	Deleted   bool
+	Revision  uint64
 }
 
 // Watch calls fn with every stored connector, then with every change, until
 // ctx ends. Undecodable records are skipped with an error to onErr.
 func (s *Store) Watch(ctx context.Context, fn func(Change), onErr func(error)) error {
+	return s.WatchSynced(ctx, fn, nil, onErr)
+}
+
+// WatchSynced is Watch that also calls synced (when not nil) once, after
+// the connectors stored when the watch began have all been given to fn.
+// It returns nil when ctx ends, an error when the watch could not start or
+// the server ended it (the caller may watch again).
+func (s *Store) WatchSynced(ctx context.Context, fn func(Change), synced func(), onErr func(error)) error {
 	w, err := s.kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("watch connectors: %w", err)
@@ -175,13 +185,19 @@ func (s *Store) Watch(ctx context.Context, fn func(Change), onErr func(error)) e
 			return nil
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("watch connectors: the watch ended")
 			}
-			if e == nil {
-				continue // end of the initial values
+			if e == nil { // end of the initial values
+				if synced != nil {
+					synced()
+				}
+				continue
 			}
 			if e.Operation() != jetstream.KeyValuePut {
-				fn(Change{Connector: Connector{ID: e.Key()}, Deleted: true})
+				fn(Change{Connector: Connector{ID: e.Key()}, Deleted: true, Revision: e.Revision()})
 				continue
 			}
 			c, err := decode(e)
@@ -189,7 +205,21 @@ func (s *Store) Watch(ctx context.Context, fn func(Change), onErr func(error)) e
 				onErr(err)
 				continue
 			}
-			fn(Change{Connector: c})
+			fn(Change{Connector: c, Revision: e.Revision()})
 		}
 	}
+}
+
+// LastRevision is the newest revision in the bucket (of any key, deletions
+// included): a reader that has seen it has seen every write made before.
+func (s *Store) LastRevision(ctx context.Context) (uint64, error) {
+	st, err := s.kv.Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("connectors bucket status: %w", err)
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return 0, errors.New("connectors bucket status: not a JetStream bucket")
+	}
+	return bs.StreamInfo().State.LastSeq, nil
 }

@@ -62,6 +62,7 @@ type Service struct {
 	trackers *trackers.Registry
 	store    *connector.Store
 	states   *connector.StateStore
+	idx      *index
 	ledger   *ledger.Store
 	replay   func(ctx context.Context, resultID string) (subject string, replays int, err error)
 	cipher   Encrypter
@@ -171,7 +172,7 @@ func (s *Service) Create(ctx context.Context, c connector.Connector, secret conn
 		if err := s.encryptCredential(ctx, &c, secret); err != nil {
 			return connector.Connector{}, err
 		}
-		out, err = s.store.Create(ctx, c)
+		out, err = s.stored(s.store.Create(ctx, c))
 		if errors.Is(err, connector.ErrExists) && generated && attempt < 3 {
 			c.ID = newID(c.System) // a generated id collided: draw again
 			continue
@@ -180,21 +181,30 @@ func (s *Service) Create(ctx context.Context, c connector.Connector, secret conn
 	}
 }
 
-// Get reads one connector.
+// stored notes the revision of a successful write, so that later reads wait
+// until the index shows it (read-your-writes).
+func (s *Service) stored(c connector.Connector, err error) (connector.Connector, error) {
+	if err == nil {
+		s.idx.wrote(c.Revision)
+	}
+	return c, err
+}
+
+// Get reads one connector (from the index, with this replica's writes).
 func (s *Service) Get(ctx context.Context, id string) (connector.Connector, error) {
-	return s.store.Get(ctx, id)
+	return s.idx.get(ctx, id)
 }
 
 // List returns the connectors of a system (all when system is empty), by id.
 func (s *Service) List(ctx context.Context, system connector.System) ([]connector.Connector, error) {
-	all, err := s.store.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if system == "" {
-		return all, nil
-	}
-	return slices.DeleteFunc(all, func(c connector.Connector) bool { return c.System != system }), nil
+	all, _, err := s.idx.page(ctx, system, "", 0)
+	return all, err
+}
+
+// Page returns up to size connectors of a system (all when system is
+// empty) whose ids follow after, by id, and whether more follow.
+func (s *Service) Page(ctx context.Context, system connector.System, after string, size int) ([]connector.Connector, bool, error) {
+	return s.idx.page(ctx, system, after, size)
 }
 
 // Update stores next, which the caller built from the stored connector by
@@ -224,7 +234,7 @@ func (s *Service) Update(ctx context.Context, next connector.Connector, fields [
 		return connector.Connector{}, connector.ValidationError{{Field: "credential", Description: "is required for auth mode " + string(next.AuthMode)}}
 	}
 	next.UpdateTime = s.now().UTC()
-	return s.store.Update(ctx, next)
+	return s.stored(s.store.Update(ctx, next))
 }
 
 // Delete removes a connector (only at revision rev when rev > 0) and forgets
@@ -234,19 +244,21 @@ func (s *Service) Delete(ctx context.Context, id string, rev uint64) (err error)
 	if err := s.store.Delete(ctx, id, rev); err != nil {
 		return err
 	}
+	if last, err := s.store.LastRevision(ctx); err == nil {
+		s.idx.wrote(last)
+	} else {
+		s.log.WarnContext(ctx, "connectors bucket revision unknown; a read right after this delete may still show the connector", "connector", id, "error", err)
+	}
 	if err := s.states.Delete(ctx, id); err != nil {
 		s.log.WarnContext(ctx, "poll state of a deleted connector not removed", "connector", id, "error", err)
 	}
 	return nil
 }
 
-// Status is what the pollers last reported about a connector.
-func (s *Service) Status(ctx context.Context, id string) connector.PollState {
-	st, err := s.states.Get(ctx, id)
-	if err != nil {
-		s.log.WarnContext(ctx, "poll state unreadable", "connector", id, "error", err)
-	}
-	return st
+// Statuses are what the pollers last reported about each connector (zero
+// for one never polled), from the index of poll states.
+func (s *Service) Statuses(ctx context.Context, ids ...string) ([]connector.PollStatus, error) {
+	return s.idx.status(ctx, ids...)
 }
 
 // Replay re-publishes a dead-lettered result.
@@ -303,7 +315,7 @@ func (s *Service) TestSaved(ctx context.Context, id string) (trackers.TestResult
 	cancel()
 	if err == nil && !res.ExpireTime.IsZero() && !res.ExpireTime.Equal(c.Credential.ExpireTime) && c.Credential.Set() {
 		c.Credential.ExpireTime = res.ExpireTime.UTC()
-		if _, uerr := s.store.Update(ctx, c); uerr != nil {
+		if _, uerr := s.stored(s.store.Update(ctx, c)); uerr != nil {
 			s.log.WarnContext(ctx, "token expiry not recorded", "connector", id, "error", uerr)
 		}
 	}
@@ -341,7 +353,7 @@ func (s *Service) Rotate(ctx context.Context, id string, secret connector.Secret
 	}
 	c.Credential.ExpireTime = res.ExpireTime
 	c.UpdateTime = s.now().UTC()
-	out, err = s.store.Update(ctx, c)
+	out, err = s.stored(s.store.Update(ctx, c))
 	return out, res, err
 }
 
@@ -379,7 +391,7 @@ func (s *Service) CheckCredentials(ctx context.Context, staleAfter time.Duration
 	if staleAfter <= 0 {
 		staleAfter = s.cfg.StaleAfter
 	}
-	all, err := s.store.List(ctx)
+	all, err := s.List(ctx, "")
 	if err != nil {
 		return nil, err
 	}
@@ -414,7 +426,7 @@ func (s *Service) CheckCredentials(ctx context.Context, staleAfter time.Duration
 			}(c.ID)
 		}
 		wg.Wait()
-		if all, err = s.store.List(ctx); err != nil {
+		if all, err = s.List(ctx, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -444,7 +456,7 @@ type RewrapReport struct {
 // retried once.
 func (s *Service) Rewrap(ctx context.Context) (rep RewrapReport, err error) {
 	defer func() { s.record(ctx, "credential.rewrap", "", err, nil) }()
-	all, err := s.store.List(ctx)
+	all, err := s.List(ctx, "")
 	if err != nil {
 		return rep, err
 	}
@@ -473,7 +485,7 @@ func (s *Service) Rewrap(ctx context.Context) (rep RewrapReport, err error) {
 				continue
 			}
 			c.Credential.Ciphertext = wrapped[i]
-			if _, err := s.store.Update(ctx, c); err != nil {
+			if _, err := s.stored(s.store.Update(ctx, c)); err != nil {
 				if errors.Is(err, connector.ErrConflict) && round == 0 {
 					if fresh, gerr := s.store.Get(ctx, c.ID); gerr == nil && fresh.Credential.Set() {
 						retry = append(retry, fresh)

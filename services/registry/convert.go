@@ -169,12 +169,12 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 	return c
 }
 
-func statusToProto(st connector.PollState) *chv1.ConnectorStatus {
+func statusToProto(st connector.PollStatus) *chv1.ConnectorStatus {
 	return &chv1.ConnectorStatus{
 		LastPollTime:    tsOrNil(st.LastPoll),
 		LastSuccessTime: tsOrNil(st.LastSuccess),
 		LastError:       st.LastError,
-		TicketsKnown:    int64(len(st.Known)),
+		TicketsKnown:    int64(st.TicketsKnown),
 		NextPollTime:    tsOrNil(st.NextPoll),
 		LateBy:          durationOrNil(st.Late),
 	}

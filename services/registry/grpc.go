@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -72,8 +70,12 @@ func (g *grpcServer) GetConnector(ctx context.Context, req *chv1.GetConnectorReq
 	if err != nil {
 		return nil, g.fail(ctx, err)
 	}
+	st, err := g.svc.Statuses(ctx, c.ID)
+	if err != nil {
+		return nil, g.fail(ctx, err)
+	}
 	p := connectorToProto(c)
-	p.Status = statusToProto(g.svc.Status(ctx, c.ID))
+	p.Status = statusToProto(st[0])
 	return &chv1.GetConnectorResponse{Connector: p}, nil
 }
 
@@ -96,26 +98,26 @@ func (g *grpcServer) ListConnectors(ctx context.Context, req *chv1.ListConnector
 	if _, known := g.svc.trackers.Lookup(system); system != "" && !known {
 		return nil, invalid("system", fmt.Sprintf("unknown system %d", req.GetSystem()))
 	}
-	all, err := g.svc.List(ctx, system)
+	page, more, err := g.svc.Page(ctx, system, req.GetPageToken(), size)
 	if err != nil {
 		return nil, g.fail(ctx, err)
 	}
-	start := 0
-	if t := req.GetPageToken(); t != "" {
-		start, _ = slices.BinarySearchFunc(all, t, func(c connector.Connector, id string) int { return strings.Compare(c.ID, id) })
-		if start < len(all) && all[start].ID == t {
-			start++
-		}
+	ids := make([]string, len(page))
+	for i, c := range page {
+		ids[i] = c.ID
 	}
-	end := min(start+size, len(all))
-	resp := &chv1.ListConnectorsResponse{}
-	for _, c := range all[start:end] {
+	statuses, err := g.svc.Statuses(ctx, ids...)
+	if err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	resp := &chv1.ListConnectorsResponse{Connectors: make([]*chv1.Connector, len(page))}
+	for i, c := range page {
 		p := connectorToProto(c)
-		p.Status = statusToProto(g.svc.Status(ctx, c.ID))
-		resp.Connectors = append(resp.Connectors, p)
+		p.Status = statusToProto(statuses[i])
+		resp.Connectors[i] = p
 	}
-	if end < len(all) {
-		resp.NextPageToken = all[end-1].ID
+	if more && len(page) > 0 {
+		resp.NextPageToken = page[len(page)-1].ID
 	}
 	return resp, nil
 }
@@ -310,7 +312,7 @@ func errorCode(err error) codes.Code {
 		return codes.Aborted
 	case errors.Is(err, errCredentialRequired), errors.Is(err, errTestFailed):
 		return codes.FailedPrecondition
-	case errors.Is(err, secrets.ErrUnavailable), errors.Is(err, conncheck.ErrNoWorker):
+	case errors.Is(err, secrets.ErrUnavailable), errors.Is(err, conncheck.ErrNoWorker), errors.Is(err, errIndexBehind):
 		return codes.Unavailable
 	case errors.Is(err, secrets.ErrPermissionDenied), errors.Is(err, secrets.ErrNotSetUp), errors.Is(err, secrets.ErrKeyNotFound):
 		return codes.FailedPrecondition

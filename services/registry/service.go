@@ -48,7 +48,8 @@ func (t trackerTester) Test(ctx context.Context, c connector.Connector, s connec
 }
 
 // New assembles the registry's application from its deps. It is the one
-// place adapters are wired (STYLE: one place assembles a service).
+// place adapters are wired (STYLE: one place assembles a service). Its
+// read index watches the connectors and poll_state buckets until ctx ends.
 func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("registry config: %w", err)
@@ -81,6 +82,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		trackers: deps.Trackers,
 		store:    connector.NewStore(kv),
 		states:   connector.NewStateStore(skv),
+		idx:      newIndex(log),
 		ledger:   ledger.NewStore(lkv),
 		cipher:   deps.Cipher,
 		tester:   deps.Tester,
@@ -106,6 +108,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	// The index follows both buckets for as long as ctx lives.
+	go s.idx.run(ctx, s.store, s.states)
 	s.replay = func(ctx context.Context, id string) (string, int, error) {
 		return ledger.Replay(ctx, deps.JS, s.ledger, id, func(ctx context.Context, connectorID, key string) (string, error) {
 			_, norm, err := s.normalizeTicketKey(ctx, connectorID, key)

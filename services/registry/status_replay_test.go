@@ -12,6 +12,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/ledger"
+	"github.com/connectorhub/connectorhub/pkg/testenv"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 	"github.com/connectorhub/connectorhub/services/registry/registrytest"
 )
@@ -31,10 +32,17 @@ func TestConnectorStatusComesFromThePollers(t *testing.T) {
 	if _, err := connector.NewStateStore(kv).Put(ctx, "gh-status", st); err != nil {
 		t.Fatal(err)
 	}
-	got, err := admin.GetConnector(ctx, &chv1.GetConnectorRequest{Id: "gh-status"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The registry follows poll_state with a watch: a poller's write shows
+	// a moment later.
+	var got *chv1.GetConnectorResponse
+	testenv.Eventually(t, 10*time.Second, "the poller's status on the connector", func() bool {
+		var err error
+		got, err = admin.GetConnector(ctx, &chv1.GetConnectorRequest{Id: "gh-status"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.GetConnector().GetStatus().GetTicketsKnown() == 2
+	})
 	s := got.GetConnector().GetStatus()
 	if !s.GetLastPollTime().AsTime().Equal(now) || s.GetTicketsKnown() != 2 || s.GetLastError() == "" || !s.GetNextPollTime().AsTime().Equal(now.Add(time.Minute)) ||
 		s.GetLateBy().AsDuration() != 42*time.Second {

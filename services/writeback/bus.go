@@ -17,9 +17,31 @@ import (
 // The bus port: result.ready in, writeback.completed and writeback.failed
 // out. It translates proto ⇄ domain; the step runner (steps.go) decides.
 
-// handle processes one delivery of a result.
+// handle processes one delivery of a result once its connector's turn and
+// a writer are there (slots.go); until then it waits, holding nothing that
+// another connector's results need.
 func (s *Service) handle(ctx context.Context, env bus.Envelope, r *chv1.ResultReady) error {
-	return s.process(ctx, resultFromProto(r), env.Delivered)
+	res := resultFromProto(r)
+	limit, paced := 0, s.paces(res.System)
+	if paced {
+		limit = 1 // more would only wait for the same token's pace
+	}
+	release, err := s.slots.acquire(ctx, s.stopping, res.ConnectorID, limit, paced)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return s.process(ctx, res, env.Delivered)
+}
+
+// paces says whether the system's tracker spaces its writes (trackers.WritePacer).
+func (s *Service) paces(system connector.System) bool {
+	tr, ok := s.trackers.Lookup(system)
+	if !ok {
+		return false
+	}
+	p, ok := tr.(trackers.WritePacer)
+	return ok && p.WriteGap() > 0
 }
 
 func resultFromProto(r *chv1.ResultReady) result {

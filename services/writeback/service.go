@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -61,6 +62,12 @@ type Service struct {
 	afterStep func(step string) error
 	metrics   *telemetry.Metrics
 	ready     func()
+
+	// slots let one connector's results wait without holding up others';
+	// stopping closes when Run's ctx ends, so waiting results give up.
+	slots    *slots
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // New assembles the service (the one place its adapters are wired).
@@ -93,6 +100,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		topts.Logger = s.log
 	}
 	s.sessions = trackers.NewSessions(deps.Trackers, deps.Decrypter, topts)
+	s.slots = newSlots(cfg.Concurrency, cfg.PerConnector)
+	s.stopping = make(chan struct{})
 	return s, nil
 }
 
@@ -120,7 +129,7 @@ func (s *Service) Run(ctx context.Context) error {
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       s.cfg.AckWait,
 		MaxDeliver:    s.cfg.MaxDeliver,
-		MaxAckPending: s.cfg.Concurrency * 4,
+		MaxAckPending: s.cfg.MaxPending,
 	})
 	if err != nil {
 		return fmt.Errorf("writeback: consumer: %w", err)
@@ -130,7 +139,7 @@ func (s *Service) Run(ctx context.Context) error {
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	stop, err := bus.Consume(work, cons, func() *chv1.ResultReady { return &chv1.ResultReady{} }, s.handle,
-		bus.WithLogger(s.log), bus.WithConcurrency(s.cfg.Concurrency), bus.WithBackoff(bus.ExponentialBackoff(s.cfg.RetryBase, s.cfg.RetryMax)))
+		bus.WithLogger(s.log), bus.WithConcurrency(s.cfg.MaxPending), bus.WithBackoff(bus.ExponentialBackoff(s.cfg.RetryBase, s.cfg.RetryMax)))
 	if err != nil {
 		return fmt.Errorf("writeback: consume: %w", err)
 	}
@@ -139,6 +148,7 @@ func (s *Service) Run(ctx context.Context) error {
 		s.ready()
 	}
 	<-ctx.Done()
+	s.stopOnce.Do(func() { close(s.stopping) }) // results still waiting for their turn give up at once
 	drained := make(chan struct{})
 	go func() { stop(); close(drained) }()
 	timer := time.NewTimer(s.cfg.DrainTimeout)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/trackers"
@@ -127,6 +128,10 @@ const githubMutationGap = time.Second
 
 var githubMutations = newGitHubMutationPacer(githubMutationGap, time.Now, githubSleep)
 
+// WriteGap is the pace of one token's mutations: the writeback gives a
+// result waiting for it no shared writer (trackers.WritePacer).
+func (Tracker) WriteGap() time.Duration { return githubMutationGap }
+
 // githubMutationPacer hands out send times at least gap apart per key. A caller
 // reserves the next free slot and waits for it, so concurrent callers queue
 // in order instead of all waking at once.
@@ -137,6 +142,10 @@ type githubMutationPacer struct {
 
 	mu   sync.Mutex
 	next map[string]time.Time // earliest time the next mutation of a key may go
+
+	// observe, when set (tests), hears of every mutation let go: its key,
+	// the time it was due and the time the pacer let it go.
+	observe atomic.Pointer[func(key string, due, released time.Time)]
 }
 
 func newGitHubMutationPacer(gap time.Duration, now func() time.Time, sleep func(context.Context, time.Duration) error) *githubMutationPacer {
@@ -161,7 +170,12 @@ func (p *githubMutationPacer) wait(ctx context.Context, key string) error {
 	p.next[key] = at.Add(p.gap)
 	p.mu.Unlock()
 	if d := at.Sub(now); d > 0 {
-		return p.sleep(ctx, d)
+		if err := p.sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	if obs := p.observe.Load(); obs != nil {
+		(*obs)(key, at, p.now())
 	}
 	return nil
 }

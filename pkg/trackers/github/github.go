@@ -29,6 +29,7 @@ var (
 	_ trackers.StatusWriter      = Tracker{}
 	_ trackers.Commenter         = Tracker{}
 	_ trackers.PullRequestOpener = Tracker{}
+	_ trackers.WritePacer        = Tracker{}
 )
 
 // New returns the GitHub tracker.

@@ -1,0 +1,84 @@
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// PollStatus is the part of a poll state that is shown on a connector: what
+// the pollers last reported, without the cursor, validators and tickets.
+type PollStatus struct {
+	LastPoll     time.Time
+	LastSuccess  time.Time
+	LastError    string
+	NextPoll     time.Time
+	TicketsKnown int
+	// Late is how late the last cycle started on a saturated replica.
+	Late time.Duration
+}
+
+// Status is the shown part of st.
+func (st PollState) Status() PollStatus {
+	return PollStatus{LastPoll: st.LastPoll, LastSuccess: st.LastSuccess, LastError: st.LastError, NextPoll: st.NextPoll,
+		TicketsKnown: len(st.Known), Late: st.Late}
+}
+
+// StatusChange is one update seen by WatchStatus: the status of connector
+// ID, or Deleted when its poll state was removed.
+type StatusChange struct {
+	ID      string
+	Status  PollStatus
+	Deleted bool
+}
+
+// WatchStatus calls fn with the status of every stored poll state, then
+// with every change, until ctx ends; synced (when not nil) is called once,
+// after the states stored when the watch began. It is how a reader keeps
+// every connector's status without reading each state on demand. Keys that
+// are not a connector id and undecodable states are skipped (the latter
+// with an error to onErr). It returns nil when ctx ends, an error when the
+// watch could not start or the server ended it (the caller may watch again).
+func (s *StateStore) WatchStatus(ctx context.Context, fn func(StatusChange), synced func(), onErr func(error)) error {
+	w, err := s.kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch poll states: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("watch poll states: the watch ended")
+			}
+			if e == nil {
+				if synced != nil {
+					synced()
+				}
+				continue
+			}
+			if !ValidID(e.Key()) {
+				continue
+			}
+			if e.Operation() != jetstream.KeyValuePut {
+				fn(StatusChange{ID: e.Key(), Deleted: true})
+				continue
+			}
+			var st PollState
+			if err := json.Unmarshal(e.Value(), &st); err != nil {
+				onErr(fmt.Errorf("decode poll state %s: %w", e.Key(), err))
+				continue
+			}
+			fn(StatusChange{ID: e.Key(), Status: st.Status()})
+		}
+	}
+}
