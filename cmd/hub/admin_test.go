@@ -92,8 +92,11 @@ func TestAdminListenerAfterASandboxCycle(t *testing.T) {
 				return false
 			}
 		}
+		// Credentials are listed at most every 15 s: the first scrape may
+		// predate the sandbox's registrations.
 		return value(m, telemetry.MetricTicketsPublished, "system", "jira", "type", "discovered") >= 3 &&
-			value(m, telemetry.MetricKnowledgeSearches, "outcome", "ok") >= 1
+			value(m, telemetry.MetricKnowledgeSearches, "outcome", "ok") >= 1 &&
+			value(m, telemetry.MetricCredentialAge, "system", "jira") >= 0
 	})
 	for _, want := range []struct {
 		name   string

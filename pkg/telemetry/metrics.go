@@ -49,10 +49,13 @@ const (
 	MetricCredentialExpiry      = "connectorhub_credential_expiry_seconds"
 	MetricKnowledgeSearches     = "connectorhub_knowledge_searches_total"
 	MetricKnowledgeCacheLookups = "connectorhub_knowledge_cache_lookups_total"
+)
+
+const (
 	histogramSuffixForDuration  = "_seconds"
 	otelCounterSuffix           = "_total"
 	otelSecondsUnit             = "s"
-	connectorGaugeRefreshPeriod = 30 * time.Second
+	connectorGaugeRefreshPeriod = 15 * time.Second
 	consumerInfoTimeout         = 2 * time.Second
 	credentialListTimeout       = 5 * time.Second
 	maxRateLimitReasonLen       = 40
@@ -371,7 +374,7 @@ func (m *Metrics) WatchConsumer(name string, info func(context.Context) (jetstre
 }
 
 // WatchCredentials reports credential ages and expiries from list (the
-// connector records), read at most every 30 s.
+// connector records), read at most every 15 s.
 func (m *Metrics) WatchCredentials(list func(context.Context) ([]connector.Connector, error)) {
 	if m == nil {
 		return

@@ -174,6 +174,9 @@ func (s *Service) Serve(ctx context.Context) error {
 	defer cancelWork()
 
 	cons, err := s.deps.JS.CreateOrUpdateConsumer(ctx, bus.StreamTickets, consumerConfig(s.cfg))
+	if err != nil && ctx.Err() != nil {
+		return nil // stopped while starting
+	}
 	if err != nil {
 		return fmt.Errorf("knowledge: consumer %s: %w", s.cfg.Consumer, err)
 	}
