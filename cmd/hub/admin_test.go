@@ -248,3 +248,53 @@ func value(metrics, name string, labels ...string) float64 {
 	}
 	return -1
 }
+
+// TestEveryTargetServesTheAdminListener: a process running one worker
+// service against a shared NATS serves /healthz, /readyz (its service and
+// its NATS connection) and /metrics like the all-in-one.
+func TestEveryTargetServesTheAdminListener(t *testing.T) {
+	t.Parallel()
+	natsSrv, err := bus.StartEmbedded(context.Background(), bus.EmbeddedConfig{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(natsSrv.Shutdown)
+	for _, target := range []string{"writeback", "poller", "knowledge"} {
+		t.Run(target, func(t *testing.T) {
+			logs := &testenv.LogBuffer{}
+			environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": t.TempDir(), "HUB_NATS_URL": natsSrv.ClientURL(),
+				"HUB_LOG_FORMAT": "json", "KNOWLEDGE_LISTEN_ADDR": "127.0.0.1:0", "HUB_API_TOKENS": "ops:admin:0123456789abcdef0123", "HUB_STATE_FILE": filepath.Join(t.TempDir(), "hub.json")}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, []string{"--target", target}, environ, logs) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("hub stopped with %v\n%s", err, logs.String())
+				}
+			}()
+			var admin string
+			waitFor(t, 20*time.Second, "the admin listener's address in the log", logs, func() bool {
+				admin = logField(logs.String(), "admin listening", "addr")
+				return admin != ""
+			})
+			var body string
+			waitFor(t, 30*time.Second, "/readyz 200", logs, func() bool {
+				var code int
+				code, body = get(t, "http://"+admin+"/readyz")
+				return code == http.StatusOK
+			})
+			for _, check := range []string{"ok bus", "ok " + target, "ok nats." + target} {
+				if !strings.Contains(body, check+"\n") {
+					t.Errorf("/readyz lacks %q:\n%s", check, body)
+				}
+			}
+			if strings.Contains(body, "registry") {
+				t.Errorf("/readyz of --target %s checks the registry:\n%s", target, body)
+			}
+			if code, _ := get(t, "http://"+admin+"/metrics"); code != http.StatusOK {
+				t.Errorf("/metrics = %d", code)
+			}
+		})
+	}
+}
