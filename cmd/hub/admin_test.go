@@ -160,6 +160,11 @@ func TestAdminListenerAfterASandboxCycle(t *testing.T) {
 			value(m, telemetry.MetricWritebackDeadBacklog) >= 1
 	})
 
+	// The scrapes read consumers, the ledger and the connectors under each
+	// service's own role: the server refused nothing.
+	if strings.Contains(logs.String(), "Violation") {
+		t.Errorf("a service was refused on the bus:\n%s", logs.String())
+	}
 	// No tracker token in a metric or a log line.
 	for name, token := range map[string]string{"jira": jirafake.SandboxToken, "github": githubfake.SandboxToken,
 		"gitlab": gitlabfake.SandboxToken, "confluence": confluencefake.SandboxToken} {
