@@ -78,8 +78,9 @@ type grant struct {
 var roles = map[Role]grant{
 	RoleOperator: {all: true},
 	RoleRegistry: {
-		writeBuckets: []string{BucketConnectors, BucketWritebackLedger},         // ledger: replay clears the failed mark
-		readBuckets:  []string{BucketPollState},                                 // poll status in GetConnector
+		// ledger: replay clears the failed mark; poll_state: read for the
+		// status, and a deleted connector's state (head and parts) removed.
+		writeBuckets: []string{BucketConnectors, BucketWritebackLedger, BucketPollState},
 		publish:      []string{subjectAudit + ".>", subjectResult + ".ready.>"}, // result.ready: replay
 		requests:     []string{subjectConnectorTest},
 	},

@@ -423,6 +423,9 @@ func TestEachRoleDoesItsServicesWork(t *testing.T) {
 	if _, err := state.Get(ctx, "c1"); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Errorf("registry reads poll_state: %v", err)
 	}
+	// A deleted connector's poll state goes with it: the head and its parts.
+	must("registry deletes a poll state", state.Delete(ctx, "c1"))
+	must("registry purges a poll-state part", state.Purge(ctx, "c1.k.r0"))
 	led, err := regJS.KeyValue(ctx, bus.BucketWritebackLedger)
 	must("registry binds the ledger", err)
 	_, err = led.Put(ctx, "r1", []byte("{}"))

@@ -2,7 +2,6 @@ package connector
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -17,8 +16,13 @@ type PollState struct {
 	// Cursor is the newest update time of a ticket whose event was published.
 	// It never moves past what was published.
 	Cursor time.Time `json:"cursor,omitzero"`
-	// Known maps ticket key → the update time last published for it.
+	// Known maps ticket key → the update time last published for it. Change
+	// it through SetKnown and ForgetKnown: a save then writes only the
+	// changes (pollstate_layout.go).
 	Known map[string]time.Time `json:"known,omitempty"`
+	// KnownCount is len(Known) as last stored; Head returns it without
+	// reading the known tickets.
+	KnownCount int `json:"known_count,omitempty"`
 	// Pages caches the last full listing page by page, and IncrementalPages
 	// the last incremental one, for conditional requests (ETag / 304).
 	Pages            []PageCache `json:"pages,omitempty"`
@@ -51,6 +55,8 @@ type PollState struct {
 
 	// Revision is the KV revision the state was read at.
 	Revision uint64 `json:"-"`
+
+	track *knownTrack
 }
 
 // Due is when a connector with this state and poll interval is next due: an
@@ -95,48 +101,39 @@ type StateStore struct{ kv jetstream.KeyValue }
 // NewStateStore wraps the poll_state bucket.
 func NewStateStore(kv jetstream.KeyValue) *StateStore { return &StateStore{kv: kv} }
 
-// Get returns the state of a connector; a connector never polled has a zero state.
+// Get returns the state of a connector with its known tickets (Load); a
+// connector never polled has a zero state.
 func (s *StateStore) Get(ctx context.Context, id string) (PollState, error) {
-	e, err := s.kv.Get(ctx, id)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return PollState{}, nil
-	}
-	if err != nil {
-		return PollState{}, fmt.Errorf("read poll state %s: %w", id, err)
-	}
-	var st PollState
-	if err := json.Unmarshal(e.Value(), &st); err != nil {
-		return PollState{}, fmt.Errorf("decode poll state %s: %w", id, err)
-	}
-	st.Revision = e.Revision()
-	return st, nil
+	return s.Load(ctx, id)
+}
+
+// Head returns the state of a connector without its known tickets (Known is
+// nil, KnownCount says how many there are): one read, whatever the count.
+// Saving a state read this way would forget every known ticket, so Put
+// refuses it.
+func (s *StateStore) Head(ctx context.Context, id string) (PollState, error) {
+	st, _, err := s.readHead(ctx, id)
+	st.Known = nil
+	st.track = &knownTrack{headOnly: true}
+	return st, err
 }
 
 // Put stores st if the stored revision is still st.Revision (0: must not exist);
-// ErrConflict otherwise. It returns the state with its new revision.
+// ErrConflict otherwise. It returns the state with its new revision. It writes
+// the changes made through SetKnown and ForgetKnown since the state was read,
+// or every known ticket when Known was changed otherwise.
 func (s *StateStore) Put(ctx context.Context, id string, st PollState) (PollState, error) {
-	data, err := json.Marshal(st)
-	if err != nil {
-		return st, fmt.Errorf("encode poll state %s: %w", id, err)
+	if st.track != nil && st.track.headOnly {
+		return st, fmt.Errorf("write poll state %s: read with Head, it has no known tickets", id)
 	}
-	var rev uint64
-	if st.Revision == 0 {
-		rev, err = s.kv.Create(ctx, id, data)
-	} else {
-		rev, err = s.kv.Update(ctx, id, data, st.Revision)
-	}
-	if err != nil {
-		if isWrongRevision(err) {
-			return st, fmt.Errorf("%w: poll state %s", ErrConflict, id)
-		}
-		return st, fmt.Errorf("write poll state %s: %w", id, err)
-	}
-	st.Revision = rev
-	return st, nil
+	return s.save(ctx, id, st)
 }
 
 // Delete forgets a connector's state (after the connector is deleted).
 func (s *StateStore) Delete(ctx context.Context, id string) error {
+	if err := s.deleteParts(ctx, id); err != nil {
+		return err
+	}
 	if err := s.kv.Purge(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("delete poll state %s: %w", id, err)
 	}

@@ -25,7 +25,16 @@ type PollStatus struct {
 // Status is the shown part of st.
 func (st PollState) Status() PollStatus {
 	return PollStatus{LastPoll: st.LastPoll, LastSuccess: st.LastSuccess, LastError: st.LastError, NextPoll: st.NextPoll,
-		TicketsKnown: len(st.Known), Late: st.Late}
+		TicketsKnown: st.knownTotal(), Late: st.Late}
+}
+
+// knownTotal is how many open tickets st holds: the loaded map, or the
+// count a head key stores in place of it.
+func (st PollState) knownTotal() int {
+	if len(st.Known) > 0 {
+		return len(st.Known)
+	}
+	return st.KnownCount
 }
 
 // StatusChange is one update seen by WatchStatus: the status of connector
@@ -44,7 +53,8 @@ type StatusChange struct {
 // with an error to onErr). It returns nil when ctx ends, an error when the
 // watch could not start or the server ended it (the caller may watch again).
 func (s *StateStore) WatchStatus(ctx context.Context, fn func(StatusChange), synced func(), onErr func(error)) error {
-	w, err := s.kv.WatchAll(ctx)
+	// "*" is one token: head keys only, not the <id>.k.* parts beside them.
+	w, err := s.kv.Watch(ctx, "*")
 	if err != nil {
 		return fmt.Errorf("watch poll states: %w", err)
 	}

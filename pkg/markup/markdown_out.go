@@ -35,6 +35,16 @@ func ADFToText(doc json.RawMessage) (string, error) {
 	return (&mdWriter{plain: true}).document(root), nil
 }
 
+// ADFToTextAndMarkdown is ADFToText and ADFToMarkdown of one document,
+// parsed once.
+func ADFToTextAndMarkdown(doc json.RawMessage) (text, md string, err error) {
+	root, err := parseADF(doc)
+	if err != nil {
+		return "", "", err
+	}
+	return (&mdWriter{plain: true}).document(root), (&mdWriter{}).document(root), nil
+}
+
 // mdWriter renders the shared tree as Markdown, or as plain text when plain is set.
 type mdWriter struct {
 	plain bool
@@ -346,7 +356,7 @@ func (w *mdWriter) inlines(kids []*node, depth int) string {
 func (w *mdWriter) inlinesBreak(kids []*node, brk string, depth int) string {
 	runs := tidyInline(w.flattenInline(kids, depth))
 	out := w.render(runs, brk)
-	if w.plain || readsBack(out, runs) {
+	if w.plain || (!alwaysReadBack && !needsReadBack(runs)) || readsBack(out, runs) {
 		return out
 	}
 	// Overlapping emphasis ("*a **b* c**") can produce delimiter runs CommonMark reads
@@ -364,6 +374,60 @@ func (w *mdWriter) render(runs []*node, brk string) string {
 	var b strings.Builder
 	w.spans(&b, buildSpans(runs), runs, brk)
 	return strings.TrimRightFunc(b.String(), unicode.IsSpace)
+}
+
+// alwaysReadBack makes every inline render take the round-trip check; tests
+// set it to prove that needsReadBack skips it only where it would pass.
+var alwaysReadBack = false
+
+// needsReadBack reports whether rendered runs could read back differently,
+// so the round trip (a full Markdown parse, the costliest part of a
+// conversion) must check them. The fallback only drops emphasis and
+// strikethrough, so runs without them need no check; nor does a styled run
+// of plain words between spaces, which CommonMark's flanking rules always
+// read as written.
+func needsReadBack(runs []*node) bool {
+	for i, r := range runs {
+		if !r.st.strong && !r.st.em && !r.st.strike {
+			continue
+		}
+		if !plainWords(r) || !spaceBounded(runs, i-1, true) || !spaceBounded(runs, i+1, false) {
+			return true
+		}
+	}
+	return false
+}
+
+// plainWords: a text run of ASCII letters and digits with inner spaces only.
+func plainWords(r *node) bool {
+	if r.kind != kindText || r.st.code || r.st.href != "" || r.text == "" {
+		return false
+	}
+	for i, c := range r.text {
+		if c == ' ' && i > 0 && i < len(r.text)-1 {
+			continue
+		}
+		if c > unicode.MaxASCII || !unicode.IsLetter(c) && !unicode.IsDigit(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// spaceBounded: the neighbour at i is absent, or unstyled text that touches
+// the styled run with a space (or, after it, with sentence punctuation).
+func spaceBounded(runs []*node, i int, before bool) bool {
+	if i < 0 || i >= len(runs) {
+		return true
+	}
+	r := runs[i]
+	if r.kind != kindText || r.st != (style{}) || r.text == "" {
+		return false
+	}
+	if before {
+		return r.text[len(r.text)-1] == ' '
+	}
+	return strings.IndexByte(" .,;:!?", r.text[0]) >= 0
 }
 
 // readsBack reports whether Markdown inline text parses back to runs (links aside, which the

@@ -64,6 +64,14 @@ type Config struct {
 	// MaxInlineWait: a rate limit asking for at most this long is waited out
 	// inside the cycle; a longer one defers the connector.
 	MaxInlineWait time.Duration `env:"POLLER_MAX_INLINE_WAIT" envDefault:"5s"`
+	// MaxBodyBytes caps a ticket's description and each of its comments in
+	// an event; the rest is left out, with a marker saying how much.
+	MaxBodyBytes int `env:"POLLER_MAX_BODY_BYTES" envDefault:"65536"`
+	// MaxEventBytes caps a whole event (the server's payload limit caps it
+	// too): beyond it the oldest comments are left out, then more of the
+	// description, with a marker saying how many, so an oversized ticket
+	// never blocks its connector.
+	MaxEventBytes int `env:"POLLER_MAX_EVENT_BYTES" envDefault:"524288"`
 }
 
 // DefaultConfig is what an empty environment gives: the envDefault tags
@@ -93,6 +101,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxDefer <= 0 || c.BackoffMax <= 0 {
 		errs = append(errs, errors.New("POLLER_MAX_DEFER and POLLER_BACKOFF_MAX must be positive"))
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxEventBytes < 16384 {
+		errs = append(errs, errors.New("POLLER_MAX_BODY_BYTES must be at least 1024 and POLLER_MAX_EVENT_BYTES at least 16384"))
 	}
 	if c.ReplicaID != "" && !validReplicaID(c.ReplicaID) {
 		errs = append(errs, fmt.Errorf("POLLER_REPLICA_ID %q: letters, digits, '-' and '_' only", c.ReplicaID))

@@ -26,7 +26,14 @@ func (e errDeferred) Error() string { return "rate limited until " + e.until.For
 // holder's progress. The cycle is bounded by POLLER_CYCLE_TIMEOUT.
 func (p *Poller) cycle(ctx context.Context, c connector.Connector, late time.Duration) connector.PollState {
 	start := p.now()
-	st, err := p.states.Get(ctx, c.ID)
+	st, err := p.states.Load(ctx, c.ID)
+	if errors.Is(err, connector.ErrStateDamaged) {
+		// The known set cannot be trusted: list everything again (dedup ids
+		// keep consumers from seeing an unchanged ticket twice) and let the
+		// save rewrite the state whole.
+		p.log.Warn("poll state damaged, resyncing", "connector", c.ID, "error", err)
+		st.Resync, err = true, nil
+	}
 	if err != nil {
 		p.log.Warn("poll state", "connector", c.ID, "error", err)
 		return connector.PollState{DeferredUntil: start.Add(p.cfg.Tick)}
@@ -160,24 +167,57 @@ func (r *cycleRun) listing(ctx context.Context, since time.Time, kind listKind) 
 	}
 	seen := map[string]bool{}
 	var pages []connector.PageCache
+	query := func(token string) trackers.DiscoveryQuery {
+		q := trackers.DiscoveryQuery{Since: since, PageToken: token, Full: publish}
+		if prev, hasPrev := cache[token]; r.conditional && hasPrev {
+			q.ETag = prev.ETag
+		}
+		return q
+	}
+	// The next page is fetched while this one is published, acknowledged
+	// and saved: the tracker and the bus work at the same time.
+	fctx, cancel := context.WithCancel(ctx)
+	type fetched struct {
+		page trackers.DiscoveryPage
+		err  error
+	}
+	var ahead chan fetched
+	defer func() {
+		cancel()
+		if ahead != nil {
+			<-ahead // a fetch outlives no listing
+		}
+	}()
 	token := ""
 	for n := 0; ; n++ {
 		if n >= r.p.cfg.MaxPages {
 			return fmt.Errorf("listing exceeded %d pages", r.p.cfg.MaxPages)
 		}
-		q := trackers.DiscoveryQuery{Since: since, PageToken: token, Full: publish}
-		prev, hasPrev := cache[token]
-		if r.conditional && hasPrev {
-			q.ETag = prev.ETag
+		var page trackers.DiscoveryPage
+		var err error
+		if ahead != nil {
+			f := <-ahead
+			page, err, ahead = f.page, f.err, nil
+		} else {
+			page, err = r.discover(fctx, query(token))
 		}
-		page, err := r.discover(ctx, q)
 		if err != nil {
 			return err
 		}
+		prev, hasPrev := cache[token]
 		pc := connector.PageCache{Since: since, Token: token, ETag: page.ETag, Next: page.NextPageToken}
 		if page.NotModified && hasPrev {
 			pc = prev // unchanged since last time: nothing new to publish
-		} else {
+		}
+		if pc.Next != "" && n+1 < r.p.cfg.MaxPages {
+			ch := make(chan fetched, 1)
+			ahead = ch
+			go func(q trackers.DiscoveryQuery) {
+				p, err := r.discover(fctx, q)
+				ch <- fetched{p, err}
+			}(query(pc.Next))
+		}
+		if !(page.NotModified && hasPrev) {
 			if whole {
 				// Only whole-set pages need their keys: a 304 on one of them
 				// must still count its tickets as seen.
@@ -290,7 +330,7 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 		return err
 	}
 	for _, ch := range changes {
-		r.st.Known[ch.key] = ch.updated
+		r.st.SetKnown(ch.key, ch.updated)
 	}
 	for _, tk := range tickets {
 		if tk.Updated.After(r.st.Cursor) {
@@ -327,7 +367,7 @@ func (r *cycleRun) publishClosed(ctx context.Context, seen map[string]bool) erro
 		return err
 	}
 	for _, key := range gone {
-		delete(r.st.Known, key)
+		r.st.ForgetKnown(key)
 	}
 	if len(gone) > 0 {
 		r.log.Info("published closed tickets", "count", len(gone))

@@ -31,14 +31,29 @@ func (p *Poller) ticketEvent(ctx context.Context, kind string, c connector.Conne
 		return nil, err
 	}
 	pt := TicketToProto(c, tk)
+	capBodies(pt, p.cfg.MaxBodyBytes)
 	opts := []bus.PublishOption{
 		bus.WithID(TicketEventID(c.ID, tk.Key, tk.Updated)), bus.WithSource(Source),
 		bus.WithSubject(tk.Key), bus.WithTime(tk.Updated),
 	}
-	if kind == bus.TicketUpdated {
-		return bus.NewMsg(ctx, subject, &chv1.TicketUpdated{Ticket: pt}, opts...)
+	return fitEvent(pt, p.maxEventBytes(), func(t *chv1.Ticket) (*nats.Msg, error) {
+		if kind == bus.TicketUpdated {
+			return bus.NewMsg(ctx, subject, &chv1.TicketUpdated{Ticket: t}, opts...)
+		}
+		return bus.NewMsg(ctx, subject, &chv1.TicketDiscovered{Ticket: t}, opts...)
+	})
+}
+
+// maxEventBytes is POLLER_MAX_EVENT_BYTES, or the server's payload limit
+// when that is lower.
+func (p *Poller) maxEventBytes() int {
+	limit := p.cfg.MaxEventBytes
+	if nc := p.js.Conn(); nc != nil {
+		if mp := int(nc.MaxPayload()); mp > 0 && mp < limit {
+			limit = mp
+		}
 	}
-	return bus.NewMsg(ctx, subject, &chv1.TicketDiscovered{Ticket: pt}, opts...)
+	return limit
 }
 
 func (p *Poller) closedEvent(ctx context.Context, c connector.Connector, key string, lastUpdated time.Time, reason string) (*nats.Msg, error) {

@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
@@ -41,27 +40,39 @@ func migrateKeys(reg *trackers.Registry, c connector.Connector, st connector.Pol
 		renamed[key] = to
 		return to
 	}
+	// Only moved keys are changed (ForgetKnown/SetKnown), and page caches
+	// only when one of their keys moved: the state store then saves what
+	// moved, not the whole known set, every cycle.
 	moved := 0
-	if len(st.Known) > 0 {
-		known := make(map[string]time.Time, len(st.Known))
-		for _, key := range slices.Sorted(maps.Keys(st.Known)) {
-			at, to := st.Known[key], rename(key)
-			if to != key {
-				moved++
-			}
-			if prev, dup := known[to]; !dup || at.After(prev) {
-				known[to] = at
-			}
+	for _, key := range slices.Sorted(maps.Keys(st.Known)) {
+		to := rename(key)
+		if to == key {
+			continue
 		}
-		st.Known = known
+		moved++
+		at := st.Known[key]
+		st.ForgetKnown(key)
+		if prev, dup := st.Known[to]; !dup || at.After(prev) {
+			st.SetKnown(to, at)
+		}
 	}
 	pages := func(in []connector.PageCache) []connector.PageCache {
-		out := slices.Clone(in)
-		for i := range out {
-			out[i].Keys = slices.Clone(out[i].Keys)
-			for j, key := range out[i].Keys {
-				out[i].Keys[j] = rename(key)
+		var out []connector.PageCache
+		for i := range in {
+			for j, key := range in[i].Keys {
+				if to := rename(key); to != key {
+					if out == nil {
+						out = slices.Clone(in)
+					}
+					if &out[i].Keys[0] == &in[i].Keys[0] {
+						out[i].Keys = slices.Clone(in[i].Keys)
+					}
+					out[i].Keys[j] = to
+				}
 			}
+		}
+		if out == nil {
+			return in
 		}
 		return out
 	}

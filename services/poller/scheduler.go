@@ -171,7 +171,7 @@ func (s *scheduler) leasePass(ctx context.Context, replicas map[connector.System
 			continue
 		}
 		delete(s.retryAt, id)
-		st, err := p.states.Get(ctx, id)
+		st, err := p.states.Head(ctx, id) // the timing only, not the known tickets
 		if err != nil {
 			p.log.Warn("poll state", "connector", id, "error", err)
 			p.leases.release(ctx, id)

@@ -1,6 +1,8 @@
 package github
 
 import (
+	"bytes"
+
 	"cmp"
 	"context"
 	"fmt"
@@ -13,6 +15,8 @@ import (
 	"sync"
 	"time"
 	"weak"
+
+	fastjson "github.com/goccy/go-json"
 
 	"github.com/google/go-github/v92/github"
 
@@ -73,8 +77,8 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 	if q.ETag != "" {
 		req.Header.Set("If-None-Match", q.ETag)
 	}
-	var issues []*github.Issue
-	resp, err := gc.Do(req, &issues)
+	var body bytes.Buffer
+	resp, err := gc.Do(req, &body)
 	if resp != nil && resp.StatusCode == http.StatusNotModified {
 		return trackers.DiscoveryPage{NotModified: true, ETag: q.ETag}, nil
 	}
@@ -83,14 +87,19 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 		// configuration problem retries will not fix.
 		return trackers.DiscoveryPage{}, githubError(ctx, err, what, trackers.ErrUnauthorized)
 	}
+	var listed []*listedIssue
+	if err := fastjson.Unmarshal(body.Bytes(), &listed); err != nil {
+		return trackers.DiscoveryPage{}, fmt.Errorf("%w: github %s: %v", trackers.ErrMalformedResponse, what, err)
+	}
 	page := trackers.DiscoveryPage{ETag: resp.Header.Get("ETag")}
 	if resp.NextPage > 0 {
 		page.NextPageToken = strconv.Itoa(resp.NextPage)
 	}
-	for _, is := range issues {
-		if is == nil || is.IsPullRequest() {
+	for _, l := range listed {
+		if l == nil || l.PullRequest != nil {
 			continue
 		}
+		is := l.issue()
 		tk, err := githubTicket(s, is)
 		if err != nil {
 			return trackers.DiscoveryPage{}, err
@@ -309,4 +318,45 @@ func githubPlainText(md string) string {
 	t = githubMdLinePrefix.ReplaceAllString(t, "")
 	t = strings.ReplaceAll(t, "`", "")
 	return strings.TrimSpace(t)
+}
+
+// listedIssue is the part of a listed issue discovery reads: decoding only
+// these fields, not go-github's whole Issue, is most of a page's cost saved.
+type listedIssue struct {
+	Number      int                     `json:"number"`
+	HTMLURL     string                  `json:"html_url"`
+	Title       string                  `json:"title"`
+	Body        string                  `json:"body"`
+	State       string                  `json:"state"`
+	Comments    int                     `json:"comments"`
+	Labels      []struct{ Name string } `json:"labels"`
+	User        *listedUser             `json:"user"`
+	Assignee    *listedUser             `json:"assignee"`
+	CreatedAt   github.Timestamp        `json:"created_at"`
+	UpdatedAt   github.Timestamp        `json:"updated_at"`
+	PullRequest *struct{}               `json:"pull_request"`
+}
+
+type listedUser struct {
+	ID    int64  `json:"id"`
+	Login string `json:"login"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+func (u *listedUser) user() *github.User {
+	if u == nil {
+		return nil
+	}
+	return &github.User{ID: &u.ID, Login: &u.Login, Name: &u.Name, Email: &u.Email}
+}
+
+// issue is the listed issue as the go-github type the rest of the code reads.
+func (l *listedIssue) issue() *github.Issue {
+	is := &github.Issue{Number: &l.Number, HTMLURL: &l.HTMLURL, Title: &l.Title, Body: &l.Body, State: &l.State, Comments: &l.Comments,
+		User: l.User.user(), Assignee: l.Assignee.user(), CreatedAt: &l.CreatedAt, UpdatedAt: &l.UpdatedAt}
+	for _, lb := range l.Labels {
+		is.Labels = append(is.Labels, &github.Label{Name: lb.Name})
+	}
+	return is
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	fastjson "github.com/goccy/go-json"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
@@ -131,7 +134,7 @@ func (c jiraClient) do(ctx context.Context, method, path string, query url.Value
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(raw, out); err != nil {
+	if err := fastjson.Unmarshal(raw, out); err != nil {
 		return fmt.Errorf("%w: jira %s: %v", trackers.ErrMalformedResponse, op, err)
 	}
 	return nil

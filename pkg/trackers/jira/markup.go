@@ -22,10 +22,7 @@ func (c jiraClient) fromBody(raw json.RawMessage) (text, md string, err error) {
 		}
 		return markup.WikiToText(wiki), markup.WikiToMarkdown(wiki), nil
 	}
-	if text, err = markup.ADFToText(raw); err != nil {
-		return "", "", fmt.Errorf("%w: %v", trackers.ErrMalformedResponse, err)
-	}
-	if md, err = markup.ADFToMarkdown(raw); err != nil {
+	if text, md, err = markup.ADFToTextAndMarkdown(raw); err != nil {
 		return "", "", fmt.Errorf("%w: %v", trackers.ErrMalformedResponse, err)
 	}
 	return text, md, nil

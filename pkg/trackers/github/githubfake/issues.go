@@ -476,13 +476,25 @@ func sortIssues(out []*Issue, sort, direction string) {
 		key = func(is *Issue) int64 { return int64(is.Comments) }
 	}
 	desc := direction != "asc"
-	slices.SortFunc(out, func(a, b *Issue) int {
-		c := cmp.Or(cmp.Compare(key(a), key(b)), a.Number-b.Number)
+	// Keys computed once per issue, not once per comparison.
+	type keyed struct {
+		k  int64
+		is *Issue
+	}
+	ks := make([]keyed, len(out))
+	for i, is := range out {
+		ks[i] = keyed{key(is), is}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		c := cmp.Or(cmp.Compare(a.k, b.k), a.is.Number-b.is.Number)
 		if desc {
 			return -c
 		}
 		return c
 	})
+	for i := range ks {
+		out[i] = ks[i].is
+	}
 }
 
 type pageRange struct{ lo, hi int }

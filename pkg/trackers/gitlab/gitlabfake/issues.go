@@ -279,72 +279,89 @@ func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	var list []issueState
-	for _, is := range s.issuesOf(a.project.ID) {
-		switch {
-		case state != "all" && is.State != state,
-			!after.IsZero() && is.Updated.Before(after),
-			!before.IsZero() && is.Updated.After(before),
-			len(iids) > 0 && !slices.Contains(iids, is.IID),
-			!labelsMatch(is.Labels, labels),
-			len(notLabels) > 0 && slices.ContainsFunc(notLabels, func(l string) bool { return hasLabel(is.Labels, l) }):
-			continue
-		}
-		if !assigneesMatch(is.Assignees, assignees) {
-			continue
-		}
-		list = append(list, is)
-	}
-
-	orderBy := q.Get("order_by")
-	if orderBy == "" {
-		orderBy = "created_at"
-	}
-	desc := q.Get("sort") != "asc"
-	key := func(is issueState) time.Time {
-		if orderBy == "updated_at" {
-			return is.Updated
-		}
-		return is.Created
-	}
-	cmp := func(a, b issueState) int {
-		c := 0
-		if orderBy != "id" {
-			c = key(a).Compare(key(b))
-		}
-		if c == 0 {
-			c = int(a.IID - b.IID)
-		}
-		if desc {
-			c = -c
-		}
-		return c
-	}
-	slices.SortFunc(list, cmp)
-
+	// Filter, sort and page the live issues under the lock, and copy only
+	// the page: a page costs O(issues) comparisons, not O(issues) copies.
 	base := fakehttp.BaseURL(r)
-	keyset := q.Get("pagination") == "keyset" && !s.opts.NoKeyset && slices.Contains([]string{"created_at", "updated_at", "id"}, orderBy)
-	var pageItems []issueState
-	if keyset {
-		var ok bool
-		pageItems, ok = keysetPage(w, r, list, s.opts.MaxPerPage, cmp,
-			func(is issueState) cursor {
-				return cursor{At: key(is).Format(timeLayout), ID: is.IID}
-			},
-			func(c cursor) (issueState, bool) {
-				at, err := time.Parse(timeLayout, c.At)
-				if err != nil {
-					return issueState{}, false
-				}
-				var is issueState
-				is.IID, is.Created, is.Updated = c.ID, at, at
-				return is, true
-			})
-		if !ok {
-			return
+	pageItems, ok := func() ([]issueState, bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		var list []*issueState
+		for _, is := range s.issues {
+			switch {
+			case is.ProjectID != a.project.ID,
+				state != "all" && is.State != state,
+				!after.IsZero() && is.Updated.Before(after),
+				!before.IsZero() && is.Updated.After(before),
+				len(iids) > 0 && !slices.Contains(iids, is.IID),
+				!labelsMatch(is.Labels, labels),
+				len(notLabels) > 0 && slices.ContainsFunc(notLabels, func(l string) bool { return hasLabel(is.Labels, l) }):
+				continue
+			}
+			if !assigneesMatch(is.Assignees, assignees) {
+				continue
+			}
+			list = append(list, is)
 		}
-	} else {
-		pageItems = offsetPage(w, r, list, s.opts.MaxPerPage)
+
+		orderBy := q.Get("order_by")
+		if orderBy == "" {
+			orderBy = "created_at"
+		}
+		desc := q.Get("sort") != "asc"
+		key := func(is *issueState) time.Time {
+			if orderBy == "updated_at" {
+				return is.Updated
+			}
+			return is.Created
+		}
+		cmp := func(a, b *issueState) int {
+			c := 0
+			if orderBy != "id" {
+				c = key(a).Compare(key(b))
+			}
+			if c == 0 {
+				c = int(a.IID - b.IID)
+			}
+			if desc {
+				c = -c
+			}
+			return c
+		}
+		slices.SortFunc(list, cmp)
+
+		keyset := q.Get("pagination") == "keyset" && !s.opts.NoKeyset && slices.Contains([]string{"created_at", "updated_at", "id"}, orderBy)
+		var refs []*issueState
+		if keyset {
+			var ok bool
+			refs, ok = keysetPage(w, r, list, s.opts.MaxPerPage, cmp,
+				func(is *issueState) cursor {
+					return cursor{At: key(is).Format(timeLayout), ID: is.IID}
+				},
+				func(c cursor) (*issueState, bool) {
+					at, err := time.Parse(timeLayout, c.At)
+					if err != nil {
+						return nil, false
+					}
+					return &issueState{Issue: Issue{IID: c.ID, Created: at, Updated: at}}, true
+				})
+			if !ok {
+				return nil, false
+			}
+		} else {
+			refs = offsetPage(w, r, list, s.opts.MaxPerPage)
+		}
+		items := make([]issueState, 0, len(refs))
+		for _, is := range refs {
+			c := *is
+			c.Labels = slices.Clone(is.Labels)
+			c.Assignees = slices.Clone(is.Assignees)
+			c.notes = slices.Clone(is.notes)
+			items = append(items, c)
+		}
+		return items, true
+	}()
+	if !ok {
+		return
 	}
 	out := make([]map[string]any, 0, len(pageItems))
 	for _, is := range pageItems {

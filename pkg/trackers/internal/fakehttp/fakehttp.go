@@ -4,12 +4,13 @@
 package fakehttp
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	json "github.com/goccy/go-json"
 )
 
 // Start serves h (wrapped by middleware, outermost first) on 127.0.0.1 until

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	fastjson "github.com/goccy/go-json"
 )
 
 // ErrEndpointRefused reports a tracker URL (or the address it resolves to) that
@@ -174,7 +177,7 @@ func GetJSON(ctx context.Context, s Requester, path string, query url.Values, ou
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return &StatusError{Code: resp.StatusCode, Header: resp.Header, Messages: messages(body)}
 	}
-	if err := json.Unmarshal(body, out); err != nil {
+	if err := fastjson.Unmarshal(body, out); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
@@ -50,12 +51,19 @@ func (s *Server) zoneOf(u *User) *time.Location {
 	if u == nil || u.TimeZone == "" {
 		return s.defaultZone
 	}
+	if loc, ok := zones.Load(u.TimeZone); ok {
+		return loc.(*time.Location)
+	}
 	loc, err := time.LoadLocation(u.TimeZone)
 	if err != nil {
 		return s.defaultZone
 	}
+	zones.Store(u.TimeZone, loc)
 	return loc
 }
+
+// zones caches loaded time zones: loading one reads the zone database.
+var zones sync.Map
 
 // v3 reports whether a request is on REST v3 (ADF bodies) rather than v2 (wiki/plain strings).
 func v3(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/rest/api/3/") }
@@ -190,6 +198,7 @@ func (s *Server) searchJQL(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.indexSubtasksLocked()()
 	if q, err := ParseJQL(p.JQL); err == nil && len(q.clauses) == 0 {
 		// The enhanced search refuses unbounded queries.
 		badRequest(w, []string{"Unbounded JQL queries are not allowed here. Please add a search restriction to your query."}, nil)
@@ -240,6 +249,7 @@ func (s *Server) searchStartAt(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.indexSubtasksLocked()()
 	found, err := s.run(c, p.JQL)
 	if err != nil {
 		badRequest(w, []string{err.Error()}, nil)

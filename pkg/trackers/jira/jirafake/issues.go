@@ -293,6 +293,9 @@ func (s *Server) Subtasks(key string) []string {
 }
 
 func (s *Server) subtaskKeysLocked(key string) []string {
+	if s.subtaskIndex != nil {
+		return s.subtaskIndex[strings.ToUpper(key)]
+	}
 	var out []string
 	for _, is := range s.issueOrder {
 		if is.t.Parent != "" && strings.EqualFold(is.t.Parent, key) {
@@ -478,4 +481,19 @@ func statusID(name string) string {
 		h = (h*31 + int(r)) % 90000
 	}
 	return strconv.Itoa(11000 + h)
+}
+
+// indexSubtasksLocked indexes sub-tasks by parent for the rest of one
+// request (under s.mu), so a page of issues costs O(issues), not O(issues²);
+// the returned func drops the index.
+func (s *Server) indexSubtasksLocked() func() {
+	idx := map[string][]string{}
+	for _, is := range s.issueOrder {
+		if is.t.Parent != "" {
+			p := strings.ToUpper(is.t.Parent)
+			idx[p] = append(idx[p], is.t.Key)
+		}
+	}
+	s.subtaskIndex = idx
+	return func() { s.subtaskIndex = nil }
 }

@@ -92,6 +92,9 @@ type Server struct {
 	projectOrder []string
 	issues       map[string]*issue // by upper-case key
 	issueOrder   []*issue
+	// subtaskIndex, while a search request holds s.mu: parent key
+	// (upper case) → sub-task keys.
+	subtaskIndex map[string][]string
 	seq          map[string]int // last issue number per project
 	nextID       int
 	calls        []string

@@ -1,0 +1,488 @@
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The known tickets of a connector do not live in its head key: a save after
+// one page must cost what the page changed, not what the connector knows
+// (100,000 open tickets would be ~6 MB, beyond a KV value).
+//
+// Layout in the poll_state bucket, for connector <id>:
+//
+//	<id>               head: every PollState field but Known and the page
+//	                   caches, plus knownLayout
+//	<id>.k.a<i>, b<i>  base chunks: two sets of slices of a snapshot of Known
+//	                   (at most knownChunk entries each), used in turn
+//	<id>.k.r<j>        runs: each holds the changes of one save (or a merge
+//	                   of several), in the lowest free slot
+//	<id>.k.p0, p1      the page caches, used in turn
+//
+// A save with changes writes run j (the first slot the head does not list)
+// and then the head, conditionally on the head's revision; the head lists
+// the parts with the revision each was written at, so a part changed or
+// lost behind the head's back is detected (ErrStateDamaged) rather than read
+// as truth. When the runs hold as many entries as the base, the next save
+// writes a fresh base into the set the head does not use (compaction); its
+// cost, O(known), is spread over at least as many changed entries. When
+// there are too many runs (8, or one per 256 known tickets), the next
+// save merges them into one (a cost spread over those saves). So a save
+// costs O(page) amortized, and a load reads the base and a bounded number
+// of runs. A writer only
+// ever writes keys the head it read does not list, so a save that loses the
+// race or dies half-way damages nothing (run slots are claimed with Create,
+// so a writer holding a stale head gets ErrConflict); keys are reused, so
+// the bucket holds a bounded number of keys per connector and no delete
+// markers pile up (a purged run slot is rewritten by a later save). A state stored in the old single-value format
+// (Known inside the head) is read as such and rewritten in this layout by
+// its next save.
+
+const (
+	knownLayoutVersion = 2
+	// knownChunk bounds a base part: ~60 bytes an entry keeps it far below
+	// the 1 MB payload limit.
+	knownChunk = 4096
+	// minRuns and runsPer: a state of n known tickets keeps at most
+	// max(minRuns, n/runsPer) runs; at that many, the next save merges them
+	// into one. A merge writes at most every ticket the runs touched (≤ n),
+	// once per n/runsPer saves: O(page) amortized, and a load reads the
+	// base and at most that many runs.
+	minRuns = 8
+	runsPer = 256
+	maxRuns = 1024
+)
+
+// ErrStateDamaged means the stored poll state is inconsistent: its head names
+// a part that is missing or was rewritten, or the parts do not add up to the
+// count the head recorded. The head's fields are still returned, with an
+// empty Known set; a save rewrites the whole state.
+var ErrStateDamaged = errors.New("poll state damaged")
+
+// knownLayout is the head's description of where Known is stored.
+type knownLayout struct {
+	Version int `json:"v"`
+	// Set is the base set in use, "a" or "b".
+	Set        string    `json:"set,omitempty"`
+	Base       []partRef `json:"base,omitempty"`
+	Runs       []partRef `json:"runs,omitempty"`
+	RunEntries int       `json:"run_entries,omitempty"`
+	// Pages names the part holding Pages and IncrementalPages: the keys of
+	// whole-set pages grow with the known set, so they are written only
+	// when a listing replaced them, not with every save.
+	Pages *partRef `json:"pages,omitempty"`
+}
+
+// pagesPart is the stored form of the page caches.
+type pagesPart struct {
+	Pages            []PageCache `json:"pages,omitempty"`
+	IncrementalPages []PageCache `json:"incremental_pages,omitempty"`
+}
+
+// pagesSig identifies the page slices a state holds: the poller replaces
+// them whole after a listing, so the same first element and length means
+// unchanged.
+type pagesSig struct {
+	pages, incremental     *PageCache
+	nPages, nIncrementalPg int
+}
+
+func sigOf(st *PollState) pagesSig {
+	sig := pagesSig{nPages: len(st.Pages), nIncrementalPg: len(st.IncrementalPages)}
+	if len(st.Pages) > 0 {
+		sig.pages = &st.Pages[0]
+	}
+	if len(st.IncrementalPages) > 0 {
+		sig.incremental = &st.IncrementalPages[0]
+	}
+	return sig
+}
+
+// partRef names one part and the KV revision it was written at.
+type partRef struct {
+	Key string `json:"k"`
+	Rev uint64 `json:"r"`
+}
+
+// part is a stored base chunk or run: tickets set (key → update time) and
+// tickets forgotten.
+type part struct {
+	Set map[string]time.Time `json:"set,omitempty"`
+	Del []string             `json:"del,omitempty"`
+}
+
+// head is the stored form of a head key.
+type head struct {
+	PollState
+	Layout *knownLayout `json:"known_layout,omitempty"`
+}
+
+// knownTrack follows the changes of Known since it was loaded or saved, so a
+// save writes only them. It is shared by copies of a PollState.
+type knownTrack struct {
+	layout knownLayout
+	stored bool // layout describes what is stored (false: rewrite all)
+	count  int  // len(Known) as the tracked changes leave it
+	// known is the map the changes were tracked on: a state whose Known was
+	// replaced by another map is rewritten whole.
+	known   map[string]time.Time
+	changed map[string]struct{}
+	// touched: the tickets the stored runs set or forget.
+	touched map[string]struct{}
+	pages   pagesSig // the page caches as stored
+	// headOnly: read by Head, without the known tickets.
+	headOnly bool
+}
+
+// SetKnown records that the event of ticket key at version updated was
+// published. Changes made through SetKnown and ForgetKnown are what a save
+// writes; a Known map changed otherwise is rewritten whole.
+func (st *PollState) SetKnown(key string, updated time.Time) {
+	if st.Known == nil {
+		st.Known = map[string]time.Time{}
+	}
+	tr := st.tracker()
+	if _, ok := st.Known[key]; !ok {
+		tr.count++
+	}
+	st.Known[key] = updated
+	tr.changed[key] = struct{}{}
+}
+
+// ForgetKnown removes ticket key from the known set.
+func (st *PollState) ForgetKnown(key string) {
+	tr := st.tracker()
+	if _, ok := st.Known[key]; ok {
+		tr.count--
+		delete(st.Known, key)
+	}
+	tr.changed[key] = struct{}{}
+}
+
+func (st *PollState) tracker() *knownTrack {
+	if st.track == nil || st.track.changed == nil {
+		headOnly := st.track != nil && st.track.headOnly
+		st.track = &knownTrack{count: len(st.Known), changed: map[string]struct{}{}, headOnly: headOnly}
+	}
+	return st.track
+}
+
+// Load reads the state of a connector with its known tickets; a connector
+// never polled has a zero state. A damaged layout returns the head's fields,
+// an empty Known and an error wrapping ErrStateDamaged.
+func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
+	st, layout, err := s.readHead(ctx, id)
+	if err != nil || layout == nil {
+		// Missing, or the old single-value format: Known came with the head
+		// and the next save writes the new layout.
+		return st, err
+	}
+	known := make(map[string]time.Time, st.KnownCount)
+	touched := map[string]struct{}{}
+	damaged := func(format string, args ...any) (PollState, error) {
+		st.Known = map[string]time.Time{}
+		st.track = &knownTrack{changed: map[string]struct{}{}} // stored=false: the next save rewrites all
+		return st, fmt.Errorf("%w: %s: %s", ErrStateDamaged, id, fmt.Sprintf(format, args...))
+	}
+	if ref := layout.Pages; ref != nil {
+		var pp pagesPart
+		if err := s.readPart(ctx, *ref, &pp); errors.Is(err, ErrStateDamaged) {
+			return damaged("%v", err)
+		} else if err != nil {
+			return PollState{}, err
+		}
+		st.Pages, st.IncrementalPages = pp.Pages, pp.IncrementalPages
+	}
+	for i, ref := range slices.Concat(layout.Base, layout.Runs) {
+		var p part
+		if err := s.readPart(ctx, ref, &p); errors.Is(err, ErrStateDamaged) {
+			return damaged("%v", err)
+		} else if err != nil {
+			return PollState{}, err
+		}
+		if i < len(layout.Base) && len(p.Del) > 0 {
+			return damaged("base part %s forgets tickets", ref.Key)
+		}
+		for k, t := range p.Set {
+			known[k] = t
+			if i >= len(layout.Base) {
+				touched[k] = struct{}{}
+			}
+		}
+		for _, k := range p.Del {
+			delete(known, k)
+			touched[k] = struct{}{}
+		}
+	}
+	if len(known) != st.KnownCount {
+		return damaged("parts hold %d tickets, the head counted %d", len(known), st.KnownCount)
+	}
+	st.Known = known
+	st.track = &knownTrack{layout: *layout, stored: true, count: len(known), known: known, changed: map[string]struct{}{}, touched: touched, pages: sigOf(&st)}
+	return st, nil
+}
+
+// readPart reads a part named by the head into v; ErrStateDamaged when it
+// is missing, rewritten or unreadable.
+func (s *StateStore) readPart(ctx context.Context, ref partRef, v any) error {
+	e, err := s.kv.Get(ctx, ref.Key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("%w: part %s is missing", ErrStateDamaged, ref.Key)
+	}
+	if err != nil {
+		return fmt.Errorf("read poll state %s: %w", ref.Key, err)
+	}
+	if e.Revision() != ref.Rev {
+		return fmt.Errorf("%w: part %s is at revision %d, the head wrote %d", ErrStateDamaged, ref.Key, e.Revision(), ref.Rev)
+	}
+	if err := json.Unmarshal(e.Value(), v); err != nil {
+		return fmt.Errorf("%w: part %s: %v", ErrStateDamaged, ref.Key, err)
+	}
+	return nil
+}
+
+// readHead reads the head key. layout is nil for a missing state and for the
+// old single-value format.
+func (s *StateStore) readHead(ctx context.Context, id string) (PollState, *knownLayout, error) {
+	e, err := s.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return PollState{}, nil, nil
+	}
+	if err != nil {
+		return PollState{}, nil, fmt.Errorf("read poll state %s: %w", id, err)
+	}
+	var h head
+	if err := json.Unmarshal(e.Value(), &h); err != nil {
+		return PollState{}, nil, fmt.Errorf("decode poll state %s: %w", id, err)
+	}
+	st := h.PollState
+	st.Revision = e.Revision()
+	if h.Layout == nil {
+		st.KnownCount = len(st.Known)
+		return st, nil, nil
+	}
+	if h.Layout.Version != knownLayoutVersion {
+		return st, nil, fmt.Errorf("%w: %s: layout version %d", ErrStateDamaged, id, h.Layout.Version)
+	}
+	return st, h.Layout, nil
+}
+
+// save writes the changed known tickets (or all of them), then the head.
+func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollState, error) {
+	tr := st.track
+	full := tr == nil || !tr.stored || tr.count != len(st.Known) || !sameMap(tr.known, st.Known)
+	var layout knownLayout
+	if !full {
+		layout = tr.layout
+		layout.Base = slices.Clone(layout.Base)
+		layout.Runs = slices.Clone(layout.Runs)
+		if n := len(tr.changed); n > 0 && layout.RunEntries+n > max(len(st.Known), knownChunk) {
+			full = true
+		}
+	}
+	writePart := func(key string, p any) (partRef, error) {
+		data, err := json.Marshal(p)
+		if err != nil {
+			return partRef{}, err
+		}
+		key = id + ".k." + key
+		rev, err := s.kv.Put(ctx, key, data)
+		if err != nil {
+			return partRef{}, fmt.Errorf("write poll state %s: %w", key, err)
+		}
+		return partRef{Key: key, Rev: rev}, nil
+	}
+	old := knownLayout{}
+	if tr != nil && tr.stored {
+		old = tr.layout
+	}
+	switch {
+	case full:
+		set := "a"
+		if old.Set == "a" {
+			set = "b"
+		}
+		layout = knownLayout{Version: knownLayoutVersion, Set: set, Pages: old.Pages}
+		keys := make([]string, 0, len(st.Known))
+		for k := range st.Known {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		i := 0
+		for chunk := range slices.Chunk(keys, knownChunk) {
+			p := part{Set: make(map[string]time.Time, len(chunk))}
+			for _, k := range chunk {
+				p.Set[k] = st.Known[k]
+			}
+			ref, err := writePart(set+strconv.Itoa(i), p)
+			if err != nil {
+				return st, err
+			}
+			layout.Base = append(layout.Base, ref)
+			i++
+		}
+	case len(tr.changed) > 0:
+		keys := tr.changed
+		if len(layout.Runs) >= min(max(minRuns, len(st.Known)/runsPer), maxRuns) {
+			// Merge: one run with every ticket the runs and this save touched.
+			keys = maps.Clone(tr.touched)
+			maps.Copy(keys, tr.changed)
+			layout.Runs, layout.RunEntries = nil, 0
+		}
+		p := part{Set: map[string]time.Time{}}
+		for k := range keys {
+			if t, ok := st.Known[k]; ok {
+				p.Set[k] = t
+			} else {
+				p.Del = append(p.Del, k)
+			}
+		}
+		slices.Sort(p.Del)
+		ref, err := s.writeRun(ctx, id, st.Revision, freeSlot(old.Runs, layout.Runs), p)
+		if err != nil {
+			return st, err
+		}
+		layout.Runs = append(layout.Runs, ref)
+		layout.RunEntries += len(keys)
+	}
+	if tr == nil || !tr.stored || sigOf(&st) != tr.pages || (layout.Pages == nil) != (len(st.Pages)+len(st.IncrementalPages) == 0) {
+		slot := "p0"
+		if old.Pages != nil && strings.HasSuffix(old.Pages.Key, ".p0") {
+			slot = "p1"
+		}
+		layout.Pages = nil
+		if len(st.Pages)+len(st.IncrementalPages) > 0 {
+			ref, err := writePart(slot, pagesPart{Pages: st.Pages, IncrementalPages: st.IncrementalPages})
+			if err != nil {
+				return st, err
+			}
+			layout.Pages = &ref
+		}
+	}
+	hs := st
+	hs.Known, hs.Pages, hs.IncrementalPages = nil, nil, nil
+	hs.KnownCount = len(st.Known)
+	data, err := json.Marshal(head{PollState: hs, Layout: &layout})
+	if err != nil {
+		return st, fmt.Errorf("encode poll state %s: %w", id, err)
+	}
+	var rev uint64
+	if st.Revision == 0 {
+		rev, err = s.kv.Create(ctx, id, data)
+	} else {
+		rev, err = s.kv.Update(ctx, id, data, st.Revision)
+	}
+	if err != nil {
+		if isWrongRevision(err) {
+			return st, fmt.Errorf("%w: poll state %s", ErrConflict, id)
+		}
+		return st, fmt.Errorf("write poll state %s: %w", id, err)
+	}
+	// Runs the new head no longer lists (taken into a base or merged) are
+	// free slots again: emptied, so a later save can claim them exclusively.
+	for _, r := range old.Runs {
+		if !slices.Contains(layout.Runs, r) {
+			_ = s.kv.Purge(ctx, r.Key)
+		}
+	}
+	touched := map[string]struct{}{}
+	if !full {
+		// In place: a superset after a failed save only makes a merge write
+		// a few current values again.
+		if tr.touched != nil {
+			touched = tr.touched
+		}
+		maps.Copy(touched, tr.changed)
+	}
+	st.Revision = rev
+	st.KnownCount = len(st.Known)
+	st.track = &knownTrack{layout: layout, stored: true, count: len(st.Known), known: st.Known, changed: map[string]struct{}{}, touched: touched, pages: sigOf(&st)}
+	return st, nil
+}
+
+// freeSlot is the lowest run slot neither the stored head nor the new one
+// lists, so a state uses at most maxRuns+1 run keys.
+func freeSlot(lists ...[]partRef) int {
+	used := map[string]bool{}
+	for _, l := range lists {
+		for _, r := range l {
+			used[r.Key[strings.LastIndex(r.Key, ".k.r")+len(".k.r"):]] = true
+		}
+	}
+	for i := 0; ; i++ {
+		if !used[strconv.Itoa(i)] {
+			return i
+		}
+	}
+}
+
+// writeRun claims a run slot for p. Slots are claimed exclusively (Create):
+// a writer holding a stale head finds the slot taken by the newer head and
+// gets ErrConflict without touching it. A slot left behind by a save that
+// died before its head write is reused when the head is still the one read.
+func (s *StateStore) writeRun(ctx context.Context, id string, headRev uint64, slot int, p part) (partRef, error) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return partRef{}, err
+	}
+	key := id + ".k.r" + strconv.Itoa(slot)
+	rev, err := s.kv.Create(ctx, key, data)
+	if err == nil {
+		return partRef{Key: key, Rev: rev}, nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return partRef{}, fmt.Errorf("write poll state %s: %w", key, err)
+	}
+	h, herr := s.kv.Get(ctx, id)
+	if herr != nil || h.Revision() != headRev {
+		return partRef{}, fmt.Errorf("%w: poll state %s", ErrConflict, id)
+	}
+	orphan, err := s.kv.Get(ctx, key)
+	if err != nil {
+		return partRef{}, fmt.Errorf("read poll state %s: %w", key, err)
+	}
+	rev, err = s.kv.Update(ctx, key, data, orphan.Revision())
+	if isWrongRevision(err) {
+		return partRef{}, fmt.Errorf("%w: poll state %s", ErrConflict, id)
+	}
+	if err != nil {
+		return partRef{}, fmt.Errorf("write poll state %s: %w", key, err)
+	}
+	return partRef{Key: key, Rev: rev}, nil
+}
+
+// deleteParts removes every part key of a connector.
+func (s *StateStore) deleteParts(ctx context.Context, id string) error {
+	lister, err := s.kv.ListKeysFiltered(ctx, id+".k.>")
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list poll state parts %s: %w", id, err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		if err := s.kv.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("delete poll state %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// sameMap reports whether a and b are the same map (not equal contents).
+func sameMap(a, b map[string]time.Time) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
