@@ -147,8 +147,9 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	pr := &probe{next: capBodies(hc.Transport, opts.MaxResponseBytes), observer: opts.Observer, connector: c}
+	pr := &probe{next: capBodies(hc.Transport, opts.MaxResponseBytes)}
 	hc.Transport = pr
+	pr.observer, pr.connector = opts.Observer, c
 	return &Session{
 		Connector: c,
 		Secret:    secret,
