@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/telemetry"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	"github.com/connectorhub/connectorhub/pkg/trackers/confluence"
 )
@@ -106,7 +105,7 @@ type engine struct {
 	tickets  *ticketTerms // nil: no search by ticket
 	policy   trackers.EndpointPolicy
 	flight   flight
-	metrics  *telemetry.Metrics
+	metrics  searchCounter // nil: not counted
 
 	mu      sync.Mutex
 	blocked map[string]block
@@ -231,10 +230,12 @@ func effectiveSpaces(conn, req []string) ([]string, error) {
 // searchConnector answers from the cache or asks Confluence once for all
 // concurrent askers of the same query. cached reports a cache hit.
 func (e *engine) searchConnector(ctx context.Context, c connector.Connector, terms, spaces []string, limit int) (hits []Hit, cached bool, err error) {
-	defer func() { e.metrics.KnowledgeSearch(ctx, cached, err) }()
 	spaces, err = effectiveSpaces(c.SpaceKeys, spaces)
 	if err != nil {
 		return nil, false, err
+	}
+	if e.metrics != nil {
+		defer func() { e.metrics.KnowledgeSearch(ctx, cached, err) }()
 	}
 	key := cacheKey(c.ID, c.Revision, terms, spaces, limit, e.fullText(c))
 	if hits, ok := e.cache.get(ctx, key); ok {

@@ -44,6 +44,13 @@ type Deps struct {
 	Metrics *telemetry.Metrics
 }
 
+// searchCounter counts searches of one Confluence connector (pkg/telemetry's Metrics).
+type searchCounter interface {
+	KnowledgeSearch(ctx context.Context, cached bool, err error)
+}
+
+var _ searchCounter = (*telemetry.Metrics)(nil)
+
 // Service is the assembled knowledge service.
 type Service struct {
 	cfg      Config
@@ -120,16 +127,18 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	topts := trackers.Options{
 		Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.SearchTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes,
 	}
+	var counter searchCounter
 	if deps.Metrics != nil {
-		topts.Observer = deps.Metrics
+		topts.Observer, counter = deps.Metrics, deps.Metrics
 	}
 	e := &engine{
-		cfg: cfg, log: log, now: now, conns: conns, metrics: deps.Metrics,
+		cfg: cfg, log: log, now: now, conns: conns,
 		cache:    &cache{kv: cacheKV, ttl: cfg.CacheTTL, now: now},
 		sessions: trackers.NewSessions(deps.Trackers, deps.Decrypter, topts),
 		client:   client,
 		policy:   trackers.EndpointPolicy{Allow: allow},
 		blocked:  map[string]block{},
+		metrics:  counter,
 	}
 	e.tickets = &ticketTerms{store: connector.NewStore(connKV), trackers: deps.Trackers, sessions: e.sessions, maxTerms: cfg.MaxTerms}
 	return &Service{
