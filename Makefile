@@ -37,7 +37,9 @@ test: vault
 	done; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
 
-# Discovery throughput and idle-cycle cost per tracker (README figures), then
+# The README's figures (cmd/bench: discovery, scale on poller child
+# processes, registry, writeback; 3 repetitions, ~30 min on a loaded 2-core
+# machine; BENCH_ARGS=-quick for one short repetition, -parts to pick), then
 # the Go benchmarks of every module.
 bench:
 	go run ./cmd/bench $(BENCH_ARGS)

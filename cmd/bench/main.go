@@ -1,13 +1,25 @@
-// Command bench measures discovery against the fake trackers on an embedded
-// NATS JetStream server and prints the README's figures:
+// Command bench measures what the README's figures and docs/capacity.md
+// quote, in one run, on this machine, with the public APIs of the services
+// (so it measures whatever code the branch has):
 //
-//   - discovery throughput: tickets per second from a fake tracker to
-//     persisted ticket.discovered events, beside the raw JetStream publish
-//     rate of messages of the same size, measured in the same run;
-//   - the cost of an idle poll cycle per system: requests, and rate-limit
-//     points (GitHub counts them; a 304 costs none).
+//   - discovery: tickets per second from each fake tracker to persisted
+//     ticket.discovered events, beside the raw JetStream publish rate of
+//     messages of the same size in the same run, and the cost of an idle
+//     poll cycle (discovery.go);
+//   - scale: N connectors on R poller replicas (child processes of a built
+//     `hub --target poller`) against a loopback fake GitHub answering 304 /
+//     empty: polls needed vs done per interval, late polls, RSS and CPU per
+//     process (scale.go);
+//   - registry: ListConnectors (all pages, one page of 500), GetConnector
+//     and CreateConnector latencies over gRPC with N connectors stored
+//     (registry.go);
+//   - writeback: results written per second against the fake Jira, with the
+//     ledger (writeback.go).
 //
-// Run it with `make bench` or `go run ./cmd/bench [-tickets N]`.
+// Every part runs -reps times (3 by default); report.go prints the median
+// with the min and max. -quick runs one repetition at smaller sizes.
+//
+//	go run ./cmd/bench [-quick] [-parts discovery,scale,registry,writeback]
 package main
 
 import (
@@ -16,25 +28,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/connectorhub/connectorhub/pkg/bus"
-	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/trackers/all"
-	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
-	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab/gitlabfake"
-	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
-	"github.com/connectorhub/connectorhub/services/poller"
 )
 
 func main() {
@@ -46,313 +46,148 @@ func main() {
 	}
 }
 
-// handler is a fake tracker: an HTTP handler that counts requests.
-type handler interface {
-	http.Handler
-	Requests() int
+var allParts = []string{"discovery", "scale", "registry", "writeback"}
+
+// options are the command line, after -quick applied its defaults.
+type options struct {
+	parts []string
+	reps  int
+
+	tickets      []int
+	idle         time.Duration
+	idleInterval time.Duration
+
+	scale         []scaleCase
+	scaleInterval time.Duration
+	scaleWindow   int // intervals measured after the warm-up
+	hubBinary     string
+
+	registryN int
+	samples   int
+
+	results    int
+	wbConnects int
 }
 
-// fake is one tracker under test.
-type fake struct {
-	system    connector.System
-	handler   handler
-	points    func() int // rate-limit points used so far; nil when the tracker has none
-	connector func(url string) connector.Connector
-	seed      func(n int, now time.Time)
-}
-
-func fakes() []fake {
-	jira := jirafake.NewSandbox(connector.Cloud)
-	gh := githubfake.NewSandbox()
-	gl := gitlabfake.NewSandbox()
-	return []fake{
-		{
-			system: connector.Jira, handler: jira,
-			connector: func(url string) connector.Connector {
-				return connector.Connector{System: connector.Jira, Deployment: connector.Cloud, BaseURL: url, AuthMode: connector.AuthBasic,
-					Username: jirafake.SandboxEmail, Project: jirafake.SandboxProject, Credential: connector.Credential{Ciphertext: jirafake.SandboxToken}}
-			},
-			seed: func(n int, now time.Time) {
-				for i := range n {
-					jira.AddTicket(jirafake.Ticket{Summary: fmt.Sprintf("Bench ticket %d", i), Description: benchDescription,
-						Labels: []string{"bench"}, Assignee: jirafake.SandboxEmail, Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
-				}
-			},
-		},
-		{
-			system: connector.GitHub, handler: gh, points: gh.RateLimitUsed,
-			connector: func(url string) connector.Connector {
-				return connector.Connector{System: connector.GitHub, Deployment: connector.SelfHosted, BaseURL: url + "/api/v3/", AuthMode: connector.AuthBearer,
-					Project: githubfake.SandboxRepo, Credential: connector.Credential{Ciphertext: githubfake.SandboxToken}}
-			},
-			seed: func(n int, now time.Time) {
-				for i := range n {
-					gh.AddIssue(githubfake.SandboxRepo, githubfake.Issue{Title: fmt.Sprintf("Bench issue %d", i), Body: benchDescription, Labels: []string{"bench"},
-						Assignees: []string{githubfake.SandboxLogin}, Author: "rita", Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
-				}
-			},
-		},
-		{
-			system: connector.GitLab, handler: gl,
-			connector: func(url string) connector.Connector {
-				return connector.Connector{System: connector.GitLab, Deployment: connector.SelfHosted, BaseURL: url, AuthMode: connector.AuthBearer,
-					Project: gitlabfake.SandboxProject, Credential: connector.Credential{Ciphertext: gitlabfake.SandboxToken}}
-			},
-			seed: func(n int, now time.Time) {
-				for i := range n {
-					gl.AddIssue(gitlabfake.Issue{ProjectID: 42, Title: fmt.Sprintf("Bench issue %d", i), Description: benchDescription, Labels: []string{"bench"},
-						Assignees: []string{gitlabfake.SandboxUser}, Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
-				}
-			},
-		},
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", false, "one repetition at smaller sizes (for a first look, or to debug the bench)")
+	parts := fs.String("parts", strings.Join(allParts, ","), "parts to run, a comma list of "+strings.Join(allParts, ", "))
+	reps := fs.Int("reps", 0, "repetitions of every part (default 3, 1 with -quick)")
+	tickets := fs.String("tickets", "", "discovery: tickets per tracker, a comma list (default 1000,10000; -quick 1000)")
+	idle := fs.Duration("idle", 4*time.Second, "discovery: how long to measure idle cycles")
+	idleInterval := fs.Duration("interval", 100*time.Millisecond, "discovery: poll interval during the idle measurement")
+	scale := fs.String("scale", "", "scale: connectors x replicas, a comma list (default 1000x1,10000x1,10000x3; -quick 300x1,1000x1,1000x3)")
+	scaleInterval := fs.Duration("scale-interval", 0, "scale: every connector's poll interval (default 20s, -quick 10s; the registry accepts 10s and up)")
+	scaleWindow := fs.Int("scale-window", 0, "scale: intervals measured after one interval of warm-up (default 3, -quick 2)")
+	hub := fs.String("hub", "", "scale: a built hub binary (default: go build ./cmd/hub into a temporary directory)")
+	registryN := fs.Int("registry-connectors", 0, "registry: connectors stored (default 10000, -quick 1000)")
+	samples := fs.Int("registry-samples", 0, "registry: Get and Create calls timed (default 1000, -quick 200)")
+	results := fs.Int("results", 0, "writeback: results written (default 3000, -quick 500)")
+	wbConnectors := fs.Int("writeback-connectors", 20, "writeback: connectors the results are spread over")
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
 	}
-}
-
-const benchDescription = "Steps to reproduce:\n\n1. Open the **report** page\n2. Export as `CSV`\n\nThe last row is missing. See [the guide](https://example.com/guide)."
-
-// plain holds the bench's credentials in clear: encryption is measured by
-// pkg/secrets, not here.
-type plain struct{}
-
-func (plain) Decrypt(_ context.Context, _, ct string) ([]byte, error) { return []byte(ct), nil }
-
-type row struct {
-	system                 connector.System
-	tickets                int
-	discover               time.Duration
-	raw                    time.Duration
-	avgBytes               int
-	incremental, reconcile cycleCost
-	idleHasPoints          bool
-}
-
-// cycleCost sums what idle cycles of one kind cost.
-type cycleCost struct {
-	cycles, requests, points int
-}
-
-func (c cycleCost) String(points bool) string {
-	if c.cycles == 0 {
-		return "–"
+	o := options{reps: *reps, idle: *idle, idleInterval: *idleInterval, scaleInterval: *scaleInterval, scaleWindow: *scaleWindow,
+		hubBinary: *hub, registryN: *registryN, samples: *samples, results: *results, wbConnects: *wbConnectors}
+	pick := func(v, full, q int) int {
+		switch {
+		case v > 0:
+			return v
+		case *quick:
+			return q
+		}
+		return full
 	}
-	s := fmt.Sprintf("%.1f req", float64(c.requests)/float64(c.cycles))
-	if points {
-		s += fmt.Sprintf(", %.1f pts", float64(c.points)/float64(c.cycles))
+	o.reps = pick(o.reps, 3, 1)
+	o.scaleWindow = pick(o.scaleWindow, 3, 2)
+	o.registryN = pick(o.registryN, 10000, 1000)
+	o.samples = pick(o.samples, 1000, 200)
+	o.results = pick(o.results, 3000, 500)
+	if o.scaleInterval == 0 {
+		o.scaleInterval = 20 * time.Second
+		if *quick {
+			o.scaleInterval = 10 * time.Second
+		}
 	}
-	return s + fmt.Sprintf(" (%d cycles)", c.cycles)
+	for p := range strings.SplitSeq(*parts, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(allParts, p) {
+			return o, fmt.Errorf("-parts: %q is not one of %s", p, strings.Join(allParts, ", "))
+		}
+		o.parts = append(o.parts, p)
+	}
+	if *tickets == "" {
+		*tickets = "1000,10000"
+		if *quick {
+			*tickets = "1000"
+		}
+	}
+	for t := range strings.SplitSeq(*tickets, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(t))
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("-tickets: %q is not a positive number", t)
+		}
+		o.tickets = append(o.tickets, n)
+	}
+	if *scale == "" {
+		*scale = "1000x1,10000x1,10000x3"
+		if *quick {
+			*scale = "300x1,1000x1,1000x3"
+		}
+	}
+	for s := range strings.SplitSeq(*scale, ",") {
+		c, err := parseScaleCase(strings.TrimSpace(s))
+		if err != nil {
+			return o, err
+		}
+		o.scale = append(o.scale, c)
+	}
+	if o.scaleInterval < 10*time.Second {
+		return o, errors.New("-scale-interval: the registry accepts poll intervals of 10s and up")
+	}
+	if o.wbConnects < 1 {
+		return o, errors.New("-writeback-connectors must be at least 1")
+	}
+	return o, nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	n := fs.Int("tickets", 1000, "tickets per tracker")
-	idle := fs.Duration("idle", 4*time.Second, "how long to measure idle cycles")
-	interval := fs.Duration("interval", 100*time.Millisecond, "poll interval during the idle measurement")
-	if err := fs.Parse(args); err != nil {
+	o, err := parseOptions(args, stderr)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "bench: %d tickets per tracker, idle window %v at a %v interval\n", *n, *idle, *interval)
-	var rows []row
-	for _, f := range fakes() {
-		r, err := measure(ctx, f, *n, *idle, *interval)
-		if err != nil {
-			return fmt.Errorf("%s: %w", f.system, err)
+	rep := newReport()
+	defer removeBuiltHub()
+	progress := func(format string, a ...any) {
+		fmt.Fprintf(stderr, "bench %s: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
+	}
+	for _, part := range o.parts {
+		for i := range o.reps {
+			progress("%s, repetition %d of %d", part, i+1, o.reps)
+			var err error
+			switch part {
+			case "discovery":
+				err = runDiscovery(ctx, o, rep, progress)
+			case "scale":
+				err = runScale(ctx, o, rep, progress)
+			case "registry":
+				err = runRegistry(ctx, o, rep, progress)
+			case "writeback":
+				err = runWriteback(ctx, o, rep, progress)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", part, err)
+			}
 		}
-		rows = append(rows, r)
-		fmt.Fprintf(stderr, "bench: %s done\n", f.system)
 	}
-	fmt.Fprintln(stdout, "| system | tickets | discovery (tickets/s) | raw JetStream publish, same size (msgs/s) | discovery / raw | event size (bytes) | idle incremental cycle | idle reconcile cycle (every 10th) |")
-	fmt.Fprintln(stdout, "| --- | --- | --- | --- | --- | --- | --- | --- |")
-	for _, r := range rows {
-		disc := float64(r.tickets) / r.discover.Seconds()
-		raw := float64(r.tickets) / r.raw.Seconds()
-		fmt.Fprintf(stdout, "| %s | %d | %.0f | %.0f | %.1f%% | %d | %s | %s |\n", r.system, r.tickets, disc, raw, 100*disc/raw, r.avgBytes,
-			r.incremental.String(r.idleHasPoints), r.reconcile.String(r.idleHasPoints))
-	}
+	rep.print(stdout, o)
 	return nil
 }
 
-// measure runs one poller against one fake: first discovery of n tickets,
-// then idle cycles; then publishes n raw messages of the same average size.
-func measure(ctx context.Context, f fake, n int, idle, interval time.Duration) (row, error) {
-	r := row{system: f.system, tickets: n}
-	dir, err := os.MkdirTemp("", "connectorhub-bench-")
-	if err != nil {
-		return r, err
-	}
-	defer os.RemoveAll(dir)
-	srv, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{StoreDir: dir})
-	if err != nil {
-		return r, err
-	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect()
-	if err != nil {
-		return r, err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return r, err
-	}
-	if err := bus.Provision(ctx, js, bus.ProvisionOptions{}); err != nil {
-		return r, err
-	}
-	f.seed(n, time.Now())
-	ts := httptest.NewServer(f.handler)
-	defer ts.Close()
+// plain holds the bench's credentials in clear where a service runs in this
+// process: encryption is measured by pkg/secrets, not here.
+type plain struct{}
 
-	kv, err := js.KeyValue(ctx, bus.BucketConnectors)
-	if err != nil {
-		return r, err
-	}
-	store := connector.NewStore(kv)
-	c := f.connector(ts.URL)
-	c.ID, c.Enabled, c.PollInterval = "bench-"+string(f.system), true, time.Hour
-	c.ApplyDefaults(all.Registry())
-	if c, err = store.Create(ctx, c); err != nil {
-		return r, err
-	}
-	skv, err := js.KeyValue(ctx, bus.BucketPollState)
-	if err != nil {
-		return r, err
-	}
-	states := connector.NewStateStore(skv)
-
-	cfg := poller.DefaultConfig()
-	cfg.ReplicaID, cfg.Tick, cfg.ReconcileEvery = "bench", 10*time.Millisecond, 10
-	pctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	start := time.Now()
-	go func() {
-		done <- poller.Run(pctx, cfg, poller.Deps{JS: js, Decrypter: plain{}, Logger: slog.New(slog.DiscardHandler), Trackers: all.Registry()})
-	}()
-	defer func() { cancel(); <-done }()
-
-	// 1. First discovery: until the first cycle has published every ticket.
-	st, err := waitState(ctx, states, c.ID, func(st connector.PollState) bool { return st.Cycles >= 1 })
-	if err != nil {
-		return r, err
-	}
-	r.discover = time.Since(start)
-	if st.KnownCount < n {
-		return r, fmt.Errorf("first cycle knows %d tickets, want at least %d (last error %q)", st.KnownCount, n, st.LastError)
-	}
-	stream, err := js.Stream(ctx, bus.StreamTickets)
-	if err != nil {
-		return r, err
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		return r, err
-	}
-	if info.State.Msgs == 0 {
-		return r, errors.New("no events were persisted")
-	}
-	r.avgBytes = int(info.State.Bytes / info.State.Msgs)
-
-	// 2. Idle cycles: nothing changes at the tracker.
-	c.PollInterval = interval
-	if _, err := store.Update(ctx, c); err != nil {
-		return r, err
-	}
-	// Start counting after the first reconcile listing, which fills the ETag
-	// cache of whole-set pages: from then on every cycle is steady state.
-	before, err := waitState(ctx, states, c.ID, func(st connector.PollState) bool { return st.Cycles > int64(cfg.ReconcileEvery) })
-	if err != nil {
-		return r, err
-	}
-	// Sample the state to attribute requests to each cycle, split into
-	// incremental cycles and whole-set reconcile cycles.
-	points := func() int {
-		if f.points == nil {
-			return 0
-		}
-		return f.points()
-	}
-	r.idleHasPoints = f.points != nil
-	lastCycles, lastReqs, lastPts := before.Cycles, f.handler.Requests(), points()
-	end := time.Now().Add(idle)
-	for time.Now().Before(end) {
-		select {
-		case <-ctx.Done():
-			return r, ctx.Err()
-		case <-time.After(2 * time.Millisecond):
-		}
-		st, err := states.Head(ctx, c.ID)
-		if err != nil || st.Cycles == lastCycles {
-			continue
-		}
-		reqs, pts := f.handler.Requests(), points()
-		if st.Cycles == lastCycles+1 { // one cycle completed since the last sample
-			idx := st.Cycles - 1
-			k := &r.incremental
-			if idx%int64(cfg.ReconcileEvery) == int64(cfg.ReconcileEvery-1) {
-				k = &r.reconcile
-			}
-			k.cycles++
-			k.requests += reqs - lastReqs
-			k.points += pts - lastPts
-		}
-		lastCycles, lastReqs, lastPts = st.Cycles, reqs, pts
-	}
-	if r.incremental.cycles == 0 {
-		return r, errors.New("no idle cycle was observed")
-	}
-	if info2, err := stream.Info(ctx); err == nil && info2.State.Msgs != info.State.Msgs {
-		return r, fmt.Errorf("idle cycles published %d events", info2.State.Msgs-info.State.Msgs)
-	}
-
-	// 3. Raw JetStream publish of n messages of the same size, same server.
-	r.raw, err = rawPublish(ctx, js, n, r.avgBytes)
-	return r, err
-}
-
-func waitState(ctx context.Context, states *connector.StateStore, id string, ok func(connector.PollState) bool) (connector.PollState, error) {
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		st, err := states.Head(ctx, id) // one read, not the known tickets
-		if err == nil && ok(st) {
-			return st, nil
-		}
-		if time.Now().After(deadline) {
-			return st, fmt.Errorf("timed out (last error %q)", st.LastError)
-		}
-		select {
-		case <-ctx.Done():
-			return st, ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
-// rawPublish publishes n messages of size bytes to a scratch stream with the
-// same storage as TICKETS, asynchronously with all acks awaited — the
-// ceiling discovery is compared with.
-func rawPublish(ctx context.Context, js jetstream.JetStream, n, size int) (time.Duration, error) {
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "BENCH", Subjects: []string{"bench.>"}, Storage: jetstream.FileStorage}); err != nil {
-		return 0, err
-	}
-	payload := []byte(strings.Repeat("x", size))
-	start := time.Now()
-	futures := make([]jetstream.PubAckFuture, 0, n)
-	for i := range n {
-		msg := &nats.Msg{Subject: "bench.raw", Data: payload, Header: nats.Header{}}
-		msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprint("raw-", i))
-		f, err := js.PublishMsgAsync(msg)
-		if err != nil {
-			return 0, err
-		}
-		futures = append(futures, f)
-	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return 0, err
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
-	}
-	return time.Since(start), nil
-}
+func (plain) Decrypt(_ context.Context, _, ct string) ([]byte, error) { return []byte(ct), nil }

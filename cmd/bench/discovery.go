@@ -1,0 +1,419 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/connectorhub/connectorhub/pkg/bus"
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/trackers/all"
+	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab/gitlabfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
+	"github.com/connectorhub/connectorhub/services/poller"
+)
+
+// Discovery: one poller (poller.Run, in this process) against one fake
+// tracker on an embedded JetStream. First discovery of n tickets, then idle
+// cycles, then n raw publishes of the same average size to the same server.
+
+// handler is a fake tracker: an HTTP handler that counts requests.
+type handler interface {
+	http.Handler
+	Requests() int
+}
+
+// fake is one tracker under test.
+type fake struct {
+	system    connector.System
+	handler   handler
+	points    func() int // rate-limit points used so far; nil when the tracker has none
+	connector func(url string) connector.Connector
+	seed      func(n int, now time.Time)
+}
+
+func fakes() []fake {
+	jira := jirafake.NewSandbox(connector.Cloud)
+	gh := githubfake.NewSandbox()
+	gl := gitlabfake.NewSandbox()
+	return []fake{
+		{
+			system: connector.Jira, handler: jira,
+			connector: func(url string) connector.Connector {
+				return connector.Connector{System: connector.Jira, Deployment: connector.Cloud, BaseURL: url, AuthMode: connector.AuthBasic,
+					Username: jirafake.SandboxEmail, Project: jirafake.SandboxProject, Credential: connector.Credential{Ciphertext: jirafake.SandboxToken}}
+			},
+			seed: func(n int, now time.Time) {
+				for i := range n {
+					jira.AddTicket(jirafake.Ticket{Summary: fmt.Sprintf("Bench ticket %d", i), Description: benchDescription,
+						Labels: []string{"bench"}, Assignee: jirafake.SandboxEmail, Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
+				}
+			},
+		},
+		{
+			system: connector.GitHub, handler: gh, points: gh.RateLimitUsed,
+			connector: func(url string) connector.Connector {
+				return connector.Connector{System: connector.GitHub, Deployment: connector.SelfHosted, BaseURL: url + "/api/v3/", AuthMode: connector.AuthBearer,
+					Project: githubfake.SandboxRepo, Credential: connector.Credential{Ciphertext: githubfake.SandboxToken}}
+			},
+			seed: func(n int, now time.Time) {
+				for i := range n {
+					gh.AddIssue(githubfake.SandboxRepo, githubfake.Issue{Title: fmt.Sprintf("Bench issue %d", i), Body: benchDescription, Labels: []string{"bench"},
+						Assignees: []string{githubfake.SandboxLogin}, Author: "rita", Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
+				}
+			},
+		},
+		{
+			system: connector.GitLab, handler: gl,
+			connector: func(url string) connector.Connector {
+				return connector.Connector{System: connector.GitLab, Deployment: connector.SelfHosted, BaseURL: url, AuthMode: connector.AuthBearer,
+					Project: gitlabfake.SandboxProject, Credential: connector.Credential{Ciphertext: gitlabfake.SandboxToken}}
+			},
+			seed: func(n int, now time.Time) {
+				for i := range n {
+					gl.AddIssue(gitlabfake.Issue{ProjectID: 42, Title: fmt.Sprintf("Bench issue %d", i), Description: benchDescription, Labels: []string{"bench"},
+						Assignees: []string{gitlabfake.SandboxUser}, Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
+				}
+			},
+		},
+	}
+}
+
+const benchDescription = "Steps to reproduce:\n\n1. Open the **report** page\n2. Export as `CSV`\n\nThe last row is missing. See [the guide](https://example.com/guide)."
+
+type discoveryRow struct {
+	discover, raw          time.Duration
+	avgBytes               int
+	incremental, reconcile cycleCost
+}
+
+// cycleCost sums what idle cycles of one kind cost.
+type cycleCost struct {
+	cycles, requests, points int
+}
+
+func runDiscovery(ctx context.Context, o options, rep *report, progress func(string, ...any)) error {
+	for _, n := range o.tickets {
+		for _, f := range fakes() {
+			r, err := measureDiscovery(ctx, f, n, o.idle, o.idleInterval)
+			if err != nil {
+				return fmt.Errorf("%s, %d tickets: %w", f.system, n, err)
+			}
+			cas := fmt.Sprintf("%s, %d tickets", f.system, n)
+			disc, raw := float64(n)/r.discover.Seconds(), float64(n)/r.raw.Seconds()
+			rep.add("discovery", cas, metric{"discovery (tickets/s)", "%.0f"}, disc)
+			rep.add("discovery", cas, metric{"raw publish, same size (msgs/s)", "%.0f"}, raw)
+			rep.add("discovery", cas, metric{"discovery / raw", "%.1f%%"}, 100*disc/raw)
+			rep.add("discovery", cas, metric{"event (bytes)", "%.0f"}, float64(r.avgBytes))
+			if c := r.incremental; c.cycles > 0 {
+				rep.add("discovery", cas, metric{"idle incremental cycle (req)", "%.1f"}, float64(c.requests)/float64(c.cycles))
+			}
+			if c := r.reconcile; c.cycles > 0 {
+				rep.add("discovery", cas, metric{"idle reconcile cycle, every 10th (req)", "%.1f"}, float64(c.requests)/float64(c.cycles))
+			}
+			if f.points != nil {
+				c := r.incremental
+				c.points += r.reconcile.points
+				c.cycles += r.reconcile.cycles
+				rep.add("discovery", cas, metric{"rate-limit points per idle cycle", "%.1f"}, float64(c.points)/float64(max(c.cycles, 1)))
+			}
+			progress("discovery %s: %.0f tickets/s, raw %.0f msgs/s", cas, disc, raw)
+		}
+	}
+	rep.note("discovery", "Discovery: a fake tracker over loopback HTTP to persisted ticket.discovered events, one poller (poller.Run) in the bench process; "+
+		"raw: async JetStream publishes of messages of the same size to the same embedded server, in the same run. "+
+		"Idle cycles: nothing changed at the tracker, after the first reconcile (steady state); GitHub counts rate-limit points, a 304 costs none.")
+	return nil
+}
+
+// measureDiscovery runs one poller against one fake: first discovery of n
+// tickets, then idle cycles; then publishes n raw messages of the same
+// average size.
+func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Duration) (discoveryRow, error) {
+	var r discoveryRow
+	env, err := startBus(ctx, "")
+	if err != nil {
+		return r, err
+	}
+	defer env.close()
+	js := env.js
+	f.seed(n, time.Now())
+	ts := httptest.NewServer(f.handler)
+	defer ts.Close()
+
+	kv, err := js.KeyValue(ctx, bus.BucketConnectors)
+	if err != nil {
+		return r, err
+	}
+	store := connector.NewStore(kv)
+	c := f.connector(ts.URL)
+	// The idle interval from the start: the first cycle's length does not
+	// depend on it, and changing the interval mid-run could meet the race
+	// of issue 9 (a shortened interval lost after a cycle).
+	c.ID, c.Enabled, c.PollInterval = "bench-"+string(f.system), true, interval
+	c.ApplyDefaults(all.Registry())
+	if c, err = store.Create(ctx, c); err != nil {
+		return r, err
+	}
+	states, err := newStateWatch(ctx, js)
+	if err != nil {
+		return r, err
+	}
+	defer states.stop()
+	stream, err := js.Stream(ctx, bus.StreamTickets)
+	if err != nil {
+		return r, err
+	}
+
+	cfg := poller.DefaultConfig()
+	cfg.ReplicaID, cfg.Tick, cfg.ReconcileEvery = "bench", 10*time.Millisecond, 10
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		done <- poller.Run(pctx, cfg, poller.Deps{JS: js, Decrypter: plain{}, Logger: slog.New(slog.DiscardHandler), Trackers: all.Registry()})
+	}()
+	defer func() { cancel(); <-done }()
+
+	// 1. First discovery: until the first cycle has published every ticket
+	// and recorded itself. The events are counted on the stream (a cheap
+	// info call); the poll state is read only when it changes.
+	if err := waitEvents(ctx, stream, uint64(n)); err != nil {
+		return r, err
+	}
+	st, err := states.wait(ctx, c.ID, func(st connector.PollState) bool { return st.Cycles >= 1 })
+	if err != nil {
+		return r, err
+	}
+	r.discover = time.Since(start)
+	if st.KnownCount < n {
+		return r, fmt.Errorf("first cycle knows %d tickets, want at least %d (last error %q)", st.KnownCount, n, st.LastError)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return r, err
+	}
+	if info.State.Msgs == 0 {
+		return r, errors.New("no events were persisted")
+	}
+	r.avgBytes = int(info.State.Bytes / info.State.Msgs)
+
+	// 2. Idle cycles: nothing changes at the tracker.
+	// Start counting after the first reconcile listing, which fills the ETag
+	// cache of whole-set pages: from then on every cycle is steady state.
+	before, err := states.wait(ctx, c.ID, func(st connector.PollState) bool { return st.Cycles > int64(cfg.ReconcileEvery) })
+	if err != nil {
+		return r, err
+	}
+	// Read the state each time it changes to attribute requests to each
+	// cycle, split into incremental cycles and whole-set reconcile cycles.
+	points := func() int {
+		if f.points == nil {
+			return 0
+		}
+		return f.points()
+	}
+	lastCycles, lastReqs, lastPts := before.Cycles, f.handler.Requests(), points()
+	end := time.Now().Add(idle)
+	for time.Now().Before(end) {
+		if !states.changed(ctx, time.Until(end)) {
+			break
+		}
+		st, err := states.store.Head(ctx, c.ID) // one read, not the known tickets
+		if err != nil || st.Cycles == lastCycles {
+			continue
+		}
+		reqs, pts := f.handler.Requests(), points()
+		if st.Cycles == lastCycles+1 { // one cycle completed since the last sample
+			idx := st.Cycles - 1
+			k := &r.incremental
+			if idx%int64(cfg.ReconcileEvery) == int64(cfg.ReconcileEvery-1) {
+				k = &r.reconcile
+			}
+			k.cycles++
+			k.requests += reqs - lastReqs
+			k.points += pts - lastPts
+		}
+		lastCycles, lastReqs, lastPts = st.Cycles, reqs, pts
+	}
+	if ctx.Err() != nil {
+		return r, ctx.Err()
+	}
+	if r.incremental.cycles == 0 {
+		return r, errors.New("no idle cycle was observed")
+	}
+	if info2, err := stream.Info(ctx); err == nil && info2.State.Msgs != info.State.Msgs {
+		return r, fmt.Errorf("idle cycles published %d events", info2.State.Msgs-info.State.Msgs)
+	}
+	// 3. Raw JetStream publish of n messages of the same size, same server.
+	r.raw, err = rawPublish(ctx, js, n, r.avgBytes)
+	return r, err
+}
+
+// waitEvents waits until stream holds at least n messages.
+func waitEvents(ctx context.Context, stream jetstream.Stream, n uint64) error {
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		info, err := stream.Info(ctx)
+		if err == nil && info.State.Msgs >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out waiting for %d events", n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// stateWatch reads poll states only when the poll_state bucket changed: a
+// watch without values tells when (whatever keys the poller writes), and
+// StateStore.Head reads the state's head (not its known tickets) then.
+type stateWatch struct {
+	store *connector.StateStore
+	w     jetstream.KeyWatcher
+}
+
+func newStateWatch(ctx context.Context, js jetstream.JetStream) (*stateWatch, error) {
+	kv, err := js.KeyValue(ctx, bus.BucketPollState)
+	if err != nil {
+		return nil, err
+	}
+	w, err := kv.WatchAll(ctx, jetstream.MetaOnly(), jetstream.UpdatesOnly())
+	if err != nil {
+		return nil, err
+	}
+	return &stateWatch{store: connector.NewStateStore(kv), w: w}, nil
+}
+
+func (s *stateWatch) stop() { _ = s.w.Stop() }
+
+// changed waits up to d for a change, then drains the changes already
+// queued; false when d passed or ctx ended without one.
+func (s *stateWatch) changed(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return false
+	case <-s.w.Updates():
+	}
+	for {
+		select {
+		case <-s.w.Updates():
+		default:
+			return true
+		}
+	}
+}
+
+// wait reads the state of id after each change until ok holds.
+func (s *stateWatch) wait(ctx context.Context, id string, ok func(connector.PollState) bool) (connector.PollState, error) {
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		st, err := s.store.Head(ctx, id) // one read, not the known tickets
+		if err == nil && ok(st) {
+			return st, nil
+		}
+		if time.Now().After(deadline) {
+			return st, fmt.Errorf("timed out (last error %q)", st.LastError)
+		}
+		// A second is the fallback should a change be missed.
+		s.changed(ctx, time.Second)
+		if ctx.Err() != nil {
+			return st, ctx.Err()
+		}
+	}
+}
+
+// rawPublish publishes n messages of size bytes to a scratch stream with the
+// same storage as TICKETS, asynchronously with all acks awaited — the
+// ceiling discovery is compared with. At most the client's default of
+// pending publishes are in flight; a publish waits for room.
+func rawPublish(ctx context.Context, js jetstream.JetStream, n, size int) (time.Duration, error) {
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "BENCH", Subjects: []string{"bench.>"}, Storage: jetstream.FileStorage}); err != nil {
+		return 0, err
+	}
+	payload := []byte(strings.Repeat("x", size))
+	start := time.Now()
+	futures := make([]jetstream.PubAckFuture, 0, n)
+	for i := range n {
+		msg := &nats.Msg{Subject: "bench.raw", Data: payload, Header: nats.Header{}}
+		msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprint("raw-", i))
+		f, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(time.Minute))
+		if err != nil {
+			return 0, err
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return 0, err
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	return time.Since(start), nil
+}
+
+// busEnv is an embedded NATS JetStream server, provisioned, in a scratch directory.
+type busEnv struct {
+	dir string
+	srv *bus.Embedded
+	nc  *nats.Conn
+	js  jetstream.JetStream
+}
+
+// startBus starts the server; listen is a TCP address for other processes
+// ("127.0.0.1:0"), or empty for in-process connections only.
+func startBus(ctx context.Context, listen string) (*busEnv, error) {
+	dir, err := os.MkdirTemp("", "connectorhub-bench-")
+	if err != nil {
+		return nil, err
+	}
+	e := &busEnv{dir: dir}
+	if e.srv, err = bus.StartEmbedded(ctx, bus.EmbeddedConfig{StoreDir: dir + "/nats", Listen: listen}); err != nil {
+		e.close()
+		return nil, err
+	}
+	if e.nc, err = e.srv.Connect(); err != nil {
+		e.close()
+		return nil, err
+	}
+	if e.js, err = jetstream.New(e.nc); err != nil {
+		e.close()
+		return nil, err
+	}
+	if err := bus.Provision(ctx, e.js, bus.ProvisionOptions{}); err != nil {
+		e.close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *busEnv) close() {
+	if e.nc != nil {
+		e.nc.Close()
+	}
+	if e.srv != nil {
+		e.srv.Shutdown()
+	}
+	_ = os.RemoveAll(e.dir)
+}
