@@ -30,6 +30,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,6 +68,8 @@ type options struct {
 
 	results    int
 	wbConnects int
+
+	cpuProfile string // a CPU profile of the whole run, for go tool pprof
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -86,11 +89,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	samples := fs.Int("registry-samples", 0, "registry: Get and Create calls timed (default 1000, -quick 200)")
 	results := fs.Int("results", 0, "writeback: results written (default 3000, -quick 500)")
 	wbConnectors := fs.Int("writeback-connectors", 20, "writeback: connectors the results are spread over")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
 	o := options{reps: *reps, idle: *idle, idleInterval: *idleInterval, scaleInterval: *scaleInterval, scaleWindow: *scaleWindow,
-		hubBinary: *hub, registryN: *registryN, samples: *samples, results: *results, wbConnects: *wbConnectors}
+		hubBinary: *hub, registryN: *registryN, samples: *samples, results: *results, wbConnects: *wbConnectors, cpuProfile: *cpuProfile}
 	pick := func(v, full, q int) int {
 		switch {
 		case v > 0:
@@ -157,6 +161,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseOptions(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep := newReport()
 	defer removeBuiltHub()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
@@ -110,6 +111,11 @@ func runWriteback(ctx context.Context, o options, rep *report, progress func(str
 			failed += int(n)
 		}
 	}
+	if failed > 0 {
+		for _, reason := range failedReasons(ctx, out, 3) {
+			progress("writeback: dead-lettered: %s", reason)
+		}
+	}
 	cas := fmt.Sprintf("%d results, %d connectors", o.results, o.wbConnects)
 	rate := float64(o.results) / elapsed.Seconds()
 	rep.add("writeback", cas, metric{"results/s", "%.0f"}, rate)
@@ -118,4 +124,27 @@ func runWriteback(ctx context.Context, o options, rep *report, progress func(str
 		"(default config, in the bench process, writeback_ledger on), timed until WRITEBACK holds an outcome for each; one fake Jira Cloud over loopback.")
 	progress("writeback: %.0f results/s, %d failed", rate, failed)
 	return nil
+}
+
+// failedReasons reads up to n writeback.failed events' reasons, so a bench
+// run that lost results says why.
+func failedReasons(ctx context.Context, out jetstream.Stream, n int) []string {
+	cons, err := out.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"writeback.failed.>"}})
+	if err != nil {
+		return []string{err.Error()}
+	}
+	batch, err := cons.FetchNoWait(n)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var reasons []string
+	for msg := range batch.Messages() {
+		var ev chv1.WritebackFailed
+		if err := protojson.Unmarshal(msg.Data(), &ev); err != nil {
+			reasons = append(reasons, err.Error())
+			continue
+		}
+		reasons = append(reasons, fmt.Sprintf("%s (%d attempts): %s", ev.GetResultId(), ev.GetAttempts(), ev.GetReason()))
+	}
+	return reasons
 }

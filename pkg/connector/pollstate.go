@@ -52,6 +52,10 @@ type PollState struct {
 	Late time.Duration `json:"late,omitempty"`
 	// Owner is the replica that last polled the connector.
 	Owner string `json:"owner,omitempty"`
+	// KeyForm is the form of the ticket keys in Known (0: as first stored,
+	// possibly bare numbers; see the poller's migrateKeys). A state already
+	// in the current form is not checked key by key again.
+	KeyForm int `json:"key_form,omitempty"`
 
 	// Revision is the KV revision the state was read at.
 	Revision uint64 `json:"-"`

@@ -72,6 +72,12 @@ type Config struct {
 	// description, with a marker saying how many, so an oversized ticket
 	// never blocks its connector.
 	MaxEventBytes int `env:"POLLER_MAX_EVENT_BYTES" envDefault:"524288"`
+	// SaveEvery spaces the poll-state saves within a listing: acknowledged
+	// pages are saved at most this often, and always at the end of the
+	// listing or when it is cut short. A replica that dies in between
+	// publishes those pages again (their event ids make them duplicates).
+	// 0 saves after every page.
+	SaveEvery time.Duration `env:"POLLER_SAVE_EVERY" envDefault:"250ms"`
 }
 
 // DefaultConfig is what an empty environment gives: the envDefault tags
@@ -89,6 +95,9 @@ func (c Config) Validate() error {
 	}
 	if c.Tick <= 0 || c.Tick > c.LeaseTTL/3 {
 		errs = append(errs, errors.New("POLLER_TICK must be positive and at most a third of the lease TTL"))
+	}
+	if c.SaveEvery < 0 {
+		return errors.New("POLLER_SAVE_EVERY must not be negative")
 	}
 	if c.Lookback < 0 {
 		errs = append(errs, errors.New("POLLER_LOOKBACK must not be negative"))

@@ -87,6 +87,14 @@ type cycleRun struct {
 	d    trackers.Discoverer
 	// conditional: the tracker answers unchanged listings 304 (ETags are kept).
 	conditional bool
+	// pending is the page published and not yet settled (publishPage);
+	// inFlight its tickets' versions, until they are known.
+	pending  *pendingPage
+	inFlight map[string]time.Time
+	// saved is when flush last saved; unsaved says pages were settled
+	// since (POLLER_SAVE_EVERY).
+	saved   time.Time
+	unsaved bool
 }
 
 func (r *cycleRun) save(ctx context.Context) error {
@@ -152,7 +160,16 @@ const (
 // that completes publishes a closure for every known ticket it lacks; a
 // reconcile that meets a ticket no incremental query reported asks for a
 // resync.
-func (r *cycleRun) listing(ctx context.Context, since time.Time, kind listKind) error {
+func (r *cycleRun) listing(ctx context.Context, since time.Time, kind listKind) (err error) {
+	defer func() {
+		// A listing cut short still settles the page it published: the
+		// cursor keeps what was acknowledged.
+		if err != nil && (r.pending != nil || r.unsaved) {
+			if ferr := r.flush(ctx, true); ferr != nil {
+				r.log.Debug("last published page not settled", "error", ferr)
+			}
+		}
+	}()
 	whole := kind != listIncremental
 	publish := kind != listReconcile
 	cached := r.st.IncrementalPages
@@ -248,6 +265,9 @@ func (r *cycleRun) listing(ctx context.Context, since time.Time, kind listKind) 
 		}
 		token = pc.Next
 	}
+	if err := r.flush(ctx, true); err != nil {
+		return err
+	}
 	if whole {
 		r.st.Pages = pages
 	} else {
@@ -293,18 +313,18 @@ func (r *cycleRun) discover(ctx context.Context, q trackers.DiscoveryQuery) (tra
 	return backoff.Retry(ctx, op, backoff.WithBackOff(b), backoff.WithMaxTries(uint(r.p.cfg.Retries+1)))
 }
 
-// publishPage publishes discovered/updated events for a page, waits for every
-// ack, then records the tickets as known and advances the cursor and saves.
+// publishPage publishes discovered/updated events for a page without
+// waiting for their acks, then settles the page before it: waits for its
+// acks, records its tickets as known, advances the cursor and saves. So the
+// bus acknowledges one page while the next is published, and the cursor
+// never passes what was acknowledged. flush settles the last page.
 func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) error {
-	var futures []jetstream.PubAckFuture
-	type change struct {
-		key     string
-		updated time.Time
-	}
-	var changes []change
-	var kinds []string
+	next := &pendingPage{tickets: tickets}
 	for _, tk := range tickets {
 		prev, known := r.st.Known[tk.Key]
+		if p, ok := r.inFlight[tk.Key]; ok {
+			prev, known = p, true
+		}
 		if known && !tk.Updated.After(prev) {
 			continue // already published at this version
 		}
@@ -320,26 +340,70 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 		if err != nil {
 			return fmt.Errorf("publish %s: %w", tk.Key, err)
 		}
-		futures = append(futures, f)
-		changes = append(changes, change{tk.Key, tk.Updated})
-		kinds = append(kinds, kind)
+		next.futures = append(next.futures, f)
+		next.changes = append(next.changes, knownChange{tk.Key, tk.Updated})
+		next.kinds = append(next.kinds, kind)
+		if r.inFlight == nil {
+			r.inFlight = map[string]time.Time{}
+		}
+		r.inFlight[tk.Key] = tk.Updated
 	}
-	if err := awaitAcks(ctx, futures, func(i int, ack *jetstream.PubAck) {
-		r.p.metrics.TicketPublished(ctx, r.c.System, kinds[i], ack.Duplicate)
+	if err := r.flush(ctx, false); err != nil {
+		return err
+	}
+	r.pending = next
+	return nil
+}
+
+// pendingPage is a page published and not yet settled.
+type pendingPage struct {
+	tickets []trackers.Ticket
+	futures []jetstream.PubAckFuture
+	changes []knownChange
+	kinds   []string // each future's event type, for the metrics
+}
+
+type knownChange struct {
+	key     string
+	updated time.Time
+}
+
+// flush settles the page published last, if any: waits for every ack,
+// then records its tickets as known, advances the cursor and saves.
+func (r *cycleRun) flush(ctx context.Context, force bool) error {
+	pg := r.pending
+	if pg == nil {
+		if force && r.unsaved {
+			r.saved, r.unsaved = time.Now(), false
+			return r.save(ctx)
+		}
+		return nil
+	}
+	r.pending = nil
+	if err := awaitAcks(ctx, pg.futures, func(i int, ack *jetstream.PubAck) {
+		r.p.metrics.TicketPublished(ctx, r.c.System, pg.kinds[i], ack.Duplicate)
 	}); err != nil {
 		return err
 	}
-	for _, ch := range changes {
+	for _, ch := range pg.changes {
 		r.st.SetKnown(ch.key, ch.updated)
+		if r.inFlight[ch.key].Equal(ch.updated) {
+			delete(r.inFlight, ch.key)
+		}
 	}
-	for _, tk := range tickets {
+	for _, tk := range pg.tickets {
 		if tk.Updated.After(r.st.Cursor) {
 			r.st.Cursor = tk.Updated
 		}
 	}
-	if len(changes) > 0 {
-		r.log.Info("published ticket events", "count", len(changes))
+	if len(pg.changes) > 0 {
+		r.log.Info("published ticket events", "count", len(pg.changes))
 	}
+	if !force && r.p.cfg.SaveEvery > 0 && time.Since(r.saved) < r.p.cfg.SaveEvery {
+		r.unsaved = true // the listing's end (or a later flush) saves it
+		return nil
+	}
+	r.saved, r.unsaved = time.Now(), false
 	return r.save(ctx)
 }
 

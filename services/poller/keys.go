@@ -9,6 +9,10 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
+// keyFormPublished is PollState.KeyForm once migrateKeys has run: every key
+// is in the form the tracker publishes (issue 17's "owner/repo#12").
+const keyFormPublished = 1
+
 // migrateKeys rewrites the ticket keys a poll state holds into the form the
 // connector's tracker publishes now (trackers.KeyNormalizer): a state written
 // before GitHub and GitLab published "owner/repo#12" knows its tickets as
@@ -18,9 +22,14 @@ import (
 // published, so it is published again only when it changes, as an update
 // under its new key. Keys already in the new form, keys the tracker does not
 // recognise, and trackers without a KeyNormalizer are left as they are, so
-// this is a no-op after the first cycle. The rewritten state is saved with
+// the state records
+// that it was migrated (KeyForm), so later cycles skip the walk. The rewritten state is saved with
 // the cycle.
 func migrateKeys(reg *trackers.Registry, c connector.Connector, st connector.PollState, log *slog.Logger) connector.PollState {
+	if st.KeyForm >= keyFormPublished {
+		return st // migrated once: an idle cycle does not walk every known key
+	}
+	st.KeyForm = keyFormPublished
 	tr, ok := reg.Lookup(c.System)
 	if !ok {
 		return st

@@ -52,3 +52,20 @@ func TestMigrateKeysMovesOnlyWhatTheTrackerRecognises(t *testing.T) {
 		})
 	}
 }
+
+// The walk over every known key runs once per state: a migrated state says
+// so, and later cycles leave it alone.
+func TestMigrateKeysRunsOncePerState(t *testing.T) {
+	t.Parallel()
+	c := connector.Connector{System: connector.GitHub, Project: "acme/widgets"}
+	at := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
+	st := migrateKeys(all.Registry(), c, connector.PollState{Known: map[string]time.Time{"1": at}}, nil)
+	if st.KeyForm != keyFormPublished || !st.Known["acme/widgets#1"].Equal(at) {
+		t.Fatalf("first migration: key form %d, known %v", st.KeyForm, st.Known)
+	}
+	// A bare key in a migrated state is no longer taken for an old one.
+	st.Known = map[string]time.Time{"2": at}
+	if got := migrateKeys(all.Registry(), c, st, nil); len(got.Known) != 1 || !got.Known["2"].Equal(at) {
+		t.Errorf("a migrated state was walked again: known %v", got.Known)
+	}
+}

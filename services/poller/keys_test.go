@@ -64,6 +64,7 @@ func TestUpgradeFromBareNumberKeysRepublishesNothing(t *testing.T) {
 		old[bare(k)] = at
 	}
 	st.Known = old
+	st.KeyForm = 0 // as the old release stored it: no key form recorded
 	for _, pages := range [][]connector.PageCache{st.Pages, st.IncrementalPages} {
 		for i := range pages {
 			for j, k := range pages[i].Keys {

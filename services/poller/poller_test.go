@@ -400,6 +400,32 @@ func TestCursorNeverPassesWhatWasNotPublished(t *testing.T) {
 	}
 }
 
+// With saves spaced (POLLER_SAVE_EVERY) and a page in flight, a listing cut
+// short still settles and keeps every page it published, not only those
+// saved on the way.
+func TestSpacedSavesKeepEveryAcknowledgedPageWhenAListingFails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Second)
+	e.addConnector(t, "jira-spaced", 100*time.Millisecond)
+	base := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	for i := range 9 {
+		e.mem.add("jira-spaced", fmt.Sprintf("SP-%d", i), base.Add(time.Duration(i)*time.Minute))
+	}
+	// Pages 1 and 2 succeed, page 3 is malformed.
+	e.mem.failNext(nil, nil, fmt.Errorf("page 3: %w", trackers.ErrMalformedResponse))
+	e.start(t, "r1", func(c *Config) { c.SaveEvery = time.Hour })
+	states, _ := e.js.KeyValue(context.Background(), bus.BucketPollState)
+	ss := connector.NewStateStore(states)
+	var first connector.PollState
+	testenv.Eventually(t, 5*time.Second, "the failed cycle's state", func() bool {
+		first, _ = ss.Get(context.Background(), "jira-spaced")
+		return first.LastError != ""
+	})
+	if !first.Cursor.Equal(base.Add(5*time.Minute)) || len(first.Known) != 6 {
+		t.Fatalf("after a failed page 3 the cursor is %v with %d known; want the last ticket of page 2 (%v) and 6 known", first.Cursor, len(first.Known), base.Add(5*time.Minute))
+	}
+}
+
 func TestRetriesTransientFailuresAndDefersLongRateLimits(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 30*time.Second)

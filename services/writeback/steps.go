@@ -65,10 +65,9 @@ func (s *Service) process(ctx context.Context, res result, delivered uint64) err
 	entry, err := s.ledger.Get(ctx, res.ID)
 	switch {
 	case errors.Is(err, ledger.ErrNotFound):
+		// Created by the first save (revision 0: a concurrent delivery
+		// that created it first makes that save fail with ErrConflict).
 		entry = ledger.Entry{ResultID: res.ID, ConnectorID: res.ConnectorID, System: string(res.System), Result: res.Payload, Steps: map[string]ledger.Step{}}
-		if entry, err = s.ledger.Put(ctx, entry); err != nil {
-			return err
-		}
 	case err != nil:
 		return err
 	}
@@ -153,14 +152,30 @@ func (s *Service) deadLetter(ctx context.Context, res result, w *work, cause err
 }
 
 // work is one delivery's progress through the steps of a result.
+//
+// Ledger writes: the entry is saved only where a crash right after would
+// otherwise lead to a wrong repeat, not after every change:
+//   - before a step that has a marker (comment, sub-task) is tried, so a
+//     redelivery looks for the marker before trying it again;
+//   - before any step is tried once the conflict decision is new, so a
+//     redelivery does not change its mind (the status write it guards would
+//     itself move the ticket's updated time);
+//   - when a step fails, and when the result completes or is dead-lettered.
+//
+// A step without a marker (status, pull request) recorded done but not yet
+// saved is repeated after a crash; both are idempotent (see status and
+// pullRequest). A result with a status and a comment thus costs three KV
+// writes instead of seven.
 type work struct {
-	svc       *Service
-	result    result
-	entry     ledger.Entry
-	connector connector.Connector
-	session   *trackers.Session
-	tracker   trackers.Tracker
-	log       interface {
+	svc    *Service
+	result result
+	entry  ledger.Entry
+	// decisionUnsaved: decide read the ticket and the ledger does not have it yet.
+	decisionUnsaved bool
+	connector       connector.Connector
+	session         *trackers.Session
+	tracker         trackers.Tracker
+	log             interface {
 		Info(msg string, args ...any)
 		Warn(msg string, args ...any)
 	}
@@ -172,6 +187,7 @@ func (w *work) save(ctx context.Context) error {
 		return err
 	}
 	w.entry = entry
+	w.decisionUnsaved = false
 	return nil
 }
 
@@ -333,6 +349,12 @@ func (f stepFailures) allPermanent() bool {
 	return !slices.ContainsFunc(f, func(sf stepFailure) bool { return !sf.permanent })
 }
 
+// ticketHeadReader is a tracker that can read just what decide needs (the
+// update time, the reporter), cheaper than the whole ticket (Jira).
+type ticketHeadReader interface {
+	GetTicketHead(ctx context.Context, s *trackers.Session, key string) (trackers.Ticket, error)
+}
+
 // decide reads the ticket once per result: whether a person changed it after
 // the agent's base time (the conflict), and who reported it (the mention).
 // The decision is recorded, so a redelivery does not change its mind.
@@ -340,11 +362,16 @@ func (w *work) decide(ctx context.Context) error {
 	if w.entry.Decided || (w.result.TargetStatus == "" && !w.result.MentionReporter) {
 		return nil
 	}
-	reader, ok := w.tracker.(trackers.TicketReader)
-	if !ok {
-		return fmt.Errorf("%w: reading tickets on %s", errUnsupported, w.connector.System)
+	get := func(ctx context.Context, s *trackers.Session, key string) (trackers.Ticket, error) {
+		return trackers.Ticket{}, fmt.Errorf("%w: reading tickets on %s", errUnsupported, w.connector.System)
 	}
-	tk, err := reader.GetTicket(ctx, w.session, w.result.TicketKey)
+	if reader, ok := w.tracker.(trackers.TicketReader); ok {
+		get = reader.GetTicket
+	}
+	if head, ok := w.tracker.(ticketHeadReader); ok {
+		get = head.GetTicketHead
+	}
+	tk, err := get(ctx, w.session, w.result.TicketKey)
 	if err != nil {
 		return fmt.Errorf("read ticket %s: %w", w.result.TicketKey, err)
 	}
@@ -352,7 +379,8 @@ func (w *work) decide(ctx context.Context) error {
 	w.entry.Conflict = !base.IsZero() && tk.Updated.After(base)
 	w.entry.ReporterID, w.entry.ReporterLogin, w.entry.ReporterName = tk.Reporter.ID, tk.Reporter.Login, tk.Reporter.DisplayName
 	w.entry.Decided = true
-	return w.save(ctx)
+	w.decisionUnsaved = true // saved before the first step is tried
+	return nil
 }
 
 // step runs one idempotent step: done steps are skipped; a step that was
@@ -374,8 +402,10 @@ func (w *work) step(ctx context.Context, name, kind string, do func(context.Cont
 		}
 	}
 	w.entry.Steps[name] = ledger.Step{State: ledger.Started}
-	if err := w.save(ctx); err != nil {
-		return fmt.Errorf("%w: %w", errLedger, err)
+	if find != nil || w.decisionUnsaved {
+		if err := w.save(ctx); err != nil {
+			return fmt.Errorf("%w: %w", errLedger, err)
+		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, w.svc.cfg.StepTimeout)
 	link, err := do(sctx)
@@ -391,11 +421,12 @@ func (w *work) step(ctx context.Context, name, kind string, do func(context.Cont
 	return w.record(ctx, name, kind, link)
 }
 
-func (w *work) record(ctx context.Context, name, kind string, link trackers.Link) error {
+// record notes a step as done. The next save (before the next step with a
+// marker, or at completion) writes it: until then a crash leaves a marker
+// step "started", which the redelivery finds at the tracker, and a step
+// without a marker unrecorded, which it repeats harmlessly.
+func (w *work) record(_ context.Context, name, kind string, link trackers.Link) error {
 	w.entry.Steps[name] = ledger.Step{State: ledger.Done, URL: link.URL, Key: link.Key, Kind: kind}
-	if err := w.save(ctx); err != nil {
-		return fmt.Errorf("%w: %w", errLedger, err)
-	}
 	return nil
 }
 
@@ -405,9 +436,6 @@ func (w *work) status(ctx context.Context) error {
 			w.entry.Steps["status"] = ledger.Step{State: ledger.Skipped, Note: "the ticket changed after the result's base time; tracker_wins"}
 			w.entry.StatusOutcome = OutcomeSkippedTracker
 			w.log.Info("status step skipped: the ticket changed after the base time (tracker_wins)")
-			if err := w.save(ctx); err != nil {
-				return fmt.Errorf("%w: %w", errLedger, err)
-			}
 		}
 		return nil
 	}

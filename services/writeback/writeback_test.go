@@ -395,3 +395,30 @@ func TestTicketLabelNamesTheNumberWithinTheRepository(t *testing.T) {
 		}
 	}
 }
+
+// The ledger is written only where a crash needs it (see work): for a
+// status, a comment and two sub-tasks, once for the decision before the
+// status, once before each marker step and once at completion.
+func TestLedgerWritesOnlyWhereACrashNeedsThem(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, connector.TrackerWins, nil)
+	e.run(t)
+	e.publish(t, fullResult("res-writes", time.Now()))
+	if _, failed := e.outcome(t, "res-writes"); failed != nil {
+		t.Fatalf("failed: %v", failed.GetReason())
+	}
+	st, err := e.js.Stream(context.Background(), "KV_"+bus.BucketWritebackLedger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One result in this bucket: its last sequence counts its writes.
+	if got := info.State.LastSeq; got != 5 {
+		t.Errorf("%d ledger writes for one result, want 5 (decision, comment, 2 sub-tasks, completion)", got)
+	}
+}
+
+var _ ticketHeadReader = jira.Tracker{}

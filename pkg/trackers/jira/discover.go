@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
@@ -49,11 +51,12 @@ func (Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.Dis
 		return trackers.DiscoveryPage{}, err
 	}
 	page := trackers.DiscoveryPage{NextPageToken: next}
-	for _, is := range issues {
-		t, err := c.ticketOf(is)
-		if err != nil {
-			return trackers.DiscoveryPage{}, err
-		}
+	converted, err := c.ticketsOf(issues)
+	if err != nil {
+		return trackers.DiscoveryPage{}, err
+	}
+	for i, is := range issues {
+		t := converted[i]
 		if q.Full && s.Connector.IndexComments && is.Fields.Comment != nil && is.Fields.Comment.Total > len(is.Fields.Comment.Comments) {
 			// Search results carry the first comments only: read the rest.
 			if t.Comments, err = c.allComments(ctx, is.Key); err != nil {
@@ -253,4 +256,38 @@ func (c jiraClient) allComments(ctx context.Context, key string) ([]trackers.Com
 		err = convErr
 	}
 	return out, err
+}
+
+// ticketsOf converts a page of issues. Rich text makes a conversion cost
+// tens of microseconds, so a full page is split across the available cores:
+// the next page is on its way meanwhile, and the listing waits for this one.
+func (c jiraClient) ticketsOf(issues []jiraIssue) ([]trackers.Ticket, error) {
+	out := make([]trackers.Ticket, len(issues))
+	workers := min(runtime.GOMAXPROCS(0), len(issues)/16)
+	if workers <= 1 {
+		for i, is := range issues {
+			t, err := c.ticketOf(is)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = t
+		}
+		return out, nil
+	}
+	errs := make([]error, len(issues))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(issues); i += workers {
+				out[i], errs[i] = c.ticketOf(issues[i])
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err // the first, as the loop above would return
+		}
+	}
+	return out, nil
 }

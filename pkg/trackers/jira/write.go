@@ -106,9 +106,24 @@ func (Tracker) SetStatus(ctx context.Context, s *trackers.Session, key, status s
 	}
 	body := map[string]any{"transition": map[string]string{"id": id}}
 	if err := c.do(ctx, http.MethodPost, "issue/"+key+"/transitions", nil, body, nil); err != nil {
+		// Someone (another result for the same ticket, a person) moved it
+		// between the read and the transition: Jira refuses a transition
+		// that no longer applies. Already at the target is what was asked.
+		if jiraStatus(err) == http.StatusBadRequest && c.hasStatus(ctx, key, want) {
+			return link, nil
+		}
 		return trackers.Link{}, notFoundAs(err, key)
 	}
 	return link, nil
+}
+
+// hasStatus says whether the issue is now in status (false when it cannot tell).
+func (c jiraClient) hasStatus(ctx context.Context, key, status string) bool {
+	var cur jiraIssue
+	if err := c.do(ctx, http.MethodGet, "issue/"+key, url.Values{"fields": {"status"}}, nil, &cur); err != nil {
+		return false
+	}
+	return cur.Fields != nil && cur.Fields.Status != nil && strings.EqualFold(cur.Fields.Status.Name, status)
 }
 
 // AddComment posts a comment: ADF on Cloud (the mention as a mention node),

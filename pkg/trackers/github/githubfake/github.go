@@ -108,6 +108,11 @@ type Server struct {
 	nextID    int64                 // ids of issues, comments and labels
 	rate      rateLimits
 	mutations []time.Time
+	// gen moves on every lock that may change a listing (cache.go);
+	// lastList and encoded are the listing's caches.
+	gen      uint64
+	lastList *listResult
+	encoded  map[*Issue]encodedIssue
 }
 
 // New returns a fake holding the given users, tokens and repositories.
@@ -144,14 +149,14 @@ func New(opts Options) *Server {
 
 // AddUser adds or replaces a user.
 func (s *Server) AddUser(u User) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	s.users[u.Login] = u
 }
 
 // AddToken adds or replaces a token.
 func (s *Server) AddToken(t Token) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	s.tokens[t.Value] = t
 }
@@ -161,7 +166,7 @@ func (s *Server) AddRepo(r Repo) {
 	if r.DefaultBranch == "" {
 		r.DefaultBranch = "main"
 	}
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	key := strings.ToLower(r.FullName())
 	if st, ok := s.repos[key]; ok {

@@ -118,7 +118,7 @@ func (s *Server) userID(login string) int64 {
 // given); State defaults to "open" and Author to the repository owner. It
 // panics on an unknown repository (a broken test).
 func (s *Server) AddIssue(repo string, is Issue) int {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	return s.addIssue(s.mustRepo(repo), is)
 }
@@ -190,7 +190,7 @@ func copyIssue(is *Issue) Issue {
 
 // Issue returns a copy of an issue (or pull request) by number.
 func (s *Server) Issue(repo string, n int) (Issue, bool) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	st, ok := s.repos[strings.ToLower(repo)]
 	if !ok {
@@ -205,7 +205,7 @@ func (s *Server) Issue(repo string, n int) (Issue, bool) {
 
 // Issues returns copies of a repository's issues and pull requests by number.
 func (s *Server) Issues(repo string) []Issue {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	st := s.mustRepo(repo)
 	out := make([]Issue, 0, len(st.issues))
@@ -218,7 +218,7 @@ func (s *Server) Issues(repo string) []Issue {
 
 // Comments returns copies of an issue's comments, oldest first.
 func (s *Server) Comments(repo string, n int) []Comment {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	st := s.mustRepo(repo)
 	out := make([]Comment, 0, len(st.comments[n]))
@@ -230,7 +230,7 @@ func (s *Server) Comments(repo string, n int) []Comment {
 
 // AddComment adds a comment by author (a person commenting) and returns its id.
 func (s *Server) AddComment(repo string, n int, author, body string) int64 {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	st, is := s.mustIssue(repo, n)
 	return s.addComment(st, is, author, body).ID
@@ -248,7 +248,7 @@ func (s *Server) addComment(st *repoState, is *Issue, author, body string) *Comm
 
 // Close closes an issue as completed.
 func (s *Server) Close(repo string, n int) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	_, is := s.mustIssue(repo, n)
 	now := time.Now().UTC().Truncate(time.Second)
@@ -257,7 +257,7 @@ func (s *Server) Close(repo string, n int) {
 
 // Unassign removes login from an issue's assignees.
 func (s *Server) Unassign(repo string, n int, login string) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	_, is := s.mustIssue(repo, n)
 	is.Assignees = slices.DeleteFunc(is.Assignees, func(a string) bool { return strings.EqualFold(a, login) })
@@ -266,7 +266,7 @@ func (s *Server) Unassign(repo string, n int, login string) {
 
 // Touch moves an issue's update time to at, as an edit would.
 func (s *Server) Touch(repo string, n int, at time.Time) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	_, is := s.mustIssue(repo, n)
 	is.Updated = at.UTC().Truncate(time.Second)
@@ -275,7 +275,7 @@ func (s *Server) Touch(repo string, n int, at time.Time) {
 // PullRequests returns the open pull requests whose head is head: a branch
 // of the repository itself, or "owner:branch".
 func (s *Server) PullRequests(repo, head string) []Issue {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	st := s.mustRepo(repo)
 	var out []Issue
@@ -425,28 +425,38 @@ func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []*Issue
-	for _, is := range c.st.issues {
-		switch {
-		case state != "all" && is.State != state,
-			!since.IsZero() && is.Updated.Before(since),
-			creator != "" && !strings.EqualFold(creator, is.Author),
-			!assigneeMatches(assignee, is.Assignees),
-			slices.ContainsFunc(labels, func(l string) bool { return !containsFold(is.Labels, l) }):
-			continue
+	lq := listQuery{st: c.st, state: state, creator: creator, assignee: assignee, labels: strings.Join(labels, ","),
+		sort: q.Get("sort"), dir: q.Get("direction"), since: since}
+	out, ok := s.cachedList(lq)
+	if !ok {
+		for _, is := range c.st.issues {
+			switch {
+			case state != "all" && is.State != state,
+				!since.IsZero() && is.Updated.Before(since),
+				creator != "" && !strings.EqualFold(creator, is.Author),
+				!assigneeMatches(assignee, is.Assignees),
+				slices.ContainsFunc(labels, func(l string) bool { return !containsFold(is.Labels, l) }):
+				continue
+			}
+			out = append(out, is)
 		}
-		out = append(out, is)
+		sortIssues(out, lq.sort, lq.dir)
+		s.lastList = &listResult{gen: s.gen, q: lq, out: out}
 	}
-	sortIssues(out, q.Get("sort"), q.Get("direction"))
 	page, ok := s.paginate(w, r, len(out))
 	if !ok {
 		return
 	}
-	items := make([]map[string]any, 0, page.hi-page.lo)
+	items := make([][]byte, 0, page.hi-page.lo)
 	for _, is := range out[page.lo:page.hi] {
-		items = append(items, s.issueJSON(c.api, c.st, is))
+		b, err := s.issueBytes(c.api, c.st, is)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		items = append(items, b)
 	}
-	fakehttp.JSON(w, http.StatusOK, items)
+	fakehttp.RawJSON(w, http.StatusOK, fakehttp.AppendArray(make([]byte, 0, fakehttp.EncodedLen(items)), items))
 }
 
 func containsFold(list []string, v string) bool {
@@ -549,7 +559,7 @@ func (s *Server) getIssue(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is, ok := s.issueOf(w, r, c.st)
 	if !ok {
@@ -621,7 +631,7 @@ func (s *Server) createIssue(w http.ResponseWriter, r *http.Request) {
 		}
 		is.Assignees = in.Assignees
 	}
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	n := s.addIssue(c.st, is)
 	fakehttp.JSON(w, http.StatusCreated, s.issueJSON(c.api, c.st, c.st.issues[n]))
@@ -643,7 +653,7 @@ func (s *Server) updateIssue(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in) {
 		return
 	}
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is, ok := s.issueOf(w, r, c.st)
 	if !ok {
@@ -712,7 +722,7 @@ func (s *Server) addLabels(w http.ResponseWriter, r *http.Request) {
 		validationFailed(w, "Invalid request.\n\nNo labels given.")
 		return
 	}
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is, ok := s.issueOf(w, r, c.st)
 	if !ok {
@@ -732,7 +742,7 @@ func (s *Server) removeLabel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is, ok := s.issueOf(w, r, c.st)
 	if !ok {
@@ -763,7 +773,7 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request) {
 		}
 		since = t
 	}
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is, ok := s.issueOf(w, r, c.st)
 	if !ok {
@@ -801,7 +811,7 @@ func (s *Server) createComment(w http.ResponseWriter, r *http.Request) {
 		validationFailed(w, "Validation Failed", map[string]string{"resource": "IssueComment", "field": "body", "code": "missing_field"})
 		return
 	}
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is, ok := s.issueOf(w, r, c.st)
 	if !ok {
@@ -820,7 +830,7 @@ func (s *Server) listPulls(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	state := cmp.Or(q.Get("state"), "open")
 	head, base := q.Get("head"), q.Get("base")
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	var out []*Issue
 	for _, is := range c.st.issues {
@@ -880,7 +890,7 @@ func (s *Server) createPull(w http.ResponseWriter, r *http.Request) {
 		validationFailed(w, "Validation Failed", map[string]string{"resource": "PullRequest", "code": "custom", "message": "No commits between " + in.Base + " and " + branch})
 		return
 	}
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	for _, is := range c.st.issues {
 		if pr := is.PullRequest; pr != nil && is.State == "open" && pr.Base == in.Base && headMatches(c.st, pr, in.Head) {

@@ -103,6 +103,11 @@ type Server struct {
 	tokens   map[string]Token // by value
 	projects []Project
 	issues   []*issueState // in iid order
+	// gen moves on every lock that may change a listing (cache.go);
+	// lastList and encoded are the listing's caches.
+	gen      uint64
+	lastList *listResult
+	encoded  map[*issueState]encodedIssue
 	mrs      []*MergeRequest
 	lastIID  int64
 	lastNote int64
@@ -152,21 +157,21 @@ func New(opts Options) *Server {
 
 // AddUser adds or replaces a user.
 func (s *Server) AddUser(u User) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	s.users[u.Username] = u
 }
 
 // AddToken adds or replaces a token.
 func (s *Server) AddToken(t Token) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	s.tokens[t.Value] = t
 }
 
 // AddProject adds or replaces (by id) a project.
 func (s *Server) AddProject(p Project) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	if p.Visibility == "" {
 		p.Visibility = "private"

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/trackers/internal/fakehttp"
+	gojson "github.com/goccy/go-json"
 )
 
 // Issue is a GitLab issue.
@@ -54,7 +55,7 @@ func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 // AddIssue adds an issue and returns its iid. Zero fields get defaults: the
 // first project, the first user as author, state opened, created now.
 func (s *Server) AddIssue(is Issue) int64 {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	if is.ProjectID == 0 && len(s.projects) > 0 {
 		is.ProjectID = s.projects[0].ID
@@ -110,7 +111,7 @@ func (s *Server) issueLocked(iid int64) *issueState {
 
 // Issue returns an issue by iid.
 func (s *Server) Issue(iid int64) (Issue, bool) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is := s.issueLocked(iid)
 	if is == nil {
@@ -124,7 +125,7 @@ func (s *Server) Issue(iid int64) (Issue, bool) {
 
 // Notes returns the notes of an issue, oldest first (system notes included).
 func (s *Server) Notes(iid int64) []Note {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	if is := s.issueLocked(iid); is != nil {
 		return slices.Clone(is.notes)
@@ -135,7 +136,7 @@ func (s *Server) Notes(iid int64) []Note {
 // AddNote adds a note to an issue as the given author (a person commenting)
 // and returns its id; it moves the issue's update time.
 func (s *Server) AddNote(iid int64, author, body string) int64 {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is := s.issueLocked(iid)
 	if is == nil {
@@ -155,7 +156,7 @@ func (s *Server) addNoteLocked(is *issueState, n Note, at time.Time) int64 {
 
 // edit applies f to an issue and moves its update time to at.
 func (s *Server) edit(iid int64, at time.Time, f func(*issueState)) bool {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is := s.issueLocked(iid)
 	if is == nil {
@@ -205,7 +206,7 @@ func (s *Server) SetLabels(iid int64, labels ...string) bool {
 
 // issuesOf returns copies of a project's issues, in iid order.
 func (s *Server) issuesOf(projectID int64) []issueState {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	var out []issueState
 	for _, is := range s.issues {
@@ -228,7 +229,7 @@ func (s *Server) pathIssue(w http.ResponseWriter, r *http.Request, a access) (is
 		fakehttp.JSON(w, http.StatusBadRequest, map[string]string{"error": "issue_iid is invalid"})
 		return issueState{}, false
 	}
-	s.mu.Lock()
+	s.lock()
 	is := s.issueLocked(iid)
 	var c issueState
 	if is != nil && is.ProjectID == a.project.ID {
@@ -279,58 +280,66 @@ func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	// Filter, sort and page the live issues under the lock, and copy only
-	// the page: a page costs O(issues) comparisons, not O(issues) copies.
+	orderBy := q.Get("order_by")
+	if orderBy == "" {
+		orderBy = "created_at"
+	}
+	desc := q.Get("sort") != "asc"
+	key := func(is *issueState) time.Time {
+		if orderBy == "updated_at" {
+			return is.Updated
+		}
+		return is.Created
+	}
+	cmp := func(a, b *issueState) int {
+		c := 0
+		if orderBy != "id" {
+			c = key(a).Compare(key(b))
+		}
+		if c == 0 {
+			c = int(a.IID - b.IID)
+		}
+		if desc {
+			c = -c
+		}
+		return c
+	}
+	lq := listQuery{project: a.project.ID, state: state, orderBy: orderBy, desc: desc, after: after, before: before,
+		labels: strings.Join(labels, "\x00"), notLabels: strings.Join(notLabels, "\x00"), assignees: strings.Join(assignees, "\x00"), iids: joinIDs(iids)}
+
+	// Filter and sort the live issues once per listing (the pages that
+	// follow reuse the order while nothing changes), and copy only the
+	// issues of the page that have no up-to-date JSON.
 	base := fakehttp.BaseURL(r)
-	pageItems, ok := func() ([]issueState, bool) {
+	var gen uint64
+	var refs []*issueState
+	bodies, pageItems, ok := func() ([][]byte, []issueState, bool) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		var list []*issueState
-		for _, is := range s.issues {
-			switch {
-			case is.ProjectID != a.project.ID,
-				state != "all" && is.State != state,
-				!after.IsZero() && is.Updated.Before(after),
-				!before.IsZero() && is.Updated.After(before),
-				len(iids) > 0 && !slices.Contains(iids, is.IID),
-				!labelsMatch(is.Labels, labels),
-				len(notLabels) > 0 && slices.ContainsFunc(notLabels, func(l string) bool { return hasLabel(is.Labels, l) }):
-				continue
+		gen = s.gen
+		list, cached := s.cachedList(lq)
+		if !cached {
+			for _, is := range s.issues {
+				switch {
+				case is.ProjectID != a.project.ID,
+					state != "all" && is.State != state,
+					!after.IsZero() && is.Updated.Before(after),
+					!before.IsZero() && is.Updated.After(before),
+					len(iids) > 0 && !slices.Contains(iids, is.IID),
+					!labelsMatch(is.Labels, labels),
+					len(notLabels) > 0 && slices.ContainsFunc(notLabels, func(l string) bool { return hasLabel(is.Labels, l) }):
+					continue
+				}
+				if !assigneesMatch(is.Assignees, assignees) {
+					continue
+				}
+				list = append(list, is)
 			}
-			if !assigneesMatch(is.Assignees, assignees) {
-				continue
-			}
-			list = append(list, is)
+			slices.SortFunc(list, cmp)
+			s.lastList = &listResult{gen: s.gen, q: lq, list: list}
 		}
-
-		orderBy := q.Get("order_by")
-		if orderBy == "" {
-			orderBy = "created_at"
-		}
-		desc := q.Get("sort") != "asc"
-		key := func(is *issueState) time.Time {
-			if orderBy == "updated_at" {
-				return is.Updated
-			}
-			return is.Created
-		}
-		cmp := func(a, b *issueState) int {
-			c := 0
-			if orderBy != "id" {
-				c = key(a).Compare(key(b))
-			}
-			if c == 0 {
-				c = int(a.IID - b.IID)
-			}
-			if desc {
-				c = -c
-			}
-			return c
-		}
-		slices.SortFunc(list, cmp)
 
 		keyset := q.Get("pagination") == "keyset" && !s.opts.NoKeyset && slices.Contains([]string{"created_at", "updated_at", "id"}, orderBy)
-		var refs []*issueState
 		if keyset {
 			var ok bool
 			refs, ok = keysetPage(w, r, list, s.opts.MaxPerPage, cmp,
@@ -345,29 +354,43 @@ func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) {
 					return &issueState{Issue: Issue{IID: c.ID, Created: at, Updated: at}}, true
 				})
 			if !ok {
-				return nil, false
+				return nil, nil, false
 			}
 		} else {
 			refs = offsetPage(w, r, list, s.opts.MaxPerPage)
 		}
-		items := make([]issueState, 0, len(refs))
-		for _, is := range refs {
+		bodies := make([][]byte, len(refs))
+		items := make([]issueState, len(refs))
+		for i, is := range refs {
+			if b, ok := s.cachedIssue(is, base); ok {
+				bodies[i] = b
+				continue
+			}
 			c := *is
 			c.Labels = slices.Clone(is.Labels)
 			c.Assignees = slices.Clone(is.Assignees)
 			c.notes = slices.Clone(is.notes)
-			items = append(items, c)
+			items[i] = c
 		}
-		return items, true
+		return bodies, items, true
 	}()
 	if !ok {
 		return
 	}
-	out := make([]map[string]any, 0, len(pageItems))
-	for _, is := range pageItems {
-		out = append(out, s.issueJSON(base, a.project, is))
+	fresh := make([][]byte, len(refs))
+	for i := range refs {
+		if bodies[i] != nil {
+			continue
+		}
+		b, err := gojson.Marshal(s.issueJSON(base, a.project, pageItems[i]))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		bodies[i], fresh[i] = b, b
 	}
-	fakehttp.JSON(w, http.StatusOK, out)
+	s.keepEncoded(gen, base, refs, fresh)
+	fakehttp.RawJSON(w, http.StatusOK, fakehttp.AppendArray(make([]byte, 0, fakehttp.EncodedLen(bodies)), bodies))
 }
 
 // splitList reads a list parameter sent as repeated values, comma-separated
@@ -619,7 +642,7 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 		forbidden(w)
 		return
 	}
-	s.mu.Lock()
+	s.lock()
 	st := s.issueLocked(is.IID)
 	s.addNoteLocked(st, Note{Author: a.user.Username, Body: body, Internal: internal}, time.Now())
 	note := st.notes[len(st.notes)-1]

@@ -27,7 +27,7 @@ type MergeRequest struct {
 // AddMergeRequest adds a merge request (state opened unless given, in the
 // first project unless given) and returns its iid.
 func (s *Server) AddMergeRequest(mr MergeRequest) int64 {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	return s.addMergeRequestLocked(mr)
 }
@@ -55,7 +55,7 @@ func (s *Server) addMergeRequestLocked(mr MergeRequest) int64 {
 // MergeRequests returns the merge requests whose source branch is source
 // ("" for all), in creation order.
 func (s *Server) MergeRequests(source string) []MergeRequest {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	var out []MergeRequest
 	for _, mr := range s.mrs {
@@ -145,7 +145,7 @@ func (s *Server) createMergeRequest(w http.ResponseWriter, r *http.Request) {
 		fakehttp.JSON(w, http.StatusUnprocessableEntity, map[string][]string{"message": {"You can't use same project/branch for source and target"}})
 		return
 	}
-	s.mu.Lock()
+	s.lock()
 	for _, mr := range s.mrs {
 		if mr.ProjectID == a.project.ID && mr.State == "opened" && mr.SourceBranch == source && mr.TargetBranch == target {
 			s.mu.Unlock()

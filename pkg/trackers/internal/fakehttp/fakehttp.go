@@ -37,6 +37,34 @@ func JSON(w http.ResponseWriter, code int, v any) {
 	_, _ = w.Write(b)
 }
 
+// RawJSON writes an already encoded JSON body with status code.
+func RawJSON(w http.ResponseWriter, code int, b []byte) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}
+
+// AppendArray appends a JSON array of encoded items to b.
+func AppendArray(b []byte, items [][]byte) []byte {
+	b = append(b, '[')
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, it...)
+	}
+	return append(b, ']')
+}
+
+// EncodedLen is the length of items as a JSON array.
+func EncodedLen(items [][]byte) int {
+	n := 2
+	for _, it := range items {
+		n += len(it) + 1
+	}
+	return n
+}
+
 // Text writes a plain-text body with status code.
 func Text(w http.ResponseWriter, code int, body string) {
 	w.Header().Set("Content-Type", "text/plain;charset=UTF-8")

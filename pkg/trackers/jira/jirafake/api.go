@@ -204,7 +204,7 @@ func (s *Server) searchJQL(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, []string{"Unbounded JQL queries are not allowed here. Please add a search restriction to your query."}, nil)
 		return
 	}
-	found, err := s.run(c, p.JQL)
+	found, err := s.runCached(c, p.JQL)
 	if err != nil {
 		badRequest(w, []string{err.Error()}, nil)
 		return
@@ -221,15 +221,20 @@ func (s *Server) searchJQL(w http.ResponseWriter, r *http.Request) {
 	end := min(offset+limit, len(found))
 	offset = min(offset, end)
 	fields := parseFields(p.Fields, "id")
-	issues := make([]map[string]any, 0, end-offset)
-	for _, is := range found[offset:end] {
-		issues = append(issues, s.issueJSON(r, c, is, fields, p.Properties))
+	items, err := s.encodeIssues(r, c, found[offset:end], fields, p.Properties)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
 	}
-	resp := map[string]any{"issues": issues, "isLast": end >= len(found)}
+	b := make([]byte, 0, 64+fakehttp.EncodedLen(items))
+	b = append(b, `{"issues":`...)
+	b = fakehttp.AppendArray(b, items)
+	b = append(b, `,"isLast":`...)
+	b = strconv.AppendBool(b, end >= len(found))
 	if end < len(found) {
-		resp["nextPageToken"] = pageToken(p.JQL, end)
+		b = strconv.AppendQuote(append(b, `,"nextPageToken":`...), pageToken(p.JQL, end))
 	}
-	fakehttp.JSON(w, http.StatusOK, resp)
+	fakehttp.RawJSON(w, http.StatusOK, append(b, '}'))
 }
 
 // searchStartAt is Data Center's search: startAt/maxResults/total.
@@ -250,7 +255,7 @@ func (s *Server) searchStartAt(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.indexSubtasksLocked()()
-	found, err := s.run(c, p.JQL)
+	found, err := s.runCached(c, p.JQL)
 	if err != nil {
 		badRequest(w, []string{err.Error()}, nil)
 		return
@@ -259,19 +264,21 @@ func (s *Server) searchStartAt(w http.ResponseWriter, r *http.Request) {
 	start := min(p.StartAt, len(found))
 	end := min(start+limit, len(found))
 	fields := parseFields(p.Fields, "*navigable")
-	issues := make([]map[string]any, 0, end-start)
-	for _, is := range found[start:end] {
-		issues = append(issues, s.issueJSON(r, c, is, fields, p.Properties))
+	items, err := s.encodeIssues(r, c, found[start:end], fields, p.Properties)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
 	}
-	fakehttp.JSON(w, http.StatusOK, map[string]any{
-		"expand": "schema,names", "startAt": p.StartAt, "maxResults": limit, "total": len(found), "issues": issues,
-	})
+	b := make([]byte, 0, 128+fakehttp.EncodedLen(items))
+	b = fmt.Appendf(b, `{"expand":"schema,names","startAt":%d,"maxResults":%d,"total":%d,"issues":`, p.StartAt, limit, len(found))
+	b = fakehttp.AppendArray(b, items)
+	fakehttp.RawJSON(w, http.StatusOK, append(b, '}'))
 }
 
 // visibleIssue finds the path's issue if the caller may browse it; it has
 // answered 404 otherwise. The lock is held on success.
 func (s *Server) visibleIssue(w http.ResponseWriter, r *http.Request, c caller) (*issue, bool) {
-	s.mu.Lock()
+	s.lock()
 	is, ok := s.issueByRef(r.PathValue("issueIdOrKey"))
 	if !ok || !s.canBrowse(c, s.projects[is.t.Project]) {
 		s.mu.Unlock()
@@ -851,7 +858,7 @@ func (s *Server) createIssue(w http.ResponseWriter, r *http.Request) {
 		return v, ok && json.Unmarshal(raw, &v) == nil
 	}
 	errs := map[string]string{}
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	t := Ticket{Reporter: s.userRef(*c.user)}
 	var proj Project

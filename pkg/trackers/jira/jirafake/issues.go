@@ -120,6 +120,7 @@ type issue struct {
 	t        Ticket
 	desc     json.RawMessage // ADF object, JSON string, or nil
 	comments []*comment
+	enc      *encodedIssue // last rendering served (cache.go)
 }
 
 func (s *Server) now() time.Time {
@@ -136,7 +137,7 @@ func (s *Server) AddTicket(t Ticket) string {
 	if err != nil {
 		panic(fmt.Sprintf("jira fake: description of %q: %v", t.Summary, err))
 	}
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is, err := s.addIssueLocked(t, desc)
 	if err != nil {
@@ -268,7 +269,7 @@ func (s *Server) mustIssue(key string) *issue {
 
 // Ticket returns an issue as it is now.
 func (s *Server) Ticket(key string) (Ticket, bool) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is, ok := s.issueByRef(key)
 	if !ok {
@@ -287,7 +288,7 @@ func (s *Server) Ticket(key string) (Ticket, bool) {
 
 // Subtasks returns the keys of an issue's sub-tasks in creation order.
 func (s *Server) Subtasks(key string) []string {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	return s.subtaskKeysLocked(key)
 }
@@ -307,7 +308,7 @@ func (s *Server) subtaskKeysLocked(key string) []string {
 
 // Comments returns an issue's comments, oldest first.
 func (s *Server) Comments(key string) []Comment {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is, ok := s.issueByRef(key)
 	if !ok {
@@ -331,7 +332,7 @@ func (s *Server) AddComment(key, author, md string) string {
 	if err != nil {
 		panic("jira fake: comment: " + err.Error())
 	}
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is := s.mustIssue(key)
 	c := s.addCommentLocked(is, author, body, nil)
@@ -348,7 +349,7 @@ func (s *Server) addCommentLocked(is *issue, author string, body json.RawMessage
 
 // Resolve moves an issue to Done with resolution Done, as a person would.
 func (s *Server) Resolve(key string) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is := s.mustIssue(key)
 	is.t.Status, is.t.Resolution, is.t.Updated = "Done", "Done", s.now()
@@ -356,7 +357,7 @@ func (s *Server) Resolve(key string) {
 
 // Unassign removes the assignee, as a person would.
 func (s *Server) Unassign(key string) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is := s.mustIssue(key)
 	is.t.Assignee, is.t.Updated = "", s.now()
@@ -364,7 +365,7 @@ func (s *Server) Unassign(key string) {
 
 // Assign sets the assignee (a user reference), as a person would.
 func (s *Server) Assign(key, user string) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is := s.mustIssue(key)
 	if s.userByRef(user) == nil {
@@ -376,7 +377,7 @@ func (s *Server) Assign(key, user string) {
 // SetStatus moves an issue to a status directly (no workflow check), as an
 // administrator would; done statuses resolve it.
 func (s *Server) SetStatus(key, status string) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	is := s.mustIssue(key)
 	s.moveLocked(is, status)
@@ -396,7 +397,7 @@ func (s *Server) moveLocked(is *issue, status string) {
 
 // Touch edits an issue as a person would, moving its update time to at.
 func (s *Server) Touch(key string, at time.Time) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	s.mustIssue(key).t.Updated = at
 }

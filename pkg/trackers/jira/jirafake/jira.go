@@ -64,7 +64,8 @@ type Options struct {
 	// DefaultTimeZone is the instance's default user time zone (IANA), used
 	// for users without one and for anonymous queries; UTC when empty.
 	DefaultTimeZone string
-	// PageSize caps search and comment pages (Jira: 50 by default, 100 max).
+	// PageSize caps search and comment pages; 100 when zero, Jira's cap for
+	// a search that asks for fields (a request without maxResults gets 50).
 	PageSize int
 	// Workflow is the transitions every issue follows; DefaultWorkflow when nil.
 	Workflow []Transition
@@ -96,8 +97,12 @@ type Server struct {
 	// (upper case) → sub-task keys.
 	subtaskIndex map[string][]string
 	seq          map[string]int // last issue number per project
-	nextID       int
-	calls        []string
+	// gen moves on every lock outside a search (see lock); lastSearch is
+	// the last query evaluated, reused by the pages that follow it.
+	gen        uint64
+	lastSearch *searchResult
+	nextID     int
+	calls      []string
 }
 
 // New returns a fake instance holding the given users and projects.
@@ -124,7 +129,7 @@ func New(opts Options) *Server {
 		s.defaultZone = loc
 	}
 	if s.pageSize <= 0 {
-		s.pageSize = 50
+		s.pageSize = 100
 	}
 	if s.workflow == nil {
 		s.workflow = DefaultWorkflow
@@ -154,7 +159,7 @@ func New(opts Options) *Server {
 
 // AddUser adds (or replaces, by email and name) a user.
 func (s *Server) AddUser(u User) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	for i, old := range s.users {
 		if old.Email == u.Email && old.Name == u.Name {
@@ -167,7 +172,7 @@ func (s *Server) AddUser(u User) {
 
 // AddProject adds (or replaces, by key) a project.
 func (s *Server) AddProject(p Project) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	if _, ok := s.projects[p.Key]; !ok {
 		s.projectOrder = append(s.projectOrder, p.Key)

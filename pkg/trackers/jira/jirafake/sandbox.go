@@ -43,7 +43,7 @@ func NewSandbox(d connector.Deployment) *Server {
 // there is one. It returns the keys of the open tickets assigned to
 // assignee, in update order.
 func (s *Server) Seed(assignee string, now time.Time) []string {
-	s.mu.Lock()
+	s.lock()
 	reporter := ""
 	if len(s.users) > 1 {
 		reporter = s.userRef(s.users[1])
