@@ -47,6 +47,14 @@ type Config struct {
 	StateFile string `env:"HUB_STATE_FILE"`
 	LogLevel  string `env:"HUB_LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"HUB_LOG_FORMAT" envDefault:"text"`
+	// AdminAddr is the admin HTTP listener (/healthz, /readyz, /metrics) of
+	// this process, whatever its target; empty: none. Separate processes on
+	// one host each need their own.
+	AdminAddr string `env:"HUB_ADMIN_ADDR" envDefault:"127.0.0.1:7401"`
+	// ShutdownDelay: after SIGTERM, /readyz answers 503 for this long before
+	// the services stop taking work, so a load balancer or a supervisor sees
+	// the process leave before it does.
+	ShutdownDelay time.Duration `env:"HUB_SHUTDOWN_DELAY" envDefault:"0s"`
 	// AllowEndpoints is HUB_ALLOW_ENDPOINTS, the endpoint allow-list of every
 	// service: the registry and knowledge read it into their own configs, and
 	// the hub builds the poller's, the writeback's and the test responder's
@@ -144,6 +152,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := trackers.ParseAllowList(c.AllowEndpoints); err != nil {
 		errs = append(errs, err)
+	}
+	if c.ShutdownDelay < 0 {
+		errs = append(errs, errors.New("HUB_SHUTDOWN_DELAY must not be negative"))
 	}
 	if c.MaxResponseBytes < 0 {
 		errs = append(errs, errors.New("HUB_MAX_RESPONSE_BYTES must not be negative"))

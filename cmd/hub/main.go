@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
@@ -33,6 +34,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
+	"github.com/connectorhub/connectorhub/pkg/telemetry"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	"github.com/connectorhub/connectorhub/pkg/trackers/all"
 	"github.com/connectorhub/connectorhub/services/knowledge"
@@ -73,6 +75,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	flags.BoolVar(&cfg.Sandbox, "sandbox", cfg.Sandbox, "start fake Jira, GitHub and GitLab with seeded tickets and register connectors to them (HUB_SANDBOX)")
 	provisionNATS := flags.String("provision-nats", "", "write a NATS nkey seed per role and the nats-server users include (auth.conf) into this dir, then exit")
 	flags.StringVar(&cfg.NATSCreds, "nats-creds", cfg.NATSCreds, "credential for the shared NATS: a seed or .creds file, or a dir from --provision-nats (HUB_NATS_CREDS)")
+	flags.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin HTTP address: /healthz, /readyz, /metrics; empty: none (HUB_ADMIN_ADDR)")
 	flags.StringVar(&cfg.SandboxListen, "sandbox-listen", cfg.SandboxListen, "first address of the sandbox trackers; the others take the next ports (port 0: free ports)")
 	if err := flags.Parse(args); err != nil {
 		return err
@@ -129,6 +132,27 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		defer sb.stop()
 	}
 
+	// The admin listener answers from the start: alive at once, ready when
+	// the bus is up and every service of the process serves.
+	ready := telemetry.NewReadiness()
+	metrics, err := telemetry.NewMetrics()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = metrics.Shutdown(context.WithoutCancel(ctx)) }()
+	if cfg.AdminAddr != "" {
+		admin, err := telemetry.ServeAdmin(cfg.AdminAddr, telemetry.AdminHandler(ready, metrics.Handler()), log)
+		if err != nil {
+			return err
+		}
+		defer admin.Close() // last: /readyz says draining until the process is gone
+		log.Info("admin listening", "addr", admin.Addr().String(), "paths", "/healthz /readyz /metrics")
+	}
+	ready.Set("bus", telemetry.ErrStarting)
+	for _, name := range targets {
+		ready.Set(name, telemetry.ErrStarting)
+	}
+
 	// NATS: the embedded server (all-in-one), or a shared one when services
 	// run as separate processes. Each service connects as its own role
 	// (pkg/bus/roles.go), so the server enforces what it may touch.
@@ -138,6 +162,15 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	}
 	defer nb.close()
 	clientURL := nb.clientURL
+	ready.Set("bus", nil) // connected, streams and buckets provisioned, each role verified
+	for r, nc := range nb.conns {
+		ready.Probe("nats."+string(r), func(context.Context) error {
+			if st := nc.Status(); st != nats.CONNECTED {
+				return fmt.Errorf("NATS connection %s", st)
+			}
+			return nil
+		})
+	}
 
 	ciph, err := openCipher(ctx, cfg, log)
 	if err != nil {
@@ -150,12 +183,39 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	}
 	// The one tracker registry every service in this process uses.
 	reg := all.Registry()
-	g, ctx := errgroup.WithContext(ctx)
+	// SIGTERM (ctx) makes the process not ready at once; the services stop
+	// taking work HUB_SHUTDOWN_DELAY later. A service that fails stops the
+	// others and makes the process not ready too.
+	sigCtx := ctx
+	svcCtx, stopServices := context.WithCancel(context.WithoutCancel(sigCtx))
+	defer stopServices()
+	go func() {
+		select {
+		case <-sigCtx.Done():
+			delay := time.NewTimer(cfg.ShutdownDelay)
+			defer delay.Stop()
+			select {
+			case <-delay.C:
+			case <-svcCtx.Done():
+			}
+			stopServices()
+		case <-svcCtx.Done():
+		}
+	}()
+	g, gctx := errgroup.WithContext(svcCtx)
+	draining, markDraining := context.WithCancel(sigCtx)
+	defer markDraining()
+	context.AfterFunc(gctx, markDraining)
+	ready.DrainWhen(draining)
+	ctx = gctx
+	served := func(name string) func() { return func() { ready.Set(name, nil) } }
+	watchServices(ctx, nb, targets, cfg, metrics, log)
 	if targets.has(targetRegistry) {
 		g.Go(func() error {
 			return registry.Run(ctx, cfg.Registry, registry.Deps{
 				Trackers: reg, NC: nb.conn(bus.RoleRegistry), JS: nb.js(bus.RoleRegistry), Cipher: ciph, Logger: log.With("service", "registry"),
 				Ready: func(addr net.Addr) {
+					ready.Set(targetRegistry, nil)
 					st := hubstate.State{RegistryAddr: addr.String(), AdminTokenFile: adminTokenFile, NATSURL: clientURL, NATSCredsFile: nb.hubctlCreds,
 						PID: os.Getpid(), StartTime: time.Now().UTC()}
 					if err := hubstate.Write(cfg.StateFile, st); err != nil {
@@ -192,15 +252,17 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 			return r.Serve(ctx, nb.conn(role), reg.Systems()...)
 		})
 	}
-	topts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes}
+	topts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes, Observer: metrics}
 	if targets.has(targetPoller) {
 		g.Go(func() error {
-			return poller.Run(ctx, cfg.Poller, poller.Deps{JS: nb.js(bus.RolePoller), Decrypter: ciph, Logger: log.With("service", "poller"), Trackers: reg, TrackerOptions: topts})
+			return poller.Run(ctx, cfg.Poller, poller.Deps{JS: nb.js(bus.RolePoller), Decrypter: ciph, Logger: log.With("service", "poller"), Trackers: reg, TrackerOptions: topts,
+				Metrics: metrics, Ready: served(targetPoller)})
 		})
 	}
 	if targets.has(targetWriteback) {
 		g.Go(func() error {
-			return writeback.Run(ctx, cfg.Writeback, writeback.Deps{JS: nb.js(bus.RoleWriteback), Decrypter: ciph, Logger: log.With("service", "writeback"), Trackers: reg, TrackerOptions: topts})
+			return writeback.Run(ctx, cfg.Writeback, writeback.Deps{JS: nb.js(bus.RoleWriteback), Decrypter: ciph, Logger: log.With("service", "writeback"), Trackers: reg, TrackerOptions: topts,
+				Metrics: metrics, Ready: served(targetWriteback)})
 		})
 	}
 	if targets.has(targetKnowledge) {
@@ -208,7 +270,9 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		cfg.Knowledge.Tokens, cfg.Knowledge.TokensFile = cfg.Registry.Tokens, cfg.Registry.TokensFile
 		g.Go(func() error {
 			return knowledge.Run(ctx, cfg.Knowledge, knowledge.Deps{NC: nb.conn(bus.RoleKnowledge), JS: nb.js(bus.RoleKnowledge), Decrypter: ciph, Trackers: reg, Logger: log.With("service", "knowledge"),
+				Metrics: metrics,
 				Ready: func(addr net.Addr) {
+					ready.Set(targetKnowledge, nil)
 					if addr != nil {
 						log.Info("knowledge search listening", "addr", addr.String())
 					}
@@ -275,9 +339,9 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: lvl}
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(telemetry.NewTraceHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(telemetry.NewTraceHandler(slog.NewTextHandler(w, opts)))
 }
 
 // prepareDataDir creates the data dir, or tightens an existing one, to 0700:

@@ -17,6 +17,9 @@ import (
 // Test can tell "unreachable" apart from "answered with an error".
 type probe struct {
 	next http.RoundTripper
+	// observer, when set, sees every exchange of connector.
+	observer  ResponseObserver
+	connector connector.Connector
 
 	mu       sync.Mutex
 	answered bool
@@ -25,6 +28,9 @@ type probe struct {
 
 func (p *probe) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := p.next.RoundTrip(req)
+	if p.observer != nil {
+		p.observer.ObserveResponse(p.connector, resp, err)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {

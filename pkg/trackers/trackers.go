@@ -86,6 +86,15 @@ type Options struct {
 	// worker sets it to the requests it runs against one host at once);
 	// DefaultMaxIdleConnsPerHost when zero.
 	MaxIdleConnsPerHost int
+	// Observer, when set, sees every HTTP exchange of every session (the
+	// process's metrics: status classes, rate-limit headers).
+	Observer ResponseObserver
+}
+
+// ResponseObserver sees a session's HTTP exchanges: the answer, or err when
+// the tracker was not reached. It must not keep or read the body.
+type ResponseObserver interface {
+	ObserveResponse(c connector.Connector, resp *http.Response, err error)
 }
 
 // Tracker is one system's implementation. What a connector of the system
@@ -141,6 +150,7 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 	// A client span per tracker call, with the URL redacted (tracing.go).
 	pr := &probe{next: capBodies(traced(hc.Transport), opts.MaxResponseBytes)}
 	hc.Transport = pr
+	pr.observer, pr.connector = opts.Observer, c
 	return &Session{
 		Connector: c,
 		Secret:    secret,

@@ -113,6 +113,7 @@ type engine struct {
 	tickets  *ticketTerms // nil: no search by ticket
 	policy   trackers.EndpointPolicy
 	flight   flight
+	metrics  searchCounter // nil: not counted
 
 	mu      sync.Mutex
 	blocked map[string]block
@@ -246,6 +247,9 @@ func (e *engine) searchConnector(ctx context.Context, c connector.Connector, ter
 	spaces, err = effectiveSpaces(c.SpaceKeys, spaces)
 	if err != nil {
 		return nil, false, err
+	}
+	if e.metrics != nil {
+		defer func() { e.metrics.KnowledgeSearch(ctx, cached, err) }()
 	}
 	key := cacheKey(c.ID, c.Revision, terms, spaces, limit, e.fullText(c))
 	if hits, ok := e.cache.get(ctx, key); ok {

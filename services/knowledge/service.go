@@ -15,6 +15,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/grpcserve"
+	"github.com/connectorhub/connectorhub/pkg/telemetry"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
@@ -38,7 +39,17 @@ type Deps struct {
 	// Ready, when set, is called once the service consumes and answers, with
 	// the gRPC address (nil when gRPC is off).
 	Ready func(grpcAddr net.Addr)
+	// Metrics, when set, counts searches, cache hits and Confluence
+	// requests (pkg/telemetry).
+	Metrics *telemetry.Metrics
 }
+
+// searchCounter counts searches of one Confluence connector (pkg/telemetry's Metrics).
+type searchCounter interface {
+	KnowledgeSearch(ctx context.Context, cached bool, err error)
+}
+
+var _ searchCounter = (*telemetry.Metrics)(nil)
 
 // Service is the assembled knowledge service.
 type Service struct {
@@ -113,15 +124,21 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	topts := trackers.Options{
+		Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.SearchTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes,
+	}
+	var counter searchCounter
+	if deps.Metrics != nil {
+		topts.Observer, counter = deps.Metrics, deps.Metrics
+	}
 	e := &engine{
 		cfg: cfg, log: log, now: now, conns: conns,
-		cache: &cache{kv: cacheKV, ttl: cfg.CacheTTL, now: now},
-		sessions: trackers.NewSessions(deps.Trackers, deps.Decrypter, trackers.Options{
-			Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.SearchTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes,
-		}),
-		client:  client,
-		policy:  trackers.EndpointPolicy{Allow: allow},
-		blocked: map[string]block{},
+		cache:    &cache{kv: cacheKV, ttl: cfg.CacheTTL, now: now},
+		sessions: trackers.NewSessions(deps.Trackers, deps.Decrypter, topts),
+		client:   client,
+		policy:   trackers.EndpointPolicy{Allow: allow},
+		blocked:  map[string]block{},
+		metrics:  counter,
 	}
 	e.tickets = &ticketTerms{store: connector.NewStore(connKV), trackers: deps.Trackers, sessions: e.sessions, maxTerms: cfg.MaxTerms}
 	return &Service{
@@ -166,6 +183,9 @@ func (s *Service) Serve(ctx context.Context) error {
 	defer cancelWork()
 
 	cons, err := s.deps.JS.CreateOrUpdateConsumer(ctx, bus.StreamTickets, consumerConfig(s.cfg))
+	if err != nil && ctx.Err() != nil {
+		return nil // stopped while starting
+	}
 	if err != nil {
 		return fmt.Errorf("knowledge: consumer %s: %w", s.cfg.Consumer, err)
 	}

@@ -66,6 +66,8 @@ func (p *Poller) cycle(ctx context.Context, c connector.Connector, late time.Dur
 	}
 	telemetry.End(span, err)
 	p.endCycle(&run.st, c, start, late, err)
+	var deferred errDeferred
+	p.metrics.PollCycle(ctx, c, p.now().Sub(start), late > 0, run.st.Cursor, errors.As(err, &deferred), err)
 	if err != nil {
 		run.log.Warn("poll failed", "error", err, "next_poll", run.st.NextPoll)
 	}
@@ -355,6 +357,7 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 		}
 		next.futures = append(next.futures, f)
 		next.changes = append(next.changes, knownChange{tk.Key, tk.Updated})
+		next.kinds = append(next.kinds, kind)
 		if r.inFlight == nil {
 			r.inFlight = map[string]time.Time{}
 		}
@@ -372,6 +375,7 @@ type pendingPage struct {
 	tickets []trackers.Ticket
 	futures []jetstream.PubAckFuture
 	changes []knownChange
+	kinds   []string // each future's event type, for the metrics
 }
 
 type knownChange struct {
@@ -391,7 +395,9 @@ func (r *cycleRun) flush(ctx context.Context, force bool) error {
 		return nil
 	}
 	r.pending = nil
-	if err := awaitAcks(ctx, pg.futures); err != nil {
+	if err := awaitAcks(ctx, pg.futures, func(i int, ack *jetstream.PubAck) {
+		r.p.metrics.TicketPublished(ctx, r.c.System, pg.kinds[i], ack.Duplicate)
+	}); err != nil {
 		return err
 	}
 	for _, ch := range pg.changes {
@@ -436,7 +442,9 @@ func (r *cycleRun) publishClosed(ctx context.Context, seen map[string]bool) erro
 		futures = append(futures, f)
 		gone = append(gone, key)
 	}
-	if err := awaitAcks(ctx, futures); err != nil {
+	if err := awaitAcks(ctx, futures, func(_ int, ack *jetstream.PubAck) {
+		r.p.metrics.TicketPublished(ctx, r.c.System, bus.TicketClosed, ack.Duplicate)
+	}); err != nil {
 		return err
 	}
 	for _, key := range gone {
@@ -467,10 +475,12 @@ func (r *cycleRun) closeReason(ctx context.Context, key string) string {
 	return "left_set"
 }
 
-func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture) error {
-	for _, f := range futures {
+// awaitAcks waits for every publish's acknowledgement, handing each to acked.
+func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture, acked func(i int, ack *jetstream.PubAck)) error {
+	for i, f := range futures {
 		select {
-		case <-f.Ok():
+		case ack := <-f.Ok():
+			acked(i, ack)
 		case err := <-f.Err():
 			return fmt.Errorf("publish not acknowledged: %w", err)
 		case <-ctx.Done():

@@ -14,6 +14,7 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/telemetry"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
@@ -37,6 +38,12 @@ type Deps struct {
 	TrackerOptions trackers.Options
 	// Clock gives the time and the scheduler's ticker; the real clock when nil.
 	Clock Clock
+	// Metrics, when set, counts cycles, published tickets and the
+	// connectors' lag and health (pkg/telemetry).
+	Metrics *telemetry.Metrics
+	// Ready, when set, is called once the replica watches its connectors
+	// and schedules polls.
+	Ready func()
 }
 
 // Poller is one replica.
@@ -53,7 +60,9 @@ type Poller struct {
 	now      func() time.Time
 	systems  map[connector.System]bool
 
-	sched *scheduler
+	sched   *scheduler
+	metrics *telemetry.Metrics
+	ready   func()
 
 	mu         sync.Mutex
 	connectors map[string]connector.Connector
@@ -94,6 +103,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 		leases: newLeases(lkv, cfg.ReplicaID), log: deps.Logger, topts: deps.TrackerOptions,
 		trackers: deps.Trackers, clock: deps.Clock, systems: map[connector.System]bool{},
 		connectors: map[string]connector.Connector{}, mismatched: map[string]uint64{},
+		metrics: deps.Metrics, ready: deps.Ready,
 	}
 	p.sched = newScheduler(p)
 	if p.log == nil {
@@ -175,6 +185,9 @@ func (p *Poller) Run(ctx context.Context) error {
 		}
 	}()
 	p.log.Info("poller started", "systems", p.systemList())
+	if p.ready != nil {
+		p.ready()
+	}
 
 	p.sched.mu.Lock()
 	p.sched.ctx = ctx
@@ -198,6 +211,7 @@ func (p *Poller) Run(ctx context.Context) error {
 				p.log.Info("leases taken over by another replica", "connectors", lost)
 				for _, id := range lost {
 					p.sched.drop(id)
+					p.metrics.ForgetConnector(id)
 				}
 			}
 			replicas = p.leases.liveReplicas(ctx)
@@ -237,6 +251,7 @@ func (p *Poller) onChange(ch connector.Change) {
 		delete(p.connectors, ch.Connector.ID)
 		p.sessions.Forget(ch.Connector.ID)
 		p.sched.deleted(ch.Connector.ID)
+		p.metrics.ForgetConnector(ch.Connector.ID)
 		return
 	}
 	if !p.systems[ch.Connector.System] {

@@ -13,6 +13,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/ledger"
+	"github.com/connectorhub/connectorhub/pkg/telemetry"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
@@ -39,6 +40,10 @@ type Deps struct {
 	// a crash of the process would: nothing more is recorded and the result
 	// is redelivered. Tests use it to crash at the worst moment.
 	AfterStep func(step string) error
+	// Metrics, when set, counts steps and dead-letters (pkg/telemetry).
+	Metrics *telemetry.Metrics
+	// Ready, when set, is called once the service consumes results.
+	Ready func()
 }
 
 // Service handles results.
@@ -55,6 +60,8 @@ type Service struct {
 
 	sessions  *trackers.Sessions
 	afterStep func(step string) error
+	metrics   *telemetry.Metrics
+	ready     func()
 
 	// slots let one connector's results wait without holding up others';
 	// stopping closes when Run's ctx ends, so waiting results give up.
@@ -80,7 +87,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("writeback: open %s: %w", bus.BucketWritebackLedger, err)
 	}
 	s := &Service{cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), ledger: ledger.NewStore(lkv), dec: deps.Decrypter,
-		log: deps.Logger, topts: deps.TrackerOptions, trackers: deps.Trackers, now: deps.Now, afterStep: deps.AfterStep}
+		log: deps.Logger, topts: deps.TrackerOptions, trackers: deps.Trackers, now: deps.Now, afterStep: deps.AfterStep,
+		metrics: deps.Metrics, ready: deps.Ready}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -136,6 +144,9 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("writeback: consume: %w", err)
 	}
 	s.log.Info("writeback started", "consumer", s.cfg.Durable)
+	if s.ready != nil {
+		s.ready()
+	}
 	<-ctx.Done()
 	s.stopOnce.Do(func() { close(s.stopping) }) // results still waiting for their turn give up at once
 	drained := make(chan struct{})

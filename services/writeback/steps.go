@@ -153,6 +153,7 @@ func (s *Service) deadLetter(ctx context.Context, res result, w *work, cause err
 	if err := s.publishFailed(ctx, res, system, connectorToken, cause.Error(), attempts, replays, stepOutcomes(res, entry)); err != nil {
 		return err
 	}
+	s.metrics.DeadLettered(ctx, system)
 	s.log.Warn("result dead-lettered", "result", res.ID, "reason", cause, "attempts", attempts)
 	return bus.Permanent(cause)
 }
@@ -229,6 +230,7 @@ func (w *work) run(ctx context.Context) error {
 			continue
 		}
 		err := w.runStep(ctx, name)
+		w.svc.countStep(ctx, w.connector.System, name, w.entry.Steps[name].State, err)
 		if err == nil {
 			continue
 		}
@@ -589,4 +591,26 @@ func stepOutcomes(res result, entry ledger.Entry) []stepOutcome {
 		out = append(out, o)
 	}
 	return out
+}
+
+// countStep counts a step run by its kind (sub-tasks as one) and outcome:
+// applied, skipped, failed (refused: the result dead-letters) or retry.
+func (s *Service) countStep(ctx context.Context, system connector.System, name, state string, err error) {
+	if s.metrics == nil {
+		return
+	}
+	kind := name
+	if strings.HasPrefix(name, stepSubtask) {
+		kind = "subtask"
+	}
+	outcome := StepApplied
+	switch {
+	case err != nil && permanent(err):
+		outcome = StepFailed
+	case err != nil:
+		outcome = "retry"
+	case state == ledger.Skipped:
+		outcome = StepSkipped
+	}
+	s.metrics.WritebackStep(ctx, system, kind, outcome)
 }
