@@ -19,6 +19,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/connector/connectorpb"
+	"github.com/connectorhub/connectorhub/pkg/telemetry"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -73,7 +74,7 @@ func (en *enricher) handle(ctx context.Context, env bus.Envelope, msg *chv1.Tick
 	if err != nil {
 		return bus.Permanent(err)
 	}
-	log := en.log.With("connector", t.GetConnectorId(), "ticket", t.GetKey())
+	log := telemetry.SpanLogger(ctx, en.log.With("connector", t.GetConnectorId(), "ticket", t.GetKey()))
 	updated := env.Type == bus.TypeOf(&chv1.TicketUpdated{})
 	if updated && len(msg.GetChangedFields()) > 0 && !touchesText(msg.GetChangedFields()) {
 		log.DebugContext(ctx, "knowledge: update leaves the text as it was", "changed", msg.GetChangedFields())

@@ -50,10 +50,11 @@ func (p *Poller) cycle(ctx context.Context, c connector.Connector, late time.Dur
 	if due := st.DueFor(c.PollInterval, c.Revision); start.Add(2 * p.cfg.Tick).Before(due) {
 		return st // another replica polled it meanwhile
 	}
-	run := &cycleRun{p: p, c: c, st: st, log: p.log.With("connector", c.ID, "system", c.System)}
+	run := &cycleRun{p: p, c: c, st: st}
 	// One span per poll cycle: the root of each discovered ticket's trace.
 	spanCtx, span := telemetry.Tracer(tracerName).Start(ctx, "poll "+string(c.System),
 		trace.WithAttributes(attribute.String("connectorhub.connector.id", c.ID), attribute.String("connectorhub.system", string(c.System))))
+	run.log = telemetry.SpanLogger(spanCtx, p.log.With("connector", c.ID, "system", c.System)) // logs carry the cycle's trace
 	pollCtx, cancel := context.WithTimeout(spanCtx, p.cfg.CycleTimeout)
 	err = run.poll(pollCtx)
 	cancel()

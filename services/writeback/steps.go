@@ -68,7 +68,7 @@ func (s *Service) process(ctx context.Context, res result, delivered uint64) err
 	if err := res.validate(); err != nil {
 		return s.deadLetter(ctx, res, nil, fmt.Errorf("%w: %v", errInvalidResult, err), int(delivered))
 	}
-	log := s.log.With("result", res.ID, "connector", res.ConnectorID, "ticket", res.TicketKey)
+	log := telemetry.SpanLogger(ctx, s.log.With("result", res.ID, "connector", res.ConnectorID, "ticket", res.TicketKey))
 	entry, err := s.ledger.Get(ctx, res.ID)
 	switch {
 	case errors.Is(err, ledger.ErrNotFound):
