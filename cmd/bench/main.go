@@ -165,9 +165,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.telemetryRuns > 0 {
-		return runTelemetry(ctx, o.tickets[0], o.telemetryRuns, stdout, stderr)
-	}
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
@@ -178,6 +175,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if o.telemetryRuns > 0 {
+		return runTelemetry(ctx, o.tickets[0], o.telemetryRuns, stdout, stderr)
 	}
 	rep := newReport()
 	defer removeBuiltHub()
