@@ -32,29 +32,7 @@ import (
 // result.ready moves the fake ticket to Done with a comment and a sub-task,
 // and writeback.completed reports the links.
 func TestSandboxWalkThrough(t *testing.T) {
-	dir := t.TempDir()
-	stateFile := filepath.Join(dir, "hub.json")
-	environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile, "HOME": dir}
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &testenv.LogBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--sandbox", "--sandbox-listen", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--knowledge-addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0"}, environ, logs)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("hub did not stop")
-		}
-	})
-	var st hubstate.State
-	waitFor(t, 20*time.Second, "the state file", logs, func() bool {
-		var err error
-		st, err = hubstate.Read(stateFile)
-		return err == nil && st.NATSURL != ""
-	})
+	st, logs := startSandboxHub(t)
 	// The walk-through's client is hubctl's: the credential the state file names.
 	if nc, err := nats.Connect(st.NATSURL); err == nil {
 		nc.Close()
@@ -292,4 +270,35 @@ func subjectMatches(filter, subject string) bool {
 		}
 	}
 	return len(f) == len(s)
+}
+
+// startSandboxHub runs `hub --sandbox` on free loopback ports in a temporary
+// home until the test ends, and returns the state file it wrote (once NATS
+// is up) and its logs.
+func startSandboxHub(t *testing.T) (hubstate.State, *testenv.LogBuffer) {
+	t.Helper()
+	dir := t.TempDir()
+	stateFile := filepath.Join(dir, "hub.json")
+	environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile, "HOME": dir}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &testenv.LogBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--sandbox", "--sandbox-listen", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--knowledge-addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0"}, environ, logs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("hub did not stop")
+		}
+	})
+	var st hubstate.State
+	waitFor(t, 20*time.Second, "the state file", logs, func() bool {
+		var err error
+		st, err = hubstate.Read(stateFile)
+		return err == nil && st.NATSURL != ""
+	})
+	return st, logs
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,9 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
-	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	"github.com/connectorhub/connectorhub/pkg/telemetry"
-	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/trackers/confluence/confluencefake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab/gitlabfake"
@@ -50,29 +47,7 @@ func TestSandboxTicketIsOneTrace(t *testing.T) {
 		_ = tp.Shutdown(context.Background())
 	})
 
-	dir := t.TempDir()
-	stateFile := filepath.Join(dir, "hub.json")
-	environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile, "HOME": dir}
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &testenv.LogBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--sandbox", "--sandbox-listen", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--knowledge-addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0"}, environ, logs)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("hub did not stop")
-		}
-	})
-	var st hubstate.State
-	waitFor(t, 20*time.Second, "the state file", logs, func() bool {
-		var err error
-		st, err = hubstate.Read(stateFile)
-		return err == nil && st.NATSURL != ""
-	})
+	st, logs := startSandboxHub(t)
 	auth, err := bus.ClientAuth{CredsFile: st.NATSCredsFile}.Options()
 	if err != nil {
 		t.Fatal(err)

@@ -4,14 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/telemetry"
 )
-
-// tracingFlushTimeout bounds the flush of buffered spans at exit, so an
-// unreachable collector cannot hold up a shutdown.
-const tracingFlushTimeout = 5 * time.Second
 
 // startTracing enables tracing when the OTEL_* variables in environ name an
 // exporter (telemetry.SetupTracing); service.name defaults to
@@ -34,9 +29,7 @@ func startTracing(ctx context.Context, environ map[string]string, t targets, log
 	}
 	log.Info("tracing enabled", "exporter", tr.Exporter, "service", service)
 	return func() {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tracingFlushTimeout)
-		defer cancel()
-		if err := tr.Shutdown(fctx); err != nil {
+		if err := tr.Shutdown(ctx); err != nil {
 			log.Warn("spans not flushed", "error", err)
 		}
 	}, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -23,9 +22,7 @@ func startTracing(ctx context.Context, env Env) (stop func(), err error) {
 		return nil, err
 	}
 	return func() {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := tr.Shutdown(fctx); err != nil {
+		if err := tr.Shutdown(ctx); err != nil {
 			fmt.Fprintf(env.Stderr, "warning: spans not exported: %v\n", err)
 		}
 	}, nil

@@ -271,10 +271,5 @@ func (a ClientAuth) Options() ([]nats.Option, error) {
 	return opts, nil
 }
 
-// Enabled reports whether a sets any credential or TLS.
-func (a ClientAuth) Enabled() bool {
-	return a.CredsFile != "" || a.TLSCert != "" || a.TLSKey != "" || a.TLSCA != ""
-}
-
 // authTimeout is how long the server waits for a client to authenticate.
 const authTimeout = 5 * time.Second

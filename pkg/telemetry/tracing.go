@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -37,12 +38,19 @@ type Tracing struct {
 // Enabled reports whether spans are recorded and exported.
 func (t *Tracing) Enabled() bool { return t != nil && t.provider != nil }
 
-// Shutdown flushes the spans not yet exported and stops the exporter; a
-// no-op when tracing is off. Bound ctx: an unreachable collector blocks it.
+// FlushTimeout bounds Shutdown, so an unreachable collector cannot hold up
+// a process's exit.
+const FlushTimeout = 5 * time.Second
+
+// Shutdown flushes the spans not yet exported and stops the exporter, for
+// at most FlushTimeout even when ctx is already cancelled (it runs at exit);
+// a no-op when tracing is off.
 func (t *Tracing) Shutdown(ctx context.Context) error {
 	if !t.Enabled() {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FlushTimeout)
+	defer cancel()
 	return t.provider.Shutdown(ctx)
 }
 

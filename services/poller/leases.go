@@ -32,13 +32,6 @@ func newLeases(kv jetstream.KeyValue, replica string) *leases {
 	return &leases{kv: kv, replica: replica, owned: map[string]uint64{}}
 }
 
-func (l *leases) holds(id string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, ok := l.owned[id]
-	return ok
-}
-
 func (l *leases) count() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
