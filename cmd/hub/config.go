@@ -42,6 +42,11 @@ type Config struct {
 	NATSTLSCert string `env:"HUB_NATS_TLS_CERT"`
 	NATSTLSKey  string `env:"HUB_NATS_TLS_KEY"`
 	NATSTLSCA   string `env:"HUB_NATS_TLS_CA"`
+	// JSDomain is the JetStream domain of the central cluster, for a
+	// process at an edge site whose HUB_NATS_URL is a leaf node: its
+	// JetStream API calls go to $JS.<domain>.API and reach the central
+	// streams and buckets through the leaf connection. Empty: the server's own.
+	JSDomain string `env:"HUB_JS_DOMAIN"`
 	// Target is "all" or a comma list of registry, poller, writeback, knowledge.
 	Target    string `env:"HUB_TARGET" envDefault:"all"`
 	StateFile string `env:"HUB_STATE_FILE"`

@@ -135,7 +135,12 @@ func openBus(ctx context.Context, cfg Config, t targets, log *slog.Logger) (_ *n
 			return nil, err
 		}
 		nb.conns[r] = nc
-		if nb.streams[r], err = jetstream.New(nc); err != nil {
+		if cfg.JSDomain != "" {
+			nb.streams[r], err = jetstream.NewWithDomain(nc, cfg.JSDomain)
+		} else {
+			nb.streams[r], err = jetstream.New(nc)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -30,7 +30,7 @@ func watchServices(ctx context.Context, nb *natsBus, t targets, cfg Config, m *t
 	}
 	if t.has(targetWriteback) {
 		js := nb.js(bus.RoleWriteback)
-		m.WatchConsumer(cfg.Writeback.Durable, consumer(js, bus.StreamResults, cfg.Writeback.Durable))
+		m.WatchConsumer(cfg.Writeback.ConsumerName(), consumer(js, bus.StreamResults, cfg.Writeback.ConsumerName()))
 		if kv, err := js.KeyValue(ctx, bus.BucketWritebackLedger); err == nil {
 			if err := m.WatchDeadLetters(ctx, kv); err != nil {
 				log.Warn("dead-letter backlog metric off", "error", err)

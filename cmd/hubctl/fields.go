@@ -111,6 +111,10 @@ var fieldFlags = []fieldFlag{
 		c.CloseOnDone, err = fs.GetBool("close-on-done")
 		return err
 	}},
+	{"zone", "zone", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.Zone, err = fs.GetString("zone")
+		return err
+	}},
 	{"conflict-policy", "conflict_policy", func(fs *pflag.FlagSet, c *pb.Connector) error {
 		v, _ := fs.GetString("conflict-policy")
 		p, err := parsePolicy(v)
@@ -162,6 +166,7 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.Bool("close-on-done", false, "close the issue when status Done is written")
 	fs.Bool("full-text", false, "confluence: add each hit's page body as plain text to enrichments")
 	fs.String("conflict-policy", "", "tracker-wins or agent-wins")
+	fs.String("zone", "", "edge site whose pollers (POLLER_ZONE) and writeback (WRITEBACK_ZONE) serve this connector; empty: the central site")
 	fs.String("proxy", "", "HTTP(S) proxy URL for requests to the tracker")
 	fs.String("ca-bundle", "", "PEM file of extra certificate authorities for a self-hosted tracker")
 }

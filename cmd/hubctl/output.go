@@ -175,6 +175,7 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 	row("Close on done", yesNo(c.GetCloseOnDone()))
 	row("Full text", yesNo(c.GetFullText()))
 	row("Conflict policy", policyName(c.GetConflictPolicy()))
+	row("Zone", zoneName(c.GetZone()))
 	row("Proxy", redactURL(c.GetHttpProxyUrl()))
 	ca := "-"
 	if n := len(c.GetCaBundlePem()); n > 0 {
@@ -299,4 +300,12 @@ func printCredentialAges(w io.Writer, ages []*pb.CredentialAge) error {
 			orDash(a.GetCredential().GetFingerprint()), expires)
 	}
 	return tw.Flush()
+}
+
+// zoneName shows the empty zone as the central site.
+func zoneName(z string) string {
+	if z == "" {
+		return "central"
+	}
+	return z
 }

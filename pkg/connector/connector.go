@@ -118,6 +118,9 @@ type Connector struct {
 	HTTPProxyURL     string         `json:"http_proxy_url,omitempty"`
 	CABundlePEM      string         `json:"ca_bundle_pem,omitempty"`
 	CloseOnDone      bool           `json:"close_on_done,omitempty"`
+	// Zone is the edge site whose pollers and writeback serve the connector
+	// (POLLER_ZONE, WRITEBACK_ZONE); "" is the central site.
+	Zone string `json:"zone,omitempty"`
 	FullText         bool           `json:"full_text,omitempty"`
 
 	Credential Credential `json:"credential,omitzero"`

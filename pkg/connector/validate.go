@@ -127,6 +127,9 @@ func (c Connector) Validate(cat Catalog) error {
 			add("http_proxy_url", "%s", msg)
 		}
 	}
+	if c.Zone != "" && !ValidZone(c.Zone) {
+		add("zone", "must be 1-32 characters of lowercase letters, digits and dashes, starting with a letter")
+	}
 
 	if known && rules.Supports(c.Deployment) && !rules.AcceptsAuth(c.Deployment, c.AuthMode) {
 		add("auth_mode", "%q is not accepted by %s %s (accepted: %s)", c.AuthMode, c.System, c.Deployment, joinModes(rules.AuthModesFor(c.Deployment)))
@@ -305,4 +308,19 @@ func joinModes(modes []AuthMode) string {
 		s[i] = string(m)
 	}
 	return strings.Join(s, ", ")
+}
+
+// ValidZone reports whether z can name an edge site: it is a token of
+// KV keys and consumer names (POLLER_ZONE, WRITEBACK_ZONE), so no dots,
+// wildcards or spaces.
+func ValidZone(z string) bool {
+	if z == "" || len(z) > 32 || z[0] < 'a' || z[0] > 'z' {
+		return false
+	}
+	for _, r := range z {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	envparse "github.com/caarlos0/env/v11"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
 )
 
 // Config tunes a poller replica. Env variables map onto it.
@@ -21,6 +23,11 @@ type Config struct {
 	// Systems this replica polls; empty: every system with discovery. New
 	// refuses a system the tracker registry cannot discover on.
 	Systems []string `env:"POLLER_SYSTEMS" envSeparator:","`
+	// Zone is the edge site this replica serves: it polls only connectors
+	// whose zone is this one. Empty (a central replica): it polls only
+	// connectors without a zone. Replicas count each other per zone and
+	// system, so a zone's connectors are shared among that zone's replicas.
+	Zone string `env:"POLLER_ZONE"`
 	// ReplicaID names this replica in leases; default host-pid.
 	ReplicaID string `env:"POLLER_REPLICA_ID"`
 	// LeaseTTL is the poll_leases bucket's TTL: the hub provisions the bucket
@@ -113,6 +120,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 || c.MaxEventBytes < 16384 {
 		errs = append(errs, errors.New("POLLER_MAX_BODY_BYTES must be at least 1024 and POLLER_MAX_EVENT_BYTES at least 16384"))
+	}
+	if c.Zone != "" && !connector.ValidZone(c.Zone) {
+		errs = append(errs, fmt.Errorf("POLLER_ZONE %q: 1-32 lowercase letters, digits and '-', starting with a letter", c.Zone))
 	}
 	if c.ReplicaID != "" && !validReplicaID(c.ReplicaID) {
 		errs = append(errs, fmt.Errorf("POLLER_REPLICA_ID %q: letters, digits, '-' and '_' only", c.ReplicaID))

@@ -14,22 +14,35 @@ import (
 // Keys in the poll_leases bucket. The bucket's TTL expires a lease (and a
 // replica heartbeat) that is not renewed, so a dead replica's connectors are
 // free again within one TTL.
+//
+// Leases are per connector and a connector has one zone, so only that
+// zone's replicas ever compete for its lease. Heartbeats are per zone: a
+// central replica writes replica.<system>.<id> (the key form from before
+// zones), an edge replica zone.<zone>.replica.<system>.<id>, so each side
+// divides only its own connectors by only its own replicas.
 const (
 	leasePrefix   = "lease."
 	replicaPrefix = "replica."
+	zonePrefix    = "zone."
 )
 
 // leases is this replica's view of the leases it holds.
 type leases struct {
 	kv      jetstream.KeyValue
 	replica string
+	// heartbeats is the key prefix of this replica's zone's heartbeats.
+	heartbeats string
 
 	mu    sync.Mutex
 	owned map[string]uint64 // connector id → revision of our lease entry
 }
 
-func newLeases(kv jetstream.KeyValue, replica string) *leases {
-	return &leases{kv: kv, replica: replica, owned: map[string]uint64{}}
+func newLeases(kv jetstream.KeyValue, replica, zone string) *leases {
+	hb := replicaPrefix
+	if zone != "" {
+		hb = zonePrefix + zone + "." + replicaPrefix
+	}
+	return &leases{kv: kv, replica: replica, heartbeats: hb, owned: map[string]uint64{}}
 }
 
 func (l *leases) count() int {
@@ -108,7 +121,7 @@ func (l *leases) releaseAll(ctx context.Context) {
 // replica polling only Jira does not count as a GitHub replica).
 func (l *leases) heartbeat(ctx context.Context, systems []connector.System) error {
 	for _, sys := range systems {
-		if _, err := l.kv.Put(ctx, replicaPrefix+string(sys)+"."+l.replica, []byte("alive")); err != nil {
+		if _, err := l.kv.Put(ctx, l.heartbeats+string(sys)+"."+l.replica, []byte("alive")); err != nil {
 			return err
 		}
 	}
@@ -117,13 +130,13 @@ func (l *leases) heartbeat(ctx context.Context, systems []connector.System) erro
 
 func (l *leases) liveReplicas(ctx context.Context) map[connector.System]int {
 	out := map[connector.System]int{}
-	lister, err := l.kv.ListKeysFiltered(ctx, replicaPrefix+">")
+	lister, err := l.kv.ListKeysFiltered(ctx, l.heartbeats+">")
 	if err != nil {
 		return out
 	}
 	defer func() { _ = lister.Stop() }()
 	for k := range lister.Keys() {
-		sys, _, ok := strings.Cut(strings.TrimPrefix(k, replicaPrefix), ".")
+		sys, _, ok := strings.Cut(strings.TrimPrefix(k, l.heartbeats), ".")
 		if ok {
 			out[connector.System(sys)]++
 		}

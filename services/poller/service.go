@@ -100,7 +100,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 	}
 	p := &Poller{
 		cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), states: connector.NewStateStore(skv),
-		leases: newLeases(lkv, cfg.ReplicaID), log: deps.Logger, topts: deps.TrackerOptions,
+		leases: newLeases(lkv, cfg.ReplicaID, cfg.Zone), log: deps.Logger, topts: deps.TrackerOptions,
 		trackers: deps.Trackers, clock: deps.Clock, systems: map[connector.System]bool{},
 		connectors: map[string]connector.Connector{}, mismatched: map[string]uint64{},
 		metrics: deps.Metrics, ready: deps.Ready,
@@ -184,7 +184,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			p.log.Error("connector watch ended", "error", err)
 		}
 	}()
-	p.log.Info("poller started", "systems", p.systemList())
+	p.log.Info("poller started", "systems", p.systemList(), "zone", p.cfg.Zone)
 	if p.ready != nil {
 		p.ready()
 	}
@@ -255,6 +255,17 @@ func (p *Poller) onChange(ch connector.Change) {
 		return
 	}
 	if !p.systems[ch.Connector.System] {
+		return
+	}
+	if ch.Connector.Zone != p.cfg.Zone {
+		// Another site's connector (or one just moved there): forgotten
+		// like a deleted one, so the next lease pass gives its lease back.
+		if _, known := p.connectors[ch.Connector.ID]; known {
+			delete(p.connectors, ch.Connector.ID)
+			p.sessions.Forget(ch.Connector.ID)
+			p.sched.deleted(ch.Connector.ID)
+			p.metrics.ForgetConnector(ch.Connector.ID)
+		}
 		return
 	}
 	p.connectors[ch.Connector.ID] = ch.Connector

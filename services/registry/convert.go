@@ -117,6 +117,7 @@ func connectorToProto(c connector.Connector) *chv1.Connector {
 		CaBundlePem:      c.CABundlePEM,
 		CloseOnDone:      c.CloseOnDone,
 		FullText:         c.FullText,
+		Zone:             c.Zone,
 		Credential:       credentialToProto(c.Credential),
 		Status:           &chv1.ConnectorStatus{},
 		CreateTime:       tsOrNil(c.CreateTime),
@@ -159,6 +160,7 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 		CABundlePEM:      p.GetCaBundlePem(),
 		CloseOnDone:      p.GetCloseOnDone(),
 		FullText:         p.GetFullText(),
+		Zone:             p.GetZone(),
 	}
 	if s := p.GetScope(); s != nil {
 		c.Scope = connector.Scope{Statuses: s.GetStatuses(), Labels: s.GetLabels(), MinPriority: s.GetMinPriority()}

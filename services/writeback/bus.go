@@ -2,6 +2,7 @@ package writeback
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -22,6 +23,9 @@ import (
 // another connector's results need.
 func (s *Service) handle(ctx context.Context, env bus.Envelope, r *chv1.ResultReady) error {
 	res := resultFromProto(r)
+	if mine, err := s.inZone(ctx, res.ConnectorID); err != nil || !mine {
+		return err // another zone's result: acknowledged here, written back there
+	}
 	limit, paced := 0, s.paces(res.System)
 	if paced {
 		limit = 1 // more would only wait for the same token's pace
@@ -32,6 +36,23 @@ func (s *Service) handle(ctx context.Context, env bus.Envelope, r *chv1.ResultRe
 	}
 	defer release()
 	return s.process(ctx, res, env.Delivered)
+}
+
+// inZone reports whether this replica's zone writes back the connector's
+// results. A connector that is not found belongs to the central site,
+// which dead-letters the result (once, not once per zone).
+func (s *Service) inZone(ctx context.Context, id string) (bool, error) {
+	if id == "" {
+		return s.cfg.Zone == "", nil // invalid: dead-lettered centrally
+	}
+	c, err := s.store.Get(ctx, id)
+	switch {
+	case errors.Is(err, connector.ErrNotFound):
+		return s.cfg.Zone == "", nil
+	case err != nil:
+		return false, err
+	}
+	return c.Zone == s.cfg.Zone, nil
 }
 
 // paces says whether the system's tracker spaces its writes (trackers.WritePacer).

@@ -12,12 +12,24 @@ import (
 	"time"
 
 	envparse "github.com/caarlos0/env/v11"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
 )
 
 // Config tunes the writeback service. Env variables map onto it.
 type Config struct {
-	// Durable is the consumer name every writeback replica shares.
+	// Durable is the consumer name every writeback replica of a zone
+	// shares. An edge zone's replicas (WRITEBACK_ZONE) left at the default
+	// use writeback-<zone>: a zone needs a durable of its own (see Zone).
 	Durable string `env:"WRITEBACK_DURABLE" envDefault:"writeback"`
+	// Zone is the edge site this replica serves. Every zone's durable reads
+	// every result.ready message (RESULTS keeps them under limits
+	// retention, so a second durable loses nothing to the first); a
+	// replica writes back the results of its zone's connectors and
+	// acknowledges the others' unread, which their zone's durable
+	// delivers there. Empty (central) also owns results whose connector
+	// is unknown (they are dead-lettered once, centrally).
+	Zone string `env:"WRITEBACK_ZONE"`
 	// MaxDeliver is how many times a result is tried before it is dead-lettered.
 	MaxDeliver int `env:"WRITEBACK_MAX_DELIVER" envDefault:"5"`
 	// AckWait is how long JetStream waits for a sign of life from a delivery
@@ -58,11 +70,26 @@ func DefaultConfig() Config {
 	return envparse.Must(envparse.ParseAsWithOptions[Config](envparse.Options{Environment: map[string]string{}}))
 }
 
+const defaultDurable = "writeback"
+
+// ConsumerName is the durable this replica consumes with: Durable, or
+// writeback-<zone> for an edge replica left at the default, so an edge
+// replica never shares (and splits) the central durable's deliveries.
+func (c Config) ConsumerName() string {
+	if c.Zone != "" && c.Durable == defaultDurable {
+		return defaultDurable + "-" + c.Zone
+	}
+	return c.Durable
+}
+
 // Validate checks the configuration.
 func (c Config) Validate() error {
 	var errs []error
 	if c.Durable == "" || strings.ContainsAny(c.Durable, ".*> ") {
 		errs = append(errs, errors.New("WRITEBACK_DURABLE must be a plain name"))
+	}
+	if c.Zone != "" && !connector.ValidZone(c.Zone) {
+		errs = append(errs, errors.New("WRITEBACK_ZONE must be 1-32 lowercase letters, digits and '-', starting with a letter"))
 	}
 	if c.MaxDeliver < 1 {
 		errs = append(errs, errors.New("WRITEBACK_MAX_DELIVER must be at least 1"))

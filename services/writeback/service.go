@@ -124,7 +124,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 // ledger).
 func (s *Service) Run(ctx context.Context) error {
 	cons, err := s.js.CreateOrUpdateConsumer(ctx, bus.StreamResults, jetstream.ConsumerConfig{
-		Durable:       s.cfg.Durable,
+		Durable:       s.cfg.ConsumerName(),
 		FilterSubject: "result.ready.>",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       s.cfg.AckWait,
@@ -143,7 +143,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("writeback: consume: %w", err)
 	}
-	s.log.Info("writeback started", "consumer", s.cfg.Durable)
+	s.log.Info("writeback started", "consumer", s.cfg.ConsumerName(), "zone", s.cfg.Zone)
 	if s.ready != nil {
 		s.ready()
 	}
