@@ -295,6 +295,10 @@ func TestUpdateMaskNamesExactlyTheGivenFlags(t *testing.T) {
 			func(c *pb.Connector) bool { return len(c.GetScope().GetStatuses()) == 0 }},
 		{"false boolean is sent", []string{"--index-comments=false", "--enabled"}, []string{"index_comments", "enabled"},
 			func(c *pb.Connector) bool { return !c.GetIndexComments() && c.GetEnabled() }},
+		{"zone moves the connector to an edge site", []string{"--zone", "plant"}, []string{"zone"},
+			func(c *pb.Connector) bool { return c.GetZone() == "plant" }},
+		{"empty zone moves it back to the central site", []string{"--zone="}, []string{"zone"},
+			func(c *pb.Connector) bool { return c.GetZone() == "" }},
 		{"enum aliases", []string{"--conflict-policy", "agent-wins", "--name", "x", "--done-label", "Shipped"},
 			[]string{"display_name", "status_labels.done", "conflict_policy"},
 			func(c *pb.Connector) bool {

@@ -116,13 +116,13 @@ func TestConnectorLifecycle(t *testing.T) {
 	}
 
 	// Update changes exactly the masked fields.
-	upd := &chv1.Connector{Id: "gh-widgets", Enabled: false, DisplayName: "ignored, not in mask", Scope: &chv1.Scope{Labels: []string{"bot", "ai"}}, Etag: c.GetEtag()}
-	u, err := admin.UpdateConnector(ctx, &chv1.UpdateConnectorRequest{Connector: upd, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"enabled", "scope.labels"}}})
+	upd := &chv1.Connector{Id: "gh-widgets", Enabled: false, DisplayName: "ignored, not in mask", Scope: &chv1.Scope{Labels: []string{"bot", "ai"}}, Zone: "plant-2", Etag: c.GetEtag()}
+	u, err := admin.UpdateConnector(ctx, &chv1.UpdateConnectorRequest{Connector: upd, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"enabled", "scope.labels", "zone"}}})
 	if err != nil {
 		t.Fatalf("update: %v", err)
 	}
 	uc := u.GetConnector()
-	if uc.GetEnabled() || uc.GetDisplayName() != "Acme widgets" || strings.Join(uc.GetScope().GetLabels(), ",") != "bot,ai" {
+	if uc.GetEnabled() || uc.GetDisplayName() != "Acme widgets" || strings.Join(uc.GetScope().GetLabels(), ",") != "bot,ai" || uc.GetZone() != "plant-2" {
 		t.Errorf("update changed the wrong fields: %v", uc)
 	}
 	if uc.GetEtag() == c.GetEtag() || uc.GetCredential().GetFingerprint() != c.GetCredential().GetFingerprint() {
@@ -328,6 +328,7 @@ func TestBadInputIsRefusedWithFieldErrors(t *testing.T) {
 		{"bad CA bundle", &chv1.CreateConnectorRequest{Connector: with(githubConnector, func(c *chv1.Connector) { c.CaBundlePem = "not pem" }), Credential: tok}, "ca_bundle_pem", "PEM"},
 		{"bad connector id", &chv1.CreateConnectorRequest{Connector: githubConnector(), ConnectorId: "Bad.ID", Credential: tok}, "id", "lowercase"},
 		{"full text on a tracker", &chv1.CreateConnectorRequest{Connector: with(githubConnector, func(c *chv1.Connector) { c.FullText = true }), Credential: tok}, "full_text", "confluence"},
+		{"zone not a key token", &chv1.CreateConnectorRequest{Connector: with(githubConnector, func(c *chv1.Connector) { c.Zone = "plant.a" }), Credential: tok}, "zone", "lowercase"},
 		{"control characters", &chv1.CreateConnectorRequest{Connector: with(githubConnector, func(c *chv1.Connector) { c.DisplayName = "a\x00b" }), Credential: tok}, "display_name", "control"},
 	}
 	for _, tc := range tests {
