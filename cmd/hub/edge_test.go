@@ -250,7 +250,9 @@ func countingJira(t *testing.T) (*jiraSite, func() map[string]int) {
 
 type clearDecrypter struct{}
 
-func (clearDecrypter) Decrypt(_ context.Context, _, ct string) ([]byte, error) { return []byte(ct), nil }
+func (clearDecrypter) Decrypt(_ context.Context, _, ct string) ([]byte, error) {
+	return []byte(ct), nil
+}
 
 func site(zone string) string {
 	if zone == "" {

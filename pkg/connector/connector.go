@@ -120,8 +120,8 @@ type Connector struct {
 	CloseOnDone      bool           `json:"close_on_done,omitempty"`
 	// Zone is the edge site whose pollers and writeback serve the connector
 	// (POLLER_ZONE, WRITEBACK_ZONE); "" is the central site.
-	Zone string `json:"zone,omitempty"`
-	FullText         bool           `json:"full_text,omitempty"`
+	Zone     string `json:"zone,omitempty"`
+	FullText bool   `json:"full_text,omitempty"`
 
 	Credential Credential `json:"credential,omitzero"`
 	CreateTime time.Time  `json:"create_time"`
