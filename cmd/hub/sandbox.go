@@ -45,9 +45,9 @@ type sandbox struct {
 	log *slog.Logger
 	// advertise, when set, replaces the listen host in the connectors' URLs.
 	advertise string
-	servers  []*http.Server
-	urls     map[string]string
-	trackers []sandboxTracker
+	servers   []*http.Server
+	urls      map[string]string
+	trackers  []sandboxTracker
 }
 
 const sandboxInterval = 10 * time.Second
