@@ -77,6 +77,17 @@ type Config struct {
 	// Sandbox starts fake trackers with seeded tickets and registers connectors to them.
 	Sandbox       bool   `env:"HUB_SANDBOX"`
 	SandboxListen string `env:"HUB_SANDBOX_LISTEN" envDefault:"127.0.0.1:7411"`
+	// SandboxRegistry, with --target fakes, is the registry's gRPC address
+	// where the fakes register their connectors (empty: they only serve).
+	SandboxRegistry string `env:"HUB_SANDBOX_REGISTRY"`
+	// SandboxAdvertise, with --target fakes, is the host name the connectors
+	// use to reach the fakes (a container's service name); empty: the
+	// listen address.
+	SandboxAdvertise string `env:"HUB_SANDBOX_ADVERTISE"`
+	// SandboxTokenFile, with --target fakes, holds the admin API token the
+	// fakes register their connectors with (the registry's <data dir>/admin.token
+	// on a shared volume, or a token of HUB_API_TOKENS).
+	SandboxTokenFile string `env:"HUB_SANDBOX_TOKEN_FILE"`
 }
 
 // VaultEnv selects Vault transit instead of the local keyring when Addr is set.

@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	flags.StringVar(&cfg.Registry.ListenAddr, "registry-addr", cfg.Registry.ListenAddr, "registry gRPC listen address (REGISTRY_LISTEN_ADDR)")
 	flags.StringVar(&cfg.Knowledge.ListenAddr, "knowledge-addr", cfg.Knowledge.ListenAddr, "knowledge gRPC listen address; empty: NATS only (KNOWLEDGE_LISTEN_ADDR)")
 	flags.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen, "TCP address for NATS clients; empty for in-process only (HUB_NATS_LISTEN)")
-	flags.StringVar(&cfg.Target, "target", cfg.Target, "services to run: all, or a comma list of registry, poller, writeback, knowledge (HUB_TARGET)")
+	flags.StringVar(&cfg.Target, "target", cfg.Target, "services to run: all, or a comma list of registry, poller, writeback, knowledge; or fakes: the sandbox trackers alone (HUB_TARGET)")
 	flags.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "a shared NATS server instead of the embedded one; required unless --target all (HUB_NATS_URL)")
 	flags.BoolVar(&cfg.Sandbox, "sandbox", cfg.Sandbox, "start fake Jira, GitHub and GitLab with seeded tickets and register connectors to them (HUB_SANDBOX)")
 	provisionNATS := flags.String("provision-nats", "", "write a NATS nkey seed per role and the nats-server users include (auth.conf) into this dir, then exit")
@@ -90,6 +90,9 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	if strings.TrimSpace(cfg.Target) == targetFakes {
+		return runFakes(ctx, cfg, log)
+	}
 
 	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return err

@@ -42,10 +42,12 @@ type sandboxTracker struct {
 // sandbox runs fake trackers on loopback with seeded tickets, so a newcomer
 // sees ticket events and can write results back without any real tracker.
 type sandbox struct {
-	log      *slog.Logger
-	servers  []*http.Server
-	urls     map[string]string
-	trackers []sandboxTracker
+	log *slog.Logger
+	// advertise, when set, replaces the listen host in the connectors' URLs.
+	advertise string
+	servers   []*http.Server
+	urls      map[string]string
+	trackers  []sandboxTracker
 }
 
 const sandboxInterval = 10 * time.Second
@@ -106,6 +108,10 @@ func (s *sandbox) start(listen string) error {
 		go func() { _ = srv.Serve(lis) }()
 		s.servers = append(s.servers, srv)
 		s.urls[t.name] = "http://" + lis.Addr().String()
+		if s.advertise != "" {
+			_, p, _ := net.SplitHostPort(lis.Addr().String())
+			s.urls[t.name] = "http://" + net.JoinHostPort(s.advertise, p)
+		}
 		s.log.Info("sandbox tracker listening", "tracker", t.name, "url", s.urls[t.name])
 	}
 	return nil

@@ -16,6 +16,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -301,4 +304,55 @@ func startSandboxHub(t *testing.T) (hubstate.State, *testenv.LogBuffer) {
 		return err == nil && st.NATSURL != ""
 	})
 	return st, logs
+}
+
+// TestFakesTargetServesAndRegisters: hub --target fakes serves the sandbox
+// trackers alone and registers their connectors, under the advertised host,
+// with a registry started apart (as compose's sandbox profile does).
+func TestFakesTargetServesAndRegisters(t *testing.T) {
+	st, _ := startSandboxHub(t)
+	token, err := os.ReadFile(st.AdminTokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, token, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	fakeLogs := &testenv.LogBuffer{}
+	done := make(chan error, 1)
+	environ := map[string]string{"HUB_ADMIN_ADDR": "", "HUB_DATA_DIR": filepath.Join(dir, "data"), "HOME": dir,
+		"HUB_SANDBOX_REGISTRY": st.RegistryAddr, "HUB_SANDBOX_TOKEN_FILE": tokenFile, "HUB_SANDBOX_ADVERTISE": "localhost"}
+	go func() {
+		done <- run(ctx, []string{"--target", "fakes", "--sandbox-listen", "127.0.0.1:0"}, environ, fakeLogs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("hub --target fakes: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("hub --target fakes did not stop")
+		}
+	})
+	waitFor(t, 30*time.Second, "the fakes' connectors registered", fakeLogs, func() bool {
+		return strings.Count(fakeLogs.String(), "sandbox connector ready") == 4
+	})
+	conn, err := grpc.NewClient(st.RegistryAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+strings.TrimSpace(string(token)))
+	got, err := chv1.NewRegistryServiceClient(conn).GetConnector(rctx, &chv1.GetConnectorRequest{Id: "sandbox-jira"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := got.GetConnector().GetBaseUrl(); !strings.HasPrefix(u, "http://localhost:") {
+		t.Errorf("sandbox-jira base URL %q, want the advertised host localhost", u)
+	}
 }
