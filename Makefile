@@ -18,7 +18,7 @@ VAULT_BIN      := $(CURDIR)/tools/vault/bin/vault
 MODULES         = $(shell go list -m -f '{{.Dir}}')
 GO_TEST_FLAGS  ?= -count=1 -timeout 5m
 
-.PHONY: run test generate check-generated lint bench tools vault fmt images image standins
+.PHONY: run test generate check-generated lint bench tools vault fmt images image standins e2e nats-image
 
 # Container engine: podman or docker, whichever is present.
 ENGINE         ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || echo docker)
@@ -88,3 +88,21 @@ image:
 	$(ENGINE) build -f deploy/image/Containerfile -t $(IMAGE) $(IMAGE_CONTEXT)
 
 images: image
+
+# The end-to-end test on real containers (e2e/, its own module outside
+# go.work): the one image, a nats-server image built from the Go module,
+# then testcontainers-go over the engine's Docker-compatible socket
+# (podman: podman system service unix:///tmp/podman.sock, see .ci/run).
+NATS_IMAGE     ?= localhost/connectorhub-nats:e2e
+NATS_CONTEXT   := $(CURDIR)/e2e/natsimage/.context
+E2E_DOCKER_HOST ?= unix:///tmp/podman.sock
+
+nats-image:
+	rm -rf $(NATS_CONTEXT) && mkdir -p $(NATS_CONTEXT)/data
+	cd e2e && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $(NATS_CONTEXT)/nats-server github.com/nats-io/nats-server/v2
+	$(ENGINE) build -f e2e/natsimage/Containerfile -t $(NATS_IMAGE) $(NATS_CONTEXT)
+
+e2e: image nats-image
+	cd e2e && GOWORK=off DOCKER_HOST=$${DOCKER_HOST:-$(E2E_DOCKER_HOST)} TESTCONTAINERS_RYUK_DISABLED=true \
+		TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 E2E_HUB_IMAGE=$(IMAGE) E2E_NATS_IMAGE=$(NATS_IMAGE) \
+		go test -count=1 -timeout 10m -v -run TestKillANATSNodeAndAPollerMidRun .
