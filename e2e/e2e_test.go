@@ -73,7 +73,7 @@ type site struct {
 }
 
 func TestKillANATSNodeAndAPollerMidRun(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	s := &site{t: t, dir: t.TempDir(), pollers: map[string]testcontainers.Container{}}
 	docker, err := testcontainers.NewDockerClientWithOpts(ctx)
@@ -97,9 +97,17 @@ func TestKillANATSNodeAndAPollerMidRun(t *testing.T) {
 	natsURL := s.hostURL(ctx, s.nodes[0], "4222/tcp")
 	op := s.connect(natsURL, bus.RoleOperator)
 	opJS, _ := jetstream.New(op)
-	if err := bus.Provision(ctx, opJS, bus.ProvisionOptions{Replicas: 3, LeaseTTL: leaseTTL}); err != nil {
-		t.Fatal(err)
-	}
+	// A request made before the cluster has elected its meta leader goes
+	// unanswered, so each attempt has its own deadline.
+	eventually(t, 2*time.Minute, "streams and buckets provisioned at replicas 3", func() bool {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		err := bus.Provision(pctx, opJS, bus.ProvisionOptions{Replicas: 3, LeaseTTL: leaseTTL})
+		if err != nil {
+			t.Logf("provision: %v", err)
+		}
+		return err == nil
+	})
 	agentURLs := s.hostURL(ctx, s.nodes[0], "4222/tcp") + "," + s.hostURL(ctx, s.nodes[2], "4222/tcp")
 	agent := s.connect(agentURLs, bus.RoleAgent)
 	js, _ := jetstream.New(agent)
@@ -205,6 +213,7 @@ func (s *site) provisionCreds(ctx context.Context) {
 	bin := filepath.Join(s.t.TempDir(), "hub")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/hub")
 	build.Dir = ".."
+	build.Env = append(os.Environ(), "GOWORK=") // this module runs with GOWORK=off; cmd/hub builds in the workspace
 	if out, err := build.CombinedOutput(); err != nil {
 		s.t.Fatalf("build hub: %v\n%s", err, out)
 	}
@@ -213,9 +222,17 @@ func (s *site) provisionCreds(ctx context.Context) {
 	if out, err := prov.CombinedOutput(); err != nil {
 		s.t.Fatalf("hub --provision-nats: %v\n%s", err, out)
 	}
-	// The containers run as UID 65532 and share /data (one keyring).
-	if err := os.Chmod(s.dir, 0o777); err != nil {
-		s.t.Fatal(err)
+	// The containers run as UID 65532 and share /data (one keyring, the
+	// seeds under /data/creds): the engine here is rootful podman, so the
+	// test (root) hands the directory to that user.
+	err := filepath.WalkDir(s.dir, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, 65532, 65532)
+	})
+	if err != nil {
+		s.t.Fatalf("hand /data to UID 65532: %v", err)
 	}
 }
 
@@ -438,7 +455,7 @@ func discovered(ctx context.Context, t *testing.T, js jetstream.JetStream) map[s
 	subject, _ := bus.TicketSubject("discovered", "github", connID)
 	out := map[string]int{}
 	for _, m := range readAll(ctx, t, js, bus.StreamTickets, subject) {
-		out[m.Headers().Get(bus.HeaderSubject)]++
+		out[m.Header.Get(bus.HeaderSubject)]++
 	}
 	return out
 }
@@ -450,8 +467,8 @@ func writebacks(ctx context.Context, t *testing.T, js jetstream.JetStream) (comp
 		var ev struct {
 			ResultID string `json:"resultId"`
 		}
-		_ = json.Unmarshal(m.Data(), &ev)
-		if strings.HasPrefix(m.Subject(), "writeback.completed.") {
+		_ = json.Unmarshal(m.Data, &ev)
+		if strings.HasPrefix(m.Subject, "writeback.completed.") {
 			completed[ev.ResultID]++
 		} else {
 			failed[ev.ResultID]++
@@ -460,37 +477,31 @@ func writebacks(ctx context.Context, t *testing.T, js jetstream.JetStream) (comp
 	return completed, failed
 }
 
-// readAll reads a stream's messages on a filter with an ordered consumer
-// (the agent role may read TICKETS and WRITEBACK this way).
-func readAll(ctx context.Context, t *testing.T, js jetstream.JetStream, stream, filter string) []jetstream.Msg {
+// readAll reads a stream's messages on a filter, one message get per
+// sequence (the agent role may read TICKETS and WRITEBACK this way).
+func readAll(ctx context.Context, t *testing.T, js jetstream.JetStream, stream, filter string) []*jetstream.RawStreamMsg {
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	cons, err := js.OrderedConsumer(cctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	st, err := js.Stream(cctx, stream)
 	if err != nil {
 		t.Logf("read %s: %v", stream, err)
 		return nil
 	}
-	info, err := cons.Info(cctx)
+	info, err := st.Info(cctx, jetstream.WithSubjectFilter(filter))
 	if err != nil {
 		t.Logf("read %s: %v", stream, err)
 		return nil
 	}
-	var out []jetstream.Msg
-	for pending := info.NumPending; pending > 0; {
-		batch, err := cons.Fetch(int(min(pending, 256)), jetstream.FetchMaxWait(5*time.Second))
+	prefix, wild := strings.CutSuffix(filter, ">")
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := st.GetMsg(cctx, seq)
 		if err != nil {
-			t.Logf("read %s: %v", stream, err)
-			return out
+			continue
 		}
-		n := 0
-		for m := range batch.Messages() {
+		if (wild && strings.HasPrefix(m.Subject, prefix)) || m.Subject == filter {
 			out = append(out, m)
-			n++
 		}
-		if n == 0 {
-			break
-		}
-		pending -= uint64(n)
 	}
 	return out
 }
