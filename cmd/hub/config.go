@@ -123,6 +123,11 @@ type VaultEnv struct {
 	Token     string        `env:"VAULT_TOKEN"`
 	RoleID    string        `env:"VAULT_ROLE_ID"`
 	SecretID  string        `env:"VAULT_SECRET_ID"`
+	// RoleIDFile and SecretIDFile name files holding the AppRole role id and
+	// secret id (mounted secrets), read at start instead of VAULT_ROLE_ID
+	// and VAULT_SECRET_ID.
+	RoleIDFile   string `env:"VAULT_ROLE_ID_FILE"`
+	SecretIDFile string `env:"VAULT_SECRET_ID_FILE"`
 	Namespace string        `env:"VAULT_NAMESPACE"`
 	CACert    string        `env:"VAULT_CACERT"`
 	Mount     string        `env:"VAULT_TRANSIT_MOUNT" envDefault:"transit"`
