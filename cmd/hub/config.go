@@ -119,20 +119,20 @@ func (c Config) provisionOptions() bus.ProvisionOptions {
 
 // VaultEnv selects Vault transit instead of the local keyring when Addr is set.
 type VaultEnv struct {
-	Addr      string        `env:"VAULT_ADDR"`
-	Token     string        `env:"VAULT_TOKEN"`
-	RoleID    string        `env:"VAULT_ROLE_ID"`
-	SecretID  string        `env:"VAULT_SECRET_ID"`
+	Addr     string `env:"VAULT_ADDR"`
+	Token    string `env:"VAULT_TOKEN"`
+	RoleID   string `env:"VAULT_ROLE_ID"`
+	SecretID string `env:"VAULT_SECRET_ID"`
 	// RoleIDFile and SecretIDFile name files holding the AppRole role id and
 	// secret id (mounted secrets), read at start instead of VAULT_ROLE_ID
 	// and VAULT_SECRET_ID.
-	RoleIDFile   string `env:"VAULT_ROLE_ID_FILE"`
-	SecretIDFile string `env:"VAULT_SECRET_ID_FILE"`
-	Namespace string        `env:"VAULT_NAMESPACE"`
-	CACert    string        `env:"VAULT_CACERT"`
-	Mount     string        `env:"VAULT_TRANSIT_MOUNT" envDefault:"transit"`
-	Key       string        `env:"VAULT_TRANSIT_KEY" envDefault:"connectorhub"`
-	Timeout   time.Duration `env:"VAULT_TIMEOUT" envDefault:"10s"`
+	RoleIDFile   string        `env:"VAULT_ROLE_ID_FILE"`
+	SecretIDFile string        `env:"VAULT_SECRET_ID_FILE"`
+	Namespace    string        `env:"VAULT_NAMESPACE"`
+	CACert       string        `env:"VAULT_CACERT"`
+	Mount        string        `env:"VAULT_TRANSIT_MOUNT" envDefault:"transit"`
+	Key          string        `env:"VAULT_TRANSIT_KEY" envDefault:"connectorhub"`
+	Timeout      time.Duration `env:"VAULT_TIMEOUT" envDefault:"10s"`
 }
 
 // secretsConfig turns the env into a VaultConfig; tokens are never logged
