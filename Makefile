@@ -42,6 +42,8 @@ test: vault
 		echo "=== $$dir"; \
 		(cd $$dir && CONNECTORHUB_VAULT_BIN=$(VAULT_BIN) CONNECTORHUB_REQUIRE_VAULT=1 go test $(GO_TEST_FLAGS) ./...) || failed="$$failed $$dir"; \
 	done; \
+	echo "=== deploy/kubernetes/check (own module, GOWORK=off)"; \
+	(cd deploy/kubernetes/check && GOWORK=off go test $(GO_TEST_FLAGS) ./...) || failed="$$failed deploy/kubernetes/check"; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
 
 # The README's figures (cmd/bench: discovery, scale on poller child
