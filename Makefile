@@ -42,6 +42,8 @@ test: vault
 		echo "=== $$dir"; \
 		(cd $$dir && CONNECTORHUB_VAULT_BIN=$(VAULT_BIN) CONNECTORHUB_REQUIRE_VAULT=1 go test $(GO_TEST_FLAGS) ./...) || failed="$$failed $$dir"; \
 	done; \
+	echo "=== deploy/kubernetes/check (own module, GOWORK=off)"; \
+	(cd deploy/kubernetes/check && GOWORK=off go test $(GO_TEST_FLAGS) ./...) || failed="$$failed deploy/kubernetes/check"; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
 
 # The README's figures (cmd/bench: discovery, scale on poller child
@@ -86,6 +88,20 @@ image:
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $(IMAGE_CONTEXT)/hubctl ./cmd/hubctl
 	cp $(CA_BUNDLE) $(IMAGE_CONTEXT)/ca-certificates.crt
 	$(ENGINE) build -f deploy/image/Containerfile -t $(IMAGE) $(IMAGE_CONTEXT)
+
+# Local stand-ins for the official images docker-compose.yml names, where
+# nothing can be pulled: nats-server from its Go module (deploy/compose/
+# nats-server, outside go.work) and Vault from `make vault`, each a static
+# binary FROM scratch, tagged with the official names.
+NATS_IMAGE     := docker.io/library/nats:2.15.2
+VAULT_IMAGE    := docker.io/hashicorp/vault:1.21.0
+STANDIN_CONTEXT := $(CURDIR)/deploy/compose/standins/.context
+standins: vault
+	rm -rf $(STANDIN_CONTEXT) && mkdir -p $(STANDIN_CONTEXT)/data
+	cd deploy/compose/nats-server && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $(STANDIN_CONTEXT)/nats-server .
+	cp $(VAULT_BIN) $(STANDIN_CONTEXT)/vault
+	$(ENGINE) build -f deploy/compose/standins/nats.Containerfile -t $(NATS_IMAGE) $(STANDIN_CONTEXT)
+	$(ENGINE) build -f deploy/compose/standins/vault.Containerfile -t $(VAULT_IMAGE) $(STANDIN_CONTEXT)
 
 images: image
 

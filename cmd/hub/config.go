@@ -74,6 +74,7 @@ type Config struct {
 	Writeback writeback.Config
 	Knowledge knowledge.Config
 	Vault     VaultEnv
+	Streams   StreamsEnv
 	// Sandbox starts fake trackers with seeded tickets and registers connectors to them.
 	Sandbox       bool   `env:"HUB_SANDBOX"`
 	SandboxListen string `env:"HUB_SANDBOX_LISTEN" envDefault:"127.0.0.1:7411"`
@@ -90,17 +91,53 @@ type Config struct {
 	SandboxTokenFile string `env:"HUB_SANDBOX_TOKEN_FILE"`
 }
 
+// StreamsEnv shapes the streams and buckets a provisioning process creates
+// or updates (bus.Provision): replicas, and retention per stream. A zero
+// limit takes the stream's default (bus.DefaultLimits: TICKETS 7 days,
+// RESULTS 3 days, WRITEBACK 30 days, AUDIT a year, each at most 1 GiB); a
+// negative one means no limit. Every provisioning process should carry the
+// same values: the last one started wins.
+type StreamsEnv struct {
+	// Replicas of every stream and bucket (3 on a 3-node cluster); at most
+	// the cluster's size.
+	Replicas          int           `env:"HUB_STREAM_REPLICAS" envDefault:"1"`
+	TicketsMaxAge     time.Duration `env:"HUB_TICKETS_MAX_AGE"`
+	TicketsMaxBytes   int64         `env:"HUB_TICKETS_MAX_BYTES"`
+	ResultsMaxAge     time.Duration `env:"HUB_RESULTS_MAX_AGE"`
+	ResultsMaxBytes   int64         `env:"HUB_RESULTS_MAX_BYTES"`
+	WritebackMaxAge   time.Duration `env:"HUB_WRITEBACK_MAX_AGE"`
+	WritebackMaxBytes int64         `env:"HUB_WRITEBACK_MAX_BYTES"`
+	AuditMaxAge       time.Duration `env:"HUB_AUDIT_MAX_AGE"`
+	AuditMaxBytes     int64         `env:"HUB_AUDIT_MAX_BYTES"`
+}
+
+// provisionOptions is the bus.Provision options of this process.
+func (c Config) provisionOptions() bus.ProvisionOptions {
+	s := c.Streams
+	return bus.ProvisionOptions{LeaseTTL: c.Poller.LeaseTTL, Replicas: s.Replicas, Limits: map[string]bus.StreamLimits{
+		bus.StreamTickets:   {MaxAge: s.TicketsMaxAge, MaxBytes: s.TicketsMaxBytes},
+		bus.StreamResults:   {MaxAge: s.ResultsMaxAge, MaxBytes: s.ResultsMaxBytes},
+		bus.StreamWriteback: {MaxAge: s.WritebackMaxAge, MaxBytes: s.WritebackMaxBytes},
+		bus.StreamAudit:     {MaxAge: s.AuditMaxAge, MaxBytes: s.AuditMaxBytes},
+	}}
+}
+
 // VaultEnv selects Vault transit instead of the local keyring when Addr is set.
 type VaultEnv struct {
-	Addr      string        `env:"VAULT_ADDR"`
-	Token     string        `env:"VAULT_TOKEN"`
-	RoleID    string        `env:"VAULT_ROLE_ID"`
-	SecretID  string        `env:"VAULT_SECRET_ID"`
-	Namespace string        `env:"VAULT_NAMESPACE"`
-	CACert    string        `env:"VAULT_CACERT"`
-	Mount     string        `env:"VAULT_TRANSIT_MOUNT" envDefault:"transit"`
-	Key       string        `env:"VAULT_TRANSIT_KEY" envDefault:"connectorhub"`
-	Timeout   time.Duration `env:"VAULT_TIMEOUT" envDefault:"10s"`
+	Addr     string `env:"VAULT_ADDR"`
+	Token    string `env:"VAULT_TOKEN"`
+	RoleID   string `env:"VAULT_ROLE_ID"`
+	SecretID string `env:"VAULT_SECRET_ID"`
+	// RoleIDFile and SecretIDFile name files holding the AppRole role id and
+	// secret id (mounted secrets), read at start instead of VAULT_ROLE_ID
+	// and VAULT_SECRET_ID.
+	RoleIDFile   string        `env:"VAULT_ROLE_ID_FILE"`
+	SecretIDFile string        `env:"VAULT_SECRET_ID_FILE"`
+	Namespace    string        `env:"VAULT_NAMESPACE"`
+	CACert       string        `env:"VAULT_CACERT"`
+	Mount        string        `env:"VAULT_TRANSIT_MOUNT" envDefault:"transit"`
+	Key          string        `env:"VAULT_TRANSIT_KEY" envDefault:"connectorhub"`
+	Timeout      time.Duration `env:"VAULT_TIMEOUT" envDefault:"10s"`
 }
 
 // secretsConfig turns the env into a VaultConfig; tokens are never logged
@@ -174,6 +211,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxResponseBytes < 0 {
 		errs = append(errs, errors.New("HUB_MAX_RESPONSE_BYTES must not be negative"))
+	}
+	if err := c.provisionOptions().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("stream settings (HUB_STREAM_REPLICAS, HUB_<STREAM>_MAX_AGE/_MAX_BYTES): %w", err))
 	}
 	if err := c.Poller.Validate(); err != nil {
 		errs = append(errs, err)

@@ -77,11 +77,23 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	flags.StringVar(&cfg.NATSCreds, "nats-creds", cfg.NATSCreds, "credential for the shared NATS: a seed or .creds file, or a dir from --provision-nats (HUB_NATS_CREDS)")
 	flags.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin HTTP address: /healthz, /readyz, /metrics; empty: none (HUB_ADMIN_ADDR)")
 	flags.StringVar(&cfg.SandboxListen, "sandbox-listen", cfg.SandboxListen, "first address of the sandbox trackers; the others take the next ports (port 0: free ports)")
+	vaultInitDir := flags.String("vault-init", "", "set up Vault (VAULT_ADDR, admin VAULT_TOKEN): transit, key, policies from --vault-policies, AppRoles; write their ids into this dir, then exit")
+	vaultPolicies := flags.String("vault-policies", "deploy/vault", "directory of registry.hcl and workers.hcl, for --vault-init")
+	probeURL := flags.String("probe", "", "GET this URL (a /readyz) and exit 0 on 200: a health check for images without a shell")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
+	if *probeURL != "" {
+		return probe(ctx, *probeURL)
+	}
 	if *provisionNATS != "" {
 		return provisionCredentials(*provisionNATS, stderr)
+	}
+	if *vaultInitDir != "" {
+		return vaultInit(ctx, cfg.Vault, *vaultPolicies, *vaultInitDir, stderr)
+	}
+	if err := cfg.Vault.readSecretFiles(); err != nil {
+		return err
 	}
 	if err := cfg.Validate(); err != nil {
 		return err

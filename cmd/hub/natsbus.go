@@ -146,10 +146,11 @@ func openBus(ctx context.Context, cfg Config, t targets, log *slog.Logger) (_ *n
 	}
 	if provision {
 		// Idempotent: every process may provision; the first creates, the
-		// others find. The poll_leases TTL follows POLLER_LEASE_TTL (pollers
+		// others find (and update a stream or bucket whose replicas or
+		// retention differ from HUB_STREAM_REPLICAS / HUB_<STREAM>_MAX_*). The poll_leases TTL follows POLLER_LEASE_TTL (pollers
 		// refuse a bucket whose TTL differs), so set it alike for every hub
 		// process.
-		if err := bus.Provision(ctx, nb.streams[bus.RoleOperator], bus.ProvisionOptions{LeaseTTL: cfg.Poller.LeaseTTL}); err != nil {
+		if err := bus.Provision(ctx, nb.streams[bus.RoleOperator], cfg.provisionOptions()); err != nil {
 			return nil, err
 		}
 		// The services need no operator rights; this process drops them.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
+	connectorhubv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
 // startCluster runs three JetStream servers in-process, routed over loopback,
@@ -86,10 +87,20 @@ func TestProvisionUpdatesReplicasInACluster(t *testing.T) {
 	if err := bus.Provision(ctx, js, bus.ProvisionOptions{Replicas: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := bus.Provision(ctx, js, bus.ProvisionOptions{Replicas: 3}); err != nil {
+	subj, _ := bus.AuditSubject("connector.create")
+	if _, err := bus.Publish(ctx, js, subj, &connectorhubv1.AuditEvent{Action: "connector.create"}); err != nil {
+		t.Fatal(err)
+	}
+	// Production settings on the running streams: 3 replicas and other
+	// retention, applied as an update; the message stays.
+	prod := bus.ProvisionOptions{Replicas: 3, Limits: map[string]bus.StreamLimits{bus.StreamAudit: {MaxAge: 90 * 24 * time.Hour}}}
+	if err := bus.Provision(ctx, js, prod); err != nil {
 		t.Fatalf("Provision scaling to 3 replicas: %v", err)
 	}
-	for _, name := range []string{bus.StreamTickets, "KV_" + bus.BucketConnectors} {
+	if err := bus.Provision(ctx, js, prod); err != nil {
+		t.Fatalf("Provision again with the same settings: %v", err)
+	}
+	for _, name := range []string{bus.StreamTickets, bus.StreamAudit, "KV_" + bus.BucketConnectors} {
 		s, err := js.Stream(ctx, name)
 		if err != nil {
 			t.Fatal(err)
@@ -97,5 +108,12 @@ func TestProvisionUpdatesReplicasInACluster(t *testing.T) {
 		if r := s.CachedInfo().Config.Replicas; r != 3 {
 			t.Errorf("%s replicas = %d, want 3", name, r)
 		}
+	}
+	audit, err := js.Stream(ctx, bus.StreamAudit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := audit.CachedInfo(); info.State.Msgs != 1 || info.Config.MaxAge != 90*24*time.Hour {
+		t.Errorf("AUDIT after the update: %d messages, max age %s; want 1, 2160h", info.State.Msgs, info.Config.MaxAge)
 	}
 }

@@ -23,6 +23,37 @@ const (
 	maxReplicas = 5
 )
 
+// StreamLimits bounds what one stream keeps (JetStream limits retention,
+// discard old): a message goes when it is older than MaxAge or when the
+// stream would exceed MaxBytes. A zero field takes the stream's default
+// (DefaultLimits); a negative one means no limit.
+type StreamLimits struct {
+	MaxAge   time.Duration
+	MaxBytes int64
+}
+
+const gib = 1 << 30
+
+// DefaultLimits are the retention defaults per stream, sized to the data:
+//   - TICKETS: a week. Consumers read ticket events as they come; a week
+//     covers a consumer down over a long weekend and a replay after a fix.
+//   - RESULTS: three days. The writeback acknowledges a result once written
+//     back or failed (within its delivery budget: minutes), so a result is
+//     kept until written back even across a writeback outage of days, then
+//     goes; the ledger, not the stream, records what was done.
+//   - WRITEBACK: 30 days, the outcomes operators and agents look back on.
+//   - AUDIT: a year, the registry's audit trail.
+//
+// Each stream is also capped at 1 GiB (older messages go first), so a flood
+// cannot fill the servers' disks; raise it with the HUB_<STREAM>_MAX_BYTES
+// settings when a stream's rate needs more for its age.
+var DefaultLimits = map[string]StreamLimits{
+	StreamTickets:   {MaxAge: 7 * 24 * time.Hour, MaxBytes: gib},
+	StreamResults:   {MaxAge: 3 * 24 * time.Hour, MaxBytes: gib},
+	StreamWriteback: {MaxAge: 30 * 24 * time.Hour, MaxBytes: gib},
+	StreamAudit:     {MaxAge: 365 * 24 * time.Hour, MaxBytes: gib},
+}
+
 // ErrInvalidOptions is returned by Validate for unusable options.
 var ErrInvalidOptions = errors.New("bus: invalid options")
 
@@ -40,6 +71,29 @@ type ProvisionOptions struct {
 	// Storage of streams and buckets; the zero value is jetstream.FileStorage.
 	// Storage cannot be changed once a stream exists.
 	Storage jetstream.StorageType
+	// Limits per stream name; a stream absent or a zero field takes
+	// DefaultLimits. Changed limits are applied to existing streams.
+	Limits map[string]StreamLimits
+}
+
+// limits is the effective retention of stream name: o.Limits over
+// DefaultLimits, with a negative value meaning "no limit" (JetStream's -1
+// for bytes, 0 for age).
+func (o ProvisionOptions) limits(name string) StreamLimits {
+	l, d := o.Limits[name], DefaultLimits[name]
+	if l.MaxAge == 0 {
+		l.MaxAge = d.MaxAge
+	}
+	if l.MaxBytes == 0 {
+		l.MaxBytes = d.MaxBytes
+	}
+	if l.MaxAge < 0 {
+		l.MaxAge = 0
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = -1
+	}
+	return l
 }
 
 // withDefaults returns o with zero fields replaced by defaults.
@@ -69,6 +123,14 @@ func (o ProvisionOptions) Validate() error {
 	if o.LeaseTTL < time.Second {
 		errs = append(errs, fmt.Errorf("%w: lease TTL %s below 1s", ErrInvalidOptions, o.LeaseTTL))
 	}
+	for name := range o.Limits {
+		if _, ok := DefaultLimits[name]; !ok {
+			errs = append(errs, fmt.Errorf("%w: limits for %q, which is not a stream", ErrInvalidOptions, name))
+		}
+		if eff := o.limits(name); eff.MaxAge != 0 && eff.MaxAge < o.DuplicateWindow {
+			errs = append(errs, fmt.Errorf("%w: %s max age %s below the duplicate window %s", ErrInvalidOptions, name, eff.MaxAge, o.DuplicateWindow))
+		}
+	}
 	if o.Storage != jetstream.FileStorage && o.Storage != jetstream.MemoryStorage {
 		errs = append(errs, fmt.Errorf("%w: unknown storage type %d", ErrInvalidOptions, o.Storage))
 	}
@@ -79,7 +141,10 @@ func (o ProvisionOptions) Validate() error {
 func (o ProvisionOptions) StreamConfigs() []jetstream.StreamConfig {
 	o = o.withDefaults()
 	stream := func(name, desc, subject string) jetstream.StreamConfig {
+		l := o.limits(name)
 		return jetstream.StreamConfig{
+			MaxAge:      l.MaxAge,
+			MaxBytes:    l.MaxBytes,
 			Name:        name,
 			Description: desc,
 			Subjects:    []string{subject + ".>"},
@@ -125,7 +190,9 @@ func (o ProvisionOptions) KeyValueConfigs() []jetstream.KeyValueConfig {
 }
 
 // Provision creates every stream and KV bucket of the contract, or updates
-// them to opts when they already exist. Calling it again is harmless.
+// them to opts when they already exist (replicas, retention limits,
+// duplicate window, lease TTL; messages are kept). Calling it again is
+// harmless.
 func Provision(ctx context.Context, js jetstream.JetStream, opts ProvisionOptions) error {
 	if err := opts.Validate(); err != nil {
 		return err

@@ -2,6 +2,7 @@ package bus_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -121,6 +122,10 @@ func TestProvisionOptionsValidate(t *testing.T) {
 		{"duplicate window under two minutes", bus.ProvisionOptions{DuplicateWindow: time.Minute}, false},
 		{"sub-second lease", bus.ProvisionOptions{LeaseTTL: time.Millisecond}, false},
 		{"unknown storage", bus.ProvisionOptions{Storage: 7}, false},
+		{"limits per stream", bus.ProvisionOptions{Limits: map[string]bus.StreamLimits{bus.StreamTickets: {MaxAge: time.Hour, MaxBytes: 1 << 20}}}, true},
+		{"no limits at all", bus.ProvisionOptions{Limits: map[string]bus.StreamLimits{bus.StreamAudit: {MaxAge: -1, MaxBytes: -1}}}, true},
+		{"limits for an unknown stream", bus.ProvisionOptions{Limits: map[string]bus.StreamLimits{"TICKET": {MaxAge: time.Hour}}}, false},
+		{"max age below the duplicate window", bus.ProvisionOptions{Limits: map[string]bus.StreamLimits{bus.StreamResults: {MaxAge: time.Minute}}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,5 +138,64 @@ func TestProvisionOptionsValidate(t *testing.T) {
 				t.Fatalf("Validate: %v, want ErrInvalidOptions", err)
 			}
 		})
+	}
+}
+
+// TestProvisionAppliesRetentionAndUpdatesIt: the default retention lands on
+// every stream; provisioning again with other limits updates the existing
+// streams (not an error) and keeps their messages.
+func TestProvisionAppliesRetentionAndUpdatesIt(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	js := connect(t, startServer(t, t.TempDir()))
+	if err := bus.Provision(ctx, js, bus.ProvisionOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range bus.DefaultLimits {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.CachedInfo().Config; got.MaxAge != want.MaxAge || got.MaxBytes != want.MaxBytes {
+			t.Errorf("%s max age %s, max bytes %d; want %s, %d", name, got.MaxAge, got.MaxBytes, want.MaxAge, want.MaxBytes)
+		}
+	}
+	subj, _ := bus.TicketSubject(bus.TicketDiscovered, "jira", "c1")
+	for i := range 3 {
+		if _, err := bus.Publish(ctx, js, subj, &connectorhubv1.AuditEvent{Action: "x"}, bus.WithID(fmt.Sprint("t", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	changed := bus.ProvisionOptions{Limits: map[string]bus.StreamLimits{
+		bus.StreamTickets: {MaxAge: 48 * time.Hour, MaxBytes: 64 << 20},
+		bus.StreamAudit:   {MaxAge: -1, MaxBytes: -1},
+	}}
+	if err := bus.Provision(ctx, js, changed); err != nil {
+		t.Fatalf("Provision with other limits: %v", err)
+	}
+	tickets, err := js.Stream(ctx, bus.StreamTickets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := tickets.CachedInfo()
+	if info.Config.MaxAge != 48*time.Hour || info.Config.MaxBytes != 64<<20 {
+		t.Errorf("TICKETS after update: max age %s, max bytes %d; want 48h, 64 MiB", info.Config.MaxAge, info.Config.MaxBytes)
+	}
+	if info.State.Msgs != 3 {
+		t.Errorf("TICKETS holds %d messages after the update, want 3", info.State.Msgs)
+	}
+	audit, err := js.Stream(ctx, bus.StreamAudit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := audit.CachedInfo().Config; c.MaxAge != 0 || c.MaxBytes != -1 {
+		t.Errorf("AUDIT with no limits: max age %s, max bytes %d; want 0, -1", c.MaxAge, c.MaxBytes)
+	}
+	results, err := js.Stream(ctx, bus.StreamResults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := results.CachedInfo().Config; c.MaxAge != bus.DefaultLimits[bus.StreamResults].MaxAge {
+		t.Errorf("RESULTS, not named in the options, max age %s; want its default", c.MaxAge)
 	}
 }
