@@ -24,7 +24,7 @@ import (
 )
 
 // Source is the ce-source of the events the service publishes.
-const Source = "/knowledge"
+func Source(connectorID string) string { return bus.Source(bus.ProducerKnowledge, connectorID) }
 
 // Reasons an enrichment is empty that are not errors.
 const (
@@ -176,7 +176,7 @@ func (en *enricher) enrichWith(ctx context.Context, base *chv1.TicketEnriched, c
 
 func (en *enricher) publish(ctx context.Context, subject string, ev *chv1.TicketEnriched) error {
 	id := bus.EventID(ev.GetConnectorId(), ev.GetTicketKey(), ev.GetTicketUpdateTime().AsTime().UTC().Format(time.RFC3339Nano), ev.GetKnowledgeConnectorId())
-	_, err := bus.Publish(ctx, en.js, subject, ev, bus.WithID(id), bus.WithSource(Source), bus.WithSubject(ev.GetTicketKey()), bus.WithTime(en.now()))
+	_, err := bus.Publish(ctx, en.js, subject, ev, bus.WithID(id), bus.WithSource(Source(ev.GetConnectorId())), bus.WithSubject(ev.GetTicketKey()), bus.WithTime(en.now()))
 	if err != nil {
 		return fmt.Errorf("knowledge: publish enrichment of %s: %w", ev.GetTicketKey(), err)
 	}

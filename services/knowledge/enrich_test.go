@@ -37,7 +37,7 @@ func TestDiscoveredTicketIsEnrichedEndToEnd(t *testing.T) {
 	if want := bus.EventID("jira-main", "PAY-7", updated.Format(time.RFC3339Nano), "wiki-eng"); got.msgID != want || got.env.ID != want {
 		t.Errorf("Nats-Msg-Id %s ce-id %s, want %s", got.msgID, got.env.ID, want)
 	}
-	if got.env.Source != knowledge.Source || got.env.Type != "connectorhub.v1.TicketEnriched" || got.env.Subject != "PAY-7" {
+	if got.env.Source != "connectorhub://knowledge/jira-main" || got.env.Type != "connectorhub.v1.TicketEnriched" || got.env.Subject != "PAY-7" {
 		t.Errorf("envelope = %+v", got.env)
 	}
 	ev := got.ev

@@ -14,8 +14,8 @@ import (
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
-// Source is the ce-source of the poller's events.
-const Source = "connectorhub/poller"
+// Source is the ce-source of the poller's events about connector id.
+func Source(connectorID string) string { return bus.Source(bus.ProducerPoller, connectorID) }
 
 // TicketEventID is the deterministic id of a discovered/updated event: the
 // same ticket version gives the same id, so a replay or a second replica
@@ -33,7 +33,7 @@ func (p *Poller) ticketEvent(ctx context.Context, kind string, c connector.Conne
 	pt := TicketToProto(c, tk)
 	capBodies(pt, p.cfg.MaxBodyBytes)
 	opts := []bus.PublishOption{
-		bus.WithID(TicketEventID(c.ID, tk.Key, tk.Updated)), bus.WithSource(Source),
+		bus.WithID(TicketEventID(c.ID, tk.Key, tk.Updated)), bus.WithSource(Source(c.ID)),
 		bus.WithSubject(tk.Key), bus.WithTime(tk.Updated),
 	}
 	return fitEvent(pt, p.maxEventBytes(), func(t *chv1.Ticket) (*nats.Msg, error) {
@@ -65,7 +65,7 @@ func (p *Poller) closedEvent(ctx context.Context, c connector.Connector, key str
 	ev := &chv1.TicketClosed{ConnectorId: c.ID, System: connectorpb.SystemToProto(c.System), Key: key, Reason: reason, CloseTime: timestamppb.New(now)}
 	return bus.NewMsg(ctx, subject, ev,
 		bus.WithID(bus.EventID(c.ID, key, "closed", lastUpdated.UTC().Format(time.RFC3339Nano))),
-		bus.WithSource(Source), bus.WithSubject(key), bus.WithTime(now))
+		bus.WithSource(Source(c.ID)), bus.WithSubject(key), bus.WithTime(now))
 }
 
 func tsOrNil(t time.Time) *timestamppb.Timestamp {

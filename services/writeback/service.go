@@ -19,7 +19,7 @@ import (
 )
 
 // Source is the ce-source of writeback events.
-const Source = "connectorhub/writeback"
+func Source(connectorID string) string { return bus.Source(bus.ProducerWriteback, connectorID) }
 
 // Decrypter opens a connector's credential (workers' Vault policy: decrypt only).
 type Decrypter = trackers.Decrypter
