@@ -457,24 +457,29 @@ func (r *cycleRun) publishClosed(ctx context.Context, seen map[string]bool) erro
 	return r.save(ctx)
 }
 
-// closeReason asks the tracker, where it can read a ticket, why it left the set.
+// closeReason asks the tracker why a ticket left the set: one request per
+// left ticket (trackers.LeaveExplainer). A tracker without the capability,
+// or one that cannot answer now, gives "left_set": the closure is published
+// anyway, since the ticket is no longer in the set either way.
 func (r *cycleRun) closeReason(ctx context.Context, key string) string {
 	tr, _ := r.p.trackers.Lookup(r.c.System)
-	reader, ok := tr.(trackers.TicketReader)
+	le, ok := tr.(trackers.LeaveExplainer)
 	if !ok {
-		return "left_set"
+		return ReasonLeftSet
 	}
-	tk, err := reader.GetTicket(ctx, r.sess, key)
-	switch {
-	case errors.Is(err, trackers.ErrTicketNotFound):
-		return "deleted"
-	case err != nil:
-		return "left_set"
-	case tk.Assignee == (trackers.User{}):
-		return "unassigned"
+	cctx, cancel := context.WithTimeout(ctx, r.p.cfg.RequestTime)
+	defer cancel()
+	reason, err := le.WhyLeft(cctx, r.sess, key)
+	if err != nil {
+		r.log.Debug("why the ticket left the set is unknown", "key", key, "error", err)
+		return ReasonLeftSet
 	}
-	return "left_set"
+	return reason
 }
+
+// ReasonLeftSet is TicketClosed.reason when the tracker could not say why
+// the ticket left the set.
+const ReasonLeftSet = "left_set"
 
 // awaitAcks waits for every publish's acknowledgement, handing each to acked.
 func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture, acked func(i int, ack *jetstream.PubAck)) error {
