@@ -20,6 +20,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/connector/connectorpb"
 	"github.com/connectorhub/connectorhub/pkg/telemetry"
+	"github.com/connectorhub/connectorhub/pkg/ticketver"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -76,6 +77,12 @@ func (en *enricher) handle(ctx context.Context, env bus.Envelope, msg *chv1.Tick
 	}
 	log := telemetry.SpanLogger(ctx, en.log.With("connector", t.GetConnectorId(), "ticket", t.GetKey()))
 	updated := env.Type == bus.TypeOf(&chv1.TicketUpdated{})
+	if updated && msg.GetActor() == ticketver.ActorSelf {
+		// The connector's own writeback coming back: what it wrote is the
+		// agent's work, not a new question to look up.
+		log.DebugContext(ctx, "knowledge: the writeback's own change, not enriched again", "changed", msg.GetChangedFields())
+		return nil
+	}
 	if updated && len(msg.GetChangedFields()) > 0 && !touchesText(msg.GetChangedFields()) {
 		log.DebugContext(ctx, "knowledge: update leaves the text as it was", "changed", msg.GetChangedFields())
 		return nil

@@ -25,12 +25,13 @@ func TicketEventID(connectorID, key string, updated time.Time) string {
 	return bus.EventID(connectorID, key, updated.UTC().Format(time.RFC3339Nano))
 }
 
-func (p *Poller) ticketEvent(ctx context.Context, kind string, c connector.Connector, tk trackers.Ticket, prev time.Time) (*nats.Msg, error) {
+// ticketEvent is the event of a ticket version pt (TicketToProto of tk);
+// changed and actor fill TicketUpdated.
+func (p *Poller) ticketEvent(ctx context.Context, kind string, c connector.Connector, tk trackers.Ticket, pt *chv1.Ticket, changed []string, actor string) (*nats.Msg, error) {
 	subject, err := bus.TicketSubject(kind, string(c.System), c.ID)
 	if err != nil {
 		return nil, err
 	}
-	pt := TicketToProto(c, tk)
 	capBodies(pt, p.cfg.MaxBodyBytes)
 	opts := []bus.PublishOption{
 		bus.WithID(TicketEventID(c.ID, tk.Key, tk.Updated)), bus.WithSource(Source(c.ID)),
@@ -38,7 +39,7 @@ func (p *Poller) ticketEvent(ctx context.Context, kind string, c connector.Conne
 	}
 	return fitEvent(pt, p.maxEventBytes(), func(t *chv1.Ticket) (*nats.Msg, error) {
 		if kind == bus.TicketUpdated {
-			return bus.NewMsg(ctx, subject, &chv1.TicketUpdated{Ticket: t}, opts...)
+			return bus.NewMsg(ctx, subject, &chv1.TicketUpdated{Ticket: t, ChangedFields: changed, Actor: actor}, opts...)
 		}
 		return bus.NewMsg(ctx, subject, &chv1.TicketDiscovered{Ticket: t}, opts...)
 	})
