@@ -121,6 +121,11 @@ type NewSubtask struct {
 	Summary             string
 	DescriptionMarkdown string
 	Marker              string
+	// AssignToConnector assigns the sub-task to the account discovery lists
+	// tickets for (the connector's assignee, else the credential's own
+	// account), so the next poll discovers it. Trackers that cannot assign
+	// a sub-task this way create it unassigned.
+	AssignToConnector bool
 }
 
 // SubtaskCreator creates sub-tasks (with the project's sub-task issue type)

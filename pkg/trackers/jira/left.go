@@ -2,6 +2,7 @@ package jira
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -81,4 +82,36 @@ func sameJiraUser(a, b jiraUser) bool {
 		return a.Key == b.Key
 	}
 	return a.Name != "" && strings.EqualFold(a.Name, b.Name)
+}
+
+// jiraConnectorAccount is the assignee field naming the account discovery
+// lists tickets for: {"accountId"} on Cloud, {"name"} on Data Center. The
+// connector's Assignee when it names one (on Cloud only an account id can
+// be written; an email there gives nil: the sub-task stays unassigned),
+// else the authenticated user (GET myself); nil for anonymous access.
+func jiraConnectorAccount(ctx context.Context, c jiraClient, s *trackers.Session) (map[string]string, error) {
+	cloud := s.Connector.Deployment == connector.Cloud
+	if a := s.Connector.Assignee; a != "" {
+		switch {
+		case !cloud:
+			return map[string]string{"name": a}, nil
+		case !strings.Contains(a, "@"):
+			return map[string]string{"accountId": a}, nil
+		}
+		return nil, nil
+	}
+	if s.Connector.AuthMode == connector.AuthAnonymous {
+		return nil, nil
+	}
+	var me jiraUser
+	if err := c.do(ctx, http.MethodGet, "myself", nil, nil, &me); err != nil {
+		return nil, err
+	}
+	if cloud && me.AccountID != "" {
+		return map[string]string{"accountId": me.AccountID}, nil
+	}
+	if !cloud && me.Name != "" {
+		return map[string]string{"name": me.Name}, nil
+	}
+	return nil, fmt.Errorf("%w: /myself without an account id or name", trackers.ErrMalformedResponse)
 }
