@@ -14,8 +14,8 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/ticketver"
 	"github.com/connectorhub/connectorhub/pkg/telemetry"
+	"github.com/connectorhub/connectorhub/pkg/ticketver"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
