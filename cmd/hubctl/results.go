@@ -22,7 +22,6 @@ import (
 	pb "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
-
 func newResultsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "results",

@@ -14,9 +14,9 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/ledger"
-	"github.com/connectorhub/connectorhub/pkg/ticketver"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/telemetry"
+	"github.com/connectorhub/connectorhub/pkg/ticketver"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
@@ -183,11 +183,11 @@ type work struct {
 	decisionUnsaved bool
 	// changed are the Ticket fields (proto names) this delivery's steps
 	// changed on the ticket, for markSelf.
-	changed []string
-	connector       connector.Connector
-	session         *trackers.Session
-	tracker         trackers.Tracker
-	log             interface {
+	changed   []string
+	connector connector.Connector
+	session   *trackers.Session
+	tracker   trackers.Tracker
+	log       interface {
 		Info(msg string, args ...any)
 		Warn(msg string, args ...any)
 	}
