@@ -18,12 +18,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/fnv"
 	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -40,29 +42,45 @@ type Fields map[int32]uint32
 
 // unversioned are the Ticket fields a change is never reported for:
 // update_time moves at every change, and the ids say nothing of the ticket.
-var unversioned = map[protoreflect.Name]bool{"update_time": true, "connector_id": true, "system": true, "key": true}
+var unversioned = func() map[protowire.Number]bool {
+	fields := (&chv1.Ticket{}).ProtoReflect().Descriptor().Fields()
+	out := map[protowire.Number]bool{}
+	for _, name := range []protoreflect.Name{"update_time", "connector_id", "system", "key"} {
+		out[fields.ByName(name).Number()] = true
+	}
+	return out
+}()
 
-// Fingerprint hashes every field of t (deterministic protobuf encoding of
-// the field alone, FNV-1a 32). A collision hides a change with odds of 1 in
-// 4 billion per field; that is the price of keeping no copy of the ticket.
+// Fingerprint hashes every field of t: t is encoded once (deterministic
+// protobuf) and the bytes of each field's records (every element of a
+// repeated field, in order) go through FNV-1a 32. A collision hides a
+// change with odds of 1 in 4 billion per field; that is the price of
+// keeping no copy of the ticket.
 func Fingerprint(t *chv1.Ticket) Fields {
-	out := Fields{}
-	m := t.ProtoReflect()
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if unversioned[fd.Name()] {
-			return true
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(t)
+	if err != nil {
+		return Fields{} // cannot happen for a valid message; nothing is then known
+	}
+	hashes := map[protowire.Number]hash.Hash32{}
+	for len(b) > 0 {
+		num, _, n := protowire.ConsumeField(b)
+		if n < 0 {
+			break
 		}
-		one := (&chv1.Ticket{}).ProtoReflect()
-		one.Set(fd, v)
-		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(one.Interface())
-		if err != nil {
-			return true // cannot happen for a valid message; the field then counts as unset
+		if !unversioned[num] {
+			h, ok := hashes[num]
+			if !ok {
+				h = fnv.New32a()
+				hashes[num] = h
+			}
+			h.Write(b[:n])
 		}
-		h := fnv.New32a()
-		h.Write(b)
-		out[int32(fd.Number())] = h.Sum32()
-		return true
-	})
+		b = b[n:]
+	}
+	out := make(Fields, len(hashes))
+	for num, h := range hashes {
+		out[int32(num)] = h.Sum32()
+	}
 	return out
 }
 

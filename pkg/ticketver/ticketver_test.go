@@ -102,3 +102,12 @@ func TestStoreKeepsFieldsAndMergesSelfRecords(t *testing.T) {
 		t.Fatalf("Self = %+v, %v, %v; want both results' fields at %v", self, ok, err, t2)
 	}
 }
+
+func BenchmarkFingerprint(b *testing.B) {
+	tk := ticket()
+	tk.DescriptionMarkdown = string(make([]byte, 2000))
+	tk.Comments = []*chv1.Comment{{Id: "1", BodyMarkdown: "a comment"}, {Id: "2", BodyMarkdown: "another"}}
+	for b.Loop() {
+		ticketver.Fingerprint(tk)
+	}
+}
