@@ -135,6 +135,23 @@ func TestSandboxWalkThrough(t *testing.T) {
 	if completed.GetStatusOutcome() != "applied" || len(completed.GetLinks()) != 3 {
 		t.Fatalf("completed = %v", &completed)
 	}
+	// The sub-task is assigned to the connector's account
+	// (WRITEBACK_ASSIGN_SUBTASKS), so the poll discovers it.
+	subtaskKey := ""
+	for _, l := range completed.GetLinks() {
+		if l.GetKind() == "subtask" {
+			subtaskKey = l.GetKey()
+		}
+	}
+	waitFor(t, 60*time.Second, "the created sub-task "+subtaskKey+" discovered", logs, func() bool {
+		for _, m := range messages(t, js, bus.StreamTickets, "ticket.discovered.jira.sandbox-jira") {
+			var ev chv1.TicketDiscovered
+			if protojson.Unmarshal(m.Data, &ev) == nil && subtaskKey != "" && ev.GetTicket().GetKey() == subtaskKey {
+				return true
+			}
+		}
+		return false
+	})
 
 	// 3. The fake ticket changed.
 	m := regexp.MustCompile(`tracker=jira url=(http://[0-9.:]+)`).FindStringSubmatch(logs.String())

@@ -111,7 +111,7 @@ func TestPublishPutsADecodableResultOnRESULTS(t *testing.T) {
 	}
 	h := m.Headers()
 	if env.ID != "res-42" || h.Get(jetstream.MsgIDHeader) != "res-42" || env.Type != "connectorhub.v1.ResultReady" ||
-		env.Source != publishSource || env.Subject != "acme/api#12" || h.Get(bus.HeaderContentType) != bus.ContentTypeJSON ||
+		env.Source != "connectorhub://hubctl/gh-1" || env.Subject != "acme/api#12" || h.Get(bus.HeaderContentType) != bus.ContentTypeJSON ||
 		env.Time.IsZero() {
 		t.Errorf("headers = %v", h)
 	}

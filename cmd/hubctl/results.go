@@ -22,9 +22,6 @@ import (
 	pb "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
-// publishSource is ce-source of the results hubctl publishes.
-const publishSource = "/hubctl"
-
 func newResultsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "results",
@@ -308,7 +305,7 @@ func (g *globals) publishResult(ctx context.Context, subject string, r *pb.Resul
 		defer cancel()
 	}
 	ack, err := bus.Publish(ctx, js, subject, r,
-		bus.WithID(r.GetResultId()), bus.WithSource(publishSource), bus.WithSubject(r.GetTicketKey()),
+		bus.WithID(r.GetResultId()), bus.WithSource(bus.Source(bus.ProducerHubctl, r.GetConnectorId())), bus.WithSubject(r.GetTicketKey()),
 		bus.WithPublishOpts(jetstream.WithExpectStream(bus.StreamResults)))
 	if err != nil {
 		return jetStreamError(t, "publishing result "+r.GetResultId(), err)

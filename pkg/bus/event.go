@@ -24,8 +24,8 @@ const (
 	SpecVersion     = "1.0"
 	ContentTypeJSON = "application/json"
 
-	// DefaultSource is ce-source when a publisher sets none. Services should
-	// set their own with WithSource (e.g. "/poller/jira").
+	// DefaultSource is ce-source when a publisher sets none. Services set
+	// their own with WithSource(Source(producer, connectorID)) (source.go).
 	DefaultSource = "/connectorhub"
 )
 

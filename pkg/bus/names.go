@@ -24,6 +24,11 @@ const (
 	BucketPollLeases      = "poll_leases"
 	BucketPollState       = "poll_state"
 	BucketWritebackLedger = "writeback_ledger"
+	// BucketTicketVersions holds, per ticket, the field hashes of the
+	// version last published (the poller's, for changed_fields) and what the
+	// connector's own writeback last changed (for echo suppression); see
+	// pkg/ticketver.
+	BucketTicketVersions = "ticket_versions"
 )
 
 // First subject token of each stream.

@@ -163,6 +163,10 @@ func (o ProvisionOptions) StreamConfigs() []jetstream.StreamConfig {
 	}
 }
 
+// TicketVersionsTTL is how long a ticket's record in BucketTicketVersions
+// lives without being rewritten.
+const TicketVersionsTTL = 30 * 24 * time.Hour
+
 // KeyValueConfigs returns the configuration of every KV bucket in the contract.
 //
 // Every bucket keeps one revision per key (History 1): connectors hold
@@ -181,11 +185,16 @@ func (o ProvisionOptions) KeyValueConfigs() []jetstream.KeyValueConfig {
 	}
 	leases := kv(BucketPollLeases, "per-connector poll leases")
 	leases.TTL = o.LeaseTTL
+	// A ticket's record is rewritten at every published version; one idle
+	// for longer is forgotten (its next update then has no changed_fields).
+	versions := kv(BucketTicketVersions, "field hashes of the last published version and the writeback's own changes, per ticket")
+	versions.TTL = TicketVersionsTTL
 	return []jetstream.KeyValueConfig{
 		kv(BucketConnectors, "connector configs; revision is the optimistic-concurrency token"),
 		leases,
 		kv(BucketPollState, "poll cursors, ETags and known tickets per connector"),
 		kv(BucketWritebackLedger, "writeback steps already done per result id"),
+		versions,
 	}
 }
 

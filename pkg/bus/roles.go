@@ -86,7 +86,7 @@ var roles = map[Role]grant{
 	},
 	RolePoller: {
 		readBuckets:  []string{BucketConnectors},
-		writeBuckets: []string{BucketPollLeases, BucketPollState},
+		writeBuckets: []string{BucketPollLeases, BucketPollState, BucketTicketVersions},
 		publish: []string{
 			subjectTicket + "." + TicketDiscovered + ".>",
 			subjectTicket + "." + TicketUpdated + ".>",
@@ -98,7 +98,7 @@ var roles = map[Role]grant{
 	RoleWriteback: {
 		readStreams:  []string{StreamResults},
 		readBuckets:  []string{BucketConnectors},
-		writeBuckets: []string{BucketWritebackLedger},
+		writeBuckets: []string{BucketWritebackLedger, BucketTicketVersions},
 		publish:      []string{subjectWriteback + ".>", subjectAuditMismatch},
 		serves:       []string{subjectConnectorTest},
 	},

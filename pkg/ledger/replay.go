@@ -77,7 +77,7 @@ func Replay(ctx context.Context, js jetstream.JetStream, store *Store, resultID 
 		return "", 0, err
 	}
 	id := bus.EventID("result.replay", resultID, strconv.Itoa(e.Replays))
-	if _, err := bus.Publish(ctx, js, subject, &r, bus.WithID(id), bus.WithSource("connectorhub/replay"), bus.WithSubject(r.GetTicketKey())); err != nil {
+	if _, err := bus.Publish(ctx, js, subject, &r, bus.WithID(id), bus.WithSource(bus.Source(bus.ProducerReplay, r.GetConnectorId())), bus.WithSubject(r.GetTicketKey())); err != nil {
 		return "", 0, fmt.Errorf("republish %s: %w", resultID, err)
 	}
 	return subject, e.Replays, nil

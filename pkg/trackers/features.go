@@ -74,6 +74,22 @@ type TicketReader interface {
 	GetTicket(ctx context.Context, s *Session, key string) (Ticket, error)
 }
 
+// Why a ticket left the discovered set: TicketClosed.reason.
+const (
+	LeftResolved   = "resolved"     // resolved or closed
+	LeftUnassigned = "unassigned"   // no longer assigned to the connector's account
+	LeftOutOfScope = "out_of_scope" // open and assigned, but outside the connector's scope (project, labels, statuses, priority)
+	LeftDeleted    = "deleted"      // gone, or no longer readable with the connector's credential
+)
+
+// LeaveExplainer says why a ticket is no longer in the discovered set (one
+// of the Left* reasons): one request for the ticket, and, when the ticket
+// is open and assigned and the connector names no assignee, one for the
+// account the credential authenticates as.
+type LeaveExplainer interface {
+	WhyLeft(ctx context.Context, s *Session, key string) (string, error)
+}
+
 // StatusWriter moves a ticket to a status by name: a Jira transition whose
 // target status matches case-insensitively, or a status label (adding the
 // target, removing the other status labels). An unknown status is an error
@@ -105,6 +121,11 @@ type NewSubtask struct {
 	Summary             string
 	DescriptionMarkdown string
 	Marker              string
+	// AssignToConnector assigns the sub-task to the account discovery lists
+	// tickets for (the connector's assignee, else the credential's own
+	// account), so the next poll discovers it. Trackers that cannot assign
+	// a sub-task this way create it unassigned.
+	AssignToConnector bool
 }
 
 // SubtaskCreator creates sub-tasks (with the project's sub-task issue type)
@@ -194,6 +215,7 @@ const (
 	FeatureSubtask     = "subtask"
 	FeaturePullRequest = "pull_request"
 	FeatureSearch      = "search"
+	FeatureLeaveReason = "leave_reason"
 )
 
 // featureProbes says, for each feature, how to tell whether a tracker has it.
@@ -209,6 +231,7 @@ var featureProbes = []struct {
 	{FeatureSubtask, implements[SubtaskCreator]},
 	{FeaturePullRequest, implements[PullRequestOpener]},
 	{FeatureSearch, implements[Searcher]},
+	{FeatureLeaveReason, implements[LeaveExplainer]},
 }
 
 func implements[I any](t Tracker) bool {

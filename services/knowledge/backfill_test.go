@@ -188,7 +188,7 @@ func (h *harness) publishClosed(t *chv1.Ticket) {
 	h.t.Helper()
 	subj, _ := bus.TicketSubject(bus.TicketClosed, "jira", t.GetConnectorId())
 	ev := &chv1.TicketClosed{ConnectorId: t.GetConnectorId(), System: t.GetSystem(), Key: t.GetKey(), Reason: "resolved"}
-	if _, err := bus.Publish(context.Background(), h.js, subj, ev, bus.WithSource("/poller/jira")); err != nil {
+	if _, err := bus.Publish(context.Background(), h.js, subj, ev, bus.WithSource(bus.Source(bus.ProducerPoller, "jira-main"))); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -20,11 +20,12 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/connector/connectorpb"
 	"github.com/connectorhub/connectorhub/pkg/telemetry"
+	"github.com/connectorhub/connectorhub/pkg/ticketver"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
 // Source is the ce-source of the events the service publishes.
-const Source = "/knowledge"
+func Source(connectorID string) string { return bus.Source(bus.ProducerKnowledge, connectorID) }
 
 // Reasons an enrichment is empty that are not errors.
 const (
@@ -76,6 +77,12 @@ func (en *enricher) handle(ctx context.Context, env bus.Envelope, msg *chv1.Tick
 	}
 	log := telemetry.SpanLogger(ctx, en.log.With("connector", t.GetConnectorId(), "ticket", t.GetKey()))
 	updated := env.Type == bus.TypeOf(&chv1.TicketUpdated{})
+	if updated && msg.GetActor() == ticketver.ActorSelf {
+		// The connector's own writeback coming back: what it wrote is the
+		// agent's work, not a new question to look up.
+		log.DebugContext(ctx, "knowledge: the writeback's own change, not enriched again", "changed", msg.GetChangedFields())
+		return nil
+	}
 	if updated && len(msg.GetChangedFields()) > 0 && !touchesText(msg.GetChangedFields()) {
 		log.DebugContext(ctx, "knowledge: update leaves the text as it was", "changed", msg.GetChangedFields())
 		return nil
@@ -176,7 +183,7 @@ func (en *enricher) enrichWith(ctx context.Context, base *chv1.TicketEnriched, c
 
 func (en *enricher) publish(ctx context.Context, subject string, ev *chv1.TicketEnriched) error {
 	id := bus.EventID(ev.GetConnectorId(), ev.GetTicketKey(), ev.GetTicketUpdateTime().AsTime().UTC().Format(time.RFC3339Nano), ev.GetKnowledgeConnectorId())
-	_, err := bus.Publish(ctx, en.js, subject, ev, bus.WithID(id), bus.WithSource(Source), bus.WithSubject(ev.GetTicketKey()), bus.WithTime(en.now()))
+	_, err := bus.Publish(ctx, en.js, subject, ev, bus.WithID(id), bus.WithSource(Source(ev.GetConnectorId())), bus.WithSubject(ev.GetTicketKey()), bus.WithTime(en.now()))
 	if err != nil {
 		return fmt.Errorf("knowledge: publish enrichment of %s: %w", ev.GetTicketKey(), err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
+	"github.com/connectorhub/connectorhub/pkg/ticketver"
 	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/faults"
 	"github.com/connectorhub/connectorhub/services/knowledge"
 )
@@ -37,7 +38,7 @@ func TestDiscoveredTicketIsEnrichedEndToEnd(t *testing.T) {
 	if want := bus.EventID("jira-main", "PAY-7", updated.Format(time.RFC3339Nano), "wiki-eng"); got.msgID != want || got.env.ID != want {
 		t.Errorf("Nats-Msg-Id %s ce-id %s, want %s", got.msgID, got.env.ID, want)
 	}
-	if got.env.Source != knowledge.Source || got.env.Type != "connectorhub.v1.TicketEnriched" || got.env.Subject != "PAY-7" {
+	if got.env.Source != "connectorhub://knowledge/jira-main" || got.env.Type != "connectorhub.v1.TicketEnriched" || got.env.Subject != "PAY-7" {
 		t.Errorf("envelope = %+v", got.env)
 	}
 	ev := got.ev
@@ -98,6 +99,32 @@ func TestUpdatesAreEnrichedOnlyWhenTheTextChanged(t *testing.T) {
 	last := got[1].ev
 	if !last.GetTicketUpdateTime().AsTime().Equal(updated.Add(3*time.Minute)) || !strings.Contains(last.GetQuery(), "upgrade") {
 		t.Errorf("second enrichment = %v, want the version with the new description", last)
+	}
+}
+
+func TestTheWritebacksOwnChangesAreNotEnrichedAgain(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.addWiki("wiki-eng", "ENG")
+	h.start(testConfig(), nil)
+
+	tk := ticket("PAY-9", "Settlement batch fails", "The nightly settlement batch fails.", updated)
+	h.publishDiscovered(tk)
+	h.enriched(1, 0)
+
+	// The writeback's comment and transition come back marked: not enriched,
+	// though the text changed.
+	tk.UpdateTime = timestamppb.New(updated.Add(time.Minute))
+	tk.DescriptionText = "The nightly settlement batch fails after the gateway upgrade."
+	h.publishUpdatedBy(ticketver.ActorSelf, tk, "description_text", "status", "comments")
+	// A person's edit after it is enriched as usual.
+	tk.UpdateTime = timestamppb.New(updated.Add(2 * time.Minute))
+	tk.Summary = "Settlement batch fails after the upgrade"
+	h.publishUpdated(tk, "summary")
+
+	got := h.enriched(2, 500*time.Millisecond)
+	if last := got[1].ev; !last.GetTicketUpdateTime().AsTime().Equal(updated.Add(2 * time.Minute)) {
+		t.Errorf("second enrichment is of version %v, want the person's edit at %v", last.GetTicketUpdateTime().AsTime(), updated.Add(2*time.Minute))
 	}
 }
 

@@ -212,15 +212,22 @@ func ticket(key, summary, desc string, updated time.Time) *chv1.Ticket {
 func (h *harness) publishDiscovered(t *chv1.Ticket) {
 	h.t.Helper()
 	subj, _ := bus.TicketSubject(bus.TicketDiscovered, "jira", t.GetConnectorId())
-	if _, err := bus.Publish(context.Background(), h.js, subj, &chv1.TicketDiscovered{Ticket: t}, bus.WithSource("/poller/jira")); err != nil {
+	if _, err := bus.Publish(context.Background(), h.js, subj, &chv1.TicketDiscovered{Ticket: t}, bus.WithSource(bus.Source(bus.ProducerPoller, "jira-main"))); err != nil {
 		h.t.Fatal(err)
 	}
 }
 
 func (h *harness) publishUpdated(t *chv1.Ticket, changed ...string) {
 	h.t.Helper()
+	h.publishUpdatedBy("", t, changed...)
+}
+
+// publishUpdatedBy publishes an update made by actor ("self": the
+// connector's own writeback).
+func (h *harness) publishUpdatedBy(actor string, t *chv1.Ticket, changed ...string) {
+	h.t.Helper()
 	subj, _ := bus.TicketSubject(bus.TicketUpdated, "jira", t.GetConnectorId())
-	if _, err := bus.Publish(context.Background(), h.js, subj, &chv1.TicketUpdated{Ticket: t, ChangedFields: changed}, bus.WithSource("/poller/jira")); err != nil {
+	if _, err := bus.Publish(context.Background(), h.js, subj, &chv1.TicketUpdated{Ticket: t, ChangedFields: changed, Actor: actor}, bus.WithSource(bus.Source(bus.ProducerPoller, "jira-main"))); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -39,7 +39,7 @@ func (p *Poller) sessionError(ctx context.Context, c connector.Connector, err er
 		ev.Id = bus.EventID("audit", ev.Action, c.ID, fmt.Sprint(c.Revision))
 		subject, serr := bus.AuditSubject(ev.Action)
 		if serr == nil {
-			_, serr = bus.Publish(ctx, p.js, subject, ev, bus.WithID(ev.Id), bus.WithSource("connectorhub/poller"), bus.WithSubject(c.ID))
+			_, serr = bus.Publish(ctx, p.js, subject, ev, bus.WithID(ev.Id), bus.WithSource(bus.Source(bus.ProducerPoller, c.ID)), bus.WithSubject(c.ID))
 		}
 		if serr != nil {
 			p.log.WarnContext(ctx, "audit event not published", "action", ev.Action, "connector", c.ID, "error", serr)

@@ -14,6 +14,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/telemetry"
+	"github.com/connectorhub/connectorhub/pkg/ticketver"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
@@ -344,9 +345,23 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 		if known {
 			kind = bus.TicketUpdated
 		}
-		msg, err := r.p.ticketEvent(ctx, kind, r.c, tk, prev)
+		pt := TicketToProto(r.c, tk)
+		fp := ticketver.Fingerprint(pt)
+		var changed []string
+		actor := ""
+		if known {
+			changed, actor = r.describeUpdate(ctx, tk, fp)
+		}
+		msg, err := r.p.ticketEvent(ctx, kind, r.c, tk, pt, changed, actor)
 		if err != nil {
 			return err
+		}
+		// The version's field hashes go with its event, acknowledged with
+		// the page: the next version's changed_fields compare with them.
+		if fmsg, err := ticketver.FieldsMsg(r.c.ID, tk.Key, fp); err == nil {
+			if ff, err := r.p.js.PublishMsgAsync(fmsg); err == nil {
+				next.versions = append(next.versions, ff)
+			}
 		}
 		// The send span covers handing the event to the client; a missing
 		// ack fails the cycle, which the poll span records.
@@ -377,6 +392,32 @@ type pendingPage struct {
 	futures []jetstream.PubAckFuture
 	changes []knownChange
 	kinds   []string // each future's event type, for the metrics
+	// versions are the writes of the page's field hashes (ticketver).
+	versions []jetstream.PubAckFuture
+}
+
+// describeUpdate compares a ticket's new version with the one last
+// published: the fields that changed (nil when the last version's hashes
+// are not known), and actor "self" when the change is the echo of the
+// connector's own writeback (ticketver.IsEcho). A record that cannot be
+// read leaves the event as it was before (no fields, no actor): the event
+// is published either way.
+func (r *cycleRun) describeUpdate(ctx context.Context, tk trackers.Ticket, fp ticketver.Fields) (changed []string, actor string) {
+	prev, ok, err := r.p.versions.Fields(ctx, r.c.ID, tk.Key)
+	if err != nil {
+		r.log.Debug("last published version unknown", "key", tk.Key, "error", err)
+	}
+	if ok {
+		changed = ticketver.Changed(prev, fp)
+	}
+	self, ok, err := r.p.versions.Self(ctx, r.c.ID, tk.Key)
+	if err != nil {
+		r.log.Debug("writeback record unknown", "key", tk.Key, "error", err)
+	}
+	if ok && ticketver.IsEcho(self, tk.Updated, changed) {
+		actor = ticketver.ActorSelf
+	}
+	return changed, actor
 }
 
 type knownChange struct {
@@ -400,6 +441,16 @@ func (r *cycleRun) flush(ctx context.Context, force bool) error {
 		r.p.metrics.TicketPublished(ctx, r.c.System, pg.kinds[i], ack.Duplicate)
 	}); err != nil {
 		return err
+	}
+	for _, f := range pg.versions {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			// The next version of that ticket then has no changed_fields.
+			r.log.Debug("field hashes not recorded", "error", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	for _, ch := range pg.changes {
 		r.st.SetKnown(ch.key, ch.updated)
@@ -457,24 +508,29 @@ func (r *cycleRun) publishClosed(ctx context.Context, seen map[string]bool) erro
 	return r.save(ctx)
 }
 
-// closeReason asks the tracker, where it can read a ticket, why it left the set.
+// closeReason asks the tracker why a ticket left the set: one request per
+// left ticket (trackers.LeaveExplainer). A tracker without the capability,
+// or one that cannot answer now, gives "left_set": the closure is published
+// anyway, since the ticket is no longer in the set either way.
 func (r *cycleRun) closeReason(ctx context.Context, key string) string {
 	tr, _ := r.p.trackers.Lookup(r.c.System)
-	reader, ok := tr.(trackers.TicketReader)
+	le, ok := tr.(trackers.LeaveExplainer)
 	if !ok {
-		return "left_set"
+		return ReasonLeftSet
 	}
-	tk, err := reader.GetTicket(ctx, r.sess, key)
-	switch {
-	case errors.Is(err, trackers.ErrTicketNotFound):
-		return "deleted"
-	case err != nil:
-		return "left_set"
-	case tk.Assignee == (trackers.User{}):
-		return "unassigned"
+	cctx, cancel := context.WithTimeout(ctx, r.p.cfg.RequestTime)
+	defer cancel()
+	reason, err := le.WhyLeft(cctx, r.sess, key)
+	if err != nil {
+		r.log.Debug("why the ticket left the set is unknown", "key", key, "error", err)
+		return ReasonLeftSet
 	}
-	return "left_set"
+	return reason
 }
+
+// ReasonLeftSet is TicketClosed.reason when the tracker could not say why
+// the ticket left the set.
+const ReasonLeftSet = "left_set"
 
 // awaitAcks waits for every publish's acknowledgement, handing each to acked.
 func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture, acked func(i int, ack *jetstream.PubAck)) error {

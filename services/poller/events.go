@@ -14,8 +14,8 @@ import (
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
-// Source is the ce-source of the poller's events.
-const Source = "connectorhub/poller"
+// Source is the ce-source of the poller's events about connector id.
+func Source(connectorID string) string { return bus.Source(bus.ProducerPoller, connectorID) }
 
 // TicketEventID is the deterministic id of a discovered/updated event: the
 // same ticket version gives the same id, so a replay or a second replica
@@ -25,20 +25,21 @@ func TicketEventID(connectorID, key string, updated time.Time) string {
 	return bus.EventID(connectorID, key, updated.UTC().Format(time.RFC3339Nano))
 }
 
-func (p *Poller) ticketEvent(ctx context.Context, kind string, c connector.Connector, tk trackers.Ticket, prev time.Time) (*nats.Msg, error) {
+// ticketEvent is the event of a ticket version pt (TicketToProto of tk);
+// changed and actor fill TicketUpdated.
+func (p *Poller) ticketEvent(ctx context.Context, kind string, c connector.Connector, tk trackers.Ticket, pt *chv1.Ticket, changed []string, actor string) (*nats.Msg, error) {
 	subject, err := bus.TicketSubject(kind, string(c.System), c.ID)
 	if err != nil {
 		return nil, err
 	}
-	pt := TicketToProto(c, tk)
 	capBodies(pt, p.cfg.MaxBodyBytes)
 	opts := []bus.PublishOption{
-		bus.WithID(TicketEventID(c.ID, tk.Key, tk.Updated)), bus.WithSource(Source),
+		bus.WithID(TicketEventID(c.ID, tk.Key, tk.Updated)), bus.WithSource(Source(c.ID)),
 		bus.WithSubject(tk.Key), bus.WithTime(tk.Updated),
 	}
 	return fitEvent(pt, p.maxEventBytes(), func(t *chv1.Ticket) (*nats.Msg, error) {
 		if kind == bus.TicketUpdated {
-			return bus.NewMsg(ctx, subject, &chv1.TicketUpdated{Ticket: t}, opts...)
+			return bus.NewMsg(ctx, subject, &chv1.TicketUpdated{Ticket: t, ChangedFields: changed, Actor: actor}, opts...)
 		}
 		return bus.NewMsg(ctx, subject, &chv1.TicketDiscovered{Ticket: t}, opts...)
 	})
@@ -65,7 +66,7 @@ func (p *Poller) closedEvent(ctx context.Context, c connector.Connector, key str
 	ev := &chv1.TicketClosed{ConnectorId: c.ID, System: connectorpb.SystemToProto(c.System), Key: key, Reason: reason, CloseTime: timestamppb.New(now)}
 	return bus.NewMsg(ctx, subject, ev,
 		bus.WithID(bus.EventID(c.ID, key, "closed", lastUpdated.UTC().Format(time.RFC3339Nano))),
-		bus.WithSource(Source), bus.WithSubject(key), bus.WithTime(now))
+		bus.WithSource(Source(c.ID)), bus.WithSubject(key), bus.WithTime(now))
 }
 
 func tsOrNil(t time.Time) *timestamppb.Timestamp {

@@ -3,8 +3,15 @@ package poller
 import (
 	"context"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/connectorhub/connectorhub/pkg/bus"
+	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
@@ -49,10 +56,33 @@ func TestJiraDiscoveryUpdateAndClose(t *testing.T) {
 				}
 				return true
 			})
-			jira.Touch(want[0], time.Now())
+			jira.SetStatus(want[0], "In Progress")
 			testenv.Eventually(t, 10*time.Second, "an updated event", func() bool { return e.events(t)["updated"][want[0]] == 1 })
+			var upd chv1.TicketUpdated
+			e.lastPayload(t, "ticket.updated.jira.jira-e2e", want[0], &upd)
+			if got := upd.GetChangedFields(); !slices.Equal(got, []string{"status"}) || upd.GetActor() != "" {
+				t.Errorf("updated: changed_fields %v actor %q, want [status] and no actor", got, upd.GetActor())
+			}
+			// Each way of leaving the set, with the reason the tracker gives.
 			jira.Resolve(want[1])
-			testenv.Eventually(t, 10*time.Second, "a closed event", func() bool { return e.events(t)["closed"][want[1]] == 1 })
+			jira.Assign(want[2], "rita") // reassigned to someone else
+			jira.Delete(want[3])
+			reasons := map[string]string{want[1]: "resolved", want[2]: "unassigned", want[3]: "deleted"}
+			testenv.Eventually(t, 10*time.Second, "closed events", func() bool {
+				for k := range reasons {
+					if e.events(t)["closed"][k] != 1 {
+						return false
+					}
+				}
+				return true
+			})
+			for k, reason := range reasons {
+				var ev chv1.TicketClosed
+				src := e.lastPayload(t, "ticket.closed.jira.jira-e2e", k, &ev)
+				if ev.GetReason() != reason || src != "connectorhub://poller/jira-e2e" {
+					t.Errorf("closed %s: reason %q ce-source %q, want %q and connectorhub://poller/jira-e2e", k, ev.GetReason(), src, reason)
+				}
+			}
 			for kind, keys := range e.events(t) {
 				for key, n := range keys {
 					if n != 1 {
@@ -62,4 +92,33 @@ func TestJiraDiscoveryUpdateAndClose(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lastPayload decodes into v the last event on subject about ticket key and
+// returns its ce-source.
+func (e *env) lastPayload(t *testing.T, subject, key string, v proto.Message) string {
+	t.Helper()
+	msg, err := e.js.Stream(context.Background(), bus.StreamTickets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := msg.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	source := ""
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := msg.GetMsg(context.Background(), seq)
+		if err != nil || m.Subject != subject || m.Header.Get(bus.HeaderSubject) != key {
+			continue
+		}
+		if err := protojson.Unmarshal(m.Data, v); err != nil {
+			t.Fatal(err)
+		}
+		source = m.Header.Get(bus.HeaderSource)
+	}
+	if source == "" {
+		t.Fatalf("no %s event about %s", subject, key)
+	}
+	return source
 }

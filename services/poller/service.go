@@ -15,6 +15,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/telemetry"
+	"github.com/connectorhub/connectorhub/pkg/ticketver"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
@@ -52,6 +53,7 @@ type Poller struct {
 	js       jetstream.JetStream
 	store    *connector.Store
 	states   *connector.StateStore
+	versions *ticketver.Store // field hashes and the writeback's own changes
 	leases   *leases
 	log      *slog.Logger
 	topts    trackers.Options
@@ -91,6 +93,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("poller: open %s: %w", bus.BucketPollState, err)
 	}
+	versions, err := ticketver.Open(ctx, deps.JS)
+	if err != nil {
+		return nil, fmt.Errorf("poller: %w", err)
+	}
 	lkv, err := deps.JS.KeyValue(ctx, bus.BucketPollLeases)
 	if err != nil {
 		return nil, fmt.Errorf("poller: open %s: %w", bus.BucketPollLeases, err)
@@ -99,7 +105,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 		return nil, err
 	}
 	p := &Poller{
-		cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), states: connector.NewStateStore(skv),
+		cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), states: connector.NewStateStore(skv), versions: versions,
 		leases: newLeases(lkv, cfg.ReplicaID, cfg.Zone), log: deps.Logger, topts: deps.TrackerOptions,
 		trackers: deps.Trackers, clock: deps.Clock, systems: map[connector.System]bool{},
 		connectors: map[string]connector.Connector{}, mismatched: map[string]uint64{},

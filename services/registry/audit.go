@@ -35,7 +35,7 @@ func (a *busAuditor) Audit(ctx context.Context, rec AuditRecord) {
 	a.log.InfoContext(ctx, "audit", "action", rec.Action, "connector", rec.ConnectorID, "actor", rec.Caller.Name, "outcome", rec.Outcome, "fields", rec.Fields)
 	subject, err := bus.AuditSubject(rec.Action)
 	if err == nil {
-		_, err = bus.Publish(ctx, a.js, subject, ev, bus.WithID(ev.Id), bus.WithSource("connectorhub/registry"), bus.WithSubject(rec.ConnectorID))
+		_, err = bus.Publish(ctx, a.js, subject, ev, bus.WithID(ev.Id), bus.WithSource(bus.Source(bus.ProducerRegistry, rec.ConnectorID)), bus.WithSubject(rec.ConnectorID))
 	}
 	if err != nil {
 		a.log.ErrorContext(ctx, "audit event not published", "action", rec.Action, "connector", rec.ConnectorID, "error", err)

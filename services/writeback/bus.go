@@ -103,7 +103,7 @@ func (s *Service) publishCompleted(ctx context.Context, res result, conn connect
 	if err != nil {
 		return err
 	}
-	_, err = bus.Publish(ctx, s.js, subject, ev, bus.WithID(bus.EventID("writeback.completed", res.ID)), bus.WithSource(Source), bus.WithSubject(res.TicketKey))
+	_, err = bus.Publish(ctx, s.js, subject, ev, bus.WithID(bus.EventID("writeback.completed", res.ID)), bus.WithSource(Source(res.ConnectorID)), bus.WithSubject(res.TicketKey))
 	return err
 }
 
@@ -121,7 +121,7 @@ func (s *Service) publishFailed(ctx context.Context, res result, system, connect
 		return err
 	}
 	id := bus.EventID("writeback.failed", res.ID, strconv.Itoa(replays))
-	_, err = bus.Publish(ctx, s.js, subject, ev, bus.WithID(id), bus.WithSource(Source), bus.WithSubject(res.TicketKey))
+	_, err = bus.Publish(ctx, s.js, subject, ev, bus.WithID(id), bus.WithSource(Source(res.ConnectorID)), bus.WithSubject(res.TicketKey))
 	return err
 }
 

@@ -56,6 +56,11 @@ type Config struct {
 	// PRTitleTemplate formats pull/merge request titles; $ticket_key (PROJ-12
 	// on Jira, #12 on GitHub and GitLab) and $title expand.
 	PRTitleTemplate string `env:"WRITEBACK_PR_TITLE_TEMPLATE" envDefault:"$ticket_key $title"`
+	// AssignSubtasks assigns the sub-tasks a result creates to the
+	// connector's account (its assignee, else the credential's account)
+	// where the tracker allows it (Jira), so the poll discovers them; false
+	// leaves them unassigned.
+	AssignSubtasks bool `env:"WRITEBACK_ASSIGN_SUBTASKS" envDefault:"true"`
 	// StepTimeout bounds one tracker call.
 	StepTimeout time.Duration `env:"WRITEBACK_STEP_TIMEOUT" envDefault:"30s"`
 	// DrainTimeout bounds how long the writes in flight may finish at

@@ -14,12 +14,13 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/telemetry"
+	"github.com/connectorhub/connectorhub/pkg/ticketver"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
 // Source is the ce-source of writeback events.
-const Source = "connectorhub/writeback"
+func Source(connectorID string) string { return bus.Source(bus.ProducerWriteback, connectorID) }
 
 // Decrypter opens a connector's credential (workers' Vault policy: decrypt only).
 type Decrypter = trackers.Decrypter
@@ -52,6 +53,7 @@ type Service struct {
 	js       jetstream.JetStream
 	store    *connector.Store
 	ledger   *ledger.Store
+	versions *ticketver.Store // the writeback's own changes, for the poller's echo suppression
 	dec      Decrypter
 	log      *slog.Logger
 	topts    trackers.Options
@@ -86,7 +88,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writeback: open %s: %w", bus.BucketWritebackLedger, err)
 	}
-	s := &Service{cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), ledger: ledger.NewStore(lkv), dec: deps.Decrypter,
+	versions, err := ticketver.Open(ctx, deps.JS)
+	if err != nil {
+		return nil, fmt.Errorf("writeback: %w", err)
+	}
+	s := &Service{cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), ledger: ledger.NewStore(lkv), versions: versions, dec: deps.Decrypter,
 		log: deps.Logger, topts: deps.TrackerOptions, trackers: deps.Trackers, now: deps.Now, afterStep: deps.AfterStep,
 		metrics: deps.Metrics, ready: deps.Ready}
 	if s.log == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/ledger"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/telemetry"
+	"github.com/connectorhub/connectorhub/pkg/ticketver"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
@@ -92,6 +93,7 @@ func (s *Service) process(ctx context.Context, res result, delivered uint64) err
 	}
 	w := &work{svc: s, result: res, entry: entry, log: log}
 	err = w.run(ctx)
+	w.markSelf(ctx)
 	if errors.Is(err, errAbandoned) {
 		return err
 	}
@@ -179,10 +181,13 @@ type work struct {
 	entry  ledger.Entry
 	// decisionUnsaved: decide read the ticket and the ledger does not have it yet.
 	decisionUnsaved bool
-	connector       connector.Connector
-	session         *trackers.Session
-	tracker         trackers.Tracker
-	log             interface {
+	// changed are the Ticket fields (proto names) this delivery's steps
+	// changed on the ticket, for markSelf.
+	changed   []string
+	connector connector.Connector
+	session   *trackers.Session
+	tracker   trackers.Tracker
+	log       interface {
 		Info(msg string, args ...any)
 		Warn(msg string, args ...any)
 	}
@@ -443,7 +448,49 @@ func (w *work) step(ctx context.Context, name, kind string, do func(context.Cont
 // without a marker unrecorded, which it repeats harmlessly.
 func (w *work) record(_ context.Context, name, kind string, link trackers.Link) error {
 	w.entry.Steps[name] = ledger.Step{State: ledger.Done, URL: link.URL, Key: link.Key, Kind: kind}
+	w.changed = append(w.changed, changedFields[kind]...)
 	return nil
+}
+
+// changedFields are the Ticket fields (proto names) a step of a kind
+// changes on the result's ticket: a status is a Jira transition or a status
+// label (and closing on done); a comment and a sub-task show in the
+// ticket's comments and sub-tasks. A pull request changes the repository,
+// not the issue.
+var changedFields = map[string][]string{
+	"status":  {"status", "labels"},
+	"comment": {"comments"},
+	"subtask": {"subtasks"},
+}
+
+// markSelf records what this delivery changed on the ticket, with the
+// ticket's update time read back after the changes (one request), so the
+// poller marks their echo actor "self" (ticketver.IsEcho). It never fails
+// the delivery: without the record the echo is published unmarked, as
+// before.
+func (w *work) markSelf(ctx context.Context) {
+	if len(w.changed) == 0 || w.tracker == nil || w.session == nil {
+		return
+	}
+	var get func(ctx context.Context, s *trackers.Session, key string) (trackers.Ticket, error)
+	if reader, ok := w.tracker.(trackers.TicketReader); ok {
+		get = reader.GetTicket
+	}
+	if head, ok := w.tracker.(ticketHeadReader); ok {
+		get = head.GetTicketHead
+	}
+	if get == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, w.svc.cfg.StepTimeout)
+	defer cancel()
+	tk, err := get(rctx, w.session, w.result.TicketKey)
+	if err == nil {
+		err = w.svc.versions.MarkSelf(rctx, w.connector.ID, w.result.TicketKey, ticketver.Self{Updated: tk.Updated, Fields: w.changed})
+	}
+	if err != nil {
+		w.log.Warn("the writeback's own changes not recorded; the poller will publish their echo unmarked", "error", err)
+	}
 }
 
 func (w *work) status(ctx context.Context) error {
@@ -495,7 +542,7 @@ func (w *work) subtask(ctx context.Context, i int, st subtaskSpec) error {
 	}
 	name := subtaskStep(i)
 	marker := w.marker(name)
-	ns := trackers.NewSubtask{Summary: st.Summary, DescriptionMarkdown: st.DescriptionMarkdown, Marker: marker}
+	ns := trackers.NewSubtask{Summary: st.Summary, DescriptionMarkdown: st.DescriptionMarkdown, Marker: marker, AssignToConnector: w.svc.cfg.AssignSubtasks}
 	return w.step(ctx, name, "subtask",
 		func(ctx context.Context) (trackers.Link, error) {
 			return sc.CreateSubtask(ctx, w.session, w.result.TicketKey, ns)

@@ -107,6 +107,8 @@ func (f *ghFixture) Unassign(t *testing.T, key string) {
 	f.fake.Unassign(ghSuiteRepo, ghNumber(t, key), "octocat")
 }
 
+func (f *ghFixture) Delete(t *testing.T, key string) { f.fake.Delete(ghSuiteRepo, ghNumber(t, key)) }
+
 func (f *ghFixture) Status(t *testing.T, key string) string {
 	is, _ := f.fake.Issue(ghSuiteRepo, ghNumber(t, key))
 	for _, l := range is.Labels {

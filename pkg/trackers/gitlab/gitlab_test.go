@@ -95,6 +95,12 @@ func (f *gitlabFixture) Unassign(t *testing.T, key string) {
 	f.fake.Unassign(f.iid(t, key), gitlabAgent)
 }
 
+func (f *gitlabFixture) Delete(t *testing.T, key string) {
+	if !f.fake.Delete(f.iid(t, key)) {
+		t.Fatalf("no issue %s", key)
+	}
+}
+
 func (f *gitlabFixture) Status(t *testing.T, key string) string {
 	is, ok := f.fake.Issue(f.iid(t, key))
 	if !ok {

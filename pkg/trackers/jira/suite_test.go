@@ -133,6 +133,8 @@ func (f *jiraFixture) Seed(t *testing.T, s trackertest.Seed) string {
 func (f *jiraFixture) Touch(t *testing.T, key string, at time.Time) { f.fake.Touch(key, at) }
 func (f *jiraFixture) Resolve(t *testing.T, key string)             { f.fake.Resolve(key) }
 func (f *jiraFixture) Unassign(t *testing.T, key string)            { f.fake.Unassign(key) }
+func (f *jiraFixture) Delete(t *testing.T, key string)              { f.fake.Delete(key) }
+func (f *jiraFixture) Reassign(t *testing.T, key string)            { f.fake.Assign(key, "rita") }
 
 func (f *jiraFixture) Status(t *testing.T, key string) string {
 	tk, ok := f.fake.Ticket(key)

@@ -253,6 +253,15 @@ func (Tracker) CreateSubtask(ctx context.Context, s *trackers.Session, parentKey
 		}
 		fields["description"] = desc
 	}
+	if st.AssignToConnector {
+		who, err := jiraConnectorAccount(ctx, c, s)
+		if err != nil {
+			return trackers.Link{}, fmt.Errorf("the account to assign the sub-task to: %w", err)
+		}
+		if who != nil {
+			fields["assignee"] = who
+		}
+	}
 	req := map[string]any{"fields": fields}
 	if props := markerProperties(st.Marker); props != nil {
 		req["properties"] = props

@@ -50,6 +50,8 @@ type Fixture interface {
 	Subtasks(t *testing.T, key string) []string
 	// PullRequests are the URLs of open pull requests for a head branch.
 	PullRequests(t *testing.T, head string) []string
+	// Delete deletes the ticket.
+	Delete(t *testing.T, key string)
 	// RateLimitNext makes the fake's next answer a rate limit asking to retry
 	// after the given duration.
 	RateLimitNext(t *testing.T, retryAfter time.Duration)
@@ -91,6 +93,7 @@ var behaviours = map[string][]struct {
 	trackers.FeatureComment:     {{"comments and finds the comment by marker", suite.comment}},
 	trackers.FeatureSubtask:     {{"creates sub-tasks and finds them by marker", suite.subtasks}},
 	trackers.FeaturePullRequest: {{"opens a pull request and reuses an open one", suite.pullRequest}},
+	trackers.FeatureLeaveReason: {{"says why a ticket left the set: resolved, unassigned, out of scope, deleted", suite.leaveReasons}},
 }
 
 // testedElsewhere are features with their own suites: the connection test
@@ -236,6 +239,44 @@ func (st suite) closures(t *testing.T, fx Fixture) {
 	for _, k := range []string{done, gone} {
 		if _, ok := got[k]; ok {
 			t.Errorf("ticket %s left the set but is still listed", k)
+		}
+	}
+}
+
+// Reassigner is a Fixture that can give a ticket to another account (as a
+// person reassigning it would).
+type Reassigner interface {
+	Reassign(t *testing.T, key string)
+}
+
+func (st suite) leaveReasons(t *testing.T, fx Fixture) {
+	s := fx.Session(t)
+	// WhyLeft is asked only about tickets that left the set: one still open
+	// and assigned to the account left it by the connector's scope (its
+	// project, labels, statuses or priority).
+	scoped := fx.Seed(t, Seed{Summary: "left the scope"})
+	done := fx.Seed(t, Seed{Summary: "resolved"})
+	gone := fx.Seed(t, Seed{Summary: "unassigned"})
+	deleted := fx.Seed(t, Seed{Summary: "deleted"})
+	fx.Resolve(t, done)
+	fx.Unassign(t, gone)
+	fx.Delete(t, deleted)
+	want := map[string]string{scoped: trackers.LeftOutOfScope, done: trackers.LeftResolved, gone: trackers.LeftUnassigned, deleted: trackers.LeftDeleted}
+	if ra, ok := fx.(Reassigner); ok {
+		other := fx.Seed(t, Seed{Summary: "given to someone else"})
+		ra.Reassign(t, other)
+		want[other] = trackers.LeftUnassigned
+	}
+	le := must[trackers.LeaveExplainer](t, st.tr)
+	for key, reason := range want {
+		before := fx.Requests()
+		got, err := le.WhyLeft(ctxT(t), s, key)
+		if err != nil || got != reason {
+			t.Errorf("WhyLeft(%s) = %q, %v; want %q", key, got, err, reason)
+		}
+		// One request for the ticket; the account may cost one more.
+		if n := fx.Requests() - before; n < 1 || n > 2 {
+			t.Errorf("WhyLeft(%s) made %d requests, want 1 or 2", key, n)
 		}
 	}
 }

@@ -1061,3 +1061,12 @@ func fakeSHA(s string) string {
 	_, _ = h.Write([]byte(s))
 	return fmt.Sprintf("%016x%016x%08x", h.Sum64(), h.Sum64()^0x5bd1e995, uint32(h.Sum64()))
 }
+
+// Delete removes an issue, as an administrator would: it answers 404 from
+// then on.
+func (s *Server) Delete(repo string, n int) {
+	s.lock()
+	defer s.mu.Unlock()
+	st, _ := s.mustIssue(repo, n)
+	delete(st.issues, n)
+}

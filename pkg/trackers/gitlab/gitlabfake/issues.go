@@ -726,3 +726,12 @@ func (s *Server) noteJSON(base string, p Project, is Issue, n Note) map[string]a
 		"noteable_iid": is.IID, "commands_changes": map[string]any{},
 	}
 }
+
+// Delete removes an issue, as an owner would: it answers 404 from then on.
+func (s *Server) Delete(iid int64) bool {
+	s.lock()
+	defer s.mu.Unlock()
+	n := len(s.issues)
+	s.issues = slices.DeleteFunc(s.issues, func(is *issueState) bool { return is.IID == iid })
+	return len(s.issues) < n
+}

@@ -498,3 +498,13 @@ func (s *Server) indexSubtasksLocked() func() {
 	s.subtaskIndex = idx
 	return func() { s.subtaskIndex = nil }
 }
+
+// Delete removes an issue (not a parent of others), as an administrator
+// would: it answers 404 from then on.
+func (s *Server) Delete(key string) {
+	s.lock()
+	defer s.mu.Unlock()
+	is := s.mustIssue(key)
+	delete(s.issues, strings.ToUpper(is.t.Key))
+	s.issueOrder = slices.DeleteFunc(s.issueOrder, func(o *issue) bool { return o == is })
+}

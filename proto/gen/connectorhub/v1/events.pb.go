@@ -554,8 +554,18 @@ func (x *TicketDiscovered) GetTicket() *Ticket {
 type TicketUpdated struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Ticket *Ticket                `protobuf:"bytes,1,opt,name=ticket,proto3" json:"ticket,omitempty"`
-	// Fields that differ from the last published version, when known.
+	// Fields of Ticket, by their proto names (e.g. "summary", "status",
+	// "labels", "comments"), that differ from the version last published for
+	// the ticket. update_time is never listed. Empty when the poller has no
+	// earlier version to compare with (e.g. its record of it expired) or when
+	// only update_time moved (a change to something the event does not carry).
 	ChangedFields []string `protobuf:"bytes,2,rep,name=changed_fields,json=changedFields,proto3" json:"changed_fields,omitempty"`
+	// Who made the change: "self" when it is the connector's own writeback
+	// (its transition, comment, labels or sub-tasks) coming back at the next
+	// poll, "" otherwise (a person or another integration). Echoes are marked,
+	// not dropped, so a consumer still sees the ticket's new state; the
+	// knowledge service does not enrich them again.
+	Actor         string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -604,6 +614,13 @@ func (x *TicketUpdated) GetChangedFields() []string {
 	return nil
 }
 
+func (x *TicketUpdated) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
 type TicketClosed struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	ConnectorId string                 `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
@@ -611,7 +628,12 @@ type TicketClosed struct {
 	// As Ticket.key.
 	Key string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
 	Url string `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
-	// Why it left the discovered set: "resolved", "unassigned", "out_of_scope", "deleted".
+	// Why it left the discovered set, as the tracker answers when asked for
+	// the ticket: "resolved" (resolved or closed), "unassigned" (no longer
+	// assigned to the connector's account), "out_of_scope" (open and
+	// assigned, but outside the connector's project, labels, statuses or
+	// priority), "deleted" (gone or unreadable); "left_set" when the tracker
+	// could not be asked.
 	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	CloseTime     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1631,10 +1653,11 @@ const file_connectorhub_v1_events_proto_rawDesc = "" +
 	"components\x18\x14 \x03(\tR\n" +
 	"components\"C\n" +
 	"\x10TicketDiscovered\x12/\n" +
-	"\x06ticket\x18\x01 \x01(\v2\x17.connectorhub.v1.TicketR\x06ticket\"g\n" +
+	"\x06ticket\x18\x01 \x01(\v2\x17.connectorhub.v1.TicketR\x06ticket\"}\n" +
 	"\rTicketUpdated\x12/\n" +
 	"\x06ticket\x18\x01 \x01(\v2\x17.connectorhub.v1.TicketR\x06ticket\x12%\n" +
-	"\x0echanged_fields\x18\x02 \x03(\tR\rchangedFields\"\xd9\x01\n" +
+	"\x0echanged_fields\x18\x02 \x03(\tR\rchangedFields\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\"\xd9\x01\n" +
 	"\fTicketClosed\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12/\n" +
 	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\x12\x10\n" +
