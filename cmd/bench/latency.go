@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -16,7 +14,6 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/trackers"
 	"github.com/connectorhub/connectorhub/pkg/trackers/all"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	"github.com/connectorhub/connectorhub/services/poller"
@@ -29,10 +26,10 @@ import (
 // config, in this process) every -latency-interval: "poll" has no webhook,
 // "webhook" has `webhook: true` and a webhook receiver (webhooks.Run,
 // loopback) in front. Each change touches a ticket in the fake, then sends
-// the signed delivery Jira would send (X-Hub-Signature over the body) to
-// the receiver, and waits for the ticket.updated event of both connectors.
-// The fake does not send deliveries itself yet: the bench is its sender,
-// right after the change, so the figure excludes Jira's own sending delay.
+// the signed delivery Jira sends (X-Hub-Signature over the body) to the
+// receiver, and waits for the ticket.updated event of both connectors.
+// The fake Jira sends the delivery itself, right after the change (its
+// RegisterWebhook), so the figure excludes real Jira's own sending delay.
 func runLatency(ctx context.Context, o options, rep *report, progress func(string, ...any)) error {
 	env, err := startBus(ctx, "")
 	if err != nil {
@@ -133,8 +130,10 @@ func runLatency(ctx context.Context, o options, rep *report, progress func(strin
 	if err := waitEvents(ctx, st, uint64(2*len(keys))); err != nil {
 		return err
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	var pollLat, hookLat, answer []time.Duration
+	// The fake sends Jira's signed delivery itself after each change, as
+	// a Jira Cloud admin webhook with a secret does.
+	jira.RegisterWebhook("http://"+wcfg.Addr+"/webhooks/bench-lat-webhook", []byte(secret))
+	var pollLat, hookLat []time.Duration
 	for i := range o.latChanges {
 		key := keys[i%len(keys)]
 		// Changes land at arbitrary points of the poll interval, as people's edits do.
@@ -143,23 +142,6 @@ func runLatency(ctx context.Context, o options, rep *report, progress func(strin
 		}
 		changed := time.Now()
 		jira.Touch(key, changed.Add(time.Duration(i+1)*time.Millisecond))
-		body := fmt.Appendf(nil, `{"timestamp":%d,"webhookEvent":"jira:issue_updated","issue":{"key":%q}}`, changed.UnixMilli(), key)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+wcfg.Addr+"/webhooks/bench-lat-webhook", bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("X-Hub-Signature", "sha256="+trackers.HMACSHA256Hex([]byte(secret), body))
-		req.Header.Set("X-Atlassian-Webhook-Identifier", fmt.Sprintf("bench-%d-%d", changed.UnixNano(), i))
-		sent := time.Now()
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		answer = append(answer, time.Since(sent))
-		if resp.StatusCode != http.StatusAccepted {
-			return fmt.Errorf("latency: delivery answered %d", resp.StatusCode)
-		}
 		deadline := time.Now().Add(3*o.latInterval + 30*time.Second)
 		for {
 			mu.Lock()
@@ -188,6 +170,10 @@ func runLatency(ctx context.Context, o options, rep *report, progress func(strin
 	}
 	add(fmt.Sprintf("poll every %v", o.latInterval), pollLat)
 	add("webhook (+ reconcile poll)", hookLat)
+	answer, refused := jira.WebhookAnswers()
+	if refused > 0 {
+		return fmt.Errorf("latency: the receiver refused %d of the fake's deliveries", refused)
+	}
 	rep.add("latency", "webhook answer", metric{"p50 ms", "%.0f"}, ms(percentile(answer, 50)))
 	rep.add("latency", "webhook answer", metric{"p99 ms", "%.0f"}, ms(percentile(answer, 99)))
 	rep.note("latency", fmt.Sprintf("Latency: %d changes to a fake Jira Cloud ticket → ticket.updated on the bus; one poller (poller.Run, default config) and the webhook receiver "+

@@ -2,7 +2,9 @@ package jira_test
 
 import (
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 )
 
 // Examples copied from ../shared/specs/webhooks-jira.examples.json.
@@ -87,4 +90,46 @@ func TestVerifyWebhook(t *testing.T) {
 
 func jiraConnector() connector.Connector {
 	return connector.Connector{System: connector.Jira, BaseURL: "https://acme.atlassian.net"}
+}
+
+// TestFakeSendsSignedDeliveries: the fake Jira sends, on a change, a
+// delivery that the receiver's own verification and parser accept.
+func TestFakeSendsSignedDeliveries(t *testing.T) {
+	t.Parallel()
+	type got struct {
+		h    http.Header
+		body []byte
+	}
+	deliveries := make(chan got, 4)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		deliveries <- got{r.Header.Clone(), b}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer rcv.Close()
+	fake := jirafake.NewSandbox(connector.Cloud)
+	key := fake.AddTicket(jirafake.Ticket{Summary: "hooked", Assignee: jirafake.SandboxEmail, Created: time.Now(), Updated: time.Now()})
+	secret := []byte("fake-secret")
+	fake.RegisterWebhook(rcv.URL, secret)
+	fake.Touch(key, time.Now())
+	var d got
+	select {
+	case d = <-deliveries:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no delivery within 30s")
+	}
+	id, err := jira.New().VerifyWebhook(trackers.WebhookVerify{Header: d.h, Body: d.body, Secret: secret, Now: time.Now(), Tolerance: time.Minute})
+	if err != nil || id == "" {
+		t.Fatalf("VerifyWebhook = %q, %v", id, err)
+	}
+	keys, err := jira.New().ParseWebhook(d.h, d.body)
+	if err != nil || len(keys) != 1 || keys[0] != key {
+		t.Fatalf("ParseWebhook = %v, %v; want [%s]", keys, err, key)
+	}
+	if _, err := jira.New().VerifyWebhook(trackers.WebhookVerify{Header: d.h, Body: d.body, Secret: []byte("other"), Now: time.Now()}); err == nil {
+		t.Fatal("a delivery verified with another secret")
+	}
+	if answers, refused := fake.WebhookAnswers(); len(answers) != 1 || refused != 0 {
+		t.Fatalf("answers %v, refused %d", answers, refused)
+	}
 }
