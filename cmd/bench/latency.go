@@ -177,7 +177,7 @@ func runLatency(ctx context.Context, o options, rep *report, progress func(strin
 	rep.add("latency", "webhook answer", metric{"p50 ms", "%.0f"}, ms(percentile(answer, 50)))
 	rep.add("latency", "webhook answer", metric{"p99 ms", "%.0f"}, ms(percentile(answer, 99)))
 	rep.note("latency", fmt.Sprintf("Latency: %d changes to a fake Jira Cloud ticket → ticket.updated on the bus; one poller (poller.Run, default config) and the webhook receiver "+
-		"(webhooks.Run) in the bench process; two connectors on the same tickets, one without a webhook (polled every %v), one with (the bench sends Jira's signed "+
+		"(webhooks.Run) in the bench process; two connectors on the same tickets, one without a webhook (polled every %v), one with (the fake sends Jira's signed "+
 		"delivery right after the change). \"webhook answer\" is the receiver's HTTP answer time.", o.latChanges, o.latInterval))
 	progress("latency: poll p50 %v p99 %v; webhook p50 %v p99 %v", percentile(pollLat, 50), percentile(pollLat, 99), percentile(hookLat, 50), percentile(hookLat, 99))
 	return nil
