@@ -14,12 +14,14 @@
 //     and CreateConnector latencies over gRPC with N connectors stored
 //     (registry.go);
 //   - writeback: results written per second against the fake Jira, with the
-//     ledger (writeback.go).
+//     ledger (writeback.go);
+//   - latency: tracker change → ticket.updated, p50 and p99, polled and with
+//     a signed webhook, in the same run (latency.go).
 //
 // Every part runs -reps times (3 by default); report.go prints the median
 // with the min and max. -quick runs one repetition at smaller sizes.
 //
-//	go run ./cmd/bench [-quick] [-parts discovery,scale,registry,writeback]
+//	go run ./cmd/bench [-quick] [-parts discovery,scale,registry,writeback,latency]
 package main
 
 import (
@@ -47,7 +49,7 @@ func main() {
 	}
 }
 
-var allParts = []string{"discovery", "scale", "registry", "writeback"}
+var allParts = []string{"discovery", "scale", "registry", "writeback", "latency"}
 
 // options are the command line, after -quick applied its defaults.
 type options struct {
@@ -68,6 +70,9 @@ type options struct {
 
 	results    int
 	wbConnects int
+
+	latChanges  int
+	latInterval time.Duration
 
 	cpuProfile string // a CPU profile of the whole run, for go tool pprof
 
@@ -91,13 +96,16 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	samples := fs.Int("registry-samples", 0, "registry: Get and Create calls timed (default 1000, -quick 200)")
 	results := fs.Int("results", 0, "writeback: results written (default 3000, -quick 500)")
 	wbConnectors := fs.Int("writeback-connectors", 20, "writeback: connectors the results are spread over")
+	latChanges := fs.Int("latency-changes", 0, "latency: ticket changes timed (default 40, -quick 10)")
+	latInterval := fs.Duration("latency-interval", 5*time.Second, "latency: the poll interval of both connectors")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	telemetryRuns := fs.Int("telemetry", 0, "instead: discovery with tracing off vs on (OTLP to an in-process collector), this many runs of each, at the first -tickets size (telemetry.go)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
 	o := options{telemetryRuns: *telemetryRuns, reps: *reps, idle: *idle, idleInterval: *idleInterval, scaleInterval: *scaleInterval, scaleWindow: *scaleWindow,
-		hubBinary: *hub, registryN: *registryN, samples: *samples, results: *results, wbConnects: *wbConnectors, cpuProfile: *cpuProfile}
+		hubBinary: *hub, registryN: *registryN, samples: *samples, results: *results, wbConnects: *wbConnectors, cpuProfile: *cpuProfile,
+		latInterval: *latInterval}
 	pick := func(v, full, q int) int {
 		switch {
 		case v > 0:
@@ -112,6 +120,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	o.registryN = pick(o.registryN, 10000, 1000)
 	o.samples = pick(o.samples, 1000, 200)
 	o.results = pick(o.results, 3000, 500)
+	o.latChanges = pick(*latChanges, 40, 10)
+	if o.latInterval < time.Second {
+		return o, errors.New("-latency-interval must be at least 1s")
+	}
 	if o.scaleInterval == 0 {
 		o.scaleInterval = 20 * time.Second
 		if *quick {
@@ -197,6 +209,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				err = runRegistry(ctx, o, rep, progress)
 			case "writeback":
 				err = runWriteback(ctx, o, rep, progress)
+			case "latency":
+				err = runLatency(ctx, o, rep, progress)
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", part, err)

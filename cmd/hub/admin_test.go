@@ -38,7 +38,7 @@ import (
 func TestAdminListenerAfterASandboxCycle(t *testing.T) {
 	dir := t.TempDir()
 	stateFile := filepath.Join(dir, "hub.json")
-	environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile,
+	environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_WEBHOOK_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile,
 		"HOME": dir, "HUB_LOG_FORMAT": "json", "HUB_SHUTDOWN_DELAY": "10s"}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -267,7 +267,7 @@ func TestEveryTargetServesTheAdminListener(t *testing.T) {
 	for _, target := range []string{"writeback", "poller", "knowledge"} {
 		t.Run(target, func(t *testing.T) {
 			logs := &testenv.LogBuffer{}
-			environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": t.TempDir(), "HUB_NATS_URL": natsSrv.ClientURL(),
+			environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_WEBHOOK_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": t.TempDir(), "HUB_NATS_URL": natsSrv.ClientURL(),
 				"HUB_LOG_FORMAT": "json", "KNOWLEDGE_LISTEN_ADDR": "127.0.0.1:0", "HUB_API_TOKENS": "ops:admin:0123456789abcdef0123", "HUB_STATE_FILE": filepath.Join(t.TempDir(), "hub.json")}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)

@@ -17,6 +17,7 @@ import (
 	"github.com/connectorhub/connectorhub/services/knowledge"
 	"github.com/connectorhub/connectorhub/services/poller"
 	"github.com/connectorhub/connectorhub/services/registry"
+	"github.com/connectorhub/connectorhub/services/webhooks"
 	"github.com/connectorhub/connectorhub/services/writeback"
 )
 
@@ -73,6 +74,7 @@ type Config struct {
 	Poller    poller.Config
 	Writeback writeback.Config
 	Knowledge knowledge.Config
+	Webhooks  webhooks.Config
 	Vault     VaultEnv
 	Streams   StreamsEnv
 	// Sandbox starts fake trackers with seeded tickets and registers connectors to them.
@@ -222,6 +224,9 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Knowledge.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Webhooks.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	var lvl slog.Level

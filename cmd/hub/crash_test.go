@@ -168,7 +168,7 @@ func TestCrashKilledProcessesResume(t *testing.T) {
 	stateFile := filepath.Join(dir, "hub.json")
 	// Every process shares the NATS server and the local keyring's data
 	// dir, and keeps the services' default timings.
-	environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile,
+	environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_WEBHOOK_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile,
 		"HUB_NATS_URL": natsSrv.ClientURL(), "HUB_LOG_LEVEL": "warn"}
 	cfg, err := loadConfig(map[string]string{})
 	if err != nil {

@@ -38,7 +38,7 @@ func TestPollerLeaseTTLSetsTheBucketTTL(t *testing.T) {
 	}
 
 	logs := &testenv.LogBuffer{}
-	environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": t.TempDir(), "HUB_NATS_URL": natsSrv.ClientURL(), "POLLER_LEASE_TTL": "2m"}
+	environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_WEBHOOK_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": t.TempDir(), "HUB_NATS_URL": natsSrv.ClientURL(), "POLLER_LEASE_TTL": "2m"}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"--target", "poller"}, environ, logs) }()

@@ -40,6 +40,7 @@ import (
 	"github.com/connectorhub/connectorhub/services/knowledge"
 	"github.com/connectorhub/connectorhub/services/poller"
 	"github.com/connectorhub/connectorhub/services/registry"
+	"github.com/connectorhub/connectorhub/services/webhooks"
 	"github.com/connectorhub/connectorhub/services/writeback"
 )
 
@@ -75,6 +76,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	flags.BoolVar(&cfg.Sandbox, "sandbox", cfg.Sandbox, "start fake Jira, GitHub and GitLab with seeded tickets and register connectors to them (HUB_SANDBOX)")
 	provisionNATS := flags.String("provision-nats", "", "write a NATS nkey seed per role and the nats-server users include (auth.conf) into this dir, then exit")
 	flags.StringVar(&cfg.NATSCreds, "nats-creds", cfg.NATSCreds, "credential for the shared NATS: a seed or .creds file, or a dir from --provision-nats (HUB_NATS_CREDS)")
+	flags.StringVar(&cfg.Webhooks.Addr, "webhook-addr", cfg.Webhooks.Addr, "webhook receiver address: POST /webhooks/{connector-id} (HUB_WEBHOOK_ADDR)")
 	flags.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin HTTP address: /healthz, /readyz, /metrics; empty: none (HUB_ADMIN_ADDR)")
 	flags.StringVar(&cfg.SandboxListen, "sandbox-listen", cfg.SandboxListen, "first address of the sandbox trackers; the others take the next ports (port 0: free ports)")
 	vaultInitDir := flags.String("vault-init", "", "set up Vault (VAULT_ADDR, admin VAULT_TOKEN): transit, key, policies from --vault-policies, AppRoles; write their ids into this dir, then exit")
@@ -292,6 +294,12 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 						log.Info("knowledge search listening", "addr", addr.String())
 					}
 				}})
+		})
+	}
+	if targets.has(targetWebhooks) {
+		g.Go(func() error {
+			return webhooks.Run(ctx, cfg.Webhooks, webhooks.Deps{JS: nb.js(bus.RolePoller), Decrypter: ciph, Trackers: reg, Logger: log.With("service", "webhooks"),
+				Metrics: metrics, Ready: served(targetWebhooks)})
 		})
 	}
 	log.Info("hub started", "targets", cfg.Target)

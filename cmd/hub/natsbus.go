@@ -25,12 +25,15 @@ var serviceRoles = map[string]bus.Role{
 	targetPoller:    bus.RolePoller,
 	targetWriteback: bus.RoleWriteback,
 	targetKnowledge: bus.RoleKnowledge,
+	// The webhook receiver is the poller's front door: it reads connectors
+	// and publishes webhook.notice.>, which the poller role may do.
+	targetWebhooks: bus.RolePoller,
 }
 
 // workerRole is the connection that answers saved-connector tests: the first
 // worker service of the process.
 func workerRole(t targets) bus.Role {
-	for _, name := range []string{targetPoller, targetWriteback, targetKnowledge} {
+	for _, name := range []string{targetPoller, targetWriteback, targetKnowledge, targetWebhooks} {
 		if t.has(name) {
 			return serviceRoles[name]
 		}

@@ -299,7 +299,7 @@ func startSandboxHub(t *testing.T) (hubstate.State, *testenv.LogBuffer) {
 	t.Helper()
 	dir := t.TempDir()
 	stateFile := filepath.Join(dir, "hub.json")
-	environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile, "HOME": dir}
+	environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_WEBHOOK_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile, "HOME": dir}
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &testenv.LogBuffer{}
 	done := make(chan error, 1)

@@ -13,9 +13,10 @@ const (
 	targetPoller    = "poller"
 	targetWriteback = "writeback"
 	targetKnowledge = "knowledge"
+	targetWebhooks  = "webhooks"
 )
 
-var allTargets = []string{targetRegistry, targetPoller, targetWriteback, targetKnowledge}
+var allTargets = []string{targetRegistry, targetPoller, targetWriteback, targetKnowledge, targetWebhooks}
 
 // targets is the set of services this process runs.
 type targets []string
@@ -44,7 +45,7 @@ func (t targets) all() bool { return len(t) == len(allTargets) }
 
 // hasWorker: the process holds decrypt rights (a worker service runs in it).
 func (t targets) hasWorker() bool {
-	return t.has(targetPoller) || t.has(targetWriteback) || t.has(targetKnowledge)
+	return t.has(targetPoller) || t.has(targetWriteback) || t.has(targetKnowledge) || t.has(targetWebhooks)
 }
 
 // redactURL hides a password in a URL before it is printed.

@@ -106,7 +106,7 @@ func TestSeparateProcessesAuthenticateAsTheirRoles(t *testing.T) {
 		"no credential":       {"", "HUB_NATS_CREDS"},
 		"another role's seed": {filepath.Join(credsDir, bus.CredentialFile(bus.RolePoller)), "knowledge"},
 	} {
-		environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": t.TempDir(), "HUB_STATE_FILE": filepath.Join(t.TempDir(), "hub.json"), "HUB_NATS_URL": url, "HUB_NATS_CREDS": tc.creds}
+		environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_WEBHOOK_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": t.TempDir(), "HUB_STATE_FILE": filepath.Join(t.TempDir(), "hub.json"), "HUB_NATS_URL": url, "HUB_NATS_CREDS": tc.creds}
 		ctx, cancel := context.WithCancel(context.Background()) // Verify bounds its own wait
 		err := run(ctx, []string{"--target", "knowledge"}, environ, &testenv.LogBuffer{})
 		cancel()
@@ -133,7 +133,7 @@ func separateProcesses(t *testing.T, natsURL string, extra map[string]string, cl
 
 	dir := t.TempDir()
 	stateFile := filepath.Join(dir, "hub.json")
-	environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile, "HUB_NATS_URL": natsURL}
+	environ := map[string]string{"HUB_ADMIN_ADDR": "127.0.0.1:0", "HUB_WEBHOOK_ADDR": "127.0.0.1:0", "HUB_DATA_DIR": filepath.Join(dir, "data"), "HUB_STATE_FILE": stateFile, "HUB_NATS_URL": natsURL}
 	maps.Copy(environ, extra)
 	start := func(args ...string) *testenv.LogBuffer {
 		logs := &testenv.LogBuffer{}

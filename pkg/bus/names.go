@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Stream names (see docs/architecture.md, "The bus contract").
@@ -16,6 +17,7 @@ const (
 	StreamResults   = "RESULTS"
 	StreamWriteback = "WRITEBACK"
 	StreamAudit     = "AUDIT"
+	StreamWebhooks  = "WEBHOOKS"
 )
 
 // KV bucket names.
@@ -37,6 +39,7 @@ const (
 	subjectResult    = "result"
 	subjectWriteback = "writeback"
 	subjectAudit     = "audit"
+	subjectWebhook   = "webhook"
 )
 
 // Ticket event kinds: the second token of a ticket.* subject.
@@ -132,4 +135,32 @@ func join(tokens ...string) (string, error) {
 		}
 	}
 	return strings.Join(tokens, "."), nil
+}
+
+// WebhookNoticeSubject is where the webhooks service announces a verified
+// delivery for a connector: webhook.notice.<system>.<connector>.
+func WebhookNoticeSubject(system, connectorID string) (string, error) {
+	if err := ValidateToken(system); err != nil {
+		return "", err
+	}
+	if err := ValidateToken(connectorID); err != nil {
+		return "", err
+	}
+	return subjectWebhook + ".notice." + system + "." + connectorID, nil
+}
+
+// WebhookNotice is the payload of a webhook.notice message (JSON): which
+// tickets a verified delivery named. It carries nothing else from the
+// payload; the poller fetches the tickets through the tracker code.
+type WebhookNotice struct {
+	ConnectorID string    `json:"connector_id"`
+	DeliveryID  string    `json:"delivery_id"`
+	Keys        []string  `json:"keys,omitempty"`
+	Received    time.Time `json:"received"`
+}
+
+// WebhookNoticeMsgID is the Nats-Msg-Id of a notice: the stream's duplicate
+// window refuses the same delivery twice, whichever replica receives it.
+func WebhookNoticeMsgID(connectorID, deliveryID string) string {
+	return "webhook:" + connectorID + ":" + deliveryID
 }

@@ -19,6 +19,10 @@ const (
 
 	// MinDuplicateWindow is the contract's lower bound (docs/architecture.md, "The bus contract").
 	MinDuplicateWindow = 2 * time.Minute
+	// WebhookDedupWindow is how long a webhook delivery id is remembered:
+	// longer than any tracker's retries (GitHub's manual redeliveries keep
+	// the id; Jira retries for up to about 30 minutes).
+	WebhookDedupWindow = time.Hour
 	// maxReplicas is JetStream's own upper bound.
 	maxReplicas = 5
 )
@@ -155,11 +159,18 @@ func (o ProvisionOptions) StreamConfigs() []jetstream.StreamConfig {
 			Duplicates:  o.DuplicateWindow,
 		}
 	}
+	// WEBHOOKS holds the notices of verified deliveries. Its duplicate
+	// window is the webhook dedup state: a delivery id seen within it (by
+	// any replica, before or after a restart) is refused as a replay.
+	webhooks := stream(StreamWebhooks, "verified webhook deliveries: which tickets changed", subjectWebhook)
+	webhooks.Duplicates = max(o.DuplicateWindow, WebhookDedupWindow)
+	webhooks.MaxAge = 24 * time.Hour
 	return []jetstream.StreamConfig{
 		stream(StreamTickets, "ticket events: discovered, updated, closed, enriched", subjectTicket),
 		stream(StreamResults, "results published by agents for writeback", subjectResult),
 		stream(StreamWriteback, "writeback outcomes: completed, failed", subjectWriteback),
 		stream(StreamAudit, "registry audit trail", subjectAudit),
+		webhooks,
 	}
 }
 

@@ -85,12 +85,16 @@ var roles = map[Role]grant{
 		requests:     []string{subjectConnectorTest},
 	},
 	RolePoller: {
+		// The webhooks service connects as the poller too: it is the
+		// poller's front door (reads connectors, publishes webhook.notice).
+		readStreams:  []string{StreamWebhooks},
 		readBuckets:  []string{BucketConnectors},
 		writeBuckets: []string{BucketPollLeases, BucketPollState, BucketTicketVersions},
 		publish: []string{
 			subjectTicket + "." + TicketDiscovered + ".>",
 			subjectTicket + "." + TicketUpdated + ".>",
 			subjectTicket + "." + TicketClosed + ".>",
+			subjectWebhook + ".notice.>",
 			subjectAuditMismatch,
 		},
 		serves: []string{subjectConnectorTest},

@@ -93,6 +93,12 @@ func (c Connector) CredentialContext() string {
 		string(c.AuthMode), c.Username, c.HTTPProxyURL, hex.EncodeToString(ca[:])}, "\x00")
 }
 
+// WebhookSecretContext is the key context of the webhook secret: the
+// credential's, with a suffix, so one ciphertext can never be opened as the other.
+func (c Connector) WebhookSecretContext() string {
+	return c.CredentialContext() + "\x00webhook"
+}
+
 // Set reports whether a credential is stored.
 func (c Credential) Set() bool { return c.Ciphertext != "" }
 
@@ -124,6 +130,11 @@ type Connector struct {
 	FullText bool   `json:"full_text,omitempty"`
 
 	Credential Credential `json:"credential,omitzero"`
+	// Webhook: the tracker notifies services/webhooks of changes, and the
+	// poll becomes a reconcile. WebhookSecret is the hook's secret,
+	// encrypted like the credential under WebhookSecretContext.
+	Webhook       bool       `json:"webhook,omitempty"`
+	WebhookSecret Credential `json:"webhook_secret,omitzero"`
 	CreateTime time.Time  `json:"create_time"`
 	UpdateTime time.Time  `json:"update_time"`
 	// Revision is the store's revision of this record (KV revision); the etag derives from it.

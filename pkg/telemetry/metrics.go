@@ -49,6 +49,7 @@ const (
 	MetricCredentialExpiry      = "connectorhub_credential_expiry_seconds"
 	MetricKnowledgeSearches     = "connectorhub_knowledge_searches_total"
 	MetricKnowledgeCacheLookups = "connectorhub_knowledge_cache_lookups_total"
+	MetricWebhookDeliveries     = "connectorhub_webhook_deliveries_total"
 )
 
 const (
@@ -80,6 +81,7 @@ func Names() []string {
 		MetricTrackerRequests, MetricTrackerRateLimited, MetricTrackerRateRemaining, MetricWritebackSteps,
 		MetricWritebackDeadLetters, MetricWritebackDeadBacklog, MetricConsumerPending, MetricConsumerAckPending,
 		MetricCredentialAge, MetricCredentialExpiry, MetricKnowledgeSearches, MetricKnowledgeCacheLookups,
+		MetricWebhookDeliveries,
 	}
 }
 
@@ -99,7 +101,7 @@ type Metrics struct {
 
 	pollCycles, deferrals, published, duplicates metric.Int64Counter
 	requests, rateLimited, steps, deadLetters    metric.Int64Counter
-	searches, cacheLookups                       metric.Int64Counter
+	searches, cacheLookups, webhooks             metric.Int64Counter
 	pollDuration                                 metric.Float64Histogram
 
 	mu         sync.Mutex
@@ -168,6 +170,7 @@ func NewMetrics() (*Metrics, error) {
 	m.deadLetters = counter(MetricWritebackDeadLetters, "Results dead-lettered (writeback.failed), by system.")
 	m.searches = counter(MetricKnowledgeSearches, "Knowledge searches of one Confluence connector, by outcome.")
 	m.cacheLookups = counter(MetricKnowledgeCacheLookups, "Knowledge searches answered from the cache (hit) or not (miss).")
+	m.webhooks = counter(MetricWebhookDeliveries, "Webhook deliveries received, by system and outcome (accepted, ignored, unsigned, bad_signature, stale, replayed, unknown_connector, too_large, error).")
 	h, err := meter.Float64Histogram(otelName(MetricPollCycleDuration), metric.WithUnit(otelSecondsUnit),
 		metric.WithDescription("Duration of one poll cycle, by system."),
 		metric.WithExplicitBucketBoundaries(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300))
@@ -587,4 +590,15 @@ func (m *Metrics) observeCredentials(age bool) metric.Int64Callback {
 		observeSystems(o, out)
 		return nil
 	}
+}
+
+// WebhookDelivery counts one webhook delivery by its outcome (a bounded
+// set: accepted, ignored, unsigned, bad_signature, stale, replayed,
+// unknown_connector, too_large, error). system is "" when the connector is
+// unknown.
+func (m *Metrics) WebhookDelivery(ctx context.Context, system connector.System, outcome string) {
+	if m == nil {
+		return
+	}
+	m.webhooks.Add(ctx, 1, metric.WithAttributes(sys(system), attribute.String("outcome", outcome)))
 }

@@ -151,6 +151,7 @@ func TestMetricNamesAreTheRegisteredOnes(t *testing.T) {
 	m.WritebackStep(ctx, connector.Jira, "comment", "applied")
 	m.DeadLettered(ctx, "jira")
 	m.KnowledgeSearch(ctx, true, nil)
+	m.WebhookDelivery(ctx, connector.GitHub, "replayed")
 	m.WatchCredentials(func(context.Context) ([]connector.Connector, error) {
 		return []connector.Connector{{ID: "a", System: connector.Jira, Credential: connector.Credential{Ciphertext: "x", SetTime: time.Now(), ExpireTime: time.Now().Add(time.Hour)}}}, nil
 	})

@@ -85,6 +85,11 @@ type Config struct {
 	// publishes those pages again (their event ids make them duplicates).
 	// 0 saves after every page.
 	SaveEvery time.Duration `env:"POLLER_SAVE_EVERY" envDefault:"250ms"`
+	// WebhookReconcile is the poll interval of a connector with
+	// `webhook: true` while its webhooks are healthy (a notice came within
+	// this interval): the poll is then only the reconcile that recovers
+	// lost deliveries. Never shorter than the connector's own interval.
+	WebhookReconcile time.Duration `env:"POLLER_WEBHOOK_RECONCILE_INTERVAL" envDefault:"10m"`
 }
 
 // DefaultConfig is what an empty environment gives: the envDefault tags
@@ -97,6 +102,9 @@ func DefaultConfig() Config {
 // Validate checks the configuration.
 func (c Config) Validate() error {
 	var errs []error
+	if c.WebhookReconcile <= 0 {
+		errs = append(errs, errors.New("POLLER_WEBHOOK_RECONCILE_INTERVAL must be positive"))
+	}
 	if c.LeaseTTL < time.Second {
 		errs = append(errs, errors.New("POLLER_LEASE_TTL must be at least 1s"))
 	}

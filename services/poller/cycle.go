@@ -32,6 +32,12 @@ func (e errDeferred) Error() string { return "rate limited until " + e.until.For
 // read, so a replica that lost the lease mid-cycle cannot overwrite the new
 // holder's progress. The cycle is bounded by POLLER_CYCLE_TIMEOUT.
 func (p *Poller) cycle(ctx context.Context, c connector.Connector, late time.Duration) connector.PollState {
+	return p.cycleOf(ctx, c, late, false)
+}
+
+// cycleOf is cycle; noticed says a webhook notice asked for it, so it runs
+// even if the connector is not due.
+func (p *Poller) cycleOf(ctx context.Context, c connector.Connector, late time.Duration, noticed bool) connector.PollState {
 	start := p.now()
 	st, err := p.states.Load(ctx, c.ID)
 	if errors.Is(err, connector.ErrStateDamaged) {
@@ -48,7 +54,7 @@ func (p *Poller) cycle(ctx context.Context, c connector.Connector, late time.Dur
 	st = migrateKeys(p.trackers, c, st, p.log) // keys stored before GitHub and GitLab published owner/repo#12
 	// The scheduler counts an interval from the last due time, which may be
 	// up to a tick before the last start: that much early is on time.
-	if due := st.DueFor(c.PollInterval, c.Revision); start.Add(2 * p.cfg.Tick).Before(due) {
+	if due := st.DueFor(c.PollInterval, c.Revision); !noticed && start.Add(2*p.cfg.Tick).Before(due) {
 		return st // another replica polled it meanwhile
 	}
 	run := &cycleRun{p: p, c: c, st: st}

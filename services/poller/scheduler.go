@@ -63,7 +63,15 @@ type entry struct {
 	blocked  bool // in waiting[host] rather than the queue
 	running  bool
 	runHost  string // the host its running cycle counts against
-	gone     bool   // released while its cycle ran
+	// reconcile is POLLER_WEBHOOK_RECONCILE_INTERVAL.
+	reconcile time.Duration
+	gone      bool // released while its cycle ran
+	// lastNotice is when a webhook notice for it last came; again asks
+	// for one more cycle as soon as the running one ends (a notice came
+	// while it ran).
+	lastNotice time.Time
+	again      bool
+	noticed    bool // the next cycle runs for a notice, due or not
 }
 
 func newScheduler(p *Poller) *scheduler {
@@ -89,7 +97,16 @@ func timingOf(st connector.PollState) connector.PollState {
 	return connector.PollState{LastPoll: st.LastPoll, DeferredUntil: st.DeferredUntil, DeferredRevision: st.DeferredRevision}
 }
 
-func (e *entry) dueTime() time.Time { return e.timing.DueFor(e.c.PollInterval, e.c.Revision) }
+func (e *entry) dueTime() time.Time { return e.timing.DueFor(e.interval(), e.c.Revision) }
+
+// interval is the connector's poll interval, or the webhook reconcile
+// interval while its webhooks are healthy (a notice within that interval).
+func (e *entry) interval() time.Duration {
+	if e.c.Webhook && e.reconcile > e.c.PollInterval && !e.lastNotice.IsZero() && e.timing.LastPoll.Sub(e.lastNotice) < e.reconcile {
+		return e.reconcile
+	}
+	return e.c.PollInterval
+}
 
 // leasePass takes leases up to a fair share per system (that system's
 // enabled connectors / the live replicas polling it), gives back leases
@@ -197,7 +214,7 @@ func (s *scheduler) add(c connector.Connector, timing connector.PollState) {
 	if old, ok := s.entries[c.ID]; ok && !old.gone {
 		return
 	}
-	e := &entry{c: c, host: hostOf(s.p.trackers, c), timing: timing, acquired: s.p.now(), index: -1}
+	e := &entry{c: c, host: hostOf(s.p.trackers, c), timing: timing, acquired: s.p.now(), index: -1, reconcile: s.p.cfg.WebhookReconcile}
 	if old, ok := s.entries[c.ID]; ok && old.running {
 		// A released entry's cycle still runs: the new one waits for it.
 		e.running, e.runHost = true, old.runHost
@@ -349,10 +366,11 @@ func (s *scheduler) startLocked(e *entry, now time.Time) {
 	s.running++
 	s.hostRunning[e.host]++
 	s.cycles.Add(1)
-	ctx, c := s.ctx, e.c
+	ctx, c, noticed := s.ctx, e.c, e.noticed
+	e.noticed = false
 	go func() {
 		defer s.cycles.Done()
-		st := s.p.cycle(ctx, c, late)
+		st := s.p.cycleOf(ctx, c, late, noticed)
 		s.finish(e, timingOf(st))
 		s.dispatch()
 	}()
@@ -395,7 +413,34 @@ func (s *scheduler) finish(e *entry, timing connector.PollState) {
 	}
 	e.timing = timing
 	e.due = e.dueTime()
+	if e.again {
+		e.again, e.noticed = false, true
+		e.due = s.p.now()
+	}
 	heap.Push(&s.queue, e)
+}
+
+// notice makes a held connector due now: a webhook said one of its tickets
+// changed. A cycle under way is followed by another at once (it may have
+// listed before the change). It reports whether this replica holds the
+// connector (only the lease holder acts on a notice: one writer of its
+// poll state). The caller dispatches.
+func (s *scheduler) notice(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[id]
+	if !ok || e.gone || !e.c.Enabled {
+		return false
+	}
+	e.lastNotice = s.p.now()
+	if e.running {
+		e.again = true
+		return true
+	}
+	s.unqueueLocked(e)
+	e.due, e.noticed = s.p.now(), true
+	heap.Push(&s.queue, e)
+	return true
 }
 
 // saturation returns and resets the polls started late since the last call.

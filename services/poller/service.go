@@ -190,6 +190,13 @@ func (p *Poller) Run(ctx context.Context) error {
 			p.log.Error("connector watch ended", "error", err)
 		}
 	}()
+	stopNotices, err := p.consumeNotices(ctx)
+	if err != nil {
+		// Without notices the poll still finds every change, at its interval.
+		p.log.Warn("webhook notices not followed; polling only", "error", err)
+		stopNotices = func() {}
+	}
+	defer stopNotices()
 	p.log.Info("poller started", "systems", p.systemList(), "zone", p.cfg.Zone)
 	if p.ready != nil {
 		p.ready()

@@ -349,6 +349,7 @@ func (s *Server) addCommentLocked(is *issue, author string, body json.RawMessage
 
 // Resolve moves an issue to Done with resolution Done, as a person would.
 func (s *Server) Resolve(key string) {
+	defer s.sendHook(key) // after the unlock below
 	s.lock()
 	defer s.mu.Unlock()
 	is := s.mustIssue(key)
@@ -357,6 +358,7 @@ func (s *Server) Resolve(key string) {
 
 // Unassign removes the assignee, as a person would.
 func (s *Server) Unassign(key string) {
+	defer s.sendHook(key) // after the unlock below
 	s.lock()
 	defer s.mu.Unlock()
 	is := s.mustIssue(key)
@@ -365,6 +367,7 @@ func (s *Server) Unassign(key string) {
 
 // Assign sets the assignee (a user reference), as a person would.
 func (s *Server) Assign(key, user string) {
+	defer s.sendHook(key) // after the unlock below
 	s.lock()
 	defer s.mu.Unlock()
 	is := s.mustIssue(key)
@@ -377,6 +380,7 @@ func (s *Server) Assign(key, user string) {
 // SetStatus moves an issue to a status directly (no workflow check), as an
 // administrator would; done statuses resolve it.
 func (s *Server) SetStatus(key, status string) {
+	defer s.sendHook(key) // after the unlock below
 	s.lock()
 	defer s.mu.Unlock()
 	is := s.mustIssue(key)
@@ -397,6 +401,7 @@ func (s *Server) moveLocked(is *issue, status string) {
 
 // Touch edits an issue as a person would, moving its update time to at.
 func (s *Server) Touch(key string, at time.Time) {
+	defer s.sendHook(key) // after the unlock below
 	s.lock()
 	defer s.mu.Unlock()
 	s.mustIssue(key).t.Updated = at

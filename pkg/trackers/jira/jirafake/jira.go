@@ -103,6 +103,8 @@ type Server struct {
 	lastSearch *searchResult
 	nextID     int
 	calls      []string
+
+	hooks hookSender // webhooks.go
 }
 
 // New returns a fake instance holding the given users and projects.
