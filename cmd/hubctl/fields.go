@@ -321,10 +321,13 @@ func missingFields(c *pb.Connector) []requiredField {
 			return nil
 		}})
 	}
-	if c.Project == "" && (c.System == pb.System_SYSTEM_GITHUB || c.System == pb.System_SYSTEM_GITLAB) {
+	if c.Project == "" && (c.System == pb.System_SYSTEM_GITHUB || c.System == pb.System_SYSTEM_GITLAB || c.System == pb.System_SYSTEM_AZURE_DEVOPS) {
 		hint := "owner/repo"
-		if c.System == pb.System_SYSTEM_GITLAB {
+		switch c.System {
+		case pb.System_SYSTEM_GITLAB:
 			hint = "group/project or numeric id"
+		case pb.System_SYSTEM_AZURE_DEVOPS:
+			hint = "organization/project"
 		}
 		out = append(out, requiredField{"project", "Project (" + hint + ")", func(c *pb.Connector, v string) error {
 			c.Project = v
