@@ -177,18 +177,18 @@ type workItem struct {
 	Rev    int    `json:"rev"`
 	URL    string `json:"url"`
 	Fields struct {
-		Title        string       `json:"System.Title"`
-		Description  string       `json:"System.Description"`
-		State        string       `json:"System.State"`
-		Tags         string       `json:"System.Tags"`
-		Type         string       `json:"System.WorkItemType"`
-		AssignedTo   *identityRef `json:"System.AssignedTo"`
-		CreatedBy    *identityRef `json:"System.CreatedBy"`
-		CreatedDate  time.Time    `json:"System.CreatedDate"`
-		ChangedDate  time.Time    `json:"System.ChangedDate"`
-		Parent       int64        `json:"System.Parent"`
-		Priority     json.Number  `json:"Microsoft.VSTS.Common.Priority"`
-		TeamProject  string       `json:"System.TeamProject"`
+		Title       string       `json:"System.Title"`
+		Description string       `json:"System.Description"`
+		State       string       `json:"System.State"`
+		Tags        string       `json:"System.Tags"`
+		Type        string       `json:"System.WorkItemType"`
+		AssignedTo  *identityRef `json:"System.AssignedTo"`
+		CreatedBy   *identityRef `json:"System.CreatedBy"`
+		CreatedDate time.Time    `json:"System.CreatedDate"`
+		ChangedDate time.Time    `json:"System.ChangedDate"`
+		Parent      int64        `json:"System.Parent"`
+		Priority    json.Number  `json:"Microsoft.VSTS.Common.Priority"`
+		TeamProject string       `json:"System.TeamProject"`
 	} `json:"fields"`
 	// MultilineFieldsFormat says which long-text fields hold Markdown
 	// ("markdown"); the others hold HTML.
