@@ -109,6 +109,16 @@ type Server struct {
 	nextC  int64
 	// Queries are the WIQL texts received, for tests.
 	queries []string
+
+	once    sync.Once
+	handler http.Handler
+}
+
+// ServeHTTP serves the fake behind its fault injector and request counter
+// (for servers the caller runs itself, such as hub --sandbox).
+func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.once.Do(func() { f.handler = f.count.Wrap(f.faults.Wrap(f.Handler())) })
+	f.handler.ServeHTTP(w, r)
 }
 
 // New returns a fake with opts.
