@@ -24,7 +24,7 @@ func SandboxOptions() Options {
 }
 
 // NewSandbox returns a fake seeded with SandboxOptions and a few work items:
-// three assigned to the agent (one Active with a comment, one Bug), one
+// three assigned to the agent (a Bug commented on just now, one Active), one
 // assigned to the reporter and one Closed.
 func NewSandbox() *Server {
 	s := New(SandboxOptions())
@@ -38,8 +38,9 @@ func NewSandbox() *Server {
 	s.AddWorkItem(WorkItem{Title: "Rita's own task", Description: "Not for the agent.", AssignedTo: "rita@acme.example", CreatedBy: "rita@acme.example"})
 	s.AddWorkItem(WorkItem{Title: "Old closed story", Description: "Done long ago.", State: "Closed", AssignedTo: SandboxUser,
 		CreatedBy: "rita@acme.example", Created: now.Add(-240 * time.Hour), Changed: now.Add(-200 * time.Hour)})
-	s.Edit(first, now.Add(-3*time.Hour), func(w *WorkItem) {
-		w.Comments = append(w.Comments, Comment{ID: 1000, Text: "Also after a page change.", Format: "markdown", By: "rita@acme.example", At: now.Add(-3 * time.Hour)})
+	// A comment is a revision: the work item's System.ChangedDate moves to now.
+	s.Edit(first, now, func(w *WorkItem) {
+		w.Comments = append(w.Comments, Comment{ID: 1000, Text: "Also after a page change.", Format: "markdown", By: "rita@acme.example", At: now})
 	})
 	return s
 }
