@@ -17,6 +17,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers/all"
+	"github.com/connectorhub/connectorhub/pkg/trackers/azuredevops/azuredevopsfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab/gitlabfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
@@ -46,6 +47,7 @@ func fakes() []fake {
 	jira := jirafake.NewSandbox(connector.Cloud)
 	gh := githubfake.NewSandbox()
 	gl := gitlabfake.NewSandbox()
+	az := azuredevopsfake.NewSandbox()
 	return []fake{
 		{
 			system: connector.Jira, handler: jira,
@@ -83,6 +85,21 @@ func fakes() []fake {
 				for i := range n {
 					gl.AddIssue(gitlabfake.Issue{ProjectID: 42, Title: fmt.Sprintf("Bench issue %d", i), Description: benchDescription, Labels: []string{"bench"},
 						Assignees: []string{gitlabfake.SandboxUser}, Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
+				}
+			},
+		},
+		{
+			system: connector.AzureDevOps, handler: az,
+			connector: func(url string) connector.Connector {
+				return connector.Connector{System: connector.AzureDevOps, Deployment: connector.SelfHosted, BaseURL: url, AuthMode: connector.AuthBearer,
+					Project:    azuredevopsfake.SandboxOrganization + "/" + azuredevopsfake.SandboxProject,
+					Credential: connector.Credential{Ciphertext: azuredevopsfake.SandboxPAT}}
+			},
+			seed: func(n int, now time.Time) {
+				for i := range n {
+					az.AddWorkItem(azuredevopsfake.WorkItem{Title: fmt.Sprintf("Bench work item %d", i), Description: benchDescription, Tags: []string{"bench"},
+						AssignedTo: azuredevopsfake.SandboxUser, CreatedBy: "rita@acme.example", Created: now.Add(-2 * time.Hour),
+						Changed: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
 				}
 			},
 		},

@@ -25,6 +25,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
+	"github.com/connectorhub/connectorhub/pkg/trackers/azuredevops/azuredevopsfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
@@ -224,6 +225,74 @@ func TestSandboxWalkThrough(t *testing.T) {
 			t.Errorf("completed for %q = %v, want ticket_key %s, status applied, 2 links", ticket, &done, ghTickets[i].GetKey())
 		}
 	}
+
+	// 5. Azure DevOps: work items carry organization/project#id; a result
+	// sets the state through the type's states, comments with a mention of
+	// the creator and adds a child Task.
+	var azTickets []*chv1.Ticket
+	waitFor(t, 30*time.Second, "discovered Azure DevOps work items", logs, func() bool {
+		azTickets = nil
+		for _, m := range messages(t, js, bus.StreamTickets, "ticket.discovered.azure-devops.sandbox-azure-devops") {
+			var ev chv1.TicketDiscovered
+			if err := protojson.Unmarshal(m.Data, &ev); err == nil {
+				azTickets = append(azTickets, ev.GetTicket())
+			}
+		}
+		return len(azTickets) >= 3
+	})
+	azKey := regexp.MustCompile(`^` + regexp.QuoteMeta(azuredevopsfake.SandboxOrganization+"/"+azuredevopsfake.SandboxProject) + `#([1-9][0-9]*)$`)
+	for _, tk := range azTickets {
+		if !azKey.MatchString(tk.GetKey()) || tk.GetReporter() == nil {
+			t.Errorf("Azure DevOps ticket %q (reporter %v), want organization/project#id with a reporter", tk.GetKey(), tk.GetReporter())
+		}
+	}
+	if len(azTickets) != 3 {
+		t.Errorf("discovered %d Azure DevOps work items, want the 3 open ones assigned to the agent", len(azTickets))
+	}
+	azResult := &chv1.ResultReady{ResultId: "walkthrough-azdo", ConnectorId: "sandbox-azure-devops", System: chv1.System_SYSTEM_AZURE_DEVOPS,
+		TicketKey: azTickets[0].GetKey(), TargetStatus: "Resolved", CommentMarkdown: "Fixed: see **the PR**.", MentionReporter: true,
+		Subtasks: []*chv1.SubTaskSpec{{Summary: "Add a regression test"}}}
+	azSubject, _ := bus.ResultSubject("azure-devops", "sandbox-azure-devops")
+	if _, err := bus.Publish(context.Background(), js, azSubject, azResult, bus.WithID(azResult.GetResultId())); err != nil {
+		t.Fatal(err)
+	}
+	var azDone chv1.WritebackCompleted
+	waitFor(t, 30*time.Second, "writeback.completed for the Azure DevOps result", logs, func() bool {
+		for _, m := range messages(t, js, bus.StreamWriteback, "writeback.>") {
+			if strings.HasPrefix(m.Subject, "writeback.failed") {
+				t.Fatalf("writeback failed: %s", m.Data)
+			}
+			if err := protojson.Unmarshal(m.Data, &azDone); err == nil && azDone.GetResultId() == azResult.GetResultId() {
+				return true
+			}
+		}
+		return false
+	})
+	if azDone.GetStatusOutcome() != "applied" || len(azDone.GetLinks()) != 3 {
+		t.Fatalf("Azure DevOps completed = %v, want status applied and 3 links", &azDone)
+	}
+	azURL := regexp.MustCompile(`tracker=azure-devops url=(http://[0-9.:]+)`).FindStringSubmatch(logs.String())
+	if azURL == nil {
+		t.Fatal("sandbox Azure DevOps URL not logged")
+	}
+	id := azKey.FindStringSubmatch(azTickets[0].GetKey())[1]
+	azReq, _ := http.NewRequest(http.MethodGet, azURL[1]+"/acme/Widgets/_apis/wit/workitems/"+id+"?api-version=7.1&$expand=relations", nil)
+	azReq.SetBasicAuth("", azuredevopsfake.SandboxPAT)
+	azResp, err := http.DefaultClient.Do(azReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer azResp.Body.Close()
+	var wi struct {
+		Fields    map[string]any    `json:"fields"`
+		Relations []json.RawMessage `json:"relations"`
+	}
+	if err := json.NewDecoder(azResp.Body).Decode(&wi); err != nil {
+		t.Fatal(err)
+	}
+	if wi.Fields["System.State"] != "Resolved" || len(wi.Relations) != 1 {
+		t.Errorf("fake work item after writeback: state %v, %d relations (want Resolved and one child)", wi.Fields["System.State"], len(wi.Relations))
+	}
 }
 
 func TestSandboxRegistersKnowledgeSourcesFirst(t *testing.T) {
@@ -235,11 +304,11 @@ func TestSandboxRegistersKnowledgeSourcesFirst(t *testing.T) {
 	for _, tr := range s.trackers {
 		ports = append(ports, tr.name)
 	}
-	if want := []string{"confluence", "jira", "github", "gitlab"}; !slices.Equal(order, want) {
+	if want := []string{"confluence", "jira", "github", "gitlab", "azure-devops"}; !slices.Equal(order, want) {
 		t.Errorf("registration order %v, want %v", order, want)
 	}
 	// The README's ports (7411-7414) follow this order.
-	if want := []string{"jira", "github", "confluence", "gitlab"}; !slices.Equal(ports, want) {
+	if want := []string{"jira", "github", "confluence", "gitlab", "azure-devops"}; !slices.Equal(ports, want) {
 		t.Errorf("port order %v, want %v", ports, want)
 	}
 }

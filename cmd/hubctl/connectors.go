@@ -146,7 +146,7 @@ func newAddCmd(g *globals) *cobra.Command {
 		Long: `Add a connector. The tracker token comes from --token, else the env file
 (--env-file, default .hub.env, dotenv with the variable names below), else the
 environment (JIRA_API_TOKEN, GITHUB_TOKEN or GH_TOKEN, GITLAB_TOKEN,
-CONFLUENCE_API_TOKEN), else a masked prompt on a terminal. The connection is
+CONFLUENCE_API_TOKEN, AZURE_DEVOPS_PAT or AZDO_PAT), else a masked prompt on a terminal. The connection is
 tested before saving (--skip-test to skip). After a successful add the env
 file the token was read from is deleted unless --keep-env-file.`,
 		Example: `  hubctl connectors add --system github --project acme/api --assignee octocat

@@ -228,7 +228,7 @@ func norm(s string) string {
 }
 
 // systemAliases are short names accepted beside the system names.
-var systemAliases = map[string]string{"gh": "github", "gl": "gitlab"}
+var systemAliases = map[string]string{"gh": "github", "gl": "gitlab", "azdo": "azure-devops", "ado": "azure-devops", "azuredevops": "azure-devops"}
 
 // systemNames lists the systems the schema defines (SYSTEM_JIRA → jira), in enum order.
 func systemNames() []string {
@@ -238,7 +238,7 @@ func systemNames() []string {
 		if !ok {
 			return names
 		}
-		names = append(names, strings.ToLower(strings.TrimPrefix(name, "SYSTEM_")))
+		names = append(names, norm(strings.TrimPrefix(name, "SYSTEM_"))) // SYSTEM_AZURE_DEVOPS → azure-devops
 	}
 }
 
@@ -247,7 +247,7 @@ func parseSystem(s string) (pb.System, error) {
 	if alias, ok := systemAliases[name]; ok {
 		name = alias
 	}
-	if v, ok := pb.System_value["SYSTEM_"+strings.ToUpper(name)]; ok && v != 0 {
+	if v, ok := pb.System_value["SYSTEM_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))]; ok && v != 0 {
 		return pb.System(v), nil
 	}
 	return pb.System_SYSTEM_UNSPECIFIED, fmt.Errorf("unknown system %q (want %s)", s, strings.Join(systemNames(), ", "))
@@ -326,10 +326,13 @@ func missingFields(c *pb.Connector) []requiredField {
 			return nil
 		}})
 	}
-	if c.Project == "" && (c.System == pb.System_SYSTEM_GITHUB || c.System == pb.System_SYSTEM_GITLAB) {
+	if c.Project == "" && (c.System == pb.System_SYSTEM_GITHUB || c.System == pb.System_SYSTEM_GITLAB || c.System == pb.System_SYSTEM_AZURE_DEVOPS) {
 		hint := "owner/repo"
-		if c.System == pb.System_SYSTEM_GITLAB {
+		switch c.System {
+		case pb.System_SYSTEM_GITLAB:
 			hint = "group/project or numeric id"
+		case pb.System_SYSTEM_AZURE_DEVOPS:
+			hint = "organization/project"
 		}
 		out = append(out, requiredField{"project", "Project (" + hint + ")", func(c *pb.Connector, v string) error {
 			c.Project = v

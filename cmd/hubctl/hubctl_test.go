@@ -793,3 +793,41 @@ func TestRotateResolvesTokenForTheConnectorsSystem(t *testing.T) {
 		t.Errorf("failed test: %v", r.err)
 	}
 }
+
+func TestAddAzureDevOpsPromptsForTheOrganizationAndReadsItsPAT(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"AZURE_DEVOPS_PAT beats AZDO_PAT", map[string]string{"AZURE_DEVOPS_PAT": "pat-long", "AZDO_PAT": "pat-short"}, "pat-long"},
+		{"AZDO_PAT alone", map[string]string{"AZDO_PAT": "pat-short"}, "pat-short"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fake, addr := startFake(t)
+			c := newCLI(t, addr)
+			for k, v := range tt.vars {
+				c.vars[k] = v
+			}
+			term := &fakeTerminal{tty: true, lines: []string{"acme/Widgets"}}
+			c.term = term
+			r := c.run("connectors", "add", "--system", "azdo")
+			if r.err != nil {
+				t.Fatalf("%v\n%s", r.err, r.stderr)
+			}
+			got := fake.snapshot().creates
+			if len(got) != 1 {
+				t.Fatalf("%d creates", len(got))
+			}
+			cn := got[0].GetConnector()
+			if cn.GetSystem() != pb.System_SYSTEM_AZURE_DEVOPS || cn.GetProject() != "acme/Widgets" || got[0].GetCredential() != tt.want {
+				t.Errorf("created %v with credential %q, want %q", cn, got[0].GetCredential(), tt.want)
+			}
+			if !strings.Contains(r.stderr, "Project (organization/project)") || term.pwReads != 0 {
+				t.Errorf("prompted %d passwords; stderr:\n%s", term.pwReads, r.stderr)
+			}
+		})
+	}
+}

@@ -24,6 +24,8 @@ var tokenEnvVars = map[pb.System][]string{
 	pb.System_SYSTEM_GITHUB:     {"GITHUB_TOKEN", "GH_TOKEN"},
 	pb.System_SYSTEM_GITLAB:     {"GITLAB_TOKEN"},
 	pb.System_SYSTEM_CONFLUENCE: {"CONFLUENCE_API_TOKEN"},
+	// DevLake's order for azuredevops_go: AZURE_DEVOPS_PAT, then AZDO_PAT.
+	pb.System_SYSTEM_AZURE_DEVOPS: {"AZURE_DEVOPS_PAT", "AZDO_PAT"},
 }
 
 // tokenFlags are the flags that choose where a tracker token comes from.

@@ -13,10 +13,11 @@ import (
 type System string
 
 const (
-	Jira       System = "jira"
-	GitHub     System = "github"
-	GitLab     System = "gitlab"
-	Confluence System = "confluence"
+	Jira        System = "jira"
+	GitHub      System = "github"
+	GitLab      System = "gitlab"
+	Confluence  System = "confluence"
+	AzureDevOps System = "azure-devops"
 )
 
 // Deployment says whether the tracker is the vendor's SaaS or self-hosted.

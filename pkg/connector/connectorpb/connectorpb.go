@@ -10,9 +10,12 @@ import (
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
-// The enum values follow the system names (SYSTEM_JIRA for "jira"), so a new
-// system needs only its value in connector.proto.
-func systemEnumName(s connector.System) string { return "SYSTEM_" + strings.ToUpper(string(s)) }
+// The enum values follow the system names (SYSTEM_JIRA for "jira",
+// SYSTEM_AZURE_DEVOPS for "azure-devops": a '-' in a name is '_' in the
+// enum), so a new system needs only its value in connector.proto.
+func systemEnumName(s connector.System) string {
+	return "SYSTEM_" + strings.ToUpper(strings.ReplaceAll(string(s), "-", "_"))
+}
 
 // SystemToProto is the protobuf form of a system (unspecified for an unknown one).
 func SystemToProto(s connector.System) chv1.System {
@@ -29,5 +32,5 @@ func SystemFromProto(s chv1.System) (connector.System, bool) {
 	if !ok || s == chv1.System_SYSTEM_UNSPECIFIED {
 		return "", false
 	}
-	return connector.System(strings.ToLower(strings.TrimPrefix(name, "SYSTEM_"))), true
+	return connector.System(strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, "SYSTEM_")), "_", "-")), true
 }

@@ -4,6 +4,7 @@ package all
 
 import (
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/azuredevops"
 	"github.com/connectorhub/connectorhub/pkg/trackers/confluence"
 	"github.com/connectorhub/connectorhub/pkg/trackers/github"
 	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab"
@@ -13,7 +14,9 @@ import (
 // Registry returns a registry of every system connectorhub supports, in the
 // order hubctl and the registry API list them.
 func Registry() *trackers.Registry {
-	reg, err := trackers.NewRegistry(jira.New(), github.New(), gitlab.New(), confluence.New())
+	reg, err := trackers.NewRegistry(jira.New(), github.New(), gitlab.New(), confluence.New(),
+		azuredevops.New(), // issue 14
+	)
 	if err != nil { // two trackers for one system: a programming error caught by this package's test
 		panic(err)
 	}

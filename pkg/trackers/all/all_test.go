@@ -21,6 +21,8 @@ func TestCapabilitiesReflectImplementedFeatures(t *testing.T) {
 		connector.GitHub:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest, trackers.FeatureLeaveReason},
 		connector.GitLab:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest, trackers.FeatureLeaveReason},
 		connector.Confluence: {trackers.FeatureIdentity, trackers.FeatureSearch},
+		connector.AzureDevOps: {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus,
+			trackers.FeatureComment, trackers.FeatureSubtask, trackers.FeaturePullRequest},
 	}
 	reg := all.Registry()
 	for _, sys := range reg.Systems() {
@@ -59,6 +61,7 @@ func TestCapabilitiesDeploymentsAuthModesAndScopes(t *testing.T) {
 		{connector.GitHub, []connector.AuthMode{connector.AuthBearer}, []string{"repo"}, "https://api.github.com", ""},
 		{connector.GitLab, []connector.AuthMode{connector.AuthBearer}, []string{"api"}, "https://gitlab.com", ""},
 		{connector.Confluence, []connector.AuthMode{connector.AuthBasic, connector.AuthBearer}, nil, "", ""},
+		{connector.AzureDevOps, []connector.AuthMode{connector.AuthBearer}, []string{"vso.work_write", "vso.code_write"}, "https://dev.azure.com", ""},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.system), func(t *testing.T) {
@@ -91,7 +94,7 @@ func TestAllCapabilitiesFollowsSystemsOrder(t *testing.T) {
 	for _, c := range caps {
 		got = append(got, c.System)
 	}
-	want := []connector.System{connector.Jira, connector.GitHub, connector.GitLab, connector.Confluence}
+	want := []connector.System{connector.Jira, connector.GitHub, connector.GitLab, connector.Confluence, connector.AzureDevOps}
 	if !slices.Equal(got, want) {
 		t.Fatalf("systems = %v, want %v", got, want)
 	}

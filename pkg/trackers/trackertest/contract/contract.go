@@ -13,6 +13,7 @@ package contract
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/getkin/kin-openapi/openapi2"
+	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -38,6 +41,7 @@ const (
 	GitLabV4           = "gitlab-v4"
 	ConfluenceV1Search = "confluence-v1-search"
 	ConfluenceV2Pages  = "confluence-v2-pages"
+	AzureDevOps        = "azure-devops"
 )
 
 // shapeSystems says which tracker package's testdata holds each shape: a
@@ -48,6 +52,7 @@ var shapeSystems = map[string]string{
 	GitLabV4:           "gitlab",
 	ConfluenceV1Search: "confluence",
 	ConfluenceV2Pages:  "confluence",
+	AzureDevOps:        "azuredevops",
 }
 
 // shapePath finds a shape's file from this source file's directory
@@ -116,6 +121,120 @@ var Errata = []Erratum{
 	},
 }
 
+// azureDevOpsErrata are the places where Microsoft's REST 7.1 Swagger
+// (vsts-rest-api-specs) disagrees with what Azure DevOps sends and accepts.
+var azureDevOpsErrata = []Erratum{
+	{
+		Shape: AzureDevOps,
+		What:  "WIQL: POST {organization}/{project}/_apis/wit/wiql (no {team}) is the same operation without the team scope",
+		patch: func(doc *openapi3.T) {
+			withTeam := doc.Paths.Value("/{organization}/{project}/{team}/_apis/wit/wiql")
+			if withTeam == nil || withTeam.Post == nil {
+				return
+			}
+			op := *withTeam.Post
+			op.OperationID += "WithoutTeam"
+			op.Parameters = slices.DeleteFunc(slices.Clone(op.Parameters), func(p *openapi3.ParameterRef) bool {
+				return p != nil && p.Value != nil && p.Value.Name == "team"
+			})
+			doc.Paths.Set("/{organization}/{project}/_apis/wit/wiql", &openapi3.PathItem{Post: &op})
+		},
+	},
+	{
+		Shape: AzureDevOps,
+		What: "create work item: the path's literal '$' before {type} (workitems/$Task) is written \"${type}\", which the router reads as " +
+			"a template beside workitems/{id}; served as the POST of workitems/{id}, its type parameter read from that segment",
+		patch: func(doc *openapi3.T) {
+			const from, to = "/{organization}/{project}/_apis/wit/workitems/${type}", "/{organization}/{project}/_apis/wit/workitems/{id}"
+			src, dst := doc.Paths.Value(from), doc.Paths.Value(to)
+			if src == nil || src.Post == nil || dst == nil {
+				return
+			}
+			op := *src.Post
+			op.Parameters = slices.Clone(op.Parameters)
+			for i, p := range op.Parameters {
+				if p != nil && p.Value != nil && p.Value.Name == "type" && p.Value.In == "path" {
+					renamed := *p.Value
+					renamed.Name = "id"
+					op.Parameters[i] = &openapi3.ParameterRef{Value: &renamed}
+				}
+			}
+			dst.Post = &op
+			doc.Paths.Delete(from)
+		},
+	},
+	{
+		Shape: AzureDevOps,
+		What: "every operation lists only OAuth 2.0 scopes, but Azure DevOps takes a PAT as Basic auth with an empty user on all of them " +
+			"(the document's global security, accessToken)",
+		patch: func(doc *openapi3.T) {
+			for _, item := range doc.Paths.Map() {
+				for _, op := range item.Operations() {
+					if op.Security != nil {
+						*op.Security = append(*op.Security, openapi3.SecurityRequirement{"accessToken": {}})
+					}
+				}
+			}
+		},
+	},
+	{
+		Shape: AzureDevOps,
+		What: "list answers are typed as bare arrays; Azure DevOps wraps every collection as {\"count\": n, \"value\": [...]} " +
+			"(workitemsbatch, pull requests)",
+		patch: func(doc *openapi3.T) {
+			for _, item := range doc.Paths.Map() {
+				for _, op := range item.Operations() {
+					for _, rr := range op.Responses.Map() {
+						if rr.Value == nil {
+							continue
+						}
+						for _, mt := range rr.Value.Content {
+							if mt.Schema != nil && mt.Schema.Value != nil && mt.Schema.Value.Type.Is(openapi3.TypeArray) {
+								mt.Schema = openapi3.NewSchemaRef("", &openapi3.Schema{
+									Type: &openapi3.Types{openapi3.TypeObject},
+									Properties: openapi3.Schemas{
+										"count": openapi3.NewSchemaRef("", openapi3.NewIntegerSchema()),
+										"value": mt.Schema,
+									},
+								})
+							}
+						}
+					}
+				}
+			}
+		},
+	},
+	{
+		Shape: AzureDevOps,
+		What: "work item field values and JSON Patch operation values are typed as objects; they are any JSON value " +
+			"(System.Title is a string, Microsoft.VSTS.Common.Priority a number, System.AssignedTo an identity object)",
+		patch: func(doc *openapi3.T) {
+			if p := schema(doc, "WorkItem").Properties["fields"]; p != nil && p.Value != nil {
+				p.Value.AdditionalProperties = openapi3.AdditionalProperties{Schema: openapi3.NewSchemaRef("", &openapi3.Schema{})}
+			}
+			if p := schema(doc, "JsonPatchOperation").Properties["value"]; p != nil {
+				p.Value = &openapi3.Schema{}
+			}
+			if p := schema(doc, "Link").Properties["attributes"]; p != nil && p.Value != nil {
+				p.Value.AdditionalProperties = openapi3.AdditionalProperties{Schema: openapi3.NewSchemaRef("", &openapi3.Schema{})}
+			}
+		},
+	},
+	{
+		Shape: AzureDevOps,
+		What:  "JsonPatchDocument is typed as an object holding an allOf array; the body is the JSON Patch array itself (RFC 6902)",
+		patch: func(doc *openapi3.T) {
+			if ref := doc.Components.Schemas["JsonPatchDocument"]; ref != nil && ref.Value != nil {
+				// In place: the operations' request bodies hold this same schema.
+				*ref.Value = openapi3.Schema{Type: &openapi3.Types{openapi3.TypeArray},
+					Items: openapi3.NewSchemaRef("#/components/schemas/JsonPatchOperation", schema(doc, "JsonPatchOperation"))}
+			}
+		},
+	},
+}
+
+func init() { Errata = append(Errata, azureDevOpsErrata...) }
+
 // schema returns a component schema; a missing one is a broken shape file,
 // which the contract tests would then report as violations.
 func schema(doc *openapi3.T, name string) *openapi3.Schema {
@@ -156,7 +275,7 @@ func load(name string, patch func(*openapi3.T)) (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("contract: shape %q: %w", name, err)
 	}
-	doc, err := openapi3.NewLoader().LoadFromData(b)
+	doc, err := loadDoc(b)
 	if err != nil {
 		return nil, fmt.Errorf("contract: load %s: %w", name, err)
 	}
@@ -189,6 +308,25 @@ func load(name string, patch func(*openapi3.T)) (*Spec, error) {
 		return nil, fmt.Errorf("contract: router for %s: %w", name, err)
 	}
 	return &Spec{Name: name, doc: doc, router: router}, nil
+}
+
+// loadDoc reads an OpenAPI 3 document, or a Swagger 2.0 one (Azure DevOps
+// publishes only Swagger 2.0) converted to OpenAPI 3 by kin-openapi.
+func loadDoc(b []byte) (*openapi3.T, error) {
+	var probe struct {
+		Swagger string `json:"swagger"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return nil, err
+	}
+	if probe.Swagger == "" {
+		return openapi3.NewLoader().LoadFromData(b)
+	}
+	var v2 openapi2.T
+	if err := json.Unmarshal(b, &v2); err != nil {
+		return nil, err
+	}
+	return openapi2conv.ToV3(&v2)
 }
 
 // MustLoad is Load for tests; it panics on an unknown or broken shape.

@@ -32,6 +32,8 @@ const (
 	System_SYSTEM_GITHUB      System = 2
 	System_SYSTEM_GITLAB      System = 3
 	System_SYSTEM_CONFLUENCE  System = 4
+	// Azure DevOps Boards (Services, or Server with a base URL).
+	System_SYSTEM_AZURE_DEVOPS System = 5
 )
 
 // Enum value maps for System.
@@ -42,13 +44,15 @@ var (
 		2: "SYSTEM_GITHUB",
 		3: "SYSTEM_GITLAB",
 		4: "SYSTEM_CONFLUENCE",
+		5: "SYSTEM_AZURE_DEVOPS",
 	}
 	System_value = map[string]int32{
-		"SYSTEM_UNSPECIFIED": 0,
-		"SYSTEM_JIRA":        1,
-		"SYSTEM_GITHUB":      2,
-		"SYSTEM_GITLAB":      3,
-		"SYSTEM_CONFLUENCE":  4,
+		"SYSTEM_UNSPECIFIED":  0,
+		"SYSTEM_JIRA":         1,
+		"SYSTEM_GITHUB":       2,
+		"SYSTEM_GITLAB":       3,
+		"SYSTEM_CONFLUENCE":   4,
+		"SYSTEM_AZURE_DEVOPS": 5,
 	}
 )
 
@@ -870,13 +874,14 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18! \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\" \x01(\tR\x04etag*n\n" +
+	"\x04etag\x18\" \x01(\tR\x04etag*\x87\x01\n" +
 	"\x06System\x12\x16\n" +
 	"\x12SYSTEM_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vSYSTEM_JIRA\x10\x01\x12\x11\n" +
 	"\rSYSTEM_GITHUB\x10\x02\x12\x11\n" +
 	"\rSYSTEM_GITLAB\x10\x03\x12\x15\n" +
-	"\x11SYSTEM_CONFLUENCE\x10\x04*Z\n" +
+	"\x11SYSTEM_CONFLUENCE\x10\x04\x12\x17\n" +
+	"\x13SYSTEM_AZURE_DEVOPS\x10\x05*Z\n" +
 	"\n" +
 	"Deployment\x12\x1a\n" +
 	"\x16DEPLOYMENT_UNSPECIFIED\x10\x00\x12\x14\n" +

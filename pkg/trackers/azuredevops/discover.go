@@ -1,0 +1,313 @@
+package azuredevops
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	json "github.com/goccy/go-json"
+
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+)
+
+// PageSize is how many work items one discovery page holds: WIQL's $top and
+// the workitemsbatch call's limit (200 ids per batch).
+const PageSize = 200
+
+// closedStates are the states of the default processes (Agile, Scrum, CMMI,
+// Basic) in the Completed and Removed state categories. WIQL has no operator
+// on state categories, so discovery excludes these names; a custom process
+// with other closed state names is still reconciled correctly, since such
+// a work item stays listed until it is unassigned.
+var closedStates = []string{"Closed", "Done", "Removed", "Completed", "Cut"}
+
+// wiqlResult is the answer of POST …/_apis/wit/wiql for a flat query.
+type wiqlResult struct {
+	QueryType string `json:"queryType"`
+	WorkItems []struct {
+		ID  int64  `json:"id"`
+		URL string `json:"url"`
+	} `json:"workItems"`
+}
+
+// wiqlIDs runs a flat WIQL query in the connector's project with time
+// precision and returns at most top ids.
+func wiqlIDs(ctx context.Context, s *trackers.Session, query string, top int) ([]int64, error) {
+	q := url.Values{"timePrecision": {"true"}, "$top": {strconv.Itoa(top)}}
+	var res wiqlResult
+	if err := call(ctx, s, http.MethodPost, apiPath(s, true, "_apis", "wit", "wiql"), q, map[string]string{"query": query}, "", &res, "WIQL query"); err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(res.WorkItems))
+	for _, w := range res.WorkItems {
+		if w.ID <= 0 {
+			return nil, fmt.Errorf("%w: WIQL result without an id", trackers.ErrMalformedResponse)
+		}
+		ids = append(ids, w.ID)
+	}
+	return ids, nil
+}
+
+// wiqlString quotes a WIQL string literal.
+func wiqlString(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
+
+// discoveryQuery is the WIQL of one discovery page: work items of the
+// project assigned to the account, not in a closed state, changed at or
+// after since (with time precision), with ids above after. Pages are keyed
+// by id rather than by offset, so each query returns at most PageSize ids
+// and a listing never approaches WIQL's 20,000-result cap, however many
+// work items match.
+func discoveryQuery(assignee string, since time.Time, after int64) string {
+	var b strings.Builder
+	b.WriteString("SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project AND [System.AssignedTo] = ")
+	if assignee == "" {
+		b.WriteString("@Me")
+	} else {
+		b.WriteString(wiqlString(assignee))
+	}
+	b.WriteString(" AND [System.State] NOT IN (")
+	for i, st := range closedStates {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(wiqlString(st))
+	}
+	b.WriteString(")")
+	if !since.IsZero() {
+		b.WriteString(" AND [System.ChangedDate] >= " + wiqlString(since.UTC().Format(time.RFC3339)))
+	}
+	if after > 0 {
+		b.WriteString(" AND [System.Id] > " + strconv.FormatInt(after, 10))
+	}
+	b.WriteString(" ORDER BY [System.Id] ASC")
+	return b.String()
+}
+
+// Discover lists one page of the assigned, open work items. The page token
+// is the last id of the previous page.
+func (Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.DiscoveryQuery) (trackers.DiscoveryPage, error) {
+	var after int64
+	if q.PageToken != "" {
+		n, err := strconv.ParseInt(q.PageToken, 10, 64)
+		if err != nil || n < 0 {
+			return trackers.DiscoveryPage{}, fmt.Errorf("%w: page token %q is not a work item id", trackers.ErrInvalidConfig, q.PageToken)
+		}
+		after = n
+	}
+	ids, err := wiqlIDs(ctx, s, discoveryQuery(s.Connector.Assignee, q.Since, after), PageSize)
+	if err != nil {
+		return trackers.DiscoveryPage{}, err
+	}
+	items, err := batch(ctx, s, ids)
+	if err != nil {
+		return trackers.DiscoveryPage{}, err
+	}
+	page := trackers.DiscoveryPage{Tickets: make([]trackers.Ticket, 0, len(items))}
+	for _, it := range items {
+		page.Tickets = append(page.Tickets, it.ticket(s))
+	}
+	slices.SortFunc(page.Tickets, func(a, b trackers.Ticket) int { return a.Updated.Compare(b.Updated) })
+	if len(ids) == PageSize {
+		page.NextPageToken = strconv.FormatInt(ids[len(ids)-1], 10)
+	}
+	return page, nil
+}
+
+// ticketFields are the fields discovery reads in a batch.
+var ticketFields = []string{
+	"System.Id", "System.Title", "System.Description", "System.State", "System.Tags", "System.WorkItemType",
+	"System.AssignedTo", "System.CreatedBy", "System.CreatedDate", "System.ChangedDate", "System.Parent",
+	"Microsoft.VSTS.Common.Priority",
+}
+
+// batch reads work items by id, at most PageSize per call (the
+// workitemsbatch limit), in the order given.
+func batch(ctx context.Context, s *trackers.Session, ids []int64) ([]workItem, error) {
+	var out []workItem
+	for chunk := range slices.Chunk(ids, PageSize) {
+		var res struct {
+			Count int        `json:"count"`
+			Value []workItem `json:"value"`
+		}
+		body := map[string]any{"ids": chunk, "fields": ticketFields, "errorPolicy": "omit"}
+		if err := call(ctx, s, http.MethodPost, apiPath(s, true, "_apis", "wit", "workitemsbatch"), nil, body, "", &res, "work items batch"); err != nil {
+			return nil, err
+		}
+		for _, it := range res.Value {
+			if it.ID == 0 { // errorPolicy=omit: a work item deleted since the query is null
+				continue
+			}
+			if err := it.validate(); err != nil {
+				return nil, err
+			}
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
+
+// identityRef is an identity field (System.AssignedTo, System.CreatedBy).
+type identityRef struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+	UniqueName  string `json:"uniqueName"`
+}
+
+func (r *identityRef) user() trackers.User {
+	if r == nil {
+		return trackers.User{}
+	}
+	u := trackers.User{ID: r.ID, Login: r.UniqueName, DisplayName: r.DisplayName}
+	if strings.Contains(r.UniqueName, "@") {
+		u.Email = r.UniqueName
+	}
+	return u
+}
+
+// workItem is a work item as the REST API returns it.
+type workItem struct {
+	ID     int64  `json:"id"`
+	Rev    int    `json:"rev"`
+	URL    string `json:"url"`
+	Fields struct {
+		Title       string       `json:"System.Title"`
+		Description string       `json:"System.Description"`
+		State       string       `json:"System.State"`
+		Tags        string       `json:"System.Tags"`
+		Type        string       `json:"System.WorkItemType"`
+		AssignedTo  *identityRef `json:"System.AssignedTo"`
+		CreatedBy   *identityRef `json:"System.CreatedBy"`
+		CreatedDate time.Time    `json:"System.CreatedDate"`
+		ChangedDate time.Time    `json:"System.ChangedDate"`
+		Parent      int64        `json:"System.Parent"`
+		Priority    json.Number  `json:"Microsoft.VSTS.Common.Priority"`
+		TeamProject string       `json:"System.TeamProject"`
+	} `json:"fields"`
+	// MultilineFieldsFormat says which long-text fields hold Markdown
+	// ("markdown"); the others hold HTML.
+	MultilineFieldsFormat map[string]string `json:"multilineFieldsFormat"`
+	Relations             []relation        `json:"relations"`
+}
+
+type relation struct {
+	Rel string `json:"rel"`
+	URL string `json:"url"`
+}
+
+func (w workItem) validate() error {
+	if w.ID <= 0 || w.Fields.ChangedDate.IsZero() {
+		return fmt.Errorf("%w: work item without id or System.ChangedDate", trackers.ErrMalformedResponse)
+	}
+	return nil
+}
+
+// webURL is the work item's page.
+func webURL(s *trackers.Session, id int64) string {
+	return s.BaseURL.JoinPath(apiPath(s, true, "_workitems", "edit", strconv.FormatInt(id, 10))).String()
+}
+
+// ticketKey is "organization/project#id".
+func ticketKey(s *trackers.Session, id int64) string {
+	return s.Connector.Project + "#" + strconv.FormatInt(id, 10)
+}
+
+var htmlTag = regexp.MustCompile(`(?s)<[^>]*>`)
+
+// htmlToText reduces a work item's HTML field to text: Azure DevOps stores
+// long text as HTML unless the field is in Markdown, and no converter in the
+// project reads HTML; block tags become line breaks, other tags go.
+func htmlToText(h string) string {
+	h = regexp.MustCompile(`(?i)<br\s*/?>|</(p|div|li|h[1-6])>`).ReplaceAllString(h, "\n")
+	return strings.TrimSpace(html.UnescapeString(htmlTag.ReplaceAllString(h, "")))
+}
+
+func (w workItem) ticket(s *trackers.Session) trackers.Ticket {
+	f := w.Fields
+	t := trackers.Ticket{
+		Key:      ticketKey(s, w.ID),
+		URL:      webURL(s, w.ID),
+		Summary:  f.Title,
+		Status:   f.State,
+		Priority: f.Priority.String(),
+		Reporter: f.CreatedBy.user(),
+		Assignee: f.AssignedTo.user(),
+		Created:  f.CreatedDate.UTC(),
+		Updated:  f.ChangedDate.UTC(),
+	}
+	if strings.EqualFold(w.MultilineFieldsFormat["System.Description"], "markdown") {
+		t.DescriptionMarkdown = f.Description
+		t.DescriptionText = stripMarker(f.Description)
+	} else {
+		t.DescriptionText = htmlToText(f.Description)
+		t.DescriptionMarkdown = t.DescriptionText
+	}
+	for tag := range strings.SplitSeq(f.Tags, ";") {
+		if tag = strings.TrimSpace(tag); tag != "" {
+			t.Labels = append(t.Labels, tag)
+		}
+	}
+	if f.Parent > 0 {
+		t.Parent = &trackers.TicketLink{Key: ticketKey(s, f.Parent), URL: webURL(s, f.Parent)}
+	}
+	for _, r := range w.Relations {
+		if r.Rel == relChild {
+			if id, ok := idFromURL(r.URL); ok {
+				t.Subtasks = append(t.Subtasks, trackers.TicketLink{Key: ticketKey(s, id), URL: webURL(s, id)})
+			}
+		}
+	}
+	return t
+}
+
+// Link types of the work item hierarchy.
+const (
+	relChild  = "System.LinkTypes.Hierarchy-Forward"
+	relParent = "System.LinkTypes.Hierarchy-Reverse"
+)
+
+// idFromURL reads the id at the end of a work item's API URL.
+func idFromURL(u string) (int64, bool) {
+	i := strings.LastIndexByte(u, '/')
+	if i < 0 {
+		return 0, false
+	}
+	return trackers.ParseTicketNumber(u[i+1:])
+}
+
+var markerComment = regexp.MustCompile(`\s*<!--\s*connectorhub:[^>]*-->\s*`)
+
+func stripMarker(s string) string { return strings.TrimSpace(markerComment.ReplaceAllString(s, "\n")) }
+
+// getWorkItem reads one work item with its relations.
+func getWorkItem(ctx context.Context, s *trackers.Session, key string) (workItem, error) {
+	id, err := parseKey(s, key)
+	if err != nil {
+		return workItem{}, err
+	}
+	var w workItem
+	q := url.Values{"$expand": {"relations"}}
+	err = call(ctx, s, http.MethodGet, apiPath(s, true, "_apis", "wit", "workitems", strconv.FormatInt(id, 10)), q, nil, "", &w, "work item "+key)
+	if err != nil {
+		if isNotFound(err) {
+			return workItem{}, fmt.Errorf("%w: %w", trackers.ErrTicketNotFound, err)
+		}
+		return workItem{}, err
+	}
+	return w, w.validate()
+}
+
+// GetTicket reads one work item as it is now.
+func (Tracker) GetTicket(ctx context.Context, s *trackers.Session, key string) (trackers.Ticket, error) {
+	w, err := getWorkItem(ctx, s, key)
+	if err != nil {
+		return trackers.Ticket{}, err
+	}
+	return w.ticket(s), nil
+}
