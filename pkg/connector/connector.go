@@ -17,6 +17,8 @@ const (
 	GitHub     System = "github"
 	GitLab     System = "gitlab"
 	Confluence System = "confluence"
+	Bitbucket  System = "bitbucket" // Bitbucket Cloud
+	PagerDuty  System = "pagerduty"
 )
 
 // Deployment says whether the tracker is the vendor's SaaS or self-hosted.

@@ -38,6 +38,8 @@ const (
 	GitLabV4           = "gitlab-v4"
 	ConfluenceV1Search = "confluence-v1-search"
 	ConfluenceV2Pages  = "confluence-v2-pages"
+	PagerDuty          = "pagerduty"
+	BitbucketCloud     = "bitbucket-cloud"
 )
 
 // shapeSystems says which tracker package's testdata holds each shape: a
@@ -48,6 +50,8 @@ var shapeSystems = map[string]string{
 	GitLabV4:           "gitlab",
 	ConfluenceV1Search: "confluence",
 	ConfluenceV2Pages:  "confluence",
+	PagerDuty:          "pagerduty",
+	BitbucketCloud:     "bitbucket",
 }
 
 // shapePath finds a shape's file from this source file's directory

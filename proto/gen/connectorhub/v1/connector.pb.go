@@ -32,6 +32,9 @@ const (
 	System_SYSTEM_GITHUB      System = 2
 	System_SYSTEM_GITLAB      System = 3
 	System_SYSTEM_CONFLUENCE  System = 4
+	// 5 is left for SYSTEM_AZURE_DEVOPS (issue 14, part A).
+	System_SYSTEM_BITBUCKET System = 6
+	System_SYSTEM_PAGERDUTY System = 7
 )
 
 // Enum value maps for System.
@@ -42,6 +45,8 @@ var (
 		2: "SYSTEM_GITHUB",
 		3: "SYSTEM_GITLAB",
 		4: "SYSTEM_CONFLUENCE",
+		6: "SYSTEM_BITBUCKET",
+		7: "SYSTEM_PAGERDUTY",
 	}
 	System_value = map[string]int32{
 		"SYSTEM_UNSPECIFIED": 0,
@@ -49,6 +54,8 @@ var (
 		"SYSTEM_GITHUB":      2,
 		"SYSTEM_GITLAB":      3,
 		"SYSTEM_CONFLUENCE":  4,
+		"SYSTEM_BITBUCKET":   6,
+		"SYSTEM_PAGERDUTY":   7,
 	}
 )
 
@@ -857,13 +864,15 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18! \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\" \x01(\tR\x04etag*n\n" +
+	"\x04etag\x18\" \x01(\tR\x04etag*\x9a\x01\n" +
 	"\x06System\x12\x16\n" +
 	"\x12SYSTEM_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vSYSTEM_JIRA\x10\x01\x12\x11\n" +
 	"\rSYSTEM_GITHUB\x10\x02\x12\x11\n" +
 	"\rSYSTEM_GITLAB\x10\x03\x12\x15\n" +
-	"\x11SYSTEM_CONFLUENCE\x10\x04*Z\n" +
+	"\x11SYSTEM_CONFLUENCE\x10\x04\x12\x14\n" +
+	"\x10SYSTEM_BITBUCKET\x10\x06\x12\x14\n" +
+	"\x10SYSTEM_PAGERDUTY\x10\a*Z\n" +
 	"\n" +
 	"Deployment\x12\x1a\n" +
 	"\x16DEPLOYMENT_UNSPECIFIED\x10\x00\x12\x14\n" +
