@@ -23,6 +23,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab/gitlabfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/pagerduty/pagerdutyfake"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -80,6 +81,13 @@ func newSandbox(log *slog.Logger) *sandbox {
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_GITLAB, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url,
 					Project: gitlabfake.SandboxProject, DisplayName: "Sandbox GitLab", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+			},
+		},
+		{
+			name: "pagerduty", handler: pagerdutyfake.NewSandbox(), credential: pagerdutyfake.SandboxKey,
+			connector: func(url string) *chv1.Connector {
+				return &chv1.Connector{System: chv1.System_SYSTEM_PAGERDUTY, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, BaseUrl: url,
+					AuthMode: chv1.AuthMode_AUTH_MODE_BEARER, DisplayName: "Sandbox PagerDuty", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
 			},
 		},
 	}}

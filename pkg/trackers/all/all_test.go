@@ -21,6 +21,7 @@ func TestCapabilitiesReflectImplementedFeatures(t *testing.T) {
 		connector.GitHub:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest},
 		connector.GitLab:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest},
 		connector.Confluence: {trackers.FeatureIdentity, trackers.FeatureSearch},
+		connector.PagerDuty:  {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment},
 	}
 	reg := all.Registry()
 	for _, sys := range reg.Systems() {
@@ -91,7 +92,7 @@ func TestAllCapabilitiesFollowsSystemsOrder(t *testing.T) {
 	for _, c := range caps {
 		got = append(got, c.System)
 	}
-	want := []connector.System{connector.Jira, connector.GitHub, connector.GitLab, connector.Confluence}
+	want := []connector.System{connector.Jira, connector.GitHub, connector.GitLab, connector.Confluence, connector.PagerDuty}
 	if !slices.Equal(got, want) {
 		t.Fatalf("systems = %v, want %v", got, want)
 	}
@@ -127,5 +128,21 @@ func TestEverySystemHasAProtobufForm(t *testing.T) {
 		if back, ok := connectorpb.SystemFromProto(p); !ok || back != sys {
 			t.Errorf("%s → %v → %q", sys, p, back)
 		}
+	}
+}
+
+// PagerDuty is SaaS only (US by default, EU by base URL), with an API key.
+func TestPagerDutyCapabilities(t *testing.T) {
+	t.Parallel()
+	reg := all.Registry()
+	caps, _ := reg.Capabilities(connector.PagerDuty)
+	if !slices.Equal(caps.Deployments, []connector.Deployment{connector.Cloud}) || !slices.Equal(caps.AuthModes, []connector.AuthMode{connector.AuthBearer}) {
+		t.Errorf("deployments %v auth modes %v", caps.Deployments, caps.AuthModes)
+	}
+	if !slices.Equal(caps.RequiredScopes, []string{"incidents.read", "incidents.write", "users.read"}) {
+		t.Errorf("scopes %v", caps.RequiredScopes)
+	}
+	if got := reg.DefaultBaseURL(connector.PagerDuty, connector.Cloud); got != "https://api.pagerduty.com" {
+		t.Errorf("base URL %q", got)
 	}
 }
