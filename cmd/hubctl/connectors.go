@@ -195,7 +195,7 @@ file the token was read from is deleted unless --keep-env-file.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.String("system", "", "jira, github, gitlab or confluence")
+	fs.String("system", "", "jira, github, gitlab, confluence, bitbucket or pagerduty")
 	fs.StringVar(&id, "id", "", "connector id (lowercase letters, digits, dashes; default: generated)")
 	addFieldFlags(fs)
 	fs.BoolVar(&disabled, "disabled", false, "save the connector paused")
@@ -330,7 +330,7 @@ func newTestCmd(g *globals) *cobra.Command {
 		},
 	}
 	fs := cmd.Flags()
-	fs.String("system", "", "jira, github, gitlab or confluence (unsaved test)")
+	fs.String("system", "", "jira, github, gitlab, confluence, bitbucket or pagerduty (unsaved test)")
 	addFieldFlags(fs)
 	tf.register(fs, false)
 	return cmd

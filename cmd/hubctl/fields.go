@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -225,16 +226,22 @@ func norm(s string) string {
 // systemAliases are short names accepted beside the system names.
 var systemAliases = map[string]string{"gh": "github", "gl": "gitlab"}
 
-// systemNames lists the systems the schema defines (SYSTEM_JIRA → jira), in enum order.
+// systemNames lists the systems the schema defines (SYSTEM_JIRA → jira), in
+// enum order. The numbers may have gaps (a value reserved by another
+// branch), so every defined value is listed, not a run from 1.
 func systemNames() []string {
-	var names []string
-	for i := int32(1); ; i++ {
-		name, ok := pb.System_name[i]
-		if !ok {
-			return names
+	nums := make([]int32, 0, len(pb.System_name))
+	for n := range pb.System_name {
+		if n != 0 {
+			nums = append(nums, n)
 		}
-		names = append(names, strings.ToLower(strings.TrimPrefix(name, "SYSTEM_")))
 	}
+	slices.Sort(nums)
+	names := make([]string, 0, len(nums))
+	for _, n := range nums {
+		names = append(names, strings.ToLower(strings.TrimPrefix(pb.System_name[n], "SYSTEM_")))
+	}
+	return names
 }
 
 func parseSystem(s string) (pb.System, error) {

@@ -24,6 +24,8 @@ var tokenEnvVars = map[pb.System][]string{
 	pb.System_SYSTEM_GITHUB:     {"GITHUB_TOKEN", "GH_TOKEN"},
 	pb.System_SYSTEM_GITLAB:     {"GITLAB_TOKEN"},
 	pb.System_SYSTEM_CONFLUENCE: {"CONFLUENCE_API_TOKEN"},
+	pb.System_SYSTEM_PAGERDUTY:  {"PAGERDUTY_TOKEN", "PAGERDUTY_API_KEY"},
+	pb.System_SYSTEM_BITBUCKET:  {"BITBUCKET_TOKEN", "BITBUCKET_API_TOKEN"},
 }
 
 // tokenFlags are the flags that choose where a tracker token comes from.
