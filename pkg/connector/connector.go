@@ -121,6 +121,9 @@ type Connector struct {
 	CABundlePEM      string         `json:"ca_bundle_pem,omitempty"`
 	CloseOnDone      bool           `json:"close_on_done,omitempty"`
 	FullText         bool           `json:"full_text,omitempty"`
+	// ReviewPullRequests: discover pull requests where the account is a
+	// reviewer, as review tickets (Bitbucket Cloud).
+	ReviewPullRequests bool `json:"review_pull_requests,omitempty"`
 
 	Credential Credential `json:"credential,omitzero"`
 	CreateTime time.Time  `json:"create_time"`
