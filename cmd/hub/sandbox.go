@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/trackers/bitbucket/bitbucketfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/confluence/confluencefake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab/gitlabfake"
@@ -81,6 +82,14 @@ func newSandbox(log *slog.Logger) *sandbox {
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_GITLAB, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url,
 					Project: gitlabfake.SandboxProject, DisplayName: "Sandbox GitLab", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+			},
+		},
+		{
+			name: "bitbucket", handler: bitbucketfake.NewSandbox(), credential: bitbucketfake.SandboxToken,
+			connector: func(url string) *chv1.Connector {
+				return &chv1.Connector{System: chv1.System_SYSTEM_BITBUCKET, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, BaseUrl: url + "/2.0",
+					AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: bitbucketfake.SandboxEmail, Project: bitbucketfake.SandboxRepo,
+					ReviewPullRequests: true, DisplayName: "Sandbox Bitbucket", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
 			},
 		},
 		{

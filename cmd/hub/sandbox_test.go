@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -208,6 +209,11 @@ func TestSandboxWalkThrough(t *testing.T) {
 	// 5. PagerDuty: the agent's two open incidents are discovered; a result
 	// resolves one and adds a note.
 	writeBackOne(t, js, logs, "pagerduty", chv1.System_SYSTEM_PAGERDUTY, 2, "Resolved", "Rolled back the 14:00 deploy.")
+
+	// 6. Bitbucket Cloud: two assigned issues and the pull request under
+	// review are discovered; a result moves the oldest issue to resolved
+	// and comments in Markdown.
+	writeBackOne(t, js, logs, "bitbucket", chv1.System_SYSTEM_BITBUCKET, 3, "Done", "Fixed: accents are *folded* now.")
 }
 
 // writeBackOne waits for at least n tickets discovered on the sandbox
@@ -227,6 +233,11 @@ func writeBackOne(t *testing.T, js jetstream.JetStream, logs *testenv.LogBuffer,
 			}
 		}
 		return len(tickets) >= n
+	})
+	// A pull request under review (Bitbucket's owner/repo!N) takes no
+	// status: write back to the first issue.
+	slices.SortStableFunc(tickets, func(a, b *chv1.Ticket) int {
+		return cmp.Compare(strings.Count(a.GetKey(), "!"), strings.Count(b.GetKey(), "!"))
 	})
 	subject, _ := bus.ResultSubject(system, id)
 	r := &chv1.ResultReady{ResultId: "walkthrough-" + system, ConnectorId: id, System: sys,
@@ -261,11 +272,11 @@ func TestSandboxRegistersKnowledgeSourcesFirst(t *testing.T) {
 	for _, tr := range s.trackers {
 		ports = append(ports, tr.name)
 	}
-	if want := []string{"confluence", "jira", "github", "gitlab", "pagerduty"}; !slices.Equal(order, want) {
+	if want := []string{"confluence", "jira", "github", "gitlab", "bitbucket", "pagerduty"}; !slices.Equal(order, want) {
 		t.Errorf("registration order %v, want %v", order, want)
 	}
-	// The README's ports (7411-7415) follow this order.
-	if want := []string{"jira", "github", "confluence", "gitlab", "pagerduty"}; !slices.Equal(ports, want) {
+	// The README's ports (7411-7416) follow this order.
+	if want := []string{"jira", "github", "confluence", "gitlab", "bitbucket", "pagerduty"}; !slices.Equal(ports, want) {
 		t.Errorf("port order %v, want %v", ports, want)
 	}
 }

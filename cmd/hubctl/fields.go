@@ -108,6 +108,10 @@ var fieldFlags = []fieldFlag{
 		c.FullText, err = fs.GetBool("full-text")
 		return err
 	}},
+	{"review-pull-requests", "review_pull_requests", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.ReviewPullRequests, err = fs.GetBool("review-pull-requests")
+		return err
+	}},
 	{"close-on-done", "close_on_done", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
 		c.CloseOnDone, err = fs.GetBool("close-on-done")
 		return err
@@ -161,6 +165,7 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.String("in-review-label", "", "label used as status In Review (label-based trackers)")
 	fs.String("done-label", "", "label used as status Done (label-based trackers)")
 	fs.Bool("close-on-done", false, "close the issue when status Done is written")
+	fs.Bool("review-pull-requests", false, "bitbucket: also discover open pull requests where the account is a reviewer")
 	fs.Bool("full-text", false, "confluence: add each hit's page body as plain text to enrichments")
 	fs.String("conflict-policy", "", "tracker-wins or agent-wins")
 	fs.String("proxy", "", "HTTP(S) proxy URL for requests to the tracker")

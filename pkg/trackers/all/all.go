@@ -4,6 +4,7 @@ package all
 
 import (
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/bitbucket"
 	"github.com/connectorhub/connectorhub/pkg/trackers/confluence"
 	"github.com/connectorhub/connectorhub/pkg/trackers/github"
 	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab"
@@ -15,7 +16,7 @@ import (
 // order hubctl and the registry API list them.
 func Registry() *trackers.Registry {
 	reg, err := trackers.NewRegistry(jira.New(), github.New(), gitlab.New(), confluence.New(),
-		pagerduty.New())
+		bitbucket.New(), pagerduty.New())
 	if err != nil { // two trackers for one system: a programming error caught by this package's test
 		panic(err)
 	}

@@ -21,6 +21,7 @@ func TestCapabilitiesReflectImplementedFeatures(t *testing.T) {
 		connector.GitHub:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest},
 		connector.GitLab:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest},
 		connector.Confluence: {trackers.FeatureIdentity, trackers.FeatureSearch},
+		connector.Bitbucket:  {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest},
 		connector.PagerDuty:  {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment},
 	}
 	reg := all.Registry()
@@ -92,7 +93,7 @@ func TestAllCapabilitiesFollowsSystemsOrder(t *testing.T) {
 	for _, c := range caps {
 		got = append(got, c.System)
 	}
-	want := []connector.System{connector.Jira, connector.GitHub, connector.GitLab, connector.Confluence, connector.PagerDuty}
+	want := []connector.System{connector.Jira, connector.GitHub, connector.GitLab, connector.Confluence, connector.Bitbucket, connector.PagerDuty}
 	if !slices.Equal(got, want) {
 		t.Fatalf("systems = %v, want %v", got, want)
 	}
@@ -143,6 +144,22 @@ func TestPagerDutyCapabilities(t *testing.T) {
 		t.Errorf("scopes %v", caps.RequiredScopes)
 	}
 	if got := reg.DefaultBaseURL(connector.PagerDuty, connector.Cloud); got != "https://api.pagerduty.com" {
+		t.Errorf("base URL %q", got)
+	}
+}
+
+// Bitbucket Cloud: basic auth with the account's email and an API token.
+func TestBitbucketCapabilities(t *testing.T) {
+	t.Parallel()
+	reg := all.Registry()
+	caps, _ := reg.Capabilities(connector.Bitbucket)
+	if !slices.Equal(caps.Deployments, []connector.Deployment{connector.Cloud}) || !slices.Equal(caps.AuthModes, []connector.AuthMode{connector.AuthBasic}) {
+		t.Errorf("deployments %v auth modes %v", caps.Deployments, caps.AuthModes)
+	}
+	if len(caps.RequiredScopes) == 0 || !slices.Contains(caps.RequiredScopes, "write:issue:bitbucket") {
+		t.Errorf("scopes %v", caps.RequiredScopes)
+	}
+	if got := reg.DefaultBaseURL(connector.Bitbucket, connector.Cloud); got != "https://api.bitbucket.org/2.0" {
 		t.Errorf("base URL %q", got)
 	}
 }

@@ -578,6 +578,10 @@ type Connector struct {
 	CloseOnDone bool `protobuf:"varint,20,opt,name=close_on_done,json=closeOnDone,proto3" json:"close_on_done,omitempty"`
 	// Confluence: add each hit's page body as plain text (capped) to enrichments.
 	FullText bool `protobuf:"varint,21,opt,name=full_text,json=fullText,proto3" json:"full_text,omitempty"`
+	// Bitbucket Cloud: also discover open pull requests where the account is
+	// a reviewer, as review tickets (always on when the repository has no
+	// issue tracker). 28 leaves 22-27 to other additions.
+	ReviewPullRequests bool `protobuf:"varint,28,opt,name=review_pull_requests,json=reviewPullRequests,proto3" json:"review_pull_requests,omitempty"`
 	// Output only.
 	Credential *CredentialInfo        `protobuf:"bytes,30,opt,name=credential,proto3" json:"credential,omitempty"`
 	Status     *ConnectorStatus       `protobuf:"bytes,31,opt,name=status,proto3" json:"status,omitempty"`
@@ -766,6 +770,13 @@ func (x *Connector) GetFullText() bool {
 	return false
 }
 
+func (x *Connector) GetReviewPullRequests() bool {
+	if x != nil {
+		return x.ReviewPullRequests
+	}
+	return false
+}
+
 func (x *Connector) GetCredential() *CredentialInfo {
 	if x != nil {
 		return x.Credential
@@ -829,7 +840,7 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"last_error\x18\x03 \x01(\tR\tlastError\x12#\n" +
 	"\rtickets_known\x18\x04 \x01(\x03R\fticketsKnown\x12@\n" +
 	"\x0enext_poll_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fnextPollTime\x122\n" +
-	"\alate_by\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x06lateBy\"\xee\b\n" +
+	"\alate_by\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x06lateBy\"\xa0\t\n" +
 	"\tConnector\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
 	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\x12;\n" +
@@ -855,7 +866,8 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\x0ehttp_proxy_url\x18\x12 \x01(\tR\fhttpProxyUrl\x12\"\n" +
 	"\rca_bundle_pem\x18\x13 \x01(\tR\vcaBundlePem\x12\"\n" +
 	"\rclose_on_done\x18\x14 \x01(\bR\vcloseOnDone\x12\x1b\n" +
-	"\tfull_text\x18\x15 \x01(\bR\bfullText\x12?\n" +
+	"\tfull_text\x18\x15 \x01(\bR\bfullText\x120\n" +
+	"\x14review_pull_requests\x18\x1c \x01(\bR\x12reviewPullRequests\x12?\n" +
 	"\n" +
 	"credential\x18\x1e \x01(\v2\x1f.connectorhub.v1.CredentialInfoR\n" +
 	"credential\x128\n" +
