@@ -48,6 +48,11 @@ func (g *globals) connectorFromFlags(fs *pflag.FlagSet) (*pb.Connector, error) {
 		return nil, err
 	}
 	applyAddDefaults(c)
+	if src, err := usernameFromEnv(g.env, fs, c); err != nil {
+		return nil, err
+	} else if src != "" {
+		g.info("using the %s username from %s", systemName(c.GetSystem()), src)
+	}
 	failures := 0
 	for {
 		missing := missingFields(c)
@@ -146,7 +151,10 @@ func newAddCmd(g *globals) *cobra.Command {
 		Long: `Add a connector. The tracker token comes from --token, else the env file
 (--env-file, default .hub.env, dotenv with the variable names below), else the
 environment (JIRA_API_TOKEN, GITHUB_TOKEN or GH_TOKEN, GITLAB_TOKEN,
-CONFLUENCE_API_TOKEN), else a masked prompt on a terminal. The connection is
+CONFLUENCE_API_TOKEN, BITBUCKET_TOKEN, PAGERDUTY_TOKEN), else a masked
+prompt on a terminal. A Bitbucket username (the Atlassian account email)
+comes from --username, else BITBUCKET_USERNAME in the env file, else the
+environment, else a prompt. The connection is
 tested before saving (--skip-test to skip). After a successful add the env
 file the token was read from is deleted unless --keep-env-file.`,
 		Example: `  hubctl connectors add --system github --project acme/api --assignee octocat

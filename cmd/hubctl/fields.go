@@ -299,7 +299,7 @@ func applyAddDefaults(c *pb.Connector) {
 		c.Deployment = pb.Deployment_DEPLOYMENT_CLOUD
 	}
 	if c.AuthMode == pb.AuthMode_AUTH_MODE_UNSPECIFIED && c.System != pb.System_SYSTEM_UNSPECIFIED {
-		atlassian := c.System == pb.System_SYSTEM_JIRA || c.System == pb.System_SYSTEM_CONFLUENCE
+		atlassian := c.System == pb.System_SYSTEM_JIRA || c.System == pb.System_SYSTEM_CONFLUENCE || c.System == pb.System_SYSTEM_BITBUCKET
 		if atlassian && c.Deployment == pb.Deployment_DEPLOYMENT_CLOUD {
 			c.AuthMode = pb.AuthMode_AUTH_MODE_BASIC
 		} else {
@@ -333,10 +333,13 @@ func missingFields(c *pb.Connector) []requiredField {
 			return nil
 		}})
 	}
-	if c.Project == "" && (c.System == pb.System_SYSTEM_GITHUB || c.System == pb.System_SYSTEM_GITLAB) {
+	if c.Project == "" && (c.System == pb.System_SYSTEM_GITHUB || c.System == pb.System_SYSTEM_GITLAB || c.System == pb.System_SYSTEM_BITBUCKET) {
 		hint := "owner/repo"
-		if c.System == pb.System_SYSTEM_GITLAB {
+		switch c.System {
+		case pb.System_SYSTEM_GITLAB:
 			hint = "group/project or numeric id"
+		case pb.System_SYSTEM_BITBUCKET:
+			hint = "workspace/repo_slug"
 		}
 		out = append(out, requiredField{"project", "Project (" + hint + ")", func(c *pb.Connector, v string) error {
 			c.Project = v
