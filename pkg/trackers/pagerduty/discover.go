@@ -107,7 +107,7 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 				continue
 			}
 			if q.Full && in.Body == nil {
-				full, err := t.getIncident(ctx, s, in.ID)
+				full, err := t.withBody(ctx, s, in)
 				if err != nil {
 					if errors.Is(err, trackers.ErrTicketNotFound) {
 						continue // gone between the listing and the read
@@ -133,6 +133,35 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 			return out, nil
 		}
 	}
+}
+
+// withBody returns the incident with its body: from the session's cache
+// when the incident has not changed since it was read, else GET.
+func (t Tracker) withBody(ctx context.Context, s *trackers.Session, in incident) (incident, error) {
+	c := connFor(s)
+	stamp := in.UpdatedAt.UTC().Format(time.RFC3339Nano)
+	c.mu.Lock()
+	cb, ok := c.bodies[in.ID]
+	c.mu.Unlock()
+	if ok && cb.updated == stamp {
+		in.Body = &struct {
+			Details json.RawMessage `json:"details"`
+		}{Details: cb.details}
+		return in, nil
+	}
+	full, err := t.getIncident(ctx, s, in.ID)
+	if err != nil {
+		return incident{}, err
+	}
+	if full.Body != nil {
+		c.mu.Lock()
+		if c.bodies == nil || len(c.bodies) >= maxCachedBodies {
+			c.bodies = map[string]cachedBody{}
+		}
+		c.bodies[in.ID] = cachedBody{updated: full.UpdatedAt.UTC().Format(time.RFC3339Nano), details: full.Body.Details}
+		c.mu.Unlock()
+	}
+	return full, nil
 }
 
 // GetTicket reads one incident (its body too).

@@ -66,7 +66,19 @@ type account struct {
 type conn struct {
 	mu  sync.Mutex
 	acc *account
+	// bodies caches each incident's body.details by its updated_at, so a
+	// listing with full payloads reads the body (one GET per incident,
+	// PagerDuty's list does not carry it) only of incidents that changed.
+	bodies map[string]cachedBody
 }
+
+type cachedBody struct {
+	updated string
+	details []byte
+}
+
+// maxCachedBodies bounds the body cache; past it the cache starts afresh.
+const maxCachedBodies = 10000
 
 var conns sync.Map // weak.Pointer[Session] → *conn
 

@@ -275,3 +275,35 @@ func TestNormalizeKey(t *testing.T) {
 		}
 	}
 }
+
+// A full listing reads each incident's body once; an unchanged incident is
+// not read again, a changed one is.
+func TestFullListingReadsOnlyChangedBodies(t *testing.T) {
+	f := newPDFixture(t)
+	a := f.fake.AddIncident(pagerdutyfake.Incident{Title: "a", Details: "first", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"}})
+	f.fake.AddIncident(pagerdutyfake.Incident{Title: "b", Details: "second", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"}})
+	s := f.Session(t)
+	list := func() int {
+		before := f.fake.Requests()
+		q := trackers.DiscoveryQuery{Full: true}
+		for {
+			page, err := pagerduty.New().Discover(ctx(t), s, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.NextPageToken == "" {
+				return f.fake.Requests() - before
+			}
+			q.PageToken = page.NextPageToken
+		}
+	}
+	first := list() // GET /users/me, the listing, two bodies
+	again := list()
+	if again != first-3 {
+		t.Errorf("second full listing made %d requests, the first %d: want the account and two body reads fewer", again, first)
+	}
+	f.Touch(t, a, time.Now().UTC().Add(time.Minute))
+	if third := list(); third != again+1 {
+		t.Errorf("listing after one change made %d requests, want %d (one body read)", third, again+1)
+	}
+}

@@ -243,7 +243,9 @@ func (s *Server) AddComment(id int64, user, raw string) {
 	defer s.mu.Unlock()
 	if id >= 1 && int(id) <= len(s.issues) {
 		s.lastComment++
-		s.issues[id-1].comments = append(s.issues[id-1].comments, Comment{ID: s.lastComment, User: user, Raw: raw, Created: time.Now().UTC().Truncate(time.Second)})
+		c := Comment{ID: s.lastComment, User: user, Raw: raw, Created: time.Now().UTC().Truncate(time.Second)}
+		s.issues[id-1].comments = append(s.issues[id-1].comments, c)
+		s.issues[id-1].Updated = c.Created // as a comment posted through the API does
 	}
 }
 

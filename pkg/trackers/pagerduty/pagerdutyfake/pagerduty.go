@@ -214,7 +214,9 @@ func (s *Server) AddNote(id, userID, content string) {
 	defer s.mu.Unlock()
 	if in := s.find(id); in != nil {
 		s.lastNote++
-		in.notes = append(in.notes, Note{ID: fmt.Sprintf("PNOTE%03d", s.lastNote), UserID: userID, Content: content, Created: time.Now().UTC().Truncate(time.Second)})
+		n := Note{ID: fmt.Sprintf("PNOTE%03d", s.lastNote), UserID: userID, Content: content, Created: time.Now().UTC().Truncate(time.Second)}
+		in.notes = append(in.notes, n)
+		in.Updated = n.Created // as a note added through the API does
 	}
 }
 
