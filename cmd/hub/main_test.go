@@ -17,6 +17,7 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
+	"github.com/connectorhub/connectorhub/pkg/trackers/all"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -75,7 +76,7 @@ func TestHubStartsServesAndStopsCleanly(t *testing.T) {
 	}
 	authed := metadata.AppendToOutgoingContext(callCtx, "authorization", "Bearer "+strings.TrimSpace(string(token)))
 	caps, err := client.GetCapabilities(authed, &chv1.GetCapabilitiesRequest{})
-	if err != nil || len(caps.GetSystems()) != 4 {
+	if err != nil || len(caps.GetSystems()) != len(all.Registry().Systems()) {
 		t.Fatalf("capabilities with the admin token: %v, %v", caps, err)
 	}
 
