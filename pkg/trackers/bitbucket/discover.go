@@ -137,7 +137,13 @@ func userOf(a *account) trackers.User {
 	if a == nil {
 		return trackers.User{}
 	}
-	return trackers.User{ID: a.UUID, Login: a.Nickname, DisplayName: a.DisplayName}
+	// Login is the Atlassian account id, which Bitbucket's Markdown
+	// mentions take (@{557058:…}); the nickname when the API leaves it out.
+	login := a.AccountID
+	if login == "" {
+		login = a.Nickname
+	}
+	return trackers.User{ID: a.UUID, Login: login, DisplayName: a.DisplayName}
 }
 
 // issueTicket maps an issue. Bitbucket issues have no labels: the kind,

@@ -279,3 +279,19 @@ func keysOf(m map[string]trackers.Ticket) []string {
 	}
 	return out
 }
+
+// The reporter read from an issue is mentioned by Atlassian account id.
+func TestCommentMentionsTheReporterByAccountID(t *testing.T) {
+	f := newBBFixture(t, true)
+	key := f.Seed(t, trackertest.Seed{Summary: "mention"})
+	tk, err := bitbucket.New().GetTicket(ctx(t), f.Session(t), key)
+	if err != nil || tk.Reporter.Login != "557058:rita" {
+		t.Fatalf("reporter %+v %v", tk.Reporter, err)
+	}
+	if _, err := bitbucket.New().AddComment(ctx(t), f.Session(t), key, trackers.NewComment{Markdown: "done", Mention: &tk.Reporter}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Comments(t, key); len(got) != 1 || !strings.HasPrefix(got[0], "@{557058:rita} done") {
+		t.Errorf("comments %q", got)
+	}
+}

@@ -49,7 +49,7 @@ func (Tracker) SetStatus(ctx context.Context, s *trackers.Session, key, status s
 func markerComment(marker string) string { return "<!-- " + marker + " -->" }
 
 // AddComment posts a Markdown comment (content.raw) on an issue, mentioning
-// the reporter by account id (@{id}) or name.
+// the reporter by Atlassian account id (@{557058:…}) or by name.
 func (Tracker) AddComment(ctx context.Context, s *trackers.Session, key string, c trackers.NewComment) (trackers.Link, error) {
 	n, isPR, err := splitKey(s, key)
 	if err != nil {
@@ -61,8 +61,8 @@ func (Tracker) AddComment(ctx context.Context, s *trackers.Session, key string, 
 	body := c.Markdown
 	if m := c.Mention; m != nil {
 		switch {
-		case m.ID != "":
-			body = "@{" + strings.Trim(m.ID, "{}") + "} " + body
+		case strings.Contains(m.Login, ":"): // an Atlassian account id
+			body = "@{" + m.Login + "} " + body
 		case m.DisplayName != "":
 			body = "@" + m.DisplayName + " " + body
 		}
