@@ -18,9 +18,11 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers/all"
 	"github.com/connectorhub/connectorhub/pkg/trackers/azuredevops/azuredevopsfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/bitbucket/bitbucketfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab/gitlabfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/pagerduty/pagerdutyfake"
 	"github.com/connectorhub/connectorhub/services/poller"
 )
 
@@ -48,6 +50,8 @@ func fakes() []fake {
 	gh := githubfake.NewSandbox()
 	gl := gitlabfake.NewSandbox()
 	az := azuredevopsfake.NewSandbox()
+	bb := bitbucketfake.NewSandbox()
+	pd := pagerdutyfake.NewSandbox()
 	return []fake{
 		{
 			system: connector.Jira, handler: jira,
@@ -100,6 +104,32 @@ func fakes() []fake {
 					az.AddWorkItem(azuredevopsfake.WorkItem{Title: fmt.Sprintf("Bench work item %d", i), Description: benchDescription, Tags: []string{"bench"},
 						AssignedTo: azuredevopsfake.SandboxUser, CreatedBy: "rita@acme.example", Created: now.Add(-2 * time.Hour),
 						Changed: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
+				}
+			},
+		},
+		{
+			system: connector.Bitbucket, handler: bb,
+			connector: func(url string) connector.Connector {
+				return connector.Connector{System: connector.Bitbucket, Deployment: connector.Cloud, BaseURL: url + "/2.0", AuthMode: connector.AuthBasic,
+					Username: bitbucketfake.SandboxEmail, Project: bitbucketfake.SandboxRepo, Credential: connector.Credential{Ciphertext: bitbucketfake.SandboxToken}}
+			},
+			seed: func(n int, now time.Time) {
+				for i := range n {
+					bb.AddIssue(bitbucketfake.Issue{Repo: bitbucketfake.SandboxRepo, Title: fmt.Sprintf("Bench issue %d", i), Content: benchDescription, Kind: "bug",
+						Assignee: bitbucketfake.SandboxUUID, Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
+				}
+			},
+		},
+		{
+			system: connector.PagerDuty, handler: pd,
+			connector: func(url string) connector.Connector {
+				return connector.Connector{System: connector.PagerDuty, Deployment: connector.Cloud, BaseURL: url, AuthMode: connector.AuthBearer,
+					Credential: connector.Credential{Ciphertext: pagerdutyfake.SandboxKey}}
+			},
+			seed: func(n int, now time.Time) {
+				for i := range n {
+					pd.AddIncident(pagerdutyfake.Incident{Title: fmt.Sprintf("Bench incident %d", i), Details: benchDescription, ServiceID: "PSVC001",
+						Assignees: []string{pagerdutyfake.SandboxUserID}, Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
 				}
 			},
 		},

@@ -20,10 +20,12 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers/azuredevops/azuredevopsfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/bitbucket/bitbucketfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/confluence/confluencefake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab/gitlabfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/pagerduty/pagerdutyfake"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -91,6 +93,21 @@ func newSandbox(log *slog.Logger) *sandbox {
 				return &chv1.Connector{System: chv1.System_SYSTEM_AZURE_DEVOPS, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url,
 					Project:     azuredevopsfake.SandboxOrganization + "/" + azuredevopsfake.SandboxProject,
 					DisplayName: "Sandbox Azure DevOps", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+			},
+		},
+		{
+			name: "bitbucket", handler: bitbucketfake.NewSandbox(), credential: bitbucketfake.SandboxToken,
+			connector: func(url string) *chv1.Connector {
+				return &chv1.Connector{System: chv1.System_SYSTEM_BITBUCKET, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, BaseUrl: url + "/2.0",
+					AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: bitbucketfake.SandboxEmail, Project: bitbucketfake.SandboxRepo,
+					ReviewPullRequests: true, DisplayName: "Sandbox Bitbucket", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+			},
+		},
+		{
+			name: "pagerduty", handler: pagerdutyfake.NewSandbox(), credential: pagerdutyfake.SandboxKey,
+			connector: func(url string) *chv1.Connector {
+				return &chv1.Connector{System: chv1.System_SYSTEM_PAGERDUTY, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, BaseUrl: url,
+					AuthMode: chv1.AuthMode_AUTH_MODE_BEARER, DisplayName: "Sandbox PagerDuty", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
 			},
 		},
 	}}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -293,6 +294,62 @@ func TestSandboxWalkThrough(t *testing.T) {
 	if wi.Fields["System.State"] != "Resolved" || len(wi.Relations) != 1 {
 		t.Errorf("fake work item after writeback: state %v, %d relations (want Resolved and one child)", wi.Fields["System.State"], len(wi.Relations))
 	}
+
+	// 6. PagerDuty: the agent's two open incidents are discovered; a result
+	// resolves one and adds a note.
+	writeBackOne(t, js, logs, "pagerduty", chv1.System_SYSTEM_PAGERDUTY, 2, "Resolved", "Rolled back the 14:00 deploy.")
+
+	// 7. Bitbucket Cloud: two assigned issues and the pull request under
+	// review are discovered; a result moves the oldest issue to resolved
+	// and comments in Markdown.
+	writeBackOne(t, js, logs, "bitbucket", chv1.System_SYSTEM_BITBUCKET, 3, "Done", "Fixed: accents are *folded* now.")
+}
+
+// writeBackOne waits for at least n tickets discovered on the sandbox
+// connector of system, publishes a result for the first one and waits for
+// its writeback.completed with the status applied and two links (status and
+// comment).
+func writeBackOne(t *testing.T, js jetstream.JetStream, logs *testenv.LogBuffer, system string, sys chv1.System, n int, status, comment string) *chv1.Ticket {
+	t.Helper()
+	id := "sandbox-" + system
+	var tickets []*chv1.Ticket
+	waitFor(t, 30*time.Second, "discovered "+system+" tickets", logs, func() bool {
+		tickets = nil
+		for _, m := range messages(t, js, bus.StreamTickets, "ticket.discovered."+system+"."+id) {
+			var ev chv1.TicketDiscovered
+			if err := protojson.Unmarshal(m.Data, &ev); err == nil {
+				tickets = append(tickets, ev.GetTicket())
+			}
+		}
+		return len(tickets) >= n
+	})
+	// A pull request under review (Bitbucket's owner/repo!N) takes no
+	// status: write back to the first issue.
+	slices.SortStableFunc(tickets, func(a, b *chv1.Ticket) int {
+		return cmp.Compare(strings.Count(a.GetKey(), "!"), strings.Count(b.GetKey(), "!"))
+	})
+	subject, _ := bus.ResultSubject(system, id)
+	r := &chv1.ResultReady{ResultId: "walkthrough-" + system, ConnectorId: id, System: sys,
+		TicketKey: tickets[0].GetKey(), TargetStatus: status, CommentMarkdown: comment}
+	if _, err := bus.Publish(context.Background(), js, subject, r, bus.WithID(r.GetResultId())); err != nil {
+		t.Fatal(err)
+	}
+	var done chv1.WritebackCompleted
+	waitFor(t, 30*time.Second, "writeback.completed for "+system, logs, func() bool {
+		for _, m := range messages(t, js, bus.StreamWriteback, "writeback.>") {
+			if strings.HasPrefix(m.Subject, "writeback.failed") && strings.Contains(string(m.Data), r.GetResultId()) {
+				t.Fatalf("writeback failed: %s", m.Data)
+			}
+			if err := protojson.Unmarshal(m.Data, &done); err == nil && done.GetResultId() == r.GetResultId() {
+				return true
+			}
+		}
+		return false
+	})
+	if done.GetTicketKey() != tickets[0].GetKey() || done.GetStatusOutcome() != "applied" || len(done.GetLinks()) != 2 {
+		t.Errorf("%s completed = %v, want ticket_key %s, status applied, 2 links", system, &done, tickets[0].GetKey())
+	}
+	return tickets[0]
 }
 
 func TestSandboxRegistersKnowledgeSourcesFirst(t *testing.T) {
@@ -304,11 +361,11 @@ func TestSandboxRegistersKnowledgeSourcesFirst(t *testing.T) {
 	for _, tr := range s.trackers {
 		ports = append(ports, tr.name)
 	}
-	if want := []string{"confluence", "jira", "github", "gitlab", "azure-devops"}; !slices.Equal(order, want) {
+	if want := []string{"confluence", "jira", "github", "gitlab", "azure-devops", "bitbucket", "pagerduty"}; !slices.Equal(order, want) {
 		t.Errorf("registration order %v, want %v", order, want)
 	}
-	// The README's ports (7411-7414) follow this order.
-	if want := []string{"jira", "github", "confluence", "gitlab", "azure-devops"}; !slices.Equal(ports, want) {
+	// The README's ports (7411-7417) follow this order.
+	if want := []string{"jira", "github", "confluence", "gitlab", "azure-devops", "bitbucket", "pagerduty"}; !slices.Equal(ports, want) {
 		t.Errorf("port order %v, want %v", ports, want)
 	}
 }

@@ -48,6 +48,11 @@ func (g *globals) connectorFromFlags(fs *pflag.FlagSet) (*pb.Connector, error) {
 		return nil, err
 	}
 	applyAddDefaults(c)
+	if src, err := usernameFromEnv(g.env, fs, c); err != nil {
+		return nil, err
+	} else if src != "" {
+		g.info("using the %s username from %s", systemName(c.GetSystem()), src)
+	}
 	failures := 0
 	for {
 		missing := missingFields(c)
@@ -146,7 +151,10 @@ func newAddCmd(g *globals) *cobra.Command {
 		Long: `Add a connector. The tracker token comes from --token, else the env file
 (--env-file, default .hub.env, dotenv with the variable names below), else the
 environment (JIRA_API_TOKEN, GITHUB_TOKEN or GH_TOKEN, GITLAB_TOKEN,
-CONFLUENCE_API_TOKEN, AZURE_DEVOPS_PAT or AZDO_PAT), else a masked prompt on a terminal. The connection is
+CONFLUENCE_API_TOKEN, AZURE_DEVOPS_PAT or AZDO_PAT, BITBUCKET_TOKEN, PAGERDUTY_TOKEN), else a masked
+prompt on a terminal. A Bitbucket username (the Atlassian account email)
+comes from --username, else BITBUCKET_USERNAME in the env file, else the
+environment, else a prompt. The connection is
 tested before saving (--skip-test to skip). After a successful add the env
 file the token was read from is deleted unless --keep-env-file.`,
 		Example: `  hubctl connectors add --system github --project acme/api --assignee octocat
@@ -195,7 +203,7 @@ file the token was read from is deleted unless --keep-env-file.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.String("system", "", "jira, github, gitlab or confluence")
+	fs.String("system", "", "jira, github, gitlab, confluence, bitbucket or pagerduty")
 	fs.StringVar(&id, "id", "", "connector id (lowercase letters, digits, dashes; default: generated)")
 	addFieldFlags(fs)
 	fs.BoolVar(&disabled, "disabled", false, "save the connector paused")
@@ -330,7 +338,7 @@ func newTestCmd(g *globals) *cobra.Command {
 		},
 	}
 	fs := cmd.Flags()
-	fs.String("system", "", "jira, github, gitlab or confluence (unsaved test)")
+	fs.String("system", "", "jira, github, gitlab, confluence, bitbucket or pagerduty (unsaved test)")
 	addFieldFlags(fs)
 	tf.register(fs, false)
 	return cmd

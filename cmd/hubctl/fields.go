@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -107,6 +108,10 @@ var fieldFlags = []fieldFlag{
 		c.FullText, err = fs.GetBool("full-text")
 		return err
 	}},
+	{"review-pull-requests", "review_pull_requests", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.ReviewPullRequests, err = fs.GetBool("review-pull-requests")
+		return err
+	}},
 	{"close-on-done", "close_on_done", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
 		c.CloseOnDone, err = fs.GetBool("close-on-done")
 		return err
@@ -164,6 +169,7 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.String("in-review-label", "", "label used as status In Review (label-based trackers)")
 	fs.String("done-label", "", "label used as status Done (label-based trackers)")
 	fs.Bool("close-on-done", false, "close the issue when status Done is written")
+	fs.Bool("review-pull-requests", false, "bitbucket: also discover open pull requests where the account is a reviewer")
 	fs.Bool("full-text", false, "confluence: add each hit's page body as plain text to enrichments")
 	fs.String("conflict-policy", "", "tracker-wins or agent-wins")
 	fs.String("zone", "", "edge site whose pollers (POLLER_ZONE) and writeback (WRITEBACK_ZONE) serve this connector; empty: the central site")
@@ -230,16 +236,22 @@ func norm(s string) string {
 // systemAliases are short names accepted beside the system names.
 var systemAliases = map[string]string{"gh": "github", "gl": "gitlab", "azdo": "azure-devops", "ado": "azure-devops", "azuredevops": "azure-devops"}
 
-// systemNames lists the systems the schema defines (SYSTEM_JIRA → jira), in enum order.
+// systemNames lists the systems the schema defines (SYSTEM_JIRA → jira), in
+// enum order. The numbers may have gaps (a value reserved by another
+// branch), so every defined value is listed, not a run from 1.
 func systemNames() []string {
-	var names []string
-	for i := int32(1); ; i++ {
-		name, ok := pb.System_name[i]
-		if !ok {
-			return names
+	nums := make([]int32, 0, len(pb.System_name))
+	for n := range pb.System_name {
+		if n != 0 {
+			nums = append(nums, n)
 		}
-		names = append(names, norm(strings.TrimPrefix(name, "SYSTEM_"))) // SYSTEM_AZURE_DEVOPS → azure-devops
 	}
+	slices.Sort(nums)
+	names := make([]string, 0, len(nums))
+	for _, n := range nums {
+		names = append(names, norm(strings.TrimPrefix(pb.System_name[n], "SYSTEM_"))) // SYSTEM_AZURE_DEVOPS → azure-devops
+	}
+	return names
 }
 
 func parseSystem(s string) (pb.System, error) {
@@ -292,7 +304,7 @@ func applyAddDefaults(c *pb.Connector) {
 		c.Deployment = pb.Deployment_DEPLOYMENT_CLOUD
 	}
 	if c.AuthMode == pb.AuthMode_AUTH_MODE_UNSPECIFIED && c.System != pb.System_SYSTEM_UNSPECIFIED {
-		atlassian := c.System == pb.System_SYSTEM_JIRA || c.System == pb.System_SYSTEM_CONFLUENCE
+		atlassian := c.System == pb.System_SYSTEM_JIRA || c.System == pb.System_SYSTEM_CONFLUENCE || c.System == pb.System_SYSTEM_BITBUCKET
 		if atlassian && c.Deployment == pb.Deployment_DEPLOYMENT_CLOUD {
 			c.AuthMode = pb.AuthMode_AUTH_MODE_BASIC
 		} else {
@@ -326,13 +338,15 @@ func missingFields(c *pb.Connector) []requiredField {
 			return nil
 		}})
 	}
-	if c.Project == "" && (c.System == pb.System_SYSTEM_GITHUB || c.System == pb.System_SYSTEM_GITLAB || c.System == pb.System_SYSTEM_AZURE_DEVOPS) {
+	if c.Project == "" && (c.System == pb.System_SYSTEM_GITHUB || c.System == pb.System_SYSTEM_GITLAB || c.System == pb.System_SYSTEM_AZURE_DEVOPS || c.System == pb.System_SYSTEM_BITBUCKET) {
 		hint := "owner/repo"
 		switch c.System {
 		case pb.System_SYSTEM_GITLAB:
 			hint = "group/project or numeric id"
 		case pb.System_SYSTEM_AZURE_DEVOPS:
 			hint = "organization/project"
+		case pb.System_SYSTEM_BITBUCKET:
+			hint = "workspace/repo_slug"
 		}
 		out = append(out, requiredField{"project", "Project (" + hint + ")", func(c *pb.Connector, v string) error {
 			c.Project = v

@@ -26,6 +26,54 @@ var tokenEnvVars = map[pb.System][]string{
 	pb.System_SYSTEM_CONFLUENCE: {"CONFLUENCE_API_TOKEN"},
 	// DevLake's order for azuredevops_go: AZURE_DEVOPS_PAT, then AZDO_PAT.
 	pb.System_SYSTEM_AZURE_DEVOPS: {"AZURE_DEVOPS_PAT", "AZDO_PAT"},
+	pb.System_SYSTEM_PAGERDUTY:    {"PAGERDUTY_TOKEN", "PAGERDUTY_API_KEY"},
+	pb.System_SYSTEM_BITBUCKET:    {"BITBUCKET_TOKEN", "BITBUCKET_API_TOKEN"},
+}
+
+// usernameEnvVars are the variables that may hold a system's basic-auth
+// username, in the order they are tried, in the env file and then the
+// environment: DevLake's BasicAuth resolution order (--username flag → env
+// file → environment → prompt), for the systems whose username is an
+// account email beside an API token.
+var usernameEnvVars = map[pb.System][]string{
+	pb.System_SYSTEM_BITBUCKET: {"BITBUCKET_USERNAME", "BITBUCKET_EMAIL", "BITBUCKET_USER"},
+}
+
+// usernameFromEnv fills a basic-auth username that --username did not give
+// from the env file (--env-file), then the environment; what is still
+// missing is prompted for (missingFields). It returns where it came from,
+// "" when nowhere.
+func usernameFromEnv(env Env, flags *pflag.FlagSet, c *pb.Connector) (string, error) {
+	vars := usernameEnvVars[c.GetSystem()]
+	if c.GetUsername() != "" || len(vars) == 0 || c.GetAuthMode() != pb.AuthMode_AUTH_MODE_BASIC {
+		return "", nil
+	}
+	path := DefaultEnvFile
+	if f := flags.Lookup("env-file"); f != nil {
+		path = f.Value.String()
+	}
+	if path != "" {
+		values, err := readEnvFile(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && (flags.Lookup("env-file") == nil || !flags.Changed("env-file")):
+		case err != nil:
+			return "", err
+		default:
+			for _, k := range vars {
+				if v := strings.TrimSpace(values[k]); v != "" {
+					c.Username = v
+					return fmt.Sprintf("env file %s (%s)", path, k), nil
+				}
+			}
+		}
+	}
+	for _, k := range vars {
+		if v := strings.TrimSpace(env.Getenv(k)); v != "" {
+			c.Username = v
+			return "environment variable " + k, nil
+		}
+	}
+	return "", nil
 }
 
 // tokenFlags are the flags that choose where a tracker token comes from.

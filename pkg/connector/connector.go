@@ -17,6 +17,8 @@ const (
 	GitHub      System = "github"
 	GitLab      System = "gitlab"
 	Confluence  System = "confluence"
+	Bitbucket   System = "bitbucket" // Bitbucket Cloud
+	PagerDuty   System = "pagerduty"
 	AzureDevOps System = "azure-devops"
 )
 
@@ -129,6 +131,9 @@ type Connector struct {
 	// (POLLER_ZONE, WRITEBACK_ZONE); "" is the central site.
 	Zone     string `json:"zone,omitempty"`
 	FullText bool   `json:"full_text,omitempty"`
+	// ReviewPullRequests: discover pull requests where the account is a
+	// reviewer, as review tickets (Bitbucket Cloud).
+	ReviewPullRequests bool `json:"review_pull_requests,omitempty"`
 
 	Credential Credential `json:"credential,omitzero"`
 	// Webhook: the tracker notifies services/webhooks of changes, and the
@@ -136,8 +141,8 @@ type Connector struct {
 	// encrypted like the credential under WebhookSecretContext.
 	Webhook       bool       `json:"webhook,omitempty"`
 	WebhookSecret Credential `json:"webhook_secret,omitzero"`
-	CreateTime time.Time  `json:"create_time"`
-	UpdateTime time.Time  `json:"update_time"`
+	CreateTime    time.Time  `json:"create_time"`
+	UpdateTime    time.Time  `json:"update_time"`
 	// Revision is the store's revision of this record (KV revision); the etag derives from it.
 	Revision uint64 `json:"-"`
 }

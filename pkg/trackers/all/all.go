@@ -5,17 +5,19 @@ package all
 import (
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	"github.com/connectorhub/connectorhub/pkg/trackers/azuredevops"
+	"github.com/connectorhub/connectorhub/pkg/trackers/bitbucket"
 	"github.com/connectorhub/connectorhub/pkg/trackers/confluence"
 	"github.com/connectorhub/connectorhub/pkg/trackers/github"
 	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira"
+	"github.com/connectorhub/connectorhub/pkg/trackers/pagerduty"
 )
 
 // Registry returns a registry of every system connectorhub supports, in the
 // order hubctl and the registry API list them.
 func Registry() *trackers.Registry {
 	reg, err := trackers.NewRegistry(jira.New(), github.New(), gitlab.New(), confluence.New(),
-		azuredevops.New(), // issue 14
+		azuredevops.New(), bitbucket.New(), pagerduty.New(),
 	)
 	if err != nil { // two trackers for one system: a programming error caught by this package's test
 		panic(err)

@@ -23,6 +23,8 @@ func TestCapabilitiesReflectImplementedFeatures(t *testing.T) {
 		connector.Confluence: {trackers.FeatureIdentity, trackers.FeatureSearch},
 		connector.AzureDevOps: {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus,
 			trackers.FeatureComment, trackers.FeatureSubtask, trackers.FeaturePullRequest},
+		connector.Bitbucket: {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest},
+		connector.PagerDuty: {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment},
 	}
 	reg := all.Registry()
 	for _, sys := range reg.Systems() {
@@ -94,7 +96,7 @@ func TestAllCapabilitiesFollowsSystemsOrder(t *testing.T) {
 	for _, c := range caps {
 		got = append(got, c.System)
 	}
-	want := []connector.System{connector.Jira, connector.GitHub, connector.GitLab, connector.Confluence, connector.AzureDevOps}
+	want := []connector.System{connector.Jira, connector.GitHub, connector.GitLab, connector.Confluence, connector.AzureDevOps, connector.Bitbucket, connector.PagerDuty}
 	if !slices.Equal(got, want) {
 		t.Fatalf("systems = %v, want %v", got, want)
 	}
@@ -130,5 +132,37 @@ func TestEverySystemHasAProtobufForm(t *testing.T) {
 		if back, ok := connectorpb.SystemFromProto(p); !ok || back != sys {
 			t.Errorf("%s → %v → %q", sys, p, back)
 		}
+	}
+}
+
+// PagerDuty is SaaS only (US by default, EU by base URL), with an API key.
+func TestPagerDutyCapabilities(t *testing.T) {
+	t.Parallel()
+	reg := all.Registry()
+	caps, _ := reg.Capabilities(connector.PagerDuty)
+	if !slices.Equal(caps.Deployments, []connector.Deployment{connector.Cloud}) || !slices.Equal(caps.AuthModes, []connector.AuthMode{connector.AuthBearer}) {
+		t.Errorf("deployments %v auth modes %v", caps.Deployments, caps.AuthModes)
+	}
+	if !slices.Equal(caps.RequiredScopes, []string{"incidents.read", "incidents.write", "users.read"}) {
+		t.Errorf("scopes %v", caps.RequiredScopes)
+	}
+	if got := reg.DefaultBaseURL(connector.PagerDuty, connector.Cloud); got != "https://api.pagerduty.com" {
+		t.Errorf("base URL %q", got)
+	}
+}
+
+// Bitbucket Cloud: basic auth with the account's email and an API token.
+func TestBitbucketCapabilities(t *testing.T) {
+	t.Parallel()
+	reg := all.Registry()
+	caps, _ := reg.Capabilities(connector.Bitbucket)
+	if !slices.Equal(caps.Deployments, []connector.Deployment{connector.Cloud}) || !slices.Equal(caps.AuthModes, []connector.AuthMode{connector.AuthBasic}) {
+		t.Errorf("deployments %v auth modes %v", caps.Deployments, caps.AuthModes)
+	}
+	if len(caps.RequiredScopes) == 0 || !slices.Contains(caps.RequiredScopes, "write:issue:bitbucket") {
+		t.Errorf("scopes %v", caps.RequiredScopes)
+	}
+	if got := reg.DefaultBaseURL(connector.Bitbucket, connector.Cloud); got != "https://api.bitbucket.org/2.0" {
+		t.Errorf("base URL %q", got)
 	}
 }

@@ -50,8 +50,6 @@ type Fixture interface {
 	Subtasks(t *testing.T, key string) []string
 	// PullRequests are the URLs of open pull requests for a head branch.
 	PullRequests(t *testing.T, head string) []string
-	// Delete deletes the ticket.
-	Delete(t *testing.T, key string)
 	// RateLimitNext makes the fake's next answer a rate limit asking to retry
 	// after the given duration.
 	RateLimitNext(t *testing.T, retryAfter time.Duration)
@@ -243,6 +241,12 @@ func (st suite) closures(t *testing.T, fx Fixture) {
 	}
 }
 
+// Deleter is a Fixture that can delete a ticket; the fixture of a tracker
+// with FeatureLeaveReason must be one.
+type Deleter interface {
+	Delete(t *testing.T, key string)
+}
+
 // Reassigner is a Fixture that can give a ticket to another account (as a
 // person reassigning it would).
 type Reassigner interface {
@@ -260,7 +264,11 @@ func (st suite) leaveReasons(t *testing.T, fx Fixture) {
 	deleted := fx.Seed(t, Seed{Summary: "deleted"})
 	fx.Resolve(t, done)
 	fx.Unassign(t, gone)
-	fx.Delete(t, deleted)
+	d, ok := fx.(Deleter)
+	if !ok {
+		t.Fatalf("%T: a tracker that explains why tickets left needs a fixture that can delete them (trackertest.Deleter)", fx)
+	}
+	d.Delete(t, deleted)
 	want := map[string]string{scoped: trackers.LeftOutOfScope, done: trackers.LeftResolved, gone: trackers.LeftUnassigned, deleted: trackers.LeftDeleted}
 	if ra, ok := fx.(Reassigner); ok {
 		other := fx.Seed(t, Seed{Summary: "given to someone else"})

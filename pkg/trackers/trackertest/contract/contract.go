@@ -42,6 +42,8 @@ const (
 	ConfluenceV1Search = "confluence-v1-search"
 	ConfluenceV2Pages  = "confluence-v2-pages"
 	AzureDevOps        = "azure-devops"
+	PagerDuty          = "pagerduty"
+	BitbucketCloud     = "bitbucket-cloud"
 )
 
 // shapeSystems says which tracker package's testdata holds each shape: a
@@ -53,6 +55,8 @@ var shapeSystems = map[string]string{
 	ConfluenceV1Search: "confluence",
 	ConfluenceV2Pages:  "confluence",
 	AzureDevOps:        "azuredevops",
+	PagerDuty:          "pagerduty",
+	BitbucketCloud:     "bitbucket",
 }
 
 // shapePath finds a shape's file from this source file's directory

@@ -34,6 +34,8 @@ const (
 	System_SYSTEM_CONFLUENCE  System = 4
 	// Azure DevOps Boards (Services, or Server with a base URL).
 	System_SYSTEM_AZURE_DEVOPS System = 5
+	System_SYSTEM_BITBUCKET    System = 6
+	System_SYSTEM_PAGERDUTY    System = 7
 )
 
 // Enum value maps for System.
@@ -45,6 +47,8 @@ var (
 		3: "SYSTEM_GITLAB",
 		4: "SYSTEM_CONFLUENCE",
 		5: "SYSTEM_AZURE_DEVOPS",
+		6: "SYSTEM_BITBUCKET",
+		7: "SYSTEM_PAGERDUTY",
 	}
 	System_value = map[string]int32{
 		"SYSTEM_UNSPECIFIED":  0,
@@ -53,6 +57,8 @@ var (
 		"SYSTEM_GITLAB":       3,
 		"SYSTEM_CONFLUENCE":   4,
 		"SYSTEM_AZURE_DEVOPS": 5,
+		"SYSTEM_BITBUCKET":    6,
+		"SYSTEM_PAGERDUTY":    7,
 	}
 )
 
@@ -580,6 +586,10 @@ type Connector struct {
 	// WRITEBACK_ZONE=<zone> writes its results back. Empty: the central site.
 	// Lowercase letters, digits and '-', at most 32.
 	Zone string `protobuf:"bytes,22,opt,name=zone,proto3" json:"zone,omitempty"`
+	// Bitbucket Cloud: also discover open pull requests where the account is
+	// a reviewer, as review tickets (always on when the repository has no
+	// issue tracker).
+	ReviewPullRequests bool `protobuf:"varint,28,opt,name=review_pull_requests,json=reviewPullRequests,proto3" json:"review_pull_requests,omitempty"`
 	// Output only.
 	Credential *CredentialInfo        `protobuf:"bytes,30,opt,name=credential,proto3" json:"credential,omitempty"`
 	Status     *ConnectorStatus       `protobuf:"bytes,31,opt,name=status,proto3" json:"status,omitempty"`
@@ -775,6 +785,13 @@ func (x *Connector) GetZone() string {
 	return ""
 }
 
+func (x *Connector) GetReviewPullRequests() bool {
+	if x != nil {
+		return x.ReviewPullRequests
+	}
+	return false
+}
+
 func (x *Connector) GetCredential() *CredentialInfo {
 	if x != nil {
 		return x.Credential
@@ -838,7 +855,7 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"last_error\x18\x03 \x01(\tR\tlastError\x12#\n" +
 	"\rtickets_known\x18\x04 \x01(\x03R\fticketsKnown\x12@\n" +
 	"\x0enext_poll_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fnextPollTime\x122\n" +
-	"\alate_by\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x06lateBy\"\x82\t\n" +
+	"\alate_by\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x06lateBy\"\xb4\t\n" +
 	"\tConnector\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
 	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\x12;\n" +
@@ -865,7 +882,8 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\rca_bundle_pem\x18\x13 \x01(\tR\vcaBundlePem\x12\"\n" +
 	"\rclose_on_done\x18\x14 \x01(\bR\vcloseOnDone\x12\x1b\n" +
 	"\tfull_text\x18\x15 \x01(\bR\bfullText\x12\x12\n" +
-	"\x04zone\x18\x16 \x01(\tR\x04zone\x12?\n" +
+	"\x04zone\x18\x16 \x01(\tR\x04zone\x120\n" +
+	"\x14review_pull_requests\x18\x1c \x01(\bR\x12reviewPullRequests\x12?\n" +
 	"\n" +
 	"credential\x18\x1e \x01(\v2\x1f.connectorhub.v1.CredentialInfoR\n" +
 	"credential\x128\n" +
@@ -874,14 +892,16 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18! \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\" \x01(\tR\x04etag*\x87\x01\n" +
+	"\x04etag\x18\" \x01(\tR\x04etag*\xb3\x01\n" +
 	"\x06System\x12\x16\n" +
 	"\x12SYSTEM_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vSYSTEM_JIRA\x10\x01\x12\x11\n" +
 	"\rSYSTEM_GITHUB\x10\x02\x12\x11\n" +
 	"\rSYSTEM_GITLAB\x10\x03\x12\x15\n" +
 	"\x11SYSTEM_CONFLUENCE\x10\x04\x12\x17\n" +
-	"\x13SYSTEM_AZURE_DEVOPS\x10\x05*Z\n" +
+	"\x13SYSTEM_AZURE_DEVOPS\x10\x05\x12\x14\n" +
+	"\x10SYSTEM_BITBUCKET\x10\x06\x12\x14\n" +
+	"\x10SYSTEM_PAGERDUTY\x10\a*Z\n" +
 	"\n" +
 	"Deployment\x12\x1a\n" +
 	"\x16DEPLOYMENT_UNSPECIFIED\x10\x00\x12\x14\n" +

@@ -312,7 +312,9 @@ type Ticket struct {
 	// PROJ-12 on Jira, owner/repo#12 on GitHub, group/project#12 on GitLab
 	// (the project as the connector names it: a GitLab connector that names
 	// its project by numeric id has keys 4711#12). Every system states its
-	// form here. The same key names the ticket in every other event.
+	// form here. PagerDuty: the incident id (PT4KHLK). Bitbucket Cloud:
+	// workspace/repo#12 for an issue, workspace/repo!7 for a pull request
+	// under review. The same key names the ticket in every other event.
 	Key                 string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
 	Url                 string                 `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
 	Summary             string                 `protobuf:"bytes,5,opt,name=summary,proto3" json:"summary,omitempty"`

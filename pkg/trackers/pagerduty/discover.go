@@ -1,0 +1,277 @@
+package pagerduty
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	json "github.com/goccy/go-json"
+
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+)
+
+// Discovery windows. PagerDuty's since/until filter on an incident's
+// creation time and refuse a range longer than six months, so a listing
+// walks back from now in windows of windowSpan, maxWindows of them: open
+// incidents created more than maxWindows×windowSpan ago (358 days) are not
+// discovered. An incremental query cannot narrow by creation time (an old
+// incident may have just changed), so it lists the same windows and keeps
+// the incidents updated since the cursor; the set of open incidents of one
+// user is small, and an idle cycle costs maxWindows requests, far below
+// PagerDuty's 960 requests per minute per key.
+const (
+	windowSpan = 179 * 24 * time.Hour
+	maxWindows = 2
+	// PageSize is PagerDuty's largest incident page (limit).
+	PageSize = 100
+)
+
+var nowUTC = func() time.Time { return time.Now().UTC() }
+
+func windowStart(until time.Time) time.Time { return until.Add(-windowSpan) }
+
+// listQuery is GET /incidents for one user's open incidents created in
+// [since, until), one page at offset.
+func listQuery(userID string, since, until time.Time, offset, limit int) url.Values {
+	q := url.Values{}
+	q.Set("user_ids[]", userID)
+	q.Add("statuses[]", "triggered")
+	q.Add("statuses[]", "acknowledged")
+	q.Set("since", since.UTC().Format(time.RFC3339))
+	q.Set("until", until.UTC().Format(time.RFC3339))
+	q.Set("offset", strconv.Itoa(offset))
+	q.Set("limit", strconv.Itoa(limit))
+	q.Set("time_zone", "UTC")
+	return q
+}
+
+// pageToken is where a listing stands: the anchor time every window counts
+// back from (fixed for the whole listing), the window and the offset in it.
+type pageToken struct {
+	anchor time.Time
+	window int
+	offset int
+}
+
+func (p pageToken) String() string {
+	return fmt.Sprintf("%d:%d:%d", p.anchor.Unix(), p.window, p.offset)
+}
+
+func parseToken(s string) (pageToken, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 {
+		return pageToken{}, fmt.Errorf("%w: page token %q", trackers.ErrInvalidConfig, s)
+	}
+	var n [3]int64
+	for i, p := range parts {
+		v, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || v < 0 {
+			return pageToken{}, fmt.Errorf("%w: page token %q", trackers.ErrInvalidConfig, s)
+		}
+		n[i] = v
+	}
+	return pageToken{anchor: time.Unix(n[0], 0).UTC(), window: int(n[1]), offset: int(n[2])}, nil
+}
+
+// Discover lists the open (triggered, acknowledged) incidents assigned to
+// the connector's user, one PagerDuty page per call.
+func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.DiscoveryQuery) (trackers.DiscoveryPage, error) {
+	acc, err := accountOf(ctx, s)
+	if err != nil {
+		return trackers.DiscoveryPage{}, err
+	}
+	tok := pageToken{anchor: nowUTC().Truncate(time.Second).Add(time.Second)}
+	if q.PageToken != "" {
+		if tok, err = parseToken(q.PageToken); err != nil {
+			return trackers.DiscoveryPage{}, err
+		}
+	}
+	var out trackers.DiscoveryPage
+	for {
+		until := tok.anchor.Add(-time.Duration(tok.window) * windowSpan)
+		var page incidentList
+		what := "incidents of user " + acc.userID
+		if err := call(ctx, s, http.MethodGet, "incidents", listQuery(acc.userID, windowStart(until), until, tok.offset, PageSize), nil, &page, "", what); err != nil {
+			return trackers.DiscoveryPage{}, err
+		}
+		for _, in := range page.Incidents {
+			if in.ID == "" {
+				return trackers.DiscoveryPage{}, fmt.Errorf("%w: %s: an incident without id", trackers.ErrMalformedResponse, what)
+			}
+			if !q.Since.IsZero() && in.UpdatedAt.Before(q.Since) {
+				continue
+			}
+			if q.Full && in.Body == nil {
+				full, err := t.withBody(ctx, s, in)
+				if err != nil {
+					if errors.Is(err, trackers.ErrTicketNotFound) {
+						continue // gone between the listing and the read
+					}
+					return trackers.DiscoveryPage{}, err
+				}
+				in = full
+			}
+			out.Tickets = append(out.Tickets, ticketOf(in))
+		}
+		switch {
+		case page.More && len(page.Incidents) > 0:
+			tok.offset += len(page.Incidents)
+		case tok.window+1 < maxWindows:
+			tok.window, tok.offset = tok.window+1, 0
+		default:
+			return out, nil
+		}
+		// One PagerDuty page per call, except that windows with nothing to
+		// return are skipped within the call.
+		if len(out.Tickets) > 0 || len(page.Incidents) > 0 {
+			out.NextPageToken = tok.String()
+			return out, nil
+		}
+	}
+}
+
+// withBody returns the incident with its body: from the session's cache
+// when the incident has not changed since it was read, else GET.
+func (t Tracker) withBody(ctx context.Context, s *trackers.Session, in incident) (incident, error) {
+	c := connFor(s)
+	stamp := in.UpdatedAt.UTC().Format(time.RFC3339Nano)
+	c.mu.Lock()
+	cb, ok := c.bodies[in.ID]
+	c.mu.Unlock()
+	if ok && cb.updated == stamp {
+		in.Body = &struct {
+			Details json.RawMessage `json:"details"`
+		}{Details: cb.details}
+		return in, nil
+	}
+	full, err := t.getIncident(ctx, s, in.ID)
+	if err != nil {
+		return incident{}, err
+	}
+	if full.Body != nil {
+		c.mu.Lock()
+		if c.bodies == nil || len(c.bodies) >= maxCachedBodies {
+			c.bodies = map[string]cachedBody{}
+		}
+		c.bodies[in.ID] = cachedBody{updated: full.UpdatedAt.UTC().Format(time.RFC3339Nano), details: full.Body.Details}
+		c.mu.Unlock()
+	}
+	return full, nil
+}
+
+// GetTicket reads one incident (its body too).
+func (t Tracker) GetTicket(ctx context.Context, s *trackers.Session, key string) (trackers.Ticket, error) {
+	in, err := t.getIncident(ctx, s, key)
+	if err != nil {
+		return trackers.Ticket{}, err
+	}
+	return ticketOf(in), nil
+}
+
+func (Tracker) getIncident(ctx context.Context, s *trackers.Session, id string) (incident, error) {
+	if !incidentID.MatchString(id) {
+		return incident{}, fmt.Errorf("%w: %q is not a PagerDuty incident id", trackers.ErrTicketNotFound, id)
+	}
+	var out struct {
+		Incident incident `json:"incident"`
+	}
+	what := "incident " + id
+	err := call(ctx, s, http.MethodGet, "incidents/"+id, nil, nil, &out, "", what)
+	switch {
+	case errors.Is(err, errNotFound):
+		return incident{}, fmt.Errorf("%w: %w", trackers.ErrTicketNotFound, err)
+	case err != nil:
+		return incident{}, err
+	case out.Incident.ID == "":
+		return incident{}, fmt.Errorf("%w: %s without id", trackers.ErrMalformedResponse, what)
+	}
+	return out.Incident, nil
+}
+
+func userOf(r *reference) trackers.User {
+	if r == nil {
+		return trackers.User{}
+	}
+	name := r.Name
+	if name == "" {
+		name = r.Summary
+	}
+	return trackers.User{ID: r.ID, DisplayName: name, Email: r.Email}
+}
+
+// ticketOf maps an incident. PagerDuty has no labels: the service, the
+// priority and the urgency stand in for them. The reporter is what
+// triggered the incident when PagerDuty says so, else its service.
+func ticketOf(in incident) trackers.Ticket {
+	tk := trackers.Ticket{
+		Key:     in.ID,
+		URL:     in.HTMLURL,
+		Summary: in.Title,
+		Status:  in.Status,
+		Created: in.CreatedAt,
+		Updated: in.UpdatedAt,
+	}
+	if tk.Summary == "" {
+		tk.Summary = in.Summary
+	}
+	if in.Service != nil && in.Service.Summary != "" {
+		tk.Labels = append(tk.Labels, in.Service.Summary)
+		tk.Components = []string{in.Service.Summary}
+	}
+	if in.Priority != nil && in.Priority.Summary != "" {
+		tk.Priority = in.Priority.Summary
+		tk.Labels = append(tk.Labels, in.Priority.Summary)
+	}
+	if in.Urgency != "" {
+		tk.Labels = append(tk.Labels, "urgency:"+in.Urgency)
+		if tk.Priority == "" {
+			tk.Priority = in.Urgency
+		}
+	}
+	if len(in.Assignments) > 0 {
+		tk.Assignee = userOf(&in.Assignments[0].Assignee)
+	}
+	if in.FirstTrigger != nil && in.FirstTrigger.Agent != nil {
+		tk.Reporter = userOf(in.FirstTrigger.Agent)
+	} else {
+		tk.Reporter = userOf(in.Service)
+	}
+	if in.Body != nil {
+		tk.DescriptionMarkdown = details(in.Body.Details)
+		tk.DescriptionText = tk.DescriptionMarkdown
+	}
+	return tk
+}
+
+// details renders body.details (an object in PagerDuty's schema, a string
+// in older incidents): a string, or an object holding only one text, as the
+// text; anything else as indented JSON.
+func details(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var obj map[string]any
+	if json.Unmarshal(raw, &obj) == nil {
+		// A text under one of the usual keys is the description.
+		for _, k := range []string{"description", "details", "summary"} {
+			if v, ok := obj[k].(string); ok && len(obj) == 1 {
+				return v
+			}
+		}
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return string(raw)
+	}
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return string(b)
+}

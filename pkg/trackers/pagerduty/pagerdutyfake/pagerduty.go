@@ -1,0 +1,497 @@
+// Package pagerdutyfake is an in-memory fake of PagerDuty's REST API v2:
+// users with API keys (user keys, and account keys that have no user),
+// services, incidents with assignments, status and notes.
+//
+// It serves what connectorhub uses: GET /users/me, GET /incidents (user_ids[],
+// statuses[], since/until on the creation time with PagerDuty's six-month
+// limit, offset/limit paging with "more"), GET and PUT /incidents/{id}
+// (acknowledge, resolve; the From header required), and the incident notes
+// (list, create; From required). Faults (429 with ratelimit-* headers, 5xx,
+// slow, malformed) are served in front of it all.
+package pagerdutyfake
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	json "github.com/goccy/go-json"
+
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/fakehttp"
+	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/faults"
+)
+
+// MaxRange is the longest since/until range PagerDuty accepts.
+const MaxRange = 6 * 31 * 24 * time.Hour
+
+// User is a PagerDuty user.
+type User struct {
+	ID, Name, Email string
+	Role            string // "user" when empty
+}
+
+// Key is an API key: a user key acts as UserID, an account key ("" UserID)
+// as nobody (GET /users/me refuses it).
+type Key struct {
+	Value, UserID string
+}
+
+// Service is a PagerDuty service.
+type Service struct{ ID, Name string }
+
+// Incident is an incident to seed.
+type Incident struct {
+	Title, Details string
+	ServiceID      string
+	Assignees      []string // user ids
+	Status         string   // "triggered" when empty
+	Urgency        string   // "high" when empty
+	Created        time.Time
+	Updated        time.Time
+}
+
+// Note is an incident note.
+type Note struct {
+	ID, UserID, Content string
+	Created             time.Time
+}
+
+type incidentState struct {
+	Incident
+	id     string
+	number int
+	notes  []Note
+}
+
+// Options configure the fake.
+type Options struct {
+	Users     []User
+	Keys      []Key
+	Services  []Service
+	Incidents []Incident
+	// MaxLimit caps limit (PagerDuty caps it at 100).
+	MaxLimit int
+	// Subdomain names the account in html_url links ("acme" when empty).
+	Subdomain string
+}
+
+// Server is a fake PagerDuty; it is an http.Handler.
+type Server struct {
+	Faults faults.Injector
+
+	mux      *http.ServeMux
+	requests fakehttp.Counter
+	opts     Options
+
+	mu        sync.Mutex
+	users     map[string]User
+	keys      map[string]Key
+	services  map[string]Service
+	incidents []*incidentState
+	lastNote  int
+}
+
+// New returns a fake with the given accounts and incidents.
+func New(opts Options) *Server {
+	if opts.MaxLimit <= 0 || opts.MaxLimit > 100 {
+		opts.MaxLimit = 100
+	}
+	if opts.Subdomain == "" {
+		opts.Subdomain = "acme"
+	}
+	s := &Server{mux: http.NewServeMux(), opts: opts, users: map[string]User{}, keys: map[string]Key{}, services: map[string]Service{}}
+	for _, u := range opts.Users {
+		if u.Role == "" {
+			u.Role = "user"
+		}
+		s.users[u.ID] = u
+	}
+	for _, k := range opts.Keys {
+		s.keys[k.Value] = k
+	}
+	for _, sv := range opts.Services {
+		s.services[sv.ID] = sv
+	}
+	for _, in := range opts.Incidents {
+		s.AddIncident(in)
+	}
+	s.mux.HandleFunc("GET /users/me", s.me)
+	s.mux.HandleFunc("GET /incidents", s.list)
+	s.mux.HandleFunc("GET /incidents/{id}", s.get)
+	s.mux.HandleFunc("PUT /incidents/{id}", s.update)
+	s.mux.HandleFunc("GET /incidents/{id}/notes", s.listNotes)
+	s.mux.HandleFunc("POST /incidents/{id}/notes", s.createNote)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { pdErr(w, http.StatusNotFound, 2100, "Not Found") })
+	return s
+}
+
+// ServeHTTP counts the request, serves faults first, then the fake API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.requests.Wrap(s.Faults.Wrap(s.mux)).ServeHTTP(w, r)
+}
+
+// Start serves the fake on 127.0.0.1 until the test ends and returns its URL.
+func (s *Server) Start(tb testing.TB, middleware ...func(http.Handler) http.Handler) string {
+	return fakehttp.Start(tb, s, middleware...)
+}
+
+// Requests is the number of requests received (faults included).
+func (s *Server) Requests() int { return s.requests.Count() }
+
+// AddIncident adds an incident and returns its id.
+func (s *Server) AddIncident(in Incident) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now().UTC().Truncate(time.Second)
+	if in.Status == "" {
+		in.Status = "triggered"
+	}
+	if in.Urgency == "" {
+		in.Urgency = "high"
+	}
+	if in.Updated.IsZero() {
+		in.Updated = now
+	}
+	if in.Created.IsZero() || in.Created.After(in.Updated) {
+		in.Created = in.Updated
+	}
+	n := len(s.incidents) + 1
+	st := &incidentState{Incident: in, number: n, id: fmt.Sprintf("PINC%04d", n)}
+	s.incidents = append(s.incidents, st)
+	return st.id
+}
+
+func (s *Server) find(id string) *incidentState {
+	for _, in := range s.incidents {
+		if in.id == id {
+			return in
+		}
+	}
+	return nil
+}
+
+// Edit changes an incident under the lock (tests: touch, resolve, unassign).
+func (s *Server) Edit(id string, f func(*Incident)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := s.find(id)
+	if in == nil {
+		return false
+	}
+	f(&in.Incident)
+	return true
+}
+
+// Incident returns an incident as it is now.
+func (s *Server) Incident(id string) (Incident, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := s.find(id)
+	if in == nil {
+		return Incident{}, false
+	}
+	return in.Incident, true
+}
+
+// Notes returns an incident's notes.
+func (s *Server) Notes(id string) []Note {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if in := s.find(id); in != nil {
+		return slices.Clone(in.notes)
+	}
+	return nil
+}
+
+// AddNote adds a note as userID.
+func (s *Server) AddNote(id, userID, content string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if in := s.find(id); in != nil {
+		s.lastNote++
+		n := Note{ID: fmt.Sprintf("PNOTE%03d", s.lastNote), UserID: userID, Content: content, Created: time.Now().UTC().Truncate(time.Second)}
+		in.notes = append(in.notes, n)
+		in.Updated = n.Created // as a note added through the API does
+	}
+}
+
+// RateLimitNext answers the next request 429 as PagerDuty does: the
+// ratelimit-* headers (ratelimit-reset in seconds) and an error body.
+func (s *Server) RateLimitNext(retryAfter time.Duration) {
+	h := http.Header{}
+	h.Set("Ratelimit-Limit", "960")
+	h.Set("Ratelimit-Remaining", "0")
+	h.Set("Ratelimit-Reset", strconv.Itoa(int(retryAfter.Round(time.Second)/time.Second)))
+	s.Faults.Add(faults.Fault{Status: http.StatusTooManyRequests, Header: h, Body: `{"error":{"message":"Rate Limit Exceeded","code":2020}}`})
+}
+
+// ServerErrorNext answers the next n requests 500.
+func (s *Server) ServerErrorNext(n int) {
+	s.Faults.Fail(n, http.StatusInternalServerError, `{"error":{"message":"Internal Server Error","code":2000}}`)
+}
+
+// MalformedNext answers the next request with a body cut short.
+func (s *Server) MalformedNext() {
+	s.Faults.Fail(1, http.StatusOK, `{"incidents":[{"id":"PINC0001","title":"trunc`)
+}
+
+// SlowNext delays the next request by d before answering it normally.
+func (s *Server) SlowNext(d time.Duration) { s.Faults.Add(faults.Fault{Delay: d}) }
+
+func pdErr(w http.ResponseWriter, code, pdCode int, msg string, errs ...string) {
+	body := map[string]any{"message": msg, "code": pdCode}
+	if len(errs) > 0 {
+		body["errors"] = errs
+	}
+	fakehttp.JSON(w, code, map[string]any{"error": body})
+}
+
+// auth reads "Authorization: Token token=<key>".
+func (s *Server) auth(w http.ResponseWriter, r *http.Request) (Key, bool) {
+	v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Token token=")
+	k, known := s.keys[strings.TrimSpace(v)]
+	if !ok || !known {
+		pdErr(w, http.StatusUnauthorized, 2006, "Authentication required")
+		return Key{}, false
+	}
+	return k, true
+}
+
+// from reads the From header of a write: a known user's email.
+func (s *Server) from(w http.ResponseWriter, r *http.Request) (User, bool) {
+	email := r.Header.Get("From")
+	for _, u := range s.users {
+		if email != "" && strings.EqualFold(u.Email, email) {
+			if slices.Contains([]string{"observer", "read_only_user", "read_only_limited_user", "restricted_access"}, u.Role) {
+				pdErr(w, http.StatusForbidden, 2010, "Access Denied")
+				return User{}, false
+			}
+			return u, true
+		}
+	}
+	pdErr(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "You must specify a user's email address in the \"From\" header to perform this action")
+	return User{}, false
+}
+
+func (s *Server) base(r *http.Request) string { return fakehttp.BaseURL(r) }
+func (s *Server) web() string                 { return "https://" + s.opts.Subdomain + ".pagerduty.com" }
+
+func (s *Server) userRef(r *http.Request, id string) map[string]any {
+	u := s.users[id]
+	return map[string]any{"id": id, "type": "user_reference", "summary": u.Name, "self": s.base(r) + "/users/" + id, "html_url": s.web() + "/users/" + id}
+}
+
+func (s *Server) userJSON(r *http.Request, u User) map[string]any {
+	return map[string]any{"id": u.ID, "type": "user", "summary": u.Name, "name": u.Name, "email": u.Email, "role": u.Role,
+		"time_zone": "Etc/UTC", "self": s.base(r) + "/users/" + u.ID, "html_url": s.web() + "/users/" + u.ID}
+}
+
+func (s *Server) incidentJSON(r *http.Request, in *incidentState, withBody bool) map[string]any {
+	sv := s.services[in.ServiceID]
+	assignments := []map[string]any{}
+	for _, a := range in.Assignees {
+		assignments = append(assignments, map[string]any{"at": in.Created.Format(time.RFC3339), "assignee": s.userRef(r, a)})
+	}
+	out := map[string]any{
+		"id": in.id, "type": "incident", "summary": fmt.Sprintf("[#%d] %s", in.number, in.Title),
+		"self": s.base(r) + "/incidents/" + in.id, "html_url": s.web() + "/incidents/" + in.id,
+		"incident_number": in.number, "title": in.Title, "status": in.Status, "urgency": in.Urgency,
+		"created_at": in.Created.Format(time.RFC3339), "updated_at": in.Updated.Format(time.RFC3339),
+		"last_status_change_at": in.Updated.Format(time.RFC3339),
+		"incident_key":          fmt.Sprintf("key-%d", in.number),
+		"service": map[string]any{"id": sv.ID, "type": "service_reference", "summary": sv.Name,
+			"self": s.base(r) + "/services/" + sv.ID, "html_url": s.web() + "/service-directory/" + sv.ID},
+		"assignments":  assignments,
+		"assigned_via": "escalation_policy",
+		"is_mergeable": true,
+	}
+	if withBody {
+		// body.details is an object in PagerDuty's schema; the fake keeps
+		// the text under "description".
+		out["body"] = map[string]any{"type": "incident_body", "details": map[string]any{"description": in.Details}}
+	}
+	return out
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.auth(w, r)
+	if !ok {
+		return
+	}
+	if k.UserID == "" {
+		pdErr(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "This endpoint requires a user-level API token")
+		return
+	}
+	fakehttp.JSON(w, http.StatusOK, map[string]any{"user": s.userJSON(r, s.users[k.UserID])})
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.auth(w, r); !ok {
+		return
+	}
+	q := r.URL.Query()
+	now := time.Now().UTC()
+	since, until := now.Add(-30*24*time.Hour), now
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &since}, {"until", &until}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				pdErr(w, http.StatusBadRequest, 2001, "Invalid Input Provided", p.name+" is not a date")
+				return
+			}
+			*p.dst = t
+		}
+	}
+	if q.Get("date_range") != "all" && until.Sub(since) > MaxRange {
+		pdErr(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "The maximum range allowed is 6 months")
+		return
+	}
+	offset, _ := strconv.Atoi(q.Get("offset"))
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	if limit <= 0 {
+		limit = 25
+	}
+	limit = min(limit, s.opts.MaxLimit)
+	users, statuses := q["user_ids[]"], q["statuses[]"]
+	var match []*incidentState
+	for _, in := range s.incidents {
+		if len(users) > 0 && !slices.ContainsFunc(in.Assignees, func(a string) bool { return slices.Contains(users, a) }) {
+			continue
+		}
+		if len(statuses) > 0 && !slices.Contains(statuses, in.Status) {
+			continue
+		}
+		if q.Get("date_range") != "all" && (in.Created.Before(since) || !in.Created.Before(until)) {
+			continue
+		}
+		match = append(match, in)
+	}
+	page := []map[string]any{}
+	for i := offset; i < len(match) && i < offset+limit; i++ {
+		page = append(page, s.incidentJSON(r, match[i], false))
+	}
+	fakehttp.JSON(w, http.StatusOK, map[string]any{"incidents": page, "offset": offset, "limit": limit, "more": offset+limit < len(match), "total": nil})
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.auth(w, r); !ok {
+		return
+	}
+	in := s.find(r.PathValue("id"))
+	if in == nil {
+		pdErr(w, http.StatusNotFound, 2100, "Not Found")
+		return
+	}
+	fakehttp.JSON(w, http.StatusOK, map[string]any{"incident": s.incidentJSON(r, in, true)})
+}
+
+func (s *Server) update(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.auth(w, r); !ok {
+		return
+	}
+	if _, ok := s.from(w, r); !ok {
+		return
+	}
+	in := s.find(r.PathValue("id"))
+	if in == nil {
+		pdErr(w, http.StatusNotFound, 2100, "Not Found")
+		return
+	}
+	var body struct {
+		Incident struct {
+			Type   string `json:"type"`
+			Status string `json:"status"`
+			Title  string `json:"title"`
+		} `json:"incident"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Incident.Type == "" {
+		pdErr(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "incident type is required")
+		return
+	}
+	switch st := body.Incident.Status; {
+	case st == "":
+	case in.Status == "resolved" && st != "resolved":
+		pdErr(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "Incident Already Resolved")
+		return
+	case st == "acknowledged", st == "resolved":
+		in.Status = st
+	default:
+		pdErr(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "status must be acknowledged or resolved")
+		return
+	}
+	if body.Incident.Title != "" {
+		in.Title = body.Incident.Title
+	}
+	in.Updated = time.Now().UTC().Truncate(time.Second)
+	fakehttp.JSON(w, http.StatusOK, map[string]any{"incident": s.incidentJSON(r, in, false)})
+}
+
+func (s *Server) noteJSON(r *http.Request, n Note) map[string]any {
+	return map[string]any{"id": n.ID, "user": s.userRef(r, n.UserID), "channel": map[string]any{"summary": "The PagerDuty website or APIs"},
+		"content": n.Content, "created_at": n.Created.Format(time.RFC3339)}
+}
+
+func (s *Server) listNotes(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.auth(w, r); !ok {
+		return
+	}
+	in := s.find(r.PathValue("id"))
+	if in == nil {
+		pdErr(w, http.StatusNotFound, 2100, "Not Found")
+		return
+	}
+	out := []map[string]any{}
+	for _, n := range in.notes {
+		out = append(out, s.noteJSON(r, n))
+	}
+	fakehttp.JSON(w, http.StatusOK, map[string]any{"notes": out})
+}
+
+func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.auth(w, r); !ok {
+		return
+	}
+	u, ok := s.from(w, r)
+	if !ok {
+		return
+	}
+	in := s.find(r.PathValue("id"))
+	if in == nil {
+		pdErr(w, http.StatusNotFound, 2100, "Not Found")
+		return
+	}
+	var body struct {
+		Note struct {
+			Content string `json:"content"`
+		} `json:"note"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Note.Content == "" {
+		pdErr(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "note content is required")
+		return
+	}
+	s.lastNote++
+	n := Note{ID: fmt.Sprintf("PNOTE%03d", s.lastNote), UserID: u.ID, Content: body.Note.Content, Created: time.Now().UTC().Truncate(time.Second)}
+	in.notes = append(in.notes, n)
+	in.Updated = n.Created
+	fakehttp.JSON(w, http.StatusOK, map[string]any{"note": s.noteJSON(r, n)})
+}

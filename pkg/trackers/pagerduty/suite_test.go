@@ -1,0 +1,309 @@
+package pagerduty_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/pagerduty"
+	"github.com/connectorhub/connectorhub/pkg/trackers/pagerduty/pagerdutyfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest"
+	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/contract"
+)
+
+const (
+	pdUserKey    = "u+suiteUserKey5ecret"
+	pdAccountKey = "acct-suiteKey5ecret"
+	pdReaderKey  = "u+readerKey5ecret"
+	pdPageSize   = 2
+)
+
+type pdFixture struct {
+	fake *pagerdutyfake.Server
+	url  string
+	conn connector.Connector
+}
+
+func newPDFixture(t *testing.T) *pdFixture { return newPDFixtureChecked(t, true) }
+
+// newPDFixtureChecked starts the fake; checked wraps it in the contract
+// validator (off for tests that inject malformed answers on purpose).
+func newPDFixtureChecked(t *testing.T, checked bool) *pdFixture {
+	t.Helper()
+	fake := pagerdutyfake.New(pagerdutyfake.Options{
+		Users: []pagerdutyfake.User{
+			{ID: "PAGENT1", Name: "Agent Smith", Email: "agent@example.com"},
+			{ID: "PRITA01", Name: "Rita Reporter", Email: "rita@example.com"},
+			{ID: "PREAD01", Name: "Read Only", Email: "ro@example.com", Role: "read_only_user"},
+		},
+		Keys:     []pagerdutyfake.Key{{Value: pdUserKey, UserID: "PAGENT1"}, {Value: pdAccountKey}, {Value: pdReaderKey, UserID: "PREAD01"}},
+		Services: []pagerdutyfake.Service{{ID: "PSVC001", Name: "agent"}, {ID: "PSVC002", Name: "checkout"}},
+		MaxLimit: pdPageSize,
+	})
+	v := contract.NewValidator(contract.MustLoad(contract.PagerDuty), contract.Options{})
+	t.Cleanup(func() {
+		for _, viol := range v.Violations() {
+			t.Errorf("contract: %s", viol)
+		}
+	})
+	mw := []func(http.Handler) http.Handler{v.Middleware}
+	if !checked {
+		mw = nil
+	}
+	url := fake.Start(t, mw...)
+	return &pdFixture{fake: fake, url: url, conn: connector.Connector{ID: "pd-1", System: connector.PagerDuty, Deployment: connector.Cloud, BaseURL: url, AuthMode: connector.AuthBearer}}
+}
+
+func (f *pdFixture) session(t *testing.T, key string, edit ...func(*connector.Connector)) *trackers.Session {
+	t.Helper()
+	c := f.conn
+	for _, e := range edit {
+		e(&c)
+	}
+	s, err := trackers.NewSession(pagerduty.New(), c, connector.NewSecret(key), trackers.Options{Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("session: %v", err)
+	}
+	return s
+}
+
+func (f *pdFixture) Session(t *testing.T) *trackers.Session { return f.session(t, pdUserKey) }
+
+// Seed: PagerDuty has no labels; the first seed label names the service
+// (which the tracker reports as a label).
+func (f *pdFixture) Seed(t *testing.T, s trackertest.Seed) string {
+	in := pagerdutyfake.Incident{Title: s.Summary, Details: s.Description, ServiceID: "PSVC002", Updated: s.Updated, Assignees: []string{"PAGENT1"}}
+	if len(s.Labels) > 0 && s.Labels[0] == "agent" {
+		in.ServiceID = "PSVC001"
+	}
+	if s.Unassigned {
+		in.Assignees = []string{"PRITA01"}
+	}
+	return f.fake.AddIncident(in)
+}
+
+func (f *pdFixture) edit(t *testing.T, key string, fn func(*pagerdutyfake.Incident)) {
+	t.Helper()
+	if !f.fake.Edit(key, fn) {
+		t.Fatalf("no incident %s", key)
+	}
+}
+
+func (f *pdFixture) Touch(t *testing.T, key string, at time.Time) {
+	f.edit(t, key, func(in *pagerdutyfake.Incident) { in.Updated = at })
+}
+
+func (f *pdFixture) Resolve(t *testing.T, key string) {
+	f.edit(t, key, func(in *pagerdutyfake.Incident) { in.Status = "resolved"; in.Updated = time.Now().UTC() })
+}
+
+func (f *pdFixture) Unassign(t *testing.T, key string) {
+	f.edit(t, key, func(in *pagerdutyfake.Incident) { in.Assignees = []string{"PRITA01"}; in.Updated = time.Now().UTC() })
+}
+
+func (f *pdFixture) Status(t *testing.T, key string) string {
+	in, _ := f.fake.Incident(key)
+	return in.Status
+}
+
+func (f *pdFixture) Comments(t *testing.T, key string) []string {
+	var out []string
+	for _, n := range f.fake.Notes(key) {
+		out = append(out, n.Content)
+	}
+	return out
+}
+
+func (f *pdFixture) Subtasks(*testing.T, string) []string        { return nil }
+func (f *pdFixture) PullRequests(*testing.T, string) []string    { return nil }
+func (f *pdFixture) RateLimitNext(_ *testing.T, d time.Duration) { f.fake.RateLimitNext(d) }
+func (f *pdFixture) Requests() int                               { return f.fake.Requests() }
+
+func TestSuite(t *testing.T) {
+	trackertest.Run(t, pagerduty.New(), func(t *testing.T) trackertest.Fixture { return newPDFixture(t) },
+		trackertest.Params{PageSize: pdPageSize, InProgress: "Acknowledged", Done: "Resolved"})
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestDiscoveryWalksWindowsWithinSixMonths(t *testing.T) {
+	f := newPDFixture(t)
+	old := f.fake.AddIncident(pagerdutyfake.Incident{Title: "old but open", Details: "d", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"},
+		Created: time.Now().Add(-250 * 24 * time.Hour), Updated: time.Now().Add(-time.Hour)})
+	tooOld := f.fake.AddIncident(pagerdutyfake.Incident{Title: "beyond the windows", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"},
+		Created: time.Now().Add(-400 * 24 * time.Hour), Updated: time.Now().Add(-time.Hour)})
+	recent := f.fake.AddIncident(pagerdutyfake.Incident{Title: "recent", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"}})
+	s := f.Session(t)
+	got := map[string]bool{}
+	q := trackers.DiscoveryQuery{}
+	for range 20 {
+		page, err := pagerduty.New().Discover(ctx(t), s, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range page.Tickets {
+			got[tk.Key] = true
+		}
+		if page.NextPageToken == "" {
+			break
+		}
+		q.PageToken = page.NextPageToken
+	}
+	if !got[old] || !got[recent] {
+		t.Errorf("listing %v lacks %s (created 250 days ago) or %s", got, old, recent)
+	}
+	if got[tooOld] {
+		t.Errorf("incident created 400 days ago listed, beyond the documented windows")
+	}
+}
+
+func TestWritesSendFromHeaderAndReadOnlyRoleIsRefused(t *testing.T) {
+	f := newPDFixture(t)
+	key := f.fake.AddIncident(pagerdutyfake.Incident{Title: "x", ServiceID: "PSVC002", Assignees: []string{"PAGENT1", "PREAD01"}})
+	if _, err := pagerduty.New().SetStatus(ctx(t), f.Session(t), key, "In Progress"); err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+	if got := f.Status(t, key); got != "acknowledged" {
+		t.Errorf("status %q", got)
+	}
+	_, err := pagerduty.New().SetStatus(ctx(t), f.session(t, pdReaderKey), key, "done")
+	if !errors.Is(err, trackers.ErrUnauthorized) {
+		t.Errorf("read-only user resolving: %v, want ErrUnauthorized", err)
+	}
+}
+
+func TestAccountKeyNeedsUserAndEmail(t *testing.T) {
+	f := newPDFixture(t)
+	key := f.fake.AddIncident(pagerdutyfake.Incident{Title: "x", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"}})
+	_, err := pagerduty.New().Discover(ctx(t), f.session(t, pdAccountKey), trackers.DiscoveryQuery{})
+	if !errors.Is(err, trackers.ErrInvalidConfig) || !strings.Contains(err.Error(), "assignee") {
+		t.Errorf("account key without assignee: %v", err)
+	}
+	s := f.session(t, pdAccountKey, func(c *connector.Connector) { c.Assignee, c.Username = "PAGENT1", "agent@example.com" })
+	page, err := pagerduty.New().Discover(ctx(t), s, trackers.DiscoveryQuery{})
+	if err != nil || len(page.Tickets) != 1 || page.Tickets[0].Key != key {
+		t.Fatalf("account key with assignee: %+v %v", page, err)
+	}
+	if _, err := pagerduty.New().AddComment(ctx(t), s, key, trackers.NewComment{Markdown: "on it"}); err != nil {
+		t.Errorf("note with an account key: %v", err)
+	}
+}
+
+func TestFaultsMapOntoTheRetryRule(t *testing.T) {
+	f := newPDFixtureChecked(t, false)
+	f.fake.AddIncident(pagerdutyfake.Incident{Title: "x", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"}})
+	s := f.Session(t)
+	d := pagerduty.New()
+	if _, err := d.Discover(ctx(t), s, trackers.DiscoveryQuery{}); err != nil { // resolves the account
+		t.Fatal(err)
+	}
+	f.fake.ServerErrorNext(1)
+	if _, err := d.Discover(ctx(t), s, trackers.DiscoveryQuery{}); !errors.Is(err, trackers.ErrTransient) {
+		t.Errorf("500: %v, want ErrTransient", err)
+	}
+	f.fake.MalformedNext()
+	if _, err := d.Discover(ctx(t), s, trackers.DiscoveryQuery{}); !errors.Is(err, trackers.ErrMalformedResponse) {
+		t.Errorf("malformed: %v, want ErrMalformedResponse", err)
+	}
+	f.fake.SlowNext(time.Minute)
+	short, cancel := context.WithTimeout(ctx(t), 200*time.Millisecond)
+	defer cancel()
+	if _, err := d.Discover(short, s, trackers.DiscoveryQuery{}); err == nil {
+		t.Error("slow answer past the deadline: no error")
+	} else if r, _ := trackers.RetryOf(err); r == trackers.RetryNever && !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("slow answer: %v", err)
+	}
+}
+
+func TestConnectionTest(t *testing.T) {
+	f := newPDFixture(t)
+	cases := map[string]struct {
+		key     string
+		edit    func(*connector.Connector)
+		ok      bool
+		failing string
+		hint    string
+	}{
+		"user key":                     {key: pdUserKey, ok: true},
+		"rejected key":                 {key: "nope", failing: trackers.CheckIdentity, hint: "Token token="},
+		"read-only role":               {key: pdReaderKey, failing: trackers.CheckWriteAccess, hint: "Responder"},
+		"account key without user":     {key: pdAccountKey, failing: trackers.CheckIdentity, hint: "assignee"},
+		"account key with user, email": {key: pdAccountKey, edit: func(c *connector.Connector) { c.Assignee, c.Username = "PAGENT1", "agent@example.com" }, ok: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := f.conn
+			if tc.edit != nil {
+				tc.edit(&c)
+			}
+			res, err := trackers.Test(ctx(t), pagerduty.New(), c, connector.NewSecret(tc.key), trackers.Options{Timeout: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.OK != tc.ok {
+				t.Fatalf("ok = %v, checks %+v", res.OK, res.Checks)
+			}
+			for _, ch := range res.Checks {
+				if ch.Name == tc.failing && !ch.OK && strings.Contains(ch.Message, tc.hint) {
+					return
+				}
+			}
+			if tc.failing != "" {
+				t.Errorf("no failing %s check mentioning %q: %+v", tc.failing, tc.hint, res.Checks)
+			}
+		})
+	}
+}
+
+func TestNormalizeKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"PT4KHLK": "PT4KHLK", " PT4KHLK ": "PT4KHLK", "https://acme.pagerduty.com/incidents/PT4KHLK": "PT4KHLK",
+		"pt4khlk": "", "https://acme.pagerduty.com/services/PT4KHLK": "", "#12": "",
+	} {
+		got, err := trackers.NormalizeKey(pagerduty.New(), connector.Connector{}, in)
+		if got != want || (want == "") != errors.Is(err, trackers.ErrInvalidTicketKey) {
+			t.Errorf("NormalizeKey(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+// A full listing reads each incident's body once; an unchanged incident is
+// not read again, a changed one is.
+func TestFullListingReadsOnlyChangedBodies(t *testing.T) {
+	f := newPDFixture(t)
+	a := f.fake.AddIncident(pagerdutyfake.Incident{Title: "a", Details: "first", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"}})
+	f.fake.AddIncident(pagerdutyfake.Incident{Title: "b", Details: "second", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"}})
+	s := f.Session(t)
+	list := func() int {
+		before := f.fake.Requests()
+		q := trackers.DiscoveryQuery{Full: true}
+		for {
+			page, err := pagerduty.New().Discover(ctx(t), s, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.NextPageToken == "" {
+				return f.fake.Requests() - before
+			}
+			q.PageToken = page.NextPageToken
+		}
+	}
+	first := list() // GET /users/me, the listing, two bodies
+	again := list()
+	if again != first-3 {
+		t.Errorf("second full listing made %d requests, the first %d: want the account and two body reads fewer", again, first)
+	}
+	f.Touch(t, a, time.Now().UTC().Add(time.Minute))
+	if third := list(); third != again+1 {
+		t.Errorf("listing after one change made %d requests, want %d (one body read)", third, again+1)
+	}
+}
