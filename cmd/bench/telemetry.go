@@ -218,33 +218,30 @@ func timeDiscovery(ctx context.Context, f fake, n int) (time.Duration, error) {
 	if _, err := connector.NewStore(kv).Create(ctx, c); err != nil {
 		return 0, err
 	}
-	stream, err := js.Stream(ctx, bus.StreamTickets)
+	if err := warmFake(ctx, c); err != nil { // as in discovery.go: the fake's encoding is not timed
+		return 0, err
+	}
+	states, err := newStateWatch(ctx, js)
 	if err != nil {
 		return 0, err
 	}
+	defer states.stop()
 	cfg := poller.DefaultConfig()
 	cfg.ReplicaID, cfg.Tick = "bench", 10*time.Millisecond
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	start := time.Now()
 	go func() {
 		done <- poller.Run(pctx, cfg, poller.Deps{JS: js, Decrypter: plain{}, Logger: slog.New(slog.DiscardHandler), Trackers: all.Registry()})
 	}()
 	defer func() { cancel(); <-done }()
-	for {
-		info, err := stream.Info(ctx)
-		if err != nil {
-			return 0, err
-		}
-		if info.State.Msgs >= uint64(n) {
-			return time.Since(start), nil
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case err := <-done:
-			return 0, fmt.Errorf("poller stopped: %v", err)
-		case <-time.After(2 * time.Millisecond):
-		}
+	// The first cycle's own span, as in discovery.go: read from the poll
+	// state when it changes, not by polling the stream.
+	st, err := states.wait(ctx, c.ID, func(st connector.PollState) bool { return st.Cycles >= 1 })
+	if err != nil {
+		return 0, err
 	}
+	if st.KnownCount < n {
+		return 0, fmt.Errorf("first cycle knows %d tickets, want %d (last error %q)", st.KnownCount, n, st.LastError)
+	}
+	return st.LastSuccess.Sub(st.LastPoll), nil
 }
