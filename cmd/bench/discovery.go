@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -149,7 +150,8 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 	defer env.close()
 	js := env.js
 	f.seed(n, time.Now())
-	ts := httptest.NewServer(f.handler)
+	clock := &firstRequest{next: f.handler}
+	ts := httptest.NewServer(clock)
 	defer ts.Close()
 
 	kv, err := js.KeyValue(ctx, bus.BucketConnectors)
@@ -173,6 +175,7 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 	if err := warmFake(ctx, c); err != nil {
 		return r, fmt.Errorf("warming the fake: %w", err)
 	}
+	clock.arm()
 	states, err := newStateWatch(ctx, js)
 	if err != nil {
 		return r, err
@@ -187,7 +190,6 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 	cfg.ReplicaID, cfg.Tick, cfg.ReconcileEvery = "bench", 10*time.Millisecond, 10
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	start := time.Now()
 	go func() {
 		done <- poller.Run(pctx, cfg, poller.Deps{JS: js, Decrypter: plain{}, Logger: slog.New(slog.DiscardHandler), Trackers: all.Registry()})
 	}()
@@ -203,12 +205,12 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 	if err != nil {
 		return r, err
 	}
-	// The cycle's own span (start to success, as the poller records it):
-	// the process's start, its lease and its first tick are not discovery,
-	// as connecting and creating the stream are not part of the raw figure.
-	r.discover = st.LastSuccess.Sub(st.LastPoll)
-	if r.discover <= 0 || r.discover > time.Since(start) {
-		return r, fmt.Errorf("the first cycle's times are not plausible (last poll %s, last success %s)", st.LastPoll, st.LastSuccess)
+	// From the cycle's first request to the tracker to the last event
+	// stored (the server's timestamp): the poller's start, its lease and
+	// its first tick are not discovery, as connecting and creating the
+	// stream are not part of the raw figure.
+	if r.discover, err = clock.until(ctx, stream); err != nil {
+		return r, err
 	}
 	if st.KnownCount < n {
 		return r, fmt.Errorf("first cycle knows %d tickets, want at least %d (last error %q)", st.KnownCount, n, st.LastError)
@@ -272,6 +274,41 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 	// 3. Raw JetStream publish of n messages of the same size, same server.
 	r.raw, err = rawPublish(ctx, js, n, r.avgBytes)
 	return r, err
+}
+
+// firstRequest passes requests to next and, once armed, notes when the
+// first one arrived: the start of the timed discovery.
+type firstRequest struct {
+	next  http.Handler
+	armed atomic.Bool
+	first atomic.Int64 // unix nanoseconds
+}
+
+func (h *firstRequest) arm() { h.armed.Store(true) }
+
+func (h *firstRequest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.armed.Load() {
+		h.first.CompareAndSwap(0, time.Now().UnixNano())
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+// until is the time from the first request to the last event stored in stream.
+func (h *firstRequest) until(ctx context.Context, stream jetstream.Stream) (time.Duration, error) {
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	last, err := stream.GetMsg(ctx, info.State.LastSeq)
+	if err != nil {
+		return 0, err
+	}
+	first := h.first.Load()
+	d := last.Time.Sub(time.Unix(0, first))
+	if first == 0 || d <= 0 {
+		return 0, fmt.Errorf("no plausible discovery time (first request %d, last event %s)", first, last.Time)
+	}
+	return d, nil
 }
 
 // warmFake lists every ticket of c once through its tracker (nothing is
