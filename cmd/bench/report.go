@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -84,7 +86,7 @@ func (m metric) cell(vs []float64) string {
 }
 
 func (r *report) print(w io.Writer, o options) {
-	fmt.Fprintf(w, "connectorhub bench, %s, %d repetition(s): median (min–max)\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), o.reps)
+	fmt.Fprintf(w, "connectorhub bench, %s, %d repetition(s): median (min–max); %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), o.reps, loadAverage())
 	for _, part := range allParts {
 		t := r.parts[part]
 		if t == nil {
@@ -124,3 +126,17 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// loadAverage is the machine's load average (1, 5, 15 min) as the report
+// states it: on a shared machine the figures depend on it.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "load average unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "load average unknown"
+	}
+	return fmt.Sprintf("load average %s %s %s on %d CPUs", f[0], f[1], f[2], runtime.NumCPU())
+}

@@ -35,7 +35,7 @@ func (p *Poller) ticketEvent(ctx context.Context, kind string, c connector.Conne
 	capBodies(pt, p.cfg.MaxBodyBytes)
 	opts := []bus.PublishOption{
 		bus.WithID(TicketEventID(c.ID, tk.Key, tk.Updated)), bus.WithSource(Source(c.ID)),
-		bus.WithSubject(tk.Key), bus.WithTime(tk.Updated),
+		bus.WithSubject(tk.Key), bus.WithTime(tk.Updated), bus.WithEncoder(encodeTicketEvent),
 	}
 	return fitEvent(pt, p.maxEventBytes(), func(t *chv1.Ticket) (*nats.Msg, error) {
 		if kind == bus.TicketUpdated {
