@@ -41,6 +41,7 @@ func encodeTicketEvent(m proto.Message) ([]byte, error) {
 			e.ticket(ev.Ticket)
 		}
 		e.strings("changedFields", ev.ChangedFields)
+		e.str("actor", ev.Actor)
 		e.close()
 	default:
 		return nil, nil
