@@ -158,7 +158,9 @@ func gitlabSigned(key string, id string, ts time.Time, body []byte) http.Header 
 	return h
 }
 
-func sig(key string, body []byte) string { return "sha256=" + trackers.HMACSHA256Hex([]byte(key), body) }
+func sig(key string, body []byte) string {
+	return "sha256=" + trackers.HMACSHA256Hex([]byte(key), body)
+}
 
 // TestEverySignatureCase sends each kind of delivery in order on one
 // receiver: only the valid, first deliveries reach the bus.
