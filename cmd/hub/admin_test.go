@@ -85,20 +85,7 @@ func TestAdminListenerAfterASandboxCycle(t *testing.T) {
 	// Confluence searched for them.
 	var metrics string
 	scrape := func() string { _, b := get(t, base+"/metrics"); metrics = b; return b }
-	waitFor(t, 45*time.Second, "poll cycles of every system, published tickets and knowledge searches in /metrics", logs, func() bool {
-		m := scrape()
-		for _, s := range []string{"jira", "github", "gitlab"} {
-			if value(m, telemetry.MetricPollCycles, "system", s, "outcome", "ok") < 1 {
-				return false
-			}
-		}
-		// Credentials are listed at most every 15 s: the first scrape may
-		// predate the sandbox's registrations.
-		return value(m, telemetry.MetricTicketsPublished, "system", "jira", "type", "discovered") >= 3 &&
-			value(m, telemetry.MetricKnowledgeSearches, "outcome", "ok") >= 1 &&
-			value(m, telemetry.MetricCredentialAge, "system", "jira") >= 0
-	})
-	for _, want := range []struct {
+	wants := []struct {
 		name   string
 		labels []string
 		min    float64
@@ -114,7 +101,28 @@ func TestAdminListenerAfterASandboxCycle(t *testing.T) {
 		{telemetry.MetricConsumerPending, []string{"consumer", "writeback"}, 0},
 		{telemetry.MetricConsumerAckPending, []string{"consumer", "knowledge"}, 0},
 		{telemetry.MetricCredentialAge, []string{"system", "jira"}, 0},
-	} {
+	}
+	waitFor(t, 45*time.Second, "poll cycles of every system, published tickets and knowledge searches in /metrics", logs, func() bool {
+		m := scrape()
+		for _, s := range []string{"jira", "github", "gitlab"} {
+			if value(m, telemetry.MetricPollCycles, "system", s, "outcome", "ok") < 1 {
+				return false
+			}
+		}
+		// The gauges are read from the poll statuses and consumers a moment
+		// after the cycles that fill them.
+		for _, want := range wants {
+			if value(m, want.name, want.labels...) < want.min {
+				return false
+			}
+		}
+		// Credentials are listed at most every 15 s: the first scrape may
+		// predate the sandbox's registrations.
+		return value(m, telemetry.MetricTicketsPublished, "system", "jira", "type", "discovered") >= 3 &&
+			value(m, telemetry.MetricKnowledgeSearches, "outcome", "ok") >= 1 &&
+			value(m, telemetry.MetricCredentialAge, "system", "jira") >= 0
+	})
+	for _, want := range wants {
 		if v := value(metrics, want.name, want.labels...); v < want.min {
 			t.Errorf("%s%v = %v, want at least %v", want.name, want.labels, v, want.min)
 		}
