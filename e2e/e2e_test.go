@@ -355,7 +355,9 @@ func (s *site) connect(urls string, role bus.Role) *nats.Conn {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	nc, err := nats.Connect(urls, opt, nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	// A role may read replies only on its own inbox prefix (pkg/bus/roles.go):
+	// without it every request (JetStream API calls included) times out.
+	nc, err := nats.Connect(urls, opt, nats.CustomInboxPrefix(role.InboxPrefix()), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	if err != nil {
 		s.t.Fatalf("connect as %s: %v", role, err)
 	}
