@@ -2,7 +2,9 @@
 // Services on dev.azure.com, and Azure DevOps Server with a base URL): WIQL
 // discovery of the work items assigned to the PAT's account, state changes by
 // JSON Patch on System.State, Markdown comments, child work items as
-// sub-tasks and pull requests in Azure Repos.
+// sub-tasks and pull requests in Azure Repos; with the connector's
+// ReviewPullRequests, also the active pull requests where the account is a
+// reviewer, as review tickets (organization/project!id, label "review").
 package azuredevops
 
 import (
