@@ -131,6 +131,19 @@ func (t Tracker) CheckIdentity(ctx context.Context, s *trackers.Session, r *trac
 		r.Fail(trackers.CheckScopes, "%s", hint(err, "Work Items (Read & write)"))
 		return
 	}
+	if s.Connector.ReviewPullRequests {
+		// Discovery lists pull requests under review too: probe that listing.
+		q := url.Values{"searchCriteria.reviewerId": {cd.AuthenticatedUser.ID}, "searchCriteria.status": {"active"}, "$top": {"1"}}
+		_, err = listPRs(ctx, s, q, "pull requests under review")
+		if s.TransportFailed() {
+			return
+		}
+		if err != nil {
+			r.MissingScopes = append(r.MissingScopes, ScopeCodeWrite)
+			r.Fail(trackers.CheckScopes, "%s", hint(err, "Code (Read & write)"))
+			return
+		}
+	}
 	r.Pass(trackers.CheckScopes, "work items readable; the PAT needs Work Items (Read & write) and Code (Read & write) for writeback")
 }
 
