@@ -91,8 +91,8 @@ func newSandbox(log *slog.Logger) *sandbox {
 			name: "azure-devops", handler: azuredevopsfake.NewSandbox(), credential: azuredevopsfake.SandboxPAT,
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_AZURE_DEVOPS, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url,
-					Project:     azuredevopsfake.SandboxOrganization + "/" + azuredevopsfake.SandboxProject,
-					DisplayName: "Sandbox Azure DevOps", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+					Project:            azuredevopsfake.SandboxOrganization + "/" + azuredevopsfake.SandboxProject,
+					ReviewPullRequests: true, DisplayName: "Sandbox Azure DevOps", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
 			},
 		},
 		{

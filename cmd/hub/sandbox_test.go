@@ -227,19 +227,24 @@ func TestSandboxWalkThrough(t *testing.T) {
 		}
 	}
 
-	// 5. Azure DevOps: work items carry organization/project#id; a result
-	// sets the state through the type's states, comments with a mention of
-	// the creator and adds a child Task.
-	var azTickets []*chv1.Ticket
-	waitFor(t, 30*time.Second, "discovered Azure DevOps work items", logs, func() bool {
-		azTickets = nil
+	// 5. Azure DevOps: work items carry organization/project#id, and the
+	// pull request under review (review_pull_requests) organization/project!id
+	// with the label review; a result sets the state through the type's
+	// states, comments with a mention of the creator and adds a child Task.
+	var azTickets, azReviews []*chv1.Ticket
+	waitFor(t, 30*time.Second, "discovered Azure DevOps work items and pull requests under review", logs, func() bool {
+		azTickets, azReviews = nil, nil
 		for _, m := range messages(t, js, bus.StreamTickets, "ticket.discovered.azure-devops.sandbox-azure-devops") {
 			var ev chv1.TicketDiscovered
 			if err := protojson.Unmarshal(m.Data, &ev); err == nil {
-				azTickets = append(azTickets, ev.GetTicket())
+				if strings.Contains(ev.GetTicket().GetKey(), "!") {
+					azReviews = append(azReviews, ev.GetTicket())
+				} else {
+					azTickets = append(azTickets, ev.GetTicket())
+				}
 			}
 		}
-		return len(azTickets) >= 3
+		return len(azTickets) >= 3 && len(azReviews) >= 1
 	})
 	azKey := regexp.MustCompile(`^` + regexp.QuoteMeta(azuredevopsfake.SandboxOrganization+"/"+azuredevopsfake.SandboxProject) + `#([1-9][0-9]*)$`)
 	for _, tk := range azTickets {
@@ -249,6 +254,9 @@ func TestSandboxWalkThrough(t *testing.T) {
 	}
 	if len(azTickets) != 3 {
 		t.Errorf("discovered %d Azure DevOps work items, want the 3 open ones assigned to the agent", len(azTickets))
+	}
+	if len(azReviews) != 1 || azReviews[0].GetKey() != azuredevopsfake.SandboxOrganization+"/"+azuredevopsfake.SandboxProject+"!1" || !slices.Contains(azReviews[0].GetLabels(), "review") {
+		t.Errorf("Azure DevOps review tickets %v, want acme/Widgets!1 labelled review", azReviews)
 	}
 	azResult := &chv1.ResultReady{ResultId: "walkthrough-azdo", ConnectorId: "sandbox-azure-devops", System: chv1.System_SYSTEM_AZURE_DEVOPS,
 		TicketKey: azTickets[0].GetKey(), TargetStatus: "Resolved", CommentMarkdown: "Fixed: see **the PR**.", MentionReporter: true,

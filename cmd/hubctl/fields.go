@@ -169,7 +169,7 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.String("in-review-label", "", "label used as status In Review (label-based trackers)")
 	fs.String("done-label", "", "label used as status Done (label-based trackers)")
 	fs.Bool("close-on-done", false, "close the issue when status Done is written")
-	fs.Bool("review-pull-requests", false, "bitbucket: also discover open pull requests where the account is a reviewer")
+	fs.Bool("review-pull-requests", false, "bitbucket, azure-devops: also discover open pull requests where the account is a reviewer (review tickets)")
 	fs.Bool("full-text", false, "confluence: add each hit's page body as plain text to enrichments")
 	fs.String("conflict-policy", "", "tracker-wins or agent-wins")
 	fs.String("zone", "", "edge site whose pollers (POLLER_ZONE) and writeback (WRITEBACK_ZONE) serve this connector; empty: the central site")

@@ -132,7 +132,7 @@ type Connector struct {
 	Zone     string `json:"zone,omitempty"`
 	FullText bool   `json:"full_text,omitempty"`
 	// ReviewPullRequests: discover pull requests where the account is a
-	// reviewer, as review tickets (Bitbucket Cloud).
+	// reviewer, as review tickets (Bitbucket Cloud, Azure DevOps).
 	ReviewPullRequests bool `json:"review_pull_requests,omitempty"`
 
 	Credential Credential `json:"credential,omitzero"`

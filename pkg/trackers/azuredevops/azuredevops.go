@@ -2,7 +2,9 @@
 // Services on dev.azure.com, and Azure DevOps Server with a base URL): WIQL
 // discovery of the work items assigned to the PAT's account, state changes by
 // JSON Patch on System.State, Markdown comments, child work items as
-// sub-tasks and pull requests in Azure Repos.
+// sub-tasks and pull requests in Azure Repos; with the connector's
+// ReviewPullRequests, also the active pull requests where the account is a
+// reviewer, as review tickets (organization/project!id, label "review").
 package azuredevops
 
 import (
@@ -128,6 +130,19 @@ func (t Tracker) CheckIdentity(ctx context.Context, s *trackers.Session, r *trac
 		r.MissingScopes = append(r.MissingScopes, ScopeWorkWrite)
 		r.Fail(trackers.CheckScopes, "%s", hint(err, "Work Items (Read & write)"))
 		return
+	}
+	if s.Connector.ReviewPullRequests {
+		// Discovery lists pull requests under review too: probe that listing.
+		q := url.Values{"searchCriteria.reviewerId": {cd.AuthenticatedUser.ID}, "searchCriteria.status": {"active"}, "$top": {"1"}}
+		_, err = listPRs(ctx, s, q, "pull requests under review")
+		if s.TransportFailed() {
+			return
+		}
+		if err != nil {
+			r.MissingScopes = append(r.MissingScopes, ScopeCodeWrite)
+			r.Fail(trackers.CheckScopes, "%s", hint(err, "Code (Read & write)"))
+			return
+		}
 	}
 	r.Pass(trackers.CheckScopes, "work items readable; the PAT needs Work Items (Read & write) and Code (Read & write) for writeback")
 }

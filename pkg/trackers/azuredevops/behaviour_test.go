@@ -53,6 +53,10 @@ func TestAzureDevOpsConnectionTest(t *testing.T) {
 		{name: "PAT without Work Items scope", c: conn(nil), pat: azPAT, failCheck: trackers.CheckScopes, hint: "Work Items (Read & write)",
 			fault: &faults.Fault{Match: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/_apis/wit/wiql") }, Status: http.StatusForbidden,
 				Body: `{"message":"TF401027: You need the Git 'GenericRead' permission to perform this action.","typeKey":"UnauthorizedRequestException"}`}},
+		{name: "PAT without Code scope, reviewing pull requests", c: conn(func(c *connector.Connector) { c.ReviewPullRequests = true }), pat: azPAT, failCheck: trackers.CheckScopes, hint: "Code (Read & write)",
+			fault: &faults.Fault{Match: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/_apis/git/pullrequests") }, Status: http.StatusUnauthorized,
+				Body: `{"message":"TF401027: You need the Git 'GenericRead' permission to perform this action.","typeKey":"UnauthorizedRequestException"}`}},
+		{name: "reviewing pull requests with a full PAT", c: conn(func(c *connector.Connector) { c.ReviewPullRequests = true }), pat: azPAT, ok: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -90,9 +90,22 @@ func discoveryQuery(assignee string, since time.Time, after int64) string {
 	return b.String()
 }
 
-// Discover lists one page of the assigned, open work items. The page token
-// is the last id of the previous page.
+// Discover lists one page of the assigned, open work items (the page token
+// is the last id of the previous page), then, when the connector asks for
+// it (ReviewPullRequests), the active pull requests of the project where
+// the account is a reviewer ("p:<skip>" tokens).
 func (Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.DiscoveryQuery) (trackers.DiscoveryPage, error) {
+	if rest, ok := strings.CutPrefix(q.PageToken, reviewsPhase); ok {
+		skip := 0
+		if rest != "" {
+			n, err := strconv.Atoi(rest)
+			if err != nil || n < 0 {
+				return trackers.DiscoveryPage{}, fmt.Errorf("%w: page token %q is not a pull request offset", trackers.ErrInvalidConfig, q.PageToken)
+			}
+			skip = n
+		}
+		return reviews(ctx, s, skip)
+	}
 	var after int64
 	if q.PageToken != "" {
 		n, err := strconv.ParseInt(q.PageToken, 10, 64)
@@ -114,8 +127,11 @@ func (Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.Dis
 		page.Tickets = append(page.Tickets, it.ticket(s))
 	}
 	slices.SortFunc(page.Tickets, func(a, b trackers.Ticket) int { return a.Updated.Compare(b.Updated) })
-	if len(ids) == PageSize {
+	switch {
+	case len(ids) == PageSize:
 		page.NextPageToken = strconv.FormatInt(ids[len(ids)-1], 10)
+	case s.Connector.ReviewPullRequests:
+		page.NextPageToken = reviewsPhase
 	}
 	return page, nil
 }
@@ -303,8 +319,15 @@ func getWorkItem(ctx context.Context, s *trackers.Session, key string) (workItem
 	return w, w.validate()
 }
 
-// GetTicket reads one work item as it is now.
+// GetTicket reads one work item, or pull request under review, as it is now.
 func (Tracker) GetTicket(ctx context.Context, s *trackers.Session, key string) (trackers.Ticket, error) {
+	if id, isPR, err := splitKey(s, key); err == nil && isPR {
+		p, err := getPR(ctx, s, key, id)
+		if err != nil {
+			return trackers.Ticket{}, err
+		}
+		return p.ticket(s), nil
+	}
 	w, err := getWorkItem(ctx, s, key)
 	if err != nil {
 		return trackers.Ticket{}, err

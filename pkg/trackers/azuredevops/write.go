@@ -40,6 +40,9 @@ func typeStates(ctx context.Context, s *trackers.Session, typ string) ([]workIte
 // status (case-insensitively) by a JSON Patch on System.State. Azure DevOps
 // lets any state of the type be set directly (no transitions to follow).
 func (Tracker) SetStatus(ctx context.Context, s *trackers.Session, key, status string) (trackers.Link, error) {
+	if _, isPR, err := splitKey(s, key); err == nil && isPR {
+		return trackers.Link{}, errReview(key, "it has no status a reviewer may set")
+	}
 	w, err := getWorkItem(ctx, s, key)
 	if err != nil {
 		return trackers.Link{}, err
@@ -94,6 +97,11 @@ func commentLink(s *trackers.Session, id int64, c comment) trackers.Link {
 // given user first as @<id> (Azure DevOps' mention form, by identity id)
 // or by name when no id is known.
 func (Tracker) AddComment(ctx context.Context, s *trackers.Session, key string, c trackers.NewComment) (trackers.Link, error) {
+	if _, isPR, err := splitKey(s, key); err == nil && isPR {
+		// Pull request threads (POST …/pullRequests/{id}/threads) are not in
+		// the REST 7.1 shape this tracker is checked against.
+		return trackers.Link{}, errReview(key, "comments on pull requests are not written yet (work item comments only)")
+	}
 	id, err := parseKey(s, key)
 	if err != nil {
 		return trackers.Link{}, err
@@ -127,6 +135,11 @@ func (Tracker) AddComment(ctx context.Context, s *trackers.Session, key string, 
 
 // FindComment pages through the work item's comments for the marker.
 func (Tracker) FindComment(ctx context.Context, s *trackers.Session, key, marker string) (trackers.Link, bool, error) {
+	if _, isPR, err := splitKey(s, key); err == nil && isPR {
+		// Pull request threads (POST …/pullRequests/{id}/threads) are not in
+		// the REST 7.1 shape this tracker is checked against.
+		return trackers.Link{}, false, errReview(key, "comments on pull requests are not written yet (work item comments only)")
+	}
 	id, err := parseKey(s, key)
 	if err != nil {
 		return trackers.Link{}, false, err

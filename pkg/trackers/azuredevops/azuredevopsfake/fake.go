@@ -69,8 +69,9 @@ type PullRequest struct {
 	Title, Description string
 	Status             string // active, completed, abandoned
 	WorkItems          []int64
-	Reviewers          []string
+	Reviewers          []string // UniqueNames
 	CreatedBy          string
+	Created            time.Time // zero: when added
 }
 
 // Options configure the fake.
@@ -176,6 +177,7 @@ func (f *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{org}/{project}/_apis/git/repositories/{repo}", f.getRepo)
 	mux.HandleFunc("GET /{org}/{project}/_apis/git/repositories/{repo}/pullrequests", f.listPRs)
 	mux.HandleFunc("POST /{org}/{project}/_apis/git/repositories/{repo}/pullrequests", f.createPR)
+	mux.HandleFunc("GET /{org}/{project}/_apis/git/pullrequests", f.projectPRs)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pat, ok := r.BasicAuth(); !ok || pat != f.opts.PAT {
 			// Services answers a bad PAT with 401 (and an HTML page for browsers).
@@ -323,6 +325,11 @@ func (f *Server) AddPullRequest(p PullRequest) int64 {
 	p.ID = f.nextPR
 	f.nextPR++
 	p.Status = cmp.Or(p.Status, "active")
+	p.Source = cmp.Or(p.Source, fmt.Sprintf("refs/heads/pr-%d", p.ID))
+	p.Target = cmp.Or(p.Target, f.opts.DefaultBranch)
+	if p.Created.IsZero() {
+		p.Created = time.Now().UTC().Truncate(time.Millisecond)
+	}
 	f.prs = append(f.prs, &p)
 	return p.ID
 }
@@ -817,7 +824,7 @@ func (f *Server) prJSON(base string, p *PullRequest) map[string]any {
 	repo := f.repoJSON(base)
 	return map[string]any{"pullRequestId": p.ID, "codeReviewId": p.ID, "status": p.Status, "title": p.Title, "description": p.Description,
 		"sourceRefName": p.Source, "targetRefName": p.Target, "mergeStatus": "queued", "isDraft": false,
-		"createdBy": identity(base, f.user(cmp.Or(p.CreatedBy, f.opts.Me))), "creationDate": time.Now().UTC().Format(time.RFC3339Nano),
+		"createdBy": identity(base, f.user(cmp.Or(p.CreatedBy, f.opts.Me))), "creationDate": p.Created.UTC().Format(time.RFC3339Nano),
 		"repository": repo, "reviewers": reviewers, "workItemRefs": refs,
 		"url": fmt.Sprintf("%s/pullRequests/%d", repo["url"], p.ID)}
 }
@@ -865,7 +872,7 @@ func (f *Server) createPR(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	p := &PullRequest{ID: f.nextPR, Source: body.Source, Target: body.Target, Title: body.Title, Description: body.Description, Status: "active", CreatedBy: f.opts.Me}
+	p := &PullRequest{ID: f.nextPR, Created: time.Now().UTC().Truncate(time.Millisecond), Source: body.Source, Target: body.Target, Title: body.Title, Description: body.Description, Status: "active", CreatedBy: f.opts.Me}
 	f.nextPR++
 	for _, ref := range body.WorkItemRefs {
 		if id, err := strconv.ParseInt(ref.ID, 10, 64); err == nil {
@@ -874,4 +881,45 @@ func (f *Server) createPR(w http.ResponseWriter, r *http.Request) {
 	}
 	f.prs = append(f.prs, p)
 	fakehttp.JSON(w, http.StatusCreated, f.prJSON(fakehttp.BaseURL(r), p))
+}
+
+// projectPRs is the project-wide listing (GetPullRequestsByProject) with
+// the searchCriteria.reviewerId and .status criteria and $top/$skip paging,
+// in id order (the service lists newest first; the tracker relies on no
+// order).
+func (f *Server) projectPRs(w http.ResponseWriter, r *http.Request) {
+	if !f.checkProject(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	reviewer, status := q.Get("searchCriteria.reviewerId"), cmp.Or(q.Get("searchCriteria.status"), "active")
+	top, skip := 101, 0 // the service's default page is 101 pull requests
+	for name, dst := range map[string]*int{"$top": &top, "$skip": &skip} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				vssErr(w, http.StatusBadRequest, "invalid "+name, "InvalidArgumentValueException")
+				return
+			}
+			*dst = n
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var match []*PullRequest
+	for _, p := range f.prs {
+		if status != "all" && p.Status != status {
+			continue
+		}
+		if reviewer != "" && !slices.ContainsFunc(p.Reviewers, func(rv string) bool { return strings.EqualFold(f.user(rv).ID, reviewer) }) {
+			continue
+		}
+		match = append(match, p)
+	}
+	base := fakehttp.BaseURL(r)
+	out := []map[string]any{}
+	for _, p := range match[min(skip, len(match)):min(skip+top, len(match))] {
+		out = append(out, f.prJSON(base, p))
+	}
+	fakehttp.JSON(w, http.StatusOK, map[string]any{"count": len(out), "value": out})
 }

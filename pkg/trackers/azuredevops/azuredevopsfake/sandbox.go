@@ -25,7 +25,8 @@ func SandboxOptions() Options {
 
 // NewSandbox returns a fake seeded with SandboxOptions and a few work items:
 // three assigned to the agent (a Bug commented on just now, one Active), one
-// assigned to the reporter and one Closed.
+// assigned to the reporter and one Closed; and one active pull request by
+// the reporter with the agent as reviewer.
 func NewSandbox() *Server {
 	s := New(SandboxOptions())
 	now := time.Now().UTC().Truncate(time.Millisecond)
@@ -38,6 +39,10 @@ func NewSandbox() *Server {
 	s.AddWorkItem(WorkItem{Title: "Rita's own task", Description: "Not for the agent.", AssignedTo: "rita@acme.example", CreatedBy: "rita@acme.example"})
 	s.AddWorkItem(WorkItem{Title: "Old closed story", Description: "Done long ago.", State: "Closed", AssignedTo: SandboxUser,
 		CreatedBy: "rita@acme.example", Created: now.Add(-240 * time.Hour), Changed: now.Add(-200 * time.Hour)})
+	// A pull request the agent is asked to review (a review ticket when
+	// the connector sets review_pull_requests).
+	s.AddPullRequest(PullRequest{Source: "refs/heads/rita/sort-order", Title: "Keep the grid's sort order on reload",
+		Description: "Stores the sort in the URL.", Reviewers: []string{SandboxUser}, CreatedBy: "rita@acme.example", Created: now.Add(-5 * time.Hour)})
 	// A comment is a revision: the work item's System.ChangedDate moves to now.
 	s.Edit(first, now, func(w *WorkItem) {
 		w.Comments = append(w.Comments, Comment{ID: 1000, Text: "Also after a page change.", Format: "markdown", By: "rita@acme.example", At: now})

@@ -586,9 +586,10 @@ type Connector struct {
 	// WRITEBACK_ZONE=<zone> writes its results back. Empty: the central site.
 	// Lowercase letters, digits and '-', at most 32.
 	Zone string `protobuf:"bytes,22,opt,name=zone,proto3" json:"zone,omitempty"`
-	// Bitbucket Cloud: also discover open pull requests where the account is
-	// a reviewer, as review tickets (always on when the repository has no
-	// issue tracker).
+	// Bitbucket Cloud and Azure DevOps: also discover open (active) pull
+	// requests where the account is a reviewer, as review tickets
+	// (workspace/repo!7, organization/project!7; label "review"). On
+	// Bitbucket always on when the repository has no issue tracker.
 	ReviewPullRequests bool `protobuf:"varint,28,opt,name=review_pull_requests,json=reviewPullRequests,proto3" json:"review_pull_requests,omitempty"`
 	// Output only.
 	Credential *CredentialInfo        `protobuf:"bytes,30,opt,name=credential,proto3" json:"credential,omitempty"`

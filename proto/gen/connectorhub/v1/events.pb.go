@@ -314,7 +314,9 @@ type Ticket struct {
 	// its project by numeric id has keys 4711#12). Every system states its
 	// form here. PagerDuty: the incident id (PT4KHLK). Bitbucket Cloud:
 	// workspace/repo#12 for an issue, workspace/repo!7 for a pull request
-	// under review. The same key names the ticket in every other event.
+	// under review. Azure DevOps: organization/project#12 for a work item,
+	// organization/project!7 for a pull request under review. The same key
+	// names the ticket in every other event.
 	Key                 string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
 	Url                 string                 `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
 	Summary             string                 `protobuf:"bytes,5,opt,name=summary,proto3" json:"summary,omitempty"`
