@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -277,11 +278,45 @@ const verifyTimeout = 10 * time.Second
 // users were generated from an older roles table.
 var ErrRoleMismatch = errors.New("bus: NATS connection lacks a permission of its role")
 
+// verifyWait bounds how long Verify waits for a cluster that does not answer
+// yet (a node restarting, a stream leader being elected): such requests time
+// out like refused ones, but without the server's permissions violation.
+const verifyWait = time.Minute
+
 // Verify checks, without changing anything, that js can read every stream
 // and bucket role r needs (the ones Provision creates), so a service started
-// with the wrong credential stops at once with a clear error instead of
-// failing on its first message. The operator's check is the account info.
+// with the wrong credential stops with a clear error instead of failing on
+// its first message. The operator's check is the account info. A refused
+// request fails it once its attempt's deadline passes (the connection has
+// seen the permissions violation); a request that went unanswered otherwise
+// is retried for up to verifyWait.
 func Verify(ctx context.Context, js jetstream.JetStream, r Role) error {
+	ctx, cancel := context.WithTimeout(ctx, verifyWait)
+	defer cancel()
+	for {
+		err := verifyOnce(ctx, js, r)
+		if err == nil || !unanswered(js, err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// unanswered says err is a request that timed out while the connection saw
+// no permissions violation: the cluster was busy, not the role wrong.
+func unanswered(js jetstream.JetStream, err error) bool {
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, nats.ErrNoResponders) &&
+		!errors.Is(err, jetstream.ErrJetStreamNotEnabled) {
+		return false
+	}
+	return !errors.Is(js.Conn().LastError(), nats.ErrPermissionViolation)
+}
+
+func verifyOnce(ctx context.Context, js jetstream.JetStream, r Role) error {
 	// A refused request is not answered: bound the wait.
 	ctx, cancel := context.WithTimeout(ctx, verifyTimeout)
 	defer cancel()

@@ -591,3 +591,43 @@ func TestNoRoleReadsAnotherRolesInbox(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyWaitsForJetStreamThatIsNotReadyYet: a node whose JetStream is not
+// up yet (a restarted cluster member) is not a wrong credential; Verify keeps
+// asking until it answers.
+func TestVerifyWaitsForJetStreamThatIsNotReadyYet(t *testing.T) {
+	t.Parallel()
+	s, err := server.NewServer(&server.Options{DontListen: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	t.Cleanup(s.Shutdown)
+	if !s.ReadyForConnections(30 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	done := make(chan error, 1)
+	go func() { done <- bus.Verify(t.Context(), js, bus.RoleOperator) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Verify returned %v before JetStream was up", err)
+	case <-time.After(1500 * time.Millisecond):
+	}
+	if err := s.EnableJetStream(&server.JetStreamConfig{StoreDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Verify after JetStream came up: %v", err)
+		}
+	case <-time.After(45 * time.Second):
+		t.Fatal("Verify still waiting 45 s after JetStream came up")
+	}
+}
