@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
 // probe wraps a transport and records whether the tracker answered at all, so
@@ -92,3 +93,30 @@ func (s *Session) NewRequest(ctx context.Context, method, path string, query url
 
 // Do sends a request with the session's HTTP client.
 func (s *Session) Do(req *http.Request) (*http.Response, error) { return s.HTTP.Do(req) }
+
+// Exchange sends req with the session's client and reads the whole answer
+// (capped by the session's transport); what names the call in errors. A call
+// that got no answer is ErrTransient, unless the context ended, the endpoint
+// policy refused it or the answer was over the cap. resp is nil only when no
+// answer arrived; its body is already read and closed.
+func (s *Session) Exchange(ctx context.Context, req *http.Request, what string) (*http.Response, []byte, error) {
+	resp, err := s.Do(req)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, nil, fmt.Errorf("%s: %w", what, cerr)
+		}
+		if errors.Is(err, ErrEndpointRefused) || errors.Is(err, ErrResponseTooLarge) {
+			return nil, nil, fmt.Errorf("%s: %w", what, err)
+		}
+		return nil, nil, fmt.Errorf("%w: %s: %s", ErrTransient, what, trackerhttp.DescribeTransportError(err))
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		if errors.Is(err, ErrResponseTooLarge) {
+			return resp, nil, fmt.Errorf("%s: %w", what, err)
+		}
+		return resp, nil, fmt.Errorf("%w: %s: %s", ErrTransient, what, trackerhttp.Innermost(err, nil))
+	}
+	return resp, raw, nil
+}

@@ -104,23 +104,12 @@ func call(ctx context.Context, s *trackers.Session, method, path string, q url.V
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := s.Do(req)
+	resp, raw, err := s.Exchange(ctx, req, what)
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, fmt.Errorf("%s: %w", what, cerr)
+		if resp != nil {
+			return resp.Header, err
 		}
-		if errors.Is(err, trackers.ErrEndpointRefused) || errors.Is(err, trackers.ErrResponseTooLarge) {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		return nil, fmt.Errorf("%w: %s: %s", trackers.ErrTransient, what, trackerhttp.DescribeTransportError(err))
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		if errors.Is(err, trackers.ErrResponseTooLarge) {
-			return resp.Header, fmt.Errorf("%s: %w", what, err)
-		}
-		return resp.Header, fmt.Errorf("%w: %s: %s", trackers.ErrTransient, what, trackerhttp.Innermost(err, nil))
+		return nil, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp.Header, statusError(resp.StatusCode, resp.Header, raw, what)

@@ -55,23 +55,9 @@ func call(ctx context.Context, s *trackers.Session, method, path string, q url.V
 	if from != "" {
 		req.Header.Set("From", from)
 	}
-	resp, err := s.Do(req)
+	resp, raw, err := s.Exchange(ctx, req, what)
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return fmt.Errorf("%s: %w", what, cerr)
-		}
-		if errors.Is(err, trackers.ErrEndpointRefused) || errors.Is(err, trackers.ErrResponseTooLarge) {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		return fmt.Errorf("%w: %s: %s", trackers.ErrTransient, what, trackerhttp.DescribeTransportError(err))
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		if errors.Is(err, trackers.ErrResponseTooLarge) {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		return fmt.Errorf("%w: %s: %s", trackers.ErrTransient, what, trackerhttp.Innermost(err, nil))
+		return err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return statusError(resp.StatusCode, resp.Header, raw, what)
