@@ -81,22 +81,29 @@ func destinationTemplate(subject string) string {
 // acknowledged (or failed). Publish does this itself; senders of NewMsg's
 // messages (async publish) call it.
 func TracePublish(ctx context.Context, m *nats.Msg) (end func(error)) {
-	tmpl := destinationTemplate(m.Subject)
-	ctx, span := otel.Tracer(tracerName).Start(ctx, "send "+tmpl,
+	ctx, span := startSend(ctx, m.Subject,
+		semconv.MessagingMessageID(m.Header.Get(HeaderID)),
+		semconv.MessagingMessageBodySize(len(m.Data)))
+	if span.SpanContext().IsValid() {
+		inject(ctx, m.Header)
+	}
+	return func(err error) { endSpan(span, err) }
+}
+
+// startSend starts a PRODUCER span "send <destination>" with the messaging
+// attributes every send has, and extra.
+func startSend(ctx context.Context, subject string, extra ...attribute.KeyValue) (context.Context, trace.Span) {
+	tmpl := destinationTemplate(subject)
+	return otel.Tracer(tracerName).Start(ctx, "send "+tmpl,
 		trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(
 			messagingSystem,
 			semconv.MessagingOperationTypeSend,
 			semconv.MessagingOperationName("publish"),
-			semconv.MessagingDestinationName(m.Subject),
+			semconv.MessagingDestinationName(subject),
 			semconv.MessagingDestinationTemplate(tmpl),
-			semconv.MessagingMessageID(m.Header.Get(HeaderID)),
-			semconv.MessagingMessageBodySize(len(m.Data)),
-		))
-	if span.SpanContext().IsValid() {
-		inject(ctx, m.Header)
-	}
-	return func(err error) { endSpan(span, err) }
+		),
+		trace.WithAttributes(extra...))
 }
 
 // SendTrace traces the sending of a batch of messages (a poll's page of
@@ -138,16 +145,7 @@ func (t *SendTrace) Add(m *nats.Msg) {
 		}
 	}
 	if b == nil {
-		tmpl := destinationTemplate(m.Subject)
-		ctx, span := otel.Tracer(tracerName).Start(t.ctx, "send "+tmpl,
-			trace.WithSpanKind(trace.SpanKindProducer),
-			trace.WithAttributes(
-				messagingSystem,
-				semconv.MessagingOperationTypeSend,
-				semconv.MessagingOperationName("publish"),
-				semconv.MessagingDestinationName(m.Subject),
-				semconv.MessagingDestinationTemplate(tmpl),
-			))
+		ctx, span := startSend(t.ctx, m.Subject)
 		b = &sendBatch{subject: m.Subject, span: span, firstID: m.Header.Get(HeaderID)}
 		if span.SpanContext().IsValid() {
 			b.header = nats.Header{}
