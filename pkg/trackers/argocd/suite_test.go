@@ -45,6 +45,9 @@ func newFixtureChecked(t *testing.T, checked bool) *fixture {
 		for _, viol := range v.Violations() {
 			t.Errorf("contract: %s", viol)
 		}
+		if u := v.Unspecified(); len(u) > 0 {
+			t.Errorf("requests the shape does not describe: %v", u)
+		}
 	})
 	if !checked {
 		return &fixture{fake: fake, url: fake.Start(t), v: v}
