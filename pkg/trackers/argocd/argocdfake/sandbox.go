@@ -6,8 +6,9 @@ import "time"
 // seeds.
 const (
 	SandboxToken = "argocd-sandbox-token"
-	// SandboxDegradedApp is Degraded since a sync an hour ago.
-	SandboxDegradedApp = "checkout"
+	// SandboxDegradedApp (deploys the sandbox GitHub repository
+	// sandbox/widgets) is Degraded since a sync an hour ago.
+	SandboxDegradedApp = "widgets"
 	SandboxHealthyApp  = "storefront"
 )
 
@@ -17,7 +18,7 @@ func SandboxOptions() Options {
 	return Options{
 		Tokens: []Token{{Value: SandboxToken, Username: "connectorhub"}},
 		Apps: []App{
-			{Name: SandboxDegradedApp, Health: "Degraded", HealthMessage: "Deployment checkout: 0/3 replicas available (CrashLoopBackOff)", Sync: "Synced", Revision: "9f3c2a1b7d4e5f60718293a4b5c6d7e8f9012345", SyncedAt: now.Add(-time.Hour)},
+			{Name: SandboxDegradedApp, Health: "Degraded", HealthMessage: "Deployment widgets: 0/3 replicas available (CrashLoopBackOff)", Sync: "Synced", Revision: "9f3c2a1b7d4e5f60718293a4b5c6d7e8f9012345", SyncedAt: now.Add(-time.Hour)},
 			{Name: SandboxHealthyApp, Health: "Healthy", Sync: "Synced", Revision: "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d", SyncedAt: now.Add(-26 * time.Hour)},
 		},
 	}

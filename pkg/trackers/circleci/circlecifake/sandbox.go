@@ -5,8 +5,9 @@ import "time"
 // Sandbox values for `hub --sandbox`.
 const (
 	SandboxToken = "CCIPAT_sandbox_circleci_token"
-	// SandboxProject's last two pipelines on main failed in checkout_test.
-	SandboxProject = "gh/acme/checkout"
+	// SandboxProject (the sandbox GitHub repository sandbox/widgets): its last
+	// two pipelines on main failed in checkout_test.
+	SandboxProject = "gh/sandbox/widgets"
 )
 
 // SeedFailingMain records, on slug, a green pipeline on main, then two

@@ -6,8 +6,9 @@ import "time"
 const (
 	SandboxUser  = "connectorhub"
 	SandboxToken = "11sandboxjenkinsapitoken"
-	// SandboxFailingJob's last two builds failed.
-	SandboxFailingJob = "checkout/main"
+	// SandboxFailingJob (builds the sandbox GitHub repository
+	// sandbox/widgets): its last two builds failed.
+	SandboxFailingJob = "widgets/main"
 	SandboxGreenJob   = "storefront/main"
 )
 

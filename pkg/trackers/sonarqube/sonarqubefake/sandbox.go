@@ -3,8 +3,9 @@ package sonarqubefake
 // Sandbox values for `hub --sandbox`.
 const (
 	SandboxToken = "squ_sandboxSonarQubeToken"
-	// SandboxRedProject has a red gate and three new bugs.
-	SandboxRedProject   = "acme_checkout"
+	// SandboxRedProject (the sandbox GitHub repository sandbox/widgets) has a
+	// red gate and three new bugs.
+	SandboxRedProject   = "sandbox_widgets"
 	SandboxGreenProject = "acme_storefront"
 )
 
