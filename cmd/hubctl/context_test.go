@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/connectorhub/connectorhub/pkg/connector"
 	pb "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+	"github.com/connectorhub/connectorhub/services/registry/registrytest"
 )
 
 // The Jenkins username is resolved in DevLake's BasicAuth order:
@@ -127,5 +129,46 @@ func TestUpdateWatch(t *testing.T) {
 	u := got.updates[0]
 	if !slices.Equal(u.GetUpdateMask().GetPaths(), []string{"watch"}) || !slices.Equal(u.GetConnector().GetWatch(), []string{"acme_checkout", "acme_api"}) {
 		t.Errorf("update %v", u)
+	}
+}
+
+// The README's context-source examples are accepted by a real registry
+// (whose validation holds the rules: endpoint, basic auth for Jenkins, watch).
+func TestReadmeContextSourceExamplesAddConnectors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a registry")
+	}
+	tester := &recordingTester{}
+	reg := registrytest.Start(t, registrytest.WithTester(tester))
+	c := newCLI(t, reg.Addr)
+	c.vars["HUB_API_TOKEN"] = reg.AdminToken
+	tests := []struct {
+		system, tokenVar string
+		want             func(connector.Connector) bool
+	}{
+		{"jenkins", "JENKINS_TOKEN", func(g connector.Connector) bool {
+			return g.AuthMode == connector.AuthBasic && g.Username == "alice" && g.BaseURL == "https://ci.acme.com" && slices.Equal(g.Watch, []string{"team/checkout", "team/api"})
+		}},
+		{"circleci", "CIRCLECI_TOKEN", func(g connector.Connector) bool {
+			return g.Deployment == connector.Cloud && g.BaseURL == "" && slices.Equal(g.Watch, []string{"gh/acme/checkout"})
+		}},
+		{"sonarqube", "SONARQUBE_TOKEN", func(g connector.Connector) bool {
+			return g.Deployment == connector.SelfHosted && g.AuthMode == connector.AuthBearer && slices.Equal(g.Watch, []string{"acme_checkout"})
+		}},
+		{"argocd", "ARGOCD_TOKEN", func(g connector.Connector) bool {
+			return g.BaseURL == "https://argocd.acme.com" && slices.Equal(g.Watch, []string{"checkout"})
+		}},
+	}
+	for _, tt := range tests {
+		args := readmeCommand(t, "hubctl connectors add --system "+tt.system+" ")
+		token := tt.system + "-readme-token-0001"
+		c.vars[tt.tokenVar] = token
+		r := c.run(args...)
+		if r.err != nil {
+			t.Fatalf("hubctl %s: %v\n%s", strings.Join(args, " "), r.err, r.stderr)
+		}
+		if got, secret := tester.last(t); string(got.System) != tt.system || !tt.want(got) || secret != token {
+			t.Errorf("%s: the registry tested %+v", tt.system, got)
+		}
 	}
 }
