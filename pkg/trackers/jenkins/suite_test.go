@@ -197,3 +197,19 @@ func TestRules(t *testing.T) {
 		}
 	}
 }
+
+// A cut-short answer is ErrMalformedResponse and a 429 a rate limit with
+// the wait asked for (unchecked: the faults break the shape on purpose).
+func TestMalformedAnswerAndRateLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixtureChecked(t, false)
+	f.fake.MalformedNext()
+	if _, err := jenkins.New().ReadContext(t.Context(), f.Session(t), f.Failing(t)); !errors.Is(err, trackers.ErrMalformedResponse) {
+		t.Errorf("malformed: err = %v, want ErrMalformedResponse", err)
+	}
+	f.fake.RateLimitNext(42 * time.Second)
+	_, err := jenkins.New().ReadContext(t.Context(), f.Session(t), f.Failing(t))
+	if r, wait := trackers.RetryOf(err); r != trackers.RetryAfterWait || wait != 42*time.Second {
+		t.Errorf("rate limit: err = %v, retry %v after %v", err, r, wait)
+	}
+}

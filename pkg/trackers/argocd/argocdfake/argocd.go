@@ -2,13 +2,14 @@
 // connectorhub reads: GET /api/v1/session/userinfo and GET
 // /api/v1/applications/{name} (metadata, health, sync status, the last
 // operation and the deploy history), with bearer tokens whose RBAC may be
-// limited to some applications. Faults (401, 403, 404, 500, slow,
+// limited to some applications. Faults (401, 403, 404, 429, 500, slow,
 // malformed) are served in front of it.
 package argocdfake
 
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -194,4 +195,14 @@ func pad12(s string) string {
 		b[i] = "0123456789abcdef"[s[i]%16]
 	}
 	return string(b)
+}
+
+// MalformedNext makes the next answer a 200 whose JSON body is cut short.
+func (s *Server) MalformedNext() {
+	s.Faults.Add(faults.Fault{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: `{"items":[{"id":"trunc`})
+}
+
+// RateLimitNext makes the next answer a 429 asking to retry after d.
+func (s *Server) RateLimitNext(d time.Duration) {
+	s.Faults.Add(faults.Fault{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {strconv.Itoa(int(d.Seconds()))}}, Body: ""})
 }

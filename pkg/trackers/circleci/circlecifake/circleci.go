@@ -2,7 +2,7 @@
 // connectorhub reads: GET /api/v2/me, GET /api/v2/project/{slug}/pipeline
 // (newest first, 20 a page), GET /api/v2/pipeline/{id}/workflow and GET
 // /api/v2/workflow/{id}/job, with personal tokens sent as Circle-Token
-// whose user may see only some projects. Faults (401, 403, 404, 500, slow,
+// whose user may see only some projects. Faults (401, 403, 404, 429, 500, slow,
 // malformed) are served in front.
 package circlecifake
 
@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -279,4 +280,14 @@ func (s *Server) jobs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	message(w, http.StatusNotFound, "Workflow not found")
+}
+
+// MalformedNext makes the next answer a 200 whose JSON body is cut short.
+func (s *Server) MalformedNext() {
+	s.Faults.Add(faults.Fault{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: `{"items":[{"id":"trunc`})
+}
+
+// RateLimitNext makes the next answer a 429 asking to retry after d.
+func (s *Server) RateLimitNext(d time.Duration) {
+	s.Faults.Add(faults.Fault{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {strconv.Itoa(int(d.Seconds()))}}, Body: ""})
 }

@@ -207,3 +207,13 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 		"_class": "org.jenkinsci.plugins.workflow.job.WorkflowJob", "name": name, "fullName": path, "url": jobURL, "color": color, "builds": items,
 	})
 }
+
+// MalformedNext makes the next answer a 200 whose JSON body is cut short.
+func (s *Server) MalformedNext() {
+	s.Faults.Add(faults.Fault{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: `{"items":[{"id":"trunc`})
+}
+
+// RateLimitNext makes the next answer a 429 asking to retry after d.
+func (s *Server) RateLimitNext(d time.Duration) {
+	s.Faults.Add(faults.Fault{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {strconv.Itoa(int(d.Seconds()))}}, Body: ""})
+}

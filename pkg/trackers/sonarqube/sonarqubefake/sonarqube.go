@@ -3,7 +3,7 @@
 // project_status and api/issues/search (components, inNewCodePeriod,
 // resolved, facets severities/impactSeverities, s=SEVERITY, ps), with user
 // tokens sent as Bearer whose Browse permission may be limited to some
-// projects. Faults (401, 403, 404, 500, slow, malformed) are served in front.
+// projects. Faults (401, 403, 404, 429, 500, slow, malformed) are served in front.
 package sonarqubefake
 
 import (
@@ -281,4 +281,14 @@ func impact(sev string) string {
 		return "LOW"
 	}
 	return "INFO"
+}
+
+// MalformedNext makes the next answer a 200 whose JSON body is cut short.
+func (s *Server) MalformedNext() {
+	s.Faults.Add(faults.Fault{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: `{"items":[{"id":"trunc`})
+}
+
+// RateLimitNext makes the next answer a 429 asking to retry after d.
+func (s *Server) RateLimitNext(d time.Duration) {
+	s.Faults.Add(faults.Fault{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {strconv.Itoa(int(d.Seconds()))}}, Body: ""})
 }
