@@ -3,7 +3,7 @@
 // (folders nest), honouring the tree parameter's {from,to} range on builds,
 // with users authenticated by basic auth (user id and API token) who may
 // read only some jobs (Jenkins answers 404 for the others). Faults (401,
-// 403, 404, 500, slow, malformed) are served in front.
+// 403, 404, 429, 500, slow, malformed) are served in front.
 package jenkinsfake
 
 import (
