@@ -171,4 +171,13 @@ func TestReadmeContextSourceExamplesAddConnectors(t *testing.T) {
 			t.Errorf("%s: the registry tested %+v", tt.system, got)
 		}
 	}
+	// get and list show what a context source watches.
+	r := c.run("connectors", "list", "--system", "argocd")
+	if r.err != nil || !strings.Contains(r.stdout, "checkout") {
+		t.Errorf("list: %v\n%s", r.err, r.stdout)
+	}
+	id := strings.Fields(strings.Split(strings.TrimSpace(r.stdout), "\n")[1])[0]
+	if r := c.run("connectors", "get", id); r.err != nil || !strings.Contains(r.stdout, "Watch:") || !strings.Contains(r.stdout, "checkout") {
+		t.Errorf("get %s: %v\n%s", id, r.err, r.stdout)
+	}
 }
