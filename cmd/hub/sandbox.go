@@ -128,7 +128,8 @@ func newSandbox(log *slog.Logger) *sandbox {
 					AuthMode: chv1.AuthMode_AUTH_MODE_BEARER, DisplayName: "Sandbox PagerDuty", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
 			},
 		},
-		// Context sources (ports 7418-7421), each watching what builds,
+		// Context sources (ports 7418, 7419, 7421, 7422: 7420 is the
+		// knowledge service's), each watching what builds,
 		// checks or deploys the sandbox GitHub repository.
 		{
 			name: "jenkins", handler: cx.Jenkins, credential: jenkinsfake.SandboxToken, knowledge: true,
@@ -166,17 +167,17 @@ func newSandbox(log *slog.Logger) *sandbox {
 }
 
 // start serves every fake on listen's host with ports counting up from
-// listen's port (port 0: each a free port).
-func (s *sandbox) start(listen string) error {
+// listen's port (port 0: each a free port), stepping over the ports of
+// reserved addresses: the hub's own listeners (the knowledge service's
+// 7420 sits inside the default range 7411-7422).
+func (s *sandbox) start(listen string, reserved ...string) error {
 	host, port, err := splitHostPort(listen)
 	if err != nil {
 		return fmt.Errorf("--sandbox-listen: %w", err)
 	}
+	ports := sandboxPorts(port, len(s.trackers), reserved)
 	for i, t := range s.trackers {
-		addr := net.JoinHostPort(host, "0")
-		if port != 0 {
-			addr = net.JoinHostPort(host, fmt.Sprint(port+i))
-		}
+		addr := net.JoinHostPort(host, fmt.Sprint(ports[i]))
 		lis, err := net.Listen("tcp", addr)
 		if err != nil {
 			s.stop()
@@ -251,13 +252,37 @@ func (s *sandbox) registrationOrder() []sandboxTracker {
 	return order
 }
 
+// sandboxPorts are n ports counting up from first, stepping over the ports
+// of the reserved addresses; all 0 when first is 0 (each a free port).
+func sandboxPorts(first, n int, reserved []string) []int {
+	skip := map[int]bool{}
+	for _, r := range reserved {
+		if _, p, err := splitHostPort(r); err == nil && p != 0 {
+			skip[p] = true
+		}
+	}
+	ports := make([]int, n)
+	next := first
+	for i := range ports {
+		if first == 0 {
+			continue
+		}
+		for skip[next] {
+			next++
+		}
+		ports[i] = next
+		next++
+	}
+	return ports
+}
+
 func splitHostPort(listen string) (string, int, error) {
 	host, p, err := net.SplitHostPort(listen)
 	if err != nil {
 		return "", 0, err
 	}
 	var port int
-	if _, err := fmt.Sscan(p, &port); err != nil || port < 0 || port > 65535-8 {
+	if _, err := fmt.Sscan(p, &port); err != nil || port < 0 || port > 65535-32 {
 		return "", 0, errors.New("bad port")
 	}
 	return host, port, nil

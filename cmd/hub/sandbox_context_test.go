@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -64,5 +65,19 @@ func TestSandboxContextSourcesShowTheSeededState(t *testing.T) {
 	}
 	if seen != 4 {
 		t.Errorf("%d context sources in the sandbox, want 4", seen)
+	}
+}
+
+// The default sandbox ports step over the knowledge service's 7420, so
+// `hub --sandbox` with defaults does not collide with its own listener.
+func TestSandboxPortsStepOverTheHubsListeners(t *testing.T) {
+	t.Parallel()
+	got := sandboxPorts(7411, 11, []string{"127.0.0.1:7420", "127.0.0.1:7400", "127.0.0.1:7401", ""})
+	want := []int{7411, 7412, 7413, 7414, 7415, 7416, 7417, 7418, 7419, 7421, 7422}
+	if !slices.Equal(got, want) {
+		t.Errorf("ports %v, want %v", got, want)
+	}
+	if got := sandboxPorts(0, 3, []string{"127.0.0.1:7420"}); !slices.Equal(got, []int{0, 0, 0}) {
+		t.Errorf("free ports %v", got)
 	}
 }
