@@ -369,11 +369,11 @@ func TestSandboxRegistersKnowledgeSourcesFirst(t *testing.T) {
 	for _, tr := range s.trackers {
 		ports = append(ports, tr.name)
 	}
-	if want := []string{"confluence", "jira", "github", "gitlab", "azure-devops", "bitbucket", "pagerduty"}; !slices.Equal(order, want) {
+	if want := []string{"confluence", "jenkins", "circleci", "sonarqube", "argocd", "jira", "github", "gitlab", "azure-devops", "bitbucket", "pagerduty"}; !slices.Equal(order, want) {
 		t.Errorf("registration order %v, want %v", order, want)
 	}
-	// The README's ports (7411-7417) follow this order.
-	if want := []string{"jira", "github", "confluence", "gitlab", "azure-devops", "bitbucket", "pagerduty"}; !slices.Equal(ports, want) {
+	// The README's ports (7411-7422, without 7420) follow this order.
+	if want := []string{"jira", "github", "confluence", "gitlab", "azure-devops", "bitbucket", "pagerduty", "jenkins", "circleci", "sonarqube", "argocd"}; !slices.Equal(ports, want) {
 		t.Errorf("port order %v, want %v", ports, want)
 	}
 }

@@ -289,6 +289,14 @@ func validateSystemFields(c Connector, r Rules, add func(string, string, ...any)
 	case r.SpaceKeys != nil:
 		checkList(add, "space_keys", c.SpaceKeys, r.SpaceKeyError)
 	}
+	switch {
+	case r.Watch == nil && len(c.Watch) > 0:
+		add("watch", "only context sources (jenkins, circleci, sonarqube, argocd) watch jobs, projects or applications")
+	case r.Watch != nil && len(c.Watch) == 0:
+		add("watch", "is required: %s", r.Watch.What)
+	case r.Watch != nil:
+		checkList(add, "watch", c.Watch, r.WatchError)
+	}
 	if !r.FullText && c.FullText {
 		add("full_text", "only knowledge sources (confluence) fetch page bodies")
 	}

@@ -118,6 +118,7 @@ func connectorToProto(c connector.Connector) *chv1.Connector {
 		CloseOnDone:        c.CloseOnDone,
 		FullText:           c.FullText,
 		ReviewPullRequests: c.ReviewPullRequests,
+		Watch:              c.Watch,
 		Zone:               c.Zone,
 		Credential:         credentialToProto(c.Credential),
 		Status:             &chv1.ConnectorStatus{},
@@ -162,6 +163,7 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 		CloseOnDone:        p.GetCloseOnDone(),
 		FullText:           p.GetFullText(),
 		ReviewPullRequests: p.GetReviewPullRequests(),
+		Watch:              p.GetWatch(),
 		Zone:               p.GetZone(),
 	}
 	if s := p.GetScope(); s != nil {
