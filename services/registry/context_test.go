@@ -58,7 +58,7 @@ func TestContextConnectorsMustNameStoredContextSources(t *testing.T) {
 		c    *chv1.Connector
 		text string
 	}{
-		"unknown connector": {with(githubConnector(), func(c *chv1.Connector) { c.ContextConnectors = []string{"ci-missing"} }), `"ci-missing" does not exist`},
+		"unknown connector":    {with(githubConnector(), func(c *chv1.Connector) { c.ContextConnectors = []string{"ci-missing"} }), `"ci-missing" does not exist`},
 		"not a context source": {with(githubConnector(), func(c *chv1.Connector) { c.ContextConnectors = []string{"jira-other"} }), "not a context source (jenkins)"},
 		"named twice":          {with(githubConnector(), func(c *chv1.Connector) { c.ContextConnectors = []string{"ci-checkout", "ci-checkout"} }), "named twice"},
 		"not an id":            {with(githubConnector(), func(c *chv1.Connector) { c.ContextConnectors = []string{"CI Checkout"} }), "not a connector id"},
