@@ -111,6 +111,7 @@ type engine struct {
 	sessions *trackers.Sessions
 	client   confluenceClient
 	tickets  *ticketTerms // nil: no search by ticket
+	contexts *contexts
 	policy   trackers.EndpointPolicy
 	flight   flight
 	metrics  searchCounter // nil: not counted
