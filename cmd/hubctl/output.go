@@ -158,6 +158,8 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 	row("Assignee", orDash(c.GetAssignee()))
 	row("Project", orDash(c.GetProject()))
 	row("Spaces", joinOrDash(c.GetSpaceKeys()))
+	row("Watch", joinOrDash(c.GetWatch()))
+	row("Context", joinOrDash(c.GetContextConnectors()))
 	row("Enabled", yesNo(c.GetEnabled()))
 	interval := "-"
 	if c.GetPollInterval() != nil {
