@@ -40,7 +40,15 @@ type sandboxTracker struct {
 	// knowledge marks a knowledge source (Confluence): registered before
 	// the trackers, so their first tickets are enriched with it at once.
 	knowledge bool
+	// context marks a context source (Jenkins, CircleCI, SonarQube, Argo
+	// CD): registered before the trackers too, and named in the
+	// context_connectors of the connector contextTarget names.
+	context bool
 }
+
+// contextTarget is the sandbox tracker whose repository (sandbox/widgets
+// on the GitHub fake) the context sources describe.
+const contextTarget = "github"
 
 // sandbox runs fake trackers on loopback with seeded tickets, so a newcomer
 // sees ticket events and can write results back without any real tracker.
@@ -56,6 +64,13 @@ type sandbox struct {
 const sandboxInterval = 10 * time.Second
 
 func newSandbox(log *slog.Logger) *sandbox {
+	s := newTrackerSandbox(log)
+	// After the trackers, so their ports (README) stay as they were.
+	s.trackers = append(s.trackers, contextSandboxes()...)
+	return s
+}
+
+func newTrackerSandbox(log *slog.Logger) *sandbox {
 	return &sandbox{log: log, urls: map[string]string{}, trackers: []sandboxTracker{
 		{
 			name: "jira", handler: jirafake.NewSandbox(connector.Cloud), credential: jirafake.SandboxToken,
@@ -165,7 +180,7 @@ func (s *sandbox) register(ctx context.Context, registryAddr, adminToken string)
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+adminToken)
 	for _, t := range s.registrationOrder() {
 		id := "sandbox-" + t.name
-		want := t.connector(s.urls[t.name])
+		want := s.connectorOf(t)
 		got, err := client.GetConnector(ctx, &chv1.GetConnectorRequest{Id: id})
 		switch {
 		case status.Code(err) == codes.NotFound:
@@ -175,6 +190,11 @@ func (s *sandbox) register(ctx context.Context, registryAddr, adminToken string)
 			_, err = client.UpdateConnector(ctx, &chv1.UpdateConnectorRequest{Connector: want, Credential: t.credential,
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"base_url"}}})
 		}
+		if err == nil && !slices.Equal(got.GetConnector().GetContextConnectors(), want.GetContextConnectors()) && got.GetConnector() != nil {
+			// A sandbox state from before the context sources: map them now.
+			_, err = client.UpdateConnector(ctx, &chv1.UpdateConnectorRequest{Connector: &chv1.Connector{Id: id, ContextConnectors: want.GetContextConnectors()},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"context_connectors"}}})
+		}
 		if err != nil {
 			return fmt.Errorf("sandbox connector %s: %w", id, err)
 		}
@@ -183,15 +203,31 @@ func (s *sandbox) register(ctx context.Context, registryAddr, adminToken string)
 	return nil
 }
 
-// registrationOrder is the fakes with the knowledge sources first, the
-// others in their order (which also sets their ports).
+// connectorOf is t's connector at its URL; the contextTarget's names every
+// context source of the sandbox.
+func (s *sandbox) connectorOf(t sandboxTracker) *chv1.Connector {
+	c := t.connector(s.urls[t.name])
+	if t.name == contextTarget {
+		for _, o := range s.trackers {
+			if o.context {
+				c.ContextConnectors = append(c.ContextConnectors, "sandbox-"+o.name)
+			}
+		}
+	}
+	return c
+}
+
+// registrationOrder is the fakes with the knowledge and context sources
+// first (a ticket connector can only name context connectors that exist),
+// the others in their order (which also sets their ports).
 func (s *sandbox) registrationOrder() []sandboxTracker {
 	order := slices.Clone(s.trackers)
+	first := func(t sandboxTracker) bool { return t.knowledge || t.context }
 	slices.SortStableFunc(order, func(a, b sandboxTracker) int {
 		switch {
-		case a.knowledge == b.knowledge:
+		case first(a) == first(b):
 			return 0
-		case a.knowledge:
+		case first(a):
 			return -1
 		}
 		return 1

@@ -508,3 +508,27 @@ func TestFakesTargetServesAndRegisters(t *testing.T) {
 		t.Errorf("sandbox-jira base URL %q, want the advertised host localhost", u)
 	}
 }
+
+func TestSandboxMapsContextSourcesToTheTargetRepository(t *testing.T) {
+	s := newTrackerSandbox(slog.New(slog.DiscardHandler))
+	ci := sandboxTracker{name: "ci", context: true, connector: func(url string) *chv1.Connector {
+		return &chv1.Connector{System: chv1.System_SYSTEM_JENKINS, BaseUrl: url, Watch: []string{"widgets"}}
+	}}
+	s.trackers = append(s.trackers, ci)
+	var order []string
+	for _, tr := range s.registrationOrder() {
+		order = append(order, tr.name)
+	}
+	if order[0] != "confluence" || order[1] != "ci" {
+		t.Errorf("registration order %v: the knowledge and context sources go first", order)
+	}
+	for _, tr := range s.trackers {
+		got := s.connectorOf(tr).GetContextConnectors()
+		switch {
+		case tr.name == contextTarget && !slices.Equal(got, []string{"sandbox-ci"}):
+			t.Errorf("%s names context connectors %v, want [sandbox-ci]", tr.name, got)
+		case tr.name != contextTarget && len(got) > 0:
+			t.Errorf("%s names context connectors %v, want none", tr.name, got)
+		}
+	}
+}
