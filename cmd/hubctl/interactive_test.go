@@ -149,3 +149,20 @@ func TestInteractiveAddUpdateRemove(t *testing.T) {
 		}
 	}
 }
+
+func TestEnrichedSummaryShowsTheContext(t *testing.T) {
+	t.Parallel()
+	got := contextSummary(&pb.TicketContext{Sources: []*pb.ContextSourceReport{
+		{ConnectorId: "ci", Scope: "checkout-main", Builds: []*pb.ContextBuild{{Id: "42", Status: "failed", FailingSteps: []string{"checkout_test"}}}},
+		{ConnectorId: "sonar", Scope: "acme_checkout", QualityGate: &pb.ContextQualityGate{Status: "error"}},
+		{ConnectorId: "argo", Scope: "checkout", Deployment: &pb.ContextDeployment{Health: "Degraded", Sync: "Synced"}},
+		{ConnectorId: "argo", Scope: "slow", UnavailableReason: "timed out after 2s"},
+	}})
+	want := "; context: ci/checkout-main build 42 failed (checkout_test); sonar/acme_checkout gate error; argo/checkout Degraded/Synced; argo/slow unavailable (timed out after 2s)"
+	if got != want {
+		t.Errorf("summary\n got %q\nwant %q", got, want)
+	}
+	if contextSummary(nil) != "" {
+		t.Error("no context, yet a summary")
+	}
+}
