@@ -200,8 +200,8 @@ func (g *globals) promptNewConnector(ctx context.Context, client pb.RegistryServ
 	} else if src != "" {
 		g.info("using the %s username from %s", systemName(c.GetSystem()), src)
 	}
-	context := hasFeature(sys, "context")
-	if context && c.GetBaseUrl() == "" {
+	isSource := hasFeature(sys, "context")
+	if isSource && c.GetBaseUrl() == "" {
 		// Context sources are self-hosted or need their endpoint (DevLake
 		// has no default for Jenkins, SonarQube, Argo CD).
 		v, err := g.ask("Base URL (the server's address)")
@@ -214,7 +214,7 @@ func (g *globals) promptNewConnector(ctx context.Context, client pb.RegistryServ
 	if err := g.askMissing(c); err != nil {
 		return err
 	}
-	if context {
+	if isSource {
 		if len(c.GetWatch()) == 0 {
 			v, err := g.ask("Watch (comma-separated: Jenkins jobs, a CircleCI project slug, SonarQube project keys or Argo CD applications)")
 			if err != nil {

@@ -138,6 +138,9 @@ func printConnectorList(w io.Writer, cs []*pb.Connector, now time.Time) error {
 		if project == "" {
 			project = strings.Join(c.GetSpaceKeys(), ",")
 		}
+		if project == "" {
+			project = strings.Join(c.GetWatch(), ",") // context sources
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.GetId(), systemName(c.GetSystem()),
 			deploymentName(c.GetDeployment()), orDash(c.GetDisplayName()), orDash(project),
 			yesNo(c.GetEnabled()), cred, age, orDash(c.GetCredential().GetFingerprint()))
