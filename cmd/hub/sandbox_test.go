@@ -369,11 +369,11 @@ func TestSandboxRegistersKnowledgeSourcesFirst(t *testing.T) {
 	for _, tr := range s.trackers {
 		ports = append(ports, tr.name)
 	}
-	if want := []string{"confluence", "jira", "github", "gitlab", "azure-devops", "bitbucket", "pagerduty"}; !slices.Equal(order, want) {
+	if want := []string{"confluence", "jenkins", "circleci", "sonarqube", "argocd", "jira", "github", "gitlab", "azure-devops", "bitbucket", "pagerduty"}; !slices.Equal(order, want) {
 		t.Errorf("registration order %v, want %v", order, want)
 	}
-	// The README's ports (7411-7417) follow this order.
-	if want := []string{"jira", "github", "confluence", "gitlab", "azure-devops", "bitbucket", "pagerduty"}; !slices.Equal(ports, want) {
+	// The README's ports (7411-7422, without 7420) follow this order.
+	if want := []string{"jira", "github", "confluence", "gitlab", "azure-devops", "bitbucket", "pagerduty", "jenkins", "circleci", "sonarqube", "argocd"}; !slices.Equal(ports, want) {
 		t.Errorf("port order %v, want %v", ports, want)
 	}
 }
@@ -510,23 +510,13 @@ func TestFakesTargetServesAndRegisters(t *testing.T) {
 }
 
 func TestSandboxMapsContextSourcesToTheTargetRepository(t *testing.T) {
-	s := newTrackerSandbox(slog.New(slog.DiscardHandler))
-	ci := sandboxTracker{name: "ci", context: true, connector: func(url string) *chv1.Connector {
-		return &chv1.Connector{System: chv1.System_SYSTEM_JENKINS, BaseUrl: url, Watch: []string{"widgets"}}
-	}}
-	s.trackers = append(s.trackers, ci)
-	var order []string
-	for _, tr := range s.registrationOrder() {
-		order = append(order, tr.name)
-	}
-	if order[0] != "confluence" || order[1] != "ci" {
-		t.Errorf("registration order %v: the knowledge and context sources go first", order)
-	}
+	s := newSandbox(slog.New(slog.DiscardHandler))
+	want := []string{"sandbox-jenkins", "sandbox-circleci", "sandbox-sonarqube", "sandbox-argocd"}
 	for _, tr := range s.trackers {
 		got := s.connectorOf(tr).GetContextConnectors()
 		switch {
-		case tr.name == contextTarget && !slices.Equal(got, []string{"sandbox-ci"}):
-			t.Errorf("%s names context connectors %v, want [sandbox-ci]", tr.name, got)
+		case tr.name == contextTarget && !slices.Equal(got, want):
+			t.Errorf("%s names context connectors %v, want %v", tr.name, got, want)
 		case tr.name != contextTarget && len(got) > 0:
 			t.Errorf("%s names context connectors %v, want none", tr.name, got)
 		}

@@ -48,6 +48,10 @@ func (g *globals) connectorFromFlags(fs *pflag.FlagSet) (*pb.Connector, error) {
 		return nil, err
 	}
 	applyAddDefaults(c)
+	if c.GetUsername() != "" && tokenOnly(c.GetSystem()) {
+		fmt.Fprintf(g.env.Stderr, "warning: --username is ignored: %s authenticates with a token only\n", systemName(c.GetSystem()))
+		c.Username = ""
+	}
 	if src, err := usernameFromEnv(g.env, fs, c); err != nil {
 		return nil, err
 	} else if src != "" {
@@ -151,14 +155,21 @@ func newAddCmd(g *globals) *cobra.Command {
 		Long: `Add a connector. The tracker token comes from --token, else the env file
 (--env-file, default .hub.env, dotenv with the variable names below), else the
 environment (JIRA_API_TOKEN, GITHUB_TOKEN or GH_TOKEN, GITLAB_TOKEN,
-CONFLUENCE_API_TOKEN, AZURE_DEVOPS_PAT or AZDO_PAT, BITBUCKET_TOKEN, PAGERDUTY_TOKEN), else a masked
+CONFLUENCE_API_TOKEN, AZURE_DEVOPS_PAT or AZDO_PAT, BITBUCKET_TOKEN, PAGERDUTY_TOKEN,
+JENKINS_TOKEN, CIRCLECI_TOKEN, SONARQUBE_TOKEN, ARGOCD_TOKEN), else a masked
 prompt on a terminal. A Bitbucket username (the Atlassian account email)
 comes from --username, else BITBUCKET_USERNAME in the env file, else the
-environment, else a prompt. The connection is
+environment, else a prompt; a Jenkins username likewise from JENKINS_USERNAME.
+--username given to a token-only system (github, circleci, sonarqube,
+argocd) is ignored with a warning. Context sources (jenkins, circleci,
+sonarqube, argocd) need --watch; jenkins, sonarqube and argocd need
+--endpoint (--base-url). The connection is
 tested before saving (--skip-test to skip). After a successful add the env
 file the token was read from is deleted unless --keep-env-file.`,
 		Example: `  hubctl connectors add --system github --project acme/api --assignee octocat
-  hubctl connectors add --system jira --base-url https://acme.atlassian.net --username me@acme.com --project OPS`,
+  hubctl connectors add --system jira --base-url https://acme.atlassian.net --username me@acme.com --project OPS
+  hubctl connectors add --system jenkins --endpoint https://ci.acme.com --username alice --watch team/checkout
+  hubctl connectors add --system circleci --watch gh/acme/checkout`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -228,7 +239,7 @@ file the token was read from is deleted unless --keep-env-file.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.String("system", "", "jira, github, gitlab, confluence, bitbucket, pagerduty, azure-devops or a context source (jenkins, circleci, sonarqube, argocd); without it, add prompts for everything (interactive mode)")
+	fs.String("system", "", strings.Join(systemNames(), ", ")+"; without it, add prompts for everything (interactive mode)")
 	addInteractiveFlag(fs)
 	fs.StringVar(&id, "id", "", "connector id (lowercase letters, digits, dashes; default: generated)")
 	addFieldFlags(fs)
@@ -364,7 +375,7 @@ func newTestCmd(g *globals) *cobra.Command {
 		},
 	}
 	fs := cmd.Flags()
-	fs.String("system", "", "jira, github, gitlab, confluence, bitbucket or pagerduty (unsaved test)")
+	fs.String("system", "", strings.Join(systemNames(), ", ")+" (unsaved test)")
 	addFieldFlags(fs)
 	tf.register(fs, false)
 	return cmd
