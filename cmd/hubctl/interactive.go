@@ -119,7 +119,9 @@ func contextSourceCaps(caps []*pb.SystemCapabilities) []pb.System {
 
 // promptNewConnector asks for everything a new connector needs that the
 // flags did not give: the system from the catalog, its deployment and auth
-// mode when it has a choice, the required fields (missingFields), then the
+// mode when it has a choice, the required fields (missingFields: the
+// endpoint where there is no default, project, spaces, what a context
+// source watches, the username of basic auth), then the
 // optional ones (assignee, labels, the context connectors of a ticket
 // connector, what a context source watches, a display name). The scopes the
 // system's token needs are shown with the system.
@@ -201,15 +203,6 @@ func (g *globals) promptNewConnector(ctx context.Context, client pb.RegistryServ
 		g.info("using the %s username from %s", systemName(c.GetSystem()), src)
 	}
 	isSource := hasFeature(sys, "context")
-	if isSource && c.GetBaseUrl() == "" {
-		// Context sources are self-hosted or need their endpoint (DevLake
-		// has no default for Jenkins, SonarQube, Argo CD).
-		v, err := g.ask("Base URL (the server's address)")
-		if err != nil {
-			return err
-		}
-		c.BaseUrl = v
-	}
 	applyAddDefaults(c)
 	if err := g.askMissing(c); err != nil {
 		return err

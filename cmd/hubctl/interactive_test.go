@@ -81,7 +81,7 @@ func TestInteractiveAddUpdateRemove(t *testing.T) {
 	if r.err != nil {
 		t.Fatalf("interactive add: %v\n%s", r.err, r.stderr)
 	}
-	for _, want := range []string{"jenkins (context source)", "github", "needs these scopes or permissions: read", "Watch", "jenkins token (input hidden)"} {
+	for _, want := range []string{"jenkins (context source)", "github", "needs these scopes or permissions: read", "to watch", "jenkins token (input hidden)"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("prompts do not show %q:\n%s", want, r.stderr)
 		}
