@@ -8,44 +8,20 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
-	"github.com/connectorhub/connectorhub/pkg/connector"
-	"github.com/connectorhub/connectorhub/pkg/trackers"
-	"github.com/connectorhub/connectorhub/pkg/trackers/all"
-	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/contextfake"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 	"github.com/connectorhub/connectorhub/services/registry/registrytest"
 )
 
-// withContextSource is every production tracker plus a context source
-// registered as jenkins (contextfake until pkg/trackers/jenkins is in all).
-func withContextSource(t *testing.T) *trackers.Registry {
-	t.Helper()
-	prod := all.Registry()
-	var ts []trackers.Tracker
-	for _, sys := range prod.Systems() {
-		if sys == connector.Jenkins {
-			continue
-		}
-		tr, _ := prod.Lookup(sys)
-		ts = append(ts, tr)
-	}
-	reg, err := trackers.NewRegistry(append(ts, contextfake.Tracker{System: connector.Jenkins})...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg
-}
-
 func TestContextConnectorsMustNameStoredContextSources(t *testing.T) {
 	t.Parallel()
-	srv := registrytest.Start(t, registrytest.WithTester(&recordingTester{}), registrytest.WithTrackers(withContextSource(t)))
+	srv := registrytest.Start(t, registrytest.WithTester(&recordingTester{}))
 	admin := srv.Dial(t, srv.AdminToken)
 	ctx := ctxT(t)
 	const tok = "valid-token-000000000000001"
 
 	jenkins := &chv1.Connector{
 		System: chv1.System_SYSTEM_JENKINS, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED,
-		BaseUrl: "https://ci.acme.example", AuthMode: chv1.AuthMode_AUTH_MODE_BEARER, Watch: []string{"checkout/main"}, Enabled: true,
+		BaseUrl: "https://ci.acme.example", AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: "alice", Watch: []string{"checkout/main"}, Enabled: true,
 	}
 	if _, err := admin.CreateConnector(ctx, &chv1.CreateConnectorRequest{Connector: jenkins, ConnectorId: "ci-checkout", Credential: tok}); err != nil {
 		t.Fatalf("create context source: %v", err)
@@ -59,7 +35,7 @@ func TestContextConnectorsMustNameStoredContextSources(t *testing.T) {
 		text string
 	}{
 		"unknown connector":    {with(githubConnector(), func(c *chv1.Connector) { c.ContextConnectors = []string{"ci-missing"} }), `"ci-missing" does not exist`},
-		"not a context source": {with(githubConnector(), func(c *chv1.Connector) { c.ContextConnectors = []string{"jira-other"} }), "not a context source (jenkins)"},
+		"not a context source": {with(githubConnector(), func(c *chv1.Connector) { c.ContextConnectors = []string{"jira-other"} }), "is a jira connector, not a context source ("},
 		"named twice":          {with(githubConnector(), func(c *chv1.Connector) { c.ContextConnectors = []string{"ci-checkout", "ci-checkout"} }), "named twice"},
 		"not an id":            {with(githubConnector(), func(c *chv1.Connector) { c.ContextConnectors = []string{"CI Checkout"} }), "not a connector id"},
 		"on a context source":  {with(jenkins, func(c *chv1.Connector) { c.ContextConnectors = []string{"ci-checkout"} }), "cannot name context connectors"},
