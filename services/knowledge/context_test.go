@@ -21,9 +21,11 @@ import (
 const ctxToken = "context-source-token-5ecret"
 
 // contextSources is a harness with two context sources registered as
-// jenkins and argocd (contextfake until the real packages are in
-// pkg/trackers/all), their servers on 127.0.0.1, one connector each and
-// the ticket connector jira-main naming both.
+// jenkins and argocd (contextfake in place of the real packages, whose
+// suites live beside them: here a test sets each scope's report, delay and
+// status directly), their servers on 127.0.0.1, one connector each and the
+// ticket connector jira-main naming both. The sandbox walk-through
+// (cmd/hub) reads the four real ones.
 type contextSources struct {
 	ci, cd *contextfake.Server
 }

@@ -1,7 +1,8 @@
 // Package contextfake is a stand-in context source for the tests of the
-// services that read context (knowledge, registry, hubctl) until the real
-// Jenkins, CircleCI, SonarQube and Argo CD packages are registered in
-// pkg/trackers/all. Its Tracker implements trackers.ContextReader over HTTP
+// services that read context (knowledge, hubctl), registered in a test's
+// trackers.Registry in place of a real system (Jenkins, CircleCI, SonarQube,
+// Argo CD) when the test needs a scope's report, delay or status set
+// directly rather than through a vendor's shapes. Its Tracker implements trackers.ContextReader over HTTP
 // through a real trackers.Session (credential, endpoint policy, capped
 // answers, status mapping by the same ctxhttp GET the real sources use), and
 // its Server answers on 127.0.0.1 with the reports a test sets, with the
