@@ -45,7 +45,15 @@ type sandboxTracker struct {
 	// CircleCI, SonarQube, Argo CD): registered before the trackers, so
 	// their first tickets are enriched with it at once.
 	knowledge bool
+	// context marks a context source (Jenkins, CircleCI, SonarQube, Argo
+	// CD): registered before the trackers too, and named in the
+	// context_connectors of the connector contextTarget names.
+	context bool
 }
+
+// contextTarget is the sandbox tracker whose repository (sandbox/widgets
+// on the GitHub fake) the context sources describe.
+const contextTarget = "github"
 
 // The context sources' fakes, exported on the sandbox so the enrichment
 // (and its tests) can seed more state: a failing build, a red gate, a
@@ -132,7 +140,7 @@ func newSandbox(log *slog.Logger) *sandbox {
 		// knowledge service's), each watching what builds,
 		// checks or deploys the sandbox GitHub repository.
 		{
-			name: "jenkins", handler: cx.Jenkins, credential: jenkinsfake.SandboxToken, knowledge: true,
+			name: "jenkins", handler: cx.Jenkins, credential: jenkinsfake.SandboxToken, knowledge: true, context: true,
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_JENKINS, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url,
 					AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: jenkinsfake.SandboxUser, Watch: []string{jenkinsfake.SandboxFailingJob},
@@ -140,7 +148,7 @@ func newSandbox(log *slog.Logger) *sandbox {
 			},
 		},
 		{
-			name: "circleci", handler: cx.CircleCI, credential: circlecifake.SandboxToken, knowledge: true,
+			name: "circleci", handler: cx.CircleCI, credential: circlecifake.SandboxToken, knowledge: true, context: true,
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_CIRCLECI, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, BaseUrl: url,
 					AuthMode: chv1.AuthMode_AUTH_MODE_BEARER, Watch: []string{circlecifake.SandboxProject},
@@ -148,7 +156,7 @@ func newSandbox(log *slog.Logger) *sandbox {
 			},
 		},
 		{
-			name: "sonarqube", handler: cx.SonarQube, credential: sonarqubefake.SandboxToken, knowledge: true,
+			name: "sonarqube", handler: cx.SonarQube, credential: sonarqubefake.SandboxToken, knowledge: true, context: true,
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_SONARQUBE, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url,
 					AuthMode: chv1.AuthMode_AUTH_MODE_BEARER, Watch: []string{sonarqubefake.SandboxRedProject},
@@ -156,7 +164,7 @@ func newSandbox(log *slog.Logger) *sandbox {
 			},
 		},
 		{
-			name: "argocd", handler: cx.ArgoCD, credential: argocdfake.SandboxToken, knowledge: true,
+			name: "argocd", handler: cx.ArgoCD, credential: argocdfake.SandboxToken, knowledge: true, context: true,
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_ARGOCD, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url,
 					AuthMode: chv1.AuthMode_AUTH_MODE_BEARER, Watch: []string{argocdfake.SandboxDegradedApp},
@@ -218,7 +226,7 @@ func (s *sandbox) register(ctx context.Context, registryAddr, adminToken string)
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+adminToken)
 	for _, t := range s.registrationOrder() {
 		id := "sandbox-" + t.name
-		want := t.connector(s.urls[t.name])
+		want := s.connectorOf(t)
 		got, err := client.GetConnector(ctx, &chv1.GetConnectorRequest{Id: id})
 		switch {
 		case status.Code(err) == codes.NotFound:
@@ -228,6 +236,11 @@ func (s *sandbox) register(ctx context.Context, registryAddr, adminToken string)
 			_, err = client.UpdateConnector(ctx, &chv1.UpdateConnectorRequest{Connector: want, Credential: t.credential,
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"base_url"}}})
 		}
+		if err == nil && !slices.Equal(got.GetConnector().GetContextConnectors(), want.GetContextConnectors()) && got.GetConnector() != nil {
+			// A sandbox state from before the context sources: map them now.
+			_, err = client.UpdateConnector(ctx, &chv1.UpdateConnectorRequest{Connector: &chv1.Connector{Id: id, ContextConnectors: want.GetContextConnectors()},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"context_connectors"}}})
+		}
 		if err != nil {
 			return fmt.Errorf("sandbox connector %s: %w", id, err)
 		}
@@ -236,15 +249,31 @@ func (s *sandbox) register(ctx context.Context, registryAddr, adminToken string)
 	return nil
 }
 
-// registrationOrder is the fakes with the knowledge sources first, the
-// others in their order (which also sets their ports).
+// connectorOf is t's connector at its URL; the contextTarget's names every
+// context source of the sandbox.
+func (s *sandbox) connectorOf(t sandboxTracker) *chv1.Connector {
+	c := t.connector(s.urls[t.name])
+	if t.name == contextTarget {
+		for _, o := range s.trackers {
+			if o.context {
+				c.ContextConnectors = append(c.ContextConnectors, "sandbox-"+o.name)
+			}
+		}
+	}
+	return c
+}
+
+// registrationOrder is the fakes with the knowledge and context sources
+// first (a ticket connector can only name context connectors that exist),
+// the others in their order (which also sets their ports).
 func (s *sandbox) registrationOrder() []sandboxTracker {
 	order := slices.Clone(s.trackers)
+	first := func(t sandboxTracker) bool { return t.knowledge || t.context }
 	slices.SortStableFunc(order, func(a, b sandboxTracker) int {
 		switch {
-		case a.knowledge == b.knowledge:
+		case first(a) == first(b):
 			return 0
-		case a.knowledge:
+		case first(a):
 			return -1
 		}
 		return 1

@@ -62,6 +62,11 @@ var fieldFlags = []fieldFlag{
 		c.SpaceKeys = nonEmpty(v)
 		return err
 	}},
+	{"context", "context_connectors", func(fs *pflag.FlagSet, c *pb.Connector) error {
+		v, err := fs.GetStringSlice("context")
+		c.ContextConnectors = nonEmpty(v)
+		return err
+	}},
 	{"poll-interval", "poll_interval", func(fs *pflag.FlagSet, c *pb.Connector) error {
 		d, err := fs.GetDuration("poll-interval")
 		if d < 0 {
@@ -163,6 +168,7 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.String("assignee", "", "account whose tickets are discovered (default: the authenticated user)")
 	fs.String("project", "", "Jira project key, GitHub owner/repo, GitLab project path or numeric id")
 	fs.StringSlice("space", nil, "Confluence space key (repeatable)")
+	fs.StringSlice("context", nil, "ticket connectors: the context connectors whose builds, quality gate and deployment enrich this connector's tickets (comma-separated ids)")
 	fs.Duration("poll-interval", 0, fmt.Sprintf("how often the tracker is polled, e.g. 2m (between %s and %s; a connector without one is polled every %s)",
 		shortDuration(connector.MinPollInterval), shortDuration(connector.MaxPollInterval), shortDuration(connector.DefaultPollInterval)))
 	fs.StringSlice("status", nil, "only tickets in this status (repeatable)")

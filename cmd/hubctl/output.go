@@ -159,6 +159,7 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 	row("Auth", authName(c.GetAuthMode()))
 	row("Username", orDash(c.GetUsername()))
 	row("Assignee", orDash(c.GetAssignee()))
+	row("Context", joinOrDash(c.GetContextConnectors()))
 	row("Project", orDash(c.GetProject()))
 	row("Spaces", joinOrDash(c.GetSpaceKeys()))
 	row("Watch", joinOrDash(c.GetWatch()))

@@ -143,6 +143,11 @@ type Connector struct {
 	// project slug, SonarQube project keys, Argo CD application names);
 	// required for context sources, refused for every other system.
 	Watch []string `json:"watch,omitempty"`
+	// ContextConnectors names the context connectors (systems whose tracker
+	// is a trackers.ContextReader) whose state the knowledge service adds to
+	// this ticket connector's ticket.enriched events; the registry checks
+	// each exists and is a context source.
+	ContextConnectors []string `json:"context_connectors,omitempty"`
 
 	Credential Credential `json:"credential,omitzero"`
 	// Webhook: the tracker notifies services/webhooks of changes, and the

@@ -119,6 +119,7 @@ func connectorToProto(c connector.Connector) *chv1.Connector {
 		FullText:           c.FullText,
 		ReviewPullRequests: c.ReviewPullRequests,
 		Watch:              c.Watch,
+		ContextConnectors:  c.ContextConnectors,
 		Zone:               c.Zone,
 		Credential:         credentialToProto(c.Credential),
 		Status:             &chv1.ConnectorStatus{},
@@ -164,6 +165,7 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 		FullText:           p.GetFullText(),
 		ReviewPullRequests: p.GetReviewPullRequests(),
 		Watch:              p.GetWatch(),
+		ContextConnectors:  p.GetContextConnectors(),
 		Zone:               p.GetZone(),
 	}
 	if s := p.GetScope(); s != nil {

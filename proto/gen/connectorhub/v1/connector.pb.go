@@ -610,6 +610,11 @@ type Connector struct {
 	// keys, Argo CD application names. Required for jenkins, circleci,
 	// sonarqube and argocd; refused for the other systems.
 	Watch []string `protobuf:"bytes,36,rep,name=watch,proto3" json:"watch,omitempty"`
+	// Ticket connectors: the context connectors (jenkins, circleci, sonarqube,
+	// argocd) whose builds, quality gate and deployment the knowledge service
+	// adds to this connector's ticket.enriched events (its context section).
+	// Each must exist and be a context source; refused on context sources.
+	ContextConnectors []string `protobuf:"bytes,37,rep,name=context_connectors,json=contextConnectors,proto3" json:"context_connectors,omitempty"`
 	// Output only.
 	Credential *CredentialInfo        `protobuf:"bytes,30,opt,name=credential,proto3" json:"credential,omitempty"`
 	Status     *ConnectorStatus       `protobuf:"bytes,31,opt,name=status,proto3" json:"status,omitempty"`
@@ -819,6 +824,13 @@ func (x *Connector) GetWatch() []string {
 	return nil
 }
 
+func (x *Connector) GetContextConnectors() []string {
+	if x != nil {
+		return x.ContextConnectors
+	}
+	return nil
+}
+
 func (x *Connector) GetCredential() *CredentialInfo {
 	if x != nil {
 		return x.Credential
@@ -882,7 +894,7 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"last_error\x18\x03 \x01(\tR\tlastError\x12#\n" +
 	"\rtickets_known\x18\x04 \x01(\x03R\fticketsKnown\x12@\n" +
 	"\x0enext_poll_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fnextPollTime\x122\n" +
-	"\alate_by\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x06lateBy\"\xca\t\n" +
+	"\alate_by\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x06lateBy\"\xf9\t\n" +
 	"\tConnector\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
 	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\x12;\n" +
@@ -911,7 +923,8 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\tfull_text\x18\x15 \x01(\bR\bfullText\x12\x12\n" +
 	"\x04zone\x18\x16 \x01(\tR\x04zone\x120\n" +
 	"\x14review_pull_requests\x18\x1c \x01(\bR\x12reviewPullRequests\x12\x14\n" +
-	"\x05watch\x18$ \x03(\tR\x05watch\x12?\n" +
+	"\x05watch\x18$ \x03(\tR\x05watch\x12-\n" +
+	"\x12context_connectors\x18% \x03(\tR\x11contextConnectors\x12?\n" +
 	"\n" +
 	"credential\x18\x1e \x01(\v2\x1f.connectorhub.v1.CredentialInfoR\n" +
 	"credential\x128\n" +
