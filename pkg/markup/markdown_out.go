@@ -687,12 +687,31 @@ func (w *mdWriter) escape(s string, lineStart bool) string {
 	return w.escapeAfter(s, ' ', lineStart)
 }
 
+// verbatim reports whether escapeAfter would return s unchanged: valid
+// UTF-8 (the loop below turns an invalid byte into U+FFFD) with none of the
+// characters it escapes or replaces, and at a line start none that it
+// drops or escapes there. Most text runs are such, and skip the builder
+// (issue 9: Jira's ADF conversion allocated a copy of every run).
+func verbatim(s string, lineStart bool) bool {
+	if lineStart && s != "" {
+		if c := s[0]; c == ' ' || c == '\t' || strings.IndexByte("#>-+=", c) >= 0 || c >= '0' && c <= '9' {
+			return false
+		}
+	}
+	return strings.IndexAny(s, "\\`*[]<~|_&\r\n") < 0 && utf8.ValidString(s)
+}
+
 // escapeAfter escapes Markdown text so it parses back as the same text. prev is the character
 // before s; lineStart says s begins a line.
 func (w *mdWriter) escapeAfter(s string, prev rune, lineStart bool) string {
-	if w.plain {
+	if w.plain || verbatim(s, lineStart) {
 		return s
 	}
+	return escapeText(s, prev, lineStart)
+}
+
+// escapeText is escapeAfter of text that may need escaping.
+func escapeText(s string, prev rune, lineStart bool) string {
 	s = crlfToSpace.Replace(s)
 	var b strings.Builder
 	escAt := -1 // byte offset of an ordered-list delimiter to escape
