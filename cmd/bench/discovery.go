@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -148,6 +149,7 @@ const benchDescription = "Steps to reproduce:\n\n1. Open the **report** page\n2.
 type discoveryRow struct {
 	discover, raw          time.Duration
 	discoverCPU, rawCPU    time.Duration // the process's CPU time (all of it: poller, fake, NATS server, bench) in each window
+	discoverMallocs        uint64        // heap allocations in the discovery window (the whole process)
 	avgBytes               int
 	incremental, reconcile cycleCost
 }
@@ -176,6 +178,7 @@ func runDiscovery(ctx context.Context, o options, rep *report, progress func(str
 			dcpu, rcpu := r.discoverCPU.Seconds()*1e6/float64(n), r.rawCPU.Seconds()*1e6/float64(n)
 			rep.add("discovery", cas, metric{"discovery CPU (µs/ticket)", "%.0f"}, dcpu)
 			rep.add("discovery", cas, metric{"raw CPU (µs/msg)", "%.0f"}, rcpu)
+			rep.add("discovery", cas, metric{"discovery allocs / ticket", "%.0f"}, float64(r.discoverMallocs)/float64(n))
 			if dcpu > 0 {
 				rep.add("discovery", cas, metric{"CPU raw / discovery", "%.1f%%"}, 100*rcpu/dcpu)
 			}
@@ -242,7 +245,7 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 		return r, err
 	}
 	defer stopProfile()
-	cpu0 := processCPU()
+	cpu0, mallocs0 := processCPU(), mallocs()
 	clock.arm()
 	states, err := newStateWatch(ctx, js)
 	if err != nil {
@@ -269,7 +272,7 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 	if err := waitEvents(ctx, stream, uint64(n)); err != nil {
 		return r, err
 	}
-	r.discoverCPU = processCPU() - cpu0
+	r.discoverCPU, r.discoverMallocs = processCPU()-cpu0, mallocs()-mallocs0
 	stopProfile()
 	st, err := states.wait(ctx, c.ID, func(st connector.PollState) bool { return st.Cycles >= 1 })
 	if err != nil {
@@ -353,6 +356,13 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 	return r, err
 }
 
+// mallocs is the number of heap allocations so far.
+func mallocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
+}
+
 // processCPU is the CPU time (user and system) this process used so far.
 // On a machine shared with other work, CPU per ticket compares two windows
 // better than their wall-clock times do.
@@ -378,11 +388,21 @@ func windowProfile(dir, name string) (stop func(), err error) {
 		f.Close()
 		return nil, err
 	}
+	// The allocations of the window: `go tool pprof -sample_index=alloc_space
+	// -base name.allocs0.prof name.allocs1.prof`.
+	writeAllocs := func(suffix string) {
+		if a, err := os.Create(filepath.Join(dir, name+suffix)); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(a, 0)
+			a.Close()
+		}
+	}
+	writeAllocs(".allocs0.prof")
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			pprof.StopCPUProfile()
 			f.Close()
+			writeAllocs(".allocs1.prof")
 		})
 	}, nil
 }
