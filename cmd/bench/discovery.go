@@ -391,6 +391,10 @@ func windowProfile(dir, name string) (stop func(), err error) {
 	// The allocations of the window: `go tool pprof -sample_index=alloc_space
 	// -base name.allocs0.prof name.allocs1.prof`.
 	writeAllocs := func(suffix string) {
+		// The profile is as of the last GC: one now leaves out what came
+		// before the window (profiling only; the timed figures then differ
+		// from a run without -window-profiles by a collection).
+		runtime.GC()
 		if a, err := os.Create(filepath.Join(dir, name+suffix)); err == nil {
 			_ = pprof.Lookup("allocs").WriteTo(a, 0)
 			a.Close()
