@@ -77,6 +77,13 @@ func (s *Session) TransportFailed() bool {
 // credential themselves.
 func (s *Session) NewRequest(ctx context.Context, method, path string, query url.Values, body io.Reader) (*http.Request, error) {
 	u := s.BaseURL.JoinPath(path)
+	var token connector.Secret
+	if s.Connector.AuthMode == connector.AuthOAuth2 {
+		var err error
+		if u, token, err = s.oauthRequestURL(ctx, path); err != nil {
+			return nil, err
+		}
+	}
 	u.RawQuery = query.Encode()
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
@@ -87,6 +94,8 @@ func (s *Session) NewRequest(ctx context.Context, method, path string, query url
 		req.SetBasicAuth(s.Connector.Username, s.Secret.Reveal())
 	case connector.AuthBearer:
 		req.Header.Set("Authorization", "Bearer "+s.Secret.Reveal())
+	case connector.AuthOAuth2:
+		req.Header.Set("Authorization", "Bearer "+token.Reveal())
 	}
 	return req, nil
 }
