@@ -70,6 +70,9 @@ func (c *Connector) ApplyDefaults(cat Catalog) {
 	if modes := r.AuthModesFor(c.Deployment); c.AuthMode == "" && len(modes) > 0 {
 		c.AuthMode = modes[0]
 	}
+	if c.AuthMode == AuthOAuth2 && len(c.OAuthScopes) == 0 {
+		c.OAuthScopes = slices.Clone(r.OAuthScopes)
+	}
 	if r.StatusLabels {
 		if c.StatusLabels.InProgress == "" {
 			c.StatusLabels.InProgress = DefaultStatusLabels.InProgress
