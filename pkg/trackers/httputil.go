@@ -100,8 +100,15 @@ func (s *Session) NewRequest(ctx context.Context, method, path string, query url
 	return req, nil
 }
 
-// Do sends a request with the session's HTTP client.
-func (s *Session) Do(req *http.Request) (*http.Response, error) { return s.HTTP.Do(req) }
+// Do sends a request with the session's HTTP client. On an oauth2 session,
+// a 401 drops the cached access token, so the next call mints a new one.
+func (s *Session) Do(req *http.Request) (*http.Response, error) {
+	resp, err := s.HTTP.Do(req)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && s.Connector.AuthMode == connector.AuthOAuth2 && s.oauth != nil {
+		s.oauth.Forget(s.Connector.ID)
+	}
+	return resp, err
+}
 
 // Exchange sends req with the session's client and reads the whole answer
 // (capped by the session's transport); what names the call in errors. A call

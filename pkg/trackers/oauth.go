@@ -17,6 +17,9 @@ type OAuthTokens interface {
 	// clientSecret. Errors wrap ErrUnauthorized when the grant is unusable
 	// (re-authorize), ErrTransient when the token endpoint did not answer.
 	Access(ctx context.Context, c connector.Connector, clientSecret connector.Secret) (OAuthAccess, error)
+	// Forget drops connector id's cached access token (the gateway refused
+	// it before its expiry: revoked), so the next call refreshes.
+	Forget(id string)
 }
 
 // OAuthAccess is a minted access token (never stored) and the API root of

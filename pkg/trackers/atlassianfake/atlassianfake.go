@@ -83,6 +83,7 @@ type Server struct {
 	accesses  map[string]access
 	refreshes int
 	calls     []string
+	issued    []string // every token and code handed out (for plaintext scans)
 }
 
 // New returns a fake with the given apps and sites.
@@ -133,6 +134,7 @@ func (s *Server) Grant(clientID, email string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rt := newToken("rt")
+	s.issued = append(s.issued, rt)
 	s.refresh[rt] = &grant{clientID: clientID, email: email, scopes: "read:jira-work write:jira-work offline_access"}
 	return rt
 }
@@ -148,6 +150,14 @@ func (s *Server) RevokeAll() {
 	for _, a := range s.accesses {
 		a.g.revoked = true
 	}
+}
+
+// Issued lists every authorization code, access token and refresh token the
+// fake has handed out, live or not.
+func (s *Server) Issued() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.issued...)
 }
 
 // ExpireAccessTokens makes every access token expired now.
@@ -228,6 +238,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	code := newToken("code")
 	s.mu.Lock()
+	s.issued = append(s.issued, code)
 	s.codes[code] = &grant{clientID: q.Get("client_id"), email: s.opts.Consent, scopes: q.Get("scope")}
 	s.mu.Unlock()
 	rq := redirect.Query()
@@ -290,6 +301,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	at, rt := newToken("at"), newToken("rt")
+	s.issued = append(s.issued, at, rt)
 	s.accesses[at] = access{g: g, expiry: s.opts.Now().Add(s.opts.AccessTTL)}
 	s.refresh[rt] = g
 	fakehttp.JSON(w, http.StatusOK, map[string]any{

@@ -117,7 +117,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	topts := trackers.Options{Timeout: 10 * time.Second, Logger: logger}
 	if o.oauth != nil {
-		topts.OAuth = oauthgrant.New(oauthgrant.Config{Endpoints: *o.oauth, TrackerOptions: topts, Logger: logger}, connector.NewStore(kv), o.cipher)
+		topts.OAuth = oauthgrant.New(oauthgrant.Config{Endpoints: *o.oauth, TrackerOptions: topts, Logger: logger, RotationGrace: time.Second}, connector.NewStore(kv), o.cipher)
 	}
 	test := func(ctx context.Context, c connector.Connector, sec connector.Secret) (trackers.TestResult, error) {
 		if o.tester != nil {
