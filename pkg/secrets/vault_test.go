@@ -114,7 +114,7 @@ func TestVault_DeployPoliciesSeparateEncryptFromDecrypt(t *testing.T) {
 		"registry manages keys": func() error {
 			return registry.EnsureKey(ctx)
 		},
-		"workers rewrap":  func() error { _, err := workers.Rewrap(ctx, "conn-a", ct); return err },
+		"workers rewrap": func() error { _, err := workers.Rewrap(ctx, "conn-a", ct); return err },
 		"workers rewrap batch": func() error {
 			_, err := workers.RewrapBatch(ctx, []secrets.RewrapItem{{KeyContext: "conn-a", Ciphertext: ct}})
 			return err
