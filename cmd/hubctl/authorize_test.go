@@ -94,6 +94,10 @@ func TestAuthorizeRunsTheConsentFlowOverALoopbackCallbackAndStoresTheRefreshToke
 		t.Fatalf("credential info = %v, want a stored refresh token", cr)
 	}
 
+	if r := cli().run("connectors", "get", "jira-oauth"); r.err != nil || !strings.Contains(r.stdout, "refresh token") || !strings.Contains(r.stdout, "offline_access") {
+		t.Fatalf("connectors get: %v\n%s", r.err, r.stdout)
+	}
+
 	// Pasting a refresh token stores it too (a second grant for the same app).
 	path := filepath.Join(t.TempDir(), "rt.txt")
 	if err := os.WriteFile(path, []byte(fake.Grant(clientID, "mia@example.com")+"\n"), 0o600); err != nil {
