@@ -24,6 +24,9 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 const (
@@ -378,5 +381,54 @@ func TestOAuthSessionWithoutTheTokenServiceIsInvalidConfig(t *testing.T) {
 	}
 	if res.OK {
 		t.Fatalf("a session without OAuth tokens passed: %+v", res)
+	}
+}
+
+// TestNoTokenInTraces (not parallel: it sets the global tracer provider
+// that tracker sessions use) runs calls through the gateway and a refresh,
+// then looks for the client secret and every issued code and token in
+// every span's name, status, attributes and events.
+func TestNoTokenInTraces(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(tp)
+	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+
+	e := newEnv(t)
+	ctx := context.Background()
+	m := e.replica(t, nil, nil)
+	opts := trackers.Options{Timeout: 10 * time.Second, OAuth: m}
+	secret := connector.NewSecret(clientSecret)
+	for range 2 {
+		if res, err := trackers.Test(ctx, jira.New(), e.current(t), secret, opts); err != nil || !res.OK {
+			t.Fatalf("jira test: %+v, %v", res, err)
+		}
+		e.fake.ExpireAccessTokens() // the next round: a 401, a refresh, a rotation
+		_, _ = trackers.Test(ctx, jira.New(), e.current(t), secret, opts)
+	}
+	spans := rec.Ended()
+	if len(spans) < 3 {
+		t.Fatalf("%d spans: tracing did not record the tracker calls", len(spans))
+	}
+	needles := append([]string{clientSecret}, e.fake.Issued()...)
+	for _, s := range spans {
+		text := []string{s.Name(), s.Status().Description}
+		for _, a := range s.Attributes() {
+			text = append(text, a.Value.Emit())
+		}
+		for _, ev := range s.Events() {
+			text = append(text, ev.Name)
+			for _, a := range ev.Attributes {
+				text = append(text, a.Value.Emit())
+			}
+		}
+		for _, n := range needles {
+			for _, v := range text {
+				if strings.Contains(v, n) {
+					t.Errorf("span %q carries a secret", s.Name())
+				}
+			}
+		}
 	}
 }
