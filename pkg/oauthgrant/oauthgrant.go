@@ -117,6 +117,9 @@ type entry struct {
 	// pending is a rotated refresh token the store did not take (KV
 	// unreachable): kept in memory and stored before the next refresh.
 	pending connector.Secret
+	// pendingFor is the ciphertext of the token pending replaced: pending is
+	// stored only over it, never over a token someone else stored since.
+	pendingFor string
 	// invalidFor is the refresh-token ciphertext found unusable: until the
 	// record holds another, Access fails at once without asking the server.
 	invalidFor string
@@ -126,7 +129,7 @@ type entry struct {
 // reset drops what belongs to another grant (the mutex stays held).
 func (e *entry) reset(grant string) {
 	e.grant, e.access, e.expiry, e.apiRoot = grant, connector.Secret{}, time.Time{}, nil
-	e.pending, e.invalidFor, e.invalidErr = connector.Secret{}, "", nil
+	e.pending, e.pendingFor, e.invalidFor, e.invalidErr = connector.Secret{}, "", "", nil
 }
 
 // New returns a Manager storing rotated refresh tokens through rec.
@@ -161,11 +164,19 @@ func (m *Manager) entry(id string) *entry {
 	return e
 }
 
-// Forget drops a deleted connector's cached token.
+// Forget drops connector id's cached access token (refused by the gateway,
+// or the connector was deleted). A rotated refresh token not stored yet is
+// kept: it is the only live one.
 func (m *Manager) Forget(id string) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.entries, id)
+	e, ok := m.entries[id]
+	m.mu.Unlock()
+	if !ok {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.access, e.expiry = connector.Secret{}, time.Time{}
 }
 
 func grantKey(c connector.Connector) string {
@@ -313,13 +324,13 @@ func (m *Manager) rotate(ctx context.Context, cur *connector.Connector, used con
 		if !errors.Is(err, connector.ErrConflict) {
 			// The vendor has already retired the used token: keep the new
 			// one in memory and store it before the next refresh.
-			e.pending = fresh
+			e.pending, e.pendingFor = fresh, cur.OAuthRefresh.Ciphertext
 			m.log.WarnContext(ctx, "oauth2 rotated refresh token not stored yet; kept in memory", "connector", cur.ID, "error", err.Error())
 			return nil
 		}
 		latest, gerr := m.rec.Get(ctx, cur.ID)
 		if gerr != nil {
-			e.pending = fresh
+			e.pending, e.pendingFor = fresh, cur.OAuthRefresh.Ciphertext
 			return nil
 		}
 		if grantKey(latest) != grantKey(*cur) {
@@ -334,7 +345,7 @@ func (m *Manager) rotate(ctx context.Context, cur *connector.Connector, used con
 		}
 		*cur = latest // only other fields changed: store ours on the new revision
 	}
-	e.pending = fresh
+	e.pending, e.pendingFor = fresh, cur.OAuthRefresh.Ciphertext
 	return nil
 }
 
@@ -342,6 +353,10 @@ func (m *Manager) rotate(ctx context.Context, cur *connector.Connector, used con
 // store, before it is used.
 func (m *Manager) storePending(ctx context.Context, cur *connector.Connector, e *entry) error {
 	if e.pending.Empty() {
+		return nil
+	}
+	if cur.OAuthRefresh.Ciphertext != e.pendingFor {
+		e.pending, e.pendingFor = connector.Secret{}, "" // the record moved on: its token wins
 		return nil
 	}
 	next, err := m.withRefresh(ctx, *cur, e.pending)

@@ -432,3 +432,38 @@ func TestNoTokenInTraces(t *testing.T) {
 		}
 	}
 }
+
+// failingRecords refuses the first store as an unreachable KV would.
+type failingRecords struct {
+	oauthgrant.Records
+	failed atomic.Bool
+}
+
+func (f *failingRecords) Update(ctx context.Context, c connector.Connector) (connector.Connector, error) {
+	if f.failed.CompareAndSwap(false, true) {
+		return connector.Connector{}, errors.New("nats: timeout")
+	}
+	return f.Records.Update(ctx, c)
+}
+
+func TestARotatedTokenTheStoreRefusedIsKeptAndStoredBeforeTheNextRefresh(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	secret := connector.NewSecret(clientSecret)
+	m := e.replica(t, nil, &failingRecords{Records: e.store(t)})
+	first := e.storedRefresh(t)
+	if _, err := m.Access(ctx, e.conn, secret); err != nil {
+		t.Fatalf("access with the store failing: %v", err)
+	}
+	if e.storedRefresh(t) != first || slices.Contains(e.fake.LiveRefreshTokens(), first) {
+		t.Fatal("setup: the store should have refused the rotated token, and the first one be retired")
+	}
+	m.Forget(e.conn.ID) // e.g. the gateway refused the access token
+	if _, err := m.Access(ctx, e.conn, secret); err != nil {
+		t.Fatalf("next refresh: %v", err)
+	}
+	if got := e.storedRefresh(t); !slices.Contains(e.fake.LiveRefreshTokens(), got) {
+		t.Fatal("the stored refresh token is not live: the one kept in memory was lost")
+	}
+}
