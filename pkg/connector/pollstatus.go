@@ -20,12 +20,15 @@ type PollStatus struct {
 	TicketsKnown int
 	// Late is how late the last cycle started on a saturated replica.
 	Late time.Duration
+	// AuthError and Reauthorize: an unusable OAuth grant and the command
+	// that fixes it (PollState).
+	AuthError, Reauthorize string
 }
 
 // Status is the shown part of st.
 func (st PollState) Status() PollStatus {
 	return PollStatus{LastPoll: st.LastPoll, LastSuccess: st.LastSuccess, LastError: st.LastError, NextPoll: st.NextPoll,
-		TicketsKnown: st.knownTotal(), Late: st.Late}
+		TicketsKnown: st.knownTotal(), Late: st.Late, AuthError: st.AuthError, Reauthorize: st.Reauthorize}
 }
 
 // knownTotal is how many open tickets st holds: the loaded map, or the

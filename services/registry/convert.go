@@ -20,7 +20,7 @@ var deploymentsToProto = map[connector.Deployment]chv1.Deployment{
 
 var authModesToProto = map[connector.AuthMode]chv1.AuthMode{
 	connector.AuthBasic: chv1.AuthMode_AUTH_MODE_BASIC, connector.AuthBearer: chv1.AuthMode_AUTH_MODE_BEARER,
-	connector.AuthAnonymous: chv1.AuthMode_AUTH_MODE_ANONYMOUS,
+	connector.AuthAnonymous: chv1.AuthMode_AUTH_MODE_ANONYMOUS, connector.AuthOAuth2: chv1.AuthMode_AUTH_MODE_OAUTH2,
 }
 
 var policiesToProto = map[connector.ConflictPolicy]chv1.ConflictPolicy{
@@ -95,6 +95,19 @@ func credentialToProto(c connector.Credential) *chv1.CredentialInfo {
 	}
 }
 
+// credentialInfoOf is the connector's credential with, on oauth2
+// connectors, what may be shown of the stored refresh token.
+func credentialInfoOf(c connector.Connector) *chv1.CredentialInfo {
+	info := credentialToProto(c.Credential)
+	if c.AuthMode == connector.AuthOAuth2 {
+		info.OauthRefreshTokenSet = c.OAuthRefresh.Set()
+		info.OauthRefreshTokenSetTime = tsOrNil(c.OAuthRefresh.SetTime)
+		info.OauthRefreshTokenFingerprint = c.OAuthRefresh.Fingerprint
+		info.OauthGrantTime = tsOrNil(c.OAuthGrantTime)
+	}
+	return info
+}
+
 // connectorToProto never carries the ciphertext, only what may be shown.
 func connectorToProto(c connector.Connector) *chv1.Connector {
 	p := &chv1.Connector{
@@ -121,7 +134,9 @@ func connectorToProto(c connector.Connector) *chv1.Connector {
 		Watch:              c.Watch,
 		ContextConnectors:  c.ContextConnectors,
 		Zone:               c.Zone,
-		Credential:         credentialToProto(c.Credential),
+		Credential:         credentialInfoOf(c),
+		OauthClientId:      c.OAuthClientID,
+		OauthScopes:        c.OAuthScopes,
 		Status:             &chv1.ConnectorStatus{},
 		CreateTime:         tsOrNil(c.CreateTime),
 		UpdateTime:         tsOrNil(c.UpdateTime),
@@ -167,6 +182,8 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 		Watch:              p.GetWatch(),
 		ContextConnectors:  p.GetContextConnectors(),
 		Zone:               p.GetZone(),
+		OAuthClientID:      p.GetOauthClientId(),
+		OAuthScopes:        p.GetOauthScopes(),
 	}
 	if s := p.GetScope(); s != nil {
 		c.Scope = connector.Scope{Statuses: s.GetStatuses(), Labels: s.GetLabels(), MinPriority: s.GetMinPriority()}
@@ -179,12 +196,14 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 
 func statusToProto(st connector.PollStatus) *chv1.ConnectorStatus {
 	return &chv1.ConnectorStatus{
-		LastPollTime:    tsOrNil(st.LastPoll),
-		LastSuccessTime: tsOrNil(st.LastSuccess),
-		LastError:       st.LastError,
-		TicketsKnown:    int64(st.TicketsKnown),
-		NextPollTime:    tsOrNil(st.NextPoll),
-		LateBy:          durationOrNil(st.Late),
+		LastPollTime:       tsOrNil(st.LastPoll),
+		LastSuccessTime:    tsOrNil(st.LastSuccess),
+		LastError:          st.LastError,
+		TicketsKnown:       int64(st.TicketsKnown),
+		NextPollTime:       tsOrNil(st.NextPoll),
+		LateBy:             durationOrNil(st.Late),
+		AuthError:          st.AuthError,
+		ReauthorizeCommand: st.Reauthorize,
 	}
 }
 
