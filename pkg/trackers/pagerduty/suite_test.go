@@ -135,21 +135,27 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-func TestDiscoveryWalksWindowsWithinSixMonths(t *testing.T) {
+// Open incidents are listed however long ago they were created (the
+// listing's default window is 30 days and since/until span six months at
+// most); resolved ones are not.
+func TestDiscoveryFindsOpenIncidentsCreatedYearsAgo(t *testing.T) {
 	f := newPDFixture(t)
-	old := f.fake.AddIncident(pagerdutyfake.Incident{Title: "old but open", Details: "d", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"},
-		Created: time.Now().Add(-250 * 24 * time.Hour), Updated: time.Now().Add(-time.Hour)})
-	tooOld := f.fake.AddIncident(pagerdutyfake.Incident{Title: "beyond the windows", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"},
-		Created: time.Now().Add(-400 * 24 * time.Hour), Updated: time.Now().Add(-time.Hour)})
+	now := time.Now()
+	twoYears := f.fake.AddIncident(pagerdutyfake.Incident{Title: "open for two years", Details: "d", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"},
+		Status: "acknowledged", Created: now.Add(-2 * 365 * 24 * time.Hour), Updated: now.Add(-400 * 24 * time.Hour)})
+	oldResolved := f.fake.AddIncident(pagerdutyfake.Incident{Title: "resolved long ago", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"},
+		Status: "resolved", Created: now.Add(-3 * 365 * 24 * time.Hour), Updated: now.Add(-3 * 365 * 24 * time.Hour)})
 	recent := f.fake.AddIncident(pagerdutyfake.Incident{Title: "recent", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"}})
 	s := f.Session(t)
 	got := map[string]bool{}
-	q := trackers.DiscoveryQuery{}
+	q := trackers.DiscoveryQuery{Full: true}
+	pages := 0
 	for range 20 {
 		page, err := pagerduty.New().Discover(ctx(t), s, q)
 		if err != nil {
 			t.Fatal(err)
 		}
+		pages++
 		for _, tk := range page.Tickets {
 			got[tk.Key] = true
 		}
@@ -158,11 +164,20 @@ func TestDiscoveryWalksWindowsWithinSixMonths(t *testing.T) {
 		}
 		q.PageToken = page.NextPageToken
 	}
-	if !got[old] || !got[recent] {
-		t.Errorf("listing %v lacks %s (created 250 days ago) or %s", got, old, recent)
+	if !got[twoYears] || !got[recent] {
+		t.Errorf("listing %v lacks %s (created two years ago) or %s", got, twoYears, recent)
 	}
-	if got[tooOld] {
-		t.Errorf("incident created 400 days ago listed, beyond the documented windows")
+	if got[oldResolved] {
+		t.Errorf("resolved incident %s listed", oldResolved)
+	}
+	// One listing: pages of 100, no per-window requests.
+	if pages != 1 {
+		t.Errorf("%d pages for %d incidents, want 1", pages, len(got))
+	}
+	// A token of the earlier windowed form restarts the listing.
+	page, err := pagerduty.New().Discover(ctx(t), s, trackers.DiscoveryQuery{PageToken: "1764000000:1:0"})
+	if err != nil || len(page.Tickets) != len(got) {
+		t.Errorf("old page token: %d tickets, %v; want %d", len(page.Tickets), err, len(got))
 	}
 }
 
