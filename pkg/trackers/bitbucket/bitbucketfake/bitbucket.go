@@ -417,8 +417,10 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// paginate serves items[page] with pagelen and an absolute next link.
-func (s *Server) paginate(w http.ResponseWriter, r *http.Request, items []any) {
+// paginate serves page of n items with pagelen and an absolute next link,
+// building only that page's items (item(i)): building every match's JSON
+// for each page made a listing's cost grow with the square of its size.
+func (s *Server) paginate(w http.ResponseWriter, r *http.Request, n int, item func(i int) any) {
 	q := r.URL.Query()
 	pagelen, _ := strconv.Atoi(q.Get("pagelen"))
 	if pagelen <= 0 {
@@ -429,10 +431,14 @@ func (s *Server) paginate(w http.ResponseWriter, r *http.Request, items []any) {
 	if pg < 1 {
 		pg = 1
 	}
-	start := min((pg-1)*pagelen, len(items))
-	end := min(start+pagelen, len(items))
-	out := map[string]any{"values": items[start:end], "pagelen": pagelen, "size": len(items), "page": pg}
-	if end < len(items) {
+	start := min((pg-1)*pagelen, n)
+	end := min(start+pagelen, n)
+	values := make([]any, 0, end-start)
+	for i := start; i < end; i++ {
+		values = append(values, item(i))
+	}
+	out := map[string]any{"values": values, "pagelen": pagelen, "size": n, "page": pg}
+	if end < n {
 		q.Set("page", strconv.Itoa(pg+1))
 		out["next"] = fakehttp.BaseURL(r) + r.URL.Path + "?" + q.Encode()
 	}
@@ -452,11 +458,13 @@ func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var match []*issueState
+	fields := map[string]string{} // reused: match keeps no reference
 	for _, is := range s.issues {
 		if is.Repo != repo.FullName {
 			continue
 		}
-		fields := map[string]string{"assignee.uuid": is.Assignee, "state": is.State, "updated_on": is.Updated.UTC().Format(time.RFC3339), "reporter.uuid": is.Reporter}
+		fields["assignee.uuid"], fields["state"], fields["reporter.uuid"] = is.Assignee, is.State, is.Reporter
+		fields["updated_on"] = is.Updated.UTC().Format(time.RFC3339)
 		if cond.match(fields) {
 			match = append(match, is)
 		}
@@ -464,11 +472,8 @@ func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("sort") == "updated_on" {
 		sort.SliceStable(match, func(i, j int) bool { return match[i].Updated.Before(match[j].Updated) })
 	}
-	items := make([]any, len(match))
-	for i, is := range match {
-		items[i] = s.issueJSON(fakehttp.BaseURL(r), is)
-	}
-	s.paginate(w, r, items)
+	base := fakehttp.BaseURL(r)
+	s.paginate(w, r, len(match), func(i int) any { return s.issueJSON(base, match[i]) })
 }
 
 func (s *Server) issueFor(w http.ResponseWriter, r *http.Request, repo *Repo) *issueState {
@@ -547,11 +552,8 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request) {
 	if is == nil {
 		return
 	}
-	items := make([]any, len(is.comments))
-	for i, c := range is.comments {
-		items[i] = s.commentJSON(fakehttp.BaseURL(r), is, c)
-	}
-	s.paginate(w, r, items)
+	base := fakehttp.BaseURL(r)
+	s.paginate(w, r, len(is.comments), func(i int) any { return s.commentJSON(base, is, is.comments[i]) })
 }
 
 func (s *Server) createComment(w http.ResponseWriter, r *http.Request) {
@@ -633,11 +635,8 @@ func (s *Server) listPRs(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("sort") == "updated_on" {
 		sort.SliceStable(match, func(i, j int) bool { return match[i].Updated.Before(match[j].Updated) })
 	}
-	items := make([]any, len(match))
-	for i, p := range match {
-		items[i] = s.prJSON(fakehttp.BaseURL(r), p)
-	}
-	s.paginate(w, r, items)
+	base := fakehttp.BaseURL(r)
+	s.paginate(w, r, len(match), func(i int) any { return s.prJSON(base, match[i]) })
 }
 
 func (s *Server) getPR(w http.ResponseWriter, r *http.Request) {
