@@ -82,6 +82,8 @@ type PullRequest struct {
 	Author              string
 	Reviewers           []string
 	Created, Updated    time.Time
+	// Comments are the pull request's comments (content.raw), oldest first.
+	Comments []Comment
 }
 
 type issueState struct {
@@ -142,6 +144,8 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET "+repo+"/pullrequests", s.listPRs)
 	s.mux.HandleFunc("GET "+repo+"/pullrequests/{id}", s.getPR)
 	s.mux.HandleFunc("POST "+repo+"/pullrequests", s.createPR)
+	s.mux.HandleFunc("GET "+repo+"/pullrequests/{id}/comments", s.listPRComments)
+	s.mux.HandleFunc("POST "+repo+"/pullrequests/{id}/comments", s.createPRComment)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { bbErr(w, http.StatusNotFound, "Resource not found") })
 	return s
 }
@@ -255,7 +259,9 @@ func (s *Server) PullRequests() []PullRequest {
 	defer s.mu.Unlock()
 	var out []PullRequest
 	for _, p := range s.prs {
-		out = append(out, *p)
+		c := *p
+		c.Comments = slices.Clone(p.Comments)
+		out = append(out, c)
 	}
 	return out
 }
@@ -654,6 +660,74 @@ func (s *Server) getPR(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	bbErr(w, http.StatusNotFound, "Pull request not found")
+}
+
+// prFor finds the pull request of the path ({id}) in repo, or answers 404.
+func (s *Server) prFor(w http.ResponseWriter, r *http.Request, repo *Repo) *PullRequest {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	for _, p := range s.prs {
+		if p.ID == id && p.Repo == repo.FullName {
+			return p
+		}
+	}
+	bbErr(w, http.StatusNotFound, "Pull request not found")
+	return nil
+}
+
+func (s *Server) prCommentJSON(base string, p *PullRequest, c Comment) map[string]any {
+	return map[string]any{"type": "pullrequest_comment", "id": c.ID, "created_on": c.Created.Format(time.RFC3339),
+		"updated_on": c.Created.Format(time.RFC3339), "deleted": false, "pending": false,
+		"content": map[string]any{"raw": c.Raw, "markup": "markdown", "html": ""}, "user": s.accountJSON(c.User),
+		"pullrequest": map[string]any{"type": "pullrequest", "id": p.ID, "title": p.Title},
+		"links": map[string]any{
+			"self": map[string]any{"href": fmt.Sprintf("%s/2.0/repositories/%s/pullrequests/%d/comments/%d", base, p.Repo, p.ID, c.ID)},
+			"html": map[string]any{"href": fmt.Sprintf("%s/pull-requests/%d#comment-%d", web(p.Repo), p.ID, c.ID)},
+		}}
+}
+
+func (s *Server) listPRComments(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	repo, _ := s.repoFor(w, r)
+	if repo == nil {
+		return
+	}
+	p := s.prFor(w, r, repo)
+	if p == nil {
+		return
+	}
+	base := fakehttp.BaseURL(r)
+	s.paginate(w, r, len(p.Comments), func(i int) any { return s.prCommentJSON(base, p, p.Comments[i]) })
+}
+
+// createPRComment adds a comment; reading the repository is enough (a
+// reviewer comments without write access), as on Bitbucket.
+func (s *Server) createPRComment(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	repo, a := s.repoFor(w, r)
+	if repo == nil {
+		return
+	}
+	p := s.prFor(w, r, repo)
+	if p == nil {
+		return
+	}
+	var body struct {
+		Content struct {
+			Raw string `json:"raw"`
+		} `json:"content"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Content.Raw == "" {
+		bbErr(w, http.StatusBadRequest, "content.raw: required")
+		return
+	}
+	s.lastComment++
+	c := Comment{ID: s.lastComment, User: a.UUID, Raw: body.Content.Raw, Created: time.Now().UTC().Truncate(time.Second)}
+	p.Comments = append(p.Comments, c)
+	p.Updated = c.Created
+	w.Header().Set("Location", fmt.Sprintf("%s/2.0/repositories/%s/pullrequests/%d/comments/%d", fakehttp.BaseURL(r), p.Repo, p.ID, c.ID))
+	fakehttp.JSON(w, http.StatusCreated, s.prCommentJSON(fakehttp.BaseURL(r), p, c))
 }
 
 func (s *Server) createPR(w http.ResponseWriter, r *http.Request) {
