@@ -182,5 +182,3 @@ func (c *stateCache) closed(ctx context.Context, s *trackers.Session) (closedSta
 	c.mu.Unlock()
 	return cl, nil
 }
-
-
