@@ -72,6 +72,16 @@ type PullRequest struct {
 	Reviewers          []string // UniqueNames
 	CreatedBy          string
 	Created            time.Time // zero: when added
+	// Threads are the pull request's comment threads, oldest first.
+	Threads []Thread
+}
+
+// Thread is a pull request comment thread (its first comment is the
+// thread's text).
+type Thread struct {
+	ID       int64
+	Status   string // active, closed, …
+	Comments []Comment
 }
 
 // Options configure the fake.
@@ -203,6 +213,8 @@ func (f *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{org}/{project}/_apis/git/repositories/{repo}/pullrequests", f.listPRs)
 	mux.HandleFunc("POST /{org}/{project}/_apis/git/repositories/{repo}/pullrequests", f.createPR)
 	mux.HandleFunc("GET /{org}/{project}/_apis/git/pullrequests", f.projectPRs)
+	mux.HandleFunc("GET /{org}/{project}/_apis/git/repositories/{repo}/pullRequests/{id}/threads", f.listThreads)
+	mux.HandleFunc("POST /{org}/{project}/_apis/git/repositories/{repo}/pullRequests/{id}/threads", f.createThread)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pat, ok := r.BasicAuth(); !ok || pat != f.opts.PAT {
 			// Services answers a bad PAT with 401 (and an HTML page for browsers).
@@ -337,7 +349,9 @@ func (f *Server) PullRequests(head string) []PullRequest {
 	var out []PullRequest
 	for _, p := range f.prs {
 		if p.Source == ref {
-			out = append(out, *p)
+			c := *p
+			c.Threads = slices.Clone(p.Threads)
+			out = append(out, c)
 		}
 	}
 	return out
@@ -907,6 +921,87 @@ func (f *Server) listPRs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	fakehttp.JSON(w, http.StatusOK, map[string]any{"count": len(out), "value": out})
+}
+
+// prFor finds the pull request of the path ({id}) under lock, or answers 404.
+func (f *Server) prFor(w http.ResponseWriter, r *http.Request) *PullRequest {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	for _, p := range f.prs {
+		if p.ID == id {
+			return p
+		}
+	}
+	vssErr(w, http.StatusNotFound, fmt.Sprintf("TF401180: The requested pull request was not found. %d", id), "GitPullRequestNotFoundException")
+	return nil
+}
+
+func (f *Server) threadJSON(base string, p *PullRequest, t Thread) map[string]any {
+	comments := make([]map[string]any, 0, len(t.Comments))
+	last := time.Time{}
+	for i, c := range t.Comments {
+		parent := int64(0) // replies answer the thread's first comment
+		if i > 0 {
+			parent = t.Comments[0].ID
+		}
+		comments = append(comments, map[string]any{"id": c.ID, "parentCommentId": parent, "content": c.Text,
+			"commentType": "text", "author": identity(base, f.user(c.By)), "publishedDate": c.At.Format(time.RFC3339Nano),
+			"lastUpdatedDate": c.At.Format(time.RFC3339Nano), "lastContentUpdatedDate": c.At.Format(time.RFC3339Nano)})
+		last = c.At
+	}
+	return map[string]any{"id": t.ID, "status": t.Status, "comments": comments, "isDeleted": false,
+		"publishedDate": t.Comments[0].At.Format(time.RFC3339Nano), "lastUpdatedDate": last.Format(time.RFC3339Nano),
+		"_links": map[string]any{"self": map[string]any{"href": fmt.Sprintf("%s/%s/%s/_apis/git/repositories/%s/pullRequests/%d/threads/%d",
+			base, f.opts.Organization, url.PathEscape(f.opts.Project), url.PathEscape(f.opts.Project), p.ID, t.ID)}}}
+}
+
+// listThreads answers every thread of the pull request (the API does not
+// page them).
+func (f *Server) listThreads(w http.ResponseWriter, r *http.Request) {
+	if !f.checkRepo(w, r) {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.prFor(w, r)
+	if p == nil {
+		return
+	}
+	base := fakehttp.BaseURL(r)
+	out := make([]map[string]any, 0, len(p.Threads))
+	for _, t := range p.Threads {
+		out = append(out, f.threadJSON(base, p, t))
+	}
+	fakehttp.JSON(w, http.StatusOK, map[string]any{"count": len(out), "value": out})
+}
+
+// createThread starts a thread with one text comment.
+func (f *Server) createThread(w http.ResponseWriter, r *http.Request) {
+	if !f.checkRepo(w, r) {
+		return
+	}
+	var body struct {
+		Comments []struct {
+			ParentCommentID int64  `json:"parentCommentId"`
+			Content         string `json:"content"`
+			CommentType     string `json:"commentType"`
+		} `json:"comments"`
+		Status string `json:"status"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.Comments) != 1 || body.Comments[0].Content == "" {
+		vssErr(w, http.StatusBadRequest, "a new thread takes one comment with content", "InvalidArgumentValueException")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.prFor(w, r)
+	if p == nil {
+		return
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	t := Thread{ID: f.nextC, Status: cmp.Or(body.Status, "active"), Comments: []Comment{{ID: 1, Text: body.Comments[0].Content, Format: "markdown", By: f.opts.Me, At: now}}}
+	f.nextC++
+	p.Threads = append(p.Threads, t)
+	fakehttp.JSON(w, http.StatusOK, f.threadJSON(fakehttp.BaseURL(r), p, t))
 }
 
 func (f *Server) createPR(w http.ResponseWriter, r *http.Request) {
