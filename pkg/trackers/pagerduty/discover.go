@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -71,7 +72,7 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 	if err := call(ctx, s, http.MethodGet, "incidents", listQuery(acc.userID, offset, PageSize), nil, &page, "", what); err != nil {
 		return trackers.DiscoveryPage{}, err
 	}
-	var out trackers.DiscoveryPage
+	keep := make([]incident, 0, len(page.Incidents))
 	for _, in := range page.Incidents {
 		if in.ID == "" {
 			return trackers.DiscoveryPage{}, fmt.Errorf("%w: %s: an incident without id", trackers.ErrMalformedResponse, what)
@@ -79,22 +80,82 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 		if !q.Since.IsZero() && in.UpdatedAt.Before(q.Since) {
 			continue
 		}
-		if q.Full && in.Body == nil {
-			full, err := t.withBody(ctx, s, in)
-			if err != nil {
-				if errors.Is(err, trackers.ErrTicketNotFound) {
-					continue // gone between the listing and the read
-				}
-				return trackers.DiscoveryPage{}, err
-			}
-			in = full
+		keep = append(keep, in)
+	}
+	if q.Full {
+		var err error
+		if keep, err = t.withBodies(ctx, s, keep); err != nil {
+			return trackers.DiscoveryPage{}, err
 		}
+	}
+	var out trackers.DiscoveryPage
+	for _, in := range keep {
 		out.Tickets = append(out.Tickets, ticketOf(in))
 	}
 	if page.More && len(page.Incidents) > 0 {
 		out.NextPageToken = strconv.Itoa(offset + len(page.Incidents))
 	}
 	return out, nil
+}
+
+// bodyReaders is how many incident bodies one page reads at once. The list
+// has no body (include[] offers none), so a first listing reads each
+// incident once: one at a time, a page of 100 waits on 100 round trips in
+// a row; four in flight cut that wait about fourfold and stay far below
+// PagerDuty's 960 requests a minute per key for a usual handful of open
+// incidents.
+const bodyReaders = 4
+
+// withBodies returns the incidents with their bodies, in order, leaving
+// out those gone since the listing (ErrTicketNotFound). The first other
+// error stops the reads and is returned.
+func (t Tracker) withBodies(ctx context.Context, s *trackers.Session, ins []incident) ([]incident, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := make([]incident, len(ins))
+	gone := make([]bool, len(ins))
+	errs := make([]error, len(ins))
+	sem := make(chan struct{}, bodyReaders)
+	var wg sync.WaitGroup
+	for i, in := range ins {
+		if in.Body != nil {
+			out[i] = in
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			full, err := t.withBody(ctx, s, in)
+			switch {
+			case errors.Is(err, trackers.ErrTicketNotFound):
+				gone[i] = true // gone between the listing and the read
+			case err != nil:
+				errs[i] = err
+				cancel()
+			default:
+				out[i] = full
+			}
+		})
+	}
+	wg.Wait()
+	// The error of the earliest incident that failed on its own (not by
+	// the cancellation another failure caused).
+	var first error
+	for _, err := range errs {
+		if err != nil && (first == nil || errors.Is(first, context.Canceled)) {
+			first = err
+		}
+	}
+	if first != nil {
+		return nil, first
+	}
+	kept := out[:0]
+	for i, in := range out {
+		if !gone[i] {
+			kept = append(kept, in)
+		}
+	}
+	return kept, nil
 }
 
 // withBody returns the incident with its body: from the session's cache

@@ -14,6 +14,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/trackers/pagerduty/pagerdutyfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest"
 	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/contract"
+	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/faults"
 )
 
 const (
@@ -320,5 +321,55 @@ func TestFullListingReadsOnlyChangedBodies(t *testing.T) {
 	f.Touch(t, a, time.Now().UTC().Add(time.Minute))
 	if third := list(); third != again+1 {
 		t.Errorf("listing after one change made %d requests, want %d (one body read)", third, again+1)
+	}
+}
+
+// A full listing reads the bodies a page at a time, several at once, keeps
+// the listing's order, leaves out an incident deleted since the listing
+// and fails on any other error.
+func TestFullListingReadsBodiesInOrder(t *testing.T) {
+	f := newPDFixture(t)
+	var keys []string
+	for i := range 5 {
+		keys = append(keys, f.fake.AddIncident(pagerdutyfake.Incident{Title: "body " + string(rune('a'+i)), Details: "details " + string(rune('a'+i)),
+			ServiceID: "PSVC002", Assignees: []string{"PAGENT1"}, Created: time.Now().Add(-time.Duration(5-i) * time.Minute)}))
+	}
+	list := func() ([]trackers.Ticket, error) {
+		var out []trackers.Ticket
+		q := trackers.DiscoveryQuery{Full: true}
+		for range 20 {
+			page, err := pagerduty.New().Discover(ctx(t), f.Session(t), q)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, page.Tickets...)
+			if page.NextPageToken == "" {
+				break
+			}
+			q.PageToken = page.NextPageToken
+		}
+		return out, nil
+	}
+	f.fake.Faults.Add(faults.Fault{Status: http.StatusNotFound, Body: `{"error":{"message":"Not Found","code":2100}}`,
+		Match: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/incidents/"+keys[1]) }})
+	got, err := list()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotKeys []string
+	for _, tk := range got {
+		gotKeys = append(gotKeys, tk.Key)
+		if want := "details " + strings.TrimPrefix(tk.Summary, "body "); tk.DescriptionText != want {
+			t.Errorf("%s: description %q, want %q", tk.Key, tk.DescriptionText, want)
+		}
+	}
+	want := []string{keys[0], keys[2], keys[3], keys[4]}
+	if strings.Join(gotKeys, ",") != strings.Join(want, ",") {
+		t.Errorf("listed %v, want %v (the listing's order, without the deleted one)", gotKeys, want)
+	}
+	f.fake.Faults.Add(faults.Fault{Status: http.StatusForbidden, Body: `{"error":{"message":"Access Denied","code":2010}}`,
+		Match: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/incidents/"+keys[3]) }})
+	if _, err := list(); !errors.Is(err, trackers.ErrUnauthorized) {
+		t.Errorf("listing with a refused body read: %v, want ErrUnauthorized", err)
 	}
 }
