@@ -116,6 +116,16 @@ func (f *bbFixture) Resolve(t *testing.T, key string) {
 func (f *bbFixture) Unassign(t *testing.T, key string) {
 	f.edit(t, key, func(is *bitbucketfake.Issue) { is.Assignee = ""; is.Updated = time.Now().UTC() })
 }
+func (f *bbFixture) Delete(t *testing.T, key string) {
+	if !f.fake.DeleteIssue(bbNumber(t, key)) {
+		t.Fatalf("no issue %s", key)
+	}
+}
+
+func (f *bbFixture) Reassign(t *testing.T, key string) {
+	f.edit(t, key, func(is *bitbucketfake.Issue) { is.Assignee = bbRita; is.Updated = time.Now().UTC() })
+}
+
 func (f *bbFixture) Status(t *testing.T, key string) string {
 	is, _ := f.fake.IssueByID(bbNumber(t, key))
 	return is.State

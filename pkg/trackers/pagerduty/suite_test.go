@@ -107,6 +107,12 @@ func (f *pdFixture) Unassign(t *testing.T, key string) {
 	f.edit(t, key, func(in *pagerdutyfake.Incident) { in.Assignees = []string{"PRITA01"}; in.Updated = time.Now().UTC() })
 }
 
+func (f *pdFixture) Delete(t *testing.T, key string) {
+	if !f.fake.Delete(key) {
+		t.Fatalf("no incident %s", key)
+	}
+}
+
 func (f *pdFixture) Status(t *testing.T, key string) string {
 	in, _ := f.fake.Incident(key)
 	return in.Status

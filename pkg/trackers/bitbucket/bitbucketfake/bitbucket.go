@@ -221,6 +221,18 @@ func (s *Server) EditIssue(id int64, f func(*Issue)) bool {
 	return true
 }
 
+// DeleteIssue deletes an issue: it is no longer listed or readable (404).
+// Ids are not reused.
+func (s *Server) DeleteIssue(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id < 1 || int(id) > len(s.issues) {
+		return false
+	}
+	s.issues[id-1].Repo = "" // in no repository: every lookup misses it
+	return true
+}
+
 // IssueByID returns an issue as it is now.
 func (s *Server) IssueByID(id int64) (Issue, bool) {
 	s.mu.Lock()

@@ -187,6 +187,20 @@ func (s *Server) Edit(id string, f func(*Incident)) bool {
 	return true
 }
 
+// Delete removes an incident (PagerDuty deletes none, but a key may lose
+// sight of one, e.g. when its service moves to a team the key cannot see):
+// it is no longer listed or readable (404).
+func (s *Server) Delete(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.incidents, func(in *incidentState) bool { return in.id == id })
+	if i < 0 {
+		return false
+	}
+	s.incidents = slices.Delete(s.incidents, i, i+1)
+	return true
+}
+
 // Incident returns an incident as it is now.
 func (s *Server) Incident(id string) (Incident, bool) {
 	s.mu.Lock()
