@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -152,8 +153,20 @@ type cycleCost struct {
 }
 
 func runDiscovery(ctx context.Context, o options, rep *report, progress func(string, ...any)) error {
+	var known []string
+	for _, f := range fakes() {
+		known = append(known, string(f.system))
+	}
+	for _, sys := range o.systems {
+		if !slices.Contains(known, sys) {
+			return fmt.Errorf("-systems: unknown system %q (known: %s)", sys, strings.Join(known, ", "))
+		}
+	}
 	for _, n := range o.tickets {
 		for _, f := range fakes() {
+			if len(o.systems) > 0 && !slices.Contains(o.systems, string(f.system)) {
+				continue
+			}
 			r, err := measureDiscovery(ctx, f, n, o.idle, o.idleInterval)
 			if err != nil {
 				return fmt.Errorf("%s, %d tickets: %w", f.system, n, err)

@@ -57,6 +57,7 @@ type options struct {
 	reps  int
 
 	tickets      []int
+	systems      []string // discovery: the trackers measured (all when empty)
 	idle         time.Duration
 	idleInterval time.Duration
 
@@ -86,6 +87,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	parts := fs.String("parts", strings.Join(allParts, ","), "parts to run, a comma list of "+strings.Join(allParts, ", "))
 	reps := fs.Int("reps", 0, "repetitions of every part (default 3, 1 with -quick)")
 	tickets := fs.String("tickets", "", "discovery: tickets per tracker, a comma list (default 1000,10000; -quick 1000)")
+	systems := fs.String("systems", "", "discovery: the trackers measured, a comma list of systems (default all: jira, github, gitlab, azure-devops, bitbucket, pagerduty)")
 	idle := fs.Duration("idle", 4*time.Second, "discovery: how long to measure idle cycles")
 	idleInterval := fs.Duration("interval", 100*time.Millisecond, "discovery: poll interval during the idle measurement")
 	scale := fs.String("scale", "", "scale: connectors x replicas, a comma list (default 1000x1,10000x1,10000x3; -quick 300x1,1000x1,1000x3)")
@@ -136,6 +138,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("-parts: %q is not one of %s", p, strings.Join(allParts, ", "))
 		}
 		o.parts = append(o.parts, p)
+	}
+	for sys := range strings.SplitSeq(*systems, ",") {
+		if sys = strings.TrimSpace(sys); sys != "" {
+			o.systems = append(o.systems, sys)
+		}
 	}
 	if *tickets == "" {
 		*tickets = "1000,10000"
