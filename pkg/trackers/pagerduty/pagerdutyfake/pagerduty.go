@@ -93,6 +93,11 @@ type Server struct {
 	keys      map[string]Key
 	services  map[string]Service
 	incidents []*incidentState
+	// byID indexes incidents (GET /incidents/{id} once per incident made
+	// a first listing's cost grow with the square of its size); last is
+	// the last incident number given (numbers are not reused).
+	byID map[string]*incidentState
+	last int
 	lastNote  int
 }
 
@@ -160,20 +165,17 @@ func (s *Server) AddIncident(in Incident) string {
 	if in.Created.IsZero() || in.Created.After(in.Updated) {
 		in.Created = in.Updated
 	}
-	n := len(s.incidents) + 1
-	st := &incidentState{Incident: in, number: n, id: fmt.Sprintf("PINC%04d", n)}
+	s.last++
+	st := &incidentState{Incident: in, number: s.last, id: fmt.Sprintf("PINC%04d", s.last)}
 	s.incidents = append(s.incidents, st)
+	if s.byID == nil {
+		s.byID = map[string]*incidentState{}
+	}
+	s.byID[st.id] = st
 	return st.id
 }
 
-func (s *Server) find(id string) *incidentState {
-	for _, in := range s.incidents {
-		if in.id == id {
-			return in
-		}
-	}
-	return nil
-}
+func (s *Server) find(id string) *incidentState { return s.byID[id] }
 
 // Edit changes an incident under the lock (tests: touch, resolve, unassign).
 func (s *Server) Edit(id string, f func(*Incident)) bool {
@@ -198,6 +200,7 @@ func (s *Server) Delete(id string) bool {
 		return false
 	}
 	s.incidents = slices.Delete(s.incidents, i, i+1)
+	delete(s.byID, id)
 	return true
 }
 
