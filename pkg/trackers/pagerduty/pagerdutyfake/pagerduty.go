@@ -66,6 +66,28 @@ type incidentState struct {
 	id     string
 	number int
 	notes  []Note
+	// version moves on every change; listed caches the incident's list
+	// JSON for one version and API base, so the fake's encoding is not
+	// charged again to every listing of an unchanged incident (as
+	// githubfake's cache).
+	version    int
+	listed     json.RawMessage
+	listedVer  int
+	listedBase string
+}
+
+// listJSON is the incident's list form (no body), cached per version.
+func (s *Server) listJSON(r *http.Request, in *incidentState) (json.RawMessage, error) {
+	base := s.base(r)
+	if in.listed != nil && in.listedVer == in.version && in.listedBase == base {
+		return in.listed, nil
+	}
+	b, err := json.Marshal(s.incidentJSON(r, in, false))
+	if err != nil {
+		return nil, err
+	}
+	in.listed, in.listedVer, in.listedBase = b, in.version, base
+	return b, nil
 }
 
 // Options configure the fake.
@@ -186,6 +208,7 @@ func (s *Server) Edit(id string, f func(*Incident)) bool {
 		return false
 	}
 	f(&in.Incident)
+	in.version++
 	return true
 }
 
@@ -234,6 +257,7 @@ func (s *Server) AddNote(id, userID, content string) {
 		n := Note{ID: fmt.Sprintf("PNOTE%03d", s.lastNote), UserID: userID, Content: content, Created: time.Now().UTC().Truncate(time.Second)}
 		in.notes = append(in.notes, n)
 		in.Updated = n.Created // as a note added through the API does
+		in.version++
 	}
 }
 
@@ -395,9 +419,14 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		}
 		match = append(match, in)
 	}
-	page := []map[string]any{}
+	page := []json.RawMessage{}
 	for i := offset; i < len(match) && i < offset+limit; i++ {
-		page = append(page, s.incidentJSON(r, match[i], false))
+		b, err := s.listJSON(r, match[i])
+		if err != nil {
+			pdErr(w, http.StatusInternalServerError, 2000, "Internal Server Error")
+			return
+		}
+		page = append(page, b)
 	}
 	fakehttp.JSON(w, http.StatusOK, map[string]any{"incidents": page, "offset": offset, "limit": limit, "more": offset+limit < len(match), "total": nil})
 }
@@ -456,6 +485,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 		in.Title = body.Incident.Title
 	}
 	in.Updated = time.Now().UTC().Truncate(time.Second)
+	in.version++
 	fakehttp.JSON(w, http.StatusOK, map[string]any{"incident": s.incidentJSON(r, in, false)})
 }
 
@@ -510,5 +540,6 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 	n := Note{ID: fmt.Sprintf("PNOTE%03d", s.lastNote), UserID: u.ID, Content: body.Note.Content, Created: time.Now().UTC().Truncate(time.Second)}
 	in.notes = append(in.notes, n)
 	in.Updated = n.Created
+	in.version++
 	fakehttp.JSON(w, http.StatusOK, map[string]any{"note": s.noteJSON(r, n)})
 }
