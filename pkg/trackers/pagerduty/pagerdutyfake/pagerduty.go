@@ -118,9 +118,9 @@ type Server struct {
 	// byID indexes incidents (GET /incidents/{id} once per incident made
 	// a first listing's cost grow with the square of its size); last is
 	// the last incident number given (numbers are not reused).
-	byID map[string]*incidentState
-	last int
-	lastNote  int
+	byID     map[string]*incidentState
+	last     int
+	lastNote int
 }
 
 // New returns a fake with the given accounts and incidents.
