@@ -116,6 +116,14 @@ type Server struct {
 	issues      []*issueState
 	prs         []*PullRequest
 	lastComment int64
+	// gen moves on every lock that may change an issue listing; the last
+	// listing's matches (sorted) are kept for its query while gen stays,
+	// as githubfake does, so paging through a listing does not filter and
+	// sort every issue again for each page.
+	gen       int
+	listGen   int
+	listKey   string
+	listMatch []*issueState
 }
 
 // New returns a fake holding opts.
@@ -168,6 +176,7 @@ func (s *Server) Requests() int { return s.requests.Count() }
 func (s *Server) AddIssue(is Issue) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++ // the issue listing may change
 	now := time.Now().UTC().Truncate(time.Second)
 	if is.State == "" {
 		is.State = "new"
@@ -214,6 +223,7 @@ func (s *Server) addPR(pr PullRequest) *PullRequest {
 func (s *Server) EditIssue(id int64, f func(*Issue)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++ // the issue listing may change
 	if id < 1 || int(id) > len(s.issues) {
 		return false
 	}
@@ -226,6 +236,7 @@ func (s *Server) EditIssue(id int64, f func(*Issue)) bool {
 func (s *Server) DeleteIssue(id int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++ // the issue listing may change
 	if id < 1 || int(id) > len(s.issues) {
 		return false
 	}
@@ -257,6 +268,7 @@ func (s *Server) Comments(id int64) []Comment {
 func (s *Server) AddComment(id int64, user, raw string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++ // the issue listing may change
 	if id >= 1 && int(id) <= len(s.issues) {
 		s.lastComment++
 		c := Comment{ID: s.lastComment, User: user, Raw: raw, Created: time.Now().UTC().Truncate(time.Second)}
@@ -282,6 +294,7 @@ func (s *Server) PullRequests() []PullRequest {
 func (s *Server) SetIssueTracker(repo string, t Tracker) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++ // the issue listing may change
 	if r := s.repos[repo]; r != nil {
 		r.Issues = t
 	}
@@ -475,20 +488,25 @@ func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) {
 		bbErr(w, http.StatusBadRequest, "Invalid query: "+err.Error())
 		return
 	}
-	var match []*issueState
-	fields := map[string]string{} // reused: match keeps no reference
-	for _, is := range s.issues {
-		if is.Repo != repo.FullName {
-			continue
+	key := repo.FullName + "\x00" + r.URL.Query().Get("q") + "\x00" + r.URL.Query().Get("sort")
+	match := s.listMatch
+	if s.listKey != key || s.listGen != s.gen || match == nil {
+		match = []*issueState{}
+		fields := map[string]string{} // reused: match keeps no reference
+		for _, is := range s.issues {
+			if is.Repo != repo.FullName {
+				continue
+			}
+			fields["assignee.uuid"], fields["state"], fields["reporter.uuid"] = is.Assignee, is.State, is.Reporter
+			fields["updated_on"] = is.Updated.UTC().Format(time.RFC3339)
+			if cond.match(fields) {
+				match = append(match, is)
+			}
 		}
-		fields["assignee.uuid"], fields["state"], fields["reporter.uuid"] = is.Assignee, is.State, is.Reporter
-		fields["updated_on"] = is.Updated.UTC().Format(time.RFC3339)
-		if cond.match(fields) {
-			match = append(match, is)
+		if r.URL.Query().Get("sort") == "updated_on" {
+			sort.SliceStable(match, func(i, j int) bool { return match[i].Updated.Before(match[j].Updated) })
 		}
-	}
-	if r.URL.Query().Get("sort") == "updated_on" {
-		sort.SliceStable(match, func(i, j int) bool { return match[i].Updated.Before(match[j].Updated) })
+		s.listKey, s.listGen, s.listMatch = key, s.gen, match
 	}
 	base := fakehttp.BaseURL(r)
 	s.paginate(w, r, len(match), func(i int) any { return s.issueJSON(base, match[i]) })
@@ -520,6 +538,7 @@ var states = []string{"submitted", "new", "open", "resolved", "on hold", "invali
 func (s *Server) putIssue(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++ // the issue listing may change
 	repo, a := s.repoFor(w, r)
 	if repo == nil || !issuesOn(w, repo) || !canWrite(w, repo, a) {
 		return
@@ -577,6 +596,7 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request) {
 func (s *Server) createComment(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++ // the issue listing may change
 	repo, a := s.repoFor(w, r)
 	if repo == nil || !issuesOn(w, repo) || !canWrite(w, repo, a) {
 		return
