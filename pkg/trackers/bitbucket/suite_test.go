@@ -345,3 +345,26 @@ func TestPullRequestCommentMentionsTheAuthor(t *testing.T) {
 		}
 	}
 }
+
+// A pull request under review left the set because it was merged or
+// declined (resolved), the account was taken off its reviewers
+// (unassigned), or it is still open with the account reviewing (out of
+// scope); a missing one is deleted.
+func TestWhyLeftPullRequests(t *testing.T) {
+	f := newBBFixture(t, true)
+	for _, pr := range []bitbucketfake.PullRequest{
+		{Title: "merged", State: "MERGED", Reviewers: []string{bbAgent}},
+		{Title: "reviewer removed", Reviewers: []string{bbRita}},
+		{Title: "still reviewing", Reviewers: []string{bbAgent}},
+	} {
+		pr.Repo, pr.Source, pr.Author = bbRepo, "f/"+pr.Title, bbRita
+		f.fake.AddPullRequest(pr)
+	}
+	s := f.session(t, bbToken, func(c *connector.Connector) { c.ReviewPullRequests = true })
+	for key, want := range map[string]string{bbRepo + "!1": trackers.LeftResolved, bbRepo + "!2": trackers.LeftUnassigned,
+		bbRepo + "!3": trackers.LeftOutOfScope, bbRepo + "!9": trackers.LeftDeleted} {
+		if got, err := bitbucket.New().WhyLeft(ctx(t), s, key); err != nil || got != want {
+			t.Errorf("WhyLeft(%s) = %q, %v; want %q", key, got, err, want)
+		}
+	}
+}
