@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -377,5 +378,71 @@ func TestFullListingReadsBodiesInOrder(t *testing.T) {
 		Match: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/incidents/"+keys[3]) }})
 	if _, err := list(); !errors.Is(err, trackers.ErrUnauthorized) {
 		t.Errorf("listing with a refused body read: %v, want ErrUnauthorized", err)
+	}
+}
+
+// Bodies of one page are read several at a time: the fake holds the first
+// body read until a second one arrives (or 10 s pass, once), and the most
+// reads seen in flight together must exceed one.
+func TestFullListingReadsBodiesConcurrently(t *testing.T) {
+	fake := pagerdutyfake.New(pagerdutyfake.Options{
+		Users:    []pagerdutyfake.User{{ID: "PAGENT1", Name: "Agent Smith", Email: "agent@example.com"}},
+		Keys:     []pagerdutyfake.Key{{Value: pdUserKey, UserID: "PAGENT1"}},
+		Services: []pagerdutyfake.Service{{ID: "PSVC001", Name: "agent"}},
+		MaxLimit: 100,
+	})
+	for i := range 8 {
+		fake.AddIncident(pagerdutyfake.Incident{Title: "i" + string(rune('a'+i)), ServiceID: "PSVC001", Assignees: []string{"PAGENT1"}})
+	}
+	var (
+		mu               sync.Mutex
+		inFlight, most   int
+		second           = make(chan struct{})
+		secondSeen, gave bool
+	)
+	hold := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasPrefix(r.URL.Path, "/incidents/") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			mu.Lock()
+			inFlight++
+			most = max(most, inFlight)
+			wait := inFlight == 1 && !secondSeen && !gave
+			if inFlight > 1 && !secondSeen {
+				secondSeen = true
+				close(second)
+			}
+			mu.Unlock()
+			if wait {
+				select {
+				case <-second:
+				case <-time.After(10 * time.Second):
+					mu.Lock()
+					gave = true
+					mu.Unlock()
+				}
+			}
+			next.ServeHTTP(w, r)
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+		})
+	}
+	url := fake.Start(t, hold)
+	c := connector.Connector{ID: "pd-1", System: connector.PagerDuty, Deployment: connector.Cloud, BaseURL: url, AuthMode: connector.AuthBearer}
+	s, err := trackers.NewSession(pagerduty.New(), c, connector.NewSecret(pdUserKey), trackers.Options{Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := pagerduty.New().Discover(ctx(t), s, trackers.DiscoveryQuery{Full: true})
+	if err != nil || len(page.Tickets) != 8 {
+		t.Fatalf("discovered %d, %v; want 8", len(page.Tickets), err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most < 2 {
+		t.Errorf("at most %d body read in flight, want several", most)
 	}
 }
