@@ -118,6 +118,8 @@ func connectorToProto(c connector.Connector) *chv1.Connector {
 		CloseOnDone:        c.CloseOnDone,
 		FullText:           c.FullText,
 		ReviewPullRequests: c.ReviewPullRequests,
+		Watch:              c.Watch,
+		ContextConnectors:  c.ContextConnectors,
 		Zone:               c.Zone,
 		Credential:         credentialToProto(c.Credential),
 		Status:             &chv1.ConnectorStatus{},
@@ -162,6 +164,8 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 		CloseOnDone:        p.GetCloseOnDone(),
 		FullText:           p.GetFullText(),
 		ReviewPullRequests: p.GetReviewPullRequests(),
+		Watch:              p.GetWatch(),
+		ContextConnectors:  p.GetContextConnectors(),
 		Zone:               p.GetZone(),
 	}
 	if s := p.GetScope(); s != nil {
