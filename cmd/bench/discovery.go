@@ -160,6 +160,15 @@ type cycleCost struct {
 }
 
 func runDiscovery(ctx context.Context, o options, rep *report, progress func(string, ...any)) error {
+	var known []string
+	for _, f := range fakes() {
+		known = append(known, string(f.system))
+	}
+	for _, sys := range o.systems {
+		if !slices.Contains(known, sys) {
+			return fmt.Errorf("-trackers: unknown system %q (known: %s)", sys, strings.Join(known, ", "))
+		}
+	}
 	for _, n := range o.tickets {
 		for _, f := range fakes() {
 			if len(o.systems) > 0 && !slices.Contains(o.systems, string(f.system)) {

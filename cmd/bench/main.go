@@ -141,6 +141,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 		o.parts = append(o.parts, p)
 	}
+	for sys := range strings.SplitSeq(*systems, ",") {
+		if sys = strings.TrimSpace(sys); sys != "" {
+			o.systems = append(o.systems, sys)
+		}
+	}
 	if *tickets == "" {
 		*tickets = "1000,10000"
 		if *quick {
@@ -150,11 +155,6 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	o.profileDir = *windowProfiles
 	if o.profileDir != "" && o.cpuProfile != "" {
 		return o, errors.New("-window-profiles and -cpuprofile cannot be used together (one CPU profile at a time)")
-	}
-	for s := range strings.SplitSeq(*systems, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			o.systems = append(o.systems, s)
-		}
 	}
 	for t := range strings.SplitSeq(*tickets, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(t))

@@ -72,6 +72,16 @@ type PullRequest struct {
 	Reviewers          []string // UniqueNames
 	CreatedBy          string
 	Created            time.Time // zero: when added
+	// Threads are the pull request's comment threads, oldest first.
+	Threads []Thread
+}
+
+// Thread is a pull request comment thread (its first comment is the
+// thread's text).
+type Thread struct {
+	ID       int64
+	Status   string // active, closed, …
+	Comments []Comment
 }
 
 // Options configure the fake.
@@ -89,8 +99,9 @@ type Options struct {
 	WIQLCap int
 }
 
-// states of the Agile process, by category; Task has no Resolved.
-var typeStates = map[string][][2]string{
+// agileStates are the states of the Agile process, by category; Task has
+// no Resolved. AddState adds custom ones.
+var agileStates = map[string][][2]string{
 	"User Story": {{"New", "Proposed"}, {"Active", "InProgress"}, {"Resolved", "Resolved"}, {"Closed", "Completed"}, {"Removed", "Removed"}},
 	"Bug":        {{"New", "Proposed"}, {"Active", "InProgress"}, {"Resolved", "Resolved"}, {"Closed", "Completed"}},
 	"Task":       {{"New", "Proposed"}, {"Active", "InProgress"}, {"Closed", "Completed"}, {"Removed", "Removed"}},
@@ -108,6 +119,8 @@ type Server struct {
 	prs    []*PullRequest
 	nextPR int64
 	nextC  int64
+	// types are the work item types' states ({name, category}).
+	types map[string][][2]string
 	// Queries are the WIQL texts received, for tests.
 	queries []string
 	// gen counts the writes (lock); encoded caches work items as the
@@ -134,7 +147,28 @@ func New(opts Options) *Server {
 	if opts.WIQLCap == 0 {
 		opts.WIQLCap = 20000
 	}
-	return &Server{opts: opts, items: map[int64]*WorkItem{}, nextID: 1, nextPR: 1, nextC: 1}
+	types := map[string][][2]string{}
+	for t, sts := range agileStates {
+		types[t] = slices.Clone(sts)
+	}
+	return &Server{opts: opts, items: map[int64]*WorkItem{}, nextID: 1, nextPR: 1, nextC: 1, types: types}
+}
+
+// AddState adds a state in category (Proposed, InProgress, Resolved,
+// Completed, Removed) to a work item type, as a custom process (an
+// inherited process with a "Shipped" state in Completed) does, or moves the
+// type's state of that name to category; an unknown type is created with
+// that one state.
+func (f *Server) AddState(typ, name, category string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, st := range f.types[typ] {
+		if st[0] == name {
+			f.types[typ][i][1] = category
+			return
+		}
+	}
+	f.types[typ] = append(f.types[typ], [2]string{name, category})
 }
 
 // Faults is the fault injector in front of the fake.
@@ -175,6 +209,7 @@ func (f *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{org}/{project}/_apis/wit/workitems/{id}", f.getItem)
 	mux.HandleFunc("PATCH /{org}/{project}/_apis/wit/workitems/{id}", f.patchItem)
 	mux.HandleFunc("POST /{org}/{project}/_apis/wit/workitems/{type}", f.createItem)
+	mux.HandleFunc("GET /{org}/{project}/_apis/wit/workitemtypes", f.listTypes)
 	mux.HandleFunc("GET /{org}/{project}/_apis/wit/workitemtypes/{type}/states", f.states)
 	mux.HandleFunc("GET /{org}/{project}/_apis/wit/workItems/{id}/comments", f.listComments)
 	mux.HandleFunc("POST /{org}/{project}/_apis/wit/workItems/{id}/comments", f.addComment)
@@ -182,6 +217,8 @@ func (f *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{org}/{project}/_apis/git/repositories/{repo}/pullrequests", f.listPRs)
 	mux.HandleFunc("POST /{org}/{project}/_apis/git/repositories/{repo}/pullrequests", f.createPR)
 	mux.HandleFunc("GET /{org}/{project}/_apis/git/pullrequests", f.projectPRs)
+	mux.HandleFunc("GET /{org}/{project}/_apis/git/repositories/{repo}/pullRequests/{id}/threads", f.listThreads)
+	mux.HandleFunc("POST /{org}/{project}/_apis/git/repositories/{repo}/pullRequests/{id}/threads", f.createThread)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pat, ok := r.BasicAuth(); !ok || pat != f.opts.PAT {
 			// Services answers a bad PAT with 401 (and an HTML page for browsers).
@@ -316,7 +353,9 @@ func (f *Server) PullRequests(head string) []PullRequest {
 	var out []PullRequest
 	for _, p := range f.prs {
 		if p.Source == ref {
-			out = append(out, *p)
+			c := *p
+			c.Threads = slices.Clone(p.Threads)
+			out = append(out, c)
 		}
 	}
 	return out
@@ -411,11 +450,13 @@ func (f *Server) itemJSON(base string, it *WorkItem, fields []string, relations 
 var (
 	wiqlAssigned = regexp.MustCompile(`(?i)\[System\.AssignedTo\]\s*=\s*(@Me|'((?:[^']|'')*)')`)
 	wiqlNotIn    = regexp.MustCompile(`(?i)\[System\.State\]\s+NOT\s+IN\s*\(([^)]*)\)`)
-	wiqlChanged  = regexp.MustCompile(`(?i)\[System\.ChangedDate\]\s*>=\s*'([^']*)'`)
-	wiqlIDAbove  = regexp.MustCompile(`(?i)\[System\.Id\]\s*>\s*(\d+)`)
-	wiqlIDBelow  = regexp.MustCompile(`(?i)\[System\.Id\]\s*<\s*(-?\d+)`)
-	wiqlProject  = regexp.MustCompile(`(?i)\[System\.TeamProject\]\s*=\s*@project`)
-	wiqlSelect   = regexp.MustCompile(`(?i)^\s*SELECT\s+.+\s+FROM\s+WorkItems\b`)
+	// wiqlNotStateOfType is "NOT ([System.State] = 'X' AND [System.WorkItemType] IN ('A', 'B'))".
+	wiqlNotStateOfType = regexp.MustCompile(`(?i)NOT\s*\(\s*\[System\.State\]\s*=\s*'((?:[^']|'')*)'\s+AND\s+\[System\.WorkItemType\]\s+IN\s*\(([^)]*)\)\s*\)`)
+	wiqlChanged        = regexp.MustCompile(`(?i)\[System\.ChangedDate\]\s*>=\s*'([^']*)'`)
+	wiqlIDAbove        = regexp.MustCompile(`(?i)\[System\.Id\]\s*>\s*(\d+)`)
+	wiqlIDBelow        = regexp.MustCompile(`(?i)\[System\.Id\]\s*<\s*(-?\d+)`)
+	wiqlProject        = regexp.MustCompile(`(?i)\[System\.TeamProject\]\s*=\s*@project`)
+	wiqlSelect         = regexp.MustCompile(`(?i)^\s*SELECT\s+.+\s+FROM\s+WorkItems\b`)
 )
 
 func (f *Server) wiql(w http.ResponseWriter, r *http.Request) {
@@ -469,6 +510,13 @@ func (f *Server) wiql(w http.ResponseWriter, r *http.Request) {
 			excluded = append(excluded, strings.Trim(strings.TrimSpace(s), "'"))
 		}
 	}
+	typeExcluded := map[string][]string{} // state → types
+	for _, m := range wiqlNotStateOfType.FindAllStringSubmatch(q, -1) {
+		st := strings.ReplaceAll(m[1], "''", "'")
+		for t := range strings.SplitSeq(m[2], ",") {
+			typeExcluded[strings.ToLower(st)] = append(typeExcluded[strings.ToLower(st)], strings.Trim(strings.TrimSpace(t), "'"))
+		}
+	}
 	var above int64
 	if m := wiqlIDAbove.FindStringSubmatch(q); m != nil {
 		above, _ = strconv.ParseInt(m[1], 10, 64)
@@ -484,6 +532,7 @@ func (f *Server) wiql(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case assignee != "" && !strings.EqualFold(it.AssignedTo, assignee),
 			slices.ContainsFunc(excluded, func(s string) bool { return strings.EqualFold(s, it.State) }),
+			slices.ContainsFunc(typeExcluded[strings.ToLower(it.State)], func(t string) bool { return strings.EqualFold(t, it.Type) }),
 			!since.IsZero() && it.Changed.Before(since),
 			id <= above, id >= below:
 			continue
@@ -659,7 +708,7 @@ func (f *Server) apply(w http.ResponseWriter, it *WorkItem, ops []patchOp) bool 
 			return false
 		case op.Path == "/fields/System.State":
 			valid := false
-			for _, st := range typeStates[it.Type] {
+			for _, st := range f.types[it.Type] {
 				valid = valid || st[0] == s
 			}
 			if !valid {
@@ -736,7 +785,10 @@ func (f *Server) createItem(w http.ResponseWriter, r *http.Request) {
 	if !f.checkProject(w, r) {
 		return
 	}
-	if _, known := typeStates[typ]; !known {
+	f.mu.Lock()
+	_, known := f.types[typ]
+	f.mu.Unlock()
+	if !known {
 		vssErr(w, http.StatusNotFound, "TF201033: work item type "+typ+" does not exist", "WorkItemTypeNotFoundException")
 		return
 	}
@@ -762,7 +814,9 @@ func (f *Server) states(w http.ResponseWriter, r *http.Request) {
 	if !f.checkProject(w, r) {
 		return
 	}
-	sts, ok := typeStates[r.PathValue("type")]
+	f.mu.Lock()
+	sts, ok := f.types[r.PathValue("type")]
+	f.mu.Unlock()
 	if !ok {
 		vssErr(w, http.StatusNotFound, "TF201033: work item type "+r.PathValue("type")+" does not exist", "WorkItemTypeNotFoundException")
 		return
@@ -770,6 +824,28 @@ func (f *Server) states(w http.ResponseWriter, r *http.Request) {
 	out := make([]map[string]any, 0, len(sts))
 	for _, st := range sts {
 		out = append(out, map[string]any{"name": st[0], "category": st[1], "color": "007acc"})
+	}
+	fakehttp.JSON(w, http.StatusOK, map[string]any{"count": len(out), "value": out})
+}
+
+// listTypes answers GET …/_apis/wit/workitemtypes: each type with its
+// states (WorkItemStateColor: name, color, category).
+func (f *Server) listTypes(w http.ResponseWriter, r *http.Request) {
+	if !f.checkProject(w, r) {
+		return
+	}
+	base := fakehttp.BaseURL(r)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]map[string]any, 0, len(f.types))
+	for _, typ := range slices.Sorted(maps.Keys(f.types)) {
+		sts := make([]map[string]any, 0, len(f.types[typ]))
+		for _, st := range f.types[typ] {
+			sts = append(sts, map[string]any{"name": st[0], "category": st[1], "color": "007acc"})
+		}
+		out = append(out, map[string]any{"name": typ, "referenceName": "Microsoft.VSTS.WorkItemTypes." + strings.ReplaceAll(typ, " ", ""),
+			"color": "009ccc", "isDisabled": false, "states": sts,
+			"url": base + "/" + url.PathEscape(f.opts.Organization) + "/" + url.PathEscape(f.opts.Project) + "/_apis/wit/workItemTypes/" + url.PathEscape(typ)})
 	}
 	fakehttp.JSON(w, http.StatusOK, map[string]any{"count": len(out), "value": out})
 }
@@ -897,6 +973,87 @@ func (f *Server) listPRs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	fakehttp.JSON(w, http.StatusOK, map[string]any{"count": len(out), "value": out})
+}
+
+// prFor finds the pull request of the path ({id}) under lock, or answers 404.
+func (f *Server) prFor(w http.ResponseWriter, r *http.Request) *PullRequest {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	for _, p := range f.prs {
+		if p.ID == id {
+			return p
+		}
+	}
+	vssErr(w, http.StatusNotFound, fmt.Sprintf("TF401180: The requested pull request was not found. %d", id), "GitPullRequestNotFoundException")
+	return nil
+}
+
+func (f *Server) threadJSON(base string, p *PullRequest, t Thread) map[string]any {
+	comments := make([]map[string]any, 0, len(t.Comments))
+	last := time.Time{}
+	for i, c := range t.Comments {
+		parent := int64(0) // replies answer the thread's first comment
+		if i > 0 {
+			parent = t.Comments[0].ID
+		}
+		comments = append(comments, map[string]any{"id": c.ID, "parentCommentId": parent, "content": c.Text,
+			"commentType": "text", "author": identity(base, f.user(c.By)), "publishedDate": c.At.Format(time.RFC3339Nano),
+			"lastUpdatedDate": c.At.Format(time.RFC3339Nano), "lastContentUpdatedDate": c.At.Format(time.RFC3339Nano)})
+		last = c.At
+	}
+	return map[string]any{"id": t.ID, "status": t.Status, "comments": comments, "isDeleted": false,
+		"publishedDate": t.Comments[0].At.Format(time.RFC3339Nano), "lastUpdatedDate": last.Format(time.RFC3339Nano),
+		"_links": map[string]any{"self": map[string]any{"href": fmt.Sprintf("%s/%s/%s/_apis/git/repositories/%s/pullRequests/%d/threads/%d",
+			base, f.opts.Organization, url.PathEscape(f.opts.Project), url.PathEscape(f.opts.Project), p.ID, t.ID)}}}
+}
+
+// listThreads answers every thread of the pull request (the API does not
+// page them).
+func (f *Server) listThreads(w http.ResponseWriter, r *http.Request) {
+	if !f.checkRepo(w, r) {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.prFor(w, r)
+	if p == nil {
+		return
+	}
+	base := fakehttp.BaseURL(r)
+	out := make([]map[string]any, 0, len(p.Threads))
+	for _, t := range p.Threads {
+		out = append(out, f.threadJSON(base, p, t))
+	}
+	fakehttp.JSON(w, http.StatusOK, map[string]any{"count": len(out), "value": out})
+}
+
+// createThread starts a thread with one text comment.
+func (f *Server) createThread(w http.ResponseWriter, r *http.Request) {
+	if !f.checkRepo(w, r) {
+		return
+	}
+	var body struct {
+		Comments []struct {
+			ParentCommentID int64  `json:"parentCommentId"`
+			Content         string `json:"content"`
+			CommentType     string `json:"commentType"`
+		} `json:"comments"`
+		Status string `json:"status"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.Comments) != 1 || body.Comments[0].Content == "" {
+		vssErr(w, http.StatusBadRequest, "a new thread takes one comment with content", "InvalidArgumentValueException")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.prFor(w, r)
+	if p == nil {
+		return
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	t := Thread{ID: f.nextC, Status: cmp.Or(body.Status, "active"), Comments: []Comment{{ID: 1, Text: body.Comments[0].Content, Format: "markdown", By: f.opts.Me, At: now}}}
+	f.nextC++
+	p.Threads = append(p.Threads, t)
+	fakehttp.JSON(w, http.StatusOK, f.threadJSON(fakehttp.BaseURL(r), p, t))
 }
 
 func (f *Server) createPR(w http.ResponseWriter, r *http.Request) {
