@@ -81,13 +81,15 @@ fmt:
 
 # The one image: static binaries built here (nothing can be pulled, not even
 # golang), the host's CA bundle, FROM scratch, UID 65532. The context is
-# git-ignored; `$(ENGINE) image ls $(IMAGE)` gives its size.
+# git-ignored; `$(ENGINE) image ls $(IMAGE)` gives its size. BUILDAH_FORMAT=docker
+# (read by podman, ignored by docker) keeps the image's HEALTHCHECK, which the
+# OCI format drops.
 image:
 	rm -rf $(IMAGE_CONTEXT) && mkdir -p $(IMAGE_CONTEXT)/data
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $(IMAGE_CONTEXT)/hub ./cmd/hub
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $(IMAGE_CONTEXT)/hubctl ./cmd/hubctl
 	cp $(CA_BUNDLE) $(IMAGE_CONTEXT)/ca-certificates.crt
-	$(ENGINE) build -f deploy/image/Containerfile -t $(IMAGE) $(IMAGE_CONTEXT)
+	BUILDAH_FORMAT=docker $(ENGINE) build -f deploy/image/Containerfile -t $(IMAGE) $(IMAGE_CONTEXT)
 
 # Local stand-ins for the official images docker-compose.yml names, where
 # nothing can be pulled: nats-server from its Go module (deploy/compose/
