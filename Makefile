@@ -123,4 +123,4 @@ nats-image:
 e2e: image nats-image
 	cd e2e && GOWORK=off DOCKER_HOST=$${DOCKER_HOST:-$(E2E_DOCKER_HOST)} TESTCONTAINERS_RYUK_DISABLED=true \
 		TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 E2E_HUB_IMAGE=$(IMAGE) E2E_NATS_IMAGE=$(NATS_IMAGE) \
-		go test -count=1 -timeout 10m -v -run TestKillANATSNodeAndAPollerMidRun .
+		go test -count=1 -timeout 20m -v -run TestKillANATSNodeAndAPollerMidRun .
