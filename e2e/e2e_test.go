@@ -145,6 +145,9 @@ func TestKillANATSNodeAndAPollerMidRun(t *testing.T) {
 
 	eventually(t, 4*time.Minute, "every seeded ticket discovered", func() bool {
 		got, err := discovered(ctx, js)
+		if err != nil {
+			t.Logf("read: %v", err)
+		}
 		return err == nil && len(got) >= len(want)
 	})
 
@@ -182,6 +185,9 @@ func TestKillANATSNodeAndAPollerMidRun(t *testing.T) {
 
 	eventually(t, 5*time.Minute, "every result written back", func() bool {
 		c, _, err := writebacks(ctx, js)
+		if err != nil {
+			t.Logf("read: %v", err)
+		}
 		return err == nil && len(c) >= len(want)
 	})
 	// Two more poll intervals after the restarts: a doubled discovery or
