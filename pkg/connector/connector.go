@@ -5,6 +5,7 @@ package connector
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -37,6 +38,10 @@ const (
 	AuthBasic     AuthMode = "basic"     // user (email on Atlassian Cloud) + API token
 	AuthBearer    AuthMode = "bearer"    // personal access token
 	AuthAnonymous AuthMode = "anonymous" // public Jira only
+	// AuthGitHubApp: a GitHub App installation. The credential is the app's
+	// private key (PEM); AppID and InstallationID say which app and which
+	// installation. Workers mint installation tokens from it on demand.
+	AuthGitHubApp AuthMode = "github_app"
 )
 
 // ConflictPolicy decides whether a person's change or the agent's result wins.
@@ -92,8 +97,15 @@ func (c Connector) CredentialContext() string {
 		return c.ID
 	}
 	ca := sha256.Sum256([]byte(c.CABundlePEM))
-	return strings.Join([]string{BindingFields, c.ID, string(c.System), string(c.Deployment), c.BaseURL,
+	ctx := strings.Join([]string{BindingFields, c.ID, string(c.System), string(c.Deployment), c.BaseURL,
 		string(c.AuthMode), c.Username, c.HTTPProxyURL, hex.EncodeToString(ca[:])}, "\x00")
+	if c.AuthMode == AuthGitHubApp {
+		// A GitHub App's private key has a context of its own (and the app
+		// id in it): it can never be opened as a token of this connector,
+		// nor as the key of another app.
+		ctx += "\x00github-app-key\x00" + strconv.FormatInt(c.AppID, 10)
+	}
+	return ctx
 }
 
 // WebhookSecretContext is the key context of the webhook secret: the
@@ -134,6 +146,11 @@ type Connector struct {
 	// ReviewPullRequests: discover pull requests where the account is a
 	// reviewer, as review tickets (Bitbucket Cloud, Azure DevOps).
 	ReviewPullRequests bool `json:"review_pull_requests,omitempty"`
+
+	// AppID and InstallationID: a GitHub App connector (AuthGitHubApp).
+	// InstallationID 0: found from the repository (GET /repos/{o}/{r}/installation).
+	AppID          int64 `json:"app_id,omitempty"`
+	InstallationID int64 `json:"installation_id,omitempty"`
 
 	Credential Credential `json:"credential,omitzero"`
 	// Webhook: the tracker notifies services/webhooks of changes, and the

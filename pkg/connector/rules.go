@@ -35,6 +35,9 @@ type Rules struct {
 	// RequiredScopes are the token scopes the system needs; nil where tokens
 	// carry no scopes.
 	RequiredScopes []string
+	// TokenPools: a bearer credential may be several comma-separated
+	// tokens, spread over by discovery (GitHub, GitLab).
+	TokenPools bool
 }
 
 // KeyRule is the rule for a project, repository or space key.

@@ -42,7 +42,7 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 	if err != nil {
 		return trackers.DiscoveryPage{}, err
 	}
-	gc, err := newGitHubClient(s)
+	gc, err := newGitHubDiscoveryClient(s)
 	if err != nil {
 		return trackers.DiscoveryPage{}, fmt.Errorf("%w: %w", trackers.ErrInvalidConfig, err)
 	}
