@@ -69,7 +69,13 @@ func (s *Server) caller(r *http.Request) (string, bool) {
 	defer s.mu.Unlock()
 	t, ok := s.tokens[value]
 	if !ok || value == "" {
+		if strings.Count(value, ".") == 2 {
+			return "app-jwt", true // an app's own requests (apps.go)
+		}
 		return "", false
+	}
+	if t.Installation != 0 {
+		return "installation/" + strconv.FormatInt(t.Installation, 10), true // an installation's own budget
 	}
 	return t.Login, true
 }
