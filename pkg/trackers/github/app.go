@@ -207,7 +207,7 @@ func (a *appSource) mint(ctx context.Context) error {
 		a.mu.Unlock()
 	}
 	minted := a.now()
-	tok, _, err := gc.Apps.CreateInstallationToken(ctx, inst, nil)
+	tok, _, err := gc.Apps.CreateInstallationToken(ctx, inst, &github.InstallationTokenOptions{}) // "{}": GitHub's schema refuses a null body
 	if err != nil {
 		return fmt.Errorf("%w: installation %d: %w", errAppMint, inst, githubError(ctx, err, "installation token", trackers.ErrUnauthorized))
 	}

@@ -221,8 +221,8 @@ func installationJSON(api string, in Installation) map[string]any {
 		"repositories_url":     api + "/installation/repositories",
 		"html_url":             fmt.Sprintf("https://github.com/organizations/%s/settings/installations/%d", in.Account, in.ID),
 		"permissions":          in.Permissions, "events": []string{},
-		"created_at":           created, "updated_at": created,
-		"single_file_name":     nil,
+		"created_at": created, "updated_at": created,
+		"single_file_name": nil, "suspended_by": nil, "suspended_at": nil, "has_multiple_single_files": false, "single_file_paths": []string{},
 	}
 }
 

@@ -49,6 +49,14 @@ func (s *Server) RateLimitUsed() int {
 	return s.rate.total
 }
 
+// RateLimitUsedBy is what one caller (a login, or "installation/<id>")
+// spent in the current window.
+func (s *Server) RateLimitUsedBy(who string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rate.used[who]
+}
+
 // MutationTimes are the arrival times of every POST, PATCH, PUT and DELETE
 // the fake served, in order (GitHub asks clients to leave a second between them).
 func (s *Server) MutationTimes() []time.Time {
