@@ -80,6 +80,38 @@ type Credential struct {
 	// credentials stored since the binding was introduced, "" for older ones
 	// (bound to the connector id only, until the credential is rotated).
 	Binding string `json:"binding,omitempty"`
+	// Kind is what the clear value is (CredentialKind*); PoolFingerprints
+	// are a token pool's tokens' fingerprints, in pool order, comma-separated
+	// (a string keeps Credential comparable).
+	Kind             string `json:"kind,omitempty"`
+	PoolFingerprints string `json:"pool_fingerprints,omitempty"`
+}
+
+// Pool lists a token pool's fingerprints (nil for one token).
+func (c Credential) Pool() []string {
+	if c.PoolFingerprints == "" {
+		return nil
+	}
+	return strings.Split(c.PoolFingerprints, ",")
+}
+
+// Credential kinds.
+const (
+	CredentialKindToken     = "token"
+	CredentialKindTokenPool = "token_pool"
+	CredentialKindGitHubApp = "github_app_private_key"
+)
+
+// CredentialKindOf names what a clear credential of auth mode m is.
+func CredentialKindOf(m AuthMode, s Secret) string {
+	switch {
+	case m == AuthGitHubApp:
+		return CredentialKindGitHubApp
+	case len(PoolTokens(s)) > 1:
+		return CredentialKindTokenPool
+	default:
+		return CredentialKindToken
+	}
 }
 
 // BindingFields binds a ciphertext to the connector's id and every field

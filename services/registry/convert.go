@@ -20,7 +20,7 @@ var deploymentsToProto = map[connector.Deployment]chv1.Deployment{
 
 var authModesToProto = map[connector.AuthMode]chv1.AuthMode{
 	connector.AuthBasic: chv1.AuthMode_AUTH_MODE_BASIC, connector.AuthBearer: chv1.AuthMode_AUTH_MODE_BEARER,
-	connector.AuthAnonymous: chv1.AuthMode_AUTH_MODE_ANONYMOUS,
+	connector.AuthAnonymous: chv1.AuthMode_AUTH_MODE_ANONYMOUS, connector.AuthGitHubApp: chv1.AuthMode_AUTH_MODE_GITHUB_APP,
 }
 
 var policiesToProto = map[connector.ConflictPolicy]chv1.ConflictPolicy{
@@ -87,11 +87,14 @@ func tsOrNil(t time.Time) *timestamppb.Timestamp {
 
 func credentialToProto(c connector.Credential) *chv1.CredentialInfo {
 	return &chv1.CredentialInfo{
-		Set:         c.Set(),
-		SetTime:     tsOrNil(c.SetTime),
-		Fingerprint: c.Fingerprint,
-		Cipher:      secrets.Kind(c.Ciphertext),
-		ExpireTime:  tsOrNil(c.ExpireTime),
+		Set:              c.Set(),
+		SetTime:          tsOrNil(c.SetTime),
+		Fingerprint:      c.Fingerprint,
+		Cipher:           secrets.Kind(c.Ciphertext),
+		ExpireTime:       tsOrNil(c.ExpireTime),
+		Kind:             c.Kind,
+		PoolSize:         int32(len(c.PoolFingerprints)),
+		PoolFingerprints: c.PoolFingerprints,
 	}
 }
 
@@ -119,6 +122,8 @@ func connectorToProto(c connector.Connector) *chv1.Connector {
 		FullText:           c.FullText,
 		ReviewPullRequests: c.ReviewPullRequests,
 		Zone:               c.Zone,
+		AppId:              c.AppID,
+		InstallationId:     c.InstallationID,
 		Credential:         credentialToProto(c.Credential),
 		Status:             &chv1.ConnectorStatus{},
 		CreateTime:         tsOrNil(c.CreateTime),
@@ -163,6 +168,8 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 		FullText:           p.GetFullText(),
 		ReviewPullRequests: p.GetReviewPullRequests(),
 		Zone:               p.GetZone(),
+		AppID:              p.GetAppId(),
+		InstallationID:     p.GetInstallationId(),
 	}
 	if s := p.GetScope(); s != nil {
 		c.Scope = connector.Scope{Statuses: s.GetStatuses(), Labels: s.GetLabels(), MinPriority: s.GetMinPriority()}
@@ -175,12 +182,14 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 
 func statusToProto(st connector.PollStatus) *chv1.ConnectorStatus {
 	return &chv1.ConnectorStatus{
-		LastPollTime:    tsOrNil(st.LastPoll),
-		LastSuccessTime: tsOrNil(st.LastSuccess),
-		LastError:       st.LastError,
-		TicketsKnown:    int64(st.TicketsKnown),
-		NextPollTime:    tsOrNil(st.NextPoll),
-		LateBy:          durationOrNil(st.Late),
+		LastPollTime:       tsOrNil(st.LastPoll),
+		LastSuccessTime:    tsOrNil(st.LastSuccess),
+		LastError:          st.LastError,
+		TicketsKnown:       int64(st.TicketsKnown),
+		NextPollTime:       tsOrNil(st.NextPoll),
+		LateBy:             durationOrNil(st.Late),
+		PoolTokensSetAside: st.PoolSetAside,
+		PoolTokensUsable:   int32(st.PoolUsable),
 	}
 }
 

@@ -235,7 +235,6 @@ func (a *appSource) Permissions() *github.InstallationPermissions {
 	return a.permissions
 }
 
-
 // appNeeds are the installation permissions a connector needs, with what
 // each is for.
 var appNeeds = []struct {
