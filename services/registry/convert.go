@@ -93,8 +93,8 @@ func credentialToProto(c connector.Credential) *chv1.CredentialInfo {
 		Cipher:           secrets.Kind(c.Ciphertext),
 		ExpireTime:       tsOrNil(c.ExpireTime),
 		Kind:             c.Kind,
-		PoolSize:         int32(len(c.PoolFingerprints)),
-		PoolFingerprints: c.PoolFingerprints,
+		PoolSize:         int32(len(c.Pool())),
+		PoolFingerprints: c.Pool(),
 	}
 }
 
