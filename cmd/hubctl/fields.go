@@ -116,6 +116,17 @@ var fieldFlags = []fieldFlag{
 		c.CloseOnDone, err = fs.GetBool("close-on-done")
 		return err
 	}},
+	{"app-id", "app_id", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.AppId, err = fs.GetInt64("app-id")
+		if c.AuthMode == pb.AuthMode_AUTH_MODE_UNSPECIFIED {
+			c.AuthMode = pb.AuthMode_AUTH_MODE_GITHUB_APP // --app-id implies --auth github-app
+		}
+		return err
+	}},
+	{"installation-id", "installation_id", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.InstallationId, err = fs.GetInt64("installation-id")
+		return err
+	}},
 	{"zone", "zone", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
 		c.Zone, err = fs.GetString("zone")
 		return err
@@ -153,7 +164,7 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.String("name", "", "display name")
 	fs.String("deployment", "", "cloud or self-hosted (aliases: data-center, server, enterprise, self-managed)")
 	fs.String("base-url", "", "tracker base URL (the API root for GitHub Enterprise Server and GitLab)")
-	fs.String("auth", "", "basic, bearer or anonymous (default: basic for Jira/Confluence Cloud, else bearer)")
+	fs.String("auth", "", "basic, bearer, github-app or anonymous (default: basic for Jira/Confluence Cloud, else bearer)")
 	fs.String("username", "", "user for basic auth (an email on Atlassian Cloud)")
 	fs.String("assignee", "", "account whose tickets are discovered (default: the authenticated user)")
 	fs.String("project", "", "Jira project key, GitHub owner/repo, GitLab project path or numeric id")
@@ -172,6 +183,8 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.Bool("review-pull-requests", false, "bitbucket, azure-devops: also discover open pull requests where the account is a reviewer (review tickets)")
 	fs.Bool("full-text", false, "confluence: add each hit's page body as plain text to enrichments")
 	fs.String("conflict-policy", "", "tracker-wins or agent-wins")
+	fs.Int64("app-id", 0, "github: the GitHub App's id (auth github-app; the credential is its private key, --private-key-file)")
+	fs.Int64("installation-id", 0, "github: the App installation's id (default: found from --project)")
 	fs.String("zone", "", "edge site whose pollers (POLLER_ZONE) and writeback (WRITEBACK_ZONE) serve this connector; empty: the central site")
 	fs.String("proxy", "", "HTTP(S) proxy URL for requests to the tracker")
 	fs.String("ca-bundle", "", "PEM file of extra certificate authorities for a self-hosted tracker")
@@ -283,8 +296,10 @@ func parseAuth(s string) (pb.AuthMode, error) {
 		return pb.AuthMode_AUTH_MODE_BEARER, nil
 	case "anonymous", "none":
 		return pb.AuthMode_AUTH_MODE_ANONYMOUS, nil
+	case "github-app", "app":
+		return pb.AuthMode_AUTH_MODE_GITHUB_APP, nil
 	}
-	return pb.AuthMode_AUTH_MODE_UNSPECIFIED, fmt.Errorf("unknown auth mode %q (want basic, bearer or anonymous)", s)
+	return pb.AuthMode_AUTH_MODE_UNSPECIFIED, fmt.Errorf("unknown auth mode %q (want basic, bearer, github-app or anonymous)", s)
 }
 
 func parsePolicy(s string) (pb.ConflictPolicy, error) {
