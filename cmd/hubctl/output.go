@@ -303,7 +303,7 @@ func printCapabilities(w io.Writer, systems []*pb.SystemCapabilities) error {
 
 func printCredentialAges(w io.Writer, ages []*pb.CredentialAge) error {
 	tw := newTable(w)
-	fmt.Fprintln(tw, "ID\tSYSTEM\tKIND\tSET\tAGE\tSTALE\tFINGERPRINT\tEXPIRES")
+	fmt.Fprintln(tw, "ID\tSYSTEM\tSET\tAGE\tSTALE\tFINGERPRINT\tEXPIRES\tKIND")
 	for _, a := range ages {
 		age := "-"
 		if a.GetAge() != nil && a.GetCredential().GetSet() {
@@ -313,9 +313,9 @@ func printCredentialAges(w io.Writer, ages []*pb.CredentialAge) error {
 		if a.GetExpiring() {
 			expires += " (soon)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.GetConnectorId(), systemName(a.GetSystem()), orDash(a.GetCredential().GetKind()),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.GetConnectorId(), systemName(a.GetSystem()),
 			yesNo(a.GetCredential().GetSet()), age, yesNo(a.GetStale()),
-			orDash(a.GetCredential().GetFingerprint()), expires)
+			orDash(a.GetCredential().GetFingerprint()), expires, orDash(a.GetCredential().GetKind()))
 	}
 	return tw.Flush()
 }
