@@ -60,7 +60,7 @@ func TestCapabilitiesDeploymentsAuthModesAndScopes(t *testing.T) {
 		selfHostURL string
 	}{
 		{connector.Jira, []connector.AuthMode{connector.AuthBasic, connector.AuthAnonymous, connector.AuthBearer}, nil, "", ""},
-		{connector.GitHub, []connector.AuthMode{connector.AuthBearer}, []string{"repo"}, "https://api.github.com", ""},
+		{connector.GitHub, []connector.AuthMode{connector.AuthBearer, connector.AuthGitHubApp}, []string{"repo"}, "https://api.github.com", ""},
 		{connector.GitLab, []connector.AuthMode{connector.AuthBearer}, []string{"api"}, "https://gitlab.com", ""},
 		{connector.Confluence, []connector.AuthMode{connector.AuthBasic, connector.AuthBearer}, nil, "", ""},
 		{connector.AzureDevOps, []connector.AuthMode{connector.AuthBearer}, []string{"vso.work_write", "vso.code_write"}, "https://dev.azure.com", ""},

@@ -53,8 +53,13 @@ const (
 var appClock = time.Now
 
 // appSources holds the installation source of every installation in use:
-// appSourceKey → *appSource.
-var appSources sync.Map
+// appSourceKey → *appSource; at most maxAppSources, counted by appSourceCount.
+var (
+	appSources     sync.Map
+	appSourceCount atomic.Int64
+)
+
+const maxAppSources = 4096
 
 type appSourceKey struct {
 	host           string
@@ -105,7 +110,14 @@ func appSourceFor(s *trackers.Session) (*appSource, error) {
 	src.client = func(auth func(context.Context) (string, error)) (*github.Client, error) {
 		return buildGitHubClient(s, auth, nil, nil)
 	}
-	v, _ := appSources.LoadOrStore(k, src)
+	v, loaded := appSources.LoadOrStore(k, src)
+	if !loaded && appSourceCount.Add(1) > maxAppSources {
+		// Every key, app or installation ever tested (the registry tests
+		// unsaved configurations) would otherwise stay: start over, at the
+		// cost of one mint per installation in use.
+		appSources.Clear()
+		appSourceCount.Store(0)
+	}
 	return v.(*appSource), nil
 }
 
