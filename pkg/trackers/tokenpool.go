@@ -31,7 +31,14 @@ type TokenPool struct {
 
 	mu     sync.Mutex
 	tokens []poolToken
+	// etagOf remembers which token fetched a URL last: a conditional
+	// request (If-None-Match) goes out with that token while it is usable,
+	// because GitHub keeps validators per token (Vary: Authorization) and a
+	// 304 costs no budget. Bounded by maxEtagURLs.
+	etagOf map[string]int
 }
+
+const maxEtagURLs = 4096
 
 type poolToken struct {
 	value       string
@@ -94,10 +101,16 @@ func (p *TokenPool) SetAside() []PoolTokenStatus {
 // go to the token that sent fewer requests. ok is false when none is left
 // (then the first token not tried, set aside or not, is returned, so the
 // caller sees the tracker's own refusal).
-func (p *TokenPool) pick(tried []bool) (int, string, bool) {
+func (p *TokenPool) pick(tried []bool, conditionalURL string) (int, string, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
+	if conditionalURL != "" {
+		if i, ok := p.etagOf[conditionalURL]; ok && !tried[i] && !p.tokens[i].setAside && p.tokens[i].remaining != 0 {
+			p.tokens[i].sent++
+			return i, p.tokens[i].value, true
+		}
+	}
 	best, bestRem := -1, int64(-1)
 	for i := range p.tokens {
 		t := &p.tokens[i]
@@ -131,12 +144,18 @@ func (p *TokenPool) pick(tried []bool) (int, string, bool) {
 	return best, p.tokens[best].value, true
 }
 
-// observe records an answer to token i and reports whether another token
-// should be tried: it was refused (set aside) or rate limited.
-func (p *TokenPool) observe(i int, resp *http.Response) (retry bool) {
+// observe records an answer to token i (for url) and reports whether
+// another token should be tried: it was refused (set aside) or rate limited.
+func (p *TokenPool) observe(i int, url string, resp *http.Response) (retry bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	t := &p.tokens[i]
+	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNotModified {
+		if p.etagOf == nil || len(p.etagOf) >= maxEtagURLs {
+			p.etagOf = map[string]int{}
+		}
+		p.etagOf[url] = i
+	}
 	h := resp.Header
 	if v, ok := headerInt64(h, "X-RateLimit-Remaining", "RateLimit-Remaining"); ok {
 		t.remaining = v
@@ -190,8 +209,13 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.next.RoundTrip(req)
 	}
 	tried := make([]bool, t.pool.Len())
+	url := req.URL.String()
+	conditional := ""
+	if req.Header.Get("If-None-Match") != "" {
+		conditional = url
+	}
 	for {
-		i, tok, ok := t.pool.pick(tried)
+		i, tok, ok := t.pool.pick(tried, conditional)
 		if i < 0 {
 			i, tok = 0, t.pool.tokens[0].value // cannot happen with a non-empty pool
 		}
@@ -202,7 +226,7 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !t.pool.observe(i, resp) || !ok || req.Body != nil && req.Body != http.NoBody || !t.pool.anyLeft(tried) {
+		if !t.pool.observe(i, url, resp) || !ok || req.Body != nil && req.Body != http.NoBody || !t.pool.anyLeft(tried) {
 			return resp, nil
 		}
 		// Another token may do: drop this answer and try it.

@@ -81,3 +81,37 @@ func TestGitHubTokenPoolWritesUseTheFirstToken(t *testing.T) {
 		t.Errorf("the second token wrote %d times: writes must stay on the first token", got)
 	}
 }
+
+// A conditional listing goes out with the token that fetched the page, so
+// GitHub (validators per token) answers 304 and an idle cycle stays free.
+func TestGitHubTokenPoolKeepsConditionalRequestsOnTheirToken(t *testing.T) {
+	fake := githubfake.New(githubfake.Options{
+		Users: []githubfake.User{{ID: 1, Login: "octocat"}, {ID: 3, Login: "hubot"}},
+		Tokens: []githubfake.Token{
+			{Value: "ghp_etag_one", Login: "octocat", Scopes: []string{"repo"}},
+			{Value: "ghp_etag_two", Login: "hubot", Scopes: []string{"repo"}},
+		},
+		Repos: []githubfake.Repo{{ID: 7, Owner: "acme", Name: "widgets", Private: true,
+			Collaborators: map[string]githubfake.Role{"octocat": githubfake.Write, "hubot": githubfake.Read}}},
+	})
+	fake.AddIssue("acme/widgets", githubfake.Issue{Title: "cached", Assignees: []string{"octocat"}})
+	url := fake.Start(t)
+	c := connector.Connector{ID: "gh-pool-etag", System: connector.GitHub, Deployment: connector.Cloud, BaseURL: url, AuthMode: connector.AuthBearer, Project: "acme/widgets", Assignee: "octocat"}
+	s, err := trackers.NewSession(github.New(), c, connector.NewSecret("ghp_etag_one,ghp_etag_two"), trackers.Options{Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := github.New().Discover(context.Background(), s, trackers.DiscoveryQuery{})
+	if err != nil || first.ETag == "" {
+		t.Fatalf("first listing: %v, etag %q", err, first.ETag)
+	}
+	for i := range 6 {
+		page, err := github.New().Discover(context.Background(), s, trackers.DiscoveryQuery{ETag: first.ETag})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !page.NotModified {
+			t.Fatalf("conditional listing %d answered 200: it went out with another token", i)
+		}
+	}
+}

@@ -120,7 +120,9 @@ func (s *Server) conditional(next http.Handler) http.Handler {
 
 		status, body := rec.status, rec.body.Bytes()
 		if r.Method == http.MethodGet && status == http.StatusOK {
-			sum := sha256.Sum256(body)
+			// Validators are per caller, as GitHub's are (Vary: Authorization):
+			// another token's ETag does not match.
+			sum := sha256.Sum256(append([]byte(who+"\x00"), body...))
 			etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 			rec.header.Set("ETag", etag)
 			rec.header.Set("Cache-Control", "private, max-age=60, s-maxage=60")
