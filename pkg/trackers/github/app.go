@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -370,9 +369,7 @@ func orNone(v []string) string {
 }
 
 // appAuth is the auth of a github_app session's requests: the installation
-// token, re-minted when GitHub refuses it (appAuthTransport).
+// token (githubAuthTransport hands a refused one to appSource.Invalidate).
 func appAuth(src *appSource) func(context.Context) (string, error) {
 	return src.Token
 }
-
-var _ http.RoundTripper = githubAuthTransport{}

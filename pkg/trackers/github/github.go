@@ -250,6 +250,8 @@ func parseScopes(h string) []string {
 // githubAuthTransport puts the token on requests to the connector's own host
 // only. go-github's WithAuthToken adds it to every request the client sends,
 // so a redirect to another host would carry it there.
+var _ http.RoundTripper = githubAuthTransport{}
+
 type githubAuthTransport struct {
 	next  http.RoundTripper
 	host  string
