@@ -57,6 +57,8 @@ type options struct {
 	reps  int
 
 	tickets      []int
+	systems      []string // discovery: the trackers measured (empty: all)
+	profileDir   string   // discovery: CPU profiles of the timed windows
 	idle         time.Duration
 	idleInterval time.Duration
 
@@ -86,6 +88,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	parts := fs.String("parts", strings.Join(allParts, ","), "parts to run, a comma list of "+strings.Join(allParts, ", "))
 	reps := fs.Int("reps", 0, "repetitions of every part (default 3, 1 with -quick)")
 	tickets := fs.String("tickets", "", "discovery: tickets per tracker, a comma list (default 1000,10000; -quick 1000)")
+	systems := fs.String("trackers", "", "discovery and -telemetry: only these trackers, a comma list of systems (default all)")
 	idle := fs.Duration("idle", 4*time.Second, "discovery: how long to measure idle cycles")
 	idleInterval := fs.Duration("interval", 100*time.Millisecond, "discovery: poll interval during the idle measurement")
 	scale := fs.String("scale", "", "scale: connectors x replicas, a comma list (default 1000x1,10000x1,10000x3; -quick 300x1,1000x1,1000x3)")
@@ -98,6 +101,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	wbConnectors := fs.Int("writeback-connectors", 20, "writeback: connectors the results are spread over")
 	latChanges := fs.Int("latency-changes", 0, "latency: ticket changes timed (default 40, -quick 10)")
 	latInterval := fs.Duration("latency-interval", 5*time.Second, "latency: the poll interval of both connectors")
+	windowProfiles := fs.String("window-profiles", "", "discovery: write a CPU profile of each timed window (discovery, raw publish) into this directory (not with -cpuprofile)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	telemetryRuns := fs.Int("telemetry", 0, "instead: discovery with tracing off vs on (OTLP to an in-process collector), this many runs of each, at the first -tickets size (telemetry.go)")
 	if err := fs.Parse(args); err != nil {
@@ -137,11 +141,20 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 		o.parts = append(o.parts, p)
 	}
+	for sys := range strings.SplitSeq(*systems, ",") {
+		if sys = strings.TrimSpace(sys); sys != "" {
+			o.systems = append(o.systems, sys)
+		}
+	}
 	if *tickets == "" {
 		*tickets = "1000,10000"
 		if *quick {
 			*tickets = "1000"
 		}
+	}
+	o.profileDir = *windowProfiles
+	if o.profileDir != "" && o.cpuProfile != "" {
+		return o, errors.New("-window-profiles and -cpuprofile cannot be used together (one CPU profile at a time)")
 	}
 	for t := range strings.SplitSeq(*tickets, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(t))
@@ -189,7 +202,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	if o.telemetryRuns > 0 {
-		return runTelemetry(ctx, o.tickets[0], o.telemetryRuns, stdout, stderr)
+		return runTelemetry(ctx, o.tickets[0], o.telemetryRuns, o.systems, stdout, stderr)
 	}
 	rep := newReport()
 	defer removeBuiltHub()

@@ -145,6 +145,9 @@ func printConnectorList(w io.Writer, cs []*pb.Connector, now time.Time) error {
 		if project == "" {
 			project = strings.Join(c.GetSpaceKeys(), ",")
 		}
+		if project == "" {
+			project = strings.Join(c.GetWatch(), ",") // a context source
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.GetId(), systemName(c.GetSystem()),
 			deploymentName(c.GetDeployment()), orDash(c.GetDisplayName()), orDash(project),
 			yesNo(c.GetEnabled()), cred, age, orDash(c.GetCredential().GetFingerprint()))
@@ -163,8 +166,10 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 	row("Auth", authName(c.GetAuthMode()))
 	row("Username", orDash(c.GetUsername()))
 	row("Assignee", orDash(c.GetAssignee()))
+	row("Context", joinOrDash(c.GetContextConnectors()))
 	row("Project", orDash(c.GetProject()))
 	row("Spaces", joinOrDash(c.GetSpaceKeys()))
+	row("Watch", joinOrDash(c.GetWatch()))
 	row("Enabled", yesNo(c.GetEnabled()))
 	interval := "-"
 	if c.GetPollInterval() != nil {
@@ -197,6 +202,16 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 		row("GitHub App", fmt.Sprintf("app id %d, installation %s", c.GetAppId(), inst))
 	}
 	row("Credential", credentialSummary(c.GetCredential(), now))
+	if c.GetAuthMode() == pb.AuthMode_AUTH_MODE_OAUTH2 {
+		row("OAuth client id", orDash(c.GetOauthClientId()))
+		row("OAuth scopes", joinOrDash(c.GetOauthScopes()))
+		grant := "not authorized: hubctl connectors authorize " + c.GetId()
+		if cr := c.GetCredential(); cr.GetOauthRefreshTokenSet() {
+			grant = fmt.Sprintf("refresh token %s, rotated %s, authorized %s", orDash(cr.GetOauthRefreshTokenFingerprint()),
+				tsOrDash(cr.GetOauthRefreshTokenSetTime()), tsOrDash(cr.GetOauthGrantTime()))
+		}
+		row("OAuth grant", grant)
+	}
 	if st := c.GetStatus(); st != nil {
 		row("Last poll", tsOrDash(st.GetLastPollTime()))
 		row("Last success", tsOrDash(st.GetLastSuccessTime()))
@@ -206,6 +221,10 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 		if aside := st.GetPoolTokensSetAside(); len(aside) > 0 {
 			row("Pool tokens set aside", fmt.Sprintf("%s (refused by the tracker; %d still usable): rotate the pool with `hubctl secrets rotate %s`",
 				strings.Join(aside, ", "), st.GetPoolTokensUsable(), c.GetId()))
+		}
+		if st.GetAuthError() != "" {
+			row("Auth error", st.GetAuthError())
+			row("Fix", orDash(st.GetReauthorizeCommand()))
 		}
 		if late := st.GetLateBy(); late != nil {
 			row("Late by", late.AsDuration().String()+" (the poller replica is saturated)")

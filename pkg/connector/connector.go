@@ -21,6 +21,11 @@ const (
 	Bitbucket   System = "bitbucket" // Bitbucket Cloud
 	PagerDuty   System = "pagerduty"
 	AzureDevOps System = "azure-devops"
+	// Context sources (read-only): what they watch is Connector.Watch.
+	Jenkins   System = "jenkins"
+	CircleCI  System = "circleci"
+	SonarQube System = "sonarqube"
+	ArgoCD    System = "argocd"
 )
 
 // Deployment says whether the tracker is the vendor's SaaS or self-hosted.
@@ -42,6 +47,10 @@ const (
 	// private key (PEM); AppID and InstallationID say which app and which
 	// installation. Workers mint installation tokens from it on demand.
 	AuthGitHubApp AuthMode = "github_app"
+	// AuthOAuth2 is the OAuth 2.0 authorization code grant (Atlassian 3LO):
+	// the credential is the app's client secret, OAuthClientID its id, and
+	// OAuthRefresh the (rotating) refresh token workers mint access tokens with.
+	AuthOAuth2 AuthMode = "oauth2"
 )
 
 // ConflictPolicy decides whether a person's change or the agent's result wins.
@@ -107,7 +116,7 @@ func CredentialKindOf(m AuthMode, s Secret) string {
 	switch {
 	case m == AuthGitHubApp:
 		return CredentialKindGitHubApp
-	case len(PoolTokens(s)) > 1:
+	case m == AuthBearer && len(PoolTokens(s)) > 1:
 		return CredentialKindTokenPool
 	default:
 		return CredentialKindToken
@@ -129,15 +138,27 @@ func (c Connector) CredentialContext() string {
 		return c.ID
 	}
 	ca := sha256.Sum256([]byte(c.CABundlePEM))
-	ctx := strings.Join([]string{BindingFields, c.ID, string(c.System), string(c.Deployment), c.BaseURL,
-		string(c.AuthMode), c.Username, c.HTTPProxyURL, hex.EncodeToString(ca[:])}, "\x00")
+	parts := []string{BindingFields, c.ID, string(c.System), string(c.Deployment), c.BaseURL,
+		string(c.AuthMode), c.Username, c.HTTPProxyURL, hex.EncodeToString(ca[:])}
+	if c.AuthMode == AuthOAuth2 {
+		// Only OAuth connectors add the client id, so every ciphertext stored
+		// before the mode existed keeps its context.
+		parts = append(parts, c.OAuthClientID)
+	}
 	if c.AuthMode == AuthGitHubApp {
 		// A GitHub App's private key has a context of its own (and the app
 		// id in it): it can never be opened as a token of this connector,
 		// nor as the key of another app.
-		ctx += "\x00github-app-key\x00" + strconv.FormatInt(c.AppID, 10)
+		parts = append(parts, "github-app-key", strconv.FormatInt(c.AppID, 10))
 	}
-	return ctx
+	return strings.Join(parts, "\x00")
+}
+
+// OAuthRefreshContext is the key context of the OAuth refresh token: the
+// credential's (the client secret's), with a suffix, so neither ciphertext
+// can be opened as the other.
+func (c Connector) OAuthRefreshContext() string {
+	return c.CredentialContext() + "\x00oauth-refresh"
 }
 
 // WebhookSecretContext is the key context of the webhook secret: the
@@ -178,6 +199,15 @@ type Connector struct {
 	// ReviewPullRequests: discover pull requests where the account is a
 	// reviewer, as review tickets (Bitbucket Cloud, Azure DevOps).
 	ReviewPullRequests bool `json:"review_pull_requests,omitempty"`
+	// Watch names what a context source reads (Jenkins job paths, a CircleCI
+	// project slug, SonarQube project keys, Argo CD application names);
+	// required for context sources, refused for every other system.
+	Watch []string `json:"watch,omitempty"`
+	// ContextConnectors names the context connectors (systems whose tracker
+	// is a trackers.ContextReader) whose state the knowledge service adds to
+	// this ticket connector's ticket.enriched events; the registry checks
+	// each exists and is a context source.
+	ContextConnectors []string `json:"context_connectors,omitempty"`
 
 	// AppID and InstallationID: a GitHub App connector (AuthGitHubApp).
 	// InstallationID 0: found from the repository (GET /repos/{o}/{r}/installation).
@@ -190,8 +220,19 @@ type Connector struct {
 	// encrypted like the credential under WebhookSecretContext.
 	Webhook       bool       `json:"webhook,omitempty"`
 	WebhookSecret Credential `json:"webhook_secret,omitzero"`
-	CreateTime    time.Time  `json:"create_time"`
-	UpdateTime    time.Time  `json:"update_time"`
+	// OAuthClientID and OAuthScopes are the OAuth 2.0 app (AuthOAuth2); the
+	// client secret is Credential.
+	OAuthClientID string   `json:"oauth_client_id,omitempty"`
+	OAuthScopes   []string `json:"oauth_scopes,omitempty"`
+	// OAuthRefresh is the refresh token, encrypted under OAuthRefreshContext.
+	// Workers replace it on every refresh (it rotates), with the record's
+	// revision as compare-and-swap (pkg/oauthgrant); its SetTime is the
+	// last rotation.
+	OAuthRefresh Credential `json:"oauth_refresh,omitzero"`
+	// OAuthGrantTime is when the grant was authorized (SetOAuthGrant).
+	OAuthGrantTime time.Time `json:"oauth_grant_time,omitzero"`
+	CreateTime     time.Time `json:"create_time"`
+	UpdateTime     time.Time `json:"update_time"`
 	// Revision is the store's revision of this record (KV revision); the etag derives from it.
 	Revision uint64 `json:"-"`
 }

@@ -24,12 +24,16 @@ type PollStatus struct {
 	// fingerprint) and how many still work.
 	PoolSetAside []string
 	PoolUsable   int
+	// AuthError and Reauthorize: an unusable OAuth grant and the command
+	// that fixes it (PollState).
+	AuthError, Reauthorize string
 }
 
 // Status is the shown part of st.
 func (st PollState) Status() PollStatus {
 	return PollStatus{LastPoll: st.LastPoll, LastSuccess: st.LastSuccess, LastError: st.LastError, NextPoll: st.NextPoll,
-		TicketsKnown: st.knownTotal(), Late: st.Late, PoolSetAside: st.PoolSetAside, PoolUsable: st.PoolUsable}
+		TicketsKnown: st.knownTotal(), Late: st.Late, PoolSetAside: st.PoolSetAside, PoolUsable: st.PoolUsable,
+		AuthError: st.AuthError, Reauthorize: st.Reauthorize}
 }
 
 // knownTotal is how many open tickets st holds: the loaded map, or the

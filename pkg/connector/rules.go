@@ -32,12 +32,19 @@ type Rules struct {
 	StatusLabels bool
 	// FullText: the connector may ask for page bodies (knowledge sources).
 	FullText bool
+	// Watch is the rule for each of Connector.Watch; nil when the system is
+	// not a context source (the field must then be empty). A context source
+	// needs at least one entry.
+	Watch *KeyRule
 	// RequiredScopes are the token scopes the system needs; nil where tokens
 	// carry no scopes.
 	RequiredScopes []string
 	// TokenPools: a bearer credential may be several comma-separated
 	// tokens, spread over by discovery (GitHub, GitLab).
 	TokenPools bool
+	// OAuthScopes are the scopes asked for when an AuthOAuth2 connector is
+	// authorized and names none (Connector.OAuthScopes).
+	OAuthScopes []string
 }
 
 // KeyRule is the rule for a project, repository or space key.
@@ -78,6 +85,17 @@ func (r Rules) ProjectError(project string) string {
 		return "is required: " + r.Project.What
 	case project != "" && (len(project) > MaxShortLen || !r.Project.Pattern.MatchString(project)):
 		return r.Project.Invalid
+	}
+	return ""
+}
+
+// WatchError explains why a watched name is not acceptable, "" when it is.
+func (r Rules) WatchError(name string) string {
+	if r.Watch == nil {
+		return "only context sources (jenkins, circleci, sonarqube, argocd) watch jobs, projects or applications"
+	}
+	if len(name) > MaxShortLen || !r.Watch.Pattern.MatchString(name) {
+		return r.Watch.Invalid
 	}
 	return ""
 }

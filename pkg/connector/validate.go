@@ -71,6 +71,9 @@ func (c *Connector) ApplyDefaults(cat Catalog) {
 	if modes := r.AuthModesFor(c.Deployment); c.AuthMode == "" && len(modes) > 0 {
 		c.AuthMode = modes[0]
 	}
+	if c.AuthMode == AuthOAuth2 && len(c.OAuthScopes) == 0 {
+		c.OAuthScopes = slices.Clone(r.OAuthScopes)
+	}
 	if r.StatusLabels {
 		if c.StatusLabels.InProgress == "" {
 			c.StatusLabels.InProgress = DefaultStatusLabels.InProgress
@@ -160,6 +163,15 @@ func (c Connector) Validate(cat Catalog) error {
 			add("installation_id", "applies to auth mode %s only", AuthGitHubApp)
 		}
 	}
+	if c.AuthMode == AuthOAuth2 {
+		if c.OAuthClientID == "" {
+			add("oauth_client_id", "is required for oauth2 (the OAuth 2.0 app's client id)")
+		}
+		checkText(add, "oauth_client_id", c.OAuthClientID, MaxShortLen)
+		checkList(add, "oauth_scopes", c.OAuthScopes, textRule)
+	} else if c.OAuthClientID != "" || len(c.OAuthScopes) > 0 {
+		add("oauth_client_id", "is only used with auth mode oauth2")
+	}
 	if known {
 		validateSystemFields(c, rules, add)
 	}
@@ -202,7 +214,7 @@ func ValidateCredential(mode AuthMode, s Secret) error {
 		}
 		return nil
 	}
-	if strings.Contains(v, ",") {
+	if mode == AuthBearer && strings.Contains(v, ",") {
 		// A token pool: comma-separated tokens (Airbyte's form).
 		for t := range strings.SplitSeq(v, ",") {
 			if t == "" {
@@ -217,7 +229,11 @@ func ValidateCredential(mode AuthMode, s Secret) error {
 	case mode == AuthAnonymous && v != "":
 		return ValidationError{{Field: "credential", Description: "must be empty with anonymous access"}}
 	case mode != AuthAnonymous && v == "":
-		return ValidationError{{Field: "credential", Description: "is required (the tracker's API token)"}}
+		what := "the tracker's API token"
+		if mode == AuthOAuth2 {
+			what = "the OAuth 2.0 app's client secret"
+		}
+		return ValidationError{{Field: "credential", Description: "is required (" + what + ")"}}
 	case len(v) > MaxCredentialLen:
 		return ValidationError{{Field: "credential", Description: fmt.Sprintf("is longer than %d bytes", MaxCredentialLen)}}
 	case strings.ContainsFunc(v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
@@ -328,8 +344,35 @@ func validateSystemFields(c Connector, r Rules, add func(string, string, ...any)
 	case r.SpaceKeys != nil:
 		checkList(add, "space_keys", c.SpaceKeys, r.SpaceKeyError)
 	}
+	switch {
+	case r.Watch == nil && len(c.Watch) > 0:
+		add("watch", "only context sources (jenkins, circleci, sonarqube, argocd) watch jobs, projects or applications")
+	case r.Watch != nil && len(c.Watch) == 0:
+		add("watch", "is required: %s", r.Watch.What)
+	case r.Watch != nil:
+		checkList(add, "watch", c.Watch, r.WatchError)
+	}
 	if !r.FullText && c.FullText {
 		add("full_text", "only knowledge sources (confluence) fetch page bodies")
+	}
+	// Whether each named connector exists and is a context source is the
+	// registry's check (it needs the store); here only the form.
+	switch {
+	case r.Watch != nil && len(c.ContextConnectors) > 0:
+		add("context_connectors", "a context source cannot name context connectors (only ticket connectors do)")
+	default:
+		seen := map[string]bool{}
+		for _, id := range c.ContextConnectors {
+			switch {
+			case !ValidID(id):
+				add("context_connectors", "%q is not a connector id", id)
+			case id == c.ID:
+				add("context_connectors", "%q is this connector", id)
+			case seen[id]:
+				add("context_connectors", "%q is named twice", id)
+			}
+			seen[id] = true
+		}
 	}
 }
 

@@ -216,6 +216,8 @@ const (
 	FeaturePullRequest = "pull_request"
 	FeatureSearch      = "search"
 	FeatureLeaveReason = "leave_reason"
+	// FeatureContext: a read-only context source (ContextReader).
+	FeatureContext = "context"
 )
 
 // featureProbes says, for each feature, how to tell whether a tracker has it.
@@ -232,6 +234,7 @@ var featureProbes = []struct {
 	{FeaturePullRequest, implements[PullRequestOpener]},
 	{FeatureSearch, implements[Searcher]},
 	{FeatureLeaveReason, implements[LeaveExplainer]},
+	{FeatureContext, implements[ContextReader]},
 }
 
 func implements[I any](t Tracker) bool {

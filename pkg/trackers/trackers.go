@@ -89,6 +89,9 @@ type Options struct {
 	// Observer, when set, sees every HTTP exchange of every session (the
 	// process's metrics: status classes, rate-limit headers).
 	Observer ResponseObserver
+	// OAuth mints access tokens for AuthOAuth2 connectors (pkg/oauthgrant);
+	// sessions of such connectors fail with ErrInvalidConfig without it.
+	OAuth OAuthTokens
 }
 
 // ResponseObserver sees a session's HTTP exchanges: the answer, or err when
@@ -119,7 +122,8 @@ type Session struct {
 	// spreads over the pool (Pool.Transport).
 	Pool *TokenPool
 
-	probe *probe // records whether the tracker answered at all
+	probe *probe      // records whether the tracker answered at all
+	oauth OAuthTokens // AuthOAuth2 only
 }
 
 // NewSession prepares a connector for tracker calls: it validates the
@@ -168,6 +172,7 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 		HTTP:      hc,
 		Logger:    opts.logger().With("system", string(c.System), "connector", c.ID),
 		probe:     pr,
+		oauth:     opts.OAuth,
 	}, nil
 }
 
@@ -238,6 +243,11 @@ func checkConfig(r connector.Rules, c connector.Connector, secret connector.Secr
 			return fmt.Errorf("%w: space key %q %s", ErrInvalidConfig, k, msg)
 		}
 	}
+	for _, w := range c.Watch {
+		if msg := r.WatchError(w); msg != "" {
+			return fmt.Errorf("%w: watch %q %s", ErrInvalidConfig, w, msg)
+		}
+	}
 	switch c.AuthMode {
 	case connector.AuthAnonymous:
 		return nil
@@ -249,7 +259,7 @@ func checkConfig(r connector.Rules, c connector.Connector, secret connector.Secr
 	if secret.Empty() {
 		return fmt.Errorf("%w: auth mode %s needs a credential", ErrInvalidConfig, c.AuthMode)
 	}
-	if c.AuthMode != connector.AuthGitHubApp && len(connector.PoolTokens(secret)) > 1 && !r.TokenPools {
+	if c.AuthMode == connector.AuthBearer && len(connector.PoolTokens(secret)) > 1 && !r.TokenPools {
 		return fmt.Errorf("%w: %s takes one token, not a pool of comma-separated tokens", ErrInvalidConfig, c.System)
 	}
 	return nil

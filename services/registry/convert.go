@@ -20,7 +20,8 @@ var deploymentsToProto = map[connector.Deployment]chv1.Deployment{
 
 var authModesToProto = map[connector.AuthMode]chv1.AuthMode{
 	connector.AuthBasic: chv1.AuthMode_AUTH_MODE_BASIC, connector.AuthBearer: chv1.AuthMode_AUTH_MODE_BEARER,
-	connector.AuthAnonymous: chv1.AuthMode_AUTH_MODE_ANONYMOUS, connector.AuthGitHubApp: chv1.AuthMode_AUTH_MODE_GITHUB_APP,
+	connector.AuthAnonymous: chv1.AuthMode_AUTH_MODE_ANONYMOUS, connector.AuthOAuth2: chv1.AuthMode_AUTH_MODE_OAUTH2,
+	connector.AuthGitHubApp: chv1.AuthMode_AUTH_MODE_GITHUB_APP,
 }
 
 var policiesToProto = map[connector.ConflictPolicy]chv1.ConflictPolicy{
@@ -98,6 +99,19 @@ func credentialToProto(c connector.Credential) *chv1.CredentialInfo {
 	}
 }
 
+// credentialInfoOf is the connector's credential with, on oauth2
+// connectors, what may be shown of the stored refresh token.
+func credentialInfoOf(c connector.Connector) *chv1.CredentialInfo {
+	info := credentialToProto(c.Credential)
+	if c.AuthMode == connector.AuthOAuth2 {
+		info.OauthRefreshTokenSet = c.OAuthRefresh.Set()
+		info.OauthRefreshTokenSetTime = tsOrNil(c.OAuthRefresh.SetTime)
+		info.OauthRefreshTokenFingerprint = c.OAuthRefresh.Fingerprint
+		info.OauthGrantTime = tsOrNil(c.OAuthGrantTime)
+	}
+	return info
+}
+
 // connectorToProto never carries the ciphertext, only what may be shown.
 func connectorToProto(c connector.Connector) *chv1.Connector {
 	p := &chv1.Connector{
@@ -121,10 +135,14 @@ func connectorToProto(c connector.Connector) *chv1.Connector {
 		CloseOnDone:        c.CloseOnDone,
 		FullText:           c.FullText,
 		ReviewPullRequests: c.ReviewPullRequests,
+		Watch:              c.Watch,
+		ContextConnectors:  c.ContextConnectors,
 		Zone:               c.Zone,
 		AppId:              c.AppID,
 		InstallationId:     c.InstallationID,
-		Credential:         credentialToProto(c.Credential),
+		Credential:         credentialInfoOf(c),
+		OauthClientId:      c.OAuthClientID,
+		OauthScopes:        c.OAuthScopes,
 		Status:             &chv1.ConnectorStatus{},
 		CreateTime:         tsOrNil(c.CreateTime),
 		UpdateTime:         tsOrNil(c.UpdateTime),
@@ -167,9 +185,13 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 		CloseOnDone:        p.GetCloseOnDone(),
 		FullText:           p.GetFullText(),
 		ReviewPullRequests: p.GetReviewPullRequests(),
+		Watch:              p.GetWatch(),
+		ContextConnectors:  p.GetContextConnectors(),
 		Zone:               p.GetZone(),
 		AppID:              p.GetAppId(),
 		InstallationID:     p.GetInstallationId(),
+		OAuthClientID:      p.GetOauthClientId(),
+		OAuthScopes:        p.GetOauthScopes(),
 	}
 	if s := p.GetScope(); s != nil {
 		c.Scope = connector.Scope{Statuses: s.GetStatuses(), Labels: s.GetLabels(), MinPriority: s.GetMinPriority()}
@@ -190,6 +212,8 @@ func statusToProto(st connector.PollStatus) *chv1.ConnectorStatus {
 		LateBy:             durationOrNil(st.Late),
 		PoolTokensSetAside: st.PoolSetAside,
 		PoolTokensUsable:   int32(st.PoolUsable),
+		AuthError:          st.AuthError,
+		ReauthorizeCommand: st.Reauthorize,
 	}
 }
 

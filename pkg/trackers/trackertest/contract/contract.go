@@ -45,6 +45,10 @@ const (
 	AzureDevOps        = "azure-devops"
 	PagerDuty          = "pagerduty"
 	BitbucketCloud     = "bitbucket-cloud"
+	Jenkins            = "jenkins"
+	CircleCI           = "circleci"
+	SonarQube          = "sonarqube"
+	ArgoCD             = "argocd"
 )
 
 // shapeSystems says which tracker package's testdata holds each shape: a
@@ -59,6 +63,10 @@ var shapeSystems = map[string]string{
 	AzureDevOps:        "azuredevops",
 	PagerDuty:          "pagerduty",
 	BitbucketCloud:     "bitbucket",
+	Jenkins:            "jenkins",
+	CircleCI:           "circleci",
+	SonarQube:          "sonarqube",
+	ArgoCD:             "argocd",
 }
 
 // shapePath finds a shape's file from this source file's directory

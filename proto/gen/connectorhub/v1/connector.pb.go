@@ -36,19 +36,29 @@ const (
 	System_SYSTEM_AZURE_DEVOPS System = 5
 	System_SYSTEM_BITBUCKET    System = 6
 	System_SYSTEM_PAGERDUTY    System = 7
+	// Context sources (read-only): builds, quality gates, deployments. What
+	// they read is Connector.watch.
+	System_SYSTEM_JENKINS   System = 8
+	System_SYSTEM_CIRCLECI  System = 9
+	System_SYSTEM_SONARQUBE System = 10
+	System_SYSTEM_ARGOCD    System = 11
 )
 
 // Enum value maps for System.
 var (
 	System_name = map[int32]string{
-		0: "SYSTEM_UNSPECIFIED",
-		1: "SYSTEM_JIRA",
-		2: "SYSTEM_GITHUB",
-		3: "SYSTEM_GITLAB",
-		4: "SYSTEM_CONFLUENCE",
-		5: "SYSTEM_AZURE_DEVOPS",
-		6: "SYSTEM_BITBUCKET",
-		7: "SYSTEM_PAGERDUTY",
+		0:  "SYSTEM_UNSPECIFIED",
+		1:  "SYSTEM_JIRA",
+		2:  "SYSTEM_GITHUB",
+		3:  "SYSTEM_GITLAB",
+		4:  "SYSTEM_CONFLUENCE",
+		5:  "SYSTEM_AZURE_DEVOPS",
+		6:  "SYSTEM_BITBUCKET",
+		7:  "SYSTEM_PAGERDUTY",
+		8:  "SYSTEM_JENKINS",
+		9:  "SYSTEM_CIRCLECI",
+		10: "SYSTEM_SONARQUBE",
+		11: "SYSTEM_ARGOCD",
 	}
 	System_value = map[string]int32{
 		"SYSTEM_UNSPECIFIED":  0,
@@ -59,6 +69,10 @@ var (
 		"SYSTEM_AZURE_DEVOPS": 5,
 		"SYSTEM_BITBUCKET":    6,
 		"SYSTEM_PAGERDUTY":    7,
+		"SYSTEM_JENKINS":      8,
+		"SYSTEM_CIRCLECI":     9,
+		"SYSTEM_SONARQUBE":    10,
+		"SYSTEM_ARGOCD":       11,
 	}
 )
 
@@ -156,6 +170,12 @@ const (
 	// (PEM); app_id and installation_id name the app and the installation.
 	// Workers mint installation tokens on demand and keep them in memory only.
 	AuthMode_AUTH_MODE_GITHUB_APP AuthMode = 4
+	// OAuth 2.0 authorization code grant (Atlassian 3LO, Jira and Confluence
+	// Cloud): the connector holds a client id (oauth_client_id), the client
+	// secret (the credential) and a refresh token (oauth_refresh_token, set by
+	// SetOAuthGrant / `hubctl connectors authorize ID`). Workers mint access
+	// tokens and call the site through api.atlassian.com/ex/{product}/{cloudId}.
+	AuthMode_AUTH_MODE_OAUTH2 AuthMode = 5
 )
 
 // Enum value maps for AuthMode.
@@ -166,6 +186,7 @@ var (
 		2: "AUTH_MODE_BEARER",
 		3: "AUTH_MODE_ANONYMOUS",
 		4: "AUTH_MODE_GITHUB_APP",
+		5: "AUTH_MODE_OAUTH2",
 	}
 	AuthMode_value = map[string]int32{
 		"AUTH_MODE_UNSPECIFIED": 0,
@@ -173,6 +194,7 @@ var (
 		"AUTH_MODE_BEARER":      2,
 		"AUTH_MODE_ANONYMOUS":   3,
 		"AUTH_MODE_GITHUB_APP":  4,
+		"AUTH_MODE_OAUTH2":      5,
 	}
 )
 
@@ -403,8 +425,19 @@ type CredentialInfo struct {
 	// first is the one writes use).
 	PoolSize         int32    `protobuf:"varint,11,opt,name=pool_size,json=poolSize,proto3" json:"pool_size,omitempty"`
 	PoolFingerprints []string `protobuf:"bytes,12,rep,name=pool_fingerprints,json=poolFingerprints,proto3" json:"pool_fingerprints,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// AUTH_MODE_OAUTH2: whether a refresh token is stored.
+	OauthRefreshTokenSet bool `protobuf:"varint,15,opt,name=oauth_refresh_token_set,json=oauthRefreshTokenSet,proto3" json:"oauth_refresh_token_set,omitempty"`
+	// When the stored refresh token was last replaced: each refresh rotates
+	// it, so its age is how long the grant has gone unused (Atlassian expires
+	// an unused one after 90 days). An access token's lifetime is never shown.
+	OauthRefreshTokenSetTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=oauth_refresh_token_set_time,json=oauthRefreshTokenSetTime,proto3" json:"oauth_refresh_token_set_time,omitempty"`
+	// A short one-way fingerprint of the stored refresh token.
+	OauthRefreshTokenFingerprint string `protobuf:"bytes,17,opt,name=oauth_refresh_token_fingerprint,json=oauthRefreshTokenFingerprint,proto3" json:"oauth_refresh_token_fingerprint,omitempty"`
+	// When the grant was authorized (consent given or a refresh token
+	// pasted); rotation does not reset it.
+	OauthGrantTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=oauth_grant_time,json=oauthGrantTime,proto3" json:"oauth_grant_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CredentialInfo) Reset() {
@@ -493,6 +526,34 @@ func (x *CredentialInfo) GetPoolFingerprints() []string {
 	return nil
 }
 
+func (x *CredentialInfo) GetOauthRefreshTokenSet() bool {
+	if x != nil {
+		return x.OauthRefreshTokenSet
+	}
+	return false
+}
+
+func (x *CredentialInfo) GetOauthRefreshTokenSetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OauthRefreshTokenSetTime
+	}
+	return nil
+}
+
+func (x *CredentialInfo) GetOauthRefreshTokenFingerprint() string {
+	if x != nil {
+		return x.OauthRefreshTokenFingerprint
+	}
+	return ""
+}
+
+func (x *CredentialInfo) GetOauthGrantTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OauthGrantTime
+	}
+	return nil
+}
+
 // ConnectorStatus is what the workers report about a connector.
 type ConnectorStatus struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -509,6 +570,12 @@ type ConnectorStatus struct {
 	// poller set aside, while the others kept working; with how many remain usable.
 	PoolTokensSetAside []string `protobuf:"bytes,30,rep,name=pool_tokens_set_aside,json=poolTokensSetAside,proto3" json:"pool_tokens_set_aside,omitempty"`
 	PoolTokensUsable   int32    `protobuf:"varint,31,opt,name=pool_tokens_usable,json=poolTokensUsable,proto3" json:"pool_tokens_usable,omitempty"`
+	// AUTH_MODE_OAUTH2: why the stored grant cannot be used (the refresh token
+	// was revoked, expired or replaced by another authorization), empty when
+	// it can. Polling stops until the connector is re-authorized.
+	AuthError string `protobuf:"bytes,35,opt,name=auth_error,json=authError,proto3" json:"auth_error,omitempty"`
+	// The command that fixes auth_error, e.g. "hubctl connectors authorize ID".
+	ReauthorizeCommand string `protobuf:"bytes,36,opt,name=reauthorize_command,json=reauthorizeCommand,proto3" json:"reauthorize_command,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -599,6 +666,20 @@ func (x *ConnectorStatus) GetPoolTokensUsable() int32 {
 	return 0
 }
 
+func (x *ConnectorStatus) GetAuthError() string {
+	if x != nil {
+		return x.AuthError
+	}
+	return ""
+}
+
+func (x *ConnectorStatus) GetReauthorizeCommand() string {
+	if x != nil {
+		return x.ReauthorizeCommand
+	}
+	return ""
+}
+
 // Connector is one configured tracker account.
 type Connector struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -650,6 +731,23 @@ type Connector struct {
 	// GET /repos/{owner}/{repo}/installation).
 	AppId          int64 `protobuf:"varint,40,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
 	InstallationId int64 `protobuf:"varint,41,opt,name=installation_id,json=installationId,proto3" json:"installation_id,omitempty"`
+	// Context sources: what the connector reads. Jenkins job paths
+	// (folder/job), a CircleCI project slug (gh/org/repo), SonarQube project
+	// keys, Argo CD application names. Required for jenkins, circleci,
+	// sonarqube and argocd; refused for the other systems.
+	Watch []string `protobuf:"bytes,36,rep,name=watch,proto3" json:"watch,omitempty"`
+	// Ticket connectors: the context connectors (jenkins, circleci, sonarqube,
+	// argocd) whose builds, quality gate and deployment the knowledge service
+	// adds to this connector's ticket.enriched events (its context section).
+	// Each must exist and be a context source; refused on context sources.
+	ContextConnectors []string `protobuf:"bytes,37,rep,name=context_connectors,json=contextConnectors,proto3" json:"context_connectors,omitempty"`
+	// AUTH_MODE_OAUTH2: the OAuth 2.0 app's client id (Atlassian developer
+	// console). The client secret is the connector's credential.
+	OauthClientId string `protobuf:"bytes,45,opt,name=oauth_client_id,json=oauthClientId,proto3" json:"oauth_client_id,omitempty"`
+	// AUTH_MODE_OAUTH2: the scopes asked for at authorization (defaults to the
+	// system's: read:jira-work write:jira-work read:jira-user offline_access,
+	// or read:confluence-content.all search:confluence offline_access).
+	OauthScopes []string `protobuf:"bytes,46,rep,name=oauth_scopes,json=oauthScopes,proto3" json:"oauth_scopes,omitempty"`
 	// Output only.
 	Credential *CredentialInfo        `protobuf:"bytes,30,opt,name=credential,proto3" json:"credential,omitempty"`
 	Status     *ConnectorStatus       `protobuf:"bytes,31,opt,name=status,proto3" json:"status,omitempty"`
@@ -866,6 +964,34 @@ func (x *Connector) GetInstallationId() int64 {
 	return 0
 }
 
+func (x *Connector) GetWatch() []string {
+	if x != nil {
+		return x.Watch
+	}
+	return nil
+}
+
+func (x *Connector) GetContextConnectors() []string {
+	if x != nil {
+		return x.ContextConnectors
+	}
+	return nil
+}
+
+func (x *Connector) GetOauthClientId() string {
+	if x != nil {
+		return x.OauthClientId
+	}
+	return ""
+}
+
+func (x *Connector) GetOauthScopes() []string {
+	if x != nil {
+		return x.OauthScopes
+	}
+	return nil
+}
+
 func (x *Connector) GetCredential() *CredentialInfo {
 	if x != nil {
 		return x.Credential
@@ -914,7 +1040,7 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\vin_progress\x18\x01 \x01(\tR\n" +
 	"inProgress\x12\x1b\n" +
 	"\tin_review\x18\x02 \x01(\tR\binReview\x12\x12\n" +
-	"\x04done\x18\x03 \x01(\tR\x04done\"\xae\x02\n" +
+	"\x04done\x18\x03 \x01(\tR\x04done\"\xce\x04\n" +
 	"\x0eCredentialInfo\x12\x10\n" +
 	"\x03set\x18\x01 \x01(\bR\x03set\x125\n" +
 	"\bset_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\asetTime\x12 \n" +
@@ -925,7 +1051,11 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\x04kind\x18\n" +
 	" \x01(\tR\x04kind\x12\x1b\n" +
 	"\tpool_size\x18\v \x01(\x05R\bpoolSize\x12+\n" +
-	"\x11pool_fingerprints\x18\f \x03(\tR\x10poolFingerprints\"\xb6\x03\n" +
+	"\x11pool_fingerprints\x18\f \x03(\tR\x10poolFingerprints\x125\n" +
+	"\x17oauth_refresh_token_set\x18\x0f \x01(\bR\x14oauthRefreshTokenSet\x12Z\n" +
+	"\x1coauth_refresh_token_set_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\x18oauthRefreshTokenSetTime\x12E\n" +
+	"\x1foauth_refresh_token_fingerprint\x18\x11 \x01(\tR\x1coauthRefreshTokenFingerprint\x12D\n" +
+	"\x10oauth_grant_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0eoauthGrantTime\"\x86\x04\n" +
 	"\x0fConnectorStatus\x12@\n" +
 	"\x0elast_poll_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\flastPollTime\x12F\n" +
 	"\x11last_success_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12\x1d\n" +
@@ -935,7 +1065,10 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\x0enext_poll_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fnextPollTime\x122\n" +
 	"\alate_by\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x06lateBy\x121\n" +
 	"\x15pool_tokens_set_aside\x18\x1e \x03(\tR\x12poolTokensSetAside\x12,\n" +
-	"\x12pool_tokens_usable\x18\x1f \x01(\x05R\x10poolTokensUsable\"\xf4\t\n" +
+	"\x12pool_tokens_usable\x18\x1f \x01(\x05R\x10poolTokensUsable\x12\x1d\n" +
+	"\n" +
+	"auth_error\x18# \x01(\tR\tauthError\x12/\n" +
+	"\x13reauthorize_command\x18$ \x01(\tR\x12reauthorizeCommand\"\x84\v\n" +
 	"\tConnector\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
 	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\x12;\n" +
@@ -965,7 +1098,11 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\x04zone\x18\x16 \x01(\tR\x04zone\x120\n" +
 	"\x14review_pull_requests\x18\x1c \x01(\bR\x12reviewPullRequests\x12\x15\n" +
 	"\x06app_id\x18( \x01(\x03R\x05appId\x12'\n" +
-	"\x0finstallation_id\x18) \x01(\x03R\x0einstallationId\x12?\n" +
+	"\x0finstallation_id\x18) \x01(\x03R\x0einstallationId\x12\x14\n" +
+	"\x05watch\x18$ \x03(\tR\x05watch\x12-\n" +
+	"\x12context_connectors\x18% \x03(\tR\x11contextConnectors\x12&\n" +
+	"\x0foauth_client_id\x18- \x01(\tR\roauthClientId\x12!\n" +
+	"\foauth_scopes\x18. \x03(\tR\voauthScopes\x12?\n" +
 	"\n" +
 	"credential\x18\x1e \x01(\v2\x1f.connectorhub.v1.CredentialInfoR\n" +
 	"credential\x128\n" +
@@ -974,7 +1111,7 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18! \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\" \x01(\tR\x04etag*\xb3\x01\n" +
+	"\x04etag\x18\" \x01(\tR\x04etag*\x85\x02\n" +
 	"\x06System\x12\x16\n" +
 	"\x12SYSTEM_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vSYSTEM_JIRA\x10\x01\x12\x11\n" +
@@ -983,18 +1120,24 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\x11SYSTEM_CONFLUENCE\x10\x04\x12\x17\n" +
 	"\x13SYSTEM_AZURE_DEVOPS\x10\x05\x12\x14\n" +
 	"\x10SYSTEM_BITBUCKET\x10\x06\x12\x14\n" +
-	"\x10SYSTEM_PAGERDUTY\x10\a*Z\n" +
+	"\x10SYSTEM_PAGERDUTY\x10\a\x12\x12\n" +
+	"\x0eSYSTEM_JENKINS\x10\b\x12\x13\n" +
+	"\x0fSYSTEM_CIRCLECI\x10\t\x12\x14\n" +
+	"\x10SYSTEM_SONARQUBE\x10\n" +
+	"\x12\x11\n" +
+	"\rSYSTEM_ARGOCD\x10\v*Z\n" +
 	"\n" +
 	"Deployment\x12\x1a\n" +
 	"\x16DEPLOYMENT_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10DEPLOYMENT_CLOUD\x10\x01\x12\x1a\n" +
-	"\x16DEPLOYMENT_SELF_HOSTED\x10\x02*\x83\x01\n" +
+	"\x16DEPLOYMENT_SELF_HOSTED\x10\x02*\x99\x01\n" +
 	"\bAuthMode\x12\x19\n" +
 	"\x15AUTH_MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fAUTH_MODE_BASIC\x10\x01\x12\x14\n" +
 	"\x10AUTH_MODE_BEARER\x10\x02\x12\x17\n" +
 	"\x13AUTH_MODE_ANONYMOUS\x10\x03\x12\x18\n" +
-	"\x14AUTH_MODE_GITHUB_APP\x10\x04*s\n" +
+	"\x14AUTH_MODE_GITHUB_APP\x10\x04\x12\x14\n" +
+	"\x10AUTH_MODE_OAUTH2\x10\x05*s\n" +
 	"\x0eConflictPolicy\x12\x1f\n" +
 	"\x1bCONFLICT_POLICY_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cCONFLICT_POLICY_TRACKER_WINS\x10\x01\x12\x1e\n" +
@@ -1031,26 +1174,28 @@ var file_connectorhub_v1_connector_proto_goTypes = []any{
 var file_connectorhub_v1_connector_proto_depIdxs = []int32{
 	9,  // 0: connectorhub.v1.CredentialInfo.set_time:type_name -> google.protobuf.Timestamp
 	9,  // 1: connectorhub.v1.CredentialInfo.expire_time:type_name -> google.protobuf.Timestamp
-	9,  // 2: connectorhub.v1.ConnectorStatus.last_poll_time:type_name -> google.protobuf.Timestamp
-	9,  // 3: connectorhub.v1.ConnectorStatus.last_success_time:type_name -> google.protobuf.Timestamp
-	9,  // 4: connectorhub.v1.ConnectorStatus.next_poll_time:type_name -> google.protobuf.Timestamp
-	10, // 5: connectorhub.v1.ConnectorStatus.late_by:type_name -> google.protobuf.Duration
-	0,  // 6: connectorhub.v1.Connector.system:type_name -> connectorhub.v1.System
-	1,  // 7: connectorhub.v1.Connector.deployment:type_name -> connectorhub.v1.Deployment
-	2,  // 8: connectorhub.v1.Connector.auth_mode:type_name -> connectorhub.v1.AuthMode
-	10, // 9: connectorhub.v1.Connector.poll_interval:type_name -> google.protobuf.Duration
-	4,  // 10: connectorhub.v1.Connector.scope:type_name -> connectorhub.v1.Scope
-	5,  // 11: connectorhub.v1.Connector.status_labels:type_name -> connectorhub.v1.StatusLabels
-	3,  // 12: connectorhub.v1.Connector.conflict_policy:type_name -> connectorhub.v1.ConflictPolicy
-	6,  // 13: connectorhub.v1.Connector.credential:type_name -> connectorhub.v1.CredentialInfo
-	7,  // 14: connectorhub.v1.Connector.status:type_name -> connectorhub.v1.ConnectorStatus
-	9,  // 15: connectorhub.v1.Connector.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 16: connectorhub.v1.Connector.update_time:type_name -> google.protobuf.Timestamp
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	9,  // 2: connectorhub.v1.CredentialInfo.oauth_refresh_token_set_time:type_name -> google.protobuf.Timestamp
+	9,  // 3: connectorhub.v1.CredentialInfo.oauth_grant_time:type_name -> google.protobuf.Timestamp
+	9,  // 4: connectorhub.v1.ConnectorStatus.last_poll_time:type_name -> google.protobuf.Timestamp
+	9,  // 5: connectorhub.v1.ConnectorStatus.last_success_time:type_name -> google.protobuf.Timestamp
+	9,  // 6: connectorhub.v1.ConnectorStatus.next_poll_time:type_name -> google.protobuf.Timestamp
+	10, // 7: connectorhub.v1.ConnectorStatus.late_by:type_name -> google.protobuf.Duration
+	0,  // 8: connectorhub.v1.Connector.system:type_name -> connectorhub.v1.System
+	1,  // 9: connectorhub.v1.Connector.deployment:type_name -> connectorhub.v1.Deployment
+	2,  // 10: connectorhub.v1.Connector.auth_mode:type_name -> connectorhub.v1.AuthMode
+	10, // 11: connectorhub.v1.Connector.poll_interval:type_name -> google.protobuf.Duration
+	4,  // 12: connectorhub.v1.Connector.scope:type_name -> connectorhub.v1.Scope
+	5,  // 13: connectorhub.v1.Connector.status_labels:type_name -> connectorhub.v1.StatusLabels
+	3,  // 14: connectorhub.v1.Connector.conflict_policy:type_name -> connectorhub.v1.ConflictPolicy
+	6,  // 15: connectorhub.v1.Connector.credential:type_name -> connectorhub.v1.CredentialInfo
+	7,  // 16: connectorhub.v1.Connector.status:type_name -> connectorhub.v1.ConnectorStatus
+	9,  // 17: connectorhub.v1.Connector.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 18: connectorhub.v1.Connector.update_time:type_name -> google.protobuf.Timestamp
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_connectorhub_v1_connector_proto_init() }

@@ -1604,6 +1604,113 @@ func (x *NormalizeTicketKeyResponse) GetSystem() System {
 	return System_SYSTEM_UNSPECIFIED
 }
 
+type SetOAuthGrantRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The refresh token, in clear over the (authenticated) API; stored only
+	// encrypted, never returned.
+	RefreshToken string `protobuf:"bytes,2,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	// Optional: the connector's etag, to refuse a concurrent change.
+	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetOAuthGrantRequest) Reset() {
+	*x = SetOAuthGrantRequest{}
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetOAuthGrantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetOAuthGrantRequest) ProtoMessage() {}
+
+func (x *SetOAuthGrantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetOAuthGrantRequest.ProtoReflect.Descriptor instead.
+func (*SetOAuthGrantRequest) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SetOAuthGrantRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SetOAuthGrantRequest) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+func (x *SetOAuthGrantRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+type SetOAuthGrantResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connector     *Connector             `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetOAuthGrantResponse) Reset() {
+	*x = SetOAuthGrantResponse{}
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetOAuthGrantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetOAuthGrantResponse) ProtoMessage() {}
+
+func (x *SetOAuthGrantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetOAuthGrantResponse.ProtoReflect.Descriptor instead.
+func (*SetOAuthGrantResponse) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SetOAuthGrantResponse) GetConnector() *Connector {
+	if x != nil {
+		return x.Connector
+	}
+	return nil
+}
+
 var File_connectorhub_v1_registry_proto protoreflect.FileDescriptor
 
 const file_connectorhub_v1_registry_proto_rawDesc = "" +
@@ -1717,7 +1824,14 @@ const file_connectorhub_v1_registry_proto_rawDesc = "" +
 	"\x06ticket\x18\x02 \x01(\tR\x06ticket\"_\n" +
 	"\x1aNormalizeTicketKeyResponse\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
-	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system2\xd6\t\n" +
+	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\"_\n" +
+	"\x14SetOAuthGrantRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
+	"\rrefresh_token\x18\x02 \x01(\tR\frefreshToken\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"Q\n" +
+	"\x15SetOAuthGrantResponse\x128\n" +
+	"\tconnector\x18\x01 \x01(\v2\x1a.connectorhub.v1.ConnectorR\tconnector2\xb6\n" +
+	"\n" +
 	"\x0fRegistryService\x12d\n" +
 	"\x0fCreateConnector\x12'.connectorhub.v1.CreateConnectorRequest\x1a(.connectorhub.v1.CreateConnectorResponse\x12[\n" +
 	"\fGetConnector\x12$.connectorhub.v1.GetConnectorRequest\x1a%.connectorhub.v1.GetConnectorResponse\x12a\n" +
@@ -1730,7 +1844,8 @@ const file_connectorhub_v1_registry_proto_rawDesc = "" +
 	"\x10CheckCredentials\x12(.connectorhub.v1.CheckCredentialsRequest\x1a).connectorhub.v1.CheckCredentialsResponse\x12j\n" +
 	"\x11RewrapCredentials\x12).connectorhub.v1.RewrapCredentialsRequest\x1a*.connectorhub.v1.RewrapCredentialsResponse\x12[\n" +
 	"\fReplayResult\x12$.connectorhub.v1.ReplayResultRequest\x1a%.connectorhub.v1.ReplayResultResponse\x12m\n" +
-	"\x12NormalizeTicketKey\x12*.connectorhub.v1.NormalizeTicketKeyRequest\x1a+.connectorhub.v1.NormalizeTicketKeyResponseB\xd0\x01\n" +
+	"\x12NormalizeTicketKey\x12*.connectorhub.v1.NormalizeTicketKeyRequest\x1a+.connectorhub.v1.NormalizeTicketKeyResponse\x12^\n" +
+	"\rSetOAuthGrant\x12%.connectorhub.v1.SetOAuthGrantRequest\x1a&.connectorhub.v1.SetOAuthGrantResponseB\xd0\x01\n" +
 	"\x13com.connectorhub.v1B\rRegistryProtoP\x01ZMgithub.com/connectorhub/connectorhub/proto/gen/connectorhub/v1;connectorhubv1\xa2\x02\x03CXX\xaa\x02\x0fConnectorhub.V1\xca\x02\x0fConnectorhub\\V1\xe2\x02\x1bConnectorhub\\V1\\GPBMetadata\xea\x02\x10Connectorhub::V1b\x06proto3"
 
 var (
@@ -1745,7 +1860,7 @@ func file_connectorhub_v1_registry_proto_rawDescGZIP() []byte {
 	return file_connectorhub_v1_registry_proto_rawDescData
 }
 
-var file_connectorhub_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_connectorhub_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_connectorhub_v1_registry_proto_goTypes = []any{
 	(*CreateConnectorRequest)(nil),     // 0: connectorhub.v1.CreateConnectorRequest
 	(*CreateConnectorResponse)(nil),    // 1: connectorhub.v1.CreateConnectorResponse
@@ -1775,70 +1890,75 @@ var file_connectorhub_v1_registry_proto_goTypes = []any{
 	(*ReplayResultResponse)(nil),       // 25: connectorhub.v1.ReplayResultResponse
 	(*NormalizeTicketKeyRequest)(nil),  // 26: connectorhub.v1.NormalizeTicketKeyRequest
 	(*NormalizeTicketKeyResponse)(nil), // 27: connectorhub.v1.NormalizeTicketKeyResponse
-	(*Connector)(nil),                  // 28: connectorhub.v1.Connector
-	(System)(0),                        // 29: connectorhub.v1.System
-	(*fieldmaskpb.FieldMask)(nil),      // 30: google.protobuf.FieldMask
-	(*timestamppb.Timestamp)(nil),      // 31: google.protobuf.Timestamp
-	(Deployment)(0),                    // 32: connectorhub.v1.Deployment
-	(AuthMode)(0),                      // 33: connectorhub.v1.AuthMode
-	(*durationpb.Duration)(nil),        // 34: google.protobuf.Duration
-	(*CredentialInfo)(nil),             // 35: connectorhub.v1.CredentialInfo
+	(*SetOAuthGrantRequest)(nil),       // 28: connectorhub.v1.SetOAuthGrantRequest
+	(*SetOAuthGrantResponse)(nil),      // 29: connectorhub.v1.SetOAuthGrantResponse
+	(*Connector)(nil),                  // 30: connectorhub.v1.Connector
+	(System)(0),                        // 31: connectorhub.v1.System
+	(*fieldmaskpb.FieldMask)(nil),      // 32: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),      // 33: google.protobuf.Timestamp
+	(Deployment)(0),                    // 34: connectorhub.v1.Deployment
+	(AuthMode)(0),                      // 35: connectorhub.v1.AuthMode
+	(*durationpb.Duration)(nil),        // 36: google.protobuf.Duration
+	(*CredentialInfo)(nil),             // 37: connectorhub.v1.CredentialInfo
 }
 var file_connectorhub_v1_registry_proto_depIdxs = []int32{
-	28, // 0: connectorhub.v1.CreateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
-	28, // 1: connectorhub.v1.CreateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
-	28, // 2: connectorhub.v1.GetConnectorResponse.connector:type_name -> connectorhub.v1.Connector
-	29, // 3: connectorhub.v1.ListConnectorsRequest.system:type_name -> connectorhub.v1.System
-	28, // 4: connectorhub.v1.ListConnectorsResponse.connectors:type_name -> connectorhub.v1.Connector
-	28, // 5: connectorhub.v1.UpdateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
-	30, // 6: connectorhub.v1.UpdateConnectorRequest.update_mask:type_name -> google.protobuf.FieldMask
-	28, // 7: connectorhub.v1.UpdateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
-	28, // 8: connectorhub.v1.TestConnectionRequest.config:type_name -> connectorhub.v1.Connector
+	30, // 0: connectorhub.v1.CreateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
+	30, // 1: connectorhub.v1.CreateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
+	30, // 2: connectorhub.v1.GetConnectorResponse.connector:type_name -> connectorhub.v1.Connector
+	31, // 3: connectorhub.v1.ListConnectorsRequest.system:type_name -> connectorhub.v1.System
+	30, // 4: connectorhub.v1.ListConnectorsResponse.connectors:type_name -> connectorhub.v1.Connector
+	30, // 5: connectorhub.v1.UpdateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
+	32, // 6: connectorhub.v1.UpdateConnectorRequest.update_mask:type_name -> google.protobuf.FieldMask
+	30, // 7: connectorhub.v1.UpdateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
+	30, // 8: connectorhub.v1.TestConnectionRequest.config:type_name -> connectorhub.v1.Connector
 	11, // 9: connectorhub.v1.TestConnectionResponse.checks:type_name -> connectorhub.v1.CheckResult
-	31, // 10: connectorhub.v1.TestConnectionResponse.credential_expire_time:type_name -> google.protobuf.Timestamp
-	29, // 11: connectorhub.v1.GetCapabilitiesRequest.system:type_name -> connectorhub.v1.System
-	29, // 12: connectorhub.v1.SystemCapabilities.system:type_name -> connectorhub.v1.System
-	32, // 13: connectorhub.v1.SystemCapabilities.deployments:type_name -> connectorhub.v1.Deployment
-	33, // 14: connectorhub.v1.SystemCapabilities.auth_modes:type_name -> connectorhub.v1.AuthMode
+	33, // 10: connectorhub.v1.TestConnectionResponse.credential_expire_time:type_name -> google.protobuf.Timestamp
+	31, // 11: connectorhub.v1.GetCapabilitiesRequest.system:type_name -> connectorhub.v1.System
+	31, // 12: connectorhub.v1.SystemCapabilities.system:type_name -> connectorhub.v1.System
+	34, // 13: connectorhub.v1.SystemCapabilities.deployments:type_name -> connectorhub.v1.Deployment
+	35, // 14: connectorhub.v1.SystemCapabilities.auth_modes:type_name -> connectorhub.v1.AuthMode
 	14, // 15: connectorhub.v1.SystemCapabilities.features:type_name -> connectorhub.v1.Feature
 	15, // 16: connectorhub.v1.GetCapabilitiesResponse.systems:type_name -> connectorhub.v1.SystemCapabilities
-	28, // 17: connectorhub.v1.RotateCredentialResponse.connector:type_name -> connectorhub.v1.Connector
+	30, // 17: connectorhub.v1.RotateCredentialResponse.connector:type_name -> connectorhub.v1.Connector
 	12, // 18: connectorhub.v1.RotateCredentialResponse.test:type_name -> connectorhub.v1.TestConnectionResponse
-	34, // 19: connectorhub.v1.CheckCredentialsRequest.stale_after:type_name -> google.protobuf.Duration
-	29, // 20: connectorhub.v1.CredentialAge.system:type_name -> connectorhub.v1.System
-	35, // 21: connectorhub.v1.CredentialAge.credential:type_name -> connectorhub.v1.CredentialInfo
-	34, // 22: connectorhub.v1.CredentialAge.age:type_name -> google.protobuf.Duration
+	36, // 19: connectorhub.v1.CheckCredentialsRequest.stale_after:type_name -> google.protobuf.Duration
+	31, // 20: connectorhub.v1.CredentialAge.system:type_name -> connectorhub.v1.System
+	37, // 21: connectorhub.v1.CredentialAge.credential:type_name -> connectorhub.v1.CredentialInfo
+	36, // 22: connectorhub.v1.CredentialAge.age:type_name -> google.protobuf.Duration
 	20, // 23: connectorhub.v1.CheckCredentialsResponse.credentials:type_name -> connectorhub.v1.CredentialAge
-	29, // 24: connectorhub.v1.NormalizeTicketKeyResponse.system:type_name -> connectorhub.v1.System
-	0,  // 25: connectorhub.v1.RegistryService.CreateConnector:input_type -> connectorhub.v1.CreateConnectorRequest
-	2,  // 26: connectorhub.v1.RegistryService.GetConnector:input_type -> connectorhub.v1.GetConnectorRequest
-	4,  // 27: connectorhub.v1.RegistryService.ListConnectors:input_type -> connectorhub.v1.ListConnectorsRequest
-	6,  // 28: connectorhub.v1.RegistryService.UpdateConnector:input_type -> connectorhub.v1.UpdateConnectorRequest
-	8,  // 29: connectorhub.v1.RegistryService.DeleteConnector:input_type -> connectorhub.v1.DeleteConnectorRequest
-	10, // 30: connectorhub.v1.RegistryService.TestConnection:input_type -> connectorhub.v1.TestConnectionRequest
-	13, // 31: connectorhub.v1.RegistryService.GetCapabilities:input_type -> connectorhub.v1.GetCapabilitiesRequest
-	17, // 32: connectorhub.v1.RegistryService.RotateCredential:input_type -> connectorhub.v1.RotateCredentialRequest
-	19, // 33: connectorhub.v1.RegistryService.CheckCredentials:input_type -> connectorhub.v1.CheckCredentialsRequest
-	22, // 34: connectorhub.v1.RegistryService.RewrapCredentials:input_type -> connectorhub.v1.RewrapCredentialsRequest
-	24, // 35: connectorhub.v1.RegistryService.ReplayResult:input_type -> connectorhub.v1.ReplayResultRequest
-	26, // 36: connectorhub.v1.RegistryService.NormalizeTicketKey:input_type -> connectorhub.v1.NormalizeTicketKeyRequest
-	1,  // 37: connectorhub.v1.RegistryService.CreateConnector:output_type -> connectorhub.v1.CreateConnectorResponse
-	3,  // 38: connectorhub.v1.RegistryService.GetConnector:output_type -> connectorhub.v1.GetConnectorResponse
-	5,  // 39: connectorhub.v1.RegistryService.ListConnectors:output_type -> connectorhub.v1.ListConnectorsResponse
-	7,  // 40: connectorhub.v1.RegistryService.UpdateConnector:output_type -> connectorhub.v1.UpdateConnectorResponse
-	9,  // 41: connectorhub.v1.RegistryService.DeleteConnector:output_type -> connectorhub.v1.DeleteConnectorResponse
-	12, // 42: connectorhub.v1.RegistryService.TestConnection:output_type -> connectorhub.v1.TestConnectionResponse
-	16, // 43: connectorhub.v1.RegistryService.GetCapabilities:output_type -> connectorhub.v1.GetCapabilitiesResponse
-	18, // 44: connectorhub.v1.RegistryService.RotateCredential:output_type -> connectorhub.v1.RotateCredentialResponse
-	21, // 45: connectorhub.v1.RegistryService.CheckCredentials:output_type -> connectorhub.v1.CheckCredentialsResponse
-	23, // 46: connectorhub.v1.RegistryService.RewrapCredentials:output_type -> connectorhub.v1.RewrapCredentialsResponse
-	25, // 47: connectorhub.v1.RegistryService.ReplayResult:output_type -> connectorhub.v1.ReplayResultResponse
-	27, // 48: connectorhub.v1.RegistryService.NormalizeTicketKey:output_type -> connectorhub.v1.NormalizeTicketKeyResponse
-	37, // [37:49] is the sub-list for method output_type
-	25, // [25:37] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	31, // 24: connectorhub.v1.NormalizeTicketKeyResponse.system:type_name -> connectorhub.v1.System
+	30, // 25: connectorhub.v1.SetOAuthGrantResponse.connector:type_name -> connectorhub.v1.Connector
+	0,  // 26: connectorhub.v1.RegistryService.CreateConnector:input_type -> connectorhub.v1.CreateConnectorRequest
+	2,  // 27: connectorhub.v1.RegistryService.GetConnector:input_type -> connectorhub.v1.GetConnectorRequest
+	4,  // 28: connectorhub.v1.RegistryService.ListConnectors:input_type -> connectorhub.v1.ListConnectorsRequest
+	6,  // 29: connectorhub.v1.RegistryService.UpdateConnector:input_type -> connectorhub.v1.UpdateConnectorRequest
+	8,  // 30: connectorhub.v1.RegistryService.DeleteConnector:input_type -> connectorhub.v1.DeleteConnectorRequest
+	10, // 31: connectorhub.v1.RegistryService.TestConnection:input_type -> connectorhub.v1.TestConnectionRequest
+	13, // 32: connectorhub.v1.RegistryService.GetCapabilities:input_type -> connectorhub.v1.GetCapabilitiesRequest
+	17, // 33: connectorhub.v1.RegistryService.RotateCredential:input_type -> connectorhub.v1.RotateCredentialRequest
+	19, // 34: connectorhub.v1.RegistryService.CheckCredentials:input_type -> connectorhub.v1.CheckCredentialsRequest
+	22, // 35: connectorhub.v1.RegistryService.RewrapCredentials:input_type -> connectorhub.v1.RewrapCredentialsRequest
+	24, // 36: connectorhub.v1.RegistryService.ReplayResult:input_type -> connectorhub.v1.ReplayResultRequest
+	26, // 37: connectorhub.v1.RegistryService.NormalizeTicketKey:input_type -> connectorhub.v1.NormalizeTicketKeyRequest
+	28, // 38: connectorhub.v1.RegistryService.SetOAuthGrant:input_type -> connectorhub.v1.SetOAuthGrantRequest
+	1,  // 39: connectorhub.v1.RegistryService.CreateConnector:output_type -> connectorhub.v1.CreateConnectorResponse
+	3,  // 40: connectorhub.v1.RegistryService.GetConnector:output_type -> connectorhub.v1.GetConnectorResponse
+	5,  // 41: connectorhub.v1.RegistryService.ListConnectors:output_type -> connectorhub.v1.ListConnectorsResponse
+	7,  // 42: connectorhub.v1.RegistryService.UpdateConnector:output_type -> connectorhub.v1.UpdateConnectorResponse
+	9,  // 43: connectorhub.v1.RegistryService.DeleteConnector:output_type -> connectorhub.v1.DeleteConnectorResponse
+	12, // 44: connectorhub.v1.RegistryService.TestConnection:output_type -> connectorhub.v1.TestConnectionResponse
+	16, // 45: connectorhub.v1.RegistryService.GetCapabilities:output_type -> connectorhub.v1.GetCapabilitiesResponse
+	18, // 46: connectorhub.v1.RegistryService.RotateCredential:output_type -> connectorhub.v1.RotateCredentialResponse
+	21, // 47: connectorhub.v1.RegistryService.CheckCredentials:output_type -> connectorhub.v1.CheckCredentialsResponse
+	23, // 48: connectorhub.v1.RegistryService.RewrapCredentials:output_type -> connectorhub.v1.RewrapCredentialsResponse
+	25, // 49: connectorhub.v1.RegistryService.ReplayResult:output_type -> connectorhub.v1.ReplayResultResponse
+	27, // 50: connectorhub.v1.RegistryService.NormalizeTicketKey:output_type -> connectorhub.v1.NormalizeTicketKeyResponse
+	29, // 51: connectorhub.v1.RegistryService.SetOAuthGrant:output_type -> connectorhub.v1.SetOAuthGrantResponse
+	39, // [39:52] is the sub-list for method output_type
+	26, // [26:39] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_connectorhub_v1_registry_proto_init() }
@@ -1857,7 +1977,7 @@ func file_connectorhub_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connectorhub_v1_registry_proto_rawDesc), len(file_connectorhub_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,7 @@ const (
 	RegistryService_RewrapCredentials_FullMethodName  = "/connectorhub.v1.RegistryService/RewrapCredentials"
 	RegistryService_ReplayResult_FullMethodName       = "/connectorhub.v1.RegistryService/ReplayResult"
 	RegistryService_NormalizeTicketKey_FullMethodName = "/connectorhub.v1.RegistryService/NormalizeTicketKey"
+	RegistryService_SetOAuthGrant_FullMethodName      = "/connectorhub.v1.RegistryService/SetOAuthGrant"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -62,6 +63,10 @@ type RegistryServiceClient interface {
 	// INVALID_ARGUMENT when it names no ticket of the connector (a key of
 	// another repository names both), NOT_FOUND when the connector is unknown.
 	NormalizeTicketKey(ctx context.Context, in *NormalizeTicketKeyRequest, opts ...grpc.CallOption) (*NormalizeTicketKeyResponse, error)
+	// Stores the refresh token of an AUTH_MODE_OAUTH2 connector (obtained by
+	// `hubctl connectors authorize ID` or pasted), encrypted like any
+	// credential; clears the connector's auth_error at its next poll.
+	SetOAuthGrant(ctx context.Context, in *SetOAuthGrantRequest, opts ...grpc.CallOption) (*SetOAuthGrantResponse, error)
 }
 
 type registryServiceClient struct {
@@ -192,6 +197,16 @@ func (c *registryServiceClient) NormalizeTicketKey(ctx context.Context, in *Norm
 	return out, nil
 }
 
+func (c *registryServiceClient) SetOAuthGrant(ctx context.Context, in *SetOAuthGrantRequest, opts ...grpc.CallOption) (*SetOAuthGrantResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetOAuthGrantResponse)
+	err := c.cc.Invoke(ctx, RegistryService_SetOAuthGrant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -221,6 +236,10 @@ type RegistryServiceServer interface {
 	// INVALID_ARGUMENT when it names no ticket of the connector (a key of
 	// another repository names both), NOT_FOUND when the connector is unknown.
 	NormalizeTicketKey(context.Context, *NormalizeTicketKeyRequest) (*NormalizeTicketKeyResponse, error)
+	// Stores the refresh token of an AUTH_MODE_OAUTH2 connector (obtained by
+	// `hubctl connectors authorize ID` or pasted), encrypted like any
+	// credential; clears the connector's auth_error at its next poll.
+	SetOAuthGrant(context.Context, *SetOAuthGrantRequest) (*SetOAuthGrantResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -266,6 +285,9 @@ func (UnimplementedRegistryServiceServer) ReplayResult(context.Context, *ReplayR
 }
 func (UnimplementedRegistryServiceServer) NormalizeTicketKey(context.Context, *NormalizeTicketKeyRequest) (*NormalizeTicketKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method NormalizeTicketKey not implemented")
+}
+func (UnimplementedRegistryServiceServer) SetOAuthGrant(context.Context, *SetOAuthGrantRequest) (*SetOAuthGrantResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetOAuthGrant not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -504,6 +526,24 @@ func _RegistryService_NormalizeTicketKey_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_SetOAuthGrant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetOAuthGrantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).SetOAuthGrant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_SetOAuthGrant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).SetOAuthGrant(ctx, req.(*SetOAuthGrantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -558,6 +598,10 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "NormalizeTicketKey",
 			Handler:    _RegistryService_NormalizeTicketKey_Handler,
+		},
+		{
+			MethodName: "SetOAuthGrant",
+			Handler:    _RegistryService_SetOAuthGrant_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
