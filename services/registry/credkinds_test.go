@@ -83,7 +83,7 @@ func TestCredentialKindsGitHubAppAndTokenPool(t *testing.T) {
 	}
 
 	for name, req := range map[string]*chv1.CreateConnectorRequest{
-		"pool on jira":       {Connector: jiraConnector(), ConnectorId: "jira-pool", Credential: "a,b"},
+		"pool on jira":       {Connector: &chv1.Connector{System: chv1.System_SYSTEM_JIRA, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: "https://jira.acme.example", AuthMode: chv1.AuthMode_AUTH_MODE_BEARER, Project: "PROJ"}, ConnectorId: "jira-pool", Credential: "a,b"},
 		"app without app id": {Connector: &chv1.Connector{System: chv1.System_SYSTEM_GITHUB, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, Project: "acme/widgets", AuthMode: chv1.AuthMode_AUTH_MODE_GITHUB_APP, Assignee: "x"}, ConnectorId: "gh-noid", Credential: testAppKeyPEM(t)},
 		"app with a token":   {Connector: app, ConnectorId: "gh-tok", Credential: "ghp_notAKey"},
 		"pool with a gap":    {Connector: githubConnector(), ConnectorId: "gh-gap", Credential: "a,,b"},
