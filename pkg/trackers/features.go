@@ -216,6 +216,7 @@ const (
 	FeaturePullRequest = "pull_request"
 	FeatureSearch      = "search"
 	FeatureLeaveReason = "leave_reason"
+	FeatureWebhook     = "webhook"
 )
 
 // featureProbes says, for each feature, how to tell whether a tracker has it.
@@ -232,6 +233,7 @@ var featureProbes = []struct {
 	{FeaturePullRequest, implements[PullRequestOpener]},
 	{FeatureSearch, implements[Searcher]},
 	{FeatureLeaveReason, implements[LeaveExplainer]},
+	{FeatureWebhook, implements[WebhookRegistrar]},
 }
 
 func implements[I any](t Tracker) bool {
