@@ -262,6 +262,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 			opts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.Registry.TestTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes}
 			r := &conncheck.Responder{
 				Loader: connector.NewStore(kv), Decrypter: ciph, Logger: log.With("service", "conncheck"),
+				Session: conncheck.RegistrySessions(reg, opts),
 				Test: func(ctx context.Context, c connector.Connector, s connector.Secret) (trackers.TestResult, error) {
 					return reg.Test(ctx, c, s, opts)
 				},

@@ -143,8 +143,8 @@ type Connector struct {
 	WebhookSecret Credential `json:"webhook_secret,omitzero"`
 	// WebhookHook is how the hook was set up on the tracker (registry-owned).
 	WebhookHook WebhookHook `json:"webhook_hook,omitzero"`
-	CreateTime    time.Time  `json:"create_time"`
-	UpdateTime    time.Time  `json:"update_time"`
+	CreateTime  time.Time   `json:"create_time"`
+	UpdateTime  time.Time   `json:"update_time"`
 	// Revision is the store's revision of this record (KV revision); the etag derives from it.
 	Revision uint64 `json:"-"`
 }

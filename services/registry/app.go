@@ -68,6 +68,7 @@ type Service struct {
 	cipher   Encrypter
 	tester   Tester
 	saved    SavedTester
+	hooks    HookRegistrar
 	audit    Auditor
 	policy   trackers.EndpointPolicy
 	cfg      Config
@@ -172,10 +173,19 @@ func (s *Service) Create(ctx context.Context, c connector.Connector, secret conn
 		if err := s.encryptCredential(ctx, &c, secret); err != nil {
 			return connector.Connector{}, err
 		}
+		c.WebhookSecret, c.WebhookHook = connector.Credential{}, connector.WebhookHook{}
+		if c.Webhook {
+			if _, err := s.newHookSecret(ctx, &c); err != nil {
+				return connector.Connector{}, err
+			}
+		}
 		out, err = s.stored(s.store.Create(ctx, c))
 		if errors.Is(err, connector.ErrExists) && generated && attempt < 3 {
 			c.ID = newID(c.System) // a generated id collided: draw again
 			continue
+		}
+		if err == nil && s.needsRegistration(out) {
+			return s.register(ctx, out)
 		}
 		return out, err
 	}
@@ -233,14 +243,41 @@ func (s *Service) Update(ctx context.Context, next connector.Connector, fields [
 	} else if !next.Credential.Set() {
 		return connector.Connector{}, connector.ValidationError{{Field: "credential", Description: "is required for auth mode " + string(next.AuthMode)}}
 	}
+	prev, err := s.store.Get(ctx, next.ID)
+	if err != nil {
+		return connector.Connector{}, err
+	}
+	switch {
+	case !next.Webhook:
+		if prev.Webhook {
+			s.unregister(ctx, prev) // turning webhook off deletes the hook
+		}
+		next.WebhookSecret, next.WebhookHook = connector.Credential{}, connector.WebhookHook{}
+	case !prev.Webhook || !next.WebhookSecret.Set() || prev.WebhookSecretContext() != next.WebhookSecretContext():
+		// Turned on, or the credential's binding moved (base URL, auth…): the
+		// old secret no longer decrypts, so a new one replaces the hook.
+		if prev.Webhook {
+			s.unregister(ctx, prev)
+		}
+		if _, err := s.newHookSecret(ctx, &next); err != nil {
+			return connector.Connector{}, err
+		}
+	}
 	next.UpdateTime = s.now().UTC()
-	return s.stored(s.store.Update(ctx, next))
+	out, err = s.stored(s.store.Update(ctx, next))
+	if err == nil && s.needsRegistration(out) {
+		return s.register(ctx, out)
+	}
+	return out, err
 }
 
 // Delete removes a connector (only at revision rev when rev > 0) and forgets
 // its poll state.
 func (s *Service) Delete(ctx context.Context, id string, rev uint64) (err error) {
 	defer func() { s.record(ctx, "connector.delete", id, err, nil) }()
+	if c, gerr := s.store.Get(ctx, id); gerr == nil && c.Webhook && (rev == 0 || rev == c.Revision) {
+		s.unregister(ctx, c) // best effort: the hook goes with the connector
+	}
 	if err := s.store.Delete(ctx, id, rev); err != nil {
 		return err
 	}

@@ -119,8 +119,9 @@ func connectorToProto(c connector.Connector) *chv1.Connector {
 		FullText:           c.FullText,
 		ReviewPullRequests: c.ReviewPullRequests,
 		Zone:               c.Zone,
+		Webhook:            c.Webhook,
 		Credential:         credentialToProto(c.Credential),
-		Status:             &chv1.ConnectorStatus{},
+		Status:             webhookStatus(&chv1.ConnectorStatus{}, c),
 		CreateTime:         tsOrNil(c.CreateTime),
 		UpdateTime:         tsOrNil(c.UpdateTime),
 	}
@@ -163,6 +164,7 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 		FullText:           p.GetFullText(),
 		ReviewPullRequests: p.GetReviewPullRequests(),
 		Zone:               p.GetZone(),
+		Webhook:            p.GetWebhook(),
 	}
 	if s := p.GetScope(); s != nil {
 		c.Scope = connector.Scope{Statuses: s.GetStatuses(), Labels: s.GetLabels(), MinPriority: s.GetMinPriority()}
@@ -218,4 +220,33 @@ func capabilitiesToProto(c trackers.Capabilities) *chv1.SystemCapabilities {
 		out.Features = append(out.Features, &chv1.Feature{Name: f.Name, Supported: f.Supported})
 	}
 	return out
+}
+
+// webhookStatus adds the connector's hook registration to its status.
+func webhookStatus(st *chv1.ConnectorStatus, c connector.Connector) *chv1.ConnectorStatus {
+	if !c.Webhook {
+		return st
+	}
+	st.WebhookRegistration = c.WebhookHook.State
+	st.WebhookRegistrationReason = c.WebhookHook.Reason
+	st.WebhookUrl = c.WebhookHook.URL
+	return st
+}
+
+// connectorStatusToProto is the full status: what the workers report and
+// the hook's registration.
+func connectorStatusToProto(c connector.Connector, st connector.PollStatus) *chv1.ConnectorStatus {
+	return webhookStatus(statusToProto(st), c)
+}
+
+func webhookSetupToProto(w WebhookSetup) *chv1.WebhookSetup {
+	return &chv1.WebhookSetup{
+		ConnectorId:        w.ConnectorID,
+		Url:                w.URL,
+		Events:             w.Events,
+		Secret:             w.Secret.Reveal(),
+		SecretShownBefore:  w.SecretShownBefore,
+		Registration:       w.Registration,
+		RegistrationReason: w.Reason,
+	}
 }

@@ -32,8 +32,11 @@ type Deps struct {
 	// Tester defaults to the real tracker checks; SavedTester to NATS request/reply.
 	Tester      Tester
 	SavedTester SavedTester
-	Auditor     Auditor
-	Now         func() time.Time
+	// Hooks creates and deletes hooks on the trackers; defaults to a worker
+	// over NATS request/reply (pkg/conncheck).
+	Hooks   HookRegistrar
+	Auditor Auditor
+	Now     func() time.Time
 	// Ready, when set, receives the bound address once the server accepts calls.
 	Ready func(addr net.Addr)
 }
@@ -87,6 +90,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		cipher:   deps.Cipher,
 		tester:   deps.Tester,
 		saved:    deps.SavedTester,
+		hooks:    deps.Hooks,
 		audit:    deps.Auditor,
 		policy:   policy,
 		cfg:      cfg,
@@ -101,6 +105,12 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 			return nil, errors.New("registry: a NATS connection is required to test saved connectors")
 		}
 		s.saved = conncheck.NewClient(deps.NC)
+	}
+	if s.hooks == nil && deps.NC != nil {
+		s.hooks = conncheck.NewClient(deps.NC)
+	}
+	if s.hooks == nil {
+		s.hooks = noHooks{}
 	}
 	if s.audit == nil {
 		s.audit = &busAuditor{js: deps.JS, log: log}
