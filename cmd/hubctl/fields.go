@@ -112,6 +112,10 @@ var fieldFlags = []fieldFlag{
 		c.ReviewPullRequests, err = fs.GetBool("review-pull-requests")
 		return err
 	}},
+	{"webhook", "webhook", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.Webhook, err = fs.GetBool("webhook")
+		return err
+	}},
 	{"close-on-done", "close_on_done", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
 		c.CloseOnDone, err = fs.GetBool("close-on-done")
 		return err
@@ -170,6 +174,7 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.String("done-label", "", "label used as status Done (label-based trackers)")
 	fs.Bool("close-on-done", false, "close the issue when status Done is written")
 	fs.Bool("review-pull-requests", false, "bitbucket, azure-devops: also discover open pull requests where the account is a reviewer (review tickets)")
+	fs.Bool("webhook", false, "github, gitlab, jira: the tracker notifies the hub of changes (a signed webhook; the registry creates the hook when it may, else see \"hubctl connectors webhook ID\"); --webhook=false removes it")
 	fs.Bool("full-text", false, "confluence: add each hit's page body as plain text to enrichments")
 	fs.String("conflict-policy", "", "tracker-wins or agent-wins")
 	fs.String("zone", "", "edge site whose pollers (POLLER_ZONE) and writeback (WRITEBACK_ZONE) serve this connector; empty: the central site")
