@@ -113,6 +113,9 @@ type Server struct {
 	gen      uint64
 	lastList *listResult
 	encoded  map[*Issue]encodedIssue
+	// hooks are the repository webhooks, by lower-case full name (hooks.go).
+	hooks  map[string][]*repoHook
+	sender fakehttp.HookSender
 }
 
 // New returns a fake holding the given users, tokens and repositories.
@@ -123,6 +126,7 @@ func New(opts Options) *Server {
 		users:      map[string]User{},
 		tokens:     map[string]Token{},
 		repos:      map[string]*repoState{},
+		hooks:      map[string][]*repoHook{},
 		nextID:     1000,
 		rate:       newRateLimits(opts.RateLimit),
 	}
@@ -141,6 +145,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /user", s.user)
 	s.mux.HandleFunc("GET /repos/{owner}/{repo}", s.repo)
 	s.routeIssues()
+	s.routeHooks()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 	})
