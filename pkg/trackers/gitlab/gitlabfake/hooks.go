@@ -141,7 +141,7 @@ func hookJSON(h *projectHook) map[string]any {
 		"confidential_issues_events": false, "confidential_note_events": false, "tag_push_events": false,
 		"job_events": false, "pipeline_events": false, "wiki_page_events": false, "releases_events": false,
 		"enable_ssl_verification": h.in.EnableSSLVerification == nil || *h.in.EnableSSLVerification,
-		"alert_status": "executable", "disabled_until": nil, "url_variables": []any{}, "custom_headers": []any{},
+		"alert_status":            "executable", "disabled_until": nil, "url_variables": []any{}, "custom_headers": []any{},
 	}
 }
 
