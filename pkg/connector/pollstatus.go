@@ -20,12 +20,18 @@ type PollStatus struct {
 	TicketsKnown int
 	// Late is how late the last cycle started on a saturated replica.
 	Late time.Duration
+	// Webhook figures (PollState's fields of the same names).
+	LastDelivery      time.Time
+	DeliveriesRefused int64
+	LastRefusal       string
+	PollOnlyChanges   int64
 }
 
 // Status is the shown part of st.
 func (st PollState) Status() PollStatus {
 	return PollStatus{LastPoll: st.LastPoll, LastSuccess: st.LastSuccess, LastError: st.LastError, NextPoll: st.NextPoll,
-		TicketsKnown: st.knownTotal(), Late: st.Late}
+		TicketsKnown: st.knownTotal(), Late: st.Late, LastDelivery: st.LastDelivery, DeliveriesRefused: st.DeliveriesRefused,
+		LastRefusal: st.LastRefusal, PollOnlyChanges: st.PollOnlyChanges}
 }
 
 // knownTotal is how many open tickets st holds: the loaded map, or the

@@ -177,12 +177,16 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 
 func statusToProto(st connector.PollStatus) *chv1.ConnectorStatus {
 	return &chv1.ConnectorStatus{
-		LastPollTime:    tsOrNil(st.LastPoll),
-		LastSuccessTime: tsOrNil(st.LastSuccess),
-		LastError:       st.LastError,
-		TicketsKnown:    int64(st.TicketsKnown),
-		NextPollTime:    tsOrNil(st.NextPoll),
-		LateBy:          durationOrNil(st.Late),
+		LastPollTime:      tsOrNil(st.LastPoll),
+		LastSuccessTime:   tsOrNil(st.LastSuccess),
+		LastError:         st.LastError,
+		TicketsKnown:      int64(st.TicketsKnown),
+		NextPollTime:      tsOrNil(st.NextPoll),
+		LateBy:            durationOrNil(st.Late),
+		LastDeliveryTime:  tsOrNil(st.LastDelivery),
+		DeliveriesRefused: st.DeliveriesRefused,
+		LastRefusalReason: st.LastRefusal,
+		PollOnlyChanges:   st.PollOnlyChanges,
 	}
 }
 
