@@ -18,8 +18,8 @@ import (
 // not accessible" otherwise). A registered, active hook gets a signed
 // delivery (X-Hub-Signature-256 over the body, a fresh X-GitHub-Delivery)
 // after a person changes an issue through the fake's own methods (AddIssue,
-// Touch, Close, Unassign, AddComment, Delete). Changes made through the API
-// (the writeback's) send none: the fake models a person's edits.
+// Touch, Close, Unassign, AddComment, Delete) or through the API (issue
+// edits, labels, comments), as GitHub sends for either.
 
 func (s *Server) routeHooks() {
 	s.mux.HandleFunc("POST /repos/{owner}/{repo}/hooks", s.createHook)
@@ -201,4 +201,31 @@ func (s *Server) deliver(repo string, n int, event, action string) {
 		hdr.Set("User-Agent", "GitHub-Hookshot/fake")
 		s.sender.Send(h.URL, body, hdr)
 	}
+}
+
+// delivering wraps an issue API handler: once it answered 2xx (and let go
+// of s.mu), the change is delivered to the repository's hooks.
+func (s *Server) delivering(h http.HandlerFunc, event, action string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h(sw, r)
+		if sw.code/100 != 2 {
+			return
+		}
+		n, err := strconv.Atoi(r.PathValue("number"))
+		if err != nil {
+			return
+		}
+		s.deliver(r.PathValue("owner")+"/"+r.PathValue("repo"), n, event, action)
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
 }

@@ -150,7 +150,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /api/v4/projects/{id}/issues/{iid}", s.getIssue)
 	s.mux.HandleFunc("PUT /api/v4/projects/{id}/issues/{iid}", s.updateIssue)
 	s.mux.HandleFunc("GET /api/v4/projects/{id}/issues/{iid}/notes", s.listNotes)
-	s.mux.HandleFunc("POST /api/v4/projects/{id}/issues/{iid}/notes", s.createNote)
+	s.mux.HandleFunc("POST /api/v4/projects/{id}/issues/{iid}/notes", s.notesDelivering(s.createNote))
 	s.mux.HandleFunc("GET /api/v4/projects/{id}/merge_requests", s.listMergeRequests)
 	s.mux.HandleFunc("POST /api/v4/projects/{id}/merge_requests", s.createMergeRequest)
 	s.routeHooks()

@@ -16,8 +16,8 @@ import (
 // note_events gets a delivery carrying its token (X-Gitlab-Token) and a
 // fresh X-Gitlab-Event-UUID / Idempotency-Key after a person changes an
 // issue through the fake's own methods (AddIssue, Touch, Close, Unassign,
-// SetLabels, AddNote) or through PUT /issues/:iid, as GitLab does; notes
-// posted through the API send none.
+// SetLabels, AddNote) or through the API (PUT /issues/:iid, POST
+// /issues/:iid/notes), as GitLab sends for either.
 
 func (s *Server) routeHooks() {
 	s.mux.HandleFunc("POST /api/v4/projects/{id}/hooks", s.createHook)
@@ -212,4 +212,29 @@ func (s *Server) deliver(iid int64, action string, note bool) {
 		hdr.Set("User-Agent", "GitLab/fake")
 		s.sender.Send(h.URL, body, hdr)
 	}
+}
+
+// notesDelivering wraps the note API handler: once it answered 2xx (and
+// let go of s.mu), a Note Hook is delivered.
+func (s *Server) notesDelivering(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h(sw, r)
+		if sw.code/100 != 2 {
+			return
+		}
+		if iid, err := strconv.ParseInt(r.PathValue("iid"), 10, 64); err == nil {
+			s.deliver(iid, "", true)
+		}
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
 }
