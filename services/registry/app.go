@@ -69,11 +69,13 @@ type Service struct {
 	tester   Tester
 	saved    SavedTester
 	hooks    HookRegistrar
-	audit    Auditor
-	policy   trackers.EndpointPolicy
-	cfg      Config
-	log      *slog.Logger
-	now      func() time.Time
+	// publicURL is Deps.WebhookPublicURL (nil: only the config's).
+	publicURL func() string
+	audit     Auditor
+	policy    trackers.EndpointPolicy
+	cfg       Config
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // sensitiveFields change where or how a stored credential is sent; changing

@@ -32,6 +32,10 @@ type Deps struct {
 	// Tester defaults to the real tracker checks; SavedTester to NATS request/reply.
 	Tester      Tester
 	SavedTester SavedTester
+	// WebhookPublicURL, when set and Config.WebhookPublicURL is empty, gives
+	// the receiver's public URL when a hook is registered (the all-in-one
+	// sandbox: the receiver's port is known only once it listens).
+	WebhookPublicURL func() string
 	// Hooks creates and deletes hooks on the trackers; defaults to a worker
 	// over NATS request/reply (pkg/conncheck).
 	Hooks   HookRegistrar
@@ -82,20 +86,21 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("registry: open KV %s: %w", bus.BucketWritebackLedger, err)
 	}
 	s := &Service{
-		trackers: deps.Trackers,
-		store:    connector.NewStore(kv),
-		states:   connector.NewStateStore(skv),
-		idx:      newIndex(log),
-		ledger:   ledger.NewStore(lkv),
-		cipher:   deps.Cipher,
-		tester:   deps.Tester,
-		saved:    deps.SavedTester,
-		hooks:    deps.Hooks,
-		audit:    deps.Auditor,
-		policy:   policy,
-		cfg:      cfg,
-		log:      log,
-		now:      deps.Now,
+		trackers:  deps.Trackers,
+		store:     connector.NewStore(kv),
+		states:    connector.NewStateStore(skv),
+		idx:       newIndex(log),
+		ledger:    ledger.NewStore(lkv),
+		cipher:    deps.Cipher,
+		tester:    deps.Tester,
+		saved:     deps.SavedTester,
+		hooks:     deps.Hooks,
+		publicURL: deps.WebhookPublicURL,
+		audit:     deps.Auditor,
+		policy:    policy,
+		cfg:       cfg,
+		log:       log,
+		now:       deps.Now,
 	}
 	if s.tester == nil {
 		s.tester = trackerTester{reg: deps.Trackers, opts: trackers.Options{Policy: policy, Timeout: cfg.TestTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes}}

@@ -39,10 +39,14 @@ func newWebhookSecret() (connector.Secret, error) {
 
 // webhookURL is where the tracker sends c's deliveries; "" without a public URL.
 func (s *Service) webhookURL(id string) string {
-	if s.cfg.WebhookPublicURL == "" {
+	base := s.cfg.WebhookPublicURL
+	if base == "" && s.publicURL != nil {
+		base = s.publicURL()
+	}
+	if base == "" {
 		return ""
 	}
-	return strings.TrimRight(s.cfg.WebhookPublicURL, "/") + "/webhooks/" + id
+	return strings.TrimRight(base, "/") + "/webhooks/" + id
 }
 
 // newHookSecret generates a webhook secret for c and stores its ciphertext
