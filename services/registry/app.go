@@ -118,6 +118,13 @@ func (s *Service) validate(c *connector.Connector, secret *connector.Secret) err
 	}
 	verr := c.Validate(s.trackers)
 	collect(verr)
+	if c.Webhook {
+		if tr, ok := s.trackers.Lookup(c.System); ok {
+			if _, ok := tr.(trackers.WebhookReceiver); !ok {
+				all = append(all, connector.FieldError{Field: "webhook", Description: "is not available for " + string(c.System) + ": the hub verifies webhooks of GitHub, GitLab and Jira only"})
+			}
+		}
+	}
 	if verr == nil {
 		collect(s.checkEndpoints(*c))
 	}

@@ -329,4 +329,9 @@ func TestWebhookSetupNeedsAWebhook(t *testing.T) {
 	if _, err := admin.RotateWebhookSecret(ctx, &chv1.RotateWebhookSecretRequest{Id: "plain"}); status.Code(err) != codes.FailedPrecondition {
 		t.Errorf("rotate without webhook: %v, want FailedPrecondition", err)
 	}
+	// A system whose webhooks the receiver cannot verify refuses the field.
+	pd := &chv1.Connector{System: chv1.System_SYSTEM_PAGERDUTY, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, AuthMode: chv1.AuthMode_AUTH_MODE_BEARER, Enabled: true, Webhook: true}
+	if _, err := admin.CreateConnector(ctx, &chv1.CreateConnectorRequest{Connector: pd, ConnectorId: "pd", Credential: "u+pagerdutyToken0000001"}); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "webhook") {
+		t.Errorf("webhook on pagerduty: %v, want InvalidArgument naming webhook", err)
+	}
 }
