@@ -506,34 +506,62 @@ func (s *Service) Rewrap(ctx context.Context) (rep RewrapReport, err error) {
 	if err != nil {
 		return rep, err
 	}
-	all = slices.DeleteFunc(all, func(c connector.Connector) bool { return !c.Credential.Set() })
+	hasSecret := func(c connector.Connector) bool { return c.Credential.Set() || c.WebhookSecret.Set() }
+	all = slices.DeleteFunc(all, func(c connector.Connector) bool { return !hasSecret(c) })
 	for round := 0; round < 2 && len(all) > 0; round++ {
-		items := make([]secrets.RewrapItem, len(all))
+		// Each connector's credential and webhook secret, when set, are
+		// items of the one batch; cred[i] and hook[i] are their positions (-1: none).
+		var items []secrets.RewrapItem
+		cred, hook := make([]int, len(all)), make([]int, len(all))
 		for i, c := range all {
-			items[i] = secrets.RewrapItem{KeyContext: c.CredentialContext(), Ciphertext: c.Credential.Ciphertext}
+			cred[i], hook[i] = -1, -1
+			if c.Credential.Set() {
+				cred[i] = len(items)
+				items = append(items, secrets.RewrapItem{KeyContext: c.CredentialContext(), Ciphertext: c.Credential.Ciphertext})
+			}
+			if c.WebhookSecret.Set() {
+				hook[i] = len(items)
+				items = append(items, secrets.RewrapItem{KeyContext: c.WebhookSecretContext(), Ciphertext: c.WebhookSecret.Ciphertext})
+			}
 		}
 		wrapped, err := s.cipher.RewrapBatch(ctx, items)
 		var batchErr *secrets.BatchError
 		if err != nil && !errors.As(err, &batchErr) {
 			return rep, fmt.Errorf("rewrap credentials: %w", err)
 		}
+		failed := func(j int) error {
+			if j < 0 || batchErr == nil {
+				return nil
+			}
+			return batchErr.Failed[j]
+		}
 		var retry []connector.Connector
 		for i, c := range all {
-			if batchErr != nil && batchErr.Failed[i] != nil {
-				s.log.WarnContext(ctx, "rewrap: credential not rewrapped", "connector", c.ID, "error", batchErr.Failed[i])
+			ferr := failed(cred[i])
+			if ferr == nil {
+				ferr = failed(hook[i])
+			}
+			if ferr != nil {
+				s.log.WarnContext(ctx, "rewrap: credential not rewrapped", "connector", c.ID, "error", ferr)
 				rep.Failed = append(rep.Failed, c.ID)
 				continue
 			}
 			// Vault returns a fresh ciphertext even when the key version did not
 			// change; only a newer version is worth a write.
-			if keyVersion(wrapped[i]) == keyVersion(c.Credential.Ciphertext) {
+			changed := false
+			if j := cred[i]; j >= 0 && keyVersion(wrapped[j]) != keyVersion(c.Credential.Ciphertext) {
+				c.Credential.Ciphertext, changed = wrapped[j], true
+			}
+			if j := hook[i]; j >= 0 && keyVersion(wrapped[j]) != keyVersion(c.WebhookSecret.Ciphertext) {
+				c.WebhookSecret.Ciphertext, changed = wrapped[j], true
+			}
+			if !changed {
 				rep.Unchanged++
 				continue
 			}
-			c.Credential.Ciphertext = wrapped[i]
 			if _, err := s.stored(s.store.Update(ctx, c)); err != nil {
 				if errors.Is(err, connector.ErrConflict) && round == 0 {
-					if fresh, gerr := s.store.Get(ctx, c.ID); gerr == nil && fresh.Credential.Set() {
+					if fresh, gerr := s.store.Get(ctx, c.ID); gerr == nil && hasSecret(fresh) {
 						retry = append(retry, fresh)
 						continue
 					}

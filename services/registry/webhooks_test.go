@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab/gitlabfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
@@ -333,5 +335,38 @@ func TestWebhookSetupNeedsAWebhook(t *testing.T) {
 	pd := &chv1.Connector{System: chv1.System_SYSTEM_PAGERDUTY, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, AuthMode: chv1.AuthMode_AUTH_MODE_BEARER, Enabled: true, Webhook: true}
 	if _, err := admin.CreateConnector(ctx, &chv1.CreateConnectorRequest{Connector: pd, ConnectorId: "pd", Credential: "u+pagerdutyToken0000001"}); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "webhook") {
 		t.Errorf("webhook on pagerduty: %v, want InvalidArgument naming webhook", err)
+	}
+}
+
+// After a key rotation, rewrap moves the webhook secret to the new key
+// version with the credential, and it still opens to the same value.
+func TestRewrapMovesTheWebhookSecretToo(t *testing.T) {
+	t.Parallel()
+	local, err := secrets.OpenLocal(filepath.Join(t.TempDir(), "keyring.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := registrytest.Start(t, registrytest.WithTester(&recordingTester{}), registrytest.WithCipher(local))
+	admin := srv.Dial(t, srv.AdminToken)
+	ctx := ctxT(t)
+	c := githubConnector()
+	c.Webhook = true
+	if _, err := admin.CreateConnector(ctx, &chv1.CreateConnectorRequest{Connector: c, ConnectorId: "rw", Credential: "ghp_rewrapSecretValue00000000001"}); err != nil {
+		t.Fatal(err)
+	}
+	before, secret := storedHookSecret(t, srv, "rw")
+	if _, err := local.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	rw, err := admin.RewrapCredentials(ctx, &chv1.RewrapCredentialsRequest{})
+	if err != nil || rw.GetRewrapped() != 1 {
+		t.Fatalf("rewrap = %v, %v", rw, err)
+	}
+	after, again := storedHookSecret(t, srv, "rw")
+	if after.WebhookSecret.Ciphertext == before.WebhookSecret.Ciphertext || !strings.HasPrefix(after.WebhookSecret.Ciphertext, "local:v2:") || again != secret {
+		t.Errorf("webhook secret after rewrap: %q (same value %v)", after.WebhookSecret.Ciphertext[:9], again == secret)
+	}
+	if !strings.HasPrefix(after.Credential.Ciphertext, "local:v2:") {
+		t.Errorf("credential after rewrap: %q", after.Credential.Ciphertext[:9])
 	}
 }
