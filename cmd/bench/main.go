@@ -76,7 +76,8 @@ type options struct {
 
 	cpuProfile string // a CPU profile of the whole run, for go tool pprof
 
-	telemetryRuns int // > 0: only discovery with tracing off vs on (telemetry.go)
+	telemetryRuns    int      // > 0: only discovery with tracing off vs on (telemetry.go)
+	telemetrySystems []string // the trackers -telemetry runs; all when empty
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -99,11 +100,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	latChanges := fs.Int("latency-changes", 0, "latency: ticket changes timed (default 40, -quick 10)")
 	latInterval := fs.Duration("latency-interval", 5*time.Second, "latency: the poll interval of both connectors")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	telemetrySystems := fs.String("telemetry-systems", "", "telemetry: only these trackers, a comma list (default all)")
 	telemetryRuns := fs.Int("telemetry", 0, "instead: discovery with tracing off vs on (OTLP to an in-process collector), this many runs of each, at the first -tickets size (telemetry.go)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
-	o := options{telemetryRuns: *telemetryRuns, reps: *reps, idle: *idle, idleInterval: *idleInterval, scaleInterval: *scaleInterval, scaleWindow: *scaleWindow,
+	o := options{telemetryRuns: *telemetryRuns, telemetrySystems: splitList(*telemetrySystems), reps: *reps, idle: *idle, idleInterval: *idleInterval, scaleInterval: *scaleInterval, scaleWindow: *scaleWindow,
 		hubBinary: *hub, registryN: *registryN, samples: *samples, results: *results, wbConnects: *wbConnectors, cpuProfile: *cpuProfile,
 		latInterval: *latInterval}
 	pick := func(v, full, q int) int {
@@ -189,7 +191,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	if o.telemetryRuns > 0 {
-		return runTelemetry(ctx, o.tickets[0], o.telemetryRuns, stdout, stderr)
+		return runTelemetry(ctx, o.tickets[0], o.telemetryRuns, o.telemetrySystems, stdout, stderr)
 	}
 	rep := newReport()
 	defer removeBuiltHub()
@@ -226,3 +228,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 type plain struct{}
 
 func (plain) Decrypt(_ context.Context, _, ct string) ([]byte, error) { return []byte(ct), nil }
+
+// splitList splits a comma list, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

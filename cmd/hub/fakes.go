@@ -40,7 +40,7 @@ func runFakes(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	sb := newSandbox(log.With("service", "sandbox"))
 	sb.advertise = cfg.SandboxAdvertise
-	if err := sb.start(cfg.SandboxListen); err != nil {
+	if err := sb.start(cfg.SandboxListen, cfg.Knowledge.ListenAddr, cfg.Registry.ListenAddr, cfg.AdminAddr); err != nil {
 		return err
 	}
 	defer sb.stop()

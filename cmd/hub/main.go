@@ -144,7 +144,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 			return errors.New("--sandbox registers its connectors with the local admin token: unset HUB_API_TOKENS / HUB_API_TOKENS_FILE, or use a separate --data-dir")
 		}
 		sb = newSandbox(log.With("service", "sandbox"))
-		if err := sb.start(cfg.SandboxListen); err != nil {
+		if err := sb.start(cfg.SandboxListen, cfg.Knowledge.ListenAddr, cfg.Registry.ListenAddr, cfg.AdminAddr); err != nil {
 			return err
 		}
 		defer sb.stop()

@@ -19,13 +19,17 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/trackers/argocd/argocdfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/azuredevops/azuredevopsfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/bitbucket/bitbucketfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/circleci/circlecifake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/confluence/confluencefake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab/gitlabfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/jenkins/jenkinsfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/pagerduty/pagerdutyfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/sonarqube/sonarqubefake"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -37,9 +41,29 @@ type sandboxTracker struct {
 	// connector builds the connector for the fake's URL; credential is its token.
 	connector  func(url string) *chv1.Connector
 	credential string
-	// knowledge marks a knowledge source (Confluence): registered before
-	// the trackers, so their first tickets are enriched with it at once.
+	// knowledge marks a knowledge or context source (Confluence, Jenkins,
+	// CircleCI, SonarQube, Argo CD): registered before the trackers, so
+	// their first tickets are enriched with it at once.
 	knowledge bool
+	// context marks a context source (Jenkins, CircleCI, SonarQube, Argo
+	// CD): registered before the trackers too, and named in the
+	// context_connectors of the connector contextTarget names.
+	context bool
+}
+
+// contextTarget is the sandbox tracker whose repository (sandbox/widgets
+// on the GitHub fake) the context sources describe.
+const contextTarget = "github"
+
+// The context sources' fakes, exported on the sandbox so the enrichment
+// (and its tests) can seed more state: a failing build, a red gate, a
+// degraded application for the sandbox GitHub repository (sandbox/widgets)
+// are there from the start.
+type sandboxContext struct {
+	Jenkins   *jenkinsfake.Server
+	CircleCI  *circlecifake.Server
+	SonarQube *sonarqubefake.Server
+	ArgoCD    *argocdfake.Server
 }
 
 // sandbox runs fake trackers on loopback with seeded tickets, so a newcomer
@@ -51,12 +75,14 @@ type sandbox struct {
 	servers   []*http.Server
 	urls      map[string]string
 	trackers  []sandboxTracker
+	context   sandboxContext
 }
 
 const sandboxInterval = 10 * time.Second
 
 func newSandbox(log *slog.Logger) *sandbox {
-	return &sandbox{log: log, urls: map[string]string{}, trackers: []sandboxTracker{
+	cx := sandboxContext{Jenkins: jenkinsfake.NewSandbox(), CircleCI: circlecifake.NewSandbox(), SonarQube: sonarqubefake.NewSandbox(), ArgoCD: argocdfake.NewSandbox()}
+	return &sandbox{log: log, urls: map[string]string{}, context: cx, trackers: []sandboxTracker{
 		{
 			name: "jira", handler: jirafake.NewSandbox(connector.Cloud), credential: jirafake.SandboxToken,
 			connector: func(url string) *chv1.Connector {
@@ -110,21 +136,56 @@ func newSandbox(log *slog.Logger) *sandbox {
 					AuthMode: chv1.AuthMode_AUTH_MODE_BEARER, DisplayName: "Sandbox PagerDuty", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
 			},
 		},
+		// Context sources (ports 7418, 7419, 7421, 7422: 7420 is the
+		// knowledge service's), each watching what builds,
+		// checks or deploys the sandbox GitHub repository.
+		{
+			name: "jenkins", handler: cx.Jenkins, credential: jenkinsfake.SandboxToken, knowledge: true, context: true,
+			connector: func(url string) *chv1.Connector {
+				return &chv1.Connector{System: chv1.System_SYSTEM_JENKINS, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url,
+					AuthMode: chv1.AuthMode_AUTH_MODE_BASIC, Username: jenkinsfake.SandboxUser, Watch: []string{jenkinsfake.SandboxFailingJob},
+					DisplayName: "Sandbox Jenkins", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+			},
+		},
+		{
+			name: "circleci", handler: cx.CircleCI, credential: circlecifake.SandboxToken, knowledge: true, context: true,
+			connector: func(url string) *chv1.Connector {
+				return &chv1.Connector{System: chv1.System_SYSTEM_CIRCLECI, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, BaseUrl: url,
+					AuthMode: chv1.AuthMode_AUTH_MODE_BEARER, Watch: []string{circlecifake.SandboxProject},
+					DisplayName: "Sandbox CircleCI", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+			},
+		},
+		{
+			name: "sonarqube", handler: cx.SonarQube, credential: sonarqubefake.SandboxToken, knowledge: true, context: true,
+			connector: func(url string) *chv1.Connector {
+				return &chv1.Connector{System: chv1.System_SYSTEM_SONARQUBE, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url,
+					AuthMode: chv1.AuthMode_AUTH_MODE_BEARER, Watch: []string{sonarqubefake.SandboxRedProject},
+					DisplayName: "Sandbox SonarQube", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+			},
+		},
+		{
+			name: "argocd", handler: cx.ArgoCD, credential: argocdfake.SandboxToken, knowledge: true, context: true,
+			connector: func(url string) *chv1.Connector {
+				return &chv1.Connector{System: chv1.System_SYSTEM_ARGOCD, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url,
+					AuthMode: chv1.AuthMode_AUTH_MODE_BEARER, Watch: []string{argocdfake.SandboxDegradedApp},
+					DisplayName: "Sandbox Argo CD", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+			},
+		},
 	}}
 }
 
 // start serves every fake on listen's host with ports counting up from
-// listen's port (port 0: each a free port).
-func (s *sandbox) start(listen string) error {
+// listen's port (port 0: each a free port), stepping over the ports of
+// reserved addresses: the hub's own listeners (the knowledge service's
+// 7420 sits inside the default range 7411-7422).
+func (s *sandbox) start(listen string, reserved ...string) error {
 	host, port, err := splitHostPort(listen)
 	if err != nil {
 		return fmt.Errorf("--sandbox-listen: %w", err)
 	}
+	ports := sandboxPorts(port, len(s.trackers), reserved)
 	for i, t := range s.trackers {
-		addr := net.JoinHostPort(host, "0")
-		if port != 0 {
-			addr = net.JoinHostPort(host, fmt.Sprint(port+i))
-		}
+		addr := net.JoinHostPort(host, fmt.Sprint(ports[i]))
 		lis, err := net.Listen("tcp", addr)
 		if err != nil {
 			s.stop()
@@ -165,7 +226,7 @@ func (s *sandbox) register(ctx context.Context, registryAddr, adminToken string)
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+adminToken)
 	for _, t := range s.registrationOrder() {
 		id := "sandbox-" + t.name
-		want := t.connector(s.urls[t.name])
+		want := s.connectorOf(t)
 		got, err := client.GetConnector(ctx, &chv1.GetConnectorRequest{Id: id})
 		switch {
 		case status.Code(err) == codes.NotFound:
@@ -179,6 +240,11 @@ func (s *sandbox) register(ctx context.Context, registryAddr, adminToken string)
 			// (and points it at this run's receiver).
 			_, err = client.RotateWebhookSecret(ctx, &chv1.RotateWebhookSecretRequest{Id: id})
 		}
+		if err == nil && !slices.Equal(got.GetConnector().GetContextConnectors(), want.GetContextConnectors()) && got.GetConnector() != nil {
+			// A sandbox state from before the context sources: map them now.
+			_, err = client.UpdateConnector(ctx, &chv1.UpdateConnectorRequest{Connector: &chv1.Connector{Id: id, ContextConnectors: want.GetContextConnectors()},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"context_connectors"}}})
+		}
 		if err != nil {
 			return fmt.Errorf("sandbox connector %s: %w", id, err)
 		}
@@ -187,20 +253,60 @@ func (s *sandbox) register(ctx context.Context, registryAddr, adminToken string)
 	return nil
 }
 
-// registrationOrder is the fakes with the knowledge sources first, the
-// others in their order (which also sets their ports).
+// connectorOf is t's connector at its URL; the contextTarget's names every
+// context source of the sandbox.
+func (s *sandbox) connectorOf(t sandboxTracker) *chv1.Connector {
+	c := t.connector(s.urls[t.name])
+	if t.name == contextTarget {
+		for _, o := range s.trackers {
+			if o.context {
+				c.ContextConnectors = append(c.ContextConnectors, "sandbox-"+o.name)
+			}
+		}
+	}
+	return c
+}
+
+// registrationOrder is the fakes with the knowledge and context sources
+// first (a ticket connector can only name context connectors that exist),
+// the others in their order (which also sets their ports).
 func (s *sandbox) registrationOrder() []sandboxTracker {
 	order := slices.Clone(s.trackers)
+	first := func(t sandboxTracker) bool { return t.knowledge || t.context }
 	slices.SortStableFunc(order, func(a, b sandboxTracker) int {
 		switch {
-		case a.knowledge == b.knowledge:
+		case first(a) == first(b):
 			return 0
-		case a.knowledge:
+		case first(a):
 			return -1
 		}
 		return 1
 	})
 	return order
+}
+
+// sandboxPorts are n ports counting up from first, stepping over the ports
+// of the reserved addresses; all 0 when first is 0 (each a free port).
+func sandboxPorts(first, n int, reserved []string) []int {
+	skip := map[int]bool{}
+	for _, r := range reserved {
+		if _, p, err := splitHostPort(r); err == nil && p != 0 {
+			skip[p] = true
+		}
+	}
+	ports := make([]int, n)
+	next := first
+	for i := range ports {
+		if first == 0 {
+			continue
+		}
+		for skip[next] {
+			next++
+		}
+		ports[i] = next
+		next++
+	}
+	return ports
 }
 
 func splitHostPort(listen string) (string, int, error) {
@@ -209,7 +315,7 @@ func splitHostPort(listen string) (string, int, error) {
 		return "", 0, err
 	}
 	var port int
-	if _, err := fmt.Sscan(p, &port); err != nil || port < 0 || port > 65535-8 {
+	if _, err := fmt.Sscan(p, &port); err != nil || port < 0 || port > 65535-32 {
 		return "", 0, errors.New("bad port")
 	}
 	return host, port, nil

@@ -112,6 +112,44 @@ func TestSandboxWalkThrough(t *testing.T) {
 		return false
 	})
 
+	// Context: the GitHub connector (sandbox/widgets) names the four context
+	// sources, which seed a failing build, a red gate and a degraded app.
+	// (Each GitHub ticket's enrichment reads them; one read under the
+	// deadline by all four is enough on a busy machine.)
+	var ghCtx *chv1.TicketContext
+	waitFor(t, 60*time.Second, "ticket.enriched with the context of sandbox/widgets", logs, func() bool {
+		for _, m := range messages(t, js, bus.StreamTickets, "ticket.enriched.github.sandbox-github") {
+			var ev chv1.TicketEnriched
+			if protojson.Unmarshal(m.Data, &ev) != nil || len(ev.GetContext().GetSources()) != 4 {
+				continue
+			}
+			ghCtx = ev.GetContext()
+			if !slices.ContainsFunc(ghCtx.GetSources(), func(s *chv1.ContextSourceReport) bool { return s.GetUnavailableReason() != "" }) {
+				return true
+			}
+		}
+		return false
+	})
+	bySystem := map[chv1.System]*chv1.ContextSourceReport{}
+	for _, src := range ghCtx.GetSources() {
+		if src.GetUnavailableReason() != "" {
+			t.Errorf("context source %s/%s unavailable: %s", src.GetConnectorId(), src.GetScope(), src.GetUnavailableReason())
+		}
+		bySystem[src.GetSystem()] = src
+	}
+	if b := bySystem[chv1.System_SYSTEM_JENKINS].GetBuilds(); len(b) == 0 || b[0].GetStatus() != "failed" {
+		t.Errorf("Jenkins builds = %v, want the newest failed", b)
+	}
+	if b := bySystem[chv1.System_SYSTEM_CIRCLECI].GetBuilds(); len(b) == 0 {
+		t.Errorf("CircleCI builds = %v, want some", b)
+	}
+	if g := bySystem[chv1.System_SYSTEM_SONARQUBE].GetQualityGate(); g.GetStatus() != "error" || g.GetNewIssues()["blocker"] < 1 || len(g.GetTopIssues()) == 0 {
+		t.Errorf("SonarQube gate = %v, want red with new issues", g)
+	}
+	if d := bySystem[chv1.System_SYSTEM_ARGOCD].GetDeployment(); d.GetHealth() != "Degraded" || d.GetRevision() == "" {
+		t.Errorf("Argo CD deployment = %v, want Degraded with a revision", d)
+	}
+
 	// 2. Writeback: post a result, as an agent would.
 	result := &chv1.ResultReady{
 		ResultId: "walkthrough-1", ConnectorId: "sandbox-jira", System: chv1.System_SYSTEM_JIRA, TicketKey: target.GetKey(),
@@ -369,11 +407,11 @@ func TestSandboxRegistersKnowledgeSourcesFirst(t *testing.T) {
 	for _, tr := range s.trackers {
 		ports = append(ports, tr.name)
 	}
-	if want := []string{"confluence", "jira", "github", "gitlab", "azure-devops", "bitbucket", "pagerduty"}; !slices.Equal(order, want) {
+	if want := []string{"confluence", "jenkins", "circleci", "sonarqube", "argocd", "jira", "github", "gitlab", "azure-devops", "bitbucket", "pagerduty"}; !slices.Equal(order, want) {
 		t.Errorf("registration order %v, want %v", order, want)
 	}
-	// The README's ports (7411-7417) follow this order.
-	if want := []string{"jira", "github", "confluence", "gitlab", "azure-devops", "bitbucket", "pagerduty"}; !slices.Equal(ports, want) {
+	// The README's ports (7411-7422, without 7420) follow this order.
+	if want := []string{"jira", "github", "confluence", "gitlab", "azure-devops", "bitbucket", "pagerduty", "jenkins", "circleci", "sonarqube", "argocd"}; !slices.Equal(ports, want) {
 		t.Errorf("port order %v, want %v", ports, want)
 	}
 }
@@ -506,5 +544,19 @@ func TestFakesTargetServesAndRegisters(t *testing.T) {
 	}
 	if u := got.GetConnector().GetBaseUrl(); !strings.HasPrefix(u, "http://localhost:") {
 		t.Errorf("sandbox-jira base URL %q, want the advertised host localhost", u)
+	}
+}
+
+func TestSandboxMapsContextSourcesToTheTargetRepository(t *testing.T) {
+	s := newSandbox(slog.New(slog.DiscardHandler))
+	want := []string{"sandbox-jenkins", "sandbox-circleci", "sandbox-sonarqube", "sandbox-argocd"}
+	for _, tr := range s.trackers {
+		got := s.connectorOf(tr).GetContextConnectors()
+		switch {
+		case tr.name == contextTarget && !slices.Equal(got, want):
+			t.Errorf("%s names context connectors %v, want %v", tr.name, got, want)
+		case tr.name != contextTarget && len(got) > 0:
+			t.Errorf("%s names context connectors %v, want none", tr.name, got)
+		}
 	}
 }

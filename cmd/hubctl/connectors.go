@@ -48,6 +48,10 @@ func (g *globals) connectorFromFlags(fs *pflag.FlagSet) (*pb.Connector, error) {
 		return nil, err
 	}
 	applyAddDefaults(c)
+	if c.GetUsername() != "" && tokenOnly(c.GetSystem()) {
+		fmt.Fprintf(g.env.Stderr, "warning: --username is ignored: %s authenticates with a token only\n", systemName(c.GetSystem()))
+		c.Username = ""
+	}
 	if src, err := usernameFromEnv(g.env, fs, c); err != nil {
 		return nil, err
 	} else if src != "" {
@@ -151,27 +155,59 @@ func newAddCmd(g *globals) *cobra.Command {
 		Long: `Add a connector. The tracker token comes from --token, else the env file
 (--env-file, default .hub.env, dotenv with the variable names below), else the
 environment (JIRA_API_TOKEN, GITHUB_TOKEN or GH_TOKEN, GITLAB_TOKEN,
-CONFLUENCE_API_TOKEN, AZURE_DEVOPS_PAT or AZDO_PAT, BITBUCKET_TOKEN, PAGERDUTY_TOKEN), else a masked
+CONFLUENCE_API_TOKEN, AZURE_DEVOPS_PAT or AZDO_PAT, BITBUCKET_TOKEN, PAGERDUTY_TOKEN,
+JENKINS_TOKEN, CIRCLECI_TOKEN, SONARQUBE_TOKEN, ARGOCD_TOKEN), else a masked
 prompt on a terminal. A Bitbucket username (the Atlassian account email)
 comes from --username, else BITBUCKET_USERNAME in the env file, else the
-environment, else a prompt. The connection is
+environment, else a prompt; a Jenkins username likewise from JENKINS_USERNAME.
+--username given to a token-only system (github, circleci, sonarqube,
+argocd) is ignored with a warning. Context sources (jenkins, circleci,
+sonarqube, argocd) need --watch; jenkins, sonarqube and argocd need
+--endpoint (--base-url). The connection is
 tested before saving (--skip-test to skip). After a successful add the env
 file the token was read from is deleted unless --keep-env-file.`,
 		Example: `  hubctl connectors add --system github --project acme/api --assignee octocat
-  hubctl connectors add --system jira --base-url https://acme.atlassian.net --username me@acme.com --project OPS`,
+  hubctl connectors add --system jira --base-url https://acme.atlassian.net --username me@acme.com --project OPS
+  hubctl connectors add --system jenkins --endpoint https://ci.acme.com --username alice --watch team/checkout
+  hubctl connectors add --system circleci --watch gh/acme/checkout`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			c, err := g.connectorFromFlags(cmd.Flags())
-			if err != nil {
-				return err
+			fs := cmd.Flags()
+			var (
+				c         *pb.Connector
+				client    pb.RegistryServiceClient
+				closeConn func()
+				err       error
+			)
+			if !fs.Changed("system") && g.interactive(fs) {
+				// Everything from prompts, the system from the catalog.
+				if client, closeConn, err = g.dial(ctx); err != nil {
+					return err
+				}
+				defer closeConn()
+				c = &pb.Connector{}
+				if _, err := applyFieldFlags(fs, c); err != nil {
+					return err
+				}
+				if err := g.promptNewConnector(ctx, client, fs, c); err != nil {
+					return err
+				}
+				if id == "" {
+					if id, err = g.ask("Connector id (empty: generated)"); err != nil {
+						return err
+					}
+				}
+			} else {
+				if c, err = g.connectorFromFlags(fs); err != nil {
+					return err
+				}
+				if client, closeConn, err = g.dial(ctx); err != nil {
+					return err
+				}
+				defer closeConn()
 			}
 			c.Enabled = !disabled
-			client, closeConn, err := g.dial(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeConn()
 			token, src, err := g.trackerToken(ctx, client, cmd.Flags(), &tf, c)
 			if err != nil {
 				return err
@@ -203,7 +239,8 @@ file the token was read from is deleted unless --keep-env-file.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.String("system", "", "jira, github, gitlab, confluence, bitbucket or pagerduty")
+	fs.String("system", "", strings.Join(systemNames(), ", ")+"; without it, add prompts for everything (interactive mode)")
+	addInteractiveFlag(fs)
 	fs.StringVar(&id, "id", "", "connector id (lowercase letters, digits, dashes; default: generated)")
 	addFieldFlags(fs)
 	fs.BoolVar(&disabled, "disabled", false, "save the connector paused")
@@ -338,7 +375,7 @@ func newTestCmd(g *globals) *cobra.Command {
 		},
 	}
 	fs := cmd.Flags()
-	fs.String("system", "", "jira, github, gitlab, confluence, bitbucket or pagerduty (unsaved test)")
+	fs.String("system", "", strings.Join(systemNames(), ", ")+" (unsaved test)")
 	addFieldFlags(fs)
 	tf.register(fs, false)
 	return cmd
@@ -373,19 +410,39 @@ makes the update fail if the connector changed since you read it.
 Changing where or how the token is sent (--base-url, --auth, --username,
 --proxy, --ca-bundle, --deployment) needs the token again, resolved as for
 "connectors add": the registry never sends a stored token somewhere new unasked.`,
-		Example: `  hubctl connectors update gh-acme-api --label agent --label backend --poll-interval 2m`,
-		Args:    cobra.ExactArgs(1),
+		Example: `  hubctl connectors update gh-acme-api --label agent --label backend --poll-interval 2m
+  hubctl connectors update gh-acme-api --context ci-checkout,sonar-checkout
+  hubctl connectors update            # interactive: pick a connector, edit its values`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			req, err := buildUpdate(cmd.Flags(), args[0], etag, enabled, disabled)
-			if err != nil {
-				return err
+			fs := cmd.Flags()
+			interactive := len(args) == 0 && g.interactive(fs)
+			if len(args) == 0 && !interactive {
+				return errors.New("update needs the connector id (or --interactive to pick one)")
 			}
 			client, closeConn, err := g.dial(ctx)
 			if err != nil {
 				return err
 			}
 			defer closeConn()
+			var req *pb.UpdateConnectorRequest
+			if interactive {
+				cur, err := g.pickConnector(ctx, client, "update")
+				if err != nil {
+					return err
+				}
+				if req, err = g.promptUpdate(ctx, client, cur); err != nil {
+					return err
+				}
+				if len(req.GetUpdateMask().GetPaths()) == 0 {
+					g.info("nothing changed; connector %s kept as it was", cur.GetId())
+					return nil
+				}
+				args = []string{cur.GetId()}
+			} else if req, err = buildUpdate(fs, args[0], etag, enabled, disabled); err != nil {
+				return err
+			}
 			var src tokenSource
 			if redirectsCredential(req.GetUpdateMask().GetPaths()) {
 				got, err := client.GetConnector(ctx, &pb.GetConnectorRequest{Id: args[0]})
@@ -419,6 +476,7 @@ Changing where or how the token is sent (--base-url, --auth, --username,
 	fs.BoolVar(&enabled, "enabled", false, "resume polling")
 	fs.BoolVar(&disabled, "disabled", false, "pause polling")
 	fs.StringVar(&etag, "etag", "", "fail unless the connector still has this etag")
+	addInteractiveFlag(fs)
 	tf.register(fs, true)
 	return cmd
 }
@@ -491,12 +549,27 @@ func newRemoveCmd(g *globals) *cobra.Command {
 	var force bool
 	var etag string
 	cmd := &cobra.Command{
-		Use:     "remove ID",
+		Use:     "remove [ID]",
 		Aliases: []string{"rm", "delete"},
-		Short:   "Delete a connector (asks first unless --force)",
-		Args:    cobra.ExactArgs(1),
+		Short:   "Delete a connector (asks first unless --force; without ID, pick it from a list)",
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if len(args) == 0 {
+				if !g.interactive(cmd.Flags()) {
+					return errors.New("remove needs the connector id (or --interactive to pick one)")
+				}
+				client, closeConn, err := g.dial(ctx)
+				if err != nil {
+					return err
+				}
+				c, err := g.pickConnector(ctx, client, "remove")
+				closeConn()
+				if err != nil {
+					return err
+				}
+				args = []string{c.GetId()}
+			}
 			id := args[0]
 			if !force {
 				if !g.env.Terminal.IsTerminal() {
@@ -525,6 +598,7 @@ func newRemoveCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	addInteractiveFlag(cmd.Flags())
 	cmd.Flags().StringVar(&etag, "etag", "", "fail unless the connector still has this etag")
 	return cmd
 }

@@ -330,14 +330,15 @@ func summarize(m jetstream.Msg, typ string) string {
 	case *pb.TicketClosed:
 		return fmt.Sprintf("%s closed (%s)", e.GetKey(), orDash(e.GetReason()))
 	case *pb.TicketEnriched:
+		ctx := contextSummary(e.GetContext())
 		if len(e.GetHits()) == 0 {
-			return fmt.Sprintf("%s: no knowledge (%s)", e.GetTicketKey(), orDash(e.GetEmptyReason()))
+			return fmt.Sprintf("%s: no knowledge (%s)%s", e.GetTicketKey(), orDash(e.GetEmptyReason()), ctx)
 		}
 		titles := make([]string, 0, len(e.GetHits()))
 		for _, h := range e.GetHits() {
 			titles = append(titles, fmt.Sprintf("%q", h.GetTitle()))
 		}
-		return fmt.Sprintf("%s: %d hits: %s", e.GetTicketKey(), len(e.GetHits()), strings.Join(titles, ", "))
+		return fmt.Sprintf("%s: %d hits: %s%s", e.GetTicketKey(), len(e.GetHits()), strings.Join(titles, ", "), ctx)
 	case *pb.ResultReady:
 		return fmt.Sprintf("result %s for %s: %s", e.GetResultId(), e.GetTicketKey(), resultActions(e))
 	case *pb.WritebackCompleted:
@@ -469,4 +470,35 @@ func writeEventJSON(w io.Writer, tm tailed) error {
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
+}
+
+// contextSummary is one line for an enrichment's context section: per scope
+// the newest build, the gate, the app's health, or why it is unavailable.
+func contextSummary(c *pb.TicketContext) string {
+	var parts []string
+	for _, s := range c.GetSources() {
+		name := s.GetConnectorId() + "/" + s.GetScope()
+		var what []string
+		if r := s.GetUnavailableReason(); r != "" {
+			what = append(what, "unavailable ("+r+")")
+		}
+		if b := s.GetBuilds(); len(b) > 0 {
+			w := "build " + b[0].GetId() + " " + b[0].GetStatus()
+			if len(b[0].GetFailingSteps()) > 0 {
+				w += " (" + strings.Join(b[0].GetFailingSteps(), ", ") + ")"
+			}
+			what = append(what, w)
+		}
+		if g := s.GetQualityGate(); g != nil {
+			what = append(what, "gate "+g.GetStatus())
+		}
+		if d := s.GetDeployment(); d != nil {
+			what = append(what, d.GetHealth()+"/"+d.GetSync())
+		}
+		parts = append(parts, name+" "+orDash(strings.Join(what, ", ")))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; context: " + strings.Join(parts, "; ")
 }

@@ -62,6 +62,11 @@ var fieldFlags = []fieldFlag{
 		c.SpaceKeys = nonEmpty(v)
 		return err
 	}},
+	{"context", "context_connectors", func(fs *pflag.FlagSet, c *pb.Connector) error {
+		v, err := fs.GetStringSlice("context")
+		c.ContextConnectors = nonEmpty(v)
+		return err
+	}},
 	{"poll-interval", "poll_interval", func(fs *pflag.FlagSet, c *pb.Connector) error {
 		d, err := fs.GetDuration("poll-interval")
 		if d < 0 {
@@ -116,6 +121,11 @@ var fieldFlags = []fieldFlag{
 		c.Webhook, err = fs.GetBool("webhook")
 		return err
 	}},
+	{"watch", "watch", func(fs *pflag.FlagSet, c *pb.Connector) error {
+		v, err := fs.GetStringSlice("watch")
+		c.Watch = nonEmpty(v)
+		return err
+	}},
 	{"close-on-done", "close_on_done", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
 		c.CloseOnDone, err = fs.GetBool("close-on-done")
 		return err
@@ -156,12 +166,13 @@ var fieldFlags = []fieldFlag{
 func addFieldFlags(fs *pflag.FlagSet) {
 	fs.String("name", "", "display name")
 	fs.String("deployment", "", "cloud or self-hosted (aliases: data-center, server, enterprise, self-managed)")
-	fs.String("base-url", "", "tracker base URL (the API root for GitHub Enterprise Server and GitLab)")
+	fs.String("base-url", "", "tracker base URL (the API root for GitHub Enterprise Server and GitLab); --endpoint is the same flag (required for jenkins, sonarqube and argocd)")
 	fs.String("auth", "", "basic, bearer or anonymous (default: basic for Jira/Confluence Cloud, else bearer)")
 	fs.String("username", "", "user for basic auth (an email on Atlassian Cloud)")
 	fs.String("assignee", "", "account whose tickets are discovered (default: the authenticated user)")
 	fs.String("project", "", "Jira project key, GitHub owner/repo, GitLab project path or numeric id")
 	fs.StringSlice("space", nil, "Confluence space key (repeatable)")
+	fs.StringSlice("context", nil, "ticket connectors: the context connectors whose builds, quality gate and deployment enrich this connector's tickets (comma-separated ids)")
 	fs.Duration("poll-interval", 0, fmt.Sprintf("how often the tracker is polled, e.g. 2m (between %s and %s; a connector without one is polled every %s)",
 		shortDuration(connector.MinPollInterval), shortDuration(connector.MaxPollInterval), shortDuration(connector.DefaultPollInterval)))
 	fs.StringSlice("status", nil, "only tickets in this status (repeatable)")
@@ -175,11 +186,43 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.Bool("close-on-done", false, "close the issue when status Done is written")
 	fs.Bool("review-pull-requests", false, "bitbucket, azure-devops: also discover open pull requests where the account is a reviewer (review tickets)")
 	fs.Bool("webhook", false, "github, gitlab, jira: the tracker notifies the hub of changes (a signed webhook; the registry creates the hook when it may, else see \"hubctl connectors webhook ID\"); --webhook=false removes it")
+	fs.StringSlice("watch", nil, "context sources: what to read, comma-separated or repeated: Jenkins job paths (folder/job), a CircleCI project slug (gh/org/repo), SonarQube project keys, Argo CD application names")
 	fs.Bool("full-text", false, "confluence: add each hit's page body as plain text to enrichments")
 	fs.String("conflict-policy", "", "tracker-wins or agent-wins")
 	fs.String("zone", "", "edge site whose pollers (POLLER_ZONE) and writeback (WRITEBACK_ZONE) serve this connector; empty: the central site")
 	fs.String("proxy", "", "HTTP(S) proxy URL for requests to the tracker")
 	fs.String("ca-bundle", "", "PEM file of extra certificate authorities for a self-hosted tracker")
+	// DevLake's configure connection calls the base URL --endpoint.
+	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "endpoint" {
+			name = "base-url"
+		}
+		return pflag.NormalizedName(name)
+	})
+}
+
+// contextSystems are the read-only context sources; each needs --watch.
+var contextSystems = map[pb.System]string{
+	pb.System_SYSTEM_JENKINS:   "Jenkins jobs to watch (folder/job, comma-separated)",
+	pb.System_SYSTEM_CIRCLECI:  "CircleCI project slug to watch (gh/org/repo)",
+	pb.System_SYSTEM_SONARQUBE: "SonarQube project keys to watch (comma-separated)",
+	pb.System_SYSTEM_ARGOCD:    "Argo CD applications to watch (comma-separated)",
+}
+
+// endpointRequired are the systems with no default base URL (DevLake's
+// rule: --endpoint is required); they are self-hosted.
+func endpointRequired(s pb.System) bool {
+	return s == pb.System_SYSTEM_JENKINS || s == pb.System_SYSTEM_SONARQUBE || s == pb.System_SYSTEM_ARGOCD
+}
+
+// tokenOnly are the systems that authenticate with a token alone: a
+// --username given to them is ignored, with a warning.
+func tokenOnly(s pb.System) bool {
+	switch s {
+	case pb.System_SYSTEM_GITHUB, pb.System_SYSTEM_CIRCLECI, pb.System_SYSTEM_SONARQUBE, pb.System_SYSTEM_ARGOCD:
+		return true
+	}
+	return false
 }
 
 // shortDuration prints d without trailing zero units: 1m, not 1m0s.
@@ -307,10 +350,13 @@ func parsePolicy(s string) (pb.ConflictPolicy, error) {
 func applyAddDefaults(c *pb.Connector) {
 	if c.Deployment == pb.Deployment_DEPLOYMENT_UNSPECIFIED {
 		c.Deployment = pb.Deployment_DEPLOYMENT_CLOUD
+		if endpointRequired(c.System) {
+			c.Deployment = pb.Deployment_DEPLOYMENT_SELF_HOSTED
+		}
 	}
 	if c.AuthMode == pb.AuthMode_AUTH_MODE_UNSPECIFIED && c.System != pb.System_SYSTEM_UNSPECIFIED {
 		atlassian := c.System == pb.System_SYSTEM_JIRA || c.System == pb.System_SYSTEM_CONFLUENCE || c.System == pb.System_SYSTEM_BITBUCKET
-		if atlassian && c.Deployment == pb.Deployment_DEPLOYMENT_CLOUD {
+		if atlassian && c.Deployment == pb.Deployment_DEPLOYMENT_CLOUD || c.System == pb.System_SYSTEM_JENKINS {
 			c.AuthMode = pb.AuthMode_AUTH_MODE_BASIC
 		} else {
 			c.AuthMode = pb.AuthMode_AUTH_MODE_BEARER
@@ -337,8 +383,12 @@ func missingFields(c *pb.Connector) []requiredField {
 		}})
 	}
 	atlassian := c.System == pb.System_SYSTEM_JIRA || c.System == pb.System_SYSTEM_CONFLUENCE
-	if c.BaseUrl == "" && (atlassian || c.Deployment == pb.Deployment_DEPLOYMENT_SELF_HOSTED) {
-		out = append(out, requiredField{"base-url", "Base URL (e.g. https://example.atlassian.net)", func(c *pb.Connector, v string) error {
+	if c.BaseUrl == "" && (atlassian || c.Deployment == pb.Deployment_DEPLOYMENT_SELF_HOSTED || endpointRequired(c.System)) {
+		prompt := "Base URL (e.g. https://example.atlassian.net)"
+		if endpointRequired(c.System) {
+			prompt = "Endpoint (the " + systemName(c.System) + " URL, e.g. https://" + systemName(c.System) + ".example.com)"
+		}
+		out = append(out, requiredField{"base-url", prompt, func(c *pb.Connector, v string) error {
 			c.BaseUrl = v
 			return nil
 		}})
@@ -364,8 +414,18 @@ func missingFields(c *pb.Connector) []requiredField {
 			return nil
 		}})
 	}
+	if prompt, ok := contextSystems[c.System]; ok && len(c.Watch) == 0 {
+		out = append(out, requiredField{"watch", prompt, func(c *pb.Connector, v string) error {
+			c.Watch = nonEmpty(strings.Split(v, ","))
+			return nil
+		}})
+	}
 	if c.Username == "" && c.AuthMode == pb.AuthMode_AUTH_MODE_BASIC {
-		out = append(out, requiredField{"username", "Username (the account email on Atlassian Cloud)", func(c *pb.Connector, v string) error {
+		prompt := "Username (the account email on Atlassian Cloud)"
+		if c.System == pb.System_SYSTEM_JENKINS {
+			prompt = "Username (the Jenkins user id that owns the API token)"
+		}
+		out = append(out, requiredField{"username", prompt, func(c *pb.Connector, v string) error {
 			c.Username = v
 			return nil
 		}})

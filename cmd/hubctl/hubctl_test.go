@@ -255,7 +255,9 @@ func TestAddPromptsOnTerminal(t *testing.T) {
 	t.Parallel()
 	fake, addr := startFake(t)
 	c := newCLI(t, addr)
-	term := &fakeTerminal{tty: true, lines: []string{"svn", "github", "acme/api"}, passwords: []string{"tok-typed"}}
+	// On a terminal, add without --system is interactive: the system from the
+	// catalog, the project, then the optional assignee, labels and id.
+	term := &fakeTerminal{tty: true, lines: []string{"svn", "github", "acme/api", "", "", ""}, passwords: []string{"tok-typed"}}
 	c.term = term
 	r := c.run("connectors", "add", "--name", "API issues")
 	if r.err != nil {
@@ -270,11 +272,11 @@ func TestAddPromptsOnTerminal(t *testing.T) {
 		got[0].GetCredential() != "tok-typed" || !cn.GetEnabled() || cn.GetAuthMode() != pb.AuthMode_AUTH_MODE_BEARER {
 		t.Errorf("created %v with credential %q", cn, got[0].GetCredential())
 	}
-	if !strings.Contains(r.stderr, `unknown system "svn"`) || strings.Count(r.stderr, "System (") != 2 {
+	if !strings.Contains(r.stderr, `"svn" is none of the choices`) || strings.Count(r.stderr, "System: ") != 2 || !strings.Contains(r.stderr, "2) github") {
 		t.Errorf("a bad answer was not asked again:\n%s", r.stderr)
 	}
-	if term.lineReads != 3 || term.pwReads != 1 {
-		t.Errorf("read %d lines and %d passwords, want 3 and 1", term.lineReads, term.pwReads)
+	if term.lineReads != 6 || term.pwReads != 1 {
+		t.Errorf("read %d lines and %d passwords, want 6 and 1", term.lineReads, term.pwReads)
 	}
 }
 

@@ -138,6 +138,9 @@ func printConnectorList(w io.Writer, cs []*pb.Connector, now time.Time) error {
 		if project == "" {
 			project = strings.Join(c.GetSpaceKeys(), ",")
 		}
+		if project == "" {
+			project = strings.Join(c.GetWatch(), ",") // a context source
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.GetId(), systemName(c.GetSystem()),
 			deploymentName(c.GetDeployment()), orDash(c.GetDisplayName()), orDash(project),
 			yesNo(c.GetEnabled()), cred, age, orDash(c.GetCredential().GetFingerprint()))
@@ -156,8 +159,10 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 	row("Auth", authName(c.GetAuthMode()))
 	row("Username", orDash(c.GetUsername()))
 	row("Assignee", orDash(c.GetAssignee()))
+	row("Context", joinOrDash(c.GetContextConnectors()))
 	row("Project", orDash(c.GetProject()))
 	row("Spaces", joinOrDash(c.GetSpaceKeys()))
+	row("Watch", joinOrDash(c.GetWatch()))
 	row("Enabled", yesNo(c.GetEnabled()))
 	interval := "-"
 	if c.GetPollInterval() != nil {

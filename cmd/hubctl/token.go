@@ -28,6 +28,10 @@ var tokenEnvVars = map[pb.System][]string{
 	pb.System_SYSTEM_AZURE_DEVOPS: {"AZURE_DEVOPS_PAT", "AZDO_PAT"},
 	pb.System_SYSTEM_PAGERDUTY:    {"PAGERDUTY_TOKEN", "PAGERDUTY_API_KEY"},
 	pb.System_SYSTEM_BITBUCKET:    {"BITBUCKET_TOKEN", "BITBUCKET_API_TOKEN"},
+	pb.System_SYSTEM_JENKINS:      {"JENKINS_TOKEN", "JENKINS_API_TOKEN"},
+	pb.System_SYSTEM_CIRCLECI:     {"CIRCLECI_TOKEN", "CIRCLE_TOKEN"},
+	pb.System_SYSTEM_SONARQUBE:    {"SONARQUBE_TOKEN", "SONAR_TOKEN"},
+	pb.System_SYSTEM_ARGOCD:       {"ARGOCD_TOKEN", "ARGOCD_AUTH_TOKEN"},
 }
 
 // usernameEnvVars are the variables that may hold a system's basic-auth
@@ -37,6 +41,7 @@ var tokenEnvVars = map[pb.System][]string{
 // account email beside an API token.
 var usernameEnvVars = map[pb.System][]string{
 	pb.System_SYSTEM_BITBUCKET: {"BITBUCKET_USERNAME", "BITBUCKET_EMAIL", "BITBUCKET_USER"},
+	pb.System_SYSTEM_JENKINS:   {"JENKINS_USERNAME", "JENKINS_USER"},
 }
 
 // usernameFromEnv fills a basic-auth username that --username did not give

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -87,5 +88,80 @@ func TestPublishAndConsumeSpansFollowTheMessagingConventions(t *testing.T) {
 		attribute.String("messaging.consumer.group.name", "writeback"))
 	if inHandler.SpanID() != process.SpanContext.SpanID() {
 		t.Errorf("the handler runs under span %v, want the process span %v", inHandler.SpanID(), process.SpanContext.SpanID())
+	}
+}
+
+// A batch is one PRODUCER span per destination with the batch's message
+// count (a single message: its id instead), each message carrying its
+// destination's span as traceparent; tracing off writes no header.
+//
+// Not parallel: it installs the global tracer provider.
+func TestSendTraceIsOneSpanPerDestinationOfABatch(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	telemetry.Install(tp)
+	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
+
+	ctx, poll := tp.Tracer("test").Start(t.Context(), "poll")
+	msg := func(subject, id string) *nats.Msg {
+		return &nats.Msg{Subject: subject, Header: nats.Header{bus.HeaderID: {id}}}
+	}
+	discovered := []*nats.Msg{msg("ticket.discovered.jira.c1", "a"), msg("ticket.discovered.jira.c1", "b"), msg("ticket.discovered.jira.c1", "c")}
+	updated := msg("ticket.updated.jira.c1", "d")
+	sends := bus.TraceSend(ctx)
+	for _, m := range append(discovered, updated) {
+		sends.Add(m)
+	}
+	sends.End(nil)
+	sends.End(nil) // a second End is a no-op
+	poll.End()
+
+	spans := map[string]tracetest.SpanStub{}
+	for _, s := range exp.GetSpans() {
+		spans[s.Name] = s
+	}
+	if len(exp.GetSpans()) != 3 {
+		t.Fatalf("%d spans, want poll and two sends: %v", len(exp.GetSpans()), spans)
+	}
+	has := func(s tracetest.SpanStub, key string, want attribute.Value) {
+		t.Helper()
+		set := attribute.NewSet(s.Attributes...)
+		if v, ok := set.Value(attribute.Key(key)); !ok || v != want {
+			t.Errorf("%s: %s = %v, want %v", s.Name, key, v.Emit(), want.Emit())
+		}
+	}
+	batch, single := spans["send ticket.discovered"], spans["send ticket.updated"]
+	for _, s := range []tracetest.SpanStub{batch, single} {
+		if s.SpanKind != trace.SpanKindProducer || s.Parent.SpanID() != poll.SpanContext().SpanID() {
+			t.Errorf("%s: kind %v parent %v, want PRODUCER under the poll", s.Name, s.SpanKind, s.Parent.SpanID())
+		}
+		has(s, "messaging.system", attribute.StringValue("nats"))
+	}
+	has(batch, "messaging.batch.message_count", attribute.IntValue(3))
+	has(batch, "messaging.destination.name", attribute.StringValue("ticket.discovered.jira.c1"))
+	has(single, "messaging.message.id", attribute.StringValue("d"))
+	if set := attribute.NewSet(batch.Attributes...); set.HasValue("messaging.message.id") {
+		t.Error("the batch's span names one message id")
+	}
+	parentOf := func(m *nats.Msg) trace.SpanContext {
+		return trace.SpanContextFromContext(otel.GetTextMapPropagator().Extract(t.Context(), bus.HeaderCarrier(m.Header)))
+	}
+	for _, m := range discovered {
+		if got := parentOf(m); got.SpanID() != batch.SpanContext.SpanID() {
+			t.Errorf("message %s carries span %v, want the batch's %v", m.Header.Get(bus.HeaderID), got.SpanID(), batch.SpanContext.SpanID())
+		}
+	}
+	if got := parentOf(updated); got.SpanID() != single.SpanContext.SpanID() {
+		t.Errorf("the updated message carries span %v, want %v", got.SpanID(), single.SpanContext.SpanID())
+	}
+
+	// Tracing off: no span, no header.
+	otel.SetTracerProvider(noop.NewTracerProvider())
+	off := msg("ticket.discovered.jira.c1", "e")
+	sends = bus.TraceSend(t.Context())
+	sends.Add(off)
+	sends.End(nil)
+	if len(off.Header) != 1 {
+		t.Errorf("tracing off wrote headers: %v", off.Header)
 	}
 }

@@ -20,6 +20,11 @@ const (
 	Bitbucket   System = "bitbucket" // Bitbucket Cloud
 	PagerDuty   System = "pagerduty"
 	AzureDevOps System = "azure-devops"
+	// Context sources (read-only): what they watch is Connector.Watch.
+	Jenkins   System = "jenkins"
+	CircleCI  System = "circleci"
+	SonarQube System = "sonarqube"
+	ArgoCD    System = "argocd"
 )
 
 // Deployment says whether the tracker is the vendor's SaaS or self-hosted.
@@ -134,6 +139,15 @@ type Connector struct {
 	// ReviewPullRequests: discover pull requests where the account is a
 	// reviewer, as review tickets (Bitbucket Cloud, Azure DevOps).
 	ReviewPullRequests bool `json:"review_pull_requests,omitempty"`
+	// Watch names what a context source reads (Jenkins job paths, a CircleCI
+	// project slug, SonarQube project keys, Argo CD application names);
+	// required for context sources, refused for every other system.
+	Watch []string `json:"watch,omitempty"`
+	// ContextConnectors names the context connectors (systems whose tracker
+	// is a trackers.ContextReader) whose state the knowledge service adds to
+	// this ticket connector's ticket.enriched events; the registry checks
+	// each exists and is a context source.
+	ContextConnectors []string `json:"context_connectors,omitempty"`
 
 	Credential Credential `json:"credential,omitzero"`
 	// Webhook: the tracker notifies services/webhooks of changes, and the

@@ -32,6 +32,10 @@ type Rules struct {
 	StatusLabels bool
 	// FullText: the connector may ask for page bodies (knowledge sources).
 	FullText bool
+	// Watch is the rule for each of Connector.Watch; nil when the system is
+	// not a context source (the field must then be empty). A context source
+	// needs at least one entry.
+	Watch *KeyRule
 	// RequiredScopes are the token scopes the system needs; nil where tokens
 	// carry no scopes.
 	RequiredScopes []string
@@ -75,6 +79,17 @@ func (r Rules) ProjectError(project string) string {
 		return "is required: " + r.Project.What
 	case project != "" && (len(project) > MaxShortLen || !r.Project.Pattern.MatchString(project)):
 		return r.Project.Invalid
+	}
+	return ""
+}
+
+// WatchError explains why a watched name is not acceptable, "" when it is.
+func (r Rules) WatchError(name string) string {
+	if r.Watch == nil {
+		return "only context sources (jenkins, circleci, sonarqube, argocd) watch jobs, projects or applications"
+	}
+	if len(name) > MaxShortLen || !r.Watch.Pattern.MatchString(name) {
+		return r.Watch.Invalid
 	}
 	return ""
 }

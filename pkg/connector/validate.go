@@ -289,8 +289,35 @@ func validateSystemFields(c Connector, r Rules, add func(string, string, ...any)
 	case r.SpaceKeys != nil:
 		checkList(add, "space_keys", c.SpaceKeys, r.SpaceKeyError)
 	}
+	switch {
+	case r.Watch == nil && len(c.Watch) > 0:
+		add("watch", "only context sources (jenkins, circleci, sonarqube, argocd) watch jobs, projects or applications")
+	case r.Watch != nil && len(c.Watch) == 0:
+		add("watch", "is required: %s", r.Watch.What)
+	case r.Watch != nil:
+		checkList(add, "watch", c.Watch, r.WatchError)
+	}
 	if !r.FullText && c.FullText {
 		add("full_text", "only knowledge sources (confluence) fetch page bodies")
+	}
+	// Whether each named connector exists and is a context source is the
+	// registry's check (it needs the store); here only the form.
+	switch {
+	case r.Watch != nil && len(c.ContextConnectors) > 0:
+		add("context_connectors", "a context source cannot name context connectors (only ticket connectors do)")
+	default:
+		seen := map[string]bool{}
+		for _, id := range c.ContextConnectors {
+			switch {
+			case !ValidID(id):
+				add("context_connectors", "%q is not a connector id", id)
+			case id == c.ID:
+				add("context_connectors", "%q is this connector", id)
+			case seen[id]:
+				add("context_connectors", "%q is named twice", id)
+			}
+			seen[id] = true
+		}
 	}
 }
 

@@ -217,6 +217,8 @@ const (
 	FeatureSearch      = "search"
 	FeatureLeaveReason = "leave_reason"
 	FeatureWebhook     = "webhook"
+	// FeatureContext: a read-only context source (ContextReader).
+	FeatureContext = "context"
 )
 
 // featureProbes says, for each feature, how to tell whether a tracker has it.
@@ -234,6 +236,7 @@ var featureProbes = []struct {
 	{FeatureSearch, implements[Searcher]},
 	{FeatureLeaveReason, implements[LeaveExplainer]},
 	{FeatureWebhook, implements[WebhookRegistrar]},
+	{FeatureContext, implements[ContextReader]},
 }
 
 func implements[I any](t Tracker) bool {

@@ -228,6 +228,11 @@ func checkConfig(r connector.Rules, c connector.Connector, secret connector.Secr
 			return fmt.Errorf("%w: space key %q %s", ErrInvalidConfig, k, msg)
 		}
 	}
+	for _, w := range c.Watch {
+		if msg := r.WatchError(w); msg != "" {
+			return fmt.Errorf("%w: watch %q %s", ErrInvalidConfig, w, msg)
+		}
+	}
 	switch c.AuthMode {
 	case connector.AuthAnonymous:
 		return nil

@@ -538,6 +538,10 @@ func (b *backfiller) enrichTicket(ctx context.Context, s jetstream.Stream, seq u
 		return 0, nil // the consumer terminates it too
 	}
 	base, terms := b.en.query(t)
+	// The same context section the live enrichment carries (cached per
+	// scope, so a backfill of one repository's tickets reads each scope once
+	// per KNOWLEDGE_CONTEXT_CACHE_TTL).
+	base.Context = b.en.engine.contexts.forTicketConnector(ctx, t.GetConnectorId())
 	published, errs := 0, map[string]error{}
 	for _, c := range need {
 		if stalled(c.ID) {

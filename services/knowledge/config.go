@@ -69,6 +69,15 @@ type Config struct {
 	// MaxResponseBytes is HUB_MAX_RESPONSE_BYTES, the cap on every tracker
 	// response body (0: trackers.DefaultMaxResponseBytes).
 	MaxResponseBytes int64 `env:"HUB_MAX_RESPONSE_BYTES"`
+	// ContextTimeout is the one deadline under which every watched scope of
+	// a ticket's context connectors is read (concurrently); a scope not read
+	// by then is reported "timed out after …" and the event goes out.
+	ContextTimeout time.Duration `env:"KNOWLEDGE_CONTEXT_TIMEOUT" envDefault:"2s"`
+	// ContextCacheTTL is how long a scope's report is reused.
+	ContextCacheTTL time.Duration `env:"KNOWLEDGE_CONTEXT_CACHE_TTL" envDefault:"1m"`
+	// ContextCacheSize bounds the reports kept (least recently used go first).
+	ContextCacheSize int `env:"KNOWLEDGE_CONTEXT_CACHE_SIZE" envDefault:"1024"`
+
 	// DrainTimeout bounds graceful shutdown.
 	DrainTimeout time.Duration `env:"KNOWLEDGE_DRAIN_TIMEOUT" envDefault:"10s"`
 }
@@ -106,6 +115,9 @@ func (c Config) Validate() error {
 	positive("KNOWLEDGE_STATE_TTL", c.StateTTL)
 	positive("KNOWLEDGE_FAILURE_BACKOFF", c.FailureBackoff)
 	positive("KNOWLEDGE_DRAIN_TIMEOUT", c.DrainTimeout)
+	positive("KNOWLEDGE_CONTEXT_TIMEOUT", c.ContextTimeout)
+	positive("KNOWLEDGE_CONTEXT_CACHE_TTL", c.ContextCacheTTL)
+	atLeast("KNOWLEDGE_CONTEXT_CACHE_SIZE", c.ContextCacheSize, 1, 1<<20)
 	if c.CacheTTL < time.Second {
 		errs = append(errs, errors.New("KNOWLEDGE_CACHE_TTL must be at least 1s"))
 	}

@@ -14,8 +14,9 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/connector"
 )
 
-// connectorSet follows the connectors bucket and keeps the Confluence
-// connectors in memory, so a ticket costs no KV reads to find them. The
+// connectorSet follows the connectors bucket and keeps the connectors in
+// memory (the Confluence ones apart), so a ticket costs no KV reads to find
+// its knowledge and context sources. The
 // watcher reports keys and revisions only; each change is read through
 // connector.Store, which owns the record format.
 type connectorSet struct {
@@ -28,12 +29,15 @@ type connectorSet struct {
 
 	mu   sync.RWMutex
 	byID map[string]connector.Connector
+	// others holds every other connector: the ticket connectors (for their
+	// context_connectors) and the context sources they name.
+	others map[string]connector.Connector
 }
 
 // watchConnectors loads the Confluence connectors and follows changes until
 // ctx ends. It returns once the initial state is loaded. onEnabled may be nil.
 func watchConnectors(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger, onEnabled func(c connector.Connector, becameEnabled, loading bool)) (*connectorSet, error) {
-	cs := &connectorSet{store: connector.NewStore(kv), log: log, onEnabled: onEnabled, byID: map[string]connector.Connector{}}
+	cs := &connectorSet{store: connector.NewStore(kv), log: log, onEnabled: onEnabled, byID: map[string]connector.Connector{}, others: map[string]connector.Connector{}}
 	w, err := kv.WatchAll(ctx, jetstream.MetaOnly())
 	if err != nil {
 		return nil, fmt.Errorf("knowledge: watch connectors: %w", err)
@@ -89,10 +93,16 @@ func (cs *connectorSet) apply(ctx context.Context, e jetstream.KeyValueEntry, lo
 		return
 	}
 	if c.System != connector.Confluence {
-		cs.remove(id)
+		cs.mu.Lock()
+		delete(cs.byID, id)
+		if old, had := cs.others[id]; !had || old.Revision <= c.Revision {
+			cs.others[id] = c
+		}
+		cs.mu.Unlock()
 		return
 	}
 	cs.mu.Lock()
+	delete(cs.others, id)
 	old, had := cs.byID[id]
 	if had && old.Revision > c.Revision {
 		cs.mu.Unlock()
@@ -109,6 +119,18 @@ func (cs *connectorSet) remove(id string) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	delete(cs.byID, id)
+	delete(cs.others, id)
+}
+
+// get returns any connector the set holds (Confluence or not).
+func (cs *connectorSet) get(id string) (connector.Connector, bool) {
+	cs.mu.RLock()
+	defer cs.mu.RUnlock()
+	if c, ok := cs.others[id]; ok {
+		return c, true
+	}
+	c, ok := cs.byID[id]
+	return c, ok
 }
 
 // enabled returns the enabled Confluence connectors, by id; only those named

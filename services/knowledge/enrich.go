@@ -104,10 +104,15 @@ func (en *enricher) handle(ctx context.Context, env bus.Envelope, msg *chv1.Tick
 		}
 	}
 
+	// The context sources are read beside the searches, under their own
+	// deadline (KNOWLEDGE_CONTEXT_TIMEOUT), and go into every event.
+	tctxCh := make(chan *chv1.TicketContext, 1)
+	go func() { tctxCh <- en.engine.contexts.forTicketConnector(ctx, t.GetConnectorId()) }()
 	conns := en.engine.conns.enabled(nil)
 	if len(conns) == 0 {
 		ev := cloneEnriched(base)
 		ev.EmptyReason = Reason(ErrNoConnector)
+		ev.Context = <-tctxCh
 		rev := en.remember(ctx, stateKey, queryHash, version)
 		if err := en.publish(ctx, subject, ev); err != nil {
 			en.forget(ctx, stateKey, rev)
@@ -122,8 +127,12 @@ func (en *enricher) handle(ctx context.Context, env bus.Envelope, msg *chv1.Tick
 		wg.Go(func() { events[i], _ = en.enrichWith(ctx, base, c, terms) })
 	}
 	wg.Wait()
+	tctx := <-tctxCh
 	if err := ctx.Err(); err != nil {
 		return err // stopping: redeliver to a replica that is not
+	}
+	for _, ev := range events {
+		ev.Context = tctx
 	}
 	// Remembered before publishing, so an update handled right after this
 	// enrichment is seen finds it; a failed publish forgets it again and the
@@ -263,7 +272,7 @@ func isWrongSequence(err error) bool {
 func cloneEnriched(m *chv1.TicketEnriched) *chv1.TicketEnriched {
 	return &chv1.TicketEnriched{
 		ConnectorId: m.GetConnectorId(), System: m.GetSystem(), TicketKey: m.GetTicketKey(),
-		TicketUpdateTime: m.GetTicketUpdateTime(), Query: m.GetQuery(),
+		TicketUpdateTime: m.GetTicketUpdateTime(), Query: m.GetQuery(), Context: m.GetContext(),
 	}
 }
 

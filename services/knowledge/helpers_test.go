@@ -19,6 +19,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
 	"github.com/connectorhub/connectorhub/pkg/trackers/all"
 	"github.com/connectorhub/connectorhub/pkg/trackers/confluence/confluencefake"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
@@ -60,6 +61,8 @@ type harness struct {
 	store   *connector.Store
 	clock   *clock
 	logs    *testenv.LogBuffer // so tests can check that no secret is logged
+	// trackers replaces all.Registry() for the replicas started (context sources).
+	trackers *trackers.Registry
 }
 
 func testPages() []confluencefake.Page {
@@ -157,10 +160,14 @@ type running struct {
 func (h *harness) start(cfg knowledge.Config, lis net.Listener) running {
 	h.t.Helper()
 	nc, js := h.connect("knowledge")
+	reg := h.trackers
+	if reg == nil {
+		reg = all.Registry()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
 	svc, err := knowledge.New(ctx, cfg, knowledge.Deps{
-		NC: nc, JS: js, Decrypter: h.cipher, Trackers: all.Registry(), Listener: lis, Now: h.clock.Now,
+		NC: nc, JS: js, Decrypter: h.cipher, Trackers: reg, Listener: lis, Now: h.clock.Now,
 		Ready:  func(a net.Addr) { ready <- a },
 		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

@@ -47,11 +47,15 @@ func toQuery(req *chv1.SearchRequest, maxTerms int) Query {
 
 		TicketConnectorID: req.GetTicketConnectorId(),
 		Ticket:            req.GetTicket(),
+
+		IncludeContext:      req.GetIncludeContext(),
+		ContextConnectorIDs: req.GetContextConnectorIds(),
+		ContextScopes:       req.GetContextScopes(),
 	}
 }
 
 func toResponse(res Result) *chv1.SearchResponse {
-	out := &chv1.SearchResponse{Terms: res.Terms, TicketKey: res.TicketKey}
+	out := &chv1.SearchResponse{Terms: res.Terms, TicketKey: res.TicketKey, Context: res.Context}
 	for _, h := range res.Hits {
 		out.Hits = append(out.Hits, &chv1.SearchHit{ConnectorId: h.ConnectorID, PageId: h.PageID, Hit: hitToProto(h)})
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/telemetry"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	"github.com/connectorhub/connectorhub/pkg/trackers/confluence"
+	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
 // tracerName names the knowledge service's spans (one per search of a
@@ -77,6 +78,13 @@ type Query struct {
 	// before Terms.
 	TicketConnectorID string
 	Ticket            string
+	// IncludeContext adds the context of TicketConnectorID's context
+	// connectors; ContextConnectorIDs reads these instead. ContextScopes
+	// narrows either to these watched scopes. Asking for context with no
+	// Terms and no Ticket searches no Confluence connector.
+	IncludeContext      bool
+	ContextConnectorIDs []string
+	ContextScopes       []string
 }
 
 // Failure is a connector that gave no hits.
@@ -92,6 +100,9 @@ type Result struct {
 	Terms     []string // as searched, after cleaning
 	Hits      []Hit    // best first
 	Failures  []Failure
+	// Context is what the context sources reported, when asked for (the
+	// event's form: the same section ticket.enriched carries).
+	Context *chv1.TicketContext
 }
 
 // spaceKey is the registry's rule for space keys.
@@ -111,6 +122,7 @@ type engine struct {
 	sessions *trackers.Sessions
 	client   confluenceClient
 	tickets  *ticketTerms // nil: no search by ticket
+	contexts *contexts
 	policy   trackers.EndpointPolicy
 	flight   flight
 	metrics  searchCounter // nil: not counted
@@ -126,9 +138,42 @@ type block struct {
 	err      error
 }
 
-// Search searches the enabled Confluence connectors and merges their hits.
-// It fails only when no connector answered; the others' failures are listed.
+// Search searches the enabled Confluence connectors and merges their hits,
+// and reads the context asked for beside it (see Query.IncludeContext). It
+// fails only when no connector answered; the others' failures are listed.
+// With context asked for, having no Confluence connector is not a failure.
 func (e *engine) Search(ctx context.Context, q Query) (Result, error) {
+	if !q.IncludeContext && len(q.ContextConnectorIDs) == 0 {
+		return e.search(ctx, q)
+	}
+	ids := q.ContextConnectorIDs
+	if len(ids) == 0 {
+		if q.TicketConnectorID == "" {
+			return Result{}, fmt.Errorf("%w: include_context needs ticket_connector_id (or name context_connector_ids)", ErrInvalidQuery)
+		}
+		c, ok := e.conns.get(q.TicketConnectorID)
+		if !ok {
+			return Result{}, fmt.Errorf("%w: no connector %q", ErrInvalidQuery, q.TicketConnectorID)
+		}
+		if len(c.ContextConnectors) == 0 {
+			return Result{}, fmt.Errorf("%w: connector %q names no context connectors", ErrInvalidQuery, q.TicketConnectorID)
+		}
+		ids = c.ContextConnectors
+	}
+	tctx := make(chan *chv1.TicketContext, 1)
+	go func() { tctx <- e.contexts.read(ctx, ids, q.ContextScopes) }()
+	if len(q.Terms) == 0 && q.Ticket == "" {
+		return Result{Context: <-tctx}, nil
+	}
+	res, err := e.search(ctx, q)
+	res.Context = <-tctx
+	if errors.Is(err, ErrNoConnector) {
+		err = nil
+	}
+	return res, err
+}
+
+func (e *engine) search(ctx context.Context, q Query) (Result, error) {
 	var key string
 	if q.Ticket != "" || q.TicketConnectorID != "" {
 		if e.tickets == nil {

@@ -140,6 +140,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		blocked:  map[string]block{},
 		metrics:  counter,
 	}
+	if e.contexts, err = newContexts(cfg, log, now, conns, deps.Trackers, e.sessions); err != nil {
+		return nil, err
+	}
 	e.tickets = &ticketTerms{store: connector.NewStore(connKV), trackers: deps.Trackers, sessions: e.sessions, maxTerms: cfg.MaxTerms}
 	return &Service{
 		cfg: cfg, deps: deps, log: log, engine: e, backfill: backfill,

@@ -370,6 +370,8 @@ func (r *cycleRun) discover(ctx context.Context, q trackers.DiscoveryQuery) (tra
 // never passes what was acknowledged. flush settles the last page.
 func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) error {
 	next := &pendingPage{tickets: tickets}
+	sends := bus.TraceSend(ctx)
+	defer sends.End(nil) // on an early return; a no-op after End
 	for _, tk := range tickets {
 		prev, known := r.st.Known[tk.Key]
 		if p, ok := r.inFlight[tk.Key]; ok {
@@ -400,12 +402,12 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 				next.versions = append(next.versions, ff)
 			}
 		}
-		// The send span covers handing the event to the client; a missing
-		// ack fails the cycle, which the poll span records.
-		end := bus.TracePublish(ctx, msg)
+		// The page's send span covers handing its events to the client; a
+		// missing ack fails the cycle, which the poll span records.
+		sends.Add(msg)
 		f, err := r.p.js.PublishMsgAsync(msg)
-		end(err)
 		if err != nil {
+			sends.End(err)
 			return fmt.Errorf("publish %s: %w", tk.Key, err)
 		}
 		next.futures = append(next.futures, f)
@@ -416,6 +418,7 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 		}
 		r.inFlight[tk.Key] = tk.Updated
 	}
+	sends.End(nil)
 	if err := r.flush(ctx, false); err != nil {
 		return err
 	}
@@ -517,6 +520,8 @@ func (r *cycleRun) flush(ctx context.Context, force bool) error {
 func (r *cycleRun) publishClosed(ctx context.Context, seen map[string]bool) error {
 	var futures []jetstream.PubAckFuture
 	var gone []string
+	sends := bus.TraceSend(ctx)
+	defer sends.End(nil) // on an early return; a no-op after End
 	for _, key := range sortedKeys(r.st.Known) {
 		if seen[key] {
 			continue
@@ -525,15 +530,16 @@ func (r *cycleRun) publishClosed(ctx context.Context, seen map[string]bool) erro
 		if err != nil {
 			return err
 		}
-		end := bus.TracePublish(ctx, msg)
+		sends.Add(msg)
 		f, err := r.p.js.PublishMsgAsync(msg)
-		end(err)
 		if err != nil {
+			sends.End(err)
 			return fmt.Errorf("publish closed %s: %w", key, err)
 		}
 		futures = append(futures, f)
 		gone = append(gone, key)
 	}
+	sends.End(nil)
 	if err := awaitAcks(ctx, futures, func(_ int, ack *jetstream.PubAck) {
 		r.p.metrics.TicketPublished(ctx, r.c.System, bus.TicketClosed, ack.Duplicate)
 		if !ack.Duplicate {

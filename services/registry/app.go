@@ -107,7 +107,7 @@ func (s *Service) checkEndpoints(c connector.Connector) error {
 
 // validate applies defaults, then checks fields, endpoints and the credential together,
 // so one answer names every problem.
-func (s *Service) validate(c *connector.Connector, secret *connector.Secret) error {
+func (s *Service) validate(ctx context.Context, c *connector.Connector, secret *connector.Secret) error {
 	c.ApplyDefaults(s.trackers)
 	var all connector.ValidationError
 	collect := func(err error) {
@@ -127,6 +127,12 @@ func (s *Service) validate(c *connector.Connector, secret *connector.Secret) err
 	}
 	if verr == nil {
 		collect(s.checkEndpoints(*c))
+		cerr := s.checkContextConnectors(ctx, *c)
+		var v connector.ValidationError
+		if cerr != nil && !errors.As(cerr, &v) {
+			return cerr // the store failed: not the caller's mistake
+		}
+		collect(cerr)
 	}
 	if secret != nil {
 		collect(connector.ValidateCredential(c.AuthMode, *secret))
@@ -135,6 +141,44 @@ func (s *Service) validate(c *connector.Connector, secret *connector.Secret) err
 		return all
 	}
 	return nil
+}
+
+// checkContextConnectors checks that each connector c names in
+// context_connectors is stored and is a context source (its system's tracker
+// reads context: trackers.SystemsWith[trackers.ContextReader]).
+func (s *Service) checkContextConnectors(ctx context.Context, c connector.Connector) error {
+	if len(c.ContextConnectors) == 0 {
+		return nil
+	}
+	readers := trackers.SystemsWith[trackers.ContextReader](s.trackers)
+	var errs connector.ValidationError
+	for _, id := range c.ContextConnectors {
+		cc, err := s.store.Get(ctx, id)
+		switch {
+		case errors.Is(err, connector.ErrNotFound):
+			errs = append(errs, connector.FieldError{Field: "context_connectors", Description: fmt.Sprintf("connector %q does not exist", id)})
+		case err != nil:
+			return fmt.Errorf("read context connector %s: %w", id, err)
+		case !slices.Contains(readers, cc.System):
+			errs = append(errs, connector.FieldError{Field: "context_connectors", Description: fmt.Sprintf(
+				"connector %q is a %s connector, not a context source (%s)", id, cc.System, joinSystems(readers))})
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func joinSystems(systems []connector.System) string {
+	if len(systems) == 0 {
+		return "none registered"
+	}
+	out := make([]string, len(systems))
+	for i, sys := range systems {
+		out[i] = string(sys)
+	}
+	return strings.Join(out, ", ")
 }
 
 func newID(system connector.System) string {
@@ -173,7 +217,7 @@ func (s *Service) Create(ctx context.Context, c connector.Connector, secret conn
 	if generated {
 		c.ID = newID(c.System)
 	}
-	if err := s.validate(&c, &secret); err != nil {
+	if err := s.validate(ctx, &c, &secret); err != nil {
 		return connector.Connector{}, err
 	}
 	now := s.now().UTC()
@@ -236,7 +280,7 @@ func (s *Service) Update(ctx context.Context, next connector.Connector, fields [
 	if !secret.Empty() {
 		sp = &secret
 	}
-	if err := s.validate(&next, sp); err != nil {
+	if err := s.validate(ctx, &next, sp); err != nil {
 		return connector.Connector{}, err
 	}
 	if sensitive && next.Credential.Set() && secret.Empty() {
@@ -341,7 +385,7 @@ func (s *Service) TestUnsaved(ctx context.Context, c connector.Connector, secret
 	if c.ID == "" {
 		c.ID = "unsaved"
 	}
-	if err := s.validate(&c, &secret); err != nil {
+	if err := s.validate(ctx, &c, &secret); err != nil {
 		return trackers.TestResult{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.TestTimeout)

@@ -118,6 +118,8 @@ func connectorToProto(c connector.Connector) *chv1.Connector {
 		CloseOnDone:        c.CloseOnDone,
 		FullText:           c.FullText,
 		ReviewPullRequests: c.ReviewPullRequests,
+		Watch:              c.Watch,
+		ContextConnectors:  c.ContextConnectors,
 		Zone:               c.Zone,
 		Webhook:            c.Webhook,
 		Credential:         credentialToProto(c.Credential),
@@ -163,6 +165,8 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 		CloseOnDone:        p.GetCloseOnDone(),
 		FullText:           p.GetFullText(),
 		ReviewPullRequests: p.GetReviewPullRequests(),
+		Watch:              p.GetWatch(),
+		ContextConnectors:  p.GetContextConnectors(),
 		Zone:               p.GetZone(),
 		Webhook:            p.GetWebhook(),
 	}

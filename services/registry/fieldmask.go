@@ -20,6 +20,7 @@ var mutablePaths = map[string]bool{
 	"status_labels": true, "status_labels.in_progress": true, "status_labels.in_review": true, "status_labels.done": true,
 	"conflict_policy": true, "http_proxy_url": true, "ca_bundle_pem": true, "close_on_done": true, "zone": true, "full_text": true, "review_pull_requests": true,
 	"webhook": true,
+	"watch":   true, "context_connectors": true,
 }
 
 // applyMask copies the fields named by paths from src onto dst (both proto

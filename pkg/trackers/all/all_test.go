@@ -1,6 +1,7 @@
 package all_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
@@ -25,6 +26,10 @@ func TestCapabilitiesReflectImplementedFeatures(t *testing.T) {
 			trackers.FeatureComment, trackers.FeatureSubtask, trackers.FeaturePullRequest},
 		connector.Bitbucket: {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest},
 		connector.PagerDuty: {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment},
+		connector.Jenkins:   {trackers.FeatureIdentity, trackers.FeatureContext},
+		connector.CircleCI:  {trackers.FeatureIdentity, trackers.FeatureContext},
+		connector.SonarQube: {trackers.FeatureIdentity, trackers.FeatureContext},
+		connector.ArgoCD:    {trackers.FeatureIdentity, trackers.FeatureContext},
 	}
 	reg := all.Registry()
 	for _, sys := range reg.Systems() {
@@ -96,7 +101,8 @@ func TestAllCapabilitiesFollowsSystemsOrder(t *testing.T) {
 	for _, c := range caps {
 		got = append(got, c.System)
 	}
-	want := []connector.System{connector.Jira, connector.GitHub, connector.GitLab, connector.Confluence, connector.AzureDevOps, connector.Bitbucket, connector.PagerDuty}
+	want := []connector.System{connector.Jira, connector.GitHub, connector.GitLab, connector.Confluence, connector.AzureDevOps, connector.Bitbucket, connector.PagerDuty,
+		connector.Jenkins, connector.CircleCI, connector.SonarQube, connector.ArgoCD}
 	if !slices.Equal(got, want) {
 		t.Fatalf("systems = %v, want %v", got, want)
 	}
@@ -164,5 +170,101 @@ func TestBitbucketCapabilities(t *testing.T) {
 	}
 	if got := reg.DefaultBaseURL(connector.Bitbucket, connector.Cloud); got != "https://api.bitbucket.org/2.0" {
 		t.Errorf("base URL %q", got)
+	}
+}
+
+// Context sources follow DevLake's connection rules: an endpoint is required
+// for Jenkins, SonarQube and Argo CD (no default), CircleCI defaults to
+// circleci.com; Jenkins takes basic auth, the others a token; each lists
+// the permissions it needs; all of them watch something.
+func TestContextSourceRules(t *testing.T) {
+	t.Parallel()
+	reg := all.Registry()
+	tests := []struct {
+		system   connector.System
+		deploy   []connector.Deployment
+		auth     []connector.AuthMode
+		cloudURL string
+	}{
+		{connector.Jenkins, []connector.Deployment{connector.SelfHosted}, []connector.AuthMode{connector.AuthBasic}, ""},
+		{connector.CircleCI, []connector.Deployment{connector.Cloud, connector.SelfHosted}, []connector.AuthMode{connector.AuthBearer}, "https://circleci.com"},
+		{connector.SonarQube, []connector.Deployment{connector.SelfHosted}, []connector.AuthMode{connector.AuthBearer}, ""},
+		{connector.ArgoCD, []connector.Deployment{connector.SelfHosted}, []connector.AuthMode{connector.AuthBearer}, ""},
+	}
+	for _, tt := range tests {
+		caps, _ := reg.Capabilities(tt.system)
+		if !slices.Equal(caps.Deployments, tt.deploy) || !slices.Equal(caps.AuthModes, tt.auth) || len(caps.RequiredScopes) == 0 {
+			t.Errorf("%s: deployments %v auth %v scopes %v", tt.system, caps.Deployments, caps.AuthModes, caps.RequiredScopes)
+		}
+		if got := reg.DefaultBaseURL(tt.system, connector.Cloud); got != tt.cloudURL {
+			t.Errorf("%s: cloud URL %q, want %q", tt.system, got, tt.cloudURL)
+		}
+		if got := reg.DefaultBaseURL(tt.system, connector.SelfHosted); got != "" {
+			t.Errorf("%s: self-hosted URL %q, want none (the endpoint is required)", tt.system, got)
+		}
+	}
+}
+
+// watch is required for context sources and refused for the others; the
+// endpoint is required where there is no default.
+func TestContextSourceValidation(t *testing.T) {
+	t.Parallel()
+	reg := all.Registry()
+	base := func(sys connector.System, d connector.Deployment) connector.Connector {
+		c := connector.Connector{ID: "ctx-1", System: sys, Deployment: d}
+		c.ApplyDefaults(reg)
+		return c
+	}
+	fields := func(err error) []string {
+		var ve connector.ValidationError
+		if err == nil {
+			return nil
+		}
+		if !errors.As(err, &ve) {
+			t.Fatalf("err %v is not a ValidationError", err)
+		}
+		var out []string
+		for _, f := range ve {
+			out = append(out, f.Field)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		c    connector.Connector
+		want []string
+	}{
+		{"jenkins needs endpoint, username and watch", base(connector.Jenkins, connector.SelfHosted), []string{"base_url", "username", "watch"}},
+		{"jenkins complete", func() connector.Connector {
+			c := base(connector.Jenkins, connector.SelfHosted)
+			c.BaseURL, c.Username, c.Watch = "https://ci.example.com", "alice", []string{"team/app"}
+			return c
+		}(), nil},
+		{"circleci cloud needs only watch", base(connector.CircleCI, connector.Cloud), []string{"watch"}},
+		{"circleci bad slug", func() connector.Connector {
+			c := base(connector.CircleCI, connector.Cloud)
+			c.Watch = []string{"acme/checkout"}
+			return c
+		}(), []string{"watch[0]"}},
+		{"sonarqube needs endpoint", func() connector.Connector {
+			c := base(connector.SonarQube, connector.SelfHosted)
+			c.Watch = []string{"acme_checkout"}
+			return c
+		}(), []string{"base_url"}},
+		{"argocd on cloud is refused", func() connector.Connector {
+			c := base(connector.ArgoCD, connector.Cloud)
+			c.Watch = []string{"checkout"}
+			return c
+		}(), []string{"deployment"}},
+		{"github refuses watch", func() connector.Connector {
+			c := base(connector.GitHub, connector.Cloud)
+			c.Project, c.Watch = "acme/checkout", []string{"gh/acme/checkout"}
+			return c
+		}(), []string{"watch"}},
+	}
+	for _, tt := range tests {
+		if got := fields(tt.c.Validate(reg)); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: invalid fields %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

@@ -97,7 +97,8 @@ var behaviours = map[string][]struct {
 // testedElsewhere are features with their own suites: the connection test
 // (pkg/trackers/all's connection tests and the contract tests) and
 // knowledge search (the Confluence package's search tests).
-var testedElsewhere = map[string]bool{trackers.FeatureIdentity: true, trackers.FeatureSearch: true, trackers.FeatureWebhook: true}
+// Context sources run RunContext instead.
+var testedElsewhere = map[string]bool{trackers.FeatureIdentity: true, trackers.FeatureSearch: true, trackers.FeatureContext: true, trackers.FeatureWebhook: true}
 
 // Run runs every behaviour of every feature tr declares; newFixture is called
 // once per subtest. Trackers whose listings honour ETags

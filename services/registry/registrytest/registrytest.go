@@ -54,7 +54,12 @@ type options struct {
 	cipher Cipher
 	tester registry.Tester
 	cfg    func(*registry.Config)
+	reg    *trackers.Registry
 }
+
+// WithTrackers replaces the tracker registry (pkg/trackers/all by default),
+// e.g. to add a context source from trackertest/contextfake.
+func WithTrackers(r *trackers.Registry) Option { return func(o *options) { o.reg = r } }
 
 // WithCipher uses c (e.g. Vault transit) instead of a local keyring.
 func WithCipher(c Cipher) Option { return func(o *options) { o.cipher = c } }
@@ -94,7 +99,10 @@ func Start(t testing.TB, opts ...Option) *Server {
 	s.Addr = lis.Addr().String()
 	logger := slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	reg := all.Registry()
+	reg := o.reg
+	if reg == nil {
+		reg = all.Registry()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan error, 2)

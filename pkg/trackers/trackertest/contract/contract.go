@@ -49,6 +49,10 @@ const (
 	// shapes do not carry them).
 	GitHubHooks = "github-hooks"
 	GitLabHooks = "gitlab-hooks"
+	Jenkins     = "jenkins"
+	CircleCI    = "circleci"
+	SonarQube   = "sonarqube"
+	ArgoCD      = "argocd"
 )
 
 // shapeSystems says which tracker package's testdata holds each shape: a
@@ -64,6 +68,10 @@ var shapeSystems = map[string]string{
 	BitbucketCloud:     "bitbucket",
 	GitHubHooks:        "github",
 	GitLabHooks:        "gitlab",
+	Jenkins:            "jenkins",
+	CircleCI:           "circleci",
+	SonarQube:          "sonarqube",
+	ArgoCD:             "argocd",
 }
 
 // shapePath finds a shape's file from this source file's directory

@@ -36,19 +36,29 @@ const (
 	System_SYSTEM_AZURE_DEVOPS System = 5
 	System_SYSTEM_BITBUCKET    System = 6
 	System_SYSTEM_PAGERDUTY    System = 7
+	// Context sources (read-only): builds, quality gates, deployments. What
+	// they read is Connector.watch.
+	System_SYSTEM_JENKINS   System = 8
+	System_SYSTEM_CIRCLECI  System = 9
+	System_SYSTEM_SONARQUBE System = 10
+	System_SYSTEM_ARGOCD    System = 11
 )
 
 // Enum value maps for System.
 var (
 	System_name = map[int32]string{
-		0: "SYSTEM_UNSPECIFIED",
-		1: "SYSTEM_JIRA",
-		2: "SYSTEM_GITHUB",
-		3: "SYSTEM_GITLAB",
-		4: "SYSTEM_CONFLUENCE",
-		5: "SYSTEM_AZURE_DEVOPS",
-		6: "SYSTEM_BITBUCKET",
-		7: "SYSTEM_PAGERDUTY",
+		0:  "SYSTEM_UNSPECIFIED",
+		1:  "SYSTEM_JIRA",
+		2:  "SYSTEM_GITHUB",
+		3:  "SYSTEM_GITLAB",
+		4:  "SYSTEM_CONFLUENCE",
+		5:  "SYSTEM_AZURE_DEVOPS",
+		6:  "SYSTEM_BITBUCKET",
+		7:  "SYSTEM_PAGERDUTY",
+		8:  "SYSTEM_JENKINS",
+		9:  "SYSTEM_CIRCLECI",
+		10: "SYSTEM_SONARQUBE",
+		11: "SYSTEM_ARGOCD",
 	}
 	System_value = map[string]int32{
 		"SYSTEM_UNSPECIFIED":  0,
@@ -59,6 +69,10 @@ var (
 		"SYSTEM_AZURE_DEVOPS": 5,
 		"SYSTEM_BITBUCKET":    6,
 		"SYSTEM_PAGERDUTY":    7,
+		"SYSTEM_JENKINS":      8,
+		"SYSTEM_CIRCLECI":     9,
+		"SYSTEM_SONARQUBE":    10,
+		"SYSTEM_ARGOCD":       11,
 	}
 )
 
@@ -657,6 +671,16 @@ type Connector struct {
 	// (workspace/repo!7, organization/project!7; label "review"). On
 	// Bitbucket always on when the repository has no issue tracker.
 	ReviewPullRequests bool `protobuf:"varint,28,opt,name=review_pull_requests,json=reviewPullRequests,proto3" json:"review_pull_requests,omitempty"`
+	// Context sources: what the connector reads. Jenkins job paths
+	// (folder/job), a CircleCI project slug (gh/org/repo), SonarQube project
+	// keys, Argo CD application names. Required for jenkins, circleci,
+	// sonarqube and argocd; refused for the other systems.
+	Watch []string `protobuf:"bytes,36,rep,name=watch,proto3" json:"watch,omitempty"`
+	// Ticket connectors: the context connectors (jenkins, circleci, sonarqube,
+	// argocd) whose builds, quality gate and deployment the knowledge service
+	// adds to this connector's ticket.enriched events (its context section).
+	// Each must exist and be a context source; refused on context sources.
+	ContextConnectors []string `protobuf:"bytes,37,rep,name=context_connectors,json=contextConnectors,proto3" json:"context_connectors,omitempty"`
 	// Output only.
 	Credential *CredentialInfo        `protobuf:"bytes,30,opt,name=credential,proto3" json:"credential,omitempty"`
 	Status     *ConnectorStatus       `protobuf:"bytes,31,opt,name=status,proto3" json:"status,omitempty"`
@@ -865,6 +889,20 @@ func (x *Connector) GetReviewPullRequests() bool {
 	return false
 }
 
+func (x *Connector) GetWatch() []string {
+	if x != nil {
+		return x.Watch
+	}
+	return nil
+}
+
+func (x *Connector) GetContextConnectors() []string {
+	if x != nil {
+		return x.ContextConnectors
+	}
+	return nil
+}
+
 func (x *Connector) GetCredential() *CredentialInfo {
 	if x != nil {
 		return x.Credential
@@ -943,7 +981,8 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\x13last_refusal_reason\x18\x18 \x01(\tR\x11lastRefusalReason\x12*\n" +
 	"\x11poll_only_changes\x18\x19 \x01(\x03R\x0fpollOnlyChanges\x12\x1f\n" +
 	"\vwebhook_url\x18\x1a \x01(\tR\n" +
-	"webhookUrl\"\xce\t\n" +
+	"webhookUrl\"\x93\n" +
+	"\n" +
 	"\tConnector\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
 	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\x12;\n" +
@@ -971,7 +1010,9 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\rclose_on_done\x18\x14 \x01(\bR\vcloseOnDone\x12\x1b\n" +
 	"\tfull_text\x18\x15 \x01(\bR\bfullText\x12\x12\n" +
 	"\x04zone\x18\x16 \x01(\tR\x04zone\x120\n" +
-	"\x14review_pull_requests\x18\x1c \x01(\bR\x12reviewPullRequests\x12?\n" +
+	"\x14review_pull_requests\x18\x1c \x01(\bR\x12reviewPullRequests\x12\x14\n" +
+	"\x05watch\x18$ \x03(\tR\x05watch\x12-\n" +
+	"\x12context_connectors\x18% \x03(\tR\x11contextConnectors\x12?\n" +
 	"\n" +
 	"credential\x18\x1e \x01(\v2\x1f.connectorhub.v1.CredentialInfoR\n" +
 	"credential\x128\n" +
@@ -981,7 +1022,7 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\vupdate_time\x18! \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\" \x01(\tR\x04etag\x12\x18\n" +
-	"\awebhook\x18# \x01(\bR\awebhook*\xb3\x01\n" +
+	"\awebhook\x18# \x01(\bR\awebhook*\x85\x02\n" +
 	"\x06System\x12\x16\n" +
 	"\x12SYSTEM_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vSYSTEM_JIRA\x10\x01\x12\x11\n" +
@@ -990,7 +1031,12 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\x11SYSTEM_CONFLUENCE\x10\x04\x12\x17\n" +
 	"\x13SYSTEM_AZURE_DEVOPS\x10\x05\x12\x14\n" +
 	"\x10SYSTEM_BITBUCKET\x10\x06\x12\x14\n" +
-	"\x10SYSTEM_PAGERDUTY\x10\a*Z\n" +
+	"\x10SYSTEM_PAGERDUTY\x10\a\x12\x12\n" +
+	"\x0eSYSTEM_JENKINS\x10\b\x12\x13\n" +
+	"\x0fSYSTEM_CIRCLECI\x10\t\x12\x14\n" +
+	"\x10SYSTEM_SONARQUBE\x10\n" +
+	"\x12\x11\n" +
+	"\rSYSTEM_ARGOCD\x10\v*Z\n" +
 	"\n" +
 	"Deployment\x12\x1a\n" +
 	"\x16DEPLOYMENT_UNSPECIFIED\x10\x00\x12\x14\n" +

@@ -820,7 +820,12 @@ type TicketEnriched struct {
 	Query                string                 `protobuf:"bytes,6,opt,name=query,proto3" json:"query,omitempty"`
 	Hits                 []*KnowledgeHit        `protobuf:"bytes,7,rep,name=hits,proto3" json:"hits,omitempty"`
 	// Why hits is empty, when it is (e.g. "confluence unavailable: ...").
-	EmptyReason   string `protobuf:"bytes,8,opt,name=empty_reason,json=emptyReason,proto3" json:"empty_reason,omitempty"`
+	EmptyReason string `protobuf:"bytes,8,opt,name=empty_reason,json=emptyReason,proto3" json:"empty_reason,omitempty"`
+	// The state around the ticket read from the context connectors its
+	// connector names (Connector.context_connectors): builds, quality gate,
+	// deployment. Absent when the connector names none. Every
+	// ticket.enriched event of one ticket version carries the same context.
+	Context       *TicketContext `protobuf:"bytes,9,opt,name=context,proto3" json:"context,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -911,6 +916,541 @@ func (x *TicketEnriched) GetEmptyReason() string {
 	return ""
 }
 
+func (x *TicketEnriched) GetContext() *TicketContext {
+	if x != nil {
+		return x.Context
+	}
+	return nil
+}
+
+// TicketContext is what the context sources report for a ticket connector
+// (or, in a search, for the connectors or scopes asked for).
+type TicketContext struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per watched scope of each context connector, by connector id then
+	// scope.
+	Sources       []*ContextSourceReport `protobuf:"bytes,1,rep,name=sources,proto3" json:"sources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TicketContext) Reset() {
+	*x = TicketContext{}
+	mi := &file_connectorhub_v1_events_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TicketContext) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TicketContext) ProtoMessage() {}
+
+func (x *TicketContext) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_events_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TicketContext.ProtoReflect.Descriptor instead.
+func (*TicketContext) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TicketContext) GetSources() []*ContextSourceReport {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+// ContextSourceReport is one scope of one context connector: a Jenkins job,
+// a CircleCI project slug, a SonarQube project key, an Argo CD application.
+type ContextSourceReport struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ConnectorId string                 `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
+	System      System                 `protobuf:"varint,2,opt,name=system,proto3,enum=connectorhub.v1.System" json:"system,omitempty"`
+	// As named in the connector's watch list.
+	Scope string `protobuf:"bytes,3,opt,name=scope,proto3" json:"scope,omitempty"`
+	// The scope's page in the source's UI.
+	Url string `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
+	// CI sources: the latest builds on the default branch, newest first.
+	Builds []*ContextBuild `protobuf:"bytes,5,rep,name=builds,proto3" json:"builds,omitempty"`
+	// SonarQube: the quality gate and the new issues.
+	QualityGate *ContextQualityGate `protobuf:"bytes,6,opt,name=quality_gate,json=qualityGate,proto3" json:"quality_gate,omitempty"`
+	// Argo CD: the application's state.
+	Deployment *ContextDeployment `protobuf:"bytes,7,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	// Why the scope could not be read, when it could not (e.g. "timed out
+	// after 2s", "credential rejected", "scope not found"); the other fields
+	// are then empty.
+	UnavailableReason string `protobuf:"bytes,8,opt,name=unavailable_reason,json=unavailableReason,proto3" json:"unavailable_reason,omitempty"`
+	// When the report was read from the source (it may come from the cache).
+	ReadTime      *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=read_time,json=readTime,proto3" json:"read_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContextSourceReport) Reset() {
+	*x = ContextSourceReport{}
+	mi := &file_connectorhub_v1_events_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContextSourceReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContextSourceReport) ProtoMessage() {}
+
+func (x *ContextSourceReport) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_events_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContextSourceReport.ProtoReflect.Descriptor instead.
+func (*ContextSourceReport) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ContextSourceReport) GetConnectorId() string {
+	if x != nil {
+		return x.ConnectorId
+	}
+	return ""
+}
+
+func (x *ContextSourceReport) GetSystem() System {
+	if x != nil {
+		return x.System
+	}
+	return System_SYSTEM_UNSPECIFIED
+}
+
+func (x *ContextSourceReport) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *ContextSourceReport) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *ContextSourceReport) GetBuilds() []*ContextBuild {
+	if x != nil {
+		return x.Builds
+	}
+	return nil
+}
+
+func (x *ContextSourceReport) GetQualityGate() *ContextQualityGate {
+	if x != nil {
+		return x.QualityGate
+	}
+	return nil
+}
+
+func (x *ContextSourceReport) GetDeployment() *ContextDeployment {
+	if x != nil {
+		return x.Deployment
+	}
+	return nil
+}
+
+func (x *ContextSourceReport) GetUnavailableReason() string {
+	if x != nil {
+		return x.UnavailableReason
+	}
+	return ""
+}
+
+func (x *ContextSourceReport) GetReadTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReadTime
+	}
+	return nil
+}
+
+type ContextBuild struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Build number or pipeline number.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Job or workflow name.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// succeeded, failed, running, canceled or unknown.
+	Status string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Branch string `protobuf:"bytes,4,opt,name=branch,proto3" json:"branch,omitempty"`
+	// Commit SHA.
+	Revision  string                 `protobuf:"bytes,5,opt,name=revision,proto3" json:"revision,omitempty"`
+	Url       string                 `protobuf:"bytes,6,opt,name=url,proto3" json:"url,omitempty"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Unset while running.
+	FinishTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
+	// The failed jobs, stages or test cases, at most a few.
+	FailingSteps  []string `protobuf:"bytes,9,rep,name=failing_steps,json=failingSteps,proto3" json:"failing_steps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContextBuild) Reset() {
+	*x = ContextBuild{}
+	mi := &file_connectorhub_v1_events_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContextBuild) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContextBuild) ProtoMessage() {}
+
+func (x *ContextBuild) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_events_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContextBuild.ProtoReflect.Descriptor instead.
+func (*ContextBuild) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ContextBuild) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ContextBuild) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ContextBuild) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ContextBuild) GetBranch() string {
+	if x != nil {
+		return x.Branch
+	}
+	return ""
+}
+
+func (x *ContextBuild) GetRevision() string {
+	if x != nil {
+		return x.Revision
+	}
+	return ""
+}
+
+func (x *ContextBuild) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *ContextBuild) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ContextBuild) GetFinishTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FinishTime
+	}
+	return nil
+}
+
+func (x *ContextBuild) GetFailingSteps() []string {
+	if x != nil {
+		return x.FailingSteps
+	}
+	return nil
+}
+
+type ContextQualityGate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ok, warn, error or none (no gate computed yet).
+	Status string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	// The metrics that failed the gate.
+	FailedConditions []string `protobuf:"bytes,2,rep,name=failed_conditions,json=failedConditions,proto3" json:"failed_conditions,omitempty"`
+	// Open issues in the new code period by severity (blocker, critical,
+	// major, minor, info).
+	NewIssues map[string]int32 `protobuf:"bytes,3,rep,name=new_issues,json=newIssues,proto3" json:"new_issues,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// The few most severe new issues.
+	TopIssues     []*ContextQualityIssue `protobuf:"bytes,4,rep,name=top_issues,json=topIssues,proto3" json:"top_issues,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContextQualityGate) Reset() {
+	*x = ContextQualityGate{}
+	mi := &file_connectorhub_v1_events_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContextQualityGate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContextQualityGate) ProtoMessage() {}
+
+func (x *ContextQualityGate) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_events_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContextQualityGate.ProtoReflect.Descriptor instead.
+func (*ContextQualityGate) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ContextQualityGate) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ContextQualityGate) GetFailedConditions() []string {
+	if x != nil {
+		return x.FailedConditions
+	}
+	return nil
+}
+
+func (x *ContextQualityGate) GetNewIssues() map[string]int32 {
+	if x != nil {
+		return x.NewIssues
+	}
+	return nil
+}
+
+func (x *ContextQualityGate) GetTopIssues() []*ContextQualityIssue {
+	if x != nil {
+		return x.TopIssues
+	}
+	return nil
+}
+
+type ContextQualityIssue struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Key      string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Severity string                 `protobuf:"bytes,2,opt,name=severity,proto3" json:"severity,omitempty"`
+	// bug, vulnerability or code_smell.
+	Type    string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	// File path.
+	Component     string `protobuf:"bytes,5,opt,name=component,proto3" json:"component,omitempty"`
+	Line          int32  `protobuf:"varint,6,opt,name=line,proto3" json:"line,omitempty"`
+	Url           string `protobuf:"bytes,7,opt,name=url,proto3" json:"url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContextQualityIssue) Reset() {
+	*x = ContextQualityIssue{}
+	mi := &file_connectorhub_v1_events_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContextQualityIssue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContextQualityIssue) ProtoMessage() {}
+
+func (x *ContextQualityIssue) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_events_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContextQualityIssue.ProtoReflect.Descriptor instead.
+func (*ContextQualityIssue) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ContextQualityIssue) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ContextQualityIssue) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *ContextQualityIssue) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ContextQualityIssue) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ContextQualityIssue) GetComponent() string {
+	if x != nil {
+		return x.Component
+	}
+	return ""
+}
+
+func (x *ContextQualityIssue) GetLine() int32 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *ContextQualityIssue) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+type ContextDeployment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Healthy, Progressing, Degraded, Suspended, Missing or Unknown.
+	Health string `protobuf:"bytes,1,opt,name=health,proto3" json:"health,omitempty"`
+	// Synced, OutOfSync or Unknown.
+	Sync string `protobuf:"bytes,2,opt,name=sync,proto3" json:"sync,omitempty"`
+	// The last synced revision.
+	Revision string                 `protobuf:"bytes,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	SyncedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=synced_at,json=syncedAt,proto3" json:"synced_at,omitempty"`
+	// The health or operation message, when there is one.
+	Message       string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContextDeployment) Reset() {
+	*x = ContextDeployment{}
+	mi := &file_connectorhub_v1_events_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContextDeployment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContextDeployment) ProtoMessage() {}
+
+func (x *ContextDeployment) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_events_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContextDeployment.ProtoReflect.Descriptor instead.
+func (*ContextDeployment) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ContextDeployment) GetHealth() string {
+	if x != nil {
+		return x.Health
+	}
+	return ""
+}
+
+func (x *ContextDeployment) GetSync() string {
+	if x != nil {
+		return x.Sync
+	}
+	return ""
+}
+
+func (x *ContextDeployment) GetRevision() string {
+	if x != nil {
+		return x.Revision
+	}
+	return ""
+}
+
+func (x *ContextDeployment) GetSyncedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SyncedAt
+	}
+	return nil
+}
+
+func (x *ContextDeployment) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 type SubTaskSpec struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
 	Summary             string                 `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
@@ -921,7 +1461,7 @@ type SubTaskSpec struct {
 
 func (x *SubTaskSpec) Reset() {
 	*x = SubTaskSpec{}
-	mi := &file_connectorhub_v1_events_proto_msgTypes[10]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1473,7 @@ func (x *SubTaskSpec) String() string {
 func (*SubTaskSpec) ProtoMessage() {}
 
 func (x *SubTaskSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_events_proto_msgTypes[10]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1486,7 @@ func (x *SubTaskSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubTaskSpec.ProtoReflect.Descriptor instead.
 func (*SubTaskSpec) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SubTaskSpec) GetSummary() string {
@@ -977,7 +1517,7 @@ type PullRequestSpec struct {
 
 func (x *PullRequestSpec) Reset() {
 	*x = PullRequestSpec{}
-	mi := &file_connectorhub_v1_events_proto_msgTypes[11]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1529,7 @@ func (x *PullRequestSpec) String() string {
 func (*PullRequestSpec) ProtoMessage() {}
 
 func (x *PullRequestSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_events_proto_msgTypes[11]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1542,7 @@ func (x *PullRequestSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequestSpec.ProtoReflect.Descriptor instead.
 func (*PullRequestSpec) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PullRequestSpec) GetHeadBranch() string {
@@ -1058,7 +1598,7 @@ type ResultReady struct {
 
 func (x *ResultReady) Reset() {
 	*x = ResultReady{}
-	mi := &file_connectorhub_v1_events_proto_msgTypes[12]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1610,7 @@ func (x *ResultReady) String() string {
 func (*ResultReady) ProtoMessage() {}
 
 func (x *ResultReady) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_events_proto_msgTypes[12]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1623,7 @@ func (x *ResultReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultReady.ProtoReflect.Descriptor instead.
 func (*ResultReady) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ResultReady) GetResultId() string {
@@ -1168,7 +1708,7 @@ type Link struct {
 
 func (x *Link) Reset() {
 	*x = Link{}
-	mi := &file_connectorhub_v1_events_proto_msgTypes[13]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1180,7 +1720,7 @@ func (x *Link) String() string {
 func (*Link) ProtoMessage() {}
 
 func (x *Link) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_events_proto_msgTypes[13]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1193,7 +1733,7 @@ func (x *Link) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Link.ProtoReflect.Descriptor instead.
 func (*Link) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{13}
+	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Link) GetKind() string {
@@ -1235,7 +1775,7 @@ type WritebackCompleted struct {
 
 func (x *WritebackCompleted) Reset() {
 	*x = WritebackCompleted{}
-	mi := &file_connectorhub_v1_events_proto_msgTypes[14]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1247,7 +1787,7 @@ func (x *WritebackCompleted) String() string {
 func (*WritebackCompleted) ProtoMessage() {}
 
 func (x *WritebackCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_events_proto_msgTypes[14]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1260,7 +1800,7 @@ func (x *WritebackCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WritebackCompleted.ProtoReflect.Descriptor instead.
 func (*WritebackCompleted) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{14}
+	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WritebackCompleted) GetResultId() string {
@@ -1334,7 +1874,7 @@ type WritebackFailed struct {
 
 func (x *WritebackFailed) Reset() {
 	*x = WritebackFailed{}
-	mi := &file_connectorhub_v1_events_proto_msgTypes[15]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1346,7 +1886,7 @@ func (x *WritebackFailed) String() string {
 func (*WritebackFailed) ProtoMessage() {}
 
 func (x *WritebackFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_events_proto_msgTypes[15]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1359,7 +1899,7 @@ func (x *WritebackFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WritebackFailed.ProtoReflect.Descriptor instead.
 func (*WritebackFailed) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{15}
+	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WritebackFailed) GetResultId() string {
@@ -1439,7 +1979,7 @@ type WritebackStep struct {
 
 func (x *WritebackStep) Reset() {
 	*x = WritebackStep{}
-	mi := &file_connectorhub_v1_events_proto_msgTypes[16]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1451,7 +1991,7 @@ func (x *WritebackStep) String() string {
 func (*WritebackStep) ProtoMessage() {}
 
 func (x *WritebackStep) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_events_proto_msgTypes[16]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1464,7 +2004,7 @@ func (x *WritebackStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WritebackStep.ProtoReflect.Descriptor instead.
 func (*WritebackStep) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{16}
+	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WritebackStep) GetName() string {
@@ -1516,7 +2056,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_connectorhub_v1_events_proto_msgTypes[17]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +2068,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_events_proto_msgTypes[17]
+	mi := &file_connectorhub_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +2081,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_connectorhub_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AuditEvent) GetId() string {
@@ -1678,7 +2218,7 @@ const file_connectorhub_v1_events_proto_rawDesc = "" +
 	"updateTime\x12\x18\n" +
 	"\aexcerpt\x18\x05 \x01(\tR\aexcerpt\x12\x14\n" +
 	"\x05score\x18\x06 \x01(\x01R\x05score\x12\x1b\n" +
-	"\tbody_text\x18\a \x01(\tR\bbodyText\"\xef\x02\n" +
+	"\tbody_text\x18\a \x01(\tR\bbodyText\"\xa9\x03\n" +
 	"\x0eTicketEnriched\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12/\n" +
 	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\x12\x1d\n" +
@@ -1688,7 +2228,58 @@ const file_connectorhub_v1_events_proto_rawDesc = "" +
 	"\x16knowledge_connector_id\x18\x05 \x01(\tR\x14knowledgeConnectorId\x12\x14\n" +
 	"\x05query\x18\x06 \x01(\tR\x05query\x121\n" +
 	"\x04hits\x18\a \x03(\v2\x1d.connectorhub.v1.KnowledgeHitR\x04hits\x12!\n" +
-	"\fempty_reason\x18\b \x01(\tR\vemptyReason\"Z\n" +
+	"\fempty_reason\x18\b \x01(\tR\vemptyReason\x128\n" +
+	"\acontext\x18\t \x01(\v2\x1e.connectorhub.v1.TicketContextR\acontext\"O\n" +
+	"\rTicketContext\x12>\n" +
+	"\asources\x18\x01 \x03(\v2$.connectorhub.v1.ContextSourceReportR\asources\"\xbc\x03\n" +
+	"\x13ContextSourceReport\x12!\n" +
+	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12/\n" +
+	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\x12\x14\n" +
+	"\x05scope\x18\x03 \x01(\tR\x05scope\x12\x10\n" +
+	"\x03url\x18\x04 \x01(\tR\x03url\x125\n" +
+	"\x06builds\x18\x05 \x03(\v2\x1d.connectorhub.v1.ContextBuildR\x06builds\x12F\n" +
+	"\fquality_gate\x18\x06 \x01(\v2#.connectorhub.v1.ContextQualityGateR\vqualityGate\x12B\n" +
+	"\n" +
+	"deployment\x18\a \x01(\v2\".connectorhub.v1.ContextDeploymentR\n" +
+	"deployment\x12-\n" +
+	"\x12unavailable_reason\x18\b \x01(\tR\x11unavailableReason\x127\n" +
+	"\tread_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\"\xad\x02\n" +
+	"\fContextBuild\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x12\x16\n" +
+	"\x06branch\x18\x04 \x01(\tR\x06branch\x12\x1a\n" +
+	"\brevision\x18\x05 \x01(\tR\brevision\x12\x10\n" +
+	"\x03url\x18\x06 \x01(\tR\x03url\x129\n" +
+	"\n" +
+	"start_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12;\n" +
+	"\vfinish_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"finishTime\x12#\n" +
+	"\rfailing_steps\x18\t \x03(\tR\ffailingSteps\"\xaf\x02\n" +
+	"\x12ContextQualityGate\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\tR\x06status\x12+\n" +
+	"\x11failed_conditions\x18\x02 \x03(\tR\x10failedConditions\x12Q\n" +
+	"\n" +
+	"new_issues\x18\x03 \x03(\v22.connectorhub.v1.ContextQualityGate.NewIssuesEntryR\tnewIssues\x12C\n" +
+	"\n" +
+	"top_issues\x18\x04 \x03(\v2$.connectorhub.v1.ContextQualityIssueR\ttopIssues\x1a<\n" +
+	"\x0eNewIssuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\xb5\x01\n" +
+	"\x13ContextQualityIssue\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1a\n" +
+	"\bseverity\x18\x02 \x01(\tR\bseverity\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x12\x1c\n" +
+	"\tcomponent\x18\x05 \x01(\tR\tcomponent\x12\x12\n" +
+	"\x04line\x18\x06 \x01(\x05R\x04line\x12\x10\n" +
+	"\x03url\x18\a \x01(\tR\x03url\"\xae\x01\n" +
+	"\x11ContextDeployment\x12\x16\n" +
+	"\x06health\x18\x01 \x01(\tR\x06health\x12\x12\n" +
+	"\x04sync\x18\x02 \x01(\tR\x04sync\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\tR\brevision\x127\n" +
+	"\tsynced_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bsyncedAt\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\"Z\n" +
 	"\vSubTaskSpec\x12\x18\n" +
 	"\asummary\x18\x01 \x01(\tR\asummary\x121\n" +
 	"\x14description_markdown\x18\x02 \x01(\tR\x13descriptionMarkdown\"\x8e\x01\n" +
@@ -1764,7 +2355,7 @@ func file_connectorhub_v1_events_proto_rawDescGZIP() []byte {
 	return file_connectorhub_v1_events_proto_rawDescData
 }
 
-var file_connectorhub_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_connectorhub_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_connectorhub_v1_events_proto_goTypes = []any{
 	(*User)(nil),                  // 0: connectorhub.v1.User
 	(*TicketRef)(nil),             // 1: connectorhub.v1.TicketRef
@@ -1776,25 +2367,32 @@ var file_connectorhub_v1_events_proto_goTypes = []any{
 	(*TicketClosed)(nil),          // 7: connectorhub.v1.TicketClosed
 	(*KnowledgeHit)(nil),          // 8: connectorhub.v1.KnowledgeHit
 	(*TicketEnriched)(nil),        // 9: connectorhub.v1.TicketEnriched
-	(*SubTaskSpec)(nil),           // 10: connectorhub.v1.SubTaskSpec
-	(*PullRequestSpec)(nil),       // 11: connectorhub.v1.PullRequestSpec
-	(*ResultReady)(nil),           // 12: connectorhub.v1.ResultReady
-	(*Link)(nil),                  // 13: connectorhub.v1.Link
-	(*WritebackCompleted)(nil),    // 14: connectorhub.v1.WritebackCompleted
-	(*WritebackFailed)(nil),       // 15: connectorhub.v1.WritebackFailed
-	(*WritebackStep)(nil),         // 16: connectorhub.v1.WritebackStep
-	(*AuditEvent)(nil),            // 17: connectorhub.v1.AuditEvent
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
-	(System)(0),                   // 19: connectorhub.v1.System
+	(*TicketContext)(nil),         // 10: connectorhub.v1.TicketContext
+	(*ContextSourceReport)(nil),   // 11: connectorhub.v1.ContextSourceReport
+	(*ContextBuild)(nil),          // 12: connectorhub.v1.ContextBuild
+	(*ContextQualityGate)(nil),    // 13: connectorhub.v1.ContextQualityGate
+	(*ContextQualityIssue)(nil),   // 14: connectorhub.v1.ContextQualityIssue
+	(*ContextDeployment)(nil),     // 15: connectorhub.v1.ContextDeployment
+	(*SubTaskSpec)(nil),           // 16: connectorhub.v1.SubTaskSpec
+	(*PullRequestSpec)(nil),       // 17: connectorhub.v1.PullRequestSpec
+	(*ResultReady)(nil),           // 18: connectorhub.v1.ResultReady
+	(*Link)(nil),                  // 19: connectorhub.v1.Link
+	(*WritebackCompleted)(nil),    // 20: connectorhub.v1.WritebackCompleted
+	(*WritebackFailed)(nil),       // 21: connectorhub.v1.WritebackFailed
+	(*WritebackStep)(nil),         // 22: connectorhub.v1.WritebackStep
+	(*AuditEvent)(nil),            // 23: connectorhub.v1.AuditEvent
+	nil,                           // 24: connectorhub.v1.ContextQualityGate.NewIssuesEntry
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(System)(0),                   // 26: connectorhub.v1.System
 }
 var file_connectorhub_v1_events_proto_depIdxs = []int32{
 	0,  // 0: connectorhub.v1.Comment.author:type_name -> connectorhub.v1.User
-	18, // 1: connectorhub.v1.Comment.create_time:type_name -> google.protobuf.Timestamp
-	19, // 2: connectorhub.v1.Ticket.system:type_name -> connectorhub.v1.System
+	25, // 1: connectorhub.v1.Comment.create_time:type_name -> google.protobuf.Timestamp
+	26, // 2: connectorhub.v1.Ticket.system:type_name -> connectorhub.v1.System
 	0,  // 3: connectorhub.v1.Ticket.reporter:type_name -> connectorhub.v1.User
 	0,  // 4: connectorhub.v1.Ticket.assignee:type_name -> connectorhub.v1.User
-	18, // 5: connectorhub.v1.Ticket.create_time:type_name -> google.protobuf.Timestamp
-	18, // 6: connectorhub.v1.Ticket.update_time:type_name -> google.protobuf.Timestamp
+	25, // 5: connectorhub.v1.Ticket.create_time:type_name -> google.protobuf.Timestamp
+	25, // 6: connectorhub.v1.Ticket.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 7: connectorhub.v1.Ticket.parent:type_name -> connectorhub.v1.TicketRef
 	1,  // 8: connectorhub.v1.Ticket.subtasks:type_name -> connectorhub.v1.TicketRef
 	2,  // 9: connectorhub.v1.Ticket.comments:type_name -> connectorhub.v1.Comment
@@ -1802,29 +2400,41 @@ var file_connectorhub_v1_events_proto_depIdxs = []int32{
 	1,  // 11: connectorhub.v1.Ticket.siblings:type_name -> connectorhub.v1.TicketRef
 	4,  // 12: connectorhub.v1.TicketDiscovered.ticket:type_name -> connectorhub.v1.Ticket
 	4,  // 13: connectorhub.v1.TicketUpdated.ticket:type_name -> connectorhub.v1.Ticket
-	19, // 14: connectorhub.v1.TicketClosed.system:type_name -> connectorhub.v1.System
-	18, // 15: connectorhub.v1.TicketClosed.close_time:type_name -> google.protobuf.Timestamp
-	18, // 16: connectorhub.v1.KnowledgeHit.update_time:type_name -> google.protobuf.Timestamp
-	19, // 17: connectorhub.v1.TicketEnriched.system:type_name -> connectorhub.v1.System
-	18, // 18: connectorhub.v1.TicketEnriched.ticket_update_time:type_name -> google.protobuf.Timestamp
+	26, // 14: connectorhub.v1.TicketClosed.system:type_name -> connectorhub.v1.System
+	25, // 15: connectorhub.v1.TicketClosed.close_time:type_name -> google.protobuf.Timestamp
+	25, // 16: connectorhub.v1.KnowledgeHit.update_time:type_name -> google.protobuf.Timestamp
+	26, // 17: connectorhub.v1.TicketEnriched.system:type_name -> connectorhub.v1.System
+	25, // 18: connectorhub.v1.TicketEnriched.ticket_update_time:type_name -> google.protobuf.Timestamp
 	8,  // 19: connectorhub.v1.TicketEnriched.hits:type_name -> connectorhub.v1.KnowledgeHit
-	19, // 20: connectorhub.v1.ResultReady.system:type_name -> connectorhub.v1.System
-	18, // 21: connectorhub.v1.ResultReady.base_time:type_name -> google.protobuf.Timestamp
-	10, // 22: connectorhub.v1.ResultReady.subtasks:type_name -> connectorhub.v1.SubTaskSpec
-	11, // 23: connectorhub.v1.ResultReady.pull_request:type_name -> connectorhub.v1.PullRequestSpec
-	19, // 24: connectorhub.v1.WritebackCompleted.system:type_name -> connectorhub.v1.System
-	13, // 25: connectorhub.v1.WritebackCompleted.links:type_name -> connectorhub.v1.Link
-	16, // 26: connectorhub.v1.WritebackCompleted.steps:type_name -> connectorhub.v1.WritebackStep
-	19, // 27: connectorhub.v1.WritebackFailed.system:type_name -> connectorhub.v1.System
-	12, // 28: connectorhub.v1.WritebackFailed.result:type_name -> connectorhub.v1.ResultReady
-	16, // 29: connectorhub.v1.WritebackFailed.steps:type_name -> connectorhub.v1.WritebackStep
-	13, // 30: connectorhub.v1.WritebackStep.link:type_name -> connectorhub.v1.Link
-	18, // 31: connectorhub.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	10, // 20: connectorhub.v1.TicketEnriched.context:type_name -> connectorhub.v1.TicketContext
+	11, // 21: connectorhub.v1.TicketContext.sources:type_name -> connectorhub.v1.ContextSourceReport
+	26, // 22: connectorhub.v1.ContextSourceReport.system:type_name -> connectorhub.v1.System
+	12, // 23: connectorhub.v1.ContextSourceReport.builds:type_name -> connectorhub.v1.ContextBuild
+	13, // 24: connectorhub.v1.ContextSourceReport.quality_gate:type_name -> connectorhub.v1.ContextQualityGate
+	15, // 25: connectorhub.v1.ContextSourceReport.deployment:type_name -> connectorhub.v1.ContextDeployment
+	25, // 26: connectorhub.v1.ContextSourceReport.read_time:type_name -> google.protobuf.Timestamp
+	25, // 27: connectorhub.v1.ContextBuild.start_time:type_name -> google.protobuf.Timestamp
+	25, // 28: connectorhub.v1.ContextBuild.finish_time:type_name -> google.protobuf.Timestamp
+	24, // 29: connectorhub.v1.ContextQualityGate.new_issues:type_name -> connectorhub.v1.ContextQualityGate.NewIssuesEntry
+	14, // 30: connectorhub.v1.ContextQualityGate.top_issues:type_name -> connectorhub.v1.ContextQualityIssue
+	25, // 31: connectorhub.v1.ContextDeployment.synced_at:type_name -> google.protobuf.Timestamp
+	26, // 32: connectorhub.v1.ResultReady.system:type_name -> connectorhub.v1.System
+	25, // 33: connectorhub.v1.ResultReady.base_time:type_name -> google.protobuf.Timestamp
+	16, // 34: connectorhub.v1.ResultReady.subtasks:type_name -> connectorhub.v1.SubTaskSpec
+	17, // 35: connectorhub.v1.ResultReady.pull_request:type_name -> connectorhub.v1.PullRequestSpec
+	26, // 36: connectorhub.v1.WritebackCompleted.system:type_name -> connectorhub.v1.System
+	19, // 37: connectorhub.v1.WritebackCompleted.links:type_name -> connectorhub.v1.Link
+	22, // 38: connectorhub.v1.WritebackCompleted.steps:type_name -> connectorhub.v1.WritebackStep
+	26, // 39: connectorhub.v1.WritebackFailed.system:type_name -> connectorhub.v1.System
+	18, // 40: connectorhub.v1.WritebackFailed.result:type_name -> connectorhub.v1.ResultReady
+	22, // 41: connectorhub.v1.WritebackFailed.steps:type_name -> connectorhub.v1.WritebackStep
+	19, // 42: connectorhub.v1.WritebackStep.link:type_name -> connectorhub.v1.Link
+	25, // 43: connectorhub.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	44, // [44:44] is the sub-list for method output_type
+	44, // [44:44] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_connectorhub_v1_events_proto_init() }
@@ -1839,7 +2449,7 @@ func file_connectorhub_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connectorhub_v1_events_proto_rawDesc), len(file_connectorhub_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

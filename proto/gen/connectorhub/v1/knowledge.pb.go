@@ -39,8 +39,18 @@ type SearchRequest struct {
 	// names no ticket of that connector).
 	TicketConnectorId string `protobuf:"bytes,5,opt,name=ticket_connector_id,json=ticketConnectorId,proto3" json:"ticket_connector_id,omitempty"`
 	Ticket            string `protobuf:"bytes,6,opt,name=ticket,proto3" json:"ticket,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Context (builds, quality gate, deployment) in the response's context:
+	// with include_context, that of the context connectors ticket_connector_id
+	// names (Connector.context_connectors), as its ticket.enriched events
+	// carry it; context_connector_ids reads these context connectors instead.
+	// context_scopes narrows either to these watched scopes (a repository's
+	// project key, slug, job or application). A request asking for context
+	// only (no query, no ticket) searches no Confluence connector.
+	IncludeContext      bool     `protobuf:"varint,7,opt,name=include_context,json=includeContext,proto3" json:"include_context,omitempty"`
+	ContextConnectorIds []string `protobuf:"bytes,8,rep,name=context_connector_ids,json=contextConnectorIds,proto3" json:"context_connector_ids,omitempty"`
+	ContextScopes       []string `protobuf:"bytes,9,rep,name=context_scopes,json=contextScopes,proto3" json:"context_scopes,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *SearchRequest) Reset() {
@@ -113,6 +123,27 @@ func (x *SearchRequest) GetTicket() string {
 		return x.Ticket
 	}
 	return ""
+}
+
+func (x *SearchRequest) GetIncludeContext() bool {
+	if x != nil {
+		return x.IncludeContext
+	}
+	return false
+}
+
+func (x *SearchRequest) GetContextConnectorIds() []string {
+	if x != nil {
+		return x.ContextConnectorIds
+	}
+	return nil
+}
+
+func (x *SearchRequest) GetContextScopes() []string {
+	if x != nil {
+		return x.ContextScopes
+	}
+	return nil
 }
 
 type SearchHit struct {
@@ -239,7 +270,10 @@ type SearchResponse struct {
 	Terms []string `protobuf:"bytes,3,rep,name=terms,proto3" json:"terms,omitempty"`
 	// The ticket searched for, as its events name it (Ticket.key), when the
 	// request named one.
-	TicketKey     string `protobuf:"bytes,4,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
+	TicketKey string `protobuf:"bytes,4,opt,name=ticket_key,json=ticketKey,proto3" json:"ticket_key,omitempty"`
+	// The context asked for (SearchRequest.include_context,
+	// context_connector_ids).
+	Context       *TicketContext `protobuf:"bytes,5,opt,name=context,proto3" json:"context,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -302,11 +336,18 @@ func (x *SearchResponse) GetTicketKey() string {
 	return ""
 }
 
+func (x *SearchResponse) GetContext() *TicketContext {
+	if x != nil {
+		return x.Context
+	}
+	return nil
+}
+
 var File_connectorhub_v1_knowledge_proto protoreflect.FileDescriptor
 
 const file_connectorhub_v1_knowledge_proto_rawDesc = "" +
 	"\n" +
-	"\x1fconnectorhub/v1/knowledge.proto\x12\x0fconnectorhub.v1\x1a\x1cconnectorhub/v1/events.proto\"\xc7\x01\n" +
+	"\x1fconnectorhub/v1/knowledge.proto\x12\x0fconnectorhub.v1\x1a\x1cconnectorhub/v1/events.proto\"\xcb\x02\n" +
 	"\rSearchRequest\x12\x14\n" +
 	"\x05query\x18\x01 \x01(\tR\x05query\x12\x1d\n" +
 	"\n" +
@@ -314,20 +355,24 @@ const file_connectorhub_v1_knowledge_proto_rawDesc = "" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\x12#\n" +
 	"\rconnector_ids\x18\x04 \x03(\tR\fconnectorIds\x12.\n" +
 	"\x13ticket_connector_id\x18\x05 \x01(\tR\x11ticketConnectorId\x12\x16\n" +
-	"\x06ticket\x18\x06 \x01(\tR\x06ticket\"x\n" +
+	"\x06ticket\x18\x06 \x01(\tR\x06ticket\x12'\n" +
+	"\x0finclude_context\x18\a \x01(\bR\x0eincludeContext\x122\n" +
+	"\x15context_connector_ids\x18\b \x03(\tR\x13contextConnectorIds\x12%\n" +
+	"\x0econtext_scopes\x18\t \x03(\tR\rcontextScopes\"x\n" +
 	"\tSearchHit\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12\x17\n" +
 	"\apage_id\x18\x02 \x01(\tR\x06pageId\x12/\n" +
 	"\x03hit\x18\x03 \x01(\v2\x1d.connectorhub.v1.KnowledgeHitR\x03hit\"J\n" +
 	"\rSearchFailure\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xb1\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xeb\x01\n" +
 	"\x0eSearchResponse\x12.\n" +
 	"\x04hits\x18\x01 \x03(\v2\x1a.connectorhub.v1.SearchHitR\x04hits\x12:\n" +
 	"\bfailures\x18\x02 \x03(\v2\x1e.connectorhub.v1.SearchFailureR\bfailures\x12\x14\n" +
 	"\x05terms\x18\x03 \x03(\tR\x05terms\x12\x1d\n" +
 	"\n" +
-	"ticket_key\x18\x04 \x01(\tR\tticketKey2]\n" +
+	"ticket_key\x18\x04 \x01(\tR\tticketKey\x128\n" +
+	"\acontext\x18\x05 \x01(\v2\x1e.connectorhub.v1.TicketContextR\acontext2]\n" +
 	"\x10KnowledgeService\x12I\n" +
 	"\x06Search\x12\x1e.connectorhub.v1.SearchRequest\x1a\x1f.connectorhub.v1.SearchResponseB\xd1\x01\n" +
 	"\x13com.connectorhub.v1B\x0eKnowledgeProtoP\x01ZMgithub.com/connectorhub/connectorhub/proto/gen/connectorhub/v1;connectorhubv1\xa2\x02\x03CXX\xaa\x02\x0fConnectorhub.V1\xca\x02\x0fConnectorhub\\V1\xe2\x02\x1bConnectorhub\\V1\\GPBMetadata\xea\x02\x10Connectorhub::V1b\x06proto3"
@@ -351,18 +396,20 @@ var file_connectorhub_v1_knowledge_proto_goTypes = []any{
 	(*SearchFailure)(nil),  // 2: connectorhub.v1.SearchFailure
 	(*SearchResponse)(nil), // 3: connectorhub.v1.SearchResponse
 	(*KnowledgeHit)(nil),   // 4: connectorhub.v1.KnowledgeHit
+	(*TicketContext)(nil),  // 5: connectorhub.v1.TicketContext
 }
 var file_connectorhub_v1_knowledge_proto_depIdxs = []int32{
 	4, // 0: connectorhub.v1.SearchHit.hit:type_name -> connectorhub.v1.KnowledgeHit
 	1, // 1: connectorhub.v1.SearchResponse.hits:type_name -> connectorhub.v1.SearchHit
 	2, // 2: connectorhub.v1.SearchResponse.failures:type_name -> connectorhub.v1.SearchFailure
-	0, // 3: connectorhub.v1.KnowledgeService.Search:input_type -> connectorhub.v1.SearchRequest
-	3, // 4: connectorhub.v1.KnowledgeService.Search:output_type -> connectorhub.v1.SearchResponse
-	4, // [4:5] is the sub-list for method output_type
-	3, // [3:4] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	5, // 3: connectorhub.v1.SearchResponse.context:type_name -> connectorhub.v1.TicketContext
+	0, // 4: connectorhub.v1.KnowledgeService.Search:input_type -> connectorhub.v1.SearchRequest
+	3, // 5: connectorhub.v1.KnowledgeService.Search:output_type -> connectorhub.v1.SearchResponse
+	5, // [5:6] is the sub-list for method output_type
+	4, // [4:5] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_connectorhub_v1_knowledge_proto_init() }
