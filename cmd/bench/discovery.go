@@ -8,8 +8,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -142,6 +148,8 @@ const benchDescription = "Steps to reproduce:\n\n1. Open the **report** page\n2.
 
 type discoveryRow struct {
 	discover, raw          time.Duration
+	discoverCPU, rawCPU    time.Duration // the process's CPU time (all of it: poller, fake, NATS server, bench) in each window
+	discoverMallocs        uint64        // heap allocations in the discovery window (the whole process)
 	avgBytes               int
 	incremental, reconcile cycleCost
 }
@@ -152,9 +160,21 @@ type cycleCost struct {
 }
 
 func runDiscovery(ctx context.Context, o options, rep *report, progress func(string, ...any)) error {
+	var known []string
+	for _, f := range fakes() {
+		known = append(known, string(f.system))
+	}
+	for _, sys := range o.systems {
+		if !slices.Contains(known, sys) {
+			return fmt.Errorf("-trackers: unknown system %q (known: %s)", sys, strings.Join(known, ", "))
+		}
+	}
 	for _, n := range o.tickets {
 		for _, f := range fakes() {
-			r, err := measureDiscovery(ctx, f, n, o.idle, o.idleInterval)
+			if len(o.systems) > 0 && !slices.Contains(o.systems, string(f.system)) {
+				continue
+			}
+			r, err := measureDiscovery(ctx, f, n, o.idle, o.idleInterval, o.profileDir)
 			if err != nil {
 				return fmt.Errorf("%s, %d tickets: %w", f.system, n, err)
 			}
@@ -164,6 +184,13 @@ func runDiscovery(ctx context.Context, o options, rep *report, progress func(str
 			rep.add("discovery", cas, metric{"raw publish, same size (msgs/s)", "%.0f"}, raw)
 			rep.add("discovery", cas, metric{"discovery / raw", "%.1f%%"}, 100*disc/raw)
 			rep.add("discovery", cas, metric{"event (bytes)", "%.0f"}, float64(r.avgBytes))
+			dcpu, rcpu := r.discoverCPU.Seconds()*1e6/float64(n), r.rawCPU.Seconds()*1e6/float64(n)
+			rep.add("discovery", cas, metric{"discovery CPU (µs/ticket)", "%.0f"}, dcpu)
+			rep.add("discovery", cas, metric{"raw CPU (µs/msg)", "%.0f"}, rcpu)
+			rep.add("discovery", cas, metric{"discovery allocs / ticket", "%.0f"}, float64(r.discoverMallocs)/float64(n))
+			if dcpu > 0 {
+				rep.add("discovery", cas, metric{"CPU raw / discovery", "%.1f%%"}, 100*rcpu/dcpu)
+			}
 			if c := r.incremental; c.cycles > 0 {
 				rep.add("discovery", cas, metric{"idle incremental cycle (req)", "%.1f"}, float64(c.requests)/float64(c.cycles))
 			}
@@ -176,7 +203,7 @@ func runDiscovery(ctx context.Context, o options, rep *report, progress func(str
 				c.cycles += r.reconcile.cycles
 				rep.add("discovery", cas, metric{"rate-limit points per idle cycle", "%.1f"}, float64(c.points)/float64(max(c.cycles, 1)))
 			}
-			progress("discovery %s: %.0f tickets/s, raw %.0f msgs/s", cas, disc, raw)
+			progress("discovery %s: %.0f tickets/s, raw %.0f msgs/s; CPU %.0f µs/ticket, raw %.0f µs/msg", cas, disc, raw, dcpu, rcpu)
 		}
 	}
 	rep.note("discovery", "Discovery: a fake tracker over loopback HTTP to persisted ticket.discovered events, one poller (poller.Run) in the bench process; "+
@@ -188,7 +215,7 @@ func runDiscovery(ctx context.Context, o options, rep *report, progress func(str
 // measureDiscovery runs one poller against one fake: first discovery of n
 // tickets, then idle cycles; then publishes n raw messages of the same
 // average size.
-func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Duration) (discoveryRow, error) {
+func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Duration, profileDir string) (discoveryRow, error) {
 	var r discoveryRow
 	env, err := startBus(ctx, "")
 	if err != nil {
@@ -222,6 +249,12 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 	if err := warmFake(ctx, c); err != nil {
 		return r, fmt.Errorf("warming the fake: %w", err)
 	}
+	stopProfile, err := windowProfile(profileDir, fmt.Sprintf("discovery-%s-%d", f.system, n))
+	if err != nil {
+		return r, err
+	}
+	defer stopProfile()
+	cpu0, mallocs0 := processCPU(), mallocs()
 	clock.arm()
 	states, err := newStateWatch(ctx, js)
 	if err != nil {
@@ -248,6 +281,8 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 	if err := waitEvents(ctx, stream, uint64(n)); err != nil {
 		return r, err
 	}
+	r.discoverCPU, r.discoverMallocs = processCPU()-cpu0, mallocs()-mallocs0
+	stopProfile()
 	st, err := states.wait(ctx, c.ID, func(st connector.PollState) bool { return st.Cycles >= 1 })
 	if err != nil {
 		return r, err
@@ -319,8 +354,70 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 		return r, fmt.Errorf("idle cycles published %d events", info2.State.Msgs-info.State.Msgs)
 	}
 	// 3. Raw JetStream publish of n messages of the same size, same server.
+	stopRaw, err := windowProfile(profileDir, fmt.Sprintf("raw-%s-%d", f.system, n))
+	if err != nil {
+		return r, err
+	}
+	defer stopRaw()
+	cpu0 = processCPU()
 	r.raw, err = rawPublish(ctx, js, n, r.avgBytes)
+	r.rawCPU = processCPU() - cpu0
 	return r, err
+}
+
+// mallocs is the number of heap allocations so far.
+func mallocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
+}
+
+// processCPU is the CPU time (user and system) this process used so far.
+// On a machine shared with other work, CPU per ticket compares two windows
+// better than their wall-clock times do.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// windowProfile starts a CPU profile of the whole process into dir/name.prof
+// when dir is set; stop ends it (once; later calls do nothing).
+func windowProfile(dir, name string) (stop func(), err error) {
+	if dir == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(filepath.Join(dir, name+".prof"))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// The allocations of the window: `go tool pprof -sample_index=alloc_space
+	// -base name.allocs0.prof name.allocs1.prof`.
+	writeAllocs := func(suffix string) {
+		// The profile is as of the last GC: one now leaves out what came
+		// before the window (profiling only; the timed figures then differ
+		// from a run without -window-profiles by a collection).
+		runtime.GC()
+		if a, err := os.Create(filepath.Join(dir, name+suffix)); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(a, 0)
+			a.Close()
+		}
+	}
+	writeAllocs(".allocs0.prof")
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			f.Close()
+			writeAllocs(".allocs1.prof")
+		})
+	}, nil
 }
 
 // firstRequest passes requests to next and, once armed, notes when the

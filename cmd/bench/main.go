@@ -57,6 +57,8 @@ type options struct {
 	reps  int
 
 	tickets      []int
+	systems      []string // discovery: the trackers measured (empty: all)
+	profileDir   string   // discovery: CPU profiles of the timed windows
 	idle         time.Duration
 	idleInterval time.Duration
 
@@ -76,8 +78,7 @@ type options struct {
 
 	cpuProfile string // a CPU profile of the whole run, for go tool pprof
 
-	telemetryRuns    int      // > 0: only discovery with tracing off vs on (telemetry.go)
-	telemetrySystems []string // the trackers -telemetry runs; all when empty
+	telemetryRuns int // > 0: only discovery with tracing off vs on (telemetry.go)
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -87,6 +88,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	parts := fs.String("parts", strings.Join(allParts, ","), "parts to run, a comma list of "+strings.Join(allParts, ", "))
 	reps := fs.Int("reps", 0, "repetitions of every part (default 3, 1 with -quick)")
 	tickets := fs.String("tickets", "", "discovery: tickets per tracker, a comma list (default 1000,10000; -quick 1000)")
+	systems := fs.String("trackers", "", "discovery and -telemetry: only these trackers, a comma list of systems (default all)")
 	idle := fs.Duration("idle", 4*time.Second, "discovery: how long to measure idle cycles")
 	idleInterval := fs.Duration("interval", 100*time.Millisecond, "discovery: poll interval during the idle measurement")
 	scale := fs.String("scale", "", "scale: connectors x replicas, a comma list (default 1000x1,10000x1,10000x3; -quick 300x1,1000x1,1000x3)")
@@ -99,13 +101,13 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	wbConnectors := fs.Int("writeback-connectors", 20, "writeback: connectors the results are spread over")
 	latChanges := fs.Int("latency-changes", 0, "latency: ticket changes timed (default 40, -quick 10)")
 	latInterval := fs.Duration("latency-interval", 5*time.Second, "latency: the poll interval of both connectors")
+	windowProfiles := fs.String("window-profiles", "", "discovery: write a CPU profile of each timed window (discovery, raw publish) into this directory (not with -cpuprofile)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
-	telemetrySystems := fs.String("telemetry-systems", "", "telemetry: only these trackers, a comma list (default all)")
 	telemetryRuns := fs.Int("telemetry", 0, "instead: discovery with tracing off vs on (OTLP to an in-process collector), this many runs of each, at the first -tickets size (telemetry.go)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
-	o := options{telemetryRuns: *telemetryRuns, telemetrySystems: splitList(*telemetrySystems), reps: *reps, idle: *idle, idleInterval: *idleInterval, scaleInterval: *scaleInterval, scaleWindow: *scaleWindow,
+	o := options{telemetryRuns: *telemetryRuns, reps: *reps, idle: *idle, idleInterval: *idleInterval, scaleInterval: *scaleInterval, scaleWindow: *scaleWindow,
 		hubBinary: *hub, registryN: *registryN, samples: *samples, results: *results, wbConnects: *wbConnectors, cpuProfile: *cpuProfile,
 		latInterval: *latInterval}
 	pick := func(v, full, q int) int {
@@ -139,11 +141,20 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 		o.parts = append(o.parts, p)
 	}
+	for sys := range strings.SplitSeq(*systems, ",") {
+		if sys = strings.TrimSpace(sys); sys != "" {
+			o.systems = append(o.systems, sys)
+		}
+	}
 	if *tickets == "" {
 		*tickets = "1000,10000"
 		if *quick {
 			*tickets = "1000"
 		}
+	}
+	o.profileDir = *windowProfiles
+	if o.profileDir != "" && o.cpuProfile != "" {
+		return o, errors.New("-window-profiles and -cpuprofile cannot be used together (one CPU profile at a time)")
 	}
 	for t := range strings.SplitSeq(*tickets, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(t))
@@ -191,7 +202,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	if o.telemetryRuns > 0 {
-		return runTelemetry(ctx, o.tickets[0], o.telemetryRuns, o.telemetrySystems, stdout, stderr)
+		return runTelemetry(ctx, o.tickets[0], o.telemetryRuns, o.systems, stdout, stderr)
 	}
 	rep := newReport()
 	defer removeBuiltHub()
@@ -228,14 +239,3 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 type plain struct{}
 
 func (plain) Decrypt(_ context.Context, _, ct string) ([]byte, error) { return []byte(ct), nil }
-
-// splitList splits a comma list, dropping empty items.
-func splitList(v string) []string {
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}

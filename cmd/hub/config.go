@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/connectorhub/connectorhub/pkg/oauthgrant"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -76,7 +77,11 @@ type Config struct {
 	Knowledge knowledge.Config
 	Webhooks  webhooks.Config
 	Vault     VaultEnv
-	Streams   StreamsEnv
+	// OAuth are the Atlassian OAuth 2.0 (3LO) endpoints the workers mint
+	// access tokens at, for oauth2 connectors: HUB_ATLASSIAN_AUTH_URL,
+	// HUB_ATLASSIAN_TOKEN_URL, HUB_ATLASSIAN_API_URL (Atlassian's by default).
+	OAuth   oauthgrant.Endpoints `envPrefix:"HUB_ATLASSIAN_"`
+	Streams StreamsEnv
 	// Sandbox starts fake trackers with seeded tickets and registers connectors to them.
 	Sandbox       bool   `env:"HUB_SANDBOX"`
 	SandboxListen string `env:"HUB_SANDBOX_LISTEN" envDefault:"127.0.0.1:7411"`

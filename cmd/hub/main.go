@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/connectorhub/connectorhub/pkg/oauthgrant"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -275,6 +276,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 			})
 		})
 	}
+	topts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes, Observer: metrics}
 	if targets.hasWorker() {
 		// The worker side of saved-connector tests: a process with decrypt
 		// rights answers connector.test.<system> (a queue group shares them),
@@ -284,8 +286,15 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		if err != nil {
 			return err
 		}
+		// One OAuth token service per process: every worker service shares
+		// its access-token cache, and rotated refresh tokens are stored on
+		// this role's connection (compare-and-swap on the record's revision).
+		if err := cfg.OAuth.Validate(topts.Policy); err != nil {
+			return fmt.Errorf("HUB_ATLASSIAN_*: %w", err)
+		}
+		topts.OAuth = oauthgrant.New(oauthgrant.Config{Endpoints: cfg.OAuth, TrackerOptions: topts, Logger: log.With("service", "oauth")}, connector.NewStore(kv), ciph)
 		g.Go(func() error {
-			opts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.Registry.TestTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes}
+			opts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.Registry.TestTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes, OAuth: topts.OAuth}
 			r := &conncheck.Responder{
 				Loader: connector.NewStore(kv), Decrypter: ciph, Logger: log.With("service", "conncheck"),
 				Session: conncheck.RegistrySessions(reg, opts),
@@ -296,7 +305,6 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 			return r.Serve(ctx, nb.conn(role), reg.Systems()...)
 		})
 	}
-	topts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes, Observer: metrics}
 	if targets.has(targetPoller) {
 		g.Go(func() error {
 			return poller.Run(ctx, cfg.Poller, poller.Deps{JS: nb.js(bus.RolePoller), Decrypter: ciph, Logger: log.With("service", "poller"), Trackers: reg, TrackerOptions: topts,
@@ -314,6 +322,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		cfg.Knowledge.Tokens, cfg.Knowledge.TokensFile = cfg.Registry.Tokens, cfg.Registry.TokensFile
 		g.Go(func() error {
 			return knowledge.Run(ctx, cfg.Knowledge, knowledge.Deps{NC: nb.conn(bus.RoleKnowledge), JS: nb.js(bus.RoleKnowledge), Decrypter: ciph, Trackers: reg, Logger: log.With("service", "knowledge"),
+				OAuth:   topts.OAuth,
 				Metrics: metrics,
 				Ready: func(addr net.Addr) {
 					ready.Set(targetKnowledge, nil)

@@ -23,7 +23,7 @@ func newConnectorsCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(
 		newAddCmd(g), newListCmd(g), newGetCmd(g), newTestCmd(g), newUpdateCmd(g),
 		newEnableCmd(g, "pause", false), newEnableCmd(g, "resume", true),
-		newRemoveCmd(g), newCapabilitiesCmd(g), newWebhookCmd(g),
+		newRemoveCmd(g), newCapabilitiesCmd(g), newWebhookCmd(g), newAuthorizeCmd(g),
 	)
 	return cmd
 }
@@ -213,9 +213,12 @@ file the token was read from is deleted unless --keep-env-file.`,
 				return err
 			}
 			g.info("using the %s token from %s", systemName(c.GetSystem()), src)
-			if skipTest {
+			switch {
+			case skipTest:
 				g.info("skipping the connection test (--skip-test)")
-			} else {
+			case c.GetAuthMode() == pb.AuthMode_AUTH_MODE_OAUTH2:
+				g.info("oauth2: the connection is tested once the connector is authorized (hubctl connectors authorize ID)")
+			default:
 				res, err := client.TestConnection(ctx, &pb.TestConnectionRequest{
 					Target:     &pb.TestConnectionRequest_Config{Config: c},
 					Credential: token,

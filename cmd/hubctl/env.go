@@ -30,6 +30,10 @@ type Env struct {
 	// Terminal defaults to one over Stdin when Stdin is an *os.File.
 	Terminal Terminal
 	Now      func() time.Time
+	// OpenURL, when set, is given the OAuth consent URL of `connectors
+	// authorize` (tests follow it against the fake; a person opens the
+	// printed URL in a browser).
+	OpenURL func(url string)
 }
 
 // OSEnv is the Env of the running process.

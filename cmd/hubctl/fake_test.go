@@ -281,10 +281,19 @@ func (r result) all() string { return r.stdout + r.stderr + fmt.Sprint(r.err) }
 
 func (c *cli) run(args ...string) result {
 	c.t.Helper()
+	return c.runWith(nil, args...)
+}
+
+// runWith is run with a change to the Env (e.g. OpenURL).
+func (c *cli) runWith(edit func(*Env), args ...string) result {
+	c.t.Helper()
 	var out, errb bytes.Buffer
 	env := Env{
 		Stdout: &out, Stderr: &errb, Terminal: c.term, Now: func() time.Time { return fakeNow },
 		Getenv: func(k string) string { return c.vars[k] },
+	}
+	if edit != nil {
+		edit(&env)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

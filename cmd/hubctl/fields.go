@@ -126,6 +126,15 @@ var fieldFlags = []fieldFlag{
 		c.Watch = nonEmpty(v)
 		return err
 	}},
+	{"oauth-client-id", "oauth_client_id", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.OauthClientId, err = fs.GetString("oauth-client-id")
+		return err
+	}},
+	{"oauth-scope", "oauth_scopes", func(fs *pflag.FlagSet, c *pb.Connector) error {
+		v, err := fs.GetStringSlice("oauth-scope")
+		c.OauthScopes = nonEmpty(v)
+		return err
+	}},
 	{"close-on-done", "close_on_done", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
 		c.CloseOnDone, err = fs.GetBool("close-on-done")
 		return err
@@ -167,7 +176,9 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.String("name", "", "display name")
 	fs.String("deployment", "", "cloud or self-hosted (aliases: data-center, server, enterprise, self-managed)")
 	fs.String("base-url", "", "tracker base URL (the API root for GitHub Enterprise Server and GitLab); --endpoint is the same flag (required for jenkins, sonarqube and argocd)")
-	fs.String("auth", "", "basic, bearer or anonymous (default: basic for Jira/Confluence Cloud, else bearer)")
+	fs.String("auth", "", "basic, bearer, anonymous or oauth2 (Jira/Confluence Cloud; the token is then the app's client secret) (default: basic for Jira/Confluence Cloud, else bearer)")
+	fs.String("oauth-client-id", "", "oauth2: the OAuth 2.0 (3LO) app's client id; then run `hubctl connectors authorize ID`")
+	fs.StringSlice("oauth-scope", nil, "oauth2: a scope to ask for at authorization (repeatable; default: the system's, with offline_access)")
 	fs.String("username", "", "user for basic auth (an email on Atlassian Cloud)")
 	fs.String("assignee", "", "account whose tickets are discovered (default: the authenticated user)")
 	fs.String("project", "", "Jira project key, GitHub owner/repo, GitLab project path or numeric id")
@@ -331,8 +342,10 @@ func parseAuth(s string) (pb.AuthMode, error) {
 		return pb.AuthMode_AUTH_MODE_BEARER, nil
 	case "anonymous", "none":
 		return pb.AuthMode_AUTH_MODE_ANONYMOUS, nil
+	case "oauth2", "oauth", "3lo":
+		return pb.AuthMode_AUTH_MODE_OAUTH2, nil
 	}
-	return pb.AuthMode_AUTH_MODE_UNSPECIFIED, fmt.Errorf("unknown auth mode %q (want basic, bearer or anonymous)", s)
+	return pb.AuthMode_AUTH_MODE_UNSPECIFIED, fmt.Errorf("unknown auth mode %q (want basic, bearer, anonymous or oauth2)", s)
 }
 
 func parsePolicy(s string) (pb.ConflictPolicy, error) {
@@ -417,6 +430,12 @@ func missingFields(c *pb.Connector) []requiredField {
 	if prompt, ok := contextSystems[c.System]; ok && len(c.Watch) == 0 {
 		out = append(out, requiredField{"watch", prompt, func(c *pb.Connector, v string) error {
 			c.Watch = nonEmpty(strings.Split(v, ","))
+			return nil
+		}})
+	}
+	if c.OauthClientId == "" && c.AuthMode == pb.AuthMode_AUTH_MODE_OAUTH2 {
+		out = append(out, requiredField{"oauth-client-id", "OAuth 2.0 app client id (Atlassian developer console)", func(c *pb.Connector, v string) error {
+			c.OauthClientId = v
 			return nil
 		}})
 	}

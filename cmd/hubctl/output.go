@@ -188,12 +188,26 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 	}
 	row("CA bundle", ca)
 	row("Credential", credentialSummary(c.GetCredential(), now))
+	if c.GetAuthMode() == pb.AuthMode_AUTH_MODE_OAUTH2 {
+		row("OAuth client id", orDash(c.GetOauthClientId()))
+		row("OAuth scopes", joinOrDash(c.GetOauthScopes()))
+		grant := "not authorized: hubctl connectors authorize " + c.GetId()
+		if cr := c.GetCredential(); cr.GetOauthRefreshTokenSet() {
+			grant = fmt.Sprintf("refresh token %s, rotated %s, authorized %s", orDash(cr.GetOauthRefreshTokenFingerprint()),
+				tsOrDash(cr.GetOauthRefreshTokenSetTime()), tsOrDash(cr.GetOauthGrantTime()))
+		}
+		row("OAuth grant", grant)
+	}
 	if st := c.GetStatus(); st != nil {
 		row("Last poll", tsOrDash(st.GetLastPollTime()))
 		row("Last success", tsOrDash(st.GetLastSuccessTime()))
 		row("Last error", orDash(st.GetLastError()))
 		row("Tickets known", fmt.Sprint(st.GetTicketsKnown()))
 		row("Next poll", tsOrDash(st.GetNextPollTime()))
+		if st.GetAuthError() != "" {
+			row("Auth error", st.GetAuthError())
+			row("Fix", orDash(st.GetReauthorizeCommand()))
+		}
 		if late := st.GetLateBy(); late != nil {
 			row("Late by", late.AsDuration().String()+" (the poller replica is saturated)")
 		}

@@ -114,17 +114,22 @@ func newMsg(ctx context.Context, subject string, msg proto.Message, opts []Publi
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: marshal %s: %v", ErrInvalidEvent, typ, err)
 	}
-	h := nats.Header{}
-	h.Set(HeaderSpecVersion, SpecVersion)
-	h.Set(HeaderID, c.id)
-	h.Set(HeaderType, typ)
-	h.Set(HeaderSource, c.source)
-	h.Set(HeaderTime, c.time.UTC().Format(time.RFC3339Nano))
-	if c.subject != "" {
-		h.Set(HeaderSubject, c.subject)
+	// One map sized for every header (and traceparent, tracestate) and one
+	// array for their values: Header.Set allocates a slice per value, 8 of
+	// an event's allocations (issue 9). Each value is its own one-element,
+	// full-capacity slice, so a later Add to one header copies rather than
+	// overwrites the next.
+	h := make(nats.Header, 10)
+	vals := [...]string{SpecVersion, c.id, typ, c.source, c.time.UTC().Format(time.RFC3339Nano), c.subject, ContentTypeJSON, c.id}
+	keys := [...]string{HeaderSpecVersion, HeaderID, HeaderType, HeaderSource, HeaderTime, HeaderSubject, HeaderContentType, jetstream.MsgIDHeader}
+	backing := make([]string, len(vals))
+	for i, v := range vals {
+		if v == "" && keys[i] == HeaderSubject {
+			continue
+		}
+		backing[i] = v
+		h[keys[i]] = backing[i : i+1 : i+1]
 	}
-	h.Set(HeaderContentType, ContentTypeJSON)
-	h.Set(jetstream.MsgIDHeader, c.id)
 	inject(ctx, h)
 	return &nats.Msg{Subject: subject, Header: h, Data: data}, c.jsOpts, nil
 }

@@ -88,9 +88,10 @@ var roles = map[Role]grant{
 	RolePoller: {
 		// The webhooks service connects as the poller too: it is the
 		// poller's front door (reads connectors, publishes webhook.notice).
+		// connectors rw: a worker stores the rotated OAuth refresh token of an
+		// oauth2 connector (pkg/oauthgrant, compare-and-swap on the revision).
 		readStreams:  []string{StreamWebhooks},
-		readBuckets:  []string{BucketConnectors},
-		writeBuckets: []string{BucketPollLeases, BucketPollState, BucketTicketVersions},
+		writeBuckets: []string{BucketConnectors, BucketPollLeases, BucketPollState, BucketTicketVersions},
 		publish: []string{
 			subjectTicket + "." + TicketDiscovered + ".>",
 			subjectTicket + "." + TicketUpdated + ".>",
@@ -102,18 +103,17 @@ var roles = map[Role]grant{
 	},
 	RoleWriteback: {
 		readStreams:  []string{StreamResults},
-		readBuckets:  []string{BucketConnectors},
-		writeBuckets: []string{BucketWritebackLedger, BucketTicketVersions},
+		writeBuckets: []string{BucketConnectors, BucketWritebackLedger, BucketTicketVersions}, // connectors: rotated OAuth refresh tokens
 		publish:      []string{subjectWriteback + ".>", subjectAuditMismatch},
 		serves:       []string{subjectConnectorTest},
 	},
 	RoleKnowledge: {
-		readStreams: []string{StreamTickets},
-		readBuckets: []string{BucketConnectors},
-		ownBuckets:  []string{bucketKnowledgeCache, bucketKnowledgeState},
-		publish:     []string{subjectTicket + "." + TicketEnriched + ".>", subjectAuditMismatch},
-		serves:      []string{subjectSearch, subjectConnectorTest},
-		subscribe:   []string{"$SRV.>"}, // nats micro discovery (PING, INFO, STATS)
+		readStreams:  []string{StreamTickets},
+		writeBuckets: []string{BucketConnectors}, // rotated OAuth refresh tokens (Confluence oauth2)
+		ownBuckets:   []string{bucketKnowledgeCache, bucketKnowledgeState},
+		publish:      []string{subjectTicket + "." + TicketEnriched + ".>", subjectAuditMismatch},
+		serves:       []string{subjectSearch, subjectConnectorTest},
+		subscribe:    []string{"$SRV.>"}, // nats micro discovery (PING, INFO, STATS)
 	},
 	RoleAgent: {
 		readStreams: []string{StreamTickets, StreamWriteback},

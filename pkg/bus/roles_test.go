@@ -290,16 +290,13 @@ func TestRolesAreRefusedOutsideTheirSubjects(t *testing.T) {
 		what string
 		do   func(context.Context, jetstream.JetStream) error
 	}{
-		{bus.RolePoller, "write the connectors bucket", put(bus.BucketConnectors)},
 		{bus.RolePoller, "delete a stream", deleteStream(bus.StreamTickets)},
 		{bus.RolePoller, "delete the connectors bucket", deleteStream("KV_" + bus.BucketConnectors)},
 		{bus.RolePoller, "publish result.ready", publish("result.ready.jira.c1")},
 		{bus.RolePoller, "publish an audit event other than the mismatch", publish("audit.connector.delete")},
 		{bus.RolePoller, "publish ticket.enriched", publish("ticket.enriched.jira.c1")},
-		{bus.RoleWriteback, "write the connectors bucket", put(bus.BucketConnectors)},
 		{bus.RoleWriteback, "publish ticket.discovered", publish("ticket.discovered.jira.c1")},
 		{bus.RoleWriteback, "write poll_state", put(bus.BucketPollState)},
-		{bus.RoleKnowledge, "write the connectors bucket", put(bus.BucketConnectors)},
 		{bus.RoleKnowledge, "publish ticket.discovered", publish("ticket.discovered.jira.c1")},
 		{bus.RoleKnowledge, "publish result.ready", publish("result.ready.jira.c1")},
 		{bus.RoleAgent, "publish ticket.discovered", publish("ticket.discovered.jira.c1")},

@@ -42,6 +42,10 @@ const (
 	AuthBasic     AuthMode = "basic"     // user (email on Atlassian Cloud) + API token
 	AuthBearer    AuthMode = "bearer"    // personal access token
 	AuthAnonymous AuthMode = "anonymous" // public Jira only
+	// AuthOAuth2 is the OAuth 2.0 authorization code grant (Atlassian 3LO):
+	// the credential is the app's client secret, OAuthClientID its id, and
+	// OAuthRefresh the (rotating) refresh token workers mint access tokens with.
+	AuthOAuth2 AuthMode = "oauth2"
 )
 
 // ConflictPolicy decides whether a person's change or the agent's result wins.
@@ -97,8 +101,21 @@ func (c Connector) CredentialContext() string {
 		return c.ID
 	}
 	ca := sha256.Sum256([]byte(c.CABundlePEM))
-	return strings.Join([]string{BindingFields, c.ID, string(c.System), string(c.Deployment), c.BaseURL,
-		string(c.AuthMode), c.Username, c.HTTPProxyURL, hex.EncodeToString(ca[:])}, "\x00")
+	parts := []string{BindingFields, c.ID, string(c.System), string(c.Deployment), c.BaseURL,
+		string(c.AuthMode), c.Username, c.HTTPProxyURL, hex.EncodeToString(ca[:])}
+	if c.AuthMode == AuthOAuth2 {
+		// Only OAuth connectors add the client id, so every ciphertext stored
+		// before the mode existed keeps its context.
+		parts = append(parts, c.OAuthClientID)
+	}
+	return strings.Join(parts, "\x00")
+}
+
+// OAuthRefreshContext is the key context of the OAuth refresh token: the
+// credential's (the client secret's), with a suffix, so neither ciphertext
+// can be opened as the other.
+func (c Connector) OAuthRefreshContext() string {
+	return c.CredentialContext() + "\x00oauth-refresh"
 }
 
 // WebhookSecretContext is the key context of the webhook secret: the
@@ -157,8 +174,19 @@ type Connector struct {
 	WebhookSecret Credential `json:"webhook_secret,omitzero"`
 	// WebhookHook is how the hook was set up on the tracker (registry-owned).
 	WebhookHook WebhookHook `json:"webhook_hook,omitzero"`
-	CreateTime  time.Time   `json:"create_time"`
-	UpdateTime  time.Time   `json:"update_time"`
+	// OAuthClientID and OAuthScopes are the OAuth 2.0 app (AuthOAuth2); the
+	// client secret is Credential.
+	OAuthClientID string   `json:"oauth_client_id,omitempty"`
+	OAuthScopes   []string `json:"oauth_scopes,omitempty"`
+	// OAuthRefresh is the refresh token, encrypted under OAuthRefreshContext.
+	// Workers replace it on every refresh (it rotates), with the record's
+	// revision as compare-and-swap (pkg/oauthgrant); its SetTime is the
+	// last rotation.
+	OAuthRefresh Credential `json:"oauth_refresh,omitzero"`
+	// OAuthGrantTime is when the grant was authorized (SetOAuthGrant).
+	OAuthGrantTime time.Time `json:"oauth_grant_time,omitzero"`
+	CreateTime     time.Time `json:"create_time"`
+	UpdateTime     time.Time `json:"update_time"`
 	// Revision is the store's revision of this record (KV revision); the etag derives from it.
 	Revision uint64 `json:"-"`
 }

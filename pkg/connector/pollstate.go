@@ -36,6 +36,10 @@ type PollState struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 	NextPoll    time.Time `json:"next_poll,omitzero"`
+	// AuthError says why the connector's OAuth grant cannot be used (the
+	// last cycle failed on it), and Reauthorize the command that fixes it.
+	AuthError   string `json:"auth_error,omitempty"`
+	Reauthorize string `json:"reauthorize,omitempty"`
 	// DeferredUntil holds polling back after a long rate limit or while
 	// backing off from a failing tracker.
 	DeferredUntil time.Time `json:"deferred_until,omitzero"`

@@ -25,13 +25,16 @@ type PollStatus struct {
 	DeliveriesRefused int64
 	LastRefusal       string
 	PollOnlyChanges   int64
+	// AuthError and Reauthorize: an unusable OAuth grant and the command
+	// that fixes it (PollState).
+	AuthError, Reauthorize string
 }
 
 // Status is the shown part of st.
 func (st PollState) Status() PollStatus {
 	return PollStatus{LastPoll: st.LastPoll, LastSuccess: st.LastSuccess, LastError: st.LastError, NextPoll: st.NextPoll,
-		TicketsKnown: st.knownTotal(), Late: st.Late, LastDelivery: st.LastDelivery, DeliveriesRefused: st.DeliveriesRefused,
-		LastRefusal: st.LastRefusal, PollOnlyChanges: st.PollOnlyChanges}
+		TicketsKnown: st.knownTotal(), Late: st.Late, AuthError: st.AuthError, Reauthorize: st.Reauthorize,
+		LastDelivery: st.LastDelivery, DeliveriesRefused: st.DeliveriesRefused, LastRefusal: st.LastRefusal, PollOnlyChanges: st.PollOnlyChanges}
 }
 
 // knownTotal is how many open tickets st holds: the loaded map, or the

@@ -39,6 +39,9 @@ type Rules struct {
 	// RequiredScopes are the token scopes the system needs; nil where tokens
 	// carry no scopes.
 	RequiredScopes []string
+	// OAuthScopes are the scopes asked for when an AuthOAuth2 connector is
+	// authorized and names none (Connector.OAuthScopes).
+	OAuthScopes []string
 }
 
 // KeyRule is the rule for a project, repository or space key.

@@ -70,6 +70,9 @@ func (c *Connector) ApplyDefaults(cat Catalog) {
 	if modes := r.AuthModesFor(c.Deployment); c.AuthMode == "" && len(modes) > 0 {
 		c.AuthMode = modes[0]
 	}
+	if c.AuthMode == AuthOAuth2 && len(c.OAuthScopes) == 0 {
+		c.OAuthScopes = slices.Clone(r.OAuthScopes)
+	}
 	if r.StatusLabels {
 		if c.StatusLabels.InProgress == "" {
 			c.StatusLabels.InProgress = DefaultStatusLabels.InProgress
@@ -141,6 +144,15 @@ func (c Connector) Validate(cat Catalog) error {
 			add("username", "must be the account's email address on %s %s", c.System, c.Deployment)
 		}
 	}
+	if c.AuthMode == AuthOAuth2 {
+		if c.OAuthClientID == "" {
+			add("oauth_client_id", "is required for oauth2 (the OAuth 2.0 app's client id)")
+		}
+		checkText(add, "oauth_client_id", c.OAuthClientID, MaxShortLen)
+		checkList(add, "oauth_scopes", c.OAuthScopes, textRule)
+	} else if c.OAuthClientID != "" || len(c.OAuthScopes) > 0 {
+		add("oauth_client_id", "is only used with auth mode oauth2")
+	}
 	if known {
 		validateSystemFields(c, rules, add)
 	}
@@ -178,7 +190,11 @@ func ValidateCredential(mode AuthMode, s Secret) error {
 	case mode == AuthAnonymous && v != "":
 		return ValidationError{{Field: "credential", Description: "must be empty with anonymous access"}}
 	case mode != AuthAnonymous && v == "":
-		return ValidationError{{Field: "credential", Description: "is required (the tracker's API token)"}}
+		what := "the tracker's API token"
+		if mode == AuthOAuth2 {
+			what = "the OAuth 2.0 app's client secret"
+		}
+		return ValidationError{{Field: "credential", Description: "is required (" + what + ")"}}
 	case len(v) > MaxCredentialLen:
 		return ValidationError{{Field: "credential", Description: fmt.Sprintf("is longer than %d bytes", MaxCredentialLen)}}
 	case strings.ContainsFunc(v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):

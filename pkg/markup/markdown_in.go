@@ -42,7 +42,7 @@ func convertMarkdown(md string, emit func(io.Writer, []*node) error) ([]byte, er
 	)
 	// Normalise line endings, and replace NUL and invalid UTF-8 up front (as CommonMark asks) so
 	// that delimiter rules see the same characters the output will hold.
-	md = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\x00", "\uFFFD").Replace(strings.ToValidUTF8(md, "\uFFFD"))
+	md = normalizeInput.Replace(strings.ToValidUTF8(md, "\uFFFD"))
 	var buf bytes.Buffer
 	if err := g.Convert([]byte(md), &buf); err != nil {
 		return nil, err

@@ -17,6 +17,17 @@ import (
 // (underline, colours) are dropped, and so is emphasis in the rare paragraph where overlapping
 // marks have no Markdown spelling that reads back the same (the text is always kept). JSON null
 // gives "", a JSON string is taken as plain text.
+// The replacers are built once: strings.NewReplacer builds its lookup
+// tables on first use, which cost more than the conversion of a short
+// description when it was done per call (issue 9's profile). A Replacer
+// is safe for concurrent use.
+var (
+	crlfToLF        = strings.NewReplacer("\r\n", "\n", "\r", "\n")
+	crlfToSpace     = strings.NewReplacer("\r\n", " ", "\r", " ")
+	newlinesToSpace = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ")
+	normalizeInput  = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\x00", "\uFFFD")
+)
+
 func ADFToMarkdown(doc json.RawMessage) (string, error) {
 	root, err := parseADF(doc)
 	if err != nil {
@@ -194,7 +205,7 @@ func (w *mdWriter) quote(body string) string {
 }
 
 func (w *mdWriter) codeBlock(n *node) string {
-	content := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(plainText(n))
+	content := crlfToLF.Replace(plainText(n))
 	if w.plain {
 		return content
 	}
@@ -657,7 +668,7 @@ func (w *mdWriter) run(b *strings.Builder, r *node, brk string) {
 }
 
 func (w *mdWriter) codeSpan(s string) string {
-	s = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(s)
+	s = newlinesToSpace.Replace(s)
 	if s == "" {
 		return ""
 	}
@@ -676,13 +687,32 @@ func (w *mdWriter) escape(s string, lineStart bool) string {
 	return w.escapeAfter(s, ' ', lineStart)
 }
 
+// verbatim reports whether escapeAfter would return s unchanged: valid
+// UTF-8 (the loop below turns an invalid byte into U+FFFD) with none of the
+// characters it escapes or replaces, and at a line start none that it
+// drops or escapes there. Most text runs are such, and skip the builder
+// (issue 9: Jira's ADF conversion allocated a copy of every run).
+func verbatim(s string, lineStart bool) bool {
+	if lineStart && s != "" {
+		if c := s[0]; c == ' ' || c == '\t' || strings.IndexByte("#>-+=", c) >= 0 || c >= '0' && c <= '9' {
+			return false
+		}
+	}
+	return strings.IndexAny(s, "\\`*[]<~|_&\r\n") < 0 && utf8.ValidString(s)
+}
+
 // escapeAfter escapes Markdown text so it parses back as the same text. prev is the character
 // before s; lineStart says s begins a line.
 func (w *mdWriter) escapeAfter(s string, prev rune, lineStart bool) string {
-	if w.plain {
+	if w.plain || verbatim(s, lineStart) {
 		return s
 	}
-	s = strings.NewReplacer("\r\n", " ", "\r", " ").Replace(s)
+	return escapeText(s, prev, lineStart)
+}
+
+// escapeText is escapeAfter of text that may need escaping.
+func escapeText(s string, prev rune, lineStart bool) string {
+	s = crlfToSpace.Replace(s)
 	var b strings.Builder
 	escAt := -1 // byte offset of an ordered-list delimiter to escape
 	for i, r := range s {

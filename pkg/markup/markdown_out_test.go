@@ -232,3 +232,22 @@ func TestADFToTextOfRenderedMarkdown(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// verbatim must only skip text that escapeText leaves as it is: the seeds
+// run under go test, `go test -fuzz FuzzVerbatimTextNeedsNoEscape` searches
+// further.
+func FuzzVerbatimTextNeedsNoEscape(f *testing.F) {
+	for _, s := range []string{"plain words", "1. item", "# h", " lead", "a_b", "x & y", "a\rb", "é", "\xff", "- x", "=", "9", "ok.", "a|b", "t~"} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, s string, lineStart bool) {
+		if verbatim(s, lineStart) {
+			for _, prev := range []rune{' ', 'a', '_'} {
+				if got := escapeText(s, prev, lineStart); got != s {
+					t.Fatalf("verbatim(%q, %v) but escapeText gives %q", s, lineStart, got)
+				}
+			}
+		}
+	})
+}

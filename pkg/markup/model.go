@@ -106,16 +106,17 @@ func mergeText(in []*node) []*node {
 	out := make([]*node, 0, len(in))
 	var b strings.Builder
 	var pending *node // first node of the current run of same-style text
+	merged := false   // b holds the run's text (more than pending's alone)
 	flush := func() {
 		if pending == nil {
 			return
 		}
-		if b.Len() == len(pending.text) {
+		if !merged {
 			out = append(out, pending)
 		} else {
 			out = append(out, &node{kind: kindText, text: b.String(), st: pending.st})
 		}
-		pending = nil
+		pending, merged = nil, false
 		b.Reset()
 	}
 	for _, n := range in {
@@ -131,7 +132,12 @@ func mergeText(in []*node) []*node {
 			flush()
 		}
 		if pending == nil {
-			pending = n
+			pending = n // its text alone needs no copy
+			continue
+		}
+		if !merged {
+			b.WriteString(pending.text)
+			merged = true
 		}
 		b.WriteString(n.text)
 	}
@@ -198,8 +204,9 @@ type span struct {
 	first, end int
 }
 
-func wantedMarks(st style) []span {
-	var m []span
+// wantedMarks are the marks of st; m is where they go (a caller's array,
+// so the common case allocates nothing).
+func wantedMarks(st style, m []span) []span {
 	if st.href != "" {
 		m = append(m, span{mark: markLink, href: st.href})
 	}
@@ -264,7 +271,8 @@ func buildSpans(runs []*node) *span {
 	for i, r := range runs {
 		// Other runs (hard breaks, mentions) stay inside the marks the next text continues, so a
 		// closing delimiter never lands after a line break.
-		want := wantedMarks(nextTextStyle(runs, i))
+		var buf [5]span
+		want := wantedMarks(nextTextStyle(runs, i), buf[:0])
 		keep := 1
 		for keep < len(stack) && containsMark(want, stack[keep]) {
 			keep++
@@ -303,7 +311,7 @@ func markExtent(runs []*node, i int, m span) int {
 		if runs[i].kind != kindText {
 			continue
 		}
-		if !containsMark(wantedMarks(runs[i].st), &m) {
+		if !hasMark(runs[i].st, &m) {
 			break
 		}
 		n++
@@ -319,6 +327,23 @@ func nextTextStyle(runs []*node, i int) style {
 		}
 	}
 	return style{}
+}
+
+// hasMark is containsMark(wantedMarks(st), s) without building the list.
+func hasMark(st style, s *span) bool {
+	switch s.mark {
+	case markLink:
+		return st.href != "" && st.href == s.href
+	case markStrong:
+		return st.strong && s.href == ""
+	case markEm:
+		return st.em && s.href == ""
+	case markStrike:
+		return st.strike && s.href == ""
+	case markUnderline:
+		return st.underline && s.href == ""
+	}
+	return false
 }
 
 func containsMark(want []span, s *span) bool {

@@ -34,7 +34,7 @@ var (
 )
 
 func parseWiki(s string) *node {
-	s = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\x00", "\uFFFD").Replace(strings.ToValidUTF8(s, "\uFFFD"))
+	s = normalizeInput.Replace(strings.ToValidUTF8(s, "\uFFFD"))
 	return block(kindDoc, parseWikiBlocks(strings.Split(s, "\n"), 0)...)
 }
 

@@ -105,13 +105,16 @@ func TestVault_DeployPoliciesSeparateEncryptFromDecrypt(t *testing.T) {
 		t.Fatalf("workers Decrypt: %v", err)
 	}
 
+	// Workers encrypt too: the rotated OAuth refresh tokens (deploy/vault/workers.hcl).
+	if _, err := workers.Encrypt(ctx, "conn-a", []byte(vaultPlaintext)); err != nil {
+		t.Fatalf("workers Encrypt (rotated OAuth refresh tokens): %v", err)
+	}
 	denied := map[string]func() error{
 		"registry decrypt": func() error { _, err := registry.Decrypt(ctx, "conn-a", ct); return err },
 		"registry manages keys": func() error {
 			return registry.EnsureKey(ctx)
 		},
-		"workers encrypt": func() error { _, err := workers.Encrypt(ctx, "conn-a", []byte(vaultPlaintext)); return err },
-		"workers rewrap":  func() error { _, err := workers.Rewrap(ctx, "conn-a", ct); return err },
+		"workers rewrap": func() error { _, err := workers.Rewrap(ctx, "conn-a", ct); return err },
 		"workers rewrap batch": func() error {
 			_, err := workers.RewrapBatch(ctx, []secrets.RewrapItem{{KeyContext: "conn-a", Ciphertext: ct}})
 			return err

@@ -14,13 +14,14 @@
 package ticketver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
-	"hash/fnv"
 	"slices"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -57,32 +58,48 @@ var unversioned = func() map[protowire.Number]bool {
 // change with odds of 1 in 4 billion per field; that is the price of
 // keeping no copy of the ticket.
 func Fingerprint(t *chv1.Ticket) Fields {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(t)
+	bp := marshalBufs.Get().(*[]byte)
+	defer marshalBufs.Put(bp)
+	b, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend((*bp)[:0], t)
 	if err != nil {
 		return Fields{} // cannot happen for a valid message; nothing is then known
 	}
-	hashes := map[protowire.Number]hash.Hash32{}
+	*bp = b[:0] // keep the grown buffer for the next ticket
+	// FNV-1a 32 by hand: its state after some bytes is the hash of them, so
+	// a field's records (in whatever order they come) continue its entry,
+	// with no hash.Hash32 allocated per field (issue 9: Fingerprint was a
+	// tenth of the poller's CPU per ticket). fingerprint_test.go checks the
+	// hashes against hash/fnv's.
+	out := make(Fields, 16)
 	for len(b) > 0 {
 		num, _, n := protowire.ConsumeField(b)
 		if n < 0 {
 			break
 		}
 		if !unversioned[num] {
-			h, ok := hashes[num]
+			h, ok := out[int32(num)]
 			if !ok {
-				h = fnv.New32a()
-				hashes[num] = h
+				h = fnvOffset32
 			}
-			h.Write(b[:n])
+			for _, c := range b[:n] {
+				h ^= uint32(c)
+				h *= fnvPrime32
+			}
+			out[int32(num)] = h
 		}
 		b = b[n:]
 	}
-	out := make(Fields, len(hashes))
-	for num, h := range hashes {
-		out[int32(num)] = h.Sum32()
-	}
 	return out
 }
+
+// FNV-1a 32 (hash/fnv's offset32 and prime32).
+const (
+	fnvOffset32 = 2166136261
+	fnvPrime32  = 16777619
+)
+
+// marshalBufs reuses Fingerprint's encoding buffers.
+var marshalBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // Changed lists the fields of Ticket, by proto name in field order, whose
 // hash differs between prev and next (set, cleared or changed).
@@ -176,11 +193,39 @@ func (s *Store) Fields(ctx context.Context, connectorID, ticketKey string) (f Fi
 // as a message for an asynchronous JetStream publish (the poller sends it
 // with the page's events and waits for all their acks together).
 func FieldsMsg(connectorID, ticketKey string, f Fields) (*nats.Msg, error) {
-	b, err := json.Marshal(f)
-	if err != nil {
-		return nil, err
+	return &nats.Msg{Subject: "$KV." + bus.BucketTicketVersions + "." + Key(connectorID, kindFields, ticketKey), Data: appendFields(nil, f)}, nil
+}
+
+// appendFields appends f as encoding/json writes a map[int32]uint32 (keys
+// as strings in string order), without its reflection and per-key
+// allocations; fingerprint_test.go compares the bytes with json.Marshal's.
+func appendFields(b []byte, f Fields) []byte {
+	var keys [64][12]byte // field numbers as text; a Ticket has fewer fields
+	names := make([][]byte, 0, len(f))
+	i := 0
+	for n := range f {
+		var k []byte
+		if i < len(keys) {
+			k = strconv.AppendInt(keys[i][:0], int64(n), 10)
+		} else {
+			k = strconv.AppendInt(nil, int64(n), 10)
+		}
+		names = append(names, k)
+		i++
 	}
-	return &nats.Msg{Subject: "$KV." + bus.BucketTicketVersions + "." + Key(connectorID, kindFields, ticketKey), Data: b}, nil
+	slices.SortFunc(names, bytes.Compare)
+	b = append(b, '{')
+	for i, k := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, k...)
+		b = append(b, '"', ':')
+		n, _ := strconv.ParseInt(string(k), 10, 32)
+		b = strconv.AppendUint(b, uint64(f[int32(n)]), 10)
+	}
+	return append(b, '}')
 }
 
 // Self returns what the writeback last changed; ok false when nothing.

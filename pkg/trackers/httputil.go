@@ -77,6 +77,13 @@ func (s *Session) TransportFailed() bool {
 // credential themselves.
 func (s *Session) NewRequest(ctx context.Context, method, path string, query url.Values, body io.Reader) (*http.Request, error) {
 	u := s.BaseURL.JoinPath(path)
+	var token connector.Secret
+	if s.Connector.AuthMode == connector.AuthOAuth2 {
+		var err error
+		if u, token, err = s.oauthRequestURL(ctx, path); err != nil {
+			return nil, err
+		}
+	}
 	u.RawQuery = query.Encode()
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
@@ -87,12 +94,21 @@ func (s *Session) NewRequest(ctx context.Context, method, path string, query url
 		req.SetBasicAuth(s.Connector.Username, s.Secret.Reveal())
 	case connector.AuthBearer:
 		req.Header.Set("Authorization", "Bearer "+s.Secret.Reveal())
+	case connector.AuthOAuth2:
+		req.Header.Set("Authorization", "Bearer "+token.Reveal())
 	}
 	return req, nil
 }
 
-// Do sends a request with the session's HTTP client.
-func (s *Session) Do(req *http.Request) (*http.Response, error) { return s.HTTP.Do(req) }
+// Do sends a request with the session's HTTP client. On an oauth2 session,
+// a 401 drops the cached access token, so the next call mints a new one.
+func (s *Session) Do(req *http.Request) (*http.Response, error) {
+	resp, err := s.HTTP.Do(req)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && s.Connector.AuthMode == connector.AuthOAuth2 && s.oauth != nil {
+		s.oauth.Forget(s.Connector.ID)
+	}
+	return resp, err
+}
 
 // Exchange sends req with the session's client and reads the whole answer
 // (capped by the session's transport); what names the call in errors. A call

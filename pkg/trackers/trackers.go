@@ -89,6 +89,9 @@ type Options struct {
 	// Observer, when set, sees every HTTP exchange of every session (the
 	// process's metrics: status classes, rate-limit headers).
 	Observer ResponseObserver
+	// OAuth mints access tokens for AuthOAuth2 connectors (pkg/oauthgrant);
+	// sessions of such connectors fail with ErrInvalidConfig without it.
+	OAuth OAuthTokens
 }
 
 // ResponseObserver sees a session's HTTP exchanges: the answer, or err when
@@ -114,7 +117,8 @@ type Session struct {
 	HTTP      *http.Client
 	Logger    *slog.Logger
 
-	probe *probe // records whether the tracker answered at all
+	probe *probe      // records whether the tracker answered at all
+	oauth OAuthTokens // AuthOAuth2 only
 }
 
 // NewSession prepares a connector for tracker calls: it validates the
@@ -158,6 +162,7 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 		HTTP:      hc,
 		Logger:    opts.logger().With("system", string(c.System), "connector", c.ID),
 		probe:     pr,
+		oauth:     opts.OAuth,
 	}, nil
 }
 

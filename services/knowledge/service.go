@@ -42,6 +42,9 @@ type Deps struct {
 	// Metrics, when set, counts searches, cache hits and Confluence
 	// requests (pkg/telemetry).
 	Metrics *telemetry.Metrics
+	// OAuth, when set, mints access tokens for oauth2 (Atlassian 3LO)
+	// Confluence connectors (pkg/oauthgrant).
+	OAuth trackers.OAuthTokens
 }
 
 // searchCounter counts searches of one Confluence connector (pkg/telemetry's Metrics).
@@ -126,6 +129,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	topts := trackers.Options{
 		Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.SearchTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes,
+		OAuth: deps.OAuth,
 	}
 	var counter searchCounter
 	if deps.Metrics != nil {

@@ -34,6 +34,7 @@ func (p *Poller) endCycle(st *connector.PollState, c connector.Connector, start 
 	st.NextPoll = start.Add(c.PollInterval)
 	st.Late = late
 	st.DeferredUntil, st.DeferredRevision, st.Failures = time.Time{}, 0, 0
+	st.AuthError, st.Reauthorize = "", ""
 	var deferred errDeferred
 	switch {
 	case err == nil:
@@ -56,6 +57,13 @@ func (p *Poller) endCycle(st *connector.PollState, c connector.Connector, start 
 		st.NextPoll = latest(st.NextPoll, until)
 		st.LastError = fmt.Sprintf("%v; backing off until %s (%d failed cycles in a row)",
 			err, st.NextPoll.UTC().Format(time.RFC3339), st.Failures)
+	case errors.Is(err, trackers.ErrGrantInvalid):
+		// An unusable OAuth grant: one clear error per cycle (the token
+		// service does not ask again until the record holds a new grant),
+		// and on the status what fixes it.
+		st.LastError = err.Error()
+		st.AuthError = err.Error()
+		st.Reauthorize = "hubctl connectors authorize " + c.ID
 	default:
 		st.LastError = err.Error()
 	}

@@ -187,6 +187,8 @@ type env struct {
 	conns map[*Poller]*nats.Conn
 	// logs holds what every replica logged (warnings and up).
 	logs testenv.LogBuffer
+	// topts are the replicas' tracker options (e.g. an OAuth token service).
+	topts trackers.Options
 }
 
 func newEnv(t *testing.T, leaseTTL time.Duration) *env {
@@ -278,7 +280,7 @@ func (e *env) startWith(t *testing.T, replica string, mutate func(*Config), reg 
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err = New(context.Background(), cfg, Deps{JS: js, Decrypter: plainDecrypter{}, Logger: log, Trackers: reg, Clock: clock})
+	p, err = New(context.Background(), cfg, Deps{JS: js, Decrypter: plainDecrypter{}, Logger: log, Trackers: reg, Clock: clock, TrackerOptions: e.topts})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ type Service struct {
 // sensitiveFields change where or how a stored credential is sent; changing
 // them requires sending the credential again, so a compromised admin token
 // cannot redirect a stored token to a server of its choice.
-var sensitiveFields = []string{"base_url", "auth_mode", "username", "http_proxy_url", "ca_bundle_pem", "deployment"}
+var sensitiveFields = []string{"base_url", "auth_mode", "username", "http_proxy_url", "ca_bundle_pem", "deployment", "oauth_client_id"}
 
 func (s *Service) checkEndpoints(c connector.Connector) error {
 	var errs connector.ValidationError
@@ -316,12 +316,49 @@ func (s *Service) Update(ctx context.Context, next connector.Connector, fields [
 			return connector.Connector{}, err
 		}
 	}
+	if sensitive || next.AuthMode != connector.AuthOAuth2 {
+		// The refresh token was encrypted under the old binding (or the
+		// connector no longer uses OAuth): it cannot be opened any more, so
+		// the connector must be authorized again.
+		next.OAuthRefresh, next.OAuthGrantTime = connector.Credential{}, time.Time{}
+	}
 	next.UpdateTime = s.now().UTC()
 	out, err = s.stored(s.store.Update(ctx, next))
 	if err == nil && s.needsRegistration(out) {
 		return s.register(ctx, out)
 	}
 	return out, err
+}
+
+// SetOAuthGrant stores the refresh token of an oauth2 connector (from
+// `hubctl connectors authorize` or pasted), encrypted under the
+// connector's refresh-token context; workers rotate it from then on.
+func (s *Service) SetOAuthGrant(ctx context.Context, id string, refresh connector.Secret, rev uint64) (out connector.Connector, err error) {
+	defer func() { s.record(ctx, "credential.oauth_grant", id, err, []string{"oauth_refresh_token"}) }()
+	c, err := s.store.Get(ctx, id)
+	if err != nil {
+		return connector.Connector{}, err
+	}
+	if rev > 0 && rev != c.Revision {
+		return connector.Connector{}, fmt.Errorf("%w: %s (etag is stale)", connector.ErrConflict, id)
+	}
+	if c.AuthMode != connector.AuthOAuth2 {
+		return connector.Connector{}, connector.ValidationError{{Field: "auth_mode", Description: "is " + string(c.AuthMode) + "; only oauth2 connectors hold a refresh token"}}
+	}
+	if !c.Credential.Set() {
+		return connector.Connector{}, connector.ValidationError{{Field: "credential", Description: "the client secret must be stored first"}}
+	}
+	if err := connector.ValidateCredential(connector.AuthBearer, refresh); err != nil {
+		return connector.Connector{}, connector.ValidationError{{Field: "refresh_token", Description: strings.TrimPrefix(err.Error(), "credential ")}}
+	}
+	ct, err := s.cipher.Encrypt(ctx, c.OAuthRefreshContext(), []byte(refresh.Reveal()))
+	if err != nil {
+		return connector.Connector{}, fmt.Errorf("encrypt refresh token of %s: %w", id, err)
+	}
+	now := s.now().UTC()
+	c.OAuthRefresh = connector.Credential{Ciphertext: ct, SetTime: now, Fingerprint: secrets.Fingerprint([]byte(refresh.Reveal())), Binding: c.Credential.Binding}
+	c.OAuthGrantTime, c.UpdateTime = now, now
+	return s.stored(s.store.Update(ctx, c))
 }
 
 // Delete removes a connector (only at revision rev when rev > 0) and forgets
@@ -429,11 +466,20 @@ func (s *Service) Rotate(ctx context.Context, id string, secret connector.Secret
 	if secret.Empty() {
 		return connector.Connector{}, trackers.TestResult{}, connector.ValidationError{{Field: "credential", Description: "anonymous connectors have no credential to rotate"}}
 	}
-	tctx, cancel := context.WithTimeout(ctx, s.cfg.TestTimeout)
-	res, err = s.tester.Test(tctx, c, secret)
-	cancel()
-	if err != nil {
-		return connector.Connector{}, res, err
+	if c.AuthMode == connector.AuthOAuth2 {
+		// The client secret alone reaches nothing: only a refresh (which
+		// consumes the stored refresh token, which the registry may not
+		// open) would test it. Workers use it at their next refresh; a
+		// wrong one shows on the connector's status.
+		res = trackers.TestResult{OK: true}
+		res.Pass("client_secret", "stored; used at the next access-token refresh (the registry cannot test it without the refresh token)")
+	} else {
+		tctx, cancel := context.WithTimeout(ctx, s.cfg.TestTimeout)
+		res, err = s.tester.Test(tctx, c, secret)
+		cancel()
+		if err != nil {
+			return connector.Connector{}, res, err
+		}
 	}
 	if !res.OK {
 		return connector.Connector{}, res, fmt.Errorf("%w: the new credential did not pass (%s); the old one stays", errTestFailed, failedChecks(res))
@@ -474,6 +520,14 @@ const refreshConcurrency = 4
 
 // ExpiryWarning is how close to its expiry a credential counts as expiring.
 const ExpiryWarning = 14 * 24 * time.Hour
+
+// OAuthRefreshInactivity and OAuthGrantLifetime are Atlassian's limits on
+// rotating refresh tokens: one unused this long expires, and none outlives
+// its grant's consent by more than a year.
+const (
+	OAuthRefreshInactivity = 90 * 24 * time.Hour
+	OAuthGrantLifetime     = 365 * 24 * time.Hour
+)
 
 // CheckCredentials reports the age of every credential; older than staleAfter
 // (the configured default when zero) is stale.
@@ -528,6 +582,18 @@ func (s *Service) CheckCredentials(ctx context.Context, staleAfter time.Duration
 			a.Age = now.Sub(c.Credential.SetTime)
 			a.Stale = a.Age > staleAfter
 			a.Expiring = !c.Credential.ExpireTime.IsZero() && c.Credential.ExpireTime.Sub(now) < ExpiryWarning
+		}
+		if c.AuthMode == connector.AuthOAuth2 {
+			// The refresh token, not the access token (minted hourly), is
+			// what ages: Atlassian expires one unused for 90 days, and a
+			// grant a year after consent.
+			switch {
+			case !c.OAuthRefresh.Set():
+				a.Expiring = true
+			case now.Sub(c.OAuthRefresh.SetTime) > OAuthRefreshInactivity-ExpiryWarning,
+				!c.OAuthGrantTime.IsZero() && now.Sub(c.OAuthGrantTime) > OAuthGrantLifetime-ExpiryWarning:
+				a.Expiring = true
+			}
 		}
 		out = append(out, a)
 	}

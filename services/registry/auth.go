@@ -32,6 +32,7 @@ var adminMethods = map[string]bool{
 	chv1.RegistryService_DeleteConnector_FullMethodName:   true,
 	chv1.RegistryService_TestConnection_FullMethodName:    true,
 	chv1.RegistryService_RotateCredential_FullMethodName:  true,
+	chv1.RegistryService_SetOAuthGrant_FullMethodName:     true,
 	chv1.RegistryService_RewrapCredentials_FullMethodName: true,
 	chv1.RegistryService_ReplayResult_FullMethodName:      true,
 	// The setup reveals the webhook secret (once): admin only.

@@ -20,7 +20,7 @@ var deploymentsToProto = map[connector.Deployment]chv1.Deployment{
 
 var authModesToProto = map[connector.AuthMode]chv1.AuthMode{
 	connector.AuthBasic: chv1.AuthMode_AUTH_MODE_BASIC, connector.AuthBearer: chv1.AuthMode_AUTH_MODE_BEARER,
-	connector.AuthAnonymous: chv1.AuthMode_AUTH_MODE_ANONYMOUS,
+	connector.AuthAnonymous: chv1.AuthMode_AUTH_MODE_ANONYMOUS, connector.AuthOAuth2: chv1.AuthMode_AUTH_MODE_OAUTH2,
 }
 
 var policiesToProto = map[connector.ConflictPolicy]chv1.ConflictPolicy{
@@ -95,6 +95,19 @@ func credentialToProto(c connector.Credential) *chv1.CredentialInfo {
 	}
 }
 
+// credentialInfoOf is the connector's credential with, on oauth2
+// connectors, what may be shown of the stored refresh token.
+func credentialInfoOf(c connector.Connector) *chv1.CredentialInfo {
+	info := credentialToProto(c.Credential)
+	if c.AuthMode == connector.AuthOAuth2 {
+		info.OauthRefreshTokenSet = c.OAuthRefresh.Set()
+		info.OauthRefreshTokenSetTime = tsOrNil(c.OAuthRefresh.SetTime)
+		info.OauthRefreshTokenFingerprint = c.OAuthRefresh.Fingerprint
+		info.OauthGrantTime = tsOrNil(c.OAuthGrantTime)
+	}
+	return info
+}
+
 // connectorToProto never carries the ciphertext, only what may be shown.
 func connectorToProto(c connector.Connector) *chv1.Connector {
 	p := &chv1.Connector{
@@ -122,7 +135,9 @@ func connectorToProto(c connector.Connector) *chv1.Connector {
 		ContextConnectors:  c.ContextConnectors,
 		Zone:               c.Zone,
 		Webhook:            c.Webhook,
-		Credential:         credentialToProto(c.Credential),
+		Credential:         credentialInfoOf(c),
+		OauthClientId:      c.OAuthClientID,
+		OauthScopes:        c.OAuthScopes,
 		Status:             webhookStatus(&chv1.ConnectorStatus{}, c),
 		CreateTime:         tsOrNil(c.CreateTime),
 		UpdateTime:         tsOrNil(c.UpdateTime),
@@ -169,6 +184,8 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 		ContextConnectors:  p.GetContextConnectors(),
 		Zone:               p.GetZone(),
 		Webhook:            p.GetWebhook(),
+		OAuthClientID:      p.GetOauthClientId(),
+		OAuthScopes:        p.GetOauthScopes(),
 	}
 	if s := p.GetScope(); s != nil {
 		c.Scope = connector.Scope{Statuses: s.GetStatuses(), Labels: s.GetLabels(), MinPriority: s.GetMinPriority()}
@@ -181,16 +198,18 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 
 func statusToProto(st connector.PollStatus) *chv1.ConnectorStatus {
 	return &chv1.ConnectorStatus{
-		LastPollTime:      tsOrNil(st.LastPoll),
-		LastSuccessTime:   tsOrNil(st.LastSuccess),
-		LastError:         st.LastError,
-		TicketsKnown:      int64(st.TicketsKnown),
-		NextPollTime:      tsOrNil(st.NextPoll),
-		LateBy:            durationOrNil(st.Late),
-		LastDeliveryTime:  tsOrNil(st.LastDelivery),
-		DeliveriesRefused: st.DeliveriesRefused,
-		LastRefusalReason: st.LastRefusal,
-		PollOnlyChanges:   st.PollOnlyChanges,
+		LastPollTime:       tsOrNil(st.LastPoll),
+		LastSuccessTime:    tsOrNil(st.LastSuccess),
+		LastError:          st.LastError,
+		TicketsKnown:       int64(st.TicketsKnown),
+		NextPollTime:       tsOrNil(st.NextPoll),
+		LateBy:             durationOrNil(st.Late),
+		AuthError:          st.AuthError,
+		ReauthorizeCommand: st.Reauthorize,
+		LastDeliveryTime:   tsOrNil(st.LastDelivery),
+		DeliveriesRefused:  st.DeliveriesRefused,
+		LastRefusalReason:  st.LastRefusal,
+		PollOnlyChanges:    st.PollOnlyChanges,
 	}
 }
 

@@ -219,6 +219,22 @@ func (g *grpcServer) RotateCredential(ctx context.Context, req *chv1.RotateCrede
 	return &chv1.RotateCredentialResponse{Connector: connectorToProto(out), Test: testResultToProto(res)}, nil
 }
 
+// SetOAuthGrant stores an oauth2 connector's refresh token (encrypted).
+func (g *grpcServer) SetOAuthGrant(ctx context.Context, req *chv1.SetOAuthGrantRequest) (*chv1.SetOAuthGrantResponse, error) {
+	if req.GetId() == "" {
+		return nil, invalid("id", "is required")
+	}
+	rev, ok := revisionOf(req.GetEtag())
+	if !ok {
+		return nil, invalid("etag", "is not an etag this server issued")
+	}
+	out, err := g.svc.SetOAuthGrant(ctx, req.GetId(), connector.NewSecret(req.GetRefreshToken()), rev)
+	if err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	return &chv1.SetOAuthGrantResponse{Connector: connectorToProto(out)}, nil
+}
+
 func (g *grpcServer) CheckCredentials(ctx context.Context, req *chv1.CheckCredentialsRequest) (*chv1.CheckCredentialsResponse, error) {
 	stale := req.GetStaleAfter().AsDuration()
 	if req.GetStaleAfter() != nil && stale <= 0 {
@@ -236,7 +252,7 @@ func (g *grpcServer) CheckCredentials(ctx context.Context, req *chv1.CheckCreden
 		resp.Credentials = append(resp.Credentials, &chv1.CredentialAge{
 			ConnectorId:  a.Connector.ID,
 			System:       connectorpb.SystemToProto(a.Connector.System),
-			Credential:   credentialToProto(a.Connector.Credential),
+			Credential:   credentialInfoOf(a.Connector),
 			Age:          durationpb.New(a.Age),
 			Stale:        a.Stale,
 			Expiring:     a.Expiring,

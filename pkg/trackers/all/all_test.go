@@ -24,8 +24,8 @@ func TestCapabilitiesReflectImplementedFeatures(t *testing.T) {
 		connector.Confluence: {trackers.FeatureIdentity, trackers.FeatureSearch},
 		connector.AzureDevOps: {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus,
 			trackers.FeatureComment, trackers.FeatureSubtask, trackers.FeaturePullRequest},
-		connector.Bitbucket: {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest},
-		connector.PagerDuty: {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment},
+		connector.Bitbucket: {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest, trackers.FeatureLeaveReason},
+		connector.PagerDuty: {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeatureLeaveReason},
 		connector.Jenkins:   {trackers.FeatureIdentity, trackers.FeatureContext},
 		connector.CircleCI:  {trackers.FeatureIdentity, trackers.FeatureContext},
 		connector.SonarQube: {trackers.FeatureIdentity, trackers.FeatureContext},
@@ -64,10 +64,10 @@ func TestCapabilitiesDeploymentsAuthModesAndScopes(t *testing.T) {
 		cloudURL    string
 		selfHostURL string
 	}{
-		{connector.Jira, []connector.AuthMode{connector.AuthBasic, connector.AuthAnonymous, connector.AuthBearer}, nil, "", ""},
+		{connector.Jira, []connector.AuthMode{connector.AuthBasic, connector.AuthAnonymous, connector.AuthOAuth2, connector.AuthBearer}, nil, "", ""},
 		{connector.GitHub, []connector.AuthMode{connector.AuthBearer}, []string{"repo"}, "https://api.github.com", ""},
 		{connector.GitLab, []connector.AuthMode{connector.AuthBearer}, []string{"api"}, "https://gitlab.com", ""},
-		{connector.Confluence, []connector.AuthMode{connector.AuthBasic, connector.AuthBearer}, nil, "", ""},
+		{connector.Confluence, []connector.AuthMode{connector.AuthBasic, connector.AuthOAuth2, connector.AuthBearer}, nil, "", ""},
 		{connector.AzureDevOps, []connector.AuthMode{connector.AuthBearer}, []string{"vso.work_write", "vso.code_write"}, "https://dev.azure.com", ""},
 	}
 	for _, tt := range tests {

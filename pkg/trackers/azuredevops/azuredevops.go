@@ -13,13 +13,18 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
-// Tracker talks to Azure DevOps with a personal access token.
-type Tracker struct{}
+// Tracker talks to Azure DevOps with a personal access token. The zero
+// value works but reads the project's work item types on every discovery
+// page; New caches them (StateCacheTTL).
+type Tracker struct {
+	states *stateCache
+}
 
 var (
 	_ trackers.Tracker           = Tracker{}
@@ -34,7 +39,7 @@ var (
 )
 
 // New returns the Azure DevOps tracker.
-func New() Tracker { return Tracker{} }
+func New() Tracker { return Tracker{states: newStateCache(time.Now)} }
 
 // orgProjectPattern is "organization/project" (the collection on Server):
 // the organization is required. Project names may hold spaces and most

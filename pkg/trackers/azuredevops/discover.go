@@ -21,13 +21,6 @@ import (
 // the workitemsbatch call's limit (200 ids per batch).
 const PageSize = 200
 
-// closedStates are the states of the default processes (Agile, Scrum, CMMI,
-// Basic) in the Completed and Removed state categories. WIQL has no operator
-// on state categories, so discovery excludes these names; a custom process
-// with other closed state names is still reconciled correctly, since such
-// a work item stays listed until it is unassigned.
-var closedStates = []string{"Closed", "Done", "Removed", "Completed", "Cut"}
-
 // wiqlResult is the answer of POST …/_apis/wit/wiql for a flat query.
 type wiqlResult struct {
 	QueryType string `json:"queryType"`
@@ -59,12 +52,13 @@ func wiqlIDs(ctx context.Context, s *trackers.Session, query string, top int) ([
 func wiqlString(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
 
 // discoveryQuery is the WIQL of one discovery page: work items of the
-// project assigned to the account, not in a closed state, changed at or
+// project assigned to the account, not in a closed state (closed: the
+// Completed and Removed categories of the project's types), changed at or
 // after since (with time precision), with ids above after. Pages are keyed
 // by id rather than by offset, so each query returns at most PageSize ids
 // and a listing never approaches WIQL's 20,000-result cap, however many
 // work items match.
-func discoveryQuery(assignee string, since time.Time, after int64) string {
+func discoveryQuery(assignee string, closed closedStates, since time.Time, after int64) string {
 	var b strings.Builder
 	b.WriteString("SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project AND [System.AssignedTo] = ")
 	if assignee == "" {
@@ -72,14 +66,7 @@ func discoveryQuery(assignee string, since time.Time, after int64) string {
 	} else {
 		b.WriteString(wiqlString(assignee))
 	}
-	b.WriteString(" AND [System.State] NOT IN (")
-	for i, st := range closedStates {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(wiqlString(st))
-	}
-	b.WriteString(")")
+	b.WriteString(closed.wiql())
 	if !since.IsZero() {
 		b.WriteString(" AND [System.ChangedDate] >= " + wiqlString(since.UTC().Format(time.RFC3339)))
 	}
@@ -94,7 +81,7 @@ func discoveryQuery(assignee string, since time.Time, after int64) string {
 // is the last id of the previous page), then, when the connector asks for
 // it (ReviewPullRequests), the active pull requests of the project where
 // the account is a reviewer ("p:<skip>" tokens).
-func (Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.DiscoveryQuery) (trackers.DiscoveryPage, error) {
+func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.DiscoveryQuery) (trackers.DiscoveryPage, error) {
 	if rest, ok := strings.CutPrefix(q.PageToken, reviewsPhase); ok {
 		skip := 0
 		if rest != "" {
@@ -114,7 +101,11 @@ func (Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.Dis
 		}
 		after = n
 	}
-	ids, err := wiqlIDs(ctx, s, discoveryQuery(s.Connector.Assignee, q.Since, after), PageSize)
+	closed, err := t.states.closed(ctx, s)
+	if err != nil {
+		return trackers.DiscoveryPage{}, err
+	}
+	ids, err := wiqlIDs(ctx, s, discoveryQuery(s.Connector.Assignee, closed, q.Since, after), PageSize)
 	if err != nil {
 		return trackers.DiscoveryPage{}, err
 	}

@@ -173,3 +173,75 @@ func splitKey(s *trackers.Session, key string) (int64, bool, error) {
 func errReview(key, what string) error {
 	return fmt.Errorf("%w: %s is a pull request under review: %s", trackers.ErrRejected, key, what)
 }
+
+// prThread is a pull request comment thread (GitPullRequestCommentThread).
+type prThread struct {
+	ID       int64 `json:"id"`
+	Comments []struct {
+		ID      int64  `json:"id"`
+		Content string `json:"content"`
+	} `json:"comments"`
+}
+
+// threadsPath is the threads of a pull request in its repository.
+func threadsPath(s *trackers.Session, repo string, prID int64) string {
+	return apiPath(s, true, "_apis", "git", "repositories", url.PathEscape(repo), "pullRequests", strconv.FormatInt(prID, 10), "threads")
+}
+
+// threadLink is a thread's web link (the pull request page opened on it).
+func threadLink(s *trackers.Session, repo string, prID, threadID int64) trackers.Link {
+	return trackers.Link{Kind: "comment", Key: strconv.FormatInt(threadID, 10),
+		URL: prURL(s, repo, prID) + "?discussionId=" + strconv.FormatInt(threadID, 10)}
+}
+
+// prComment starts an active thread with one Markdown comment (pull request
+// comments are Markdown) on a pull request under review
+// (POST …/repositories/{repo}/pullRequests/{id}/threads). The repository
+// comes from the pull request, read first.
+func prComment(ctx context.Context, s *trackers.Session, key string, prID int64, text string) (trackers.Link, error) {
+	p, err := getPR(ctx, s, key, prID)
+	if err != nil {
+		return trackers.Link{}, err
+	}
+	body := map[string]any{
+		"comments": []map[string]any{{"parentCommentId": 0, "content": text, "commentType": "text"}},
+		"status":   "active",
+	}
+	var got prThread
+	if err := call(ctx, s, http.MethodPost, threadsPath(s, p.Repository.Name, prID), nil, body, "", &got, "comment on "+key); err != nil {
+		if isNotFound(err) {
+			return trackers.Link{}, fmt.Errorf("%w: %w", trackers.ErrTicketNotFound, err)
+		}
+		return trackers.Link{}, err
+	}
+	if got.ID == 0 {
+		return trackers.Link{}, fmt.Errorf("%w: thread without an id", trackers.ErrMalformedResponse)
+	}
+	return threadLink(s, p.Repository.Name, prID, got.ID), nil
+}
+
+// findPRComment looks through the pull request's threads (the API answers
+// them all at once) for a comment holding tag.
+func findPRComment(ctx context.Context, s *trackers.Session, key string, prID int64, tag string) (trackers.Link, bool, error) {
+	p, err := getPR(ctx, s, key, prID)
+	if err != nil {
+		return trackers.Link{}, false, err
+	}
+	var res struct {
+		Value []prThread `json:"value"`
+	}
+	if err := call(ctx, s, http.MethodGet, threadsPath(s, p.Repository.Name, prID), nil, nil, "", &res, "threads of "+key); err != nil {
+		if isNotFound(err) {
+			return trackers.Link{}, false, fmt.Errorf("%w: %w", trackers.ErrTicketNotFound, err)
+		}
+		return trackers.Link{}, false, err
+	}
+	for _, t := range res.Value {
+		for _, c := range t.Comments {
+			if strings.Contains(c.Content, tag) {
+				return threadLink(s, p.Repository.Name, prID, t.ID), true, nil
+			}
+		}
+	}
+	return trackers.Link{}, false, nil
+}

@@ -162,24 +162,19 @@ func TestAzureDevOpsReviewPullRequestsFaults(t *testing.T) {
 	}
 }
 
-// TestAzureDevOpsReviewTicketWriteback: a review ticket takes no status and
-// (pull request threads not being in the shape) no comment: both are refused
-// as ErrRejected, naming the pull request, without a call that writes.
+// TestAzureDevOpsReviewTicketWriteback: a review ticket takes no status,
+// sub-task or pull request (refused as ErrRejected, naming the pull request,
+// without a call that writes), and takes a comment as a new thread.
 func TestAzureDevOpsReviewTicketWriteback(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t, azuredevopsfake.Options{})
-	id := fx.fake.AddPullRequest(azuredevopsfake.PullRequest{Title: "review me", Reviewers: []string{azMe}})
+	id := fx.fake.AddPullRequest(azuredevopsfake.PullRequest{Title: "review me", Source: "refs/heads/rita/x", Reviewers: []string{azMe}, CreatedBy: "rita@acme.example"})
 	key := prefix + "!" + strconv.FormatInt(id, 10)
 	s := session(t, fx.base, func(c *connector.Connector) { c.ReviewPullRequests = true })
 	tr := azuredevops.New()
 	before := fx.fake.Requests()
 	steps := map[string]func() error{
 		"status": func() error { _, err := tr.SetStatus(context.Background(), s, key, "Active"); return err },
-		"comment": func() error {
-			_, err := tr.AddComment(context.Background(), s, key, trackers.NewComment{Markdown: "looks good", Marker: "m"})
-			return err
-		},
-		"find comment": func() error { _, _, err := tr.FindComment(context.Background(), s, key, "m"); return err },
 		"sub-task": func() error {
 			_, err := tr.CreateSubtask(context.Background(), s, key, trackers.NewSubtask{Summary: "x"})
 			return err
@@ -197,6 +192,40 @@ func TestAzureDevOpsReviewTicketWriteback(t *testing.T) {
 	}
 	if n := fx.fake.Requests() - before; n != 0 {
 		t.Errorf("%d requests for refused steps, want none", n)
+	}
+
+	// Comments: a thread with the author's mention, found again by marker.
+	tk, err := tr.GetTicket(context.Background(), s, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := tr.FindComment(context.Background(), s, key, "connectorhub:r1:comment"); err != nil || found {
+		t.Fatalf("before commenting: found %v, %v", found, err)
+	}
+	link, err := tr.AddComment(context.Background(), s, key, trackers.NewComment{Markdown: "looks **good**", Mention: &tk.Reporter, Marker: "connectorhub:r1:comment"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(link.URL, "/pullrequest/"+strconv.FormatInt(id, 10)+"?discussionId="+link.Key) {
+		t.Errorf("link %+v", link)
+	}
+	prs := fx.fake.PullRequests("rita/x")
+	if len(prs) != 1 || len(prs[0].Threads) != 1 {
+		t.Fatalf("threads %+v", prs)
+	}
+	text := prs[0].Threads[0].Comments[0].Text
+	if !strings.HasPrefix(text, "@<"+tk.Reporter.ID+"> looks **good**") || !strings.Contains(text, "<!-- connectorhub:r1:comment -->") {
+		t.Errorf("thread text %q", text)
+	}
+	got, found, err := tr.FindComment(context.Background(), s, key, "connectorhub:r1:comment")
+	if err != nil || !found || got != link {
+		t.Errorf("FindComment = %+v, %v, %v; want %+v", got, found, err, link)
+	}
+	for _, op := range []string{"POST /{organization}/{project}/_apis/git/repositories/{repositoryId}/pullRequests/{pullRequestId}/threads",
+		"GET /{organization}/{project}/_apis/git/repositories/{repositoryId}/pullRequests/{pullRequestId}/threads"} {
+		if !slices.Contains(fx.validator.Checked(), op) {
+			t.Errorf("%s not checked against the shape (checked %q)", op, fx.validator.Checked())
+		}
 	}
 }
 

@@ -96,16 +96,32 @@ func commentLink(s *trackers.Session, id int64, c comment) trackers.Link {
 // AddComment posts a Markdown comment (format=markdown), mentioning the
 // given user first as @<id> (Azure DevOps' mention form, by identity id)
 // or by name when no id is known.
+// On a pull request under review it starts a thread (prComment).
 func (Tracker) AddComment(ctx context.Context, s *trackers.Session, key string, c trackers.NewComment) (trackers.Link, error) {
-	if _, isPR, err := splitKey(s, key); err == nil && isPR {
-		// Pull request threads (POST …/pullRequests/{id}/threads) are not in
-		// the REST 7.1 shape this tracker is checked against.
-		return trackers.Link{}, errReview(key, "comments on pull requests are not written yet (work item comments only)")
+	if prID, isPR, err := splitKey(s, key); err == nil && isPR {
+		return prComment(ctx, s, key, prID, commentText(c))
 	}
 	id, err := parseKey(s, key)
 	if err != nil {
 		return trackers.Link{}, err
 	}
+	q := url.Values{"api-version": {apiVersionComment}, "format": {"markdown"}}
+	var got comment
+	if err := call(ctx, s, http.MethodPost, apiPath(s, true, "_apis", "wit", "workItems", strconv.FormatInt(id, 10), "comments"), q, map[string]string{"text": commentText(c)}, "", &got, "comment on "+key); err != nil {
+		if isNotFound(err) {
+			return trackers.Link{}, fmt.Errorf("%w: %w", trackers.ErrTicketNotFound, err)
+		}
+		return trackers.Link{}, err
+	}
+	if got.ID == 0 {
+		return trackers.Link{}, fmt.Errorf("%w: comment without an id", trackers.ErrMalformedResponse)
+	}
+	return commentLink(s, id, got), nil
+}
+
+// commentText is the comment's Markdown with the mention first and the
+// marker last (hidden).
+func commentText(c trackers.NewComment) string {
 	var b strings.Builder
 	if m := c.Mention; m != nil {
 		switch {
@@ -119,26 +135,13 @@ func (Tracker) AddComment(ctx context.Context, s *trackers.Session, key string, 
 	if c.Marker != "" {
 		b.WriteString("\n\n" + markerTag(c.Marker))
 	}
-	q := url.Values{"api-version": {apiVersionComment}, "format": {"markdown"}}
-	var got comment
-	if err := call(ctx, s, http.MethodPost, apiPath(s, true, "_apis", "wit", "workItems", strconv.FormatInt(id, 10), "comments"), q, map[string]string{"text": b.String()}, "", &got, "comment on "+key); err != nil {
-		if isNotFound(err) {
-			return trackers.Link{}, fmt.Errorf("%w: %w", trackers.ErrTicketNotFound, err)
-		}
-		return trackers.Link{}, err
-	}
-	if got.ID == 0 {
-		return trackers.Link{}, fmt.Errorf("%w: comment without an id", trackers.ErrMalformedResponse)
-	}
-	return commentLink(s, id, got), nil
+	return b.String()
 }
 
 // FindComment pages through the work item's comments for the marker.
 func (Tracker) FindComment(ctx context.Context, s *trackers.Session, key, marker string) (trackers.Link, bool, error) {
-	if _, isPR, err := splitKey(s, key); err == nil && isPR {
-		// Pull request threads (POST …/pullRequests/{id}/threads) are not in
-		// the REST 7.1 shape this tracker is checked against.
-		return trackers.Link{}, false, errReview(key, "comments on pull requests are not written yet (work item comments only)")
+	if prID, isPR, err := splitKey(s, key); err == nil && isPR {
+		return findPRComment(ctx, s, key, prID, markerTag(marker))
 	}
 	id, err := parseKey(s, key)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,6 +32,8 @@ type bbFixture struct {
 	fake *bitbucketfake.Server
 	url  string
 	conn connector.Connector
+	// validator checks the traffic against the shape (checked fixtures).
+	validator *contract.Validator
 }
 
 func newBBFixture(t *testing.T, checked bool) *bbFixture {
@@ -45,8 +48,9 @@ func newBBFixture(t *testing.T, checked bool) *bbFixture {
 		MaxPageLen: bbPageSize,
 	})
 	var mw []func(http.Handler) http.Handler
+	var v *contract.Validator
 	if checked {
-		v := contract.NewValidator(contract.MustLoad(contract.BitbucketCloud), contract.Options{})
+		v = contract.NewValidator(contract.MustLoad(contract.BitbucketCloud), contract.Options{})
 		t.Cleanup(func() {
 			for _, viol := range v.Violations() {
 				t.Errorf("contract: %s", viol)
@@ -56,7 +60,7 @@ func newBBFixture(t *testing.T, checked bool) *bbFixture {
 	}
 	url := fake.Start(t, mw...)
 	return &bbFixture{fake: fake, url: url, conn: connector.Connector{ID: "bb-1", System: connector.Bitbucket, Deployment: connector.Cloud,
-		BaseURL: url + "/2.0", AuthMode: connector.AuthBasic, Username: bbEmail, Project: bbRepo}}
+		BaseURL: url + "/2.0", AuthMode: connector.AuthBasic, Username: bbEmail, Project: bbRepo}, validator: v}
 }
 
 func (f *bbFixture) session(t *testing.T, token string, edit ...func(*connector.Connector)) *trackers.Session {
@@ -112,6 +116,16 @@ func (f *bbFixture) Resolve(t *testing.T, key string) {
 func (f *bbFixture) Unassign(t *testing.T, key string) {
 	f.edit(t, key, func(is *bitbucketfake.Issue) { is.Assignee = ""; is.Updated = time.Now().UTC() })
 }
+func (f *bbFixture) Delete(t *testing.T, key string) {
+	if !f.fake.DeleteIssue(bbNumber(t, key)) {
+		t.Fatalf("no issue %s", key)
+	}
+}
+
+func (f *bbFixture) Reassign(t *testing.T, key string) {
+	f.edit(t, key, func(is *bitbucketfake.Issue) { is.Assignee = bbRita; is.Updated = time.Now().UTC() })
+}
+
 func (f *bbFixture) Status(t *testing.T, key string) string {
 	is, _ := f.fake.IssueByID(bbNumber(t, key))
 	return is.State
@@ -293,5 +307,64 @@ func TestCommentMentionsTheReporterByAccountID(t *testing.T) {
 	}
 	if got := f.Comments(t, key); len(got) != 1 || !strings.HasPrefix(got[0], "@{557058:rita} done") {
 		t.Errorf("comments %q", got)
+	}
+}
+
+// A pull request under review takes Markdown comments too, mentioning its
+// author; FindComment finds one by its marker (the writeback's resume).
+func TestPullRequestCommentMentionsTheAuthor(t *testing.T) {
+	f := newBBFixture(t, true)
+	f.fake.AddPullRequest(bitbucketfake.PullRequest{Repo: bbRepo, Title: "review me", Source: "feature/x", Author: bbRita, Reviewers: []string{bbAgent}})
+	s := f.session(t, bbToken, func(c *connector.Connector) { c.ReviewPullRequests = true })
+	key := bbRepo + "!1"
+	tk, err := bitbucket.New().GetTicket(ctx(t), s, key)
+	if err != nil || tk.Reporter.Login != "557058:rita" {
+		t.Fatalf("author %+v %v", tk.Reporter, err)
+	}
+	if _, found, err := bitbucket.New().FindComment(ctx(t), s, key, "connectorhub:r1:comment"); err != nil || found {
+		t.Fatalf("before: found %v, %v", found, err)
+	}
+	link, err := bitbucket.New().AddComment(ctx(t), s, key, trackers.NewComment{Markdown: "looks **good**", Mention: &tk.Reporter, Marker: "connectorhub:r1:comment"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(link.URL, "/"+bbRepo+"/pull-requests/1#comment-") {
+		t.Errorf("link %q", link.URL)
+	}
+	prs := f.fake.PullRequests()
+	if len(prs) != 1 || len(prs[0].Comments) != 1 || !strings.HasPrefix(prs[0].Comments[0].Raw, "@{557058:rita} looks **good**") {
+		t.Fatalf("pull request comments %+v", prs)
+	}
+	got, found, err := bitbucket.New().FindComment(ctx(t), s, key, "connectorhub:r1:comment")
+	if err != nil || !found || got.Key != link.Key {
+		t.Errorf("FindComment = %+v, %v, %v; want %+v", got, found, err, link)
+	}
+	for _, op := range []string{"POST /repositories/{workspace}/{repo_slug}/pullrequests/{pull_request_id}/comments", "GET /repositories/{workspace}/{repo_slug}/pullrequests/{pull_request_id}/comments"} {
+		if !slices.Contains(f.validator.Checked(), op) {
+			t.Errorf("%s not checked against the shape (checked %q)", op, f.validator.Checked())
+		}
+	}
+}
+
+// A pull request under review left the set because it was merged or
+// declined (resolved), the account was taken off its reviewers
+// (unassigned), or it is still open with the account reviewing (out of
+// scope); a missing one is deleted.
+func TestWhyLeftPullRequests(t *testing.T) {
+	f := newBBFixture(t, true)
+	for _, pr := range []bitbucketfake.PullRequest{
+		{Title: "merged", State: "MERGED", Reviewers: []string{bbAgent}},
+		{Title: "reviewer removed", Reviewers: []string{bbRita}},
+		{Title: "still reviewing", Reviewers: []string{bbAgent}},
+	} {
+		pr.Repo, pr.Source, pr.Author = bbRepo, "f/"+pr.Title, bbRita
+		f.fake.AddPullRequest(pr)
+	}
+	s := f.session(t, bbToken, func(c *connector.Connector) { c.ReviewPullRequests = true })
+	for key, want := range map[string]string{bbRepo + "!1": trackers.LeftResolved, bbRepo + "!2": trackers.LeftUnassigned,
+		bbRepo + "!3": trackers.LeftOutOfScope, bbRepo + "!9": trackers.LeftDeleted} {
+		if got, err := bitbucket.New().WhyLeft(ctx(t), s, key); err != nil || got != want {
+			t.Errorf("WhyLeft(%s) = %q, %v; want %q", key, got, err, want)
+		}
 	}
 }

@@ -48,15 +48,23 @@ func (Tracker) SetStatus(ctx context.Context, s *trackers.Session, key, status s
 // is not rendered).
 func markerComment(marker string) string { return "<!-- " + marker + " -->" }
 
-// AddComment posts a Markdown comment (content.raw) on an issue, mentioning
-// the reporter by Atlassian account id (@{557058:…}) or by name.
+// commentsPath is where a ticket's comments live: an issue's, or a pull
+// request's under review (POST /repositories/{ws}/{repo}/pullrequests/{id}/comments).
+func commentsPath(s *trackers.Session, n int64, isPR bool) string {
+	kind := "/issues/"
+	if isPR {
+		kind = "/pullrequests/"
+	}
+	return "repositories/" + s.Connector.Project + kind + strconv.FormatInt(n, 10) + "/comments"
+}
+
+// AddComment posts a Markdown comment (content.raw) on an issue or a pull
+// request under review, mentioning the reporter (the pull request's author)
+// by Atlassian account id (@{557058:…}) or by name.
 func (Tracker) AddComment(ctx context.Context, s *trackers.Session, key string, c trackers.NewComment) (trackers.Link, error) {
 	n, isPR, err := splitKey(s, key)
 	if err != nil {
 		return trackers.Link{}, err
-	}
-	if isPR {
-		return trackers.Link{}, fmt.Errorf("%w: comments on pull requests under review are not written yet (issue comments only)", trackers.ErrRejected)
 	}
 	body := c.Markdown
 	if m := c.Mention; m != nil {
@@ -70,9 +78,12 @@ func (Tracker) AddComment(ctx context.Context, s *trackers.Session, key string, 
 	if c.Marker != "" {
 		body += "\n\n" + markerComment(c.Marker)
 	}
-	path := "repositories/" + s.Connector.Project + "/issues/" + strconv.FormatInt(n, 10) + "/comments"
+	typ := "issue_comment"
+	if isPR {
+		typ = "pullrequest_comment"
+	}
 	var got comment
-	h, err := call(ctx, s, http.MethodPost, path, nil, map[string]any{"type": "issue_comment", "content": map[string]any{"raw": body}}, &got, "comments of "+key)
+	h, err := call(ctx, s, http.MethodPost, commentsPath(s, n, isPR), nil, map[string]any{"type": typ, "content": map[string]any{"raw": body}}, &got, "comments of "+key)
 	if err != nil {
 		return trackers.Link{}, notFound(err)
 	}
@@ -86,21 +97,25 @@ func (Tracker) AddComment(ctx context.Context, s *trackers.Session, key string, 
 	if id == 0 {
 		return trackers.Link{}, fmt.Errorf("%w: comment on %s created without an id", trackers.ErrMalformedResponse, key)
 	}
-	return commentLink(s, key, n, id), nil
+	return commentLink(s, n, isPR, id), nil
 }
 
-func commentLink(s *trackers.Session, key string, n, id int64) trackers.Link {
+func commentLink(s *trackers.Session, n int64, isPR bool, id int64) trackers.Link {
+	kind := "issues"
+	if isPR {
+		kind = "pull-requests"
+	}
 	return trackers.Link{Kind: "comment", Key: strconv.FormatInt(id, 10),
-		URL: fmt.Sprintf("https://bitbucket.org/%s/issues/%d#comment-%d", s.Connector.Project, n, id)}
+		URL: fmt.Sprintf("https://bitbucket.org/%s/%s/%d#comment-%d", s.Connector.Project, kind, n, id)}
 }
 
 // FindComment looks for a comment carrying marker (every page).
 func (Tracker) FindComment(ctx context.Context, s *trackers.Session, key, marker string) (trackers.Link, bool, error) {
 	n, isPR, err := splitKey(s, key)
-	if err != nil || isPR {
+	if err != nil {
 		return trackers.Link{}, false, err
 	}
-	path := "repositories/" + s.Connector.Project + "/issues/" + strconv.FormatInt(n, 10) + "/comments"
+	path := commentsPath(s, n, isPR)
 	query := urlValues("pagelen", strconv.Itoa(PageLen))
 	want := markerComment(marker)
 	for range 100 {
@@ -110,7 +125,7 @@ func (Tracker) FindComment(ctx context.Context, s *trackers.Session, key, marker
 		}
 		for _, c := range pg.Values {
 			if strings.Contains(c.Content.Raw, want) {
-				return commentLink(s, key, n, c.ID), true, nil
+				return commentLink(s, n, isPR, c.ID), true, nil
 			}
 		}
 		if pg.Next == "" {

@@ -42,7 +42,7 @@ func (Tracker) Rules() connector.Rules {
 		System:      connector.Confluence,
 		Deployments: []connector.Deployment{connector.Cloud, connector.SelfHosted},
 		AuthModes: map[connector.Deployment][]connector.AuthMode{
-			connector.Cloud:      {connector.AuthBasic},
+			connector.Cloud:      {connector.AuthBasic, connector.AuthOAuth2},
 			connector.SelfHosted: {connector.AuthBearer, connector.AuthBasic},
 		},
 		EmailUsername: []connector.Deployment{connector.Cloud},
@@ -53,6 +53,9 @@ func (Tracker) Rules() connector.Rules {
 			Invalid:  "must be a space key (letters and digits) or a personal space (~user)",
 		},
 		FullText: true,
+		// Cloud OAuth 2.0 (3LO), the same grant as Jira's when one app asks
+		// for both products' scopes.
+		OAuthScopes: []string{"read:confluence-content.all", "read:confluence-space.summary", "search:confluence", "offline_access"},
 	}
 }
 
@@ -60,6 +63,10 @@ func (Tracker) Rules() connector.Rules {
 // may or may not have typed /wiki in the base URL); Data Center under its
 // context path.
 func confluenceAPI(s *trackers.Session) string {
+	if s.Connector.AuthMode == connector.AuthOAuth2 {
+		// api.atlassian.com/ex/confluence/{cloudId}/wiki/rest/api, whatever the site URL says.
+		return "wiki/rest/api"
+	}
 	if s.Connector.Deployment == connector.Cloud && !strings.HasSuffix(strings.TrimSuffix(s.BaseURL.Path, "/"), "/wiki") {
 		return "wiki/rest/api"
 	}

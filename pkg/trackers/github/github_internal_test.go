@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-github/v92/github"
 )
 
 // githubFakeClock is a clock whose sleeps advance it instantly.
@@ -180,4 +182,17 @@ func BenchmarkGitHubPlainText(b *testing.B) {
 			githubPlainText(md)
 		}
 	})
+}
+
+func TestListedTimeDecodesAsGitHubTimestamp(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{`"2026-12-03T10:11:12Z"`, `"2026-12-03T10:11:12.345Z"`, `"2026-12-03T10:11:12+02:00"`, `1764756672`, `null`, `""`, `"yesterday"`} {
+		var want github.Timestamp
+		wantErr := want.UnmarshalJSON([]byte(in))
+		var got listedTime
+		gotErr := got.UnmarshalJSON([]byte(in))
+		if (gotErr != nil) != (wantErr != nil) || !got.Time.Equal(want.Time) || got.Location().String() != want.Location().String() {
+			t.Errorf("%s: listedTime %v (%v), github.Timestamp %v (%v)", in, got.Time, gotErr, want.Time, wantErr)
+		}
+	}
 }

@@ -162,28 +162,78 @@ func jiraStatusError(op string, resp *http.Response, body []byte) error {
 }
 
 // jiraRateLimit reads how long Jira asks us to wait: Retry-After (seconds or
-// an HTTP date), else X-RateLimit-Reset (ISO 8601, e.g. 2026-01-20T10:15Z),
-// and the RateLimit-Reason naming which limit was hit.
+// an HTTP date), else, for the points-based quota of OAuth 2.0 apps, the
+// seconds to the window's end in Beta-RateLimit ("tenant-app-quota";r=0;t=2107)
+// or X-Beta-RateLimit-Reset, else X-RateLimit-Reset (ISO 8601, e.g.
+// 2026-01-20T10:15Z); and the reason naming which limit was hit
+// (RateLimit-Reason, or X-Beta-RateLimit-Reason on the points-based quota).
 func jiraRateLimit(h http.Header, now time.Time) *trackers.RateLimitError {
 	rl := &trackers.RateLimitError{Reason: h.Get("RateLimit-Reason")}
+	if rl.Reason == "" {
+		rl.Reason = h.Get("X-Beta-RateLimit-Reason")
+	}
 	if d, ok := parseRetryAfter(h.Get("Retry-After"), now); ok {
 		rl.RetryAfter = d
 		return rl
 	}
-	if reset := strings.TrimSpace(h.Get("X-RateLimit-Reset")); reset != "" {
-		for _, layout := range []string{time.RFC3339, "2006-01-02T15:04Z07:00", "2006-01-02T15:04Z"} {
-			if t, err := time.Parse(layout, reset); err == nil {
-				rl.RetryAfter = max(t.Sub(now), 0)
-				return rl
-			}
-		}
-		if secs, err := strconv.ParseInt(reset, 10, 64); err == nil && secs > 1e9 { // epoch seconds
-			rl.RetryAfter = max(time.Unix(secs, 0).Sub(now), 0)
+	if d, ok := quotaReset(h.Get("Beta-RateLimit")); ok {
+		rl.RetryAfter = d
+		return rl
+	}
+	for _, name := range []string{"X-Beta-RateLimit-Reset", "X-RateLimit-Reset"} {
+		if d, ok := parseReset(h.Get(name), now); ok {
+			rl.RetryAfter = d
 			return rl
 		}
 	}
 	rl.RetryAfter = jiraDefaultRateLimitWait
 	return rl
+}
+
+// quotaReset reads the seconds to the quota window's end from a
+// Beta-RateLimit value whose remaining points are spent (r=0).
+func quotaReset(v string) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	var remaining, reset int64 = -1, -1
+	for _, part := range strings.Split(v, ";") {
+		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(val), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "r":
+			remaining = n
+		case "t":
+			reset = n
+		}
+	}
+	if remaining != 0 || reset < 0 || reset > 24*3600 {
+		return 0, false
+	}
+	return time.Duration(reset) * time.Second, true
+}
+
+// parseReset reads a reset time: ISO 8601 or epoch seconds.
+func parseReset(reset string, now time.Time) (time.Duration, bool) {
+	reset = strings.TrimSpace(reset)
+	if reset == "" {
+		return 0, false
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04Z07:00", "2006-01-02T15:04Z"} {
+		if t, err := time.Parse(layout, reset); err == nil {
+			return max(t.Sub(now), 0), true
+		}
+	}
+	if secs, err := strconv.ParseInt(reset, 10, 64); err == nil && secs > 1e9 { // epoch seconds
+		return max(time.Unix(secs, 0).Sub(now), 0), true
+	}
+	return 0, false
 }
 
 // parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.

@@ -239,7 +239,7 @@ func (c jiraClient) commentOf(cm jiraComment) (trackers.Comment, error) {
 		}
 		out.Created = t
 	}
-	_, md, err := c.fromBody(cm.Body)
+	md, err := c.markdownOf(cm.Body)
 	if err != nil {
 		return trackers.Comment{}, fmt.Errorf("comment %s: %w", cm.ID, err)
 	}

@@ -40,7 +40,7 @@ func (Tracker) Rules() connector.Rules {
 		Deployments: []connector.Deployment{connector.Cloud, connector.SelfHosted},
 		AuthModes: map[connector.Deployment][]connector.AuthMode{
 			// Atlassian Cloud API tokens are basic auth only; bearer needs OAuth apps.
-			connector.Cloud:      {connector.AuthBasic, connector.AuthAnonymous},
+			connector.Cloud:      {connector.AuthBasic, connector.AuthAnonymous, connector.AuthOAuth2},
 			connector.SelfHosted: {connector.AuthBearer, connector.AuthBasic, connector.AuthAnonymous},
 		},
 		EmailUsername:          []connector.Deployment{connector.Cloud},
@@ -50,6 +50,9 @@ func (Tracker) Rules() connector.Rules {
 			What:    "a Jira project key such as PROJ",
 			Invalid: "must be a Jira project key such as PROJ (a letter, then uppercase letters, digits, underscores) or a numeric project id",
 		},
+		// Cloud OAuth 2.0 (3LO): the classic scopes discovery and writeback
+		// use; offline_access for the refresh token.
+		OAuthScopes: []string{"read:jira-work", "write:jira-work", "read:jira-user", "offline_access"},
 	}
 }
 

@@ -24,6 +24,11 @@ func TestJiraRateLimitHeaders(t *testing.T) {
 		{"reset time in the past", http.Header{"X-Ratelimit-Reset": {"2026-01-20T09:15Z"}}, 0, ""},
 		{"unreadable headers fall back to the default wait", http.Header{"Retry-After": {"soon"}, "X-Ratelimit-Reset": {"later"}}, jiraDefaultRateLimitWait, ""},
 		{"no header at all", http.Header{}, jiraDefaultRateLimitWait, ""},
+		{"points-based quota spent: the window's end", http.Header{"Beta-Ratelimit": {`"tenant-app-quota";r=0;t=2107`}, "X-Beta-Ratelimit-Reason": {"jira-quota-tenant-based"},
+			"X-Ratelimit-Reset": {"2026-01-20T10:01Z"}}, 2107 * time.Second, "jira-quota-tenant-based"},
+		{"points left: the quota is not what was hit", http.Header{"Beta-Ratelimit": {`"tenant-app-quota";r=12;t=2107`}, "X-Ratelimit-Reset": {"2026-01-20T10:01Z"}}, time.Minute, ""},
+		{"points-based reset time", http.Header{"X-Beta-Ratelimit-Reset": {"2026-01-20T11:00Z"}, "Ratelimit-Reason": {"jira-quota-global-based"}}, time.Hour, "jira-quota-global-based"},
+		{"Retry-After wins over the quota", http.Header{"Retry-After": {"5"}, "Beta-Ratelimit": {`"tenant-app-quota";r=0;t=2107`}}, 5 * time.Second, ""},
 	}
 	for _, tt := range tests {
 		rl := jiraRateLimit(tt.header, now)

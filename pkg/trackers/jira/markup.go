@@ -52,3 +52,23 @@ func (c jiraClient) toBody(md string, mention *trackers.User) (any, error) {
 	}
 	return doc, nil
 }
+
+// markdownOf is fromBody's Markdown alone: a comment has no plain text in
+// the event, so its text is not rendered.
+func (c jiraClient) markdownOf(raw json.RawMessage) (string, error) {
+	if isJSONNull(raw) {
+		return "", nil
+	}
+	if !c.cloud {
+		var wiki string
+		if err := json.Unmarshal(raw, &wiki); err != nil {
+			return "", fmt.Errorf("%w: wiki body is not a string", trackers.ErrMalformedResponse)
+		}
+		return markup.WikiToMarkdown(wiki), nil
+	}
+	md, err := markup.ADFToMarkdown(raw)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", trackers.ErrMalformedResponse, err)
+	}
+	return md, nil
+}

@@ -185,7 +185,7 @@ func (Tracker) CheckIdentity(ctx context.Context, s *trackers.Session, r *tracke
 		return
 	}
 	var page incidentList
-	err = call(ctx, s, http.MethodGet, "incidents", listQuery(acc.userID, windowStart(nowUTC()), nowUTC(), 0, 1), nil, &page, "", "incidents of user "+acc.userID)
+	err = call(ctx, s, http.MethodGet, "incidents", listQuery(acc.userID, 0, 1), nil, &page, "", "incidents of user "+acc.userID)
 	switch {
 	case s.TransportFailed():
 	case errors.Is(err, trackers.ErrUnauthorized):

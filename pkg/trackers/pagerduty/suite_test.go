@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/trackers/pagerduty/pagerdutyfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest"
 	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/contract"
+	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/faults"
 )
 
 const (
@@ -106,6 +108,12 @@ func (f *pdFixture) Unassign(t *testing.T, key string) {
 	f.edit(t, key, func(in *pagerdutyfake.Incident) { in.Assignees = []string{"PRITA01"}; in.Updated = time.Now().UTC() })
 }
 
+func (f *pdFixture) Delete(t *testing.T, key string) {
+	if !f.fake.Delete(key) {
+		t.Fatalf("no incident %s", key)
+	}
+}
+
 func (f *pdFixture) Status(t *testing.T, key string) string {
 	in, _ := f.fake.Incident(key)
 	return in.Status
@@ -135,21 +143,27 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-func TestDiscoveryWalksWindowsWithinSixMonths(t *testing.T) {
+// Open incidents are listed however long ago they were created (the
+// listing's default window is 30 days and since/until span six months at
+// most); resolved ones are not.
+func TestDiscoveryFindsOpenIncidentsCreatedYearsAgo(t *testing.T) {
 	f := newPDFixture(t)
-	old := f.fake.AddIncident(pagerdutyfake.Incident{Title: "old but open", Details: "d", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"},
-		Created: time.Now().Add(-250 * 24 * time.Hour), Updated: time.Now().Add(-time.Hour)})
-	tooOld := f.fake.AddIncident(pagerdutyfake.Incident{Title: "beyond the windows", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"},
-		Created: time.Now().Add(-400 * 24 * time.Hour), Updated: time.Now().Add(-time.Hour)})
+	now := time.Now()
+	twoYears := f.fake.AddIncident(pagerdutyfake.Incident{Title: "open for two years", Details: "d", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"},
+		Status: "acknowledged", Created: now.Add(-2 * 365 * 24 * time.Hour), Updated: now.Add(-400 * 24 * time.Hour)})
+	oldResolved := f.fake.AddIncident(pagerdutyfake.Incident{Title: "resolved long ago", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"},
+		Status: "resolved", Created: now.Add(-3 * 365 * 24 * time.Hour), Updated: now.Add(-3 * 365 * 24 * time.Hour)})
 	recent := f.fake.AddIncident(pagerdutyfake.Incident{Title: "recent", ServiceID: "PSVC002", Assignees: []string{"PAGENT1"}})
 	s := f.Session(t)
 	got := map[string]bool{}
-	q := trackers.DiscoveryQuery{}
+	q := trackers.DiscoveryQuery{Full: true}
+	pages := 0
 	for range 20 {
 		page, err := pagerduty.New().Discover(ctx(t), s, q)
 		if err != nil {
 			t.Fatal(err)
 		}
+		pages++
 		for _, tk := range page.Tickets {
 			got[tk.Key] = true
 		}
@@ -158,11 +172,20 @@ func TestDiscoveryWalksWindowsWithinSixMonths(t *testing.T) {
 		}
 		q.PageToken = page.NextPageToken
 	}
-	if !got[old] || !got[recent] {
-		t.Errorf("listing %v lacks %s (created 250 days ago) or %s", got, old, recent)
+	if !got[twoYears] || !got[recent] {
+		t.Errorf("listing %v lacks %s (created two years ago) or %s", got, twoYears, recent)
 	}
-	if got[tooOld] {
-		t.Errorf("incident created 400 days ago listed, beyond the documented windows")
+	if got[oldResolved] {
+		t.Errorf("resolved incident %s listed", oldResolved)
+	}
+	// One listing: pages of 100, no per-window requests.
+	if pages != 1 {
+		t.Errorf("%d pages for %d incidents, want 1", pages, len(got))
+	}
+	// A token of the earlier windowed form restarts the listing.
+	page, err := pagerduty.New().Discover(ctx(t), s, trackers.DiscoveryQuery{PageToken: "1764000000:1:0"})
+	if err != nil || len(page.Tickets) != len(got) {
+		t.Errorf("old page token: %d tickets, %v; want %d", len(page.Tickets), err, len(got))
 	}
 }
 
@@ -305,5 +328,121 @@ func TestFullListingReadsOnlyChangedBodies(t *testing.T) {
 	f.Touch(t, a, time.Now().UTC().Add(time.Minute))
 	if third := list(); third != again+1 {
 		t.Errorf("listing after one change made %d requests, want %d (one body read)", third, again+1)
+	}
+}
+
+// A full listing reads the bodies a page at a time, several at once, keeps
+// the listing's order, leaves out an incident deleted since the listing
+// and fails on any other error.
+func TestFullListingReadsBodiesInOrder(t *testing.T) {
+	f := newPDFixture(t)
+	var keys []string
+	for i := range 5 {
+		keys = append(keys, f.fake.AddIncident(pagerdutyfake.Incident{Title: "body " + string(rune('a'+i)), Details: "details " + string(rune('a'+i)),
+			ServiceID: "PSVC002", Assignees: []string{"PAGENT1"}, Created: time.Now().Add(-time.Duration(5-i) * time.Minute)}))
+	}
+	list := func() ([]trackers.Ticket, error) {
+		var out []trackers.Ticket
+		q := trackers.DiscoveryQuery{Full: true}
+		for range 20 {
+			page, err := pagerduty.New().Discover(ctx(t), f.Session(t), q)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, page.Tickets...)
+			if page.NextPageToken == "" {
+				break
+			}
+			q.PageToken = page.NextPageToken
+		}
+		return out, nil
+	}
+	f.fake.Faults.Add(faults.Fault{Status: http.StatusNotFound, Body: `{"error":{"message":"Not Found","code":2100}}`,
+		Match: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/incidents/"+keys[1]) }})
+	got, err := list()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotKeys []string
+	for _, tk := range got {
+		gotKeys = append(gotKeys, tk.Key)
+		if want := "details " + strings.TrimPrefix(tk.Summary, "body "); tk.DescriptionText != want {
+			t.Errorf("%s: description %q, want %q", tk.Key, tk.DescriptionText, want)
+		}
+	}
+	want := []string{keys[0], keys[2], keys[3], keys[4]}
+	if strings.Join(gotKeys, ",") != strings.Join(want, ",") {
+		t.Errorf("listed %v, want %v (the listing's order, without the deleted one)", gotKeys, want)
+	}
+	f.fake.Faults.Add(faults.Fault{Status: http.StatusForbidden, Body: `{"error":{"message":"Access Denied","code":2010}}`,
+		Match: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/incidents/"+keys[3]) }})
+	if _, err := list(); !errors.Is(err, trackers.ErrUnauthorized) {
+		t.Errorf("listing with a refused body read: %v, want ErrUnauthorized", err)
+	}
+}
+
+// Bodies of one page are read several at a time: the fake holds the first
+// body read until a second one arrives (or 10 s pass, once), and the most
+// reads seen in flight together must exceed one.
+func TestFullListingReadsBodiesConcurrently(t *testing.T) {
+	fake := pagerdutyfake.New(pagerdutyfake.Options{
+		Users:    []pagerdutyfake.User{{ID: "PAGENT1", Name: "Agent Smith", Email: "agent@example.com"}},
+		Keys:     []pagerdutyfake.Key{{Value: pdUserKey, UserID: "PAGENT1"}},
+		Services: []pagerdutyfake.Service{{ID: "PSVC001", Name: "agent"}},
+		MaxLimit: 100,
+	})
+	for i := range 8 {
+		fake.AddIncident(pagerdutyfake.Incident{Title: "i" + string(rune('a'+i)), ServiceID: "PSVC001", Assignees: []string{"PAGENT1"}})
+	}
+	var (
+		mu               sync.Mutex
+		inFlight, most   int
+		second           = make(chan struct{})
+		secondSeen, gave bool
+	)
+	hold := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasPrefix(r.URL.Path, "/incidents/") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			mu.Lock()
+			inFlight++
+			most = max(most, inFlight)
+			wait := inFlight == 1 && !secondSeen && !gave
+			if inFlight > 1 && !secondSeen {
+				secondSeen = true
+				close(second)
+			}
+			mu.Unlock()
+			if wait {
+				select {
+				case <-second:
+				case <-time.After(10 * time.Second):
+					mu.Lock()
+					gave = true
+					mu.Unlock()
+				}
+			}
+			next.ServeHTTP(w, r)
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+		})
+	}
+	url := fake.Start(t, hold)
+	c := connector.Connector{ID: "pd-1", System: connector.PagerDuty, Deployment: connector.Cloud, BaseURL: url, AuthMode: connector.AuthBearer}
+	s, err := trackers.NewSession(pagerduty.New(), c, connector.NewSecret(pdUserKey), trackers.Options{Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := pagerduty.New().Discover(ctx(t), s, trackers.DiscoveryQuery{Full: true})
+	if err != nil || len(page.Tickets) != 8 {
+		t.Fatalf("discovered %d, %v; want 8", len(page.Tickets), err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most < 2 {
+		t.Errorf("at most %d body read in flight, want several", most)
 	}
 }

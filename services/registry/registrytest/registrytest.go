@@ -21,6 +21,7 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/conncheck"
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/oauthgrant"
 	"github.com/connectorhub/connectorhub/pkg/secrets"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
@@ -55,11 +56,17 @@ type options struct {
 	tester registry.Tester
 	cfg    func(*registry.Config)
 	reg    *trackers.Registry
+	oauth  *oauthgrant.Endpoints
 }
 
 // WithTrackers replaces the tracker registry (pkg/trackers/all by default),
 // e.g. to add a context source from trackertest/contextfake.
 func WithTrackers(r *trackers.Registry) Option { return func(o *options) { o.reg = r } }
+
+// WithOAuth lets the worker answering saved tests mint OAuth 2.0 access
+// tokens for oauth2 connectors at these endpoints (rotating the stored
+// refresh token, as pollers do).
+func WithOAuth(ep oauthgrant.Endpoints) Option { return func(o *options) { o.oauth = &ep } }
 
 // WithCipher uses c (e.g. Vault transit) instead of a local keyring.
 func WithCipher(c Cipher) Option { return func(o *options) { o.cipher = c } }
@@ -116,11 +123,15 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if err != nil {
 		t.Fatalf("open connectors bucket: %v", err)
 	}
+	topts := trackers.Options{Timeout: 10 * time.Second, Logger: logger}
+	if o.oauth != nil {
+		topts.OAuth = oauthgrant.New(oauthgrant.Config{Endpoints: *o.oauth, TrackerOptions: topts, Logger: logger, RotationGrace: time.Second}, connector.NewStore(kv), o.cipher)
+	}
 	test := func(ctx context.Context, c connector.Connector, sec connector.Secret) (trackers.TestResult, error) {
 		if o.tester != nil {
 			return o.tester.Test(ctx, c, sec)
 		}
-		return reg.Test(ctx, c, sec, trackers.Options{Timeout: 10 * time.Second, Logger: logger})
+		return reg.Test(ctx, c, sec, topts)
 	}
 	responder := &conncheck.Responder{Loader: connector.NewStore(kv), Decrypter: o.cipher, Test: test, Logger: logger,
 		Session: conncheck.RegistrySessions(reg, trackers.Options{Timeout: 10 * time.Second, Logger: logger})}

@@ -72,6 +72,16 @@ type PullRequest struct {
 	Reviewers          []string // UniqueNames
 	CreatedBy          string
 	Created            time.Time // zero: when added
+	// Threads are the pull request's comment threads, oldest first.
+	Threads []Thread
+}
+
+// Thread is a pull request comment thread (its first comment is the
+// thread's text).
+type Thread struct {
+	ID       int64
+	Status   string // active, closed, …
+	Comments []Comment
 }
 
 // Options configure the fake.
@@ -89,8 +99,9 @@ type Options struct {
 	WIQLCap int
 }
 
-// states of the Agile process, by category; Task has no Resolved.
-var typeStates = map[string][][2]string{
+// agileStates are the states of the Agile process, by category; Task has
+// no Resolved. AddState adds custom ones.
+var agileStates = map[string][][2]string{
 	"User Story": {{"New", "Proposed"}, {"Active", "InProgress"}, {"Resolved", "Resolved"}, {"Closed", "Completed"}, {"Removed", "Removed"}},
 	"Bug":        {{"New", "Proposed"}, {"Active", "InProgress"}, {"Resolved", "Resolved"}, {"Closed", "Completed"}},
 	"Task":       {{"New", "Proposed"}, {"Active", "InProgress"}, {"Closed", "Completed"}, {"Removed", "Removed"}},
@@ -108,8 +119,14 @@ type Server struct {
 	prs    []*PullRequest
 	nextPR int64
 	nextC  int64
+	// types are the work item types' states ({name, category}).
+	types map[string][][2]string
 	// Queries are the WIQL texts received, for tests.
 	queries []string
+	// gen counts the writes (lock); encoded caches work items as the
+	// batch endpoint encodes them, valid while gen is unchanged.
+	gen     uint64
+	encoded map[encodedKey]encodedItem
 
 	once    sync.Once
 	handler http.Handler
@@ -130,7 +147,28 @@ func New(opts Options) *Server {
 	if opts.WIQLCap == 0 {
 		opts.WIQLCap = 20000
 	}
-	return &Server{opts: opts, items: map[int64]*WorkItem{}, nextID: 1, nextPR: 1, nextC: 1}
+	types := map[string][][2]string{}
+	for t, sts := range agileStates {
+		types[t] = slices.Clone(sts)
+	}
+	return &Server{opts: opts, items: map[int64]*WorkItem{}, nextID: 1, nextPR: 1, nextC: 1, types: types}
+}
+
+// AddState adds a state in category (Proposed, InProgress, Resolved,
+// Completed, Removed) to a work item type, as a custom process (an
+// inherited process with a "Shipped" state in Completed) does, or moves the
+// type's state of that name to category; an unknown type is created with
+// that one state.
+func (f *Server) AddState(typ, name, category string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, st := range f.types[typ] {
+		if st[0] == name {
+			f.types[typ][i][1] = category
+			return
+		}
+	}
+	f.types[typ] = append(f.types[typ], [2]string{name, category})
 }
 
 // Faults is the fault injector in front of the fake.
@@ -171,6 +209,7 @@ func (f *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{org}/{project}/_apis/wit/workitems/{id}", f.getItem)
 	mux.HandleFunc("PATCH /{org}/{project}/_apis/wit/workitems/{id}", f.patchItem)
 	mux.HandleFunc("POST /{org}/{project}/_apis/wit/workitems/{type}", f.createItem)
+	mux.HandleFunc("GET /{org}/{project}/_apis/wit/workitemtypes", f.listTypes)
 	mux.HandleFunc("GET /{org}/{project}/_apis/wit/workitemtypes/{type}/states", f.states)
 	mux.HandleFunc("GET /{org}/{project}/_apis/wit/workItems/{id}/comments", f.listComments)
 	mux.HandleFunc("POST /{org}/{project}/_apis/wit/workItems/{id}/comments", f.addComment)
@@ -178,6 +217,8 @@ func (f *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{org}/{project}/_apis/git/repositories/{repo}/pullrequests", f.listPRs)
 	mux.HandleFunc("POST /{org}/{project}/_apis/git/repositories/{repo}/pullrequests", f.createPR)
 	mux.HandleFunc("GET /{org}/{project}/_apis/git/pullrequests", f.projectPRs)
+	mux.HandleFunc("GET /{org}/{project}/_apis/git/repositories/{repo}/pullRequests/{id}/threads", f.listThreads)
+	mux.HandleFunc("POST /{org}/{project}/_apis/git/repositories/{repo}/pullRequests/{id}/threads", f.createThread)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pat, ok := r.BasicAuth(); !ok || pat != f.opts.PAT {
 			// Services answers a bad PAT with 401 (and an HTML page for browsers).
@@ -247,7 +288,7 @@ func (f *Server) getProject(w http.ResponseWriter, r *http.Request) {
 // AddWorkItem stores a work item and returns its id. Zero Changed is now;
 // empty Type is "User Story", empty State "New".
 func (f *Server) AddWorkItem(it WorkItem) int64 {
-	f.mu.Lock()
+	f.lock()
 	defer f.mu.Unlock()
 	return f.addLocked(it)
 }
@@ -289,7 +330,7 @@ func (f *Server) WorkItem(id int64) (WorkItem, bool) {
 
 // Edit changes a work item as a person would (a new revision at at, or now).
 func (f *Server) Edit(id int64, at time.Time, edit func(*WorkItem)) bool {
-	f.mu.Lock()
+	f.lock()
 	defer f.mu.Unlock()
 	it, ok := f.items[id]
 	if !ok {
@@ -312,7 +353,9 @@ func (f *Server) PullRequests(head string) []PullRequest {
 	var out []PullRequest
 	for _, p := range f.prs {
 		if p.Source == ref {
-			out = append(out, *p)
+			c := *p
+			c.Threads = slices.Clone(p.Threads)
+			out = append(out, c)
 		}
 	}
 	return out
@@ -320,7 +363,7 @@ func (f *Server) PullRequests(head string) []PullRequest {
 
 // AddPullRequest stores a pull request and returns its id.
 func (f *Server) AddPullRequest(p PullRequest) int64 {
-	f.mu.Lock()
+	f.lock()
 	defer f.mu.Unlock()
 	p.ID = f.nextPR
 	f.nextPR++
@@ -407,11 +450,13 @@ func (f *Server) itemJSON(base string, it *WorkItem, fields []string, relations 
 var (
 	wiqlAssigned = regexp.MustCompile(`(?i)\[System\.AssignedTo\]\s*=\s*(@Me|'((?:[^']|'')*)')`)
 	wiqlNotIn    = regexp.MustCompile(`(?i)\[System\.State\]\s+NOT\s+IN\s*\(([^)]*)\)`)
-	wiqlChanged  = regexp.MustCompile(`(?i)\[System\.ChangedDate\]\s*>=\s*'([^']*)'`)
-	wiqlIDAbove  = regexp.MustCompile(`(?i)\[System\.Id\]\s*>\s*(\d+)`)
-	wiqlIDBelow  = regexp.MustCompile(`(?i)\[System\.Id\]\s*<\s*(-?\d+)`)
-	wiqlProject  = regexp.MustCompile(`(?i)\[System\.TeamProject\]\s*=\s*@project`)
-	wiqlSelect   = regexp.MustCompile(`(?i)^\s*SELECT\s+.+\s+FROM\s+WorkItems\b`)
+	// wiqlNotStateOfType is "NOT ([System.State] = 'X' AND [System.WorkItemType] IN ('A', 'B'))".
+	wiqlNotStateOfType = regexp.MustCompile(`(?i)NOT\s*\(\s*\[System\.State\]\s*=\s*'((?:[^']|'')*)'\s+AND\s+\[System\.WorkItemType\]\s+IN\s*\(([^)]*)\)\s*\)`)
+	wiqlChanged        = regexp.MustCompile(`(?i)\[System\.ChangedDate\]\s*>=\s*'([^']*)'`)
+	wiqlIDAbove        = regexp.MustCompile(`(?i)\[System\.Id\]\s*>\s*(\d+)`)
+	wiqlIDBelow        = regexp.MustCompile(`(?i)\[System\.Id\]\s*<\s*(-?\d+)`)
+	wiqlProject        = regexp.MustCompile(`(?i)\[System\.TeamProject\]\s*=\s*@project`)
+	wiqlSelect         = regexp.MustCompile(`(?i)^\s*SELECT\s+.+\s+FROM\s+WorkItems\b`)
 )
 
 func (f *Server) wiql(w http.ResponseWriter, r *http.Request) {
@@ -465,6 +510,13 @@ func (f *Server) wiql(w http.ResponseWriter, r *http.Request) {
 			excluded = append(excluded, strings.Trim(strings.TrimSpace(s), "'"))
 		}
 	}
+	typeExcluded := map[string][]string{} // state → types
+	for _, m := range wiqlNotStateOfType.FindAllStringSubmatch(q, -1) {
+		st := strings.ReplaceAll(m[1], "''", "'")
+		for t := range strings.SplitSeq(m[2], ",") {
+			typeExcluded[strings.ToLower(st)] = append(typeExcluded[strings.ToLower(st)], strings.Trim(strings.TrimSpace(t), "'"))
+		}
+	}
 	var above int64
 	if m := wiqlIDAbove.FindStringSubmatch(q); m != nil {
 		above, _ = strconv.ParseInt(m[1], 10, 64)
@@ -480,6 +532,7 @@ func (f *Server) wiql(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case assignee != "" && !strings.EqualFold(it.AssignedTo, assignee),
 			slices.ContainsFunc(excluded, func(s string) bool { return strings.EqualFold(s, it.State) }),
+			slices.ContainsFunc(typeExcluded[strings.ToLower(it.State)], func(t string) bool { return strings.EqualFold(t, it.Type) }),
 			!since.IsZero() && it.Changed.Before(since),
 			id <= above, id >= below:
 			continue
@@ -525,20 +578,68 @@ func (f *Server) batch(w http.ResponseWriter, r *http.Request) {
 	base := fakehttp.BaseURL(r)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := []any{}
+	fields := strings.Join(body.Fields, ",")
+	out := make([][]byte, 0, len(body.IDs))
 	for _, id := range body.IDs {
 		it, ok := f.items[id]
 		switch {
 		case !ok && strings.EqualFold(body.ErrorPolicy, "omit"):
-			out = append(out, nil)
+			out = append(out, []byte("null"))
 		case !ok:
 			vssErr(w, http.StatusNotFound, fmt.Sprintf("VS402323: Work item %d does not exist.", id), "WorkItemUnauthorizedAccessException")
 			return
 		default:
-			out = append(out, f.itemJSON(base, it, body.Fields, false))
+			b, err := f.itemBytes(base, it, body.Fields, fields)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			out = append(out, b)
 		}
 	}
-	fakehttp.JSON(w, http.StatusOK, map[string]any{"count": len(out), "value": out})
+	b := append([]byte(`{"count":`), strconv.Itoa(len(out))...)
+	b = append(fakehttp.AppendArray(append(b, `,"value":`...), out), '}')
+	fakehttp.RawJSON(w, http.StatusOK, b)
+}
+
+// The fake stands in for Azure DevOps on another machine, so its own cost
+// should stay small beside the client's: the batch endpoint encodes a work
+// item once and serves the bytes until a write (lock) changes anything
+// (issue 9: encoding every item of every page was a fifth of the
+// discovery bench's allocations).
+
+// lock takes f.mu for a write: what the batch endpoint answers may change.
+func (f *Server) lock() {
+	f.mu.Lock()
+	f.gen++
+}
+
+type encodedKey struct {
+	it           *WorkItem
+	base, fields string
+}
+
+type encodedItem struct {
+	gen uint64
+	b   []byte
+}
+
+// itemBytes is itemJSON of a batch, encoded, from the cache when nothing
+// was written since (f.mu is held).
+func (f *Server) itemBytes(base string, it *WorkItem, fields []string, fieldsKey string) ([]byte, error) {
+	k := encodedKey{it, base, fieldsKey}
+	if e, ok := f.encoded[k]; ok && e.gen == f.gen {
+		return e.b, nil
+	}
+	b, err := json.Marshal(f.itemJSON(base, it, fields, false))
+	if err != nil {
+		return nil, err
+	}
+	if f.encoded == nil || len(f.encoded) > 4*len(f.items)+1024 {
+		f.encoded = map[encodedKey]encodedItem{} // drop entries of other bases and field lists
+	}
+	f.encoded[k] = encodedItem{gen: f.gen, b: b}
+	return b, nil
 }
 
 func (f *Server) lookup(w http.ResponseWriter, r *http.Request) (*WorkItem, bool) {
@@ -607,7 +708,7 @@ func (f *Server) apply(w http.ResponseWriter, it *WorkItem, ops []patchOp) bool 
 			return false
 		case op.Path == "/fields/System.State":
 			valid := false
-			for _, st := range typeStates[it.Type] {
+			for _, st := range f.types[it.Type] {
 				valid = valid || st[0] == s
 			}
 			if !valid {
@@ -659,7 +760,7 @@ func (f *Server) patchItem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f.mu.Lock()
+	f.lock()
 	defer f.mu.Unlock()
 	it, ok := f.lookup(w, r)
 	if !ok {
@@ -684,7 +785,10 @@ func (f *Server) createItem(w http.ResponseWriter, r *http.Request) {
 	if !f.checkProject(w, r) {
 		return
 	}
-	if _, known := typeStates[typ]; !known {
+	f.mu.Lock()
+	_, known := f.types[typ]
+	f.mu.Unlock()
+	if !known {
 		vssErr(w, http.StatusNotFound, "TF201033: work item type "+typ+" does not exist", "WorkItemTypeNotFoundException")
 		return
 	}
@@ -692,7 +796,7 @@ func (f *Server) createItem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f.mu.Lock()
+	f.lock()
 	defer f.mu.Unlock()
 	it := WorkItem{Type: typ, State: "New", CreatedBy: f.opts.Me, HTML: true}
 	if !f.apply(w, &it, ops) {
@@ -710,7 +814,9 @@ func (f *Server) states(w http.ResponseWriter, r *http.Request) {
 	if !f.checkProject(w, r) {
 		return
 	}
-	sts, ok := typeStates[r.PathValue("type")]
+	f.mu.Lock()
+	sts, ok := f.types[r.PathValue("type")]
+	f.mu.Unlock()
 	if !ok {
 		vssErr(w, http.StatusNotFound, "TF201033: work item type "+r.PathValue("type")+" does not exist", "WorkItemTypeNotFoundException")
 		return
@@ -718,6 +824,28 @@ func (f *Server) states(w http.ResponseWriter, r *http.Request) {
 	out := make([]map[string]any, 0, len(sts))
 	for _, st := range sts {
 		out = append(out, map[string]any{"name": st[0], "category": st[1], "color": "007acc"})
+	}
+	fakehttp.JSON(w, http.StatusOK, map[string]any{"count": len(out), "value": out})
+}
+
+// listTypes answers GET …/_apis/wit/workitemtypes: each type with its
+// states (WorkItemStateColor: name, color, category).
+func (f *Server) listTypes(w http.ResponseWriter, r *http.Request) {
+	if !f.checkProject(w, r) {
+		return
+	}
+	base := fakehttp.BaseURL(r)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]map[string]any, 0, len(f.types))
+	for _, typ := range slices.Sorted(maps.Keys(f.types)) {
+		sts := make([]map[string]any, 0, len(f.types[typ]))
+		for _, st := range f.types[typ] {
+			sts = append(sts, map[string]any{"name": st[0], "category": st[1], "color": "007acc"})
+		}
+		out = append(out, map[string]any{"name": typ, "referenceName": "Microsoft.VSTS.WorkItemTypes." + strings.ReplaceAll(typ, " ", ""),
+			"color": "009ccc", "isDisabled": false, "states": sts,
+			"url": base + "/" + url.PathEscape(f.opts.Organization) + "/" + url.PathEscape(f.opts.Project) + "/_apis/wit/workItemTypes/" + url.PathEscape(typ)})
 	}
 	fakehttp.JSON(w, http.StatusOK, map[string]any{"count": len(out), "value": out})
 }
@@ -773,7 +901,7 @@ func (f *Server) addComment(w http.ResponseWriter, r *http.Request) {
 	if strings.EqualFold(r.URL.Query().Get("format"), "markdown") {
 		format = "markdown"
 	}
-	f.mu.Lock()
+	f.lock()
 	defer f.mu.Unlock()
 	it, ok := f.lookup(w, r)
 	if !ok {
@@ -847,6 +975,87 @@ func (f *Server) listPRs(w http.ResponseWriter, r *http.Request) {
 	fakehttp.JSON(w, http.StatusOK, map[string]any{"count": len(out), "value": out})
 }
 
+// prFor finds the pull request of the path ({id}) under lock, or answers 404.
+func (f *Server) prFor(w http.ResponseWriter, r *http.Request) *PullRequest {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	for _, p := range f.prs {
+		if p.ID == id {
+			return p
+		}
+	}
+	vssErr(w, http.StatusNotFound, fmt.Sprintf("TF401180: The requested pull request was not found. %d", id), "GitPullRequestNotFoundException")
+	return nil
+}
+
+func (f *Server) threadJSON(base string, p *PullRequest, t Thread) map[string]any {
+	comments := make([]map[string]any, 0, len(t.Comments))
+	last := time.Time{}
+	for i, c := range t.Comments {
+		parent := int64(0) // replies answer the thread's first comment
+		if i > 0 {
+			parent = t.Comments[0].ID
+		}
+		comments = append(comments, map[string]any{"id": c.ID, "parentCommentId": parent, "content": c.Text,
+			"commentType": "text", "author": identity(base, f.user(c.By)), "publishedDate": c.At.Format(time.RFC3339Nano),
+			"lastUpdatedDate": c.At.Format(time.RFC3339Nano), "lastContentUpdatedDate": c.At.Format(time.RFC3339Nano)})
+		last = c.At
+	}
+	return map[string]any{"id": t.ID, "status": t.Status, "comments": comments, "isDeleted": false,
+		"publishedDate": t.Comments[0].At.Format(time.RFC3339Nano), "lastUpdatedDate": last.Format(time.RFC3339Nano),
+		"_links": map[string]any{"self": map[string]any{"href": fmt.Sprintf("%s/%s/%s/_apis/git/repositories/%s/pullRequests/%d/threads/%d",
+			base, f.opts.Organization, url.PathEscape(f.opts.Project), url.PathEscape(f.opts.Project), p.ID, t.ID)}}}
+}
+
+// listThreads answers every thread of the pull request (the API does not
+// page them).
+func (f *Server) listThreads(w http.ResponseWriter, r *http.Request) {
+	if !f.checkRepo(w, r) {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.prFor(w, r)
+	if p == nil {
+		return
+	}
+	base := fakehttp.BaseURL(r)
+	out := make([]map[string]any, 0, len(p.Threads))
+	for _, t := range p.Threads {
+		out = append(out, f.threadJSON(base, p, t))
+	}
+	fakehttp.JSON(w, http.StatusOK, map[string]any{"count": len(out), "value": out})
+}
+
+// createThread starts a thread with one text comment.
+func (f *Server) createThread(w http.ResponseWriter, r *http.Request) {
+	if !f.checkRepo(w, r) {
+		return
+	}
+	var body struct {
+		Comments []struct {
+			ParentCommentID int64  `json:"parentCommentId"`
+			Content         string `json:"content"`
+			CommentType     string `json:"commentType"`
+		} `json:"comments"`
+		Status string `json:"status"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.Comments) != 1 || body.Comments[0].Content == "" {
+		vssErr(w, http.StatusBadRequest, "a new thread takes one comment with content", "InvalidArgumentValueException")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.prFor(w, r)
+	if p == nil {
+		return
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	t := Thread{ID: f.nextC, Status: cmp.Or(body.Status, "active"), Comments: []Comment{{ID: 1, Text: body.Comments[0].Content, Format: "markdown", By: f.opts.Me, At: now}}}
+	f.nextC++
+	p.Threads = append(p.Threads, t)
+	fakehttp.JSON(w, http.StatusOK, f.threadJSON(fakehttp.BaseURL(r), p, t))
+}
+
 func (f *Server) createPR(w http.ResponseWriter, r *http.Request) {
 	if !f.checkRepo(w, r) {
 		return
@@ -864,7 +1073,7 @@ func (f *Server) createPR(w http.ResponseWriter, r *http.Request) {
 		vssErr(w, http.StatusBadRequest, "TF401398: source and target must be refs/heads/… branches and a title is required", "InvalidArgumentValueException")
 		return
 	}
-	f.mu.Lock()
+	f.lock()
 	defer f.mu.Unlock()
 	for _, p := range f.prs {
 		if p.Source == body.Source && p.Target == body.Target && p.Status == "active" {

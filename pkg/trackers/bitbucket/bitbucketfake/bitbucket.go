@@ -82,6 +82,8 @@ type PullRequest struct {
 	Author              string
 	Reviewers           []string
 	Created, Updated    time.Time
+	// Comments are the pull request's comments (content.raw), oldest first.
+	Comments []Comment
 }
 
 type issueState struct {
@@ -114,6 +116,14 @@ type Server struct {
 	issues      []*issueState
 	prs         []*PullRequest
 	lastComment int64
+	// gen moves on every lock that may change an issue listing; the last
+	// listing's matches (sorted) are kept for its query while gen stays,
+	// as githubfake does, so paging through a listing does not filter and
+	// sort every issue again for each page.
+	gen       int
+	listGen   int
+	listKey   string
+	listMatch []*issueState
 }
 
 // New returns a fake holding opts.
@@ -142,6 +152,8 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET "+repo+"/pullrequests", s.listPRs)
 	s.mux.HandleFunc("GET "+repo+"/pullrequests/{id}", s.getPR)
 	s.mux.HandleFunc("POST "+repo+"/pullrequests", s.createPR)
+	s.mux.HandleFunc("GET "+repo+"/pullrequests/{id}/comments", s.listPRComments)
+	s.mux.HandleFunc("POST "+repo+"/pullrequests/{id}/comments", s.createPRComment)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { bbErr(w, http.StatusNotFound, "Resource not found") })
 	return s
 }
@@ -164,6 +176,7 @@ func (s *Server) Requests() int { return s.requests.Count() }
 func (s *Server) AddIssue(is Issue) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++ // the issue listing may change
 	now := time.Now().UTC().Truncate(time.Second)
 	if is.State == "" {
 		is.State = "new"
@@ -210,10 +223,24 @@ func (s *Server) addPR(pr PullRequest) *PullRequest {
 func (s *Server) EditIssue(id int64, f func(*Issue)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++ // the issue listing may change
 	if id < 1 || int(id) > len(s.issues) {
 		return false
 	}
 	f(&s.issues[id-1].Issue)
+	return true
+}
+
+// DeleteIssue deletes an issue: it is no longer listed or readable (404).
+// Ids are not reused.
+func (s *Server) DeleteIssue(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++ // the issue listing may change
+	if id < 1 || int(id) > len(s.issues) {
+		return false
+	}
+	s.issues[id-1].Repo = "" // in no repository: every lookup misses it
 	return true
 }
 
@@ -241,6 +268,7 @@ func (s *Server) Comments(id int64) []Comment {
 func (s *Server) AddComment(id int64, user, raw string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++ // the issue listing may change
 	if id >= 1 && int(id) <= len(s.issues) {
 		s.lastComment++
 		c := Comment{ID: s.lastComment, User: user, Raw: raw, Created: time.Now().UTC().Truncate(time.Second)}
@@ -255,7 +283,9 @@ func (s *Server) PullRequests() []PullRequest {
 	defer s.mu.Unlock()
 	var out []PullRequest
 	for _, p := range s.prs {
-		out = append(out, *p)
+		c := *p
+		c.Comments = slices.Clone(p.Comments)
+		out = append(out, c)
 	}
 	return out
 }
@@ -264,6 +294,7 @@ func (s *Server) PullRequests() []PullRequest {
 func (s *Server) SetIssueTracker(repo string, t Tracker) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++ // the issue listing may change
 	if r := s.repos[repo]; r != nil {
 		r.Issues = t
 	}
@@ -417,8 +448,10 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// paginate serves items[page] with pagelen and an absolute next link.
-func (s *Server) paginate(w http.ResponseWriter, r *http.Request, items []any) {
+// paginate serves page of n items with pagelen and an absolute next link,
+// building only that page's items (item(i)): building every match's JSON
+// for each page made a listing's cost grow with the square of its size.
+func (s *Server) paginate(w http.ResponseWriter, r *http.Request, n int, item func(i int) any) {
 	q := r.URL.Query()
 	pagelen, _ := strconv.Atoi(q.Get("pagelen"))
 	if pagelen <= 0 {
@@ -429,10 +462,14 @@ func (s *Server) paginate(w http.ResponseWriter, r *http.Request, items []any) {
 	if pg < 1 {
 		pg = 1
 	}
-	start := min((pg-1)*pagelen, len(items))
-	end := min(start+pagelen, len(items))
-	out := map[string]any{"values": items[start:end], "pagelen": pagelen, "size": len(items), "page": pg}
-	if end < len(items) {
+	start := min((pg-1)*pagelen, n)
+	end := min(start+pagelen, n)
+	values := make([]any, 0, end-start)
+	for i := start; i < end; i++ {
+		values = append(values, item(i))
+	}
+	out := map[string]any{"values": values, "pagelen": pagelen, "size": n, "page": pg}
+	if end < n {
 		q.Set("page", strconv.Itoa(pg+1))
 		out["next"] = fakehttp.BaseURL(r) + r.URL.Path + "?" + q.Encode()
 	}
@@ -451,24 +488,28 @@ func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) {
 		bbErr(w, http.StatusBadRequest, "Invalid query: "+err.Error())
 		return
 	}
-	var match []*issueState
-	for _, is := range s.issues {
-		if is.Repo != repo.FullName {
-			continue
+	key := repo.FullName + "\x00" + r.URL.Query().Get("q") + "\x00" + r.URL.Query().Get("sort")
+	match := s.listMatch
+	if s.listKey != key || s.listGen != s.gen || match == nil {
+		match = []*issueState{}
+		fields := map[string]string{} // reused: match keeps no reference
+		for _, is := range s.issues {
+			if is.Repo != repo.FullName {
+				continue
+			}
+			fields["assignee.uuid"], fields["state"], fields["reporter.uuid"] = is.Assignee, is.State, is.Reporter
+			fields["updated_on"] = is.Updated.UTC().Format(time.RFC3339)
+			if cond.match(fields) {
+				match = append(match, is)
+			}
 		}
-		fields := map[string]string{"assignee.uuid": is.Assignee, "state": is.State, "updated_on": is.Updated.UTC().Format(time.RFC3339), "reporter.uuid": is.Reporter}
-		if cond.match(fields) {
-			match = append(match, is)
+		if r.URL.Query().Get("sort") == "updated_on" {
+			sort.SliceStable(match, func(i, j int) bool { return match[i].Updated.Before(match[j].Updated) })
 		}
+		s.listKey, s.listGen, s.listMatch = key, s.gen, match
 	}
-	if r.URL.Query().Get("sort") == "updated_on" {
-		sort.SliceStable(match, func(i, j int) bool { return match[i].Updated.Before(match[j].Updated) })
-	}
-	items := make([]any, len(match))
-	for i, is := range match {
-		items[i] = s.issueJSON(fakehttp.BaseURL(r), is)
-	}
-	s.paginate(w, r, items)
+	base := fakehttp.BaseURL(r)
+	s.paginate(w, r, len(match), func(i int) any { return s.issueJSON(base, match[i]) })
 }
 
 func (s *Server) issueFor(w http.ResponseWriter, r *http.Request, repo *Repo) *issueState {
@@ -497,6 +538,7 @@ var states = []string{"submitted", "new", "open", "resolved", "on hold", "invali
 func (s *Server) putIssue(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++ // the issue listing may change
 	repo, a := s.repoFor(w, r)
 	if repo == nil || !issuesOn(w, repo) || !canWrite(w, repo, a) {
 		return
@@ -547,16 +589,14 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request) {
 	if is == nil {
 		return
 	}
-	items := make([]any, len(is.comments))
-	for i, c := range is.comments {
-		items[i] = s.commentJSON(fakehttp.BaseURL(r), is, c)
-	}
-	s.paginate(w, r, items)
+	base := fakehttp.BaseURL(r)
+	s.paginate(w, r, len(is.comments), func(i int) any { return s.commentJSON(base, is, is.comments[i]) })
 }
 
 func (s *Server) createComment(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++ // the issue listing may change
 	repo, a := s.repoFor(w, r)
 	if repo == nil || !issuesOn(w, repo) || !canWrite(w, repo, a) {
 		return
@@ -633,11 +673,8 @@ func (s *Server) listPRs(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("sort") == "updated_on" {
 		sort.SliceStable(match, func(i, j int) bool { return match[i].Updated.Before(match[j].Updated) })
 	}
-	items := make([]any, len(match))
-	for i, p := range match {
-		items[i] = s.prJSON(fakehttp.BaseURL(r), p)
-	}
-	s.paginate(w, r, items)
+	base := fakehttp.BaseURL(r)
+	s.paginate(w, r, len(match), func(i int) any { return s.prJSON(base, match[i]) })
 }
 
 func (s *Server) getPR(w http.ResponseWriter, r *http.Request) {
@@ -655,6 +692,74 @@ func (s *Server) getPR(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	bbErr(w, http.StatusNotFound, "Pull request not found")
+}
+
+// prFor finds the pull request of the path ({id}) in repo, or answers 404.
+func (s *Server) prFor(w http.ResponseWriter, r *http.Request, repo *Repo) *PullRequest {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	for _, p := range s.prs {
+		if p.ID == id && p.Repo == repo.FullName {
+			return p
+		}
+	}
+	bbErr(w, http.StatusNotFound, "Pull request not found")
+	return nil
+}
+
+func (s *Server) prCommentJSON(base string, p *PullRequest, c Comment) map[string]any {
+	return map[string]any{"type": "pullrequest_comment", "id": c.ID, "created_on": c.Created.Format(time.RFC3339),
+		"updated_on": c.Created.Format(time.RFC3339), "deleted": false, "pending": false,
+		"content": map[string]any{"raw": c.Raw, "markup": "markdown", "html": ""}, "user": s.accountJSON(c.User),
+		"pullrequest": map[string]any{"type": "pullrequest", "id": p.ID, "title": p.Title},
+		"links": map[string]any{
+			"self": map[string]any{"href": fmt.Sprintf("%s/2.0/repositories/%s/pullrequests/%d/comments/%d", base, p.Repo, p.ID, c.ID)},
+			"html": map[string]any{"href": fmt.Sprintf("%s/pull-requests/%d#comment-%d", web(p.Repo), p.ID, c.ID)},
+		}}
+}
+
+func (s *Server) listPRComments(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	repo, _ := s.repoFor(w, r)
+	if repo == nil {
+		return
+	}
+	p := s.prFor(w, r, repo)
+	if p == nil {
+		return
+	}
+	base := fakehttp.BaseURL(r)
+	s.paginate(w, r, len(p.Comments), func(i int) any { return s.prCommentJSON(base, p, p.Comments[i]) })
+}
+
+// createPRComment adds a comment; reading the repository is enough (a
+// reviewer comments without write access), as on Bitbucket.
+func (s *Server) createPRComment(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	repo, a := s.repoFor(w, r)
+	if repo == nil {
+		return
+	}
+	p := s.prFor(w, r, repo)
+	if p == nil {
+		return
+	}
+	var body struct {
+		Content struct {
+			Raw string `json:"raw"`
+		} `json:"content"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Content.Raw == "" {
+		bbErr(w, http.StatusBadRequest, "content.raw: required")
+		return
+	}
+	s.lastComment++
+	c := Comment{ID: s.lastComment, User: a.UUID, Raw: body.Content.Raw, Created: time.Now().UTC().Truncate(time.Second)}
+	p.Comments = append(p.Comments, c)
+	p.Updated = c.Created
+	w.Header().Set("Location", fmt.Sprintf("%s/2.0/repositories/%s/pullrequests/%d/comments/%d", fakehttp.BaseURL(r), p.Repo, p.ID, c.ID))
+	fakehttp.JSON(w, http.StatusCreated, s.prCommentJSON(fakehttp.BaseURL(r), p, c))
 }
 
 func (s *Server) createPR(w http.ResponseWriter, r *http.Request) {

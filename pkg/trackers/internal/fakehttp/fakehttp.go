@@ -4,6 +4,7 @@
 package fakehttp
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -112,3 +113,19 @@ func (c *Counter) Wrap(next http.Handler) http.Handler {
 
 // Count is the number of requests served so far.
 func (c *Counter) Count() int { return int(c.n.Load()) }
+
+type gatewayKey struct{}
+
+// WithGatewayUser marks a request that the Atlassian API gateway fake
+// (atlassianfake) has authenticated by its OAuth access token, as the
+// account with this email: the product fakes behind it take it as that
+// user, as the real gateway forwards a verified identity.
+func WithGatewayUser(r *http.Request, email string) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), gatewayKey{}, email))
+}
+
+// GatewayUser is the email WithGatewayUser set, if any.
+func GatewayUser(r *http.Request) (string, bool) {
+	email, ok := r.Context().Value(gatewayKey{}).(string)
+	return email, ok && email != ""
+}

@@ -66,6 +66,28 @@ type incidentState struct {
 	id     string
 	number int
 	notes  []Note
+	// version moves on every change; listed caches the incident's list
+	// JSON for one version and API base, so the fake's encoding is not
+	// charged again to every listing of an unchanged incident (as
+	// githubfake's cache).
+	version    int
+	listed     json.RawMessage
+	listedVer  int
+	listedBase string
+}
+
+// listJSON is the incident's list form (no body), cached per version.
+func (s *Server) listJSON(r *http.Request, in *incidentState) (json.RawMessage, error) {
+	base := s.base(r)
+	if in.listed != nil && in.listedVer == in.version && in.listedBase == base {
+		return in.listed, nil
+	}
+	b, err := json.Marshal(s.incidentJSON(r, in, false))
+	if err != nil {
+		return nil, err
+	}
+	in.listed, in.listedVer, in.listedBase = b, in.version, base
+	return b, nil
 }
 
 // Options configure the fake.
@@ -93,7 +115,12 @@ type Server struct {
 	keys      map[string]Key
 	services  map[string]Service
 	incidents []*incidentState
-	lastNote  int
+	// byID indexes incidents (GET /incidents/{id} once per incident made
+	// a first listing's cost grow with the square of its size); last is
+	// the last incident number given (numbers are not reused).
+	byID     map[string]*incidentState
+	last     int
+	lastNote int
 }
 
 // New returns a fake with the given accounts and incidents.
@@ -160,20 +187,17 @@ func (s *Server) AddIncident(in Incident) string {
 	if in.Created.IsZero() || in.Created.After(in.Updated) {
 		in.Created = in.Updated
 	}
-	n := len(s.incidents) + 1
-	st := &incidentState{Incident: in, number: n, id: fmt.Sprintf("PINC%04d", n)}
+	s.last++
+	st := &incidentState{Incident: in, number: s.last, id: fmt.Sprintf("PINC%04d", s.last)}
 	s.incidents = append(s.incidents, st)
+	if s.byID == nil {
+		s.byID = map[string]*incidentState{}
+	}
+	s.byID[st.id] = st
 	return st.id
 }
 
-func (s *Server) find(id string) *incidentState {
-	for _, in := range s.incidents {
-		if in.id == id {
-			return in
-		}
-	}
-	return nil
-}
+func (s *Server) find(id string) *incidentState { return s.byID[id] }
 
 // Edit changes an incident under the lock (tests: touch, resolve, unassign).
 func (s *Server) Edit(id string, f func(*Incident)) bool {
@@ -184,6 +208,22 @@ func (s *Server) Edit(id string, f func(*Incident)) bool {
 		return false
 	}
 	f(&in.Incident)
+	in.version++
+	return true
+}
+
+// Delete removes an incident (PagerDuty deletes none, but a key may lose
+// sight of one, e.g. when its service moves to a team the key cannot see):
+// it is no longer listed or readable (404).
+func (s *Server) Delete(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.incidents, func(in *incidentState) bool { return in.id == id })
+	if i < 0 {
+		return false
+	}
+	s.incidents = slices.Delete(s.incidents, i, i+1)
+	delete(s.byID, id)
 	return true
 }
 
@@ -217,6 +257,7 @@ func (s *Server) AddNote(id, userID, content string) {
 		n := Note{ID: fmt.Sprintf("PNOTE%03d", s.lastNote), UserID: userID, Content: content, Created: time.Now().UTC().Truncate(time.Second)}
 		in.notes = append(in.notes, n)
 		in.Updated = n.Created // as a note added through the API does
+		in.version++
 	}
 }
 
@@ -378,9 +419,14 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		}
 		match = append(match, in)
 	}
-	page := []map[string]any{}
+	page := []json.RawMessage{}
 	for i := offset; i < len(match) && i < offset+limit; i++ {
-		page = append(page, s.incidentJSON(r, match[i], false))
+		b, err := s.listJSON(r, match[i])
+		if err != nil {
+			pdErr(w, http.StatusInternalServerError, 2000, "Internal Server Error")
+			return
+		}
+		page = append(page, b)
 	}
 	fakehttp.JSON(w, http.StatusOK, map[string]any{"incidents": page, "offset": offset, "limit": limit, "more": offset+limit < len(match), "total": nil})
 }
@@ -439,6 +485,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 		in.Title = body.Incident.Title
 	}
 	in.Updated = time.Now().UTC().Truncate(time.Second)
+	in.version++
 	fakehttp.JSON(w, http.StatusOK, map[string]any{"incident": s.incidentJSON(r, in, false)})
 }
 
@@ -493,5 +540,6 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 	n := Note{ID: fmt.Sprintf("PNOTE%03d", s.lastNote), UserID: u.ID, Content: body.Note.Content, Created: time.Now().UTC().Truncate(time.Second)}
 	in.notes = append(in.notes, n)
 	in.Updated = n.Created
+	in.version++
 	fakehttp.JSON(w, http.StatusOK, map[string]any{"note": s.noteJSON(r, n)})
 }

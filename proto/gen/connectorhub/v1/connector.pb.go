@@ -166,6 +166,12 @@ const (
 	AuthMode_AUTH_MODE_BEARER AuthMode = 2
 	// No credential: public Jira instances only.
 	AuthMode_AUTH_MODE_ANONYMOUS AuthMode = 3
+	// OAuth 2.0 authorization code grant (Atlassian 3LO, Jira and Confluence
+	// Cloud): the connector holds a client id (oauth_client_id), the client
+	// secret (the credential) and a refresh token (oauth_refresh_token, set by
+	// SetOAuthGrant / `hubctl connectors authorize ID`). Workers mint access
+	// tokens and call the site through api.atlassian.com/ex/{product}/{cloudId}.
+	AuthMode_AUTH_MODE_OAUTH2 AuthMode = 5
 )
 
 // Enum value maps for AuthMode.
@@ -175,12 +181,14 @@ var (
 		1: "AUTH_MODE_BASIC",
 		2: "AUTH_MODE_BEARER",
 		3: "AUTH_MODE_ANONYMOUS",
+		5: "AUTH_MODE_OAUTH2",
 	}
 	AuthMode_value = map[string]int32{
 		"AUTH_MODE_UNSPECIFIED": 0,
 		"AUTH_MODE_BASIC":       1,
 		"AUTH_MODE_BEARER":      2,
 		"AUTH_MODE_ANONYMOUS":   3,
+		"AUTH_MODE_OAUTH2":      5,
 	}
 )
 
@@ -401,9 +409,20 @@ type CredentialInfo struct {
 	// Where the ciphertext comes from: "vault" or "local".
 	Cipher string `protobuf:"bytes,4,opt,name=cipher,proto3" json:"cipher,omitempty"`
 	// When the tracker says the token expires, if it says.
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// AUTH_MODE_OAUTH2: whether a refresh token is stored.
+	OauthRefreshTokenSet bool `protobuf:"varint,15,opt,name=oauth_refresh_token_set,json=oauthRefreshTokenSet,proto3" json:"oauth_refresh_token_set,omitempty"`
+	// When the stored refresh token was last replaced: each refresh rotates
+	// it, so its age is how long the grant has gone unused (Atlassian expires
+	// an unused one after 90 days). An access token's lifetime is never shown.
+	OauthRefreshTokenSetTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=oauth_refresh_token_set_time,json=oauthRefreshTokenSetTime,proto3" json:"oauth_refresh_token_set_time,omitempty"`
+	// A short one-way fingerprint of the stored refresh token.
+	OauthRefreshTokenFingerprint string `protobuf:"bytes,17,opt,name=oauth_refresh_token_fingerprint,json=oauthRefreshTokenFingerprint,proto3" json:"oauth_refresh_token_fingerprint,omitempty"`
+	// When the grant was authorized (consent given or a refresh token
+	// pasted); rotation does not reset it.
+	OauthGrantTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=oauth_grant_time,json=oauthGrantTime,proto3" json:"oauth_grant_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CredentialInfo) Reset() {
@@ -471,6 +490,34 @@ func (x *CredentialInfo) GetExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *CredentialInfo) GetOauthRefreshTokenSet() bool {
+	if x != nil {
+		return x.OauthRefreshTokenSet
+	}
+	return false
+}
+
+func (x *CredentialInfo) GetOauthRefreshTokenSetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OauthRefreshTokenSetTime
+	}
+	return nil
+}
+
+func (x *CredentialInfo) GetOauthRefreshTokenFingerprint() string {
+	if x != nil {
+		return x.OauthRefreshTokenFingerprint
+	}
+	return ""
+}
+
+func (x *CredentialInfo) GetOauthGrantTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OauthGrantTime
+	}
+	return nil
+}
+
 // ConnectorStatus is what the workers report about a connector.
 type ConnectorStatus struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -499,9 +546,15 @@ type ConnectorStatus struct {
 	// sign of lost deliveries.
 	PollOnlyChanges int64 `protobuf:"varint,25,opt,name=poll_only_changes,json=pollOnlyChanges,proto3" json:"poll_only_changes,omitempty"`
 	// The URL the tracker's hook sends to (REGISTRY_WEBHOOK_PUBLIC_URL/webhooks/<id>).
-	WebhookUrl    string `protobuf:"bytes,26,opt,name=webhook_url,json=webhookUrl,proto3" json:"webhook_url,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	WebhookUrl string `protobuf:"bytes,26,opt,name=webhook_url,json=webhookUrl,proto3" json:"webhook_url,omitempty"`
+	// AUTH_MODE_OAUTH2: why the stored grant cannot be used (the refresh token
+	// was revoked, expired or replaced by another authorization), empty when
+	// it can. Polling stops until the connector is re-authorized.
+	AuthError string `protobuf:"bytes,35,opt,name=auth_error,json=authError,proto3" json:"auth_error,omitempty"`
+	// The command that fixes auth_error, e.g. "hubctl connectors authorize ID".
+	ReauthorizeCommand string `protobuf:"bytes,36,opt,name=reauthorize_command,json=reauthorizeCommand,proto3" json:"reauthorize_command,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ConnectorStatus) Reset() {
@@ -625,6 +678,20 @@ func (x *ConnectorStatus) GetWebhookUrl() string {
 	return ""
 }
 
+func (x *ConnectorStatus) GetAuthError() string {
+	if x != nil {
+		return x.AuthError
+	}
+	return ""
+}
+
+func (x *ConnectorStatus) GetReauthorizeCommand() string {
+	if x != nil {
+		return x.ReauthorizeCommand
+	}
+	return ""
+}
+
 // Connector is one configured tracker account.
 type Connector struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -681,6 +748,13 @@ type Connector struct {
 	// adds to this connector's ticket.enriched events (its context section).
 	// Each must exist and be a context source; refused on context sources.
 	ContextConnectors []string `protobuf:"bytes,37,rep,name=context_connectors,json=contextConnectors,proto3" json:"context_connectors,omitempty"`
+	// AUTH_MODE_OAUTH2: the OAuth 2.0 app's client id (Atlassian developer
+	// console). The client secret is the connector's credential.
+	OauthClientId string `protobuf:"bytes,45,opt,name=oauth_client_id,json=oauthClientId,proto3" json:"oauth_client_id,omitempty"`
+	// AUTH_MODE_OAUTH2: the scopes asked for at authorization (defaults to the
+	// system's: read:jira-work write:jira-work read:jira-user offline_access,
+	// or read:confluence-content.all search:confluence offline_access).
+	OauthScopes []string `protobuf:"bytes,46,rep,name=oauth_scopes,json=oauthScopes,proto3" json:"oauth_scopes,omitempty"`
 	// Output only.
 	Credential *CredentialInfo        `protobuf:"bytes,30,opt,name=credential,proto3" json:"credential,omitempty"`
 	Status     *ConnectorStatus       `protobuf:"bytes,31,opt,name=status,proto3" json:"status,omitempty"`
@@ -903,6 +977,20 @@ func (x *Connector) GetContextConnectors() []string {
 	return nil
 }
 
+func (x *Connector) GetOauthClientId() string {
+	if x != nil {
+		return x.OauthClientId
+	}
+	return ""
+}
+
+func (x *Connector) GetOauthScopes() []string {
+	if x != nil {
+		return x.OauthScopes
+	}
+	return nil
+}
+
 func (x *Connector) GetCredential() *CredentialInfo {
 	if x != nil {
 		return x.Credential
@@ -958,14 +1046,18 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\vin_progress\x18\x01 \x01(\tR\n" +
 	"inProgress\x12\x1b\n" +
 	"\tin_review\x18\x02 \x01(\tR\binReview\x12\x12\n" +
-	"\x04done\x18\x03 \x01(\tR\x04done\"\xd0\x01\n" +
+	"\x04done\x18\x03 \x01(\tR\x04done\"\xf0\x03\n" +
 	"\x0eCredentialInfo\x12\x10\n" +
 	"\x03set\x18\x01 \x01(\bR\x03set\x125\n" +
 	"\bset_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\asetTime\x12 \n" +
 	"\vfingerprint\x18\x03 \x01(\tR\vfingerprint\x12\x16\n" +
 	"\x06cipher\x18\x04 \x01(\tR\x06cipher\x12;\n" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\xbe\x05\n" +
+	"expireTime\x125\n" +
+	"\x17oauth_refresh_token_set\x18\x0f \x01(\bR\x14oauthRefreshTokenSet\x12Z\n" +
+	"\x1coauth_refresh_token_set_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\x18oauthRefreshTokenSetTime\x12E\n" +
+	"\x1foauth_refresh_token_fingerprint\x18\x11 \x01(\tR\x1coauthRefreshTokenFingerprint\x12D\n" +
+	"\x10oauth_grant_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0eoauthGrantTime\"\x8e\x06\n" +
 	"\x0fConnectorStatus\x12@\n" +
 	"\x0elast_poll_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\flastPollTime\x12F\n" +
 	"\x11last_success_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12\x1d\n" +
@@ -981,7 +1073,10 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\x13last_refusal_reason\x18\x18 \x01(\tR\x11lastRefusalReason\x12*\n" +
 	"\x11poll_only_changes\x18\x19 \x01(\x03R\x0fpollOnlyChanges\x12\x1f\n" +
 	"\vwebhook_url\x18\x1a \x01(\tR\n" +
-	"webhookUrl\"\x93\n" +
+	"webhookUrl\x12\x1d\n" +
+	"\n" +
+	"auth_error\x18# \x01(\tR\tauthError\x12/\n" +
+	"\x13reauthorize_command\x18$ \x01(\tR\x12reauthorizeCommand\"\xde\n" +
 	"\n" +
 	"\tConnector\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
@@ -1012,7 +1107,9 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\x04zone\x18\x16 \x01(\tR\x04zone\x120\n" +
 	"\x14review_pull_requests\x18\x1c \x01(\bR\x12reviewPullRequests\x12\x14\n" +
 	"\x05watch\x18$ \x03(\tR\x05watch\x12-\n" +
-	"\x12context_connectors\x18% \x03(\tR\x11contextConnectors\x12?\n" +
+	"\x12context_connectors\x18% \x03(\tR\x11contextConnectors\x12&\n" +
+	"\x0foauth_client_id\x18- \x01(\tR\roauthClientId\x12!\n" +
+	"\foauth_scopes\x18. \x03(\tR\voauthScopes\x12?\n" +
 	"\n" +
 	"credential\x18\x1e \x01(\v2\x1f.connectorhub.v1.CredentialInfoR\n" +
 	"credential\x128\n" +
@@ -1041,12 +1138,13 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"Deployment\x12\x1a\n" +
 	"\x16DEPLOYMENT_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10DEPLOYMENT_CLOUD\x10\x01\x12\x1a\n" +
-	"\x16DEPLOYMENT_SELF_HOSTED\x10\x02*i\n" +
+	"\x16DEPLOYMENT_SELF_HOSTED\x10\x02*\x7f\n" +
 	"\bAuthMode\x12\x19\n" +
 	"\x15AUTH_MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fAUTH_MODE_BASIC\x10\x01\x12\x14\n" +
 	"\x10AUTH_MODE_BEARER\x10\x02\x12\x17\n" +
-	"\x13AUTH_MODE_ANONYMOUS\x10\x03*s\n" +
+	"\x13AUTH_MODE_ANONYMOUS\x10\x03\x12\x14\n" +
+	"\x10AUTH_MODE_OAUTH2\x10\x05*s\n" +
 	"\x0eConflictPolicy\x12\x1f\n" +
 	"\x1bCONFLICT_POLICY_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cCONFLICT_POLICY_TRACKER_WINS\x10\x01\x12\x1e\n" +
@@ -1083,27 +1181,29 @@ var file_connectorhub_v1_connector_proto_goTypes = []any{
 var file_connectorhub_v1_connector_proto_depIdxs = []int32{
 	9,  // 0: connectorhub.v1.CredentialInfo.set_time:type_name -> google.protobuf.Timestamp
 	9,  // 1: connectorhub.v1.CredentialInfo.expire_time:type_name -> google.protobuf.Timestamp
-	9,  // 2: connectorhub.v1.ConnectorStatus.last_poll_time:type_name -> google.protobuf.Timestamp
-	9,  // 3: connectorhub.v1.ConnectorStatus.last_success_time:type_name -> google.protobuf.Timestamp
-	9,  // 4: connectorhub.v1.ConnectorStatus.next_poll_time:type_name -> google.protobuf.Timestamp
-	10, // 5: connectorhub.v1.ConnectorStatus.late_by:type_name -> google.protobuf.Duration
-	9,  // 6: connectorhub.v1.ConnectorStatus.last_delivery_time:type_name -> google.protobuf.Timestamp
-	0,  // 7: connectorhub.v1.Connector.system:type_name -> connectorhub.v1.System
-	1,  // 8: connectorhub.v1.Connector.deployment:type_name -> connectorhub.v1.Deployment
-	2,  // 9: connectorhub.v1.Connector.auth_mode:type_name -> connectorhub.v1.AuthMode
-	10, // 10: connectorhub.v1.Connector.poll_interval:type_name -> google.protobuf.Duration
-	4,  // 11: connectorhub.v1.Connector.scope:type_name -> connectorhub.v1.Scope
-	5,  // 12: connectorhub.v1.Connector.status_labels:type_name -> connectorhub.v1.StatusLabels
-	3,  // 13: connectorhub.v1.Connector.conflict_policy:type_name -> connectorhub.v1.ConflictPolicy
-	6,  // 14: connectorhub.v1.Connector.credential:type_name -> connectorhub.v1.CredentialInfo
-	7,  // 15: connectorhub.v1.Connector.status:type_name -> connectorhub.v1.ConnectorStatus
-	9,  // 16: connectorhub.v1.Connector.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 17: connectorhub.v1.Connector.update_time:type_name -> google.protobuf.Timestamp
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	9,  // 2: connectorhub.v1.CredentialInfo.oauth_refresh_token_set_time:type_name -> google.protobuf.Timestamp
+	9,  // 3: connectorhub.v1.CredentialInfo.oauth_grant_time:type_name -> google.protobuf.Timestamp
+	9,  // 4: connectorhub.v1.ConnectorStatus.last_poll_time:type_name -> google.protobuf.Timestamp
+	9,  // 5: connectorhub.v1.ConnectorStatus.last_success_time:type_name -> google.protobuf.Timestamp
+	9,  // 6: connectorhub.v1.ConnectorStatus.next_poll_time:type_name -> google.protobuf.Timestamp
+	10, // 7: connectorhub.v1.ConnectorStatus.late_by:type_name -> google.protobuf.Duration
+	9,  // 8: connectorhub.v1.ConnectorStatus.last_delivery_time:type_name -> google.protobuf.Timestamp
+	0,  // 9: connectorhub.v1.Connector.system:type_name -> connectorhub.v1.System
+	1,  // 10: connectorhub.v1.Connector.deployment:type_name -> connectorhub.v1.Deployment
+	2,  // 11: connectorhub.v1.Connector.auth_mode:type_name -> connectorhub.v1.AuthMode
+	10, // 12: connectorhub.v1.Connector.poll_interval:type_name -> google.protobuf.Duration
+	4,  // 13: connectorhub.v1.Connector.scope:type_name -> connectorhub.v1.Scope
+	5,  // 14: connectorhub.v1.Connector.status_labels:type_name -> connectorhub.v1.StatusLabels
+	3,  // 15: connectorhub.v1.Connector.conflict_policy:type_name -> connectorhub.v1.ConflictPolicy
+	6,  // 16: connectorhub.v1.Connector.credential:type_name -> connectorhub.v1.CredentialInfo
+	7,  // 17: connectorhub.v1.Connector.status:type_name -> connectorhub.v1.ConnectorStatus
+	9,  // 18: connectorhub.v1.Connector.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 19: connectorhub.v1.Connector.update_time:type_name -> google.protobuf.Timestamp
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_connectorhub_v1_connector_proto_init() }

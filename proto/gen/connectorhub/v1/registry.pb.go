@@ -1879,6 +1879,113 @@ func (x *NormalizeTicketKeyResponse) GetSystem() System {
 	return System_SYSTEM_UNSPECIFIED
 }
 
+type SetOAuthGrantRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The refresh token, in clear over the (authenticated) API; stored only
+	// encrypted, never returned.
+	RefreshToken string `protobuf:"bytes,2,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	// Optional: the connector's etag, to refuse a concurrent change.
+	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetOAuthGrantRequest) Reset() {
+	*x = SetOAuthGrantRequest{}
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetOAuthGrantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetOAuthGrantRequest) ProtoMessage() {}
+
+func (x *SetOAuthGrantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetOAuthGrantRequest.ProtoReflect.Descriptor instead.
+func (*SetOAuthGrantRequest) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *SetOAuthGrantRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SetOAuthGrantRequest) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+func (x *SetOAuthGrantRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+type SetOAuthGrantResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connector     *Connector             `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetOAuthGrantResponse) Reset() {
+	*x = SetOAuthGrantResponse{}
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetOAuthGrantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetOAuthGrantResponse) ProtoMessage() {}
+
+func (x *SetOAuthGrantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetOAuthGrantResponse.ProtoReflect.Descriptor instead.
+func (*SetOAuthGrantResponse) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *SetOAuthGrantResponse) GetConnector() *Connector {
+	if x != nil {
+		return x.Connector
+	}
+	return nil
+}
+
 var File_connectorhub_v1_registry_proto protoreflect.FileDescriptor
 
 const file_connectorhub_v1_registry_proto_rawDesc = "" +
@@ -2008,7 +2115,13 @@ const file_connectorhub_v1_registry_proto_rawDesc = "" +
 	"\x06ticket\x18\x02 \x01(\tR\x06ticket\"_\n" +
 	"\x1aNormalizeTicketKeyResponse\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
-	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system2\xae\v\n" +
+	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\"_\n" +
+	"\x14SetOAuthGrantRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
+	"\rrefresh_token\x18\x02 \x01(\tR\frefreshToken\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"Q\n" +
+	"\x15SetOAuthGrantResponse\x128\n" +
+	"\tconnector\x18\x01 \x01(\v2\x1a.connectorhub.v1.ConnectorR\tconnector2\x8e\f\n" +
 	"\x0fRegistryService\x12d\n" +
 	"\x0fCreateConnector\x12'.connectorhub.v1.CreateConnectorRequest\x1a(.connectorhub.v1.CreateConnectorResponse\x12[\n" +
 	"\fGetConnector\x12$.connectorhub.v1.GetConnectorRequest\x1a%.connectorhub.v1.GetConnectorResponse\x12a\n" +
@@ -2021,7 +2134,8 @@ const file_connectorhub_v1_registry_proto_rawDesc = "" +
 	"\x10CheckCredentials\x12(.connectorhub.v1.CheckCredentialsRequest\x1a).connectorhub.v1.CheckCredentialsResponse\x12j\n" +
 	"\x11RewrapCredentials\x12).connectorhub.v1.RewrapCredentialsRequest\x1a*.connectorhub.v1.RewrapCredentialsResponse\x12[\n" +
 	"\fReplayResult\x12$.connectorhub.v1.ReplayResultRequest\x1a%.connectorhub.v1.ReplayResultResponse\x12m\n" +
-	"\x12NormalizeTicketKey\x12*.connectorhub.v1.NormalizeTicketKeyRequest\x1a+.connectorhub.v1.NormalizeTicketKeyResponse\x12d\n" +
+	"\x12NormalizeTicketKey\x12*.connectorhub.v1.NormalizeTicketKeyRequest\x1a+.connectorhub.v1.NormalizeTicketKeyResponse\x12^\n" +
+	"\rSetOAuthGrant\x12%.connectorhub.v1.SetOAuthGrantRequest\x1a&.connectorhub.v1.SetOAuthGrantResponse\x12d\n" +
 	"\x0fGetWebhookSetup\x12'.connectorhub.v1.GetWebhookSetupRequest\x1a(.connectorhub.v1.GetWebhookSetupResponse\x12p\n" +
 	"\x13RotateWebhookSecret\x12+.connectorhub.v1.RotateWebhookSecretRequest\x1a,.connectorhub.v1.RotateWebhookSecretResponseB\xd0\x01\n" +
 	"\x13com.connectorhub.v1B\rRegistryProtoP\x01ZMgithub.com/connectorhub/connectorhub/proto/gen/connectorhub/v1;connectorhubv1\xa2\x02\x03CXX\xaa\x02\x0fConnectorhub.V1\xca\x02\x0fConnectorhub\\V1\xe2\x02\x1bConnectorhub\\V1\\GPBMetadata\xea\x02\x10Connectorhub::V1b\x06proto3"
@@ -2038,7 +2152,7 @@ func file_connectorhub_v1_registry_proto_rawDescGZIP() []byte {
 	return file_connectorhub_v1_registry_proto_rawDescData
 }
 
-var file_connectorhub_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_connectorhub_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_connectorhub_v1_registry_proto_goTypes = []any{
 	(*GetWebhookSetupRequest)(nil),      // 0: connectorhub.v1.GetWebhookSetupRequest
 	(*WebhookSetup)(nil),                // 1: connectorhub.v1.WebhookSetup
@@ -2073,76 +2187,81 @@ var file_connectorhub_v1_registry_proto_goTypes = []any{
 	(*ReplayResultResponse)(nil),        // 30: connectorhub.v1.ReplayResultResponse
 	(*NormalizeTicketKeyRequest)(nil),   // 31: connectorhub.v1.NormalizeTicketKeyRequest
 	(*NormalizeTicketKeyResponse)(nil),  // 32: connectorhub.v1.NormalizeTicketKeyResponse
-	(*Connector)(nil),                   // 33: connectorhub.v1.Connector
-	(System)(0),                         // 34: connectorhub.v1.System
-	(*fieldmaskpb.FieldMask)(nil),       // 35: google.protobuf.FieldMask
-	(*timestamppb.Timestamp)(nil),       // 36: google.protobuf.Timestamp
-	(Deployment)(0),                     // 37: connectorhub.v1.Deployment
-	(AuthMode)(0),                       // 38: connectorhub.v1.AuthMode
-	(*durationpb.Duration)(nil),         // 39: google.protobuf.Duration
-	(*CredentialInfo)(nil),              // 40: connectorhub.v1.CredentialInfo
+	(*SetOAuthGrantRequest)(nil),        // 33: connectorhub.v1.SetOAuthGrantRequest
+	(*SetOAuthGrantResponse)(nil),       // 34: connectorhub.v1.SetOAuthGrantResponse
+	(*Connector)(nil),                   // 35: connectorhub.v1.Connector
+	(System)(0),                         // 36: connectorhub.v1.System
+	(*fieldmaskpb.FieldMask)(nil),       // 37: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),       // 38: google.protobuf.Timestamp
+	(Deployment)(0),                     // 39: connectorhub.v1.Deployment
+	(AuthMode)(0),                       // 40: connectorhub.v1.AuthMode
+	(*durationpb.Duration)(nil),         // 41: google.protobuf.Duration
+	(*CredentialInfo)(nil),              // 42: connectorhub.v1.CredentialInfo
 }
 var file_connectorhub_v1_registry_proto_depIdxs = []int32{
 	1,  // 0: connectorhub.v1.GetWebhookSetupResponse.setup:type_name -> connectorhub.v1.WebhookSetup
 	1,  // 1: connectorhub.v1.RotateWebhookSecretResponse.setup:type_name -> connectorhub.v1.WebhookSetup
-	33, // 2: connectorhub.v1.CreateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
-	33, // 3: connectorhub.v1.CreateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
-	33, // 4: connectorhub.v1.GetConnectorResponse.connector:type_name -> connectorhub.v1.Connector
-	34, // 5: connectorhub.v1.ListConnectorsRequest.system:type_name -> connectorhub.v1.System
-	33, // 6: connectorhub.v1.ListConnectorsResponse.connectors:type_name -> connectorhub.v1.Connector
-	33, // 7: connectorhub.v1.UpdateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
-	35, // 8: connectorhub.v1.UpdateConnectorRequest.update_mask:type_name -> google.protobuf.FieldMask
-	33, // 9: connectorhub.v1.UpdateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
-	33, // 10: connectorhub.v1.TestConnectionRequest.config:type_name -> connectorhub.v1.Connector
+	35, // 2: connectorhub.v1.CreateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
+	35, // 3: connectorhub.v1.CreateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
+	35, // 4: connectorhub.v1.GetConnectorResponse.connector:type_name -> connectorhub.v1.Connector
+	36, // 5: connectorhub.v1.ListConnectorsRequest.system:type_name -> connectorhub.v1.System
+	35, // 6: connectorhub.v1.ListConnectorsResponse.connectors:type_name -> connectorhub.v1.Connector
+	35, // 7: connectorhub.v1.UpdateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
+	37, // 8: connectorhub.v1.UpdateConnectorRequest.update_mask:type_name -> google.protobuf.FieldMask
+	35, // 9: connectorhub.v1.UpdateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
+	35, // 10: connectorhub.v1.TestConnectionRequest.config:type_name -> connectorhub.v1.Connector
 	16, // 11: connectorhub.v1.TestConnectionResponse.checks:type_name -> connectorhub.v1.CheckResult
-	36, // 12: connectorhub.v1.TestConnectionResponse.credential_expire_time:type_name -> google.protobuf.Timestamp
-	34, // 13: connectorhub.v1.GetCapabilitiesRequest.system:type_name -> connectorhub.v1.System
-	34, // 14: connectorhub.v1.SystemCapabilities.system:type_name -> connectorhub.v1.System
-	37, // 15: connectorhub.v1.SystemCapabilities.deployments:type_name -> connectorhub.v1.Deployment
-	38, // 16: connectorhub.v1.SystemCapabilities.auth_modes:type_name -> connectorhub.v1.AuthMode
+	38, // 12: connectorhub.v1.TestConnectionResponse.credential_expire_time:type_name -> google.protobuf.Timestamp
+	36, // 13: connectorhub.v1.GetCapabilitiesRequest.system:type_name -> connectorhub.v1.System
+	36, // 14: connectorhub.v1.SystemCapabilities.system:type_name -> connectorhub.v1.System
+	39, // 15: connectorhub.v1.SystemCapabilities.deployments:type_name -> connectorhub.v1.Deployment
+	40, // 16: connectorhub.v1.SystemCapabilities.auth_modes:type_name -> connectorhub.v1.AuthMode
 	19, // 17: connectorhub.v1.SystemCapabilities.features:type_name -> connectorhub.v1.Feature
 	20, // 18: connectorhub.v1.GetCapabilitiesResponse.systems:type_name -> connectorhub.v1.SystemCapabilities
-	33, // 19: connectorhub.v1.RotateCredentialResponse.connector:type_name -> connectorhub.v1.Connector
+	35, // 19: connectorhub.v1.RotateCredentialResponse.connector:type_name -> connectorhub.v1.Connector
 	17, // 20: connectorhub.v1.RotateCredentialResponse.test:type_name -> connectorhub.v1.TestConnectionResponse
-	39, // 21: connectorhub.v1.CheckCredentialsRequest.stale_after:type_name -> google.protobuf.Duration
-	34, // 22: connectorhub.v1.CredentialAge.system:type_name -> connectorhub.v1.System
-	40, // 23: connectorhub.v1.CredentialAge.credential:type_name -> connectorhub.v1.CredentialInfo
-	39, // 24: connectorhub.v1.CredentialAge.age:type_name -> google.protobuf.Duration
+	41, // 21: connectorhub.v1.CheckCredentialsRequest.stale_after:type_name -> google.protobuf.Duration
+	36, // 22: connectorhub.v1.CredentialAge.system:type_name -> connectorhub.v1.System
+	42, // 23: connectorhub.v1.CredentialAge.credential:type_name -> connectorhub.v1.CredentialInfo
+	41, // 24: connectorhub.v1.CredentialAge.age:type_name -> google.protobuf.Duration
 	25, // 25: connectorhub.v1.CheckCredentialsResponse.credentials:type_name -> connectorhub.v1.CredentialAge
-	34, // 26: connectorhub.v1.NormalizeTicketKeyResponse.system:type_name -> connectorhub.v1.System
-	5,  // 27: connectorhub.v1.RegistryService.CreateConnector:input_type -> connectorhub.v1.CreateConnectorRequest
-	7,  // 28: connectorhub.v1.RegistryService.GetConnector:input_type -> connectorhub.v1.GetConnectorRequest
-	9,  // 29: connectorhub.v1.RegistryService.ListConnectors:input_type -> connectorhub.v1.ListConnectorsRequest
-	11, // 30: connectorhub.v1.RegistryService.UpdateConnector:input_type -> connectorhub.v1.UpdateConnectorRequest
-	13, // 31: connectorhub.v1.RegistryService.DeleteConnector:input_type -> connectorhub.v1.DeleteConnectorRequest
-	15, // 32: connectorhub.v1.RegistryService.TestConnection:input_type -> connectorhub.v1.TestConnectionRequest
-	18, // 33: connectorhub.v1.RegistryService.GetCapabilities:input_type -> connectorhub.v1.GetCapabilitiesRequest
-	22, // 34: connectorhub.v1.RegistryService.RotateCredential:input_type -> connectorhub.v1.RotateCredentialRequest
-	24, // 35: connectorhub.v1.RegistryService.CheckCredentials:input_type -> connectorhub.v1.CheckCredentialsRequest
-	27, // 36: connectorhub.v1.RegistryService.RewrapCredentials:input_type -> connectorhub.v1.RewrapCredentialsRequest
-	29, // 37: connectorhub.v1.RegistryService.ReplayResult:input_type -> connectorhub.v1.ReplayResultRequest
-	31, // 38: connectorhub.v1.RegistryService.NormalizeTicketKey:input_type -> connectorhub.v1.NormalizeTicketKeyRequest
-	0,  // 39: connectorhub.v1.RegistryService.GetWebhookSetup:input_type -> connectorhub.v1.GetWebhookSetupRequest
-	3,  // 40: connectorhub.v1.RegistryService.RotateWebhookSecret:input_type -> connectorhub.v1.RotateWebhookSecretRequest
-	6,  // 41: connectorhub.v1.RegistryService.CreateConnector:output_type -> connectorhub.v1.CreateConnectorResponse
-	8,  // 42: connectorhub.v1.RegistryService.GetConnector:output_type -> connectorhub.v1.GetConnectorResponse
-	10, // 43: connectorhub.v1.RegistryService.ListConnectors:output_type -> connectorhub.v1.ListConnectorsResponse
-	12, // 44: connectorhub.v1.RegistryService.UpdateConnector:output_type -> connectorhub.v1.UpdateConnectorResponse
-	14, // 45: connectorhub.v1.RegistryService.DeleteConnector:output_type -> connectorhub.v1.DeleteConnectorResponse
-	17, // 46: connectorhub.v1.RegistryService.TestConnection:output_type -> connectorhub.v1.TestConnectionResponse
-	21, // 47: connectorhub.v1.RegistryService.GetCapabilities:output_type -> connectorhub.v1.GetCapabilitiesResponse
-	23, // 48: connectorhub.v1.RegistryService.RotateCredential:output_type -> connectorhub.v1.RotateCredentialResponse
-	26, // 49: connectorhub.v1.RegistryService.CheckCredentials:output_type -> connectorhub.v1.CheckCredentialsResponse
-	28, // 50: connectorhub.v1.RegistryService.RewrapCredentials:output_type -> connectorhub.v1.RewrapCredentialsResponse
-	30, // 51: connectorhub.v1.RegistryService.ReplayResult:output_type -> connectorhub.v1.ReplayResultResponse
-	32, // 52: connectorhub.v1.RegistryService.NormalizeTicketKey:output_type -> connectorhub.v1.NormalizeTicketKeyResponse
-	2,  // 53: connectorhub.v1.RegistryService.GetWebhookSetup:output_type -> connectorhub.v1.GetWebhookSetupResponse
-	4,  // 54: connectorhub.v1.RegistryService.RotateWebhookSecret:output_type -> connectorhub.v1.RotateWebhookSecretResponse
-	41, // [41:55] is the sub-list for method output_type
-	27, // [27:41] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	36, // 26: connectorhub.v1.NormalizeTicketKeyResponse.system:type_name -> connectorhub.v1.System
+	35, // 27: connectorhub.v1.SetOAuthGrantResponse.connector:type_name -> connectorhub.v1.Connector
+	5,  // 28: connectorhub.v1.RegistryService.CreateConnector:input_type -> connectorhub.v1.CreateConnectorRequest
+	7,  // 29: connectorhub.v1.RegistryService.GetConnector:input_type -> connectorhub.v1.GetConnectorRequest
+	9,  // 30: connectorhub.v1.RegistryService.ListConnectors:input_type -> connectorhub.v1.ListConnectorsRequest
+	11, // 31: connectorhub.v1.RegistryService.UpdateConnector:input_type -> connectorhub.v1.UpdateConnectorRequest
+	13, // 32: connectorhub.v1.RegistryService.DeleteConnector:input_type -> connectorhub.v1.DeleteConnectorRequest
+	15, // 33: connectorhub.v1.RegistryService.TestConnection:input_type -> connectorhub.v1.TestConnectionRequest
+	18, // 34: connectorhub.v1.RegistryService.GetCapabilities:input_type -> connectorhub.v1.GetCapabilitiesRequest
+	22, // 35: connectorhub.v1.RegistryService.RotateCredential:input_type -> connectorhub.v1.RotateCredentialRequest
+	24, // 36: connectorhub.v1.RegistryService.CheckCredentials:input_type -> connectorhub.v1.CheckCredentialsRequest
+	27, // 37: connectorhub.v1.RegistryService.RewrapCredentials:input_type -> connectorhub.v1.RewrapCredentialsRequest
+	29, // 38: connectorhub.v1.RegistryService.ReplayResult:input_type -> connectorhub.v1.ReplayResultRequest
+	31, // 39: connectorhub.v1.RegistryService.NormalizeTicketKey:input_type -> connectorhub.v1.NormalizeTicketKeyRequest
+	33, // 40: connectorhub.v1.RegistryService.SetOAuthGrant:input_type -> connectorhub.v1.SetOAuthGrantRequest
+	0,  // 41: connectorhub.v1.RegistryService.GetWebhookSetup:input_type -> connectorhub.v1.GetWebhookSetupRequest
+	3,  // 42: connectorhub.v1.RegistryService.RotateWebhookSecret:input_type -> connectorhub.v1.RotateWebhookSecretRequest
+	6,  // 43: connectorhub.v1.RegistryService.CreateConnector:output_type -> connectorhub.v1.CreateConnectorResponse
+	8,  // 44: connectorhub.v1.RegistryService.GetConnector:output_type -> connectorhub.v1.GetConnectorResponse
+	10, // 45: connectorhub.v1.RegistryService.ListConnectors:output_type -> connectorhub.v1.ListConnectorsResponse
+	12, // 46: connectorhub.v1.RegistryService.UpdateConnector:output_type -> connectorhub.v1.UpdateConnectorResponse
+	14, // 47: connectorhub.v1.RegistryService.DeleteConnector:output_type -> connectorhub.v1.DeleteConnectorResponse
+	17, // 48: connectorhub.v1.RegistryService.TestConnection:output_type -> connectorhub.v1.TestConnectionResponse
+	21, // 49: connectorhub.v1.RegistryService.GetCapabilities:output_type -> connectorhub.v1.GetCapabilitiesResponse
+	23, // 50: connectorhub.v1.RegistryService.RotateCredential:output_type -> connectorhub.v1.RotateCredentialResponse
+	26, // 51: connectorhub.v1.RegistryService.CheckCredentials:output_type -> connectorhub.v1.CheckCredentialsResponse
+	28, // 52: connectorhub.v1.RegistryService.RewrapCredentials:output_type -> connectorhub.v1.RewrapCredentialsResponse
+	30, // 53: connectorhub.v1.RegistryService.ReplayResult:output_type -> connectorhub.v1.ReplayResultResponse
+	32, // 54: connectorhub.v1.RegistryService.NormalizeTicketKey:output_type -> connectorhub.v1.NormalizeTicketKeyResponse
+	34, // 55: connectorhub.v1.RegistryService.SetOAuthGrant:output_type -> connectorhub.v1.SetOAuthGrantResponse
+	2,  // 56: connectorhub.v1.RegistryService.GetWebhookSetup:output_type -> connectorhub.v1.GetWebhookSetupResponse
+	4,  // 57: connectorhub.v1.RegistryService.RotateWebhookSecret:output_type -> connectorhub.v1.RotateWebhookSecretResponse
+	43, // [43:58] is the sub-list for method output_type
+	28, // [28:43] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_connectorhub_v1_registry_proto_init() }
@@ -2161,7 +2280,7 @@ func file_connectorhub_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connectorhub_v1_registry_proto_rawDesc), len(file_connectorhub_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

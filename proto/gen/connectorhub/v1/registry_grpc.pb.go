@@ -31,6 +31,7 @@ const (
 	RegistryService_RewrapCredentials_FullMethodName   = "/connectorhub.v1.RegistryService/RewrapCredentials"
 	RegistryService_ReplayResult_FullMethodName        = "/connectorhub.v1.RegistryService/ReplayResult"
 	RegistryService_NormalizeTicketKey_FullMethodName  = "/connectorhub.v1.RegistryService/NormalizeTicketKey"
+	RegistryService_SetOAuthGrant_FullMethodName       = "/connectorhub.v1.RegistryService/SetOAuthGrant"
 	RegistryService_GetWebhookSetup_FullMethodName     = "/connectorhub.v1.RegistryService/GetWebhookSetup"
 	RegistryService_RotateWebhookSecret_FullMethodName = "/connectorhub.v1.RegistryService/RotateWebhookSecret"
 )
@@ -64,6 +65,10 @@ type RegistryServiceClient interface {
 	// INVALID_ARGUMENT when it names no ticket of the connector (a key of
 	// another repository names both), NOT_FOUND when the connector is unknown.
 	NormalizeTicketKey(ctx context.Context, in *NormalizeTicketKeyRequest, opts ...grpc.CallOption) (*NormalizeTicketKeyResponse, error)
+	// Stores the refresh token of an AUTH_MODE_OAUTH2 connector (obtained by
+	// `hubctl connectors authorize ID` or pasted), encrypted like any
+	// credential; clears the connector's auth_error at its next poll.
+	SetOAuthGrant(ctx context.Context, in *SetOAuthGrantRequest, opts ...grpc.CallOption) (*SetOAuthGrantResponse, error)
 	// What an admin needs to create a connector's hook by hand: the URL, the
 	// events to select and, the first time only, the secret (admin role).
 	// FAILED_PRECONDITION when the connector has no webhook.
@@ -201,6 +206,16 @@ func (c *registryServiceClient) NormalizeTicketKey(ctx context.Context, in *Norm
 	return out, nil
 }
 
+func (c *registryServiceClient) SetOAuthGrant(ctx context.Context, in *SetOAuthGrantRequest, opts ...grpc.CallOption) (*SetOAuthGrantResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetOAuthGrantResponse)
+	err := c.cc.Invoke(ctx, RegistryService_SetOAuthGrant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *registryServiceClient) GetWebhookSetup(ctx context.Context, in *GetWebhookSetupRequest, opts ...grpc.CallOption) (*GetWebhookSetupResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetWebhookSetupResponse)
@@ -250,6 +265,10 @@ type RegistryServiceServer interface {
 	// INVALID_ARGUMENT when it names no ticket of the connector (a key of
 	// another repository names both), NOT_FOUND when the connector is unknown.
 	NormalizeTicketKey(context.Context, *NormalizeTicketKeyRequest) (*NormalizeTicketKeyResponse, error)
+	// Stores the refresh token of an AUTH_MODE_OAUTH2 connector (obtained by
+	// `hubctl connectors authorize ID` or pasted), encrypted like any
+	// credential; clears the connector's auth_error at its next poll.
+	SetOAuthGrant(context.Context, *SetOAuthGrantRequest) (*SetOAuthGrantResponse, error)
 	// What an admin needs to create a connector's hook by hand: the URL, the
 	// events to select and, the first time only, the secret (admin role).
 	// FAILED_PRECONDITION when the connector has no webhook.
@@ -302,6 +321,9 @@ func (UnimplementedRegistryServiceServer) ReplayResult(context.Context, *ReplayR
 }
 func (UnimplementedRegistryServiceServer) NormalizeTicketKey(context.Context, *NormalizeTicketKeyRequest) (*NormalizeTicketKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method NormalizeTicketKey not implemented")
+}
+func (UnimplementedRegistryServiceServer) SetOAuthGrant(context.Context, *SetOAuthGrantRequest) (*SetOAuthGrantResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetOAuthGrant not implemented")
 }
 func (UnimplementedRegistryServiceServer) GetWebhookSetup(context.Context, *GetWebhookSetupRequest) (*GetWebhookSetupResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetWebhookSetup not implemented")
@@ -546,6 +568,24 @@ func _RegistryService_NormalizeTicketKey_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_SetOAuthGrant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetOAuthGrantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).SetOAuthGrant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_SetOAuthGrant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).SetOAuthGrant(ctx, req.(*SetOAuthGrantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RegistryService_GetWebhookSetup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetWebhookSetupRequest)
 	if err := dec(in); err != nil {
@@ -636,6 +676,10 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "NormalizeTicketKey",
 			Handler:    _RegistryService_NormalizeTicketKey_Handler,
+		},
+		{
+			MethodName: "SetOAuthGrant",
+			Handler:    _RegistryService_SetOAuthGrant_Handler,
 		},
 		{
 			MethodName: "GetWebhookSetup",

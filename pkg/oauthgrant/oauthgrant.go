@@ -1,0 +1,573 @@
+// Package oauthgrant keeps the OAuth 2.0 (3LO) grants of Atlassian Cloud
+// connectors (auth mode oauth2) usable: it mints access tokens with the
+// stored refresh token, caches them in memory until shortly before they
+// expire (one refresh at a time per connector), finds the site's cloudId
+// and stores each rotated refresh token encrypted in the connector record,
+// with the record's KV revision as compare-and-swap so that two replicas
+// refreshing at once cannot lose it.
+//
+// The token exchange itself is golang.org/x/oauth2's; this package adds
+// what it does not do: rotation under optimistic concurrency, the
+// accessible-resources lookup, and the sorting of failures onto the
+// trackers' sentinels.
+package oauthgrant
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/secrets"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+)
+
+// Endpoints are the OAuth 2.0 authorization server and API gateway. Tests
+// point them at a fake on 127.0.0.1; production uses Atlassian's.
+type Endpoints struct {
+	AuthURL  string `env:"AUTH_URL" envDefault:"https://auth.atlassian.com/authorize"`
+	TokenURL string `env:"TOKEN_URL" envDefault:"https://auth.atlassian.com/oauth/token"`
+	// APIURL is the gateway: {APIURL}/oauth/token/accessible-resources and
+	// {APIURL}/ex/{jira|confluence}/{cloudId}/….
+	APIURL string `env:"API_URL" envDefault:"https://api.atlassian.com"`
+}
+
+// Atlassian returns Atlassian Cloud's endpoints.
+func Atlassian() Endpoints {
+	return Endpoints{AuthURL: "https://auth.atlassian.com/authorize", TokenURL: "https://auth.atlassian.com/oauth/token", APIURL: "https://api.atlassian.com"}
+}
+
+// Validate checks the endpoints under the endpoint policy.
+func (e Endpoints) Validate(p trackers.EndpointPolicy) error {
+	for _, u := range []string{e.AuthURL, e.TokenURL, e.APIURL} {
+		if err := p.CheckURL(u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrGrantInvalid is a refresh token the authorization server no longer
+// accepts (revoked, expired, or replaced by a newer authorization), or no
+// refresh token at all. Errors carrying it also wrap trackers.ErrUnauthorized.
+var ErrGrantInvalid = trackers.ErrGrantInvalid
+
+// Records is the connector store as the manager uses it (connector.Store).
+type Records interface {
+	Get(ctx context.Context, id string) (connector.Connector, error)
+	Update(ctx context.Context, c connector.Connector) (connector.Connector, error)
+}
+
+// Cipher opens and seals refresh tokens. Workers need encrypt as well as
+// decrypt for this (deploy/vault/worker.hcl).
+type Cipher interface {
+	Encrypt(ctx context.Context, keyContext string, plaintext []byte) (string, error)
+	Decrypt(ctx context.Context, keyContext, ciphertext string) ([]byte, error)
+}
+
+// Config tunes a Manager.
+type Config struct {
+	Endpoints Endpoints
+	// Early: an access token is refreshed this long before it expires.
+	Early time.Duration
+	// RotationGrace: after invalid_grant on a refresh token still stored,
+	// how long to wait for another replica that may just have used it to
+	// store its successor, before the grant is declared unusable.
+	RotationGrace time.Duration
+	// TrackerOptions build the HTTP client to the authorization server and
+	// gateway (endpoint policy, timeouts, the connector's proxy and CA).
+	TrackerOptions trackers.Options
+	Logger         *slog.Logger
+	Now            func() time.Time
+}
+
+// Manager implements trackers.OAuthTokens over the connector store.
+type Manager struct {
+	cfg    Config
+	rec    Records
+	cipher Cipher
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	entries map[string]*entry
+}
+
+var _ trackers.OAuthTokens = (*Manager)(nil)
+
+// entry is one connector's in-memory state. Its mutex makes refreshes of
+// one connector single-flight within the process.
+type entry struct {
+	mu sync.Mutex
+	// grant identifies what the cached values belong to (binding context and
+	// grant time): a re-authorization or a changed connector drops them.
+	grant   string
+	access  connector.Secret
+	expiry  time.Time
+	apiRoot *url.URL
+	// pending is a rotated refresh token the store did not take (KV
+	// unreachable): kept in memory and stored before the next refresh.
+	pending connector.Secret
+	// pendingFor is the ciphertext of the token pending replaced: pending is
+	// stored only over it, never over a token someone else stored since.
+	pendingFor string
+	// invalidFor is the refresh-token ciphertext found unusable: until the
+	// record holds another, Access fails at once without asking the server.
+	invalidFor string
+	invalidErr error
+}
+
+// reset drops what belongs to another grant (the mutex stays held).
+func (e *entry) reset(grant string) {
+	e.grant, e.access, e.expiry, e.apiRoot = grant, connector.Secret{}, time.Time{}, nil
+	e.pending, e.pendingFor, e.invalidFor, e.invalidErr = connector.Secret{}, "", "", nil
+}
+
+// New returns a Manager storing rotated refresh tokens through rec.
+func New(cfg Config, rec Records, cipher Cipher) *Manager {
+	if cfg.Early <= 0 {
+		cfg.Early = 2 * time.Minute
+	}
+	if cfg.RotationGrace <= 0 {
+		cfg.RotationGrace = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Endpoints == (Endpoints{}) {
+		cfg.Endpoints = Atlassian()
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{cfg: cfg, rec: rec, cipher: cipher, log: log, entries: map[string]*entry{}}
+}
+
+func (m *Manager) entry(id string) *entry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[id]
+	if !ok {
+		e = &entry{}
+		m.entries[id] = e
+	}
+	return e
+}
+
+// Forget drops connector id's cached access token (refused by the gateway,
+// or the connector was deleted). A rotated refresh token not stored yet is
+// kept: it is the only live one.
+func (m *Manager) Forget(id string) {
+	m.mu.Lock()
+	e, ok := m.entries[id]
+	m.mu.Unlock()
+	if !ok {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.access, e.expiry = connector.Secret{}, time.Time{}
+}
+
+func grantKey(c connector.Connector) string {
+	return c.CredentialContext() + "\x00" + c.OAuthGrantTime.UTC().Format(time.RFC3339Nano)
+}
+
+// ReauthorizeCommand is what an operator runs to fix an unusable grant.
+func ReauthorizeCommand(id string) string { return "hubctl connectors authorize " + id }
+
+// Access returns a valid access token for c and the gateway root of its
+// site, refreshing (and rotating the stored refresh token) when the cached
+// one is missing or about to expire.
+func (m *Manager) Access(ctx context.Context, c connector.Connector, clientSecret connector.Secret) (trackers.OAuthAccess, error) {
+	if c.AuthMode != connector.AuthOAuth2 {
+		return trackers.OAuthAccess{}, fmt.Errorf("%w: connector %s does not use oauth2", trackers.ErrInvalidConfig, c.ID)
+	}
+	e := m.entry(c.ID)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	key := grantKey(c)
+	if e.grant != key {
+		e.reset(key)
+	}
+	if !e.access.Empty() && m.cfg.Now().Before(e.expiry.Add(-m.cfg.Early)) && e.apiRoot != nil {
+		return trackers.OAuthAccess{Token: e.access, APIRoot: e.apiRoot}, nil
+	}
+	if err := m.refresh(ctx, c, clientSecret, e); err != nil {
+		return trackers.OAuthAccess{}, err
+	}
+	return trackers.OAuthAccess{Token: e.access, APIRoot: e.apiRoot}, nil
+}
+
+// oauthConfig is the x/oauth2 view of a connector's app.
+func (m *Manager) oauthConfig(c connector.Connector, secret connector.Secret) *oauth2.Config {
+	return OAuth2Config(m.cfg.Endpoints, c, secret, "")
+}
+
+// OAuth2Config is the x/oauth2 configuration of c's app at ep (redirect
+// only for the authorization code flow). The client id and secret go in the
+// request body, as Atlassian documents.
+func OAuth2Config(ep Endpoints, c connector.Connector, secret connector.Secret, redirect string) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:     c.OAuthClientID,
+		ClientSecret: secret.Reveal(),
+		Endpoint:     oauth2.Endpoint{AuthURL: ep.AuthURL, TokenURL: ep.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
+		RedirectURL:  redirect,
+		Scopes:       c.OAuthScopes,
+	}
+}
+
+func (m *Manager) httpClient(c connector.Connector) (*http.Client, error) {
+	hc, err := trackers.NewHTTPClient(c, m.cfg.TrackerOptions)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", trackers.ErrInvalidConfig, err)
+	}
+	return hc, nil
+}
+
+// refresh mints an access token for c. It reads the record first (the
+// caller's copy may predate another replica's rotation), and on invalid_grant
+// re-reads it: a refresh token replaced meanwhile is another replica's
+// rotation, and the loser refreshes again with the winner's token.
+func (m *Manager) refresh(ctx context.Context, c connector.Connector, secret connector.Secret, e *entry) error {
+	hc, err := m.httpClient(c)
+	if err != nil {
+		return err
+	}
+	hctx := context.WithValue(ctx, oauth2.HTTPClient, hc)
+	cur, err := m.rec.Get(ctx, c.ID)
+	if err != nil {
+		return fmt.Errorf("%w: oauth2 %s: read the connector: %w", trackers.ErrTransient, c.ID, err)
+	}
+	if grantKey(cur) != e.grant {
+		// Configuration or grant changed since the caller's copy: its session
+		// is rebuilt from the new revision shortly.
+		return fmt.Errorf("%w: oauth2 %s: the connector changed during the refresh", trackers.ErrTransient, c.ID)
+	}
+	if err := m.storePending(ctx, &cur, e); err != nil {
+		return err
+	}
+	var graceEnd time.Time
+	for {
+		if !cur.OAuthRefresh.Set() {
+			return m.invalid(e, cur, "no refresh token is stored")
+		}
+		if e.invalidFor == cur.OAuthRefresh.Ciphertext {
+			return e.invalidErr
+		}
+		clear, err := m.cipher.Decrypt(ctx, cur.OAuthRefreshContext(), cur.OAuthRefresh.Ciphertext)
+		if err != nil {
+			return fmt.Errorf("%w: oauth2 %s: refresh token: %w", trackers.ErrDecrypt, c.ID, err)
+		}
+		used := connector.NewSecret(string(clear))
+		tok, err := m.oauthConfig(cur, secret).TokenSource(hctx, &oauth2.Token{RefreshToken: used.Reveal()}).Token()
+		if err != nil {
+			if !isInvalidGrant(err) {
+				return m.tokenError(ctx, c.ID, err)
+			}
+			// The token was refused. Another replica may have used it a
+			// moment ago and be about to store its successor: wait for the
+			// record to change, for a bounded time.
+			if graceEnd.IsZero() {
+				graceEnd = m.cfg.Now().Add(m.cfg.RotationGrace)
+			}
+			next, changed, err := m.awaitRotation(ctx, cur, graceEnd)
+			if err != nil {
+				return err
+			}
+			if !changed {
+				return m.invalid(e, cur, "the authorization server refused the refresh token (invalid_grant): it was revoked, expired or replaced")
+			}
+			m.log.InfoContext(ctx, "oauth2 refresh token rotated by another replica; refreshing with it", "connector", c.ID)
+			cur = next
+			continue
+		}
+		if err := m.rotate(ctx, &cur, used, tok, e); err != nil {
+			return err
+		}
+		return m.cache(ctx, cur, tok, hc, e)
+	}
+}
+
+// rotate stores tok's new refresh token (when the server issued one) in
+// the record, compare-and-swap on its revision. On a conflict it re-reads:
+// when the record still holds the token just used (someone changed another
+// field), it stores again on the new revision; when it holds another one,
+// a concurrent refresh won and its token stays (ours is dropped: the access
+// token in hand is valid either way).
+func (m *Manager) rotate(ctx context.Context, cur *connector.Connector, used connector.Secret, tok *oauth2.Token, e *entry) error {
+	if tok.RefreshToken == "" || tok.RefreshToken == used.Reveal() {
+		return nil // not rotated
+	}
+	fresh := connector.NewSecret(tok.RefreshToken)
+	for range 5 {
+		next, err := m.withRefresh(ctx, *cur, fresh)
+		if err != nil {
+			return err
+		}
+		stored, err := m.rec.Update(ctx, next)
+		if err == nil {
+			*cur = stored
+			e.pending = connector.Secret{}
+			return nil
+		}
+		if !errors.Is(err, connector.ErrConflict) {
+			// The vendor has already retired the used token: keep the new
+			// one in memory and store it before the next refresh.
+			e.pending, e.pendingFor = fresh, cur.OAuthRefresh.Ciphertext
+			m.log.WarnContext(ctx, "oauth2 rotated refresh token not stored yet; kept in memory", "connector", cur.ID, "error", err.Error())
+			return nil
+		}
+		latest, gerr := m.rec.Get(ctx, cur.ID)
+		if gerr != nil {
+			e.pending, e.pendingFor = fresh, cur.OAuthRefresh.Ciphertext
+			return nil
+		}
+		if grantKey(latest) != grantKey(*cur) {
+			// Re-authorized or reconfigured meanwhile: that grant wins.
+			*cur = latest
+			return nil
+		}
+		if latest.OAuthRefresh.Ciphertext != cur.OAuthRefresh.Ciphertext {
+			m.log.InfoContext(ctx, "oauth2 concurrent refresh: another replica stored its refresh token first; keeping it", "connector", cur.ID)
+			*cur = latest
+			return nil
+		}
+		*cur = latest // only other fields changed: store ours on the new revision
+	}
+	e.pending, e.pendingFor = fresh, cur.OAuthRefresh.Ciphertext
+	return nil
+}
+
+// storePending stores a rotated refresh token an earlier refresh could not
+// store, before it is used.
+func (m *Manager) storePending(ctx context.Context, cur *connector.Connector, e *entry) error {
+	if e.pending.Empty() {
+		return nil
+	}
+	if cur.OAuthRefresh.Ciphertext != e.pendingFor {
+		e.pending, e.pendingFor = connector.Secret{}, "" // the record moved on: its token wins
+		return nil
+	}
+	next, err := m.withRefresh(ctx, *cur, e.pending)
+	if err != nil {
+		return err
+	}
+	stored, err := m.rec.Update(ctx, next)
+	if err != nil {
+		return fmt.Errorf("%w: oauth2 %s: storing the rotated refresh token: %w", trackers.ErrTransient, cur.ID, err)
+	}
+	*cur = stored
+	e.pending = connector.Secret{}
+	return nil
+}
+
+func (m *Manager) withRefresh(ctx context.Context, c connector.Connector, rt connector.Secret) (connector.Connector, error) {
+	ct, err := m.cipher.Encrypt(ctx, c.OAuthRefreshContext(), []byte(rt.Reveal()))
+	if err != nil {
+		return c, fmt.Errorf("%w: oauth2 %s: encrypt the rotated refresh token: %w", trackers.ErrTransient, c.ID, err)
+	}
+	c.OAuthRefresh = connector.Credential{Ciphertext: ct, SetTime: m.cfg.Now().UTC(), Fingerprint: secrets.Fingerprint([]byte(rt.Reveal())), Binding: c.Credential.Binding}
+	return c, nil
+}
+
+// awaitRotation re-reads the record until its refresh token differs from
+// cur's or until is reached.
+func (m *Manager) awaitRotation(ctx context.Context, cur connector.Connector, until time.Time) (connector.Connector, bool, error) {
+	wait := 100 * time.Millisecond
+	for {
+		latest, err := m.rec.Get(ctx, cur.ID)
+		if err != nil {
+			return cur, false, fmt.Errorf("%w: oauth2 %s: re-read the connector: %w", trackers.ErrTransient, cur.ID, err)
+		}
+		if grantKey(latest) != grantKey(cur) {
+			return cur, false, fmt.Errorf("%w: oauth2 %s: the connector changed during the refresh", trackers.ErrTransient, cur.ID)
+		}
+		if latest.OAuthRefresh.Ciphertext != cur.OAuthRefresh.Ciphertext {
+			return latest, true, nil
+		}
+		if !m.cfg.Now().Before(until) {
+			return cur, false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return cur, false, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+func (m *Manager) invalid(e *entry, c connector.Connector, why string) error {
+	e.invalidFor = c.OAuthRefresh.Ciphertext
+	e.invalidErr = fmt.Errorf("%w: %w: connector %s: %s; re-authorize with `%s`", trackers.ErrUnauthorized, ErrGrantInvalid, c.ID, why, ReauthorizeCommand(c.ID))
+	e.access = connector.Secret{}
+	return e.invalidErr
+}
+
+func isInvalidGrant(err error) bool {
+	var re *oauth2.RetrieveError
+	return errors.As(err, &re) && re.ErrorCode == "invalid_grant"
+}
+
+// tokenError sorts a failed token request onto the sentinels. The message
+// names the OAuth error code, never the response body.
+func (m *Manager) tokenError(ctx context.Context, id string, err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		code := re.Response.StatusCode
+		switch {
+		case code == http.StatusTooManyRequests:
+			d, _ := trackersRetryAfter(re.Response.Header, m.cfg.Now())
+			return fmt.Errorf("oauth2 %s: token endpoint: %w", id, &trackers.RateLimitError{RetryAfter: d, Reason: re.Response.Header.Get("RateLimit-Reason")})
+		case code >= 500:
+			return fmt.Errorf("%w: oauth2 %s: token endpoint answered HTTP %d", trackers.ErrTransient, id, code)
+		default:
+			// invalid_client, unauthorized_client: the app's id or secret.
+			return fmt.Errorf("%w: oauth2 %s: token endpoint refused the app (HTTP %d, %s); check the client id and rotate the client secret (`hubctl secrets rotate %s`)",
+				trackers.ErrUnauthorized, id, code, safeCode(re.ErrorCode), id)
+		}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("oauth2 %s: %w", id, ctx.Err())
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // without the URL
+	}
+	return fmt.Errorf("%w: oauth2 %s: token endpoint: %v", trackers.ErrTransient, id, err)
+}
+
+func trackersRetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	if v := h.Get("Retry-After"); v != "" {
+		if t, err := http.ParseTime(v); err == nil {
+			return max(t.Sub(now), 0), true
+		}
+		var secs int
+		if _, err := fmt.Sscanf(v, "%d", &secs); err == nil {
+			return time.Duration(secs) * time.Second, true
+		}
+	}
+	return 30 * time.Second, false
+}
+
+func safeCode(s string) string {
+	if s == "" {
+		return "no error code"
+	}
+	if len(s) > 40 || strings.ContainsAny(s, " \n\t") {
+		return "unexpected error code"
+	}
+	return s
+}
+
+// cache keeps tok in memory and resolves the site's cloudId (once per grant).
+func (m *Manager) cache(ctx context.Context, c connector.Connector, tok *oauth2.Token, hc *http.Client, e *entry) error {
+	access := connector.NewSecret(tok.AccessToken)
+	if e.apiRoot == nil {
+		root, err := m.siteRoot(ctx, c, access, hc)
+		if err != nil {
+			return err
+		}
+		e.apiRoot = root
+	}
+	e.access = access
+	e.expiry = tok.Expiry
+	if e.expiry.IsZero() {
+		e.expiry = m.cfg.Now().Add(m.cfg.Early + time.Minute) // the server named no lifetime: ask again soon
+	}
+	e.invalidFor, e.invalidErr = "", nil
+	return nil
+}
+
+// Resource is one entry of GET /oauth/token/accessible-resources: a site
+// the grant covers.
+type Resource struct {
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	URL    string   `json:"url"`
+	Scopes []string `json:"scopes"`
+}
+
+// siteRoot finds the cloudId of c's site among the grant's resources and
+// returns {APIURL}/ex/{system}/{cloudId}.
+func (m *Manager) siteRoot(ctx context.Context, c connector.Connector, access connector.Secret, hc *http.Client) (*url.URL, error) {
+	res, err := AccessibleResources(ctx, hc, m.cfg.Endpoints, access)
+	if err != nil {
+		return nil, fmt.Errorf("oauth2 %s: %w", c.ID, err)
+	}
+	want := siteOf(c.BaseURL)
+	var seen []string
+	for _, r := range res {
+		if siteOf(r.URL) == want && r.ID != "" {
+			api, err := url.Parse(m.cfg.Endpoints.APIURL)
+			if err != nil {
+				return nil, fmt.Errorf("%w: oauth2 API URL: %v", trackers.ErrInvalidConfig, err)
+			}
+			return api.JoinPath("ex", string(c.System), r.ID), nil
+		}
+		seen = append(seen, siteOf(r.URL))
+	}
+	return nil, fmt.Errorf("%w: oauth2 %s: the grant does not cover %s (it covers: %s); authorize the app for that site",
+		trackers.ErrUnauthorized, c.ID, want, strings.Join(seen, ", "))
+}
+
+// siteOf is scheme://host of a site URL, lower case (a Confluence base URL
+// may end in /wiki).
+func siteOf(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" {
+		return strings.ToLower(strings.TrimSuffix(raw, "/"))
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
+}
+
+// AccessibleResources lists the sites an access token may call.
+func AccessibleResources(ctx context.Context, hc *http.Client, ep Endpoints, access connector.Secret) ([]Resource, error) {
+	u, err := url.JoinPath(ep.APIURL, "oauth/token/accessible-resources")
+	if err != nil {
+		return nil, fmt.Errorf("%w: oauth2 API URL: %v", trackers.ErrInvalidConfig, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", trackers.ErrInvalidConfig, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+access.Reveal())
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: accessible-resources: the gateway did not answer", trackers.ErrTransient)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%w: accessible-resources: reading the answer", trackers.ErrTransient)
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		d, _ := trackersRetryAfter(resp.Header, time.Now())
+		return nil, &trackers.RateLimitError{RetryAfter: d, Reason: resp.Header.Get("RateLimit-Reason")}
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return nil, fmt.Errorf("%w: accessible-resources: HTTP %d", trackers.ErrUnauthorized, resp.StatusCode)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("%w: accessible-resources: HTTP %d", trackers.ErrTransient, resp.StatusCode)
+	}
+	var out []Resource
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fmt.Errorf("%w: accessible-resources: %v", trackers.ErrMalformedResponse, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,116 @@
+package ticketver
+
+import (
+	"encoding/json"
+	"hash"
+	"hash/fnv"
+	"maps"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
+)
+
+// referenceFingerprint is Fingerprint as first written, with hash/fnv: the
+// stored hashes must not change with the faster code, or every ticket's
+// next version would report every field changed.
+func referenceFingerprint(t *chv1.Ticket) Fields {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(t)
+	if err != nil {
+		return Fields{}
+	}
+	hashes := map[protowire.Number]hash.Hash32{}
+	for len(b) > 0 {
+		num, _, n := protowire.ConsumeField(b)
+		if n < 0 {
+			break
+		}
+		if !unversioned[num] {
+			h, ok := hashes[num]
+			if !ok {
+				h = fnv.New32a()
+				hashes[num] = h
+			}
+			h.Write(b[:n])
+		}
+		b = b[n:]
+	}
+	out := make(Fields, len(hashes))
+	for num, h := range hashes {
+		out[int32(num)] = h.Sum32()
+	}
+	return out
+}
+
+func fingerprintCases() map[string]*chv1.Ticket {
+	full := &chv1.Ticket{ConnectorId: "c", System: chv1.System_SYSTEM_JIRA, Key: "PROJ-1", Url: "https://x.example/browse/PROJ-1", Summary: "s",
+		DescriptionText: "text", DescriptionMarkdown: "**md** é", Status: "To Do", Priority: "High", Labels: []string{"a", "b", "c"},
+		Reporter: &chv1.User{Id: "r", Login: "rita"}, Assignee: &chv1.User{Id: "u1", Email: "u@x.example"},
+		CreateTime: timestamppb.New(time.Unix(50, 0)), UpdateTime: timestamppb.New(time.Unix(100, 7)),
+		Parent: &chv1.TicketRef{Key: "PROJ-0"}, Subtasks: []*chv1.TicketRef{{Key: "PROJ-2"}, {Key: "PROJ-3", Status: "Done"}},
+		Components: []string{"api"}, Comments: []*chv1.Comment{{Id: "1", BodyMarkdown: "a comment"}, {Id: "2", BodyMarkdown: string(make([]byte, 3000))}},
+		Attachments: []*chv1.Attachment{{Id: "9", Filename: "f.txt", SizeBytes: 12}}}
+	return map[string]*chv1.Ticket{
+		"empty":   {},
+		"minimal": {Key: "o/r#1", Summary: "x"},
+		"full":    full,
+	}
+}
+
+func TestFingerprintKeepsTheHashesOfHashFNV(t *testing.T) {
+	for name, tk := range fingerprintCases() {
+		t.Run(name, func(t *testing.T) {
+			got, want := Fingerprint(tk), referenceFingerprint(tk)
+			if !maps.Equal(got, want) {
+				t.Fatalf("Fingerprint = %v, want %v", got, want)
+			}
+			if name != "empty" && len(got) == 0 {
+				t.Fatal("no field hashed")
+			}
+		})
+	}
+}
+
+func TestFieldsMsgWritesWhatEncodingJSONWrites(t *testing.T) {
+	many := Fields{}
+	for i := range int32(80) { // more than appendFields' stack keys
+		many[i*7+1] = uint32(i) * 2654435761
+	}
+	cases := map[string]Fields{"none": {}, "nil": nil, "many": many}
+	for name, tk := range fingerprintCases() {
+		cases[name] = Fingerprint(tk)
+	}
+	for name, f := range cases {
+		t.Run(name, func(t *testing.T) {
+			msg, err := FieldsMsg("c", "PROJ-1", f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := json.Marshal(f)
+			if f == nil {
+				want = []byte("{}") // a nil map: an empty record, as readers take it
+			}
+			if string(msg.Data) != string(want) {
+				t.Fatalf("FieldsMsg data = %s, want %s", msg.Data, want)
+			}
+			var back Fields
+			if err := json.Unmarshal(msg.Data, &back); err != nil || !maps.Equal(back, f) {
+				t.Fatalf("read back %v, %v; want %v", back, err, f)
+			}
+		})
+	}
+}
+
+func BenchmarkFieldsMsg(b *testing.B) {
+	f := Fingerprint(fingerprintCases()["full"])
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := FieldsMsg("c", "PROJ-1", f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
