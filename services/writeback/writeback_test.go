@@ -7,9 +7,11 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -422,3 +424,45 @@ func TestLedgerWritesOnlyWhereACrashNeedsThem(t *testing.T) {
 }
 
 var _ ticketHeadReader = jira.Tracker{}
+
+// failingCompletions refuses the first publish of a writeback.completed, as
+// a NATS node killed at that moment does (seen in the e2e test).
+type failingCompletions struct {
+	jetstream.JetStream
+	refused atomic.Int32
+}
+
+func (f *failingCompletions) PublishMsg(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	if strings.HasPrefix(m.Subject, "writeback.completed.") && f.refused.CompareAndSwap(0, 1) {
+		return nil, nats.ErrNoResponders
+	}
+	return f.JetStream.PublishMsg(ctx, m, opts...)
+}
+
+func TestACompletionThatFailedToPublishIsAnnouncedByTheRedelivery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, connector.TrackerWins, nil)
+	flaky := &failingCompletions{JetStream: e.js}
+	svc, err := New(context.Background(), e.svc.cfg, Deps{JS: flaky, Decrypter: plainDecrypter{}, Logger: e.svc.log, Trackers: e.svc.trackers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	e.run(t)
+	e.publish(t, fullResult("res-announce", time.Now()))
+	done, failed := e.outcome(t, "res-announce")
+	if failed != nil {
+		t.Fatalf("failed: %v", failed.GetReason())
+	}
+	if flaky.refused.Load() != 1 {
+		t.Fatal("the first announcement was not refused: the test shows nothing")
+	}
+	if len(done.GetLinks()) != 4 {
+		t.Errorf("links %v", done.GetLinks())
+	}
+	e.mem.mu.Lock()
+	defer e.mem.mu.Unlock()
+	if len(e.mem.comments) != 1 || len(e.mem.subtasks) != 2 {
+		t.Fatalf("%d comments, %d sub-tasks after the redelivery; want 1 and 2", len(e.mem.comments), len(e.mem.subtasks))
+	}
+}
