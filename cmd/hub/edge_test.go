@@ -503,3 +503,40 @@ func TestEdgeLeafCredentialCarriesOnlyTheEdgeServicesRights(t *testing.T) {
 		})
 	}
 }
+
+// TestComposeEdgeConfigAuthenticatesAsTheLeafRole parses compose's
+// nats-edge.conf beside a provisioned creds volume (as mounted at
+// /etc/nats/creds/nats-creds): its remote carries the leaf role's seed,
+// from the include, not an environment variable.
+func TestComposeEdgeConfigAuthenticatesAsTheLeafRole(t *testing.T) {
+	t.Parallel()
+	conf, err := os.ReadFile(filepath.Join("..", "..", "deploy", "compose", "nats-edge.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(conf), "$LEAF_NKEY_SEED") || strings.Contains(string(conf), operatorFile) {
+		t.Error("nats-edge.conf still takes the operator's seed")
+	}
+	dir := t.TempDir()
+	creds, err := bus.LoadOrCreateCredentials(filepath.Join(dir, "creds", "nats-creds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "nats-edge.conf")
+	if err := os.WriteFile(path, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := server.ProcessConfigFile(path)
+	if err != nil {
+		t.Fatalf("nats-server rejects nats-edge.conf: %v", err)
+	}
+	seed, err := os.ReadFile(creds.File(bus.RoleLeaf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opts.LeafNode.Remotes) != 1 || opts.LeafNode.Remotes[0].Nkey != strings.TrimSpace(string(seed)) {
+		t.Error("nats-edge.conf's remote does not authenticate with the leaf role's seed")
+	}
+}
+
+const operatorFile = "operator.nk"
