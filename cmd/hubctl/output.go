@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/connectorhub/connectorhub/pkg/connector"
 	pb "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -108,6 +109,12 @@ func credentialSummary(c *pb.CredentialInfo, now time.Time) string {
 		return "not set"
 	}
 	parts := []string{"set"}
+	switch c.GetKind() {
+	case connector.CredentialKindGitHubApp:
+		parts = append(parts, "GitHub App private key")
+	case connector.CredentialKindTokenPool:
+		parts = append(parts, fmt.Sprintf("token pool of %d (%s; writes use the first)", c.GetPoolSize(), strings.Join(c.GetPoolFingerprints(), ", ")))
+	}
 	if c.GetSetTime() != nil {
 		parts = append(parts, "age "+shortAge(now.Sub(c.GetSetTime().AsTime())))
 	}
@@ -187,6 +194,13 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 		ca = fmt.Sprintf("set (%d bytes)", n)
 	}
 	row("CA bundle", ca)
+	if c.GetAuthMode() == pb.AuthMode_AUTH_MODE_GITHUB_APP {
+		inst := "found from the repository"
+		if c.GetInstallationId() != 0 {
+			inst = fmt.Sprint(c.GetInstallationId())
+		}
+		row("GitHub App", fmt.Sprintf("app id %d, installation %s", c.GetAppId(), inst))
+	}
 	row("Credential", credentialSummary(c.GetCredential(), now))
 	if c.GetAuthMode() == pb.AuthMode_AUTH_MODE_OAUTH2 {
 		row("OAuth client id", orDash(c.GetOauthClientId()))
@@ -204,12 +218,31 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 		row("Last error", orDash(st.GetLastError()))
 		row("Tickets known", fmt.Sprint(st.GetTicketsKnown()))
 		row("Next poll", tsOrDash(st.GetNextPollTime()))
+		if aside := st.GetPoolTokensSetAside(); len(aside) > 0 {
+			row("Pool tokens set aside", fmt.Sprintf("%s (refused by the tracker; %d still usable): rotate the pool with `hubctl secrets rotate %s`",
+				strings.Join(aside, ", "), st.GetPoolTokensUsable(), c.GetId()))
+		}
 		if st.GetAuthError() != "" {
 			row("Auth error", st.GetAuthError())
 			row("Fix", orDash(st.GetReauthorizeCommand()))
 		}
 		if late := st.GetLateBy(); late != nil {
 			row("Late by", late.AsDuration().String()+" (the poller replica is saturated)")
+		}
+		if c.GetWebhook() {
+			reg := orDash(st.GetWebhookRegistration())
+			if r := st.GetWebhookRegistrationReason(); r != "" {
+				reg += " (" + r + ")"
+			}
+			row("Webhook", reg)
+			row("Webhook URL", orDash(st.GetWebhookUrl()))
+			row("Last delivery", tsOrDash(st.GetLastDeliveryTime()))
+			refused := fmt.Sprint(st.GetDeliveriesRefused())
+			if r := st.GetLastRefusalReason(); r != "" {
+				refused += " (last: " + r + ")"
+			}
+			row("Deliveries refused", refused)
+			row("Changes only the poll found", fmt.Sprint(st.GetPollOnlyChanges()))
 		}
 	}
 	row("Created", tsOrDash(c.GetCreateTime()))
@@ -304,7 +337,7 @@ func printCapabilities(w io.Writer, systems []*pb.SystemCapabilities) error {
 
 func printCredentialAges(w io.Writer, ages []*pb.CredentialAge) error {
 	tw := newTable(w)
-	fmt.Fprintln(tw, "ID\tSYSTEM\tSET\tAGE\tSTALE\tFINGERPRINT\tEXPIRES")
+	fmt.Fprintln(tw, "ID\tSYSTEM\tSET\tAGE\tSTALE\tFINGERPRINT\tEXPIRES\tKIND")
 	for _, a := range ages {
 		age := "-"
 		if a.GetAge() != nil && a.GetCredential().GetSet() {
@@ -314,9 +347,9 @@ func printCredentialAges(w io.Writer, ages []*pb.CredentialAge) error {
 		if a.GetExpiring() {
 			expires += " (soon)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.GetConnectorId(), systemName(a.GetSystem()),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.GetConnectorId(), systemName(a.GetSystem()),
 			yesNo(a.GetCredential().GetSet()), age, yesNo(a.GetStale()),
-			orDash(a.GetCredential().GetFingerprint()), expires)
+			orDash(a.GetCredential().GetFingerprint()), expires, orDash(a.GetCredential().GetKind()))
 	}
 	return tw.Flush()
 }
@@ -327,4 +360,35 @@ func zoneName(z string) string {
 		return "central"
 	}
 	return z
+}
+
+// printWebhookSetup prints what an admin needs to create a hook by hand.
+// The secret appears only when the registry sent it (once).
+func printWebhookSetup(w io.Writer, s *pb.WebhookSetup) error {
+	tw := newTable(w)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row("Connector", s.GetConnectorId())
+	reg := orDash(s.GetRegistration())
+	if r := s.GetRegistrationReason(); r != "" {
+		reg += " (" + r + ")"
+	}
+	row("Registration", reg)
+	url := s.GetUrl()
+	if url == "" {
+		url = "- (REGISTRY_WEBHOOK_PUBLIC_URL is not set: the receiver's public URL + /webhooks/" + s.GetConnectorId() + ")"
+	}
+	row("URL", url)
+	row("Content type", "application/json")
+	row("Events", joinOrDash(s.GetEvents()))
+	switch {
+	case s.GetSecret() != "":
+		row("Secret", s.GetSecret()+"  (shown once: paste it now)")
+	case s.GetRegistration() == "registered":
+		row("Secret", "- (the registry set it on the tracker's hook)")
+	case s.GetSecretShownBefore():
+		row("Secret", "- (shown before; hubctl secrets rotate --webhook "+s.GetConnectorId()+" makes a new one)")
+	default:
+		row("Secret", "-")
+	}
+	return tw.Flush()
 }

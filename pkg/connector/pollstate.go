@@ -54,12 +54,28 @@ type PollState struct {
 	// was more than the scheduler's resolution (two ticks): the replica was
 	// saturated. Zero when on time.
 	Late time.Duration `json:"late,omitempty"`
+	// PoolSetAside: fingerprints of a token pool's tokens the tracker
+	// refused (401) in the last cycle's session, set aside while the others
+	// work; PoolUsable is how many of the pool remain usable (0 without a pool).
+	PoolSetAside []string `json:"pool_set_aside,omitempty"`
+	PoolUsable   int      `json:"pool_usable,omitempty"`
 	// Owner is the replica that last polled the connector.
 	Owner string `json:"owner,omitempty"`
 	// KeyForm is the form of the ticket keys in Known (0: as first stored,
 	// possibly bare numbers; see the poller's migrateKeys). A state already
 	// in the current form is not checked key by key again.
 	KeyForm int `json:"key_form,omitempty"`
+
+	// Webhook figures of a connector with webhook: true, kept by the lease
+	// holder's cycles (one writer; no extra write per delivery).
+	// LastDelivery is when the last accepted delivery's notice came;
+	// DeliveriesRefused and LastRefusal sum the receiver's refusals
+	// (reported in batches); PollOnlyChanges counts events a cycle not
+	// asked for by a notice published: changes no delivery announced.
+	LastDelivery      time.Time `json:"last_delivery,omitzero"`
+	DeliveriesRefused int64     `json:"deliveries_refused,omitempty"`
+	LastRefusal       string    `json:"last_refusal,omitempty"`
+	PollOnlyChanges   int64     `json:"poll_only_changes,omitempty"`
 
 	// Revision is the KV revision the state was read at.
 	Revision uint64 `json:"-"`

@@ -21,6 +21,7 @@ var deploymentsToProto = map[connector.Deployment]chv1.Deployment{
 var authModesToProto = map[connector.AuthMode]chv1.AuthMode{
 	connector.AuthBasic: chv1.AuthMode_AUTH_MODE_BASIC, connector.AuthBearer: chv1.AuthMode_AUTH_MODE_BEARER,
 	connector.AuthAnonymous: chv1.AuthMode_AUTH_MODE_ANONYMOUS, connector.AuthOAuth2: chv1.AuthMode_AUTH_MODE_OAUTH2,
+	connector.AuthGitHubApp: chv1.AuthMode_AUTH_MODE_GITHUB_APP,
 }
 
 var policiesToProto = map[connector.ConflictPolicy]chv1.ConflictPolicy{
@@ -87,11 +88,14 @@ func tsOrNil(t time.Time) *timestamppb.Timestamp {
 
 func credentialToProto(c connector.Credential) *chv1.CredentialInfo {
 	return &chv1.CredentialInfo{
-		Set:         c.Set(),
-		SetTime:     tsOrNil(c.SetTime),
-		Fingerprint: c.Fingerprint,
-		Cipher:      secrets.Kind(c.Ciphertext),
-		ExpireTime:  tsOrNil(c.ExpireTime),
+		Set:              c.Set(),
+		SetTime:          tsOrNil(c.SetTime),
+		Fingerprint:      c.Fingerprint,
+		Cipher:           secrets.Kind(c.Ciphertext),
+		ExpireTime:       tsOrNil(c.ExpireTime),
+		Kind:             c.Kind,
+		PoolSize:         int32(len(c.Pool())),
+		PoolFingerprints: c.Pool(),
 	}
 }
 
@@ -134,10 +138,13 @@ func connectorToProto(c connector.Connector) *chv1.Connector {
 		Watch:              c.Watch,
 		ContextConnectors:  c.ContextConnectors,
 		Zone:               c.Zone,
+		AppId:              c.AppID,
+		InstallationId:     c.InstallationID,
+		Webhook:            c.Webhook,
 		Credential:         credentialInfoOf(c),
 		OauthClientId:      c.OAuthClientID,
 		OauthScopes:        c.OAuthScopes,
-		Status:             &chv1.ConnectorStatus{},
+		Status:             webhookStatus(&chv1.ConnectorStatus{}, c),
 		CreateTime:         tsOrNil(c.CreateTime),
 		UpdateTime:         tsOrNil(c.UpdateTime),
 	}
@@ -182,6 +189,9 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 		Watch:              p.GetWatch(),
 		ContextConnectors:  p.GetContextConnectors(),
 		Zone:               p.GetZone(),
+		AppID:              p.GetAppId(),
+		InstallationID:     p.GetInstallationId(),
+		Webhook:            p.GetWebhook(),
 		OAuthClientID:      p.GetOauthClientId(),
 		OAuthScopes:        p.GetOauthScopes(),
 	}
@@ -202,8 +212,14 @@ func statusToProto(st connector.PollStatus) *chv1.ConnectorStatus {
 		TicketsKnown:       int64(st.TicketsKnown),
 		NextPollTime:       tsOrNil(st.NextPoll),
 		LateBy:             durationOrNil(st.Late),
+		PoolTokensSetAside: st.PoolSetAside,
+		PoolTokensUsable:   int32(st.PoolUsable),
 		AuthError:          st.AuthError,
 		ReauthorizeCommand: st.Reauthorize,
+		LastDeliveryTime:   tsOrNil(st.LastDelivery),
+		DeliveriesRefused:  st.DeliveriesRefused,
+		LastRefusalReason:  st.LastRefusal,
+		PollOnlyChanges:    st.PollOnlyChanges,
 	}
 }
 
@@ -241,4 +257,33 @@ func capabilitiesToProto(c trackers.Capabilities) *chv1.SystemCapabilities {
 		out.Features = append(out.Features, &chv1.Feature{Name: f.Name, Supported: f.Supported})
 	}
 	return out
+}
+
+// webhookStatus adds the connector's hook registration to its status.
+func webhookStatus(st *chv1.ConnectorStatus, c connector.Connector) *chv1.ConnectorStatus {
+	if !c.Webhook {
+		return st
+	}
+	st.WebhookRegistration = c.WebhookHook.State
+	st.WebhookRegistrationReason = c.WebhookHook.Reason
+	st.WebhookUrl = c.WebhookHook.URL
+	return st
+}
+
+// connectorStatusToProto is the full status: what the workers report and
+// the hook's registration.
+func connectorStatusToProto(c connector.Connector, st connector.PollStatus) *chv1.ConnectorStatus {
+	return webhookStatus(statusToProto(st), c)
+}
+
+func webhookSetupToProto(w WebhookSetup) *chv1.WebhookSetup {
+	return &chv1.WebhookSetup{
+		ConnectorId:        w.ConnectorID,
+		Url:                w.URL,
+		Events:             w.Events,
+		Secret:             w.Secret.Reveal(),
+		SecretShownBefore:  w.SecretShownBefore,
+		Registration:       w.Registration,
+		RegistrationReason: w.Reason,
+	}
 }

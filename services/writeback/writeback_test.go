@@ -178,11 +178,12 @@ func (e *env) outcome(t *testing.T, resultID string) (*chv1.WritebackCompleted, 
 	return e.outcomeWhere(t, resultID, false)
 }
 
-// outcomeWhere waits for a writeback event of a result; with completedOnly,
+// outcomeWhere waits (up to a minute: redeliveries wait out AckWait, and a
+// loaded CI machine is slow) for a writeback event of a result; with completedOnly,
 // for its writeback.completed.
 func (e *env) outcomeWhere(t *testing.T, resultID string, completedOnly bool) (*chv1.WritebackCompleted, *chv1.WritebackFailed) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		st, _ := e.js.Stream(context.Background(), bus.StreamWriteback)
 		info, _ := st.Info(context.Background())
@@ -289,7 +290,7 @@ func TestCrashAfterACommentDoesNotPostItTwice(t *testing.T) {
 			e.run(t)
 			e.publish(t, fullResult("res-crash", time.Now()))
 			// The first delivery dies after the tracker call; let the redelivery run normally.
-			deadline := time.Now().Add(5 * time.Second)
+			deadline := time.Now().Add(60 * time.Second)
 			for {
 				ent, err := e.svc.ledger.Get(context.Background(), "res-crash")
 				if err == nil && ent.Steps[step].State == ledger.Started {

@@ -18,9 +18,9 @@ func TestCapabilitiesReflectImplementedFeatures(t *testing.T) {
 	// What each system implements so far. A system missing here must claim
 	// nothing beyond its connection test; its issue adds it here.
 	implemented := map[connector.System][]string{
-		connector.Jira:       {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeatureSubtask, trackers.FeatureLeaveReason},
-		connector.GitHub:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest, trackers.FeatureLeaveReason},
-		connector.GitLab:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest, trackers.FeatureLeaveReason},
+		connector.Jira:       {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeatureSubtask, trackers.FeatureLeaveReason, trackers.FeatureWebhook},
+		connector.GitHub:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest, trackers.FeatureLeaveReason, trackers.FeatureWebhook},
+		connector.GitLab:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest, trackers.FeatureLeaveReason, trackers.FeatureWebhook},
 		connector.Confluence: {trackers.FeatureIdentity, trackers.FeatureSearch},
 		connector.AzureDevOps: {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus,
 			trackers.FeatureComment, trackers.FeatureSubtask, trackers.FeaturePullRequest},
@@ -65,7 +65,7 @@ func TestCapabilitiesDeploymentsAuthModesAndScopes(t *testing.T) {
 		selfHostURL string
 	}{
 		{connector.Jira, []connector.AuthMode{connector.AuthBasic, connector.AuthAnonymous, connector.AuthOAuth2, connector.AuthBearer}, nil, "", ""},
-		{connector.GitHub, []connector.AuthMode{connector.AuthBearer}, []string{"repo"}, "https://api.github.com", ""},
+		{connector.GitHub, []connector.AuthMode{connector.AuthBearer, connector.AuthGitHubApp}, []string{"repo"}, "https://api.github.com", ""},
 		{connector.GitLab, []connector.AuthMode{connector.AuthBearer}, []string{"api"}, "https://gitlab.com", ""},
 		{connector.Confluence, []connector.AuthMode{connector.AuthBasic, connector.AuthOAuth2, connector.AuthBearer}, nil, "", ""},
 		{connector.AzureDevOps, []connector.AuthMode{connector.AuthBearer}, []string{"vso.work_write", "vso.code_write"}, "https://dev.azure.com", ""},
