@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,6 +10,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -50,21 +53,28 @@ const (
 func TestEdgeZoneIsPolledAndWrittenBackOnlyAtTheEdge(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	hub, leaf := startHubAndLeaf(t)
+	creds := provisionedCredentials(t)
+	hub, leaf := startHubAndLeaf(t, creds, bus.RoleLeaf)
 
-	central := connect(t, hub.ClientURL())
-	cjs, err := jetstream.New(central)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cjs := connectJS(t, hub.ClientURL(), creds, bus.RoleOperator, "")
 	const leaseTTL = 3 * time.Second
 	if err := bus.Provision(ctx, cjs, bus.ProvisionOptions{LeaseTTL: leaseTTL}); err != nil {
 		t.Fatal(err)
 	}
-	edge := connect(t, leaf.ClientURL())
-	ejs, err := jetstream.NewWithDomain(edge, hubDomain)
-	if err != nil {
-		t.Fatal(err)
+	// Every service authenticates as its role: centrally at the hub, at the
+	// edge at the leaf (which has the same users), reaching the hub's
+	// streams as domain "hub" across the leaf's least-privilege connection.
+	centralPoller := connectJS(t, hub.ClientURL(), creds, bus.RolePoller, "")
+	centralWriteback := connectJS(t, hub.ClientURL(), creds, bus.RoleWriteback, "")
+	edgePoller := connectJS(t, leaf.ClientURL(), creds, bus.RolePoller, hubDomain)
+	edgeWriteback := connectJS(t, leaf.ClientURL(), creds, bus.RoleWriteback, hubDomain)
+	for _, c := range []struct {
+		js jetstream.JetStream
+		r  bus.Role
+	}{{edgePoller, bus.RolePoller}, {edgeWriteback, bus.RoleWriteback}} {
+		if err := bus.Verify(ctx, c.js, c.r); err != nil {
+			t.Fatalf("edge %s through the leaf: %v", c.r, err)
+		}
 	}
 
 	centralJira, centralCalls := countingJira(t)
@@ -93,11 +103,11 @@ func TestEdgeZoneIsPolledAndWrittenBackOnlyAtTheEdge(t *testing.T) {
 	edgeWant := edgeJira.fake.Seed(jirafake.SandboxEmail, time.Now())
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	runPoller(t, cjs, "", "central-r1", log)
-	runPoller(t, cjs, "", "central-r2", log)
-	runPoller(t, ejs, edgeZone, "edge-r1", log)
-	runWriteback(t, cjs, "", log)
-	runWriteback(t, ejs, edgeZone, log)
+	runPoller(t, centralPoller, "", "central-r1", log)
+	runPoller(t, centralPoller, "", "central-r2", log)
+	runPoller(t, edgePoller, edgeZone, "edge-r1", log)
+	runWriteback(t, centralWriteback, "", log)
+	runWriteback(t, edgeWriteback, edgeZone, log)
 
 	for id, want := range map[string][]string{"central-jira": centralWant, "edge-jira": edgeWant} {
 		testenv.Eventually(t, 30*time.Second, id+"'s seeded tickets in the central TICKETS stream", func() bool {
@@ -167,10 +177,25 @@ func TestEdgeZoneIsPolledAndWrittenBackOnlyAtTheEdge(t *testing.T) {
 	}
 }
 
+// provisionedCredentials writes every role's seed as hub --provision-nats
+// does (compose's nats-setup), leaf.nk and leaf-remote.conf included.
+func provisionedCredentials(t *testing.T) *bus.Credentials {
+	t.Helper()
+	creds, err := bus.LoadOrCreateCredentials(filepath.Join(t.TempDir(), "nats-creds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return creds
+}
+
 // startHubAndLeaf starts the hub (JetStream domain "hub", a leafnode port
 // on loopback) and a leaf node server (its own JetStream, domain "edge")
-// that connects to it, and waits until the leaf connection is up.
-func startHubAndLeaf(t *testing.T) (hub, leaf *server.Server) {
+// that connects to it with leafRole's seed, and waits until the leaf
+// connection is up. Both servers require the provisioned users: the hub's
+// leafnode port has no authorization block of its own, so a leaf
+// authenticates as one of them (nats-server applies the user's
+// permissions to the leaf connection), as compose's nats.conf does.
+func startHubAndLeaf(t *testing.T, creds *bus.Credentials, leafRole bus.Role) (hub, leaf *server.Server) {
 	t.Helper()
 	// The leafnode port is reserved first, so the leaf's remote can name
 	// it; another process could take it in between, a risk accepted on
@@ -181,13 +206,17 @@ func startHubAndLeaf(t *testing.T) (hub, leaf *server.Server) {
 	}
 	leafPort := l.Addr().(*net.TCPAddr).Port
 	l.Close()
+	seed, err := os.ReadFile(creds.File(leafRole))
+	if err != nil {
+		t.Fatal(err)
+	}
 	hub = startServer(t, &server.Options{ServerName: "hub", JetStream: true, JetStreamDomain: hubDomain, StoreDir: t.TempDir(),
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true,
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true, Nkeys: creds.Users(),
 		LeafNode: server.LeafNodeOpts{Host: "127.0.0.1", Port: leafPort}})
 	remote := &url.URL{Scheme: "nats-leaf", Host: fmt.Sprintf("127.0.0.1:%d", leafPort)}
 	leaf = startServer(t, &server.Options{ServerName: "edge", JetStream: true, JetStreamDomain: edgeDomain, StoreDir: t.TempDir(),
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true,
-		LeafNode: server.LeafNodeOpts{Remotes: []*server.RemoteLeafOpts{{URLs: []*url.URL{remote}}}}})
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true, Nkeys: creds.Users(),
+		LeafNode: server.LeafNodeOpts{Remotes: []*server.RemoteLeafOpts{{URLs: []*url.URL{remote}, Nkey: strings.TrimSpace(string(seed))}}}})
 	testenv.Eventually(t, 30*time.Second, "the leaf node connected to the hub", func() bool {
 		return hub.NumLeafNodes() == 1 && leaf.NumLeafNodes() == 1
 	})
@@ -208,14 +237,31 @@ func startServer(t *testing.T, opts *server.Options) *server.Server {
 	return s
 }
 
-func connect(t *testing.T, u string) *nats.Conn {
+// connectJS connects to u as role r and returns its JetStream, in domain
+// (the hub's, from the edge) or the server's own.
+func connectJS(t *testing.T, u string, creds *bus.Credentials, r bus.Role, domain string, extra ...nats.Option) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(u, nats.Name(t.Name()))
+	opt, err := creds.Option(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Refusals are asserted on the calls; the default handler prints each.
+	quiet := nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})
+	nc, err := nats.Connect(u, append([]nats.Option{opt, nats.Name(t.Name() + "-" + string(r)), quiet}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	return nc
+	var js jetstream.JetStream
+	if domain != "" {
+		js, err = jetstream.NewWithDomain(nc, domain)
+	} else {
+		js, err = jetstream.New(nc)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
 
 type jiraSite struct {
@@ -332,3 +378,173 @@ func writebacks(t *testing.T, js jetstream.JetStream) map[string]map[string]int 
 	}
 	return out
 }
+
+// TestEdgeLeafCredentialCarriesOnlyTheEdgeServicesRights connects a leaf
+// with the leaf role's credential and, through it, tries what an edge site
+// must not do to the central bus, as the strongest user of the leaf server
+// (its operator: a compromised edge site owns its own leaf). Each attempt
+// is refused and the hub is unchanged, while what the edge services need
+// (a poll_state write, replies on the edge poller's inbox prefix) works. The same attempts with the operator's seed as
+// the leaf's credential (the setup before the leaf role) succeed: the
+// test tells a too-broad leaf role apart.
+func TestEdgeLeafCredentialCarriesOnlyTheEdgeServicesRights(t *testing.T) {
+	t.Parallel()
+	type attempt struct {
+		what string
+		do   func(ctx context.Context, js jetstream.JetStream) error
+	}
+	put := func(bucket string) func(context.Context, jetstream.JetStream) error {
+		return func(ctx context.Context, js jetstream.JetStream) error {
+			kv, err := js.KeyValue(ctx, bucket)
+			if err != nil {
+				return err
+			}
+			_, err = kv.Put(ctx, "evil", []byte(`{"base_url":"https://attacker.example"}`))
+			return err
+		}
+	}
+	publish := func(subject string) func(context.Context, jetstream.JetStream) error {
+		return func(ctx context.Context, js jetstream.JetStream) error {
+			_, err := js.Publish(ctx, subject, []byte("{}"))
+			return err
+		}
+	}
+	forbidden := []attempt{
+		{"write the connectors bucket", put(bus.BucketConnectors)},
+		{"publish result.ready", publish("result.ready.jira.c1")},
+		{"publish an audit event", publish("audit.connector.create")},
+		{"read the TICKETS stream", func(ctx context.Context, js jetstream.JetStream) error {
+			_, err := js.Stream(ctx, bus.StreamTickets)
+			return err
+		}},
+		{"create a stream", func(ctx context.Context, js jetstream.JetStream) error {
+			_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EVIL", Subjects: []string{"evil.>"}, Storage: jetstream.MemoryStorage})
+			return err
+		}},
+		{"delete the AUDIT stream", func(ctx context.Context, js jetstream.JetStream) error { return js.DeleteStream(ctx, bus.StreamAudit) }},
+		{"take over the central writeback's durable", func(ctx context.Context, js jetstream.JetStream) error {
+			_, err := js.CreateOrUpdateConsumer(ctx, bus.StreamResults, jetstream.ConsumerConfig{Durable: "writeback", FilterSubject: "result.ready.>", AckPolicy: jetstream.AckExplicitPolicy})
+			return err
+		}},
+	}
+	// hubUnchanged says what the attempts left behind at the hub, "" if nothing.
+	hubUnchanged := func(ctx context.Context, t *testing.T, cjs jetstream.JetStream) []string {
+		var changed []string
+		kv, err := cjs.KeyValue(ctx, bus.BucketConnectors)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kv.Get(ctx, "evil"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			changed = append(changed, "connectors/evil written")
+		}
+		for _, s := range []string{bus.StreamResults, bus.StreamAudit} {
+			st, err := cjs.Stream(ctx, s)
+			if err != nil {
+				changed = append(changed, s+" gone")
+				continue
+			}
+			if info, err := st.Info(ctx); err != nil || info.State.Msgs != 0 {
+				changed = append(changed, s+" has messages")
+			}
+		}
+		if _, err := cjs.Stream(ctx, "EVIL"); err == nil {
+			changed = append(changed, "stream EVIL created")
+		}
+		if _, err := cjs.Consumer(ctx, bus.StreamResults, "writeback"); err == nil {
+			changed = append(changed, "durable writeback created")
+		}
+		return changed
+	}
+
+	for _, tc := range []struct {
+		leafRole bus.Role
+		tooBroad bool // the control: the attempts must go through
+	}{
+		{leafRole: bus.RoleLeaf},
+		{leafRole: bus.RoleOperator, tooBroad: true},
+	} {
+		t.Run("leaf as "+string(tc.leafRole), func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			creds := provisionedCredentials(t)
+			hub, leaf := startHubAndLeaf(t, creds, tc.leafRole)
+			cjs := connectJS(t, hub.ClientURL(), creds, bus.RoleOperator, "")
+			if err := bus.Provision(ctx, cjs, bus.ProvisionOptions{LeaseTTL: 3 * time.Second}); err != nil {
+				t.Fatal(err)
+			}
+			// Replies cross the leaf to the edge poller's inboxes only: the
+			// attacker takes that prefix.
+			attacker := connectJS(t, leaf.ClientURL(), creds, bus.RoleOperator, hubDomain, nats.CustomInboxPrefix(bus.RolePoller.InboxPrefix()))
+
+			// What the edge services need goes through (and shows the leaf
+			// connection up, so the refusals below are the permissions').
+			testenv.Eventually(t, 30*time.Second, "a poll_state write through the leaf", func() bool {
+				c, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				return put(bus.BucketPollState)(c, attacker) == nil
+			})
+			var through []string
+			for _, a := range forbidden {
+				c, cancel := context.WithTimeout(ctx, 5*time.Second)
+				if err := a.do(c, attacker); err == nil {
+					through = append(through, a.what)
+				}
+				cancel()
+			}
+			changed := hubUnchanged(ctx, t, cjs)
+			if tc.tooBroad {
+				if !slices.Contains(through, forbidden[0].what) || !slices.Contains(changed, "connectors/evil written") {
+					t.Errorf("with a too-broad leaf credential, went through: %v; hub changes: %v; want at least the connectors write (the test must tell)", through, changed)
+				}
+				return
+			}
+			// The leaf connection is still up: the refusals were the
+			// permissions', not a dropped connection.
+			c, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if err := put(bus.BucketPollState)(c, attacker); err != nil {
+				t.Errorf("a poll_state write after the refusals: %v", err)
+			}
+			if len(through) != 0 || len(changed) != 0 {
+				t.Errorf("through the leaf credential went: %v; hub changes: %v; want none", through, changed)
+			}
+		})
+	}
+}
+
+// TestComposeEdgeConfigAuthenticatesAsTheLeafRole parses compose's
+// nats-edge.conf beside a provisioned creds volume (as mounted at
+// /etc/nats/creds/nats-creds): its remote carries the leaf role's seed,
+// from the include, not an environment variable.
+func TestComposeEdgeConfigAuthenticatesAsTheLeafRole(t *testing.T) {
+	t.Parallel()
+	conf, err := os.ReadFile(filepath.Join("..", "..", "deploy", "compose", "nats-edge.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(conf), "$LEAF_NKEY_SEED") || strings.Contains(string(conf), operatorFile) {
+		t.Error("nats-edge.conf still takes the operator's seed")
+	}
+	dir := t.TempDir()
+	creds, err := bus.LoadOrCreateCredentials(filepath.Join(dir, "creds", "nats-creds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "nats-edge.conf")
+	if err := os.WriteFile(path, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := server.ProcessConfigFile(path)
+	if err != nil {
+		t.Fatalf("nats-server rejects nats-edge.conf: %v", err)
+	}
+	seed, err := os.ReadFile(creds.File(bus.RoleLeaf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opts.LeafNode.Remotes) != 1 || opts.LeafNode.Remotes[0].Nkey != strings.TrimSpace(string(seed)) {
+		t.Error("nats-edge.conf's remote does not authenticate with the leaf role's seed")
+	}
+}
+
+const operatorFile = "operator.nk"

@@ -218,5 +218,6 @@ func provisionCredentials(dir string, w io.Writer) error {
 		fmt.Fprintf(w, "  %-10s %s  user %s\n", r, creds.File(r), creds.PublicKey(r))
 	}
 	fmt.Fprintf(w, "nats-server users and permissions: %s (include it in nats-server.conf)\n", filepath.Join(creds.Dir(), bus.AuthConfigFile))
+	fmt.Fprintf(w, "an edge site's leaf node credential: %s (0600; include it in the leafnodes remote block)\n", filepath.Join(creds.Dir(), bus.LeafRemoteFile))
 	return nil
 }

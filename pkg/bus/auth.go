@@ -39,9 +39,20 @@ func CredentialFile(r Role) string { return string(r) + ".nk" }
 // seeds: the users (public keys only) and their permissions.
 const AuthConfigFile = "auth.conf"
 
+// LeafRemoteFile is the nats-server configuration include written beside the
+// seeds for an edge site's leaf node: the leaf role's seed as a remote's
+// `nkey` (nats-server reads a seed there, or a .creds file with a user JWT,
+// but not a bare seed file). Include it inside the remote's block:
+//
+//	leafnodes { remotes: [ { urls: [...], include "leaf-remote.conf" } ] }
+//
+// It holds a secret: 0600, mounted only into the leaf's server.
+const LeafRemoteFile = "leaf-remote.conf"
+
 // LoadOrCreateCredentials reads the seeds in dir and generates the missing
 // ones (every role of Roles), the dir 0700 and each file 0600. It also
-// (re)writes AuthConfigFile, for a nats-server run outside the hub.
+// (re)writes AuthConfigFile, for a nats-server run outside the hub, and
+// LeafRemoteFile, for an edge site's leaf node.
 func LoadOrCreateCredentials(dir string) (*Credentials, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("bus: credentials dir: %w", err)
@@ -88,6 +99,12 @@ func LoadOrCreateCredentials(dir string) (*Credentials, error) {
 		return nil, err
 	}
 	if err := writePrivate(filepath.Join(dir, AuthConfigFile), conf); err != nil {
+		return nil, err
+	}
+	remote := "# The leaf node's credential at the central cluster (generated; a SECRET, keep it 0600).\n" +
+		"# Include it in the leafnodes remote block of the edge site's nats-server.conf.\n" +
+		"nkey: \"" + string(c.seeds[RoleLeaf]) + "\"\n"
+	if err := writePrivate(filepath.Join(dir, LeafRemoteFile), []byte(remote)); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -151,7 +168,14 @@ func (c *Credentials) Users() []*server.NkeyUser {
 	var users []*server.NkeyUser
 	for _, r := range Roles() {
 		if pub, ok := c.pubs[r]; ok {
-			users = append(users, &server.NkeyUser{Nkey: pub, Permissions: r.Permissions()})
+			u := &server.NkeyUser{Nkey: pub, Permissions: r.Permissions()}
+			if types := r.ConnectionTypes(); types != nil {
+				u.AllowedConnectionTypes = map[string]struct{}{}
+				for _, t := range types {
+					u.AllowedConnectionTypes[t] = struct{}{}
+				}
+			}
+			users = append(users, u)
 		}
 	}
 	return users
@@ -179,9 +203,10 @@ func (c *Credentials) ServerConfig() ([]byte, error) {
 		Responses *resp `json:"allow_responses,omitempty"`
 	}
 	type user struct {
-		Role  string `json:"-"`
-		Nkey  string `json:"nkey"`
-		Perms perms  `json:"permissions"`
+		Role  string   `json:"-"`
+		Nkey  string   `json:"nkey"`
+		Perms perms    `json:"permissions"`
+		Types []string `json:"allowed_connection_types,omitempty"`
 	}
 	var users []user
 	for _, r := range Roles() {
@@ -190,7 +215,8 @@ func (c *Credentials) ServerConfig() ([]byte, error) {
 			continue
 		}
 		p := r.Permissions()
-		u := user{Role: string(r), Nkey: pub, Perms: perms{Publish: subj{p.Publish.Allow, p.Publish.Deny}, Subscribe: subj{p.Subscribe.Allow, p.Subscribe.Deny}}}
+		u := user{Role: string(r), Nkey: pub, Perms: perms{Publish: subj{p.Publish.Allow, p.Publish.Deny}, Subscribe: subj{p.Subscribe.Allow, p.Subscribe.Deny}},
+			Types: r.ConnectionTypes()}
 		if p.Response != nil {
 			u.Perms.Responses = &resp{Max: p.Response.MaxMsgs, Expires: p.Response.Expires.String()}
 		}

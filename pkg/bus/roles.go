@@ -42,6 +42,12 @@ const (
 	// RoleHubctl is the operator CLI: a reader that may also publish
 	// result.ready.> (hubctl results publish).
 	RoleHubctl Role = "hubctl"
+	// RoleLeaf is an edge site's NATS leaf node connecting to the central
+	// cluster (its leafnode port), not a client: what crosses that
+	// connection is what an edge poller and an edge writeback need, and
+	// nothing else (see grant.leafFor). A compromised edge site then has
+	// those two services' rights on the bus, without the connectors writes.
+	RoleLeaf Role = "leaf"
 )
 
 // Knowledge's own buckets. The knowledge service creates them with its
@@ -73,6 +79,11 @@ type grant struct {
 	serves       []string // request/reply subjects this role answers (queue subscribe, reply once)
 	subscribe    []string // other subjects subscribed to
 	all          bool     // every subject: the operator
+	// leafFor makes the grant a leaf node connection's, carrying these
+	// client roles' traffic: their inboxes are what the hub sends across,
+	// and JetStream and KV requests cross only in their domain form
+	// ($JS.<domain>.API.…), the one edge services use (HUB_JS_DOMAIN).
+	leafFor []Role
 }
 
 // roles is the table of every role's rights.
@@ -129,6 +140,29 @@ var roles = map[Role]grant{
 		publish:     []string{subjectResult + ".ready.>"},
 		requests:    []string{subjectSearch},
 	},
+	// What an edge poller (POLLER_ZONE) and an edge writeback
+	// (WRITEBACK_ZONE) do through the leaf: the poller's buckets and ticket
+	// events, webhook notices (Verify and the notice follower read them),
+	// RESULTS through the writeback's zone durable, writeback.* events. Not
+	// granted: writing connectors (so a zoned OAuth 2.0 connector's rotated
+	// refresh token cannot be stored from the edge), connector.test.>
+	// (saved-connector tests are answered centrally), webhook.notice.>
+	// (the webhooks service runs centrally), audit.> except the
+	// credential-mismatch alarm, and no stream, bucket or consumer admin
+	// beyond the consumers readStream allows.
+	RoleLeaf: {
+		leafFor:      []Role{RolePoller, RoleWriteback},
+		readStreams:  []string{StreamWebhooks, StreamResults},
+		readBuckets:  []string{BucketConnectors},
+		writeBuckets: []string{BucketPollLeases, BucketPollState, BucketTicketVersions, BucketWritebackLedger},
+		publish: []string{
+			subjectTicket + "." + TicketDiscovered + ".>",
+			subjectTicket + "." + TicketUpdated + ".>",
+			subjectTicket + "." + TicketClosed + ".>",
+			subjectWriteback + ".>",
+			subjectAuditMismatch,
+		},
+	},
 }
 
 // durables are the services' shared consumers (by their default names,
@@ -145,7 +179,21 @@ var durables = []struct {
 
 // Roles lists every role, operator first.
 func Roles() []Role {
-	return []Role{RoleOperator, RoleRegistry, RolePoller, RoleWriteback, RoleKnowledge, RoleAgent, RoleReader, RoleHubctl}
+	return []Role{RoleOperator, RoleRegistry, RolePoller, RoleWriteback, RoleKnowledge, RoleAgent, RoleReader, RoleHubctl, RoleLeaf}
+}
+
+// LeafNode reports whether r is a leaf node's credential (RoleLeaf): the
+// server accepts it on its leafnode port only, never from a client.
+func (r Role) LeafNode() bool { return len(roles[r].leafFor) > 0 }
+
+// ConnectionTypes are the connection types the server accepts r's user on
+// (nil: any), as NkeyUser.AllowedConnectionTypes and the configuration's
+// allowed_connection_types take them.
+func (r Role) ConnectionTypes() []string {
+	if r.LeafNode() {
+		return []string{"LEAFNODE"}
+	}
+	return nil
 }
 
 // InboxPrefix is the reply-subject prefix of the role's connections,
@@ -214,6 +262,19 @@ func (g grant) permissions(r Role) *server.Permissions {
 	pub = append(pub, g.requests...)
 	sub = append(sub, g.serves...)
 	sub = append(sub, g.subscribe...)
+	if len(g.leafFor) > 0 {
+		// A leaf user's permissions are written from the leaf's side, as a
+		// client's: publish is what the leaf may send into the hub (its
+		// clients' requests and events), subscribe what the hub may send
+		// to the leaf (replies to its clients' inboxes). The hub swaps them
+		// for its own side of the connection (NATS docs, "Leaf Nodes",
+		// permissions; nats-server leafnode.go) and sends them to the leaf,
+		// which then forwards nothing else.
+		sub = sub[:0]
+		for _, c := range g.leafFor {
+			sub = append(sub, c.InboxPrefix()+".>")
+		}
+	}
 
 	var deny []string
 	for _, d := range durables {
@@ -224,8 +285,15 @@ func (g grant) permissions(r Role) *server.Permissions {
 		}
 	}
 
+	pub, deny = withDomains(pub), withDomains(deny)
+	if len(g.leafFor) > 0 {
+		// The leaf's own JetStream answers $JS.API.… locally, and the hub
+		// denies that form across a leaf connection of another domain
+		// anyway: only the domain forms cross.
+		pub, deny = domainOnly(pub), domainOnly(deny)
+	}
 	p := &server.Permissions{
-		Publish:   &server.SubjectPermission{Allow: dedupe(withDomains(pub)), Deny: dedupe(withDomains(deny))},
+		Publish:   &server.SubjectPermission{Allow: dedupe(pub), Deny: dedupe(deny)},
 		Subscribe: &server.SubjectPermission{Allow: dedupe(sub)},
 	}
 	if len(g.serves) > 0 || len(g.subscribe) > 0 {
@@ -255,6 +323,13 @@ func withDomains(subjects []string) []string {
 		}
 	}
 	return out
+}
+
+// domainOnly drops the JetStream API and KV subjects that name no domain.
+func domainOnly(subjects []string) []string {
+	return slices.DeleteFunc(slices.Clone(subjects), func(s string) bool {
+		return strings.HasPrefix(s, jsAPI) || strings.HasPrefix(s, "$KV.")
+	})
 }
 
 func kvStream(bucket string) string { return "KV_" + bucket }
@@ -342,6 +417,9 @@ func verifyOnce(ctx context.Context, js jetstream.JetStream, r Role) error {
 	g, ok := roles[r]
 	if !ok {
 		return fmt.Errorf("%w: unknown role %q", ErrRoleMismatch, r)
+	}
+	if len(g.leafFor) > 0 {
+		return fmt.Errorf("%w: %s is a leaf node's credential, not a client's", ErrRoleMismatch, r)
 	}
 	if g.all {
 		if _, err := js.AccountInfo(ctx); err != nil {

@@ -171,14 +171,21 @@ func TestTheServerConfigurationGivesTheSamePermissions(t *testing.T) {
 		t.Fatalf("nats-server rejects the generated configuration: %v", err)
 	}
 	got := map[string]*server.Permissions{}
+	types := map[string][]string{}
 	for _, u := range opts.Nkeys {
 		got[u.Nkey] = u.Permissions
+		for ct := range u.AllowedConnectionTypes {
+			types[u.Nkey] = append(types[u.Nkey], ct)
+		}
 	}
 	for _, r := range bus.Roles() {
 		p, want := got[creds.PublicKey(r)], r.Permissions()
 		if p == nil {
 			t.Errorf("%s: no user in the configuration", r)
 			continue
+		}
+		if g, w := strings.Join(types[creds.PublicKey(r)], " "), strings.Join(r.ConnectionTypes(), " "); g != w {
+			t.Errorf("%s: configuration connection types %q, want %q", r, g, w)
 		}
 		if strings.Join(p.Publish.Allow, " ") != strings.Join(want.Publish.Allow, " ") ||
 			strings.Join(p.Publish.Deny, " ") != strings.Join(want.Publish.Deny, " ") ||
@@ -193,6 +200,9 @@ func TestEveryRolePassesItsOwnVerifyOnly(t *testing.T) {
 	t.Parallel()
 	b := newAuthBus(t)
 	for _, r := range bus.Roles() {
+		if r.LeafNode() {
+			continue // not a client (cmd/hub's edge tests)
+		}
 		_, js := b.connect(t, r)
 		if err := bus.Verify(t.Context(), js, r); err != nil {
 			t.Errorf("Verify(%s) with its own credential: %v", r, err)
@@ -316,6 +326,9 @@ func TestRolesAreRefusedOutsideTheirSubjects(t *testing.T) {
 	}
 	// Only the operator creates or deletes streams and buckets.
 	for _, r := range bus.Roles()[1:] {
+		if r.LeafNode() {
+			continue // refused as a client (TestTheLeafCredentialIsRefusedAsAClient)
+		}
 		cases = append(cases,
 			struct {
 				role bus.Role
@@ -626,5 +639,57 @@ func TestVerifyWaitsForJetStreamThatIsNotReadyYet(t *testing.T) {
 		}
 	case <-time.After(45 * time.Second):
 		t.Fatal("Verify still waiting 45 s after JetStream came up")
+	}
+}
+
+// TestTheLeafCredentialIsRefusedAsAClient: the leaf role's user is accepted
+// on a leafnode port only (allowed_connection_types LEAFNODE), so its seed
+// does not open a client connection; its rights across a leaf connection
+// are tested in cmd/hub (TestEdgeLeafCredential…).
+func TestTheLeafCredentialIsRefusedAsAClient(t *testing.T) {
+	t.Parallel()
+	b := newAuthBus(t)
+	opt, err := b.creds.Option(bus.RoleLeaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Over TCP (the in-process pipe closes without the server's -ERR).
+	if nc, err := nats.Connect(b.srv.ClientURL(), opt, nats.Name("leaf-as-client"), nats.NoReconnect()); err == nil {
+		nc.Close()
+		t.Fatal("a client connected with the leaf credential")
+	} else if !errors.Is(err, nats.ErrAuthorization) {
+		t.Errorf("connect with the leaf credential: %v, want an authorization error", err)
+	}
+	// Control: the same server takes another role's client connection.
+	b.connect(t, bus.RolePoller)
+}
+
+// TestTheLeafRemoteIncludeCarriesTheLeafSeed: LeafRemoteFile, included in a
+// leafnodes remote block as deploy/compose/nats-edge.conf does, gives the
+// remote the leaf role's seed, and is private.
+func TestTheLeafRemoteIncludeCarriesTheLeafSeed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	creds, err := bus.LoadOrCreateCredentials(filepath.Join(dir, "creds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "creds", bus.LeafRemoteFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("%s: %v %v, want mode 0600", bus.LeafRemoteFile, fi, err)
+	}
+	conf := filepath.Join(dir, "nats-edge.conf")
+	if err := os.WriteFile(conf, []byte("listen: 127.0.0.1:-1\nleafnodes { remotes: [ { urls: [\"nats-leaf://127.0.0.1:7422\"]\n include ./creds/"+bus.LeafRemoteFile+"\n } ] }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := server.ProcessConfigFile(conf)
+	if err != nil {
+		t.Fatalf("nats-server rejects the leaf remote include: %v", err)
+	}
+	seed, err := os.ReadFile(creds.File(bus.RoleLeaf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opts.LeafNode.Remotes) != 1 || opts.LeafNode.Remotes[0].Nkey != strings.TrimSpace(string(seed)) {
+		t.Errorf("the remote's nkey is not the leaf role's seed")
 	}
 }
