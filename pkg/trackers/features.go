@@ -86,8 +86,21 @@ const (
 // of the Left* reasons): one request for the ticket, and, when the ticket
 // is open and assigned and the connector names no assignee, one for the
 // account the credential authenticates as.
+//
+// A tracker that needs per-project state metadata to tell a resolved ticket
+// from an open one (which states count as closed) reads it once and caches
+// it, and says so by implementing StateMetadataCacher: a WhyLeft that finds
+// that cache cold may cost one request more, and none once it is warm.
 type LeaveExplainer interface {
 	WhyLeft(ctx context.Context, s *Session, key string) (string, error)
+}
+
+// StateMetadataCacher is implemented by trackers whose closed states are
+// not on the ticket but in per-project metadata they read once and cache
+// (Azure DevOps: the state categories of the work item types). It reports
+// whether this tracker value keeps that cache.
+type StateMetadataCacher interface {
+	CachesStateMetadata() bool
 }
 
 // StatusWriter moves a ticket to a status by name: a Jira transition whose

@@ -23,7 +23,7 @@ func TestCapabilitiesReflectImplementedFeatures(t *testing.T) {
 		connector.GitLab:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest, trackers.FeatureLeaveReason, trackers.FeatureWebhook},
 		connector.Confluence: {trackers.FeatureIdentity, trackers.FeatureSearch},
 		connector.AzureDevOps: {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus,
-			trackers.FeatureComment, trackers.FeatureSubtask, trackers.FeaturePullRequest},
+			trackers.FeatureComment, trackers.FeatureSubtask, trackers.FeaturePullRequest, trackers.FeatureLeaveReason},
 		connector.Bitbucket: {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest, trackers.FeatureLeaveReason},
 		connector.PagerDuty: {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeatureLeaveReason},
 		connector.Jenkins:   {trackers.FeatureIdentity, trackers.FeatureContext},

@@ -277,15 +277,26 @@ func (st suite) leaveReasons(t *testing.T, fx Fixture) {
 		want[other] = trackers.LeftUnassigned
 	}
 	le := must[trackers.LeaveExplainer](t, st.tr)
+	// One request for the ticket; the account may cost one more. A tracker
+	// that caches per-project state metadata (trackers.StateMetadataCacher)
+	// may spend one more while its cache is cold, which is why every key
+	// is asked twice: the second answer must be the same within the base
+	// bound, whatever the order the keys came in.
+	const base = 2
+	cold := 0
+	if mc, ok := st.tr.(trackers.StateMetadataCacher); ok && mc.CachesStateMetadata() {
+		cold = 1
+	}
 	for key, reason := range want {
-		before := fx.Requests()
-		got, err := le.WhyLeft(ctxT(t), s, key)
-		if err != nil || got != reason {
-			t.Errorf("WhyLeft(%s) = %q, %v; want %q", key, got, err, reason)
-		}
-		// One request for the ticket; the account may cost one more.
-		if n := fx.Requests() - before; n < 1 || n > 2 {
-			t.Errorf("WhyLeft(%s) made %d requests, want 1 or 2", key, n)
+		for i, bound := range []int{base + cold, base} {
+			before := fx.Requests()
+			got, err := le.WhyLeft(ctxT(t), s, key)
+			if err != nil || got != reason {
+				t.Errorf("WhyLeft(%s) #%d = %q, %v; want %q", key, i+1, got, err, reason)
+			}
+			if n := fx.Requests() - before; n < 1 || n > bound {
+				t.Errorf("WhyLeft(%s) #%d made %d requests, want 1 to %d", key, i+1, n, bound)
+			}
 		}
 	}
 }

@@ -345,6 +345,18 @@ func (f *Server) Edit(id int64, at time.Time, edit func(*WorkItem)) bool {
 	return true
 }
 
+// Delete deletes a work item (to the recycle bin, as the service does):
+// reading it answers 404 from then on, and the batch omits it.
+func (f *Server) Delete(id int64) bool {
+	f.lock()
+	defer f.mu.Unlock()
+	if _, ok := f.items[id]; !ok {
+		return false
+	}
+	delete(f.items, id)
+	return true
+}
+
 // PullRequests returns the pull requests from a source branch (name or ref).
 func (f *Server) PullRequests(head string) []PullRequest {
 	f.mu.Lock()
@@ -667,7 +679,19 @@ func (f *Server) getItem(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	exp := strings.ToLower(r.URL.Query().Get("$expand"))
-	fakehttp.JSON(w, http.StatusOK, f.itemJSON(fakehttp.BaseURL(r), it, nil, exp == "relations" || exp == "all"))
+	var fields []string
+	if v := r.URL.Query().Get("fields"); v != "" {
+		// As on the service, fields selects what "fields" holds and cannot
+		// be combined with an expansion.
+		if exp != "" && exp != "none" {
+			vssErr(w, http.StatusBadRequest, "VS403437: The expand parameter can not be used with the fields parameter.", "ConflictingParametersException")
+			return
+		}
+		for k := range strings.SplitSeq(v, ",") {
+			fields = append(fields, strings.TrimSpace(k))
+		}
+	}
+	fakehttp.JSON(w, http.StatusOK, f.itemJSON(fakehttp.BaseURL(r), it, fields, exp == "relations" || exp == "all"))
 }
 
 type patchOp struct {
