@@ -74,6 +74,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: open KV %s: %w", bus.BucketPollState, err)
 	}
+	gkv, err := deps.JS.KeyValue(ctx, bus.BucketOAuthGrants)
+	if err != nil {
+		return nil, fmt.Errorf("registry: open KV %s (run bus.Provision first): %w", bus.BucketOAuthGrants, err)
+	}
 	lkv, err := deps.JS.KeyValue(ctx, bus.BucketWritebackLedger)
 	if err != nil {
 		return nil, fmt.Errorf("registry: open KV %s: %w", bus.BucketWritebackLedger, err)
@@ -81,6 +85,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	s := &Service{
 		trackers: deps.Trackers,
 		store:    connector.NewStore(kv),
+		grants:   connector.NewGrantStore(gkv),
 		states:   connector.NewStateStore(skv),
 		idx:      newIndex(log),
 		ledger:   ledger.NewStore(lkv),
