@@ -489,3 +489,63 @@ func TestARotatedTokenTheStoreRefusedIsKeptAndStoredBeforeTheNextRefresh(t *test
 		t.Fatal("the stored refresh token is not live: the one kept in memory was lost")
 	}
 }
+
+func TestAGrantStoredForAnotherConfigurationOrNoneIsUnusableAndNeverSent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	secret := connector.NewSecret(clientSecret)
+
+	// The connector as it would be after its base URL changed, with the
+	// grant of the old configuration still stored (the registry drops it;
+	// here it is left behind as if that failed).
+	moved := e.conn
+	moved.BaseURL = "https://other.atlassian.net"
+	m := e.replica(t, nil, nil)
+	_, err := m.Access(ctx, moved, secret)
+	if !errors.Is(err, trackers.ErrGrantInvalid) || !strings.Contains(err.Error(), "another configuration") {
+		t.Fatalf("grant of another configuration: %v, want ErrGrantInvalid naming it", err)
+	}
+	if n := e.fake.Refreshes(); n != 0 || strings.Contains(strings.Join(e.fake.Calls(), "\n"), "/oauth/token") {
+		t.Fatalf("the old grant's refresh token was sent (%d refreshes)", n)
+	}
+
+	// No grant at all (deleted with its connector, or never authorized).
+	if err := e.grants(t).Delete(ctx, e.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.replica(t, nil, nil).Access(ctx, e.conn, secret); !errors.Is(err, trackers.ErrGrantInvalid) || !strings.Contains(err.Error(), "no refresh token") {
+		t.Fatalf("no grant: %v, want ErrGrantInvalid", err)
+	}
+}
+
+// deletingGrants deletes the grant (as the registry does when the connector
+// is deleted) just before the first rotation is stored.
+type deletingGrants struct {
+	oauthgrant.Grants
+	del  func()
+	once sync.Once
+}
+
+func (d *deletingGrants) Update(ctx context.Context, g connector.OAuthGrant) (connector.OAuthGrant, error) {
+	d.once.Do(d.del)
+	return d.Grants.Update(ctx, g)
+}
+
+func TestARotationDoesNotRecreateAGrantDeletedMeanwhile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	gs := e.grants(t)
+	m := e.replica(t, nil, &deletingGrants{Grants: gs, del: func() {
+		if err := gs.Delete(ctx, e.conn.ID); err != nil {
+			t.Error(err)
+		}
+	}})
+	if _, err := m.Access(ctx, e.conn, connector.NewSecret(clientSecret)); err != nil {
+		t.Fatalf("access (the token in hand stays valid): %v", err)
+	}
+	if _, err := gs.Get(ctx, e.conn.ID); !errors.Is(err, connector.ErrNoGrant) {
+		t.Fatalf("the rotation recreated a deleted grant: %v", err)
+	}
+}
