@@ -119,9 +119,9 @@ type entry struct {
 	// grantTime is the authorization the cached values come from: a new
 	// one (SetOAuthGrant) drops them at the next refresh.
 	grantTime time.Time
-	access  connector.Secret
-	expiry  time.Time
-	apiRoot *url.URL
+	access    connector.Secret
+	expiry    time.Time
+	apiRoot   *url.URL
 	// pending is a rotated refresh token the store did not take (KV
 	// unreachable): kept in memory and stored before the next refresh.
 	pending connector.Secret

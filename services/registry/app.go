@@ -294,6 +294,36 @@ func (s *Service) withGrants(ctx context.Context, cs []connector.Connector) erro
 	return nil
 }
 
+// MoveLegacyGrants moves the grants that records written before the
+// oauth_grants bucket hold into that bucket (unless it already has one for
+// the connector), then rewrites those records without them. A record that
+// changes meanwhile is left for the next start. It returns how many moved.
+func (s *Service) MoveLegacyGrants(ctx context.Context) (int, error) {
+	all, err := s.store.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	moved := 0
+	for _, c := range all {
+		if !connector.LegacyGrant(c) {
+			continue
+		}
+		if _, err := s.grants.Get(ctx, c.ID); errors.Is(err, connector.ErrNoGrant) {
+			if _, err := s.grants.Put(ctx, c.Grant); err != nil {
+				return moved, err
+			}
+		} else if err != nil {
+			return moved, err
+		}
+		c.Grant = connector.OAuthGrant{}
+		if _, err := s.stored(s.store.Update(ctx, c)); err != nil && !errors.Is(err, connector.ErrConflict) {
+			return moved, err
+		}
+		moved++
+	}
+	return moved, nil
+}
+
 // dropGrant removes connector id's grant. A failure is only logged: the
 // grant names the configuration it was stored for, so workers and
 // CredentialInfo already ignore it once the connector has changed.

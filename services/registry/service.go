@@ -137,6 +137,13 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		}
 		return err
 	}
+	// Grants kept in connector records by an earlier release go to their
+	// bucket (workers read them only there).
+	if n, err := svc.MoveLegacyGrants(ctx); err != nil {
+		svc.log.WarnContext(ctx, "oauth grants in connector records not moved to their bucket; retried at the next start", "moved", n, "error", err)
+	} else if n > 0 {
+		svc.log.InfoContext(ctx, "oauth grants moved from connector records to their bucket", "moved", n)
+	}
 	srv, err := newGRPCServer(svc, cfg)
 	if err != nil {
 		return err
