@@ -222,6 +222,11 @@ func (s *Service) Create(ctx context.Context, c connector.Connector, secret conn
 			c.ID = newID(c.System) // a generated id collided: draw again
 			continue
 		}
+		if err == nil && out.AuthMode == connector.AuthOAuth2 {
+			// A grant left behind under the id (its connector's deletion
+			// could not remove it) is not this connector's authorization.
+			s.dropGrant(ctx, out.ID)
+		}
 		return out, err
 	}
 }
