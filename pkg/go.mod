@@ -3,6 +3,7 @@ module github.com/connectorhub/connectorhub/pkg
 go 1.26.0
 
 require (
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/getkin/kin-openapi v0.152.0
 	github.com/goccy/go-json v0.10.5

@@ -96,6 +96,9 @@ func (g *globals) trackerToken(ctx context.Context, client pb.RegistryServiceCli
 	if c.GetAuthMode() == pb.AuthMode_AUTH_MODE_ANONYMOUS {
 		return "", tokenSource{desc: "nowhere (anonymous auth)"}, nil
 	}
+	if c.GetAuthMode() == pb.AuthMode_AUTH_MODE_GITHUB_APP && !fs.Changed("private-key-file") {
+		return "", tokenSource{}, errors.New("a GitHub App connector's credential is the app's private key: pass --private-key-file")
+	}
 	r := &tokenResolver{env: g.env, flags: tf, fs: fs, beforePrompt: func(ctx context.Context) {
 		g.showRequiredScopes(ctx, client, c.GetSystem())
 	}}
@@ -486,7 +489,7 @@ Changing where or how the token is sent (--base-url, --auth, --username,
 
 // credentialPaths are the fields that change where or how the stored token is
 // sent; the registry wants the token again when one of them changes.
-var credentialPaths = []string{"base_url", "auth_mode", "username", "http_proxy_url", "ca_bundle_pem", "deployment"}
+var credentialPaths = []string{"base_url", "auth_mode", "username", "http_proxy_url", "ca_bundle_pem", "deployment", "app_id"}
 
 func redirectsCredential(paths []string) bool {
 	return slices.ContainsFunc(paths, func(p string) bool { return slices.Contains(credentialPaths, p) })

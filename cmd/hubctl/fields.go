@@ -135,6 +135,17 @@ var fieldFlags = []fieldFlag{
 		c.CloseOnDone, err = fs.GetBool("close-on-done")
 		return err
 	}},
+	{"app-id", "app_id", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.AppId, err = fs.GetInt64("app-id")
+		if c.AuthMode == pb.AuthMode_AUTH_MODE_UNSPECIFIED {
+			c.AuthMode = pb.AuthMode_AUTH_MODE_GITHUB_APP // --app-id implies --auth github-app
+		}
+		return err
+	}},
+	{"installation-id", "installation_id", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.InstallationId, err = fs.GetInt64("installation-id")
+		return err
+	}},
 	{"zone", "zone", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
 		c.Zone, err = fs.GetString("zone")
 		return err
@@ -172,7 +183,7 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.String("name", "", "display name")
 	fs.String("deployment", "", "cloud or self-hosted (aliases: data-center, server, enterprise, self-managed)")
 	fs.String("base-url", "", "tracker base URL (the API root for GitHub Enterprise Server and GitLab); --endpoint is the same flag (required for jenkins, sonarqube and argocd)")
-	fs.String("auth", "", "basic, bearer, anonymous or oauth2 (Jira/Confluence Cloud; the token is then the app's client secret) (default: basic for Jira/Confluence Cloud, else bearer)")
+	fs.String("auth", "", "basic, bearer, anonymous, oauth2 (Jira/Confluence Cloud; the token is then the app's client secret) or github-app (with --app-id) (default: basic for Jira/Confluence Cloud, else bearer)")
 	fs.String("oauth-client-id", "", "oauth2: the OAuth 2.0 (3LO) app's client id; then run `hubctl connectors authorize ID`")
 	fs.StringSlice("oauth-scope", nil, "oauth2: a scope to ask for at authorization (repeatable; default: the system's, with offline_access)")
 	fs.String("username", "", "user for basic auth (an email on Atlassian Cloud)")
@@ -195,6 +206,8 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.StringSlice("watch", nil, "context sources: what to read, comma-separated or repeated: Jenkins job paths (folder/job), a CircleCI project slug (gh/org/repo), SonarQube project keys, Argo CD application names")
 	fs.Bool("full-text", false, "confluence: add each hit's page body as plain text to enrichments")
 	fs.String("conflict-policy", "", "tracker-wins or agent-wins")
+	fs.Int64("app-id", 0, "github: the GitHub App's id (auth github-app; the credential is its private key, --private-key-file)")
+	fs.Int64("installation-id", 0, "github: the App installation's id (default: found from --project)")
 	fs.String("zone", "", "edge site whose pollers (POLLER_ZONE) and writeback (WRITEBACK_ZONE) serve this connector; empty: the central site")
 	fs.String("proxy", "", "HTTP(S) proxy URL for requests to the tracker")
 	fs.String("ca-bundle", "", "PEM file of extra certificate authorities for a self-hosted tracker")
@@ -337,10 +350,12 @@ func parseAuth(s string) (pb.AuthMode, error) {
 		return pb.AuthMode_AUTH_MODE_BEARER, nil
 	case "anonymous", "none":
 		return pb.AuthMode_AUTH_MODE_ANONYMOUS, nil
+	case "github-app", "app":
+		return pb.AuthMode_AUTH_MODE_GITHUB_APP, nil
 	case "oauth2", "oauth", "3lo":
 		return pb.AuthMode_AUTH_MODE_OAUTH2, nil
 	}
-	return pb.AuthMode_AUTH_MODE_UNSPECIFIED, fmt.Errorf("unknown auth mode %q (want basic, bearer, anonymous or oauth2)", s)
+	return pb.AuthMode_AUTH_MODE_UNSPECIFIED, fmt.Errorf("unknown auth mode %q (want basic, bearer, anonymous, oauth2 or github-app)", s)
 }
 
 func parsePolicy(s string) (pb.ConflictPolicy, error) {

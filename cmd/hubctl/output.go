@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/connectorhub/connectorhub/pkg/connector"
 	pb "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
@@ -108,6 +109,12 @@ func credentialSummary(c *pb.CredentialInfo, now time.Time) string {
 		return "not set"
 	}
 	parts := []string{"set"}
+	switch c.GetKind() {
+	case connector.CredentialKindGitHubApp:
+		parts = append(parts, "GitHub App private key")
+	case connector.CredentialKindTokenPool:
+		parts = append(parts, fmt.Sprintf("token pool of %d (%s; writes use the first)", c.GetPoolSize(), strings.Join(c.GetPoolFingerprints(), ", ")))
+	}
 	if c.GetSetTime() != nil {
 		parts = append(parts, "age "+shortAge(now.Sub(c.GetSetTime().AsTime())))
 	}
@@ -187,6 +194,13 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 		ca = fmt.Sprintf("set (%d bytes)", n)
 	}
 	row("CA bundle", ca)
+	if c.GetAuthMode() == pb.AuthMode_AUTH_MODE_GITHUB_APP {
+		inst := "found from the repository"
+		if c.GetInstallationId() != 0 {
+			inst = fmt.Sprint(c.GetInstallationId())
+		}
+		row("GitHub App", fmt.Sprintf("app id %d, installation %s", c.GetAppId(), inst))
+	}
 	row("Credential", credentialSummary(c.GetCredential(), now))
 	if c.GetAuthMode() == pb.AuthMode_AUTH_MODE_OAUTH2 {
 		row("OAuth client id", orDash(c.GetOauthClientId()))
@@ -204,6 +218,10 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 		row("Last error", orDash(st.GetLastError()))
 		row("Tickets known", fmt.Sprint(st.GetTicketsKnown()))
 		row("Next poll", tsOrDash(st.GetNextPollTime()))
+		if aside := st.GetPoolTokensSetAside(); len(aside) > 0 {
+			row("Pool tokens set aside", fmt.Sprintf("%s (refused by the tracker; %d still usable): rotate the pool with `hubctl secrets rotate %s`",
+				strings.Join(aside, ", "), st.GetPoolTokensUsable(), c.GetId()))
+		}
 		if st.GetAuthError() != "" {
 			row("Auth error", st.GetAuthError())
 			row("Fix", orDash(st.GetReauthorizeCommand()))
@@ -304,7 +322,7 @@ func printCapabilities(w io.Writer, systems []*pb.SystemCapabilities) error {
 
 func printCredentialAges(w io.Writer, ages []*pb.CredentialAge) error {
 	tw := newTable(w)
-	fmt.Fprintln(tw, "ID\tSYSTEM\tSET\tAGE\tSTALE\tFINGERPRINT\tEXPIRES")
+	fmt.Fprintln(tw, "ID\tSYSTEM\tSET\tAGE\tSTALE\tFINGERPRINT\tEXPIRES\tKIND")
 	for _, a := range ages {
 		age := "-"
 		if a.GetAge() != nil && a.GetCredential().GetSet() {
@@ -314,9 +332,9 @@ func printCredentialAges(w io.Writer, ages []*pb.CredentialAge) error {
 		if a.GetExpiring() {
 			expires += " (soon)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.GetConnectorId(), systemName(a.GetSystem()),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.GetConnectorId(), systemName(a.GetSystem()),
 			yesNo(a.GetCredential().GetSet()), age, yesNo(a.GetStale()),
-			orDash(a.GetCredential().GetFingerprint()), expires)
+			orDash(a.GetCredential().GetFingerprint()), expires, orDash(a.GetCredential().GetKind()))
 	}
 	return tw.Flush()
 }

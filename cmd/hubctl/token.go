@@ -83,13 +83,17 @@ func usernameFromEnv(env Env, flags *pflag.FlagSet, c *pb.Connector) (string, er
 
 // tokenFlags are the flags that choose where a tracker token comes from.
 type tokenFlags struct {
-	token       string
-	envFile     string
-	keepEnvFile bool
+	token          string
+	envFile        string
+	keepEnvFile    bool
+	tokenFile      string
+	privateKeyFile string
 }
 
 func (f *tokenFlags) register(fs *pflag.FlagSet, withKeep bool) {
 	fs.StringVar(&f.token, "token", "", "tracker token (prefer the env file, an environment variable or the prompt: flags end up in shell history)")
+	fs.StringVar(&f.tokenFile, "token-file", "", "file of tracker tokens, one per line: a token pool (GitHub, GitLab; discovery spreads over them, writes use the first)")
+	fs.StringVar(&f.privateKeyFile, "private-key-file", "", "github: the GitHub App's private key (PEM) for --app-id; read from the file, never echoed")
 	fs.StringVar(&f.envFile, "env-file", DefaultEnvFile, "dotenv file holding the tracker token under the system's variable name")
 	if withKeep {
 		fs.BoolVar(&f.keepEnvFile, "keep-env-file", false, "keep the env file the token was read from (by default it is deleted after success)")
@@ -120,6 +124,29 @@ func (r *tokenResolver) resolve(ctx context.Context, system pb.System) (string, 
 	vars := tokenEnvVars[system]
 	name := systemName(system)
 
+	if r.fs.Changed("private-key-file") {
+		pem, err := os.ReadFile(r.flags.privateKeyFile)
+		if err != nil {
+			return "", tokenSource{}, fmt.Errorf("private key: %w", err)
+		}
+		return strings.TrimSpace(string(pem)) + "\n", tokenSource{desc: "private key file " + r.flags.privateKeyFile}, nil
+	}
+	if r.fs.Changed("token-file") {
+		data, err := os.ReadFile(r.flags.tokenFile)
+		if err != nil {
+			return "", tokenSource{}, fmt.Errorf("token file: %w", err)
+		}
+		var toks []string
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				toks = append(toks, line)
+			}
+		}
+		if len(toks) == 0 {
+			return "", tokenSource{}, fmt.Errorf("token file %s holds no token", r.flags.tokenFile)
+		}
+		return strings.Join(toks, ","), tokenSource{desc: fmt.Sprintf("token file %s (%d tokens)", r.flags.tokenFile, len(toks))}, nil
+	}
 	if r.fs.Changed("token") {
 		if t := strings.TrimSpace(r.flags.token); t != "" {
 			fmt.Fprintf(r.env.Stderr, "warning: a --token value is visible to other users of this machine (process list) and stays in shell history; "+

@@ -232,7 +232,7 @@ func (g grant) permissions(r Role) *server.Permissions {
 	}
 
 	p := &server.Permissions{
-		Publish:   &server.SubjectPermission{Allow: dedupe(pub), Deny: dedupe(deny)},
+		Publish:   &server.SubjectPermission{Allow: dedupe(withDomains(pub)), Deny: dedupe(withDomains(deny))},
 		Subscribe: &server.SubjectPermission{Allow: dedupe(sub)},
 	}
 	if len(g.serves) > 0 || len(g.subscribe) > 0 {
@@ -244,6 +244,25 @@ func (g grant) permissions(r Role) *server.Permissions {
 }
 
 const jsAPI = "$JS.API."
+
+// withDomains adds, for each JetStream API and KV subject, its form through a
+// JetStream domain ($JS.<domain>.API.…, and $JS.<domain>.API.$KV.… for a
+// KV put): an edge service on a leaf node (HUB_JS_DOMAIN) reaches the
+// central streams and buckets that way, and the leaf applies these same
+// users. The hub maps them back to $JS.API.… and $KV.… (NATS's domain
+// mapping), so a role gets the same rights in any domain and no more.
+func withDomains(subjects []string) []string {
+	out := slices.Clone(subjects)
+	for _, s := range subjects {
+		switch {
+		case strings.HasPrefix(s, jsAPI):
+			out = append(out, "$JS.*.API."+strings.TrimPrefix(s, jsAPI))
+		case strings.HasPrefix(s, "$KV."):
+			out = append(out, "$JS.*.API."+s)
+		}
+	}
+	return out
+}
 
 func kvStream(bucket string) string { return "KV_" + bucket }
 

@@ -5,6 +5,7 @@ package connector
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -42,6 +43,10 @@ const (
 	AuthBasic     AuthMode = "basic"     // user (email on Atlassian Cloud) + API token
 	AuthBearer    AuthMode = "bearer"    // personal access token
 	AuthAnonymous AuthMode = "anonymous" // public Jira only
+	// AuthGitHubApp: a GitHub App installation. The credential is the app's
+	// private key (PEM); AppID and InstallationID say which app and which
+	// installation. Workers mint installation tokens from it on demand.
+	AuthGitHubApp AuthMode = "github_app"
 	// AuthOAuth2 is the OAuth 2.0 authorization code grant (Atlassian 3LO):
 	// the credential is the app's client secret, OAuthClientID its id, and
 	// its OAuthGrant (in its own bucket) the rotating refresh token workers
@@ -85,6 +90,38 @@ type Credential struct {
 	// credentials stored since the binding was introduced, "" for older ones
 	// (bound to the connector id only, until the credential is rotated).
 	Binding string `json:"binding,omitempty"`
+	// Kind is what the clear value is (CredentialKind*); PoolFingerprints
+	// are a token pool's tokens' fingerprints, in pool order, comma-separated
+	// (a string keeps Credential comparable).
+	Kind             string `json:"kind,omitempty"`
+	PoolFingerprints string `json:"pool_fingerprints,omitempty"`
+}
+
+// Pool lists a token pool's fingerprints (nil for one token).
+func (c Credential) Pool() []string {
+	if c.PoolFingerprints == "" {
+		return nil
+	}
+	return strings.Split(c.PoolFingerprints, ",")
+}
+
+// Credential kinds.
+const (
+	CredentialKindToken     = "token"
+	CredentialKindTokenPool = "token_pool"
+	CredentialKindGitHubApp = "github_app_private_key"
+)
+
+// CredentialKindOf names what a clear credential of auth mode m is.
+func CredentialKindOf(m AuthMode, s Secret) string {
+	switch {
+	case m == AuthGitHubApp:
+		return CredentialKindGitHubApp
+	case m == AuthBearer && len(PoolTokens(s)) > 1:
+		return CredentialKindTokenPool
+	default:
+		return CredentialKindToken
+	}
 }
 
 // BindingFields binds a ciphertext to the connector's id and every field
@@ -108,6 +145,12 @@ func (c Connector) CredentialContext() string {
 		// Only OAuth connectors add the client id, so every ciphertext stored
 		// before the mode existed keeps its context.
 		parts = append(parts, c.OAuthClientID)
+	}
+	if c.AuthMode == AuthGitHubApp {
+		// A GitHub App's private key has a context of its own (and the app
+		// id in it): it can never be opened as a token of this connector,
+		// nor as the key of another app.
+		parts = append(parts, "github-app-key", strconv.FormatInt(c.AppID, 10))
 	}
 	return strings.Join(parts, "\x00")
 }
@@ -166,6 +209,11 @@ type Connector struct {
 	// this ticket connector's ticket.enriched events; the registry checks
 	// each exists and is a context source.
 	ContextConnectors []string `json:"context_connectors,omitempty"`
+
+	// AppID and InstallationID: a GitHub App connector (AuthGitHubApp).
+	// InstallationID 0: found from the repository (GET /repos/{o}/{r}/installation).
+	AppID          int64 `json:"app_id,omitempty"`
+	InstallationID int64 `json:"installation_id,omitempty"`
 
 	Credential Credential `json:"credential,omitzero"`
 	// Webhook: the tracker notifies services/webhooks of changes, and the

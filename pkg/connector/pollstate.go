@@ -54,6 +54,11 @@ type PollState struct {
 	// was more than the scheduler's resolution (two ticks): the replica was
 	// saturated. Zero when on time.
 	Late time.Duration `json:"late,omitempty"`
+	// PoolSetAside: fingerprints of a token pool's tokens the tracker
+	// refused (401) in the last cycle's session, set aside while the others
+	// work; PoolUsable is how many of the pool remain usable (0 without a pool).
+	PoolSetAside []string `json:"pool_set_aside,omitempty"`
+	PoolUsable   int      `json:"pool_usable,omitempty"`
 	// Owner is the replica that last polled the connector.
 	Owner string `json:"owner,omitempty"`
 	// KeyForm is the form of the ticket keys in Known (0: as first stored,

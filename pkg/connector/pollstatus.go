@@ -20,6 +20,10 @@ type PollStatus struct {
 	TicketsKnown int
 	// Late is how late the last cycle started on a saturated replica.
 	Late time.Duration
+	// PoolSetAside and PoolUsable: a token pool's refused tokens (by
+	// fingerprint) and how many still work.
+	PoolSetAside []string
+	PoolUsable   int
 	// AuthError and Reauthorize: an unusable OAuth grant and the command
 	// that fixes it (PollState).
 	AuthError, Reauthorize string
@@ -28,7 +32,8 @@ type PollStatus struct {
 // Status is the shown part of st.
 func (st PollState) Status() PollStatus {
 	return PollStatus{LastPoll: st.LastPoll, LastSuccess: st.LastSuccess, LastError: st.LastError, NextPoll: st.NextPoll,
-		TicketsKnown: st.knownTotal(), Late: st.Late, AuthError: st.AuthError, Reauthorize: st.Reauthorize}
+		TicketsKnown: st.knownTotal(), Late: st.Late, PoolSetAside: st.PoolSetAside, PoolUsable: st.PoolUsable,
+		AuthError: st.AuthError, Reauthorize: st.Reauthorize}
 }
 
 // knownTotal is how many open tickets st holds: the loaded map, or the

@@ -39,6 +39,9 @@ type Rules struct {
 	// RequiredScopes are the token scopes the system needs; nil where tokens
 	// carry no scopes.
 	RequiredScopes []string
+	// TokenPools: a bearer credential may be several comma-separated
+	// tokens, spread over by discovery (GitHub, GitLab).
+	TokenPools bool
 	// OAuthScopes are the scopes asked for when an AuthOAuth2 connector is
 	// authorized and names none (Connector.OAuthScopes).
 	OAuthScopes []string

@@ -36,7 +36,8 @@ const (
 	MaxURLLen        = 2048      // base and proxy URLs
 	MaxListLen       = 50        // entries in statuses, labels, space keys
 	MaxCABundleBytes = 256 << 10 // PEM bundle
-	MaxCredentialLen = 8 << 10   // a token
+	MaxCredentialLen = 8 << 10   // a token, a token pool or a GitHub App's private key
+	MaxPoolTokens    = 32        // tokens in one pool
 	MinPollInterval  = 10 * time.Second
 	MaxPollInterval  = 24 * time.Hour
 )
@@ -144,6 +145,24 @@ func (c Connector) Validate(cat Catalog) error {
 			add("username", "must be the account's email address on %s %s", c.System, c.Deployment)
 		}
 	}
+	if c.AuthMode == AuthGitHubApp {
+		if c.AppID <= 0 {
+			add("app_id", "is required for a GitHub App (the app's numeric id)")
+		}
+		if c.InstallationID < 0 {
+			add("installation_id", "must be a positive number, or 0 to find it from the repository")
+		}
+		if c.Assignee == "" {
+			add("assignee", "is required with a GitHub App: an installation is no user whose tickets could be discovered")
+		}
+	} else {
+		if c.AppID != 0 {
+			add("app_id", "applies to auth mode %s only", AuthGitHubApp)
+		}
+		if c.InstallationID != 0 {
+			add("installation_id", "applies to auth mode %s only", AuthGitHubApp)
+		}
+	}
 	if c.AuthMode == AuthOAuth2 {
 		if c.OAuthClientID == "" {
 			add("oauth_client_id", "is required for oauth2 (the OAuth 2.0 app's client id)")
@@ -186,6 +205,26 @@ func (c Connector) Validate(cat Catalog) error {
 // ValidateCredential checks a clear credential given for a connector's auth mode.
 func ValidateCredential(mode AuthMode, s Secret) error {
 	v := s.Reveal()
+	if mode == AuthGitHubApp {
+		if len(v) > MaxCredentialLen {
+			return ValidationError{{Field: "credential", Description: fmt.Sprintf("is longer than %d bytes", MaxCredentialLen)}}
+		}
+		if _, err := ParseRSAPrivateKey([]byte(v)); err != nil {
+			return ValidationError{{Field: "credential", Description: "must be the GitHub App's private key (PEM): " + err.Error()}}
+		}
+		return nil
+	}
+	if mode == AuthBearer && strings.Contains(v, ",") {
+		// A token pool: comma-separated tokens (Airbyte's form).
+		for t := range strings.SplitSeq(v, ",") {
+			if t == "" {
+				return ValidationError{{Field: "credential", Description: "a token pool (comma-separated tokens) has an empty token"}}
+			}
+		}
+		if n := strings.Count(v, ",") + 1; n > MaxPoolTokens {
+			return ValidationError{{Field: "credential", Description: fmt.Sprintf("a token pool holds at most %d tokens", MaxPoolTokens)}}
+		}
+	}
 	switch {
 	case mode == AuthAnonymous && v != "":
 		return ValidationError{{Field: "credential", Description: "must be empty with anonymous access"}}

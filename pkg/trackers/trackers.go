@@ -116,6 +116,11 @@ type Session struct {
 	BaseURL   *url.URL
 	HTTP      *http.Client
 	Logger    *slog.Logger
+	// Pool holds every token of a credential of several comma-separated
+	// tokens (GitHub, GitLab); nil for one token. Secret is then the pool's
+	// first token: writes and connection tests use it alone, discovery
+	// spreads over the pool (Pool.Transport).
+	Pool *TokenPool
 
 	probe *probe      // records whether the tracker answered at all
 	oauth OAuthTokens // AuthOAuth2 only
@@ -155,9 +160,14 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 	pr := &probe{next: capBodies(traced(hc.Transport), opts.MaxResponseBytes)}
 	hc.Transport = pr
 	pr.observer, pr.connector = opts.Observer, c
+	pool := sessionPool(rules, c, secret)
+	if pool != nil {
+		secret = connector.NewSecret(connector.PoolTokens(secret)[0])
+	}
 	return &Session{
 		Connector: c,
 		Secret:    secret,
+		Pool:      pool,
 		BaseURL:   baseURL,
 		HTTP:      hc,
 		Logger:    opts.logger().With("system", string(c.System), "connector", c.ID),
@@ -248,6 +258,9 @@ func checkConfig(r connector.Rules, c connector.Connector, secret connector.Secr
 	}
 	if secret.Empty() {
 		return fmt.Errorf("%w: auth mode %s needs a credential", ErrInvalidConfig, c.AuthMode)
+	}
+	if c.AuthMode == connector.AuthBearer && len(connector.PoolTokens(secret)) > 1 && !r.TokenPools {
+		return fmt.Errorf("%w: %s takes one token, not a pool of comma-separated tokens", ErrInvalidConfig, c.System)
 	}
 	return nil
 }

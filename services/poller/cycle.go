@@ -74,6 +74,7 @@ func (p *Poller) cycleOf(ctx context.Context, c connector.Connector, late time.D
 	}
 	telemetry.End(span, err)
 	p.endCycle(&run.st, c, start, late, err)
+	poolStatus(&run.st, run.sess)
 	var deferred errDeferred
 	p.metrics.PollCycle(ctx, c, p.now().Sub(start), late > 0, run.st.Cursor, errors.As(err, &deferred), err)
 	if err != nil {
@@ -557,4 +558,21 @@ func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture, acked func
 		}
 	}
 	return nil
+}
+
+// poolStatus shows a token pool on the connector's status: the tokens the
+// tracker refused (by fingerprint, never the token) and how many still
+// work. The session keeps the pool's state until the connector changes.
+func poolStatus(st *connector.PollState, sess *trackers.Session) {
+	st.PoolSetAside, st.PoolUsable = nil, 0
+	if sess == nil || sess.Pool == nil {
+		return
+	}
+	for _, t := range sess.Pool.Status() {
+		if t.SetAside {
+			st.PoolSetAside = append(st.PoolSetAside, t.Fingerprint)
+		} else {
+			st.PoolUsable++
+		}
+	}
 }

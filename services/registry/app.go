@@ -79,7 +79,7 @@ type Service struct {
 // sensitiveFields change where or how a stored credential is sent; changing
 // them requires sending the credential again, so a compromised admin token
 // cannot redirect a stored token to a server of its choice.
-var sensitiveFields = []string{"base_url", "auth_mode", "username", "http_proxy_url", "ca_bundle_pem", "deployment", "oauth_client_id"}
+var sensitiveFields = []string{"base_url", "auth_mode", "username", "http_proxy_url", "ca_bundle_pem", "deployment", "oauth_client_id", "app_id"}
 
 func (s *Service) checkEndpoints(c connector.Connector) error {
 	var errs connector.ValidationError
@@ -127,6 +127,9 @@ func (s *Service) validate(ctx context.Context, c *connector.Connector, secret *
 	}
 	if secret != nil {
 		collect(connector.ValidateCredential(c.AuthMode, *secret))
+		if tr, ok := s.trackers.Lookup(c.System); ok && c.AuthMode == connector.AuthBearer && len(connector.PoolTokens(*secret)) > 1 && !tr.Rules().TokenPools {
+			all = append(all, connector.FieldError{Field: "credential", Description: fmt.Sprintf("%s takes one token: token pools (comma-separated tokens) are for GitHub and GitLab", c.System)})
+		}
 	}
 	if len(all) > 0 {
 		return all
@@ -197,6 +200,17 @@ func (s *Service) encryptCredential(ctx context.Context, c *connector.Connector,
 		SetTime:     s.now().UTC(),
 		Fingerprint: secrets.Fingerprint([]byte(secret.Reveal())),
 		Binding:     connector.BindingFields,
+		Kind:        connector.CredentialKindOf(c.AuthMode, secret),
+	}
+	// A pool is stored as one ciphertext (one binding, one rotation that
+	// replaces the whole pool atomically); its tokens' fingerprints are kept
+	// beside it so the status can name a token set aside.
+	if c.Credential.Kind == connector.CredentialKindTokenPool {
+		var fps []string
+		for _, t := range connector.PoolTokens(secret) {
+			fps = append(fps, secrets.Fingerprint([]byte(t)))
+		}
+		c.Credential.PoolFingerprints = strings.Join(fps, ",")
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ var deploymentsToProto = map[connector.Deployment]chv1.Deployment{
 var authModesToProto = map[connector.AuthMode]chv1.AuthMode{
 	connector.AuthBasic: chv1.AuthMode_AUTH_MODE_BASIC, connector.AuthBearer: chv1.AuthMode_AUTH_MODE_BEARER,
 	connector.AuthAnonymous: chv1.AuthMode_AUTH_MODE_ANONYMOUS, connector.AuthOAuth2: chv1.AuthMode_AUTH_MODE_OAUTH2,
+	connector.AuthGitHubApp: chv1.AuthMode_AUTH_MODE_GITHUB_APP,
 }
 
 var policiesToProto = map[connector.ConflictPolicy]chv1.ConflictPolicy{
@@ -87,11 +88,14 @@ func tsOrNil(t time.Time) *timestamppb.Timestamp {
 
 func credentialToProto(c connector.Credential) *chv1.CredentialInfo {
 	return &chv1.CredentialInfo{
-		Set:         c.Set(),
-		SetTime:     tsOrNil(c.SetTime),
-		Fingerprint: c.Fingerprint,
-		Cipher:      secrets.Kind(c.Ciphertext),
-		ExpireTime:  tsOrNil(c.ExpireTime),
+		Set:              c.Set(),
+		SetTime:          tsOrNil(c.SetTime),
+		Fingerprint:      c.Fingerprint,
+		Cipher:           secrets.Kind(c.Ciphertext),
+		ExpireTime:       tsOrNil(c.ExpireTime),
+		Kind:             c.Kind,
+		PoolSize:         int32(len(c.Pool())),
+		PoolFingerprints: c.Pool(),
 	}
 }
 
@@ -135,6 +139,8 @@ func connectorToProto(c connector.Connector) *chv1.Connector {
 		Watch:              c.Watch,
 		ContextConnectors:  c.ContextConnectors,
 		Zone:               c.Zone,
+		AppId:              c.AppID,
+		InstallationId:     c.InstallationID,
 		Credential:         credentialInfoOf(c),
 		OauthClientId:      c.OAuthClientID,
 		OauthScopes:        c.OAuthScopes,
@@ -183,6 +189,8 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 		Watch:              p.GetWatch(),
 		ContextConnectors:  p.GetContextConnectors(),
 		Zone:               p.GetZone(),
+		AppID:              p.GetAppId(),
+		InstallationID:     p.GetInstallationId(),
 		OAuthClientID:      p.GetOauthClientId(),
 		OAuthScopes:        p.GetOauthScopes(),
 	}
@@ -203,6 +211,8 @@ func statusToProto(st connector.PollStatus) *chv1.ConnectorStatus {
 		TicketsKnown:       int64(st.TicketsKnown),
 		NextPollTime:       tsOrNil(st.NextPoll),
 		LateBy:             durationOrNil(st.Late),
+		PoolTokensSetAside: st.PoolSetAside,
+		PoolTokensUsable:   int32(st.PoolUsable),
 		AuthError:          st.AuthError,
 		ReauthorizeCommand: st.Reauthorize,
 	}

@@ -41,10 +41,27 @@ func TestPlaintextCredentialsAppearNowhere(t *testing.T) {
 		{Connector: &chv1.Connector{System: chv1.System_SYSTEM_GITLAB, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, Project: "acme/widgets"}, ConnectorId: "scan-gitlab", Credential: tokens[2]},
 		{Connector: &chv1.Connector{System: chv1.System_SYSTEM_CONFLUENCE, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, BaseUrl: "https://acme.atlassian.net", Username: "bot@acme.example", SpaceKeys: []string{"ENG"}}, ConnectorId: "scan-confluence", Credential: tokens[3]},
 	}
+	// A GitHub App (its private key, rotated below) and a GitLab token pool.
+	appKey, appKey2 := testAppKeyPEM(t), testAppKeyPEM(t)
+	poolTokens := []string{"glpat-SCANpoolToken000000007", "glpat-SCANpoolToken000000008"}
+	tokens = append(tokens, appKey, appKey2, poolTokens[0], poolTokens[1])
+	for _, k := range []string{appKey, appKey2} {
+		lines := strings.Split(strings.TrimSpace(k), "\n")
+		tokens = append(tokens, lines[len(lines)/2]) // a line of the key's body
+	}
+	reqs = append(reqs,
+		&chv1.CreateConnectorRequest{Connector: &chv1.Connector{System: chv1.System_SYSTEM_GITHUB, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, Project: "acme/widgets",
+			AuthMode: chv1.AuthMode_AUTH_MODE_GITHUB_APP, AppId: 4711, InstallationId: 90001, Assignee: "hub-app[bot]"}, ConnectorId: "scan-github-app", Credential: appKey},
+		&chv1.CreateConnectorRequest{Connector: &chv1.Connector{System: chv1.System_SYSTEM_GITLAB, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, Project: "acme/widgets"},
+			ConnectorId: "scan-gitlab-pool", Credential: strings.Join(poolTokens, ",")},
+	)
 	for _, r := range reqs {
 		if _, err := admin.CreateConnector(ctx, r); err != nil {
 			t.Fatalf("create %s: %v", r.GetConnectorId(), err)
 		}
+	}
+	if _, err := admin.RotateCredential(ctx, &chv1.RotateCredentialRequest{Id: "scan-github-app", Credential: appKey2}); err != nil {
+		t.Fatalf("rotate the app's private key: %v", err)
 	}
 	if _, err := admin.RotateCredential(ctx, &chv1.RotateCredentialRequest{Id: "scan-github", Credential: tokens[4]}); err != nil {
 		t.Fatalf("rotate: %v", err)
@@ -65,8 +82,8 @@ func TestPlaintextCredentialsAppearNowhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	rw, err := admin.RewrapCredentials(ctx, &chv1.RewrapCredentialsRequest{})
-	if err != nil || rw.GetRewrapped() != 4 {
-		t.Fatalf("rewrap after key rotation = %v, %v; want 4 rewrapped", rw, err)
+	if err != nil || rw.GetRewrapped() != 6 {
+		t.Fatalf("rewrap after key rotation = %v, %v; want 6 rewrapped", rw, err)
 	}
 	// The worker still decrypts after the rewrap.
 	if res, err := admin.TestConnection(ctx, &chv1.TestConnectionRequest{Target: &chv1.TestConnectionRequest_ConnectorId{ConnectorId: "scan-confluence"}}); err != nil || !res.GetOk() {

@@ -28,7 +28,8 @@ func TestConnectorStatusComesFromThePollers(t *testing.T) {
 	kv, _ := srv.JS.KeyValue(ctx, bus.BucketPollState)
 	now := time.Now().UTC().Truncate(time.Second)
 	st := connector.PollState{LastPoll: now, LastSuccess: now.Add(-time.Minute), LastError: "tracker rate limit: retry after 1m0s",
-		NextPoll: now.Add(time.Minute), Known: map[string]time.Time{"1": now, "2": now}, Late: 42 * time.Second}
+		NextPoll: now.Add(time.Minute), Known: map[string]time.Time{"1": now, "2": now}, Late: 42 * time.Second,
+		PoolSetAside: []string{"0123456789ab"}, PoolUsable: 2}
 	if _, err := connector.NewStateStore(kv).Put(ctx, "gh-status", st); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func TestConnectorStatusComesFromThePollers(t *testing.T) {
 	})
 	s := got.GetConnector().GetStatus()
 	if !s.GetLastPollTime().AsTime().Equal(now) || s.GetTicketsKnown() != 2 || s.GetLastError() == "" || !s.GetNextPollTime().AsTime().Equal(now.Add(time.Minute)) ||
-		s.GetLateBy().AsDuration() != 42*time.Second {
+		s.GetLateBy().AsDuration() != 42*time.Second || len(s.GetPoolTokensSetAside()) != 1 || s.GetPoolTokensSetAside()[0] != "0123456789ab" || s.GetPoolTokensUsable() != 2 {
 		t.Errorf("status = %v", s)
 	}
 	list, err := admin.ListConnectors(ctx, &chv1.ListConnectorsRequest{})

@@ -136,7 +136,7 @@ func TestJiraCrashAfterCommentThenRedeliveryPostsOnce(t *testing.T) {
 	e.run(t)
 	before := len(e.jira.Comments(e.key))
 	e.publish(t, e.result("res-crash", time.Now()))
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ent, err := e.svc.ledger.Get(context.Background(), "res-crash")
 		if err == nil && ent.Steps["comment"].State == ledger.Started && len(e.jira.Comments(e.key)) == before+1 {

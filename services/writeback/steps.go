@@ -112,14 +112,21 @@ func (s *Service) process(ctx context.Context, res result, delivered uint64) err
 }
 
 // complete records a written-back result and announces it.
+//
+// The event goes out before the ledger says Completed: a delivery that finds
+// Completed acknowledges without announcing, so marking first lost the event
+// whenever the publish failed (a NATS node killed mid-run, in the e2e test).
+// Announcing first, a failed publish leaves the result to its redelivery,
+// which finds every step done and announces again; an announcement that did
+// land is not repeated, since the event id is the duplicate key.
 func (s *Service) complete(ctx context.Context, w *work) error {
+	links := w.links()
+	if err := s.publishCompleted(ctx, w.result, w.connector, links, w.entry.StatusOutcome, stepOutcomes(w.result, w.entry)); err != nil {
+		return err // each step done is already in the ledger
+	}
 	w.entry.Completed = true
 	if err := w.save(ctx); err != nil {
 		return err
-	}
-	links := w.links()
-	if err := s.publishCompleted(ctx, w.result, w.connector, links, w.entry.StatusOutcome, stepOutcomes(w.result, w.entry)); err != nil {
-		return err // redelivery finds Completed and republishes nothing new; the event id dedups
 	}
 	w.log.Info("written back", "links", len(links), "status", w.entry.StatusOutcome)
 	return nil

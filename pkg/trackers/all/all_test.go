@@ -65,7 +65,7 @@ func TestCapabilitiesDeploymentsAuthModesAndScopes(t *testing.T) {
 		selfHostURL string
 	}{
 		{connector.Jira, []connector.AuthMode{connector.AuthBasic, connector.AuthAnonymous, connector.AuthOAuth2, connector.AuthBearer}, nil, "", ""},
-		{connector.GitHub, []connector.AuthMode{connector.AuthBearer}, []string{"repo"}, "https://api.github.com", ""},
+		{connector.GitHub, []connector.AuthMode{connector.AuthBearer, connector.AuthGitHubApp}, []string{"repo"}, "https://api.github.com", ""},
 		{connector.GitLab, []connector.AuthMode{connector.AuthBearer}, []string{"api"}, "https://gitlab.com", ""},
 		{connector.Confluence, []connector.AuthMode{connector.AuthBasic, connector.AuthOAuth2, connector.AuthBearer}, nil, "", ""},
 		{connector.AzureDevOps, []connector.AuthMode{connector.AuthBearer}, []string{"vso.work_write", "vso.code_write"}, "https://dev.azure.com", ""},

@@ -42,7 +42,7 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 	if err != nil {
 		return trackers.DiscoveryPage{}, err
 	}
-	gc, err := newGitHubClient(s)
+	gc, err := newGitHubDiscoveryClient(s)
 	if err != nil {
 		return trackers.DiscoveryPage{}, fmt.Errorf("%w: %w", trackers.ErrInvalidConfig, err)
 	}
@@ -236,7 +236,7 @@ var githubLogins = struct {
 }{m: map[weak.Pointer[trackers.Session]]string{}}
 
 // githubAssignee is whose issues discovery lists: the connector's assignee,
-// else the login the token authenticates as.
+// else the login the token (a pool's first token) authenticates as.
 func githubAssignee(ctx context.Context, s *trackers.Session, gc *github.Client) (string, error) {
 	if s.Connector.Assignee != "" {
 		return s.Connector.Assignee, nil
@@ -247,6 +247,15 @@ func githubAssignee(ctx context.Context, s *trackers.Session, gc *github.Client)
 	githubLogins.Unlock()
 	if ok {
 		return login, nil
+	}
+	if s.Pool != nil {
+		// A pool's tokens may belong to several accounts: the default
+		// assignee is the first token's, the connector's one identity.
+		pc, err := newGitHubClient(s)
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", trackers.ErrInvalidConfig, err)
+		}
+		gc = pc
 	}
 	u, _, err := gc.Users.Get(ctx, "")
 	if err != nil {

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 	"github.com/google/go-github/v92/github"
@@ -212,8 +214,17 @@ func (t githubPacedTransport) RoundTrip(req *http.Request) (*http.Response, erro
 	return t.next.RoundTrip(req)
 }
 
-// githubPacerKey identifies a token on an API host without keeping the token.
+// githubPacerKey identifies a token on an API host without keeping the
+// token; for a GitHub App, the installation (its tokens share one budget).
+// A token pool's writes all go out with its first token: that is the key.
 func githubPacerKey(s *trackers.Session) string {
-	sum := sha256.Sum256([]byte(s.BaseURL.Host + "\x00" + s.Secret.Reveal()))
+	id := s.Secret.Reveal()
+	if c := s.Connector; c.AuthMode == connector.AuthGitHubApp {
+		id = fmt.Sprintf("github-app\x00%d\x00%d\x00%s", c.AppID, c.InstallationID, strings.ToLower(c.Project))
+		if c.InstallationID != 0 {
+			id = fmt.Sprintf("github-app\x00%d\x00%d", c.AppID, c.InstallationID)
+		}
+	}
+	sum := sha256.Sum256([]byte(s.BaseURL.Host + "\x00" + id))
 	return hex.EncodeToString(sum[:16])
 }

@@ -36,3 +36,29 @@ func PacedMutations(s *trackers.Session) []PacedMutation {
 	defer pacedMu.Unlock()
 	return append([]PacedMutation(nil), paced[githubPacerKey(s)]...)
 }
+
+// SetAppClock makes the installation sources created from now on read
+// now; the returned func restores the real clock. Tests that call it must
+// not run in parallel with each other.
+func SetAppClock(now func() time.Time) (restore func()) {
+	appClock = now
+	return func() { appClock = time.Now }
+}
+
+// AppMints is how many installation tokens the source of s's installation minted.
+func AppMints(s *trackers.Session) int64 {
+	src, err := appSourceFor(s)
+	if err != nil {
+		return -1
+	}
+	return src.mints.Load()
+}
+
+// AppJWT signs an app JWT as a session of s would.
+func AppJWT(s *trackers.Session) (string, error) {
+	src, err := appSourceFor(s)
+	if err != nil {
+		return "", err
+	}
+	return src.jwt()
+}

@@ -49,8 +49,8 @@ func (Tracker) Rules() connector.Rules {
 		System:      connector.GitHub,
 		Deployments: []connector.Deployment{connector.Cloud, connector.SelfHosted},
 		AuthModes: map[connector.Deployment][]connector.AuthMode{
-			connector.Cloud:      {connector.AuthBearer},
-			connector.SelfHosted: {connector.AuthBearer},
+			connector.Cloud:      {connector.AuthBearer, connector.AuthGitHubApp},
+			connector.SelfHosted: {connector.AuthBearer, connector.AuthGitHubApp},
 		},
 		DefaultBaseURLs: map[connector.Deployment]string{connector.Cloud: "https://api.github.com"},
 		Project: &connector.KeyRule{
@@ -61,6 +61,7 @@ func (Tracker) Rules() connector.Rules {
 		},
 		StatusLabels:   true,
 		RequiredScopes: []string{"repo"},
+		TokenPools:     true,
 	}
 }
 
@@ -75,9 +76,41 @@ func splitRepo(project string) (owner, repo string, err error) {
 // newGitHubClient builds a go-github client for the session: api.github.com
 // (or the given base, e.g. a test server) on Cloud, /api/v3/ on Enterprise
 // Server (go-github appends it when the base URL lacks it). Its mutations are
-// paced per token (githubMutations). It is cheap and holds no state the
-// frameworks rely on, so each operation builds its own.
+// paced per token or installation (githubMutations). It authenticates with
+// the session's token (the first of a pool) or, for a GitHub App, with the
+// installation's token. It is cheap and holds no state the frameworks rely
+// on, so each operation builds its own.
 func newGitHubClient(s *trackers.Session) (*github.Client, error) {
+	return newGitHubClientFor(s, false)
+}
+
+// newGitHubDiscoveryClient is newGitHubClient for discovery reads: with a
+// token pool, each request goes out with the pool's token that has the most
+// budget left (trackers.TokenPool).
+func newGitHubDiscoveryClient(s *trackers.Session) (*github.Client, error) {
+	return newGitHubClientFor(s, true)
+}
+
+func newGitHubClientFor(s *trackers.Session, discovery bool) (*github.Client, error) {
+	if s.Connector.AuthMode == connector.AuthGitHubApp {
+		src, err := appSourceFor(s)
+		if err != nil {
+			return nil, err
+		}
+		return buildGitHubClient(s, appAuth(src), nil, src.Invalidate)
+	}
+	tok := s.Secret.Reveal()
+	auth := func(context.Context) (string, error) { return tok, nil }
+	if discovery && s.Pool != nil {
+		return buildGitHubClient(s, nil, s.Pool, nil)
+	}
+	return buildGitHubClient(s, auth, nil, nil)
+}
+
+// buildGitHubClient builds the client with auth on every request to the
+// connector's host (or the pool's tokens when pool is set); refused, when
+// set, hears of a token GitHub answered 401.
+func buildGitHubClient(s *trackers.Session, auth func(context.Context) (string, error), pool *trackers.TokenPool, refused func(string)) (*github.Client, error) {
 	base := s.BaseURL.String()
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
@@ -86,12 +119,15 @@ func newGitHubClient(s *trackers.Session) (*github.Client, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
+	var rt http.RoundTripper = githubPacedTransport{next: next, pacer: githubMutations, key: githubPacerKey(s)}
+	if pool != nil {
+		rt = pool.Transport(rt, s.BaseURL.Host, func(r *http.Request, tok string) { r.Header.Set("Authorization", "Bearer "+tok) })
+	} else {
+		rt = githubAuthTransport{next: rt, host: s.BaseURL.Host, token: auth, refused: refused}
+	}
 	opts := []github.ClientOptionsFunc{
 		github.WithHTTPClient(s.HTTP),
-		github.WithTransport(githubAuthTransport{
-			next: githubPacedTransport{next: next, pacer: githubMutations, key: githubPacerKey(s)},
-			host: s.BaseURL.Host, token: s.Secret.Reveal(),
-		}),
+		github.WithTransport(rt),
 		// The frameworks decide when to retry after a rate limit (they
 		// defer the connector); the client must not refuse calls by itself.
 		github.WithDisableRateLimitCheck(),
@@ -105,6 +141,10 @@ func newGitHubClient(s *trackers.Session) (*github.Client, error) {
 }
 
 func (t Tracker) CheckIdentity(ctx context.Context, s *trackers.Session, r *trackers.TestResult) {
+	if s.Connector.AuthMode == connector.AuthGitHubApp {
+		t.checkApp(ctx, s, r)
+		return
+	}
 	client, err := newGitHubClient(s)
 	if err != nil {
 		// Only a malformed base URL gets here, and CheckURL has parsed it.
@@ -210,17 +250,33 @@ func parseScopes(h string) []string {
 // githubAuthTransport puts the token on requests to the connector's own host
 // only. go-github's WithAuthToken adds it to every request the client sends,
 // so a redirect to another host would carry it there.
+var _ http.RoundTripper = githubAuthTransport{}
+
 type githubAuthTransport struct {
 	next  http.RoundTripper
 	host  string
-	token string
+	token func(context.Context) (string, error)
+	// refused, when set, hears of a token answered 401 (an installation
+	// token revoked before its time: the next request mints another).
+	refused func(string)
 }
 
 func (t githubAuthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !strings.EqualFold(req.URL.Host, t.host) {
 		return t.next.RoundTrip(req)
 	}
+	tok, err := t.token(req.Context())
+	if err != nil {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, err
+	}
 	req = req.Clone(req.Context())
-	req.Header.Set("Authorization", "Bearer "+t.token)
-	return t.next.RoundTrip(req)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := t.next.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && t.refused != nil {
+		t.refused(tok)
+	}
+	return resp, err
 }

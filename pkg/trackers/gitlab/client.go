@@ -26,6 +26,10 @@ import (
 // is dropped when the Session is collected.
 type gitlabConn struct {
 	client *gitlab.Client
+	// pooled sends discovery's listings with a token pool's tokens
+	// (trackers.TokenPool); client, with the first token, everything else.
+	// Nil without a pool.
+	pooled *gitlab.Client
 
 	mu       sync.Mutex
 	username string
@@ -47,7 +51,13 @@ func gitlabConnFor(s *trackers.Session) (*gitlabConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gitlab client: %w", err)
 	}
-	c, loaded := gitlabConns.LoadOrStore(key, &gitlabConn{client: client})
+	conn := &gitlabConn{client: client}
+	if s.Pool != nil {
+		if conn.pooled, err = newGitLabPoolClient(s); err != nil {
+			return nil, fmt.Errorf("gitlab client: %w", err)
+		}
+	}
+	c, loaded := gitlabConns.LoadOrStore(key, conn)
 	if !loaded {
 		runtime.AddCleanup(s, func(k weak.Pointer[trackers.Session]) { gitlabConns.Delete(k) }, key)
 	}
@@ -70,19 +80,31 @@ func gitlabIssuePath(s *trackers.Session, iid int64) string {
 // MergeRequest decoders panic on some malformed bodies. GET options are
 // encoded into the query, others as a JSON body.
 func (c *gitlabConn) call(ctx context.Context, method, path string, opt, out any, what string, reqOpts ...gitlab.RequestOptionFunc) (*gitlab.Response, error) {
-	req, err := c.client.NewRequest(method, path, opt, append([]gitlab.RequestOptionFunc{gitlab.WithContext(ctx)}, reqOpts...))
+	return c.callWith(ctx, c.client, method, path, opt, out, what, reqOpts...)
+}
+
+// list is call for discovery's listings: spread over the token pool, if any.
+func (c *gitlabConn) list(ctx context.Context, method, path string, opt, out any, what string, reqOpts ...gitlab.RequestOptionFunc) (*gitlab.Response, error) {
+	if c.pooled != nil {
+		return c.callWith(ctx, c.pooled, method, path, opt, out, what, reqOpts...)
+	}
+	return c.call(ctx, method, path, opt, out, what, reqOpts...)
+}
+
+func (c *gitlabConn) callWith(ctx context.Context, client *gitlab.Client, method, path string, opt, out any, what string, reqOpts ...gitlab.RequestOptionFunc) (*gitlab.Response, error) {
+	req, err := client.NewRequest(method, path, opt, append([]gitlab.RequestOptionFunc{gitlab.WithContext(ctx)}, reqOpts...))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if out == nil {
-		resp, err := c.client.Do(req, nil)
+		resp, err := client.Do(req, nil)
 		return resp, gitlabError(ctx, resp, err, what)
 	}
 	// client-go decodes with encoding/json; the body is read whole here and
 	// decoded with goccy/go-json into the small types, which costs a
 	// fraction on a page of a hundred issues.
 	var body bytes.Buffer
-	resp, err := c.client.Do(req, &body)
+	resp, err := client.Do(req, &body)
 	if err != nil {
 		return resp, gitlabError(ctx, resp, err, what)
 	}

@@ -115,7 +115,7 @@ func (Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.Dis
 
 	var issues []gitlabIssue
 	what := "issues of project " + s.Connector.Project
-	resp, err := c.call(ctx, http.MethodGet, gitlabProjectPath(s)+"/issues", &opt, &issues, what)
+	resp, err := c.list(ctx, http.MethodGet, gitlabProjectPath(s)+"/issues", &opt, &issues, what)
 	if keyset && q.PageToken == "" && errors.Is(err, errGitLabMethodNotAllowed) {
 		// This GitLab refuses keyset pagination here: page by offset from now on.
 		c.mu.Lock()
@@ -123,7 +123,7 @@ func (Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.Dis
 		c.mu.Unlock()
 		opt.Pagination = ""
 		issues = nil
-		resp, err = c.call(ctx, http.MethodGet, gitlabProjectPath(s)+"/issues", &opt, &issues, what)
+		resp, err = c.list(ctx, http.MethodGet, gitlabProjectPath(s)+"/issues", &opt, &issues, what)
 	}
 	if err != nil {
 		return trackers.DiscoveryPage{}, err

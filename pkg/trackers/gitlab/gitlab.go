@@ -58,6 +58,7 @@ func (Tracker) Rules() connector.Rules {
 		},
 		StatusLabels:   true,
 		RequiredScopes: []string{"api"},
+		TokenPools:     true,
 	}
 }
 
@@ -75,6 +76,26 @@ func newGitLabClient(s *trackers.Session) (*gitlab.Client, error) {
 	return gitlab.NewClient(s.Secret.Reveal(),
 		gitlab.WithBaseURL(s.BaseURL.String()), // client-go appends /api/v4/
 		gitlab.WithHTTPClient(s.HTTP),
+		gitlab.WithoutRetries(),
+		gitlab.WithCustomLimiter(gitlabNoThrottle{}),
+		gitlab.WithURLWarningLogger(s.Logger),
+	)
+}
+
+// newGitLabPoolClient is newGitLabClient whose requests to the tracker go
+// out with the token of the session's pool that has the most budget left
+// (RateLimit-Remaining), in place of the first token client-go puts in
+// PRIVATE-TOKEN.
+func newGitLabPoolClient(s *trackers.Session) (*gitlab.Client, error) {
+	next := s.HTTP.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	hc := *s.HTTP
+	hc.Transport = s.Pool.Transport(next, s.BaseURL.Host, func(r *http.Request, tok string) { r.Header.Set("PRIVATE-TOKEN", tok) })
+	return gitlab.NewClient(s.Secret.Reveal(),
+		gitlab.WithBaseURL(s.BaseURL.String()),
+		gitlab.WithHTTPClient(&hc),
 		gitlab.WithoutRetries(),
 		gitlab.WithCustomLimiter(gitlabNoThrottle{}),
 		gitlab.WithURLWarningLogger(s.Logger),

@@ -49,6 +49,14 @@ func (s *Server) RateLimitUsed() int {
 	return s.rate.total
 }
 
+// RateLimitUsedBy is what one caller (a login, or "installation/<id>")
+// spent in the current window.
+func (s *Server) RateLimitUsedBy(who string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rate.used[who]
+}
+
 // MutationTimes are the arrival times of every POST, PATCH, PUT and DELETE
 // the fake served, in order (GitHub asks clients to leave a second between them).
 func (s *Server) MutationTimes() []time.Time {
@@ -69,7 +77,13 @@ func (s *Server) caller(r *http.Request) (string, bool) {
 	defer s.mu.Unlock()
 	t, ok := s.tokens[value]
 	if !ok || value == "" {
+		if strings.Count(value, ".") == 2 {
+			return "app-jwt", true // an app's own requests (apps.go)
+		}
 		return "", false
+	}
+	if t.Installation != 0 {
+		return "installation/" + strconv.FormatInt(t.Installation, 10), true // an installation's own budget
 	}
 	return t.Login, true
 }
@@ -106,7 +120,9 @@ func (s *Server) conditional(next http.Handler) http.Handler {
 
 		status, body := rec.status, rec.body.Bytes()
 		if r.Method == http.MethodGet && status == http.StatusOK {
-			sum := sha256.Sum256(body)
+			// Validators are per caller, as GitHub's are (Vary: Authorization):
+			// another token's ETag does not match.
+			sum := sha256.Sum256(append([]byte(who+"\x00"), body...))
 			etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 			rec.header.Set("ETag", etag)
 			rec.header.Set("Cache-Control", "private, max-age=60, s-maxage=60")

@@ -45,8 +45,12 @@ type Token struct {
 	Repos       []string
 	// Scopes of a classic token, e.g. "repo", "read:org".
 	Scopes []string
-	// ExpiresAt, when set, is sent in github-authentication-token-expiration.
+	// ExpiresAt, when set, is sent in github-authentication-token-expiration
+	// (not for installation tokens); the token is refused after it.
 	ExpiresAt time.Time
+	// Installation is the installation an installation token was issued
+	// for (apps.go); its rate limit is the installation's.
+	Installation int64
 }
 
 // Role is a collaborator's permission on a repository.
@@ -90,6 +94,13 @@ type Options struct {
 	// zero). When a caller has used it up, requests are answered 403 with
 	// X-RateLimit-Remaining: 0 until the window resets.
 	RateLimit int
+	// Apps and Installations: GitHub Apps and where they are installed (apps.go).
+	Apps          []App
+	Installations []Installation
+	// InstallationTokenTTL is an installation token's lifetime (an hour when zero).
+	InstallationTokenTTL time.Duration
+	// Now is the fake's clock for app JWTs and token expiry (time.Now when nil).
+	Now func() time.Time
 }
 
 // Server is a fake GitHub. It is an http.Handler; Start serves it.
@@ -113,6 +124,8 @@ type Server struct {
 	gen      uint64
 	lastList *listResult
 	encoded  map[*Issue]encodedIssue
+	apps     appState
+	clock    func() time.Time
 }
 
 // New returns a fake holding the given users, tokens and repositories.
@@ -125,6 +138,8 @@ func New(opts Options) *Server {
 		repos:      map[string]*repoState{},
 		nextID:     1000,
 		rate:       newRateLimits(opts.RateLimit),
+		apps:       appState{apps: map[int64]App{}, installations: map[int64]Installation{}, tokenTTL: opts.InstallationTokenTTL},
+		clock:      opts.Now,
 	}
 	if s.maxPerPage <= 0 {
 		s.maxPerPage = 100
@@ -138,9 +153,16 @@ func New(opts Options) *Server {
 	for _, r := range opts.Repos {
 		s.AddRepo(r)
 	}
+	for _, a := range opts.Apps {
+		s.AddApp(a)
+	}
+	for _, in := range opts.Installations {
+		s.AddInstallation(in)
+	}
 	s.mux.HandleFunc("GET /user", s.user)
 	s.mux.HandleFunc("GET /repos/{owner}/{repo}", s.repo)
 	s.routeIssues()
+	s.routeApps()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 	})
@@ -212,14 +234,14 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (tok *Toke
 	t, found := s.tokens[value]
 	u, userFound := s.users[t.Login]
 	s.mu.Unlock()
-	if !found || !userFound || value == "" || (!t.ExpiresAt.IsZero() && time.Now().After(t.ExpiresAt)) {
+	if !found || !userFound || value == "" || (!t.ExpiresAt.IsZero() && !s.now().Before(t.ExpiresAt)) {
 		fakehttp.JSON(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials", "documentation_url": docs, "status": "401"})
 		return nil, User{}, false
 	}
 	if !t.FineGrained {
 		w.Header().Set("X-OAuth-Scopes", strings.Join(t.Scopes, ", "))
 	}
-	if !t.ExpiresAt.IsZero() {
+	if !t.ExpiresAt.IsZero() && t.Installation == 0 {
 		w.Header().Set("github-authentication-token-expiration", t.ExpiresAt.UTC().Format("2006-01-02 15:04:05 MST"))
 	}
 	return &t, u, true

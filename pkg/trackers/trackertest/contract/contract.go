@@ -38,6 +38,7 @@ import (
 const (
 	JiraV3             = "jira-v3"
 	GitHub             = "github"
+	GitHubApps         = "github-apps"
 	GitLabV4           = "gitlab-v4"
 	ConfluenceV1Search = "confluence-v1-search"
 	ConfluenceV2Pages  = "confluence-v2-pages"
@@ -55,6 +56,7 @@ const (
 var shapeSystems = map[string]string{
 	JiraV3:             "jira",
 	GitHub:             "github",
+	GitHubApps:         "github",
 	GitLabV4:           "gitlab",
 	ConfluenceV1Search: "confluence",
 	ConfluenceV2Pages:  "confluence",

@@ -166,6 +166,10 @@ const (
 	AuthMode_AUTH_MODE_BEARER AuthMode = 2
 	// No credential: public Jira instances only.
 	AuthMode_AUTH_MODE_ANONYMOUS AuthMode = 3
+	// A GitHub App installation: the credential is the app's private key
+	// (PEM); app_id and installation_id name the app and the installation.
+	// Workers mint installation tokens on demand and keep them in memory only.
+	AuthMode_AUTH_MODE_GITHUB_APP AuthMode = 4
 	// OAuth 2.0 authorization code grant (Atlassian 3LO, Jira and Confluence
 	// Cloud): the connector holds a client id (oauth_client_id), the client
 	// secret (the credential) and a refresh token (oauth_refresh_token, set by
@@ -181,6 +185,7 @@ var (
 		1: "AUTH_MODE_BASIC",
 		2: "AUTH_MODE_BEARER",
 		3: "AUTH_MODE_ANONYMOUS",
+		4: "AUTH_MODE_GITHUB_APP",
 		5: "AUTH_MODE_OAUTH2",
 	}
 	AuthMode_value = map[string]int32{
@@ -188,6 +193,7 @@ var (
 		"AUTH_MODE_BASIC":       1,
 		"AUTH_MODE_BEARER":      2,
 		"AUTH_MODE_ANONYMOUS":   3,
+		"AUTH_MODE_GITHUB_APP":  4,
 		"AUTH_MODE_OAUTH2":      5,
 	}
 )
@@ -410,6 +416,15 @@ type CredentialInfo struct {
 	Cipher string `protobuf:"bytes,4,opt,name=cipher,proto3" json:"cipher,omitempty"`
 	// When the tracker says the token expires, if it says.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// What the credential is: "token", "token_pool" (comma-separated tokens,
+	// GitHub and GitLab) or "github_app_private_key". The age (set_time) of a
+	// GitHub App credential is the private key's; its installation tokens
+	// last an hour and are no credential.
+	Kind string `protobuf:"bytes,10,opt,name=kind,proto3" json:"kind,omitempty"`
+	// A token pool's size and each token's fingerprint, in pool order (the
+	// first is the one writes use).
+	PoolSize         int32    `protobuf:"varint,11,opt,name=pool_size,json=poolSize,proto3" json:"pool_size,omitempty"`
+	PoolFingerprints []string `protobuf:"bytes,12,rep,name=pool_fingerprints,json=poolFingerprints,proto3" json:"pool_fingerprints,omitempty"`
 	// AUTH_MODE_OAUTH2: whether a refresh token is stored.
 	OauthRefreshTokenSet bool `protobuf:"varint,15,opt,name=oauth_refresh_token_set,json=oauthRefreshTokenSet,proto3" json:"oauth_refresh_token_set,omitempty"`
 	// When the stored refresh token was last replaced: each refresh rotates
@@ -490,6 +505,27 @@ func (x *CredentialInfo) GetExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *CredentialInfo) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *CredentialInfo) GetPoolSize() int32 {
+	if x != nil {
+		return x.PoolSize
+	}
+	return 0
+}
+
+func (x *CredentialInfo) GetPoolFingerprints() []string {
+	if x != nil {
+		return x.PoolFingerprints
+	}
+	return nil
+}
+
 func (x *CredentialInfo) GetOauthRefreshTokenSet() bool {
 	if x != nil {
 		return x.OauthRefreshTokenSet
@@ -530,6 +566,10 @@ type ConnectorStatus struct {
 	// tick: set when the replica polling it was saturated (more due connectors
 	// than worker slots, or than its per-host cap).
 	LateBy *durationpb.Duration `protobuf:"bytes,6,opt,name=late_by,json=lateBy,proto3" json:"late_by,omitempty"`
+	// Token pool: fingerprints of the tokens the tracker refused (401) and the
+	// poller set aside, while the others kept working; with how many remain usable.
+	PoolTokensSetAside []string `protobuf:"bytes,30,rep,name=pool_tokens_set_aside,json=poolTokensSetAside,proto3" json:"pool_tokens_set_aside,omitempty"`
+	PoolTokensUsable   int32    `protobuf:"varint,31,opt,name=pool_tokens_usable,json=poolTokensUsable,proto3" json:"pool_tokens_usable,omitempty"`
 	// AUTH_MODE_OAUTH2: why the stored grant cannot be used (the refresh token
 	// was revoked, expired or replaced by another authorization), empty when
 	// it can. Polling stops until the connector is re-authorized.
@@ -612,6 +652,20 @@ func (x *ConnectorStatus) GetLateBy() *durationpb.Duration {
 	return nil
 }
 
+func (x *ConnectorStatus) GetPoolTokensSetAside() []string {
+	if x != nil {
+		return x.PoolTokensSetAside
+	}
+	return nil
+}
+
+func (x *ConnectorStatus) GetPoolTokensUsable() int32 {
+	if x != nil {
+		return x.PoolTokensUsable
+	}
+	return 0
+}
+
 func (x *ConnectorStatus) GetAuthError() string {
 	if x != nil {
 		return x.AuthError
@@ -672,6 +726,11 @@ type Connector struct {
 	// (workspace/repo!7, organization/project!7; label "review"). On
 	// Bitbucket always on when the repository has no issue tracker.
 	ReviewPullRequests bool `protobuf:"varint,28,opt,name=review_pull_requests,json=reviewPullRequests,proto3" json:"review_pull_requests,omitempty"`
+	// GitHub App (auth_mode AUTH_MODE_GITHUB_APP): the app's id, and the
+	// installation's id (0: found from the repository with
+	// GET /repos/{owner}/{repo}/installation).
+	AppId          int64 `protobuf:"varint,40,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	InstallationId int64 `protobuf:"varint,41,opt,name=installation_id,json=installationId,proto3" json:"installation_id,omitempty"`
 	// Context sources: what the connector reads. Jenkins job paths
 	// (folder/job), a CircleCI project slug (gh/org/repo), SonarQube project
 	// keys, Argo CD application names. Required for jenkins, circleci,
@@ -891,6 +950,20 @@ func (x *Connector) GetReviewPullRequests() bool {
 	return false
 }
 
+func (x *Connector) GetAppId() int64 {
+	if x != nil {
+		return x.AppId
+	}
+	return 0
+}
+
+func (x *Connector) GetInstallationId() int64 {
+	if x != nil {
+		return x.InstallationId
+	}
+	return 0
+}
+
 func (x *Connector) GetWatch() []string {
 	if x != nil {
 		return x.Watch
@@ -967,18 +1040,22 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\vin_progress\x18\x01 \x01(\tR\n" +
 	"inProgress\x12\x1b\n" +
 	"\tin_review\x18\x02 \x01(\tR\binReview\x12\x12\n" +
-	"\x04done\x18\x03 \x01(\tR\x04done\"\xf0\x03\n" +
+	"\x04done\x18\x03 \x01(\tR\x04done\"\xce\x04\n" +
 	"\x0eCredentialInfo\x12\x10\n" +
 	"\x03set\x18\x01 \x01(\bR\x03set\x125\n" +
 	"\bset_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\asetTime\x12 \n" +
 	"\vfingerprint\x18\x03 \x01(\tR\vfingerprint\x12\x16\n" +
 	"\x06cipher\x18\x04 \x01(\tR\x06cipher\x12;\n" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\x125\n" +
+	"expireTime\x12\x12\n" +
+	"\x04kind\x18\n" +
+	" \x01(\tR\x04kind\x12\x1b\n" +
+	"\tpool_size\x18\v \x01(\x05R\bpoolSize\x12+\n" +
+	"\x11pool_fingerprints\x18\f \x03(\tR\x10poolFingerprints\x125\n" +
 	"\x17oauth_refresh_token_set\x18\x0f \x01(\bR\x14oauthRefreshTokenSet\x12Z\n" +
 	"\x1coauth_refresh_token_set_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\x18oauthRefreshTokenSetTime\x12E\n" +
 	"\x1foauth_refresh_token_fingerprint\x18\x11 \x01(\tR\x1coauthRefreshTokenFingerprint\x12D\n" +
-	"\x10oauth_grant_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0eoauthGrantTime\"\xa5\x03\n" +
+	"\x10oauth_grant_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0eoauthGrantTime\"\x86\x04\n" +
 	"\x0fConnectorStatus\x12@\n" +
 	"\x0elast_poll_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\flastPollTime\x12F\n" +
 	"\x11last_success_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12\x1d\n" +
@@ -986,11 +1063,12 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"last_error\x18\x03 \x01(\tR\tlastError\x12#\n" +
 	"\rtickets_known\x18\x04 \x01(\x03R\fticketsKnown\x12@\n" +
 	"\x0enext_poll_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fnextPollTime\x122\n" +
-	"\alate_by\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x06lateBy\x12\x1d\n" +
+	"\alate_by\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x06lateBy\x121\n" +
+	"\x15pool_tokens_set_aside\x18\x1e \x03(\tR\x12poolTokensSetAside\x12,\n" +
+	"\x12pool_tokens_usable\x18\x1f \x01(\x05R\x10poolTokensUsable\x12\x1d\n" +
 	"\n" +
 	"auth_error\x18# \x01(\tR\tauthError\x12/\n" +
-	"\x13reauthorize_command\x18$ \x01(\tR\x12reauthorizeCommand\"\xc4\n" +
-	"\n" +
+	"\x13reauthorize_command\x18$ \x01(\tR\x12reauthorizeCommand\"\x84\v\n" +
 	"\tConnector\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
 	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\x12;\n" +
@@ -1018,7 +1096,9 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\rclose_on_done\x18\x14 \x01(\bR\vcloseOnDone\x12\x1b\n" +
 	"\tfull_text\x18\x15 \x01(\bR\bfullText\x12\x12\n" +
 	"\x04zone\x18\x16 \x01(\tR\x04zone\x120\n" +
-	"\x14review_pull_requests\x18\x1c \x01(\bR\x12reviewPullRequests\x12\x14\n" +
+	"\x14review_pull_requests\x18\x1c \x01(\bR\x12reviewPullRequests\x12\x15\n" +
+	"\x06app_id\x18( \x01(\x03R\x05appId\x12'\n" +
+	"\x0finstallation_id\x18) \x01(\x03R\x0einstallationId\x12\x14\n" +
 	"\x05watch\x18$ \x03(\tR\x05watch\x12-\n" +
 	"\x12context_connectors\x18% \x03(\tR\x11contextConnectors\x12&\n" +
 	"\x0foauth_client_id\x18- \x01(\tR\roauthClientId\x12!\n" +
@@ -1050,12 +1130,13 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"Deployment\x12\x1a\n" +
 	"\x16DEPLOYMENT_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10DEPLOYMENT_CLOUD\x10\x01\x12\x1a\n" +
-	"\x16DEPLOYMENT_SELF_HOSTED\x10\x02*\x7f\n" +
+	"\x16DEPLOYMENT_SELF_HOSTED\x10\x02*\x99\x01\n" +
 	"\bAuthMode\x12\x19\n" +
 	"\x15AUTH_MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fAUTH_MODE_BASIC\x10\x01\x12\x14\n" +
 	"\x10AUTH_MODE_BEARER\x10\x02\x12\x17\n" +
-	"\x13AUTH_MODE_ANONYMOUS\x10\x03\x12\x14\n" +
+	"\x13AUTH_MODE_ANONYMOUS\x10\x03\x12\x18\n" +
+	"\x14AUTH_MODE_GITHUB_APP\x10\x04\x12\x14\n" +
 	"\x10AUTH_MODE_OAUTH2\x10\x05*s\n" +
 	"\x0eConflictPolicy\x12\x1f\n" +
 	"\x1bCONFLICT_POLICY_UNSPECIFIED\x10\x00\x12 \n" +
