@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -228,10 +229,28 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	ctx = gctx
 	served := func(name string) func() { return func() { ready.Set(name, nil) } }
 	watchServices(ctx, nb, targets, cfg, metrics, log)
+	// The sandbox's hooks point at this process's receiver unless
+	// REGISTRY_WEBHOOK_PUBLIC_URL says otherwise; its connectors register
+	// once the receiver listens (its port may be chosen then).
+	var hookAddr atomic.Value
+	hooksListening := make(chan struct{})
+	var publicURL func() string
+	if sb != nil && targets.has(targetWebhooks) && cfg.Registry.WebhookPublicURL == "" {
+		publicURL = func() string {
+			a, _ := hookAddr.Load().(string)
+			if a == "" {
+				return ""
+			}
+			return "http://" + a
+		}
+	} else {
+		close(hooksListening)
+	}
 	if targets.has(targetRegistry) {
 		g.Go(func() error {
 			return registry.Run(ctx, cfg.Registry, registry.Deps{
-				Trackers: reg, NC: nb.conn(bus.RoleRegistry), JS: nb.js(bus.RoleRegistry), Cipher: ciph, Logger: log.With("service", "registry"),
+				WebhookPublicURL: publicURL,
+				Trackers:         reg, NC: nb.conn(bus.RoleRegistry), JS: nb.js(bus.RoleRegistry), Cipher: ciph, Logger: log.With("service", "registry"),
 				Ready: func(addr net.Addr) {
 					ready.Set(targetRegistry, nil)
 					st := hubstate.State{RegistryAddr: addr.String(), AdminTokenFile: adminTokenFile, NATSURL: clientURL, NATSCredsFile: nb.hubctlCreds,
@@ -241,6 +260,13 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 					}
 					if sb != nil {
 						go func() {
+							select {
+							case <-hooksListening:
+							case <-time.After(30 * time.Second):
+								log.Warn("webhook receiver not listening; sandbox hooks are registered by hand")
+							case <-ctx.Done():
+								return
+							}
 							if err := sb.register(ctx, addr.String(), localAdmin); err != nil {
 								log.Error("sandbox connectors not registered", "error", err)
 							}
@@ -276,6 +302,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 			opts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.Registry.TestTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes, OAuth: topts.OAuth}
 			r := &conncheck.Responder{
 				Loader: connector.NewStore(kv), Decrypter: ciph, Logger: log.With("service", "conncheck"),
+				Session: conncheck.RegistrySessions(reg, opts),
 				Test: func(ctx context.Context, c connector.Connector, s connector.Secret) (trackers.TestResult, error) {
 					return reg.Test(ctx, c, s, opts)
 				},
@@ -313,7 +340,12 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	if targets.has(targetWebhooks) {
 		g.Go(func() error {
 			return webhooks.Run(ctx, cfg.Webhooks, webhooks.Deps{JS: nb.js(bus.RolePoller), Decrypter: ciph, Trackers: reg, Logger: log.With("service", "webhooks"),
-				Metrics: metrics, Ready: served(targetWebhooks)})
+				Metrics: metrics, Ready: served(targetWebhooks), Listening: func(addr string) {
+					if publicURL != nil {
+						hookAddr.Store(addr)
+						close(hooksListening)
+					}
+				}})
 		})
 	}
 	log.Info("hub started", "targets", cfg.Target)

@@ -95,7 +95,7 @@ func newSandbox(log *slog.Logger) *sandbox {
 			name: "github", handler: githubfake.NewSandbox(), credential: githubfake.SandboxToken,
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_GITHUB, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url + "/api/v3/",
-					Project: githubfake.SandboxRepo, DisplayName: "Sandbox GitHub", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+					Project: githubfake.SandboxRepo, DisplayName: "Sandbox GitHub", Enabled: true, PollInterval: durationpb.New(sandboxInterval), Webhook: true}
 			},
 		},
 		{
@@ -110,7 +110,7 @@ func newSandbox(log *slog.Logger) *sandbox {
 			name: "gitlab", handler: gitlabfake.NewSandbox(), credential: gitlabfake.SandboxToken,
 			connector: func(url string) *chv1.Connector {
 				return &chv1.Connector{System: chv1.System_SYSTEM_GITLAB, Deployment: chv1.Deployment_DEPLOYMENT_SELF_HOSTED, BaseUrl: url,
-					Project: gitlabfake.SandboxProject, DisplayName: "Sandbox GitLab", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+					Project: gitlabfake.SandboxProject, DisplayName: "Sandbox GitLab", Enabled: true, PollInterval: durationpb.New(sandboxInterval), Webhook: true}
 			},
 		},
 		{
@@ -235,6 +235,10 @@ func (s *sandbox) register(ctx context.Context, registryAddr, adminToken string)
 			want.Id = id
 			_, err = client.UpdateConnector(ctx, &chv1.UpdateConnectorRequest{Connector: want, Credential: t.credential,
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"base_url"}}})
+		case err == nil && want.GetWebhook() && got.GetConnector().GetWebhook():
+			// A fresh fake holds no hooks: rotating creates the hook anew
+			// (and points it at this run's receiver).
+			_, err = client.RotateWebhookSecret(ctx, &chv1.RotateWebhookSecretRequest{Id: id})
 		}
 		if err == nil && !slices.Equal(got.GetConnector().GetContextConnectors(), want.GetContextConnectors()) && got.GetConnector() != nil {
 			// A sandbox state from before the context sources: map them now.

@@ -23,7 +23,7 @@ func newConnectorsCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(
 		newAddCmd(g), newListCmd(g), newGetCmd(g), newTestCmd(g), newUpdateCmd(g),
 		newEnableCmd(g, "pause", false), newEnableCmd(g, "resume", true),
-		newRemoveCmd(g), newCapabilitiesCmd(g), newAuthorizeCmd(g),
+		newRemoveCmd(g), newCapabilitiesCmd(g), newWebhookCmd(g), newAuthorizeCmd(g),
 	)
 	return cmd
 }
@@ -640,4 +640,31 @@ func newCapabilitiesCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&system, "system", "", "only this system")
 	return cmd
+}
+
+func newWebhookCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "webhook ID",
+		Short: "Show how to create a connector's webhook by hand: URL, events and (once) the secret",
+		Long: `Show what an admin pastes into the tracker's webhook form when the registry
+could not create the hook itself (no REGISTRY_WEBHOOK_PUBLIC_URL, or the
+credential may not create hooks): the URL, the events to select and the
+secret. The secret is shown once (the registry cannot read it back); to see
+one again, "hubctl secrets rotate --webhook ID" makes a new one. Needs an
+admin token.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			client, closeConn, err := g.dial(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeConn()
+			resp, err := client.GetWebhookSetup(ctx, &pb.GetWebhookSetupRequest{Id: args[0]})
+			if err != nil {
+				return err
+			}
+			return g.show(resp, func() error { return printWebhookSetup(g.env.Stdout, resp.GetSetup()) })
+		},
+	}
 }

@@ -117,6 +117,10 @@ var fieldFlags = []fieldFlag{
 		c.ReviewPullRequests, err = fs.GetBool("review-pull-requests")
 		return err
 	}},
+	{"webhook", "webhook", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.Webhook, err = fs.GetBool("webhook")
+		return err
+	}},
 	{"watch", "watch", func(fs *pflag.FlagSet, c *pb.Connector) error {
 		v, err := fs.GetStringSlice("watch")
 		c.Watch = nonEmpty(v)
@@ -203,6 +207,7 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.String("done-label", "", "label used as status Done (label-based trackers)")
 	fs.Bool("close-on-done", false, "close the issue when status Done is written")
 	fs.Bool("review-pull-requests", false, "bitbucket, azure-devops: also discover open pull requests where the account is a reviewer (review tickets)")
+	fs.Bool("webhook", false, "github, gitlab, jira: the tracker notifies the hub of changes (a signed webhook; the registry creates the hook when it may, else see \"hubctl connectors webhook ID\"); --webhook=false removes it")
 	fs.StringSlice("watch", nil, "context sources: what to read, comma-separated or repeated: Jenkins job paths (folder/job), a CircleCI project slug (gh/org/repo), SonarQube project keys, Argo CD application names")
 	fs.Bool("full-text", false, "confluence: add each hit's page body as plain text to enrichments")
 	fs.String("conflict-policy", "", "tracker-wins or agent-wins")

@@ -229,6 +229,21 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 		if late := st.GetLateBy(); late != nil {
 			row("Late by", late.AsDuration().String()+" (the poller replica is saturated)")
 		}
+		if c.GetWebhook() {
+			reg := orDash(st.GetWebhookRegistration())
+			if r := st.GetWebhookRegistrationReason(); r != "" {
+				reg += " (" + r + ")"
+			}
+			row("Webhook", reg)
+			row("Webhook URL", orDash(st.GetWebhookUrl()))
+			row("Last delivery", tsOrDash(st.GetLastDeliveryTime()))
+			refused := fmt.Sprint(st.GetDeliveriesRefused())
+			if r := st.GetLastRefusalReason(); r != "" {
+				refused += " (last: " + r + ")"
+			}
+			row("Deliveries refused", refused)
+			row("Changes only the poll found", fmt.Sprint(st.GetPollOnlyChanges()))
+		}
 	}
 	row("Created", tsOrDash(c.GetCreateTime()))
 	row("Updated", tsOrDash(c.GetUpdateTime()))
@@ -345,4 +360,35 @@ func zoneName(z string) string {
 		return "central"
 	}
 	return z
+}
+
+// printWebhookSetup prints what an admin needs to create a hook by hand.
+// The secret appears only when the registry sent it (once).
+func printWebhookSetup(w io.Writer, s *pb.WebhookSetup) error {
+	tw := newTable(w)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row("Connector", s.GetConnectorId())
+	reg := orDash(s.GetRegistration())
+	if r := s.GetRegistrationReason(); r != "" {
+		reg += " (" + r + ")"
+	}
+	row("Registration", reg)
+	url := s.GetUrl()
+	if url == "" {
+		url = "- (REGISTRY_WEBHOOK_PUBLIC_URL is not set: the receiver's public URL + /webhooks/" + s.GetConnectorId() + ")"
+	}
+	row("URL", url)
+	row("Content type", "application/json")
+	row("Events", joinOrDash(s.GetEvents()))
+	switch {
+	case s.GetSecret() != "":
+		row("Secret", s.GetSecret()+"  (shown once: paste it now)")
+	case s.GetRegistration() == "registered":
+		row("Secret", "- (the registry set it on the tracker's hook)")
+	case s.GetSecretShownBefore():
+		row("Secret", "- (shown before; hubctl secrets rotate --webhook "+s.GetConnectorId()+" makes a new one)")
+	default:
+		row("Secret", "-")
+	}
+	return tw.Flush()
 }

@@ -26,8 +26,9 @@ func newSecretsCmd(g *globals) *cobra.Command {
 
 func newRotateCmd(g *globals) *cobra.Command {
 	var (
-		tf   tokenFlags
-		etag string
+		tf      tokenFlags
+		etag    string
+		webhook bool
 	)
 	cmd := &cobra.Command{
 		Use:   "rotate ID",
@@ -35,7 +36,11 @@ func newRotateCmd(g *globals) *cobra.Command {
 		Long: `Replace a connector's tracker token. The new token comes from --token, else the
 env file, else the system's environment variable, else a masked prompt, as for
 "connectors add"; the registry tests it before it replaces the old one. The
-env file it was read from is deleted afterwards unless --keep-env-file.`,
+env file it was read from is deleted afterwards unless --keep-env-file.
+
+With --webhook it rotates the connector's webhook secret instead: a hook the
+registry created is replaced on the tracker with the new secret; a hook made
+by hand gets the new secret printed once, to paste into the tracker's form.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -44,6 +49,18 @@ env file it was read from is deleted afterwards unless --keep-env-file.`,
 				return err
 			}
 			defer closeConn()
+			if webhook {
+				resp, err := client.RotateWebhookSecret(ctx, &pb.RotateWebhookSecretRequest{Id: args[0]})
+				if err != nil {
+					return err
+				}
+				if resp.GetSetup().GetSecret() != "" {
+					g.info("new webhook secret for connector %s: update the tracker's hook with it", args[0])
+				} else {
+					g.info("rotated the webhook secret of connector %s (%s)", args[0], orDash(resp.GetSetup().GetRegistration()))
+				}
+				return g.show(resp, func() error { return printWebhookSetup(g.env.Stdout, resp.GetSetup()) })
+			}
 			got, err := client.GetConnector(ctx, &pb.GetConnectorRequest{Id: args[0]})
 			if err != nil {
 				return err
@@ -72,6 +89,7 @@ env file it was read from is deleted afterwards unless --keep-env-file.`,
 	}
 	tf.register(cmd.Flags(), true)
 	cmd.Flags().StringVar(&etag, "etag", "", "fail unless the connector still has this etag")
+	cmd.Flags().BoolVar(&webhook, "webhook", false, "rotate the webhook secret (and the tracker's hook) instead of the tracker token")
 	return cmd
 }
 

@@ -162,6 +162,12 @@ type WebhookNotice struct {
 	DeliveryID  string    `json:"delivery_id"`
 	Keys        []string  `json:"keys,omitempty"`
 	Received    time.Time `json:"received"`
+	// Refused, when not zero, makes the notice a report instead: that many
+	// deliveries for the connector were refused since the last report, the
+	// last for Reason (unsigned, bad_signature, stale, replayed). It names
+	// no ticket and asks for no poll.
+	Refused int    `json:"refused,omitempty"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // WebhookNoticeMsgID is the Nats-Msg-Id of a notice: the stream's duplicate

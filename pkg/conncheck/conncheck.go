@@ -91,7 +91,10 @@ type Responder struct {
 	Loader    Loader
 	Decrypter Decrypter
 	Test      TestFunc
-	Logger    *slog.Logger
+	// Session, when set, lets the responder create and delete hooks
+	// (HookSubject) with the tracker's WebhookRegistrar.
+	Session SessionFunc
+	Logger  *slog.Logger
 }
 
 // Serve subscribes for the given systems until ctx ends, then drains.
@@ -110,6 +113,17 @@ func (r *Responder) Serve(ctx context.Context, nc *nats.Conn, systems ...connect
 			return fmt.Errorf("subscribe %s: %w", Subject(s), err)
 		}
 		subs = append(subs, sub)
+		if r.Session != nil {
+			hsub, err := nc.QueueSubscribe(HookSubject(s), queue, func(m *nats.Msg) {
+				wg.Add(1)
+				defer wg.Done()
+				r.answerHook(ctx, m)
+			})
+			if err != nil {
+				return fmt.Errorf("subscribe %s: %w", HookSubject(s), err)
+			}
+			subs = append(subs, hsub)
+		}
 	}
 	<-ctx.Done()
 	for _, sub := range subs {

@@ -221,6 +221,8 @@ type Connector struct {
 	// encrypted like the credential under WebhookSecretContext.
 	Webhook       bool       `json:"webhook,omitempty"`
 	WebhookSecret Credential `json:"webhook_secret,omitzero"`
+	// WebhookHook is how the hook was set up on the tracker (registry-owned).
+	WebhookHook WebhookHook `json:"webhook_hook,omitzero"`
 	// OAuthClientID and OAuthScopes are the OAuth 2.0 app (AuthOAuth2); the
 	// client secret is Credential.
 	OAuthClientID string   `json:"oauth_client_id,omitempty"`
@@ -234,6 +236,26 @@ type Connector struct {
 	UpdateTime time.Time  `json:"update_time"`
 	// Revision is the store's revision of this record (KV revision); the etag derives from it.
 	Revision uint64 `json:"-"`
+}
+
+// Webhook registration states (WebhookHook.State).
+const (
+	HookRegistered = "registered" // the registry created the hook on the tracker
+	HookManual     = "manual"     // an admin creates it (hubctl connectors webhook ID)
+	HookFailed     = "failed"     // creating it failed; the poll still runs
+)
+
+// WebhookHook records the connector's hook on the tracker.
+type WebhookHook struct {
+	State  string `json:"state,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// ID is the tracker's hook id when State is HookRegistered.
+	ID string `json:"id,omitempty"`
+	// URL is the receiver URL the hook sends to ("" when no public URL is set).
+	URL string `json:"url,omitempty"`
+	// SecretShown: the current secret was revealed once (GetWebhookSetup);
+	// it is never revealed again, only rotated.
+	SecretShown bool `json:"secret_shown,omitempty"`
 }
 
 // DefaultPollInterval applies when a connector names none.

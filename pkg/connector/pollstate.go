@@ -66,6 +66,17 @@ type PollState struct {
 	// in the current form is not checked key by key again.
 	KeyForm int `json:"key_form,omitempty"`
 
+	// Webhook figures of a connector with webhook: true, kept by the lease
+	// holder's cycles (one writer; no extra write per delivery).
+	// LastDelivery is when the last accepted delivery's notice came;
+	// DeliveriesRefused and LastRefusal sum the receiver's refusals
+	// (reported in batches); PollOnlyChanges counts events a cycle not
+	// asked for by a notice published: changes no delivery announced.
+	LastDelivery      time.Time `json:"last_delivery,omitzero"`
+	DeliveriesRefused int64     `json:"deliveries_refused,omitempty"`
+	LastRefusal       string    `json:"last_refusal,omitempty"`
+	PollOnlyChanges   int64     `json:"poll_only_changes,omitempty"`
+
 	// Revision is the KV revision the state was read at.
 	Revision uint64 `json:"-"`
 

@@ -24,6 +24,11 @@ type PollStatus struct {
 	// fingerprint) and how many still work.
 	PoolSetAside []string
 	PoolUsable   int
+	// Webhook figures (PollState's fields of the same names).
+	LastDelivery      time.Time
+	DeliveriesRefused int64
+	LastRefusal       string
+	PollOnlyChanges   int64
 	// AuthError and Reauthorize: an unusable OAuth grant and the command
 	// that fixes it (PollState).
 	AuthError, Reauthorize string
@@ -33,7 +38,8 @@ type PollStatus struct {
 func (st PollState) Status() PollStatus {
 	return PollStatus{LastPoll: st.LastPoll, LastSuccess: st.LastSuccess, LastError: st.LastError, NextPoll: st.NextPoll,
 		TicketsKnown: st.knownTotal(), Late: st.Late, PoolSetAside: st.PoolSetAside, PoolUsable: st.PoolUsable,
-		AuthError: st.AuthError, Reauthorize: st.Reauthorize}
+		AuthError: st.AuthError, Reauthorize: st.Reauthorize,
+		LastDelivery: st.LastDelivery, DeliveriesRefused: st.DeliveriesRefused, LastRefusal: st.LastRefusal, PollOnlyChanges: st.PollOnlyChanges}
 }
 
 // knownTotal is how many open tickets st holds: the loaded map, or the

@@ -125,6 +125,12 @@ type Self struct {
 	Updated time.Time `json:"updated"`
 	// Fields are the Ticket fields (proto names) the writeback changed.
 	Fields []string `json:"fields"`
+	// Until, when set, says a writeback of Fields is under way and may
+	// change the ticket until then: with webhooks the poll runs within
+	// milliseconds of each of its changes, before Updated can be read
+	// back, so a version updated before Until that changes only Fields is
+	// taken for its echo too. The writeback's final record clears it.
+	Until time.Time `json:"until,omitzero"`
 }
 
 // IsEcho says whether a ticket version updated at updated, whose changed
@@ -136,7 +142,11 @@ type Self struct {
 // the writeback also changed, is taken for an echo (a window of one
 // request).
 func IsEcho(self Self, updated time.Time, changed []string) bool {
-	if self.Updated.IsZero() || updated.After(self.Updated) {
+	limit := self.Updated
+	if self.Until.After(limit) {
+		limit = self.Until
+	}
+	if limit.IsZero() || updated.After(limit) {
 		return false
 	}
 	for _, f := range changed {
@@ -244,7 +254,7 @@ func (s *Store) MarkSelf(ctx context.Context, connectorID, ticketKey string, sel
 			}
 		}
 		next := self
-		if !prev.Updated.IsZero() && !prev.Updated.After(self.Updated) {
+		if !prev.Updated.IsZero() && (!prev.Updated.After(self.Updated) || !self.Until.IsZero()) {
 			for _, f := range prev.Fields {
 				if !slices.Contains(next.Fields, f) {
 					next.Fields = append(next.Fields, f)

@@ -59,6 +59,10 @@ func TestIsEchoOnlyForTheWritebacksOwnFieldsUpToItsReadBack(t *testing.T) {
 		"a later human edit":        {self, at.Add(time.Millisecond), []string{"status"}, false},
 		"a field it did not change": {self, at, []string{"status", "summary"}, false},
 		"no writeback at all":       {ticketver.Self{}, at, []string{"status"}, false},
+		// A writeback under way (webhooks poll between its steps).
+		"a step of a writeback under way":    {ticketver.Self{Until: at, Fields: []string{"labels", "status"}}, at.Add(-time.Second), []string{"labels", "status"}, true},
+		"after the writeback's window":       {ticketver.Self{Until: at, Fields: []string{"labels", "status"}}, at.Add(time.Second), []string{"status"}, false},
+		"another field during the writeback": {ticketver.Self{Until: at, Fields: []string{"labels", "status"}}, at.Add(-time.Second), []string{"summary"}, false},
 	}
 	for name, tc := range cases {
 		if got := ticketver.IsEcho(tc.self, tc.updated, tc.changed); got != tc.want {

@@ -216,6 +216,7 @@ const (
 	FeaturePullRequest = "pull_request"
 	FeatureSearch      = "search"
 	FeatureLeaveReason = "leave_reason"
+	FeatureWebhook     = "webhook"
 	// FeatureContext: a read-only context source (ContextReader).
 	FeatureContext = "context"
 )
@@ -234,6 +235,7 @@ var featureProbes = []struct {
 	{FeaturePullRequest, implements[PullRequestOpener]},
 	{FeatureSearch, implements[Searcher]},
 	{FeatureLeaveReason, implements[LeaveExplainer]},
+	{FeatureWebhook, implements[WebhookRegistrar]},
 	{FeatureContext, implements[ContextReader]},
 }
 

@@ -1,6 +1,7 @@
 package trackers
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,7 +20,22 @@ var (
 	ErrWebhookBadSignature = errors.New("webhook: signature mismatch")
 	// ErrWebhookStale: a signed timestamp is outside the tolerance (a replay).
 	ErrWebhookStale = errors.New("webhook: timestamp outside tolerance")
+	// ErrWebhookManual: the hook cannot be created through the API with this
+	// connector's credential (the tracker answered 403, or the auth mode
+	// cannot create hooks, as Jira Cloud with an API token); an admin
+	// creates it by hand.
+	ErrWebhookManual = errors.New("webhook: the credential may not create hooks; register it by hand")
 )
+
+// WebhookRegistrar creates and deletes the connector's hook on the tracker
+// (the registry drives it through a worker that may decrypt). CreateWebhook
+// points a hook for WebhookReceiver.WebhookEvents at url, signed with secret,
+// and returns the tracker's hook id; ErrWebhookManual when the credential may
+// not. DeleteWebhook removes it; a hook already gone is not an error.
+type WebhookRegistrar interface {
+	CreateWebhook(ctx context.Context, s *Session, url string, secret []byte) (hookID string, err error)
+	DeleteWebhook(ctx context.Context, s *Session, hookID string) error
+}
 
 // WebhookVerify is what a receiver is given to check one delivery.
 type WebhookVerify struct {

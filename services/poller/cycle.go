@@ -32,12 +32,24 @@ func (e errDeferred) Error() string { return "rate limited until " + e.until.For
 // read, so a replica that lost the lease mid-cycle cannot overwrite the new
 // holder's progress. The cycle is bounded by POLLER_CYCLE_TIMEOUT.
 func (p *Poller) cycle(ctx context.Context, c connector.Connector, late time.Duration) connector.PollState {
-	return p.cycleOf(ctx, c, late, false)
+	return p.cycleOf(ctx, c, late, false, hookStats{})
+}
+
+// hookStats are the webhook figures the scheduler gathered for a connector
+// since its last cycle, written into the poll state by the cycle (its one
+// writer): when the last notice came and the refusals reported.
+type hookStats struct {
+	lastNotice time.Time
+	refused    int
+	reason     string
+	// noticedSince reports whether a notice came after t (while the cycle
+	// ran: the change it announced may be the one this cycle published).
+	noticedSince func(t time.Time) bool
 }
 
 // cycleOf is cycle; noticed says a webhook notice asked for it, so it runs
 // even if the connector is not due.
-func (p *Poller) cycleOf(ctx context.Context, c connector.Connector, late time.Duration, noticed bool) connector.PollState {
+func (p *Poller) cycleOf(ctx context.Context, c connector.Connector, late time.Duration, noticed bool, hs hookStats) connector.PollState {
 	start := p.now()
 	st, err := p.states.Load(ctx, c.ID)
 	if errors.Is(err, connector.ErrStateDamaged) {
@@ -58,6 +70,7 @@ func (p *Poller) cycleOf(ctx context.Context, c connector.Connector, late time.D
 		return st // another replica polled it meanwhile
 	}
 	run := &cycleRun{p: p, c: c, st: st}
+	firstCycle := st.Cycles == 0 || st.Resync
 	// One span per poll cycle: the root of each discovered ticket's trace.
 	spanCtx, span := telemetry.Tracer(tracerName).Start(ctx, "poll "+string(c.System),
 		trace.WithAttributes(attribute.String("connectorhub.connector.id", c.ID), attribute.String("connectorhub.system", string(c.System))))
@@ -75,6 +88,21 @@ func (p *Poller) cycleOf(ctx context.Context, c connector.Connector, late time.D
 	telemetry.End(span, err)
 	p.endCycle(&run.st, c, start, late, err)
 	poolStatus(&run.st, run.sess)
+	if c.Webhook {
+		if hs.lastNotice.After(run.st.LastDelivery) {
+			run.st.LastDelivery = hs.lastNotice
+		}
+		if hs.refused > 0 {
+			run.st.DeliveriesRefused += int64(hs.refused)
+			run.st.LastRefusal = hs.reason
+		}
+		// A cycle no notice asked for that published changes found what no
+		// delivery announced (the first listing and a resync excepted).
+		if !noticed && !firstCycle && run.published > 0 && (hs.noticedSince == nil || !hs.noticedSince(start)) {
+			run.st.PollOnlyChanges += int64(run.published)
+			run.log.Info("changes only the poll found", "count", run.published)
+		}
+	}
 	var deferred errDeferred
 	p.metrics.PollCycle(ctx, c, p.now().Sub(start), late > 0, run.st.Cursor, errors.As(err, &deferred), err)
 	if err != nil {
@@ -115,6 +143,9 @@ type cycleRun struct {
 	// since (POLLER_SAVE_EVERY).
 	saved   time.Time
 	unsaved bool
+	// published counts the events this cycle stored on the bus (not
+	// duplicates): ticket.discovered, ticket.updated and ticket.closed.
+	published int
 }
 
 func (r *cycleRun) save(ctx context.Context) error {
@@ -449,6 +480,9 @@ func (r *cycleRun) flush(ctx context.Context, force bool) error {
 	r.pending = nil
 	if err := awaitAcks(ctx, pg.futures, func(i int, ack *jetstream.PubAck) {
 		r.p.metrics.TicketPublished(ctx, r.c.System, pg.kinds[i], ack.Duplicate)
+		if !ack.Duplicate {
+			r.published++
+		}
 	}); err != nil {
 		return err
 	}
@@ -509,6 +543,9 @@ func (r *cycleRun) publishClosed(ctx context.Context, seen map[string]bool) erro
 	sends.End(nil)
 	if err := awaitAcks(ctx, futures, func(_ int, ack *jetstream.PubAck) {
 		r.p.metrics.TicketPublished(ctx, r.c.System, bus.TicketClosed, ack.Duplicate)
+		if !ack.Duplicate {
+			r.published++
+		}
 	}); err != nil {
 		return err
 	}

@@ -72,6 +72,10 @@ type entry struct {
 	lastNotice time.Time
 	again      bool
 	noticed    bool // the next cycle runs for a notice, due or not
+	// refused and refusal are the refusals reported since the last cycle
+	// started; the next cycle writes them into the poll state.
+	refused int
+	refusal string
 }
 
 func newScheduler(p *Poller) *scheduler {
@@ -367,10 +371,15 @@ func (s *scheduler) startLocked(e *entry, now time.Time) {
 	s.hostRunning[e.host]++
 	s.cycles.Add(1)
 	ctx, c, noticed := s.ctx, e.c, e.noticed
-	e.noticed = false
+	hs := hookStats{lastNotice: e.lastNotice, refused: e.refused, reason: e.refusal, noticedSince: func(t time.Time) bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return e.lastNotice.After(t)
+	}}
+	e.noticed, e.refused = false, 0
 	go func() {
 		defer s.cycles.Done()
-		st := s.p.cycleOf(ctx, c, late, noticed)
+		st := s.p.cycleOf(ctx, c, late, noticed, hs)
 		s.finish(e, timingOf(st))
 		s.dispatch()
 	}()
@@ -440,6 +449,21 @@ func (s *scheduler) notice(id string) bool {
 	s.unqueueLocked(e)
 	e.due, e.noticed = s.p.now(), true
 	heap.Push(&s.queue, e)
+	return true
+}
+
+// refusedDeliveries adds refused deliveries reported by the webhook
+// receiver to a held connector, for its next cycle to record; it asks for
+// no poll. It reports whether this replica holds the connector.
+func (s *scheduler) refusedDeliveries(id string, n int, reason string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[id]
+	if !ok || e.gone {
+		return false
+	}
+	e.refused += n
+	e.refusal = reason
 	return true
 }
 

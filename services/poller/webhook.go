@@ -47,6 +47,10 @@ func (p *Poller) consumeNotices(ctx context.Context) (stop func(), err error) {
 		if parts := strings.Split(m.Subject(), "."); len(parts) == 4 {
 			id = parts[3] // the subject is authoritative (the role that may publish it)
 		}
+		if n.Refused > 0 {
+			p.sched.refusedDeliveries(id, n.Refused, n.Reason)
+			return
+		}
 		if p.sched.notice(id) {
 			p.log.Debug("webhook notice", "connector", id, "delivery", n.DeliveryID, "keys", n.Keys)
 			p.sched.dispatch()

@@ -53,6 +53,9 @@ func TestWebhookNoticeThenPollPublishOnceAndReconcileRecoversALostDelivery(t *te
 	if e.mem.callCount("jira-wh") == calls {
 		t.Fatal("the notice did not start a cycle")
 	}
+	if st := e.pollState(t, "jira-wh").Status(); st.LastDelivery.IsZero() || st.PollOnlyChanges != 0 {
+		t.Fatalf("status after the notice: last delivery %v, poll-only changes %d; want set, 0", st.LastDelivery, st.PollOnlyChanges)
+	}
 
 	// Webhooks healthy: the connector's own interval no longer polls...
 	calls = e.mem.callCount("jira-wh")
@@ -66,6 +69,17 @@ func TestWebhookNoticeThenPollPublishOnceAndReconcileRecoversALostDelivery(t *te
 	e.mem.touch("jira-wh", "WH-2", time.Now().UTC())
 	e.cycleAfter(t, p, clock, "jira-wh", reconcile)
 	testenv.Eventually(t, 20*time.Second, "WH-2 recovered by the reconcile", func() bool { return e.events(t)["updated"]["WH-2"] == 1 })
+	testenv.Eventually(t, 20*time.Second, "the reconcile counted as a change only the poll found", func() bool {
+		return e.pollState(t, "jira-wh").PollOnlyChanges == 1 && !p.isPolling("jira-wh")
+	})
+	// The receiver reports refused deliveries in a batch; they are recorded
+	// by the next cycle and start none themselves.
+	calls = e.mem.callCount("jira-wh")
+	e.reportRefused(t, "jira-wh", 3, "bad_signature")
+	e.idleTicks(t, p, clock, "jira-wh", 1, time.Second)
+	if got := e.mem.callCount("jira-wh"); got != calls {
+		t.Fatalf("a refusal report started a poll (%d requests)", got-calls)
+	}
 	// A redelivered notice (same change) polls again and publishes nothing new.
 	e.notify(t, "jira-wh", "d-2", "WH-1")
 	testenv.Eventually(t, 20*time.Second, "the second notice's cycle", func() bool {
@@ -74,6 +88,23 @@ func TestWebhookNoticeThenPollPublishOnceAndReconcileRecoversALostDelivery(t *te
 	ev := e.events(t)
 	if ev["updated"]["WH-1"] != 1 || ev["updated"]["WH-2"] != 1 || len(ev["updated"]) != 2 {
 		t.Fatalf("updated events = %v; want WH-1 and WH-2 once each", ev["updated"])
+	}
+	st := e.pollState(t, "jira-wh").Status()
+	if st.DeliveriesRefused != 3 || st.LastRefusal != "bad_signature" || st.PollOnlyChanges != 1 {
+		t.Fatalf("status: refused %d (%q), poll-only %d; want 3 (bad_signature), 1", st.DeliveriesRefused, st.LastRefusal, st.PollOnlyChanges)
+	}
+}
+
+// reportRefused publishes a refusal report the way services/webhooks does.
+func (e *env) reportRefused(t *testing.T, id string, n int, reason string) {
+	t.Helper()
+	subject, err := bus.WebhookNoticeSubject(string(connector.Jira), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(bus.WebhookNotice{ConnectorID: id, Refused: n, Reason: reason, Received: time.Now()})
+	if _, err := e.js.Publish(context.Background(), subject, data, jetstream.WithMsgID("webhook-refused:"+id+":"+reason)); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -69,11 +69,14 @@ type Service struct {
 	cipher   Encrypter
 	tester   Tester
 	saved    SavedTester
-	audit    Auditor
-	policy   trackers.EndpointPolicy
-	cfg      Config
-	log      *slog.Logger
-	now      func() time.Time
+	hooks    HookRegistrar
+	// publicURL is Deps.WebhookPublicURL (nil: only the config's).
+	publicURL func() string
+	audit     Auditor
+	policy    trackers.EndpointPolicy
+	cfg       Config
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // sensitiveFields change where or how a stored credential is sent; changing
@@ -116,6 +119,13 @@ func (s *Service) validate(ctx context.Context, c *connector.Connector, secret *
 	}
 	verr := c.Validate(s.trackers)
 	collect(verr)
+	if c.Webhook {
+		if tr, ok := s.trackers.Lookup(c.System); ok {
+			if _, ok := tr.(trackers.WebhookReceiver); !ok {
+				all = append(all, connector.FieldError{Field: "webhook", Description: "is not available for " + string(c.System) + ": the hub verifies webhooks of GitHub, GitLab and Jira only"})
+			}
+		}
+	}
 	if verr == nil {
 		collect(s.checkEndpoints(*c))
 		cerr := s.checkContextConnectors(ctx, *c)
@@ -231,6 +241,12 @@ func (s *Service) Create(ctx context.Context, c connector.Connector, secret conn
 		if err := s.encryptCredential(ctx, &c, secret); err != nil {
 			return connector.Connector{}, err
 		}
+		c.WebhookSecret, c.WebhookHook = connector.Credential{}, connector.WebhookHook{}
+		if c.Webhook {
+			if _, err := s.newHookSecret(ctx, &c); err != nil {
+				return connector.Connector{}, err
+			}
+		}
 		out, err = s.stored(s.store.Create(ctx, c))
 		if errors.Is(err, connector.ErrExists) && generated && attempt < 3 {
 			c.ID = newID(c.System) // a generated id collided: draw again
@@ -240,6 +256,9 @@ func (s *Service) Create(ctx context.Context, c connector.Connector, secret conn
 			// A grant left behind under the id (its connector's deletion
 			// could not remove it) is not this connector's authorization.
 			s.dropGrant(ctx, out.ID)
+		}
+		if err == nil && s.needsRegistration(out) {
+			return s.register(ctx, out)
 		}
 		return out, err
 	}
@@ -378,6 +397,26 @@ func (s *Service) Update(ctx context.Context, next connector.Connector, fields [
 	} else if !next.Credential.Set() {
 		return connector.Connector{}, connector.ValidationError{{Field: "credential", Description: "is required for auth mode " + string(next.AuthMode)}}
 	}
+	prev, err := s.store.Get(ctx, next.ID)
+	if err != nil {
+		return connector.Connector{}, err
+	}
+	switch {
+	case !next.Webhook:
+		if prev.Webhook {
+			s.unregister(ctx, prev) // turning webhook off deletes the hook
+		}
+		next.WebhookSecret, next.WebhookHook = connector.Credential{}, connector.WebhookHook{}
+	case !prev.Webhook || !next.WebhookSecret.Set() || prev.WebhookSecretContext() != next.WebhookSecretContext():
+		// Turned on, or the credential's binding moved (base URL, auth…): the
+		// old secret no longer decrypts, so a new one replaces the hook.
+		if prev.Webhook {
+			s.unregister(ctx, prev)
+		}
+		if _, err := s.newHookSecret(ctx, &next); err != nil {
+			return connector.Connector{}, err
+		}
+	}
 	next.UpdateTime = s.now().UTC()
 	out, err = s.stored(s.store.Update(ctx, next))
 	if err != nil {
@@ -388,6 +427,11 @@ func (s *Service) Update(ctx context.Context, next connector.Connector, fields [
 		// connector no longer uses OAuth): it cannot be opened any more, so
 		// the connector must be authorized again.
 		s.dropGrant(ctx, next.ID)
+	}
+	if s.needsRegistration(out) {
+		if out, err = s.register(ctx, out); err != nil {
+			return out, err
+		}
 	}
 	return s.withGrant(ctx, out)
 }
@@ -432,6 +476,9 @@ func (s *Service) SetOAuthGrant(ctx context.Context, id string, refresh connecto
 // its poll state.
 func (s *Service) Delete(ctx context.Context, id string, rev uint64) (err error) {
 	defer func() { s.record(ctx, "connector.delete", id, err, nil) }()
+	if c, gerr := s.store.Get(ctx, id); gerr == nil && c.Webhook && (rev == 0 || rev == c.Revision) {
+		s.unregister(ctx, c) // best effort: the hook goes with the connector
+	}
 	if err := s.store.Delete(ctx, id, rev); err != nil {
 		return err
 	}
@@ -687,34 +734,62 @@ func (s *Service) Rewrap(ctx context.Context) (rep RewrapReport, err error) {
 	if err != nil {
 		return rep, err
 	}
-	all = slices.DeleteFunc(all, func(c connector.Connector) bool { return !c.Credential.Set() })
+	hasSecret := func(c connector.Connector) bool { return c.Credential.Set() || c.WebhookSecret.Set() }
+	all = slices.DeleteFunc(all, func(c connector.Connector) bool { return !hasSecret(c) })
 	for round := 0; round < 2 && len(all) > 0; round++ {
-		items := make([]secrets.RewrapItem, len(all))
+		// Each connector's credential and webhook secret, when set, are
+		// items of the one batch; cred[i] and hook[i] are their positions (-1: none).
+		var items []secrets.RewrapItem
+		cred, hook := make([]int, len(all)), make([]int, len(all))
 		for i, c := range all {
-			items[i] = secrets.RewrapItem{KeyContext: c.CredentialContext(), Ciphertext: c.Credential.Ciphertext}
+			cred[i], hook[i] = -1, -1
+			if c.Credential.Set() {
+				cred[i] = len(items)
+				items = append(items, secrets.RewrapItem{KeyContext: c.CredentialContext(), Ciphertext: c.Credential.Ciphertext})
+			}
+			if c.WebhookSecret.Set() {
+				hook[i] = len(items)
+				items = append(items, secrets.RewrapItem{KeyContext: c.WebhookSecretContext(), Ciphertext: c.WebhookSecret.Ciphertext})
+			}
 		}
 		wrapped, err := s.cipher.RewrapBatch(ctx, items)
 		var batchErr *secrets.BatchError
 		if err != nil && !errors.As(err, &batchErr) {
 			return rep, fmt.Errorf("rewrap credentials: %w", err)
 		}
+		failed := func(j int) error {
+			if j < 0 || batchErr == nil {
+				return nil
+			}
+			return batchErr.Failed[j]
+		}
 		var retry []connector.Connector
 		for i, c := range all {
-			if batchErr != nil && batchErr.Failed[i] != nil {
-				s.log.WarnContext(ctx, "rewrap: credential not rewrapped", "connector", c.ID, "error", batchErr.Failed[i])
+			ferr := failed(cred[i])
+			if ferr == nil {
+				ferr = failed(hook[i])
+			}
+			if ferr != nil {
+				s.log.WarnContext(ctx, "rewrap: credential not rewrapped", "connector", c.ID, "error", ferr)
 				rep.Failed = append(rep.Failed, c.ID)
 				continue
 			}
 			// Vault returns a fresh ciphertext even when the key version did not
 			// change; only a newer version is worth a write.
-			if keyVersion(wrapped[i]) == keyVersion(c.Credential.Ciphertext) {
+			changed := false
+			if j := cred[i]; j >= 0 && keyVersion(wrapped[j]) != keyVersion(c.Credential.Ciphertext) {
+				c.Credential.Ciphertext, changed = wrapped[j], true
+			}
+			if j := hook[i]; j >= 0 && keyVersion(wrapped[j]) != keyVersion(c.WebhookSecret.Ciphertext) {
+				c.WebhookSecret.Ciphertext, changed = wrapped[j], true
+			}
+			if !changed {
 				rep.Unchanged++
 				continue
 			}
-			c.Credential.Ciphertext = wrapped[i]
 			if _, err := s.stored(s.store.Update(ctx, c)); err != nil {
 				if errors.Is(err, connector.ErrConflict) && round == 0 {
-					if fresh, gerr := s.store.Get(ctx, c.ID); gerr == nil && fresh.Credential.Set() {
+					if fresh, gerr := s.store.Get(ctx, c.ID); gerr == nil && hasSecret(fresh) {
 						retry = append(retry, fresh)
 						continue
 					}

@@ -35,6 +35,9 @@ var adminMethods = map[string]bool{
 	chv1.RegistryService_SetOAuthGrant_FullMethodName:     true,
 	chv1.RegistryService_RewrapCredentials_FullMethodName: true,
 	chv1.RegistryService_ReplayResult_FullMethodName:      true,
+	// The setup reveals the webhook secret (once): admin only.
+	chv1.RegistryService_GetWebhookSetup_FullMethodName:     true,
+	chv1.RegistryService_RotateWebhookSecret_FullMethodName: true,
 }
 
 func requiredRole(method string) Role {

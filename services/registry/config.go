@@ -5,6 +5,7 @@ package registry
 
 import (
 	"errors"
+	"net/url"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -32,6 +33,11 @@ type Config struct {
 	StaleAfter time.Duration `env:"REGISTRY_CREDENTIAL_STALE_AFTER" envDefault:"2160h"`
 	// TestTimeout bounds one connection test.
 	TestTimeout time.Duration `env:"REGISTRY_TEST_TIMEOUT" envDefault:"20s"`
+	// WebhookPublicURL is the receiver's URL as the trackers reach it
+	// (services/webhooks behind its proxy, e.g. https://hooks.example.com);
+	// a connector's hook points at <it>/webhooks/<id>. Empty: hooks are
+	// registered by hand (hubctl connectors webhook ID).
+	WebhookPublicURL string `env:"REGISTRY_WEBHOOK_PUBLIC_URL"`
 	// DrainTimeout bounds graceful shutdown before in-flight calls are cut.
 	DrainTimeout time.Duration `env:"REGISTRY_DRAIN_TIMEOUT" envDefault:"10s"`
 }
@@ -60,6 +66,12 @@ func (c Config) Validate() error {
 	}
 	if c.TestTimeout <= 0 {
 		errs = append(errs, errors.New("REGISTRY_TEST_TIMEOUT must be positive"))
+	}
+	if u := c.WebhookPublicURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || pu.RawQuery != "" || pu.Fragment != "" {
+			errs = append(errs, errors.New("REGISTRY_WEBHOOK_PUBLIC_URL must be an http(s) URL without query or fragment"))
+		}
 	}
 	if _, err := c.apiTokens(); err != nil {
 		errs = append(errs, err)

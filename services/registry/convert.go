@@ -141,10 +141,11 @@ func connectorToProto(c connector.Connector) *chv1.Connector {
 		Zone:               c.Zone,
 		AppId:              c.AppID,
 		InstallationId:     c.InstallationID,
+		Webhook:            c.Webhook,
 		Credential:         credentialInfoOf(c),
 		OauthClientId:      c.OAuthClientID,
 		OauthScopes:        c.OAuthScopes,
-		Status:             &chv1.ConnectorStatus{},
+		Status:             webhookStatus(&chv1.ConnectorStatus{}, c),
 		CreateTime:         tsOrNil(c.CreateTime),
 		UpdateTime:         tsOrNil(c.UpdateTime),
 	}
@@ -191,6 +192,7 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 		Zone:               p.GetZone(),
 		AppID:              p.GetAppId(),
 		InstallationID:     p.GetInstallationId(),
+		Webhook:            p.GetWebhook(),
 		OAuthClientID:      p.GetOauthClientId(),
 		OAuthScopes:        p.GetOauthScopes(),
 	}
@@ -215,6 +217,10 @@ func statusToProto(st connector.PollStatus) *chv1.ConnectorStatus {
 		PoolTokensUsable:   int32(st.PoolUsable),
 		AuthError:          st.AuthError,
 		ReauthorizeCommand: st.Reauthorize,
+		LastDeliveryTime:   tsOrNil(st.LastDelivery),
+		DeliveriesRefused:  st.DeliveriesRefused,
+		LastRefusalReason:  st.LastRefusal,
+		PollOnlyChanges:    st.PollOnlyChanges,
 	}
 }
 
@@ -252,4 +258,33 @@ func capabilitiesToProto(c trackers.Capabilities) *chv1.SystemCapabilities {
 		out.Features = append(out.Features, &chv1.Feature{Name: f.Name, Supported: f.Supported})
 	}
 	return out
+}
+
+// webhookStatus adds the connector's hook registration to its status.
+func webhookStatus(st *chv1.ConnectorStatus, c connector.Connector) *chv1.ConnectorStatus {
+	if !c.Webhook {
+		return st
+	}
+	st.WebhookRegistration = c.WebhookHook.State
+	st.WebhookRegistrationReason = c.WebhookHook.Reason
+	st.WebhookUrl = c.WebhookHook.URL
+	return st
+}
+
+// connectorStatusToProto is the full status: what the workers report and
+// the hook's registration.
+func connectorStatusToProto(c connector.Connector, st connector.PollStatus) *chv1.ConnectorStatus {
+	return webhookStatus(statusToProto(st), c)
+}
+
+func webhookSetupToProto(w WebhookSetup) *chv1.WebhookSetup {
+	return &chv1.WebhookSetup{
+		ConnectorId:        w.ConnectorID,
+		Url:                w.URL,
+		Events:             w.Events,
+		Secret:             w.Secret.Reveal(),
+		SecretShownBefore:  w.SecretShownBefore,
+		Registration:       w.Registration,
+		RegistrationReason: w.Reason,
+	}
 }

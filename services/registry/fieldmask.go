@@ -19,7 +19,8 @@ var mutablePaths = map[string]bool{
 	"index_comments": true, "index_attachments": true,
 	"status_labels": true, "status_labels.in_progress": true, "status_labels.in_review": true, "status_labels.done": true,
 	"conflict_policy": true, "http_proxy_url": true, "ca_bundle_pem": true, "close_on_done": true, "zone": true, "full_text": true, "review_pull_requests": true, "app_id": true, "installation_id": true,
-	"watch": true, "context_connectors": true,
+	"webhook": true,
+	"watch":   true, "context_connectors": true,
 	"oauth_client_id": true, "oauth_scopes": true,
 }
 

@@ -75,7 +75,7 @@ func (g *grpcServer) GetConnector(ctx context.Context, req *chv1.GetConnectorReq
 		return nil, g.fail(ctx, err)
 	}
 	p := connectorToProto(c)
-	p.Status = statusToProto(st[0])
+	p.Status = connectorStatusToProto(c, st[0])
 	return &chv1.GetConnectorResponse{Connector: p}, nil
 }
 
@@ -113,7 +113,7 @@ func (g *grpcServer) ListConnectors(ctx context.Context, req *chv1.ListConnector
 	resp := &chv1.ListConnectorsResponse{Connectors: make([]*chv1.Connector, len(page))}
 	for i, c := range page {
 		p := connectorToProto(c)
-		p.Status = statusToProto(statuses[i])
+		p.Status = connectorStatusToProto(c, statuses[i])
 		resp.Connectors[i] = p
 	}
 	if more && len(page) > 0 {
@@ -144,6 +144,7 @@ func (g *grpcServer) UpdateConnector(ctx context.Context, req *chv1.UpdateConnec
 	}
 	next := connectorFromProto(merged)
 	next.Credential, next.CreateTime, next.Revision = stored.Credential, stored.CreateTime, stored.Revision
+	next.WebhookSecret, next.WebhookHook = stored.WebhookSecret, stored.WebhookHook
 	out, err := g.svc.Update(ctx, next, topLevel(req.GetUpdateMask().GetPaths()), connector.NewSecret(req.GetCredential()))
 	if err != nil {
 		return nil, g.fail(ctx, err)
@@ -300,6 +301,28 @@ func (g *grpcServer) NormalizeTicketKey(ctx context.Context, req *chv1.Normalize
 	return &chv1.NormalizeTicketKeyResponse{Key: key, System: connectorpb.SystemToProto(system)}, nil
 }
 
+func (g *grpcServer) GetWebhookSetup(ctx context.Context, req *chv1.GetWebhookSetupRequest) (*chv1.GetWebhookSetupResponse, error) {
+	if req.GetId() == "" {
+		return nil, invalid("id", "is required")
+	}
+	w, err := g.svc.WebhookSetup(ctx, req.GetId())
+	if err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	return &chv1.GetWebhookSetupResponse{Setup: webhookSetupToProto(w)}, nil
+}
+
+func (g *grpcServer) RotateWebhookSecret(ctx context.Context, req *chv1.RotateWebhookSecretRequest) (*chv1.RotateWebhookSecretResponse, error) {
+	if req.GetId() == "" {
+		return nil, invalid("id", "is required")
+	}
+	w, err := g.svc.RotateWebhookSecret(ctx, req.GetId())
+	if err != nil {
+		return nil, g.fail(ctx, err)
+	}
+	return &chv1.RotateWebhookSecretResponse{Setup: webhookSetupToProto(w)}, nil
+}
+
 func invalid(field, desc string) error {
 	return toStatus(connector.ValidationError{{Field: field, Description: desc}})
 }
@@ -326,7 +349,7 @@ func errorCode(err error) codes.Code {
 		return codes.AlreadyExists
 	case errors.Is(err, connector.ErrConflict):
 		return codes.Aborted
-	case errors.Is(err, errCredentialRequired), errors.Is(err, errTestFailed):
+	case errors.Is(err, errCredentialRequired), errors.Is(err, errTestFailed), errors.Is(err, errNoWebhook):
 		return codes.FailedPrecondition
 	case errors.Is(err, secrets.ErrUnavailable), errors.Is(err, conncheck.ErrNoWorker), errors.Is(err, errIndexBehind):
 		return codes.Unavailable

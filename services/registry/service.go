@@ -32,8 +32,15 @@ type Deps struct {
 	// Tester defaults to the real tracker checks; SavedTester to NATS request/reply.
 	Tester      Tester
 	SavedTester SavedTester
-	Auditor     Auditor
-	Now         func() time.Time
+	// WebhookPublicURL, when set and Config.WebhookPublicURL is empty, gives
+	// the receiver's public URL when a hook is registered (the all-in-one
+	// sandbox: the receiver's port is known only once it listens).
+	WebhookPublicURL func() string
+	// Hooks creates and deletes hooks on the trackers; defaults to a worker
+	// over NATS request/reply (pkg/conncheck).
+	Hooks   HookRegistrar
+	Auditor Auditor
+	Now     func() time.Time
 	// Ready, when set, receives the bound address once the server accepts calls.
 	Ready func(addr net.Addr)
 }
@@ -83,20 +90,22 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("registry: open KV %s: %w", bus.BucketWritebackLedger, err)
 	}
 	s := &Service{
-		trackers: deps.Trackers,
-		store:    connector.NewStore(kv),
-		grants:   connector.NewGrantStore(gkv),
-		states:   connector.NewStateStore(skv),
-		idx:      newIndex(log),
-		ledger:   ledger.NewStore(lkv),
-		cipher:   deps.Cipher,
-		tester:   deps.Tester,
-		saved:    deps.SavedTester,
-		audit:    deps.Auditor,
-		policy:   policy,
-		cfg:      cfg,
-		log:      log,
-		now:      deps.Now,
+		trackers:  deps.Trackers,
+		store:     connector.NewStore(kv),
+		grants:    connector.NewGrantStore(gkv),
+		states:    connector.NewStateStore(skv),
+		idx:       newIndex(log),
+		ledger:    ledger.NewStore(lkv),
+		cipher:    deps.Cipher,
+		tester:    deps.Tester,
+		saved:     deps.SavedTester,
+		hooks:     deps.Hooks,
+		publicURL: deps.WebhookPublicURL,
+		audit:     deps.Auditor,
+		policy:    policy,
+		cfg:       cfg,
+		log:       log,
+		now:       deps.Now,
 	}
 	if s.tester == nil {
 		s.tester = trackerTester{reg: deps.Trackers, opts: trackers.Options{Policy: policy, Timeout: cfg.TestTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes}}
@@ -106,6 +115,12 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 			return nil, errors.New("registry: a NATS connection is required to test saved connectors")
 		}
 		s.saved = conncheck.NewClient(deps.NC)
+	}
+	if s.hooks == nil && deps.NC != nil {
+		s.hooks = conncheck.NewClient(deps.NC)
+	}
+	if s.hooks == nil {
+		s.hooks = noHooks{}
 	}
 	if s.audit == nil {
 		s.audit = &busAuditor{js: deps.JS, log: log}

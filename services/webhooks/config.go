@@ -32,6 +32,10 @@ type Config struct {
 	Timeout time.Duration `env:"WEBHOOK_TIMEOUT" envDefault:"5s"`
 	// DrainTimeout bounds how long deliveries in flight may finish at shutdown.
 	DrainTimeout time.Duration `env:"WEBHOOK_DRAIN_TIMEOUT" envDefault:"10s"`
+	// RefusalReport is how often the refusals gathered per connector are
+	// reported to the poller (for the connector's status): one message per
+	// connector with refusals per period, however many were refused.
+	RefusalReport time.Duration `env:"WEBHOOK_REFUSAL_REPORT" envDefault:"10s"`
 }
 
 // DefaultConfig is what an empty environment gives.
@@ -48,8 +52,8 @@ func (c Config) Validate() error {
 	if c.MaxBody < 1024 {
 		errs = append(errs, errors.New("WEBHOOK_MAX_BODY must be at least 1024"))
 	}
-	if c.Tolerance < time.Second || c.Timeout <= 0 || c.DrainTimeout <= 0 {
-		errs = append(errs, errors.New("WEBHOOK_TIMESTAMP_TOLERANCE (≥1s), WEBHOOK_TIMEOUT and WEBHOOK_DRAIN_TIMEOUT must be positive"))
+	if c.Tolerance < time.Second || c.Timeout <= 0 || c.DrainTimeout <= 0 || c.RefusalReport <= 0 {
+		errs = append(errs, errors.New("WEBHOOK_TIMESTAMP_TOLERANCE (≥1s), WEBHOOK_TIMEOUT, WEBHOOK_DRAIN_TIMEOUT and WEBHOOK_REFUSAL_REPORT must be positive"))
 	}
 	return errors.Join(errs...)
 }

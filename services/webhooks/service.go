@@ -72,6 +72,8 @@ type Service struct {
 	m     *telemetry.Metrics
 	now   func() time.Time
 	deps  Deps
+	// refused gathers refusals per connector for the next report (refusals.go).
+	refused refusals
 }
 
 // New assembles the service (the one place its adapters are wired).
@@ -128,6 +130,9 @@ func (s *Service) Run(ctx context.Context) error {
 		WriteTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	rctx, stopReports := context.WithCancel(ctx)
+	reported := make(chan struct{})
+	go s.reportLoop(rctx, reported)
 	s.log.Info("webhooks started", "addr", ln.Addr().String())
 	if s.deps.Listening != nil {
 		s.deps.Listening(ln.Addr().String())
@@ -137,6 +142,8 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	select {
 	case err := <-errc:
+		stopReports()
+		<-reported
 		return fmt.Errorf("webhooks: serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -145,6 +152,8 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		s.log.Warn("webhooks: drain timed out", "err", err)
 	}
+	stopReports()
+	<-reported
 	s.log.Info("webhooks stopped")
 	return nil
 }
@@ -207,6 +216,7 @@ func (s *Service) receive(w http.ResponseWriter, r *http.Request) {
 			outcome = OutcomeStale
 		}
 		count(c.System, outcome)
+		s.refused.add(c, outcome)
 		s.log.Info("webhook refused", "connector", c.ID, "outcome", outcome)
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
@@ -236,6 +246,7 @@ func (s *Service) receive(w http.ResponseWriter, r *http.Request) {
 	}
 	if ack.Duplicate {
 		count(c.System, OutcomeReplayed)
+		s.refused.add(c, OutcomeReplayed)
 		s.log.Info("webhook refused", "connector", c.ID, "outcome", OutcomeReplayed)
 		http.Error(w, "replayed delivery", http.StatusUnauthorized)
 		return

@@ -33,6 +33,7 @@ type env struct {
 	srv *httptest.Server
 	js  jetstream.JetStream
 	log *testenv.LogBuffer
+	svc *webhooks.Service
 }
 
 // start runs the receiver over embedded JetStream with connectors stored
@@ -76,7 +77,7 @@ func start(t *testing.T, now time.Time) env {
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return env{srv: srv, js: js, log: log}
+	return env{srv: srv, js: js, log: log, svc: s}
 }
 
 func (e env) post(t *testing.T, id string, h http.Header, body []byte) int {
@@ -262,4 +263,41 @@ func (s staticHooks) Hook(_ context.Context, id string) (webhooks.Hook, error) {
 		return webhooks.Hook{}, connector.ErrNotFound
 	}
 	return webhooks.Hook{Connector: s.c, Secret: connector.NewSecret(secret)}, nil
+}
+
+// Refused deliveries reach the bus as one report per connector, not one
+// message each: its count and last reason, naming no ticket; nothing is
+// reported when nothing was refused.
+func TestRefusalsAreReportedInBatches(t *testing.T) {
+	t.Parallel()
+	now := time.Now().Truncate(time.Second)
+	e := start(t, now)
+	for i, h := range []http.Header{
+		githubHeaders("", "r-1"), githubHeaders(sig("wrong", githubBody), "r-2"), githubHeaders(sig("wrong", githubBody), "r-3"),
+	} {
+		if got := e.post(t, "gh", h, githubBody); got != http.StatusUnauthorized {
+			t.Fatalf("delivery %d: %d", i, got)
+		}
+	}
+	if got := e.post(t, "gl", http.Header{"X-Gitlab-Token": {"nope"}}, gitlabBody); got != http.StatusUnauthorized {
+		t.Fatal(got)
+	}
+	if n := len(e.notices(t)); n != 0 {
+		t.Fatalf("%d messages before the report", n)
+	}
+	e.svc.ReportRefusals(t.Context())
+	e.svc.ReportRefusals(t.Context()) // nothing new: no message
+	got := map[string]bus.WebhookNotice{}
+	for _, n := range e.notices(t) {
+		if _, dup := got[n.ConnectorID]; dup {
+			t.Fatalf("two reports for %s", n.ConnectorID)
+		}
+		got[n.ConnectorID] = n
+	}
+	if n := got["gh"]; len(got) != 2 || n.Refused != 3 || n.Reason != webhooks.OutcomeBadSignature || len(n.Keys) != 0 {
+		t.Errorf("reports = %+v; want gh: 3 (bad_signature) and gl: 1", got)
+	}
+	if n := got["gl"]; n.Refused != 1 || n.Reason != webhooks.OutcomeBadSignature {
+		t.Errorf("gl report = %+v", n)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -236,6 +237,7 @@ func (w *work) run(ctx context.Context) error {
 	if w.result.TargetStatus == "" {
 		w.entry.StatusOutcome = OutcomeNone
 	}
+	w.markPending(ctx)
 	var failed stepFailures
 	for _, name := range w.result.stepNames() {
 		if st := w.entry.Steps[name]; st.State == ledger.Done || st.State == ledger.Skipped || st.State == ledger.Failed {
@@ -497,6 +499,33 @@ func (w *work) markSelf(ctx context.Context) {
 	}
 	if err != nil {
 		w.log.Warn("the writeback's own changes not recorded; the poller will publish their echo unmarked", "error", err)
+	}
+}
+
+// markPending records, before the steps, the fields they may change and
+// until when (ticketver.Self.Until): a webhook makes the poller read the
+// ticket right after each change, before markSelf can read its update
+// time back, and those intermediate versions are the echo too. Like
+// markSelf it never fails the delivery.
+func (w *work) markPending(ctx context.Context) {
+	var fields []string
+	steps := w.result.stepNames()
+	for _, name := range steps {
+		kind := strings.TrimRight(name, "-0123456789")
+		for _, f := range changedFields[kind] {
+			if !slices.Contains(fields, f) {
+				fields = append(fields, f)
+			}
+		}
+	}
+	if len(fields) == 0 || w.connector.ID == "" {
+		return
+	}
+	until := time.Now().Add(time.Duration(len(steps)+1) * w.svc.cfg.StepTimeout)
+	rctx, cancel := context.WithTimeout(ctx, w.svc.cfg.StepTimeout)
+	defer cancel()
+	if err := w.svc.versions.MarkSelf(rctx, w.connector.ID, w.result.TicketKey, ticketver.Self{Until: until, Fields: fields}); err != nil {
+		w.log.Warn("the writeback's coming changes not recorded; a webhook-triggered poll may publish them unmarked", "error", err)
 	}
 }
 

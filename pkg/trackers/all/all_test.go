@@ -18,9 +18,9 @@ func TestCapabilitiesReflectImplementedFeatures(t *testing.T) {
 	// What each system implements so far. A system missing here must claim
 	// nothing beyond its connection test; its issue adds it here.
 	implemented := map[connector.System][]string{
-		connector.Jira:       {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeatureSubtask, trackers.FeatureLeaveReason},
-		connector.GitHub:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest, trackers.FeatureLeaveReason},
-		connector.GitLab:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest, trackers.FeatureLeaveReason},
+		connector.Jira:       {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeatureSubtask, trackers.FeatureLeaveReason, trackers.FeatureWebhook},
+		connector.GitHub:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest, trackers.FeatureLeaveReason, trackers.FeatureWebhook},
+		connector.GitLab:     {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus, trackers.FeatureComment, trackers.FeaturePullRequest, trackers.FeatureLeaveReason, trackers.FeatureWebhook},
 		connector.Confluence: {trackers.FeatureIdentity, trackers.FeatureSearch},
 		connector.AzureDevOps: {trackers.FeatureIdentity, trackers.FeatureDiscovery, trackers.FeatureRead, trackers.FeatureStatus,
 			trackers.FeatureComment, trackers.FeatureSubtask, trackers.FeaturePullRequest},

@@ -98,7 +98,7 @@ var behaviours = map[string][]struct {
 // (pkg/trackers/all's connection tests and the contract tests) and
 // knowledge search (the Confluence package's search tests).
 // Context sources run RunContext instead.
-var testedElsewhere = map[string]bool{trackers.FeatureIdentity: true, trackers.FeatureSearch: true, trackers.FeatureContext: true}
+var testedElsewhere = map[string]bool{trackers.FeatureIdentity: true, trackers.FeatureSearch: true, trackers.FeatureContext: true, trackers.FeatureWebhook: true}
 
 // Run runs every behaviour of every feature tr declares; newFixture is called
 // once per subtest. Trackers whose listings honour ETags

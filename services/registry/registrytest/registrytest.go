@@ -137,7 +137,8 @@ func Start(t testing.TB, opts ...Option) *Server {
 		}
 		return reg.Test(ctx, c, sec, topts)
 	}
-	responder := &conncheck.Responder{Loader: connector.NewStore(kv), Decrypter: o.cipher, Test: test, Logger: logger}
+	responder := &conncheck.Responder{Loader: connector.NewStore(kv), Decrypter: o.cipher, Test: test, Logger: logger,
+		Session: conncheck.RegistrySessions(reg, trackers.Options{Timeout: 10 * time.Second, Logger: logger})}
 	go func() { done <- responder.Serve(ctx, nc, reg.Systems()...) }()
 	t.Cleanup(func() {
 		cancel()

@@ -126,6 +126,9 @@ type Server struct {
 	encoded  map[*Issue]encodedIssue
 	apps     appState
 	clock    func() time.Time
+	// hooks are the repository webhooks, by lower-case full name (hooks.go).
+	hooks  map[string][]*repoHook
+	sender fakehttp.HookSender
 }
 
 // New returns a fake holding the given users, tokens and repositories.
@@ -136,6 +139,7 @@ func New(opts Options) *Server {
 		users:      map[string]User{},
 		tokens:     map[string]Token{},
 		repos:      map[string]*repoState{},
+		hooks:      map[string][]*repoHook{},
 		nextID:     1000,
 		rate:       newRateLimits(opts.RateLimit),
 		apps:       appState{apps: map[int64]App{}, installations: map[int64]Installation{}, tokenTTL: opts.InstallationTokenTTL},
@@ -163,6 +167,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /repos/{owner}/{repo}", s.repo)
 	s.routeIssues()
 	s.routeApps()
+	s.routeHooks()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 	})

@@ -119,8 +119,10 @@ func (s *Server) userID(login string) int64 {
 // panics on an unknown repository (a broken test).
 func (s *Server) AddIssue(repo string, is Issue) int {
 	s.lock()
-	defer s.mu.Unlock()
-	return s.addIssue(s.mustRepo(repo), is)
+	n := s.addIssue(s.mustRepo(repo), is)
+	s.mu.Unlock()
+	s.deliver(repo, n, "issues", "opened")
+	return n
 }
 
 // addIssue files is in st. Callers hold s.mu.
@@ -231,9 +233,11 @@ func (s *Server) Comments(repo string, n int) []Comment {
 // AddComment adds a comment by author (a person commenting) and returns its id.
 func (s *Server) AddComment(repo string, n int, author, body string) int64 {
 	s.lock()
-	defer s.mu.Unlock()
 	st, is := s.mustIssue(repo, n)
-	return s.addComment(st, is, author, body).ID
+	id := s.addComment(st, is, author, body).ID
+	s.mu.Unlock()
+	s.deliver(repo, n, "issue_comment", "created")
+	return id
 }
 
 func (s *Server) addComment(st *repoState, is *Issue, author, body string) *Comment {
@@ -249,27 +253,30 @@ func (s *Server) addComment(st *repoState, is *Issue, author, body string) *Comm
 // Close closes an issue as completed.
 func (s *Server) Close(repo string, n int) {
 	s.lock()
-	defer s.mu.Unlock()
 	_, is := s.mustIssue(repo, n)
 	now := time.Now().UTC().Truncate(time.Second)
 	is.State, is.StateReason, is.Closed, is.Updated = "closed", "completed", now, now
+	s.mu.Unlock()
+	s.deliver(repo, n, "issues", "closed")
 }
 
 // Unassign removes login from an issue's assignees.
 func (s *Server) Unassign(repo string, n int, login string) {
 	s.lock()
-	defer s.mu.Unlock()
 	_, is := s.mustIssue(repo, n)
 	is.Assignees = slices.DeleteFunc(is.Assignees, func(a string) bool { return strings.EqualFold(a, login) })
 	is.Updated = time.Now().UTC().Truncate(time.Second)
+	s.mu.Unlock()
+	s.deliver(repo, n, "issues", "unassigned")
 }
 
 // Touch moves an issue's update time to at, as an edit would.
 func (s *Server) Touch(repo string, n int, at time.Time) {
 	s.lock()
-	defer s.mu.Unlock()
 	_, is := s.mustIssue(repo, n)
 	is.Updated = at.UTC().Truncate(time.Second)
+	s.mu.Unlock()
+	s.deliver(repo, n, "issues", "edited")
 }
 
 // PullRequests returns the open pull requests whose head is head: a branch
@@ -302,11 +309,11 @@ func (s *Server) routeIssues() {
 	s.mux.HandleFunc("GET /repos/{owner}/{repo}/issues", s.listIssues)
 	s.mux.HandleFunc("POST /repos/{owner}/{repo}/issues", s.createIssue)
 	s.mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}", s.getIssue)
-	s.mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/{number}", s.updateIssue)
-	s.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/labels", s.addLabels)
-	s.mux.HandleFunc("DELETE /repos/{owner}/{repo}/issues/{number}/labels/{name}", s.removeLabel)
+	s.mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/{number}", s.delivering(s.updateIssue, "issues", "edited"))
+	s.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/labels", s.delivering(s.addLabels, "issues", "labeled"))
+	s.mux.HandleFunc("DELETE /repos/{owner}/{repo}/issues/{number}/labels/{name}", s.delivering(s.removeLabel, "issues", "unlabeled"))
 	s.mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}/comments", s.listComments)
-	s.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", s.createComment)
+	s.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", s.delivering(s.createComment, "issue_comment", "created"))
 	s.mux.HandleFunc("GET /repos/{owner}/{repo}/pulls", s.listPulls)
 	s.mux.HandleFunc("POST /repos/{owner}/{repo}/pulls", s.createPull)
 }
@@ -1066,7 +1073,8 @@ func fakeSHA(s string) string {
 // then on.
 func (s *Server) Delete(repo string, n int) {
 	s.lock()
-	defer s.mu.Unlock()
 	st, _ := s.mustIssue(repo, n)
 	delete(st.issues, n)
+	s.mu.Unlock()
+	s.deliver(repo, n, "issues", "deleted")
 }

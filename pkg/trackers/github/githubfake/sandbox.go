@@ -24,7 +24,8 @@ func NewSandbox() *Server {
 		Tokens: []Token{{Value: SandboxToken, Login: SandboxLogin, Scopes: []string{"repo"}}},
 		Repos: []Repo{{
 			ID: 4242, Owner: "sandbox", Name: "widgets", Private: true,
-			Collaborators: map[string]Role{SandboxLogin: Write, "rita": Maintain},
+			// Admin: the sandbox connector creates its repository hook.
+			Collaborators: map[string]Role{SandboxLogin: Admin, "rita": Maintain},
 		}},
 	})
 	SeedSandbox(s, time.Now())

@@ -113,6 +113,10 @@ type Server struct {
 	lastNote int64
 	log      []Request
 	limits   map[string]*window // rate-limit windows by token (or client address)
+	// hooks are the project hooks (hooks.go).
+	hooks    []*projectHook
+	lastHook int64
+	sender   fakehttp.HookSender
 }
 
 // New returns a fake holding the given users, tokens and projects.
@@ -146,9 +150,10 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /api/v4/projects/{id}/issues/{iid}", s.getIssue)
 	s.mux.HandleFunc("PUT /api/v4/projects/{id}/issues/{iid}", s.updateIssue)
 	s.mux.HandleFunc("GET /api/v4/projects/{id}/issues/{iid}/notes", s.listNotes)
-	s.mux.HandleFunc("POST /api/v4/projects/{id}/issues/{iid}/notes", s.createNote)
+	s.mux.HandleFunc("POST /api/v4/projects/{id}/issues/{iid}/notes", s.notesDelivering(s.createNote))
 	s.mux.HandleFunc("GET /api/v4/projects/{id}/merge_requests", s.listMergeRequests)
 	s.mux.HandleFunc("POST /api/v4/projects/{id}/merge_requests", s.createMergeRequest)
+	s.routeHooks()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fakehttp.JSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
 	})

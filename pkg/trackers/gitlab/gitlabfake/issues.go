@@ -55,6 +55,12 @@ func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 // AddIssue adds an issue and returns its iid. Zero fields get defaults: the
 // first project, the first user as author, state opened, created now.
 func (s *Server) AddIssue(is Issue) int64 {
+	iid := s.addIssue(is)
+	s.deliver(iid, "open", false)
+	return iid
+}
+
+func (s *Server) addIssue(is Issue) int64 {
 	s.lock()
 	defer s.mu.Unlock()
 	if is.ProjectID == 0 && len(s.projects) > 0 {
@@ -137,12 +143,15 @@ func (s *Server) Notes(iid int64) []Note {
 // and returns its id; it moves the issue's update time.
 func (s *Server) AddNote(iid int64, author, body string) int64 {
 	s.lock()
-	defer s.mu.Unlock()
 	is := s.issueLocked(iid)
 	if is == nil {
+		s.mu.Unlock()
 		return 0
 	}
-	return s.addNoteLocked(is, Note{Author: author, Body: body}, time.Now())
+	id := s.addNoteLocked(is, Note{Author: author, Body: body}, time.Now())
+	s.mu.Unlock()
+	s.deliver(iid, "", true)
+	return id
 }
 
 func (s *Server) addNoteLocked(is *issueState, n Note, at time.Time) int64 {
@@ -157,13 +166,15 @@ func (s *Server) addNoteLocked(is *issueState, n Note, at time.Time) int64 {
 // edit applies f to an issue and moves its update time to at.
 func (s *Server) edit(iid int64, at time.Time, f func(*issueState)) bool {
 	s.lock()
-	defer s.mu.Unlock()
 	is := s.issueLocked(iid)
 	if is == nil {
+		s.mu.Unlock()
 		return false
 	}
 	f(is)
 	is.Updated = stamp(at)
+	s.mu.Unlock()
+	s.deliver(iid, "update", false)
 	return true
 }
 

@@ -24,7 +24,8 @@ func SandboxOptions() Options {
 		Tokens: []Token{{ID: 1, Name: "connectorhub", Value: SandboxToken, Username: SandboxUser, Scopes: []string{"api"}, ExpiresAt: now.AddDate(0, 6, 0)}},
 		Projects: []Project{{
 			ID: 42, Path: SandboxProject, Name: "Widgets",
-			Members: map[string]int{SandboxUser: Developer, "rita": Reporter},
+			// Maintainer: the sandbox connector creates its project hook.
+			Members: map[string]int{SandboxUser: Maintainer, "rita": Reporter},
 		}},
 		Issues: []Issue{
 			{Title: "Widget list crashes on empty input", Description: "Steps:\n\n1. Open `/widgets`\n2. Clear the filter\n\nThe page **crashes**.", Labels: []string{"bug", "agent"}, Author: "rita", Assignees: []string{SandboxUser}, Created: now.Add(-72 * time.Hour), Updated: now.Add(-3 * time.Hour)},

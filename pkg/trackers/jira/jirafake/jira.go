@@ -33,6 +33,8 @@ type User struct {
 	Email       string
 	DisplayName string
 	Inactive    bool
+	// Admin: a Jira administrator (Data Center: may create webhooks).
+	Admin bool
 	// APIToken is the Cloud API token (basic auth with Email) or the Data
 	// Center personal access token (bearer).
 	APIToken string
@@ -152,6 +154,9 @@ func New(opts Options) *Server {
 		s.mux.HandleFunc("GET "+prefix+"/myself", s.myself)
 		s.mux.HandleFunc("GET "+prefix+"/project/{projectIdOrKey}", s.project)
 		s.routeIssues(prefix)
+	}
+	if s.deployment != connector.Cloud {
+		s.routeDCWebhooks()
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fakehttp.JSON(w, http.StatusNotFound, errorCollection("null for uri"))

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/fakehttp"
 )
 
 // hookSender sends Jira's signed webhook deliveries to one registered URL
@@ -26,6 +29,7 @@ type hookSender struct {
 	client  *http.Client
 	answers []time.Duration
 	refused int
+	seq     int // the id of the last hook created through the API
 	wg      sync.WaitGroup
 }
 
@@ -86,4 +90,68 @@ func (s *Server) sendHook(key string) {
 			h.refused++
 		}
 	})
+}
+
+// routeDCWebhooks serves Jira Data Center's webhook resource
+// (POST /rest/webhooks/1.0/webhook, DELETE …/webhook/{id}), for
+// administrators only (403 otherwise). Creating one is RegisterWebhook with
+// its url and secret (the fake keeps one hook); deleting it stops the
+// deliveries. Jira Cloud's own API (/rest/api/3/webhook) is for apps and
+// is not served.
+func (s *Server) routeDCWebhooks() {
+	s.mux.HandleFunc("POST /rest/webhooks/1.0/webhook", func(w http.ResponseWriter, r *http.Request) {
+		c, ok := s.authenticate(w, r)
+		if !ok {
+			return
+		}
+		if c.user == nil || !c.user.Admin {
+			fakehttp.JSON(w, http.StatusForbidden, errorCollection("You are not authorized to perform this operation. Please log in."))
+			return
+		}
+		var in struct {
+			Name   string   `json:"name"`
+			URL    string   `json:"url"`
+			Events []string `json:"events"`
+			Secret string   `json:"secret"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.URL == "" {
+			fakehttp.JSON(w, http.StatusBadRequest, errorCollection("url is required"))
+			return
+		}
+		s.hooks.mu.Lock()
+		s.hooks.seq++
+		id := s.hooks.seq
+		s.hooks.mu.Unlock()
+		s.RegisterWebhook(in.URL, []byte(in.Secret))
+		fakehttp.JSON(w, http.StatusCreated, map[string]any{
+			"self": fmt.Sprintf("%s/rest/webhooks/1.0/webhook/%d", fakehttp.BaseURL(r), id), "name": in.Name, "url": in.URL,
+			"events": in.Events, "enabled": true, "excludeBody": false,
+		})
+	})
+	s.mux.HandleFunc("DELETE /rest/webhooks/1.0/webhook/{id}", func(w http.ResponseWriter, r *http.Request) {
+		c, ok := s.authenticate(w, r)
+		if !ok {
+			return
+		}
+		if c.user == nil || !c.user.Admin {
+			fakehttp.JSON(w, http.StatusForbidden, errorCollection("You are not authorized to perform this operation. Please log in."))
+			return
+		}
+		s.hooks.mu.Lock()
+		known := s.hooks.url != "" && r.PathValue("id") == strconv.Itoa(s.hooks.seq)
+		s.hooks.mu.Unlock()
+		if !known {
+			fakehttp.JSON(w, http.StatusNotFound, errorCollection("webhook not found"))
+			return
+		}
+		s.RegisterWebhook("", nil)
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// WebhookURL is where the fake sends deliveries ("" when none is registered).
+func (s *Server) WebhookURL() string {
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	return s.hooks.url
 }

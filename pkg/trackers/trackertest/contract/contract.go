@@ -45,10 +45,15 @@ const (
 	AzureDevOps        = "azure-devops"
 	PagerDuty          = "pagerduty"
 	BitbucketCloud     = "bitbucket-cloud"
-	Jenkins            = "jenkins"
-	CircleCI           = "circleci"
-	SonarQube          = "sonarqube"
-	ArgoCD             = "argocd"
+	// GitHubHooks and GitLabHooks are the repository / project hook
+	// operations, extracted from the same vendor descriptions (the main
+	// shapes do not carry them).
+	GitHubHooks = "github-hooks"
+	GitLabHooks = "gitlab-hooks"
+	Jenkins     = "jenkins"
+	CircleCI    = "circleci"
+	SonarQube   = "sonarqube"
+	ArgoCD      = "argocd"
 )
 
 // shapeSystems says which tracker package's testdata holds each shape: a
@@ -63,6 +68,8 @@ var shapeSystems = map[string]string{
 	AzureDevOps:        "azuredevops",
 	PagerDuty:          "pagerduty",
 	BitbucketCloud:     "bitbucket",
+	GitHubHooks:        "github",
+	GitLabHooks:        "gitlab",
 	Jenkins:            "jenkins",
 	CircleCI:           "circleci",
 	SonarQube:          "sonarqube",
@@ -131,6 +138,20 @@ var Errata = []Erratum{
 		patch: func(doc *openapi3.T) {
 			nullable(schema(doc, "API_Entities_ProjectWithAccess"), "avatar_url")
 			nullable(schema(doc, "API_Entities_NamespaceBasic"), "avatar_url", "parent_id")
+		},
+	},
+	{
+		Shape: GitLabHooks,
+		What: "project hooks: id and project_id are integers in the API and in client-go's ProjectHook, strings in the converted spec; " +
+			"disabled_until is null while the hook is not disabled",
+		patch: func(doc *openapi3.T) {
+			sc := schema(doc, "API_Entities_ProjectHook")
+			for _, prop := range []string{"id", "project_id"} {
+				if p := sc.Properties[prop]; p != nil && p.Value != nil {
+					p.Value.Type = &openapi3.Types{openapi3.TypeInteger}
+				}
+			}
+			nullable(sc, "disabled_until")
 		},
 	},
 }

@@ -570,6 +570,23 @@ type ConnectorStatus struct {
 	// poller set aside, while the others kept working; with how many remain usable.
 	PoolTokensSetAside []string `protobuf:"bytes,30,rep,name=pool_tokens_set_aside,json=poolTokensSetAside,proto3" json:"pool_tokens_set_aside,omitempty"`
 	PoolTokensUsable   int32    `protobuf:"varint,31,opt,name=pool_tokens_usable,json=poolTokensUsable,proto3" json:"pool_tokens_usable,omitempty"`
+	// Webhooks (connectors with webhook: true). Fields 20-29 are reserved for them.
+	// How the tracker's hook was set up: "registered" (the registry created
+	// it), "manual" (an admin must create it: `hubctl connectors webhook ID`),
+	// "failed" (creating it failed; the poll still runs), "" without a webhook.
+	WebhookRegistration string `protobuf:"bytes,20,opt,name=webhook_registration,json=webhookRegistration,proto3" json:"webhook_registration,omitempty"`
+	// Why registration is manual or failed (the tracker's answer, never a secret).
+	WebhookRegistrationReason string `protobuf:"bytes,21,opt,name=webhook_registration_reason,json=webhookRegistrationReason,proto3" json:"webhook_registration_reason,omitempty"`
+	// When the last accepted delivery reached the receiver.
+	LastDeliveryTime *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=last_delivery_time,json=lastDeliveryTime,proto3" json:"last_delivery_time,omitempty"`
+	// Deliveries refused (unsigned, mis-signed, replayed, stale) and the last reason.
+	DeliveriesRefused int64  `protobuf:"varint,23,opt,name=deliveries_refused,json=deliveriesRefused,proto3" json:"deliveries_refused,omitempty"`
+	LastRefusalReason string `protobuf:"bytes,24,opt,name=last_refusal_reason,json=lastRefusalReason,proto3" json:"last_refusal_reason,omitempty"`
+	// Changes a reconcile poll published that no delivery had announced: a
+	// sign of lost deliveries.
+	PollOnlyChanges int64 `protobuf:"varint,25,opt,name=poll_only_changes,json=pollOnlyChanges,proto3" json:"poll_only_changes,omitempty"`
+	// The URL the tracker's hook sends to (REGISTRY_WEBHOOK_PUBLIC_URL/webhooks/<id>).
+	WebhookUrl string `protobuf:"bytes,26,opt,name=webhook_url,json=webhookUrl,proto3" json:"webhook_url,omitempty"`
 	// AUTH_MODE_OAUTH2: why the stored grant cannot be used (the refresh token
 	// was revoked, expired or replaced by another authorization), empty when
 	// it can. Polling stops until the connector is re-authorized.
@@ -666,6 +683,55 @@ func (x *ConnectorStatus) GetPoolTokensUsable() int32 {
 	return 0
 }
 
+func (x *ConnectorStatus) GetWebhookRegistration() string {
+	if x != nil {
+		return x.WebhookRegistration
+	}
+	return ""
+}
+
+func (x *ConnectorStatus) GetWebhookRegistrationReason() string {
+	if x != nil {
+		return x.WebhookRegistrationReason
+	}
+	return ""
+}
+
+func (x *ConnectorStatus) GetLastDeliveryTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastDeliveryTime
+	}
+	return nil
+}
+
+func (x *ConnectorStatus) GetDeliveriesRefused() int64 {
+	if x != nil {
+		return x.DeliveriesRefused
+	}
+	return 0
+}
+
+func (x *ConnectorStatus) GetLastRefusalReason() string {
+	if x != nil {
+		return x.LastRefusalReason
+	}
+	return ""
+}
+
+func (x *ConnectorStatus) GetPollOnlyChanges() int64 {
+	if x != nil {
+		return x.PollOnlyChanges
+	}
+	return 0
+}
+
+func (x *ConnectorStatus) GetWebhookUrl() string {
+	if x != nil {
+		return x.WebhookUrl
+	}
+	return ""
+}
+
 func (x *ConnectorStatus) GetAuthError() string {
 	if x != nil {
 		return x.AuthError
@@ -754,7 +820,13 @@ type Connector struct {
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,32,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,33,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Changes on every update; send it back on update to detect concurrent edits.
-	Etag          string `protobuf:"bytes,34,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,34,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The tracker notifies the hub of changes (services/webhooks) and the poll
+	// becomes a reconcile. On create or update the registry generates the
+	// hook's secret and creates the hook on the tracker (GitHub, GitLab, Jira
+	// Data Center) when REGISTRY_WEBHOOK_PUBLIC_URL is set and the credential
+	// may; otherwise registration is manual (status.webhook_registration).
+	Webhook       bool `protobuf:"varint,35,opt,name=webhook,proto3" json:"webhook,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1027,6 +1099,13 @@ func (x *Connector) GetEtag() string {
 	return ""
 }
 
+func (x *Connector) GetWebhook() bool {
+	if x != nil {
+		return x.Webhook
+	}
+	return false
+}
+
 var File_connectorhub_v1_connector_proto protoreflect.FileDescriptor
 
 const file_connectorhub_v1_connector_proto_rawDesc = "" +
@@ -1055,7 +1134,7 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\x17oauth_refresh_token_set\x18\x0f \x01(\bR\x14oauthRefreshTokenSet\x12Z\n" +
 	"\x1coauth_refresh_token_set_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\x18oauthRefreshTokenSetTime\x12E\n" +
 	"\x1foauth_refresh_token_fingerprint\x18\x11 \x01(\tR\x1coauthRefreshTokenFingerprint\x12D\n" +
-	"\x10oauth_grant_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0eoauthGrantTime\"\x86\x04\n" +
+	"\x10oauth_grant_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0eoauthGrantTime\"\xef\x06\n" +
 	"\x0fConnectorStatus\x12@\n" +
 	"\x0elast_poll_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\flastPollTime\x12F\n" +
 	"\x11last_success_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12\x1d\n" +
@@ -1065,10 +1144,18 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\x0enext_poll_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fnextPollTime\x122\n" +
 	"\alate_by\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x06lateBy\x121\n" +
 	"\x15pool_tokens_set_aside\x18\x1e \x03(\tR\x12poolTokensSetAside\x12,\n" +
-	"\x12pool_tokens_usable\x18\x1f \x01(\x05R\x10poolTokensUsable\x12\x1d\n" +
+	"\x12pool_tokens_usable\x18\x1f \x01(\x05R\x10poolTokensUsable\x121\n" +
+	"\x14webhook_registration\x18\x14 \x01(\tR\x13webhookRegistration\x12>\n" +
+	"\x1bwebhook_registration_reason\x18\x15 \x01(\tR\x19webhookRegistrationReason\x12H\n" +
+	"\x12last_delivery_time\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\x10lastDeliveryTime\x12-\n" +
+	"\x12deliveries_refused\x18\x17 \x01(\x03R\x11deliveriesRefused\x12.\n" +
+	"\x13last_refusal_reason\x18\x18 \x01(\tR\x11lastRefusalReason\x12*\n" +
+	"\x11poll_only_changes\x18\x19 \x01(\x03R\x0fpollOnlyChanges\x12\x1f\n" +
+	"\vwebhook_url\x18\x1a \x01(\tR\n" +
+	"webhookUrl\x12\x1d\n" +
 	"\n" +
 	"auth_error\x18# \x01(\tR\tauthError\x12/\n" +
-	"\x13reauthorize_command\x18$ \x01(\tR\x12reauthorizeCommand\"\x84\v\n" +
+	"\x13reauthorize_command\x18$ \x01(\tR\x12reauthorizeCommand\"\x9e\v\n" +
 	"\tConnector\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
 	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\x12;\n" +
@@ -1111,7 +1198,8 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18! \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\" \x01(\tR\x04etag*\x85\x02\n" +
+	"\x04etag\x18\" \x01(\tR\x04etag\x12\x18\n" +
+	"\awebhook\x18# \x01(\bR\awebhook*\x85\x02\n" +
 	"\x06System\x12\x16\n" +
 	"\x12SYSTEM_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vSYSTEM_JIRA\x10\x01\x12\x11\n" +
@@ -1180,22 +1268,23 @@ var file_connectorhub_v1_connector_proto_depIdxs = []int32{
 	9,  // 5: connectorhub.v1.ConnectorStatus.last_success_time:type_name -> google.protobuf.Timestamp
 	9,  // 6: connectorhub.v1.ConnectorStatus.next_poll_time:type_name -> google.protobuf.Timestamp
 	10, // 7: connectorhub.v1.ConnectorStatus.late_by:type_name -> google.protobuf.Duration
-	0,  // 8: connectorhub.v1.Connector.system:type_name -> connectorhub.v1.System
-	1,  // 9: connectorhub.v1.Connector.deployment:type_name -> connectorhub.v1.Deployment
-	2,  // 10: connectorhub.v1.Connector.auth_mode:type_name -> connectorhub.v1.AuthMode
-	10, // 11: connectorhub.v1.Connector.poll_interval:type_name -> google.protobuf.Duration
-	4,  // 12: connectorhub.v1.Connector.scope:type_name -> connectorhub.v1.Scope
-	5,  // 13: connectorhub.v1.Connector.status_labels:type_name -> connectorhub.v1.StatusLabels
-	3,  // 14: connectorhub.v1.Connector.conflict_policy:type_name -> connectorhub.v1.ConflictPolicy
-	6,  // 15: connectorhub.v1.Connector.credential:type_name -> connectorhub.v1.CredentialInfo
-	7,  // 16: connectorhub.v1.Connector.status:type_name -> connectorhub.v1.ConnectorStatus
-	9,  // 17: connectorhub.v1.Connector.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 18: connectorhub.v1.Connector.update_time:type_name -> google.protobuf.Timestamp
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	9,  // 8: connectorhub.v1.ConnectorStatus.last_delivery_time:type_name -> google.protobuf.Timestamp
+	0,  // 9: connectorhub.v1.Connector.system:type_name -> connectorhub.v1.System
+	1,  // 10: connectorhub.v1.Connector.deployment:type_name -> connectorhub.v1.Deployment
+	2,  // 11: connectorhub.v1.Connector.auth_mode:type_name -> connectorhub.v1.AuthMode
+	10, // 12: connectorhub.v1.Connector.poll_interval:type_name -> google.protobuf.Duration
+	4,  // 13: connectorhub.v1.Connector.scope:type_name -> connectorhub.v1.Scope
+	5,  // 14: connectorhub.v1.Connector.status_labels:type_name -> connectorhub.v1.StatusLabels
+	3,  // 15: connectorhub.v1.Connector.conflict_policy:type_name -> connectorhub.v1.ConflictPolicy
+	6,  // 16: connectorhub.v1.Connector.credential:type_name -> connectorhub.v1.CredentialInfo
+	7,  // 17: connectorhub.v1.Connector.status:type_name -> connectorhub.v1.ConnectorStatus
+	9,  // 18: connectorhub.v1.Connector.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 19: connectorhub.v1.Connector.update_time:type_name -> google.protobuf.Timestamp
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_connectorhub_v1_connector_proto_init() }

@@ -24,6 +24,281 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type GetWebhookSetupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWebhookSetupRequest) Reset() {
+	*x = GetWebhookSetupRequest{}
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWebhookSetupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWebhookSetupRequest) ProtoMessage() {}
+
+func (x *GetWebhookSetupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWebhookSetupRequest.ProtoReflect.Descriptor instead.
+func (*GetWebhookSetupRequest) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetWebhookSetupRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// WebhookSetup is how to create a connector's hook on its tracker.
+type WebhookSetup struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ConnectorId string                 `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
+	// Where the tracker sends deliveries; empty when REGISTRY_WEBHOOK_PUBLIC_URL is unset.
+	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	// The events to select on the tracker's hook form.
+	Events []string `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	// The secret in clear: set only on the first GetWebhookSetup of a secret
+	// (and by RotateWebhookSecret of a manual hook). Never logged or stored in clear.
+	Secret string `protobuf:"bytes,4,opt,name=secret,proto3" json:"secret,omitempty"`
+	// True when the secret was shown before (rotate to get a new one).
+	SecretShownBefore bool `protobuf:"varint,5,opt,name=secret_shown_before,json=secretShownBefore,proto3" json:"secret_shown_before,omitempty"`
+	// "registered", "manual" or "failed", and why.
+	Registration       string `protobuf:"bytes,6,opt,name=registration,proto3" json:"registration,omitempty"`
+	RegistrationReason string `protobuf:"bytes,7,opt,name=registration_reason,json=registrationReason,proto3" json:"registration_reason,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *WebhookSetup) Reset() {
+	*x = WebhookSetup{}
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookSetup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookSetup) ProtoMessage() {}
+
+func (x *WebhookSetup) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookSetup.ProtoReflect.Descriptor instead.
+func (*WebhookSetup) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *WebhookSetup) GetConnectorId() string {
+	if x != nil {
+		return x.ConnectorId
+	}
+	return ""
+}
+
+func (x *WebhookSetup) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *WebhookSetup) GetEvents() []string {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *WebhookSetup) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *WebhookSetup) GetSecretShownBefore() bool {
+	if x != nil {
+		return x.SecretShownBefore
+	}
+	return false
+}
+
+func (x *WebhookSetup) GetRegistration() string {
+	if x != nil {
+		return x.Registration
+	}
+	return ""
+}
+
+func (x *WebhookSetup) GetRegistrationReason() string {
+	if x != nil {
+		return x.RegistrationReason
+	}
+	return ""
+}
+
+type GetWebhookSetupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Setup         *WebhookSetup          `protobuf:"bytes,1,opt,name=setup,proto3" json:"setup,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWebhookSetupResponse) Reset() {
+	*x = GetWebhookSetupResponse{}
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWebhookSetupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWebhookSetupResponse) ProtoMessage() {}
+
+func (x *GetWebhookSetupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWebhookSetupResponse.ProtoReflect.Descriptor instead.
+func (*GetWebhookSetupResponse) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GetWebhookSetupResponse) GetSetup() *WebhookSetup {
+	if x != nil {
+		return x.Setup
+	}
+	return nil
+}
+
+type RotateWebhookSecretRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateWebhookSecretRequest) Reset() {
+	*x = RotateWebhookSecretRequest{}
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateWebhookSecretRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateWebhookSecretRequest) ProtoMessage() {}
+
+func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateWebhookSecretRequest.ProtoReflect.Descriptor instead.
+func (*RotateWebhookSecretRequest) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RotateWebhookSecretRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RotateWebhookSecretResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Setup         *WebhookSetup          `protobuf:"bytes,1,opt,name=setup,proto3" json:"setup,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateWebhookSecretResponse) Reset() {
+	*x = RotateWebhookSecretResponse{}
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateWebhookSecretResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateWebhookSecretResponse) ProtoMessage() {}
+
+func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateWebhookSecretResponse.ProtoReflect.Descriptor instead.
+func (*RotateWebhookSecretResponse) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RotateWebhookSecretResponse) GetSetup() *WebhookSetup {
+	if x != nil {
+		return x.Setup
+	}
+	return nil
+}
+
 type CreateConnectorRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Connector *Connector             `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
@@ -37,7 +312,7 @@ type CreateConnectorRequest struct {
 
 func (x *CreateConnectorRequest) Reset() {
 	*x = CreateConnectorRequest{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[0]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -49,7 +324,7 @@ func (x *CreateConnectorRequest) String() string {
 func (*CreateConnectorRequest) ProtoMessage() {}
 
 func (x *CreateConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[0]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -62,7 +337,7 @@ func (x *CreateConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateConnectorRequest.ProtoReflect.Descriptor instead.
 func (*CreateConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{0}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateConnectorRequest) GetConnector() *Connector {
@@ -95,7 +370,7 @@ type CreateConnectorResponse struct {
 
 func (x *CreateConnectorResponse) Reset() {
 	*x = CreateConnectorResponse{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[1]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -107,7 +382,7 @@ func (x *CreateConnectorResponse) String() string {
 func (*CreateConnectorResponse) ProtoMessage() {}
 
 func (x *CreateConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[1]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -120,7 +395,7 @@ func (x *CreateConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateConnectorResponse.ProtoReflect.Descriptor instead.
 func (*CreateConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{1}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateConnectorResponse) GetConnector() *Connector {
@@ -139,7 +414,7 @@ type GetConnectorRequest struct {
 
 func (x *GetConnectorRequest) Reset() {
 	*x = GetConnectorRequest{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[2]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -151,7 +426,7 @@ func (x *GetConnectorRequest) String() string {
 func (*GetConnectorRequest) ProtoMessage() {}
 
 func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[2]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -164,7 +439,7 @@ func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorRequest.ProtoReflect.Descriptor instead.
 func (*GetConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{2}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetConnectorRequest) GetId() string {
@@ -183,7 +458,7 @@ type GetConnectorResponse struct {
 
 func (x *GetConnectorResponse) Reset() {
 	*x = GetConnectorResponse{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[3]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -195,7 +470,7 @@ func (x *GetConnectorResponse) String() string {
 func (*GetConnectorResponse) ProtoMessage() {}
 
 func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[3]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -208,7 +483,7 @@ func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorResponse.ProtoReflect.Descriptor instead.
 func (*GetConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetConnectorResponse) GetConnector() *Connector {
@@ -230,7 +505,7 @@ type ListConnectorsRequest struct {
 
 func (x *ListConnectorsRequest) Reset() {
 	*x = ListConnectorsRequest{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[4]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -242,7 +517,7 @@ func (x *ListConnectorsRequest) String() string {
 func (*ListConnectorsRequest) ProtoMessage() {}
 
 func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[4]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -255,7 +530,7 @@ func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectorsRequest.ProtoReflect.Descriptor instead.
 func (*ListConnectorsRequest) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{4}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListConnectorsRequest) GetSystem() System {
@@ -289,7 +564,7 @@ type ListConnectorsResponse struct {
 
 func (x *ListConnectorsResponse) Reset() {
 	*x = ListConnectorsResponse{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[5]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -301,7 +576,7 @@ func (x *ListConnectorsResponse) String() string {
 func (*ListConnectorsResponse) ProtoMessage() {}
 
 func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[5]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -314,7 +589,7 @@ func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectorsResponse.ProtoReflect.Descriptor instead.
 func (*ListConnectorsResponse) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{5}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListConnectorsResponse) GetConnectors() []*Connector {
@@ -347,7 +622,7 @@ type UpdateConnectorRequest struct {
 
 func (x *UpdateConnectorRequest) Reset() {
 	*x = UpdateConnectorRequest{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[6]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -359,7 +634,7 @@ func (x *UpdateConnectorRequest) String() string {
 func (*UpdateConnectorRequest) ProtoMessage() {}
 
 func (x *UpdateConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[6]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -372,7 +647,7 @@ func (x *UpdateConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateConnectorRequest.ProtoReflect.Descriptor instead.
 func (*UpdateConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{6}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdateConnectorRequest) GetConnector() *Connector {
@@ -405,7 +680,7 @@ type UpdateConnectorResponse struct {
 
 func (x *UpdateConnectorResponse) Reset() {
 	*x = UpdateConnectorResponse{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[7]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -417,7 +692,7 @@ func (x *UpdateConnectorResponse) String() string {
 func (*UpdateConnectorResponse) ProtoMessage() {}
 
 func (x *UpdateConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[7]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -430,7 +705,7 @@ func (x *UpdateConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateConnectorResponse.ProtoReflect.Descriptor instead.
 func (*UpdateConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{7}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpdateConnectorResponse) GetConnector() *Connector {
@@ -451,7 +726,7 @@ type DeleteConnectorRequest struct {
 
 func (x *DeleteConnectorRequest) Reset() {
 	*x = DeleteConnectorRequest{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[8]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +738,7 @@ func (x *DeleteConnectorRequest) String() string {
 func (*DeleteConnectorRequest) ProtoMessage() {}
 
 func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[8]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +751,7 @@ func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{8}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeleteConnectorRequest) GetId() string {
@@ -501,7 +776,7 @@ type DeleteConnectorResponse struct {
 
 func (x *DeleteConnectorResponse) Reset() {
 	*x = DeleteConnectorResponse{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[9]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -513,7 +788,7 @@ func (x *DeleteConnectorResponse) String() string {
 func (*DeleteConnectorResponse) ProtoMessage() {}
 
 func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[9]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -526,7 +801,7 @@ func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{9}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{14}
 }
 
 type TestConnectionRequest struct {
@@ -543,7 +818,7 @@ type TestConnectionRequest struct {
 
 func (x *TestConnectionRequest) Reset() {
 	*x = TestConnectionRequest{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[10]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -555,7 +830,7 @@ func (x *TestConnectionRequest) String() string {
 func (*TestConnectionRequest) ProtoMessage() {}
 
 func (x *TestConnectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[10]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -568,7 +843,7 @@ func (x *TestConnectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestConnectionRequest.ProtoReflect.Descriptor instead.
 func (*TestConnectionRequest) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{10}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TestConnectionRequest) GetTarget() isTestConnectionRequest_Target {
@@ -634,7 +909,7 @@ type CheckResult struct {
 
 func (x *CheckResult) Reset() {
 	*x = CheckResult{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[11]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -646,7 +921,7 @@ func (x *CheckResult) String() string {
 func (*CheckResult) ProtoMessage() {}
 
 func (x *CheckResult) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[11]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -659,7 +934,7 @@ func (x *CheckResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckResult.ProtoReflect.Descriptor instead.
 func (*CheckResult) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{11}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CheckResult) GetName() string {
@@ -699,7 +974,7 @@ type TestConnectionResponse struct {
 
 func (x *TestConnectionResponse) Reset() {
 	*x = TestConnectionResponse{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[12]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +986,7 @@ func (x *TestConnectionResponse) String() string {
 func (*TestConnectionResponse) ProtoMessage() {}
 
 func (x *TestConnectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[12]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +999,7 @@ func (x *TestConnectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestConnectionResponse.ProtoReflect.Descriptor instead.
 func (*TestConnectionResponse) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{12}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TestConnectionResponse) GetOk() bool {
@@ -779,7 +1054,7 @@ type GetCapabilitiesRequest struct {
 
 func (x *GetCapabilitiesRequest) Reset() {
 	*x = GetCapabilitiesRequest{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[13]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -791,7 +1066,7 @@ func (x *GetCapabilitiesRequest) String() string {
 func (*GetCapabilitiesRequest) ProtoMessage() {}
 
 func (x *GetCapabilitiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[13]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -804,7 +1079,7 @@ func (x *GetCapabilitiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCapabilitiesRequest.ProtoReflect.Descriptor instead.
 func (*GetCapabilitiesRequest) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{13}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetCapabilitiesRequest) GetSystem() System {
@@ -825,7 +1100,7 @@ type Feature struct {
 
 func (x *Feature) Reset() {
 	*x = Feature{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[14]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +1112,7 @@ func (x *Feature) String() string {
 func (*Feature) ProtoMessage() {}
 
 func (x *Feature) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[14]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +1125,7 @@ func (x *Feature) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Feature.ProtoReflect.Descriptor instead.
 func (*Feature) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{14}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Feature) GetName() string {
@@ -881,7 +1156,7 @@ type SystemCapabilities struct {
 
 func (x *SystemCapabilities) Reset() {
 	*x = SystemCapabilities{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[15]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +1168,7 @@ func (x *SystemCapabilities) String() string {
 func (*SystemCapabilities) ProtoMessage() {}
 
 func (x *SystemCapabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[15]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +1181,7 @@ func (x *SystemCapabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SystemCapabilities.ProtoReflect.Descriptor instead.
 func (*SystemCapabilities) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{15}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SystemCapabilities) GetSystem() System {
@@ -953,7 +1228,7 @@ type GetCapabilitiesResponse struct {
 
 func (x *GetCapabilitiesResponse) Reset() {
 	*x = GetCapabilitiesResponse{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[16]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +1240,7 @@ func (x *GetCapabilitiesResponse) String() string {
 func (*GetCapabilitiesResponse) ProtoMessage() {}
 
 func (x *GetCapabilitiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[16]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +1253,7 @@ func (x *GetCapabilitiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCapabilitiesResponse.ProtoReflect.Descriptor instead.
 func (*GetCapabilitiesResponse) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{16}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetCapabilitiesResponse) GetSystems() []*SystemCapabilities {
@@ -1000,7 +1275,7 @@ type RotateCredentialRequest struct {
 
 func (x *RotateCredentialRequest) Reset() {
 	*x = RotateCredentialRequest{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[17]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1287,7 @@ func (x *RotateCredentialRequest) String() string {
 func (*RotateCredentialRequest) ProtoMessage() {}
 
 func (x *RotateCredentialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[17]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1300,7 @@ func (x *RotateCredentialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateCredentialRequest.ProtoReflect.Descriptor instead.
 func (*RotateCredentialRequest) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{17}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RotateCredentialRequest) GetId() string {
@@ -1059,7 +1334,7 @@ type RotateCredentialResponse struct {
 
 func (x *RotateCredentialResponse) Reset() {
 	*x = RotateCredentialResponse{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[18]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1346,7 @@ func (x *RotateCredentialResponse) String() string {
 func (*RotateCredentialResponse) ProtoMessage() {}
 
 func (x *RotateCredentialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[18]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1359,7 @@ func (x *RotateCredentialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateCredentialResponse.ProtoReflect.Descriptor instead.
 func (*RotateCredentialResponse) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{18}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RotateCredentialResponse) GetConnector() *Connector {
@@ -1115,7 +1390,7 @@ type CheckCredentialsRequest struct {
 
 func (x *CheckCredentialsRequest) Reset() {
 	*x = CheckCredentialsRequest{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[19]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1402,7 @@ func (x *CheckCredentialsRequest) String() string {
 func (*CheckCredentialsRequest) ProtoMessage() {}
 
 func (x *CheckCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[19]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1415,7 @@ func (x *CheckCredentialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*CheckCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{19}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CheckCredentialsRequest) GetStaleAfter() *durationpb.Duration {
@@ -1173,7 +1448,7 @@ type CredentialAge struct {
 
 func (x *CredentialAge) Reset() {
 	*x = CredentialAge{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[20]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1460,7 @@ func (x *CredentialAge) String() string {
 func (*CredentialAge) ProtoMessage() {}
 
 func (x *CredentialAge) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[20]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1473,7 @@ func (x *CredentialAge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CredentialAge.ProtoReflect.Descriptor instead.
 func (*CredentialAge) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{20}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CredentialAge) GetConnectorId() string {
@@ -1259,7 +1534,7 @@ type CheckCredentialsResponse struct {
 
 func (x *CheckCredentialsResponse) Reset() {
 	*x = CheckCredentialsResponse{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[21]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1271,7 +1546,7 @@ func (x *CheckCredentialsResponse) String() string {
 func (*CheckCredentialsResponse) ProtoMessage() {}
 
 func (x *CheckCredentialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[21]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1284,7 +1559,7 @@ func (x *CheckCredentialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCredentialsResponse.ProtoReflect.Descriptor instead.
 func (*CheckCredentialsResponse) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{21}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CheckCredentialsResponse) GetCredentials() []*CredentialAge {
@@ -1302,7 +1577,7 @@ type RewrapCredentialsRequest struct {
 
 func (x *RewrapCredentialsRequest) Reset() {
 	*x = RewrapCredentialsRequest{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[22]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1314,7 +1589,7 @@ func (x *RewrapCredentialsRequest) String() string {
 func (*RewrapCredentialsRequest) ProtoMessage() {}
 
 func (x *RewrapCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[22]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1327,7 +1602,7 @@ func (x *RewrapCredentialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RewrapCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*RewrapCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{22}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{27}
 }
 
 type RewrapCredentialsResponse struct {
@@ -1341,7 +1616,7 @@ type RewrapCredentialsResponse struct {
 
 func (x *RewrapCredentialsResponse) Reset() {
 	*x = RewrapCredentialsResponse{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[23]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +1628,7 @@ func (x *RewrapCredentialsResponse) String() string {
 func (*RewrapCredentialsResponse) ProtoMessage() {}
 
 func (x *RewrapCredentialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[23]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +1641,7 @@ func (x *RewrapCredentialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RewrapCredentialsResponse.ProtoReflect.Descriptor instead.
 func (*RewrapCredentialsResponse) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{23}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RewrapCredentialsResponse) GetRewrapped() int32 {
@@ -1399,7 +1674,7 @@ type ReplayResultRequest struct {
 
 func (x *ReplayResultRequest) Reset() {
 	*x = ReplayResultRequest{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[24]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1686,7 @@ func (x *ReplayResultRequest) String() string {
 func (*ReplayResultRequest) ProtoMessage() {}
 
 func (x *ReplayResultRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[24]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1699,7 @@ func (x *ReplayResultRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResultRequest.ProtoReflect.Descriptor instead.
 func (*ReplayResultRequest) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{24}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReplayResultRequest) GetResultId() string {
@@ -1447,7 +1722,7 @@ type ReplayResultResponse struct {
 
 func (x *ReplayResultResponse) Reset() {
 	*x = ReplayResultResponse{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[25]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1459,7 +1734,7 @@ func (x *ReplayResultResponse) String() string {
 func (*ReplayResultResponse) ProtoMessage() {}
 
 func (x *ReplayResultResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[25]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1472,7 +1747,7 @@ func (x *ReplayResultResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResultResponse.ProtoReflect.Descriptor instead.
 func (*ReplayResultResponse) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{25}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReplayResultResponse) GetResultId() string {
@@ -1508,7 +1783,7 @@ type NormalizeTicketKeyRequest struct {
 
 func (x *NormalizeTicketKeyRequest) Reset() {
 	*x = NormalizeTicketKeyRequest{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[26]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1520,7 +1795,7 @@ func (x *NormalizeTicketKeyRequest) String() string {
 func (*NormalizeTicketKeyRequest) ProtoMessage() {}
 
 func (x *NormalizeTicketKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[26]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1533,7 +1808,7 @@ func (x *NormalizeTicketKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NormalizeTicketKeyRequest.ProtoReflect.Descriptor instead.
 func (*NormalizeTicketKeyRequest) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{26}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *NormalizeTicketKeyRequest) GetConnectorId() string {
@@ -1562,7 +1837,7 @@ type NormalizeTicketKeyResponse struct {
 
 func (x *NormalizeTicketKeyResponse) Reset() {
 	*x = NormalizeTicketKeyResponse{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[27]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1574,7 +1849,7 @@ func (x *NormalizeTicketKeyResponse) String() string {
 func (*NormalizeTicketKeyResponse) ProtoMessage() {}
 
 func (x *NormalizeTicketKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[27]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1587,7 +1862,7 @@ func (x *NormalizeTicketKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NormalizeTicketKeyResponse.ProtoReflect.Descriptor instead.
 func (*NormalizeTicketKeyResponse) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{27}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *NormalizeTicketKeyResponse) GetKey() string {
@@ -1618,7 +1893,7 @@ type SetOAuthGrantRequest struct {
 
 func (x *SetOAuthGrantRequest) Reset() {
 	*x = SetOAuthGrantRequest{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[28]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1905,7 @@ func (x *SetOAuthGrantRequest) String() string {
 func (*SetOAuthGrantRequest) ProtoMessage() {}
 
 func (x *SetOAuthGrantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[28]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1918,7 @@ func (x *SetOAuthGrantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetOAuthGrantRequest.ProtoReflect.Descriptor instead.
 func (*SetOAuthGrantRequest) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{28}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SetOAuthGrantRequest) GetId() string {
@@ -1676,7 +1951,7 @@ type SetOAuthGrantResponse struct {
 
 func (x *SetOAuthGrantResponse) Reset() {
 	*x = SetOAuthGrantResponse{}
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[29]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1688,7 +1963,7 @@ func (x *SetOAuthGrantResponse) String() string {
 func (*SetOAuthGrantResponse) ProtoMessage() {}
 
 func (x *SetOAuthGrantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_registry_proto_msgTypes[29]
+	mi := &file_connectorhub_v1_registry_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1701,7 +1976,7 @@ func (x *SetOAuthGrantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetOAuthGrantResponse.ProtoReflect.Descriptor instead.
 func (*SetOAuthGrantResponse) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{29}
+	return file_connectorhub_v1_registry_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SetOAuthGrantResponse) GetConnector() *Connector {
@@ -1715,7 +1990,23 @@ var File_connectorhub_v1_registry_proto protoreflect.FileDescriptor
 
 const file_connectorhub_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\x1econnectorhub/v1/registry.proto\x12\x0fconnectorhub.v1\x1a\x1fconnectorhub/v1/connector.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x01\n" +
+	"\x1econnectorhub/v1/registry.proto\x12\x0fconnectorhub.v1\x1a\x1fconnectorhub/v1/connector.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"(\n" +
+	"\x16GetWebhookSetupRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xf8\x01\n" +
+	"\fWebhookSetup\x12!\n" +
+	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x16\n" +
+	"\x06events\x18\x03 \x03(\tR\x06events\x12\x16\n" +
+	"\x06secret\x18\x04 \x01(\tR\x06secret\x12.\n" +
+	"\x13secret_shown_before\x18\x05 \x01(\bR\x11secretShownBefore\x12\"\n" +
+	"\fregistration\x18\x06 \x01(\tR\fregistration\x12/\n" +
+	"\x13registration_reason\x18\a \x01(\tR\x12registrationReason\"N\n" +
+	"\x17GetWebhookSetupResponse\x123\n" +
+	"\x05setup\x18\x01 \x01(\v2\x1d.connectorhub.v1.WebhookSetupR\x05setup\",\n" +
+	"\x1aRotateWebhookSecretRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"R\n" +
+	"\x1bRotateWebhookSecretResponse\x123\n" +
+	"\x05setup\x18\x01 \x01(\v2\x1d.connectorhub.v1.WebhookSetupR\x05setup\"\x95\x01\n" +
 	"\x16CreateConnectorRequest\x128\n" +
 	"\tconnector\x18\x01 \x01(\v2\x1a.connectorhub.v1.ConnectorR\tconnector\x12!\n" +
 	"\fconnector_id\x18\x02 \x01(\tR\vconnectorId\x12\x1e\n" +
@@ -1830,8 +2121,7 @@ const file_connectorhub_v1_registry_proto_rawDesc = "" +
 	"\rrefresh_token\x18\x02 \x01(\tR\frefreshToken\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\"Q\n" +
 	"\x15SetOAuthGrantResponse\x128\n" +
-	"\tconnector\x18\x01 \x01(\v2\x1a.connectorhub.v1.ConnectorR\tconnector2\xb6\n" +
-	"\n" +
+	"\tconnector\x18\x01 \x01(\v2\x1a.connectorhub.v1.ConnectorR\tconnector2\x8e\f\n" +
 	"\x0fRegistryService\x12d\n" +
 	"\x0fCreateConnector\x12'.connectorhub.v1.CreateConnectorRequest\x1a(.connectorhub.v1.CreateConnectorResponse\x12[\n" +
 	"\fGetConnector\x12$.connectorhub.v1.GetConnectorRequest\x1a%.connectorhub.v1.GetConnectorResponse\x12a\n" +
@@ -1845,7 +2135,9 @@ const file_connectorhub_v1_registry_proto_rawDesc = "" +
 	"\x11RewrapCredentials\x12).connectorhub.v1.RewrapCredentialsRequest\x1a*.connectorhub.v1.RewrapCredentialsResponse\x12[\n" +
 	"\fReplayResult\x12$.connectorhub.v1.ReplayResultRequest\x1a%.connectorhub.v1.ReplayResultResponse\x12m\n" +
 	"\x12NormalizeTicketKey\x12*.connectorhub.v1.NormalizeTicketKeyRequest\x1a+.connectorhub.v1.NormalizeTicketKeyResponse\x12^\n" +
-	"\rSetOAuthGrant\x12%.connectorhub.v1.SetOAuthGrantRequest\x1a&.connectorhub.v1.SetOAuthGrantResponseB\xd0\x01\n" +
+	"\rSetOAuthGrant\x12%.connectorhub.v1.SetOAuthGrantRequest\x1a&.connectorhub.v1.SetOAuthGrantResponse\x12d\n" +
+	"\x0fGetWebhookSetup\x12'.connectorhub.v1.GetWebhookSetupRequest\x1a(.connectorhub.v1.GetWebhookSetupResponse\x12p\n" +
+	"\x13RotateWebhookSecret\x12+.connectorhub.v1.RotateWebhookSecretRequest\x1a,.connectorhub.v1.RotateWebhookSecretResponseB\xd0\x01\n" +
 	"\x13com.connectorhub.v1B\rRegistryProtoP\x01ZMgithub.com/connectorhub/connectorhub/proto/gen/connectorhub/v1;connectorhubv1\xa2\x02\x03CXX\xaa\x02\x0fConnectorhub.V1\xca\x02\x0fConnectorhub\\V1\xe2\x02\x1bConnectorhub\\V1\\GPBMetadata\xea\x02\x10Connectorhub::V1b\x06proto3"
 
 var (
@@ -1860,105 +2152,116 @@ func file_connectorhub_v1_registry_proto_rawDescGZIP() []byte {
 	return file_connectorhub_v1_registry_proto_rawDescData
 }
 
-var file_connectorhub_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_connectorhub_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_connectorhub_v1_registry_proto_goTypes = []any{
-	(*CreateConnectorRequest)(nil),     // 0: connectorhub.v1.CreateConnectorRequest
-	(*CreateConnectorResponse)(nil),    // 1: connectorhub.v1.CreateConnectorResponse
-	(*GetConnectorRequest)(nil),        // 2: connectorhub.v1.GetConnectorRequest
-	(*GetConnectorResponse)(nil),       // 3: connectorhub.v1.GetConnectorResponse
-	(*ListConnectorsRequest)(nil),      // 4: connectorhub.v1.ListConnectorsRequest
-	(*ListConnectorsResponse)(nil),     // 5: connectorhub.v1.ListConnectorsResponse
-	(*UpdateConnectorRequest)(nil),     // 6: connectorhub.v1.UpdateConnectorRequest
-	(*UpdateConnectorResponse)(nil),    // 7: connectorhub.v1.UpdateConnectorResponse
-	(*DeleteConnectorRequest)(nil),     // 8: connectorhub.v1.DeleteConnectorRequest
-	(*DeleteConnectorResponse)(nil),    // 9: connectorhub.v1.DeleteConnectorResponse
-	(*TestConnectionRequest)(nil),      // 10: connectorhub.v1.TestConnectionRequest
-	(*CheckResult)(nil),                // 11: connectorhub.v1.CheckResult
-	(*TestConnectionResponse)(nil),     // 12: connectorhub.v1.TestConnectionResponse
-	(*GetCapabilitiesRequest)(nil),     // 13: connectorhub.v1.GetCapabilitiesRequest
-	(*Feature)(nil),                    // 14: connectorhub.v1.Feature
-	(*SystemCapabilities)(nil),         // 15: connectorhub.v1.SystemCapabilities
-	(*GetCapabilitiesResponse)(nil),    // 16: connectorhub.v1.GetCapabilitiesResponse
-	(*RotateCredentialRequest)(nil),    // 17: connectorhub.v1.RotateCredentialRequest
-	(*RotateCredentialResponse)(nil),   // 18: connectorhub.v1.RotateCredentialResponse
-	(*CheckCredentialsRequest)(nil),    // 19: connectorhub.v1.CheckCredentialsRequest
-	(*CredentialAge)(nil),              // 20: connectorhub.v1.CredentialAge
-	(*CheckCredentialsResponse)(nil),   // 21: connectorhub.v1.CheckCredentialsResponse
-	(*RewrapCredentialsRequest)(nil),   // 22: connectorhub.v1.RewrapCredentialsRequest
-	(*RewrapCredentialsResponse)(nil),  // 23: connectorhub.v1.RewrapCredentialsResponse
-	(*ReplayResultRequest)(nil),        // 24: connectorhub.v1.ReplayResultRequest
-	(*ReplayResultResponse)(nil),       // 25: connectorhub.v1.ReplayResultResponse
-	(*NormalizeTicketKeyRequest)(nil),  // 26: connectorhub.v1.NormalizeTicketKeyRequest
-	(*NormalizeTicketKeyResponse)(nil), // 27: connectorhub.v1.NormalizeTicketKeyResponse
-	(*SetOAuthGrantRequest)(nil),       // 28: connectorhub.v1.SetOAuthGrantRequest
-	(*SetOAuthGrantResponse)(nil),      // 29: connectorhub.v1.SetOAuthGrantResponse
-	(*Connector)(nil),                  // 30: connectorhub.v1.Connector
-	(System)(0),                        // 31: connectorhub.v1.System
-	(*fieldmaskpb.FieldMask)(nil),      // 32: google.protobuf.FieldMask
-	(*timestamppb.Timestamp)(nil),      // 33: google.protobuf.Timestamp
-	(Deployment)(0),                    // 34: connectorhub.v1.Deployment
-	(AuthMode)(0),                      // 35: connectorhub.v1.AuthMode
-	(*durationpb.Duration)(nil),        // 36: google.protobuf.Duration
-	(*CredentialInfo)(nil),             // 37: connectorhub.v1.CredentialInfo
+	(*GetWebhookSetupRequest)(nil),      // 0: connectorhub.v1.GetWebhookSetupRequest
+	(*WebhookSetup)(nil),                // 1: connectorhub.v1.WebhookSetup
+	(*GetWebhookSetupResponse)(nil),     // 2: connectorhub.v1.GetWebhookSetupResponse
+	(*RotateWebhookSecretRequest)(nil),  // 3: connectorhub.v1.RotateWebhookSecretRequest
+	(*RotateWebhookSecretResponse)(nil), // 4: connectorhub.v1.RotateWebhookSecretResponse
+	(*CreateConnectorRequest)(nil),      // 5: connectorhub.v1.CreateConnectorRequest
+	(*CreateConnectorResponse)(nil),     // 6: connectorhub.v1.CreateConnectorResponse
+	(*GetConnectorRequest)(nil),         // 7: connectorhub.v1.GetConnectorRequest
+	(*GetConnectorResponse)(nil),        // 8: connectorhub.v1.GetConnectorResponse
+	(*ListConnectorsRequest)(nil),       // 9: connectorhub.v1.ListConnectorsRequest
+	(*ListConnectorsResponse)(nil),      // 10: connectorhub.v1.ListConnectorsResponse
+	(*UpdateConnectorRequest)(nil),      // 11: connectorhub.v1.UpdateConnectorRequest
+	(*UpdateConnectorResponse)(nil),     // 12: connectorhub.v1.UpdateConnectorResponse
+	(*DeleteConnectorRequest)(nil),      // 13: connectorhub.v1.DeleteConnectorRequest
+	(*DeleteConnectorResponse)(nil),     // 14: connectorhub.v1.DeleteConnectorResponse
+	(*TestConnectionRequest)(nil),       // 15: connectorhub.v1.TestConnectionRequest
+	(*CheckResult)(nil),                 // 16: connectorhub.v1.CheckResult
+	(*TestConnectionResponse)(nil),      // 17: connectorhub.v1.TestConnectionResponse
+	(*GetCapabilitiesRequest)(nil),      // 18: connectorhub.v1.GetCapabilitiesRequest
+	(*Feature)(nil),                     // 19: connectorhub.v1.Feature
+	(*SystemCapabilities)(nil),          // 20: connectorhub.v1.SystemCapabilities
+	(*GetCapabilitiesResponse)(nil),     // 21: connectorhub.v1.GetCapabilitiesResponse
+	(*RotateCredentialRequest)(nil),     // 22: connectorhub.v1.RotateCredentialRequest
+	(*RotateCredentialResponse)(nil),    // 23: connectorhub.v1.RotateCredentialResponse
+	(*CheckCredentialsRequest)(nil),     // 24: connectorhub.v1.CheckCredentialsRequest
+	(*CredentialAge)(nil),               // 25: connectorhub.v1.CredentialAge
+	(*CheckCredentialsResponse)(nil),    // 26: connectorhub.v1.CheckCredentialsResponse
+	(*RewrapCredentialsRequest)(nil),    // 27: connectorhub.v1.RewrapCredentialsRequest
+	(*RewrapCredentialsResponse)(nil),   // 28: connectorhub.v1.RewrapCredentialsResponse
+	(*ReplayResultRequest)(nil),         // 29: connectorhub.v1.ReplayResultRequest
+	(*ReplayResultResponse)(nil),        // 30: connectorhub.v1.ReplayResultResponse
+	(*NormalizeTicketKeyRequest)(nil),   // 31: connectorhub.v1.NormalizeTicketKeyRequest
+	(*NormalizeTicketKeyResponse)(nil),  // 32: connectorhub.v1.NormalizeTicketKeyResponse
+	(*SetOAuthGrantRequest)(nil),        // 33: connectorhub.v1.SetOAuthGrantRequest
+	(*SetOAuthGrantResponse)(nil),       // 34: connectorhub.v1.SetOAuthGrantResponse
+	(*Connector)(nil),                   // 35: connectorhub.v1.Connector
+	(System)(0),                         // 36: connectorhub.v1.System
+	(*fieldmaskpb.FieldMask)(nil),       // 37: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),       // 38: google.protobuf.Timestamp
+	(Deployment)(0),                     // 39: connectorhub.v1.Deployment
+	(AuthMode)(0),                       // 40: connectorhub.v1.AuthMode
+	(*durationpb.Duration)(nil),         // 41: google.protobuf.Duration
+	(*CredentialInfo)(nil),              // 42: connectorhub.v1.CredentialInfo
 }
 var file_connectorhub_v1_registry_proto_depIdxs = []int32{
-	30, // 0: connectorhub.v1.CreateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
-	30, // 1: connectorhub.v1.CreateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
-	30, // 2: connectorhub.v1.GetConnectorResponse.connector:type_name -> connectorhub.v1.Connector
-	31, // 3: connectorhub.v1.ListConnectorsRequest.system:type_name -> connectorhub.v1.System
-	30, // 4: connectorhub.v1.ListConnectorsResponse.connectors:type_name -> connectorhub.v1.Connector
-	30, // 5: connectorhub.v1.UpdateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
-	32, // 6: connectorhub.v1.UpdateConnectorRequest.update_mask:type_name -> google.protobuf.FieldMask
-	30, // 7: connectorhub.v1.UpdateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
-	30, // 8: connectorhub.v1.TestConnectionRequest.config:type_name -> connectorhub.v1.Connector
-	11, // 9: connectorhub.v1.TestConnectionResponse.checks:type_name -> connectorhub.v1.CheckResult
-	33, // 10: connectorhub.v1.TestConnectionResponse.credential_expire_time:type_name -> google.protobuf.Timestamp
-	31, // 11: connectorhub.v1.GetCapabilitiesRequest.system:type_name -> connectorhub.v1.System
-	31, // 12: connectorhub.v1.SystemCapabilities.system:type_name -> connectorhub.v1.System
-	34, // 13: connectorhub.v1.SystemCapabilities.deployments:type_name -> connectorhub.v1.Deployment
-	35, // 14: connectorhub.v1.SystemCapabilities.auth_modes:type_name -> connectorhub.v1.AuthMode
-	14, // 15: connectorhub.v1.SystemCapabilities.features:type_name -> connectorhub.v1.Feature
-	15, // 16: connectorhub.v1.GetCapabilitiesResponse.systems:type_name -> connectorhub.v1.SystemCapabilities
-	30, // 17: connectorhub.v1.RotateCredentialResponse.connector:type_name -> connectorhub.v1.Connector
-	12, // 18: connectorhub.v1.RotateCredentialResponse.test:type_name -> connectorhub.v1.TestConnectionResponse
-	36, // 19: connectorhub.v1.CheckCredentialsRequest.stale_after:type_name -> google.protobuf.Duration
-	31, // 20: connectorhub.v1.CredentialAge.system:type_name -> connectorhub.v1.System
-	37, // 21: connectorhub.v1.CredentialAge.credential:type_name -> connectorhub.v1.CredentialInfo
-	36, // 22: connectorhub.v1.CredentialAge.age:type_name -> google.protobuf.Duration
-	20, // 23: connectorhub.v1.CheckCredentialsResponse.credentials:type_name -> connectorhub.v1.CredentialAge
-	31, // 24: connectorhub.v1.NormalizeTicketKeyResponse.system:type_name -> connectorhub.v1.System
-	30, // 25: connectorhub.v1.SetOAuthGrantResponse.connector:type_name -> connectorhub.v1.Connector
-	0,  // 26: connectorhub.v1.RegistryService.CreateConnector:input_type -> connectorhub.v1.CreateConnectorRequest
-	2,  // 27: connectorhub.v1.RegistryService.GetConnector:input_type -> connectorhub.v1.GetConnectorRequest
-	4,  // 28: connectorhub.v1.RegistryService.ListConnectors:input_type -> connectorhub.v1.ListConnectorsRequest
-	6,  // 29: connectorhub.v1.RegistryService.UpdateConnector:input_type -> connectorhub.v1.UpdateConnectorRequest
-	8,  // 30: connectorhub.v1.RegistryService.DeleteConnector:input_type -> connectorhub.v1.DeleteConnectorRequest
-	10, // 31: connectorhub.v1.RegistryService.TestConnection:input_type -> connectorhub.v1.TestConnectionRequest
-	13, // 32: connectorhub.v1.RegistryService.GetCapabilities:input_type -> connectorhub.v1.GetCapabilitiesRequest
-	17, // 33: connectorhub.v1.RegistryService.RotateCredential:input_type -> connectorhub.v1.RotateCredentialRequest
-	19, // 34: connectorhub.v1.RegistryService.CheckCredentials:input_type -> connectorhub.v1.CheckCredentialsRequest
-	22, // 35: connectorhub.v1.RegistryService.RewrapCredentials:input_type -> connectorhub.v1.RewrapCredentialsRequest
-	24, // 36: connectorhub.v1.RegistryService.ReplayResult:input_type -> connectorhub.v1.ReplayResultRequest
-	26, // 37: connectorhub.v1.RegistryService.NormalizeTicketKey:input_type -> connectorhub.v1.NormalizeTicketKeyRequest
-	28, // 38: connectorhub.v1.RegistryService.SetOAuthGrant:input_type -> connectorhub.v1.SetOAuthGrantRequest
-	1,  // 39: connectorhub.v1.RegistryService.CreateConnector:output_type -> connectorhub.v1.CreateConnectorResponse
-	3,  // 40: connectorhub.v1.RegistryService.GetConnector:output_type -> connectorhub.v1.GetConnectorResponse
-	5,  // 41: connectorhub.v1.RegistryService.ListConnectors:output_type -> connectorhub.v1.ListConnectorsResponse
-	7,  // 42: connectorhub.v1.RegistryService.UpdateConnector:output_type -> connectorhub.v1.UpdateConnectorResponse
-	9,  // 43: connectorhub.v1.RegistryService.DeleteConnector:output_type -> connectorhub.v1.DeleteConnectorResponse
-	12, // 44: connectorhub.v1.RegistryService.TestConnection:output_type -> connectorhub.v1.TestConnectionResponse
-	16, // 45: connectorhub.v1.RegistryService.GetCapabilities:output_type -> connectorhub.v1.GetCapabilitiesResponse
-	18, // 46: connectorhub.v1.RegistryService.RotateCredential:output_type -> connectorhub.v1.RotateCredentialResponse
-	21, // 47: connectorhub.v1.RegistryService.CheckCredentials:output_type -> connectorhub.v1.CheckCredentialsResponse
-	23, // 48: connectorhub.v1.RegistryService.RewrapCredentials:output_type -> connectorhub.v1.RewrapCredentialsResponse
-	25, // 49: connectorhub.v1.RegistryService.ReplayResult:output_type -> connectorhub.v1.ReplayResultResponse
-	27, // 50: connectorhub.v1.RegistryService.NormalizeTicketKey:output_type -> connectorhub.v1.NormalizeTicketKeyResponse
-	29, // 51: connectorhub.v1.RegistryService.SetOAuthGrant:output_type -> connectorhub.v1.SetOAuthGrantResponse
-	39, // [39:52] is the sub-list for method output_type
-	26, // [26:39] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	1,  // 0: connectorhub.v1.GetWebhookSetupResponse.setup:type_name -> connectorhub.v1.WebhookSetup
+	1,  // 1: connectorhub.v1.RotateWebhookSecretResponse.setup:type_name -> connectorhub.v1.WebhookSetup
+	35, // 2: connectorhub.v1.CreateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
+	35, // 3: connectorhub.v1.CreateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
+	35, // 4: connectorhub.v1.GetConnectorResponse.connector:type_name -> connectorhub.v1.Connector
+	36, // 5: connectorhub.v1.ListConnectorsRequest.system:type_name -> connectorhub.v1.System
+	35, // 6: connectorhub.v1.ListConnectorsResponse.connectors:type_name -> connectorhub.v1.Connector
+	35, // 7: connectorhub.v1.UpdateConnectorRequest.connector:type_name -> connectorhub.v1.Connector
+	37, // 8: connectorhub.v1.UpdateConnectorRequest.update_mask:type_name -> google.protobuf.FieldMask
+	35, // 9: connectorhub.v1.UpdateConnectorResponse.connector:type_name -> connectorhub.v1.Connector
+	35, // 10: connectorhub.v1.TestConnectionRequest.config:type_name -> connectorhub.v1.Connector
+	16, // 11: connectorhub.v1.TestConnectionResponse.checks:type_name -> connectorhub.v1.CheckResult
+	38, // 12: connectorhub.v1.TestConnectionResponse.credential_expire_time:type_name -> google.protobuf.Timestamp
+	36, // 13: connectorhub.v1.GetCapabilitiesRequest.system:type_name -> connectorhub.v1.System
+	36, // 14: connectorhub.v1.SystemCapabilities.system:type_name -> connectorhub.v1.System
+	39, // 15: connectorhub.v1.SystemCapabilities.deployments:type_name -> connectorhub.v1.Deployment
+	40, // 16: connectorhub.v1.SystemCapabilities.auth_modes:type_name -> connectorhub.v1.AuthMode
+	19, // 17: connectorhub.v1.SystemCapabilities.features:type_name -> connectorhub.v1.Feature
+	20, // 18: connectorhub.v1.GetCapabilitiesResponse.systems:type_name -> connectorhub.v1.SystemCapabilities
+	35, // 19: connectorhub.v1.RotateCredentialResponse.connector:type_name -> connectorhub.v1.Connector
+	17, // 20: connectorhub.v1.RotateCredentialResponse.test:type_name -> connectorhub.v1.TestConnectionResponse
+	41, // 21: connectorhub.v1.CheckCredentialsRequest.stale_after:type_name -> google.protobuf.Duration
+	36, // 22: connectorhub.v1.CredentialAge.system:type_name -> connectorhub.v1.System
+	42, // 23: connectorhub.v1.CredentialAge.credential:type_name -> connectorhub.v1.CredentialInfo
+	41, // 24: connectorhub.v1.CredentialAge.age:type_name -> google.protobuf.Duration
+	25, // 25: connectorhub.v1.CheckCredentialsResponse.credentials:type_name -> connectorhub.v1.CredentialAge
+	36, // 26: connectorhub.v1.NormalizeTicketKeyResponse.system:type_name -> connectorhub.v1.System
+	35, // 27: connectorhub.v1.SetOAuthGrantResponse.connector:type_name -> connectorhub.v1.Connector
+	5,  // 28: connectorhub.v1.RegistryService.CreateConnector:input_type -> connectorhub.v1.CreateConnectorRequest
+	7,  // 29: connectorhub.v1.RegistryService.GetConnector:input_type -> connectorhub.v1.GetConnectorRequest
+	9,  // 30: connectorhub.v1.RegistryService.ListConnectors:input_type -> connectorhub.v1.ListConnectorsRequest
+	11, // 31: connectorhub.v1.RegistryService.UpdateConnector:input_type -> connectorhub.v1.UpdateConnectorRequest
+	13, // 32: connectorhub.v1.RegistryService.DeleteConnector:input_type -> connectorhub.v1.DeleteConnectorRequest
+	15, // 33: connectorhub.v1.RegistryService.TestConnection:input_type -> connectorhub.v1.TestConnectionRequest
+	18, // 34: connectorhub.v1.RegistryService.GetCapabilities:input_type -> connectorhub.v1.GetCapabilitiesRequest
+	22, // 35: connectorhub.v1.RegistryService.RotateCredential:input_type -> connectorhub.v1.RotateCredentialRequest
+	24, // 36: connectorhub.v1.RegistryService.CheckCredentials:input_type -> connectorhub.v1.CheckCredentialsRequest
+	27, // 37: connectorhub.v1.RegistryService.RewrapCredentials:input_type -> connectorhub.v1.RewrapCredentialsRequest
+	29, // 38: connectorhub.v1.RegistryService.ReplayResult:input_type -> connectorhub.v1.ReplayResultRequest
+	31, // 39: connectorhub.v1.RegistryService.NormalizeTicketKey:input_type -> connectorhub.v1.NormalizeTicketKeyRequest
+	33, // 40: connectorhub.v1.RegistryService.SetOAuthGrant:input_type -> connectorhub.v1.SetOAuthGrantRequest
+	0,  // 41: connectorhub.v1.RegistryService.GetWebhookSetup:input_type -> connectorhub.v1.GetWebhookSetupRequest
+	3,  // 42: connectorhub.v1.RegistryService.RotateWebhookSecret:input_type -> connectorhub.v1.RotateWebhookSecretRequest
+	6,  // 43: connectorhub.v1.RegistryService.CreateConnector:output_type -> connectorhub.v1.CreateConnectorResponse
+	8,  // 44: connectorhub.v1.RegistryService.GetConnector:output_type -> connectorhub.v1.GetConnectorResponse
+	10, // 45: connectorhub.v1.RegistryService.ListConnectors:output_type -> connectorhub.v1.ListConnectorsResponse
+	12, // 46: connectorhub.v1.RegistryService.UpdateConnector:output_type -> connectorhub.v1.UpdateConnectorResponse
+	14, // 47: connectorhub.v1.RegistryService.DeleteConnector:output_type -> connectorhub.v1.DeleteConnectorResponse
+	17, // 48: connectorhub.v1.RegistryService.TestConnection:output_type -> connectorhub.v1.TestConnectionResponse
+	21, // 49: connectorhub.v1.RegistryService.GetCapabilities:output_type -> connectorhub.v1.GetCapabilitiesResponse
+	23, // 50: connectorhub.v1.RegistryService.RotateCredential:output_type -> connectorhub.v1.RotateCredentialResponse
+	26, // 51: connectorhub.v1.RegistryService.CheckCredentials:output_type -> connectorhub.v1.CheckCredentialsResponse
+	28, // 52: connectorhub.v1.RegistryService.RewrapCredentials:output_type -> connectorhub.v1.RewrapCredentialsResponse
+	30, // 53: connectorhub.v1.RegistryService.ReplayResult:output_type -> connectorhub.v1.ReplayResultResponse
+	32, // 54: connectorhub.v1.RegistryService.NormalizeTicketKey:output_type -> connectorhub.v1.NormalizeTicketKeyResponse
+	34, // 55: connectorhub.v1.RegistryService.SetOAuthGrant:output_type -> connectorhub.v1.SetOAuthGrantResponse
+	2,  // 56: connectorhub.v1.RegistryService.GetWebhookSetup:output_type -> connectorhub.v1.GetWebhookSetupResponse
+	4,  // 57: connectorhub.v1.RegistryService.RotateWebhookSecret:output_type -> connectorhub.v1.RotateWebhookSecretResponse
+	43, // [43:58] is the sub-list for method output_type
+	28, // [28:43] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_connectorhub_v1_registry_proto_init() }
@@ -1967,7 +2270,7 @@ func file_connectorhub_v1_registry_proto_init() {
 		return
 	}
 	file_connectorhub_v1_connector_proto_init()
-	file_connectorhub_v1_registry_proto_msgTypes[10].OneofWrappers = []any{
+	file_connectorhub_v1_registry_proto_msgTypes[15].OneofWrappers = []any{
 		(*TestConnectionRequest_Config)(nil),
 		(*TestConnectionRequest_ConnectorId)(nil),
 	}
@@ -1977,7 +2280,7 @@ func file_connectorhub_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connectorhub_v1_registry_proto_rawDesc), len(file_connectorhub_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,19 +19,21 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RegistryService_CreateConnector_FullMethodName    = "/connectorhub.v1.RegistryService/CreateConnector"
-	RegistryService_GetConnector_FullMethodName       = "/connectorhub.v1.RegistryService/GetConnector"
-	RegistryService_ListConnectors_FullMethodName     = "/connectorhub.v1.RegistryService/ListConnectors"
-	RegistryService_UpdateConnector_FullMethodName    = "/connectorhub.v1.RegistryService/UpdateConnector"
-	RegistryService_DeleteConnector_FullMethodName    = "/connectorhub.v1.RegistryService/DeleteConnector"
-	RegistryService_TestConnection_FullMethodName     = "/connectorhub.v1.RegistryService/TestConnection"
-	RegistryService_GetCapabilities_FullMethodName    = "/connectorhub.v1.RegistryService/GetCapabilities"
-	RegistryService_RotateCredential_FullMethodName   = "/connectorhub.v1.RegistryService/RotateCredential"
-	RegistryService_CheckCredentials_FullMethodName   = "/connectorhub.v1.RegistryService/CheckCredentials"
-	RegistryService_RewrapCredentials_FullMethodName  = "/connectorhub.v1.RegistryService/RewrapCredentials"
-	RegistryService_ReplayResult_FullMethodName       = "/connectorhub.v1.RegistryService/ReplayResult"
-	RegistryService_NormalizeTicketKey_FullMethodName = "/connectorhub.v1.RegistryService/NormalizeTicketKey"
-	RegistryService_SetOAuthGrant_FullMethodName      = "/connectorhub.v1.RegistryService/SetOAuthGrant"
+	RegistryService_CreateConnector_FullMethodName     = "/connectorhub.v1.RegistryService/CreateConnector"
+	RegistryService_GetConnector_FullMethodName        = "/connectorhub.v1.RegistryService/GetConnector"
+	RegistryService_ListConnectors_FullMethodName      = "/connectorhub.v1.RegistryService/ListConnectors"
+	RegistryService_UpdateConnector_FullMethodName     = "/connectorhub.v1.RegistryService/UpdateConnector"
+	RegistryService_DeleteConnector_FullMethodName     = "/connectorhub.v1.RegistryService/DeleteConnector"
+	RegistryService_TestConnection_FullMethodName      = "/connectorhub.v1.RegistryService/TestConnection"
+	RegistryService_GetCapabilities_FullMethodName     = "/connectorhub.v1.RegistryService/GetCapabilities"
+	RegistryService_RotateCredential_FullMethodName    = "/connectorhub.v1.RegistryService/RotateCredential"
+	RegistryService_CheckCredentials_FullMethodName    = "/connectorhub.v1.RegistryService/CheckCredentials"
+	RegistryService_RewrapCredentials_FullMethodName   = "/connectorhub.v1.RegistryService/RewrapCredentials"
+	RegistryService_ReplayResult_FullMethodName        = "/connectorhub.v1.RegistryService/ReplayResult"
+	RegistryService_NormalizeTicketKey_FullMethodName  = "/connectorhub.v1.RegistryService/NormalizeTicketKey"
+	RegistryService_SetOAuthGrant_FullMethodName       = "/connectorhub.v1.RegistryService/SetOAuthGrant"
+	RegistryService_GetWebhookSetup_FullMethodName     = "/connectorhub.v1.RegistryService/GetWebhookSetup"
+	RegistryService_RotateWebhookSecret_FullMethodName = "/connectorhub.v1.RegistryService/RotateWebhookSecret"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -67,6 +69,13 @@ type RegistryServiceClient interface {
 	// `hubctl connectors authorize ID` or pasted), encrypted like any
 	// credential; clears the connector's auth_error at its next poll.
 	SetOAuthGrant(ctx context.Context, in *SetOAuthGrantRequest, opts ...grpc.CallOption) (*SetOAuthGrantResponse, error)
+	// What an admin needs to create a connector's hook by hand: the URL, the
+	// events to select and, the first time only, the secret (admin role).
+	// FAILED_PRECONDITION when the connector has no webhook.
+	GetWebhookSetup(ctx context.Context, in *GetWebhookSetupRequest, opts ...grpc.CallOption) (*GetWebhookSetupResponse, error)
+	// Generates a new webhook secret; a registered hook is updated on the
+	// tracker, otherwise the new secret is returned once for manual setup.
+	RotateWebhookSecret(ctx context.Context, in *RotateWebhookSecretRequest, opts ...grpc.CallOption) (*RotateWebhookSecretResponse, error)
 }
 
 type registryServiceClient struct {
@@ -207,6 +216,26 @@ func (c *registryServiceClient) SetOAuthGrant(ctx context.Context, in *SetOAuthG
 	return out, nil
 }
 
+func (c *registryServiceClient) GetWebhookSetup(ctx context.Context, in *GetWebhookSetupRequest, opts ...grpc.CallOption) (*GetWebhookSetupResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetWebhookSetupResponse)
+	err := c.cc.Invoke(ctx, RegistryService_GetWebhookSetup_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) RotateWebhookSecret(ctx context.Context, in *RotateWebhookSecretRequest, opts ...grpc.CallOption) (*RotateWebhookSecretResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateWebhookSecretResponse)
+	err := c.cc.Invoke(ctx, RegistryService_RotateWebhookSecret_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -240,6 +269,13 @@ type RegistryServiceServer interface {
 	// `hubctl connectors authorize ID` or pasted), encrypted like any
 	// credential; clears the connector's auth_error at its next poll.
 	SetOAuthGrant(context.Context, *SetOAuthGrantRequest) (*SetOAuthGrantResponse, error)
+	// What an admin needs to create a connector's hook by hand: the URL, the
+	// events to select and, the first time only, the secret (admin role).
+	// FAILED_PRECONDITION when the connector has no webhook.
+	GetWebhookSetup(context.Context, *GetWebhookSetupRequest) (*GetWebhookSetupResponse, error)
+	// Generates a new webhook secret; a registered hook is updated on the
+	// tracker, otherwise the new secret is returned once for manual setup.
+	RotateWebhookSecret(context.Context, *RotateWebhookSecretRequest) (*RotateWebhookSecretResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -288,6 +324,12 @@ func (UnimplementedRegistryServiceServer) NormalizeTicketKey(context.Context, *N
 }
 func (UnimplementedRegistryServiceServer) SetOAuthGrant(context.Context, *SetOAuthGrantRequest) (*SetOAuthGrantResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetOAuthGrant not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetWebhookSetup(context.Context, *GetWebhookSetupRequest) (*GetWebhookSetupResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetWebhookSetup not implemented")
+}
+func (UnimplementedRegistryServiceServer) RotateWebhookSecret(context.Context, *RotateWebhookSecretRequest) (*RotateWebhookSecretResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateWebhookSecret not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -544,6 +586,42 @@ func _RegistryService_SetOAuthGrant_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_GetWebhookSetup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetWebhookSetupRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetWebhookSetup(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetWebhookSetup_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetWebhookSetup(ctx, req.(*GetWebhookSetupRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_RotateWebhookSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateWebhookSecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).RotateWebhookSecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_RotateWebhookSecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).RotateWebhookSecret(ctx, req.(*RotateWebhookSecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -602,6 +680,14 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetOAuthGrant",
 			Handler:    _RegistryService_SetOAuthGrant_Handler,
+		},
+		{
+			MethodName: "GetWebhookSetup",
+			Handler:    _RegistryService_GetWebhookSetup_Handler,
+		},
+		{
+			MethodName: "RotateWebhookSecret",
+			Handler:    _RegistryService_RotateWebhookSecret_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
