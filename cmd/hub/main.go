@@ -288,11 +288,16 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		}
 		// One OAuth token service per process: every worker service shares
 		// its access-token cache, and rotated refresh tokens are stored on
-		// this role's connection (compare-and-swap on the record's revision).
+		// this role's connection in the oauth_grants bucket (compare-and-swap
+		// on the grant's revision; workers may not write connectors).
 		if err := cfg.OAuth.Validate(topts.Policy); err != nil {
 			return fmt.Errorf("HUB_ATLASSIAN_*: %w", err)
 		}
-		topts.OAuth = oauthgrant.New(oauthgrant.Config{Endpoints: cfg.OAuth, TrackerOptions: topts, Logger: log.With("service", "oauth")}, connector.NewStore(kv), ciph)
+		gkv, err := nb.js(role).KeyValue(ctx, bus.BucketOAuthGrants)
+		if err != nil {
+			return fmt.Errorf("open %s (run bus.Provision first): %w", bus.BucketOAuthGrants, err)
+		}
+		topts.OAuth = oauthgrant.New(oauthgrant.Config{Endpoints: cfg.OAuth, TrackerOptions: topts, Logger: log.With("service", "oauth")}, connector.NewGrantStore(gkv), ciph)
 		g.Go(func() error {
 			opts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.Registry.TestTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes, OAuth: topts.OAuth}
 			r := &conncheck.Responder{

@@ -31,6 +31,11 @@ const (
 	// connector's own writeback last changed (for echo suppression); see
 	// pkg/ticketver.
 	BucketTicketVersions = "ticket_versions"
+	// BucketOAuthGrants holds, per connector id, the OAuth 2.0 grant of an
+	// oauth2 connector: the encrypted rotating refresh token, which workers
+	// rewrite on every refresh (compare-and-swap on the revision). Apart from
+	// the connectors bucket so that workers never write connector records.
+	BucketOAuthGrants = "oauth_grants"
 )
 
 // First subject token of each stream.

@@ -180,9 +180,10 @@ const TicketVersionsTTL = 30 * 24 * time.Hour
 
 // KeyValueConfigs returns the configuration of every KV bucket in the contract.
 //
-// Every bucket keeps one revision per key (History 1): connectors hold
-// credential ciphertext, and older revisions would escape key rotation's
-// rewrap; the other buckets only need the latest value.
+// Every bucket keeps one revision per key (History 1): connectors and
+// oauth_grants hold credential ciphertext, and older revisions would escape
+// key rotation's rewrap (and keep refresh tokens already replaced); the other
+// buckets only need the latest value.
 func (o ProvisionOptions) KeyValueConfigs() []jetstream.KeyValueConfig {
 	o = o.withDefaults()
 	kv := func(bucket, desc string) jetstream.KeyValueConfig {
@@ -202,6 +203,7 @@ func (o ProvisionOptions) KeyValueConfigs() []jetstream.KeyValueConfig {
 	versions.TTL = TicketVersionsTTL
 	return []jetstream.KeyValueConfig{
 		kv(BucketConnectors, "connector configs; revision is the optimistic-concurrency token"),
+		kv(BucketOAuthGrants, "encrypted OAuth refresh tokens per connector; revision is the compare-and-swap token of a rotation"),
 		leases,
 		kv(BucketPollState, "poll cursors, ETags and known tickets per connector"),
 		kv(BucketWritebackLedger, "writeback steps already done per result id"),

@@ -35,7 +35,7 @@ func TestProvisionCreatesEveryStreamAndBucket(t *testing.T) {
 			t.Errorf("%s storage=%v duplicates=%s replicas=%d", name, cfg.Storage, cfg.Duplicates, cfg.Replicas)
 		}
 	}
-	for _, b := range []string{bus.BucketConnectors, bus.BucketPollLeases, bus.BucketPollState, bus.BucketWritebackLedger} {
+	for _, b := range []string{bus.BucketConnectors, bus.BucketOAuthGrants, bus.BucketPollLeases, bus.BucketPollState, bus.BucketWritebackLedger} {
 		if _, err := js.KeyValue(ctx, b); err != nil {
 			t.Errorf("bucket %s: %v", b, err)
 		}

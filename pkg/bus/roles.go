@@ -91,18 +91,23 @@ var roles = map[Role]grant{
 	RoleOperator: {all: true},
 	RoleRegistry: {
 		// ledger: replay clears the failed mark; poll_state: read for the
-		// status, and a deleted connector's state (head and parts) removed.
-		writeBuckets: []string{BucketConnectors, BucketWritebackLedger, BucketPollState},
+		// status, and a deleted connector's state (head and parts) removed;
+		// oauth_grants: a new authorization stored, a deleted or reconfigured
+		// connector's grant dropped.
+		writeBuckets: []string{BucketConnectors, BucketWritebackLedger, BucketPollState, BucketOAuthGrants},
 		publish:      []string{subjectAudit + ".>", subjectResult + ".ready.>"}, // result.ready: replay
 		requests:     []string{subjectConnectorTest},
 	},
 	RolePoller: {
 		// The webhooks service connects as the poller too: it is the
 		// poller's front door (reads connectors, publishes webhook.notice).
-		// connectors rw: a worker stores the rotated OAuth refresh token of an
-		// oauth2 connector (pkg/oauthgrant, compare-and-swap on the revision).
+		// oauth_grants rw: a worker stores the rotated OAuth refresh token of
+		// an oauth2 connector (pkg/oauthgrant, compare-and-swap on the
+		// grant's revision); connectors stay read-only (the registry alone
+		// writes them).
 		readStreams:  []string{StreamWebhooks},
-		writeBuckets: []string{BucketConnectors, BucketPollLeases, BucketPollState, BucketTicketVersions},
+		readBuckets:  []string{BucketConnectors},
+		writeBuckets: []string{BucketOAuthGrants, BucketPollLeases, BucketPollState, BucketTicketVersions},
 		publish: []string{
 			subjectTicket + "." + TicketDiscovered + ".>",
 			subjectTicket + "." + TicketUpdated + ".>",
@@ -114,13 +119,15 @@ var roles = map[Role]grant{
 	},
 	RoleWriteback: {
 		readStreams:  []string{StreamResults},
-		writeBuckets: []string{BucketConnectors, BucketWritebackLedger, BucketTicketVersions}, // connectors: rotated OAuth refresh tokens
+		readBuckets:  []string{BucketConnectors},
+		writeBuckets: []string{BucketOAuthGrants, BucketWritebackLedger, BucketTicketVersions}, // oauth_grants: rotated OAuth refresh tokens
 		publish:      []string{subjectWriteback + ".>", subjectAuditMismatch},
 		serves:       []string{subjectConnectorTest},
 	},
 	RoleKnowledge: {
 		readStreams:  []string{StreamTickets},
-		writeBuckets: []string{BucketConnectors}, // rotated OAuth refresh tokens (Confluence oauth2)
+		readBuckets:  []string{BucketConnectors},
+		writeBuckets: []string{BucketOAuthGrants}, // rotated OAuth refresh tokens (Confluence oauth2)
 		ownBuckets:   []string{bucketKnowledgeCache, bucketKnowledgeState},
 		publish:      []string{subjectTicket + "." + TicketEnriched + ".>", subjectAuditMismatch},
 		serves:       []string{subjectSearch, subjectConnectorTest},

@@ -300,18 +300,25 @@ func TestRolesAreRefusedOutsideTheirSubjects(t *testing.T) {
 		what string
 		do   func(context.Context, jetstream.JetStream) error
 	}{
+		{bus.RolePoller, "write the connectors bucket", put(bus.BucketConnectors)},
 		{bus.RolePoller, "delete a stream", deleteStream(bus.StreamTickets)},
+		{bus.RolePoller, "delete the oauth_grants bucket", deleteStream("KV_" + bus.BucketOAuthGrants)},
 		{bus.RolePoller, "delete the connectors bucket", deleteStream("KV_" + bus.BucketConnectors)},
 		{bus.RolePoller, "publish result.ready", publish("result.ready.jira.c1")},
 		{bus.RolePoller, "publish an audit event other than the mismatch", publish("audit.connector.delete")},
 		{bus.RolePoller, "publish ticket.enriched", publish("ticket.enriched.jira.c1")},
+		{bus.RoleWriteback, "write the connectors bucket", put(bus.BucketConnectors)},
 		{bus.RoleWriteback, "publish ticket.discovered", publish("ticket.discovered.jira.c1")},
 		{bus.RoleWriteback, "write poll_state", put(bus.BucketPollState)},
+		{bus.RoleKnowledge, "write the connectors bucket", put(bus.BucketConnectors)},
 		{bus.RoleKnowledge, "publish ticket.discovered", publish("ticket.discovered.jira.c1")},
 		{bus.RoleKnowledge, "publish result.ready", publish("result.ready.jira.c1")},
 		{bus.RoleAgent, "publish ticket.discovered", publish("ticket.discovered.jira.c1")},
 		{bus.RoleAgent, "publish writeback.completed", publish("writeback.completed.jira.c1")},
 		{bus.RoleAgent, "read the connectors bucket", readBucket(bus.BucketConnectors)},
+		{bus.RoleAgent, "read the oauth_grants bucket", readBucket(bus.BucketOAuthGrants)},
+		{bus.RoleReader, "read the oauth_grants bucket", readBucket(bus.BucketOAuthGrants)},
+		{bus.RoleHubctl, "write the oauth_grants bucket", put(bus.BucketOAuthGrants)},
 		{bus.RoleAgent, "purge RESULTS", purgeStream(bus.StreamResults)},
 		{bus.RoleReader, "publish result.ready", publish("result.ready.jira.c1")},
 		{bus.RoleReader, "write poll_state", put(bus.BucketPollState)},
@@ -379,7 +386,7 @@ func streamCounts(t *testing.T, js jetstream.JetStream) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
 	for _, name := range []string{bus.StreamTickets, bus.StreamResults, bus.StreamWriteback, bus.StreamAudit,
-		"KV_" + bus.BucketConnectors, "KV_" + bus.BucketPollState, "KV_" + bus.BucketPollLeases, "KV_" + bus.BucketWritebackLedger} {
+		"KV_" + bus.BucketConnectors, "KV_" + bus.BucketOAuthGrants, "KV_" + bus.BucketPollState, "KV_" + bus.BucketPollLeases, "KV_" + bus.BucketWritebackLedger} {
 		s, err := js.Stream(context.Background(), name)
 		if err != nil {
 			out[name] = -1
@@ -433,6 +440,11 @@ func TestEachRoleDoesItsServicesWork(t *testing.T) {
 	if _, err := state.Get(ctx, "c1"); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Errorf("registry reads poll_state: %v", err)
 	}
+	// A new authorization is stored, a deleted connector's grant dropped.
+	rgrants, err := regJS.KeyValue(ctx, bus.BucketOAuthGrants)
+	must("registry binds oauth_grants", err)
+	_, err = rgrants.Put(ctx, "c1", []byte(`{"v":1}`))
+	must("registry stores a grant", err)
 	// A deleted connector's poll state goes with it: the head and its parts.
 	must("registry deletes a poll state", state.Delete(ctx, "c1"))
 	must("registry purges a poll-state part", state.Purge(ctx, "c1.k.r0"))
@@ -464,6 +476,16 @@ func TestEachRoleDoesItsServicesWork(t *testing.T) {
 		t.Fatal("poller's watch delivered nothing")
 	}
 	must("poller stops its watch", w.Stop())
+	// Each worker role rotates a refresh token in oauth_grants, compare-and-swap.
+	for _, r := range []bus.Role{bus.RolePoller, bus.RoleWriteback, bus.RoleKnowledge} {
+		_, js := b.connect(t, r)
+		g, err := js.KeyValue(ctx, bus.BucketOAuthGrants)
+		must(string(r)+" binds oauth_grants", err)
+		cur, err := g.Get(ctx, "c1")
+		must(string(r)+" reads a grant", err)
+		_, err = g.Update(ctx, "c1", []byte(`{"v":1,"by":"`+string(r)+`"}`), cur.Revision())
+		must(string(r)+" rotates a grant", err)
+	}
 	leases, err := pollerJS.KeyValue(ctx, bus.BucketPollLeases)
 	must("poller binds leases", err)
 	_, err = leases.Create(ctx, "c1", []byte("replica-1"))

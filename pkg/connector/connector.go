@@ -49,7 +49,8 @@ const (
 	AuthGitHubApp AuthMode = "github_app"
 	// AuthOAuth2 is the OAuth 2.0 authorization code grant (Atlassian 3LO):
 	// the credential is the app's client secret, OAuthClientID its id, and
-	// OAuthRefresh the (rotating) refresh token workers mint access tokens with.
+	// its OAuthGrant (in its own bucket) the rotating refresh token workers
+	// mint access tokens with.
 	AuthOAuth2 AuthMode = "oauth2"
 )
 
@@ -226,15 +227,13 @@ type Connector struct {
 	// client secret is Credential.
 	OAuthClientID string   `json:"oauth_client_id,omitempty"`
 	OAuthScopes   []string `json:"oauth_scopes,omitempty"`
-	// OAuthRefresh is the refresh token, encrypted under OAuthRefreshContext.
-	// Workers replace it on every refresh (it rotates), with the record's
-	// revision as compare-and-swap (pkg/oauthgrant); its SetTime is the
-	// last rotation.
-	OAuthRefresh Credential `json:"oauth_refresh,omitzero"`
-	// OAuthGrantTime is when the grant was authorized (SetOAuthGrant).
-	OAuthGrantTime time.Time `json:"oauth_grant_time,omitzero"`
-	CreateTime     time.Time `json:"create_time"`
-	UpdateTime     time.Time `json:"update_time"`
+	// Grant is what the registry shows of the connector's OAuth grant,
+	// read from the oauth_grants bucket (GrantStore) when it returns the
+	// connector; never stored in the connector record, which workers do not
+	// write.
+	Grant      OAuthGrant `json:"-"`
+	CreateTime time.Time  `json:"create_time"`
+	UpdateTime time.Time  `json:"update_time"`
 	// Revision is the store's revision of this record (KV revision); the etag derives from it.
 	Revision uint64 `json:"-"`
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -22,7 +23,18 @@ var (
 type record struct {
 	Version   int `json:"v"`
 	Connector     // embedded: its fields at the top level
+	// LegacyOAuthRefresh and LegacyOAuthGrantTime are where records written
+	// before the oauth_grants bucket held an oauth2 connector's grant. Only
+	// read (into Connector.Grant, see LegacyGrant), never written: the
+	// registry moves such a grant to the bucket (registry.MoveLegacyGrants).
+	LegacyOAuthRefresh   Credential `json:"oauth_refresh,omitzero"`
+	LegacyOAuthGrantTime time.Time  `json:"oauth_grant_time,omitzero"`
 }
+
+// LegacyGrant reports whether c, as read from the store, carries a grant
+// in its record (written before the oauth_grants bucket); c.Grant is then
+// that grant.
+func LegacyGrant(c Connector) bool { return c.Grant.Revision == 0 && c.Grant.Refresh.Set() }
 
 const recordVersion = 1
 
@@ -151,6 +163,11 @@ func decode(e jetstream.KeyValueEntry) (Connector, error) {
 		return Connector{}, fmt.Errorf("decode connector %s: unknown record version %d", e.Key(), r.Version)
 	}
 	r.Connector.Revision = e.Revision()
+	r.Connector.Grant = OAuthGrant{}
+	if r.LegacyOAuthRefresh.Set() {
+		r.Connector.Grant = OAuthGrant{ConnectorID: r.Connector.ID, Refresh: r.LegacyOAuthRefresh, GrantTime: r.LegacyOAuthGrantTime,
+			Context: r.Connector.GrantContextDigest()}
+	}
 	return r.Connector, nil
 }
 

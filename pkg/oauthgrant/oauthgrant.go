@@ -2,9 +2,10 @@
 // connectors (auth mode oauth2) usable: it mints access tokens with the
 // stored refresh token, caches them in memory until shortly before they
 // expire (one refresh at a time per connector), finds the site's cloudId
-// and stores each rotated refresh token encrypted in the connector record,
-// with the record's KV revision as compare-and-swap so that two replicas
-// refreshing at once cannot lose it.
+// and stores each rotated refresh token encrypted in the connector's grant
+// (the oauth_grants bucket, connector.GrantStore), with the grant's KV
+// revision as compare-and-swap so that two replicas refreshing at once
+// cannot lose it. It never writes the connector record: workers may not.
 //
 // The token exchange itself is golang.org/x/oauth2's; this package adds
 // what it does not do: rotation under optimistic concurrency, the
@@ -62,14 +63,18 @@ func (e Endpoints) Validate(p trackers.EndpointPolicy) error {
 // refresh token at all. Errors carrying it also wrap trackers.ErrUnauthorized.
 var ErrGrantInvalid = trackers.ErrGrantInvalid
 
-// Records is the connector store as the manager uses it (connector.Store).
-type Records interface {
-	Get(ctx context.Context, id string) (connector.Connector, error)
-	Update(ctx context.Context, c connector.Connector) (connector.Connector, error)
+// Grants is the grant store as the manager uses it (connector.GrantStore):
+// Get returns an error wrapping connector.ErrNoGrant when there is none,
+// Update one wrapping connector.ErrConflict when the revision moved on.
+type Grants interface {
+	Get(ctx context.Context, id string) (connector.OAuthGrant, error)
+	Update(ctx context.Context, g connector.OAuthGrant) (connector.OAuthGrant, error)
 }
 
+var _ Grants = (*connector.GrantStore)(nil)
+
 // Cipher opens and seals refresh tokens. Workers need encrypt as well as
-// decrypt for this (deploy/vault/worker.hcl).
+// decrypt for this (deploy/vault/workers.hcl).
 type Cipher interface {
 	Encrypt(ctx context.Context, keyContext string, plaintext []byte) (string, error)
 	Decrypt(ctx context.Context, keyContext, ciphertext string) ([]byte, error)
@@ -91,10 +96,10 @@ type Config struct {
 	Now            func() time.Time
 }
 
-// Manager implements trackers.OAuthTokens over the connector store.
+// Manager implements trackers.OAuthTokens over the grant store.
 type Manager struct {
 	cfg    Config
-	rec    Records
+	grants Grants
 	cipher Cipher
 	log    *slog.Logger
 
@@ -108,12 +113,15 @@ var _ trackers.OAuthTokens = (*Manager)(nil)
 // one connector single-flight within the process.
 type entry struct {
 	mu sync.Mutex
-	// grant identifies what the cached values belong to (binding context and
-	// grant time): a re-authorization or a changed connector drops them.
-	grant   string
-	access  connector.Secret
-	expiry  time.Time
-	apiRoot *url.URL
+	// binding is the connector's credential context the cached values
+	// belong to: a changed connector (base URL, client id…) drops them.
+	binding string
+	// grantTime is the authorization the cached values come from: a new
+	// one (SetOAuthGrant) drops them at the next refresh.
+	grantTime time.Time
+	access    connector.Secret
+	expiry    time.Time
+	apiRoot   *url.URL
 	// pending is a rotated refresh token the store did not take (KV
 	// unreachable): kept in memory and stored before the next refresh.
 	pending connector.Secret
@@ -127,13 +135,13 @@ type entry struct {
 }
 
 // reset drops what belongs to another grant (the mutex stays held).
-func (e *entry) reset(grant string) {
-	e.grant, e.access, e.expiry, e.apiRoot = grant, connector.Secret{}, time.Time{}, nil
+func (e *entry) reset(binding string, grantTime time.Time) {
+	e.binding, e.grantTime, e.access, e.expiry, e.apiRoot = binding, grantTime, connector.Secret{}, time.Time{}, nil
 	e.pending, e.pendingFor, e.invalidFor, e.invalidErr = connector.Secret{}, "", "", nil
 }
 
-// New returns a Manager storing rotated refresh tokens through rec.
-func New(cfg Config, rec Records, cipher Cipher) *Manager {
+// New returns a Manager storing rotated refresh tokens in grants.
+func New(cfg Config, grants Grants, cipher Cipher) *Manager {
 	if cfg.Early <= 0 {
 		cfg.Early = 2 * time.Minute
 	}
@@ -150,7 +158,7 @@ func New(cfg Config, rec Records, cipher Cipher) *Manager {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{cfg: cfg, rec: rec, cipher: cipher, log: log, entries: map[string]*entry{}}
+	return &Manager{cfg: cfg, grants: grants, cipher: cipher, log: log, entries: map[string]*entry{}}
 }
 
 func (m *Manager) entry(id string) *entry {
@@ -179,10 +187,6 @@ func (m *Manager) Forget(id string) {
 	e.access, e.expiry = connector.Secret{}, time.Time{}
 }
 
-func grantKey(c connector.Connector) string {
-	return c.CredentialContext() + "\x00" + c.OAuthGrantTime.UTC().Format(time.RFC3339Nano)
-}
-
 // ReauthorizeCommand is what an operator runs to fix an unusable grant.
 func ReauthorizeCommand(id string) string { return "hubctl connectors authorize " + id }
 
@@ -196,9 +200,8 @@ func (m *Manager) Access(ctx context.Context, c connector.Connector, clientSecre
 	e := m.entry(c.ID)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	key := grantKey(c)
-	if e.grant != key {
-		e.reset(key)
+	if key := c.CredentialContext(); e.binding != key {
+		e.reset(key, time.Time{})
 	}
 	if !e.access.Empty() && m.cfg.Now().Before(e.expiry.Add(-m.cfg.Early)) && e.apiRoot != nil {
 		return trackers.OAuthAccess{Token: e.access, APIRoot: e.apiRoot}, nil
@@ -235,8 +238,8 @@ func (m *Manager) httpClient(c connector.Connector) (*http.Client, error) {
 	return hc, nil
 }
 
-// refresh mints an access token for c. It reads the record first (the
-// caller's copy may predate another replica's rotation), and on invalid_grant
+// refresh mints an access token for c. It reads the grant first (the
+// cached copy may predate another replica's rotation), and on invalid_grant
 // re-reads it: a refresh token replaced meanwhile is another replica's
 // rotation, and the loser refreshes again with the winner's token.
 func (m *Manager) refresh(ctx context.Context, c connector.Connector, secret connector.Secret, e *entry) error {
@@ -245,77 +248,92 @@ func (m *Manager) refresh(ctx context.Context, c connector.Connector, secret con
 		return err
 	}
 	hctx := context.WithValue(ctx, oauth2.HTTPClient, hc)
-	cur, err := m.rec.Get(ctx, c.ID)
+	cur, err := m.grant(ctx, c, e)
 	if err != nil {
-		return fmt.Errorf("%w: oauth2 %s: read the connector: %w", trackers.ErrTransient, c.ID, err)
+		return err
 	}
-	if grantKey(cur) != e.grant {
-		// Configuration or grant changed since the caller's copy: its session
-		// is rebuilt from the new revision shortly.
-		return fmt.Errorf("%w: oauth2 %s: the connector changed during the refresh", trackers.ErrTransient, c.ID)
-	}
-	if err := m.storePending(ctx, &cur, e); err != nil {
+	if err := m.storePending(ctx, c, &cur, e); err != nil {
 		return err
 	}
 	var graceEnd time.Time
 	for {
-		if !cur.OAuthRefresh.Set() {
-			return m.invalid(e, cur, "no refresh token is stored")
+		if !cur.Refresh.Set() {
+			return m.invalid(e, c, cur, "no refresh token is stored")
 		}
-		if e.invalidFor == cur.OAuthRefresh.Ciphertext {
+		if e.invalidFor == cur.Refresh.Ciphertext {
 			return e.invalidErr
 		}
-		clear, err := m.cipher.Decrypt(ctx, cur.OAuthRefreshContext(), cur.OAuthRefresh.Ciphertext)
+		clear, err := m.cipher.Decrypt(ctx, c.OAuthRefreshContext(), cur.Refresh.Ciphertext)
 		if err != nil {
 			return fmt.Errorf("%w: oauth2 %s: refresh token: %w", trackers.ErrDecrypt, c.ID, err)
 		}
 		used := connector.NewSecret(string(clear))
-		tok, err := m.oauthConfig(cur, secret).TokenSource(hctx, &oauth2.Token{RefreshToken: used.Reveal()}).Token()
+		tok, err := m.oauthConfig(c, secret).TokenSource(hctx, &oauth2.Token{RefreshToken: used.Reveal()}).Token()
 		if err != nil {
 			if !isInvalidGrant(err) {
 				return m.tokenError(ctx, c.ID, err)
 			}
 			// The token was refused. Another replica may have used it a
 			// moment ago and be about to store its successor: wait for the
-			// record to change, for a bounded time.
+			// grant to change, for a bounded time.
 			if graceEnd.IsZero() {
 				graceEnd = m.cfg.Now().Add(m.cfg.RotationGrace)
 			}
-			next, changed, err := m.awaitRotation(ctx, cur, graceEnd)
+			next, changed, err := m.awaitRotation(ctx, c, cur, graceEnd)
 			if err != nil {
 				return err
 			}
 			if !changed {
-				return m.invalid(e, cur, "the authorization server refused the refresh token (invalid_grant): it was revoked, expired or replaced")
+				return m.invalid(e, c, cur, "the authorization server refused the refresh token (invalid_grant): it was revoked, expired or replaced")
 			}
 			m.log.InfoContext(ctx, "oauth2 refresh token rotated by another replica; refreshing with it", "connector", c.ID)
 			cur = next
 			continue
 		}
-		if err := m.rotate(ctx, &cur, used, tok, e); err != nil {
+		if err := m.rotate(ctx, c, &cur, used, tok, e); err != nil {
 			return err
 		}
-		return m.cache(ctx, cur, tok, hc, e)
+		return m.cache(ctx, c, tok, hc, e)
 	}
 }
 
+// grant reads c's grant. No grant, or one stored for another configuration
+// of the connector (its refresh token cannot be opened for c), is an
+// unusable grant; a new authorization drops what was cached of the old one.
+func (m *Manager) grant(ctx context.Context, c connector.Connector, e *entry) (connector.OAuthGrant, error) {
+	g, err := m.grants.Get(ctx, c.ID)
+	if errors.Is(err, connector.ErrNoGrant) {
+		return g, m.invalid(e, c, g, "no refresh token is stored")
+	}
+	if err != nil {
+		return g, fmt.Errorf("%w: oauth2 %s: read the grant: %w", trackers.ErrTransient, c.ID, err)
+	}
+	if !g.GrantTime.Equal(e.grantTime) {
+		e.reset(e.binding, g.GrantTime)
+	}
+	if !g.For(c) {
+		return g, m.invalid(e, c, g, "the stored grant was authorized for another configuration of the connector (base URL, auth mode or client id)")
+	}
+	return g, nil
+}
+
 // rotate stores tok's new refresh token (when the server issued one) in
-// the record, compare-and-swap on its revision. On a conflict it re-reads:
-// when the record still holds the token just used (someone changed another
-// field), it stores again on the new revision; when it holds another one,
-// a concurrent refresh won and its token stays (ours is dropped: the access
-// token in hand is valid either way).
-func (m *Manager) rotate(ctx context.Context, cur *connector.Connector, used connector.Secret, tok *oauth2.Token, e *entry) error {
+// the grant, compare-and-swap on its revision. On a conflict it re-reads:
+// when the grant still holds the token just used, it stores again on the
+// new revision; when it holds another one (a concurrent refresh won, or a
+// new authorization), that one stays and ours is dropped: the access token
+// in hand is valid either way.
+func (m *Manager) rotate(ctx context.Context, c connector.Connector, cur *connector.OAuthGrant, used connector.Secret, tok *oauth2.Token, e *entry) error {
 	if tok.RefreshToken == "" || tok.RefreshToken == used.Reveal() {
 		return nil // not rotated
 	}
 	fresh := connector.NewSecret(tok.RefreshToken)
 	for range 5 {
-		next, err := m.withRefresh(ctx, *cur, fresh)
+		next, err := m.withRefresh(ctx, c, *cur, fresh)
 		if err != nil {
 			return err
 		}
-		stored, err := m.rec.Update(ctx, next)
+		stored, err := m.grants.Update(ctx, next)
 		if err == nil {
 			*cur = stored
 			e.pending = connector.Secret{}
@@ -324,76 +342,82 @@ func (m *Manager) rotate(ctx context.Context, cur *connector.Connector, used con
 		if !errors.Is(err, connector.ErrConflict) {
 			// The vendor has already retired the used token: keep the new
 			// one in memory and store it before the next refresh.
-			e.pending, e.pendingFor = fresh, cur.OAuthRefresh.Ciphertext
-			m.log.WarnContext(ctx, "oauth2 rotated refresh token not stored yet; kept in memory", "connector", cur.ID, "error", err.Error())
+			e.pending, e.pendingFor = fresh, cur.Refresh.Ciphertext
+			m.log.WarnContext(ctx, "oauth2 rotated refresh token not stored yet; kept in memory", "connector", c.ID, "error", err.Error())
 			return nil
 		}
-		latest, gerr := m.rec.Get(ctx, cur.ID)
+		latest, gerr := m.grants.Get(ctx, c.ID)
+		if errors.Is(gerr, connector.ErrNoGrant) {
+			return nil // deleted meanwhile (connector deleted or reconfigured)
+		}
 		if gerr != nil {
-			e.pending, e.pendingFor = fresh, cur.OAuthRefresh.Ciphertext
+			e.pending, e.pendingFor = fresh, cur.Refresh.Ciphertext
 			return nil
 		}
-		if grantKey(latest) != grantKey(*cur) {
+		if !latest.GrantTime.Equal(cur.GrantTime) || !latest.For(c) {
 			// Re-authorized or reconfigured meanwhile: that grant wins.
 			*cur = latest
 			return nil
 		}
-		if latest.OAuthRefresh.Ciphertext != cur.OAuthRefresh.Ciphertext {
-			m.log.InfoContext(ctx, "oauth2 concurrent refresh: another replica stored its refresh token first; keeping it", "connector", cur.ID)
+		if latest.Refresh.Ciphertext != cur.Refresh.Ciphertext {
+			m.log.InfoContext(ctx, "oauth2 concurrent refresh: another replica stored its refresh token first; keeping it", "connector", c.ID)
 			*cur = latest
 			return nil
 		}
-		*cur = latest // only other fields changed: store ours on the new revision
+		*cur = latest // the same token on a new revision: store ours over it
 	}
-	e.pending, e.pendingFor = fresh, cur.OAuthRefresh.Ciphertext
+	e.pending, e.pendingFor = fresh, cur.Refresh.Ciphertext
 	return nil
 }
 
 // storePending stores a rotated refresh token an earlier refresh could not
 // store, before it is used.
-func (m *Manager) storePending(ctx context.Context, cur *connector.Connector, e *entry) error {
+func (m *Manager) storePending(ctx context.Context, c connector.Connector, cur *connector.OAuthGrant, e *entry) error {
 	if e.pending.Empty() {
 		return nil
 	}
-	if cur.OAuthRefresh.Ciphertext != e.pendingFor {
-		e.pending, e.pendingFor = connector.Secret{}, "" // the record moved on: its token wins
+	if cur.Refresh.Ciphertext != e.pendingFor {
+		e.pending, e.pendingFor = connector.Secret{}, "" // the grant moved on: its token wins
 		return nil
 	}
-	next, err := m.withRefresh(ctx, *cur, e.pending)
+	next, err := m.withRefresh(ctx, c, *cur, e.pending)
 	if err != nil {
 		return err
 	}
-	stored, err := m.rec.Update(ctx, next)
+	stored, err := m.grants.Update(ctx, next)
 	if err != nil {
-		return fmt.Errorf("%w: oauth2 %s: storing the rotated refresh token: %w", trackers.ErrTransient, cur.ID, err)
+		return fmt.Errorf("%w: oauth2 %s: storing the rotated refresh token: %w", trackers.ErrTransient, c.ID, err)
 	}
 	*cur = stored
 	e.pending = connector.Secret{}
 	return nil
 }
 
-func (m *Manager) withRefresh(ctx context.Context, c connector.Connector, rt connector.Secret) (connector.Connector, error) {
+// withRefresh is g holding rt, encrypted under c's refresh-token context
+// (bound to the connector id, system, base URL, auth mode and client id).
+func (m *Manager) withRefresh(ctx context.Context, c connector.Connector, g connector.OAuthGrant, rt connector.Secret) (connector.OAuthGrant, error) {
 	ct, err := m.cipher.Encrypt(ctx, c.OAuthRefreshContext(), []byte(rt.Reveal()))
 	if err != nil {
-		return c, fmt.Errorf("%w: oauth2 %s: encrypt the rotated refresh token: %w", trackers.ErrTransient, c.ID, err)
+		return g, fmt.Errorf("%w: oauth2 %s: encrypt the rotated refresh token: %w", trackers.ErrTransient, c.ID, err)
 	}
-	c.OAuthRefresh = connector.Credential{Ciphertext: ct, SetTime: m.cfg.Now().UTC(), Fingerprint: secrets.Fingerprint([]byte(rt.Reveal())), Binding: c.Credential.Binding}
-	return c, nil
+	g.Refresh = connector.Credential{Ciphertext: ct, SetTime: m.cfg.Now().UTC(), Fingerprint: secrets.Fingerprint([]byte(rt.Reveal())), Binding: c.Credential.Binding}
+	g.Context = c.GrantContextDigest()
+	return g, nil
 }
 
-// awaitRotation re-reads the record until its refresh token differs from
+// awaitRotation re-reads the grant until its refresh token differs from
 // cur's or until is reached.
-func (m *Manager) awaitRotation(ctx context.Context, cur connector.Connector, until time.Time) (connector.Connector, bool, error) {
+func (m *Manager) awaitRotation(ctx context.Context, c connector.Connector, cur connector.OAuthGrant, until time.Time) (connector.OAuthGrant, bool, error) {
 	wait := 100 * time.Millisecond
 	for {
-		latest, err := m.rec.Get(ctx, cur.ID)
+		latest, err := m.grants.Get(ctx, c.ID)
+		if errors.Is(err, connector.ErrNoGrant) {
+			return cur, false, nil // dropped meanwhile: nothing to refresh with
+		}
 		if err != nil {
-			return cur, false, fmt.Errorf("%w: oauth2 %s: re-read the connector: %w", trackers.ErrTransient, cur.ID, err)
+			return cur, false, fmt.Errorf("%w: oauth2 %s: re-read the grant: %w", trackers.ErrTransient, c.ID, err)
 		}
-		if grantKey(latest) != grantKey(cur) {
-			return cur, false, fmt.Errorf("%w: oauth2 %s: the connector changed during the refresh", trackers.ErrTransient, cur.ID)
-		}
-		if latest.OAuthRefresh.Ciphertext != cur.OAuthRefresh.Ciphertext {
+		if latest.Refresh.Ciphertext != cur.Refresh.Ciphertext && latest.For(c) {
 			return latest, true, nil
 		}
 		if !m.cfg.Now().Before(until) {
@@ -408,8 +432,8 @@ func (m *Manager) awaitRotation(ctx context.Context, cur connector.Connector, un
 	}
 }
 
-func (m *Manager) invalid(e *entry, c connector.Connector, why string) error {
-	e.invalidFor = c.OAuthRefresh.Ciphertext
+func (m *Manager) invalid(e *entry, c connector.Connector, g connector.OAuthGrant, why string) error {
+	e.invalidFor = g.Refresh.Ciphertext
 	e.invalidErr = fmt.Errorf("%w: %w: connector %s: %s; re-authorize with `%s`", trackers.ErrUnauthorized, ErrGrantInvalid, c.ID, why, ReauthorizeCommand(c.ID))
 	e.access = connector.Secret{}
 	return e.invalidErr

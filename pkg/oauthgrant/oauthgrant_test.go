@@ -88,13 +88,13 @@ func newEnv(t *testing.T) *env {
 		ep: oauthgrant.Endpoints{AuthURL: base + "/authorize", TokenURL: base + "/oauth/token", APIURL: base}}
 	c := connector.Connector{ID: "jira-oauth", System: connector.Jira, Deployment: connector.Cloud, BaseURL: siteURL,
 		AuthMode: connector.AuthOAuth2, OAuthClientID: clientID, Project: "PROJ", Enabled: true,
-		Credential: connector.Credential{Binding: connector.BindingFields}, OAuthGrantTime: time.Now().UTC()}
+		Credential: connector.Credential{Binding: connector.BindingFields}}
 	e.conn = e.create(t, c, fake.Grant(clientID, miaEmail))
 	return e
 }
 
-// create stores c with the client secret and refresh token encrypted, as
-// the registry does.
+// create stores c with the client secret encrypted, and its grant with
+// the refresh token encrypted, as the registry does.
 func (e *env) create(t *testing.T, c connector.Connector, refresh string) connector.Connector {
 	t.Helper()
 	ctx := context.Background()
@@ -103,21 +103,32 @@ func (e *env) create(t *testing.T, c connector.Connector, refresh string) connec
 		t.Fatal(err)
 	}
 	c.Credential.Ciphertext = ct
-	rt, err := e.cipher.Encrypt(ctx, c.OAuthRefreshContext(), []byte(refresh))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.OAuthRefresh = connector.Credential{Ciphertext: rt, SetTime: time.Now(), Binding: connector.BindingFields}
 	out, err := e.store(t).Create(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.authorize(t, out, refresh)
 	return out
 }
 
-// store opens the connectors bucket on a connection of its own, as a
-// separate replica would.
-func (e *env) store(t *testing.T) *connector.Store {
+// authorize stores a new grant for c holding refresh, as SetOAuthGrant does.
+func (e *env) authorize(t *testing.T, c connector.Connector, refresh string) connector.OAuthGrant {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := e.cipher.Encrypt(ctx, c.OAuthRefreshContext(), []byte(refresh))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := e.grants(t).Put(ctx, connector.OAuthGrant{ConnectorID: c.ID, GrantTime: time.Now().UTC(), Context: c.GrantContextDigest(),
+		Refresh: connector.Credential{Ciphertext: rt, SetTime: time.Now().UTC(), Binding: connector.BindingFields}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// kv opens bucket on a connection of its own, as a separate replica would.
+func (e *env) kv(t *testing.T, bucket string) jetstream.KeyValue {
 	t.Helper()
 	nc, err := e.srv.Connect(nats.Name(t.Name()))
 	if err != nil {
@@ -128,11 +139,19 @@ func (e *env) store(t *testing.T) *connector.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.KeyValue(context.Background(), bus.BucketConnectors)
+	kv, err := js.KeyValue(context.Background(), bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return connector.NewStore(kv)
+	return kv
+}
+
+func (e *env) store(t *testing.T) *connector.Store {
+	return connector.NewStore(e.kv(t, bus.BucketConnectors))
+}
+
+func (e *env) grants(t *testing.T) *connector.GrantStore {
+	return connector.NewGrantStore(e.kv(t, bus.BucketOAuthGrants))
 }
 
 // clock is a settable offset over the real clock (access token expiry comes
@@ -141,10 +160,10 @@ type clock struct{ offset atomic.Int64 }
 
 func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
-func (e *env) replica(t *testing.T, clk *clock, rec oauthgrant.Records) *oauthgrant.Manager {
+func (e *env) replica(t *testing.T, clk *clock, rec oauthgrant.Grants) *oauthgrant.Manager {
 	t.Helper()
 	if rec == nil {
-		rec = e.store(t)
+		rec = e.grants(t)
 	}
 	cfg := oauthgrant.Config{Endpoints: e.ep, RotationGrace: 5 * time.Second, TrackerOptions: trackers.Options{Timeout: 10 * time.Second}}
 	if clk != nil {
@@ -153,18 +172,24 @@ func (e *env) replica(t *testing.T, clk *clock, rec oauthgrant.Records) *oauthgr
 	return oauthgrant.New(cfg, rec, e.cipher)
 }
 
-// storedRefresh decrypts the refresh token the record holds now.
+// storedRefresh decrypts the refresh token the grant holds now.
 func (e *env) storedRefresh(t *testing.T) string {
 	t.Helper()
-	c, err := e.store(t).Get(context.Background(), e.conn.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clear, err := e.cipher.Decrypt(context.Background(), c.OAuthRefreshContext(), c.OAuthRefresh.Ciphertext)
+	g := e.grant(t)
+	clear, err := e.cipher.Decrypt(context.Background(), e.conn.OAuthRefreshContext(), g.Refresh.Ciphertext)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(clear)
+}
+
+func (e *env) grant(t *testing.T) connector.OAuthGrant {
+	t.Helper()
+	g, err := e.grants(t).Get(context.Background(), e.conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 func (e *env) current(t *testing.T) connector.Connector {
@@ -184,6 +209,7 @@ func TestAccessTokenIsCachedUntilShortlyBeforeExpiryAndEachRefreshRotatesTheStor
 	m := e.replica(t, clk, nil)
 	secret := connector.NewSecret(clientSecret)
 	first := e.storedRefresh(t)
+	firstGrant := e.grant(t)
 
 	acc, err := m.Access(ctx, e.conn, secret)
 	if err != nil {
@@ -196,8 +222,8 @@ func TestAccessTokenIsCachedUntilShortlyBeforeExpiryAndEachRefreshRotatesTheStor
 	if second == first || !slices.Contains(e.fake.LiveRefreshTokens(), second) {
 		t.Fatalf("the record does not hold the rotated refresh token")
 	}
-	if c := e.current(t); c.OAuthRefresh.SetTime.Before(e.conn.OAuthRefresh.SetTime) || c.OAuthRefresh.Fingerprint == "" {
-		t.Fatalf("rotation did not update set time and fingerprint: %+v", c.OAuthRefresh)
+	if g := e.grant(t); g.Refresh.SetTime.Before(firstGrant.Refresh.SetTime) || g.Refresh.Fingerprint == "" || !g.GrantTime.Equal(firstGrant.GrantTime) {
+		t.Fatalf("rotation did not update set time and fingerprint, or changed the grant time: %+v", g)
 	}
 	// Cached: the stale copy of the record (older revision) still gets it,
 	// without another refresh.
@@ -218,20 +244,25 @@ func TestAccessTokenIsCachedUntilShortlyBeforeExpiryAndEachRefreshRotatesTheStor
 	if got := e.storedRefresh(t); got == second || !slices.Contains(e.fake.LiveRefreshTokens(), got) {
 		t.Fatalf("the second rotation was not stored")
 	}
+	// Two rotations, and the connector record is untouched: an admin's etag
+	// stays valid and a pause recorded for its revision stays in force.
+	if c := e.current(t); c.Revision != e.conn.Revision {
+		t.Fatalf("the connector record changed on refresh: revision %d → %d", e.conn.Revision, c.Revision)
+	}
 }
 
-// gatedRecords holds a replica's first store of a rotated token until
+// gatedGrants holds a replica's first store of a rotated token until
 // release is closed: the window in which another replica uses the token
 // that was just retired.
-type gatedRecords struct {
-	oauthgrant.Records
+type gatedGrants struct {
+	oauthgrant.Grants
 	release chan struct{}
 	once    sync.Once
 }
 
-func (g *gatedRecords) Update(ctx context.Context, c connector.Connector) (connector.Connector, error) {
+func (g *gatedGrants) Update(ctx context.Context, gr connector.OAuthGrant) (connector.OAuthGrant, error) {
 	g.once.Do(func() { <-g.release })
-	return g.Records.Update(ctx, c)
+	return g.Grants.Update(ctx, gr)
 }
 
 func TestTwoReplicasRefreshingAtOnceLoseNoTokenAndTheLoserUsesTheWinners(t *testing.T) {
@@ -239,7 +270,7 @@ func TestTwoReplicasRefreshingAtOnceLoseNoTokenAndTheLoserUsesTheWinners(t *test
 	e := newEnv(t)
 	ctx := context.Background()
 	secret := connector.NewSecret(clientSecret)
-	gate := &gatedRecords{Records: e.store(t), release: make(chan struct{})}
+	gate := &gatedGrants{Grants: e.grants(t), release: make(chan struct{})}
 	winner := e.replica(t, nil, gate)
 	loser := e.replica(t, nil, nil)
 
@@ -297,7 +328,7 @@ func TestRevokedGrantFailsOnceWithTheReauthorizeCommandAndStopsAsking(t *testing
 	e := newEnv(t)
 	ctx := context.Background()
 	cfg := oauthgrant.Config{Endpoints: e.ep, RotationGrace: 300 * time.Millisecond, TrackerOptions: trackers.Options{Timeout: 10 * time.Second}}
-	m := oauthgrant.New(cfg, e.store(t), e.cipher)
+	m := oauthgrant.New(cfg, e.grants(t), e.cipher)
 	e.fake.RevokeAll()
 	_, err := m.Access(ctx, e.conn, connector.NewSecret(clientSecret))
 	if !errors.Is(err, trackers.ErrGrantInvalid) || !errors.Is(err, trackers.ErrUnauthorized) {
@@ -310,19 +341,10 @@ func TestRevokedGrantFailsOnceWithTheReauthorizeCommandAndStopsAsking(t *testing
 	if _, err2 := m.Access(ctx, e.conn, connector.NewSecret(clientSecret)); err2 == nil || len(e.fake.Calls()) != calls {
 		t.Fatalf("second access asked the server again (%d → %d calls) or succeeded: %v", calls, len(e.fake.Calls()), err2)
 	}
-	// A new grant stored (re-authorized) is used at once.
-	c := e.current(t)
-	c.OAuthGrantTime = time.Now().UTC()
-	rt, err := e.cipher.Encrypt(ctx, c.OAuthRefreshContext(), []byte(e.fake.Grant(clientID, miaEmail)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.OAuthRefresh.Ciphertext = rt
-	c, err = e.store(t).Update(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Access(ctx, c, connector.NewSecret(clientSecret)); err != nil {
+	// A new grant stored (re-authorized) is used at once, with the same
+	// connector record (a grant no longer changes it).
+	e.authorize(t, e.conn, e.fake.Grant(clientID, miaEmail))
+	if _, err := m.Access(ctx, e.conn, connector.NewSecret(clientSecret)); err != nil {
 		t.Fatalf("after re-authorization: %v", err)
 	}
 }
@@ -355,7 +377,7 @@ func TestJiraAndConfluenceCallTheSiteThroughTheGatewayOnOneGrant(t *testing.T) {
 	// Confluence on the same app and grant (one consent covering both products).
 	wiki := connector.Connector{ID: "wiki-oauth", System: connector.Confluence, Deployment: connector.Cloud, BaseURL: siteURL + "/wiki",
 		AuthMode: connector.AuthOAuth2, OAuthClientID: clientID, SpaceKeys: []string{"ENG"}, Enabled: true,
-		Credential: connector.Credential{Binding: connector.BindingFields}, OAuthGrantTime: time.Now().UTC()}
+		Credential: connector.Credential{Binding: connector.BindingFields}}
 	wiki = e.create(t, wiki, e.fake.Grant(clientID, miaEmail))
 	res, err = trackers.Test(ctx, confluence.New(), wiki, secret, opts)
 	if err != nil || !res.OK {
@@ -433,17 +455,17 @@ func TestNoTokenInTraces(t *testing.T) {
 	}
 }
 
-// failingRecords refuses the first store as an unreachable KV would.
-type failingRecords struct {
-	oauthgrant.Records
+// failingGrants refuses the first store as an unreachable KV would.
+type failingGrants struct {
+	oauthgrant.Grants
 	failed atomic.Bool
 }
 
-func (f *failingRecords) Update(ctx context.Context, c connector.Connector) (connector.Connector, error) {
+func (f *failingGrants) Update(ctx context.Context, g connector.OAuthGrant) (connector.OAuthGrant, error) {
 	if f.failed.CompareAndSwap(false, true) {
-		return connector.Connector{}, errors.New("nats: timeout")
+		return connector.OAuthGrant{}, errors.New("nats: timeout")
 	}
-	return f.Records.Update(ctx, c)
+	return f.Grants.Update(ctx, g)
 }
 
 func TestARotatedTokenTheStoreRefusedIsKeptAndStoredBeforeTheNextRefresh(t *testing.T) {
@@ -451,7 +473,7 @@ func TestARotatedTokenTheStoreRefusedIsKeptAndStoredBeforeTheNextRefresh(t *test
 	e := newEnv(t)
 	ctx := context.Background()
 	secret := connector.NewSecret(clientSecret)
-	m := e.replica(t, nil, &failingRecords{Records: e.store(t)})
+	m := e.replica(t, nil, &failingGrants{Grants: e.grants(t)})
 	first := e.storedRefresh(t)
 	if _, err := m.Access(ctx, e.conn, secret); err != nil {
 		t.Fatalf("access with the store failing: %v", err)
@@ -465,5 +487,65 @@ func TestARotatedTokenTheStoreRefusedIsKeptAndStoredBeforeTheNextRefresh(t *test
 	}
 	if got := e.storedRefresh(t); !slices.Contains(e.fake.LiveRefreshTokens(), got) {
 		t.Fatal("the stored refresh token is not live: the one kept in memory was lost")
+	}
+}
+
+func TestAGrantStoredForAnotherConfigurationOrNoneIsUnusableAndNeverSent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	secret := connector.NewSecret(clientSecret)
+
+	// The connector as it would be after its base URL changed, with the
+	// grant of the old configuration still stored (the registry drops it;
+	// here it is left behind as if that failed).
+	moved := e.conn
+	moved.BaseURL = "https://other.atlassian.net"
+	m := e.replica(t, nil, nil)
+	_, err := m.Access(ctx, moved, secret)
+	if !errors.Is(err, trackers.ErrGrantInvalid) || !strings.Contains(err.Error(), "another configuration") {
+		t.Fatalf("grant of another configuration: %v, want ErrGrantInvalid naming it", err)
+	}
+	if n := e.fake.Refreshes(); n != 0 || strings.Contains(strings.Join(e.fake.Calls(), "\n"), "/oauth/token") {
+		t.Fatalf("the old grant's refresh token was sent (%d refreshes)", n)
+	}
+
+	// No grant at all (deleted with its connector, or never authorized).
+	if err := e.grants(t).Delete(ctx, e.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.replica(t, nil, nil).Access(ctx, e.conn, secret); !errors.Is(err, trackers.ErrGrantInvalid) || !strings.Contains(err.Error(), "no refresh token") {
+		t.Fatalf("no grant: %v, want ErrGrantInvalid", err)
+	}
+}
+
+// deletingGrants deletes the grant (as the registry does when the connector
+// is deleted) just before the first rotation is stored.
+type deletingGrants struct {
+	oauthgrant.Grants
+	del  func()
+	once sync.Once
+}
+
+func (d *deletingGrants) Update(ctx context.Context, g connector.OAuthGrant) (connector.OAuthGrant, error) {
+	d.once.Do(d.del)
+	return d.Grants.Update(ctx, g)
+}
+
+func TestARotationDoesNotRecreateAGrantDeletedMeanwhile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	gs := e.grants(t)
+	m := e.replica(t, nil, &deletingGrants{Grants: gs, del: func() {
+		if err := gs.Delete(ctx, e.conn.ID); err != nil {
+			t.Error(err)
+		}
+	}})
+	if _, err := m.Access(ctx, e.conn, connector.NewSecret(clientSecret)); err != nil {
+		t.Fatalf("access (the token in hand stays valid): %v", err)
+	}
+	if _, err := gs.Get(ctx, e.conn.ID); !errors.Is(err, connector.ErrNoGrant) {
+		t.Fatalf("the rotation recreated a deleted grant: %v", err)
 	}
 }

@@ -19,7 +19,7 @@ func TestNATSIsProvisionedAndIsolated(t *testing.T) {
 			t.Errorf("stream %s: %v", name, err)
 		}
 	}
-	for _, b := range []string{bus.BucketConnectors, bus.BucketPollLeases, bus.BucketPollState, bus.BucketWritebackLedger} {
+	for _, b := range []string{bus.BucketConnectors, bus.BucketOAuthGrants, bus.BucketPollLeases, bus.BucketPollState, bus.BucketWritebackLedger} {
 		if _, err := js.KeyValue(ctx, b); err != nil {
 			t.Errorf("bucket %s: %v", b, err)
 		}

@@ -61,6 +61,7 @@ var (
 type Service struct {
 	trackers *trackers.Registry
 	store    *connector.Store
+	grants   *connector.GrantStore
 	states   *connector.StateStore
 	idx      *index
 	ledger   *ledger.Store
@@ -251,6 +252,11 @@ func (s *Service) Create(ctx context.Context, c connector.Connector, secret conn
 			c.ID = newID(c.System) // a generated id collided: draw again
 			continue
 		}
+		if err == nil && out.AuthMode == connector.AuthOAuth2 {
+			// A grant left behind under the id (its connector's deletion
+			// could not remove it) is not this connector's authorization.
+			s.dropGrant(ctx, out.ID)
+		}
 		if err == nil && s.needsRegistration(out) {
 			return s.register(ctx, out)
 		}
@@ -269,19 +275,100 @@ func (s *Service) stored(c connector.Connector, err error) (connector.Connector,
 
 // Get reads one connector (from the index, with this replica's writes).
 func (s *Service) Get(ctx context.Context, id string) (connector.Connector, error) {
-	return s.idx.get(ctx, id)
+	c, err := s.idx.get(ctx, id)
+	if err != nil {
+		return c, err
+	}
+	return s.withGrant(ctx, c)
 }
 
 // List returns the connectors of a system (all when system is empty), by id.
 func (s *Service) List(ctx context.Context, system connector.System) ([]connector.Connector, error) {
 	all, _, err := s.idx.page(ctx, system, "", 0)
-	return all, err
+	if err != nil {
+		return nil, err
+	}
+	return all, s.withGrants(ctx, all)
 }
 
 // Page returns up to size connectors of a system (all when system is
 // empty) whose ids follow after, by id, and whether more follow.
 func (s *Service) Page(ctx context.Context, system connector.System, after string, size int) ([]connector.Connector, bool, error) {
-	return s.idx.page(ctx, system, after, size)
+	page, more, err := s.idx.page(ctx, system, after, size)
+	if err != nil {
+		return nil, false, err
+	}
+	return page, more, s.withGrants(ctx, page)
+}
+
+// withGrant adds to an oauth2 connector what may be shown of its grant
+// (oauth_grants bucket): only a grant stored for the connector as it is now,
+// since no other can be opened for it.
+func (s *Service) withGrant(ctx context.Context, c connector.Connector) (connector.Connector, error) {
+	c.Grant = connector.OAuthGrant{}
+	if c.AuthMode != connector.AuthOAuth2 {
+		return c, nil
+	}
+	g, err := s.grants.Get(ctx, c.ID)
+	switch {
+	case errors.Is(err, connector.ErrNoGrant):
+		return c, nil
+	case err != nil:
+		return c, err
+	case g.For(c):
+		c.Grant = g
+	}
+	return c, nil
+}
+
+func (s *Service) withGrants(ctx context.Context, cs []connector.Connector) error {
+	for i := range cs {
+		c, err := s.withGrant(ctx, cs[i])
+		if err != nil {
+			return err
+		}
+		cs[i] = c
+	}
+	return nil
+}
+
+// MoveLegacyGrants moves the grants that records written before the
+// oauth_grants bucket hold into that bucket (unless it already has one for
+// the connector), then rewrites those records without them. A record that
+// changes meanwhile is left for the next start. It returns how many moved.
+func (s *Service) MoveLegacyGrants(ctx context.Context) (int, error) {
+	all, err := s.store.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	moved := 0
+	for _, c := range all {
+		if !connector.LegacyGrant(c) {
+			continue
+		}
+		if _, err := s.grants.Get(ctx, c.ID); errors.Is(err, connector.ErrNoGrant) {
+			if _, err := s.grants.Put(ctx, c.Grant); err != nil {
+				return moved, err
+			}
+		} else if err != nil {
+			return moved, err
+		}
+		c.Grant = connector.OAuthGrant{}
+		if _, err := s.stored(s.store.Update(ctx, c)); err != nil && !errors.Is(err, connector.ErrConflict) {
+			return moved, err
+		}
+		moved++
+	}
+	return moved, nil
+}
+
+// dropGrant removes connector id's grant. A failure is only logged: the
+// grant names the configuration it was stored for, so workers and
+// CredentialInfo already ignore it once the connector has changed.
+func (s *Service) dropGrant(ctx context.Context, id string) {
+	if err := s.grants.Delete(ctx, id); err != nil {
+		s.log.WarnContext(ctx, "oauth grant not removed (unusable for the connector as it is now)", "connector", id, "error", err)
+	}
 }
 
 // Update stores next, which the caller built from the stored connector by
@@ -330,23 +417,29 @@ func (s *Service) Update(ctx context.Context, next connector.Connector, fields [
 			return connector.Connector{}, err
 		}
 	}
-	if sensitive || next.AuthMode != connector.AuthOAuth2 {
+	next.UpdateTime = s.now().UTC()
+	out, err = s.stored(s.store.Update(ctx, next))
+	if err != nil {
+		return out, err
+	}
+	if (sensitive && next.AuthMode == connector.AuthOAuth2) || (next.AuthMode != connector.AuthOAuth2 && slices.Contains(fields, "auth_mode")) {
 		// The refresh token was encrypted under the old binding (or the
 		// connector no longer uses OAuth): it cannot be opened any more, so
 		// the connector must be authorized again.
-		next.OAuthRefresh, next.OAuthGrantTime = connector.Credential{}, time.Time{}
+		s.dropGrant(ctx, next.ID)
 	}
-	next.UpdateTime = s.now().UTC()
-	out, err = s.stored(s.store.Update(ctx, next))
-	if err == nil && s.needsRegistration(out) {
-		return s.register(ctx, out)
+	if s.needsRegistration(out) {
+		if out, err = s.register(ctx, out); err != nil {
+			return out, err
+		}
 	}
-	return out, err
+	return s.withGrant(ctx, out)
 }
 
 // SetOAuthGrant stores the refresh token of an oauth2 connector (from
-// `hubctl connectors authorize` or pasted), encrypted under the
-// connector's refresh-token context; workers rotate it from then on.
+// `hubctl connectors authorize` or pasted) in its grant (oauth_grants
+// bucket), encrypted under the connector's refresh-token context; workers
+// rotate it from then on. The connector record is not changed.
 func (s *Service) SetOAuthGrant(ctx context.Context, id string, refresh connector.Secret, rev uint64) (out connector.Connector, err error) {
 	defer func() { s.record(ctx, "credential.oauth_grant", id, err, []string{"oauth_refresh_token"}) }()
 	c, err := s.store.Get(ctx, id)
@@ -370,9 +463,13 @@ func (s *Service) SetOAuthGrant(ctx context.Context, id string, refresh connecto
 		return connector.Connector{}, fmt.Errorf("encrypt refresh token of %s: %w", id, err)
 	}
 	now := s.now().UTC()
-	c.OAuthRefresh = connector.Credential{Ciphertext: ct, SetTime: now, Fingerprint: secrets.Fingerprint([]byte(refresh.Reveal())), Binding: c.Credential.Binding}
-	c.OAuthGrantTime, c.UpdateTime = now, now
-	return s.stored(s.store.Update(ctx, c))
+	g, err := s.grants.Put(ctx, connector.OAuthGrant{ConnectorID: c.ID, GrantTime: now, Context: c.GrantContextDigest(),
+		Refresh: connector.Credential{Ciphertext: ct, SetTime: now, Fingerprint: secrets.Fingerprint([]byte(refresh.Reveal())), Binding: c.Credential.Binding}})
+	if err != nil {
+		return connector.Connector{}, err
+	}
+	c.Grant = g
+	return c, nil
 }
 
 // Delete removes a connector (only at revision rev when rev > 0) and forgets
@@ -393,6 +490,9 @@ func (s *Service) Delete(ctx context.Context, id string, rev uint64) (err error)
 	if err := s.states.Delete(ctx, id); err != nil {
 		s.log.WarnContext(ctx, "poll state of a deleted connector not removed", "connector", id, "error", err)
 	}
+	// Its grant goes too: a connector created again under the id with the
+	// same configuration would otherwise inherit the old authorization.
+	s.dropGrant(ctx, id)
 	return nil
 }
 
@@ -504,6 +604,10 @@ func (s *Service) Rotate(ctx context.Context, id string, secret connector.Secret
 	c.Credential.ExpireTime = res.ExpireTime
 	c.UpdateTime = s.now().UTC()
 	out, err = s.stored(s.store.Update(ctx, c))
+	if err != nil {
+		return out, res, err
+	}
+	out, err = s.withGrant(ctx, out)
 	return out, res, err
 }
 
@@ -602,10 +706,10 @@ func (s *Service) CheckCredentials(ctx context.Context, staleAfter time.Duration
 			// what ages: Atlassian expires one unused for 90 days, and a
 			// grant a year after consent.
 			switch {
-			case !c.OAuthRefresh.Set():
+			case !c.Grant.Refresh.Set():
 				a.Expiring = true
-			case now.Sub(c.OAuthRefresh.SetTime) > OAuthRefreshInactivity-ExpiryWarning,
-				!c.OAuthGrantTime.IsZero() && now.Sub(c.OAuthGrantTime) > OAuthGrantLifetime-ExpiryWarning:
+			case now.Sub(c.Grant.Refresh.SetTime) > OAuthRefreshInactivity-ExpiryWarning,
+				!c.Grant.GrantTime.IsZero() && now.Sub(c.Grant.GrantTime) > OAuthGrantLifetime-ExpiryWarning:
 				a.Expiring = true
 			}
 		}

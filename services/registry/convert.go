@@ -100,14 +100,15 @@ func credentialToProto(c connector.Credential) *chv1.CredentialInfo {
 }
 
 // credentialInfoOf is the connector's credential with, on oauth2
-// connectors, what may be shown of the stored refresh token.
+// connectors, what may be shown of the stored refresh token (c.Grant, which
+// the application read from the oauth_grants bucket).
 func credentialInfoOf(c connector.Connector) *chv1.CredentialInfo {
 	info := credentialToProto(c.Credential)
 	if c.AuthMode == connector.AuthOAuth2 {
-		info.OauthRefreshTokenSet = c.OAuthRefresh.Set()
-		info.OauthRefreshTokenSetTime = tsOrNil(c.OAuthRefresh.SetTime)
-		info.OauthRefreshTokenFingerprint = c.OAuthRefresh.Fingerprint
-		info.OauthGrantTime = tsOrNil(c.OAuthGrantTime)
+		info.OauthRefreshTokenSet = c.Grant.Refresh.Set()
+		info.OauthRefreshTokenSetTime = tsOrNil(c.Grant.Refresh.SetTime)
+		info.OauthRefreshTokenFingerprint = c.Grant.Refresh.Fingerprint
+		info.OauthGrantTime = tsOrNil(c.Grant.GrantTime)
 	}
 	return info
 }

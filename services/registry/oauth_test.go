@@ -1,13 +1,17 @@
 package registry_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/oauthgrant"
 	"github.com/connectorhub/connectorhub/pkg/trackers/atlassianfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/confluence/confluencefake"
@@ -95,11 +99,23 @@ func TestOAuthGrantLifecycleAndNoPlaintextAnywhere(t *testing.T) {
 	if _, err := srv.Dial(t, srv.ViewerToken).SetOAuthGrant(ctx, &chv1.SetOAuthGrantRequest{Id: "oa-jira", RefreshToken: "x"}); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("viewer SetOAuthGrant: %v", err)
 	}
+	etags := map[string]string{}
 	for _, id := range []string{"oa-jira", "oa-wiki"} {
-		got, err := admin.SetOAuthGrant(ctx, &chv1.SetOAuthGrantRequest{Id: id, RefreshToken: fake.Grant(clientID, user)})
+		resp, err := admin.GetConnector(ctx, &chv1.GetConnectorRequest{Id: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := resp.GetConnector()
+		got, err := admin.SetOAuthGrant(ctx, &chv1.SetOAuthGrantRequest{Id: id, RefreshToken: fake.Grant(clientID, user), Etag: before.GetEtag()})
 		if err != nil {
 			t.Fatalf("SetOAuthGrant %s: %v", id, err)
 		}
+		// The grant lives in its own bucket: the connector record (and its
+		// etag) is not changed by storing it, nor by the rotations below.
+		if got.GetConnector().GetEtag() != before.GetEtag() {
+			t.Fatalf("%s: SetOAuthGrant changed the connector's etag", id)
+		}
+		etags[id] = before.GetEtag()
 		if cr := got.GetConnector().GetCredential(); !cr.GetOauthRefreshTokenSet() || cr.GetOauthRefreshTokenFingerprint() == "" || cr.GetOauthGrantTime() == nil {
 			t.Fatalf("credential info after SetOAuthGrant = %v", cr)
 		}
@@ -112,6 +128,34 @@ func TestOAuthGrantLifecycleAndNoPlaintextAnywhere(t *testing.T) {
 	}
 	if fake.Refreshes() < 2 {
 		t.Fatalf("refreshes = %d: the saved tests did not mint tokens", fake.Refreshes())
+	}
+	// After the rotations, an admin's update with the etag read before them
+	// still applies (before the grants bucket it conflicted).
+	for id, etag := range etags {
+		resp, err := admin.GetConnector(ctx, &chv1.GetConnectorRequest{Id: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := resp.GetConnector()
+		if got.GetEtag() != etag || !got.GetCredential().GetOauthRefreshTokenSet() {
+			t.Fatalf("%s after refreshes: etag changed %v, refresh token shown %v", id, got.GetEtag() != etag, got.GetCredential().GetOauthRefreshTokenSet())
+		}
+		if _, err := admin.UpdateConnector(ctx, &chv1.UpdateConnectorRequest{Connector: &chv1.Connector{Id: id, DisplayName: "renamed " + id, Etag: etag},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}}); err != nil {
+			t.Fatalf("%s: update with the etag read before the refreshes: %v", id, err)
+		}
+	}
+	grants, err := srv.JS.KeyValue(ctx, bus.BucketOAuthGrants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasGrant := func(id string) bool {
+		t.Helper()
+		_, err := grants.Get(ctx, id)
+		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
 	}
 	// Revoked at the gateway before expiry: the cached token is dropped and
 	// the next use refreshes (rotating again).
@@ -158,8 +202,15 @@ func TestOAuthGrantLifecycleAndNoPlaintextAnywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.GetConnector().GetCredential().GetOauthRefreshTokenSet() {
+	if got.GetConnector().GetCredential().GetOauthRefreshTokenSet() || hasGrant("oa-jira") {
 		t.Fatal("the grant of the old client id was kept")
+	}
+	// Authorized again for the new app: usable at once.
+	if _, err := admin.SetOAuthGrant(ctx, &chv1.SetOAuthGrantRequest{Id: "oa-jira", RefreshToken: fake.Grant(clientID+"-2", user)}); err != nil {
+		t.Fatal(err)
+	}
+	if res := test("oa-jira"); !res.GetOk() {
+		t.Fatalf("after authorizing the new app: %v", res)
 	}
 
 	tokens := append([]string{secret, rotated}, fake.Issued()...)
@@ -167,6 +218,17 @@ func TestOAuthGrantLifecycleAndNoPlaintextAnywhere(t *testing.T) {
 		t.Fatalf("only %d tokens to look for", len(tokens))
 	}
 	scanNowhere(t, ctx, srv, tokens, 2)
+
+	// Deleting a connector deletes its grant.
+	if !hasGrant("oa-wiki") {
+		t.Fatal("oa-wiki has no grant before its deletion")
+	}
+	if _, err := admin.DeleteConnector(ctx, &chv1.DeleteConnectorRequest{Id: "oa-wiki"}); err != nil {
+		t.Fatal(err)
+	}
+	if hasGrant("oa-wiki") {
+		t.Fatal("the grant of a deleted connector was kept")
+	}
 }
 
 func failedMessages(r *chv1.TestConnectionResponse) string {

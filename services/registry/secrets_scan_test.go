@@ -120,7 +120,7 @@ func scanNowhere(t *testing.T, ctx context.Context, srv *registrytest.Server, to
 	}
 
 	scanned := 0
-	for _, bucket := range []string{bus.BucketConnectors, bus.BucketPollLeases, bus.BucketPollState, bus.BucketWritebackLedger} {
+	for _, bucket := range []string{bus.BucketConnectors, bus.BucketOAuthGrants, bus.BucketPollLeases, bus.BucketPollState, bus.BucketWritebackLedger} {
 		kv, err := srv.JS.KeyValue(ctx, bucket)
 		if err != nil {
 			t.Fatalf("open %s: %v", bucket, err)

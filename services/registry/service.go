@@ -81,6 +81,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: open KV %s: %w", bus.BucketPollState, err)
 	}
+	gkv, err := deps.JS.KeyValue(ctx, bus.BucketOAuthGrants)
+	if err != nil {
+		return nil, fmt.Errorf("registry: open KV %s (run bus.Provision first): %w", bus.BucketOAuthGrants, err)
+	}
 	lkv, err := deps.JS.KeyValue(ctx, bus.BucketWritebackLedger)
 	if err != nil {
 		return nil, fmt.Errorf("registry: open KV %s: %w", bus.BucketWritebackLedger, err)
@@ -88,6 +92,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	s := &Service{
 		trackers:  deps.Trackers,
 		store:     connector.NewStore(kv),
+		grants:    connector.NewGrantStore(gkv),
 		states:    connector.NewStateStore(skv),
 		idx:       newIndex(log),
 		ledger:    ledger.NewStore(lkv),
@@ -146,6 +151,13 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			return nil // stopped while starting
 		}
 		return err
+	}
+	// Grants kept in connector records by an earlier release go to their
+	// bucket (workers read them only there).
+	if n, err := svc.MoveLegacyGrants(ctx); err != nil {
+		svc.log.WarnContext(ctx, "oauth grants in connector records not moved to their bucket; retried at the next start", "moved", n, "error", err)
+	} else if n > 0 {
+		svc.log.InfoContext(ctx, "oauth grants moved from connector records to their bucket", "moved", n)
 	}
 	srv, err := newGRPCServer(svc, cfg)
 	if err != nil {

@@ -125,7 +125,11 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	topts := trackers.Options{Timeout: 10 * time.Second, Logger: logger}
 	if o.oauth != nil {
-		topts.OAuth = oauthgrant.New(oauthgrant.Config{Endpoints: *o.oauth, TrackerOptions: topts, Logger: logger, RotationGrace: time.Second}, connector.NewStore(kv), o.cipher)
+		gkv, err := js.KeyValue(ctx, "oauth_grants")
+		if err != nil {
+			t.Fatalf("open oauth_grants bucket: %v", err)
+		}
+		topts.OAuth = oauthgrant.New(oauthgrant.Config{Endpoints: *o.oauth, TrackerOptions: topts, Logger: logger, RotationGrace: time.Second}, connector.NewGrantStore(gkv), o.cipher)
 	}
 	test := func(ctx context.Context, c connector.Connector, sec connector.Secret) (trackers.TestResult, error) {
 		if o.tester != nil {
