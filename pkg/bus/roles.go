@@ -150,9 +150,10 @@ var roles = map[Role]grant{
 	// What an edge poller (POLLER_ZONE) and an edge writeback
 	// (WRITEBACK_ZONE) do through the leaf: the poller's buckets and ticket
 	// events, webhook notices (Verify and the notice follower read them),
-	// RESULTS through the writeback's zone durable, writeback.* events. Not
-	// granted: writing connectors (so a zoned OAuth 2.0 connector's rotated
-	// refresh token cannot be stored from the edge), connector.test.>
+	// RESULTS through the writeback's zone durable, writeback.* events, and
+	// oauth_grants (both workers read and rotate a zoned OAuth 2.0
+	// connector's refresh token there). Not granted: writing connectors,
+	// connector.test.>
 	// (saved-connector tests are answered centrally), webhook.notice.>
 	// (the webhooks service runs centrally), audit.> except the
 	// credential-mismatch alarm, and no stream, bucket or consumer admin
@@ -161,7 +162,7 @@ var roles = map[Role]grant{
 		leafFor:      []Role{RolePoller, RoleWriteback},
 		readStreams:  []string{StreamWebhooks, StreamResults},
 		readBuckets:  []string{BucketConnectors},
-		writeBuckets: []string{BucketPollLeases, BucketPollState, BucketTicketVersions, BucketWritebackLedger},
+		writeBuckets: []string{BucketOAuthGrants, BucketPollLeases, BucketPollState, BucketTicketVersions, BucketWritebackLedger},
 		publish: []string{
 			subjectTicket + "." + TicketDiscovered + ".>",
 			subjectTicket + "." + TicketUpdated + ".>",
