@@ -37,6 +37,10 @@ func TestConnectorAddedLaterEnrichesTheOpenTicketsOnce(t *testing.T) {
 	for _, tk := range []*chv1.Ticket{gateway, batch, closed} {
 		h.publishDiscovered(tk)
 	}
+	// The consumer handles deliveries concurrently, and a version older
+	// than one already enriched is skipped as stale: let the first versions
+	// be enriched before the update, or a loaded machine reorders them.
+	h.enriched(3, 0)
 	batch.UpdateTime = timestamppb.New(updated.Add(time.Minute))
 	batch.DescriptionText = "The nightly settlement batch fails."
 	h.publishUpdated(batch, "description")
