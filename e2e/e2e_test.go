@@ -324,7 +324,23 @@ func (s *site) name(n string) string {
 
 func (s *site) start(ctx context.Context, req testcontainers.ContainerRequest) testcontainers.Container {
 	s.t.Helper()
-	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
+	var c testcontainers.Container
+	var err error
+	// The engine itself may fail to start a container on a loaded machine
+	// (podman: "write child: broken pipe" from the OCI runtime, seen in a CI
+	// run): such an attempt is removed and made again, at most three times.
+	// A container that starts and then fails its wait is not retried.
+	for attempt := 1; ; attempt++ {
+		c, err = testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
+		if err == nil || attempt == 3 || !engineStartFailed(err) {
+			break
+		}
+		s.t.Logf("start %s, attempt %d: %v; again", req.Name, attempt, err)
+		if c != nil {
+			_ = testcontainers.TerminateContainer(c)
+		}
+		time.Sleep(time.Duration(attempt) * 2 * time.Second)
+	}
 	if c != nil {
 		s.t.Cleanup(func() {
 			if s.t.Failed() {
@@ -359,9 +375,24 @@ func (s *site) kill(ctx context.Context, c testcontainers.Container) {
 
 func (s *site) restart(ctx context.Context, c testcontainers.Container) {
 	s.t.Helper()
-	if err := c.Start(ctx); err != nil {
-		s.t.Fatalf("restart: %v", err)
+	for attempt := 1; ; attempt++ {
+		err := c.Start(ctx)
+		if err == nil {
+			return
+		}
+		if attempt == 3 || !engineStartFailed(err) {
+			s.t.Fatalf("restart: %v", err)
+		}
+		s.t.Logf("restart, attempt %d: %v; again", attempt, err)
+		time.Sleep(time.Duration(attempt) * 2 * time.Second)
 	}
+}
+
+// engineStartFailed reports whether err is the container engine refusing
+// to start a container (its daemon's error response), as opposed to a
+// started container failing its wait strategy.
+func engineStartFailed(err error) bool {
+	return strings.Contains(err.Error(), "Error response from daemon")
 }
 
 func (s *site) hostAddr(ctx context.Context, c testcontainers.Container, port string) string {
