@@ -41,14 +41,7 @@ func newFixtureChecked(t *testing.T, checked bool) *fixture {
 		},
 	})
 	v := contract.NewValidator(contract.MustLoad(contract.ArgoCD), contract.Options{})
-	t.Cleanup(func() {
-		for _, viol := range v.Violations() {
-			t.Errorf("contract: %s", viol)
-		}
-		if u := v.Unspecified(); len(u) > 0 {
-			t.Errorf("requests the shape does not describe: %v", u)
-		}
-	})
+	v.FailAtEnd(t)
 	if !checked {
 		return &fixture{fake: fake, url: fake.Start(t), v: v}
 	}

@@ -49,14 +49,7 @@ func newFixtureChecked(t *testing.T, checked bool) *fixture {
 	v := contract.NewValidator(contract.MustLoad(contract.CircleCI), contract.Options{Rewrite: func(p string) string {
 		return slugInPath.ReplaceAllString(p, "/api/v2/project/${1}_${2}_${3}/pipeline")
 	}})
-	t.Cleanup(func() {
-		for _, viol := range v.Violations() {
-			t.Errorf("contract: %s", viol)
-		}
-		if u := v.Unspecified(); len(u) > 0 {
-			t.Errorf("requests the shape does not describe: %v", u)
-		}
-	})
+	v.FailAtEnd(t)
 	return &fixture{fake: fake, url: fake.Start(t, v.Middleware)}
 }
 

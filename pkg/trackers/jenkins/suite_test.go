@@ -52,14 +52,7 @@ func newFixtureChecked(t *testing.T, checked bool) *fixture {
 		}
 		return p
 	}})
-	t.Cleanup(func() {
-		for _, viol := range v.Violations() {
-			t.Errorf("contract: %s", viol)
-		}
-		if u := v.Unspecified(); len(u) > 0 {
-			t.Errorf("requests the shape does not describe: %v", u)
-		}
-	})
+	v.FailAtEnd(t)
 	return &fixture{fake: fake, url: fake.Start(t, v.Middleware)}
 }
 

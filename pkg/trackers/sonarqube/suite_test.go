@@ -44,14 +44,7 @@ func newFixtureChecked(t *testing.T, checked bool) *fixture {
 	// The shape's server is next.sonarqube.com/sonarqube: its paths sit
 	// under /sonarqube.
 	v := contract.NewValidator(contract.MustLoad(contract.SonarQube), contract.Options{Rewrite: func(p string) string { return "/sonarqube" + p }})
-	t.Cleanup(func() {
-		for _, viol := range v.Violations() {
-			t.Errorf("contract: %s", viol)
-		}
-		if u := v.Unspecified(); len(u) > 0 {
-			t.Errorf("requests the shape does not describe: %v", u)
-		}
-	})
+	v.FailAtEnd(t)
 	return &fixture{fake: fake, url: fake.Start(t, v.Middleware)}
 }
 

@@ -605,17 +605,10 @@ func (s *Server) createComment(w http.ResponseWriter, r *http.Request) {
 	if is == nil {
 		return
 	}
-	var body struct {
-		Content struct {
-			Raw string `json:"raw"`
-		} `json:"content"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Content.Raw == "" {
-		bbErr(w, http.StatusBadRequest, "content.raw: required")
+	c, ok := s.newComment(w, r, a.UUID)
+	if !ok {
 		return
 	}
-	s.lastComment++
-	c := Comment{ID: s.lastComment, User: a.UUID, Raw: body.Content.Raw, Created: time.Now().UTC().Truncate(time.Second)}
 	is.comments = append(is.comments, c)
 	is.Updated = c.Created
 	// Bitbucket's description declares only the Location header for 201.
@@ -732,6 +725,22 @@ func (s *Server) listPRComments(w http.ResponseWriter, r *http.Request) {
 	s.paginate(w, r, len(p.Comments), func(i int) any { return s.prCommentJSON(base, p, p.Comments[i]) })
 }
 
+// newComment reads a comment's body ({"content":{"raw":…}}) and gives it
+// the next id; false, answered 400, when it has no text. s.mu is held.
+func (s *Server) newComment(w http.ResponseWriter, r *http.Request, user string) (Comment, bool) {
+	var body struct {
+		Content struct {
+			Raw string `json:"raw"`
+		} `json:"content"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Content.Raw == "" {
+		bbErr(w, http.StatusBadRequest, "content.raw: required")
+		return Comment{}, false
+	}
+	s.lastComment++
+	return Comment{ID: s.lastComment, User: user, Raw: body.Content.Raw, Created: time.Now().UTC().Truncate(time.Second)}, true
+}
+
 // createPRComment adds a comment; reading the repository is enough (a
 // reviewer comments without write access), as on Bitbucket.
 func (s *Server) createPRComment(w http.ResponseWriter, r *http.Request) {
@@ -745,17 +754,10 @@ func (s *Server) createPRComment(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
-	var body struct {
-		Content struct {
-			Raw string `json:"raw"`
-		} `json:"content"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Content.Raw == "" {
-		bbErr(w, http.StatusBadRequest, "content.raw: required")
+	c, ok := s.newComment(w, r, a.UUID)
+	if !ok {
 		return
 	}
-	s.lastComment++
-	c := Comment{ID: s.lastComment, User: a.UUID, Raw: body.Content.Raw, Created: time.Now().UTC().Truncate(time.Second)}
 	p.Comments = append(p.Comments, c)
 	p.Updated = c.Created
 	w.Header().Set("Location", fmt.Sprintf("%s/2.0/repositories/%s/pullrequests/%d/comments/%d", fakehttp.BaseURL(r), p.Repo, p.ID, c.ID))

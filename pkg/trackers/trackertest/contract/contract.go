@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
@@ -447,6 +448,21 @@ func (v *Validator) Unspecified() []string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return sortedKeys(v.unspecified)
+}
+
+// FailAtEnd makes tb fail when it ends for every violation and for any
+// request the shape does not describe (a fake's traffic must stay inside
+// the vendor's shape), and returns v.
+func (v *Validator) FailAtEnd(tb testing.TB) *Validator {
+	tb.Cleanup(func() {
+		for _, viol := range v.Violations() {
+			tb.Errorf("contract: %s", viol)
+		}
+		if u := v.Unspecified(); len(u) > 0 {
+			tb.Errorf("requests the shape does not describe: %v", u)
+		}
+	})
+	return v
 }
 
 // Checked returns the shape operations that traffic was validated against, sorted.
