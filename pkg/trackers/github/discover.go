@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -300,54 +299,6 @@ func githubStatusOf(c connector.Connector, labels []string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-var (
-	githubMdHTMLComment = regexp.MustCompile(`(?s)<!--.*?-->`)
-	githubMdImage       = regexp.MustCompile(`!\[([^\]]*)\]\([^)]*\)`)
-	githubMdLink        = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
-	githubMdTag         = regexp.MustCompile(`</?[A-Za-z][^>]*>`)
-	githubMdEmphasis    = regexp.MustCompile(`(\*\*|__|~~)(.+?)(\*\*|__|~~)`)
-	githubMdItalic      = regexp.MustCompile(`(^|[\s(])[*_]([^*_\s][^*_]*?)[*_]`)
-	githubMdLinePrefix  = regexp.MustCompile(`(?m)^[ \t]*(#{1,6}[ \t]+|>[ \t]?|[-*+][ \t]+\[[ xX]\][ \t]+)`)
-	githubMdFence       = regexp.MustCompile("(?m)^[ \t]*(```|~~~).*$\n?")
-)
-
-// githubPlainText reduces GitHub Markdown to plain text for indexing: it drops
-// hidden comments, tags, heading and quote markers, fences and emphasis, and
-// keeps link and image text. It is deliberately simple, not a renderer.
-func githubPlainText(md string) string {
-	// Each pattern needs a character the text may not hold; a pattern is
-	// run only when its character is in the text as it stands then, which
-	// gives the same result (a pattern that cannot match changes nothing)
-	// without a regexp scan per pattern and ticket (issue 9: these scans
-	// were most of a GitHub page's decoding cost).
-	t := md
-	for _, p := range githubMdPasses {
-		if strings.Contains(t, p.needs) || (p.alt != "" && strings.ContainsAny(t, p.alt)) {
-			t = p.re.ReplaceAllString(t, p.repl)
-		}
-	}
-	t = strings.ReplaceAll(t, "`", "")
-	return strings.TrimSpace(t)
-}
-
-// githubMdPasses are githubPlainText's substitutions in order, each with
-// what a match must contain: the string needs, or any byte of alt.
-var githubMdPasses = []struct {
-	re    *regexp.Regexp
-	repl  string
-	needs string
-	alt   string
-}{
-	{githubMdHTMLComment, "", "<!--", ""},
-	{githubMdFence, "", "```", "~"},
-	{githubMdImage, "$1", "![", ""},
-	{githubMdLink, "$1", "](", ""},
-	{githubMdTag, "", "<", ""},
-	{githubMdEmphasis, "$2", "**", "_~"},
-	{githubMdItalic, "$1$2", "*", "_"},
-	{githubMdLinePrefix, "", "#", ">["},
 }
 
 // listedIssue is the part of a listed issue discovery reads: decoding only

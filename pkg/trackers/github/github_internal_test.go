@@ -3,7 +3,6 @@ package github
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,48 +139,6 @@ func TestGitHubMarkerStaysOneHTMLComment(t *testing.T) {
 	if got := githubMarker("a-->b"); got != "<!-- a- ->b -->" {
 		t.Errorf("marker with --> = %q", got)
 	}
-}
-
-// githubPlainTextEveryPass is githubPlainText without the skipping of
-// passes whose character is absent: the reference it must agree with.
-func githubPlainTextEveryPass(md string) string {
-	t := md
-	for _, p := range githubMdPasses {
-		t = p.re.ReplaceAllString(t, p.repl)
-	}
-	return strings.TrimSpace(strings.ReplaceAll(t, "`", ""))
-}
-
-// Skipping a pass must never change the text: the seeds run under go test,
-// `go test -fuzz FuzzGitHubPlainTextSkipsOnlyNoOps` searches further.
-func FuzzGitHubPlainTextSkipsOnlyNoOps(f *testing.F) {
-	for _, s := range []string{
-		"Fix **the** thing", "# Title\n\n> quoted _word_ and ~~old~~", "see [docs](https://x) ![img](a.png)",
-		"```go\nx := 1\n```", "~~~\ncode\n~~~", "keep snake_case_name and 2*3*4", "body\n\n<!-- connectorhub:m -->",
-		"- [x] done\n- [ ] todo", "a <b>bold</b> move", "<!-- a **b** -->**c**", "<i>*</i>x*", "[a](b)**c**", "__x__ _y_ (*z*)",
-		"plain words only", "", "![](x)", "* [ ] task", "<a href=\"[x](y)\">t</a>",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, md string) {
-		if got, want := githubPlainText(md), githubPlainTextEveryPass(md); got != want {
-			t.Errorf("githubPlainText(%q) = %q, every pass gives %q", md, got, want)
-		}
-	})
-}
-
-func BenchmarkGitHubPlainText(b *testing.B) {
-	const md = "Steps to reproduce:\n\n1. Open the **report** page\n2. Export as `CSV`\n\nThe last row is missing. See [the guide](https://example.com/guide)."
-	b.Run("every pass", func(b *testing.B) {
-		for b.Loop() {
-			githubPlainTextEveryPass(md)
-		}
-	})
-	b.Run("passes that can match", func(b *testing.B) {
-		for b.Loop() {
-			githubPlainText(md)
-		}
-	})
 }
 
 func TestListedTimeDecodesAsGitHubTimestamp(t *testing.T) {
