@@ -98,13 +98,12 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 		if l == nil || l.PullRequest != nil {
 			continue
 		}
-		is := l.issue()
-		tk, err := githubTicket(s, is)
+		tk, err := githubTicket(s, l)
 		if err != nil {
 			return trackers.DiscoveryPage{}, err
 		}
-		if q.Full && s.Connector.IndexComments && is.GetComments() > 0 {
-			if tk.Comments, err = githubComments(ctx, gc, owner, name, is.GetNumber()); err != nil {
+		if q.Full && s.Connector.IndexComments && l.Comments > 0 {
+			if tk.Comments, err = githubComments(ctx, gc, owner, name, l.Number); err != nil {
 				return trackers.DiscoveryPage{}, err
 			}
 		}
@@ -128,7 +127,7 @@ func (Tracker) GetTicket(ctx context.Context, s *trackers.Session, key string) (
 	if err != nil {
 		return trackers.Ticket{}, err
 	}
-	return githubTicket(s, is)
+	return githubTicket(s, listedFrom(is))
 }
 
 // githubIssue reads an issue that is not a pull request.
@@ -148,34 +147,36 @@ func githubIssue(ctx context.Context, gc *github.Client, s *trackers.Session, ow
 	return is, nil
 }
 
-// githubTicket maps an issue onto a Ticket.
-func githubTicket(s *trackers.Session, is *github.Issue) (trackers.Ticket, error) {
-	if is.GetNumber() == 0 || is.GetHTMLURL() == "" || is.GetUpdatedAt().IsZero() {
+// githubTicket maps an issue onto a Ticket. It reads the listing's small
+// type, which GetTicket's go-github Issue is converted to (listedFrom):
+// discovery used to build a go-github Issue and two Users per listed issue
+// for this, five large allocations per ticket (issue 9).
+func githubTicket(s *trackers.Session, is *listedIssue) (trackers.Ticket, error) {
+	if is.Number == 0 || is.HTMLURL == "" || is.UpdatedAt.IsZero() {
 		return trackers.Ticket{}, fmt.Errorf("%w: github issue without number, html_url or updated_at", trackers.ErrMalformedResponse)
 	}
 	labels := make([]string, 0, len(is.Labels))
 	for _, l := range is.Labels {
-		if l.GetName() != "" {
-			labels = append(labels, l.GetName())
+		if l.Name != "" {
+			labels = append(labels, l.Name)
 		}
 	}
 	status, ok := githubStatusOf(s.Connector, labels)
 	if !ok {
-		status = is.GetState()
+		status = is.State
 	}
-	body := is.GetBody()
 	return trackers.Ticket{
-		Key:                 s.Connector.Project + "#" + strconv.Itoa(is.GetNumber()),
-		URL:                 is.GetHTMLURL(),
-		Summary:             is.GetTitle(),
-		DescriptionMarkdown: body,
-		DescriptionText:     githubPlainText(body),
+		Key:                 s.Connector.Project + "#" + strconv.Itoa(is.Number),
+		URL:                 is.HTMLURL,
+		Summary:             is.Title,
+		DescriptionMarkdown: is.Body,
+		DescriptionText:     githubPlainText(is.Body),
 		Status:              status,
 		Labels:              labels,
-		Reporter:            githubUser(is.GetUser()),
-		Assignee:            githubUser(is.GetAssignee()),
-		Created:             is.GetCreatedAt().UTC(),
-		Updated:             is.GetUpdatedAt().UTC(),
+		Reporter:            is.User.user(),
+		Assignee:            is.Assignee.user(),
+		Created:             is.CreatedAt.UTC(),
+		Updated:             is.UpdatedAt.UTC(),
 	}, nil
 }
 
@@ -341,19 +342,32 @@ type listedUser struct {
 	Email string `json:"email"`
 }
 
-func (u *listedUser) user() *github.User {
+// user is the listed user as a trackers.User (zero for none).
+func (u *listedUser) user() trackers.User {
+	if u == nil {
+		return trackers.User{}
+	}
+	id := ""
+	if u.ID != 0 {
+		id = strconv.FormatInt(u.ID, 10)
+	}
+	return trackers.User{ID: id, Login: u.Login, DisplayName: u.Name, Email: u.Email}
+}
+
+// listedFrom is a go-github Issue (GetTicket's) as the listing's type.
+func listedFrom(is *github.Issue) *listedIssue {
+	l := &listedIssue{Number: is.GetNumber(), HTMLURL: is.GetHTMLURL(), Title: is.GetTitle(), Body: is.GetBody(), State: is.GetState(),
+		Comments: is.GetComments(), User: listedUserFrom(is.GetUser()), Assignee: listedUserFrom(is.GetAssignee())}
+	l.CreatedAt.Timestamp, l.UpdatedAt.Timestamp = is.GetCreatedAt(), is.GetUpdatedAt()
+	for _, lb := range is.Labels {
+		l.Labels = append(l.Labels, struct{ Name string }{lb.GetName()})
+	}
+	return l
+}
+
+func listedUserFrom(u *github.User) *listedUser {
 	if u == nil {
 		return nil
 	}
-	return &github.User{ID: &u.ID, Login: &u.Login, Name: &u.Name, Email: &u.Email}
-}
-
-// issue is the listed issue as the go-github type the rest of the code reads.
-func (l *listedIssue) issue() *github.Issue {
-	is := &github.Issue{Number: &l.Number, HTMLURL: &l.HTMLURL, Title: &l.Title, Body: &l.Body, State: &l.State, Comments: &l.Comments,
-		User: l.User.user(), Assignee: l.Assignee.user(), CreatedAt: &l.CreatedAt.Timestamp, UpdatedAt: &l.UpdatedAt.Timestamp}
-	for _, lb := range l.Labels {
-		is.Labels = append(is.Labels, &github.Label{Name: lb.Name})
-	}
-	return is
+	return &listedUser{ID: u.GetID(), Login: u.GetLogin(), Name: u.GetName(), Email: u.GetEmail()}
 }

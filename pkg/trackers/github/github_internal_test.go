@@ -2,12 +2,18 @@ package github
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
 
+	fastjson "github.com/goccy/go-json"
 	"github.com/google/go-github/v92/github"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
 // githubFakeClock is a clock whose sleeps advance it instantly.
@@ -150,6 +156,44 @@ func TestListedTimeDecodesAsGitHubTimestamp(t *testing.T) {
 		gotErr := got.UnmarshalJSON([]byte(in))
 		if (gotErr != nil) != (wantErr != nil) || !got.Time.Equal(want.Time) || got.Location().String() != want.Location().String() {
 			t.Errorf("%s: listedTime %v (%v), github.Timestamp %v (%v)", in, got.Time, gotErr, want.Time, wantErr)
+		}
+	}
+}
+
+// A listed issue decoded into the small type gives the same ticket as
+// go-github's decoding of it (GetTicket's path).
+func TestListedIssueTicketMatchesGoGitHubs(t *testing.T) {
+	t.Parallel()
+	const page = `[{"id":1,"number":7,"html_url":"https://github.com/o/r/issues/7","title":"T","body":"Fix **it**","state":"open",
+	"comments":2,"labels":[{"id":3,"name":"bug","color":"ededed"},{"id":4,"name":"In Review"},{"id":5,"name":""}],
+	"user":{"login":"rita","id":101,"name":"Rita","email":"rita@example.com","type":"User"},
+	"assignee":{"login":"bot","id":102},"assignees":[{"login":"bot","id":102}],
+	"created_at":"2026-12-01T10:00:00Z","updated_at":"2026-12-02T11:12:13+02:00"},
+	{"id":2,"number":8,"html_url":"https://github.com/o/r/issues/8","title":"U","body":null,"state":"open","labels":[],
+	"user":null,"assignee":null,"created_at":"2026-12-01T10:00:00Z","updated_at":"2026-12-01T10:00:00Z"}]`
+	var gh []*github.Issue
+	if err := json.Unmarshal([]byte(page), &gh); err != nil {
+		t.Fatal(err)
+	}
+	var listed []*listedIssue
+	if err := fastjson.Unmarshal([]byte(page), &listed); err != nil {
+		t.Fatal(err)
+	}
+	s := &trackers.Session{Connector: connector.Connector{Project: "o/r"}}
+	for i := range gh {
+		want, err := githubTicket(s, listedFrom(gh[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := githubTicket(s, listed[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("issue %d: listed %+v, go-github %+v", i, got, want)
+		}
+		if i == 0 && (got.Status != "In Review" || got.Reporter.ID != "101" || len(got.Labels) != 2 || got.DescriptionText != "Fix it") {
+			t.Errorf("ticket %+v", got)
 		}
 	}
 }
