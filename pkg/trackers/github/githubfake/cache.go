@@ -1,6 +1,7 @@
 package githubfake
 
 import (
+	"crypto/sha256"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -45,21 +46,23 @@ type encodedIssue struct {
 	gen uint64
 	api string
 	b   []byte
+	sum [sha256.Size]byte // of b: a listing's ETag is a digest of its items' (conditional)
 }
 
 // issueBytes is issueJSON encoded, cached per issue and API base until the
 // generation moves (the lock is held).
-func (s *Server) issueBytes(api string, st *repoState, is *Issue) ([]byte, error) {
+func (s *Server) issueBytes(api string, st *repoState, is *Issue) (encodedIssue, error) {
 	if e, ok := s.encoded[is]; ok && e.gen == s.gen && e.api == api {
-		return e.b, nil
+		return e, nil
 	}
 	b, err := json.Marshal(s.issueJSON(api, st, is))
 	if err != nil {
-		return nil, err
+		return encodedIssue{}, err
 	}
 	if s.encoded == nil || len(s.encoded) > 4*len(st.issues)+1024 {
 		s.encoded = map[*Issue]encodedIssue{} // drop entries of removed repositories' issues
 	}
-	s.encoded[is] = encodedIssue{gen: s.gen, api: api, b: b}
-	return b, nil
+	e := encodedIssue{gen: s.gen, api: api, b: b, sum: sha256.Sum256(b)}
+	s.encoded[is] = e
+	return e, nil
 }

@@ -154,6 +154,12 @@ func TestETagAnswers304WithoutSpendingRateLimit(t *testing.T) {
 	if code != 200 || etag == "" || strings.HasPrefix(etag, "W/") {
 		t.Fatalf("first list: %d etag %q, want 200 with a strong ETag", code, etag)
 	}
+	if len(hdr.Values("X-Fake-Content-Digest")) != 0 {
+		t.Errorf("the listing's digest went out: %v", hdr)
+	}
+	if _, other, _ := send(fake, "GET", list, auth("reader"), ""); other.Get("ETag") == etag || other.Get("ETag") == "" {
+		t.Errorf("another token's ETag %q, want one of its own (not %q)", other.Get("ETag"), etag)
+	}
 	remaining := hdr.Get("X-RateLimit-Remaining")
 	used := fake.RateLimitUsed()
 
