@@ -279,9 +279,11 @@ func githubAssignee(ctx context.Context, s *trackers.Session, gc *github.Client)
 
 // githubStatusLabels are the connector's status labels in workflow order,
 // with the defaults for any it leaves empty.
-func githubStatusLabels(c connector.Connector) []string {
+// An array, not a slice: discovery reads it for every ticket and a slice
+// would be allocated each time.
+func githubStatusLabels(c connector.Connector) [3]string {
 	l, d := c.StatusLabels, connector.DefaultStatusLabels
-	return []string{
+	return [3]string{
 		cmp.Or(l.InProgress, d.InProgress),
 		cmp.Or(l.InReview, d.InReview),
 		cmp.Or(l.Done, d.Done),

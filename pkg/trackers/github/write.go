@@ -27,7 +27,7 @@ func (Tracker) SetStatus(ctx context.Context, s *trackers.Session, key, status s
 		}
 	}
 	if target == "" {
-		return trackers.Link{}, fmt.Errorf("%w: %q is not a status label of this connector (use one of: %s)", trackers.ErrUnknownStatus, status, strings.Join(statuses, ", "))
+		return trackers.Link{}, fmt.Errorf("%w: %q is not a status label of this connector (use one of: %s)", trackers.ErrUnknownStatus, status, strings.Join(statuses[:], ", "))
 	}
 	owner, name, err := splitRepo(s.Connector.Project)
 	if err != nil {
@@ -49,7 +49,7 @@ func (Tracker) SetStatus(ctx context.Context, s *trackers.Session, key, status s
 		switch ln := l.GetName(); {
 		case strings.EqualFold(ln, target):
 			has = true
-		case githubContainsFold(statuses, ln):
+		case githubContainsFold(statuses[:], ln):
 			stale = append(stale, ln)
 		}
 	}

@@ -229,7 +229,8 @@ func gitlabTicket(s *trackers.Session, is gitlabIssue, assignee string) (tracker
 		tk.DescriptionMarkdown = is.Description
 		tk.DescriptionText = gitlabMarkdownText(is.Description)
 	}
-	if st, ok := gitlabStatusOf(gitlabStatusLabels(s.Connector), is.Labels); ok {
+	statuses := gitlabStatusLabels(s.Connector)
+	if st, ok := gitlabStatusOf(statuses[:], is.Labels); ok {
 		tk.Status = st
 	}
 	for i, a := range is.Assignees {
@@ -244,10 +245,12 @@ func gitlabTicket(s *trackers.Session, is gitlabIssue, assignee string) (tracker
 }
 
 // gitlabStatusLabels are the connector's status labels, defaults filled in.
-func gitlabStatusLabels(c connector.Connector) []string {
+// An array, not a slice: discovery reads it for every ticket and a slice
+// would be allocated each time.
+func gitlabStatusLabels(c connector.Connector) [3]string {
 	sl := c.StatusLabels
 	def := connector.DefaultStatusLabels
-	return []string{
+	return [3]string{
 		gitlabOr(sl.InProgress, def.InProgress),
 		gitlabOr(sl.InReview, def.InReview),
 		gitlabOr(sl.Done, def.Done),

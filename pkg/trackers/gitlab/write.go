@@ -38,7 +38,7 @@ func (Tracker) SetStatus(ctx context.Context, s *trackers.Session, key, status s
 	}
 	if target == "" {
 		return trackers.Link{}, fmt.Errorf("%w: %q is not a status label of this connector; possible statuses: %s",
-			trackers.ErrUnknownStatus, status, `"`+strings.Join(statuses, `", "`)+`"`)
+			trackers.ErrUnknownStatus, status, `"`+strings.Join(statuses[:], `", "`)+`"`)
 	}
 	key, iid, err := gitlabIID(s.Connector, key)
 	if err != nil {
