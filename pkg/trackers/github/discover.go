@@ -1,8 +1,6 @@
 package github
 
 import (
-	"bytes"
-
 	"cmp"
 	"context"
 	"fmt"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
 // githubPerPage is the page size discovery asks for (GitHub's maximum).
@@ -76,8 +75,11 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 	if q.ETag != "" {
 		req.Header.Set("If-None-Match", q.ETag)
 	}
-	var body bytes.Buffer
-	resp, err := gc.Do(req, &body)
+	// The page is read into a pooled buffer; go-json's Unmarshal copies
+	// its input, so nothing refers to the buffer once it has returned.
+	body := trackerhttp.Buffer()
+	defer trackerhttp.PutBuffer(body)
+	resp, err := gc.Do(req, body)
 	if resp != nil && resp.StatusCode == http.StatusNotModified {
 		return trackers.DiscoveryPage{NotModified: true, ETag: q.ETag}, nil
 	}

@@ -1,7 +1,6 @@
 package gitlab
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -102,9 +101,12 @@ func (c *gitlabConn) callWith(ctx context.Context, client *gitlab.Client, method
 	}
 	// client-go decodes with encoding/json; the body is read whole here and
 	// decoded with goccy/go-json into the small types, which costs a
-	// fraction on a page of a hundred issues.
-	var body bytes.Buffer
-	resp, err := client.Do(req, &body)
+	// fraction on a page of a hundred issues. The body goes into a pooled
+	// buffer; go-json's Unmarshal copies its input, so nothing refers to the
+	// buffer once it has returned.
+	body := trackerhttp.Buffer()
+	defer trackerhttp.PutBuffer(body)
+	resp, err := client.Do(req, body)
 	if err != nil {
 		return resp, gitlabError(ctx, resp, err, what)
 	}

@@ -34,3 +34,14 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestBufferComesBackEmpty(t *testing.T) {
+	b := Buffer()
+	b.WriteString("a page")
+	PutBuffer(b)
+	for range 3 { // the pool may or may not hand the same one back
+		if got := Buffer(); got.Len() != 0 {
+			t.Fatalf("pooled buffer holds %q", got.String())
+		}
+	}
+}
