@@ -316,8 +316,8 @@ type listedIssue struct {
 	State       string                  `json:"state"`
 	Comments    int                     `json:"comments"`
 	Labels      []struct{ Name string } `json:"labels"`
-	User        *listedUser             `json:"user"`
-	Assignee    *listedUser             `json:"assignee"`
+	User        listedUser              `json:"user"`     // a value: null reads as the zero user,
+	Assignee    listedUser              `json:"assignee"` // which converts as no user does
 	CreatedAt   listedTime              `json:"created_at"`
 	UpdatedAt   listedTime              `json:"updated_at"`
 	PullRequest *struct{}               `json:"pull_request"`
@@ -369,9 +369,6 @@ func listedFrom(is *github.Issue) *listedIssue {
 	return l
 }
 
-func listedUserFrom(u *github.User) *listedUser {
-	if u == nil {
-		return nil
-	}
-	return &listedUser{ID: u.GetID(), Login: u.GetLogin(), Name: u.GetName(), Email: u.GetEmail()}
+func listedUserFrom(u *github.User) listedUser {
+	return listedUser{ID: u.GetID(), Login: u.GetLogin(), Name: u.GetName(), Email: u.GetEmail()}
 }

@@ -30,7 +30,7 @@ type gitlabIssue struct {
 	Description    string       `json:"description"`
 	State          string       `json:"state"`
 	Labels         []string     `json:"labels"`
-	Author         *gitlabUser  `json:"author"`
+	Author         gitlabUser   `json:"author"` // null reads as the zero user, which converts as none
 	Assignees      []gitlabUser `json:"assignees"`
 	CreatedAt      time.Time    `json:"created_at"`
 	UpdatedAt      time.Time    `json:"updated_at"`
