@@ -167,8 +167,11 @@ func githubTicket(s *trackers.Session, is *listedIssue) (trackers.Ticket, error)
 	if !ok {
 		status = is.State
 	}
+	// The number is formatted into a stack buffer: strconv.Itoa would
+	// allocate a string only to be copied into the key.
+	var num [20]byte
 	return trackers.Ticket{
-		Key:                 s.Connector.Project + "#" + strconv.Itoa(is.Number),
+		Key:                 s.Connector.Project + "#" + string(strconv.AppendInt(num[:0], int64(is.Number), 10)),
 		URL:                 is.HTMLURL,
 		Summary:             is.Title,
 		DescriptionMarkdown: is.Body,

@@ -86,7 +86,8 @@ func gitlabOtherProject(in, got, project string) error {
 
 // gitlabKey is the key of issue iid of the connector's project.
 func gitlabKey(c connector.Connector, iid int64) string {
-	return c.Project + "#" + strconv.FormatInt(iid, 10)
+	var num [20]byte // formatted on the stack: one allocation, the key
+	return c.Project + "#" + string(strconv.AppendInt(num[:0], iid, 10))
 }
 
 // gitlabIID parses a ticket key of the connector's project (any form
