@@ -1,0 +1,43 @@
+package gitlab_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab"
+	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab/gitlabfake"
+)
+
+// benchDescription is cmd/bench's ticket description.
+const benchDescription = "Steps to reproduce:\n\n1. Open the **report** page\n2. Export as `CSV`\n\nThe last row is missing. See [the guide](https://example.com/guide)."
+
+// BenchmarkGitLabDiscoverPage is one discovery page of 100 issues through
+// the fake over loopback HTTP, as cmd/bench's discovery lists them: the
+// tracker's share of a discovered ticket (request, decoding, conversion) and
+// the fake's serving, without the poller and NATS.
+func BenchmarkGitLabDiscoverPage(b *testing.B) {
+	fake := gitlabfake.NewSandbox()
+	now := time.Now().UTC()
+	for i := range 100 {
+		fake.AddIssue(gitlabfake.Issue{ProjectID: 42, Title: fmt.Sprintf("Bench issue %d", i), Description: benchDescription, Labels: []string{"bench"},
+			Assignees: []string{gitlabfake.SandboxUser}, Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
+	}
+	base := fake.Start(b)
+	c := connector.Connector{System: connector.GitLab, Deployment: connector.SelfHosted, BaseURL: base, AuthMode: connector.AuthBearer,
+		Project: gitlabfake.SandboxProject}
+	s, err := trackers.NewSession(gitlab.New(), c, connector.NewSecret(gitlabfake.SandboxToken), trackers.Options{Timeout: 30 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		page, err := gitlab.New().Discover(ctx, s, trackers.DiscoveryQuery{})
+		if err != nil || len(page.Tickets) != 100 {
+			b.Fatalf("%d tickets, %v", len(page.Tickets), err)
+		}
+	}
+}
