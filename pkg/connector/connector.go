@@ -250,9 +250,12 @@ type Connector struct {
 	// read from the oauth_grants bucket (GrantStore) when it returns the
 	// connector; never stored in the connector record, which workers do not
 	// write.
-	Grant      OAuthGrant `json:"-"`
-	CreateTime time.Time  `json:"create_time"`
-	UpdateTime time.Time  `json:"update_time"`
+	Grant OAuthGrant `json:"-"`
+	// GrantUsers are the connectors whose OAuthGrantFrom names this one
+	// (the registry fills it when it returns the connector; not stored).
+	GrantUsers []string  `json:"-"`
+	CreateTime time.Time `json:"create_time"`
+	UpdateTime time.Time `json:"update_time"`
 	// Revision is the store's revision of this record (KV revision); the etag derives from it.
 	Revision uint64 `json:"-"`
 }

@@ -214,3 +214,29 @@ func MissingScopes(have, want []string) []string {
 	}
 	return out
 }
+
+// List returns every grant in the bucket (the registry's rewrap).
+func (s *GrantStore) List(ctx context.Context) ([]OAuthGrant, error) {
+	keys, err := s.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list oauth grants: %w", err)
+	}
+	defer func() { _ = keys.Stop() }()
+	var out []OAuthGrant
+	seen := map[string]bool{}
+	for id := range keys.Keys() {
+		if seen[id] {
+			continue // a key written during the listing can show twice
+		}
+		seen[id] = true
+		g, err := s.Get(ctx, id)
+		if errors.Is(err, ErrNoGrant) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
