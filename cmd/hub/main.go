@@ -149,6 +149,13 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 			return err
 		}
 		defer sb.stop()
+		if cfg.OAuth == oauthgrant.Atlassian() && sb.oauthFake != nil {
+			// The sandbox's OAuth connector mints its tokens at the sandbox's
+			// OAuth fake; a hub whose HUB_ATLASSIAN_* name other endpoints
+			// keeps them (and the sandbox registers no OAuth connector).
+			cfg.OAuth, sb.oauthOn = sb.oauthEndpoints(), true
+			log.Info("sandbox: the OAuth 2.0 token service uses the sandbox's Atlassian fake", "url", sb.oauthURL)
+		}
 	}
 
 	// The admin listener answers from the start: alive at once, ready when
