@@ -289,6 +289,10 @@ func TestConfluenceConnectorUsesTheJiraConnectorsGrant(t *testing.T) {
 		t.Fatalf("status of the user: auth error %q, fix %q; want the source's", st.GetAuthError(), st.GetReauthorizeCommand())
 	}
 
+	// No client secret, code, access or refresh token of the shared grant
+	// anywhere: KV (oauth_grants included), streams, logs.
+	scanNowhere(t, ctx, e.srv, append([]string{shareSecret}, e.fake.Issued()...), 2)
+
 	// Once the user is gone, the source may be deleted (with its grant).
 	for _, id := range []string{"sh-wiki", "sh-jira"} {
 		if _, err := e.admin.DeleteConnector(ctx, &chv1.DeleteConnectorRequest{Id: id}); err != nil {
