@@ -205,12 +205,20 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 	if c.GetAuthMode() == pb.AuthMode_AUTH_MODE_OAUTH2 {
 		row("OAuth client id", orDash(c.GetOauthClientId()))
 		row("OAuth scopes", joinOrDash(c.GetOauthScopes()))
-		grant := "not authorized: hubctl connectors authorize " + c.GetId()
+		owner := c.GetId()
+		if from := c.GetOauthGrantFrom(); from != "" {
+			owner = from
+			row("OAuth grant from", from+" (its grant is used; authorize that connector)")
+		}
+		grant := "not authorized: hubctl connectors authorize " + owner
 		if cr := c.GetCredential(); cr.GetOauthRefreshTokenSet() {
 			grant = fmt.Sprintf("refresh token %s, rotated %s, authorized %s", orDash(cr.GetOauthRefreshTokenFingerprint()),
 				tsOrDash(cr.GetOauthRefreshTokenSetTime()), tsOrDash(cr.GetOauthGrantTime()))
 		}
 		row("OAuth grant", grant)
+		if users := c.GetOauthGrantUsers(); len(users) > 0 {
+			row("OAuth grant used by", strings.Join(users, ", "))
+		}
 	}
 	if st := c.GetStatus(); st != nil {
 		row("Last poll", tsOrDash(st.GetLastPollTime()))

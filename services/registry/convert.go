@@ -145,6 +145,8 @@ func connectorToProto(c connector.Connector) *chv1.Connector {
 		Credential:         credentialInfoOf(c),
 		OauthClientId:      c.OAuthClientID,
 		OauthScopes:        c.OAuthScopes,
+		OauthGrantFrom:     c.OAuthGrantFrom,
+		OauthGrantUsers:    c.GrantUsers,
 		Status:             webhookStatus(&chv1.ConnectorStatus{}, c),
 		CreateTime:         tsOrNil(c.CreateTime),
 		UpdateTime:         tsOrNil(c.UpdateTime),
@@ -195,6 +197,7 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 		Webhook:            p.GetWebhook(),
 		OAuthClientID:      p.GetOauthClientId(),
 		OAuthScopes:        p.GetOauthScopes(),
+		OAuthGrantFrom:     p.GetOauthGrantFrom(),
 	}
 	if s := p.GetScope(); s != nil {
 		c.Scope = connector.Scope{Statuses: s.GetStatuses(), Labels: s.GetLabels(), MinPriority: s.GetMinPriority()}

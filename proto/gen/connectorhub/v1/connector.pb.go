@@ -814,6 +814,17 @@ type Connector struct {
 	// system's: read:jira-work write:jira-work read:jira-user offline_access,
 	// or read:confluence-content.all search:confluence offline_access).
 	OauthScopes []string `protobuf:"bytes,46,rep,name=oauth_scopes,json=oauthScopes,proto3" json:"oauth_scopes,omitempty"`
+	// AUTH_MODE_OAUTH2, Confluence Cloud only: the Jira oauth2 connector whose
+	// grant (consent and rotating refresh token) this connector uses, so one
+	// consent serves both products of a site. The registry checks that it
+	// exists, is a Jira Cloud oauth2 connector of the same site with the same
+	// oauth_client_id, and that the scopes its grant was authorized for cover
+	// this connector's. This connector's credential is still the app's client
+	// secret. `hubctl connectors authorize` runs on the Jira connector.
+	OauthGrantFrom string `protobuf:"bytes,47,opt,name=oauth_grant_from,json=oauthGrantFrom,proto3" json:"oauth_grant_from,omitempty"`
+	// Output only: the connectors whose oauth_grant_from names this one. The
+	// connector cannot be deleted, nor its site or app changed, while any do.
+	OauthGrantUsers []string `protobuf:"bytes,48,rep,name=oauth_grant_users,json=oauthGrantUsers,proto3" json:"oauth_grant_users,omitempty"`
 	// Output only.
 	Credential *CredentialInfo        `protobuf:"bytes,30,opt,name=credential,proto3" json:"credential,omitempty"`
 	Status     *ConnectorStatus       `protobuf:"bytes,31,opt,name=status,proto3" json:"status,omitempty"`
@@ -1064,6 +1075,20 @@ func (x *Connector) GetOauthScopes() []string {
 	return nil
 }
 
+func (x *Connector) GetOauthGrantFrom() string {
+	if x != nil {
+		return x.OauthGrantFrom
+	}
+	return ""
+}
+
+func (x *Connector) GetOauthGrantUsers() []string {
+	if x != nil {
+		return x.OauthGrantUsers
+	}
+	return nil
+}
+
 func (x *Connector) GetCredential() *CredentialInfo {
 	if x != nil {
 		return x.Credential
@@ -1155,7 +1180,7 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"webhookUrl\x12\x1d\n" +
 	"\n" +
 	"auth_error\x18# \x01(\tR\tauthError\x12/\n" +
-	"\x13reauthorize_command\x18$ \x01(\tR\x12reauthorizeCommand\"\x9e\v\n" +
+	"\x13reauthorize_command\x18$ \x01(\tR\x12reauthorizeCommand\"\xf4\v\n" +
 	"\tConnector\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
 	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\x12;\n" +
@@ -1189,7 +1214,9 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\x05watch\x18$ \x03(\tR\x05watch\x12-\n" +
 	"\x12context_connectors\x18% \x03(\tR\x11contextConnectors\x12&\n" +
 	"\x0foauth_client_id\x18- \x01(\tR\roauthClientId\x12!\n" +
-	"\foauth_scopes\x18. \x03(\tR\voauthScopes\x12?\n" +
+	"\foauth_scopes\x18. \x03(\tR\voauthScopes\x12(\n" +
+	"\x10oauth_grant_from\x18/ \x01(\tR\x0eoauthGrantFrom\x12*\n" +
+	"\x11oauth_grant_users\x180 \x03(\tR\x0foauthGrantUsers\x12?\n" +
 	"\n" +
 	"credential\x18\x1e \x01(\v2\x1f.connectorhub.v1.CredentialInfoR\n" +
 	"credential\x128\n" +
