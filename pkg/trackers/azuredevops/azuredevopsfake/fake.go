@@ -578,8 +578,10 @@ func (f *Server) wiql(w http.ResponseWriter, r *http.Request) {
 		URL string `json:"url"`
 	}
 	refs := make([]ref, 0, len(ids))
+	prefix := f.itemURL(base, 0)
+	prefix = prefix[:len(prefix)-1] // itemURL's form, its id cut: built once per page
 	for _, id := range ids {
-		refs = append(refs, ref{id, f.itemURL(base, id)})
+		refs = append(refs, ref{id, prefix + strconv.FormatInt(id, 10)})
 	}
 	fakehttp.JSON(w, http.StatusOK, map[string]any{
 		"queryType": "flat", "queryResultType": "workItem", "asOf": time.Now().UTC().Format(time.RFC3339Nano),
