@@ -102,3 +102,35 @@ func TestListingPagesAndMore(t *testing.T) {
 		}
 	}
 }
+
+// The matches of a date_range=all listing are kept between its pages; a
+// resolved incident must leave the next listing and a new one join it.
+func TestKeptListingFollowsChanges(t *testing.T) {
+	t.Parallel()
+	s := pagerdutyfake.NewSandbox()
+	list := "/incidents?user_ids[]=" + pagerdutyfake.SandboxUserID + "&statuses[]=triggered&statuses[]=acknowledged&date_range=all&limit=100"
+	ids := func() []string {
+		var page listing
+		get(t, s, list, &page)
+		var out []string
+		for _, in := range page.Incidents {
+			out = append(out, in.ID)
+		}
+		return out
+	}
+	if got := fmt.Sprint(ids()); got != "[PINC0001 PINC0002]" {
+		t.Fatalf("first listing %s", got)
+	}
+	s.Edit("PINC0001", func(in *pagerdutyfake.Incident) { in.Status = "resolved" })
+	if got := fmt.Sprint(ids()); got != "[PINC0002]" {
+		t.Fatalf("after a resolve: %s", got)
+	}
+	added := s.AddIncident(pagerdutyfake.Incident{Title: "new", ServiceID: "PSVC001", Assignees: []string{pagerdutyfake.SandboxUserID}})
+	if got, want := fmt.Sprint(ids()), fmt.Sprint([]string{"PINC0002", added}); got != want {
+		t.Fatalf("after an add: %s, want %s", got, want)
+	}
+	s.Delete("PINC0002")
+	if got, want := fmt.Sprint(ids()), fmt.Sprint([]string{added}); got != want {
+		t.Fatalf("after a delete: %s, want %s", got, want)
+	}
+}

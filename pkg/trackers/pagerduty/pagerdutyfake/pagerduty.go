@@ -141,6 +141,21 @@ type Server struct {
 	byID     map[string]*incidentState
 	last     int
 	lastNote int
+	// gen moves on every change to any incident; the last date_range=all
+	// listing's matches are kept for its filters while it stays (as
+	// bitbucketfake and githubfake do), so paging through a listing does
+	// not filter every incident again for each page.
+	gen       int
+	listGen   int
+	listKey   string
+	listMatch []*incidentState
+}
+
+// changed records a change to in: its cached encodings and the kept
+// listing are stale.
+func (s *Server) changed(in *incidentState) {
+	in.version++
+	s.gen++
 }
 
 // New returns a fake with the given accounts and incidents.
@@ -214,6 +229,7 @@ func (s *Server) AddIncident(in Incident) string {
 		s.byID = map[string]*incidentState{}
 	}
 	s.byID[st.id] = st
+	s.gen++
 	return st.id
 }
 
@@ -228,7 +244,7 @@ func (s *Server) Edit(id string, f func(*Incident)) bool {
 		return false
 	}
 	f(&in.Incident)
-	in.version++
+	s.changed(in)
 	return true
 }
 
@@ -244,6 +260,7 @@ func (s *Server) Delete(id string) bool {
 	}
 	s.incidents = slices.Delete(s.incidents, i, i+1)
 	delete(s.byID, id)
+	s.gen++
 	return true
 }
 
@@ -277,7 +294,7 @@ func (s *Server) AddNote(id, userID, content string) {
 		n := Note{ID: fmt.Sprintf("PNOTE%03d", s.lastNote), UserID: userID, Content: content, Created: time.Now().UTC().Truncate(time.Second)}
 		in.notes = append(in.notes, n)
 		in.Updated = n.Created // as a note added through the API does
-		in.version++
+		s.changed(in)
 	}
 }
 
@@ -427,49 +444,46 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	limit = min(limit, s.opts.MaxLimit)
 	users, statuses := q["user_ids[]"], q["statuses[]"]
 	allDates := q.Get("date_range") == "all"
-	// The page is written from each incident's cached list form, and the
-	// matches are counted only as far as the page and one more (for
-	// "more"): the fake's work per page stays O(offset+limit), not an
-	// encoding of the page's maps nor a slice of every match.
-	var body []byte
-	body = append(body, `{"incidents":[`...)
-	seen, more := 0, false
-	for _, in := range s.incidents {
-		if len(users) > 0 && !slices.ContainsFunc(in.Assignees, func(a string) bool { return slices.Contains(users, a) }) {
-			continue
-		}
-		if len(statuses) > 0 && !slices.Contains(statuses, in.Status) {
-			continue
-		}
-		if !allDates && (in.Created.Before(since) || !in.Created.Before(until)) {
-			continue
-		}
-		seen++
-		switch {
-		case seen <= offset:
-			continue
-		case seen > offset+limit:
-			more = true
-		default:
-			b, err := s.listJSON(r, in)
-			if err != nil {
-				pdErr(w, http.StatusInternalServerError, 2000, "Internal Server Error")
-				return
+	match := s.listMatch
+	key := strings.Join(users, ",") + "\x00" + strings.Join(statuses, ",")
+	if !allDates || s.listKey != key || s.listGen != s.gen || match == nil {
+		match = []*incidentState{}
+		for _, in := range s.incidents {
+			if len(users) > 0 && !slices.ContainsFunc(in.Assignees, func(a string) bool { return slices.Contains(users, a) }) {
+				continue
 			}
-			if seen > offset+1 {
-				body = append(body, ',')
+			if len(statuses) > 0 && !slices.Contains(statuses, in.Status) {
+				continue
 			}
-			body = append(body, b...)
-			continue
+			if !allDates && (in.Created.Before(since) || !in.Created.Before(until)) {
+				continue
+			}
+			match = append(match, in)
 		}
-		break
+		if allDates { // a window's matches depend on the time: not kept
+			s.listKey, s.listGen, s.listMatch = key, s.gen, match
+		}
+	}
+	// The page is written from each incident's cached list form, not
+	// encoded again as a whole.
+	body := []byte(`{"incidents":[`)
+	for i := offset; i < len(match) && i < offset+limit; i++ {
+		b, err := s.listJSON(r, match[i])
+		if err != nil {
+			pdErr(w, http.StatusInternalServerError, 2000, "Internal Server Error")
+			return
+		}
+		if i > offset {
+			body = append(body, ',')
+		}
+		body = append(body, b...)
 	}
 	body = append(body, `],"offset":`...)
 	body = strconv.AppendInt(body, int64(offset), 10)
 	body = append(body, `,"limit":`...)
 	body = strconv.AppendInt(body, int64(limit), 10)
 	body = append(body, `,"more":`...)
-	body = strconv.AppendBool(body, more)
+	body = strconv.AppendBool(body, offset+limit < len(match))
 	body = append(body, `,"total":null}`...)
 	fakehttp.RawJSON(w, http.StatusOK, body)
 }
@@ -533,7 +547,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 		in.Title = body.Incident.Title
 	}
 	in.Updated = time.Now().UTC().Truncate(time.Second)
-	in.version++
+	s.changed(in)
 	fakehttp.JSON(w, http.StatusOK, map[string]any{"incident": s.incidentJSON(r, in, false)})
 }
 
@@ -588,6 +602,6 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 	n := Note{ID: fmt.Sprintf("PNOTE%03d", s.lastNote), UserID: u.ID, Content: body.Note.Content, Created: time.Now().UTC().Truncate(time.Second)}
 	in.notes = append(in.notes, n)
 	in.Updated = n.Created
-	in.version++
+	s.changed(in)
 	fakehttp.JSON(w, http.StatusOK, map[string]any{"note": s.noteJSON(r, n)})
 }
