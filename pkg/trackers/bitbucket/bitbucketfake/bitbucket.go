@@ -114,6 +114,8 @@ type Server struct {
 	mux      *http.ServeMux
 	requests fakehttp.Counter
 	opts     Options
+	once     sync.Once
+	handler  http.Handler
 
 	mu          sync.Mutex
 	accounts    []Account
@@ -165,7 +167,8 @@ func New(opts Options) *Server {
 
 // ServeHTTP counts the request, serves faults first, then the fake API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Wrap(s.Faults.Wrap(s.mux)).ServeHTTP(w, r)
+	s.once.Do(func() { s.handler = s.requests.Wrap(s.Faults.Wrap(s.mux)) }) // wrapped once, not per request
+	s.handler.ServeHTTP(w, r)
 }
 
 // Start serves the fake on 127.0.0.1 until the test ends; the API root is
