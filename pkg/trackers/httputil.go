@@ -127,7 +127,7 @@ func (s *Session) Exchange(ctx context.Context, req *http.Request, what string) 
 		return nil, nil, fmt.Errorf("%w: %s: %s", ErrTransient, what, trackerhttp.DescribeTransportError(err))
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	raw, err := trackerhttp.ReadBody(resp)
 	if err != nil {
 		if errors.Is(err, ErrResponseTooLarge) {
 			return resp, nil, fmt.Errorf("%s: %w", what, err)
