@@ -585,6 +585,15 @@ const ReasonLeftSet = "left_set"
 // awaitAcks waits for every publish's acknowledgement, handing each to acked.
 func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture, acked func(i int, ack *jetstream.PubAck)) error {
 	for i, f := range futures {
+		// A page is settled while the next is published: its acks are
+		// mostly in. Asking for Err makes a second channel per publish, so
+		// only a future whose ack is not in yet is asked for it.
+		select {
+		case ack := <-f.Ok():
+			acked(i, ack)
+			continue
+		default:
+		}
 		select {
 		case ack := <-f.Ok():
 			acked(i, ack)
