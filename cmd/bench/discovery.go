@@ -571,8 +571,8 @@ func (s *stateWatch) wait(ctx context.Context, id string, ok func(connector.Poll
 	}
 }
 
-// rawPublish publishes n messages of size bytes to a scratch stream with the
-// same storage as TICKETS, asynchronously with all acks awaited — the
+// rawPublish publishes n messages of size bytes to a scratch stream
+// configured as TICKETS, asynchronously with all acks awaited — the
 // ceiling discovery is compared with. At most the client's default of
 // pending publishes are in flight; a publish waits for room.
 //
@@ -582,7 +582,16 @@ func (s *stateWatch) wait(ctx context.Context, id string, ok func(connector.Poll
 // so raw and discovery messages are the same size stored, headers counted
 // the same way. stored is the raw messages' average size as stored.
 func rawPublish(ctx context.Context, js jetstream.JetStream, n, size int) (d time.Duration, stored int, err error) {
-	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "BENCH", Subjects: []string{"bench.>"}, Storage: jetstream.FileStorage})
+	// The TICKETS stream's own configuration (limits, duplicate window,
+	// storage), under another name and subject.
+	var cfg jetstream.StreamConfig
+	for _, sc := range (bus.ProvisionOptions{}).StreamConfigs() {
+		if sc.Name == bus.StreamTickets {
+			cfg = sc
+		}
+	}
+	cfg.Name, cfg.Description, cfg.Subjects = "BENCH", "raw publishes of the discovery bench", []string{"bench.>"}
+	stream, err := js.CreateStream(ctx, cfg)
 	if err != nil {
 		return 0, 0, err
 	}
