@@ -150,8 +150,8 @@ type discoveryRow struct {
 	discover, raw          time.Duration
 	discoverCPU, rawCPU    time.Duration // the process's CPU time (all of it: poller, fake, NATS server, bench) in each window
 	discoverMallocs        uint64        // heap allocations in the discovery window (the whole process)
-	avgBytes               int // a discovery event's stored size (subject, headers, payload)
-	rawBytes               int // a raw message's stored size, the same when the bench is right
+	avgBytes               int           // a discovery event's stored size (subject, headers, payload)
+	rawBytes               int           // a raw message's stored size, the same when the bench is right
 	incremental, reconcile cycleCost
 }
 
