@@ -275,7 +275,9 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 	go func() {
 		done <- poller.Run(pctx, cfg, poller.Deps{JS: js, Decrypter: plain{}, Logger: slog.New(slog.DiscardHandler), Trackers: all.Registry()})
 	}()
-	defer func() { cancel(); <-done }()
+	var stopOnce sync.Once
+	stopPoller := func() { stopOnce.Do(func() { cancel(); <-done }) }
+	defer stopPoller()
 
 	// 1. First discovery: until the first cycle has published every ticket
 	// and recorded itself. The events are counted on the stream (a cheap
@@ -356,6 +358,9 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 		return r, fmt.Errorf("idle cycles published %d events", info2.State.Msgs-info.State.Msgs)
 	}
 	// 3. Raw JetStream publish of n messages of the same size, same server.
+	// The poller stops first: its idle cycles would be charged to the raw
+	// window's CPU.
+	stopPoller()
 	stopRaw, err := windowProfile(profileDir, fmt.Sprintf("raw-%s-%d", f.system, n))
 	if err != nil {
 		return r, err
