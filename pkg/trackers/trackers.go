@@ -97,6 +97,11 @@ type Options struct {
 	// identity share it; NewSessions makes one when nil, and a session
 	// built without either has its own.
 	Pacer *Pacer
+	// RoundTripper, when set, replaces the network transport of every
+	// session (tests: a fake served in memory under testing/synctest).
+	// The endpoint policy's URL check still applies; its dial check, with
+	// no dialing, does not.
+	RoundTripper http.RoundTripper
 	// PoolRetry and PoolRetryMax: a token pool's token the tracker refused
 	// is tried again after PoolRetry, then after twice as long each time it
 	// is refused again, at most PoolRetryMax (HUB_POOL_RETRY,
