@@ -38,6 +38,7 @@ type Budget struct {
 //     discovery and writeback spend: search and GraphQL have budgets of
 //     their own.
 //   - GitLab: RateLimit-Remaining, -Limit and -Reset (epoch seconds), RateLimit-Name.
+//     A reset under 1e8 is read as the IETF draft's seconds from now.
 //
 // Jira's X-RateLimit-Limit and -Remaining on an ordinary answer are the
 // per-second burst limit and come with no reset: they are not a budget to
@@ -61,10 +62,15 @@ func ReadBudget(h http.Header, now time.Time) (b Budget, ok bool) {
 		return Budget{}, false
 	}
 	reset, ok := headerInt64(h, "X-RateLimit-Reset", "RateLimit-Reset")
-	if !ok || reset < 1e9 { // epoch seconds only
+	if !ok || reset <= 0 {
 		return Budget{}, false
 	}
-	b = Budget{Remaining: rem, Reset: time.Unix(reset, 0), NearLimit: near}
+	at := time.Unix(reset, 0) // epoch seconds (GitHub, GitLab)
+	if reset < 1e8 {
+		// Small enough to be the IETF draft's delta seconds, not a date.
+		at = now.Add(time.Duration(reset) * time.Second)
+	}
+	b = Budget{Remaining: rem, Reset: at, NearLimit: near}
 	b.Limit, _ = headerInt64(h, "X-RateLimit-Limit", "RateLimit-Limit")
 	b.Policy = strings.TrimSpace(h.Get("X-RateLimit-Resource"))
 	if b.Policy == "" {
