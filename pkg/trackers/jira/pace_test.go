@@ -115,6 +115,8 @@ func TestJiraPacedOnTheQuotaNeverHitsA429(t *testing.T) {
 		if lastBeforeReset.Before(start.Add(45 * time.Minute)) {
 			t.Fatalf("last request of the first window at +%s: the budget was not spread to the reset", lastBeforeReset.Sub(start))
 		}
+		t.Logf("quota %d points/h, polled flat out: %d requests in the first window, %d held back by the pacer, last at +%s, %d answered 429",
+			quota, sent, paced, lastBeforeReset.Sub(start).Round(time.Second), fake.QuotaRefusals())
 		if st, ok := s.Pace(); ok && !st.PacedUntil.IsZero() && st.PacedUntil.After(time.Now()) {
 			t.Fatalf("still paced after the reset: %+v", st)
 		}
