@@ -206,7 +206,8 @@ func (p *Pacer) observe(key string, resp *http.Response) {
 	now := time.Now()
 	b, ok := ReadBudget(resp.Header, now)
 	var blocked time.Time
-	if resp.StatusCode == http.StatusTooManyRequests {
+	// A 429, or GitHub's secondary rate limit (403 with Retry-After).
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusForbidden && resp.Header.Get("Retry-After") != "" {
 		if d, ok := trackerhttp.ParseRetryAfter(resp.Header.Get("Retry-After"), now); ok && d > 0 {
 			blocked = now.Add(d)
 		}
