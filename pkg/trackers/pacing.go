@@ -124,8 +124,11 @@ func (p *Pacer) Status(key string) (PaceStatus, bool) {
 	}
 	out := PaceStatus{Budget: st.b}
 	out.Remaining = st.observed
-	if p.low(st) || now.Before(st.blocked) {
+	switch {
+	case p.low(st) && now.Before(st.b.Reset):
 		out.PacedUntil = latestTime(st.b.Reset, st.blocked)
+	case now.Before(st.blocked):
+		out.PacedUntil = st.blocked
 	}
 	return out, true
 }

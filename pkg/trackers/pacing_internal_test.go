@@ -103,3 +103,23 @@ func TestPacerKeepsIdentitiesApartAndRespectsTheDeadline(t *testing.T) {
 		}
 	})
 }
+
+// A secondary limit (403 + Retry-After) with budget left pauses the
+// identity until the Retry-After, not until the budget's window ends.
+func TestPacerShowsARetryAfterWithBudgetLeft(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		p := NewPacer(PacerConfig{})
+		h := http.Header{"Retry-After": {"60"}, "X-Ratelimit-Limit": {"5000"}, "X-Ratelimit-Remaining": {"4000"},
+			"X-Ratelimit-Reset": {strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)}}
+		p.observe("k", &http.Response{StatusCode: http.StatusForbidden, Header: h})
+		st, ok := p.Status("k")
+		if !ok || !st.PacedUntil.Equal(time.Now().Add(time.Minute)) || st.Remaining != 4000 {
+			t.Fatalf("status %+v, %v; want paced for the minute only", st, ok)
+		}
+		time.Sleep(time.Minute)
+		if st, ok := p.Status("k"); !ok || !st.PacedUntil.IsZero() {
+			t.Fatalf("after the Retry-After: %+v, %v", st, ok)
+		}
+	})
+}

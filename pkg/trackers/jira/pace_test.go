@@ -173,6 +173,9 @@ func TestJira429StillWaitsRetryAfter(t *testing.T) {
 		if !errors.As(err, &rl) || rl.RetryAfter != 30*time.Second || rl.Reason != "jira-burst-based" {
 			t.Fatalf("429: %v", err)
 		}
+		if st, ok := s.Pace(); !ok || !st.PacedUntil.Equal(time.Now().Add(30*time.Second)) {
+			t.Fatalf("after the 429 the session shows %+v, %v; want paced until the Retry-After", st, ok)
+		}
 		before := fake.Requests()
 		time.Sleep(10 * time.Second)
 		_, err = jira.New().Discover(cctx, s, trackers.DiscoveryQuery{})
