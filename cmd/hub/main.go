@@ -283,7 +283,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 			})
 		})
 	}
-	topts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes, Observer: metrics}
+	topts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes, Observer: metrics,
+		// One pacer for the process: the poller and writeback spend the same budgets.
+		Pacer:     trackers.NewPacer(trackers.PacerConfig{Below: paceBelow(cfg.PaceBelow), MaxWait: cfg.PaceMaxWait}),
+		PoolRetry: cfg.PoolRetry, PoolRetryMax: cfg.PoolRetryMax}
 	if targets.hasWorker() {
 		// The worker side of saved-connector tests: a process with decrypt
 		// rights answers connector.test.<system> (a queue group shares them),

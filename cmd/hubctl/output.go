@@ -229,6 +229,15 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 		if aside := st.GetPoolTokensSetAside(); len(aside) > 0 {
 			row("Pool tokens set aside", fmt.Sprintf("%s (refused by the tracker; %d still usable): rotate the pool with `hubctl secrets rotate %s`",
 				strings.Join(aside, ", "), st.GetPoolTokensUsable(), c.GetId()))
+			for _, r := range st.GetPoolTokensRetry() {
+				row("Pool token retried", fmt.Sprintf("%s at %s", r.GetFingerprint(), tsOrDash(r.GetRetryTime())))
+			}
+		}
+		if b := st.GetRateLimitBudget(); b != "" {
+			row("Rate-limit budget", b)
+		}
+		if st.GetPacedUntil() != nil {
+			row("Paced until", tsOrDash(st.GetPacedUntil())+" (the budget is low: requests are spread to its reset)")
 		}
 		if st.GetAuthError() != "" {
 			row("Auth error", st.GetAuthError())

@@ -59,6 +59,14 @@ type PollState struct {
 	// work; PoolUsable is how many of the pool remain usable (0 without a pool).
 	PoolSetAside []string `json:"pool_set_aside,omitempty"`
 	PoolUsable   int      `json:"pool_usable,omitempty"`
+	// PoolRetry is when each set-aside token is tried again.
+	PoolRetry []PoolRetry `json:"pool_retry,omitempty"`
+	// PacedUntil: the tracker's rate-limit budget for the connector's
+	// credential ran low in the last cycle, and its requests are spread
+	// until then (the window's end); RateBudget is that budget as the
+	// tracker last reported it, for people.
+	PacedUntil time.Time `json:"paced_until,omitzero"`
+	RateBudget string    `json:"rate_budget,omitempty"`
 	// Owner is the replica that last polled the connector.
 	Owner string `json:"owner,omitempty"`
 	// KeyForm is the form of the ticket keys in Known (0: as first stored,
@@ -81,6 +89,12 @@ type PollState struct {
 	Revision uint64 `json:"-"`
 
 	track *knownTrack
+}
+
+// PoolRetry is when a token pool's set-aside token (by fingerprint) is tried again.
+type PoolRetry struct {
+	Fingerprint string    `json:"fingerprint"`
+	At          time.Time `json:"at"`
 }
 
 // Due is when a connector with this state and poll interval is next due: an

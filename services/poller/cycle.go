@@ -88,6 +88,7 @@ func (p *Poller) cycleOf(ctx context.Context, c connector.Connector, late time.D
 	telemetry.End(span, err)
 	p.endCycle(&run.st, c, start, late, err)
 	poolStatus(&run.st, run.sess)
+	paceStatus(&run.st, run.sess)
 	if c.Webhook {
 		if hs.lastNotice.After(run.st.LastDelivery) {
 			run.st.LastDelivery = hs.lastNotice
@@ -610,15 +611,48 @@ func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture, acked func
 // tracker refused (by fingerprint, never the token) and how many still
 // work. The session keeps the pool's state until the connector changes.
 func poolStatus(st *connector.PollState, sess *trackers.Session) {
-	st.PoolSetAside, st.PoolUsable = nil, 0
+	st.PoolSetAside, st.PoolUsable, st.PoolRetry = nil, 0, nil
 	if sess == nil || sess.Pool == nil {
 		return
 	}
 	for _, t := range sess.Pool.Status() {
 		if t.SetAside {
 			st.PoolSetAside = append(st.PoolSetAside, t.Fingerprint)
+			if !t.RetryAt.IsZero() {
+				st.PoolRetry = append(st.PoolRetry, connector.PoolRetry{Fingerprint: t.Fingerprint, At: t.RetryAt})
+			}
 		} else {
 			st.PoolUsable++
 		}
 	}
+}
+
+// paceStatus shows the tracker's rate-limit budget of the connector's
+// credential as the session last saw it, and until when its requests are
+// paced (trackers.Pacer); nothing when the tracker reports no budget.
+func paceStatus(st *connector.PollState, sess *trackers.Session) {
+	st.PacedUntil, st.RateBudget = time.Time{}, ""
+	if sess == nil {
+		return
+	}
+	ps, ok := sess.Pace()
+	if !ok {
+		return
+	}
+	st.PacedUntil = ps.PacedUntil
+	if ps.Reset.IsZero() {
+		return
+	}
+	budget := fmt.Sprintf("%d", ps.Remaining)
+	if ps.Limit > 0 {
+		budget += fmt.Sprintf(" of %d", ps.Limit)
+	}
+	budget += " left"
+	if ps.Policy != "" {
+		budget += " (" + ps.Policy + ")"
+	}
+	if ps.NearLimit {
+		budget += ", near its limit"
+	}
+	st.RateBudget = budget + ", resets " + ps.Reset.UTC().Format(time.RFC3339)
 }

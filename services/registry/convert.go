@@ -218,6 +218,9 @@ func statusToProto(st connector.PollStatus) *chv1.ConnectorStatus {
 		LateBy:             durationOrNil(st.Late),
 		PoolTokensSetAside: st.PoolSetAside,
 		PoolTokensUsable:   int32(st.PoolUsable),
+		PoolTokensRetry:    poolRetryToProto(st.PoolRetry),
+		PacedUntil:         tsOrNil(st.PacedUntil),
+		RateLimitBudget:    st.RateBudget,
 		AuthError:          st.AuthError,
 		ReauthorizeCommand: st.Reauthorize,
 		LastDeliveryTime:   tsOrNil(st.LastDelivery),
@@ -290,4 +293,12 @@ func webhookSetupToProto(w WebhookSetup) *chv1.WebhookSetup {
 		Registration:       w.Registration,
 		RegistrationReason: w.Reason,
 	}
+}
+
+func poolRetryToProto(rs []connector.PoolRetry) []*chv1.PoolTokenRetry {
+	var out []*chv1.PoolTokenRetry
+	for _, r := range rs {
+		out = append(out, &chv1.PoolTokenRetry{Fingerprint: r.Fingerprint, RetryTime: tsOrNil(r.At)})
+	}
+	return out
 }

@@ -114,6 +114,9 @@ func (c jiraClient) do(ctx context.Context, method, path string, query url.Value
 		if errors.Is(err, trackers.ErrResponseTooLarge) {
 			return fmt.Errorf("jira %s: %w", op, err)
 		}
+		if rl, ok := trackers.PacedError(err); ok { // not sent: the budget is low (trackers.Pacer)
+			return fmt.Errorf("jira %s: %w", op, rl)
+		}
 		return fmt.Errorf("%w: jira %s: %s", trackers.ErrTransient, op, trackerhttp.DescribeTransportError(err))
 	}
 	defer resp.Body.Close()

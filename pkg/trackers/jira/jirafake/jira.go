@@ -107,6 +107,7 @@ type Server struct {
 	calls      []string
 
 	hooks hookSender // webhooks.go
+	quota quota      // quota.go
 }
 
 // New returns a fake instance holding the given users and projects.
@@ -192,7 +193,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls = append(s.calls, r.Method+" "+r.URL.Path)
 	s.mu.Unlock()
-	s.requests.Wrap(s.Faults.Wrap(s.mux)).ServeHTTP(w, r)
+	s.requests.Wrap(s.Faults.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.charge(w) {
+			s.mux.ServeHTTP(w, r)
+		}
+	}))).ServeHTTP(w, r)
 }
 
 // Calls lists the requests received so far as "METHOD /path", in order.
