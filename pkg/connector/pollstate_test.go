@@ -426,3 +426,54 @@ func TestPollStateReplacedKnownMapIsRewrittenWhole(t *testing.T) {
 		t.Fatalf("after replacing the map: %v, %v", got.Known, err)
 	}
 }
+
+// BenchmarkPollStateLoad: what every cycle of a connector with 10,000
+// known tickets pays before it asks the tracker anything (an idle cycle is
+// mostly this). state-B/ticket is the stored size of its parts per known
+// ticket.
+func BenchmarkPollStateLoad(b *testing.B) {
+	ctx := context.Background()
+	kv := newStateKV(b)
+	s := connector.NewStateStore(kv)
+	base := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
+	const known = 10_000
+	st := connector.PollState{}
+	for i := range known {
+		setKnownForBench(&st, fmt.Sprintf("octo-org/service-%d#%d", i%40, 1000+i), base.Add(time.Duration(i)*time.Second))
+	}
+	st, err := s.Put(ctx, "gh-load", st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Some saves of a page each, as cycles leave it: a base and runs.
+	for n := range 20 {
+		for i := range 100 {
+			k := (n*337 + i*7) % known
+			setKnownForBench(&st, fmt.Sprintf("octo-org/service-%d#%d", k%40, 1000+k), base.Add(time.Duration(known+n*100+i)*time.Second))
+		}
+		if st, err = s.Put(ctx, "gh-load", st); err != nil {
+			b.Fatal(err)
+		}
+	}
+	size := 0
+	lister, err := kv.ListKeysFiltered(ctx, "gh-load.k.>")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for k := range lister.Keys() {
+		e, err := kv.Get(ctx, k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size += len(e.Value())
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		got, err := s.Load(ctx, "gh-load")
+		if err != nil || len(got.Known) != known {
+			b.Fatalf("%d known, %v", len(got.Known), err)
+		}
+	}
+	b.ReportMetric(float64(size)/known, "state-B/ticket")
+}
