@@ -17,8 +17,8 @@ type PollState struct {
 	// It never moves past what was published.
 	Cursor time.Time `json:"cursor,omitzero"`
 	// Known maps ticket key → the update time last published for it. Change
-	// it through SetKnown and ForgetKnown: a save then writes only the
-	// changes (pollstate_layout.go).
+	// it through SetKnownVersion (or SetKnown) and ForgetKnown: a save then
+	// writes only the changes (pollstate_layout.go).
 	Known map[string]time.Time `json:"known,omitempty"`
 	// KnownCount is len(Known) as last stored; Head returns it without
 	// reading the known tickets.
@@ -80,7 +80,11 @@ type PollState struct {
 	// Revision is the KV revision the state was read at.
 	Revision uint64 `json:"-"`
 
-	track *knownTrack
+	// prints maps a known ticket's key to the fingerprint of the version
+	// Known holds for it (KnownPrint), when it has one: saved with it in the
+	// same parts, forgotten with it. Opaque here (pkg/ticketver makes them).
+	prints map[string]string
+	track  *knownTrack
 }
 
 // Due is when a connector with this state and poll interval is next due: an
@@ -119,11 +123,18 @@ type PageCache struct {
 	Keys []string `json:"keys,omitempty"`
 }
 
-// StateStore reads and writes poll states with optimistic concurrency.
-type StateStore struct{ kv jetstream.KeyValue }
+// StateStore reads and writes poll states with optimistic concurrency. It
+// keeps the decoded parts it last read or wrote (partCache), so a load
+// decodes only the parts that changed since.
+type StateStore struct {
+	kv    jetstream.KeyValue
+	cache partCache
+}
 
 // NewStateStore wraps the poll_state bucket.
-func NewStateStore(kv jetstream.KeyValue) *StateStore { return &StateStore{kv: kv} }
+func NewStateStore(kv jetstream.KeyValue) *StateStore {
+	return &StateStore{kv: kv, cache: partCache{budget: defaultCacheEntries}}
+}
 
 // Get returns the state of a connector with its known tickets (Load); a
 // connector never polled has a zero state.
@@ -158,6 +169,7 @@ func (s *StateStore) Delete(ctx context.Context, id string) error {
 	if err := s.deleteParts(ctx, id); err != nil {
 		return err
 	}
+	s.cache.drop(id)
 	if err := s.kv.Purge(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("delete poll state %s: %w", id, err)
 	}

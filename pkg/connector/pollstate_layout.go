@@ -24,9 +24,11 @@ import (
 //	<id>               head: every PollState field but Known and the page
 //	                   caches, plus knownLayout
 //	<id>.k.a<i>, b<i>  base chunks: two sets of slices of a snapshot of Known
-//	                   (at most knownChunk entries each), used in turn
+//	                   (at most knownChunk entries and partBudget bytes
+//	                   each), used in turn
 //	<id>.k.r<j>        runs: each holds the changes of one save (or a merge
-//	                   of several), in the lowest free slot
+//	                   of several), in the lowest free slot; a save whose
+//	                   changes exceed one part's bounds writes several
 //	<id>.k.p0, p1      the page caches, used in turn
 //
 // A save with changes writes run j (the first slot the head does not list)
@@ -47,12 +49,23 @@ import (
 // markers pile up (a purged run slot is rewritten by a later save). A state stored in the old single-value format
 // (Known inside the head) is read as such and rewritten in this layout by
 // its next save.
+//
+// A known ticket's entry is its update time and, since issue 9, the
+// fingerprint of the version published (pkg/ticketver's field hashes, ~60
+// bytes): part.Set and part.Prints, one key in both. A part written before
+// holds no prints: its tickets read back without one (the poller then falls
+// back to the old ticket_versions record once). A binary from before reads
+// a part with prints and ignores them.
 
 const (
 	knownLayoutVersion = 2
-	// knownChunk bounds a base part: ~60 bytes an entry keeps it far below
-	// the 1 MB payload limit.
+	// knownChunk bounds the entries of a part, partBudget its estimated
+	// size (entryBytes): an entry with a fingerprint is ~150 bytes with
+	// short keys (4096 of them: ~600 KB) but ~350 bytes with 100-character
+	// keys, so the byte budget keeps every part well below NATS's 1 MB
+	// payload limit whatever the keys (TestPollStatePartsStayBelowThePayloadLimit).
 	knownChunk = 4096
+	partBudget = 256 << 10
 	// minRuns and runsPer: a state of n known tickets keeps at most
 	// max(minRuns, n/runsPer) runs; at that many, the next save merges them
 	// into one. A merge writes at most every ticket the runs touched (≤ n),
@@ -114,12 +127,20 @@ type partRef struct {
 	Rev uint64 `json:"r"`
 }
 
-// part is a stored base chunk or run: tickets set (key → update time) and
-// tickets forgotten.
+// part is a stored base chunk or run: tickets set (key → update time, and
+// key → fingerprint for those that have one) and tickets forgotten. A run
+// that sets a ticket without a print clears the print an earlier part gave
+// it.
 type part struct {
-	Set map[string]time.Time `json:"set,omitempty"`
-	Del []string             `json:"del,omitempty"`
+	Set    map[string]time.Time `json:"set,omitempty"`
+	Prints map[string]string    `json:"fp,omitempty"`
+	Del    []string             `json:"del,omitempty"`
 }
+
+// entryBytes over-estimates the JSON size of one ticket's entry in a part:
+// the key twice (set and fp), the time (≤ 37 bytes quoted), the print and
+// the punctuation.
+func entryBytes(key, print string) int { return 2*len(key) + len(print) + 56 }
 
 // head is the stored form of a head key.
 type head struct {
@@ -144,10 +165,12 @@ type knownTrack struct {
 	headOnly bool
 }
 
-// SetKnown records that the event of ticket key at version updated was
-// published. Changes made through SetKnown and ForgetKnown are what a save
-// writes; a Known map changed otherwise is rewritten whole.
-func (st *PollState) SetKnown(key string, updated time.Time) {
+// SetKnownVersion records that the event of ticket key at version updated
+// was published; print is that version's fingerprint ("" for none), which
+// KnownPrint returns until the ticket's next version or ForgetKnown.
+// Changes made through SetKnownVersion, SetKnown and ForgetKnown are what a
+// save writes; a Known map changed otherwise is rewritten whole.
+func (st *PollState) SetKnownVersion(key string, updated time.Time, print string) {
 	if st.Known == nil {
 		st.Known = map[string]time.Time{}
 	}
@@ -156,8 +179,23 @@ func (st *PollState) SetKnown(key string, updated time.Time) {
 		tr.count++
 	}
 	st.Known[key] = updated
+	if print != "" {
+		if st.prints == nil {
+			st.prints = map[string]string{}
+		}
+		st.prints[key] = print
+	} else {
+		delete(st.prints, key)
+	}
 	tr.changed[key] = struct{}{}
 }
+
+// SetKnown is SetKnownVersion without a fingerprint.
+func (st *PollState) SetKnown(key string, updated time.Time) { st.SetKnownVersion(key, updated, "") }
+
+// KnownPrint is the fingerprint recorded with ticket key's known version;
+// "" when there is none (not known, or recorded without one).
+func (st *PollState) KnownPrint(key string) string { return st.prints[key] }
 
 // ForgetKnown removes ticket key from the known set.
 func (st *PollState) ForgetKnown(key string) {
@@ -166,6 +204,7 @@ func (st *PollState) ForgetKnown(key string) {
 		tr.count--
 		delete(st.Known, key)
 	}
+	delete(st.prints, key)
 	tr.changed[key] = struct{}{}
 }
 
@@ -188,8 +227,10 @@ func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
 		return st, err
 	}
 	known := make(map[string]time.Time, st.KnownCount)
+	prints := make(map[string]string, st.KnownCount)
 	touched := map[string]struct{}{}
 	damaged := func(format string, args ...any) (PollState, error) {
+		s.cache.drop(id)
 		st.Known = map[string]time.Time{}
 		st.track = &knownTrack{changed: map[string]struct{}{}} // stored=false: the next save rewrites all
 		return st, fmt.Errorf("%w: %s: %s", ErrStateDamaged, id, fmt.Sprintf(format, args...))
@@ -203,31 +244,40 @@ func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
 		}
 		st.Pages, st.IncrementalPages = pp.Pages, pp.IncrementalPages
 	}
-	for i, ref := range slices.Concat(layout.Base, layout.Runs) {
-		var p part
-		if err := s.readPart(ctx, ref, &p); errors.Is(err, ErrStateDamaged) {
+	refs := slices.Concat(layout.Base, layout.Runs)
+	for i, ref := range refs {
+		p, err := s.readKnownPart(ctx, id, ref)
+		if errors.Is(err, ErrStateDamaged) {
 			return damaged("%v", err)
 		} else if err != nil {
 			return PollState{}, err
 		}
-		if i < len(layout.Base) && len(p.Del) > 0 {
+		run := i >= len(layout.Base)
+		if !run && len(p.Del) > 0 {
 			return damaged("base part %s forgets tickets", ref.Key)
 		}
 		for k, t := range p.Set {
 			known[k] = t
-			if i >= len(layout.Base) {
+			if fp, ok := p.Prints[k]; ok {
+				prints[k] = fp
+			} else if run {
+				delete(prints, k)
+			}
+			if run {
 				touched[k] = struct{}{}
 			}
 		}
 		for _, k := range p.Del {
 			delete(known, k)
+			delete(prints, k)
 			touched[k] = struct{}{}
 		}
 	}
 	if len(known) != st.KnownCount {
 		return damaged("parts hold %d tickets, the head counted %d", len(known), st.KnownCount)
 	}
-	st.Known = known
+	s.cache.keep(id, refs)
+	st.Known, st.prints = known, prints
 	st.track = &knownTrack{layout: *layout, stored: true, count: len(known), known: known, changed: map[string]struct{}{}, touched: touched, pages: sigOf(&st)}
 	return st, nil
 }
@@ -247,6 +297,44 @@ func (s *StateStore) readPart(ctx context.Context, ref partRef, v any) error {
 	}
 	if err := json.Unmarshal(e.Value(), v); err != nil {
 		return fmt.Errorf("%w: part %s: %v", ErrStateDamaged, ref.Key, err)
+	}
+	return nil
+}
+
+// readKnownPart reads a base chunk or run named by the head. The decoded
+// part is cached by key and revision (a revision is never written twice, so
+// the pair names one content): the part is still read, so a part missing or
+// rewritten behind the head's back is ErrStateDamaged as before, but only a
+// part not decoded before costs its JSON decoding (issue 9: at 10,000 known
+// tickets that decoding was most of an idle cycle).
+func (s *StateStore) readKnownPart(ctx context.Context, id string, ref partRef) (*part, error) {
+	cached := s.cache.get(id, ref)
+	if cached == nil {
+		p := new(part)
+		if err := s.readPart(ctx, ref, p); err != nil {
+			return nil, err
+		}
+		s.cache.put(id, ref, p)
+		return p, nil
+	}
+	if err := s.checkPart(ctx, ref); err != nil {
+		return nil, err
+	}
+	return cached, nil
+}
+
+// checkPart is readPart without decoding: the part is there at the
+// revision the head wrote.
+func (s *StateStore) checkPart(ctx context.Context, ref partRef) error {
+	e, err := s.kv.Get(ctx, ref.Key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("%w: part %s is missing", ErrStateDamaged, ref.Key)
+	}
+	if err != nil {
+		return fmt.Errorf("read poll state %s: %w", ref.Key, err)
+	}
+	if e.Revision() != ref.Rev {
+		return fmt.Errorf("%w: part %s is at revision %d, the head wrote %d", ErrStateDamaged, ref.Key, e.Revision(), ref.Rev)
 	}
 	return nil
 }
@@ -300,7 +388,11 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 		if err != nil {
 			return partRef{}, fmt.Errorf("write poll state %s: %w", key, err)
 		}
-		return partRef{Key: key, Rev: rev}, nil
+		ref := partRef{Key: key, Rev: rev}
+		if kp, ok := p.(*part); ok {
+			s.cache.put(id, ref, kp)
+		}
+		return ref, nil
 	}
 	old := knownLayout{}
 	if tr != nil && tr.stored {
@@ -318,18 +410,12 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		i := 0
-		for chunk := range slices.Chunk(keys, knownChunk) {
-			p := part{Set: make(map[string]time.Time, len(chunk))}
-			for _, k := range chunk {
-				p.Set[k] = st.Known[k]
-			}
+		for i, p := range st.parts(keys) {
 			ref, err := writePart(set+strconv.Itoa(i), p)
 			if err != nil {
 				return st, err
 			}
 			layout.Base = append(layout.Base, ref)
-			i++
 		}
 	case len(tr.changed) > 0:
 		keys := tr.changed
@@ -339,20 +425,15 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 			maps.Copy(keys, tr.changed)
 			layout.Runs, layout.RunEntries = nil, 0
 		}
-		p := part{Set: map[string]time.Time{}}
-		for k := range keys {
-			if t, ok := st.Known[k]; ok {
-				p.Set[k] = t
-			} else {
-				p.Del = append(p.Del, k)
+		// A run too large for one part (a big merge, a save after many
+		// pages) goes into several slots, each bounded like a base chunk.
+		for _, p := range st.parts(slices.Sorted(maps.Keys(keys))) {
+			ref, err := s.writeRun(ctx, id, st.Revision, freeSlot(old.Runs, layout.Runs), p)
+			if err != nil {
+				return st, err
 			}
+			layout.Runs = append(layout.Runs, ref)
 		}
-		slices.Sort(p.Del)
-		ref, err := s.writeRun(ctx, id, st.Revision, freeSlot(old.Runs, layout.Runs), p)
-		if err != nil {
-			return st, err
-		}
-		layout.Runs = append(layout.Runs, ref)
 		layout.RunEntries += len(keys)
 	}
 	if tr == nil || !tr.stored || sigOf(&st) != tr.pages || (layout.Pages == nil) != (len(st.Pages)+len(st.IncrementalPages) == 0) {
@@ -395,6 +476,7 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 			_ = s.kv.Purge(ctx, r.Key)
 		}
 	}
+	s.cache.keep(id, slices.Concat(layout.Base, layout.Runs))
 	touched := map[string]struct{}{}
 	if !full {
 		// In place: a superset after a failed save only makes a merge write
@@ -408,6 +490,39 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 	st.KnownCount = len(st.Known)
 	st.track = &knownTrack{layout: layout, stored: true, count: len(st.Known), known: st.Known, changed: map[string]struct{}{}, touched: touched, pages: sigOf(&st)}
 	return st, nil
+}
+
+// parts splits sorted keys into parts of at most knownChunk entries and
+// partBudget bytes: each key set to its Known time (and print), or
+// forgotten when Known no longer has it.
+func (st *PollState) parts(keys []string) []*part {
+	var out []*part
+	var p *part
+	n, size := 0, 0
+	for _, k := range keys {
+		fp := st.prints[k]
+		b := entryBytes(k, fp)
+		if p == nil || n == knownChunk || size+b > partBudget && n > 0 {
+			p = &part{Set: map[string]time.Time{}}
+			out = append(out, p)
+			n, size = 0, 0
+		}
+		n++
+		size += b
+		t, ok := st.Known[k]
+		if !ok {
+			p.Del = append(p.Del, k)
+			continue
+		}
+		p.Set[k] = t
+		if fp != "" {
+			if p.Prints == nil {
+				p.Prints = map[string]string{}
+			}
+			p.Prints[k] = fp
+		}
+	}
+	return out
 }
 
 // freeSlot is the lowest run slot neither the stored head nor the new one
@@ -430,12 +545,17 @@ func freeSlot(lists ...[]partRef) int {
 // a writer holding a stale head finds the slot taken by the newer head and
 // gets ErrConflict without touching it. A slot left behind by a save that
 // died before its head write is reused when the head is still the one read.
-func (s *StateStore) writeRun(ctx context.Context, id string, headRev uint64, slot int, p part) (partRef, error) {
+func (s *StateStore) writeRun(ctx context.Context, id string, headRev uint64, slot int, p *part) (ref partRef, err error) {
 	data, err := json.Marshal(p)
 	if err != nil {
 		return partRef{}, err
 	}
 	key := id + ".k.r" + strconv.Itoa(slot)
+	defer func() {
+		if err == nil {
+			s.cache.put(id, ref, p)
+		}
+	}()
 	rev, err := s.kv.Create(ctx, key, data)
 	if err == nil {
 		return partRef{Key: key, Rev: rev}, nil

@@ -1,0 +1,147 @@
+package connector
+
+import "sync"
+
+// defaultCacheEntries bounds the ticket entries a StateStore keeps decoded,
+// over all its connectors (~200 bytes each with a fingerprint: ~40 MB).
+const defaultCacheEntries = 200_000
+
+// partCache keeps the decoded known-ticket parts of the connectors a
+// replica polls, keyed by part key and the revision the part was written
+// at. A KV revision is never reused, so a cached part is exactly what the
+// stored part at that revision holds; a part rewritten by any writer has a
+// new revision and is read again. The cached parts are never changed (Load
+// copies them into a fresh Known), so no caller can alter them.
+//
+// Written here rather than taken from a cache library: what it needs is a
+// per-connector set replaced whole at every load and save (the parts the
+// head lists), with least-recently-used connectors dropped past a budget of
+// entries, not of items; a generic LRU of parts would still need this
+// bookkeeping around it.
+type partCache struct {
+	mu      sync.Mutex
+	budget  int // entries; 0 disables the cache
+	entries int
+	clock   uint64
+	conns   map[string]*connParts
+}
+
+type connParts struct {
+	parts   map[string]cachedPart // by part key
+	entries int
+	used    uint64
+}
+
+type cachedPart struct {
+	rev uint64
+	p   *part
+}
+
+func partEntries(p *part) int { return len(p.Set) + len(p.Del) }
+
+// get returns the decoded part ref names, nil when not cached.
+func (c *partCache) get(id string, ref partRef) *part {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cp := c.conns[id]
+	if cp == nil {
+		return nil
+	}
+	e, ok := cp.parts[ref.Key]
+	if !ok || e.rev != ref.Rev {
+		return nil
+	}
+	c.clock++
+	cp.used = c.clock
+	return e.p
+}
+
+// put caches p as the content of ref.
+func (c *partCache) put(id string, ref partRef, p *part) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.budget <= 0 || partEntries(p) > c.budget {
+		return
+	}
+	if c.conns == nil {
+		c.conns = map[string]*connParts{}
+	}
+	cp := c.conns[id]
+	if cp == nil {
+		cp = &connParts{parts: map[string]cachedPart{}}
+		c.conns[id] = cp
+	}
+	if old, ok := cp.parts[ref.Key]; ok {
+		cp.entries -= partEntries(old.p)
+		c.entries -= partEntries(old.p)
+	}
+	cp.parts[ref.Key] = cachedPart{rev: ref.Rev, p: p}
+	n := partEntries(p)
+	cp.entries += n
+	c.entries += n
+	c.clock++
+	cp.used = c.clock
+	c.evict(id)
+}
+
+// keep drops the parts of connector id that refs (the parts its head now
+// lists) does not name.
+func (c *partCache) keep(id string, refs []partRef) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cp := c.conns[id]
+	if cp == nil {
+		return
+	}
+	listed := make(map[partRef]bool, len(refs))
+	for _, r := range refs {
+		listed[r] = true
+	}
+	for key, e := range cp.parts {
+		if !listed[partRef{Key: key, Rev: e.rev}] {
+			delete(cp.parts, key)
+			cp.entries -= partEntries(e.p)
+			c.entries -= partEntries(e.p)
+		}
+	}
+	if len(cp.parts) == 0 {
+		delete(c.conns, id)
+	}
+}
+
+// drop forgets every part of connector id.
+func (c *partCache) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cp := c.conns[id]; cp != nil {
+		c.entries -= cp.entries
+		delete(c.conns, id)
+	}
+}
+
+// evict drops least recently used connectors (not keep) while over budget.
+func (c *partCache) evict(keep string) {
+	for c.entries > c.budget {
+		victim, oldest := "", uint64(0)
+		for id, cp := range c.conns {
+			if id != keep && (victim == "" || cp.used < oldest) {
+				victim, oldest = id, cp.used
+			}
+		}
+		if victim == "" {
+			// Only the connector being read is left: drop its other parts.
+			cp := c.conns[keep]
+			for key, e := range cp.parts {
+				if c.entries <= c.budget {
+					break
+				}
+				delete(cp.parts, key)
+				cp.entries -= partEntries(e.p)
+				c.entries -= partEntries(e.p)
+			}
+			return
+		}
+		c.entries -= c.conns[victim].entries
+		delete(c.conns, victim)
+	}
+}
