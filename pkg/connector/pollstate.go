@@ -80,11 +80,16 @@ type PollState struct {
 	// Revision is the KV revision the state was read at.
 	Revision uint64 `json:"-"`
 
-	// prints maps a known ticket's key to the fingerprint of the version
-	// Known holds for it (KnownPrint), when it has one: saved with it in the
-	// same parts, forgotten with it. Opaque here (pkg/ticketver makes them).
-	prints map[string]string
-	track  *knownTrack
+	// The fingerprint of the version Known holds for a ticket (KnownPrint),
+	// when it has one: saved with it in the same parts, forgotten with it.
+	// Opaque here (pkg/ticketver makes them). They are not copied into a
+	// map at load (half of a load's cost at 10,000 tickets, and the poller
+	// asks only for updated tickets'): printSrc are the parts the state was
+	// read or saved as, in order (the last that sets a ticket has its
+	// print), prints the changes made since ("" for cleared).
+	prints   map[string]string
+	printSrc []*part
+	track    *knownTrack
 }
 
 // Due is when a connector with this state and poll interval is next due: an

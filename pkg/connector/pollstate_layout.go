@@ -179,14 +179,7 @@ func (st *PollState) SetKnownVersion(key string, updated time.Time, print string
 		tr.count++
 	}
 	st.Known[key] = updated
-	if print != "" {
-		if st.prints == nil {
-			st.prints = map[string]string{}
-		}
-		st.prints[key] = print
-	} else {
-		delete(st.prints, key)
-	}
+	st.setPrint(key, print)
 	tr.changed[key] = struct{}{}
 }
 
@@ -195,7 +188,56 @@ func (st *PollState) SetKnown(key string, updated time.Time) { st.SetKnownVersio
 
 // KnownPrint is the fingerprint recorded with ticket key's known version;
 // "" when there is none (not known, or recorded without one).
-func (st *PollState) KnownPrint(key string) string { return st.prints[key] }
+func (st *PollState) KnownPrint(key string) string {
+	if fp, ok := st.prints[key]; ok {
+		return fp
+	}
+	if _, ok := st.Known[key]; !ok {
+		return ""
+	}
+	for i := len(st.printSrc) - 1; i >= 0; i-- {
+		if p := st.printSrc[i]; p.Set != nil {
+			if _, ok := p.Set[key]; ok {
+				return p.Prints[key]
+			}
+		}
+	}
+	return ""
+}
+
+func (st *PollState) setPrint(key, print string) {
+	if st.prints == nil {
+		st.prints = map[string]string{}
+	}
+	st.prints[key] = print
+}
+
+// mergedPrints is every print the parts from printSrc[from:] give, with the
+// changes since applied: what a save that rewrites many entries looks
+// them up in (one pass, rather than a search of the parts per entry).
+func (st *PollState) mergedPrints(from int) map[string]string {
+	out := map[string]string{}
+	for _, p := range st.printSrc[min(from, len(st.printSrc)):] {
+		for k := range p.Set {
+			if fp, ok := p.Prints[k]; ok {
+				out[k] = fp
+			} else {
+				delete(out, k)
+			}
+		}
+		for _, k := range p.Del {
+			delete(out, k)
+		}
+	}
+	for k, fp := range st.prints {
+		if fp == "" {
+			delete(out, k)
+		} else {
+			out[k] = fp
+		}
+	}
+	return out
+}
 
 // ForgetKnown removes ticket key from the known set.
 func (st *PollState) ForgetKnown(key string) {
@@ -204,7 +246,9 @@ func (st *PollState) ForgetKnown(key string) {
 		tr.count--
 		delete(st.Known, key)
 	}
-	delete(st.prints, key)
+	if st.prints != nil || len(st.printSrc) > 0 {
+		st.setPrint(key, "")
+	}
 	tr.changed[key] = struct{}{}
 }
 
@@ -227,11 +271,10 @@ func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
 		return st, err
 	}
 	known := make(map[string]time.Time, st.KnownCount)
-	prints := make(map[string]string, st.KnownCount)
 	touched := map[string]struct{}{}
 	damaged := func(format string, args ...any) (PollState, error) {
 		s.cache.drop(id)
-		st.Known = map[string]time.Time{}
+		st.Known, st.prints, st.printSrc = map[string]time.Time{}, nil, nil
 		st.track = &knownTrack{changed: map[string]struct{}{}} // stored=false: the next save rewrites all
 		return st, fmt.Errorf("%w: %s: %s", ErrStateDamaged, id, fmt.Sprintf(format, args...))
 	}
@@ -245,6 +288,7 @@ func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
 		st.Pages, st.IncrementalPages = pp.Pages, pp.IncrementalPages
 	}
 	refs := slices.Concat(layout.Base, layout.Runs)
+	srcs := make([]*part, 0, len(refs))
 	for i, ref := range refs {
 		p, err := s.readKnownPart(ctx, id, ref)
 		if errors.Is(err, ErrStateDamaged) {
@@ -258,26 +302,21 @@ func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
 		}
 		for k, t := range p.Set {
 			known[k] = t
-			if fp, ok := p.Prints[k]; ok {
-				prints[k] = fp
-			} else if run {
-				delete(prints, k)
-			}
 			if run {
 				touched[k] = struct{}{}
 			}
 		}
 		for _, k := range p.Del {
 			delete(known, k)
-			delete(prints, k)
 			touched[k] = struct{}{}
 		}
+		srcs = append(srcs, p)
 	}
 	if len(known) != st.KnownCount {
 		return damaged("parts hold %d tickets, the head counted %d", len(known), st.KnownCount)
 	}
 	s.cache.keep(id, refs)
-	st.Known, st.prints = known, prints
+	st.Known, st.prints, st.printSrc = known, nil, srcs
 	st.track = &knownTrack{layout: *layout, stored: true, count: len(known), known: known, changed: map[string]struct{}{}, touched: touched, pages: sigOf(&st)}
 	return st, nil
 }
@@ -398,6 +437,8 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 	if tr != nil && tr.stored {
 		old = tr.layout
 	}
+	// srcs: the parts the saved state's prints are read from (printSrc).
+	var srcs []*part
 	switch {
 	case full:
 		set := "a"
@@ -410,29 +451,38 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		for i, p := range st.parts(keys) {
+		all := st.mergedPrints(0)
+		for i, p := range st.parts(keys, func(k string) string { return all[k] }) {
 			ref, err := writePart(set+strconv.Itoa(i), p)
 			if err != nil {
 				return st, err
 			}
 			layout.Base = append(layout.Base, ref)
+			srcs = append(srcs, p)
 		}
 	case len(tr.changed) > 0:
 		keys := tr.changed
+		printOf := st.KnownPrint
+		srcs = st.printSrc
 		if len(layout.Runs) >= min(max(minRuns, len(st.Known)/runsPer), maxRuns) {
 			// Merge: one run with every ticket the runs and this save touched.
 			keys = maps.Clone(tr.touched)
 			maps.Copy(keys, tr.changed)
 			layout.Runs, layout.RunEntries = nil, 0
+			runs := st.mergedPrints(len(layout.Base))
+			printOf = func(k string) string { return runs[k] }
+			srcs = st.printSrc[:min(len(layout.Base), len(st.printSrc))]
 		}
+		srcs = slices.Clip(srcs)
 		// A run too large for one part (a big merge, a save after many
 		// pages) goes into several slots, each bounded like a base chunk.
-		for _, p := range st.parts(slices.Sorted(maps.Keys(keys))) {
+		for _, p := range st.parts(slices.Sorted(maps.Keys(keys)), printOf) {
 			ref, err := s.writeRun(ctx, id, st.Revision, freeSlot(old.Runs, layout.Runs), p)
 			if err != nil {
 				return st, err
 			}
 			layout.Runs = append(layout.Runs, ref)
+			srcs = append(srcs, p)
 		}
 		layout.RunEntries += len(keys)
 	}
@@ -486,6 +536,9 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 		}
 		maps.Copy(touched, tr.changed)
 	}
+	if full || len(tr.changed) > 0 {
+		st.prints, st.printSrc = nil, srcs
+	}
 	st.Revision = rev
 	st.KnownCount = len(st.Known)
 	st.track = &knownTrack{layout: layout, stored: true, count: len(st.Known), known: st.Known, changed: map[string]struct{}{}, touched: touched, pages: sigOf(&st)}
@@ -495,12 +548,12 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 // parts splits sorted keys into parts of at most knownChunk entries and
 // partBudget bytes: each key set to its Known time (and print), or
 // forgotten when Known no longer has it.
-func (st *PollState) parts(keys []string) []*part {
+func (st *PollState) parts(keys []string, printOf func(string) string) []*part {
 	var out []*part
 	var p *part
 	n, size := 0, 0
 	for _, k := range keys {
-		fp := st.prints[k]
+		fp := printOf(k)
 		b := entryBytes(k, fp)
 		if p == nil || n == knownChunk || size+b > partBudget && n > 0 {
 			p = &part{Set: map[string]time.Time{}}
