@@ -140,7 +140,7 @@ type part struct {
 // entryBytes over-estimates the JSON size of one ticket's entry in a part:
 // the key twice (set and fp), the time (≤ 37 bytes quoted), the print and
 // the punctuation.
-func entryBytes(key, print string) int { return 2*len(key) + len(print) + 56 }
+func entryBytes(key, fp string) int { return 2*len(key) + len(fp) + 56 }
 
 // head is the stored form of a head key.
 type head struct {
@@ -166,11 +166,11 @@ type knownTrack struct {
 }
 
 // SetKnownVersion records that the event of ticket key at version updated
-// was published; print is that version's fingerprint ("" for none), which
+// was published; fp is that version's fingerprint ("" for none), which
 // KnownPrint returns until the ticket's next version or ForgetKnown.
 // Changes made through SetKnownVersion, SetKnown and ForgetKnown are what a
 // save writes; a Known map changed otherwise is rewritten whole.
-func (st *PollState) SetKnownVersion(key string, updated time.Time, print string) {
+func (st *PollState) SetKnownVersion(key string, updated time.Time, fp string) {
 	if st.Known == nil {
 		st.Known = map[string]time.Time{}
 	}
@@ -179,7 +179,7 @@ func (st *PollState) SetKnownVersion(key string, updated time.Time, print string
 		tr.count++
 	}
 	st.Known[key] = updated
-	st.setPrint(key, print)
+	st.setPrint(key, fp)
 	tr.changed[key] = struct{}{}
 }
 
@@ -205,11 +205,11 @@ func (st *PollState) KnownPrint(key string) string {
 	return ""
 }
 
-func (st *PollState) setPrint(key, print string) {
+func (st *PollState) setPrint(key, fp string) {
 	if st.prints == nil {
 		st.prints = map[string]string{}
 	}
-	st.prints[key] = print
+	st.prints[key] = fp
 }
 
 // mergedPrints is every print the parts from printSrc[from:] give, with the

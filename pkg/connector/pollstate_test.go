@@ -572,9 +572,9 @@ func TestPollStateChangedByAnotherWriterIsReadAgain(t *testing.T) {
 		if round > 0 {
 			other.Known = maps.Clone(other.Known)
 		}
-		print := fmt.Sprint("theirs-", round)
+		want := fmt.Sprint("theirs-", round)
 		for i := range 50 {
-			other.SetKnownVersion(fmt.Sprintf("PROJ-%d", i), base.Add(time.Duration(round+1)*time.Hour), print)
+			other.SetKnownVersion(fmt.Sprintf("PROJ-%d", i), base.Add(time.Duration(round+1)*time.Hour), want)
 		}
 		if _, err := theirs.Put(ctx, "jira-other", other); err != nil {
 			t.Fatal(err)
@@ -585,8 +585,8 @@ func TestPollStateChangedByAnotherWriterIsReadAgain(t *testing.T) {
 		}
 		for i := range 50 {
 			k := fmt.Sprintf("PROJ-%d", i)
-			if !got.Known[k].Equal(base.Add(time.Duration(round+1)*time.Hour)) || got.KnownPrint(k) != print {
-				t.Fatalf("round %d: %s read as %v %q, want the other writer's %v %q", round, k, got.Known[k], got.KnownPrint(k), base.Add(time.Duration(round+1)*time.Hour), print)
+			if !got.Known[k].Equal(base.Add(time.Duration(round+1)*time.Hour)) || got.KnownPrint(k) != want {
+				t.Fatalf("round %d: %s read as %v %q, want the other writer's %v %q", round, k, got.Known[k], got.KnownPrint(k), base.Add(time.Duration(round+1)*time.Hour), want)
 			}
 		}
 	}

@@ -101,6 +101,22 @@ func TestEncodeDecodeRoundTrips(t *testing.T) {
 	}
 }
 
+func TestPrintIsFingerprintEncoded(t *testing.T) {
+	for name, tk := range fingerprintCases() {
+		if got, want := Print(tk), referenceFingerprint(tk).Encode(); got != want {
+			t.Errorf("%s: Print = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func BenchmarkPrint(b *testing.B) {
+	tk := fingerprintCases()["full"]
+	b.ReportAllocs()
+	for b.Loop() {
+		Print(tk)
+	}
+}
+
 func TestEncodedFingerprintIsSmall(t *testing.T) {
 	// Every hashed Ticket field set: the largest fingerprint a ticket has.
 	all := Fields{}

@@ -387,7 +387,7 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 			kind = bus.TicketUpdated
 		}
 		pt := TicketToProto(r.c, tk)
-		fp := ticketver.Fingerprint(pt)
+		fp := ticketver.Print(pt)
 		var changed []string
 		actor := ""
 		if known {
@@ -414,7 +414,7 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 		// when the page settles (flush): the next version's changed_fields
 		// compare with them, and the page costs no bus write per ticket
 		// for them (issue 9).
-		ch := knownChange{key: tk.Key, updated: tk.Updated, print: fp.Encode()}
+		ch := knownChange{key: tk.Key, updated: tk.Updated, print: fp}
 		next.changes = append(next.changes, ch)
 		next.kinds = append(next.kinds, kind)
 		if r.inFlight == nil {
@@ -439,7 +439,8 @@ type pendingPage struct {
 }
 
 // describeUpdate compares a ticket's new version with the one last
-// published, whose fingerprint prevPrint the poll state kept: the fields
+// published: newPrint is the new version's fingerprint (ticketver.Print),
+// prevPrint the one the poll state kept for the last version. It says the fields
 // that changed (nil when the last version's hashes are not known), and
 // actor "self" when the change is the echo of the connector's own writeback
 // (ticketver.IsEcho). A state written before fingerprints were kept in it
@@ -447,7 +448,8 @@ type pendingPage struct {
 // instead (once: this version's fingerprint goes into the state). A record
 // that cannot be read leaves the event as it was before (no fields, no
 // actor): the event is published either way.
-func (r *cycleRun) describeUpdate(ctx context.Context, tk trackers.Ticket, fp ticketver.Fields, prevPrint string) (changed []string, actor string) {
+func (r *cycleRun) describeUpdate(ctx context.Context, tk trackers.Ticket, newPrint, prevPrint string) (changed []string, actor string) {
+	fp, _ := ticketver.Decode(newPrint)
 	prev, ok := ticketver.Decode(prevPrint)
 	if !ok {
 		var err error

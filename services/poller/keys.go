@@ -59,10 +59,10 @@ func migrateKeys(reg *trackers.Registry, c connector.Connector, st connector.Pol
 			continue
 		}
 		moved++
-		at, print := st.Known[key], st.KnownPrint(key)
+		at, fp := st.Known[key], st.KnownPrint(key)
 		st.ForgetKnown(key)
 		if prev, dup := st.Known[to]; !dup || at.After(prev) {
-			st.SetKnownVersion(to, at, print) // the fingerprint moves with it
+			st.SetKnownVersion(to, at, fp) // the fingerprint moves with it
 		}
 	}
 	pages := func(in []connector.PageCache) []connector.PageCache {
