@@ -1,6 +1,9 @@
 package connector
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // defaultCacheEntries bounds the ticket entries a StateStore keeps decoded,
 // over all its connectors (~200 bytes each with a fingerprint: ~40 MB).
@@ -32,15 +35,29 @@ type connParts struct {
 	used    uint64
 }
 
+// cachedPart is a decoded *part or *pagesPart and its size in entries.
 type cachedPart struct {
 	rev uint64
-	p   *part
+	v   any
+	n   int
 }
 
-func partEntries(p *part) int { return len(p.Set) + len(p.Del) }
+func partEntries(v any) int {
+	switch v := v.(type) {
+	case *part:
+		return len(v.Set) + len(v.Del)
+	case *pagesPart:
+		n := 0
+		for _, pc := range slices.Concat(v.Pages, v.IncrementalPages) {
+			n += 1 + len(pc.Keys)
+		}
+		return n
+	}
+	return 1
+}
 
 // get returns the decoded part ref names, nil when not cached.
-func (c *partCache) get(id string, ref partRef) *part {
+func (c *partCache) get(id string, ref partRef) any {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cp := c.conns[id]
@@ -53,14 +70,16 @@ func (c *partCache) get(id string, ref partRef) *part {
 	}
 	c.clock++
 	cp.used = c.clock
-	return e.p
+	return e.v
 }
 
-// put caches p as the content of ref.
-func (c *partCache) put(id string, ref partRef, p *part) {
+// put caches v (a *part or *pagesPart, never changed after) as the content
+// of ref.
+func (c *partCache) put(id string, ref partRef, v any) {
+	n := partEntries(v)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.budget <= 0 || partEntries(p) > c.budget {
+	if c.budget <= 0 || n > c.budget {
 		return
 	}
 	if c.conns == nil {
@@ -72,11 +91,10 @@ func (c *partCache) put(id string, ref partRef, p *part) {
 		c.conns[id] = cp
 	}
 	if old, ok := cp.parts[ref.Key]; ok {
-		cp.entries -= partEntries(old.p)
-		c.entries -= partEntries(old.p)
+		cp.entries -= old.n
+		c.entries -= old.n
 	}
-	cp.parts[ref.Key] = cachedPart{rev: ref.Rev, p: p}
-	n := partEntries(p)
+	cp.parts[ref.Key] = cachedPart{rev: ref.Rev, v: v, n: n}
 	cp.entries += n
 	c.entries += n
 	c.clock++
@@ -100,8 +118,8 @@ func (c *partCache) keep(id string, refs []partRef) {
 	for key, e := range cp.parts {
 		if !listed[partRef{Key: key, Rev: e.rev}] {
 			delete(cp.parts, key)
-			cp.entries -= partEntries(e.p)
-			c.entries -= partEntries(e.p)
+			cp.entries -= e.n
+			c.entries -= e.n
 		}
 	}
 	if len(cp.parts) == 0 {
@@ -136,8 +154,8 @@ func (c *partCache) evict(keep string) {
 					break
 				}
 				delete(cp.parts, key)
-				cp.entries -= partEntries(e.p)
-				c.entries -= partEntries(e.p)
+				cp.entries -= e.n
+				c.entries -= e.n
 			}
 			return
 		}

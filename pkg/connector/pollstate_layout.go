@@ -279,18 +279,20 @@ func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
 		return st, fmt.Errorf("%w: %s: %s", ErrStateDamaged, id, fmt.Sprintf(format, args...))
 	}
 	if ref := layout.Pages; ref != nil {
-		var pp pagesPart
-		if err := s.readPart(ctx, *ref, &pp); errors.Is(err, ErrStateDamaged) {
+		pp, err := cachedRead[pagesPart](ctx, s, id, *ref)
+		if errors.Is(err, ErrStateDamaged) {
 			return damaged("%v", err)
 		} else if err != nil {
 			return PollState{}, err
 		}
-		st.Pages, st.IncrementalPages = pp.Pages, pp.IncrementalPages
+		// Shared with the cache: the poller replaces page caches whole and
+		// never edits one (clipped, so an append copies).
+		st.Pages, st.IncrementalPages = slices.Clip(pp.Pages), slices.Clip(pp.IncrementalPages)
 	}
 	refs := slices.Concat(layout.Base, layout.Runs)
 	srcs := make([]*part, 0, len(refs))
 	for i, ref := range refs {
-		p, err := s.readKnownPart(ctx, id, ref)
+		p, err := cachedRead[part](ctx, s, id, ref)
 		if errors.Is(err, ErrStateDamaged) {
 			return damaged("%v", err)
 		} else if err != nil {
@@ -314,6 +316,9 @@ func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
 	}
 	if len(known) != st.KnownCount {
 		return damaged("parts hold %d tickets, the head counted %d", len(known), st.KnownCount)
+	}
+	if layout.Pages != nil {
+		refs = append(refs, *layout.Pages)
 	}
 	s.cache.keep(id, refs)
 	st.Known, st.prints, st.printSrc = known, nil, srcs
@@ -340,26 +345,26 @@ func (s *StateStore) readPart(ctx context.Context, ref partRef, v any) error {
 	return nil
 }
 
-// readKnownPart reads a base chunk or run named by the head. The decoded
-// part is cached by key and revision (a revision is never written twice, so
-// the pair names one content): the part is still read, so a part missing or
-// rewritten behind the head's back is ErrStateDamaged as before, but only a
-// part not decoded before costs its JSON decoding (issue 9: at 10,000 known
-// tickets that decoding was most of an idle cycle).
-func (s *StateStore) readKnownPart(ctx context.Context, id string, ref partRef) (*part, error) {
-	cached := s.cache.get(id, ref)
-	if cached == nil {
-		p := new(part)
-		if err := s.readPart(ctx, ref, p); err != nil {
+// cachedRead reads a part named by the head (a base chunk, a run or the
+// page caches). The decoded part is cached by key and revision (a revision
+// is never written twice, so the pair names one content): the part is
+// still read, so a part missing or rewritten behind the head's back is
+// ErrStateDamaged as before, but only a part not decoded before costs its
+// JSON decoding (issue 9: at 10,000 known tickets that decoding was most
+// of an idle cycle).
+func cachedRead[T part | pagesPart](ctx context.Context, s *StateStore, id string, ref partRef) (*T, error) {
+	if cached, ok := s.cache.get(id, ref).(*T); ok {
+		if err := s.checkPart(ctx, ref); err != nil {
 			return nil, err
 		}
-		s.cache.put(id, ref, p)
-		return p, nil
+		return cached, nil
 	}
-	if err := s.checkPart(ctx, ref); err != nil {
+	v := new(T)
+	if err := s.readPart(ctx, ref, v); err != nil {
 		return nil, err
 	}
-	return cached, nil
+	s.cache.put(id, ref, v)
+	return v, nil
 }
 
 // checkPart is readPart without decoding: the part is there at the
@@ -428,9 +433,7 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 			return partRef{}, fmt.Errorf("write poll state %s: %w", key, err)
 		}
 		ref := partRef{Key: key, Rev: rev}
-		if kp, ok := p.(*part); ok {
-			s.cache.put(id, ref, kp)
-		}
+		s.cache.put(id, ref, p)
 		return ref, nil
 	}
 	old := knownLayout{}
@@ -493,7 +496,7 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 		}
 		layout.Pages = nil
 		if len(st.Pages)+len(st.IncrementalPages) > 0 {
-			ref, err := writePart(slot, pagesPart{Pages: st.Pages, IncrementalPages: st.IncrementalPages})
+			ref, err := writePart(slot, &pagesPart{Pages: slices.Clip(st.Pages), IncrementalPages: slices.Clip(st.IncrementalPages)})
 			if err != nil {
 				return st, err
 			}
@@ -526,7 +529,11 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 			_ = s.kv.Purge(ctx, r.Key)
 		}
 	}
-	s.cache.keep(id, slices.Concat(layout.Base, layout.Runs))
+	kept := slices.Concat(layout.Base, layout.Runs)
+	if layout.Pages != nil {
+		kept = append(kept, *layout.Pages)
+	}
+	s.cache.keep(id, kept)
 	touched := map[string]struct{}{}
 	if !full {
 		// In place: a superset after a failed save only makes a merge write
