@@ -432,7 +432,7 @@ func TestPollStateReplacedKnownMapIsRewrittenWhole(t *testing.T) {
 // BenchmarkPollStateLoad: what every cycle of a connector with 10,000
 // known tickets pays before it asks the tracker anything (an idle cycle is
 // mostly this). state-B/ticket is the stored size of its parts per known
-// ticket.
+// ticket (the page caches' keys included).
 func BenchmarkPollStateLoad(b *testing.B) {
 	ctx := context.Background()
 	kv := newStateKV(b)
@@ -442,6 +442,14 @@ func BenchmarkPollStateLoad(b *testing.B) {
 	st := connector.PollState{}
 	for i := range known {
 		setKnownForBench(&st, fmt.Sprintf("octo-org/service-%d#%d", i%40, 1000+i), base.Add(time.Duration(i)*time.Second))
+	}
+	// A conditional tracker's whole-set pages (100 tickets each) with their keys.
+	for pg := range known / 100 {
+		pc := connector.PageCache{Token: fmt.Sprint(pg), ETag: fmt.Sprintf(`W/"%x"`, pg*7919), Next: fmt.Sprint(pg + 1)}
+		for i := pg * 100; i < (pg+1)*100; i++ {
+			pc.Keys = append(pc.Keys, fmt.Sprintf("octo-org/service-%d#%d", i%40, 1000+i))
+		}
+		st.Pages = append(st.Pages, pc)
 	}
 	st, err := s.Put(ctx, "gh-load", st)
 	if err != nil {
