@@ -138,7 +138,7 @@ func TestEncodedFingerprintIsSmall(t *testing.T) {
 func TestDecodeRefusesWhatEncodeDoesNotWrite(t *testing.T) {
 	for name, s := range map[string]string{
 		"empty": "", "not base64": "!!", "hash cut short": Fields{3: 7}.Encode()[:4],
-		"field zero": base64.RawStdEncoding.EncodeToString([]byte{1, 0, 0, 0, 0}),
+		"field zero":           base64.RawStdEncoding.EncodeToString([]byte{1, 0, 0, 0, 0}),
 		"high number below 64": base64.RawStdEncoding.EncodeToString([]byte{0, 5, 0, 0, 0, 0}),
 	} {
 		if f, ok := Decode(s); ok {

@@ -474,7 +474,7 @@ func (r *cycleRun) describeUpdate(ctx context.Context, tk trackers.Ticket, newPr
 type knownChange struct {
 	key     string
 	updated time.Time
-	print   string // the version's fingerprint (ticketver.Fields.Encode)
+	print   string // the version's fingerprint (ticketver.Print)
 }
 
 // flush settles the page published last, if any: waits for every ack,
