@@ -91,9 +91,24 @@ func TestPollStateWith100000KnownSavesOnlyWhatAPageChanged(t *testing.T) {
 			t.Fatalf("page %d wrote %d parts, %d bytes; want one part of about 100 entries", page, keys, n)
 		}
 	}
+	// A page recorded with fingerprints (~60 characters each, as the
+	// poller's) still writes one part of about the page.
+	rev := st.Revision
+	for i := range 100 {
+		st.SetKnownVersion(fmt.Sprintf("PROJ-%d", 5000+i), base.Add(time.Hour), benchPrint)
+	}
+	if st, err = s.Put(ctx, "jira-big", st); err != nil {
+		t.Fatal(err)
+	}
+	if n, keys := partBytes(t, kv, "jira-big", rev); keys != 1 || n > 100*200 {
+		t.Fatalf("a page with fingerprints wrote %d parts, %d bytes; want one part of about 100 entries", keys, n)
+	}
 	got, err := s.Load(ctx, "jira-big")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got.KnownPrint("PROJ-5099") != benchPrint || got.KnownPrint("PROJ-4999") != "" {
+		t.Fatalf("prints read back as %q, %q", got.KnownPrint("PROJ-5099"), got.KnownPrint("PROJ-4999"))
 	}
 	if len(got.Known) != total+30*50 || got.KnownCount != len(got.Known) {
 		t.Fatalf("%d known (count %d), want %d", len(got.Known), got.KnownCount, total+30*50)
