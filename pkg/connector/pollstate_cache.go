@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"container/list"
 	"slices"
 	"sync"
 )
@@ -25,14 +26,15 @@ type partCache struct {
 	mu      sync.Mutex
 	budget  int // entries; 0 disables the cache
 	entries int
-	clock   uint64
 	conns   map[string]*connParts
+	lru     list.List // of *connParts, most recently used first
 }
 
 type connParts struct {
+	id      string
 	parts   map[string]cachedPart // by part key
 	entries int
-	used    uint64
+	elem    *list.Element
 }
 
 // cachedPart is a decoded *part or *pagesPart and its size in entries.
@@ -68,8 +70,7 @@ func (c *partCache) get(id string, ref partRef) any {
 	if !ok || e.rev != ref.Rev {
 		return nil
 	}
-	c.clock++
-	cp.used = c.clock
+	c.lru.MoveToFront(cp.elem)
 	return e.v
 }
 
@@ -87,7 +88,8 @@ func (c *partCache) put(id string, ref partRef, v any) {
 	}
 	cp := c.conns[id]
 	if cp == nil {
-		cp = &connParts{parts: map[string]cachedPart{}}
+		cp = &connParts{id: id, parts: map[string]cachedPart{}}
+		cp.elem = c.lru.PushFront(cp)
 		c.conns[id] = cp
 	}
 	if old, ok := cp.parts[ref.Key]; ok {
@@ -97,9 +99,8 @@ func (c *partCache) put(id string, ref partRef, v any) {
 	cp.parts[ref.Key] = cachedPart{rev: ref.Rev, v: v, n: n}
 	cp.entries += n
 	c.entries += n
-	c.clock++
-	cp.used = c.clock
-	c.evict(id)
+	c.lru.MoveToFront(cp.elem)
+	c.evict(cp)
 }
 
 // keep drops the parts of connector id that refs (the parts its head now
@@ -123,7 +124,7 @@ func (c *partCache) keep(id string, refs []partRef) {
 		}
 	}
 	if len(cp.parts) == 0 {
-		delete(c.conns, id)
+		c.remove(cp)
 	}
 }
 
@@ -132,34 +133,37 @@ func (c *partCache) drop(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cp := c.conns[id]; cp != nil {
-		c.entries -= cp.entries
-		delete(c.conns, id)
+		c.remove(cp)
 	}
 }
 
-// evict drops least recently used connectors (not keep) while over budget.
-func (c *partCache) evict(keep string) {
+func (c *partCache) remove(cp *connParts) {
+	c.entries -= cp.entries
+	c.lru.Remove(cp.elem)
+	delete(c.conns, cp.id)
+}
+
+// evict drops least recently used connectors (not keep, the one being
+// read) while over budget: O(1) a connector dropped.
+func (c *partCache) evict(keep *connParts) {
 	for c.entries > c.budget {
-		victim, oldest := "", uint64(0)
-		for id, cp := range c.conns {
-			if id != keep && (victim == "" || cp.used < oldest) {
-				victim, oldest = id, cp.used
-			}
+		back := c.lru.Back()
+		if back == nil {
+			return
 		}
-		if victim == "" {
+		victim := back.Value.(*connParts)
+		if victim == keep {
 			// Only the connector being read is left: drop its other parts.
-			cp := c.conns[keep]
-			for key, e := range cp.parts {
+			for key, e := range keep.parts {
 				if c.entries <= c.budget {
 					break
 				}
-				delete(cp.parts, key)
-				cp.entries -= e.n
+				delete(keep.parts, key)
+				keep.entries -= e.n
 				c.entries -= e.n
 			}
 			return
 		}
-		c.entries -= c.conns[victim].entries
-		delete(c.conns, victim)
+		c.remove(victim)
 	}
 }
