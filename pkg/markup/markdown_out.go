@@ -483,10 +483,18 @@ func stripHrefs(runs []*node) []*node {
 // flattenInline turns inline nodes into runs: text (with style) and hard breaks. Other inline
 // nodes become text.
 func (w *mdWriter) flattenInline(kids []*node, depth int) []*node {
-	var out []*node
+	out := make([]*node, 0, len(kids))
+	return w.appendInline(out, kids, depth)
+}
+
+func (w *mdWriter) appendInline(out, kids []*node, depth int) []*node {
 	for _, k := range kids {
 		switch k.kind {
 		case kindText:
+			if !k.st.underline {
+				out = append(out, k) // the tree is not changed: no copy needed
+				continue
+			}
 			t := *k
 			t.st.underline = false // Markdown has no underline
 			out = append(out, &t)
@@ -517,7 +525,7 @@ func (w *mdWriter) flattenInline(kids []*node, depth int) []*node {
 			if t := k.attrString("text"); t != "" && len(k.kids) == 0 {
 				out = append(out, textNode(t, style{}))
 			}
-			out = append(out, w.flattenInline(k.kids, depth+1)...)
+			out = w.appendInline(out, k.kids, depth+1)
 		}
 	}
 	return out

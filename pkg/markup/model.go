@@ -103,6 +103,11 @@ func (n *node) attrInt(key string) (int, bool) {
 
 // mergeText drops empty text nodes and joins neighbours that have the same style.
 func mergeText(in []*node) []*node {
+	if mergedAlready(in) {
+		// Most runs are: return them as they are rather than a copy (issue
+		// 9). No caller changes the slice it got from here in place.
+		return in
+	}
 	out := make([]*node, 0, len(in))
 	var b strings.Builder
 	var pending *node // first node of the current run of same-style text
@@ -143,6 +148,26 @@ func mergeText(in []*node) []*node {
 	}
 	flush()
 	return out
+}
+
+// mergedAlready reports whether mergeText would return nodes equal to in:
+// no nil or empty text, no neighbours of the same style to join.
+func mergedAlready(in []*node) bool {
+	if len(in) == 0 {
+		return false // mergeText makes an empty, non-nil slice
+	}
+	for i, n := range in {
+		if n == nil {
+			return false
+		}
+		if n.kind != kindText {
+			continue
+		}
+		if n.text == "" || i > 0 && in[i-1].kind == kindText && in[i-1].st == n.st {
+			return false
+		}
+	}
+	return true
 }
 
 // plainText is the text content of a subtree, without any formatting.
