@@ -383,8 +383,30 @@ func (w *mdWriter) inlinesBreak(kids []*node, brk string, depth int) string {
 
 func (w *mdWriter) render(runs []*node, brk string) string {
 	var b strings.Builder
-	w.spans(&b, buildSpans(runs), runs, brk)
+	if unmarked(runs) {
+		// The mark tree of unmarked runs is a root over the runs: write
+		// them as spans would, without building it (issue 9).
+		for _, r := range runs {
+			w.run(&b, r, brk)
+		}
+	} else {
+		w.spans(&b, buildSpans(runs), runs, brk)
+	}
 	return strings.TrimRightFunc(b.String(), unicode.IsSpace)
+}
+
+// unmarked reports whether no text run carries a mark that buildSpans nests
+// (code is written per run).
+func unmarked(runs []*node) bool {
+	for _, r := range runs {
+		if r.kind != kindText {
+			continue
+		}
+		if st := r.st; st.href != "" || st.strong || st.em || st.strike || st.underline {
+			return false
+		}
+	}
+	return true
 }
 
 // alwaysReadBack makes every inline render take the round-trip check; tests

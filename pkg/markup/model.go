@@ -293,6 +293,7 @@ func prepareRuns(in []*node) []*node {
 func buildSpans(runs []*node) *span {
 	root := &span{end: len(runs)}
 	stack := []*span{root}
+	leaves := make([]span, len(runs)) // one allocation for every run's leaf
 	for i, r := range runs {
 		// Other runs (hard breaks, mentions) stay inside the marks the next text continues, so a
 		// closing delimiter never lands after a line break.
@@ -321,7 +322,8 @@ func buildSpans(runs []*node) *span {
 			}
 		}
 		top := stack[len(stack)-1]
-		top.kids = append(top.kids, &span{run: r, first: i, end: i + 1})
+		leaves[i] = span{run: r, first: i, end: i + 1}
+		top.kids = append(top.kids, &leaves[i])
 	}
 	for _, s := range stack[1:] {
 		s.end = len(runs)
