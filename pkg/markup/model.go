@@ -255,7 +255,7 @@ func wantedMarks(st style, m []span) []span {
 // wiki markup need that), then merges runs of equal style.
 func prepareRuns(in []*node) []*node {
 	in = mergeText(in)
-	var out []*node
+	out := make([]*node, 0, len(in))
 	for i, n := range in {
 		if n.kind != kindText || n.st.code || n.st == (style{}) {
 			out = append(out, n)
@@ -280,6 +280,10 @@ func prepareRuns(in []*node) []*node {
 		if lead != "" {
 			out = append(out, &node{kind: kindText, text: lead, st: n.st.intersect(prev)})
 		}
+		if lead == "" && trail == "" {
+			out = append(out, n) // nothing moves: the run as it is
+			continue
+		}
 		out = append(out, &node{kind: kindText, text: trimmed, st: n.st})
 		if trail != "" {
 			out = append(out, &node{kind: kindText, text: trail, st: n.st.intersect(next)})
@@ -291,8 +295,9 @@ func prepareRuns(in []*node) []*node {
 // buildSpans nests flat runs into a mark tree. Marks already open stay open while the next run
 // still wants them, so `a *b* c` inside bold does not close and reopen the bold.
 func buildSpans(runs []*node) *span {
-	root := &span{end: len(runs)}
-	stack := []*span{root}
+	root := &span{end: len(runs), kids: make([]*span, 0, len(runs))}
+	var stackArr [8]*span
+	stack := append(stackArr[:0], root)
 	leaves := make([]span, len(runs)) // one allocation for every run's leaf
 	for i, r := range runs {
 		// Other runs (hard breaks, mentions) stay inside the marks the next text continues, so a
