@@ -146,6 +146,21 @@ func goldenCases(t *testing.T) []goldenCase {
 			goldenCase{fmt.Sprintf("wt%d", i), w, WikiToText},
 		)
 	}
+	for _, w := range wikis {
+		// Both conversions of one parse are the two conversions.
+		text, md := WikiToTextAndMarkdown(w)
+		if text != WikiToText(w) || md != WikiToMarkdown(w) {
+			t.Fatalf("WikiToTextAndMarkdown(%q) = %q, %q; not WikiToText, WikiToMarkdown", w, text, md)
+		}
+	}
+	for _, d := range adfDocs {
+		text, md, err := ADFToTextAndMarkdown(json.RawMessage(d))
+		wantText, _ := ADFToText(json.RawMessage(d))
+		wantMD, errMD := ADFToMarkdown(json.RawMessage(d))
+		if text != wantText || md != wantMD || (err == nil) != (errMD == nil) {
+			t.Fatalf("ADFToTextAndMarkdown(%s) = %q, %q, %v; not ADFToText, ADFToMarkdown", d, text, md, err)
+		}
+	}
 	for i, m := range mds {
 		cases = append(cases,
 			goldenCase{fmt.Sprintf("ma%d", i), m, func(s string) string {

@@ -24,6 +24,13 @@ func WikiToText(s string) string {
 	return (&mdWriter{plain: true}).document(parseWiki(s))
 }
 
+// WikiToTextAndMarkdown is WikiToText and WikiToMarkdown of one text,
+// parsed once (a Data Center ticket's description needs both).
+func WikiToTextAndMarkdown(s string) (text, md string) {
+	root := parseWiki(s)
+	return (&mdWriter{plain: true}).document(root), (&mdWriter{}).document(root)
+}
+
 var (
 	wikiFenceRe   = regexp.MustCompile(`^\s*\{(code|noformat)((?::[^}]*)?)\}`)
 	wikiQuoteRe   = regexp.MustCompile(`^\s*\{(quote|panel|info|note|tip|warning)((?::[^}]*)?)\}`)

@@ -20,7 +20,8 @@ func (c jiraClient) fromBody(raw json.RawMessage) (text, md string, err error) {
 		if err := json.Unmarshal(raw, &wiki); err != nil {
 			return "", "", fmt.Errorf("%w: wiki body is not a string", trackers.ErrMalformedResponse)
 		}
-		return markup.WikiToText(wiki), markup.WikiToMarkdown(wiki), nil
+		text, md = markup.WikiToTextAndMarkdown(wiki)
+		return text, md, nil
 	}
 	if text, md, err = markup.ADFToTextAndMarkdown(raw); err != nil {
 		return "", "", fmt.Errorf("%w: %v", trackers.ErrMalformedResponse, err)
