@@ -383,6 +383,13 @@ func (w *mdWriter) inlinesBreak(kids []*node, brk string, depth int) string {
 
 func (w *mdWriter) render(runs []*node, brk string) string {
 	var b strings.Builder
+	// Room for the text and some escapes and delimiters, so the builder
+	// does not grow run by run.
+	size := 16
+	for _, r := range runs {
+		size += len(r.text) + 8
+	}
+	b.Grow(size)
 	if unmarked(runs) {
 		// The mark tree of unmarked runs is a root over the runs: write
 		// them as spans would, without building it (issue 9).
