@@ -158,6 +158,9 @@ func parseADF(raw json.RawMessage) (*node, error) {
 		}
 		return textDoc(s), nil
 	}
+	if root, ok := decodeADFFast(trimmed); ok {
+		return root, nil
+	}
 	var a adfIn
 	// goccy/go-json decodes the same into the same types (numbers as
 	// float64 in attrs) at a fraction of encoding/json's cost: this decode
