@@ -53,11 +53,62 @@ func ADFToTextAndMarkdown(doc json.RawMessage) (text, md string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	return (&mdWriter{plain: true}).document(root), (&mdWriter{}).document(root), nil
+	text, md = bothOf(root)
+	return text, md, nil
+}
+
+// bothOf renders a tree as text and as Markdown. The text pass keeps each
+// inline container's runs and mark tree and the Markdown pass, which walks
+// the tree in the same order, takes them instead of making them again.
+func bothOf(root *node) (text, md string) {
+	memo := &runMemo{record: true}
+	text = (&mdWriter{plain: true, memo: memo}).document(root)
+	memo.record = false
+	return text, (&mdWriter{memo: memo}).document(root)
+}
+
+// runMemo holds the runs of the inline containers of one tree, in the order
+// a writer renders them, for a second writer over the same tree.
+type runMemo struct {
+	record  bool
+	entries []memoRuns
+	next    int
+}
+
+type memoRuns struct {
+	first *node // the container's first node, its length and depth: the key
+	n     int
+	depth int
+	runs  []*node
+	tree  *span // built when first needed
+}
+
+// runsOf is tidyInline(w.flattenInline(kids, depth)) and a place to keep the
+// runs' mark tree: from the memo when it holds them as the next entry.
+func (w *mdWriter) runsOf(kids []*node, depth int) ([]*node, **span) {
+	var first *node
+	if len(kids) > 0 {
+		first = kids[0]
+	}
+	if m := w.memo; m != nil && !m.record && m.next < len(m.entries) {
+		e := &m.entries[m.next]
+		if e.first == first && e.n == len(kids) && e.depth == depth {
+			m.next++
+			return e.runs, &e.tree
+		}
+		w.memo = nil // out of step: make every run from now on
+	}
+	runs := tidyInline(w.flattenInline(kids, depth))
+	if m := w.memo; m != nil && m.record {
+		m.entries = append(m.entries, memoRuns{first: first, n: len(kids), depth: depth, runs: runs})
+		return runs, &m.entries[len(m.entries)-1].tree
+	}
+	return runs, new(*span)
 }
 
 // mdWriter renders the shared tree as Markdown, or as plain text when plain is set.
 type mdWriter struct {
+	memo  *runMemo // set by bothOf
 	plain bool
 	// inTable is set while rendering a table cell.
 	inTable bool
@@ -365,8 +416,8 @@ func (w *mdWriter) inlines(kids []*node, depth int) string {
 
 // inlinesBreak renders inline content; brk is what a hard break becomes.
 func (w *mdWriter) inlinesBreak(kids []*node, brk string, depth int) string {
-	runs := tidyInline(w.flattenInline(kids, depth))
-	out := w.render(runs, brk)
+	runs, tree := w.runsOf(kids, depth)
+	out := w.renderTree(runs, tree, brk)
 	if w.plain || (!alwaysReadBack && !needsReadBack(runs)) || readsBack(out, runs) {
 		return out
 	}
@@ -382,6 +433,12 @@ func (w *mdWriter) inlinesBreak(kids []*node, brk string, depth int) string {
 }
 
 func (w *mdWriter) render(runs []*node, brk string) string {
+	return w.renderTree(runs, new(*span), brk)
+}
+
+// renderTree is render with a place for the runs' mark tree: built there
+// when still nil.
+func (w *mdWriter) renderTree(runs []*node, tree **span, brk string) string {
 	var b strings.Builder
 	// Room for the text and some escapes and delimiters, so the builder
 	// does not grow run by run.
@@ -397,7 +454,10 @@ func (w *mdWriter) render(runs []*node, brk string) string {
 			w.run(&b, r, brk)
 		}
 	} else {
-		w.spans(&b, buildSpans(runs), runs, brk)
+		if *tree == nil {
+			*tree = buildSpans(runs)
+		}
+		w.spans(&b, *tree, runs, brk)
 	}
 	return strings.TrimRightFunc(b.String(), unicode.IsSpace)
 }

@@ -27,8 +27,7 @@ func WikiToText(s string) string {
 // WikiToTextAndMarkdown is WikiToText and WikiToMarkdown of one text,
 // parsed once (a Data Center ticket's description needs both).
 func WikiToTextAndMarkdown(s string) (text, md string) {
-	root := parseWiki(s)
-	return (&mdWriter{plain: true}).document(root), (&mdWriter{}).document(root)
+	return bothOf(parseWiki(s))
 }
 
 var (
