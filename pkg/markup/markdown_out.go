@@ -689,20 +689,26 @@ func (w *mdWriter) spans(b *strings.Builder, s *span, runs []*node, brk string) 
 			}
 			b.WriteString(w.link(body, k.href))
 		case markStrong:
-			b.WriteString("**" + body + "**")
+			b.WriteString("**")
+			b.WriteString(body)
+			b.WriteString("**")
 		case markEm:
 			d := "_"
 			if !delimBoundary(prev) || !delimBoundary(next) {
 				d = "*" // underscores do not work inside words
 			}
-			b.WriteString(d + body + d)
+			b.WriteString(d)
+			b.WriteString(body)
+			b.WriteString(d)
 		case markStrike:
 			if out := b.String(); strings.HasSuffix(out, "~") && !endsUnescaped(out, '~') {
 				// goldmark reads "\~~~x~~" as text: spell the tilde as an entity instead.
 				b.Reset()
 				b.WriteString(strings.TrimSuffix(out, `\~`) + "&#126;")
 			}
-			b.WriteString("~~" + body + "~~")
+			b.WriteString("~~")
+			b.WriteString(body)
+			b.WriteString("~~")
 		default: // underline has no Markdown form
 			b.WriteString(body)
 		}
@@ -765,7 +771,9 @@ func (w *mdWriter) run(b *strings.Builder, r *node, brk string) {
 }
 
 func (w *mdWriter) codeSpan(s string) string {
-	s = newlinesToSpace.Replace(s)
+	if strings.ContainsAny(s, "\r\n") { // the Replacer allocates even when it replaces nothing
+		s = newlinesToSpace.Replace(s)
+	}
 	if s == "" {
 		return ""
 	}

@@ -299,6 +299,7 @@ func buildSpans(runs []*node) *span {
 	var stackArr [8]*span
 	stack := append(stackArr[:0], root)
 	leaves := make([]span, len(runs)) // one allocation for every run's leaf
+	marks := make([]span, 0, 4)       // and one for the first marks opened
 	for i, r := range runs {
 		// Other runs (hard breaks, mentions) stay inside the marks the next text continues, so a
 		// closing delimiter never lands after a line break.
@@ -319,7 +320,13 @@ func buildSpans(runs []*node) *span {
 			})
 			for _, w := range want {
 				if !stackHas(stack, w) {
-					s := &span{mark: w.mark, href: w.href, first: i}
+					var s *span
+					if len(marks) < cap(marks) { // never grown: pointers into it stay put
+						marks = append(marks, span{mark: w.mark, href: w.href, first: i})
+						s = &marks[len(marks)-1]
+					} else {
+						s = &span{mark: w.mark, href: w.href, first: i}
+					}
 					top := stack[len(stack)-1]
 					top.kids = append(top.kids, s)
 					stack = append(stack, s)
