@@ -28,6 +28,12 @@ func decodeADFFast(b []byte) (*node, bool) {
 	// One copy of the input as a string: every text, type and attribute
 	// is a substring of it rather than an allocation of its own.
 	d := adfDecoder{b: b, s: string(b)}
+	// Every node is an object, so the number of "{" bounds the number of
+	// nodes: one array holds them all, and one their parents' pointers.
+	if n := bytes.Count(b, []byte("{")); n > 1 {
+		d.nodes = make([]node, 0, n)
+		d.ptrs = make([]*node, 0, n)
+	}
 	root := &node{}
 	if !d.node(root, 0) {
 		return nil, false
@@ -40,9 +46,23 @@ func decodeADFFast(b []byte) (*node, bool) {
 }
 
 type adfDecoder struct {
-	b []byte
-	s string // b as a string
-	i int
+	b     []byte
+	s     string // b as a string
+	i     int
+	nodes []node  // the arena for nodes
+	ptrs  []*node // and for the kids slices
+}
+
+// alloc takes count nodes and count pointers from the arenas (or makes them
+// when the arenas are short, which the bound rules out).
+func (d *adfDecoder) alloc(count int) ([]node, []*node) {
+	if len(d.nodes)+count > cap(d.nodes) || len(d.ptrs)+count > cap(d.ptrs) {
+		return make([]node, count), make([]*node, count)
+	}
+	a, b := len(d.nodes), len(d.ptrs)
+	d.nodes = d.nodes[:a+count]
+	d.ptrs = d.ptrs[:b+count]
+	return d.nodes[a : a+count : a+count], d.ptrs[b : b+count : b+count]
 }
 
 // maxDecodeDepth bounds recursion; deeper documents take the library path.
@@ -213,8 +233,8 @@ func (d *adfDecoder) node(n *node, depth int) bool {
 	// Decode the children now that their number is known: one array of
 	// nodes and one of pointers for them all.
 	end := d.i
-	slab := make([]node, count)
-	n.kids = make([]*node, count)
+	slab, kids := d.alloc(count)
+	n.kids = kids
 	d.i = contentAt + 1 // after "["
 	for k := 0; k < count; {
 		if !d.null() {
