@@ -296,11 +296,13 @@ func (w *mdWriter) list(n *node, depth int, alt bool) string {
 			start = o
 		}
 	}
-	var items []string
+	// The items are written straight into out, without a marker string, a
+	// split and joins per item (issue 9).
+	var out strings.Builder
 	for i, item := range n.kids {
-		marker := bullet
+		head, tail := bullet, ""
 		if n.kind == kindOrderedList {
-			marker = strconv.Itoa(start+i) + delim
+			head, tail = strconv.Itoa(start+i), delim
 		}
 		var body strings.Builder
 		prev, alt := "", false
@@ -328,17 +330,45 @@ func (w *mdWriter) list(n *node, depth int, alt bool) string {
 			body.WriteString(s)
 			prev = k.kind
 		}
-		indent := strings.Repeat(" ", len(marker))
-		lines := strings.Split(body.String(), "\n")
-		for l := 1; l < len(lines); l++ {
-			if lines[l] != "" {
-				lines[l] = indent + lines[l]
+		if i > 0 {
+			out.WriteByte('\n')
+		}
+		// The first line follows the marker, with trailing blanks trimmed
+		// (the marker's own too when the line is empty); the others are
+		// indented by the marker's width unless empty.
+		first, rest, more := strings.Cut(body.String(), "\n")
+		if f := strings.TrimRight(first, " "); f != "" {
+			out.WriteString(head)
+			out.WriteString(tail)
+			out.WriteString(f)
+		} else if tail != "" {
+			out.WriteString(head)
+			out.WriteString(strings.TrimRight(tail, " "))
+		} else {
+			out.WriteString(strings.TrimRight(head, " "))
+		}
+		width := len(head) + len(tail)
+		for more {
+			var line string
+			line, rest, more = strings.Cut(rest, "\n")
+			out.WriteByte('\n')
+			if line != "" {
+				writeSpaces(&out, width)
+				out.WriteString(line)
 			}
 		}
-		lines[0] = strings.TrimRight(marker+lines[0], " ")
-		items = append(items, strings.Join(lines, "\n"))
 	}
-	return strings.Join(items, "\n")
+	return out.String()
+}
+
+const spaces = "                                "
+
+func writeSpaces(b *strings.Builder, n int) {
+	for n > len(spaces) {
+		b.WriteString(spaces)
+		n -= len(spaces)
+	}
+	b.WriteString(spaces[:n])
 }
 
 func (w *mdWriter) table(n *node, depth int) string {
