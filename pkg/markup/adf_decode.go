@@ -2,8 +2,8 @@ package markup
 
 import (
 	"bytes"
-	"strings"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )

@@ -303,7 +303,23 @@ const effectChars = "*_-+^~?"
 func parseWikiInline(s string, st style, depth int) []*node {
 	var out []*node
 	var text strings.Builder
+	// Plain text is kept as the substring s[ps:pe] while it is one and the
+	// builder is empty, and copied into the builder only when something
+	// else joins it (issue 9: most text runs are plain, and a builder per
+	// run was a tenth of a conversion's allocations).
+	ps, pe := -1, -1
+	spill := func() {
+		if ps >= 0 {
+			text.WriteString(s[ps:pe])
+			ps, pe = -1, -1
+		}
+	}
 	flush := func() {
+		if ps >= 0 {
+			out = append(out, textNode(s[ps:pe], st))
+			ps, pe = -1, -1
+			return
+		}
 		if text.Len() > 0 {
 			out = append(out, textNode(text.String(), st))
 			text.Reset()
@@ -319,6 +335,7 @@ func parseWikiInline(s string, st style, depth int) []*node {
 			continue
 		case c == '\\' && i+1 < len(s):
 			r, n := utf8.DecodeRuneInString(s[i+1:])
+			spill()
 			text.WriteRune(r)
 			i += 1 + n
 			continue
@@ -334,6 +351,7 @@ func parseWikiInline(s string, st style, depth int) []*node {
 		case c == '&':
 			// Jira passes entities through to HTML, so &#92; shows a backslash.
 			if r, n := entity([]byte(s[i:min(len(s), i+41)])); n > 0 {
+				spill()
 				text.WriteString(r)
 				i += n
 				continue
@@ -389,7 +407,15 @@ func parseWikiInline(s string, st style, depth int) []*node {
 				continue
 			}
 		}
-		text.WriteByte(c)
+		switch {
+		case text.Len() == 0 && ps < 0:
+			ps, pe = i, i+1
+		case text.Len() == 0 && pe == i:
+			pe++
+		default:
+			spill()
+			text.WriteByte(c)
+		}
 		i++
 	}
 	flush()
