@@ -236,7 +236,7 @@ func timeDiscovery(ctx context.Context, f fake, n int) (time.Duration, error) {
 		return 0, err
 	}
 	c := f.connector(ts.URL)
-	c.ID, c.Enabled, c.PollInterval = "bench-"+string(f.label()), true, time.Hour
+	c.ID, c.Enabled, c.PollInterval = "bench-"+f.label(), true, time.Hour
 	c.ApplyDefaults(all.Registry())
 	if _, err := connector.NewStore(kv).Create(ctx, c); err != nil {
 		return 0, err

@@ -68,18 +68,24 @@ func parseWikiBlocks(lines []string, depth int) []*node {
 	var lists listBuilder
 	for i := 0; i < len(lines); i++ {
 		line := lines[i]
-		if m := wikiListRe.FindStringSubmatch(line); m != nil && !wikiRuleRe.MatchString(line) {
-			flush()
-			if l := lists.add(m[1], m[2]); l != nil {
-				out = append(out, l)
+		// Each block pattern starts, after blanks, with a byte of its own:
+		// lines that cannot match skip the regexps (issue 9: they were most
+		// of a Data Center description's parse).
+		lead := leadByte(line)
+		if lead == '*' || lead == '#' || lead == '-' {
+			if m := wikiListRe.FindStringSubmatch(line); m != nil && !wikiRuleRe.MatchString(line) {
+				flush()
+				if l := lists.add(m[1], m[2]); l != nil {
+					out = append(out, l)
+				}
+				continue
 			}
-			continue
 		}
 		lists.reset()
 		switch {
 		case strings.TrimSpace(line) == "":
 			flush()
-		case wikiFenceRe.MatchString(line):
+		case lead == '{' && wikiFenceRe.MatchString(line):
 			flush()
 			m := wikiFenceRe.FindStringSubmatchIndex(line)
 			name := line[m[2]:m[3]]
@@ -95,7 +101,7 @@ func parseWikiBlocks(lines []string, depth int) []*node {
 				lines[i] = rest
 				i--
 			}
-		case wikiQuoteRe.MatchString(line) && depth < maxWikiDepth:
+		case lead == '{' && wikiQuoteRe.MatchString(line) && depth < maxWikiDepth:
 			flush()
 			m := wikiQuoteRe.FindStringSubmatchIndex(line)
 			name := line[m[2]:m[3]]
@@ -108,7 +114,7 @@ func parseWikiBlocks(lines []string, depth int) []*node {
 				lines[i] = rest
 				i--
 			}
-		case wikiHeadingRe.MatchString(line):
+		case lead == 'h' && wikiHeadingRe.MatchString(line):
 			flush()
 			m := wikiHeadingRe.FindStringSubmatch(line)
 			if kids := parseWikiInline(strings.TrimSpace(m[2]), style{}, 0); len(kids) > 0 {
@@ -116,13 +122,13 @@ func parseWikiBlocks(lines []string, depth int) []*node {
 				h.attrs = map[string]any{"level": int(m[1][0] - '0')}
 				out = append(out, h)
 			}
-		case wikiBqRe.MatchString(line):
+		case lead == 'b' && wikiBqRe.MatchString(line):
 			flush()
 			m := wikiBqRe.FindStringSubmatch(line)
 			if kids := parseWikiInline(strings.TrimSpace(m[1]), style{}, 0); len(kids) > 0 {
 				out = append(out, block(kindBlockquote, block(kindParagraph, kids...)))
 			}
-		case wikiRuleRe.MatchString(line):
+		case lead == '-' && wikiRuleRe.MatchString(line):
 			flush()
 			out = append(out, block(kindRule))
 		case strings.HasPrefix(strings.TrimSpace(line), "|"):
@@ -143,6 +149,18 @@ func parseWikiBlocks(lines []string, depth int) []*node {
 	}
 	flush()
 	return out
+}
+
+// leadByte is line's first byte after the blanks \s matches (0 if none).
+func leadByte(line string) byte {
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; c {
+		case ' ', '\t', '\n', '\f', '\r':
+		default:
+			return c
+		}
+	}
+	return 0
 }
 
 // collectUntil gathers a macro body that starts after the opening tag on line i (first) and ends
