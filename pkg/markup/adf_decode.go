@@ -33,6 +33,7 @@ func decodeADFFast(b []byte) (*node, bool) {
 	if n := bytes.Count(b, []byte("{")); n > 1 {
 		d.nodes = make([]node, 0, n)
 		d.ptrs = make([]*node, 0, n)
+		d.stack = make([]*node, 0, n)
 	}
 	root := &node{}
 	if !d.node(root, 0) {
@@ -51,18 +52,29 @@ type adfDecoder struct {
 	i     int
 	nodes []node  // the arena for nodes
 	ptrs  []*node // and for the kids slices
+	stack []*node // children decoded so far, of every open content array
 }
 
-// alloc takes count nodes and count pointers from the arenas (or makes them
-// when the arenas are short, which the bound rules out).
-func (d *adfDecoder) alloc(count int) ([]node, []*node) {
-	if len(d.nodes)+count > cap(d.nodes) || len(d.ptrs)+count > cap(d.ptrs) {
-		return make([]node, count), make([]*node, count)
+// newNode takes a node from the arena (or makes one when the arena is
+// short, which its bound rules out).
+func (d *adfDecoder) newNode() *node {
+	if len(d.nodes) == cap(d.nodes) {
+		return new(node)
 	}
-	a, b := len(d.nodes), len(d.ptrs)
-	d.nodes = d.nodes[:a+count]
-	d.ptrs = d.ptrs[:b+count]
-	return d.nodes[a : a+count : a+count], d.ptrs[b : b+count : b+count]
+	d.nodes = d.nodes[:len(d.nodes)+1]
+	return &d.nodes[len(d.nodes)-1]
+}
+
+// kidsOf copies a list of children into the pointer arena.
+func (d *adfDecoder) kidsOf(kids []*node) []*node {
+	n := len(kids)
+	if len(d.ptrs)+n > cap(d.ptrs) {
+		return append([]*node(nil), kids...)
+	}
+	out := d.ptrs[len(d.ptrs) : len(d.ptrs)+n : len(d.ptrs)+n]
+	d.ptrs = d.ptrs[:len(d.ptrs)+n]
+	copy(out, kids)
+	return out
 }
 
 // maxDecodeDepth bounds recursion; deeper documents take the library path.
@@ -177,7 +189,6 @@ func (d *adfDecoder) node(n *node, depth int) bool {
 	var seen [fieldOther]bool
 	var st style
 	hasMarks := false
-	contentAt, count := -1, 0 // where the content array starts, its non-null children
 	ok := d.object(func(key string) bool {
 		f, ok := field(key, fieldNames[:])
 		if !ok {
@@ -205,10 +216,8 @@ func (d *adfDecoder) node(n *node, depth int) bool {
 			if d.null() {
 				return true
 			}
-			d.ws()
-			contentAt = d.i
 			var ok bool
-			count, ok = d.children(depth)
+			n.kids, ok = d.children(depth)
 			return ok
 		case fieldMarks:
 			if d.null() {
@@ -227,50 +236,43 @@ func (d *adfDecoder) node(n *node, depth int) bool {
 	if n.kind == kindText && hasMarks {
 		n.st = st.normalized()
 	}
-	if count == 0 {
-		return true
-	}
-	// Decode the children now that their number is known: one array of
-	// nodes and one of pointers for them all.
-	end := d.i
-	slab, kids := d.alloc(count)
-	n.kids = kids
-	d.i = contentAt + 1 // after "["
-	for k := 0; k < count; {
-		if !d.null() {
-			if !d.node(&slab[k], depth+1) {
-				return false
-			}
-			n.kids[k] = &slab[k]
-			k++
-		}
-		d.next(',')
-	}
-	d.i = end
 	return true
 }
 
-// children validates a content array and counts its non-null elements,
-// which must be objects.
-func (d *adfDecoder) children(depth int) (int, bool) {
+// children decodes a content array in one pass: the children's pointers
+// wait on d.stack until the array ends, then move to the arena together.
+// Null elements are skipped (the library decodes a nil child, which
+// fromADF skips).
+func (d *adfDecoder) children(depth int) ([]*node, bool) {
 	if !d.next('[') {
-		return 0, false
+		return nil, false
 	}
 	if d.next(']') {
-		return 0, true
+		return nil, true
 	}
-	count := 0
+	mark := len(d.stack)
+	defer func() { d.stack = d.stack[:mark] }()
 	for {
-		if !d.null() { // the library decodes a nil child, which fromADF skips
-			if d.peek() != '{' || !d.skip(depth+1) {
-				return 0, false
+		if !d.null() {
+			if d.peek() != '{' {
+				return nil, false
 			}
-			count++
+			k := d.newNode()
+			if !d.node(k, depth+1) {
+				return nil, false
+			}
+			d.stack = append(d.stack, k)
 		}
 		if d.next(',') {
 			continue
 		}
-		return count, d.next(']')
+		if !d.next(']') {
+			return nil, false
+		}
+		if len(d.stack) == mark {
+			return nil, true
+		}
+		return d.kidsOf(d.stack[mark:]), true
 	}
 }
 
