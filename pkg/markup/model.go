@@ -255,6 +255,9 @@ func wantedMarks(st style, m []span) []span {
 // wiki markup need that), then merges runs of equal style.
 func prepareRuns(in []*node) []*node {
 	in = mergeText(in)
+	if !edgeSpace(in) {
+		return in // nothing moves: the loop below would copy in as it is
+	}
 	out := make([]*node, 0, len(in))
 	for i, n := range in {
 		if n.kind != kindText || n.st.code || n.st == (style{}) {
@@ -290,6 +293,22 @@ func prepareRuns(in []*node) []*node {
 		}
 	}
 	return mergeText(out)
+}
+
+// edgeSpace reports whether a formatted, non-code text run starts or ends
+// with white space: the runs prepareRuns changes.
+func edgeSpace(runs []*node) bool {
+	for _, n := range runs {
+		if n.kind != kindText || n.st.code || n.st == (style{}) || n.text == "" {
+			continue
+		}
+		first, _ := utf8.DecodeRuneInString(n.text)
+		last, _ := utf8.DecodeLastRuneInString(n.text)
+		if unicode.IsSpace(first) || unicode.IsSpace(last) {
+			return true
+		}
+	}
+	return false
 }
 
 // buildSpans nests flat runs into a mark tree. Marks already open stay open while the next run
