@@ -46,15 +46,28 @@ type handler interface {
 
 // fake is one tracker under test.
 type fake struct {
-	system    connector.System
+	system connector.System
+	// name tells a second deployment of a system apart (jira-dc); such a
+	// case runs only when -trackers names it.
+	name      string
+	optIn     bool
 	handler   handler
 	points    func() int // rate-limit points used so far; nil when the tracker has none
 	connector func(url string) connector.Connector
 	seed      func(n int, now time.Time)
 }
 
+// label names the case: its system, or its name when it has one.
+func (f fake) label() string {
+	if f.name != "" {
+		return f.name
+	}
+	return string(f.system)
+}
+
 func fakes() []fake {
 	jira := jirafake.NewSandbox(connector.Cloud)
+	jiraDC := jirafake.NewSandbox(connector.SelfHosted)
 	gh := githubfake.NewSandbox()
 	gl := gitlabfake.NewSandbox()
 	az := azuredevopsfake.NewSandbox()
@@ -70,6 +83,20 @@ func fakes() []fake {
 			seed: func(n int, now time.Time) {
 				for i := range n {
 					jira.AddTicket(jirafake.Ticket{Summary: fmt.Sprintf("Bench ticket %d", i), Description: benchDescription,
+						Labels: []string{"bench"}, Assignee: jirafake.SandboxEmail, Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
+				}
+			},
+		},
+		{
+			// Jira Data Center: REST v2 with startAt paging, wiki markup bodies.
+			system: connector.Jira, name: "jira-dc", optIn: true, handler: jiraDC,
+			connector: func(url string) connector.Connector {
+				return connector.Connector{System: connector.Jira, Deployment: connector.SelfHosted, BaseURL: url, AuthMode: connector.AuthBearer,
+					Project: jirafake.SandboxProject, Credential: connector.Credential{Ciphertext: jirafake.SandboxToken}}
+			},
+			seed: func(n int, now time.Time) {
+				for i := range n {
+					jiraDC.AddTicket(jirafake.Ticket{Summary: fmt.Sprintf("Bench ticket %d", i), Description: benchDescription,
 						Labels: []string{"bench"}, Assignee: jirafake.SandboxEmail, Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
 				}
 			},
@@ -163,7 +190,7 @@ type cycleCost struct {
 func runDiscovery(ctx context.Context, o options, rep *report, progress func(string, ...any)) error {
 	var known []string
 	for _, f := range fakes() {
-		known = append(known, string(f.system))
+		known = append(known, f.label())
 	}
 	for _, sys := range o.systems {
 		if !slices.Contains(known, sys) {
@@ -172,14 +199,14 @@ func runDiscovery(ctx context.Context, o options, rep *report, progress func(str
 	}
 	for _, n := range o.tickets {
 		for _, f := range fakes() {
-			if len(o.systems) > 0 && !slices.Contains(o.systems, string(f.system)) {
+			if len(o.systems) > 0 && !slices.Contains(o.systems, f.label()) || len(o.systems) == 0 && f.optIn {
 				continue
 			}
 			r, err := measureDiscovery(ctx, f, n, o.idle, o.idleInterval, o.profileDir)
 			if err != nil {
-				return fmt.Errorf("%s, %d tickets: %w", f.system, n, err)
+				return fmt.Errorf("%s, %d tickets: %w", f.label(), n, err)
 			}
-			cas := fmt.Sprintf("%s, %d tickets", f.system, n)
+			cas := fmt.Sprintf("%s, %d tickets", f.label(), n)
 			disc, raw := float64(n)/r.discover.Seconds(), float64(n)/r.raw.Seconds()
 			rep.add("discovery", cas, metric{"discovery (tickets/s)", "%.0f"}, disc)
 			rep.add("discovery", cas, metric{"raw publish, same size (msgs/s)", "%.0f"}, raw)
@@ -239,7 +266,7 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 	// The idle interval from the start: the first cycle's length does not
 	// depend on it, and changing the interval mid-run could meet the race
 	// of issue 9 (a shortened interval lost after a cycle).
-	c.ID, c.Enabled, c.PollInterval = "bench-"+string(f.system), true, interval
+	c.ID, c.Enabled, c.PollInterval = "bench-"+f.label(), true, interval
 	c.ApplyDefaults(all.Registry())
 	if c, err = store.Create(ctx, c); err != nil {
 		return r, err
@@ -251,7 +278,7 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 	if err := warmFake(ctx, c); err != nil {
 		return r, fmt.Errorf("warming the fake: %w", err)
 	}
-	stopProfile, err := windowProfile(profileDir, fmt.Sprintf("discovery-%s-%d", f.system, n))
+	stopProfile, err := windowProfile(profileDir, fmt.Sprintf("discovery-%s-%d", f.label(), n))
 	if err != nil {
 		return r, err
 	}
@@ -361,7 +388,7 @@ func measureDiscovery(ctx context.Context, f fake, n int, idle, interval time.Du
 	// The poller stops first: its idle cycles would be charged to the raw
 	// window's CPU.
 	stopPoller()
-	stopRaw, err := windowProfile(profileDir, fmt.Sprintf("raw-%s-%d", f.system, n))
+	stopRaw, err := windowProfile(profileDir, fmt.Sprintf("raw-%s-%d", f.label(), n))
 	if err != nil {
 		return r, err
 	}

@@ -96,8 +96,9 @@ type Server struct {
 	issues       map[string]*issue // by upper-case key
 	issueOrder   []*issue
 	// subtaskIndex, while a search request holds s.mu: parent key
-	// (upper case) → sub-task keys.
+	// (upper case) → sub-task keys, built on first use when subtaskLazy.
 	subtaskIndex map[string][]string
+	subtaskLazy  bool
 	seq          map[string]int // last issue number per project
 	// gen moves on every lock outside a search (see lock); lastSearch is
 	// the last query evaluated, reused by the pages that follow it.
