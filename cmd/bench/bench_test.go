@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestSummaryIsMedianMinMax(t *testing.T) {
@@ -100,5 +103,33 @@ func TestScaleCasesParse(t *testing.T) {
 		if _, err := parseScaleCase(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}
+	}
+}
+
+// The raw publish is the same size as discovery's events only if
+// storedOverhead counts what the server counts: one message with a header,
+// stored on a real (embedded) JetStream, is storedOverhead + its payload.
+func TestStoredOverheadIsWhatTheStreamCounts(t *testing.T) {
+	ctx := t.Context()
+	env, err := startBus(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.close()
+	stream, err := env.js.CreateStream(ctx, jetstream.StreamConfig{Name: "SIZE", Subjects: []string{"size.>"}, Storage: jetstream.FileStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := nats.Header{jetstream.MsgIDHeader: {"raw-00000001"}, "ce-type": {"connectorhub.v1.TicketDiscovered"}}
+	msg := &nats.Msg{Subject: "size.raw", Data: []byte("0123456789"), Header: h}
+	if _, err := env.js.PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := int(info.State.Bytes), storedOverhead(msg.Subject, h)+len(msg.Data); got != want {
+		t.Fatalf("the stream counts %d bytes, storedOverhead + payload = %d", got, want)
 	}
 }

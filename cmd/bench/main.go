@@ -88,7 +88,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	parts := fs.String("parts", strings.Join(allParts, ","), "parts to run, a comma list of "+strings.Join(allParts, ", "))
 	reps := fs.Int("reps", 0, "repetitions of every part (default 3, 1 with -quick)")
 	tickets := fs.String("tickets", "", "discovery: tickets per tracker, a comma list (default 1000,10000; -quick 1000)")
-	systems := fs.String("trackers", "", "discovery and -telemetry: only these trackers, a comma list of systems (default all)")
+	systems := fs.String("trackers", "", "discovery and -telemetry: only these trackers, a comma list of systems (default all; discovery also knows jira-dc, Jira Data Center, run only when named)")
 	idle := fs.Duration("idle", 4*time.Second, "discovery: how long to measure idle cycles")
 	idleInterval := fs.Duration("interval", 100*time.Millisecond, "discovery: poll interval during the idle measurement")
 	scale := fs.String("scale", "", "scale: connectors x replicas, a comma list (default 1000x1,10000x1,10000x3; -quick 300x1,1000x1,1000x3)")

@@ -128,7 +128,7 @@ func runTelemetry(ctx context.Context, n, reps int, systems []string, stdout, st
 	fmt.Fprintln(stdout, "| system | tickets | tracing off (tickets/s, median / best) | tracing on (tickets/s, median / best) | on / off (median / best) | on / off per pair (median, min–max) | CPU per ticket, off / on (µs, median) | spans exported per run |")
 	fmt.Fprintln(stdout, "| --- | --- | --- | --- | --- | --- | --- | --- |")
 	for i, f := range fakes() {
-		if len(systems) > 0 && !slices.Contains(systems, string(f.system)) {
+		if len(systems) > 0 && !slices.Contains(systems, f.label()) || len(systems) == 0 && f.optIn {
 			continue
 		}
 		var off, on, cpuOff, cpuOn []float64
@@ -153,7 +153,7 @@ func runTelemetry(ctx context.Context, n, reps int, systems []string, stdout, st
 				}
 				cpu := float64((cpuTime() - cpu0).Microseconds()) / float64(n)
 				if err != nil {
-					return fmt.Errorf("%s (tracing %v): %w", f.system, traced, err)
+					return fmt.Errorf("%s (tracing %v): %w", f.label(), traced, err)
 				}
 				rate := float64(n) / d.Seconds()
 				if traced {
@@ -167,7 +167,7 @@ func runTelemetry(ctx context.Context, n, reps int, systems []string, stdout, st
 			}
 		}
 		if sent < int64(n) {
-			return fmt.Errorf("%s: the collector's send spans covered %d ticket.discovered messages of %d (%d spans): tracing was not on", f.system, sent, n, spans)
+			return fmt.Errorf("%s: the collector's send spans covered %d ticket.discovered messages of %d (%d spans): tracing was not on", f.label(), sent, n, spans)
 		}
 		mOff, mOn, bOff, bOn := median(off), median(on), slices.Max(off), slices.Max(on)
 		// Each pair ran back to back under about the same load: its ratio
@@ -176,9 +176,9 @@ func runTelemetry(ctx context.Context, n, reps int, systems []string, stdout, st
 		for i := range on {
 			pairs[i] = 100 * on[i] / off[i]
 		}
-		fmt.Fprintf(stdout, "| %s | %d | %.0f / %.0f | %.0f / %.0f | %.1f%% / %.1f%% | %.1f%% (%.1f–%.1f%%) | %.0f / %.0f (%+.0f%%) | %d |\n", f.system, n, mOff, bOff, mOn, bOn, 100*mOn/mOff, 100*bOn/bOff,
+		fmt.Fprintf(stdout, "| %s | %d | %.0f / %.0f | %.0f / %.0f | %.1f%% / %.1f%% | %.1f%% (%.1f–%.1f%%) | %.0f / %.0f (%+.0f%%) | %d |\n", f.label(), n, mOff, bOff, mOn, bOn, 100*mOn/mOff, 100*bOn/bOff,
 			median(pairs), slices.Min(pairs), slices.Max(pairs), median(cpuOff), median(cpuOn), 100*(median(cpuOn)/median(cpuOff)-1), spans)
-		fmt.Fprintf(stderr, "bench: %s off %v on %v\n", f.system, off, on)
+		fmt.Fprintf(stderr, "bench: %s off %v on %v\n", f.label(), off, on)
 	}
 	return nil
 }
@@ -236,7 +236,7 @@ func timeDiscovery(ctx context.Context, f fake, n int) (time.Duration, error) {
 		return 0, err
 	}
 	c := f.connector(ts.URL)
-	c.ID, c.Enabled, c.PollInterval = "bench-"+string(f.system), true, time.Hour
+	c.ID, c.Enabled, c.PollInterval = "bench-"+f.label(), true, time.Hour
 	c.ApplyDefaults(all.Registry())
 	if _, err := connector.NewStore(kv).Create(ctx, c); err != nil {
 		return 0, err

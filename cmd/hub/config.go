@@ -70,6 +70,17 @@ type Config struct {
 	// MaxResponseBytes is HUB_MAX_RESPONSE_BYTES, the cap on every tracker
 	// response body (0: trackers.DefaultMaxResponseBytes).
 	MaxResponseBytes int64 `env:"HUB_MAX_RESPONSE_BYTES"`
+	// PaceBelow and PaceMaxWait (HUB_PACE_BELOW, HUB_PACE_MAX_WAIT): the
+	// workers pace a credential's requests once less than this fraction of
+	// the tracker's rate-limit budget is left, and wait at most this long
+	// for a request's turn inside a call (trackers.PacerConfig).
+	PaceBelow   float64       `env:"HUB_PACE_BELOW" envDefault:"0.2"`
+	PaceMaxWait time.Duration `env:"HUB_PACE_MAX_WAIT" envDefault:"5s"`
+	// PoolRetry and PoolRetryMax (HUB_POOL_RETRY, HUB_POOL_RETRY_MAX): a
+	// token pool's refused token is tried again after the first, doubling
+	// up to the second.
+	PoolRetry    time.Duration `env:"HUB_POOL_RETRY" envDefault:"5m"`
+	PoolRetryMax time.Duration `env:"HUB_POOL_RETRY_MAX" envDefault:"6h"`
 
 	Registry  registry.Config
 	Poller    poller.Config
@@ -219,6 +230,15 @@ func (c Config) Validate() error {
 	if c.MaxResponseBytes < 0 {
 		errs = append(errs, errors.New("HUB_MAX_RESPONSE_BYTES must not be negative"))
 	}
+	if c.PaceBelow >= 1 {
+		errs = append(errs, errors.New("HUB_PACE_BELOW must be below 1 (a fraction of the budget; 0 or less: pace only when the tracker says it is near its limit)"))
+	}
+	if c.PaceMaxWait < 0 || c.PoolRetry < 0 || c.PoolRetryMax < 0 {
+		errs = append(errs, errors.New("HUB_PACE_MAX_WAIT, HUB_POOL_RETRY and HUB_POOL_RETRY_MAX must not be negative"))
+	}
+	if c.PoolRetryMax > 0 && c.PoolRetryMax < c.PoolRetry {
+		errs = append(errs, errors.New("HUB_POOL_RETRY_MAX must not be below HUB_POOL_RETRY"))
+	}
 	if err := c.provisionOptions().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("stream settings (HUB_STREAM_REPLICAS, HUB_<STREAM>_MAX_AGE/_MAX_BYTES): %w", err))
 	}
@@ -239,4 +259,13 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("HUB_LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// paceBelow maps HUB_PACE_BELOW onto PacerConfig.Below, where 0 means the
+// default: a setting of 0 (or less) asks to pace only near the limit.
+func paceBelow(v float64) float64 {
+	if v <= 0 {
+		return -1
+	}
+	return v
 }

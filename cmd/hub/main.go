@@ -149,6 +149,13 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 			return err
 		}
 		defer sb.stop()
+		if cfg.OAuth == oauthgrant.Atlassian() && sb.oauthFake != nil {
+			// The sandbox's OAuth connector mints its tokens at the sandbox's
+			// OAuth fake; a hub whose HUB_ATLASSIAN_* name other endpoints
+			// keeps them (and the sandbox registers no OAuth connector).
+			cfg.OAuth, sb.oauthOn = sb.oauthEndpoints(), true
+			log.Info("sandbox: the OAuth 2.0 token service uses the sandbox's Atlassian fake", "url", sb.oauthURL)
+		}
 	}
 
 	// The admin listener answers from the start: alive at once, ready when
@@ -276,7 +283,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 			})
 		})
 	}
-	topts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes, Observer: metrics}
+	topts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes, Observer: metrics,
+		// One pacer for the process: the poller and writeback spend the same budgets.
+		Pacer:     trackers.NewPacer(trackers.PacerConfig{Below: paceBelow(cfg.PaceBelow), MaxWait: cfg.PaceMaxWait}),
+		PoolRetry: cfg.PoolRetry, PoolRetryMax: cfg.PoolRetryMax}
 	if targets.hasWorker() {
 		// The worker side of saved-connector tests: a process with decrypt
 		// rights answers connector.test.<system> (a queue group shares them),
@@ -297,7 +307,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 		if err != nil {
 			return fmt.Errorf("open %s (run bus.Provision first): %w", bus.BucketOAuthGrants, err)
 		}
-		topts.OAuth = oauthgrant.New(oauthgrant.Config{Endpoints: cfg.OAuth, TrackerOptions: topts, Logger: log.With("service", "oauth")}, connector.NewGrantStore(gkv), ciph)
+		// Connectors resolves oauth_grant_from: a Confluence connector on a
+		// Jira connector's grant refreshes through that connector's record.
+		topts.OAuth = oauthgrant.New(oauthgrant.Config{Endpoints: cfg.OAuth, TrackerOptions: topts, Connectors: connector.NewStore(kv),
+			Logger: log.With("service", "oauth")}, connector.NewGrantStore(gkv), ciph)
 		g.Go(func() error {
 			opts := trackers.Options{Policy: trackers.EndpointPolicy{Allow: allow}, Timeout: cfg.Registry.TestTimeout, Logger: log, MaxResponseBytes: cfg.MaxResponseBytes, OAuth: topts.OAuth}
 			r := &conncheck.Responder{

@@ -19,7 +19,9 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/oauthgrant"
 	"github.com/connectorhub/connectorhub/pkg/trackers/argocd/argocdfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/atlassianfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/azuredevops/azuredevopsfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/bitbucket/bitbucketfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/circleci/circlecifake"
@@ -38,6 +40,13 @@ import (
 type sandboxTracker struct {
 	name    string
 	handler http.Handler
+	// handlerFor builds the handler once the fake's URL is known (the OAuth
+	// fake names its site by the URL it is served on); used when handler is nil.
+	handlerFor func(url string) http.Handler
+	// oauth marks the Jira Cloud oauth2 connector: registered only when the
+	// hub's token service points at the sandbox's OAuth fake, and given a
+	// refresh token that fake issued (the consent step, automated here).
+	oauth bool
 	// connector builds the connector for the fake's URL; credential is its token.
 	connector  func(url string) *chv1.Connector
 	credential string
@@ -76,13 +85,40 @@ type sandbox struct {
 	urls      map[string]string
 	trackers  []sandboxTracker
 	context   sandboxContext
+	// oauthFake is the Atlassian OAuth 2.0 fake (authorization server and
+	// gateway) once started; oauthOn: the hub's token service uses it
+	// (HUB_ATLASSIAN_* left at Atlassian's), so its connector is registered.
+	oauthFake *atlassianfake.Server
+	oauthURL  string
+	oauthOn   bool
 }
 
 const sandboxInterval = 10 * time.Second
 
 func newSandbox(log *slog.Logger) *sandbox {
 	cx := sandboxContext{Jenkins: jenkinsfake.NewSandbox(), CircleCI: circlecifake.NewSandbox(), SonarQube: sonarqubefake.NewSandbox(), ArgoCD: argocdfake.NewSandbox()}
-	return &sandbox{log: log, urls: map[string]string{}, context: cx, trackers: []sandboxTracker{
+	s := &sandbox{log: log, urls: map[string]string{}, context: cx}
+	s.trackers = sandboxTrackers(cx)
+	for i := range s.trackers {
+		if s.trackers[i].oauth {
+			// The OAuth fake's site is the URL it is served on.
+			s.trackers[i].handlerFor = func(url string) http.Handler {
+				s.oauthFake, s.oauthURL = atlassianfake.NewSandbox(url), url
+				return s.oauthFake
+			}
+		}
+	}
+	return s
+}
+
+// oauthEndpoints are the OAuth fake's authorization server and gateway
+// (after start).
+func (s *sandbox) oauthEndpoints() oauthgrant.Endpoints {
+	return oauthgrant.Endpoints{AuthURL: s.oauthURL + "/authorize", TokenURL: s.oauthURL + "/oauth/token", APIURL: s.oauthURL}
+}
+
+func sandboxTrackers(cx sandboxContext) []sandboxTracker {
+	return []sandboxTracker{
 		{
 			name: "jira", handler: jirafake.NewSandbox(connector.Cloud), credential: jirafake.SandboxToken,
 			connector: func(url string) *chv1.Connector {
@@ -171,7 +207,17 @@ func newSandbox(log *slog.Logger) *sandbox {
 					DisplayName: "Sandbox Argo CD", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
 			},
 		},
-	}}
+		// Jira Cloud over OAuth 2.0 (3LO) through the Atlassian fake's
+		// gateway (after the context sources: port 7423 by default).
+		{
+			name: "jira-oauth", credential: atlassianfake.SandboxClientSecret, oauth: true,
+			connector: func(url string) *chv1.Connector {
+				return &chv1.Connector{System: chv1.System_SYSTEM_JIRA, Deployment: chv1.Deployment_DEPLOYMENT_CLOUD, BaseUrl: url,
+					AuthMode: chv1.AuthMode_AUTH_MODE_OAUTH2, OauthClientId: atlassianfake.SandboxClientID, Project: jirafake.SandboxProject,
+					DisplayName: "Sandbox Jira (OAuth 2.0)", Enabled: true, PollInterval: durationpb.New(sandboxInterval)}
+			},
+		},
+	}
 }
 
 // start serves every fake on listen's host with ports counting up from
@@ -191,14 +237,19 @@ func (s *sandbox) start(listen string, reserved ...string) error {
 			s.stop()
 			return fmt.Errorf("sandbox %s: listen on %s: %w", t.name, addr, err)
 		}
-		srv := &http.Server{Handler: t.handler, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = srv.Serve(lis) }()
-		s.servers = append(s.servers, srv)
 		s.urls[t.name] = "http://" + lis.Addr().String()
 		if s.advertise != "" {
 			_, p, _ := net.SplitHostPort(lis.Addr().String())
 			s.urls[t.name] = "http://" + net.JoinHostPort(s.advertise, p)
 		}
+		h := t.handler
+		if h == nil {
+			h = t.handlerFor(s.urls[t.name])
+			s.trackers[i].handler = h
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(lis) }()
+		s.servers = append(s.servers, srv)
 		s.log.Info("sandbox tracker listening", "tracker", t.name, "url", s.urls[t.name])
 	}
 	return nil
@@ -226,6 +277,10 @@ func (s *sandbox) register(ctx context.Context, registryAddr, adminToken string)
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+adminToken)
 	for _, t := range s.registrationOrder() {
 		id := "sandbox-" + t.name
+		if t.oauth && (!s.oauthOn || s.oauthFake == nil) {
+			s.log.Info("sandbox OAuth connector not registered: the workers' HUB_ATLASSIAN_* settings do not point at the sandbox's OAuth fake", "connector", id, "fake", s.urls[t.name])
+			continue
+		}
 		want := s.connectorOf(t)
 		got, err := client.GetConnector(ctx, &chv1.GetConnectorRequest{Id: id})
 		switch {
@@ -244,6 +299,13 @@ func (s *sandbox) register(ctx context.Context, registryAddr, adminToken string)
 			// A sandbox state from before the context sources: map them now.
 			_, err = client.UpdateConnector(ctx, &chv1.UpdateConnectorRequest{Connector: &chv1.Connector{Id: id, ContextConnectors: want.GetContextConnectors()},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"context_connectors"}}})
+		}
+		if err == nil && t.oauth {
+			// The consent step, automated for the sandbox only: store a
+			// refresh token the fake issued (a fresh fake each run knows no
+			// earlier one), as `hubctl connectors authorize ID
+			// --refresh-token-file` would.
+			_, err = client.SetOAuthGrant(ctx, &chv1.SetOAuthGrantRequest{Id: id, RefreshToken: s.oauthFake.SandboxGrant()})
 		}
 		if err != nil {
 			return fmt.Errorf("sandbox connector %s: %w", id, err)

@@ -26,6 +26,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/hubstate"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
+	"github.com/connectorhub/connectorhub/pkg/trackers/atlassianfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/azuredevops/azuredevopsfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
 	"github.com/connectorhub/connectorhub/pkg/trackers/jira/jirafake"
@@ -407,11 +408,11 @@ func TestSandboxRegistersKnowledgeSourcesFirst(t *testing.T) {
 	for _, tr := range s.trackers {
 		ports = append(ports, tr.name)
 	}
-	if want := []string{"confluence", "jenkins", "circleci", "sonarqube", "argocd", "jira", "github", "gitlab", "azure-devops", "bitbucket", "pagerduty"}; !slices.Equal(order, want) {
+	if want := []string{"confluence", "jenkins", "circleci", "sonarqube", "argocd", "jira", "github", "gitlab", "azure-devops", "bitbucket", "pagerduty", "jira-oauth"}; !slices.Equal(order, want) {
 		t.Errorf("registration order %v, want %v", order, want)
 	}
-	// The README's ports (7411-7422, without 7420) follow this order.
-	if want := []string{"jira", "github", "confluence", "gitlab", "azure-devops", "bitbucket", "pagerduty", "jenkins", "circleci", "sonarqube", "argocd"}; !slices.Equal(ports, want) {
+	// The README's ports (7411-7423, without 7420) follow this order.
+	if want := []string{"jira", "github", "confluence", "gitlab", "azure-devops", "bitbucket", "pagerduty", "jenkins", "circleci", "sonarqube", "argocd", "jira-oauth"}; !slices.Equal(ports, want) {
 		t.Errorf("port order %v, want %v", ports, want)
 	}
 }
@@ -528,7 +529,10 @@ func TestFakesTargetServesAndRegisters(t *testing.T) {
 			t.Error("hub --target fakes did not stop")
 		}
 	})
-	want := len(newSandbox(slog.New(slog.DiscardHandler)).trackers) // one connector per fake
+	// One connector per fake but the OAuth one: the registry's workers (the
+	// sandbox hub's) mint tokens at their own HUB_ATLASSIAN_* endpoints,
+	// which are not this process's fake.
+	want := len(newSandbox(slog.New(slog.DiscardHandler)).trackers) - 1
 	waitFor(t, 30*time.Second, "the fakes' connectors registered", fakeLogs, func() bool {
 		return strings.Count(fakeLogs.String(), "sandbox connector ready") == want
 	})
@@ -558,5 +562,61 @@ func TestSandboxMapsContextSourcesToTheTargetRepository(t *testing.T) {
 		case tr.name != contextTarget && len(got) > 0:
 			t.Errorf("%s names context connectors %v, want none", tr.name, got)
 		}
+	}
+}
+
+// TestSandboxOAuthConnectorDiscoversTickets: hub --sandbox registers a Jira
+// Cloud oauth2 connector against its Atlassian OAuth fake, stores a refresh
+// token the fake issued (the automated consent step), and the poller
+// discovers the seeded tickets through the gateway, rotating the refresh
+// token in the oauth_grants bucket as it goes.
+func TestSandboxOAuthConnectorDiscoversTickets(t *testing.T) {
+	st, logs := startSandboxHub(t)
+	auth, err := bus.ClientAuth{CredsFile: st.NATSCredsFile}.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(st.NATSURL, auth...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	waitFor(t, 60*time.Second, "tickets discovered by sandbox-jira-oauth", logs, func() bool {
+		n := 0
+		for _, m := range messages(t, js, bus.StreamTickets, "ticket.discovered.jira.sandbox-jira-oauth") {
+			var ev chv1.TicketDiscovered
+			if protojson.Unmarshal(m.Data, &ev) == nil && strings.HasPrefix(ev.GetTicket().GetKey(), jirafake.SandboxProject+"-") {
+				n++
+			}
+		}
+		return n >= 3
+	})
+	token, err := os.ReadFile(st.AdminTokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(st.RegistryAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+strings.TrimSpace(string(token)))
+	got, err := chv1.NewRegistryServiceClient(conn).GetConnector(ctx, &chv1.GetConnectorRequest{Id: "sandbox-jira-oauth"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := got.GetConnector()
+	cr := c.GetCredential()
+	if c.GetAuthMode() != chv1.AuthMode_AUTH_MODE_OAUTH2 || !cr.GetOauthRefreshTokenSet() || !cr.GetOauthRefreshTokenSetTime().AsTime().After(cr.GetOauthGrantTime().AsTime()) {
+		t.Fatalf("sandbox-jira-oauth: auth %s, credential %v; want oauth2 with a refresh token rotated since the grant", c.GetAuthMode(), cr)
+	}
+	if e := c.GetStatus().GetAuthError(); e != "" {
+		t.Fatalf("auth error on the status: %s", e)
+	}
+	// Nothing of the grant in the log: the client secret and the sandbox
+	// grant's tokens are the fake's; the log names none of them.
+	if strings.Contains(logs.String(), atlassianfake.SandboxClientSecret) {
+		t.Fatal("the sandbox OAuth client secret is in the log")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,6 +66,28 @@ Endpoints: HUB_ATLASSIAN_AUTH_URL, HUB_ATLASSIAN_TOKEN_URL (default Atlassian's)
 			if c.GetAuthMode() != pb.AuthMode_AUTH_MODE_OAUTH2 {
 				return fmt.Errorf("connector %s does not use auth mode oauth2", c.GetId())
 			}
+			if from := c.GetOauthGrantFrom(); from != "" {
+				return fmt.Errorf("connector %s uses the OAuth grant of %s: authorize that one (`hubctl connectors authorize %s`); its consent asks for both connectors' scopes", c.GetId(), from, from)
+			}
+			// One consent serves the connector and every connector using its
+			// grant (oauth_grant_from): ask for the union of their scopes (the
+			// registry records the same union with the grant).
+			scopes := slices.Clone(c.GetOauthScopes())
+			for _, id := range c.GetOauthGrantUsers() {
+				u, err := client.GetConnector(ctx, &pb.GetConnectorRequest{Id: id})
+				if err != nil {
+					return fmt.Errorf("reading %s, which uses the grant of %s: %w", id, c.GetId(), err)
+				}
+				for _, s := range u.GetConnector().GetOauthScopes() {
+					if !slices.Contains(scopes, s) {
+						scopes = append(scopes, s)
+					}
+				}
+			}
+			if users := c.GetOauthGrantUsers(); len(users) > 0 {
+				g.info("%s's grant is also used by %s: asking for the scopes of all of them: %s", c.GetId(), strings.Join(users, ", "), strings.Join(scopes, " "))
+			}
+			c.OauthScopes = scopes
 			var refresh string
 			if refreshFile != "" {
 				b, err := os.ReadFile(refreshFile)

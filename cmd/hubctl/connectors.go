@@ -219,6 +219,9 @@ file the token was read from is deleted unless --keep-env-file.`,
 			switch {
 			case skipTest:
 				g.info("skipping the connection test (--skip-test)")
+			case c.GetAuthMode() == pb.AuthMode_AUTH_MODE_OAUTH2 && c.GetOauthGrantFrom() != "":
+				g.info("oauth2: uses the grant of %s; test it with `hubctl connectors test ID` once %s is authorized (`hubctl connectors authorize %s` asks for both connectors' scopes)",
+					c.GetOauthGrantFrom(), c.GetOauthGrantFrom(), c.GetOauthGrantFrom())
 			case c.GetAuthMode() == pb.AuthMode_AUTH_MODE_OAUTH2:
 				g.info("oauth2: the connection is tested once the connector is authorized (hubctl connectors authorize ID)")
 			default:

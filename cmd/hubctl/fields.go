@@ -130,6 +130,10 @@ var fieldFlags = []fieldFlag{
 		c.OauthClientId, err = fs.GetString("oauth-client-id")
 		return err
 	}},
+	{"oauth-grant-from", "oauth_grant_from", func(fs *pflag.FlagSet, c *pb.Connector) (err error) {
+		c.OauthGrantFrom, err = fs.GetString("oauth-grant-from")
+		return err
+	}},
 	{"oauth-scope", "oauth_scopes", func(fs *pflag.FlagSet, c *pb.Connector) error {
 		v, err := fs.GetStringSlice("oauth-scope")
 		c.OauthScopes = nonEmpty(v)
@@ -189,6 +193,7 @@ func addFieldFlags(fs *pflag.FlagSet) {
 	fs.String("base-url", "", "tracker base URL (the API root for GitHub Enterprise Server and GitLab); --endpoint is the same flag (required for jenkins, sonarqube and argocd)")
 	fs.String("auth", "", "basic, bearer, anonymous, oauth2 (Jira/Confluence Cloud; the token is then the app's client secret) or github-app (with --app-id) (default: basic for Jira/Confluence Cloud, else bearer)")
 	fs.String("oauth-client-id", "", "oauth2: the OAuth 2.0 (3LO) app's client id; then run `hubctl connectors authorize ID`")
+	fs.String("oauth-grant-from", "", "oauth2, Confluence Cloud: use the grant of this Jira oauth2 connector (same site and client id; one consent for both: authorize the Jira connector)")
 	fs.StringSlice("oauth-scope", nil, "oauth2: a scope to ask for at authorization (repeatable; default: the system's, with offline_access)")
 	fs.String("username", "", "user for basic auth (an email on Atlassian Cloud)")
 	fs.String("assignee", "", "account whose tickets are discovered (default: the authenticated user)")

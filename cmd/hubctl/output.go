@@ -205,12 +205,20 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 	if c.GetAuthMode() == pb.AuthMode_AUTH_MODE_OAUTH2 {
 		row("OAuth client id", orDash(c.GetOauthClientId()))
 		row("OAuth scopes", joinOrDash(c.GetOauthScopes()))
-		grant := "not authorized: hubctl connectors authorize " + c.GetId()
+		owner := c.GetId()
+		if from := c.GetOauthGrantFrom(); from != "" {
+			owner = from
+			row("OAuth grant from", from+" (its grant is used; authorize that connector)")
+		}
+		grant := "not authorized: hubctl connectors authorize " + owner
 		if cr := c.GetCredential(); cr.GetOauthRefreshTokenSet() {
 			grant = fmt.Sprintf("refresh token %s, rotated %s, authorized %s", orDash(cr.GetOauthRefreshTokenFingerprint()),
 				tsOrDash(cr.GetOauthRefreshTokenSetTime()), tsOrDash(cr.GetOauthGrantTime()))
 		}
 		row("OAuth grant", grant)
+		if users := c.GetOauthGrantUsers(); len(users) > 0 {
+			row("OAuth grant used by", strings.Join(users, ", "))
+		}
 	}
 	if st := c.GetStatus(); st != nil {
 		row("Last poll", tsOrDash(st.GetLastPollTime()))
@@ -221,6 +229,15 @@ func printConnector(w io.Writer, c *pb.Connector, now time.Time) error {
 		if aside := st.GetPoolTokensSetAside(); len(aside) > 0 {
 			row("Pool tokens set aside", fmt.Sprintf("%s (refused by the tracker; %d still usable): rotate the pool with `hubctl secrets rotate %s`",
 				strings.Join(aside, ", "), st.GetPoolTokensUsable(), c.GetId()))
+			for _, r := range st.GetPoolTokensRetry() {
+				row("Pool token retried", fmt.Sprintf("%s at %s", r.GetFingerprint(), tsOrDash(r.GetRetryTime())))
+			}
+		}
+		if b := st.GetRateLimitBudget(); b != "" {
+			row("Rate-limit budget", b)
+		}
+		if st.GetPacedUntil() != nil {
+			row("Paced until", tsOrDash(st.GetPacedUntil())+" (the budget is low: requests are spread to its reset)")
 		}
 		if st.GetAuthError() != "" {
 			row("Auth error", st.GetAuthError())

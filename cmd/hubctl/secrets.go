@@ -149,7 +149,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 func newRewrapCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rewrap",
-		Short: "Re-encrypt every stored credential with the newest key version (after a key rotation)",
+		Short: "Re-encrypt every stored credential, webhook secret and OAuth refresh token with the newest key version (after a key rotation)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -163,8 +163,8 @@ func newRewrapCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if err := g.show(resp, func() error {
-				fmt.Fprintf(g.env.Stdout, "rewrapped: %d\nunchanged: %d\nfailed:    %s\n",
-					resp.GetRewrapped(), resp.GetUnchanged(), joinOrDash(resp.GetFailedConnectorIds()))
+				fmt.Fprintf(g.env.Stdout, "rewrapped: %d\nunchanged: %d\nrefresh tokens rewrapped: %d\nrefresh tokens unchanged: %d\nfailed:    %s\n",
+					resp.GetRewrapped(), resp.GetUnchanged(), resp.GetRefreshTokensRewrapped(), resp.GetRefreshTokensUnchanged(), joinOrDash(resp.GetFailedConnectorIds()))
 				return nil
 			}); err != nil {
 				return err

@@ -48,14 +48,22 @@ type Envelope struct {
 // so JetStream drops a re-published event as a duplicate. Each part is
 // length-prefixed before hashing, so ("ab","c") and ("a","bc") differ. The id
 // is the first 128 bits of SHA-256 as 32 lowercase hex characters.
+//
+// The hashed input is assembled in a stack buffer and hashed at once: a
+// hash.Hash fed part by part costs an allocation for the digest, one per
+// part converted to []byte and two for the sum and its hex (issue 9, per
+// event); this way the id string is the only one for inputs up to 256 bytes.
 func EventID(parts ...string) string {
-	h := sha256.New()
-	var n [binary.MaxVarintLen64]byte
+	var stack [256]byte
+	b := stack[:0]
 	for _, p := range parts {
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(p)))])
-		h.Write([]byte(p))
+		b = binary.AppendUvarint(b, uint64(len(p)))
+		b = append(b, p...)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(b)
+	var out [32]byte
+	hex.Encode(out[:], sum[:16])
+	return string(out[:])
 }
 
 // randomID is the id of an event published without WithID.

@@ -26,9 +26,10 @@ const (
 	BucketPollLeases      = "poll_leases"
 	BucketPollState       = "poll_state"
 	BucketWritebackLedger = "writeback_ledger"
-	// BucketTicketVersions holds, per ticket, the field hashes of the
-	// version last published (the poller's, for changed_fields) and what the
-	// connector's own writeback last changed (for echo suppression); see
+	// BucketTicketVersions holds, per ticket, what the connector's own
+	// writeback last changed (for echo suppression), and the field hashes
+	// pollers before issue 9 wrote there (read once after the upgrade, then
+	// left to expire: the hashes now live in the poll state); see
 	// pkg/ticketver.
 	BucketTicketVersions = "ticket_versions"
 	// BucketOAuthGrants holds, per connector id, the OAuth 2.0 grant of an

@@ -1,6 +1,9 @@
 package bus_test
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -69,5 +72,31 @@ func TestEventIDIsDeterministicAndUnambiguous(t *testing.T) {
 		if bus.EventID(other...) == a {
 			t.Errorf("EventID(%q) collides with EventID(c1, PROJ-1, ...)", other)
 		}
+	}
+}
+
+// The ids of events already stored must not change: EventID is the
+// length-prefixed SHA-256 of its parts, checked against that definition
+// written plainly (a hash fed part by part) and against fixed values.
+func TestEventIDIsStable(t *testing.T) {
+	t.Parallel()
+	reference := func(parts ...string) string {
+		h := sha256.New()
+		for _, p := range parts {
+			h.Write(binary.AppendUvarint(nil, uint64(len(p))))
+			h.Write([]byte(p))
+		}
+		return hex.EncodeToString(h.Sum(nil)[:16])
+	}
+	long := strings.Repeat("x", 300) // past the stack buffer
+	for _, parts := range [][]string{
+		{}, {""}, {"c1", "PROJ-1", "2026-01-02T03:04:05Z"}, {"c1", long, "t"}, {long, long},
+	} {
+		if got, want := bus.EventID(parts...), reference(parts...); got != want {
+			t.Errorf("EventID(%q) = %s, want %s", parts, got, want)
+		}
+	}
+	if got, want := bus.EventID("c1", "PROJ-1", "2026-01-02T03:04:05Z"), "1423ef185b88b6a8929e9036733742db"; got != want {
+		t.Errorf("EventID(c1, PROJ-1, ...) = %s, want %s (the id of an event already stored)", got, want)
 	}
 }

@@ -197,8 +197,9 @@ func (o ProvisionOptions) KeyValueConfigs() []jetstream.KeyValueConfig {
 	}
 	leases := kv(BucketPollLeases, "per-connector poll leases")
 	leases.TTL = o.LeaseTTL
-	// A ticket's record is rewritten at every published version; one idle
-	// for longer is forgotten (its next update then has no changed_fields).
+	// A writeback record is rewritten at every writeback of its ticket; one
+	// idle for longer is forgotten. The pollers' former field-hash records
+	// are no longer written and expire this long after their last write.
 	versions := kv(BucketTicketVersions, "field hashes of the last published version and the writeback's own changes, per ticket")
 	versions.TTL = TicketVersionsTTL
 	return []jetstream.KeyValueConfig{

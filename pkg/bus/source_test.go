@@ -2,6 +2,7 @@ package bus_test
 
 import (
 	"errors"
+	"net/url"
 	"testing"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
@@ -39,6 +40,25 @@ func TestParseSourceRefusesOtherForms(t *testing.T) {
 	for _, s := range []string{"connectorhub/poller", "/knowledge", "/hubctl", "https://x/y", "connectorhub:///c", "connectorhub://p/c?q=1"} {
 		if _, _, err := bus.ParseSource(s); !errors.Is(err, bus.ErrInvalidEvent) {
 			t.Errorf("ParseSource(%q) = %v, want ErrInvalidEvent", s, err)
+		}
+	}
+}
+
+// Source's shortcut for plain names gives what the URL it stands for gives.
+func TestSourceFastPathMatchesURL(t *testing.T) {
+	t.Parallel()
+	viaURL := func(producer, id string) string {
+		u := url.URL{Scheme: bus.SourceScheme, Host: producer}
+		if id != "" {
+			u.Path, u.RawPath = "/"+id, "/"+url.PathEscape(id)
+		}
+		return u.String()
+	}
+	for _, p := range []string{bus.ProducerPoller, bus.ProducerHubctl, "Edge-1_b", ""} {
+		for _, id := range []string{"", "bench-github", "C_2", "jira-PAY-9", "a b", "a/b", "é", "a%2F"} {
+			if got, want := bus.Source(p, id), viaURL(p, id); got != want {
+				t.Errorf("Source(%q, %q) = %q, want %q", p, id, got, want)
+			}
 		}
 	}
 }

@@ -155,6 +155,15 @@ func (c Connector) CredentialContext() string {
 	return strings.Join(parts, "\x00")
 }
 
+// GrantOwner is the id of the connector whose grant c uses: its own, or
+// OAuthGrantFrom's.
+func (c Connector) GrantOwner() string {
+	if c.OAuthGrantFrom != "" {
+		return c.OAuthGrantFrom
+	}
+	return c.ID
+}
+
 // OAuthRefreshContext is the key context of the OAuth refresh token: the
 // credential's (the client secret's), with a suffix, so neither ciphertext
 // can be opened as the other.
@@ -227,13 +236,26 @@ type Connector struct {
 	// client secret is Credential.
 	OAuthClientID string   `json:"oauth_client_id,omitempty"`
 	OAuthScopes   []string `json:"oauth_scopes,omitempty"`
+	// OAuthGrantFrom names the Jira connector whose OAuth grant this
+	// Confluence connector (AuthOAuth2) uses: one consent and one rotating
+	// refresh token serve both products of a site (two copies of one grant
+	// would retire each other's token on every refresh). The registry checks
+	// the source exists, is a Jira oauth2 connector of the same site with the
+	// same client id, and that its consent covers this connector's scopes;
+	// workers refresh through the source's grant record, under the source's
+	// key context. This connector's own credential stays the app's client
+	// secret (the same app).
+	OAuthGrantFrom string `json:"oauth_grant_from,omitempty"`
 	// Grant is what the registry shows of the connector's OAuth grant,
 	// read from the oauth_grants bucket (GrantStore) when it returns the
 	// connector; never stored in the connector record, which workers do not
 	// write.
-	Grant      OAuthGrant `json:"-"`
-	CreateTime time.Time  `json:"create_time"`
-	UpdateTime time.Time  `json:"update_time"`
+	Grant OAuthGrant `json:"-"`
+	// GrantUsers are the connectors whose OAuthGrantFrom names this one
+	// (the registry fills it when it returns the connector; not stored).
+	GrantUsers []string  `json:"-"`
+	CreateTime time.Time `json:"create_time"`
+	UpdateTime time.Time `json:"update_time"`
 	// Revision is the store's revision of this record (KV revision); the etag derives from it.
 	Revision uint64 `json:"-"`
 }

@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -37,6 +40,11 @@ type OAuthGrant struct {
 	// a grant whose connector changed since (another base URL or client id)
 	// is told apart without trying to decrypt it.
 	Context string `json:"context"`
+	// Scopes are the scopes the consent asked for (the owner's scopes with
+	// those of every connector using the grant, OAuthGrantFrom), recorded
+	// by the registry when the grant is stored; empty for a grant stored
+	// before they were recorded (then the owner's scopes stand for them).
+	Scopes []string `json:"scopes,omitempty"`
 	// Revision is the grant's KV revision (compare-and-swap token).
 	Revision uint64 `json:"-"`
 }
@@ -147,4 +155,88 @@ func encodeGrant(g OAuthGrant) ([]byte, error) {
 		return nil, fmt.Errorf("encode oauth grant %s: %w", g.ConnectorID, err)
 	}
 	return data, nil
+}
+
+// Site is scheme://host of a site URL, lower case: a Jira base URL and a
+// Confluence one (…/wiki) of one Atlassian Cloud site have the same Site.
+func Site(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" {
+		return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(raw), "/"))
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
+}
+
+// SharedGrantProblem says why dep (a connector with OAuthGrantFrom) may not
+// use src's grant, "" when it may: src must be a Jira Cloud oauth2
+// connector that uses its own grant, of the same site and with the same
+// client id. The registry checks it on every write of either connector;
+// workers check it again before they open src's refresh token for dep.
+func SharedGrantProblem(dep, src Connector) string {
+	switch {
+	case src.ID != dep.OAuthGrantFrom:
+		return fmt.Sprintf("connector %q is not the one named (%q)", src.ID, dep.OAuthGrantFrom)
+	case src.System != Jira || src.AuthMode != AuthOAuth2:
+		return fmt.Sprintf("connector %q is a %s connector with auth mode %s; the grant must come from a Jira connector with auth mode oauth2", src.ID, src.System, src.AuthMode)
+	case src.OAuthGrantFrom != "":
+		return fmt.Sprintf("connector %q uses the grant of %q itself; name %q", src.ID, src.OAuthGrantFrom, src.OAuthGrantFrom)
+	case src.Deployment != Cloud || dep.Deployment != Cloud:
+		return "OAuth 2.0 grants are shared on Atlassian Cloud only"
+	case Site(src.BaseURL) != Site(dep.BaseURL):
+		return fmt.Sprintf("connector %q is for site %s, this connector for %s: a grant serves one site", src.ID, Site(src.BaseURL), Site(dep.BaseURL))
+	case src.OAuthClientID != dep.OAuthClientID:
+		return fmt.Sprintf("connector %q uses another OAuth app (client id %q, this connector %q): the grant belongs to one app", src.ID, src.OAuthClientID, dep.OAuthClientID)
+	}
+	return ""
+}
+
+// ConsentScopes is what authorizing owner asks for: its scopes with those
+// of every connector using its grant, each once, in first-seen order.
+func ConsentScopes(owner Connector, dependants ...Connector) []string {
+	var out []string
+	for _, c := range append([]Connector{owner}, dependants...) {
+		for _, s := range c.OAuthScopes {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// MissingScopes are the scopes of want that have lacks.
+func MissingScopes(have, want []string) []string {
+	var out []string
+	for _, s := range want {
+		if !slices.Contains(have, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// List returns every grant in the bucket (the registry's rewrap).
+func (s *GrantStore) List(ctx context.Context) ([]OAuthGrant, error) {
+	keys, err := s.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list oauth grants: %w", err)
+	}
+	defer func() { _ = keys.Stop() }()
+	var out []OAuthGrant
+	seen := map[string]bool{}
+	for id := range keys.Keys() {
+		if seen[id] {
+			continue // a key written during the listing can show twice
+		}
+		seen[id] = true
+		g, err := s.Get(ctx, id)
+		if errors.Is(err, ErrNoGrant) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, nil
 }

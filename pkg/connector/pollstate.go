@@ -17,8 +17,8 @@ type PollState struct {
 	// It never moves past what was published.
 	Cursor time.Time `json:"cursor,omitzero"`
 	// Known maps ticket key → the update time last published for it. Change
-	// it through SetKnown and ForgetKnown: a save then writes only the
-	// changes (pollstate_layout.go).
+	// it through SetKnownVersion (or SetKnown) and ForgetKnown: a save then
+	// writes only the changes (pollstate_layout.go).
 	Known map[string]time.Time `json:"known,omitempty"`
 	// KnownCount is len(Known) as last stored; Head returns it without
 	// reading the known tickets.
@@ -59,6 +59,14 @@ type PollState struct {
 	// work; PoolUsable is how many of the pool remain usable (0 without a pool).
 	PoolSetAside []string `json:"pool_set_aside,omitempty"`
 	PoolUsable   int      `json:"pool_usable,omitempty"`
+	// PoolRetry is when each set-aside token is tried again.
+	PoolRetry []PoolRetry `json:"pool_retry,omitempty"`
+	// PacedUntil: the tracker's rate-limit budget for the connector's
+	// credential ran low in the last cycle, and its requests are spread
+	// until then (the window's end); RateBudget is that budget as the
+	// tracker last reported it, for people.
+	PacedUntil time.Time `json:"paced_until,omitzero"`
+	RateBudget string    `json:"rate_budget,omitempty"`
 	// Owner is the replica that last polled the connector.
 	Owner string `json:"owner,omitempty"`
 	// KeyForm is the form of the ticket keys in Known (0: as first stored,
@@ -80,7 +88,22 @@ type PollState struct {
 	// Revision is the KV revision the state was read at.
 	Revision uint64 `json:"-"`
 
-	track *knownTrack
+	// The fingerprint of the version Known holds for a ticket (KnownPrint),
+	// when it has one: saved with it in the same parts, forgotten with it.
+	// Opaque here (pkg/ticketver makes them). They are not copied into a
+	// map at load (half of a load's cost at 10,000 tickets, and the poller
+	// asks only for updated tickets'): printSrc are the parts the state was
+	// read or saved as, in order (the last that sets a ticket has its
+	// print), prints the changes made since ("" for cleared).
+	prints   map[string]string
+	printSrc []*part
+	track    *knownTrack
+}
+
+// PoolRetry is when a token pool's set-aside token (by fingerprint) is tried again.
+type PoolRetry struct {
+	Fingerprint string    `json:"fingerprint"`
+	At          time.Time `json:"at"`
 }
 
 // Due is when a connector with this state and poll interval is next due: an
@@ -119,11 +142,18 @@ type PageCache struct {
 	Keys []string `json:"keys,omitempty"`
 }
 
-// StateStore reads and writes poll states with optimistic concurrency.
-type StateStore struct{ kv jetstream.KeyValue }
+// StateStore reads and writes poll states with optimistic concurrency. It
+// keeps the decoded parts it last read or wrote (partCache), so a load
+// decodes only the parts that changed since.
+type StateStore struct {
+	kv    jetstream.KeyValue
+	cache partCache
+}
 
 // NewStateStore wraps the poll_state bucket.
-func NewStateStore(kv jetstream.KeyValue) *StateStore { return &StateStore{kv: kv} }
+func NewStateStore(kv jetstream.KeyValue) *StateStore {
+	return &StateStore{kv: kv, cache: partCache{budget: defaultCacheEntries}}
+}
 
 // Get returns the state of a connector with its known tickets (Load); a
 // connector never polled has a zero state.
@@ -158,6 +188,7 @@ func (s *StateStore) Delete(ctx context.Context, id string) error {
 	if err := s.deleteParts(ctx, id); err != nil {
 		return err
 	}
+	s.cache.drop(id)
 	if err := s.kv.Purge(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("delete poll state %s: %w", id, err)
 	}

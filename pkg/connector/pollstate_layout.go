@@ -24,9 +24,11 @@ import (
 //	<id>               head: every PollState field but Known and the page
 //	                   caches, plus knownLayout
 //	<id>.k.a<i>, b<i>  base chunks: two sets of slices of a snapshot of Known
-//	                   (at most knownChunk entries each), used in turn
+//	                   (at most knownChunk entries and partBudget bytes
+//	                   each), used in turn
 //	<id>.k.r<j>        runs: each holds the changes of one save (or a merge
-//	                   of several), in the lowest free slot
+//	                   of several), in the lowest free slot; a save whose
+//	                   changes exceed one part's bounds writes several
 //	<id>.k.p0, p1      the page caches, used in turn
 //
 // A save with changes writes run j (the first slot the head does not list)
@@ -47,12 +49,23 @@ import (
 // markers pile up (a purged run slot is rewritten by a later save). A state stored in the old single-value format
 // (Known inside the head) is read as such and rewritten in this layout by
 // its next save.
+//
+// A known ticket's entry is its update time and, since issue 9, the
+// fingerprint of the version published (pkg/ticketver's field hashes, ~60
+// bytes): part.Set and part.Prints, one key in both. A part written before
+// holds no prints: its tickets read back without one (the poller then falls
+// back to the old ticket_versions record once). A binary from before reads
+// a part with prints and ignores them.
 
 const (
 	knownLayoutVersion = 2
-	// knownChunk bounds a base part: ~60 bytes an entry keeps it far below
-	// the 1 MB payload limit.
+	// knownChunk bounds the entries of a part, partBudget its estimated
+	// size (entryBytes): an entry with a fingerprint is ~150 bytes with
+	// short keys (4096 of them: ~600 KB) but ~350 bytes with 100-character
+	// keys, so the byte budget keeps every part well below NATS's 1 MB
+	// payload limit whatever the keys (TestPollStatePartsStayBelowThePayloadLimit).
 	knownChunk = 4096
+	partBudget = 256 << 10
 	// minRuns and runsPer: a state of n known tickets keeps at most
 	// max(minRuns, n/runsPer) runs; at that many, the next save merges them
 	// into one. A merge writes at most every ticket the runs touched (≤ n),
@@ -114,12 +127,20 @@ type partRef struct {
 	Rev uint64 `json:"r"`
 }
 
-// part is a stored base chunk or run: tickets set (key → update time) and
-// tickets forgotten.
+// part is a stored base chunk or run: tickets set (key → update time, and
+// key → fingerprint for those that have one) and tickets forgotten. A run
+// that sets a ticket without a print clears the print an earlier part gave
+// it.
 type part struct {
-	Set map[string]time.Time `json:"set,omitempty"`
-	Del []string             `json:"del,omitempty"`
+	Set    map[string]time.Time `json:"set,omitempty"`
+	Prints map[string]string    `json:"fp,omitempty"`
+	Del    []string             `json:"del,omitempty"`
 }
+
+// entryBytes over-estimates the JSON size of one ticket's entry in a part:
+// the key twice (set and fp), the time (≤ 37 bytes quoted), the print and
+// the punctuation.
+func entryBytes(key, fp string) int { return 2*len(key) + len(fp) + 56 }
 
 // head is the stored form of a head key.
 type head struct {
@@ -144,10 +165,12 @@ type knownTrack struct {
 	headOnly bool
 }
 
-// SetKnown records that the event of ticket key at version updated was
-// published. Changes made through SetKnown and ForgetKnown are what a save
-// writes; a Known map changed otherwise is rewritten whole.
-func (st *PollState) SetKnown(key string, updated time.Time) {
+// SetKnownVersion records that the event of ticket key at version updated
+// was published; fp is that version's fingerprint ("" for none), which
+// KnownPrint returns until the ticket's next version or ForgetKnown.
+// Changes made through SetKnownVersion, SetKnown and ForgetKnown are what a
+// save writes; a Known map changed otherwise is rewritten whole.
+func (st *PollState) SetKnownVersion(key string, updated time.Time, fp string) {
 	if st.Known == nil {
 		st.Known = map[string]time.Time{}
 	}
@@ -156,7 +179,64 @@ func (st *PollState) SetKnown(key string, updated time.Time) {
 		tr.count++
 	}
 	st.Known[key] = updated
+	st.setPrint(key, fp)
 	tr.changed[key] = struct{}{}
+}
+
+// SetKnown is SetKnownVersion without a fingerprint.
+func (st *PollState) SetKnown(key string, updated time.Time) { st.SetKnownVersion(key, updated, "") }
+
+// KnownPrint is the fingerprint recorded with ticket key's known version;
+// "" when there is none (not known, or recorded without one).
+func (st *PollState) KnownPrint(key string) string {
+	if fp, ok := st.prints[key]; ok {
+		return fp
+	}
+	if _, ok := st.Known[key]; !ok {
+		return ""
+	}
+	for i := len(st.printSrc) - 1; i >= 0; i-- {
+		if p := st.printSrc[i]; p.Set != nil {
+			if _, ok := p.Set[key]; ok {
+				return p.Prints[key]
+			}
+		}
+	}
+	return ""
+}
+
+func (st *PollState) setPrint(key, fp string) {
+	if st.prints == nil {
+		st.prints = map[string]string{}
+	}
+	st.prints[key] = fp
+}
+
+// mergedPrints is every print the parts from printSrc[from:] give, with the
+// changes since applied: what a save that rewrites many entries looks
+// them up in (one pass, rather than a search of the parts per entry).
+func (st *PollState) mergedPrints(from int) map[string]string {
+	out := map[string]string{}
+	for _, p := range st.printSrc[min(from, len(st.printSrc)):] {
+		for k := range p.Set {
+			if fp, ok := p.Prints[k]; ok {
+				out[k] = fp
+			} else {
+				delete(out, k)
+			}
+		}
+		for _, k := range p.Del {
+			delete(out, k)
+		}
+	}
+	for k, fp := range st.prints {
+		if fp == "" {
+			delete(out, k)
+		} else {
+			out[k] = fp
+		}
+	}
+	return out
 }
 
 // ForgetKnown removes ticket key from the known set.
@@ -165,6 +245,9 @@ func (st *PollState) ForgetKnown(key string) {
 	if _, ok := st.Known[key]; ok {
 		tr.count--
 		delete(st.Known, key)
+	}
+	if st.prints != nil || len(st.printSrc) > 0 {
+		st.setPrint(key, "")
 	}
 	tr.changed[key] = struct{}{}
 }
@@ -190,32 +273,38 @@ func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
 	known := make(map[string]time.Time, st.KnownCount)
 	touched := map[string]struct{}{}
 	damaged := func(format string, args ...any) (PollState, error) {
-		st.Known = map[string]time.Time{}
+		s.cache.drop(id)
+		st.Known, st.prints, st.printSrc = map[string]time.Time{}, nil, nil
 		st.track = &knownTrack{changed: map[string]struct{}{}} // stored=false: the next save rewrites all
 		return st, fmt.Errorf("%w: %s: %s", ErrStateDamaged, id, fmt.Sprintf(format, args...))
 	}
 	if ref := layout.Pages; ref != nil {
-		var pp pagesPart
-		if err := s.readPart(ctx, *ref, &pp); errors.Is(err, ErrStateDamaged) {
+		pp, err := cachedRead[pagesPart](ctx, s, id, *ref)
+		if errors.Is(err, ErrStateDamaged) {
 			return damaged("%v", err)
 		} else if err != nil {
 			return PollState{}, err
 		}
-		st.Pages, st.IncrementalPages = pp.Pages, pp.IncrementalPages
+		// Shared with the cache: the poller replaces page caches whole and
+		// never edits one (clipped, so an append copies).
+		st.Pages, st.IncrementalPages = slices.Clip(pp.Pages), slices.Clip(pp.IncrementalPages)
 	}
-	for i, ref := range slices.Concat(layout.Base, layout.Runs) {
-		var p part
-		if err := s.readPart(ctx, ref, &p); errors.Is(err, ErrStateDamaged) {
+	refs := slices.Concat(layout.Base, layout.Runs)
+	srcs := make([]*part, 0, len(refs))
+	for i, ref := range refs {
+		p, err := cachedRead[part](ctx, s, id, ref)
+		if errors.Is(err, ErrStateDamaged) {
 			return damaged("%v", err)
 		} else if err != nil {
 			return PollState{}, err
 		}
-		if i < len(layout.Base) && len(p.Del) > 0 {
+		run := i >= len(layout.Base)
+		if !run && len(p.Del) > 0 {
 			return damaged("base part %s forgets tickets", ref.Key)
 		}
 		for k, t := range p.Set {
 			known[k] = t
-			if i >= len(layout.Base) {
+			if run {
 				touched[k] = struct{}{}
 			}
 		}
@@ -223,11 +312,16 @@ func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
 			delete(known, k)
 			touched[k] = struct{}{}
 		}
+		srcs = append(srcs, p)
 	}
 	if len(known) != st.KnownCount {
 		return damaged("parts hold %d tickets, the head counted %d", len(known), st.KnownCount)
 	}
-	st.Known = known
+	if layout.Pages != nil {
+		refs = append(refs, *layout.Pages)
+	}
+	s.cache.keep(id, refs)
+	st.Known, st.prints, st.printSrc = known, nil, srcs
 	st.track = &knownTrack{layout: *layout, stored: true, count: len(known), known: known, changed: map[string]struct{}{}, touched: touched, pages: sigOf(&st)}
 	return st, nil
 }
@@ -247,6 +341,44 @@ func (s *StateStore) readPart(ctx context.Context, ref partRef, v any) error {
 	}
 	if err := json.Unmarshal(e.Value(), v); err != nil {
 		return fmt.Errorf("%w: part %s: %v", ErrStateDamaged, ref.Key, err)
+	}
+	return nil
+}
+
+// cachedRead reads a part named by the head (a base chunk, a run or the
+// page caches). The decoded part is cached by key and revision (a revision
+// is never written twice, so the pair names one content): the part is
+// still read, so a part missing or rewritten behind the head's back is
+// ErrStateDamaged as before, but only a part not decoded before costs its
+// JSON decoding (issue 9: at 10,000 known tickets that decoding was most
+// of an idle cycle).
+func cachedRead[T part | pagesPart](ctx context.Context, s *StateStore, id string, ref partRef) (*T, error) {
+	if cached, ok := s.cache.get(id, ref).(*T); ok {
+		if err := s.checkPart(ctx, ref); err != nil {
+			return nil, err
+		}
+		return cached, nil
+	}
+	v := new(T)
+	if err := s.readPart(ctx, ref, v); err != nil {
+		return nil, err
+	}
+	s.cache.put(id, ref, v)
+	return v, nil
+}
+
+// checkPart is readPart without decoding: the part is there at the
+// revision the head wrote.
+func (s *StateStore) checkPart(ctx context.Context, ref partRef) error {
+	e, err := s.kv.Get(ctx, ref.Key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("%w: part %s is missing", ErrStateDamaged, ref.Key)
+	}
+	if err != nil {
+		return fmt.Errorf("read poll state %s: %w", ref.Key, err)
+	}
+	if e.Revision() != ref.Rev {
+		return fmt.Errorf("%w: part %s is at revision %d, the head wrote %d", ErrStateDamaged, ref.Key, e.Revision(), ref.Rev)
 	}
 	return nil
 }
@@ -300,12 +432,16 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 		if err != nil {
 			return partRef{}, fmt.Errorf("write poll state %s: %w", key, err)
 		}
-		return partRef{Key: key, Rev: rev}, nil
+		ref := partRef{Key: key, Rev: rev}
+		s.cache.put(id, ref, p)
+		return ref, nil
 	}
 	old := knownLayout{}
 	if tr != nil && tr.stored {
 		old = tr.layout
 	}
+	// srcs: the parts the saved state's prints are read from (printSrc).
+	var srcs []*part
 	switch {
 	case full:
 		set := "a"
@@ -318,41 +454,39 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		i := 0
-		for chunk := range slices.Chunk(keys, knownChunk) {
-			p := part{Set: make(map[string]time.Time, len(chunk))}
-			for _, k := range chunk {
-				p.Set[k] = st.Known[k]
-			}
+		all := st.mergedPrints(0)
+		for i, p := range st.parts(keys, func(k string) string { return all[k] }) {
 			ref, err := writePart(set+strconv.Itoa(i), p)
 			if err != nil {
 				return st, err
 			}
 			layout.Base = append(layout.Base, ref)
-			i++
+			srcs = append(srcs, p)
 		}
 	case len(tr.changed) > 0:
 		keys := tr.changed
+		printOf := st.KnownPrint
+		srcs = st.printSrc
 		if len(layout.Runs) >= min(max(minRuns, len(st.Known)/runsPer), maxRuns) {
 			// Merge: one run with every ticket the runs and this save touched.
 			keys = maps.Clone(tr.touched)
 			maps.Copy(keys, tr.changed)
 			layout.Runs, layout.RunEntries = nil, 0
+			runs := st.mergedPrints(len(layout.Base))
+			printOf = func(k string) string { return runs[k] }
+			srcs = st.printSrc[:min(len(layout.Base), len(st.printSrc))]
 		}
-		p := part{Set: map[string]time.Time{}}
-		for k := range keys {
-			if t, ok := st.Known[k]; ok {
-				p.Set[k] = t
-			} else {
-				p.Del = append(p.Del, k)
+		srcs = slices.Clip(srcs)
+		// A run too large for one part (a big merge, a save after many
+		// pages) goes into several slots, each bounded like a base chunk.
+		for _, p := range st.parts(slices.Sorted(maps.Keys(keys)), printOf) {
+			ref, err := s.writeRun(ctx, id, st.Revision, freeSlot(old.Runs, layout.Runs), p)
+			if err != nil {
+				return st, err
 			}
+			layout.Runs = append(layout.Runs, ref)
+			srcs = append(srcs, p)
 		}
-		slices.Sort(p.Del)
-		ref, err := s.writeRun(ctx, id, st.Revision, freeSlot(old.Runs, layout.Runs), p)
-		if err != nil {
-			return st, err
-		}
-		layout.Runs = append(layout.Runs, ref)
 		layout.RunEntries += len(keys)
 	}
 	if tr == nil || !tr.stored || sigOf(&st) != tr.pages || (layout.Pages == nil) != (len(st.Pages)+len(st.IncrementalPages) == 0) {
@@ -362,7 +496,7 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 		}
 		layout.Pages = nil
 		if len(st.Pages)+len(st.IncrementalPages) > 0 {
-			ref, err := writePart(slot, pagesPart{Pages: st.Pages, IncrementalPages: st.IncrementalPages})
+			ref, err := writePart(slot, &pagesPart{Pages: slices.Clip(st.Pages), IncrementalPages: slices.Clip(st.IncrementalPages)})
 			if err != nil {
 				return st, err
 			}
@@ -395,6 +529,11 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 			_ = s.kv.Purge(ctx, r.Key)
 		}
 	}
+	kept := slices.Concat(layout.Base, layout.Runs)
+	if layout.Pages != nil {
+		kept = append(kept, *layout.Pages)
+	}
+	s.cache.keep(id, kept)
 	touched := map[string]struct{}{}
 	if !full {
 		// In place: a superset after a failed save only makes a merge write
@@ -404,10 +543,46 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 		}
 		maps.Copy(touched, tr.changed)
 	}
+	if full || len(tr.changed) > 0 {
+		st.prints, st.printSrc = nil, srcs
+	}
 	st.Revision = rev
 	st.KnownCount = len(st.Known)
 	st.track = &knownTrack{layout: layout, stored: true, count: len(st.Known), known: st.Known, changed: map[string]struct{}{}, touched: touched, pages: sigOf(&st)}
 	return st, nil
+}
+
+// parts splits sorted keys into parts of at most knownChunk entries and
+// partBudget bytes: each key set to its Known time (and print), or
+// forgotten when Known no longer has it.
+func (st *PollState) parts(keys []string, printOf func(string) string) []*part {
+	var out []*part
+	var p *part
+	n, size := 0, 0
+	for _, k := range keys {
+		fp := printOf(k)
+		b := entryBytes(k, fp)
+		if p == nil || n == knownChunk || size+b > partBudget && n > 0 {
+			p = &part{Set: map[string]time.Time{}}
+			out = append(out, p)
+			n, size = 0, 0
+		}
+		n++
+		size += b
+		t, ok := st.Known[k]
+		if !ok {
+			p.Del = append(p.Del, k)
+			continue
+		}
+		p.Set[k] = t
+		if fp != "" {
+			if p.Prints == nil {
+				p.Prints = map[string]string{}
+			}
+			p.Prints[k] = fp
+		}
+	}
+	return out
 }
 
 // freeSlot is the lowest run slot neither the stored head nor the new one
@@ -430,12 +605,17 @@ func freeSlot(lists ...[]partRef) int {
 // a writer holding a stale head finds the slot taken by the newer head and
 // gets ErrConflict without touching it. A slot left behind by a save that
 // died before its head write is reused when the head is still the one read.
-func (s *StateStore) writeRun(ctx context.Context, id string, headRev uint64, slot int, p part) (partRef, error) {
+func (s *StateStore) writeRun(ctx context.Context, id string, headRev uint64, slot int, p *part) (ref partRef, err error) {
 	data, err := json.Marshal(p)
 	if err != nil {
 		return partRef{}, err
 	}
 	key := id + ".k.r" + strconv.Itoa(slot)
+	defer func() {
+		if err == nil {
+			s.cache.put(id, ref, p)
+		}
+	}()
 	rev, err := s.kv.Create(ctx, key, data)
 	if err == nil {
 		return partRef{Key: key, Rev: rev}, nil

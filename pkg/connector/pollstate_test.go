@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,9 +91,24 @@ func TestPollStateWith100000KnownSavesOnlyWhatAPageChanged(t *testing.T) {
 			t.Fatalf("page %d wrote %d parts, %d bytes; want one part of about 100 entries", page, keys, n)
 		}
 	}
+	// A page recorded with fingerprints (~60 characters each, as the
+	// poller's) still writes one part of about the page.
+	rev := st.Revision
+	for i := range 100 {
+		st.SetKnownVersion(fmt.Sprintf("PROJ-%d", 5000+i), base.Add(time.Hour), benchPrint)
+	}
+	if st, err = s.Put(ctx, "jira-big", st); err != nil {
+		t.Fatal(err)
+	}
+	if n, keys := partBytes(t, kv, "jira-big", rev); keys != 1 || n > 100*200 {
+		t.Fatalf("a page with fingerprints wrote %d parts, %d bytes; want one part of about 100 entries", keys, n)
+	}
 	got, err := s.Load(ctx, "jira-big")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got.KnownPrint("PROJ-5099") != benchPrint || got.KnownPrint("PROJ-4999") != "" {
+		t.Fatalf("prints read back as %q, %q", got.KnownPrint("PROJ-5099"), got.KnownPrint("PROJ-4999"))
 	}
 	if len(got.Known) != total+30*50 || got.KnownCount != len(got.Known) {
 		t.Fatalf("%d known (count %d), want %d", len(got.Known), got.KnownCount, total+30*50)
@@ -425,4 +442,233 @@ func TestPollStateReplacedKnownMapIsRewrittenWhole(t *testing.T) {
 	if _, ok := got.Known["o/r#12"]; err != nil || !ok || len(got.Known) != 2 {
 		t.Fatalf("after replacing the map: %v, %v", got.Known, err)
 	}
+}
+
+// BenchmarkPollStateLoad: what every cycle of a connector with 10,000
+// known tickets pays before it asks the tracker anything (an idle cycle is
+// mostly this). state-B/ticket is the stored size of its parts per known
+// ticket (the page caches' keys included).
+func BenchmarkPollStateLoad(b *testing.B) {
+	ctx := context.Background()
+	kv := newStateKV(b)
+	s := connector.NewStateStore(kv)
+	base := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
+	const known = 10_000
+	st := connector.PollState{}
+	for i := range known {
+		setKnownForBench(&st, fmt.Sprintf("octo-org/service-%d#%d", i%40, 1000+i), base.Add(time.Duration(i)*time.Second))
+	}
+	// A conditional tracker's whole-set pages (100 tickets each) with their keys.
+	for pg := range known / 100 {
+		pc := connector.PageCache{Token: fmt.Sprint(pg), ETag: fmt.Sprintf(`W/"%x"`, pg*7919), Next: fmt.Sprint(pg + 1)}
+		for i := pg * 100; i < (pg+1)*100; i++ {
+			pc.Keys = append(pc.Keys, fmt.Sprintf("octo-org/service-%d#%d", i%40, 1000+i))
+		}
+		st.Pages = append(st.Pages, pc)
+	}
+	st, err := s.Put(ctx, "gh-load", st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Some saves of a page each, as cycles leave it: a base and runs.
+	for n := range 20 {
+		for i := range 100 {
+			k := (n*337 + i*7) % known
+			setKnownForBench(&st, fmt.Sprintf("octo-org/service-%d#%d", k%40, 1000+k), base.Add(time.Duration(known+n*100+i)*time.Second))
+		}
+		if st, err = s.Put(ctx, "gh-load", st); err != nil {
+			b.Fatal(err)
+		}
+	}
+	size := 0
+	lister, err := kv.ListKeysFiltered(ctx, "gh-load.k.>")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for k := range lister.Keys() {
+		e, err := kv.Get(ctx, k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size += len(e.Value())
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPU(b)
+	for range b.N {
+		got, err := s.Load(ctx, "gh-load")
+		if err != nil || len(got.Known) != known {
+			b.Fatalf("%d known, %v", len(got.Known), err)
+		}
+	}
+	// CPU rather than wall time (the machine is shared): this process's,
+	// the in-process NATS server's included.
+	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64(size)/known, "state-B/ticket")
+}
+
+func TestPollStateKeepsFingerprintsWithTheKnownVersions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	kv := newStateKV(t)
+	s := connector.NewStateStore(kv)
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	st := connector.PollState{}
+	st.SetKnownVersion("o/r#1", base, "fp-1")
+	st.SetKnownVersion("o/r#2", base, "fp-2")
+	st.SetKnownVersion("o/r#3", base, "fp-3")
+	st.SetKnown("o/r#4", base) // a version recorded without one
+	st, err := s.Put(ctx, "gh-fp", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Runs: a new version, one without a print (it clears the old one),
+	// one forgotten, one moved to another print.
+	st.SetKnownVersion("o/r#1", base.Add(time.Minute), "fp-1b")
+	st.SetKnown("o/r#2", base.Add(time.Minute))
+	st.ForgetKnown("o/r#3")
+	st.SetKnownVersion("o/r#4", base.Add(time.Minute), "fp-4")
+	if st, err = s.Put(ctx, "gh-fp", st); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"o/r#1": "fp-1b", "o/r#2": "", "o/r#3": "", "o/r#4": "fp-4"}
+	check := func(name string, got connector.PollState) {
+		t.Helper()
+		for k, fp := range want {
+			if got.KnownPrint(k) != fp {
+				t.Fatalf("%s: print of %s = %q, want %q", name, k, got.KnownPrint(k), fp)
+			}
+		}
+		if len(got.Known) != 3 {
+			t.Fatalf("%s: %d known, want 3", name, len(got.Known))
+		}
+	}
+	check("after the saves", st)
+	// Read by this store (parts cached) and by another replica's.
+	for name, store := range map[string]*connector.StateStore{"same store": s, "another store": connector.NewStateStore(kv)} {
+		got, err := store.Load(ctx, "gh-fp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(name, got)
+	}
+	// A compaction (a full rewrite) keeps them too.
+	got, _ := s.Load(ctx, "gh-fp")
+	got.Known = maps.Clone(got.Known)
+	if _, err := s.Put(ctx, "gh-fp", got); err != nil {
+		t.Fatal(err)
+	}
+	again, err := connector.NewStateStore(kv).Load(ctx, "gh-fp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("after a full rewrite", again)
+}
+
+// TestPollStateChangedByAnotherWriterIsReadAgain: a store keeps the parts
+// it decoded, but a state another replica saved since (a new head, new
+// runs, a new base in a reused key) is what the next load returns.
+func TestPollStateChangedByAnotherWriterIsReadAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	kv := newStateKV(t)
+	mine, theirs := connector.NewStateStore(kv), connector.NewStateStore(kv)
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	st := connector.PollState{}
+	for i := range 50 {
+		st.SetKnownVersion(fmt.Sprintf("PROJ-%d", i), base, "mine")
+	}
+	if _, err := mine.Put(ctx, "jira-other", st); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mine.Load(ctx, "jira-other"); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		// The other replica takes over and saves: a run, then (a replaced
+		// map) a full rewrite into the other base set, then into the same
+		// base keys the first one used.
+		other, err := theirs.Load(ctx, "jira-other")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if round > 0 {
+			other.Known = maps.Clone(other.Known)
+		}
+		want := fmt.Sprint("theirs-", round)
+		for i := range 50 {
+			other.SetKnownVersion(fmt.Sprintf("PROJ-%d", i), base.Add(time.Duration(round+1)*time.Hour), want)
+		}
+		if _, err := theirs.Put(ctx, "jira-other", other); err != nil {
+			t.Fatal(err)
+		}
+		got, err := mine.Load(ctx, "jira-other")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			k := fmt.Sprintf("PROJ-%d", i)
+			if !got.Known[k].Equal(base.Add(time.Duration(round+1)*time.Hour)) || got.KnownPrint(k) != want {
+				t.Fatalf("round %d: %s read as %v %q, want the other writer's %v %q", round, k, got.Known[k], got.KnownPrint(k), base.Add(time.Duration(round+1)*time.Hour), want)
+			}
+		}
+	}
+}
+
+// TestPollStatePartsStayBelowThePayloadLimit: with 100-character keys and
+// a fingerprint each, an entry is ~350 bytes; no base chunk, run or merged
+// run may come near NATS's 1 MB payload limit (the server refuses it: the
+// state could then never be saved again).
+func TestPollStatePartsStayBelowThePayloadLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	kv := newStateKV(t)
+	s := connector.NewStateStore(kv)
+	base := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
+	key := func(i int) string {
+		k := fmt.Sprintf("a-rather-long-organisation-name-of-thirty-nine/a-repository-with-a-long-name#%d", 100000+i)
+		return k + strings.Repeat("x", 100-len(k))
+	}
+	const known = 10_000
+	st := connector.PollState{}
+	for i := range known {
+		st.SetKnownVersion(key(i), base, benchPrint+"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA") // the largest fingerprint: 99 characters
+	}
+	if len(key(0)) != 100 {
+		t.Fatalf("key of %d characters", len(key(0)))
+	}
+	st, err := s.Put(ctx, "gh-long", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Saves of 3,000 changes each make large runs and merges of them.
+	for n := range 8 {
+		for i := range 3000 {
+			k := (n*1234 + i) % known
+			st.SetKnownVersion(key(k), base.Add(time.Duration(n+1)*time.Minute), benchPrint)
+		}
+		if st, err = s.Put(ctx, "gh-long", st); err != nil {
+			t.Fatalf("save %d: %v", n, err)
+		}
+	}
+	biggest := 0
+	lister, err := kv.ListKeysFiltered(ctx, "gh-long.k.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range lister.Keys() {
+		e, err := kv.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		biggest = max(biggest, len(e.Value()))
+	}
+	if biggest > 512<<10 {
+		t.Fatalf("a part of %d bytes: want every part well below the 1 MB payload limit", biggest)
+	}
+	got, err := connector.NewStateStore(kv).Load(ctx, "gh-long")
+	if err != nil || len(got.Known) != known || got.KnownPrint(key(1)) != benchPrint {
+		t.Fatalf("%d known, print %q, %v", len(got.Known), got.KnownPrint(key(1)), err)
+	}
+	t.Logf("biggest part: %d bytes", biggest)
 }

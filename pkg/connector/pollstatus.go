@@ -24,6 +24,10 @@ type PollStatus struct {
 	// fingerprint) and how many still work.
 	PoolSetAside []string
 	PoolUsable   int
+	// PoolRetry, PacedUntil and RateBudget: PollState's fields of the same names.
+	PoolRetry  []PoolRetry
+	PacedUntil time.Time
+	RateBudget string
 	// Webhook figures (PollState's fields of the same names).
 	LastDelivery      time.Time
 	DeliveriesRefused int64
@@ -38,6 +42,7 @@ type PollStatus struct {
 func (st PollState) Status() PollStatus {
 	return PollStatus{LastPoll: st.LastPoll, LastSuccess: st.LastSuccess, LastError: st.LastError, NextPoll: st.NextPoll,
 		TicketsKnown: st.knownTotal(), Late: st.Late, PoolSetAside: st.PoolSetAside, PoolUsable: st.PoolUsable,
+		PoolRetry: st.PoolRetry, PacedUntil: st.PacedUntil, RateBudget: st.RateBudget,
 		AuthError: st.AuthError, Reauthorize: st.Reauthorize,
 		LastDelivery: st.LastDelivery, DeliveriesRefused: st.DeliveriesRefused, LastRefusal: st.LastRefusal, PollOnlyChanges: st.PollOnlyChanges}
 }

@@ -172,6 +172,16 @@ func (c Connector) Validate(cat Catalog) error {
 	} else if c.OAuthClientID != "" || len(c.OAuthScopes) > 0 {
 		add("oauth_client_id", "is only used with auth mode oauth2")
 	}
+	if c.OAuthGrantFrom != "" {
+		switch {
+		case c.System != Confluence || c.AuthMode != AuthOAuth2:
+			add("oauth_grant_from", "only a Confluence connector with auth mode oauth2 uses another connector's grant (a Jira oauth2 connector's)")
+		case !ValidID(c.OAuthGrantFrom):
+			add("oauth_grant_from", "must be a connector id")
+		case c.OAuthGrantFrom == c.ID:
+			add("oauth_grant_from", "names the connector itself")
+		}
+	}
 	if known {
 		validateSystemFields(c, rules, add)
 	}

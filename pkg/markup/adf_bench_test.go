@@ -23,3 +23,13 @@ func BenchmarkADFToTextAndMarkdown(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWikiToTextAndMarkdown is Data Center's conversion of the same
+// description (as the fake spells it in wiki markup).
+func BenchmarkWikiToTextAndMarkdown(b *testing.B) {
+	wiki := MarkdownToWiki("Steps to reproduce:\n\n1. Open the **report** page\n2. Export as `CSV`\n\nThe last row is missing. See [the guide](https://example.com/guide).")
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = WikiToTextAndMarkdown(wiki)
+	}
+}

@@ -53,11 +53,62 @@ func ADFToTextAndMarkdown(doc json.RawMessage) (text, md string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	return (&mdWriter{plain: true}).document(root), (&mdWriter{}).document(root), nil
+	text, md = bothOf(root)
+	return text, md, nil
+}
+
+// bothOf renders a tree as text and as Markdown. The text pass keeps each
+// inline container's runs and mark tree and the Markdown pass, which walks
+// the tree in the same order, takes them instead of making them again.
+func bothOf(root *node) (text, md string) {
+	memo := &runMemo{record: true}
+	text = (&mdWriter{plain: true, memo: memo}).document(root)
+	memo.record = false
+	return text, (&mdWriter{memo: memo}).document(root)
+}
+
+// runMemo holds the runs of the inline containers of one tree, in the order
+// a writer renders them, for a second writer over the same tree.
+type runMemo struct {
+	record  bool
+	entries []memoRuns
+	next    int
+}
+
+type memoRuns struct {
+	first *node // the container's first node, its length and depth: the key
+	n     int
+	depth int
+	runs  []*node
+	tree  *span // built when first needed
+}
+
+// runsOf is tidyInline(w.flattenInline(kids, depth)) and a place to keep the
+// runs' mark tree: from the memo when it holds them as the next entry.
+func (w *mdWriter) runsOf(kids []*node, depth int) ([]*node, **span) {
+	var first *node
+	if len(kids) > 0 {
+		first = kids[0]
+	}
+	if m := w.memo; m != nil && !m.record && m.next < len(m.entries) {
+		e := &m.entries[m.next]
+		if e.first == first && e.n == len(kids) && e.depth == depth {
+			m.next++
+			return e.runs, &e.tree
+		}
+		w.memo = nil // out of step: make every run from now on
+	}
+	runs := tidyInline(w.flattenInline(kids, depth))
+	if m := w.memo; m != nil && m.record {
+		m.entries = append(m.entries, memoRuns{first: first, n: len(kids), depth: depth, runs: runs})
+		return runs, &m.entries[len(m.entries)-1].tree
+	}
+	return runs, new(*span)
 }
 
 // mdWriter renders the shared tree as Markdown, or as plain text when plain is set.
 type mdWriter struct {
+	memo  *runMemo // set by bothOf
 	plain bool
 	// inTable is set while rendering a table cell.
 	inTable bool
@@ -245,11 +296,13 @@ func (w *mdWriter) list(n *node, depth int, alt bool) string {
 			start = o
 		}
 	}
-	var items []string
+	// The items are written straight into out, without a marker string, a
+	// split and joins per item (issue 9).
+	var out strings.Builder
 	for i, item := range n.kids {
-		marker := bullet
+		head, tail := bullet, ""
 		if n.kind == kindOrderedList {
-			marker = strconv.Itoa(start+i) + delim
+			head, tail = strconv.Itoa(start+i), delim
 		}
 		var body strings.Builder
 		prev, alt := "", false
@@ -277,17 +330,45 @@ func (w *mdWriter) list(n *node, depth int, alt bool) string {
 			body.WriteString(s)
 			prev = k.kind
 		}
-		indent := strings.Repeat(" ", len(marker))
-		lines := strings.Split(body.String(), "\n")
-		for l := 1; l < len(lines); l++ {
-			if lines[l] != "" {
-				lines[l] = indent + lines[l]
+		if i > 0 {
+			out.WriteByte('\n')
+		}
+		// The first line follows the marker, with trailing blanks trimmed
+		// (the marker's own too when the line is empty); the others are
+		// indented by the marker's width unless empty.
+		first, rest, more := strings.Cut(body.String(), "\n")
+		if f := strings.TrimRight(first, " "); f != "" {
+			out.WriteString(head)
+			out.WriteString(tail)
+			out.WriteString(f)
+		} else if tail != "" {
+			out.WriteString(head)
+			out.WriteString(strings.TrimRight(tail, " "))
+		} else {
+			out.WriteString(strings.TrimRight(head, " "))
+		}
+		width := len(head) + len(tail)
+		for more {
+			var line string
+			line, rest, more = strings.Cut(rest, "\n")
+			out.WriteByte('\n')
+			if line != "" {
+				writeSpaces(&out, width)
+				out.WriteString(line)
 			}
 		}
-		lines[0] = strings.TrimRight(marker+lines[0], " ")
-		items = append(items, strings.Join(lines, "\n"))
 	}
-	return strings.Join(items, "\n")
+	return out.String()
+}
+
+const spaces = "                                "
+
+func writeSpaces(b *strings.Builder, n int) {
+	for n > len(spaces) {
+		b.WriteString(spaces)
+		n -= len(spaces)
+	}
+	b.WriteString(spaces[:n])
 }
 
 func (w *mdWriter) table(n *node, depth int) string {
@@ -365,8 +446,8 @@ func (w *mdWriter) inlines(kids []*node, depth int) string {
 
 // inlinesBreak renders inline content; brk is what a hard break becomes.
 func (w *mdWriter) inlinesBreak(kids []*node, brk string, depth int) string {
-	runs := tidyInline(w.flattenInline(kids, depth))
-	out := w.render(runs, brk)
+	runs, tree := w.runsOf(kids, depth)
+	out := w.renderTree(runs, tree, brk)
 	if w.plain || (!alwaysReadBack && !needsReadBack(runs)) || readsBack(out, runs) {
 		return out
 	}
@@ -382,9 +463,47 @@ func (w *mdWriter) inlinesBreak(kids []*node, brk string, depth int) string {
 }
 
 func (w *mdWriter) render(runs []*node, brk string) string {
+	return w.renderTree(runs, new(*span), brk)
+}
+
+// renderTree is render with a place for the runs' mark tree: built there
+// when still nil.
+func (w *mdWriter) renderTree(runs []*node, tree **span, brk string) string {
 	var b strings.Builder
-	w.spans(&b, buildSpans(runs), runs, brk)
+	// Room for the text and some escapes and delimiters, so the builder
+	// does not grow run by run.
+	size := 16
+	for _, r := range runs {
+		size += len(r.text) + 8
+	}
+	b.Grow(size)
+	if unmarked(runs) {
+		// The mark tree of unmarked runs is a root over the runs: write
+		// them as spans would, without building it (issue 9).
+		for _, r := range runs {
+			w.run(&b, r, brk)
+		}
+	} else {
+		if *tree == nil {
+			*tree = buildSpans(runs)
+		}
+		w.spans(&b, *tree, runs, brk)
+	}
 	return strings.TrimRightFunc(b.String(), unicode.IsSpace)
+}
+
+// unmarked reports whether no text run carries a mark that buildSpans nests
+// (code is written per run).
+func unmarked(runs []*node) bool {
+	for _, r := range runs {
+		if r.kind != kindText {
+			continue
+		}
+		if st := r.st; st.href != "" || st.strong || st.em || st.strike || st.underline {
+			return false
+		}
+	}
+	return true
 }
 
 // alwaysReadBack makes every inline render take the round-trip check; tests
@@ -483,10 +602,18 @@ func stripHrefs(runs []*node) []*node {
 // flattenInline turns inline nodes into runs: text (with style) and hard breaks. Other inline
 // nodes become text.
 func (w *mdWriter) flattenInline(kids []*node, depth int) []*node {
-	var out []*node
+	out := make([]*node, 0, len(kids))
+	return w.appendInline(out, kids, depth)
+}
+
+func (w *mdWriter) appendInline(out, kids []*node, depth int) []*node {
 	for _, k := range kids {
 		switch k.kind {
 		case kindText:
+			if !k.st.underline {
+				out = append(out, k) // the tree is not changed: no copy needed
+				continue
+			}
 			t := *k
 			t.st.underline = false // Markdown has no underline
 			out = append(out, &t)
@@ -517,7 +644,7 @@ func (w *mdWriter) flattenInline(kids []*node, depth int) []*node {
 			if t := k.attrString("text"); t != "" && len(k.kids) == 0 {
 				out = append(out, textNode(t, style{}))
 			}
-			out = append(out, w.flattenInline(k.kids, depth+1)...)
+			out = w.appendInline(out, k.kids, depth+1)
 		}
 	}
 	return out
@@ -592,20 +719,26 @@ func (w *mdWriter) spans(b *strings.Builder, s *span, runs []*node, brk string) 
 			}
 			b.WriteString(w.link(body, k.href))
 		case markStrong:
-			b.WriteString("**" + body + "**")
+			b.WriteString("**")
+			b.WriteString(body)
+			b.WriteString("**")
 		case markEm:
 			d := "_"
 			if !delimBoundary(prev) || !delimBoundary(next) {
 				d = "*" // underscores do not work inside words
 			}
-			b.WriteString(d + body + d)
+			b.WriteString(d)
+			b.WriteString(body)
+			b.WriteString(d)
 		case markStrike:
 			if out := b.String(); strings.HasSuffix(out, "~") && !endsUnescaped(out, '~') {
 				// goldmark reads "\~~~x~~" as text: spell the tilde as an entity instead.
 				b.Reset()
 				b.WriteString(strings.TrimSuffix(out, `\~`) + "&#126;")
 			}
-			b.WriteString("~~" + body + "~~")
+			b.WriteString("~~")
+			b.WriteString(body)
+			b.WriteString("~~")
 		default: // underline has no Markdown form
 			b.WriteString(body)
 		}
@@ -668,7 +801,9 @@ func (w *mdWriter) run(b *strings.Builder, r *node, brk string) {
 }
 
 func (w *mdWriter) codeSpan(s string) string {
-	s = newlinesToSpace.Replace(s)
+	if strings.ContainsAny(s, "\r\n") { // the Replacer allocates even when it replaces nothing
+		s = newlinesToSpace.Replace(s)
+	}
 	if s == "" {
 		return ""
 	}

@@ -103,6 +103,11 @@ func (n *node) attrInt(key string) (int, bool) {
 
 // mergeText drops empty text nodes and joins neighbours that have the same style.
 func mergeText(in []*node) []*node {
+	if mergedAlready(in) {
+		// Most runs are: return them as they are rather than a copy (issue
+		// 9). No caller changes the slice it got from here in place.
+		return in
+	}
 	out := make([]*node, 0, len(in))
 	var b strings.Builder
 	var pending *node // first node of the current run of same-style text
@@ -143,6 +148,26 @@ func mergeText(in []*node) []*node {
 	}
 	flush()
 	return out
+}
+
+// mergedAlready reports whether mergeText would return nodes equal to in:
+// no nil or empty text, no neighbours of the same style to join.
+func mergedAlready(in []*node) bool {
+	if len(in) == 0 {
+		return false // mergeText makes an empty, non-nil slice
+	}
+	for i, n := range in {
+		if n == nil {
+			return false
+		}
+		if n.kind != kindText {
+			continue
+		}
+		if n.text == "" || i > 0 && in[i-1].kind == kindText && in[i-1].st == n.st {
+			return false
+		}
+	}
+	return true
 }
 
 // plainText is the text content of a subtree, without any formatting.
@@ -230,7 +255,10 @@ func wantedMarks(st style, m []span) []span {
 // wiki markup need that), then merges runs of equal style.
 func prepareRuns(in []*node) []*node {
 	in = mergeText(in)
-	var out []*node
+	if !edgeSpace(in) {
+		return in // nothing moves: the loop below would copy in as it is
+	}
+	out := make([]*node, 0, len(in))
 	for i, n := range in {
 		if n.kind != kindText || n.st.code || n.st == (style{}) {
 			out = append(out, n)
@@ -255,6 +283,10 @@ func prepareRuns(in []*node) []*node {
 		if lead != "" {
 			out = append(out, &node{kind: kindText, text: lead, st: n.st.intersect(prev)})
 		}
+		if lead == "" && trail == "" {
+			out = append(out, n) // nothing moves: the run as it is
+			continue
+		}
 		out = append(out, &node{kind: kindText, text: trimmed, st: n.st})
 		if trail != "" {
 			out = append(out, &node{kind: kindText, text: trail, st: n.st.intersect(next)})
@@ -263,11 +295,30 @@ func prepareRuns(in []*node) []*node {
 	return mergeText(out)
 }
 
+// edgeSpace reports whether a formatted, non-code text run starts or ends
+// with white space: the runs prepareRuns changes.
+func edgeSpace(runs []*node) bool {
+	for _, n := range runs {
+		if n.kind != kindText || n.st.code || n.st == (style{}) || n.text == "" {
+			continue
+		}
+		first, _ := utf8.DecodeRuneInString(n.text)
+		last, _ := utf8.DecodeLastRuneInString(n.text)
+		if unicode.IsSpace(first) || unicode.IsSpace(last) {
+			return true
+		}
+	}
+	return false
+}
+
 // buildSpans nests flat runs into a mark tree. Marks already open stay open while the next run
 // still wants them, so `a *b* c` inside bold does not close and reopen the bold.
 func buildSpans(runs []*node) *span {
-	root := &span{end: len(runs)}
-	stack := []*span{root}
+	root := &span{end: len(runs), kids: make([]*span, 0, len(runs))}
+	var stackArr [8]*span
+	stack := append(stackArr[:0], root)
+	leaves := make([]span, len(runs)) // one allocation for every run's leaf
+	marks := make([]span, 0, 4)       // and one for the first marks opened
 	for i, r := range runs {
 		// Other runs (hard breaks, mentions) stay inside the marks the next text continues, so a
 		// closing delimiter never lands after a line break.
@@ -288,7 +339,13 @@ func buildSpans(runs []*node) *span {
 			})
 			for _, w := range want {
 				if !stackHas(stack, w) {
-					s := &span{mark: w.mark, href: w.href, first: i}
+					var s *span
+					if len(marks) < cap(marks) { // never grown: pointers into it stay put
+						marks = append(marks, span{mark: w.mark, href: w.href, first: i})
+						s = &marks[len(marks)-1]
+					} else {
+						s = &span{mark: w.mark, href: w.href, first: i}
+					}
 					top := stack[len(stack)-1]
 					top.kids = append(top.kids, s)
 					stack = append(stack, s)
@@ -296,7 +353,8 @@ func buildSpans(runs []*node) *span {
 			}
 		}
 		top := stack[len(stack)-1]
-		top.kids = append(top.kids, &span{run: r, first: i, end: i + 1})
+		leaves[i] = span{run: r, first: i, end: i + 1}
+		top.kids = append(top.kids, &leaves[i])
 	}
 	for _, s := range stack[1:] {
 		s.end = len(runs)

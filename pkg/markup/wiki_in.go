@@ -24,6 +24,12 @@ func WikiToText(s string) string {
 	return (&mdWriter{plain: true}).document(parseWiki(s))
 }
 
+// WikiToTextAndMarkdown is WikiToText and WikiToMarkdown of one text,
+// parsed once (a Data Center ticket's description needs both).
+func WikiToTextAndMarkdown(s string) (text, md string) {
+	return bothOf(parseWiki(s))
+}
+
 var (
 	wikiFenceRe   = regexp.MustCompile(`^\s*\{(code|noformat)((?::[^}]*)?)\}`)
 	wikiQuoteRe   = regexp.MustCompile(`^\s*\{(quote|panel|info|note|tip|warning)((?::[^}]*)?)\}`)
@@ -62,18 +68,24 @@ func parseWikiBlocks(lines []string, depth int) []*node {
 	var lists listBuilder
 	for i := 0; i < len(lines); i++ {
 		line := lines[i]
-		if m := wikiListRe.FindStringSubmatch(line); m != nil && !wikiRuleRe.MatchString(line) {
-			flush()
-			if l := lists.add(m[1], m[2]); l != nil {
-				out = append(out, l)
+		// Each block pattern starts, after blanks, with a byte of its own:
+		// lines that cannot match skip the regexps (issue 9: they were most
+		// of a Data Center description's parse).
+		lead := leadByte(line)
+		if lead == '*' || lead == '#' || lead == '-' {
+			if m := wikiListRe.FindStringSubmatch(line); m != nil && !wikiRuleRe.MatchString(line) {
+				flush()
+				if l := lists.add(m[1], m[2]); l != nil {
+					out = append(out, l)
+				}
+				continue
 			}
-			continue
 		}
 		lists.reset()
 		switch {
 		case strings.TrimSpace(line) == "":
 			flush()
-		case wikiFenceRe.MatchString(line):
+		case lead == '{' && wikiFenceRe.MatchString(line):
 			flush()
 			m := wikiFenceRe.FindStringSubmatchIndex(line)
 			name := line[m[2]:m[3]]
@@ -89,7 +101,7 @@ func parseWikiBlocks(lines []string, depth int) []*node {
 				lines[i] = rest
 				i--
 			}
-		case wikiQuoteRe.MatchString(line) && depth < maxWikiDepth:
+		case lead == '{' && wikiQuoteRe.MatchString(line) && depth < maxWikiDepth:
 			flush()
 			m := wikiQuoteRe.FindStringSubmatchIndex(line)
 			name := line[m[2]:m[3]]
@@ -102,7 +114,7 @@ func parseWikiBlocks(lines []string, depth int) []*node {
 				lines[i] = rest
 				i--
 			}
-		case wikiHeadingRe.MatchString(line):
+		case lead == 'h' && wikiHeadingRe.MatchString(line):
 			flush()
 			m := wikiHeadingRe.FindStringSubmatch(line)
 			if kids := parseWikiInline(strings.TrimSpace(m[2]), style{}, 0); len(kids) > 0 {
@@ -110,13 +122,13 @@ func parseWikiBlocks(lines []string, depth int) []*node {
 				h.attrs = map[string]any{"level": int(m[1][0] - '0')}
 				out = append(out, h)
 			}
-		case wikiBqRe.MatchString(line):
+		case lead == 'b' && wikiBqRe.MatchString(line):
 			flush()
 			m := wikiBqRe.FindStringSubmatch(line)
 			if kids := parseWikiInline(strings.TrimSpace(m[1]), style{}, 0); len(kids) > 0 {
 				out = append(out, block(kindBlockquote, block(kindParagraph, kids...)))
 			}
-		case wikiRuleRe.MatchString(line):
+		case lead == '-' && wikiRuleRe.MatchString(line):
 			flush()
 			out = append(out, block(kindRule))
 		case strings.HasPrefix(strings.TrimSpace(line), "|"):
@@ -137,6 +149,18 @@ func parseWikiBlocks(lines []string, depth int) []*node {
 	}
 	flush()
 	return out
+}
+
+// leadByte is line's first byte after the blanks \s matches (0 if none).
+func leadByte(line string) byte {
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; c {
+		case ' ', '\t', '\n', '\f', '\r':
+		default:
+			return c
+		}
+	}
+	return 0
 }
 
 // collectUntil gathers a macro body that starts after the opening tag on line i (first) and ends
@@ -297,7 +321,23 @@ const effectChars = "*_-+^~?"
 func parseWikiInline(s string, st style, depth int) []*node {
 	var out []*node
 	var text strings.Builder
+	// Plain text is kept as the substring s[ps:pe] while it is one and the
+	// builder is empty, and copied into the builder only when something
+	// else joins it (issue 9: most text runs are plain, and a builder per
+	// run was a tenth of a conversion's allocations).
+	ps, pe := -1, -1
+	spill := func() {
+		if ps >= 0 {
+			text.WriteString(s[ps:pe])
+			ps, pe = -1, -1
+		}
+	}
 	flush := func() {
+		if ps >= 0 {
+			out = append(out, textNode(s[ps:pe], st))
+			ps, pe = -1, -1
+			return
+		}
 		if text.Len() > 0 {
 			out = append(out, textNode(text.String(), st))
 			text.Reset()
@@ -313,6 +353,7 @@ func parseWikiInline(s string, st style, depth int) []*node {
 			continue
 		case c == '\\' && i+1 < len(s):
 			r, n := utf8.DecodeRuneInString(s[i+1:])
+			spill()
 			text.WriteRune(r)
 			i += 1 + n
 			continue
@@ -328,6 +369,7 @@ func parseWikiInline(s string, st style, depth int) []*node {
 		case c == '&':
 			// Jira passes entities through to HTML, so &#92; shows a backslash.
 			if r, n := entity([]byte(s[i:min(len(s), i+41)])); n > 0 {
+				spill()
 				text.WriteString(r)
 				i += n
 				continue
@@ -383,7 +425,15 @@ func parseWikiInline(s string, st style, depth int) []*node {
 				continue
 			}
 		}
-		text.WriteByte(c)
+		switch {
+		case text.Len() == 0 && ps < 0:
+			ps, pe = i, i+1
+		case text.Len() == 0 && pe == i:
+			pe++
+		default:
+			spill()
+			text.WriteByte(c)
+		}
 		i++
 	}
 	flush()

@@ -22,10 +22,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"golang.org/x/oauth2"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
@@ -80,6 +83,15 @@ type Cipher interface {
 	Decrypt(ctx context.Context, keyContext, ciphertext string) ([]byte, error)
 }
 
+// Connectors reads connector records (connector.Store): a Confluence
+// connector that uses a Jira connector's grant (OAuthGrantFrom) refreshes
+// under that connector's key context, read from its record.
+type Connectors interface {
+	Get(ctx context.Context, id string) (connector.Connector, error)
+}
+
+var _ Connectors = (*connector.Store)(nil)
+
 // Config tunes a Manager.
 type Config struct {
 	Endpoints Endpoints
@@ -92,8 +104,11 @@ type Config struct {
 	// TrackerOptions build the HTTP client to the authorization server and
 	// gateway (endpoint policy, timeouts, the connector's proxy and CA).
 	TrackerOptions trackers.Options
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// Connectors resolves OAuthGrantFrom; without it a connector that uses
+	// another's grant fails as misconfigured.
+	Connectors Connectors
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Manager implements trackers.OAuthTokens over the grant store.
@@ -104,7 +119,9 @@ type Manager struct {
 	log    *slog.Logger
 
 	mu      sync.Mutex
-	entries map[string]*entry
+	entries map[string]*entry // by grant owner
+	// owners maps a connector using another's grant to that owner (Forget).
+	owners map[string]string
 }
 
 var _ trackers.OAuthTokens = (*Manager)(nil)
@@ -121,7 +138,9 @@ type entry struct {
 	grantTime time.Time
 	access    connector.Secret
 	expiry    time.Time
-	apiRoot   *url.URL
+	// cloudID is the site's id on the gateway (accessible-resources), the
+	// same for Jira and Confluence of the site.
+	cloudID string
 	// pending is a rotated refresh token the store did not take (KV
 	// unreachable): kept in memory and stored before the next refresh.
 	pending connector.Secret
@@ -136,7 +155,7 @@ type entry struct {
 
 // reset drops what belongs to another grant (the mutex stays held).
 func (e *entry) reset(binding string, grantTime time.Time) {
-	e.binding, e.grantTime, e.access, e.expiry, e.apiRoot = binding, grantTime, connector.Secret{}, time.Time{}, nil
+	e.binding, e.grantTime, e.access, e.expiry, e.cloudID = binding, grantTime, connector.Secret{}, time.Time{}, ""
 	e.pending, e.pendingFor, e.invalidFor, e.invalidErr = connector.Secret{}, "", "", nil
 }
 
@@ -158,7 +177,7 @@ func New(cfg Config, grants Grants, cipher Cipher) *Manager {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{cfg: cfg, grants: grants, cipher: cipher, log: log, entries: map[string]*entry{}}
+	return &Manager{cfg: cfg, grants: grants, cipher: cipher, log: log, entries: map[string]*entry{}, owners: map[string]string{}}
 }
 
 func (m *Manager) entry(id string) *entry {
@@ -177,6 +196,9 @@ func (m *Manager) entry(id string) *entry {
 // kept: it is the only live one.
 func (m *Manager) Forget(id string) {
 	m.mu.Lock()
+	if owner, ok := m.owners[id]; ok {
+		id = owner
+	}
 	e, ok := m.entries[id]
 	m.mu.Unlock()
 	if !ok {
@@ -193,23 +215,72 @@ func ReauthorizeCommand(id string) string { return "hubctl connectors authorize 
 // Access returns a valid access token for c and the gateway root of its
 // site, refreshing (and rotating the stored refresh token) when the cached
 // one is missing or about to expire.
+//
+// A connector that uses another's grant (OAuthGrantFrom: a Confluence
+// connector on a Jira connector's consent) shares that connector's entry:
+// one access token and one refresh at a time per grant in this process,
+// the grant record of the owner (the same compare-and-swap across
+// processes) and the owner's key context, after checking again what the
+// registry checked (a Jira oauth2 owner of the same site and client id).
 func (m *Manager) Access(ctx context.Context, c connector.Connector, clientSecret connector.Secret) (trackers.OAuthAccess, error) {
 	if c.AuthMode != connector.AuthOAuth2 {
 		return trackers.OAuthAccess{}, fmt.Errorf("%w: connector %s does not use oauth2", trackers.ErrInvalidConfig, c.ID)
 	}
-	e := m.entry(c.ID)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if key := c.CredentialContext(); e.binding != key {
-		e.reset(key, time.Time{})
-	}
-	if !e.access.Empty() && m.cfg.Now().Before(e.expiry.Add(-m.cfg.Early)) && e.apiRoot != nil {
-		return trackers.OAuthAccess{Token: e.access, APIRoot: e.apiRoot}, nil
-	}
-	if err := m.refresh(ctx, c, clientSecret, e); err != nil {
+	owner, err := m.owner(ctx, c)
+	if err != nil {
 		return trackers.OAuthAccess{}, err
 	}
-	return trackers.OAuthAccess{Token: e.access, APIRoot: e.apiRoot}, nil
+	e := m.entry(owner.ID)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if key := owner.CredentialContext(); e.binding != key {
+		e.reset(key, time.Time{})
+	}
+	if e.access.Empty() || !m.cfg.Now().Before(e.expiry.Add(-m.cfg.Early)) || e.cloudID == "" {
+		if err := m.refresh(ctx, owner, clientSecret, e); err != nil {
+			return trackers.OAuthAccess{}, err
+		}
+	}
+	root, err := m.root(c.System, e.cloudID)
+	if err != nil {
+		return trackers.OAuthAccess{}, err
+	}
+	return trackers.OAuthAccess{Token: e.access, APIRoot: root}, nil
+}
+
+// owner is the connector whose grant c uses: c itself, or the connector
+// OAuthGrantFrom names, read from the store and checked.
+func (m *Manager) owner(ctx context.Context, c connector.Connector) (connector.Connector, error) {
+	if c.OAuthGrantFrom == "" {
+		return c, nil
+	}
+	if m.cfg.Connectors == nil {
+		return c, fmt.Errorf("%w: connector %s uses the grant of %s but this token service cannot read connectors", trackers.ErrInvalidConfig, c.ID, c.OAuthGrantFrom)
+	}
+	m.mu.Lock()
+	m.owners[c.ID] = c.OAuthGrantFrom
+	m.mu.Unlock()
+	src, err := m.cfg.Connectors.Get(ctx, c.OAuthGrantFrom)
+	if errors.Is(err, connector.ErrNotFound) {
+		return c, fmt.Errorf("%w: %w: connector %s uses the grant of %s, which does not exist; name another Jira oauth2 connector (`hubctl connectors update %s --oauth-grant-from ID`)",
+			trackers.ErrUnauthorized, ErrGrantInvalid, c.ID, c.OAuthGrantFrom, c.ID)
+	}
+	if err != nil {
+		return c, fmt.Errorf("%w: oauth2 %s: read connector %s: %w", trackers.ErrTransient, c.ID, c.OAuthGrantFrom, err)
+	}
+	if why := connector.SharedGrantProblem(c, src); why != "" {
+		return c, fmt.Errorf("%w: %w: connector %s cannot use the grant of %s: %s", trackers.ErrUnauthorized, ErrGrantInvalid, c.ID, src.ID, why)
+	}
+	return src, nil
+}
+
+// root is {APIURL}/ex/{system}/{cloudID}.
+func (m *Manager) root(system connector.System, cloudID string) (*url.URL, error) {
+	api, err := url.Parse(m.cfg.Endpoints.APIURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: oauth2 API URL: %v", trackers.ErrInvalidConfig, err)
+	}
+	return api.JoinPath("ex", string(system), cloudID), nil
 }
 
 // oauthConfig is the x/oauth2 view of a connector's app.
@@ -268,7 +339,7 @@ func (m *Manager) refresh(ctx context.Context, c connector.Connector, secret con
 			return fmt.Errorf("%w: oauth2 %s: refresh token: %w", trackers.ErrDecrypt, c.ID, err)
 		}
 		used := connector.NewSecret(string(clear))
-		tok, err := m.oauthConfig(c, secret).TokenSource(hctx, &oauth2.Token{RefreshToken: used.Reveal()}).Token()
+		tok, err := m.exchange(hctx, c, secret, used)
 		if err != nil {
 			if !isInvalidGrant(err) {
 				return m.tokenError(ctx, c.ID, err)
@@ -498,12 +569,12 @@ func safeCode(s string) string {
 // cache keeps tok in memory and resolves the site's cloudId (once per grant).
 func (m *Manager) cache(ctx context.Context, c connector.Connector, tok *oauth2.Token, hc *http.Client, e *entry) error {
 	access := connector.NewSecret(tok.AccessToken)
-	if e.apiRoot == nil {
-		root, err := m.siteRoot(ctx, c, access, hc)
+	if e.cloudID == "" {
+		id, err := m.siteID(ctx, c, access, hc)
 		if err != nil {
 			return err
 		}
-		e.apiRoot = root
+		e.cloudID = id
 	}
 	e.access = access
 	e.expiry = tok.Expiry
@@ -523,38 +594,28 @@ type Resource struct {
 	Scopes []string `json:"scopes"`
 }
 
-// siteRoot finds the cloudId of c's site among the grant's resources and
-// returns {APIURL}/ex/{system}/{cloudId}.
-func (m *Manager) siteRoot(ctx context.Context, c connector.Connector, access connector.Secret, hc *http.Client) (*url.URL, error) {
+// siteID finds the cloudId of c's site among the grant's resources.
+func (m *Manager) siteID(ctx context.Context, c connector.Connector, access connector.Secret, hc *http.Client) (string, error) {
+	ctx = context.WithValue(ctx, connectorKey{}, c.ID)
 	res, err := AccessibleResources(ctx, hc, m.cfg.Endpoints, access)
 	if err != nil {
-		return nil, fmt.Errorf("oauth2 %s: %w", c.ID, err)
+		return "", fmt.Errorf("oauth2 %s: %w", c.ID, err)
 	}
 	want := siteOf(c.BaseURL)
 	var seen []string
 	for _, r := range res {
 		if siteOf(r.URL) == want && r.ID != "" {
-			api, err := url.Parse(m.cfg.Endpoints.APIURL)
-			if err != nil {
-				return nil, fmt.Errorf("%w: oauth2 API URL: %v", trackers.ErrInvalidConfig, err)
-			}
-			return api.JoinPath("ex", string(c.System), r.ID), nil
+			return r.ID, nil
 		}
 		seen = append(seen, siteOf(r.URL))
 	}
-	return nil, fmt.Errorf("%w: oauth2 %s: the grant does not cover %s (it covers: %s); authorize the app for that site",
+	return "", fmt.Errorf("%w: oauth2 %s: the grant does not cover %s (it covers: %s); authorize the app for that site",
 		trackers.ErrUnauthorized, c.ID, want, strings.Join(seen, ", "))
 }
 
 // siteOf is scheme://host of a site URL, lower case (a Confluence base URL
 // may end in /wiki).
-func siteOf(raw string) string {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || u.Host == "" {
-		return strings.ToLower(strings.TrimSuffix(raw, "/"))
-	}
-	return strings.ToLower(u.Scheme + "://" + u.Host)
-}
+func siteOf(raw string) string { return connector.Site(raw) }
 
 // AccessibleResources lists the sites an access token may call.
 func AccessibleResources(ctx context.Context, hc *http.Client, ep Endpoints, access connector.Secret) ([]Resource, error) {
@@ -566,16 +627,24 @@ func AccessibleResources(ctx context.Context, hc *http.Client, ep Endpoints, acc
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", trackers.ErrInvalidConfig, err)
 	}
+	ctx, span := startSpan(ctx, "oauth2 accessible-resources", http.MethodGet, u)
+	defer span.End()
+	req = req.WithContext(ctx)
 	req.Header.Set("Authorization", "Bearer "+access.Reveal())
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
+		span.SetStatus(codes.Error, "the gateway did not answer")
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("%w: accessible-resources: the gateway did not answer", trackers.ErrTransient)
 	}
 	defer resp.Body.Close()
+	span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+	if resp.StatusCode != http.StatusOK {
+		span.SetStatus(codes.Error, "HTTP "+strconv.Itoa(resp.StatusCode))
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return nil, fmt.Errorf("%w: accessible-resources: reading the answer", trackers.ErrTransient)

@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 )
 
 const (
@@ -432,6 +433,25 @@ func TestNoTokenInTraces(t *testing.T) {
 	spans := rec.Ended()
 	if len(spans) < 3 {
 		t.Fatalf("%d spans: tracing did not record the tracker calls", len(spans))
+	}
+	// Each refresh and each accessible-resources call is a client span of
+	// its own, naming the connector and the server, not the token.
+	kinds := map[string]int{}
+	for _, s := range spans {
+		if !strings.HasPrefix(s.Name(), "oauth2 ") {
+			continue
+		}
+		kinds[s.Name()]++
+		attrs := map[string]string{}
+		for _, a := range s.Attributes() {
+			attrs[string(a.Key)] = a.Value.Emit()
+		}
+		if s.SpanKind() != trace.SpanKindClient || attrs["connectorhub.connector.id"] != e.conn.ID || attrs["server.address"] != "127.0.0.1" || attrs["http.response.status_code"] != "200" {
+			t.Errorf("span %q: kind %v, attributes %v", s.Name(), s.SpanKind(), attrs)
+		}
+	}
+	if kinds["oauth2 token refresh"] != e.fake.Refreshes() || kinds["oauth2 token refresh"] < 2 || kinds["oauth2 accessible-resources"] < 1 {
+		t.Errorf("oauth2 spans %v for %d refreshes: want one per refresh and per accessible-resources call", kinds, e.fake.Refreshes())
 	}
 	needles := append([]string{clientSecret}, e.fake.Issued()...)
 	for _, s := range spans {

@@ -203,3 +203,16 @@ func sample(body, series string) float64 {
 	}
 	return -1
 }
+
+// BenchmarkTicketPublished is the metric every published ticket event pays.
+func BenchmarkTicketPublished(b *testing.B) {
+	m, err := telemetry.NewMetrics()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		m.TicketPublished(ctx, connector.GitHub, "discovered", false)
+	}
+}

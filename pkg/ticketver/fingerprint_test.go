@@ -1,7 +1,7 @@
 package ticketver
 
 import (
-	"encoding/json"
+	"encoding/base64"
 	"hash"
 	"hash/fnv"
 	"maps"
@@ -75,42 +75,84 @@ func TestFingerprintKeepsTheHashesOfHashFNV(t *testing.T) {
 	}
 }
 
-func TestFieldsMsgWritesWhatEncodingJSONWrites(t *testing.T) {
+func TestEncodeDecodeRoundTrips(t *testing.T) {
 	many := Fields{}
-	for i := range int32(80) { // more than appendFields' stack keys
+	for i := range int32(80) { // field numbers past the bit set's 63
 		many[i*7+1] = uint32(i) * 2654435761
 	}
-	cases := map[string]Fields{"none": {}, "nil": nil, "many": many}
+	cases := map[string]Fields{"none": {}, "nil": nil, "many": many, "only high": {64: 1, 1000: 2}, "zero hash": {5: 0}}
 	for name, tk := range fingerprintCases() {
 		cases[name] = Fingerprint(tk)
 	}
 	for name, f := range cases {
 		t.Run(name, func(t *testing.T) {
-			msg, err := FieldsMsg("c", "PROJ-1", f)
-			if err != nil {
-				t.Fatal(err)
+			s := f.Encode()
+			if s == "" {
+				t.Fatal("empty encoding: the poll state would read it as no fingerprint")
 			}
-			want, _ := json.Marshal(f)
-			if f == nil {
-				want = []byte("{}") // a nil map: an empty record, as readers take it
+			back, ok := Decode(s)
+			if !ok || !maps.Equal(back, f) {
+				t.Fatalf("Decode(%q) = %v, %v; want %v", s, back, ok, f)
 			}
-			if string(msg.Data) != string(want) {
-				t.Fatalf("FieldsMsg data = %s, want %s", msg.Data, want)
-			}
-			var back Fields
-			if err := json.Unmarshal(msg.Data, &back); err != nil || !maps.Equal(back, f) {
-				t.Fatalf("read back %v, %v; want %v", back, err, f)
+			if again := back.Encode(); again != s {
+				t.Fatalf("encoding is not deterministic: %q then %q", s, again)
 			}
 		})
 	}
 }
 
-func BenchmarkFieldsMsg(b *testing.B) {
+func TestPrintIsFingerprintEncoded(t *testing.T) {
+	for name, tk := range fingerprintCases() {
+		if got, want := Print(tk), referenceFingerprint(tk).Encode(); got != want {
+			t.Errorf("%s: Print = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func BenchmarkPrint(b *testing.B) {
+	tk := fingerprintCases()["full"]
+	b.ReportAllocs()
+	for b.Loop() {
+		Print(tk)
+	}
+}
+
+func TestEncodedFingerprintIsSmall(t *testing.T) {
+	// Every hashed Ticket field set: the largest fingerprint a ticket has.
+	all := Fields{}
+	fields := (&chv1.Ticket{}).ProtoReflect().Descriptor().Fields()
+	for i := range fields.Len() {
+		if n := fields.Get(i).Number(); !unversioned[n] {
+			all[int32(n)] = 0xffffffff
+		}
+	}
+	if got := len(all.Encode()); got > EncodedMax || got > 100 {
+		t.Fatalf("a Ticket with every field encodes in %d characters, want ≤ EncodedMax (%d) and ≤ 100", got, EncodedMax)
+	}
+	full := Fingerprint(fingerprintCases()["full"])
+	if got := len(full.Encode()); got > 4+6*len(full) {
+		t.Fatalf("%d fields encode in %d characters, want ≤ %d", len(full), got, 4+6*len(full))
+	}
+}
+
+func TestDecodeRefusesWhatEncodeDoesNotWrite(t *testing.T) {
+	for name, s := range map[string]string{
+		"empty": "", "not base64": "!!", "hash cut short": Fields{3: 7}.Encode()[:4],
+		"field zero":           base64.RawStdEncoding.EncodeToString([]byte{1, 0, 0, 0, 0}),
+		"high number below 64": base64.RawStdEncoding.EncodeToString([]byte{0, 5, 0, 0, 0, 0}),
+	} {
+		if f, ok := Decode(s); ok {
+			t.Errorf("%s: Decode(%q) = %v, ok", name, s, f)
+		}
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
 	f := Fingerprint(fingerprintCases()["full"])
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := FieldsMsg("c", "PROJ-1", f); err != nil {
-			b.Fatal(err)
+		if f.Encode() == "" {
+			b.Fatal("empty")
 		}
 	}
 }

@@ -2,29 +2,35 @@
 // really happened (bus.BucketTicketVersions):
 //
 //   - the poller's record of the version it last published: one FNV-1a hash
-//     per Ticket field (a few hundred bytes, not the ticket), from which the
-//     next version's TicketUpdated.changed_fields are derived;
+//     per Ticket field (Fields, not the ticket), from which the next
+//     version's TicketUpdated.changed_fields are derived. Since issue 9 it
+//     lives in the connector's poll state beside the ticket's known version
+//     (Fields.Encode, ~60 bytes; pkg/connector PollState.SetKnownVersion),
+//     so a page of tickets costs one state write, not one bus write per
+//     ticket. Pollers before that wrote it to the ticket_versions bucket
+//     (kind "f"); Store.Fields still reads those records, once per ticket
+//     after the upgrade, until they expire;
 //   - the writeback's record of its own changes: which fields it changed and
 //     the ticket's update time once they were made, from which the poller
 //     recognises their echo at the next poll and marks it actor "self".
 //
-// Both live in one KV bucket under keys <connector-id>.<kind>.<hash of the
-// ticket key> (ticket keys hold characters KV keys do not allow), each kind
-// written by one service only.
+// The ticket_versions records live under keys <connector-id>.<kind>.<hash
+// of the ticket key> (ticket keys hold characters KV keys do not allow),
+// each kind written by one service only.
 package ticketver
 
 import (
-	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -90,6 +96,54 @@ func Fingerprint(t *chv1.Ticket) Fields {
 		b = b[n:]
 	}
 	return out
+}
+
+// Print is Fingerprint(t).Encode() without the map between them: what the
+// poller records for every published version (issue 9: the map and its
+// encoding were ~2 allocations and ~1 µs a ticket, and only an update
+// needs the map, which Decode gives). A field numbered 64 or more (none in
+// Ticket today) takes the general path.
+func Print(t *chv1.Ticket) string {
+	bp := marshalBufs.Get().(*[]byte)
+	defer marshalBufs.Put(bp)
+	b, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend((*bp)[:0], t)
+	if err != nil {
+		return Fields{}.Encode()
+	}
+	*bp = b[:0]
+	var hashes [64]uint32
+	var mask uint64
+	for len(b) > 0 {
+		num, _, n := protowire.ConsumeField(b)
+		if n < 0 {
+			break
+		}
+		if num >= 64 {
+			return Fingerprint(t).Encode()
+		}
+		if !unversioned[num] {
+			h := hashes[num]
+			if mask&(1<<num) == 0 {
+				h = fnvOffset32
+				mask |= 1 << num
+			}
+			for _, c := range b[:n] {
+				h ^= uint32(c)
+				h *= fnvPrime32
+			}
+			hashes[num] = h
+		}
+		b = b[n:]
+	}
+	var raw [rawMax]byte
+	e := binary.AppendUvarint(raw[:0], mask)
+	for m := mask; m != 0; m &= m - 1 {
+		e = binary.BigEndian.AppendUint32(e, hashes[bits.TrailingZeros64(m)])
+	}
+	var out [EncodedMax]byte
+	n := base64.RawStdEncoding.EncodedLen(len(e))
+	base64.RawStdEncoding.Encode(out[:n], e)
+	return string(out[:n])
 }
 
 // FNV-1a 32 (hash/fnv's offset32 and prime32).
@@ -182,50 +236,88 @@ func Key(connectorID, kind, ticketKey string) string {
 	return connectorID + "." + kind + "." + bus.EventID(ticketKey)
 }
 
-// Fields returns the hashes of the version last published; ok false when
-// there is none.
+// Fields returns the hashes of the version last published as pollers
+// before issue 9 recorded them (kind "f"); ok false when there is none. The
+// poller reads it only for a ticket whose poll state holds no fingerprint
+// yet (the first update after the upgrade).
 func (s *Store) Fields(ctx context.Context, connectorID, ticketKey string) (f Fields, ok bool, err error) {
 	ok, err = s.get(ctx, Key(connectorID, kindFields, ticketKey), &f)
 	return f, ok, err
 }
 
-// FieldsMsg is the KV write that records f as the version last published,
-// as a message for an asynchronous JetStream publish (the poller sends it
-// with the page's events and waits for all their acks together).
-func FieldsMsg(connectorID, ticketKey string, f Fields) (*nats.Msg, error) {
-	return &nats.Msg{Subject: "$KV." + bus.BucketTicketVersions + "." + Key(connectorID, kindFields, ticketKey), Data: appendFields(nil, f)}, nil
+// Encode packs f into the compact text the poll state keeps with a known
+// ticket (opaque to pkg/connector): an unsigned varint bit set of the field
+// numbers below 64, then each of those fields' hash (4 bytes, big endian)
+// in field order, then any field number from 64 up as a varint followed by
+// its hash; all in unpadded base64. A Ticket (20 fields, 16 hashed) encodes
+// in at most EncodedMax characters, typically ~60.
+func (f Fields) Encode() string {
+	var raw [rawMax]byte
+	b := raw[:0]
+	var mask uint64
+	var high []int32
+	for n := range f {
+		if n > 0 && n < 64 {
+			mask |= 1 << n
+		} else {
+			high = append(high, n)
+		}
+	}
+	b = binary.AppendUvarint(b, mask)
+	for m := mask; m != 0; m &= m - 1 {
+		b = binary.BigEndian.AppendUint32(b, f[int32(bits.TrailingZeros64(m))])
+	}
+	slices.Sort(high)
+	for _, n := range high {
+		b = binary.AppendUvarint(b, uint64(uint32(n)))
+		b = binary.BigEndian.AppendUint32(b, f[n])
+	}
+	var out [EncodedMax]byte
+	dst := out[:]
+	n := base64.RawStdEncoding.EncodedLen(len(b))
+	if n > len(dst) {
+		dst = make([]byte, n) // fields beyond a Ticket's: still encoded
+	}
+	base64.RawStdEncoding.Encode(dst[:n], b)
+	return string(dst[:n])
 }
 
-// appendFields appends f as encoding/json writes a map[int32]uint32 (keys
-// as strings in string order), without its reflection and per-key
-// allocations; fingerprint_test.go compares the bytes with json.Marshal's.
-func appendFields(b []byte, f Fields) []byte {
-	var keys [64][12]byte // field numbers as text; a Ticket has fewer fields
-	names := make([][]byte, 0, len(f))
-	i := 0
-	for n := range f {
-		var k []byte
-		if i < len(keys) {
-			k = strconv.AppendInt(keys[i][:0], int64(n), 10)
-		} else {
-			k = strconv.AppendInt(nil, int64(n), 10)
-		}
-		names = append(names, k)
-		i++
+const (
+	// rawMax: a bit set of fields 1..63 (≤ 10 bytes) and 16 hashes.
+	rawMax = binary.MaxVarintLen64 + 4*16
+	// EncodedMax bounds Encode's length for a Ticket's fingerprint
+	// (TestEncodedFingerprintIsSmall).
+	EncodedMax = (rawMax*8 + 5) / 6
+)
+
+// Decode reads what Encode wrote; ok false when s is not such a text.
+func Decode(s string) (f Fields, ok bool) {
+	b, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, false
 	}
-	slices.SortFunc(names, bytes.Compare)
-	b = append(b, '{')
-	for i, k := range names {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '"')
-		b = append(b, k...)
-		b = append(b, '"', ':')
-		n, _ := strconv.ParseInt(string(k), 10, 32)
-		b = strconv.AppendUint(b, uint64(f[int32(n)]), 10)
+	mask, n := binary.Uvarint(b)
+	if n <= 0 || mask&1 != 0 {
+		return nil, false
 	}
-	return append(b, '}')
+	b = b[n:]
+	f = make(Fields, bits.OnesCount64(mask))
+	for m := mask; m != 0; m &= m - 1 {
+		if len(b) < 4 {
+			return nil, false
+		}
+		f[int32(bits.TrailingZeros64(m))] = binary.BigEndian.Uint32(b)
+		b = b[4:]
+	}
+	for len(b) > 0 {
+		num, n := binary.Uvarint(b)
+		if n <= 0 || num < 64 || num > 1<<29 || len(b) < n+4 {
+			return nil, false
+		}
+		f[int32(num)] = binary.BigEndian.Uint32(b[n:])
+		b = b[n+4:]
+	}
+	return f, true
 }
 
 // Self returns what the writeback last changed; ok false when nothing.

@@ -2,10 +2,12 @@ package ticketver_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/ticketver"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
@@ -82,12 +84,17 @@ func TestStoreKeepsFieldsAndMergesSelfRecords(t *testing.T) {
 	if _, ok, err := st.Fields(ctx, "c", "o/r#1"); ok || err != nil {
 		t.Fatalf("Fields of an unknown ticket = %v, %v", ok, err)
 	}
+	// A record as pollers before issue 9 wrote it: the hashes as JSON.
 	f := ticketver.Fingerprint(ticket())
-	msg, err := ticketver.FieldsMsg("c", "o/r#1", f)
+	old, err := json.Marshal(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.PublishMsg(ctx, msg); err != nil {
+	kv, err := js.KeyValue(ctx, bus.BucketTicketVersions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, ticketver.Key("c", "f", "o/r#1"), old); err != nil {
 		t.Fatal(err)
 	}
 	got, ok, err := st.Fields(ctx, "c", "o/r#1")

@@ -274,9 +274,11 @@ func NewHTTPClient(c connector.Connector, opts Options) (*http.Client, error) {
 	build := func() (*http.Transport, error) {
 		return newTransport(c, policy, proxy, opts.idleConnTimeout(), opts.maxIdleConnsPerHost())
 	}
-	var transport *http.Transport
+	var transport http.RoundTripper
 	var err error
-	if opts.Transports != nil {
+	if opts.RoundTripper != nil {
+		transport = opts.RoundTripper
+	} else if opts.Transports != nil {
 		transport, err = opts.Transports.get(transportKeyOf(c), build)
 	} else {
 		transport, err = build()

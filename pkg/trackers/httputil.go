@@ -124,10 +124,13 @@ func (s *Session) Exchange(ctx context.Context, req *http.Request, what string) 
 		if errors.Is(err, ErrEndpointRefused) || errors.Is(err, ErrResponseTooLarge) {
 			return nil, nil, fmt.Errorf("%s: %w", what, err)
 		}
+		if rl, ok := PacedError(err); ok { // not sent: the budget is low (Pacer)
+			return nil, nil, fmt.Errorf("%s: %w", what, rl)
+		}
 		return nil, nil, fmt.Errorf("%w: %s: %s", ErrTransient, what, trackerhttp.DescribeTransportError(err))
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	raw, err := trackerhttp.ReadBody(resp)
 	if err != nil {
 		if errors.Is(err, ErrResponseTooLarge) {
 			return resp, nil, fmt.Errorf("%s: %w", what, err)

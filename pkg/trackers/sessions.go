@@ -42,6 +42,9 @@ func NewSessions(reg *Registry, dec Decrypter, opts Options) *Sessions {
 	if opts.Transports == nil {
 		opts.Transports = NewTransportPool()
 	}
+	if opts.Pacer == nil {
+		opts.Pacer = NewPacer(PacerConfig{})
+	}
 	return &Sessions{reg: reg, dec: dec, opts: opts, m: map[string]cachedSession{}}
 }
 

@@ -18,16 +18,21 @@ import (
 // goes out with the token that has the most rate-limit budget left, as the
 // tracker last reported it (X-RateLimit-Remaining on GitHub,
 // RateLimit-Remaining on GitLab). A token the tracker refuses (401) is set
-// aside for the life of the session (until the connector or its credential
-// changes) and the request is sent again with another one, so the
-// connector keeps working while one token is revoked; a rate-limited answer
+// aside and the request is sent again with another one, so the connector
+// keeps working while one token is revoked. A set-aside token comes back by
+// itself: once its cool-down has passed (DefaultPoolRetry, doubling with
+// each refusal up to DefaultPoolRetryMax; WithRetry) it takes the next
+// request's place, and is restored when the tracker accepts it or set aside
+// again, for twice as long, when refused (the request then goes out with
+// another token, as before). A rate-limited answer
 // is sent again with a token that still has budget. Writes never use the
 // pool: Session.Secret is its first token, one identity per connector.
 //
 // Hand-written: the pickers in client libraries (go-github, client-go)
 // take one token per client and know nothing of budgets.
 type TokenPool struct {
-	now func() time.Time
+	now                 func() time.Time
+	retryBase, retryMax time.Duration
 
 	mu     sync.Mutex
 	tokens []poolToken
@@ -48,6 +53,10 @@ type poolToken struct {
 	sent        int64
 	setAside    bool
 	reason      string
+	// refusals counts the 401s in a row; retryAt is when a set-aside
+	// token is tried again.
+	refusals int
+	retryAt  time.Time
 }
 
 // PoolTokenStatus is what may be shown about one token of a pool: never the token.
@@ -57,18 +66,48 @@ type PoolTokenStatus struct {
 	Remaining int64
 	SetAside  bool
 	Reason    string
+	// RetryAt is when a set-aside token is tried again.
+	RetryAt time.Time
 }
+
+// Token pool retry defaults (HUB_POOL_RETRY, HUB_POOL_RETRY_MAX).
+const (
+	DefaultPoolRetry    = 5 * time.Minute
+	DefaultPoolRetryMax = 6 * time.Hour
+)
 
 // NewTokenPool returns a pool of the given tokens (at least one).
 func NewTokenPool(tokens []string, now func() time.Time) *TokenPool {
 	if now == nil {
 		now = time.Now
 	}
-	p := &TokenPool{now: now}
+	p := &TokenPool{now: now, retryBase: DefaultPoolRetry, retryMax: DefaultPoolRetryMax}
 	for _, t := range tokens {
 		p.tokens = append(p.tokens, poolToken{value: t, fingerprint: secrets.Fingerprint([]byte(t)), remaining: -1})
 	}
 	return p
+}
+
+// WithRetry sets the cool-down of a refused token: base after the first
+// refusal, doubling with each one after, at most ceiling (zero: the defaults).
+func (p *TokenPool) WithRetry(base, ceiling time.Duration) *TokenPool {
+	if base > 0 {
+		p.retryBase = base
+	}
+	if ceiling > 0 {
+		p.retryMax = ceiling
+	}
+	p.retryMax = max(p.retryMax, p.retryBase)
+	return p
+}
+
+// coolDown is the wait after the n-th refusal in a row.
+func (p *TokenPool) coolDown(n int) time.Duration {
+	d := p.retryBase
+	for i := 1; i < n && d < p.retryMax; i++ {
+		d *= 2
+	}
+	return min(d, p.retryMax)
 }
 
 // Len is the number of tokens in the pool.
@@ -81,6 +120,9 @@ func (p *TokenPool) Status() []PoolTokenStatus {
 	out := make([]PoolTokenStatus, len(p.tokens))
 	for i, t := range p.tokens {
 		out[i] = PoolTokenStatus{Fingerprint: t.fingerprint, Remaining: t.remaining, SetAside: t.setAside, Reason: t.reason}
+		if t.setAside {
+			out[i].RetryAt = t.retryAt
+		}
 	}
 	return out
 }
@@ -100,11 +142,21 @@ func (p *TokenPool) SetAside() []PoolTokenStatus {
 // An unknown budget counts as the most, so every token is tried once; ties
 // go to the token that sent fewer requests. ok is false when none is left
 // (then the first token not tried, set aside or not, is returned, so the
-// caller sees the tracker's own refusal).
+// caller sees the tracker's own refusal). A set-aside token whose cool-down
+// has passed goes first: the request is its probe (and its next try is
+// pushed a cool-down on at once, so one request probes it, not every one).
 func (p *TokenPool) pick(tried []bool, conditionalURL string) (int, string, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
+	for i := range p.tokens {
+		t := &p.tokens[i]
+		if !tried[i] && t.setAside && !t.retryAt.IsZero() && !now.Before(t.retryAt) {
+			t.retryAt = now.Add(p.coolDown(t.refusals + 1))
+			t.sent++
+			return i, t.value, true
+		}
+	}
 	if conditionalURL != "" {
 		if i, ok := p.etagOf[conditionalURL]; ok && !tried[i] && !p.tokens[i].setAside && p.tokens[i].remaining != 0 {
 			p.tokens[i].sent++
@@ -163,10 +215,17 @@ func (p *TokenPool) observe(i int, url string, resp *http.Response) (retry bool)
 			t.reset = time.Unix(r, 0)
 		}
 	}
-	switch {
-	case resp.StatusCode == http.StatusUnauthorized:
+	if resp.StatusCode == http.StatusUnauthorized {
+		t.refusals++
 		t.setAside, t.reason = true, "refused by the tracker (401): revoked or expired"
+		t.retryAt = p.now().Add(p.coolDown(t.refusals))
 		return true
+	}
+	if t.setAside {
+		// A probe the tracker did not refuse: the token authenticates again.
+		t.setAside, t.reason, t.refusals, t.retryAt = false, "", 0, time.Time{}
+	}
+	switch {
 	case resp.StatusCode == http.StatusTooManyRequests,
 		resp.StatusCode == http.StatusForbidden && t.remaining == 0:
 		t.remaining = 0
@@ -240,7 +299,8 @@ func (p *TokenPool) anyLeft(tried []bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i, t := range p.tokens {
-		if !tried[i] && !t.setAside && t.remaining != 0 {
+		due := t.setAside && !t.retryAt.IsZero() && !p.now().Before(t.retryAt)
+		if !tried[i] && (!t.setAside || due) && t.remaining != 0 {
 			return true
 		}
 	}
@@ -249,7 +309,7 @@ func (p *TokenPool) anyLeft(tried []bool) bool {
 
 // sessionPool builds the pool of a credential of several tokens on a system
 // that allows pools; nil for a single token.
-func sessionPool(r connector.Rules, c connector.Connector, secret connector.Secret) *TokenPool {
+func sessionPool(r connector.Rules, c connector.Connector, secret connector.Secret, opts Options) *TokenPool {
 	if !r.TokenPools || c.AuthMode != connector.AuthBearer {
 		return nil
 	}
@@ -257,5 +317,5 @@ func sessionPool(r connector.Rules, c connector.Connector, secret connector.Secr
 	if len(toks) < 2 {
 		return nil
 	}
-	return NewTokenPool(toks, nil)
+	return NewTokenPool(toks, nil).WithRetry(opts.PoolRetry, opts.PoolRetryMax)
 }

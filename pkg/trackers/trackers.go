@@ -92,6 +92,21 @@ type Options struct {
 	// OAuth mints access tokens for AuthOAuth2 connectors (pkg/oauthgrant);
 	// sessions of such connectors fail with ErrInvalidConfig without it.
 	OAuth OAuthTokens
+	// Pacer paces every session's requests on the rate-limit budget the
+	// trackers report (pacing.go): one per process, so sessions of one
+	// identity share it; NewSessions makes one when nil, and a session
+	// built without either has its own.
+	Pacer *Pacer
+	// RoundTripper, when set, replaces the network transport of every
+	// session (tests: a fake served in memory under testing/synctest).
+	// The endpoint policy's URL check still applies; its dial check, with
+	// no dialing, does not.
+	RoundTripper http.RoundTripper
+	// PoolRetry and PoolRetryMax: a token pool's token the tracker refused
+	// is tried again after PoolRetry, then after twice as long each time it
+	// is refused again, at most PoolRetryMax (HUB_POOL_RETRY,
+	// HUB_POOL_RETRY_MAX; DefaultPoolRetry and DefaultPoolRetryMax when zero).
+	PoolRetry, PoolRetryMax time.Duration
 }
 
 // ResponseObserver sees a session's HTTP exchanges: the answer, or err when
@@ -122,8 +137,9 @@ type Session struct {
 	// spreads over the pool (Pool.Transport).
 	Pool *TokenPool
 
-	probe *probe      // records whether the tracker answered at all
-	oauth OAuthTokens // AuthOAuth2 only
+	probe *probe          // records whether the tracker answered at all
+	paced *pacedTransport // paces requests on the tracker's budget (pacing.go)
+	oauth OAuthTokens     // AuthOAuth2 only
 }
 
 // NewSession prepares a connector for tracker calls: it validates the
@@ -158,9 +174,18 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 	}
 	// A client span per tracker call, with the URL redacted (tracing.go).
 	pr := &probe{next: capBodies(traced(hc.Transport), opts.MaxResponseBytes)}
-	hc.Transport = pr
 	pr.observer, pr.connector = opts.Observer, c
-	pool := sessionPool(rules, c, secret)
+	pacer := opts.Pacer
+	if pacer == nil {
+		pacer = NewPacer(PacerConfig{})
+	}
+	paced := &pacedTransport{next: pr, pacer: pacer}
+	if c.AuthMode == connector.AuthOAuth2 {
+		// Access tokens change at every refresh; the quota is the app's on the site.
+		paced.identity = "oauth2 " + c.OAuthClientID + " " + c.BaseURL
+	}
+	hc.Transport = paced
+	pool := sessionPool(rules, c, secret, opts)
 	if pool != nil {
 		secret = connector.NewSecret(connector.PoolTokens(secret)[0])
 	}
@@ -172,6 +197,7 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 		HTTP:      hc,
 		Logger:    opts.logger().With("system", string(c.System), "connector", c.ID),
 		probe:     pr,
+		paced:     paced,
 		oauth:     opts.OAuth,
 	}, nil
 }

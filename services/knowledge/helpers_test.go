@@ -63,6 +63,8 @@ type harness struct {
 	logs    *testenv.LogBuffer // so tests can check that no secret is logged
 	// trackers replaces all.Registry() for the replicas started (context sources).
 	trackers *trackers.Registry
+	// oauth is the token service of the replicas started (oauth2 connectors).
+	oauth trackers.OAuthTokens
 }
 
 func testPages() []confluencefake.Page {
@@ -167,7 +169,7 @@ func (h *harness) start(cfg knowledge.Config, lis net.Listener) running {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
 	svc, err := knowledge.New(ctx, cfg, knowledge.Deps{
-		NC: nc, JS: js, Decrypter: h.cipher, Trackers: reg, Listener: lis, Now: h.clock.Now,
+		NC: nc, JS: js, Decrypter: h.cipher, Trackers: reg, Listener: lis, Now: h.clock.Now, OAuth: h.oauth,
 		Ready:  func(a net.Addr) { ready <- a },
 		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

@@ -88,6 +88,7 @@ func (p *Poller) cycleOf(ctx context.Context, c connector.Connector, late time.D
 	telemetry.End(span, err)
 	p.endCycle(&run.st, c, start, late, err)
 	poolStatus(&run.st, run.sess)
+	paceStatus(&run.st, run.sess)
 	if c.Webhook {
 		if hs.lastNotice.After(run.st.LastDelivery) {
 			run.st.LastDelivery = hs.lastNotice
@@ -136,9 +137,9 @@ type cycleRun struct {
 	// conditional: the tracker answers unchanged listings 304 (ETags are kept).
 	conditional bool
 	// pending is the page published and not yet settled (publishPage);
-	// inFlight its tickets' versions, until they are known.
+	// inFlight its tickets' versions (and fingerprints), until they are known.
 	pending  *pendingPage
-	inFlight map[string]time.Time
+	inFlight map[string]knownChange
 	// saved is when flush last saved; unsaved says pages were settled
 	// since (POLLER_SAVE_EVERY).
 	saved   time.Time
@@ -375,8 +376,9 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 	defer sends.End(nil) // on an early return; a no-op after End
 	for _, tk := range tickets {
 		prev, known := r.st.Known[tk.Key]
-		if p, ok := r.inFlight[tk.Key]; ok {
-			prev, known = p, true
+		flying, inFlight := r.inFlight[tk.Key]
+		if inFlight {
+			prev, known = flying.updated, true
 		}
 		if known && !tk.Updated.After(prev) {
 			continue // already published at this version
@@ -386,22 +388,19 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 			kind = bus.TicketUpdated
 		}
 		pt := TicketToProto(r.c, tk)
-		fp := ticketver.Fingerprint(pt)
+		fp := ticketver.Print(pt)
 		var changed []string
 		actor := ""
 		if known {
-			changed, actor = r.describeUpdate(ctx, tk, fp)
+			prevPrint := r.st.KnownPrint(tk.Key)
+			if inFlight {
+				prevPrint = flying.print
+			}
+			changed, actor = r.describeUpdate(ctx, tk, fp, prevPrint)
 		}
 		msg, err := r.p.ticketEvent(ctx, kind, r.c, tk, pt, changed, actor)
 		if err != nil {
 			return err
-		}
-		// The version's field hashes go with its event, acknowledged with
-		// the page: the next version's changed_fields compare with them.
-		if fmsg, err := ticketver.FieldsMsg(r.c.ID, tk.Key, fp); err == nil {
-			if ff, err := r.p.js.PublishMsgAsync(fmsg); err == nil {
-				next.versions = append(next.versions, ff)
-			}
 		}
 		// The page's send span covers handing its events to the client; a
 		// missing ack fails the cycle, which the poll span records.
@@ -412,12 +411,17 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 			return fmt.Errorf("publish %s: %w", tk.Key, err)
 		}
 		next.futures = append(next.futures, f)
-		next.changes = append(next.changes, knownChange{tk.Key, tk.Updated})
+		// The version's field hashes are recorded with it in the poll state
+		// when the page settles (flush): the next version's changed_fields
+		// compare with them, and the page costs no bus write per ticket
+		// for them (issue 9).
+		ch := knownChange{key: tk.Key, updated: tk.Updated, print: fp}
+		next.changes = append(next.changes, ch)
 		next.kinds = append(next.kinds, kind)
 		if r.inFlight == nil {
-			r.inFlight = map[string]time.Time{}
+			r.inFlight = map[string]knownChange{}
 		}
-		r.inFlight[tk.Key] = tk.Updated
+		r.inFlight[tk.Key] = ch
 	}
 	sends.End(nil)
 	if err := r.flush(ctx, false); err != nil {
@@ -433,20 +437,27 @@ type pendingPage struct {
 	futures []jetstream.PubAckFuture
 	changes []knownChange
 	kinds   []string // each future's event type, for the metrics
-	// versions are the writes of the page's field hashes (ticketver).
-	versions []jetstream.PubAckFuture
 }
 
 // describeUpdate compares a ticket's new version with the one last
-// published: the fields that changed (nil when the last version's hashes
-// are not known), and actor "self" when the change is the echo of the
-// connector's own writeback (ticketver.IsEcho). A record that cannot be
-// read leaves the event as it was before (no fields, no actor): the event
-// is published either way.
-func (r *cycleRun) describeUpdate(ctx context.Context, tk trackers.Ticket, fp ticketver.Fields) (changed []string, actor string) {
-	prev, ok, err := r.p.versions.Fields(ctx, r.c.ID, tk.Key)
-	if err != nil {
-		r.log.Debug("last published version unknown", "key", tk.Key, "error", err)
+// published: newPrint is the new version's fingerprint (ticketver.Print),
+// prevPrint the one the poll state kept for the last version. It says the fields
+// that changed (nil when the last version's hashes are not known), and
+// actor "self" when the change is the echo of the connector's own writeback
+// (ticketver.IsEcho). A state written before fingerprints were kept in it
+// has none: the ticket_versions record the poller wrote then is read
+// instead (once: this version's fingerprint goes into the state). A record
+// that cannot be read leaves the event as it was before (no fields, no
+// actor): the event is published either way.
+func (r *cycleRun) describeUpdate(ctx context.Context, tk trackers.Ticket, newPrint, prevPrint string) (changed []string, actor string) {
+	fp, _ := ticketver.Decode(newPrint)
+	prev, ok := ticketver.Decode(prevPrint)
+	if !ok {
+		var err error
+		prev, ok, err = r.p.versions.Fields(ctx, r.c.ID, tk.Key)
+		if err != nil {
+			r.log.Debug("last published version unknown", "key", tk.Key, "error", err)
+		}
 	}
 	if ok {
 		changed = ticketver.Changed(prev, fp)
@@ -464,6 +475,7 @@ func (r *cycleRun) describeUpdate(ctx context.Context, tk trackers.Ticket, fp ti
 type knownChange struct {
 	key     string
 	updated time.Time
+	print   string // the version's fingerprint (ticketver.Print)
 }
 
 // flush settles the page published last, if any: waits for every ack,
@@ -486,19 +498,9 @@ func (r *cycleRun) flush(ctx context.Context, force bool) error {
 	}); err != nil {
 		return err
 	}
-	for _, f := range pg.versions {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			// The next version of that ticket then has no changed_fields.
-			r.log.Debug("field hashes not recorded", "error", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
 	for _, ch := range pg.changes {
-		r.st.SetKnown(ch.key, ch.updated)
-		if r.inFlight[ch.key].Equal(ch.updated) {
+		r.st.SetKnownVersion(ch.key, ch.updated, ch.print)
+		if r.inFlight[ch.key].updated.Equal(ch.updated) {
 			delete(r.inFlight, ch.key)
 		}
 	}
@@ -585,6 +587,15 @@ const ReasonLeftSet = "left_set"
 // awaitAcks waits for every publish's acknowledgement, handing each to acked.
 func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture, acked func(i int, ack *jetstream.PubAck)) error {
 	for i, f := range futures {
+		// A page is settled while the next is published: its acks are
+		// mostly in. Asking for Err makes a second channel per publish, so
+		// only a future whose ack is not in yet is asked for it.
+		select {
+		case ack := <-f.Ok():
+			acked(i, ack)
+			continue
+		default:
+		}
 		select {
 		case ack := <-f.Ok():
 			acked(i, ack)
@@ -601,15 +612,48 @@ func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture, acked func
 // tracker refused (by fingerprint, never the token) and how many still
 // work. The session keeps the pool's state until the connector changes.
 func poolStatus(st *connector.PollState, sess *trackers.Session) {
-	st.PoolSetAside, st.PoolUsable = nil, 0
+	st.PoolSetAside, st.PoolUsable, st.PoolRetry = nil, 0, nil
 	if sess == nil || sess.Pool == nil {
 		return
 	}
 	for _, t := range sess.Pool.Status() {
 		if t.SetAside {
 			st.PoolSetAside = append(st.PoolSetAside, t.Fingerprint)
+			if !t.RetryAt.IsZero() {
+				st.PoolRetry = append(st.PoolRetry, connector.PoolRetry{Fingerprint: t.Fingerprint, At: t.RetryAt})
+			}
 		} else {
 			st.PoolUsable++
 		}
 	}
+}
+
+// paceStatus shows the tracker's rate-limit budget of the connector's
+// credential as the session last saw it, and until when its requests are
+// paced (trackers.Pacer); nothing when the tracker reports no budget.
+func paceStatus(st *connector.PollState, sess *trackers.Session) {
+	st.PacedUntil, st.RateBudget = time.Time{}, ""
+	if sess == nil {
+		return
+	}
+	ps, ok := sess.Pace()
+	if !ok {
+		return
+	}
+	st.PacedUntil = ps.PacedUntil
+	if ps.Reset.IsZero() {
+		return
+	}
+	budget := fmt.Sprintf("%d", ps.Remaining)
+	if ps.Limit > 0 {
+		budget += fmt.Sprintf(" of %d", ps.Limit)
+	}
+	budget += " left"
+	if ps.Policy != "" {
+		budget += " (" + ps.Policy + ")"
+	}
+	if ps.NearLimit {
+		budget += ", near its limit"
+	}
+	st.RateBudget = budget + ", resets " + ps.Reset.UTC().Format(time.RFC3339)
 }

@@ -25,7 +25,12 @@ import (
 // encodeTicketEvent is the bus.WithEncoder of ticket.discovered/updated.
 func encodeTicketEvent(m proto.Message) ([]byte, error) {
 	var e jsonEnc
-	e.b = make([]byte, 0, 1024)
+	switch ev := m.(type) {
+	case *chv1.TicketDiscovered:
+		e.b = make([]byte, 0, sizeHint(ev.Ticket, nil))
+	case *chv1.TicketUpdated:
+		e.b = make([]byte, 0, sizeHint(ev.Ticket, ev.ChangedFields)+len(ev.Actor))
+	}
 	switch ev := m.(type) {
 	case *chv1.TicketDiscovered:
 		e.open()
@@ -50,6 +55,29 @@ func encodeTicketEvent(m proto.Message) ([]byte, error) {
 		return nil, nil
 	}
 	return e.b, nil
+}
+
+// sizeHint is about the encoded size of a ticket event: its texts, an
+// eighth more for escapes, and room for the names and punctuation, so a
+// ticket with a long description or many comments is encoded in one buffer
+// rather than one doubled and copied along the way.
+func sizeHint(t *chv1.Ticket, changed []string) int {
+	n := 512 + 16*len(changed)
+	if t == nil {
+		return n
+	}
+	n += len(t.ConnectorId) + len(t.Key) + len(t.Url) + len(t.Summary) + len(t.DescriptionText) + len(t.DescriptionMarkdown) + len(t.Status) + len(t.Priority)
+	for _, l := range t.Labels {
+		n += len(l) + 3
+	}
+	for _, c := range t.Comments {
+		n += len(c.BodyMarkdown) + 128
+		if c.Author != nil {
+			n += len(c.Author.DisplayName) + len(c.Author.Login) + len(c.Author.Email) + len(c.Author.Id)
+		}
+	}
+	n += 192 * (len(t.Subtasks) + len(t.Siblings) + len(t.Attachments))
+	return n + n/8
 }
 
 // jsonEnc appends protobuf JSON to b; bad says a value needs protojson.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,4 +157,21 @@ func BenchmarkTicketEvent(b *testing.B) {
 			}
 		}
 	})
+}
+
+// A ticket event is encoded into one buffer, a long description and many
+// comments included (sizeHint leaves it room).
+func TestEncodeTicketEventAllocatesOnce(t *testing.T) {
+	big := benchTicket()
+	big.DescriptionMarkdown = strings.Repeat("A line with \"quotes\" and a tab\t.\n", 600)
+	big.DescriptionText = big.DescriptionMarkdown
+	for i := range 40 {
+		big.Comments = append(big.Comments, trackers.Comment{ID: fmt.Sprint(i), Author: trackers.User{ID: "u", DisplayName: "Rita Q"}, Markdown: strings.Repeat("ok\n", 50), Created: big.Updated})
+	}
+	for name, tk := range map[string]trackers.Ticket{"small": benchTicket(), "large": big} {
+		ev := &chv1.TicketDiscovered{Ticket: TicketToProto(benchConnector(), tk)}
+		if allocs := testing.AllocsPerRun(10, func() { _, _ = encodeTicketEvent(ev) }); allocs != 1 {
+			t.Errorf("%s ticket: %.0f allocations, want 1", name, allocs)
+		}
+	}
 }

@@ -22,7 +22,9 @@ func Source(connectorID string) string { return bus.Source(bus.ProducerPoller, c
 // cannot publish a duplicate (JetStream drops it in the duplicate window, and
 // consumers can dedup on ce-id beyond it).
 func TicketEventID(connectorID, key string, updated time.Time) string {
-	return bus.EventID(connectorID, key, updated.UTC().Format(time.RFC3339Nano))
+	// Formatted into a stack buffer: EventID keeps none of its parts.
+	var buf [40]byte
+	return bus.EventID(connectorID, key, string(updated.UTC().AppendFormat(buf[:0], time.RFC3339Nano)))
 }
 
 // ticketEvent is the event of a ticket version pt (TicketToProto of tk);
@@ -33,15 +35,12 @@ func (p *Poller) ticketEvent(ctx context.Context, kind string, c connector.Conne
 		return nil, err
 	}
 	capBodies(pt, p.cfg.MaxBodyBytes)
-	opts := []bus.PublishOption{
-		bus.WithID(TicketEventID(c.ID, tk.Key, tk.Updated)), bus.WithSource(Source(c.ID)),
-		bus.WithSubject(tk.Key), bus.WithTime(tk.Updated), bus.WithEncoder(encodeTicketEvent),
-	}
+	ev := bus.Event{ID: TicketEventID(c.ID, tk.Key, tk.Updated), Source: Source(c.ID), Subject: tk.Key, Time: tk.Updated, Encoder: encodeTicketEvent}
 	return fitEvent(pt, p.maxEventBytes(), func(t *chv1.Ticket) (*nats.Msg, error) {
 		if kind == bus.TicketUpdated {
-			return bus.NewMsg(ctx, subject, &chv1.TicketUpdated{Ticket: t, ChangedFields: changed, Actor: actor}, opts...)
+			return bus.NewEvent(ctx, subject, &chv1.TicketUpdated{Ticket: t, ChangedFields: changed, Actor: actor}, ev)
 		}
-		return bus.NewMsg(ctx, subject, &chv1.TicketDiscovered{Ticket: t}, opts...)
+		return bus.NewEvent(ctx, subject, &chv1.TicketDiscovered{Ticket: t}, ev)
 	})
 }
 
@@ -69,33 +68,54 @@ func (p *Poller) closedEvent(ctx context.Context, c connector.Connector, key str
 		bus.WithSource(Source(c.ID)), bus.WithSubject(key), bus.WithTime(now))
 }
 
-func tsOrNil(t time.Time) *timestamppb.Timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	return timestamppb.New(t)
-}
-
-func userToProto(u trackers.User) *chv1.User {
-	if u == (trackers.User{}) {
-		return nil
-	}
-	return &chv1.User{Id: u.ID, Login: u.Login, DisplayName: u.DisplayName, Email: u.Email}
-}
-
 func linkToProto(l trackers.TicketLink) *chv1.TicketRef {
 	return &chv1.TicketRef{Key: l.Key, Url: l.URL, Summary: l.Summary, Status: l.Status}
 }
 
+// ticketBlock holds a ticket's message with the messages every ticket has
+// (reporter, assignee, created and updated times), so they are one
+// allocation rather than five; commentBlock likewise for a comment (issue 9).
+// The messages are never copied out of the block, only pointed to.
+type ticketBlock struct {
+	ticket             chv1.Ticket
+	reporter, assignee chv1.User
+	created, updated   timestamppb.Timestamp
+}
+
+type commentBlock struct {
+	comment chv1.Comment
+	author  chv1.User
+	created timestamppb.Timestamp
+}
+
+// userIn is u's message, written into dst; nil for no user.
+func userIn(dst *chv1.User, u trackers.User) *chv1.User {
+	if u == (trackers.User{}) {
+		return nil
+	}
+	dst.Id, dst.Login, dst.DisplayName, dst.Email = u.ID, u.Login, u.DisplayName, u.Email
+	return dst
+}
+
+// tsIn is t as a timestamp written into dst (timestamppb.New's fields);
+// nil for the zero time.
+func tsIn(dst *timestamppb.Timestamp, t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	dst.Seconds, dst.Nanos = t.Unix(), int32(t.Nanosecond())
+	return dst
+}
+
 // TicketToProto is the event payload of a ticket.
 func TicketToProto(c connector.Connector, tk trackers.Ticket) *chv1.Ticket {
-	out := &chv1.Ticket{
-		ConnectorId: c.ID, System: connectorpb.SystemToProto(c.System), Key: tk.Key, Url: tk.URL, Summary: tk.Summary,
-		DescriptionText: tk.DescriptionText, DescriptionMarkdown: tk.DescriptionMarkdown,
-		Status: tk.Status, Priority: tk.Priority, Labels: tk.Labels,
-		Reporter: userToProto(tk.Reporter), Assignee: userToProto(tk.Assignee),
-		CreateTime: tsOrNil(tk.Created), UpdateTime: tsOrNil(tk.Updated),
-	}
+	b := &ticketBlock{}
+	out := &b.ticket
+	out.ConnectorId, out.System, out.Key, out.Url, out.Summary = c.ID, connectorpb.SystemToProto(c.System), tk.Key, tk.URL, tk.Summary
+	out.DescriptionText, out.DescriptionMarkdown = tk.DescriptionText, tk.DescriptionMarkdown
+	out.Status, out.Priority, out.Labels = tk.Status, tk.Priority, tk.Labels
+	out.Reporter, out.Assignee = userIn(&b.reporter, tk.Reporter), userIn(&b.assignee, tk.Assignee)
+	out.CreateTime, out.UpdateTime = tsIn(&b.created, tk.Created), tsIn(&b.updated, tk.Updated)
 	if tk.Parent != nil {
 		out.Parent = linkToProto(*tk.Parent)
 	}
@@ -106,8 +126,15 @@ func TicketToProto(c connector.Connector, tk trackers.Ticket) *chv1.Ticket {
 		out.Siblings = append(out.Siblings, linkToProto(s))
 	}
 	out.Components = tk.Components
-	for _, cm := range tk.Comments {
-		out.Comments = append(out.Comments, &chv1.Comment{Id: cm.ID, Author: userToProto(cm.Author), BodyMarkdown: cm.Markdown, CreateTime: tsOrNil(cm.Created)})
+	if len(tk.Comments) > 0 {
+		blocks := make([]commentBlock, len(tk.Comments))
+		out.Comments = make([]*chv1.Comment, len(tk.Comments))
+		for i, cm := range tk.Comments {
+			cb := &blocks[i]
+			cb.comment.Id, cb.comment.BodyMarkdown = cm.ID, cm.Markdown
+			cb.comment.Author, cb.comment.CreateTime = userIn(&cb.author, cm.Author), tsIn(&cb.created, cm.Created)
+			out.Comments[i] = &cb.comment
+		}
 	}
 	for _, a := range tk.Attachments {
 		out.Attachments = append(out.Attachments, &chv1.Attachment{Id: a.ID, Filename: a.Filename, MediaType: a.MediaType, SizeBytes: a.Size, Url: a.URL})

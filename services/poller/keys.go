@@ -49,7 +49,7 @@ func migrateKeys(reg *trackers.Registry, c connector.Connector, st connector.Pol
 		renamed[key] = to
 		return to
 	}
-	// Only moved keys are changed (ForgetKnown/SetKnown), and page caches
+	// Only moved keys are changed (ForgetKnown/SetKnownVersion), and page caches
 	// only when one of their keys moved: the state store then saves what
 	// moved, not the whole known set, every cycle.
 	moved := 0
@@ -59,10 +59,10 @@ func migrateKeys(reg *trackers.Registry, c connector.Connector, st connector.Pol
 			continue
 		}
 		moved++
-		at := st.Known[key]
+		at, fp := st.Known[key], st.KnownPrint(key)
 		st.ForgetKnown(key)
 		if prev, dup := st.Known[to]; !dup || at.After(prev) {
-			st.SetKnown(to, at)
+			st.SetKnownVersion(to, at, fp) // the fingerprint moves with it
 		}
 	}
 	pages := func(in []connector.PageCache) []connector.PageCache {

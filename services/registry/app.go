@@ -82,7 +82,7 @@ type Service struct {
 // sensitiveFields change where or how a stored credential is sent; changing
 // them requires sending the credential again, so a compromised admin token
 // cannot redirect a stored token to a server of its choice.
-var sensitiveFields = []string{"base_url", "auth_mode", "username", "http_proxy_url", "ca_bundle_pem", "deployment", "oauth_client_id", "app_id"}
+var sensitiveFields = []string{"base_url", "auth_mode", "username", "http_proxy_url", "ca_bundle_pem", "deployment", "oauth_client_id", "app_id", "oauth_grant_from"}
 
 func (s *Service) checkEndpoints(c connector.Connector) error {
 	var errs connector.ValidationError
@@ -134,6 +134,11 @@ func (s *Service) validate(ctx context.Context, c *connector.Connector, secret *
 			return cerr // the store failed: not the caller's mistake
 		}
 		collect(cerr)
+		gerr := s.checkGrantSource(ctx, *c)
+		if gerr != nil && !errors.As(gerr, &v) {
+			return gerr
+		}
+		collect(gerr)
 	}
 	if secret != nil {
 		collect(connector.ValidateCredential(c.AuthMode, *secret))
@@ -303,31 +308,53 @@ func (s *Service) Page(ctx context.Context, system connector.System, after strin
 
 // withGrant adds to an oauth2 connector what may be shown of its grant
 // (oauth_grants bucket): only a grant stored for the connector as it is now,
-// since no other can be opened for it.
+// since no other can be opened for it. A connector using another's grant
+// (oauth_grant_from) shows that grant, and a grant's owner the connectors
+// using it.
 func (s *Service) withGrant(ctx context.Context, c connector.Connector) (connector.Connector, error) {
-	c.Grant = connector.OAuthGrant{}
-	if c.AuthMode != connector.AuthOAuth2 {
-		return c, nil
-	}
-	g, err := s.grants.Get(ctx, c.ID)
-	switch {
-	case errors.Is(err, connector.ErrNoGrant):
-		return c, nil
-	case err != nil:
-		return c, err
-	case g.For(c):
-		c.Grant = g
-	}
-	return c, nil
+	cs := []connector.Connector{c}
+	err := s.withGrants(ctx, cs)
+	return cs[0], err
 }
 
 func (s *Service) withGrants(ctx context.Context, cs []connector.Connector) error {
+	var users map[string][]string // grant owner → its users, read once
 	for i := range cs {
-		c, err := s.withGrant(ctx, cs[i])
+		c := &cs[i]
+		c.Grant, c.GrantUsers = connector.OAuthGrant{}, nil
+		if c.AuthMode != connector.AuthOAuth2 {
+			continue
+		}
+		if c.System == connector.Jira {
+			if users == nil {
+				all, _, err := s.idx.page(ctx, connector.Confluence, "", 0)
+				if err != nil {
+					return err
+				}
+				users = map[string][]string{}
+				for _, u := range all {
+					if u.OAuthGrantFrom != "" {
+						users[u.OAuthGrantFrom] = append(users[u.OAuthGrantFrom], u.ID)
+					}
+				}
+			}
+			c.GrantUsers = users[c.ID]
+		}
+		owner, ok, err := s.grantOwner(ctx, *c)
 		if err != nil {
 			return err
 		}
-		cs[i] = c
+		if !ok {
+			continue
+		}
+		g, err := s.grants.Get(ctx, owner.ID)
+		switch {
+		case errors.Is(err, connector.ErrNoGrant):
+		case err != nil:
+			return err
+		case g.For(owner):
+			c.Grant = g
+		}
 	}
 	return nil
 }
@@ -401,6 +428,9 @@ func (s *Service) Update(ctx context.Context, next connector.Connector, fields [
 	if err != nil {
 		return connector.Connector{}, err
 	}
+	if err := s.checkOwnerChange(ctx, next.ID, fields, false); err != nil {
+		return connector.Connector{}, err
+	}
 	switch {
 	case !next.Webhook:
 		if prev.Webhook {
@@ -426,6 +456,10 @@ func (s *Service) Update(ctx context.Context, next connector.Connector, fields [
 		// The refresh token was encrypted under the old binding (or the
 		// connector no longer uses OAuth): it cannot be opened any more, so
 		// the connector must be authorized again.
+		s.dropGrant(ctx, next.ID)
+	}
+	if next.OAuthGrantFrom != "" && slices.Contains(fields, "oauth_grant_from") {
+		// It uses another's grant from now on: its own is of no use.
 		s.dropGrant(ctx, next.ID)
 	}
 	if s.needsRegistration(out) {
@@ -455,6 +489,23 @@ func (s *Service) SetOAuthGrant(ctx context.Context, id string, refresh connecto
 	if !c.Credential.Set() {
 		return connector.Connector{}, connector.ValidationError{{Field: "credential", Description: "the client secret must be stored first"}}
 	}
+	if c.OAuthGrantFrom != "" {
+		return connector.Connector{}, fmt.Errorf("%w: %s uses the OAuth grant of %s: authorize that one (`hubctl connectors authorize %s`), which asks for both connectors' scopes",
+			errGrantInUse, id, c.OAuthGrantFrom, c.OAuthGrantFrom)
+	}
+	// The consent asked for the scopes of the connector and of every
+	// connector using its grant (hubctl authorize builds the same union);
+	// recorded so that a connector attached later can be checked against it.
+	users, err := s.grantUsers(ctx, c.ID)
+	if err != nil {
+		return connector.Connector{}, err
+	}
+	deps := make([]connector.Connector, 0, len(users))
+	for _, u := range users {
+		if uc, err := s.store.Get(ctx, u); err == nil {
+			deps = append(deps, uc)
+		}
+	}
 	if err := connector.ValidateCredential(connector.AuthBearer, refresh); err != nil {
 		return connector.Connector{}, connector.ValidationError{{Field: "refresh_token", Description: strings.TrimPrefix(err.Error(), "credential ")}}
 	}
@@ -463,19 +514,22 @@ func (s *Service) SetOAuthGrant(ctx context.Context, id string, refresh connecto
 		return connector.Connector{}, fmt.Errorf("encrypt refresh token of %s: %w", id, err)
 	}
 	now := s.now().UTC()
-	g, err := s.grants.Put(ctx, connector.OAuthGrant{ConnectorID: c.ID, GrantTime: now, Context: c.GrantContextDigest(),
+	g, err := s.grants.Put(ctx, connector.OAuthGrant{ConnectorID: c.ID, GrantTime: now, Context: c.GrantContextDigest(), Scopes: connector.ConsentScopes(c, deps...),
 		Refresh: connector.Credential{Ciphertext: ct, SetTime: now, Fingerprint: secrets.Fingerprint([]byte(refresh.Reveal())), Binding: c.Credential.Binding}})
 	if err != nil {
 		return connector.Connector{}, err
 	}
 	c.Grant = g
-	return c, nil
+	return s.withGrant(ctx, c)
 }
 
 // Delete removes a connector (only at revision rev when rev > 0) and forgets
 // its poll state.
 func (s *Service) Delete(ctx context.Context, id string, rev uint64) (err error) {
 	defer func() { s.record(ctx, "connector.delete", id, err, nil) }()
+	if err := s.checkOwnerChange(ctx, id, nil, true); err != nil {
+		return err
+	}
 	if c, gerr := s.store.Get(ctx, id); gerr == nil && c.Webhook && (rev == 0 || rev == c.Revision) {
 		s.unregister(ctx, c) // best effort: the hook goes with the connector
 	}
@@ -721,7 +775,10 @@ func (s *Service) CheckCredentials(ctx context.Context, staleAfter time.Duration
 // RewrapReport counts what RewrapCredentials did.
 type RewrapReport struct {
 	Rewrapped, Unchanged int
-	Failed               []string
+	// RefreshRewrapped and RefreshUnchanged count OAuth refresh tokens
+	// (oauth_grants bucket).
+	RefreshRewrapped, RefreshUnchanged int
+	Failed                             []string
 }
 
 // Rewrap re-encrypts every stored credential with the newest key version, in
@@ -732,6 +789,9 @@ func (s *Service) Rewrap(ctx context.Context) (rep RewrapReport, err error) {
 	defer func() { s.record(ctx, "credential.rewrap", "", err, nil) }()
 	all, err := s.List(ctx, "")
 	if err != nil {
+		return rep, err
+	}
+	if err := s.rewrapGrants(ctx, all, &rep); err != nil {
 		return rep, err
 	}
 	hasSecret := func(c connector.Connector) bool { return c.Credential.Set() || c.WebhookSecret.Set() }

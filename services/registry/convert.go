@@ -145,6 +145,8 @@ func connectorToProto(c connector.Connector) *chv1.Connector {
 		Credential:         credentialInfoOf(c),
 		OauthClientId:      c.OAuthClientID,
 		OauthScopes:        c.OAuthScopes,
+		OauthGrantFrom:     c.OAuthGrantFrom,
+		OauthGrantUsers:    c.GrantUsers,
 		Status:             webhookStatus(&chv1.ConnectorStatus{}, c),
 		CreateTime:         tsOrNil(c.CreateTime),
 		UpdateTime:         tsOrNil(c.UpdateTime),
@@ -195,6 +197,7 @@ func connectorFromProto(p *chv1.Connector) connector.Connector {
 		Webhook:            p.GetWebhook(),
 		OAuthClientID:      p.GetOauthClientId(),
 		OAuthScopes:        p.GetOauthScopes(),
+		OAuthGrantFrom:     p.GetOauthGrantFrom(),
 	}
 	if s := p.GetScope(); s != nil {
 		c.Scope = connector.Scope{Statuses: s.GetStatuses(), Labels: s.GetLabels(), MinPriority: s.GetMinPriority()}
@@ -215,6 +218,9 @@ func statusToProto(st connector.PollStatus) *chv1.ConnectorStatus {
 		LateBy:             durationOrNil(st.Late),
 		PoolTokensSetAside: st.PoolSetAside,
 		PoolTokensUsable:   int32(st.PoolUsable),
+		PoolTokensRetry:    poolRetryToProto(st.PoolRetry),
+		PacedUntil:         tsOrNil(st.PacedUntil),
+		RateLimitBudget:    st.RateBudget,
 		AuthError:          st.AuthError,
 		ReauthorizeCommand: st.Reauthorize,
 		LastDeliveryTime:   tsOrNil(st.LastDelivery),
@@ -287,4 +293,12 @@ func webhookSetupToProto(w WebhookSetup) *chv1.WebhookSetup {
 		Registration:       w.Registration,
 		RegistrationReason: w.Reason,
 	}
+}
+
+func poolRetryToProto(rs []connector.PoolRetry) []*chv1.PoolTokenRetry {
+	var out []*chv1.PoolTokenRetry
+	for _, r := range rs {
+		out = append(out, &chv1.PoolTokenRetry{Fingerprint: r.Fingerprint, RetryTime: tsOrNil(r.At)})
+	}
+	return out
 }

@@ -21,7 +21,7 @@ var mutablePaths = map[string]bool{
 	"conflict_policy": true, "http_proxy_url": true, "ca_bundle_pem": true, "close_on_done": true, "zone": true, "full_text": true, "review_pull_requests": true, "app_id": true, "installation_id": true,
 	"webhook": true,
 	"watch":   true, "context_connectors": true,
-	"oauth_client_id": true, "oauth_scopes": true,
+	"oauth_client_id": true, "oauth_scopes": true, "oauth_grant_from": true,
 }
 
 // applyMask copies the fields named by paths from src onto dst (both proto

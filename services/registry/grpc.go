@@ -71,6 +71,9 @@ func (g *grpcServer) GetConnector(ctx context.Context, req *chv1.GetConnectorReq
 		return nil, g.fail(ctx, err)
 	}
 	st, err := g.svc.Statuses(ctx, c.ID)
+	if err == nil {
+		err = g.svc.withSharedStatus(ctx, []connector.Connector{c}, st)
+	}
 	if err != nil {
 		return nil, g.fail(ctx, err)
 	}
@@ -107,6 +110,9 @@ func (g *grpcServer) ListConnectors(ctx context.Context, req *chv1.ListConnector
 		ids[i] = c.ID
 	}
 	statuses, err := g.svc.Statuses(ctx, ids...)
+	if err == nil {
+		err = g.svc.withSharedStatus(ctx, page, statuses)
+	}
 	if err != nil {
 		return nil, g.fail(ctx, err)
 	}
@@ -267,7 +273,8 @@ func (g *grpcServer) RewrapCredentials(ctx context.Context, _ *chv1.RewrapCreden
 	if err != nil {
 		return nil, g.fail(ctx, err)
 	}
-	return &chv1.RewrapCredentialsResponse{Rewrapped: int32(rep.Rewrapped), Unchanged: int32(rep.Unchanged), FailedConnectorIds: rep.Failed}, nil
+	return &chv1.RewrapCredentialsResponse{Rewrapped: int32(rep.Rewrapped), Unchanged: int32(rep.Unchanged), FailedConnectorIds: rep.Failed,
+		RefreshTokensRewrapped: int32(rep.RefreshRewrapped), RefreshTokensUnchanged: int32(rep.RefreshUnchanged)}, nil
 }
 
 // fail maps a domain error to a status and logs the cause of an unexpected one,
@@ -349,7 +356,7 @@ func errorCode(err error) codes.Code {
 		return codes.AlreadyExists
 	case errors.Is(err, connector.ErrConflict):
 		return codes.Aborted
-	case errors.Is(err, errCredentialRequired), errors.Is(err, errTestFailed), errors.Is(err, errNoWebhook):
+	case errors.Is(err, errCredentialRequired), errors.Is(err, errTestFailed), errors.Is(err, errNoWebhook), errors.Is(err, errGrantInUse):
 		return codes.FailedPrecondition
 	case errors.Is(err, secrets.ErrUnavailable), errors.Is(err, conncheck.ErrNoWorker), errors.Is(err, errIndexBehind):
 		return codes.Unavailable

@@ -22,8 +22,23 @@ func SystemToProto(s connector.System) chv1.System {
 	if s == "" {
 		return chv1.System_SYSTEM_UNSPECIFIED
 	}
+	if v, ok := systemValues[s]; ok {
+		return v // every event carries its system: no string built per event
+	}
 	return chv1.System(chv1.System_value[systemEnumName(s)])
 }
+
+// systemValues maps each system's name (as SystemFromProto gives it) to
+// its enum value; SystemToProto computes any other spelling.
+var systemValues = func() map[connector.System]chv1.System {
+	m := map[connector.System]chv1.System{}
+	for n := range chv1.System_name {
+		if s, ok := SystemFromProto(chv1.System(n)); ok && systemEnumName(s) == chv1.System_name[n] {
+			m[s] = chv1.System(n)
+		}
+	}
+	return m
+}()
 
 // SystemFromProto is the domain form of a protobuf system; ok is false for
 // unspecified and unknown values.

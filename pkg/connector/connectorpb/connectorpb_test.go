@@ -22,6 +22,12 @@ func TestSystemsRoundTrip(t *testing.T) {
 			t.Errorf("%v → %q → %v", p, s, back)
 		}
 	}
+	if len(systemValues) != len(chv1.System_name)-1 {
+		t.Errorf("the table of systems has %d entries, want every value but unspecified (%d)", len(systemValues), len(chv1.System_name)-1)
+	}
+	if SystemToProto("Azure-DevOps") != chv1.System_SYSTEM_AZURE_DEVOPS {
+		t.Error("a spelling outside the table is not computed")
+	}
 	if SystemToProto(connector.Jira) != chv1.System_SYSTEM_JIRA || SystemToProto("trello") != chv1.System_SYSTEM_UNSPECIFIED {
 		t.Error("jira or an unknown system maps wrongly")
 	}

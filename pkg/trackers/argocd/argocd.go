@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -130,25 +129,17 @@ func (Tracker) CheckIdentity(ctx context.Context, s *trackers.Session, r *tracke
 }
 
 func checkWatched(ctx context.Context, s *trackers.Session, r *trackers.TestResult) {
-	var missing []string
-	for _, name := range s.Connector.Watch {
+	ctxhttp.CheckWatched(s, r, "applications readable", func(name string) error {
 		_, err := getApp(ctx, s, name)
-		switch {
-		case s.TransportFailed():
-			return
-		case errors.Is(err, ctxhttp.ErrForbidden), errors.Is(err, ctxhttp.ErrNotFound):
+		return err
+	}, func(err error) string {
+		if errors.Is(err, ctxhttp.ErrForbidden) || errors.Is(err, ctxhttp.ErrNotFound) {
 			// Argo CD answers 403 "permission denied" for an application
 			// that does not exist as well as for one the account may not read.
-			missing = append(missing, fmt.Sprintf("%s: not found, or the account lacks RBAC %s", name, RequiredPermission))
-		case err != nil:
-			missing = append(missing, fmt.Sprintf("%s: %v", name, err))
+			return "not found, or the account lacks RBAC " + RequiredPermission
 		}
-	}
-	if len(missing) > 0 {
-		r.Fail(trackers.CheckProject, "%s", strings.Join(missing, "; "))
-		return
-	}
-	r.Pass(trackers.CheckProject, "applications readable: %s", strings.Join(s.Connector.Watch, ", "))
+		return ""
+	})
 }
 
 // ReadContext reads one application: health, sync status, the last synced

@@ -162,6 +162,7 @@ func issueTicket(s *trackers.Session, is issue) trackers.Ticket {
 		Created:             is.CreatedOn,
 		Updated:             is.UpdatedOn,
 	}
+	tk.Labels = make([]string, 0, 3) // kind, priority, component: one allocation, not one per append
 	for _, l := range []string{is.Kind, is.Priority} {
 		if l != "" {
 			tk.Labels = append(tk.Labels, l)
@@ -170,6 +171,9 @@ func issueTicket(s *trackers.Session, is issue) trackers.Ticket {
 	if is.Component != nil && is.Component.Name != "" {
 		tk.Labels = append(tk.Labels, is.Component.Name)
 		tk.Components = []string{is.Component.Name}
+	}
+	if len(tk.Labels) == 0 {
+		tk.Labels = nil // as before: no labels is nil
 	}
 	return tk
 }

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -149,23 +148,15 @@ func (Tracker) CheckIdentity(ctx context.Context, s *trackers.Session, r *tracke
 	}
 	r.Identity = me.Login
 	r.Pass(trackers.CheckIdentity, "authenticated as %s", me.Login)
-	var problems []string
-	for _, slug := range s.Connector.Watch {
+	ctxhttp.CheckWatched(s, r, "pipelines readable", func(slug string) error {
 		_, err := pipelines(ctx, s, slug)
-		switch {
-		case s.TransportFailed():
-			return
-		case errors.Is(err, ctxhttp.ErrNotFound), errors.Is(err, ctxhttp.ErrForbidden):
-			problems = append(problems, fmt.Sprintf("%s: not found or not visible to %s: the user must be able to view the project (a member of the organization with access to the repository, and the project set up in CircleCI)", slug, me.Login))
-		case err != nil:
-			problems = append(problems, fmt.Sprintf("%s: %v", slug, err))
+		return err
+	}, func(err error) string {
+		if errors.Is(err, ctxhttp.ErrNotFound) || errors.Is(err, ctxhttp.ErrForbidden) {
+			return "not found or not visible to " + me.Login + ": the user must be able to view the project (a member of the organization with access to the repository, and the project set up in CircleCI)"
 		}
-	}
-	if len(problems) > 0 {
-		r.Fail(trackers.CheckProject, "%s", strings.Join(problems, "; "))
-		return
-	}
-	r.Pass(trackers.CheckProject, "pipelines readable: %s", strings.Join(s.Connector.Watch, ", "))
+		return ""
+	})
 }
 
 // defaultBranch guesses the project's default branch from its latest

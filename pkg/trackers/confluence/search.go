@@ -252,6 +252,9 @@ func confluenceError(ctx context.Context, err error, what string) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("%s: %w", what, ctxErr)
 	}
+	if rl, ok := trackers.PacedError(err); ok {
+		return rl // the pacer held the request back (budget low)
+	}
 	var se *trackerhttp.StatusError
 	switch {
 	case errors.Is(err, trackers.ErrResponseTooLarge):

@@ -81,6 +81,9 @@ func githubError(ctx context.Context, err error, what string, notFound error) er
 		return errors.New(msg)
 	case errors.Is(err, trackers.ErrEndpointRefused):
 		return err
+	case errors.As(err, new(*trackers.RateLimitError)):
+		rl, _ := trackers.PacedError(err) // not sent: the budget is low (trackers.Pacer)
+		return rl
 	case errors.Is(err, trackers.ErrResponseTooLarge):
 		return fmt.Errorf("github %s: %w", what, err)
 	case trackerhttp.IsJSONError(err):

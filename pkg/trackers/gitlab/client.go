@@ -160,6 +160,9 @@ func gitlabError(ctx context.Context, resp *gitlab.Response, err error, what str
 		return fmt.Errorf("%w: %s: %s", trackers.ErrMalformedResponse, what, trackerhttp.Innermost(err, nil))
 	case code == 0 && errors.Is(err, trackers.ErrEndpointRefused):
 		return fmt.Errorf("%s: %w", what, err)
+	case code == 0 && errors.As(err, new(*trackers.RateLimitError)):
+		rl, _ := trackers.PacedError(err) // not sent: the budget is low (trackers.Pacer)
+		return rl
 	case code == 0:
 		return fmt.Errorf("%w: %s: %s", trackers.ErrTransient, what, trackerhttp.DescribeTransportError(err))
 	case code >= 400:

@@ -124,26 +124,19 @@ func (Tracker) CheckIdentity(ctx context.Context, s *trackers.Session, r *tracke
 	}
 	r.Identity = me.ID
 	r.Pass(trackers.CheckIdentity, "authenticated as %s (%s)", me.ID, me.FullName)
-	var problems []string
-	for _, p := range s.Connector.Watch {
-		_, err := getJob(ctx, s, p, "name,url")
+	ctxhttp.CheckWatched(s, r, "jobs readable", func(path string) error {
+		_, err := getJob(ctx, s, path, "name,url")
+		return err
+	}, func(err error) string {
 		switch {
-		case s.TransportFailed():
-			return
 		case errors.Is(err, ctxhttp.ErrNotFound):
 			// Jenkins answers 404 for a job the user may not see.
-			problems = append(problems, fmt.Sprintf("%s: no such job, or %s lacks %s on it (check the folder path: folder/job)", p, me.ID, PermJobRead))
+			return fmt.Sprintf("no such job, or %s lacks %s on it (check the folder path: folder/job)", me.ID, PermJobRead)
 		case errors.Is(err, ctxhttp.ErrForbidden):
-			problems = append(problems, fmt.Sprintf("%s: %s lacks %s on it", p, me.ID, PermJobRead))
-		case err != nil:
-			problems = append(problems, fmt.Sprintf("%s: %v", p, err))
+			return fmt.Sprintf("%s lacks %s on it", me.ID, PermJobRead)
 		}
-	}
-	if len(problems) > 0 {
-		r.Fail(trackers.CheckProject, "%s", strings.Join(problems, "; "))
-		return
-	}
-	r.Pass(trackers.CheckProject, "jobs readable: %s", strings.Join(s.Connector.Watch, ", "))
+		return ""
+	})
 }
 
 // ReadContext reads a job's last builds in one request. Jenkins' JSON API

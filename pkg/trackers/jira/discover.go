@@ -262,6 +262,7 @@ func (c jiraClient) allComments(ctx context.Context, key string) ([]trackers.Com
 // tens of microseconds, so a full page is split across the available cores:
 // the next page is on its way meanwhile, and the listing waits for this one.
 func (c jiraClient) ticketsOf(issues []jiraIssue) ([]trackers.Ticket, error) {
+	c.browse = browsePrefix(c.s)
 	out := make([]trackers.Ticket, len(issues))
 	workers := min(runtime.GOMAXPROCS(0), len(issues)/16)
 	if workers <= 1 {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/trackers"
@@ -180,7 +179,7 @@ func (c jiraClient) ticketOf(is jiraIssue) (trackers.Ticket, error) {
 	}
 	t := trackers.Ticket{
 		Key:      is.Key,
-		URL:      browseURL(c.s, is.Key),
+		URL:      c.browseURL(is.Key),
 		Summary:  f.Summary,
 		Status:   nameOf(f.Status),
 		Priority: nameOf(f.Priority),
@@ -227,7 +226,7 @@ func (c jiraClient) ticketOf(is jiraIssue) (trackers.Ticket, error) {
 }
 
 func (c jiraClient) linkOf(r jiraIssueRef) *trackers.TicketLink {
-	return &trackers.TicketLink{Key: r.Key, URL: browseURL(c.s, r.Key), Summary: r.Fields.Summary, Status: nameOf(r.Fields.Status)}
+	return &trackers.TicketLink{Key: r.Key, URL: c.browseURL(r.Key), Summary: r.Fields.Summary, Status: nameOf(r.Fields.Status)}
 }
 
 func (c jiraClient) commentOf(cm jiraComment) (trackers.Comment, error) {
@@ -249,6 +248,6 @@ func (c jiraClient) commentOf(cm jiraComment) (trackers.Comment, error) {
 
 // isJSONNull reports an absent or null JSON value.
 func isJSONNull(raw json.RawMessage) bool {
-	s := strings.TrimSpace(string(raw))
-	return s == "" || s == "null"
+	s := bytes.TrimSpace(raw)
+	return len(s) == 0 || string(s) == "null"
 }

@@ -1,7 +1,9 @@
 package jira
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -72,6 +74,37 @@ func TestJiraStatusesFollowTheRetryRule(t *testing.T) {
 		resp := &http.Response{StatusCode: tt.code, Header: http.Header{}}
 		if got, _ := trackers.RetryOf(jiraStatusError("POST /rest/api/3/issue", resp, nil)); got != tt.want {
 			t.Errorf("HTTP %d: RetryOf = %v, want %v", tt.code, got, tt.want)
+		}
+	}
+}
+
+// A page's links, made by concatenation, are what JoinPath makes.
+func TestBrowsePrefixMatchesJoinPath(t *testing.T) {
+	t.Parallel()
+	for _, base := range []string{"https://acme.atlassian.net", "https://acme.atlassian.net/", "https://jira.acme.example/jira", "https://jira.acme.example/jira/",
+		"http://127.0.0.1:8080/a%20b/", "https://jira.acme.example/x?y=1", "https://jira.acme.example/#frag", "https://jira.acme.example/a/../b"} {
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &trackers.Session{BaseURL: u}
+		c := jiraClient{s: s, browse: browsePrefix(s)}
+		for _, key := range []string{"ABC-1", "A_B2-10", "10023", "", "a b", "../x", "é-1", "ABC-1?x", "."} {
+			if got, want := c.browseURL(key), browseURL(s, key); got != want {
+				t.Errorf("%s + %q: %q, JoinPath makes %q", base, key, got, want)
+			}
+		}
+	}
+}
+
+func TestWikiStringIsJSONDecoding(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{`"plain *wiki*"`, ` "spaced" `, `"esc \" \\ \n \u00e9"`, `"é ü"`, "\"raw \x01 control\"", "\"bad \xff\"", `""`, `"`, `5`, `"a" "b"`, `"tab	in"`} {
+		var want string
+		wantErr := json.Unmarshal([]byte(raw), &want)
+		got, err := wikiString(json.RawMessage(raw))
+		if (err != nil) != (wantErr != nil) || got != want {
+			t.Errorf("%q: %q, %v; encoding/json: %q, %v", raw, got, err, want, wantErr)
 		}
 	}
 }

@@ -1,8 +1,10 @@
 package jira
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/connectorhub/connectorhub/pkg/markup"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
@@ -16,11 +18,12 @@ func (c jiraClient) fromBody(raw json.RawMessage) (text, md string, err error) {
 		return "", "", nil
 	}
 	if !c.cloud {
-		var wiki string
-		if err := json.Unmarshal(raw, &wiki); err != nil {
-			return "", "", fmt.Errorf("%w: wiki body is not a string", trackers.ErrMalformedResponse)
+		wiki, err := wikiString(raw)
+		if err != nil {
+			return "", "", err
 		}
-		return markup.WikiToText(wiki), markup.WikiToMarkdown(wiki), nil
+		text, md = markup.WikiToTextAndMarkdown(wiki)
+		return text, md, nil
 	}
 	if text, md, err = markup.ADFToTextAndMarkdown(raw); err != nil {
 		return "", "", fmt.Errorf("%w: %v", trackers.ErrMalformedResponse, err)
@@ -60,9 +63,9 @@ func (c jiraClient) markdownOf(raw json.RawMessage) (string, error) {
 		return "", nil
 	}
 	if !c.cloud {
-		var wiki string
-		if err := json.Unmarshal(raw, &wiki); err != nil {
-			return "", fmt.Errorf("%w: wiki body is not a string", trackers.ErrMalformedResponse)
+		wiki, err := wikiString(raw)
+		if err != nil {
+			return "", err
 		}
 		return markup.WikiToMarkdown(wiki), nil
 	}
@@ -71,4 +74,22 @@ func (c jiraClient) markdownOf(raw json.RawMessage) (string, error) {
 		return "", fmt.Errorf("%w: %v", trackers.ErrMalformedResponse, err)
 	}
 	return md, nil
+}
+
+// wikiString decodes a Data Center body, a JSON string. One without
+// escapes is its bytes between the quotes (most are: issue 9 saw the
+// decoder's allocations per ticket); the rest go through encoding/json.
+func wikiString(raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
+		inner := raw[1 : n-1]
+		if bytes.IndexFunc(inner, func(r rune) bool { return r == '\\' || r == '"' || r < 0x20 }) < 0 && utf8.Valid(inner) {
+			return string(inner), nil
+		}
+	}
+	var wiki string
+	if err := json.Unmarshal(raw, &wiki); err != nil {
+		return "", fmt.Errorf("%w: wiki body is not a string", trackers.ErrMalformedResponse)
+	}
+	return wiki, nil
 }

@@ -1,6 +1,7 @@
 package pagerduty
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -242,6 +243,7 @@ func ticketOf(in incident) trackers.Ticket {
 	if tk.Summary == "" {
 		tk.Summary = in.Summary
 	}
+	tk.Labels = make([]string, 0, 3) // service, priority, urgency: one allocation, not one per append
 	if in.Service != nil && in.Service.Summary != "" {
 		tk.Labels = append(tk.Labels, in.Service.Summary)
 		tk.Components = []string{in.Service.Summary}
@@ -264,6 +266,9 @@ func ticketOf(in incident) trackers.Ticket {
 	} else {
 		tk.Reporter = userOf(in.Service)
 	}
+	if len(tk.Labels) == 0 {
+		tk.Labels = nil // as before: no labels is nil
+	}
 	if in.Body != nil {
 		tk.DescriptionMarkdown = details(in.Body.Details)
 		tk.DescriptionText = tk.DescriptionMarkdown
@@ -273,22 +278,34 @@ func ticketOf(in incident) trackers.Ticket {
 
 // details renders body.details (an object in PagerDuty's schema, a string
 // in older incidents): a string, or an object holding only one text, as the
-// text; anything else as indented JSON.
+// text; anything else as indented JSON. The first byte picks the one decode
+// that can succeed (a failed decode into a string, then a second and third
+// decode of the same object, cost every incident three passes).
 func details(raw json.RawMessage) string {
 	if len(raw) == 0 || string(raw) == "null" {
 		return ""
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
+	var first byte
+	if t := bytes.TrimLeft(raw, " \t\r\n"); len(t) > 0 {
+		first = t[0]
 	}
-	var obj map[string]any
-	if json.Unmarshal(raw, &obj) == nil {
-		// A text under one of the usual keys is the description.
-		for _, k := range []string{"description", "details", "summary"} {
-			if v, ok := obj[k].(string); ok && len(obj) == 1 {
-				return v
+	switch first {
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+	case '{':
+		var obj map[string]any
+		if json.Unmarshal(raw, &obj) == nil {
+			// A text under one of the usual keys is the description.
+			for _, k := range []string{"description", "details", "summary"} {
+				if v, ok := obj[k].(string); ok && len(obj) == 1 {
+					return v
+				}
 			}
+			b, _ := json.MarshalIndent(obj, "", "  ")
+			return string(b)
 		}
 	}
 	var v any

@@ -143,27 +143,20 @@ func (Tracker) CheckIdentity(ctx context.Context, s *trackers.Session, r *tracke
 	}
 	r.Identity = "sonarqube user token"
 	r.Pass(trackers.CheckIdentity, "token valid")
-	var problems []string
-	for _, key := range s.Connector.Watch {
+	ctxhttp.CheckWatched(s, r, "quality gates readable", func(key string) error {
 		_, err := gateStatus(ctx, s, key)
+		return err
+	}, func(err error) string {
 		switch {
-		case s.TransportFailed():
-			return
 		case errors.Is(err, ctxhttp.ErrForbidden):
-			problems = append(problems, fmt.Sprintf("%s: the token's user lacks Browse permission on the project (Project Settings → Permissions)", key))
+			return "the token's user lacks Browse permission on the project (Project Settings → Permissions)"
 		case errors.Is(err, ctxhttp.ErrNotFound):
-			problems = append(problems, fmt.Sprintf("%s: no such project, or it has not been analysed yet", key))
+			return "no such project, or it has not been analysed yet"
 		case errors.Is(err, trackers.ErrUnauthorized):
-			problems = append(problems, fmt.Sprintf("%s: %v (a user token is needed; project analysis tokens cannot read gates)", key, err))
-		case err != nil:
-			problems = append(problems, fmt.Sprintf("%s: %v", key, err))
+			return err.Error() + " (a user token is needed; project analysis tokens cannot read gates)"
 		}
-	}
-	if len(problems) > 0 {
-		r.Fail(trackers.CheckProject, "%s", strings.Join(problems, "; "))
-		return
-	}
-	r.Pass(trackers.CheckProject, "quality gates readable: %s", strings.Join(s.Connector.Watch, ", "))
+		return ""
+	})
 }
 
 // ReadContext reads one project's gate and its new issues: two requests.

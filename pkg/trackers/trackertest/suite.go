@@ -314,7 +314,16 @@ func (st suite) rateLimit(t *testing.T, fx Fixture) {
 	if rl.RetryAfter < 6*time.Second || rl.RetryAfter > 8*time.Second {
 		t.Errorf("RetryAfter = %v, want about 7s", rl.RetryAfter)
 	}
-	if _, err := d.Discover(ctxT(t), s, trackers.DiscoveryQuery{}); err != nil {
+	// The session holds its credential's next request back until the wait
+	// has passed (trackers.Pacer) instead of sending it into another rate
+	// limit: the call fails at once, unsent, as a rate limit.
+	before := fx.Requests()
+	if _, err := d.Discover(ctxT(t), s, trackers.DiscoveryQuery{}); !errors.As(err, &rl) || fx.Requests() != before {
+		t.Errorf("discover within the wait: %v, %d requests sent; want a rate limit and none sent", err, fx.Requests()-before)
+	}
+	// A session of another process is not held back, and the tracker
+	// answers it again.
+	if _, err := d.Discover(ctxT(t), fx.Session(t), trackers.DiscoveryQuery{}); err != nil {
 		t.Errorf("discover after the limit passed: %v", err)
 	}
 }

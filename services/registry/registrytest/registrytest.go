@@ -129,7 +129,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		if err != nil {
 			t.Fatalf("open oauth_grants bucket: %v", err)
 		}
-		topts.OAuth = oauthgrant.New(oauthgrant.Config{Endpoints: *o.oauth, TrackerOptions: topts, Logger: logger, RotationGrace: time.Second}, connector.NewGrantStore(gkv), o.cipher)
+		topts.OAuth = oauthgrant.New(oauthgrant.Config{Endpoints: *o.oauth, TrackerOptions: topts, Logger: logger, RotationGrace: time.Second, Connectors: connector.NewStore(kv)}, connector.NewGrantStore(gkv), o.cipher)
 	}
 	test := func(ctx context.Context, c connector.Connector, sec connector.Secret) (trackers.TestResult, error) {
 		if o.tester != nil {

@@ -9,13 +9,10 @@ package argocdfake
 import (
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/trackers/internal/fakehttp"
-	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/faults"
 )
 
 // Token is an auth token. Apps lists the applications its RBAC lets it get;
@@ -45,11 +42,7 @@ type Options struct {
 
 // Server is the fake.
 type Server struct {
-	// Faults are served before anything else.
-	Faults faults.Injector
-
-	requests fakehttp.Counter
-	mux      *http.ServeMux
+	fakehttp.Base // faults, request counter, routes
 
 	mu     sync.Mutex
 	tokens []Token
@@ -58,26 +51,14 @@ type Server struct {
 
 // New returns a fake seeded with opts.
 func New(opts Options) *Server {
-	s := &Server{mux: http.NewServeMux(), tokens: slices.Clone(opts.Tokens), apps: map[string]App{}}
+	s := &Server{Base: fakehttp.NewBase(errorBody), tokens: slices.Clone(opts.Tokens), apps: map[string]App{}}
 	for _, a := range opts.Apps {
 		s.apps[a.Name] = a
 	}
-	s.mux.HandleFunc("GET /api/v1/session/userinfo", s.userinfo)
-	s.mux.HandleFunc("GET /api/v1/applications/{name}", s.app)
+	s.Mux.HandleFunc("GET /api/v1/session/userinfo", s.userinfo)
+	s.Mux.HandleFunc("GET /api/v1/applications/{name}", s.app)
 	return s
 }
-
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Wrap(s.Faults.Wrap(s.mux)).ServeHTTP(w, r)
-}
-
-// Start serves the fake on 127.0.0.1 until the test ends and returns its URL.
-func (s *Server) Start(tb testing.TB, middleware ...func(http.Handler) http.Handler) string {
-	return fakehttp.Start(tb, s, middleware...)
-}
-
-// Requests is how many requests the fake has answered.
-func (s *Server) Requests() int { return s.requests.Count() }
 
 // SetApp adds or replaces an application (the seeding API).
 func (s *Server) SetApp(a App) {
@@ -93,13 +74,10 @@ func (s *Server) AddToken(t Token) {
 	s.tokens = append(s.tokens, t)
 }
 
-// FailNext makes the next n answers status, with Argo CD's error body.
-func (s *Server) FailNext(n, status int) {
-	s.Faults.Fail(n, status, `{"error":"`+http.StatusText(status)+`","code":2,"message":"`+http.StatusText(status)+`"}`)
+// errorBody is Argo CD's error body for status (FailNext).
+func errorBody(status int) string {
+	return `{"error":"` + http.StatusText(status) + `","code":2,"message":"` + http.StatusText(status) + `"}`
 }
-
-// SlowNext delays the next answer by d.
-func (s *Server) SlowNext(d time.Duration) { s.Faults.Add(faults.Fault{Delay: d}) }
 
 func rpcError(w http.ResponseWriter, status, code int, msg string) {
 	fakehttp.JSON(w, status, map[string]any{"error": msg, "code": code, "message": msg})
@@ -195,14 +173,4 @@ func pad12(s string) string {
 		b[i] = "0123456789abcdef"[s[i]%16]
 	}
 	return string(b)
-}
-
-// MalformedNext makes the next answer a 200 whose JSON body is cut short.
-func (s *Server) MalformedNext() {
-	s.Faults.Add(faults.Fault{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: `{"items":[{"id":"trunc`})
-}
-
-// RateLimitNext makes the next answer a 429 asking to retry after d.
-func (s *Server) RateLimitNext(d time.Duration) {
-	s.Faults.Add(faults.Fault{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {strconv.Itoa(int(d.Seconds()))}}, Body: ""})
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,3 +54,73 @@ func TestBatchAnswersWhatWasWrittenSinceItsLastAnswer(t *testing.T) {
 }
 
 func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// WIQL pages keyed by id ([System.Id] > after, $top) hold the next ids in
+// order, also after a write changed the set of work items.
+func TestWIQLPagesByIDAfterWrites(t *testing.T) {
+	t.Parallel()
+	f := azuredevopsfake.NewSandbox()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	query := func(after int64, top int) []int64 {
+		t.Helper()
+		q := "SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project AND [System.AssignedTo] = @Me AND [System.Id] > " + jsonInt(after) + " ORDER BY [System.Id] ASC"
+		b, _ := json.Marshal(map[string]string{"query": q})
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/"+azuredevopsfake.SandboxOrganization+"/"+azuredevopsfake.SandboxProject+"/_apis/wit/wiql?api-version=7.1&timePrecision=true&$top="+jsonInt(int64(top)), strings.NewReader(string(b)))
+		req.SetBasicAuth("", azuredevopsfake.SandboxPAT)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct {
+			WorkItems []struct {
+				ID  int64  `json:"id"`
+				URL string `json:"url"`
+			} `json:"workItems"`
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &out) != nil {
+			t.Fatalf("wiql: %d %s", resp.StatusCode, body)
+		}
+		var ids []int64
+		for _, w := range out.WorkItems {
+			if !strings.HasSuffix(w.URL, "/_apis/wit/workItems/"+jsonInt(w.ID)) {
+				t.Errorf("work item %d url %q", w.ID, w.URL)
+			}
+			ids = append(ids, w.ID)
+		}
+		return ids
+	}
+	var mine []int64
+	for _, id := range query(0, 1000) {
+		mine = append(mine, id)
+	}
+	other := f.AddWorkItem(azuredevopsfake.WorkItem{Title: "someone else's", AssignedTo: "rita@acme.example"})
+	for range 5 {
+		mine = append(mine, f.AddWorkItem(azuredevopsfake.WorkItem{Title: "mine", AssignedTo: azuredevopsfake.SandboxUser}))
+	}
+	if got := query(0, 1000); !slices.Equal(got, mine) || slices.Contains(got, other) {
+		t.Fatalf("all: %v, want %v", got, mine)
+	}
+	var paged []int64
+	for after := int64(0); ; {
+		page := query(after, 2)
+		if len(page) > 2 {
+			t.Fatalf("page of %d over $top 2", len(page))
+		}
+		paged = append(paged, page...)
+		if len(page) < 2 {
+			break
+		}
+		after = page[len(page)-1]
+	}
+	if !slices.Equal(paged, mine) {
+		t.Fatalf("paged: %v, want %v", paged, mine)
+	}
+	f.Delete(mine[0])
+	if got := query(0, 1000); !slices.Equal(got, mine[1:]) {
+		t.Fatalf("after a delete: %v, want %v", got, mine[1:])
+	}
+}

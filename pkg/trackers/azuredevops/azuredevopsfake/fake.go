@@ -127,6 +127,12 @@ type Server struct {
 	// batch endpoint encodes them, valid while gen is unchanged.
 	gen     uint64
 	encoded map[encodedKey]encodedItem
+	// sorted is the work items' ids in order, valid while sortedGen is
+	// gen: a WIQL page starts after its last id by binary search and
+	// stops at $top, instead of sorting every id for every page (which
+	// made a listing's cost grow with the square of its size).
+	sorted    []int64
+	sortedGen uint64
 
 	once    sync.Once
 	handler http.Handler
@@ -538,8 +544,16 @@ func (f *Server) wiql(w http.ResponseWriter, r *http.Request) {
 		below, _ = strconv.ParseInt(m[1], 10, 64)
 	}
 	_ = wiqlProject // every work item of the fake is in its one project
+	if f.sorted == nil || f.sortedGen != f.gen {
+		f.sorted, f.sortedGen = slices.Sorted(maps.Keys(f.items)), f.gen
+	}
+	all := f.sorted
+	start, _ := slices.BinarySearch(all, above+1)
 	var ids []int64
-	for _, id := range slices.Sorted(maps.Keys(f.items)) {
+	for _, id := range all[start:] {
+		if top >= 0 && len(ids) > top {
+			break // enough to cut at $top; without $top every match counts (the cap)
+		}
 		it := f.items[id]
 		switch {
 		case assignee != "" && !strings.EqualFold(it.AssignedTo, assignee),
@@ -559,9 +573,15 @@ func (f *Server) wiql(w http.ResponseWriter, r *http.Request) {
 		ids = ids[:top]
 	}
 	base := fakehttp.BaseURL(r)
-	refs := make([]map[string]any, 0, len(ids))
+	type ref struct {
+		ID  int64  `json:"id"`
+		URL string `json:"url"`
+	}
+	refs := make([]ref, 0, len(ids))
+	prefix := f.itemURL(base, 0)
+	prefix = prefix[:len(prefix)-1] // itemURL's form, its id cut: built once per page
 	for _, id := range ids {
-		refs = append(refs, map[string]any{"id": id, "url": f.itemURL(base, id)})
+		refs = append(refs, ref{id, prefix + strconv.FormatInt(id, 10)})
 	}
 	fakehttp.JSON(w, http.StatusOK, map[string]any{
 		"queryType": "flat", "queryResultType": "workItem", "asOf": time.Now().UTC().Format(time.RFC3339Nano),

@@ -90,6 +90,11 @@ type issueState struct {
 	Issue
 	id       int64
 	comments []Comment
+	// enc is the issue's JSON as of write generation encGen for API base
+	// encBase (issueBytes).
+	enc     []byte
+	encGen  int
+	encBase string
 }
 
 // Options configure the fake.
@@ -109,6 +114,8 @@ type Server struct {
 	mux      *http.ServeMux
 	requests fakehttp.Counter
 	opts     Options
+	once     sync.Once
+	handler  http.Handler
 
 	mu          sync.Mutex
 	accounts    []Account
@@ -160,7 +167,8 @@ func New(opts Options) *Server {
 
 // ServeHTTP counts the request, serves faults first, then the fake API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Wrap(s.Faults.Wrap(s.mux)).ServeHTTP(w, r)
+	s.once.Do(func() { s.handler = s.requests.Wrap(s.Faults.Wrap(s.mux)) }) // wrapped once, not per request
+	s.handler.ServeHTTP(w, r)
 }
 
 // Start serves the fake on 127.0.0.1 until the test ends; the API root is
@@ -452,6 +460,12 @@ func orDefault(s, d string) string {
 // building only that page's items (item(i)): building every match's JSON
 // for each page made a listing's cost grow with the square of its size.
 func (s *Server) paginate(w http.ResponseWriter, r *http.Request, n int, item func(i int) any) {
+	s.paginateEncoded(w, r, n, func(i int) ([]byte, error) { return json.Marshal(item(i)) })
+}
+
+// paginateEncoded is paginate over items already encoded: the page is
+// written around their bytes, not encoded again as a whole.
+func (s *Server) paginateEncoded(w http.ResponseWriter, r *http.Request, n int, item func(i int) ([]byte, error)) {
 	q := r.URL.Query()
 	pagelen, _ := strconv.Atoi(q.Get("pagelen"))
 	if pagelen <= 0 {
@@ -464,16 +478,50 @@ func (s *Server) paginate(w http.ResponseWriter, r *http.Request, n int, item fu
 	}
 	start := min((pg-1)*pagelen, n)
 	end := min(start+pagelen, n)
-	values := make([]any, 0, end-start)
+	b := []byte(`{"values":[`)
 	for i := start; i < end; i++ {
-		values = append(values, item(i))
+		v, err := item(i)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if i > start {
+			b = append(b, ',')
+		}
+		b = append(b, v...)
 	}
-	out := map[string]any{"values": values, "pagelen": pagelen, "size": n, "page": pg}
+	b = append(b, `],"pagelen":`...)
+	b = strconv.AppendInt(b, int64(pagelen), 10)
+	b = append(b, `,"size":`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, `,"page":`...)
+	b = strconv.AppendInt(b, int64(pg), 10)
 	if end < n {
 		q.Set("page", strconv.Itoa(pg+1))
-		out["next"] = fakehttp.BaseURL(r) + r.URL.Path + "?" + q.Encode()
+		next, err := json.Marshal(fakehttp.BaseURL(r) + r.URL.Path + "?" + q.Encode())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		b = append(append(b, `,"next":`...), next...)
 	}
-	fakehttp.JSON(w, http.StatusOK, out)
+	fakehttp.RawJSON(w, http.StatusOK, append(b, '}'))
+}
+
+// issueBytes is issueJSON encoded, cached in the issue while no write
+// (gen) changed anything and for one API base: a real Bitbucket encodes on
+// its own machine, and encoding every issue of every page was the fake's
+// main cost in the discovery bench.
+func (s *Server) issueBytes(base string, is *issueState) ([]byte, error) {
+	if is.enc != nil && is.encGen == s.gen && is.encBase == base {
+		return is.enc, nil
+	}
+	b, err := json.Marshal(s.issueJSON(base, is))
+	if err != nil {
+		return nil, err
+	}
+	is.enc, is.encGen, is.encBase = b, s.gen, base
+	return b, nil
 }
 
 func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) {
@@ -509,7 +557,7 @@ func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) {
 		s.listKey, s.listGen, s.listMatch = key, s.gen, match
 	}
 	base := fakehttp.BaseURL(r)
-	s.paginate(w, r, len(match), func(i int) any { return s.issueJSON(base, match[i]) })
+	s.paginateEncoded(w, r, len(match), func(i int) ([]byte, error) { return s.issueBytes(base, match[i]) })
 }
 
 func (s *Server) issueFor(w http.ResponseWriter, r *http.Request, repo *Repo) *issueState {

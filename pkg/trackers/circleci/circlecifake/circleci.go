@@ -10,14 +10,11 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/trackers/internal/fakehttp"
-	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/faults"
 )
 
 // Token is a personal API token. Projects lists the slugs its user may
@@ -65,10 +62,7 @@ type pipelineState struct {
 
 // Server is the fake.
 type Server struct {
-	Faults faults.Injector
-
-	requests fakehttp.Counter
-	mux      *http.ServeMux
+	fakehttp.Base // faults, request counter, routes
 
 	mu        sync.Mutex
 	tokens    []Token
@@ -79,28 +73,16 @@ type Server struct {
 
 // New returns a fake seeded with opts.
 func New(opts Options) *Server {
-	s := &Server{mux: http.NewServeMux(), tokens: slices.Clone(opts.Tokens), projects: map[string]bool{}}
+	s := &Server{Base: fakehttp.NewBase(errorBody), tokens: slices.Clone(opts.Tokens), projects: map[string]bool{}}
 	for _, p := range opts.Projects {
 		s.projects[p] = true
 	}
-	s.mux.HandleFunc("GET /api/v2/me", s.me)
-	s.mux.HandleFunc("GET /api/v2/project/", s.projectPipelines) // the slug holds slashes
-	s.mux.HandleFunc("GET /api/v2/pipeline/{id}/workflow", s.workflows)
-	s.mux.HandleFunc("GET /api/v2/workflow/{id}/job", s.jobs)
+	s.Mux.HandleFunc("GET /api/v2/me", s.me)
+	s.Mux.HandleFunc("GET /api/v2/project/", s.projectPipelines) // the slug holds slashes
+	s.Mux.HandleFunc("GET /api/v2/pipeline/{id}/workflow", s.workflows)
+	s.Mux.HandleFunc("GET /api/v2/workflow/{id}/job", s.jobs)
 	return s
 }
-
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Wrap(s.Faults.Wrap(s.mux)).ServeHTTP(w, r)
-}
-
-// Start serves the fake on 127.0.0.1 until the test ends and returns its URL.
-func (s *Server) Start(tb testing.TB, middleware ...func(http.Handler) http.Handler) string {
-	return fakehttp.Start(tb, s, middleware...)
-}
-
-// Requests is how many requests the fake has answered.
-func (s *Server) Requests() int { return s.requests.Count() }
 
 // AddProject makes a project slug exist.
 func (s *Server) AddProject(slug string) {
@@ -138,13 +120,10 @@ func (s *Server) uuid() string {
 	return fmt.Sprintf("5034460f-c7c4-4c43-9457-%012x", s.seq)
 }
 
-// FailNext makes the next n answers status, with CircleCI's error body.
-func (s *Server) FailNext(n, status int) {
-	s.Faults.Fail(n, status, `{"message":"`+http.StatusText(status)+`"}`)
+// errorBody is CircleCI's error body for status (FailNext).
+func errorBody(status int) string {
+	return `{"message":"` + http.StatusText(status) + `"}`
 }
-
-// SlowNext delays the next answer by d.
-func (s *Server) SlowNext(d time.Duration) { s.Faults.Add(faults.Fault{Delay: d}) }
 
 func message(w http.ResponseWriter, status int, msg string) {
 	fakehttp.JSON(w, status, map[string]any{"message": msg})
@@ -280,14 +259,4 @@ func (s *Server) jobs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	message(w, http.StatusNotFound, "Workflow not found")
-}
-
-// MalformedNext makes the next answer a 200 whose JSON body is cut short.
-func (s *Server) MalformedNext() {
-	s.Faults.Add(faults.Fault{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: `{"items":[{"id":"trunc`})
-}
-
-// RateLimitNext makes the next answer a 429 asking to retry after d.
-func (s *Server) RateLimitNext(d time.Duration) {
-	s.Faults.Add(faults.Fault{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {strconv.Itoa(int(d.Seconds()))}}, Body: ""})
 }

@@ -16,11 +16,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers/internal/fakehttp"
-	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/faults"
 )
 
 // User is a Confluence account and its credentials.
@@ -59,12 +57,9 @@ const DefaultMaxLimit = 50
 
 // Server is a fake Confluence. It is an http.Handler; Start serves it.
 type Server struct {
-	// Faults are served in front of every endpoint.
-	Faults faults.Injector
+	fakehttp.Base // faults in front of every endpoint, request counter, routes
 
 	deployment connector.Deployment
-	mux        *http.ServeMux
-	requests   fakehttp.Counter
 	searches   atomic.Int64
 	pageReads  atomic.Int64
 	maxLimit   int
@@ -77,7 +72,7 @@ type Server struct {
 
 // New returns a fake holding the given users and spaces.
 func New(opts Options) *Server {
-	s := &Server{deployment: opts.Deployment, mux: http.NewServeMux(), maxLimit: opts.MaxLimit}
+	s := &Server{Base: fakehttp.NewBase(nil), deployment: opts.Deployment, maxLimit: opts.MaxLimit}
 	if s.deployment == "" {
 		s.deployment = connector.Cloud
 	}
@@ -94,14 +89,14 @@ func New(opts Options) *Server {
 		s.AddPage(pg)
 	}
 	p := s.prefix()
-	s.mux.HandleFunc("GET "+p+"/rest/api/user/current", s.currentUser)
-	s.mux.HandleFunc("GET "+p+"/rest/api/search", s.search)
+	s.Mux.HandleFunc("GET "+p+"/rest/api/user/current", s.currentUser)
+	s.Mux.HandleFunc("GET "+p+"/rest/api/search", s.search)
 	if s.deployment == connector.Cloud {
-		s.mux.HandleFunc("GET /wiki/api/v2/pages/{id}", s.pageV2)
+		s.Mux.HandleFunc("GET /wiki/api/v2/pages/{id}", s.pageV2)
 	} else {
-		s.mux.HandleFunc("GET /rest/api/content/{id}", s.contentV1)
+		s.Mux.HandleFunc("GET /rest/api/content/{id}", s.contentV1)
 	}
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+	s.Mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fakehttp.JSON(w, http.StatusNotFound, map[string]any{"statusCode": 404, "message": "null for uri", "data": map[string]any{"authorized": false, "valid": true, "errors": []any{}, "successful": false}})
 	})
 	return s
@@ -134,19 +129,6 @@ func (s *Server) AddSpace(sp Space) {
 	}
 	s.spaces = append(s.spaces, sp)
 }
-
-// ServeHTTP serves faults first, then the fake API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Wrap(s.Faults.Wrap(s.mux)).ServeHTTP(w, r)
-}
-
-// Start serves the fake on 127.0.0.1 until the test ends and returns its URL.
-func (s *Server) Start(tb testing.TB, middleware ...func(http.Handler) http.Handler) string {
-	return fakehttp.Start(tb, s, middleware...)
-}
-
-// Requests is the number of requests the fake received (faults included).
-func (s *Server) Requests() int { return s.requests.Count() }
 
 // Searches is the number of search requests the fake answered itself
 // (requests a fault answered are not counted).

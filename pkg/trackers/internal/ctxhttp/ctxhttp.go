@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -102,4 +103,33 @@ func StatusError(code int, h http.Header, msgs []string, what string) error {
 		return fmt.Errorf("%w: %s", trackers.ErrTransient, desc)
 	}
 	return fmt.Errorf("%w: %s", trackers.ErrRejected, desc)
+}
+
+// CheckWatched is the project check of a context source: it reads each
+// watched scope with read and records one pass naming them ("<readable>:
+// a, b"), or one failure listing every scope that could not be read.
+// explain turns a read's error into the sentence shown after the scope's
+// name, or "" for the error itself. A transport failure (the session has
+// already recorded it) ends the check without a verdict.
+func CheckWatched(s *trackers.Session, r *trackers.TestResult, readable string, read func(scope string) error, explain func(err error) string) {
+	var problems []string
+	for _, scope := range s.Connector.Watch {
+		err := read(scope)
+		if s.TransportFailed() {
+			return
+		}
+		if err == nil {
+			continue
+		}
+		why := explain(err)
+		if why == "" {
+			why = err.Error()
+		}
+		problems = append(problems, scope+": "+why)
+	}
+	if len(problems) > 0 {
+		r.Fail(trackers.CheckProject, "%s", strings.Join(problems, "; "))
+		return
+	}
+	r.Pass(trackers.CheckProject, "%s: %s", readable, strings.Join(s.Connector.Watch, ", "))
 }

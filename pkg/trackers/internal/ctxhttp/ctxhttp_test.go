@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,5 +95,47 @@ func TestAuthReplacesTheCredentialHeader(t *testing.T) {
 	}
 	if got.Get("Authorization") != "" || got.Get("Circle-Token") != "tok-1234" || got.Get("Accept") != "application/json" {
 		t.Errorf("headers %v", got)
+	}
+}
+
+func TestCheckWatchedListsEveryScopeItCouldNotRead(t *testing.T) {
+	t.Parallel()
+	s := session(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/a":
+			_, _ = w.Write([]byte(`{}`))
+		case "/b":
+			w.WriteHeader(http.StatusNotFound)
+		default:
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	})
+	read := func(scope string) error {
+		var out map[string]any
+		return ctxhttp.Get(t.Context(), s, ctxhttp.Request{Path: scope, What: "scope " + scope}, &out)
+	}
+	explain := func(err error) string {
+		if errors.Is(err, ctxhttp.ErrNotFound) {
+			return "no such scope"
+		}
+		return "" // the error itself
+	}
+
+	s.Connector.Watch = []string{"a", "b", "c"}
+	var r trackers.TestResult
+	ctxhttp.CheckWatched(s, &r, "scopes readable", read, explain)
+	if len(r.Checks) != 1 || r.Checks[0].OK || r.Checks[0].Name != trackers.CheckProject {
+		t.Fatalf("checks %+v, want one failed project check", r.Checks)
+	}
+	msg := r.Checks[0].Message
+	if !strings.HasPrefix(msg, "b: no such scope; c: ") || strings.Contains(msg, "a:") {
+		t.Errorf("message %q: want b explained, c's own error, a left out", msg)
+	}
+
+	s.Connector.Watch = []string{"a"}
+	r = trackers.TestResult{}
+	ctxhttp.CheckWatched(s, &r, "scopes readable", read, explain)
+	if len(r.Checks) != 1 || !r.Checks[0].OK || r.Checks[0].Message != "scopes readable: a" {
+		t.Errorf("checks %+v, want one pass naming a", r.Checks)
 	}
 }

@@ -5,6 +5,7 @@
 package trackerhttp
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -19,6 +20,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	fastjson "github.com/goccy/go-json"
@@ -170,7 +172,7 @@ func GetJSON(ctx context.Context, s Requester, path string, query url.Values, ou
 		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body) // capped by the session's transport
+	body, err := ReadBody(resp) // capped by the session's transport
 	if err != nil {
 		return err
 	}
@@ -181,6 +183,54 @@ func GetJSON(ctx context.Context, s Requester, path string, query url.Values, ou
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return nil
+}
+
+// maxPresize bounds the buffer ReadBody makes up front from a
+// Content-Length: a larger answer grows as it arrives (the transport's cap,
+// HUB_MAX_RESPONSE_BYTES, still limits it).
+const maxPresize = 8 << 20
+
+// readBuffers are ReadBody's buffers for answers of unknown length; one
+// larger than maxPresize is not kept.
+var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// ReadBody reads the whole body of resp into a slice of its size. io.ReadAll
+// grows a series of chunks and copies them into a final slice: for a
+// listing page of a hundred tickets, on every tracker, a dozen allocations
+// and twice the page's bytes allocated and copied (issue 9). When the answer
+// announces its length, the body is read into one slice of that size;
+// otherwise (a chunked or compressed answer) into a pooled buffer, copied
+// out once.
+func ReadBody(resp *http.Response) ([]byte, error) {
+	n := resp.ContentLength
+	if n <= 0 || n > maxPresize {
+		buf := readBuffers.Get().(*bytes.Buffer)
+		buf.Reset()
+		_, err := buf.ReadFrom(resp.Body)
+		b := bytes.Clone(buf.Bytes())
+		if b == nil {
+			b = []byte{} // io.ReadAll's empty body
+		}
+		if buf.Cap() <= maxPresize {
+			readBuffers.Put(buf)
+		}
+		return b, err
+	}
+	b := make([]byte, 0, n+1) // one byte more: EOF is read without growing
+	for {
+		m, err := resp.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) { // more than announced: the rest as ReadAll would
+			rest, err := ReadBody(&http.Response{ContentLength: -1, Body: resp.Body})
+			return append(b, rest...), err
+		}
+	}
 }
 
 // MaxRetryAfter is the longest wait a Retry-After value is read as: a

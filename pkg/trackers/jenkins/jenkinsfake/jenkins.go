@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/trackers/internal/fakehttp"
@@ -44,10 +43,7 @@ type Options struct {
 
 // Server is the fake.
 type Server struct {
-	Faults faults.Injector
-
-	requests fakehttp.Counter
-	mux      *http.ServeMux
+	fakehttp.Base // faults, request counter, routes
 
 	mu    sync.Mutex
 	users []User
@@ -56,23 +52,11 @@ type Server struct {
 
 // New returns a fake seeded with opts.
 func New(opts Options) *Server {
-	s := &Server{mux: http.NewServeMux(), users: slices.Clone(opts.Users), jobs: map[string][]Build{}}
-	s.mux.HandleFunc("GET /me/api/json", s.me)
-	s.mux.HandleFunc("GET /job/", s.job)
+	s := &Server{Base: fakehttp.NewBase(nil), users: slices.Clone(opts.Users), jobs: map[string][]Build{}}
+	s.Mux.HandleFunc("GET /me/api/json", s.me)
+	s.Mux.HandleFunc("GET /job/", s.job)
 	return s
 }
-
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Wrap(s.Faults.Wrap(s.mux)).ServeHTTP(w, r)
-}
-
-// Start serves the fake on 127.0.0.1 until the test ends and returns its URL.
-func (s *Server) Start(tb testing.TB, middleware ...func(http.Handler) http.Handler) string {
-	return fakehttp.Start(tb, s, middleware...)
-}
-
-// Requests is how many requests the fake has answered.
-func (s *Server) Requests() int { return s.requests.Count() }
 
 // AddJob creates a job (folder/job) with no builds.
 func (s *Server) AddJob(path string) {
@@ -100,9 +84,6 @@ func (s *Server) FailNext(n, status int) {
 	s.Faults.Add(faults.Fault{Times: n, Status: status, Header: http.Header{"Content-Type": {"text/html;charset=utf-8"}},
 		Body: "<html><body><h2>HTTP ERROR " + strconv.Itoa(status) + "</h2></body></html>"})
 }
-
-// SlowNext delays the next answer by d.
-func (s *Server) SlowNext(d time.Duration) { s.Faults.Add(faults.Fault{Delay: d}) }
 
 func (s *Server) user(w http.ResponseWriter, r *http.Request) (User, bool) {
 	id, tok, ok := r.BasicAuth()
@@ -206,14 +187,4 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 	fakehttp.JSON(w, http.StatusOK, map[string]any{
 		"_class": "org.jenkinsci.plugins.workflow.job.WorkflowJob", "name": name, "fullName": path, "url": jobURL, "color": color, "builds": items,
 	})
-}
-
-// MalformedNext makes the next answer a 200 whose JSON body is cut short.
-func (s *Server) MalformedNext() {
-	s.Faults.Add(faults.Fault{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: `{"items":[{"id":"trunc`})
-}
-
-// RateLimitNext makes the next answer a 429 asking to retry after d.
-func (s *Server) RateLimitNext(d time.Duration) {
-	s.Faults.Add(faults.Fault{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {strconv.Itoa(int(d.Seconds()))}}, Body: ""})
 }

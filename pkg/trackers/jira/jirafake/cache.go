@@ -71,10 +71,9 @@ type encodedIssue struct {
 }
 
 // issueBytes is issueJSON encoded, cached per issue until the generation
-// moves or a request asks for a different rendering (host, API version,
-// fields, properties, the caller's zone).
-func (s *Server) issueBytes(r *http.Request, c caller, is *issue, fields fieldSet, fieldsKey string, props []string) ([]byte, error) {
-	key := renderKey(fakehttp.BaseURL(r), v3(r), s.zoneOf(c.user), fieldsKey, props)
+// moves or a request asks for a different rendering (key: renderKey of the
+// host, API version, fields, properties, the caller's zone).
+func (s *Server) issueBytes(r *http.Request, c caller, is *issue, fields fieldSet, key string, props []string) ([]byte, error) {
 	if e := is.enc; e != nil && e.gen == s.gen && e.key == key {
 		return e.b, nil
 	}
@@ -116,10 +115,12 @@ func (f fieldSet) key() string {
 
 // encodeIssues encodes a page of issues (the lock is held).
 func (s *Server) encodeIssues(r *http.Request, c caller, page []*issue, fields fieldSet, props []string) ([][]byte, error) {
-	fk := fields.key()
+	// One rendering for the whole page (it was spelled per issue, five
+	// allocations each: issue 9).
+	key := renderKey(fakehttp.BaseURL(r), v3(r), s.zoneOf(c.user), fields.key(), props)
 	items := make([][]byte, 0, len(page))
 	for _, is := range page {
-		b, err := s.issueBytes(r, c, is, fields, fk, props)
+		b, err := s.issueBytes(r, c, is, fields, key, props)
 		if err != nil {
 			return nil, err
 		}

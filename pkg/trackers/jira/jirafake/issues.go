@@ -294,6 +294,9 @@ func (s *Server) Subtasks(key string) []string {
 }
 
 func (s *Server) subtaskKeysLocked(key string) []string {
+	if s.subtaskIndex == nil && s.subtaskLazy {
+		s.subtaskIndex = s.buildSubtaskIndexLocked()
+	}
 	if s.subtaskIndex != nil {
 		return s.subtaskIndex[strings.ToUpper(key)]
 	}
@@ -491,8 +494,15 @@ func statusID(name string) string {
 
 // indexSubtasksLocked indexes sub-tasks by parent for the rest of one
 // request (under s.mu), so a page of issues costs O(issues), not O(issues²);
-// the returned func drops the index.
+// the returned func drops the index. The index is built when an issue is
+// first encoded: a page served from encoded issues needs none, and walking
+// every issue for each page made a listing cost O(pages × issues) (issue 9).
 func (s *Server) indexSubtasksLocked() func() {
+	s.subtaskLazy = true
+	return func() { s.subtaskIndex, s.subtaskLazy = nil, false }
+}
+
+func (s *Server) buildSubtaskIndexLocked() map[string][]string {
 	idx := map[string][]string{}
 	for _, is := range s.issueOrder {
 		if is.t.Parent != "" {
@@ -500,8 +510,7 @@ func (s *Server) indexSubtasksLocked() func() {
 			idx[p] = append(idx[p], is.t.Key)
 		}
 	}
-	s.subtaskIndex = idx
-	return func() { s.subtaskIndex = nil }
+	return idx
 }
 
 // Delete removes an issue (not a parent of others), as an administrator

@@ -96,8 +96,9 @@ type Server struct {
 	issues       map[string]*issue // by upper-case key
 	issueOrder   []*issue
 	// subtaskIndex, while a search request holds s.mu: parent key
-	// (upper case) → sub-task keys.
+	// (upper case) → sub-task keys, built on first use when subtaskLazy.
 	subtaskIndex map[string][]string
+	subtaskLazy  bool
 	seq          map[string]int // last issue number per project
 	// gen moves on every lock outside a search (see lock); lastSearch is
 	// the last query evaluated, reused by the pages that follow it.
@@ -107,6 +108,7 @@ type Server struct {
 	calls      []string
 
 	hooks hookSender // webhooks.go
+	quota quota      // quota.go
 }
 
 // New returns a fake instance holding the given users and projects.
@@ -192,7 +194,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls = append(s.calls, r.Method+" "+r.URL.Path)
 	s.mu.Unlock()
-	s.requests.Wrap(s.Faults.Wrap(s.mux)).ServeHTTP(w, r)
+	s.requests.Wrap(s.Faults.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.charge(w) {
+			s.mux.ServeHTTP(w, r)
+		}
+	}))).ServeHTTP(w, r)
 }
 
 // Calls lists the requests received so far as "METHOD /path", in order.

@@ -12,11 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
-	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/trackers/internal/fakehttp"
-	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/faults"
 )
 
 // Token is a user token. Projects lists the projects its user may browse;
@@ -60,10 +57,7 @@ type Options struct {
 
 // Server is the fake.
 type Server struct {
-	Faults faults.Injector
-
-	requests fakehttp.Counter
-	mux      *http.ServeMux
+	fakehttp.Base // faults, request counter, routes
 
 	mu       sync.Mutex
 	tokens   []Token
@@ -72,27 +66,15 @@ type Server struct {
 
 // New returns a fake seeded with opts.
 func New(opts Options) *Server {
-	s := &Server{mux: http.NewServeMux(), tokens: slices.Clone(opts.Tokens), projects: map[string]Project{}}
+	s := &Server{Base: fakehttp.NewBase(errorBody), tokens: slices.Clone(opts.Tokens), projects: map[string]Project{}}
 	for _, p := range opts.Projects {
 		s.projects[p.Key] = p
 	}
-	s.mux.HandleFunc("GET /api/authentication/validate", s.validate)
-	s.mux.HandleFunc("GET /api/qualitygates/project_status", s.projectStatus)
-	s.mux.HandleFunc("GET /api/issues/search", s.issues)
+	s.Mux.HandleFunc("GET /api/authentication/validate", s.validate)
+	s.Mux.HandleFunc("GET /api/qualitygates/project_status", s.projectStatus)
+	s.Mux.HandleFunc("GET /api/issues/search", s.issues)
 	return s
 }
-
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Wrap(s.Faults.Wrap(s.mux)).ServeHTTP(w, r)
-}
-
-// Start serves the fake on 127.0.0.1 until the test ends and returns its URL.
-func (s *Server) Start(tb testing.TB, middleware ...func(http.Handler) http.Handler) string {
-	return fakehttp.Start(tb, s, middleware...)
-}
-
-// Requests is how many requests the fake has answered.
-func (s *Server) Requests() int { return s.requests.Count() }
 
 // SetProject adds or replaces a project (the seeding API).
 func (s *Server) SetProject(p Project) {
@@ -108,13 +90,10 @@ func (s *Server) AddToken(t Token) {
 	s.tokens = append(s.tokens, t)
 }
 
-// FailNext makes the next n answers status, with SonarQube's error body.
-func (s *Server) FailNext(n, status int) {
-	s.Faults.Fail(n, status, `{"errors":[{"msg":"`+http.StatusText(status)+`"}]}`)
+// errorBody is SonarQube's error body for status (FailNext).
+func errorBody(status int) string {
+	return `{"errors":[{"msg":"` + http.StatusText(status) + `"}]}`
 }
-
-// SlowNext delays the next answer by d.
-func (s *Server) SlowNext(d time.Duration) { s.Faults.Add(faults.Fault{Delay: d}) }
 
 func sqError(w http.ResponseWriter, status int, msg string) {
 	fakehttp.JSON(w, status, map[string]any{"errors": []any{map[string]any{"msg": msg}}})
@@ -281,14 +260,4 @@ func impact(sev string) string {
 		return "LOW"
 	}
 	return "INFO"
-}
-
-// MalformedNext makes the next answer a 200 whose JSON body is cut short.
-func (s *Server) MalformedNext() {
-	s.Faults.Add(faults.Fault{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: `{"items":[{"id":"trunc`})
-}
-
-// RateLimitNext makes the next answer a 429 asking to retry after d.
-func (s *Server) RateLimitNext(d time.Duration) {
-	s.Faults.Add(faults.Fault{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {strconv.Itoa(int(d.Seconds()))}}, Body: ""})
 }

@@ -593,8 +593,22 @@ type ConnectorStatus struct {
 	AuthError string `protobuf:"bytes,35,opt,name=auth_error,json=authError,proto3" json:"auth_error,omitempty"`
 	// The command that fixes auth_error, e.g. "hubctl connectors authorize ID".
 	ReauthorizeCommand string `protobuf:"bytes,36,opt,name=reauthorize_command,json=reauthorizeCommand,proto3" json:"reauthorize_command,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Proactive pacing: the tracker's rate-limit budget for the connector's
+	// credential (Jira's points-based quota, GitHub's and GitLab's
+	// X-RateLimit-Remaining / RateLimit-Remaining) fell below
+	// HUB_PACE_BELOW, so its requests are spread until the window resets at
+	// this time (or held back until a 429's Retry-After has passed). Unset
+	// while requests go at full speed.
+	PacedUntil *timestamppb.Timestamp `protobuf:"bytes,41,opt,name=paced_until,json=pacedUntil,proto3" json:"paced_until,omitempty"`
+	// The budget as the tracker last reported it to the polling replica, e.g.
+	// "17842 of 100100 left (tenant-app-quota), resets 2026-03-26T17:00:00Z";
+	// empty when the tracker reports none.
+	RateLimitBudget string `protobuf:"bytes,42,opt,name=rate_limit_budget,json=rateLimitBudget,proto3" json:"rate_limit_budget,omitempty"`
+	// Token pool: when each set-aside token is tried again (a cool-down from
+	// HUB_POOL_RETRY, doubling with each refusal up to HUB_POOL_RETRY_MAX).
+	PoolTokensRetry []*PoolTokenRetry `protobuf:"bytes,43,rep,name=pool_tokens_retry,json=poolTokensRetry,proto3" json:"pool_tokens_retry,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ConnectorStatus) Reset() {
@@ -746,6 +760,81 @@ func (x *ConnectorStatus) GetReauthorizeCommand() string {
 	return ""
 }
 
+func (x *ConnectorStatus) GetPacedUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PacedUntil
+	}
+	return nil
+}
+
+func (x *ConnectorStatus) GetRateLimitBudget() string {
+	if x != nil {
+		return x.RateLimitBudget
+	}
+	return ""
+}
+
+func (x *ConnectorStatus) GetPoolTokensRetry() []*PoolTokenRetry {
+	if x != nil {
+		return x.PoolTokensRetry
+	}
+	return nil
+}
+
+// PoolTokenRetry is when a token pool's set-aside token is tried again.
+type PoolTokenRetry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's fingerprint (never the token).
+	Fingerprint   string                 `protobuf:"bytes,1,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	RetryTime     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=retry_time,json=retryTime,proto3" json:"retry_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoolTokenRetry) Reset() {
+	*x = PoolTokenRetry{}
+	mi := &file_connectorhub_v1_connector_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoolTokenRetry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoolTokenRetry) ProtoMessage() {}
+
+func (x *PoolTokenRetry) ProtoReflect() protoreflect.Message {
+	mi := &file_connectorhub_v1_connector_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoolTokenRetry.ProtoReflect.Descriptor instead.
+func (*PoolTokenRetry) Descriptor() ([]byte, []int) {
+	return file_connectorhub_v1_connector_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PoolTokenRetry) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+func (x *PoolTokenRetry) GetRetryTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RetryTime
+	}
+	return nil
+}
+
 // Connector is one configured tracker account.
 type Connector struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -814,6 +903,17 @@ type Connector struct {
 	// system's: read:jira-work write:jira-work read:jira-user offline_access,
 	// or read:confluence-content.all search:confluence offline_access).
 	OauthScopes []string `protobuf:"bytes,46,rep,name=oauth_scopes,json=oauthScopes,proto3" json:"oauth_scopes,omitempty"`
+	// AUTH_MODE_OAUTH2, Confluence Cloud only: the Jira oauth2 connector whose
+	// grant (consent and rotating refresh token) this connector uses, so one
+	// consent serves both products of a site. The registry checks that it
+	// exists, is a Jira Cloud oauth2 connector of the same site with the same
+	// oauth_client_id, and that the scopes its grant was authorized for cover
+	// this connector's. This connector's credential is still the app's client
+	// secret. `hubctl connectors authorize` runs on the Jira connector.
+	OauthGrantFrom string `protobuf:"bytes,47,opt,name=oauth_grant_from,json=oauthGrantFrom,proto3" json:"oauth_grant_from,omitempty"`
+	// Output only: the connectors whose oauth_grant_from names this one. The
+	// connector cannot be deleted, nor its site or app changed, while any do.
+	OauthGrantUsers []string `protobuf:"bytes,48,rep,name=oauth_grant_users,json=oauthGrantUsers,proto3" json:"oauth_grant_users,omitempty"`
 	// Output only.
 	Credential *CredentialInfo        `protobuf:"bytes,30,opt,name=credential,proto3" json:"credential,omitempty"`
 	Status     *ConnectorStatus       `protobuf:"bytes,31,opt,name=status,proto3" json:"status,omitempty"`
@@ -833,7 +933,7 @@ type Connector struct {
 
 func (x *Connector) Reset() {
 	*x = Connector{}
-	mi := &file_connectorhub_v1_connector_proto_msgTypes[4]
+	mi := &file_connectorhub_v1_connector_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +945,7 @@ func (x *Connector) String() string {
 func (*Connector) ProtoMessage() {}
 
 func (x *Connector) ProtoReflect() protoreflect.Message {
-	mi := &file_connectorhub_v1_connector_proto_msgTypes[4]
+	mi := &file_connectorhub_v1_connector_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +958,7 @@ func (x *Connector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Connector.ProtoReflect.Descriptor instead.
 func (*Connector) Descriptor() ([]byte, []int) {
-	return file_connectorhub_v1_connector_proto_rawDescGZIP(), []int{4}
+	return file_connectorhub_v1_connector_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Connector) GetId() string {
@@ -1064,6 +1164,20 @@ func (x *Connector) GetOauthScopes() []string {
 	return nil
 }
 
+func (x *Connector) GetOauthGrantFrom() string {
+	if x != nil {
+		return x.OauthGrantFrom
+	}
+	return ""
+}
+
+func (x *Connector) GetOauthGrantUsers() []string {
+	if x != nil {
+		return x.OauthGrantUsers
+	}
+	return nil
+}
+
 func (x *Connector) GetCredential() *CredentialInfo {
 	if x != nil {
 		return x.Credential
@@ -1134,7 +1248,7 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\x17oauth_refresh_token_set\x18\x0f \x01(\bR\x14oauthRefreshTokenSet\x12Z\n" +
 	"\x1coauth_refresh_token_set_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\x18oauthRefreshTokenSetTime\x12E\n" +
 	"\x1foauth_refresh_token_fingerprint\x18\x11 \x01(\tR\x1coauthRefreshTokenFingerprint\x12D\n" +
-	"\x10oauth_grant_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0eoauthGrantTime\"\xef\x06\n" +
+	"\x10oauth_grant_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0eoauthGrantTime\"\xa5\b\n" +
 	"\x0fConnectorStatus\x12@\n" +
 	"\x0elast_poll_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\flastPollTime\x12F\n" +
 	"\x11last_success_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12\x1d\n" +
@@ -1155,7 +1269,15 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"webhookUrl\x12\x1d\n" +
 	"\n" +
 	"auth_error\x18# \x01(\tR\tauthError\x12/\n" +
-	"\x13reauthorize_command\x18$ \x01(\tR\x12reauthorizeCommand\"\x9e\v\n" +
+	"\x13reauthorize_command\x18$ \x01(\tR\x12reauthorizeCommand\x12;\n" +
+	"\vpaced_until\x18) \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"pacedUntil\x12*\n" +
+	"\x11rate_limit_budget\x18* \x01(\tR\x0frateLimitBudget\x12K\n" +
+	"\x11pool_tokens_retry\x18+ \x03(\v2\x1f.connectorhub.v1.PoolTokenRetryR\x0fpoolTokensRetry\"m\n" +
+	"\x0ePoolTokenRetry\x12 \n" +
+	"\vfingerprint\x18\x01 \x01(\tR\vfingerprint\x129\n" +
+	"\n" +
+	"retry_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tretryTime\"\xf4\v\n" +
 	"\tConnector\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
 	"\x06system\x18\x02 \x01(\x0e2\x17.connectorhub.v1.SystemR\x06system\x12;\n" +
@@ -1189,7 +1311,9 @@ const file_connectorhub_v1_connector_proto_rawDesc = "" +
 	"\x05watch\x18$ \x03(\tR\x05watch\x12-\n" +
 	"\x12context_connectors\x18% \x03(\tR\x11contextConnectors\x12&\n" +
 	"\x0foauth_client_id\x18- \x01(\tR\roauthClientId\x12!\n" +
-	"\foauth_scopes\x18. \x03(\tR\voauthScopes\x12?\n" +
+	"\foauth_scopes\x18. \x03(\tR\voauthScopes\x12(\n" +
+	"\x10oauth_grant_from\x18/ \x01(\tR\x0eoauthGrantFrom\x12*\n" +
+	"\x11oauth_grant_users\x180 \x03(\tR\x0foauthGrantUsers\x12?\n" +
 	"\n" +
 	"credential\x18\x1e \x01(\v2\x1f.connectorhub.v1.CredentialInfoR\n" +
 	"credential\x128\n" +
@@ -1245,7 +1369,7 @@ func file_connectorhub_v1_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_connectorhub_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_connectorhub_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_connectorhub_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_connectorhub_v1_connector_proto_goTypes = []any{
 	(System)(0),                   // 0: connectorhub.v1.System
 	(Deployment)(0),               // 1: connectorhub.v1.Deployment
@@ -1255,36 +1379,40 @@ var file_connectorhub_v1_connector_proto_goTypes = []any{
 	(*StatusLabels)(nil),          // 5: connectorhub.v1.StatusLabels
 	(*CredentialInfo)(nil),        // 6: connectorhub.v1.CredentialInfo
 	(*ConnectorStatus)(nil),       // 7: connectorhub.v1.ConnectorStatus
-	(*Connector)(nil),             // 8: connectorhub.v1.Connector
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
+	(*PoolTokenRetry)(nil),        // 8: connectorhub.v1.PoolTokenRetry
+	(*Connector)(nil),             // 9: connectorhub.v1.Connector
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
 }
 var file_connectorhub_v1_connector_proto_depIdxs = []int32{
-	9,  // 0: connectorhub.v1.CredentialInfo.set_time:type_name -> google.protobuf.Timestamp
-	9,  // 1: connectorhub.v1.CredentialInfo.expire_time:type_name -> google.protobuf.Timestamp
-	9,  // 2: connectorhub.v1.CredentialInfo.oauth_refresh_token_set_time:type_name -> google.protobuf.Timestamp
-	9,  // 3: connectorhub.v1.CredentialInfo.oauth_grant_time:type_name -> google.protobuf.Timestamp
-	9,  // 4: connectorhub.v1.ConnectorStatus.last_poll_time:type_name -> google.protobuf.Timestamp
-	9,  // 5: connectorhub.v1.ConnectorStatus.last_success_time:type_name -> google.protobuf.Timestamp
-	9,  // 6: connectorhub.v1.ConnectorStatus.next_poll_time:type_name -> google.protobuf.Timestamp
-	10, // 7: connectorhub.v1.ConnectorStatus.late_by:type_name -> google.protobuf.Duration
-	9,  // 8: connectorhub.v1.ConnectorStatus.last_delivery_time:type_name -> google.protobuf.Timestamp
-	0,  // 9: connectorhub.v1.Connector.system:type_name -> connectorhub.v1.System
-	1,  // 10: connectorhub.v1.Connector.deployment:type_name -> connectorhub.v1.Deployment
-	2,  // 11: connectorhub.v1.Connector.auth_mode:type_name -> connectorhub.v1.AuthMode
-	10, // 12: connectorhub.v1.Connector.poll_interval:type_name -> google.protobuf.Duration
-	4,  // 13: connectorhub.v1.Connector.scope:type_name -> connectorhub.v1.Scope
-	5,  // 14: connectorhub.v1.Connector.status_labels:type_name -> connectorhub.v1.StatusLabels
-	3,  // 15: connectorhub.v1.Connector.conflict_policy:type_name -> connectorhub.v1.ConflictPolicy
-	6,  // 16: connectorhub.v1.Connector.credential:type_name -> connectorhub.v1.CredentialInfo
-	7,  // 17: connectorhub.v1.Connector.status:type_name -> connectorhub.v1.ConnectorStatus
-	9,  // 18: connectorhub.v1.Connector.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 19: connectorhub.v1.Connector.update_time:type_name -> google.protobuf.Timestamp
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	10, // 0: connectorhub.v1.CredentialInfo.set_time:type_name -> google.protobuf.Timestamp
+	10, // 1: connectorhub.v1.CredentialInfo.expire_time:type_name -> google.protobuf.Timestamp
+	10, // 2: connectorhub.v1.CredentialInfo.oauth_refresh_token_set_time:type_name -> google.protobuf.Timestamp
+	10, // 3: connectorhub.v1.CredentialInfo.oauth_grant_time:type_name -> google.protobuf.Timestamp
+	10, // 4: connectorhub.v1.ConnectorStatus.last_poll_time:type_name -> google.protobuf.Timestamp
+	10, // 5: connectorhub.v1.ConnectorStatus.last_success_time:type_name -> google.protobuf.Timestamp
+	10, // 6: connectorhub.v1.ConnectorStatus.next_poll_time:type_name -> google.protobuf.Timestamp
+	11, // 7: connectorhub.v1.ConnectorStatus.late_by:type_name -> google.protobuf.Duration
+	10, // 8: connectorhub.v1.ConnectorStatus.last_delivery_time:type_name -> google.protobuf.Timestamp
+	10, // 9: connectorhub.v1.ConnectorStatus.paced_until:type_name -> google.protobuf.Timestamp
+	8,  // 10: connectorhub.v1.ConnectorStatus.pool_tokens_retry:type_name -> connectorhub.v1.PoolTokenRetry
+	10, // 11: connectorhub.v1.PoolTokenRetry.retry_time:type_name -> google.protobuf.Timestamp
+	0,  // 12: connectorhub.v1.Connector.system:type_name -> connectorhub.v1.System
+	1,  // 13: connectorhub.v1.Connector.deployment:type_name -> connectorhub.v1.Deployment
+	2,  // 14: connectorhub.v1.Connector.auth_mode:type_name -> connectorhub.v1.AuthMode
+	11, // 15: connectorhub.v1.Connector.poll_interval:type_name -> google.protobuf.Duration
+	4,  // 16: connectorhub.v1.Connector.scope:type_name -> connectorhub.v1.Scope
+	5,  // 17: connectorhub.v1.Connector.status_labels:type_name -> connectorhub.v1.StatusLabels
+	3,  // 18: connectorhub.v1.Connector.conflict_policy:type_name -> connectorhub.v1.ConflictPolicy
+	6,  // 19: connectorhub.v1.Connector.credential:type_name -> connectorhub.v1.CredentialInfo
+	7,  // 20: connectorhub.v1.Connector.status:type_name -> connectorhub.v1.ConnectorStatus
+	10, // 21: connectorhub.v1.Connector.create_time:type_name -> google.protobuf.Timestamp
+	10, // 22: connectorhub.v1.Connector.update_time:type_name -> google.protobuf.Timestamp
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_connectorhub_v1_connector_proto_init() }
@@ -1298,7 +1426,7 @@ func file_connectorhub_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connectorhub_v1_connector_proto_rawDesc), len(file_connectorhub_v1_connector_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

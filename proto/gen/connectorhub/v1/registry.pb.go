@@ -1610,8 +1610,14 @@ type RewrapCredentialsResponse struct {
 	Rewrapped          int32                  `protobuf:"varint,1,opt,name=rewrapped,proto3" json:"rewrapped,omitempty"`
 	Unchanged          int32                  `protobuf:"varint,2,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
 	FailedConnectorIds []string               `protobuf:"bytes,3,rep,name=failed_connector_ids,json=failedConnectorIds,proto3" json:"failed_connector_ids,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// OAuth 2.0 refresh tokens (oauth_grants bucket) rewrapped, and already
+	// under the newest key version. A grant a worker rotated during the
+	// rewrap keeps the worker's token (compare-and-swap on its revision): it
+	// is counted as unchanged, since the worker encrypted it under the newest key.
+	RefreshTokensRewrapped int32 `protobuf:"varint,10,opt,name=refresh_tokens_rewrapped,json=refreshTokensRewrapped,proto3" json:"refresh_tokens_rewrapped,omitempty"`
+	RefreshTokensUnchanged int32 `protobuf:"varint,11,opt,name=refresh_tokens_unchanged,json=refreshTokensUnchanged,proto3" json:"refresh_tokens_unchanged,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *RewrapCredentialsResponse) Reset() {
@@ -1663,6 +1669,20 @@ func (x *RewrapCredentialsResponse) GetFailedConnectorIds() []string {
 		return x.FailedConnectorIds
 	}
 	return nil
+}
+
+func (x *RewrapCredentialsResponse) GetRefreshTokensRewrapped() int32 {
+	if x != nil {
+		return x.RefreshTokensRewrapped
+	}
+	return 0
+}
+
+func (x *RewrapCredentialsResponse) GetRefreshTokensUnchanged() int32 {
+	if x != nil {
+		return x.RefreshTokensUnchanged
+	}
+	return 0
 }
 
 type ReplayResultRequest struct {
@@ -2099,11 +2119,14 @@ const file_connectorhub_v1_registry_proto_rawDesc = "" +
 	"\rrefresh_error\x18\a \x01(\tR\frefreshError\"\\\n" +
 	"\x18CheckCredentialsResponse\x12@\n" +
 	"\vcredentials\x18\x01 \x03(\v2\x1e.connectorhub.v1.CredentialAgeR\vcredentials\"\x1a\n" +
-	"\x18RewrapCredentialsRequest\"\x89\x01\n" +
+	"\x18RewrapCredentialsRequest\"\xfd\x01\n" +
 	"\x19RewrapCredentialsResponse\x12\x1c\n" +
 	"\trewrapped\x18\x01 \x01(\x05R\trewrapped\x12\x1c\n" +
 	"\tunchanged\x18\x02 \x01(\x05R\tunchanged\x120\n" +
-	"\x14failed_connector_ids\x18\x03 \x03(\tR\x12failedConnectorIds\"2\n" +
+	"\x14failed_connector_ids\x18\x03 \x03(\tR\x12failedConnectorIds\x128\n" +
+	"\x18refresh_tokens_rewrapped\x18\n" +
+	" \x01(\x05R\x16refreshTokensRewrapped\x128\n" +
+	"\x18refresh_tokens_unchanged\x18\v \x01(\x05R\x16refreshTokensUnchanged\"2\n" +
 	"\x13ReplayResultRequest\x12\x1b\n" +
 	"\tresult_id\x18\x01 \x01(\tR\bresultId\"g\n" +
 	"\x14ReplayResultResponse\x12\x1b\n" +
