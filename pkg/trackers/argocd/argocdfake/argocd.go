@@ -51,7 +51,8 @@ type Server struct {
 
 // New returns a fake seeded with opts.
 func New(opts Options) *Server {
-	s := &Server{Base: fakehttp.NewBase(errorBody), tokens: slices.Clone(opts.Tokens), apps: map[string]App{}}
+	s := &Server{tokens: slices.Clone(opts.Tokens), apps: map[string]App{}}
+	s.Init(errorBody)
 	for _, a := range opts.Apps {
 		s.apps[a.Name] = a
 	}

@@ -22,7 +22,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -107,15 +106,11 @@ type Options struct {
 	MaxPageLen int
 }
 
-// Server is a fake Bitbucket Cloud; it is an http.Handler.
+// Server is a fake Bitbucket Cloud; it is an http.Handler. Start returns the
+// server's URL; the API root is that URL + "/2.0".
 type Server struct {
-	Faults faults.Injector
-
-	mux      *http.ServeMux
-	requests fakehttp.Counter
-	opts     Options
-	once     sync.Once
-	handler  http.Handler
+	fakehttp.Base // faults served first, request counter, routes
+	opts          Options
 
 	mu          sync.Mutex
 	accounts    []Account
@@ -138,7 +133,8 @@ func New(opts Options) *Server {
 	if opts.MaxPageLen <= 0 {
 		opts.MaxPageLen = 100
 	}
-	s := &Server{mux: http.NewServeMux(), opts: opts, accounts: opts.Accounts, repos: map[string]*Repo{}}
+	s := &Server{opts: opts, accounts: opts.Accounts, repos: map[string]*Repo{}}
+	s.Init(nil)
 	for _, r := range opts.Repos {
 		s.repos[r.FullName] = &r
 	}
@@ -149,36 +145,21 @@ func New(opts Options) *Server {
 		s.AddPullRequest(pr)
 	}
 	const repo = "/2.0/repositories/{ws}/{slug}"
-	s.mux.HandleFunc("GET /2.0/user", s.user)
-	s.mux.HandleFunc("GET "+repo, s.repo)
-	s.mux.HandleFunc("GET "+repo+"/issues", s.listIssues)
-	s.mux.HandleFunc("GET "+repo+"/issues/{id}", s.getIssue)
-	s.mux.HandleFunc("PUT "+repo+"/issues/{id}", s.putIssue)
-	s.mux.HandleFunc("GET "+repo+"/issues/{id}/comments", s.listComments)
-	s.mux.HandleFunc("POST "+repo+"/issues/{id}/comments", s.createComment)
-	s.mux.HandleFunc("GET "+repo+"/pullrequests", s.listPRs)
-	s.mux.HandleFunc("GET "+repo+"/pullrequests/{id}", s.getPR)
-	s.mux.HandleFunc("POST "+repo+"/pullrequests", s.createPR)
-	s.mux.HandleFunc("GET "+repo+"/pullrequests/{id}/comments", s.listPRComments)
-	s.mux.HandleFunc("POST "+repo+"/pullrequests/{id}/comments", s.createPRComment)
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { bbErr(w, http.StatusNotFound, "Resource not found") })
+	s.Mux.HandleFunc("GET /2.0/user", s.user)
+	s.Mux.HandleFunc("GET "+repo, s.repo)
+	s.Mux.HandleFunc("GET "+repo+"/issues", s.listIssues)
+	s.Mux.HandleFunc("GET "+repo+"/issues/{id}", s.getIssue)
+	s.Mux.HandleFunc("PUT "+repo+"/issues/{id}", s.putIssue)
+	s.Mux.HandleFunc("GET "+repo+"/issues/{id}/comments", s.listComments)
+	s.Mux.HandleFunc("POST "+repo+"/issues/{id}/comments", s.createComment)
+	s.Mux.HandleFunc("GET "+repo+"/pullrequests", s.listPRs)
+	s.Mux.HandleFunc("GET "+repo+"/pullrequests/{id}", s.getPR)
+	s.Mux.HandleFunc("POST "+repo+"/pullrequests", s.createPR)
+	s.Mux.HandleFunc("GET "+repo+"/pullrequests/{id}/comments", s.listPRComments)
+	s.Mux.HandleFunc("POST "+repo+"/pullrequests/{id}/comments", s.createPRComment)
+	s.Mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { bbErr(w, http.StatusNotFound, "Resource not found") })
 	return s
 }
-
-// ServeHTTP counts the request, serves faults first, then the fake API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.once.Do(func() { s.handler = s.requests.Wrap(s.Faults.Wrap(s.mux)) }) // wrapped once, not per request
-	s.handler.ServeHTTP(w, r)
-}
-
-// Start serves the fake on 127.0.0.1 until the test ends; the API root is
-// the returned URL + "/2.0".
-func (s *Server) Start(tb testing.TB, middleware ...func(http.Handler) http.Handler) string {
-	return fakehttp.Start(tb, s, middleware...)
-}
-
-// Requests is the number of requests received (faults included).
-func (s *Server) Requests() int { return s.requests.Count() }
 
 // AddIssue adds an issue and returns its id (ids count per fake).
 func (s *Server) AddIssue(is Issue) int64 {
@@ -324,9 +305,6 @@ func (s *Server) ServerErrorNext(n int) {
 func (s *Server) MalformedNext() {
 	s.Faults.Fail(1, http.StatusOK, `{"values":[{"id":1,"title":"trunc`)
 }
-
-// SlowNext delays the next request by d.
-func (s *Server) SlowNext(d time.Duration) { s.Faults.Add(faults.Fault{Delay: d}) }
 
 func bbErr(w http.ResponseWriter, code int, msg string) {
 	fakehttp.JSON(w, code, map[string]any{"type": "error", "error": map[string]any{"message": msg}})

@@ -73,7 +73,8 @@ type Server struct {
 
 // New returns a fake seeded with opts.
 func New(opts Options) *Server {
-	s := &Server{Base: fakehttp.NewBase(errorBody), tokens: slices.Clone(opts.Tokens), projects: map[string]bool{}}
+	s := &Server{tokens: slices.Clone(opts.Tokens), projects: map[string]bool{}}
+	s.Init(errorBody)
 	for _, p := range opts.Projects {
 		s.projects[p] = true
 	}

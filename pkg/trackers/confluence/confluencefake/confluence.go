@@ -72,7 +72,8 @@ type Server struct {
 
 // New returns a fake holding the given users and spaces.
 func New(opts Options) *Server {
-	s := &Server{Base: fakehttp.NewBase(nil), deployment: opts.Deployment, maxLimit: opts.MaxLimit}
+	s := &Server{deployment: opts.Deployment, maxLimit: opts.MaxLimit}
+	s.Init(nil)
 	if s.deployment == "" {
 		s.deployment = connector.Cloud
 	}

@@ -104,10 +104,10 @@ func (s *Server) RevokeToken(value string) {
 }
 
 func (s *Server) routeApps() {
-	s.mux.HandleFunc("GET /app", s.getApp)
-	s.mux.HandleFunc("GET /repos/{owner}/{repo}/installation", s.repoInstallation)
-	s.mux.HandleFunc("POST /app/installations/{id}/access_tokens", s.createInstallationToken)
-	s.mux.HandleFunc("GET /installation/repositories", s.installationRepos)
+	s.Mux.HandleFunc("GET /app", s.getApp)
+	s.Mux.HandleFunc("GET /repos/{owner}/{repo}/installation", s.repoInstallation)
+	s.Mux.HandleFunc("POST /app/installations/{id}/access_tokens", s.createInstallationToken)
+	s.Mux.HandleFunc("GET /installation/repositories", s.installationRepos)
 }
 
 func (s *Server) now() time.Time {

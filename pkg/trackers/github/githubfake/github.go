@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/trackers/internal/fakehttp"
-	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/faults"
 )
 
 // User is a GitHub account.
@@ -105,12 +104,8 @@ type Options struct {
 
 // Server is a fake GitHub. It is an http.Handler; Start serves it.
 type Server struct {
-	// Faults are served in front of every endpoint.
-	Faults faults.Injector
-
-	mux        *http.ServeMux
-	requests   fakehttp.Counter
-	maxPerPage int
+	fakehttp.Base // faults in front of every endpoint, request counter, routes
+	maxPerPage    int
 
 	mu        sync.Mutex
 	users     map[string]User       // by login
@@ -134,7 +129,6 @@ type Server struct {
 // New returns a fake holding the given users, tokens and repositories.
 func New(opts Options) *Server {
 	s := &Server{
-		mux:        http.NewServeMux(),
 		maxPerPage: opts.MaxPerPage,
 		users:      map[string]User{},
 		tokens:     map[string]Token{},
@@ -145,6 +139,8 @@ func New(opts Options) *Server {
 		apps:       appState{apps: map[int64]App{}, installations: map[int64]Installation{}, tokenTTL: opts.InstallationTokenTTL},
 		clock:      opts.Now,
 	}
+	s.Init(nil)
+	s.Inner = s.conditional(s.Mux) // ETags and rate limits, inside the faults
 	if s.maxPerPage <= 0 {
 		s.maxPerPage = 100
 	}
@@ -163,12 +159,12 @@ func New(opts Options) *Server {
 	for _, in := range opts.Installations {
 		s.AddInstallation(in)
 	}
-	s.mux.HandleFunc("GET /user", s.user)
-	s.mux.HandleFunc("GET /repos/{owner}/{repo}", s.repo)
+	s.Mux.HandleFunc("GET /user", s.user)
+	s.Mux.HandleFunc("GET /repos/{owner}/{repo}", s.repo)
 	s.routeIssues()
 	s.routeApps()
 	s.routeHooks()
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	s.Mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 	})
 	return s
@@ -206,20 +202,18 @@ func (s *Server) AddRepo(r Repo) {
 // ServeHTTP serves faults first, then the fake API (with its ETag and rate
 // limit handling). Enterprise Server's /api/v3 prefix is accepted and stripped.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := s.requests.Wrap(s.Faults.Wrap(s.conditional(s.mux)))
 	if strings.HasPrefix(r.URL.Path, "/api/v3/") {
-		h = http.StripPrefix("/api/v3", h)
+		http.StripPrefix("/api/v3", &s.Base).ServeHTTP(w, r)
+		return
 	}
-	h.ServeHTTP(w, r)
+	s.Base.ServeHTTP(w, r)
 }
 
-// Start serves the fake on 127.0.0.1 until the test ends and returns its URL.
+// Start serves the fake on 127.0.0.1 until the test ends and returns its URL
+// (its own ServeHTTP: Enterprise Server's prefix is stripped first).
 func (s *Server) Start(tb testing.TB, middleware ...func(http.Handler) http.Handler) string {
 	return fakehttp.Start(tb, s, middleware...)
 }
-
-// Requests is the number of requests the fake received (faults included).
-func (s *Server) Requests() int { return s.requests.Count() }
 
 const docs = "https://docs.github.com/rest"
 

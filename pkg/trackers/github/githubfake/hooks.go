@@ -22,9 +22,9 @@ import (
 // edits, labels, comments), as GitHub sends for either.
 
 func (s *Server) routeHooks() {
-	s.mux.HandleFunc("POST /repos/{owner}/{repo}/hooks", s.createHook)
-	s.mux.HandleFunc("GET /repos/{owner}/{repo}/hooks", s.listHooks)
-	s.mux.HandleFunc("DELETE /repos/{owner}/{repo}/hooks/{hook_id}", s.deleteHook)
+	s.Mux.HandleFunc("POST /repos/{owner}/{repo}/hooks", s.createHook)
+	s.Mux.HandleFunc("GET /repos/{owner}/{repo}/hooks", s.listHooks)
+	s.Mux.HandleFunc("DELETE /repos/{owner}/{repo}/hooks/{hook_id}", s.deleteHook)
 }
 
 // hookCreate is the request body of "create a repository webhook".

@@ -308,16 +308,16 @@ func headMatches(st *repoState, pr *PullRequest, head string) bool {
 // --- endpoints ---
 
 func (s *Server) routeIssues() {
-	s.mux.HandleFunc("GET /repos/{owner}/{repo}/issues", s.listIssues)
-	s.mux.HandleFunc("POST /repos/{owner}/{repo}/issues", s.createIssue)
-	s.mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}", s.getIssue)
-	s.mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/{number}", s.delivering(s.updateIssue, "issues", "edited"))
-	s.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/labels", s.delivering(s.addLabels, "issues", "labeled"))
-	s.mux.HandleFunc("DELETE /repos/{owner}/{repo}/issues/{number}/labels/{name}", s.delivering(s.removeLabel, "issues", "unlabeled"))
-	s.mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}/comments", s.listComments)
-	s.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", s.delivering(s.createComment, "issue_comment", "created"))
-	s.mux.HandleFunc("GET /repos/{owner}/{repo}/pulls", s.listPulls)
-	s.mux.HandleFunc("POST /repos/{owner}/{repo}/pulls", s.createPull)
+	s.Mux.HandleFunc("GET /repos/{owner}/{repo}/issues", s.listIssues)
+	s.Mux.HandleFunc("POST /repos/{owner}/{repo}/issues", s.createIssue)
+	s.Mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}", s.getIssue)
+	s.Mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/{number}", s.delivering(s.updateIssue, "issues", "edited"))
+	s.Mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/labels", s.delivering(s.addLabels, "issues", "labeled"))
+	s.Mux.HandleFunc("DELETE /repos/{owner}/{repo}/issues/{number}/labels/{name}", s.delivering(s.removeLabel, "issues", "unlabeled"))
+	s.Mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}/comments", s.listComments)
+	s.Mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", s.delivering(s.createComment, "issue_comment", "created"))
+	s.Mux.HandleFunc("GET /repos/{owner}/{repo}/pulls", s.listPulls)
+	s.Mux.HandleFunc("POST /repos/{owner}/{repo}/pulls", s.createPull)
 }
 
 // call is an authorised request on a repository.

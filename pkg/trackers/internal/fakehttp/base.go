@@ -3,6 +3,7 @@ package fakehttp
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,27 +12,41 @@ import (
 
 // Base is the frame every fake tracker server shares: queued faults served
 // in front of everything, a request counter outside them, and the mux its
-// routes are registered on. A fake embeds it, registers its routes on Mux,
-// and so answers ServeHTTP, Start, Requests, FailNext and SlowNext.
+// routes are registered on. A fake embeds it, calls Init, registers its
+// routes on Mux, and so answers ServeHTTP, Start, Requests, FailNext,
+// SlowNext, MalformedNext and RateLimitNext (a fake whose vendor answers
+// differently defines its own).
 type Base struct {
 	// Faults are served before anything else.
 	Faults faults.Injector
 	// Mux holds the fake's routes.
 	Mux *http.ServeMux
+	// Inner, when set before the first request, is served instead of Mux
+	// (a fake that wraps its routes, e.g. in conditional-request handling).
+	Inner http.Handler
 
 	requests Counter
 	errBody  func(status int) string
+	once     sync.Once
+	handler  http.Handler
 }
 
-// NewBase returns a frame whose FailNext answers with errBody(status), the
-// vendor's error shape.
-func NewBase(errBody func(status int) string) Base {
-	return Base{Mux: http.NewServeMux(), errBody: errBody}
+// Init readies the frame in place (it is never copied once in use);
+// FailNext answers with errBody(status), the vendor's error shape.
+func (b *Base) Init(errBody func(status int) string) {
+	b.Mux, b.errBody = http.NewServeMux(), errBody
 }
 
 // ServeHTTP counts the request, then serves a queued fault or the route.
 func (b *Base) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b.requests.Wrap(b.Faults.Wrap(b.Mux)).ServeHTTP(w, r)
+	b.once.Do(func() { // wrapped once, not per request
+		inner := b.Inner
+		if inner == nil {
+			inner = b.Mux
+		}
+		b.handler = b.requests.Wrap(b.Faults.Wrap(inner))
+	})
+	b.handler.ServeHTTP(w, r)
 }
 
 // Requests is how many requests the fake has received (faults included).

@@ -52,7 +52,8 @@ type Server struct {
 
 // New returns a fake seeded with opts.
 func New(opts Options) *Server {
-	s := &Server{Base: fakehttp.NewBase(nil), users: slices.Clone(opts.Users), jobs: map[string][]Build{}}
+	s := &Server{users: slices.Clone(opts.Users), jobs: map[string][]Build{}}
+	s.Init(nil)
 	s.Mux.HandleFunc("GET /me/api/json", s.me)
 	s.Mux.HandleFunc("GET /job/", s.job)
 	return s

@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -124,13 +123,8 @@ type Options struct {
 
 // Server is a fake PagerDuty; it is an http.Handler.
 type Server struct {
-	Faults faults.Injector
-
-	mux      *http.ServeMux
-	requests fakehttp.Counter
-	opts     Options
-	once     sync.Once
-	handler  http.Handler
+	fakehttp.Base // faults served first, request counter, routes
+	opts          Options
 
 	mu        sync.Mutex
 	users     map[string]User
@@ -168,7 +162,8 @@ func New(opts Options) *Server {
 	if opts.Subdomain == "" {
 		opts.Subdomain = "acme"
 	}
-	s := &Server{mux: http.NewServeMux(), opts: opts, users: map[string]User{}, keys: map[string]Key{}, services: map[string]Service{}}
+	s := &Server{opts: opts, users: map[string]User{}, keys: map[string]Key{}, services: map[string]Service{}}
+	s.Init(nil)
 	for _, u := range opts.Users {
 		if u.Role == "" {
 			u.Role = "user"
@@ -184,29 +179,15 @@ func New(opts Options) *Server {
 	for _, in := range opts.Incidents {
 		s.AddIncident(in)
 	}
-	s.mux.HandleFunc("GET /users/me", s.me)
-	s.mux.HandleFunc("GET /incidents", s.list)
-	s.mux.HandleFunc("GET /incidents/{id}", s.get)
-	s.mux.HandleFunc("PUT /incidents/{id}", s.update)
-	s.mux.HandleFunc("GET /incidents/{id}/notes", s.listNotes)
-	s.mux.HandleFunc("POST /incidents/{id}/notes", s.createNote)
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { pdErr(w, http.StatusNotFound, 2100, "Not Found") })
+	s.Mux.HandleFunc("GET /users/me", s.me)
+	s.Mux.HandleFunc("GET /incidents", s.list)
+	s.Mux.HandleFunc("GET /incidents/{id}", s.get)
+	s.Mux.HandleFunc("PUT /incidents/{id}", s.update)
+	s.Mux.HandleFunc("GET /incidents/{id}/notes", s.listNotes)
+	s.Mux.HandleFunc("POST /incidents/{id}/notes", s.createNote)
+	s.Mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { pdErr(w, http.StatusNotFound, 2100, "Not Found") })
 	return s
 }
-
-// ServeHTTP counts the request, serves faults first, then the fake API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.once.Do(func() { s.handler = s.requests.Wrap(s.Faults.Wrap(s.mux)) }) // wrapped once, not per request
-	s.handler.ServeHTTP(w, r)
-}
-
-// Start serves the fake on 127.0.0.1 until the test ends and returns its URL.
-func (s *Server) Start(tb testing.TB, middleware ...func(http.Handler) http.Handler) string {
-	return fakehttp.Start(tb, s, middleware...)
-}
-
-// Requests is the number of requests received (faults included).
-func (s *Server) Requests() int { return s.requests.Count() }
 
 // AddIncident adds an incident and returns its id.
 func (s *Server) AddIncident(in Incident) string {
@@ -320,9 +301,6 @@ func (s *Server) ServerErrorNext(n int) {
 func (s *Server) MalformedNext() {
 	s.Faults.Fail(1, http.StatusOK, `{"incidents":[{"id":"PINC0001","title":"trunc`)
 }
-
-// SlowNext delays the next request by d before answering it normally.
-func (s *Server) SlowNext(d time.Duration) { s.Faults.Add(faults.Fault{Delay: d}) }
 
 func pdErr(w http.ResponseWriter, code, pdCode int, msg string, errs ...string) {
 	body := map[string]any{"message": msg, "code": pdCode}

@@ -66,7 +66,8 @@ type Server struct {
 
 // New returns a fake seeded with opts.
 func New(opts Options) *Server {
-	s := &Server{Base: fakehttp.NewBase(errorBody), tokens: slices.Clone(opts.Tokens), projects: map[string]Project{}}
+	s := &Server{tokens: slices.Clone(opts.Tokens), projects: map[string]Project{}}
+	s.Init(errorBody)
 	for _, p := range opts.Projects {
 		s.projects[p.Key] = p
 	}
