@@ -174,3 +174,15 @@ func BenchmarkGitLabMarkdownText(b *testing.B) {
 		})
 	}
 }
+
+// The pooled contexts are used only if goldmark's link-label key was found;
+// without it every parse would fall back to a new goldmark context.
+func TestGitLabLinkLabelKeyFound(t *testing.T) {
+	t.Parallel()
+	if gitlabLinkLabelKey < 0 {
+		t.Fatal("goldmark's link-label context key not found: the parse contexts are not reused")
+	}
+	if _, ok := gitlabContexts.get().(*gitlabParseContext); !ok {
+		t.Fatal("gitlabContexts.get does not return a reusable context")
+	}
+}

@@ -1,0 +1,288 @@
+package gitlab
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/parser"
+	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
+)
+
+// gitlabMarkdown parses GitLab Flavored Markdown closely enough for text.
+// Every extension of GFM can change the text (tables end a line per cell,
+// strikethrough and task lists drop their markers, linkify keeps a URL's
+// underscores from reading as emphasis), so all of them stay.
+var gitlabMarkdown = goldmark.New(goldmark.WithExtensions(extension.GFM))
+
+// gitlabMarkdownText renders Markdown as plain text: the words without the
+// markup, one line per block; raw HTML (hidden markers among it) is dropped.
+//
+// Its output is pinned byte for byte to the converter as it was before
+// issue 9 (plaintext_test.go keeps that one and compares both over generated
+// and fuzzed inputs): the event bytes and version hashes depend on it.
+func gitlabMarkdownText(md string) string {
+	src := []byte(md)
+	pc := gitlabContexts.get()
+	doc := gitlabMarkdown.Parser().Parse(text.NewReader(src), parser.WithContext(pc))
+	gitlabContexts.put(pc)
+	w := gitlabTextWalker{src: src}
+	// The text is about as long as the Markdown: one allocation instead of
+	// the builder's doublings (issue 9: four or five per description).
+	w.b.Grow(len(md) + 16)
+	_ = ast.Walk(doc, w.walk)
+	return strings.TrimSpace(w.b.String())
+}
+
+// gitlabTextWalker collects a document's text. A struct with a method rather
+// than a closure over locals: the closure and every local it captured were
+// allocated per call.
+type gitlabTextWalker struct {
+	src []byte
+	b   strings.Builder
+}
+
+// newline ends the current line unless the text is empty or already ends one.
+func (w *gitlabTextWalker) newline() {
+	if w.b.Len() > 0 && !strings.HasSuffix(w.b.String(), "\n") {
+		w.b.WriteByte('\n')
+	}
+}
+
+func (w *gitlabTextWalker) walk(n ast.Node, entering bool) (ast.WalkStatus, error) {
+	switch n := n.(type) {
+	case *ast.HTMLBlock, *ast.RawHTML:
+		return ast.WalkSkipChildren, nil
+	case *ast.Text:
+		if entering {
+			w.b.Write(n.Segment.Value(w.src))
+			switch {
+			case n.HardLineBreak():
+				w.b.WriteByte('\n')
+			case n.SoftLineBreak():
+				w.b.WriteByte(' ')
+			}
+		}
+	case *ast.String:
+		if entering {
+			w.b.Write(n.Value)
+		}
+	case *ast.AutoLink:
+		if entering {
+			w.b.Write(n.Label(w.src))
+		}
+	case *ast.FencedCodeBlock, *ast.CodeBlock:
+		if entering {
+			w.newline()
+			lines := n.Lines()
+			for i := range lines.Len() {
+				seg := lines.At(i)
+				w.b.Write(seg.Value(w.src))
+			}
+		}
+	}
+	if !entering && n.Type() == ast.TypeBlock {
+		w.newline()
+	}
+	return ast.WalkContinue, nil
+}
+
+// gitlabContexts are reusable goldmark parse contexts. parser.NewContext
+// builds a context of about eight objects per parse (issue 9: 13 % of a
+// GitLab ticket's allocations); goldmark's own context cannot be reset, so
+// this is its parseContext with a reset (goldmark is MIT-licensed; the
+// delimiter list code below is goldmark v1.8.7's, parser/parser.go).
+var gitlabContexts gitlabContextPool
+
+type gitlabContextPool struct{ pool sync.Pool }
+
+// get returns a context as fresh as parser.NewContext's, or a new goldmark
+// context when the link-label key could not be found (a goldmark version
+// that keeps its state differently).
+func (p *gitlabContextPool) get() parser.Context {
+	if gitlabLinkLabelKey < 0 {
+		return parser.NewContext()
+	}
+	if c, ok := p.pool.Get().(*gitlabParseContext); ok {
+		return c
+	}
+	return &gitlabParseContext{
+		store:       make([]any, parser.ContextKeyMax+1),
+		refs:        map[string]parser.Reference{},
+		blockOffset: -1,
+		blockIndent: -1,
+	}
+}
+
+// put resets a context (nothing of its parse stays reachable) and keeps it.
+func (p *gitlabContextPool) put(pc parser.Context) {
+	c, ok := pc.(*gitlabParseContext)
+	if !ok {
+		return
+	}
+	clear(c.store)
+	clear(c.refs)
+	clear(c.openedBlocks[:cap(c.openedBlocks)])
+	*c = gitlabParseContext{store: c.store, refs: c.refs, blockOffset: -1, blockIndent: -1, openedBlocks: c.openedBlocks[:0]}
+	p.pool.Put(c)
+}
+
+// gitlabLinkLabelKey is the key under which goldmark's link parser keeps its
+// open link labels, which IsInLinkLabel reads. goldmark does not export it:
+// it is found once by parsing an open label with a context that records what
+// is set, by the type of the value (-1 if not found).
+var gitlabLinkLabelKey = func() parser.ContextKey {
+	rec := &gitlabKeyRecorder{Context: parser.NewContext(), key: -1}
+	goldmark.New().Parser().Parse(text.NewReader([]byte("[a")), parser.WithContext(rec))
+	return rec.key
+}()
+
+type gitlabKeyRecorder struct {
+	parser.Context
+	key parser.ContextKey
+}
+
+func (r *gitlabKeyRecorder) Set(k parser.ContextKey, v any) {
+	if v != nil && reflect.TypeOf(v).String() == "*parser.linkLabelState" {
+		r.key = k
+	}
+	r.Context.Set(k, v)
+}
+
+// gitlabParseContext is goldmark's parseContext, resettable.
+type gitlabParseContext struct {
+	store         []any
+	ids           parser.IDs
+	refs          map[string]parser.Reference
+	blockOffset   int
+	blockIndent   int
+	delimiters    *parser.Delimiter
+	lastDelimiter *parser.Delimiter
+	openedBlocks  []parser.Block
+}
+
+var _ parser.Context = (*gitlabParseContext)(nil)
+
+func (p *gitlabParseContext) String() string {
+	return fmt.Sprintf("Context{Store:%#v, Refs:%d}", p.store, len(p.refs))
+}
+
+func (p *gitlabParseContext) Get(key parser.ContextKey) any { return p.store[key] }
+
+func (p *gitlabParseContext) ComputeIfAbsent(key parser.ContextKey, f func() any) any {
+	v := p.store[key]
+	if v == nil {
+		v = f()
+		p.store[key] = v
+	}
+	return v
+}
+
+func (p *gitlabParseContext) Set(key parser.ContextKey, value any) { p.store[key] = value }
+
+// IDs are only asked for by options this parser does not use (heading ids,
+// attributes); goldmark's own set is made on first use.
+func (p *gitlabParseContext) IDs() parser.IDs {
+	if p.ids == nil {
+		p.ids = parser.NewContext().IDs()
+	}
+	return p.ids
+}
+
+func (p *gitlabParseContext) BlockOffset() int     { return p.blockOffset }
+func (p *gitlabParseContext) SetBlockOffset(v int) { p.blockOffset = v }
+func (p *gitlabParseContext) BlockIndent() int     { return p.blockIndent }
+func (p *gitlabParseContext) SetBlockIndent(v int) { p.blockIndent = v }
+
+func (p *gitlabParseContext) LastDelimiter() *parser.Delimiter  { return p.lastDelimiter }
+func (p *gitlabParseContext) FirstDelimiter() *parser.Delimiter { return p.delimiters }
+
+func (p *gitlabParseContext) PushDelimiter(d *parser.Delimiter) {
+	if p.delimiters == nil {
+		p.delimiters = d
+		p.lastDelimiter = d
+	} else {
+		l := p.lastDelimiter
+		p.lastDelimiter = d
+		l.NextDelimiter = d
+		d.PreviousDelimiter = l
+	}
+}
+
+func (p *gitlabParseContext) RemoveDelimiter(d *parser.Delimiter) {
+	if d.PreviousDelimiter == nil {
+		p.delimiters = d.NextDelimiter
+	} else {
+		d.PreviousDelimiter.NextDelimiter = d.NextDelimiter
+		if d.NextDelimiter != nil {
+			d.NextDelimiter.PreviousDelimiter = d.PreviousDelimiter
+		}
+	}
+	if d.NextDelimiter == nil {
+		p.lastDelimiter = d.PreviousDelimiter
+	}
+	if p.delimiters != nil {
+		p.delimiters.PreviousDelimiter = nil
+	}
+	if p.lastDelimiter != nil {
+		p.lastDelimiter.NextDelimiter = nil
+	}
+	d.NextDelimiter = nil
+	d.PreviousDelimiter = nil
+	if d.Length != 0 {
+		ast.MergeOrReplaceTextSegment(d.Parent(), d, d.Segment)
+	} else {
+		d.Parent().RemoveChild(d.Parent(), d)
+	}
+}
+
+func (p *gitlabParseContext) ClearDelimiters(bottom ast.Node) {
+	if p.lastDelimiter == nil {
+		return
+	}
+	var c ast.Node
+	for c = p.lastDelimiter; c != nil && c != bottom; {
+		prev := c.PreviousSibling()
+		if d, ok := c.(*parser.Delimiter); ok {
+			p.RemoveDelimiter(d)
+		}
+		c = prev
+	}
+}
+
+func (p *gitlabParseContext) AddReference(ref parser.Reference) {
+	key := util.ToLinkReference(ref.Label())
+	if _, ok := p.refs[key]; !ok {
+		p.refs[key] = ref
+	}
+}
+
+func (p *gitlabParseContext) Reference(label string) (parser.Reference, bool) {
+	v, ok := p.refs[label]
+	return v, ok
+}
+
+func (p *gitlabParseContext) References() []parser.Reference {
+	ret := make([]parser.Reference, 0, len(p.refs))
+	for _, v := range p.refs {
+		ret = append(ret, v)
+	}
+	return ret
+}
+
+func (p *gitlabParseContext) OpenedBlocks() []parser.Block     { return p.openedBlocks }
+func (p *gitlabParseContext) SetOpenedBlocks(v []parser.Block) { p.openedBlocks = v }
+
+func (p *gitlabParseContext) LastOpenedBlock() parser.Block {
+	if l := len(p.openedBlocks); l != 0 {
+		return p.openedBlocks[l-1]
+	}
+	return parser.Block{}
+}
+
+func (p *gitlabParseContext) IsInLinkLabel() bool { return p.store[gitlabLinkLabelKey] != nil }
