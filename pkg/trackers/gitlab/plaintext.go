@@ -27,6 +27,9 @@ var gitlabMarkdown = goldmark.New(goldmark.WithExtensions(extension.GFM))
 // issue 9 (plaintext_test.go keeps that one and compares both over generated
 // and fuzzed inputs): the event bytes and version hashes depend on it.
 func gitlabMarkdownText(md string) string {
+	if t, ok := gitlabProseText(md); ok {
+		return t
+	}
 	src := []byte(md)
 	pc := gitlabContexts.get()
 	doc := gitlabMarkdown.Parser().Parse(text.NewReader(src), parser.WithContext(pc))
@@ -37,6 +40,111 @@ func gitlabMarkdownText(md string) string {
 	w.b.Grow(len(md) + 16)
 	_ = ast.Walk(doc, w.walk)
 	return strings.TrimSpace(w.b.String())
+}
+
+// gitlabProseByte marks the ASCII bytes gitlabProseText accepts: letters,
+// digits, space, newline and punctuation no CommonMark or GFM parser (nor
+// linkify) starts on. '.' is accepted but checked where it can end an
+// ordered-list marker. Bytes from 0x80 (UTF-8 beyond ASCII) are accepted:
+// goldmark gives none of them a meaning (only its final trim sees Unicode
+// spaces, and strings.TrimSpace trims the same here).
+var gitlabProseByte = func() (t [128]bool) {
+	for c := byte('a'); c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range []byte(" \n.,;?!'\"/%$") {
+		t[c] = true
+	}
+	return t
+}()
+
+// gitlabProseText is the text of Markdown that is prose only: no byte with a
+// meaning to goldmark's parsers, no line indented four or more spaces (code),
+// no line starting with digits and a dot (ordered list), no "www." (linkify).
+// It reports false for anything else, which goldmark then converts. For
+// prose goldmark's text is the paragraphs' lines with their leading and
+// trailing spaces removed, joined by a space within a paragraph (a newline
+// after a line that ended in two or more spaces, a hard break) and by a
+// newline between paragraphs (blank lines); then trimmed. (Of a hard
+// break's n spaces goldmark keeps n-3 before the newline, a quirk kept here.)
+//
+// Hand-written because most descriptions are prose and goldmark spends
+// about twenty allocations on one paragraph (issue 9: the parse was 21 % of
+// a GitLab ticket's CPU); plaintext_test.go compares it with goldmark's
+// conversion over generated prose and a fuzz target.
+func gitlabProseText(md string) (string, bool) {
+	for i := 0; i < len(md); i++ {
+		if c := md[i]; c < 0x80 && !gitlabProseByte[c] {
+			return "", false
+		}
+	}
+	if gitlabHasFoldWWW(md) {
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(len(md))
+	inPara, trail := false, ""
+	for rest := md; ; {
+		line, more, found := strings.Cut(rest, "\n")
+		lead := len(line) - len(strings.TrimLeft(line, " "))
+		if lead >= 4 {
+			return "", false
+		}
+		content := strings.TrimRight(line[lead:], " ")
+		switch {
+		case content == "":
+			inPara = false
+		case gitlabOrderedMarker(content):
+			return "", false
+		default:
+			switch {
+			case inPara && len(trail) >= 2:
+				// goldmark keeps all but three of a hard break's spaces.
+				b.WriteString(trail[min(3, len(trail)):])
+				b.WriteByte('\n')
+			case inPara:
+				b.WriteByte(' ')
+			case b.Len() > 0:
+				b.WriteByte('\n')
+			}
+			b.WriteString(content)
+			inPara, trail = true, line[lead+len(content):]
+		}
+		if !found {
+			break
+		}
+		rest = more
+	}
+	return strings.TrimSpace(b.String()), true
+}
+
+// gitlabOrderedMarker reports whether a line starts with digits and a dot,
+// as an ordered list item does (whatever follows; a wider test than
+// CommonMark's, which is enough for refusing).
+func gitlabOrderedMarker(line string) bool {
+	i := 0
+	for i < len(line) && '0' <= line[i] && line[i] <= '9' {
+		i++
+	}
+	return i > 0 && i < len(line) && line[i] == '.'
+}
+
+// gitlabHasFoldWWW reports whether s holds "www." in any case.
+func gitlabHasFoldWWW(s string) bool {
+	for i := strings.IndexByte(s, '.'); i >= 0; {
+		if i >= 3 && strings.EqualFold(s[i-3:i], "www") {
+			return true
+		}
+		j := strings.IndexByte(s[i+1:], '.')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 // gitlabTextWalker collects a document's text. A struct with a method rather

@@ -126,16 +126,25 @@ func TestGitLabMarkdownTextPlainMatchesReference(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(4, 9))
 	var b strings.Builder
+	prose := 0
 	for range 50_000 {
 		b.Reset()
 		for range r.IntN(32) {
 			b.WriteString(gitlabMdPlainPieces[r.IntN(len(gitlabMdPlainPieces))])
+		}
+		if _, ok := gitlabProseText(b.String()); ok {
+			prose++
 		}
 		gitlabMdCompare(t, b.String())
 		if t.Failed() {
 			return
 		}
 	}
+	// The comparison is only worth something if the prose path took many.
+	if prose < 5_000 {
+		t.Errorf("only %d of 50,000 generated texts took the prose path", prose)
+	}
+	t.Logf("%d of 50,000 generated texts took the prose path", prose)
 }
 
 var gitlabMdSeeds = []string{
@@ -144,6 +153,7 @@ var gitlabMdSeeds = []string{
 	"Title\n---", "> quoted", "**bold** _em_ `code`", "~~old~~", "see [docs](https://x) ![img](a.png)", "<b>tag</b> <!-- c -->",
 	"```go\nx := 1\n```", "~~~\ncode\n~~~", "| a | b |\n|---|---|\n| 1 | 2 |", "- [x] done\n- [ ] todo", "www.example.com/a_b_",
 	"https://example.com/x_y_ z", "me@example.com", "&amp; &copy; &#35;", "a\\*b", "[ref]\n\n[ref]: http://x", "\x00nul", "\u00a0nbsp\u00a0",
+	"line one  \nline two", "a     \nb", "a    \n  b   \n\n   c", "WwW.example.org", "12. twelve", "1.5 is not a list",
 	"Steps to reproduce:\n\n1. Open the **report** page\n2. Export as `CSV`\n\nThe last row is missing. See [the guide](https://example.com/guide).",
 }
 
