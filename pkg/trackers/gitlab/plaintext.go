@@ -31,8 +31,8 @@ func gitlabMarkdownText(md string) string {
 		return t
 	}
 	src := []byte(md)
-	pc := gitlabContexts.get()
-	doc := gitlabMarkdown.Parser().Parse(text.NewReader(src), parser.WithContext(pc))
+	pc, opt := gitlabContexts.get()
+	doc := gitlabMarkdown.Parser().Parse(text.NewReader(src), opt)
 	gitlabContexts.put(pc)
 	w := gitlabTextWalker{src: src}
 	// The text is about as long as the Markdown: one allocation instead of
@@ -209,22 +209,25 @@ var gitlabContexts gitlabContextPool
 
 type gitlabContextPool struct{ pool sync.Pool }
 
-// get returns a context as fresh as parser.NewContext's, or a new goldmark
-// context when the link-label key could not be found (a goldmark version
-// that keeps its state differently).
-func (p *gitlabContextPool) get() parser.Context {
+// get returns a context as fresh as parser.NewContext's and the parse
+// option that passes it, or a new goldmark context when the link-label key
+// could not be found (a goldmark version that keeps its state differently).
+func (p *gitlabContextPool) get() (parser.Context, parser.ParseOption) {
 	if gitlabLinkLabelKey < 0 {
-		return parser.NewContext()
+		pc := parser.NewContext()
+		return pc, parser.WithContext(pc)
 	}
 	if c, ok := p.pool.Get().(*gitlabParseContext); ok {
-		return c
+		return c, c.opt
 	}
-	return &gitlabParseContext{
+	c := &gitlabParseContext{
 		store:       make([]any, parser.ContextKeyMax+1),
 		refs:        map[string]parser.Reference{},
 		blockOffset: -1,
 		blockIndent: -1,
 	}
+	c.opt = parser.WithContext(c) // made once: the option is an allocation too
+	return c, c.opt
 }
 
 // put resets a context (nothing of its parse stays reachable) and keeps it.
@@ -236,7 +239,7 @@ func (p *gitlabContextPool) put(pc parser.Context) {
 	clear(c.store)
 	clear(c.refs)
 	clear(c.openedBlocks[:cap(c.openedBlocks)])
-	*c = gitlabParseContext{store: c.store, refs: c.refs, blockOffset: -1, blockIndent: -1, openedBlocks: c.openedBlocks[:0]}
+	*c = gitlabParseContext{store: c.store, refs: c.refs, blockOffset: -1, blockIndent: -1, openedBlocks: c.openedBlocks[:0], opt: c.opt}
 	p.pool.Put(c)
 }
 
@@ -272,6 +275,7 @@ type gitlabParseContext struct {
 	delimiters    *parser.Delimiter
 	lastDelimiter *parser.Delimiter
 	openedBlocks  []parser.Block
+	opt           parser.ParseOption // parser.WithContext of this context
 }
 
 var _ parser.Context = (*gitlabParseContext)(nil)

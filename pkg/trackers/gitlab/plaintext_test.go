@@ -201,7 +201,9 @@ func TestGitLabLinkLabelKeyFound(t *testing.T) {
 	if gitlabLinkLabelKey < 0 {
 		t.Fatal("goldmark's link-label context key not found: the parse contexts are not reused")
 	}
-	if _, ok := gitlabContexts.get().(*gitlabParseContext); !ok {
+	if pc, _ := gitlabContexts.get(); !isGitLabParseContext(pc) {
 		t.Fatal("gitlabContexts.get does not return a reusable context")
 	}
 }
+
+func isGitLabParseContext(pc any) bool { _, ok := pc.(*gitlabParseContext); return ok }
