@@ -1,6 +1,7 @@
 package gitlab
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"strings"
@@ -18,7 +19,35 @@ import (
 // Every extension of GFM can change the text (tables end a line per cell,
 // strikethrough and task lists drop their markers, linkify keeps a URL's
 // underscores from reading as emphasis), so all of them stay.
-var gitlabMarkdown = goldmark.New(goldmark.WithExtensions(extension.GFM))
+//
+// The parser is goldmark's default one (goldmark.DefaultParser) but for the
+// link reference definitions, which are looked for only in paragraphs that
+// hold a '[' (gitlabLinkRefTransformer).
+var gitlabMarkdown = goldmark.New(
+	goldmark.WithParser(parser.NewParser(
+		parser.WithBlockParsers(parser.DefaultBlockParsers()...),
+		parser.WithInlineParsers(parser.DefaultInlineParsers()...),
+		parser.WithParagraphTransformers(util.Prioritized(gitlabLinkRefTransformer{}, 100)), // 100: as goldmark's default
+	)),
+	goldmark.WithExtensions(extension.GFM),
+)
+
+// gitlabLinkRefTransformer is goldmark's LinkReferenceParagraphTransformer
+// run only on paragraphs with a '[' in them. A link reference definition
+// starts with '[' (goldmark's parseLinkReferenceDefinition gives up at once
+// on a paragraph whose first character is anything else), and goldmark's
+// transformer costs two allocations per paragraph even when it finds none.
+type gitlabLinkRefTransformer struct{}
+
+func (gitlabLinkRefTransformer) Transform(node *ast.Paragraph, reader text.Reader, pc parser.Context) {
+	lines := node.Lines()
+	for i := range lines.Len() {
+		if seg := lines.At(i); bytes.IndexByte(seg.Value(reader.Source()), '[') >= 0 {
+			parser.LinkReferenceParagraphTransformer.Transform(node, reader, pc)
+			return
+		}
+	}
+}
 
 // gitlabMarkdownText renders Markdown as plain text: the words without the
 // markup, one line per block; raw HTML (hidden markers among it) is dropped.
