@@ -59,6 +59,9 @@ func gitlabMarkdownText(md string) string {
 	if t, ok := gitlabProseText(md); ok {
 		return t
 	}
+	if t, ok := gitlabSimpleText(md); ok {
+		return t
+	}
 	src := []byte(md)
 	pc, opt := gitlabContexts.get()
 	doc := gitlabMarkdown.Parser().Parse(text.NewReader(src), opt)
@@ -174,6 +177,200 @@ func gitlabHasFoldWWW(s string) bool {
 		i += 1 + j
 	}
 	return false
+}
+
+// gitlabSimpleText is the text of Markdown made only of the commonest
+// constructs, written plainly: paragraphs of unindented lines, one-line
+// items of "1. " and "- " lists set off by blank lines, and within a line
+// prose, **strong** words, `code` and [links](url). It reports false for
+// anything else or anything near it (indents, trailing spaces, lazy
+// continuations, other markers, delimiters that may not match), which
+// goldmark then converts. Its text is goldmark's: each block on a line, a
+// paragraph's lines joined by spaces, markers, brackets and destinations
+// dropped.
+//
+// Hand-written for the same reason as gitlabProseText, for descriptions
+// with a little formatting (cmd/bench's is one); plaintext_test.go compares
+// it with goldmark over generated texts biased to these constructs and the
+// fuzz target.
+func gitlabSimpleText(md string) (string, bool) {
+	if gitlabHasFoldWWW(md) {
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(len(md))
+	const (
+		blank = iota
+		para
+		item
+	)
+	prev := blank
+	for rest := md; ; {
+		line, more, found := strings.Cut(rest, "\n")
+		switch {
+		case line == "":
+			prev = blank
+		case line[0] == ' ' || line[len(line)-1] == ' ':
+			return "", false
+		default:
+			content, isItem := gitlabSimpleItem(line)
+			if !isItem {
+				content = line
+			}
+			switch {
+			case isItem && prev != para, !isItem && prev == blank && gitlabSimpleParaStart(line):
+				if b.Len() > 0 {
+					b.WriteByte('\n')
+				}
+			case !isItem && prev == para && gitlabSimpleParaStart(line):
+				b.WriteByte(' ')
+			default: // an item after a paragraph line or a line after an item
+				return "", false
+			}
+			if !gitlabSimpleInline(&b, content) {
+				return "", false
+			}
+			prev = para
+			if isItem {
+				prev = item
+			}
+		}
+		if !found {
+			break
+		}
+		rest = more
+	}
+	return strings.TrimSpace(b.String()), true
+}
+
+// gitlabSimpleItem returns a list item line's text: after "- " or after
+// one to nine digits and ". ", starting with a letter.
+func gitlabSimpleItem(line string) (string, bool) {
+	i := 0
+	if strings.HasPrefix(line, "- ") {
+		i = 2
+	} else {
+		for i < len(line) && i < 10 && '0' <= line[i] && line[i] <= '9' {
+			i++
+		}
+		if i == 0 || i > 9 || !strings.HasPrefix(line[i:], ". ") {
+			return "", false
+		}
+		i += 2
+	}
+	if i < len(line) && gitlabIsLetter(line[i]) {
+		return line[i:], true
+	}
+	return "", false
+}
+
+// gitlabSimpleParaStart reports whether a line starts a paragraph line no
+// block parser takes: a letter, a digit not starting an ordered-list marker,
+// a link or a single backtick.
+func gitlabSimpleParaStart(line string) bool {
+	c := line[0]
+	switch {
+	case gitlabIsLetter(c), c == '[':
+		return true
+	case '0' <= c && c <= '9':
+		return !gitlabOrderedMarker(line)
+	case c == '`':
+		return len(line) > 1 && line[1] != '`'
+	}
+	return false
+}
+
+func gitlabIsLetter(c byte) bool { return 'A' <= c&^0x20 && c&^0x20 <= 'Z' }
+
+func gitlabIsAlnum(c byte) bool { return gitlabIsLetter(c) || '0' <= c && c <= '9' }
+
+// gitlabSimpleInline writes a line's text: prose, **strong** (opened after a
+// space or at the start, before a letter or digit, closed after one and
+// before a space, the end or punctuation), `code` (one backtick each side,
+// no space at either end) and [text](url) (no brackets, parentheses or
+// spaces inside). It reports false for anything else.
+func gitlabSimpleInline(b *strings.Builder, s string) bool {
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c == '*':
+			if !strings.HasPrefix(s[i:], "**") || i > 0 && s[i-1] != ' ' || i+2 >= len(s) || !gitlabIsAlnum(s[i+2]) {
+				return false
+			}
+			j := strings.Index(s[i+2:], "**")
+			if j < 0 {
+				return false
+			}
+			inner, k := s[i+2:i+2+j], i+2+j+2
+			if !gitlabIsAlnum(inner[len(inner)-1]) || !gitlabSimpleProse(inner) ||
+				k < len(s) && !strings.ContainsRune(" .,;:!?", rune(s[k])) {
+				return false
+			}
+			b.WriteString(inner)
+			i = k
+		case c == '`':
+			j := strings.IndexByte(s[i+1:], '`')
+			if j <= 0 || s[i+1] == ' ' || s[i+j] == ' ' || i+j+2 < len(s) && s[i+j+2] == '`' {
+				return false
+			}
+			code := s[i+1 : i+1+j]
+			for k := range len(code) {
+				if code[k] < 0x20 || code[k] == 0x7f {
+					return false
+				}
+			}
+			b.WriteString(code)
+			i += j + 2
+		case c == '[':
+			j := strings.IndexByte(s[i+1:], ']')
+			if j <= 0 || i > 0 && s[i-1] == '!' || !strings.HasPrefix(s[i+1+j+1:], "(") {
+				return false
+			}
+			text, rest := s[i+1:i+1+j], s[i+1+j+2:]
+			k := strings.IndexByte(rest, ')')
+			if k <= 0 || !gitlabSimpleProse(text) || strings.IndexFunc(rest[:k], gitlabNotURLRune) >= 0 {
+				return false
+			}
+			b.WriteString(text)
+			i += 1 + j + 2 + k + 1
+		default:
+			j := i
+			for j < len(s) && s[j] != '*' && s[j] != '`' && s[j] != '[' {
+				j++
+			}
+			if !gitlabSimpleProse(s[i:j]) {
+				return false
+			}
+			b.WriteString(s[i:j])
+			i = j
+		}
+	}
+	return true
+}
+
+// gitlabSimpleProse reports whether s is prose goldmark leaves as it is:
+// gitlabProseText's bytes and ':', but no "http:", "https:" or "ftp:" that
+// linkify would take (nor "www.", refused for the whole text).
+func gitlabSimpleProse(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == ':' {
+			if i >= 3 && strings.EqualFold(s[i-3:i], "ftp") || i >= 4 && strings.EqualFold(s[i-4:i], "http") ||
+				i >= 5 && strings.EqualFold(s[i-5:i], "https") {
+				return false
+			}
+			continue
+		}
+		if c < 0x80 && !gitlabProseByte[c] || c == '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+// gitlabNotURLRune reports a rune gitlabSimpleInline does not accept in a
+// link destination.
+func gitlabNotURLRune(r rune) bool {
+	return !(r < 0x80 && (gitlabIsAlnum(byte(r)) || strings.ContainsRune("-._~:/?#=%+,;", r)))
 }
 
 // gitlabTextWalker collects a document's text. A struct with a method rather

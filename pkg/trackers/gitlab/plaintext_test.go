@@ -156,6 +156,59 @@ func TestGitLabMarkdownTextPlainMatchesReference(t *testing.T) {
 	t.Logf("%d of 50,000 generated texts took the prose path", prose)
 }
 
+// gitlabMdSimpleGood make texts of the constructs gitlabSimpleText converts
+// itself (list items, strong, code and links between words and line
+// breaks); gitlabMdSimpleNear are near misses it must refuse or get right.
+var (
+	gitlabMdSimpleGood = []string{
+		"a", "word", " word", " Steps to reproduce:", " more words.", "\nline", "\n\npara", "\n\n1. Item", "\n2. Open", "\n- Bullet",
+		"\n10. Ten", "\n\n- b", " **bold**", " **two words**", " **x**.", " **x**:", " `code`", " `a b`", " `a**b`", " `[x](y)`",
+		" `<b>`", " [the guide](https://example.com/guide)", " [a](b)", " [a b](c)", "3.5", "!", "?", ",", "é", "\xff",
+	}
+	gitlabMdSimpleNear = []string{
+		"\n1.", "\n1) ", "\n* ", "\n ", "\n-", "\n1234567890. x", " ", "  ", "**", "*", "***", "**a", "b**", "**x**y", "a**b**",
+		"` a`", "`", "``", "[a]", "[a](", "[a](b c)", "![a](b)", "[**a**](b)", "[a](http://x_y_)", "(", ")", ":", "http:",
+		" https://x", " ftp:", "www.", "_", "~", "#", ">", "|", "<", "&", "\\", "\t", "\r", "\n\n", "\n",
+	}
+)
+
+// TestGitLabMarkdownTextSimpleMatchesReference compares the converter with
+// the reference on 50,000 texts of mostly simple Markdown.
+func TestGitLabMarkdownTextSimpleMatchesReference(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(94, 9))
+	var b strings.Builder
+	simple := 0
+	for range 50_000 {
+		b.Reset()
+		b.WriteString("Start")
+		for range r.IntN(32) {
+			if r.IntN(40) == 0 {
+				b.WriteString(gitlabMdSimpleNear[r.IntN(len(gitlabMdSimpleNear))])
+			} else {
+				b.WriteString(gitlabMdSimpleGood[r.IntN(len(gitlabMdSimpleGood))])
+			}
+		}
+		if _, ok := gitlabSimpleText(b.String()); ok {
+			if _, ok := gitlabProseText(b.String()); !ok {
+				simple++
+			}
+		}
+		gitlabMdCompare(t, b.String())
+		if t.Failed() {
+			return
+		}
+	}
+	// The comparison is only worth something if the simple path took many.
+	if simple < 5_000 {
+		t.Errorf("only %d of 50,000 generated texts took the simple Markdown path", simple)
+	}
+	t.Logf("%d of 50,000 generated texts took the simple Markdown path", simple)
+	if _, ok := gitlabSimpleText(gitlabMdSeeds[len(gitlabMdSeeds)-1]); !ok {
+		t.Error("cmd/bench's description does not take the simple Markdown path")
+	}
+}
+
 var gitlabMdSeeds = []string{
 	"", "plain words only", "Line one\nline two", "Para one.\n\nPara two.", "  indented\n    more", "    code block", "trailing  \nhard",
 	"trailing \nsoft", "a\r\nb", "a\rb", "tab\there", "\tcode", "1. one\n2. two", "- a\n- b", "# Title\n\nBody", "Title\n===",
