@@ -215,6 +215,8 @@ var gitlabMdSeeds = []string{
 	"Title\n---", "> quoted", "**bold** _em_ `code`", "~~old~~", "see [docs](https://x) ![img](a.png)", "<b>tag</b> <!-- c -->",
 	"```go\nx := 1\n```", "~~~\ncode\n~~~", "| a | b |\n|---|---|\n| 1 | 2 |", "- [x] done\n- [ ] todo", "www.example.com/a_b_",
 	"https://example.com/x_y_ z", "me@example.com", "&amp; &copy; &#35;", "a\\*b", "[ref]\n\n[ref]: http://x", "\x00nul", "\u00a0nbsp\u00a0",
+	"Intro\n\n- a **b**\n- c `d`\n\nSee [x](y).", "a **b**c", "a **b** **c**.", "`a` `b`` c", "[a](b)(c)", "1. x\n2. y\nz", "x\n1. y",
+	"- a\n\n  b", "a\n- b", "**a** http://x", "a [b](http://c) ftp:d", "10. ten\n\n1234567890. no",
 	"line one  \nline two", "a     \nb", "a    \n  b   \n\n   c", "WwW.example.org", "12. twelve", "1.5 is not a list",
 	"Steps to reproduce:\n\n1. Open the **report** page\n2. Export as `CSV`\n\nThe last row is missing. See [the guide](https://example.com/guide).",
 }
