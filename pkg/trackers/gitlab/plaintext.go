@@ -180,8 +180,9 @@ func gitlabHasFoldWWW(s string) bool {
 }
 
 // gitlabSimpleText is the text of Markdown made only of the commonest
-// constructs, written plainly: paragraphs of unindented lines, one-line
-// items of "1. " and "- " lists set off by blank lines, and within a line
+// constructs, written plainly: paragraphs of unindented lines, "# " to
+// "###### " headings, one-line items of "1. ", "- ", "* " and "+ " lists set
+// off by blank lines (or a heading), and within a line
 // prose, **strong** words, `code` and [links](url). It reports false for
 // anything else or anything near it (indents, trailing spaces, lazy
 // continuations, other markers, delimiters that may not match), which
@@ -213,6 +214,21 @@ func gitlabSimpleText(md string) (string, bool) {
 		case line[0] == ' ' || line[len(line)-1] == ' ':
 			return "", false
 		default:
+			if h, ok := gitlabSimpleHeading(line); ok {
+				// A heading is a block of its own: it ends a paragraph, and
+				// what follows starts anew (as after a blank line).
+				if prev == item {
+					return "", false
+				}
+				if b.Len() > 0 {
+					b.WriteByte('\n')
+				}
+				if !gitlabSimpleInline(&b, h) {
+					return "", false
+				}
+				prev = blank
+				break
+			}
 			content, isItem := gitlabSimpleItem(line)
 			if !isItem {
 				content = line
@@ -243,11 +259,25 @@ func gitlabSimpleText(md string) (string, bool) {
 	return strings.TrimSpace(b.String()), true
 }
 
-// gitlabSimpleItem returns a list item line's text: after "- " or after
-// one to nine digits and ". ", starting with a letter.
+// gitlabSimpleHeading returns an ATX heading's text: after one to six '#'
+// and one space, starting with a letter (and, as the inline text allows no
+// '#', without a closing sequence).
+func gitlabSimpleHeading(line string) (string, bool) {
+	i := 0
+	for i < len(line) && i < 7 && line[i] == '#' {
+		i++
+	}
+	if i == 0 || i > 6 || !strings.HasPrefix(line[i:], " ") || i+1 >= len(line) || !gitlabIsLetter(line[i+1]) {
+		return "", false
+	}
+	return line[i+1:], true
+}
+
+// gitlabSimpleItem returns a list item line's text: after "- ", "* ", "+ "
+// or after one to nine digits and ". ", starting with a letter.
 func gitlabSimpleItem(line string) (string, bool) {
 	i := 0
-	if strings.HasPrefix(line, "- ") {
+	if strings.HasPrefix(line, "- ") || strings.HasPrefix(line, "* ") || strings.HasPrefix(line, "+ ") {
 		i = 2
 	} else {
 		for i < len(line) && i < 10 && '0' <= line[i] && line[i] <= '9' {

@@ -164,11 +164,13 @@ var (
 		"a", "word", " word", " Steps to reproduce:", " more words.", "\nline", "\n\npara", "\n\n1. Item", "\n2. Open", "\n- Bullet",
 		"\n10. Ten", "\n\n- b", " **bold**", " **two words**", " **x**.", " **x**:", " `code`", " `a b`", " `a**b`", " `[x](y)`",
 		" `<b>`", " [the guide](https://example.com/guide)", " [a](b)", " [a b](c)", "3.5", "!", "?", ",", "é", "\xff",
+		"\n# Title", "\n\n## Sub **b**", "\n###### Six", "\n* Star", "\n\n+ Plus", "\n\n* Star `c`",
 	}
 	gitlabMdSimpleNear = []string{
 		"\n1.", "\n1) ", "\n* ", "\n ", "\n-", "\n1234567890. x", " ", "  ", "**", "*", "***", "**a", "b**", "**x**y", "a**b**",
 		"` a`", "`", "``", "[a]", "[a](", "[a](b c)", "![a](b)", "[**a**](b)", "[a](http://x_y_)", "(", ")", ":", "http:",
 		" https://x", " ftp:", "www.", "_", "~", "#", ">", "|", "<", "&", "\\", "\t", "\r", "\n\n", "\n",
+		"\n####### seven", "\n#Tight", "\n# ", "\n#", " #", "\n* * *", "\n**", "\n+", "\n*",
 	}
 )
 
@@ -216,7 +218,7 @@ var gitlabMdSeeds = []string{
 	"```go\nx := 1\n```", "~~~\ncode\n~~~", "| a | b |\n|---|---|\n| 1 | 2 |", "- [x] done\n- [ ] todo", "www.example.com/a_b_",
 	"https://example.com/x_y_ z", "me@example.com", "&amp; &copy; &#35;", "a\\*b", "[ref]\n\n[ref]: http://x", "\x00nul", "\u00a0nbsp\u00a0",
 	"Intro\n\n- a **b**\n- c `d`\n\nSee [x](y).", "a **b**c", "a **b** **c**.", "`a` `b`` c", "[a](b)(c)", "1. x\n2. y\nz", "x\n1. y",
-	"- a\n\n  b", "a\n- b", "**a** http://x", "a [b](http://c) ftp:d", "10. ten\n\n1234567890. no",
+	"- a\n\n  b", "a\n- b", "# T\nx\n## U\n1. y", "a\n# b", "- a\n# b", "# a #", "* a\n+ b\n- c", "**a** http://x", "a [b](http://c) ftp:d", "10. ten\n\n1234567890. no",
 	"line one  \nline two", "a     \nb", "a    \n  b   \n\n   c", "WwW.example.org", "12. twelve", "1.5 is not a list",
 	"Steps to reproduce:\n\n1. Open the **report** page\n2. Export as `CSV`\n\nThe last row is missing. See [the guide](https://example.com/guide).",
 }
