@@ -250,17 +250,3 @@ func BenchmarkGitLabMarkdownText(b *testing.B) {
 		})
 	}
 }
-
-// The pooled contexts are used only if goldmark's link-label key was found;
-// without it every parse would fall back to a new goldmark context.
-func TestGitLabLinkLabelKeyFound(t *testing.T) {
-	t.Parallel()
-	if gitlabLinkLabelKey < 0 {
-		t.Fatal("goldmark's link-label context key not found: the parse contexts are not reused")
-	}
-	if pc, _ := gitlabContexts.get(); !isGitLabParseContext(pc) {
-		t.Fatal("gitlabContexts.get does not return a reusable context")
-	}
-}
-
-func isGitLabParseContext(pc any) bool { _, ok := pc.(*gitlabParseContext); return ok }
