@@ -10,10 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/yuin/goldmark"
-	"github.com/yuin/goldmark/ast"
-	"github.com/yuin/goldmark/extension"
-	"github.com/yuin/goldmark/text"
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
@@ -298,61 +294,4 @@ func (c *gitlabConn) notes(ctx context.Context, s *trackers.Session, iid int64) 
 		opt.Page = resp.NextPage
 	}
 	return nil, fmt.Errorf("%w: notes of issue #%s do not end after %d pages", trackers.ErrMalformedResponse, key, gitlabMaxPages)
-}
-
-// gitlabMarkdown parses GitLab Flavored Markdown closely enough for text.
-var gitlabMarkdown = goldmark.New(goldmark.WithExtensions(extension.GFM))
-
-// gitlabMarkdownText renders Markdown as plain text: the words without the
-// markup, one line per block; raw HTML (hidden markers among it) is dropped.
-func gitlabMarkdownText(md string) string {
-	src := []byte(md)
-	doc := gitlabMarkdown.Parser().Parse(text.NewReader(src))
-	var b strings.Builder
-	// The text is about as long as the Markdown: one allocation instead of
-	// the builder's doublings (issue 9: four or five per description).
-	b.Grow(len(md) + 16)
-	newline := func() {
-		if b.Len() > 0 && !strings.HasSuffix(b.String(), "\n") {
-			b.WriteByte('\n')
-		}
-	}
-	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
-		switch n := n.(type) {
-		case *ast.HTMLBlock, *ast.RawHTML:
-			return ast.WalkSkipChildren, nil
-		case *ast.Text:
-			if entering {
-				b.Write(n.Segment.Value(src))
-				switch {
-				case n.HardLineBreak():
-					b.WriteByte('\n')
-				case n.SoftLineBreak():
-					b.WriteByte(' ')
-				}
-			}
-		case *ast.String:
-			if entering {
-				b.Write(n.Value)
-			}
-		case *ast.AutoLink:
-			if entering {
-				b.Write(n.Label(src))
-			}
-		case *ast.FencedCodeBlock, *ast.CodeBlock:
-			if entering {
-				newline()
-				lines := n.Lines()
-				for i := range lines.Len() {
-					seg := lines.At(i)
-					b.Write(seg.Value(src))
-				}
-			}
-		}
-		if !entering && n.Type() == ast.TypeBlock {
-			newline()
-		}
-		return ast.WalkContinue, nil
-	})
-	return strings.TrimSpace(b.String())
 }
