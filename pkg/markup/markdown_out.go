@@ -128,7 +128,10 @@ func (w *mdWriter) document(root *node) string {
 }
 
 func (w *mdWriter) blocks(nodes []*node, depth int) string {
-	var parts []string
+	// Most containers hold a few blocks: their parts stay on the stack
+	// (growing the slice append by append was three allocations a call).
+	var partsArr [8]string
+	parts := partsArr[:0]
 	var inline []*node
 	prev := ""   // kind of the last block written
 	alt := false // whether that block was a list with the alternative marker
@@ -298,37 +301,22 @@ func (w *mdWriter) list(n *node, depth int, alt bool) string {
 	}
 	// The items are written straight into out, without a marker string, a
 	// split and joins per item (issue 9).
+	// Each item's body is rendered first, so that out is sized once; a
+	// body of one block is that block's string, without a builder.
+	var bodiesArr [8]string
+	bodies := bodiesArr[:0]
+	size := 0
+	for _, item := range n.kids {
+		b := w.itemBody(item, depth)
+		bodies = append(bodies, b)
+		size += 24 + len(b) + strings.Count(b, "\n")*(len(bullet)+11)
+	}
 	var out strings.Builder
-	for i, item := range n.kids {
+	out.Grow(size)
+	for i, body := range bodies {
 		head, tail := bullet, ""
 		if n.kind == kindOrderedList {
 			head, tail = strconv.Itoa(start+i), delim
-		}
-		var body strings.Builder
-		prev, alt := "", false
-		for _, k := range item.kids {
-			var s string
-			switch {
-			case isInlineKind(k.kind):
-				s = w.inlines([]*node{k}, depth)
-			case isList(k.kind):
-				alt = k.kind == prev && !alt
-				s = w.list(k, depth+1, alt)
-			default:
-				s = w.block(k, depth+1)
-			}
-			if strings.TrimSpace(s) == "" {
-				continue
-			}
-			if body.Len() > 0 {
-				if isList(k.kind) {
-					body.WriteString("\n") // a nested list keeps the item tight
-				} else {
-					body.WriteString("\n\n")
-				}
-			}
-			body.WriteString(s)
-			prev = k.kind
 		}
 		if i > 0 {
 			out.WriteByte('\n')
@@ -336,7 +324,7 @@ func (w *mdWriter) list(n *node, depth int, alt bool) string {
 		// The first line follows the marker, with trailing blanks trimmed
 		// (the marker's own too when the line is empty); the others are
 		// indented by the marker's width unless empty.
-		first, rest, more := strings.Cut(body.String(), "\n")
+		first, rest, more := strings.Cut(body, "\n")
 		if f := strings.TrimRight(first, " "); f != "" {
 			out.WriteString(head)
 			out.WriteString(tail)
@@ -359,6 +347,48 @@ func (w *mdWriter) list(n *node, depth int, alt bool) string {
 		}
 	}
 	return out.String()
+}
+
+// itemBody renders a list item's blocks: a nested list follows the line
+// before it, other blocks are a blank line apart.
+func (w *mdWriter) itemBody(item *node, depth int) string {
+	var body strings.Builder
+	single, n := "", 0 // the only block so far: most items have one
+	prev, alt := "", false
+	for _, k := range item.kids {
+		var s string
+		switch {
+		case isInlineKind(k.kind):
+			s = w.inlines([]*node{k}, depth)
+		case isList(k.kind):
+			alt = k.kind == prev && !alt
+			s = w.list(k, depth+1, alt)
+		default:
+			s = w.block(k, depth+1)
+		}
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		if n == 1 {
+			body.WriteString(single)
+		}
+		if n > 0 {
+			if isList(k.kind) {
+				body.WriteString("\n") // a nested list keeps the item tight
+			} else {
+				body.WriteString("\n\n")
+			}
+			body.WriteString(s)
+		} else {
+			single = s
+		}
+		n++
+		prev = k.kind
+	}
+	if n > 1 {
+		return body.String()
+	}
+	return single
 }
 
 const spaces = "                                "
@@ -702,14 +732,14 @@ func (w *mdWriter) spans(b *strings.Builder, s *span, runs []*node, brk string) 
 		}
 		if w.plain {
 			b.WriteString(body)
-			if k.mark == markLink && plainText(block(kindParagraph, runs[k.first:k.end]...)) != k.href {
+			if k.mark == markLink && !textIs(runs[k.first:k.end], k.href) {
 				b.WriteString(" (" + k.href + ")")
 			}
 			continue
 		}
 		switch k.mark {
 		case markLink:
-			if autolinkable(k.href) && plainText(block(kindParagraph, runs[k.first:k.end]...)) == k.href {
+			if autolinkable(k.href) && textIs(runs[k.first:k.end], k.href) {
 				b.WriteString("<" + k.href + ">")
 				continue
 			}
@@ -743,6 +773,41 @@ func (w *mdWriter) spans(b *strings.Builder, s *span, runs []*node, brk string) 
 			b.WriteString(body)
 		}
 	}
+}
+
+// textIs reports whether plainText of a paragraph of nodes is want,
+// without building that text (it was two allocations per link).
+func textIs(nodes []*node, want string) bool {
+	rest, ok := consumeText(nodes, want)
+	return ok && rest == ""
+}
+
+// consumeText takes nodes' plain text (as plainText walks them) off the
+// front of s.
+func consumeText(nodes []*node, s string) (string, bool) {
+	for _, n := range nodes {
+		if n == nil {
+			continue
+		}
+		var t string
+		switch n.kind {
+		case kindText:
+			t = n.text
+		case kindHardBreak:
+			t = " "
+		case kindMention:
+			t = mentionText(n)
+		}
+		if !strings.HasPrefix(s, t) {
+			return s, false
+		}
+		s = s[len(t):]
+		var ok bool
+		if s, ok = consumeText(n.kids, s); !ok {
+			return s, false
+		}
+	}
+	return s, true
 }
 
 // endsUnescaped reports whether s ends with c not escaped by a backslash.
