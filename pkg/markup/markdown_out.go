@@ -61,7 +61,9 @@ func ADFToTextAndMarkdown(doc json.RawMessage) (text, md string, err error) {
 // inline container's runs and mark tree and the Markdown pass, which walks
 // the tree in the same order, takes them instead of making them again.
 func bothOf(root *node) (text, md string) {
-	memo := &runMemo{record: true}
+	// Room for a description's few inline containers: the entries grew
+	// append by append (three allocations for four containers).
+	memo := &runMemo{record: true, entries: make([]memoRuns, 0, 8)}
 	text = (&mdWriter{plain: true, memo: memo}).document(root)
 	memo.record = false
 	return text, (&mdWriter{memo: memo}).document(root)
