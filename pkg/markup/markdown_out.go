@@ -114,6 +114,7 @@ type mdWriter struct {
 	plain bool
 	// inTable is set while rendering a table cell.
 	inTable bool
+	slab    []*node // room for runs, see flattenInline
 }
 
 // maxDepth bounds nesting so hostile documents cannot blow up rendering cost.
@@ -634,8 +635,18 @@ func stripHrefs(runs []*node) []*node {
 // flattenInline turns inline nodes into runs: text (with style) and hard breaks. Other inline
 // nodes become text.
 func (w *mdWriter) flattenInline(kids []*node, depth int) []*node {
-	out := make([]*node, 0, len(kids))
-	return w.appendInline(out, kids, depth)
+	// The runs of a document's containers are cut from one slab, each
+	// capped so that no append of one reaches into the next (a slice per
+	// container was four allocations for a short description).
+	if len(w.slab)+len(kids) > cap(w.slab) {
+		w.slab = make([]*node, 0, max(4*len(kids), 32))
+	}
+	start := len(w.slab)
+	out := w.appendInline(w.slab[start:start], kids, depth)
+	if len(out) > 0 && start+len(out) <= cap(w.slab) && &out[0] == &w.slab[start:start+1][0] {
+		w.slab = w.slab[:start+len(out)]
+	}
+	return out[:len(out):len(out)]
 }
 
 func (w *mdWriter) appendInline(out, kids []*node, depth int) []*node {
