@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // ADFToMarkdown renders an ADF document (a Jira Cloud description or comment) as CommonMark
@@ -64,9 +65,11 @@ func bothOf(root *node) (text, md string) {
 	// Room for a description's few inline containers: the entries grew
 	// append by append (three allocations for four containers).
 	memo := &runMemo{record: true, entries: make([]memoRuns, 0, 8)}
-	text = (&mdWriter{plain: true, memo: memo}).document(root)
+	tw := &mdWriter{plain: true, memo: memo}
+	text = tw.document(root)
 	memo.record = false
-	return text, (&mdWriter{memo: memo}).document(root)
+	// The Markdown pass takes the text pass's scratch buffers too.
+	return text, (&mdWriter{memo: memo, scratch: tw.scratch}).document(root)
 }
 
 // runMemo holds the runs of the inline containers of one tree, in the order
@@ -114,7 +117,8 @@ type mdWriter struct {
 	plain bool
 	// inTable is set while rendering a table cell.
 	inTable bool
-	slab    []*node // room for runs, see flattenInline
+	slab    []*node  // room for runs, see flattenInline
+	scratch []*mdBuf // a buffer per mark depth, see mdBuf
 }
 
 // maxDepth bounds nesting so hostile documents cannot blow up rendering cost.
@@ -502,14 +506,13 @@ func (w *mdWriter) render(runs []*node, brk string) string {
 // renderTree is render with a place for the runs' mark tree: built there
 // when still nil.
 func (w *mdWriter) renderTree(runs []*node, tree **span, brk string) string {
-	var b strings.Builder
-	// Room for the text and some escapes and delimiters, so the builder
+	// Room for the text and some escapes and delimiters, so the buffer
 	// does not grow run by run.
 	size := 16
 	for _, r := range runs {
 		size += len(r.text) + 8
 	}
-	b.Grow(size)
+	b := mdBuf{b: make([]byte, 0, size)}
 	if unmarked(runs) {
 		// The mark tree of unmarked runs is a root over the runs: write
 		// them as spans would, without building it (issue 9).
@@ -520,10 +523,29 @@ func (w *mdWriter) renderTree(runs []*node, tree **span, brk string) string {
 		if *tree == nil {
 			*tree = buildSpans(runs)
 		}
-		w.spans(&b, *tree, runs, brk)
+		w.spans(&b, *tree, runs, brk, 0)
 	}
-	return strings.TrimRightFunc(b.String(), unicode.IsSpace)
+	return strings.TrimRightFunc(b.own(), unicode.IsSpace)
 }
+
+// mdBuf is the buffer inline Markdown is written to. Unlike a
+// strings.Builder, one can be emptied and written again without giving up
+// its array: a mark's body is written into its depth's scratch buffer
+// (w.scratch), read through view and copied out before that buffer is used
+// again (a builder per mark was an allocation each, issue 9).
+type mdBuf struct{ b []byte }
+
+func (m *mdBuf) WriteString(s string)   { m.b = append(m.b, s...) }
+func (m *mdBuf) WriteByte(c byte) error { m.b = append(m.b, c); return nil }
+
+// view is the content as a string that is valid until m is written again.
+func (m *mdBuf) view() string { return unsafe.String(unsafe.SliceData(m.b), len(m.b)) }
+
+// own is the content as a string for keeps: m must not be written again.
+func (m *mdBuf) own() string { return m.view() }
+
+// truncate drops the last n bytes.
+func (m *mdBuf) truncate(n int) { m.b = m.b[:len(m.b)-n] }
 
 // unmarked reports whether no text run carries a mark that buildSpans nests
 // (code is written per run).
@@ -643,7 +665,7 @@ func (w *mdWriter) flattenInline(kids []*node, depth int) []*node {
 	}
 	start := len(w.slab)
 	out := w.appendInline(w.slab[start:start], kids, depth)
-	if len(out) > 0 && start+len(out) <= cap(w.slab) && &out[0] == &w.slab[start:start+1][0] {
+	if len(out) > 0 && start+len(out) <= cap(w.slab) && &out[0] == &w.slab[start : start+1][0] {
 		w.slab = w.slab[:start+len(out)]
 	}
 	return out[:len(out):len(out)]
@@ -723,13 +745,17 @@ func (w *mdWriter) cardURL(n *node) string {
 }
 
 // spans writes a mark tree.
-func (w *mdWriter) spans(b *strings.Builder, s *span, runs []*node, brk string) {
+func (w *mdWriter) spans(b *mdBuf, s *span, runs []*node, brk string, depth int) {
 	for _, k := range s.kids {
 		if k.run != nil {
 			w.run(b, k.run, brk)
 			continue
 		}
-		var inner strings.Builder
+		for len(w.scratch) <= depth {
+			w.scratch = append(w.scratch, &mdBuf{b: make([]byte, 0, 64)})
+		}
+		inner := w.scratch[depth]
+		inner.b = inner.b[:0]
 		// Delimiters depend on what surrounds them, so render the body first.
 		// The characters around the delimiter run decide whether "_" works: look at the text,
 		// not at delimiters already written.
@@ -737,8 +763,8 @@ func (w *mdWriter) spans(b *strings.Builder, s *span, runs []*node, brk string) 
 		if k.first > 0 && runs[k.first-1].kind == kindText {
 			prev = lastRune(runs[k.first-1].text)
 		}
-		w.spans(&inner, k, runs, brk)
-		body := inner.String()
+		w.spans(inner, k, runs, brk, depth+1)
+		body := inner.view() // copied into b below, before inner is written again
 		if strings.TrimSpace(body) == "" {
 			b.WriteString(body)
 			continue
@@ -756,9 +782,9 @@ func (w *mdWriter) spans(b *strings.Builder, s *span, runs []*node, brk string) 
 				b.WriteString("<" + k.href + ">")
 				continue
 			}
-			if out := b.String(); endsUnescaped(out, '!') {
-				b.Reset() // "!" before "[" would make the link an image
-				b.WriteString(out[:len(out)-1] + `\!`)
+			if endsUnescaped(b.view(), '!') {
+				b.truncate(1) // "!" before "[" would make the link an image
+				b.WriteString(`\!`)
 			}
 			b.WriteString(w.link(body, k.href))
 		case markStrong:
@@ -774,10 +800,10 @@ func (w *mdWriter) spans(b *strings.Builder, s *span, runs []*node, brk string) 
 			b.WriteString(body)
 			b.WriteString(d)
 		case markStrike:
-			if out := b.String(); strings.HasSuffix(out, "~") && !endsUnescaped(out, '~') {
+			if out := b.view(); strings.HasSuffix(out, "~") && !endsUnescaped(out, '~') {
 				// goldmark reads "\~~~x~~" as text: spell the tilde as an entity instead.
-				b.Reset()
-				b.WriteString(strings.TrimSuffix(out, `\~`) + "&#126;")
+				b.truncate(len(out) - len(strings.TrimSuffix(out, `\~`)))
+				b.WriteString("&#126;")
 			}
 			b.WriteString("~~")
 			b.WriteString(body)
@@ -859,10 +885,10 @@ func (w *mdWriter) link(body, href string) string {
 	return "[" + body + "](" + percentEncode(href, "<>()\\|") + ")"
 }
 
-func (w *mdWriter) run(b *strings.Builder, r *node, brk string) {
+func (w *mdWriter) run(b *mdBuf, r *node, brk string) {
 	switch r.kind {
 	case kindHardBreak:
-		if brk == "\\\n" && strings.HasSuffix(b.String(), `\`) {
+		if brk == "\\\n" && strings.HasSuffix(b.view(), `\`) {
 			b.WriteString("  \n") // goldmark misreads an escaped backslash before a "\" break
 			return
 		}
@@ -872,7 +898,7 @@ func (w *mdWriter) run(b *strings.Builder, r *node, brk string) {
 			b.WriteString(w.codeSpan(r.text))
 			return
 		}
-		out := b.String()
+		out := b.view()
 		lineStart := out == "" || strings.HasSuffix(out, "\n")
 		b.WriteString(w.escapeAfter(r.text, lastRune(out), lineStart))
 	}
