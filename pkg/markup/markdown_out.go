@@ -69,7 +69,7 @@ func bothOf(root *node) (text, md string) {
 	text = tw.document(root)
 	memo.record = false
 	// The Markdown pass takes the text pass's scratch buffers too.
-	return text, (&mdWriter{memo: memo, scratch: tw.scratch}).document(root)
+	return text, (&mdWriter{memo: memo, scratch: tw.scratch, arena: tw.arena}).document(root)
 }
 
 // runMemo holds the runs of the inline containers of one tree, in the order
@@ -119,6 +119,12 @@ type mdWriter struct {
 	inTable bool
 	slab    []*node  // room for runs, see flattenInline
 	scratch []*mdBuf // a buffer per mark depth, see mdBuf
+	// arena holds the inline renderings of a document, one after the other:
+	// each is a string over its own bytes, which are never written again
+	// (a buffer per paragraph and pass was an allocation each, issue 9).
+	// When a rendering outgrows it, the array it was copied to becomes the
+	// arena, and the strings over the old one stay valid.
+	arena []byte
 }
 
 // maxDepth bounds nesting so hostile documents cannot blow up rendering cost.
@@ -512,7 +518,12 @@ func (w *mdWriter) renderTree(runs []*node, tree **span, brk string) string {
 	for _, r := range runs {
 		size += len(r.text) + 8
 	}
-	b := mdBuf{b: make([]byte, 0, size)}
+	// Written at the tail of the writer's arena (see mdWriter.arena).
+	start := len(w.arena)
+	if cap(w.arena)-start < size {
+		w.arena, start = make([]byte, 0, max(size, 512)), 0
+	}
+	b := mdBuf{b: w.arena[start:start]}
 	if unmarked(runs) {
 		// The mark tree of unmarked runs is a root over the runs: write
 		// them as spans would, without building it (issue 9).
@@ -524,6 +535,11 @@ func (w *mdWriter) renderTree(runs []*node, tree **span, brk string) string {
 			*tree = buildSpans(runs)
 		}
 		w.spans(&b, *tree, runs, brk, 0)
+	}
+	if cap(b.b) == cap(w.arena)-start {
+		w.arena = w.arena[:start+len(b.b)] // written in place
+	} else {
+		w.arena = b.b // grown elsewhere: that array is the arena now
 	}
 	return strings.TrimRightFunc(b.own(), unicode.IsSpace)
 }
