@@ -423,7 +423,7 @@ func (s *StateStore) save(ctx context.Context, id string, st PollState) (PollSta
 		}
 	}
 	writePart := func(key string, p any) (partRef, error) {
-		data, err := json.Marshal(p)
+		data, err := marshalPart(p)
 		if err != nil {
 			return partRef{}, err
 		}
@@ -606,7 +606,7 @@ func freeSlot(lists ...[]partRef) int {
 // gets ErrConflict without touching it. A slot left behind by a save that
 // died before its head write is reused when the head is still the one read.
 func (s *StateStore) writeRun(ctx context.Context, id string, headRev uint64, slot int, p *part) (ref partRef, err error) {
-	data, err := json.Marshal(p)
+	data, err := encodePart(p)
 	if err != nil {
 		return partRef{}, err
 	}

@@ -30,12 +30,17 @@ func decodeADFFast(b []byte) (*node, bool) {
 	d := adfDecoder{b: b, s: string(b)}
 	// Every node is an object, so the number of "{" bounds the number of
 	// nodes: one array holds them all, and one their parents' pointers.
+	// The root is the arena's first node, and the pointers and the stack
+	// share one array, each with its own capped half.
+	var root *node
 	if n := bytes.Count(b, []byte("{")); n > 1 {
-		d.nodes = make([]node, 0, n)
-		d.ptrs = make([]*node, 0, n)
-		d.stack = make([]*node, 0, n)
+		d.nodes = make([]node, 1, n+1)
+		root = &d.nodes[0]
+		ptrs := make([]*node, 0, 2*n)
+		d.ptrs, d.stack = ptrs[:0:n], ptrs[n:n:2*n]
+	} else {
+		root = &node{}
 	}
-	root := &node{}
 	if !d.node(root, 0) {
 		return nil, false
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // ADFToMarkdown renders an ADF document (a Jira Cloud description or comment) as CommonMark
@@ -61,10 +62,14 @@ func ADFToTextAndMarkdown(doc json.RawMessage) (text, md string, err error) {
 // inline container's runs and mark tree and the Markdown pass, which walks
 // the tree in the same order, takes them instead of making them again.
 func bothOf(root *node) (text, md string) {
-	memo := &runMemo{record: true}
-	text = (&mdWriter{plain: true, memo: memo}).document(root)
+	// Room for a description's few inline containers: the entries grew
+	// append by append (three allocations for four containers).
+	memo := &runMemo{record: true, entries: make([]memoRuns, 0, 8)}
+	tw := &mdWriter{plain: true, memo: memo}
+	text = tw.document(root)
 	memo.record = false
-	return text, (&mdWriter{memo: memo}).document(root)
+	// The Markdown pass takes the text pass's scratch buffers too.
+	return text, (&mdWriter{memo: memo, scratch: tw.scratch, arena: tw.arena}).document(root)
 }
 
 // runMemo holds the runs of the inline containers of one tree, in the order
@@ -112,6 +117,14 @@ type mdWriter struct {
 	plain bool
 	// inTable is set while rendering a table cell.
 	inTable bool
+	slab    []*node  // room for runs, see flattenInline
+	scratch []*mdBuf // a buffer per mark depth, see mdBuf
+	// arena holds the inline renderings of a document, one after the other:
+	// each is a string over its own bytes, which are never written again
+	// (a buffer per paragraph and pass was an allocation each, issue 9).
+	// When a rendering outgrows it, the array it was copied to becomes the
+	// arena, and the strings over the old one stay valid.
+	arena []byte
 }
 
 // maxDepth bounds nesting so hostile documents cannot blow up rendering cost.
@@ -128,7 +141,10 @@ func (w *mdWriter) document(root *node) string {
 }
 
 func (w *mdWriter) blocks(nodes []*node, depth int) string {
-	var parts []string
+	// Most containers hold a few blocks: their parts stay on the stack
+	// (growing the slice append by append was three allocations a call).
+	var partsArr [8]string
+	parts := partsArr[:0]
 	var inline []*node
 	prev := ""   // kind of the last block written
 	alt := false // whether that block was a list with the alternative marker
@@ -298,37 +314,22 @@ func (w *mdWriter) list(n *node, depth int, alt bool) string {
 	}
 	// The items are written straight into out, without a marker string, a
 	// split and joins per item (issue 9).
+	// Each item's body is rendered first, so that out is sized once; a
+	// body of one block is that block's string, without a builder.
+	var bodiesArr [8]string
+	bodies := bodiesArr[:0]
+	size := 0
+	for _, item := range n.kids {
+		b := w.itemBody(item, depth)
+		bodies = append(bodies, b)
+		size += 24 + len(b) + strings.Count(b, "\n")*(len(bullet)+11)
+	}
 	var out strings.Builder
-	for i, item := range n.kids {
+	out.Grow(size)
+	for i, body := range bodies {
 		head, tail := bullet, ""
 		if n.kind == kindOrderedList {
 			head, tail = strconv.Itoa(start+i), delim
-		}
-		var body strings.Builder
-		prev, alt := "", false
-		for _, k := range item.kids {
-			var s string
-			switch {
-			case isInlineKind(k.kind):
-				s = w.inlines([]*node{k}, depth)
-			case isList(k.kind):
-				alt = k.kind == prev && !alt
-				s = w.list(k, depth+1, alt)
-			default:
-				s = w.block(k, depth+1)
-			}
-			if strings.TrimSpace(s) == "" {
-				continue
-			}
-			if body.Len() > 0 {
-				if isList(k.kind) {
-					body.WriteString("\n") // a nested list keeps the item tight
-				} else {
-					body.WriteString("\n\n")
-				}
-			}
-			body.WriteString(s)
-			prev = k.kind
 		}
 		if i > 0 {
 			out.WriteByte('\n')
@@ -336,7 +337,7 @@ func (w *mdWriter) list(n *node, depth int, alt bool) string {
 		// The first line follows the marker, with trailing blanks trimmed
 		// (the marker's own too when the line is empty); the others are
 		// indented by the marker's width unless empty.
-		first, rest, more := strings.Cut(body.String(), "\n")
+		first, rest, more := strings.Cut(body, "\n")
 		if f := strings.TrimRight(first, " "); f != "" {
 			out.WriteString(head)
 			out.WriteString(tail)
@@ -359,6 +360,48 @@ func (w *mdWriter) list(n *node, depth int, alt bool) string {
 		}
 	}
 	return out.String()
+}
+
+// itemBody renders a list item's blocks: a nested list follows the line
+// before it, other blocks are a blank line apart.
+func (w *mdWriter) itemBody(item *node, depth int) string {
+	var body strings.Builder
+	single, n := "", 0 // the only block so far: most items have one
+	prev, alt := "", false
+	for _, k := range item.kids {
+		var s string
+		switch {
+		case isInlineKind(k.kind):
+			s = w.inlines([]*node{k}, depth)
+		case isList(k.kind):
+			alt = k.kind == prev && !alt
+			s = w.list(k, depth+1, alt)
+		default:
+			s = w.block(k, depth+1)
+		}
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		if n == 1 {
+			body.WriteString(single)
+		}
+		if n > 0 {
+			if isList(k.kind) {
+				body.WriteString("\n") // a nested list keeps the item tight
+			} else {
+				body.WriteString("\n\n")
+			}
+			body.WriteString(s)
+		} else {
+			single = s
+		}
+		n++
+		prev = k.kind
+	}
+	if n > 1 {
+		return body.String()
+	}
+	return single
 }
 
 const spaces = "                                "
@@ -469,14 +512,18 @@ func (w *mdWriter) render(runs []*node, brk string) string {
 // renderTree is render with a place for the runs' mark tree: built there
 // when still nil.
 func (w *mdWriter) renderTree(runs []*node, tree **span, brk string) string {
-	var b strings.Builder
-	// Room for the text and some escapes and delimiters, so the builder
+	// Room for the text and some escapes and delimiters, so the buffer
 	// does not grow run by run.
 	size := 16
 	for _, r := range runs {
 		size += len(r.text) + 8
 	}
-	b.Grow(size)
+	// Written at the tail of the writer's arena (see mdWriter.arena).
+	start := len(w.arena)
+	if cap(w.arena)-start < size {
+		w.arena, start = make([]byte, 0, max(size, 512)), 0
+	}
+	b := mdBuf{b: w.arena[start:start]}
 	if unmarked(runs) {
 		// The mark tree of unmarked runs is a root over the runs: write
 		// them as spans would, without building it (issue 9).
@@ -487,10 +534,34 @@ func (w *mdWriter) renderTree(runs []*node, tree **span, brk string) string {
 		if *tree == nil {
 			*tree = buildSpans(runs)
 		}
-		w.spans(&b, *tree, runs, brk)
+		w.spans(&b, *tree, runs, brk, 0)
 	}
-	return strings.TrimRightFunc(b.String(), unicode.IsSpace)
+	if cap(b.b) == cap(w.arena)-start {
+		w.arena = w.arena[:start+len(b.b)] // written in place
+	} else {
+		w.arena = b.b // grown elsewhere: that array is the arena now
+	}
+	return strings.TrimRightFunc(b.own(), unicode.IsSpace)
 }
+
+// mdBuf is the buffer inline Markdown is written to. Unlike a
+// strings.Builder, one can be emptied and written again without giving up
+// its array: a mark's body is written into its depth's scratch buffer
+// (w.scratch), read through view and copied out before that buffer is used
+// again (a builder per mark was an allocation each, issue 9).
+type mdBuf struct{ b []byte }
+
+func (m *mdBuf) WriteString(s string)   { m.b = append(m.b, s...) }
+func (m *mdBuf) WriteByte(c byte) error { m.b = append(m.b, c); return nil }
+
+// view is the content as a string that is valid until m is written again.
+func (m *mdBuf) view() string { return unsafe.String(unsafe.SliceData(m.b), len(m.b)) }
+
+// own is the content as a string for keeps: m must not be written again.
+func (m *mdBuf) own() string { return m.view() }
+
+// truncate drops the last n bytes.
+func (m *mdBuf) truncate(n int) { m.b = m.b[:len(m.b)-n] }
 
 // unmarked reports whether no text run carries a mark that buildSpans nests
 // (code is written per run).
@@ -602,8 +673,18 @@ func stripHrefs(runs []*node) []*node {
 // flattenInline turns inline nodes into runs: text (with style) and hard breaks. Other inline
 // nodes become text.
 func (w *mdWriter) flattenInline(kids []*node, depth int) []*node {
-	out := make([]*node, 0, len(kids))
-	return w.appendInline(out, kids, depth)
+	// The runs of a document's containers are cut from one slab, each
+	// capped so that no append of one reaches into the next (a slice per
+	// container was four allocations for a short description).
+	if len(w.slab)+len(kids) > cap(w.slab) {
+		w.slab = make([]*node, 0, max(4*len(kids), 32))
+	}
+	start := len(w.slab)
+	out := w.appendInline(w.slab[start:start], kids, depth)
+	if len(out) > 0 && start+len(out) <= cap(w.slab) && &out[0] == &w.slab[start : start+1][0] {
+		w.slab = w.slab[:start+len(out)]
+	}
+	return out[:len(out):len(out)]
 }
 
 func (w *mdWriter) appendInline(out, kids []*node, depth int) []*node {
@@ -680,13 +761,17 @@ func (w *mdWriter) cardURL(n *node) string {
 }
 
 // spans writes a mark tree.
-func (w *mdWriter) spans(b *strings.Builder, s *span, runs []*node, brk string) {
+func (w *mdWriter) spans(b *mdBuf, s *span, runs []*node, brk string, depth int) {
 	for _, k := range s.kids {
 		if k.run != nil {
 			w.run(b, k.run, brk)
 			continue
 		}
-		var inner strings.Builder
+		for len(w.scratch) <= depth {
+			w.scratch = append(w.scratch, &mdBuf{b: make([]byte, 0, 64)})
+		}
+		inner := w.scratch[depth]
+		inner.b = inner.b[:0]
 		// Delimiters depend on what surrounds them, so render the body first.
 		// The characters around the delimiter run decide whether "_" works: look at the text,
 		// not at delimiters already written.
@@ -694,28 +779,28 @@ func (w *mdWriter) spans(b *strings.Builder, s *span, runs []*node, brk string) 
 		if k.first > 0 && runs[k.first-1].kind == kindText {
 			prev = lastRune(runs[k.first-1].text)
 		}
-		w.spans(&inner, k, runs, brk)
-		body := inner.String()
+		w.spans(inner, k, runs, brk, depth+1)
+		body := inner.view() // copied into b below, before inner is written again
 		if strings.TrimSpace(body) == "" {
 			b.WriteString(body)
 			continue
 		}
 		if w.plain {
 			b.WriteString(body)
-			if k.mark == markLink && plainText(block(kindParagraph, runs[k.first:k.end]...)) != k.href {
+			if k.mark == markLink && !textIs(runs[k.first:k.end], k.href) {
 				b.WriteString(" (" + k.href + ")")
 			}
 			continue
 		}
 		switch k.mark {
 		case markLink:
-			if autolinkable(k.href) && plainText(block(kindParagraph, runs[k.first:k.end]...)) == k.href {
+			if autolinkable(k.href) && textIs(runs[k.first:k.end], k.href) {
 				b.WriteString("<" + k.href + ">")
 				continue
 			}
-			if out := b.String(); endsUnescaped(out, '!') {
-				b.Reset() // "!" before "[" would make the link an image
-				b.WriteString(out[:len(out)-1] + `\!`)
+			if endsUnescaped(b.view(), '!') {
+				b.truncate(1) // "!" before "[" would make the link an image
+				b.WriteString(`\!`)
 			}
 			b.WriteString(w.link(body, k.href))
 		case markStrong:
@@ -731,10 +816,10 @@ func (w *mdWriter) spans(b *strings.Builder, s *span, runs []*node, brk string) 
 			b.WriteString(body)
 			b.WriteString(d)
 		case markStrike:
-			if out := b.String(); strings.HasSuffix(out, "~") && !endsUnescaped(out, '~') {
+			if out := b.view(); strings.HasSuffix(out, "~") && !endsUnescaped(out, '~') {
 				// goldmark reads "\~~~x~~" as text: spell the tilde as an entity instead.
-				b.Reset()
-				b.WriteString(strings.TrimSuffix(out, `\~`) + "&#126;")
+				b.truncate(len(out) - len(strings.TrimSuffix(out, `\~`)))
+				b.WriteString("&#126;")
 			}
 			b.WriteString("~~")
 			b.WriteString(body)
@@ -743,6 +828,41 @@ func (w *mdWriter) spans(b *strings.Builder, s *span, runs []*node, brk string) 
 			b.WriteString(body)
 		}
 	}
+}
+
+// textIs reports whether plainText of a paragraph of nodes is want,
+// without building that text (it was two allocations per link).
+func textIs(nodes []*node, want string) bool {
+	rest, ok := consumeText(nodes, want)
+	return ok && rest == ""
+}
+
+// consumeText takes nodes' plain text (as plainText walks them) off the
+// front of s.
+func consumeText(nodes []*node, s string) (string, bool) {
+	for _, n := range nodes {
+		if n == nil {
+			continue
+		}
+		var t string
+		switch n.kind {
+		case kindText:
+			t = n.text
+		case kindHardBreak:
+			t = " "
+		case kindMention:
+			t = mentionText(n)
+		}
+		if !strings.HasPrefix(s, t) {
+			return s, false
+		}
+		s = s[len(t):]
+		var ok bool
+		if s, ok = consumeText(n.kids, s); !ok {
+			return s, false
+		}
+	}
+	return s, true
 }
 
 // endsUnescaped reports whether s ends with c not escaped by a backslash.
@@ -781,10 +901,10 @@ func (w *mdWriter) link(body, href string) string {
 	return "[" + body + "](" + percentEncode(href, "<>()\\|") + ")"
 }
 
-func (w *mdWriter) run(b *strings.Builder, r *node, brk string) {
+func (w *mdWriter) run(b *mdBuf, r *node, brk string) {
 	switch r.kind {
 	case kindHardBreak:
-		if brk == "\\\n" && strings.HasSuffix(b.String(), `\`) {
+		if brk == "\\\n" && strings.HasSuffix(b.view(), `\`) {
 			b.WriteString("  \n") // goldmark misreads an escaped backslash before a "\" break
 			return
 		}
@@ -794,7 +914,7 @@ func (w *mdWriter) run(b *strings.Builder, r *node, brk string) {
 			b.WriteString(w.codeSpan(r.text))
 			return
 		}
-		out := b.String()
+		out := b.view()
 		lineStart := out == "" || strings.HasSuffix(out, "\n")
 		b.WriteString(w.escapeAfter(r.text, lastRune(out), lineStart))
 	}

@@ -314,11 +314,15 @@ func edgeSpace(runs []*node) bool {
 // buildSpans nests flat runs into a mark tree. Marks already open stay open while the next run
 // still wants them, so `a *b* c` inside bold does not close and reopen the bold.
 func buildSpans(runs []*node) *span {
-	root := &span{end: len(runs), kids: make([]*span, 0, len(runs))}
+	// One allocation holds every run's leaf, the root and the first marks
+	// opened (it is never grown: pointers into it stay put).
+	const firstMarks = 4
+	all := make([]span, len(runs)+1, len(runs)+1+firstMarks)
+	leaves, root := all[:len(runs)], &all[len(runs)]
+	*root = span{end: len(runs), kids: make([]*span, 0, len(runs)+firstMarks)}
 	var stackArr [8]*span
 	stack := append(stackArr[:0], root)
-	leaves := make([]span, len(runs)) // one allocation for every run's leaf
-	marks := make([]span, 0, 4)       // and one for the first marks opened
+	marks := all[len(runs)+1:]
 	for i, r := range runs {
 		// Other runs (hard breaks, mentions) stay inside the marks the next text continues, so a
 		// closing delimiter never lands after a line break.

@@ -46,22 +46,26 @@ type jiraIssueRef struct {
 }
 
 type jiraFields struct {
-	Summary     string            `json:"summary"`
-	Description json.RawMessage   `json:"description"`
-	Status      *jiraNamed        `json:"status"`
-	Priority    *jiraNamed        `json:"priority"`
-	Labels      []string          `json:"labels"`
-	Reporter    *jiraUser         `json:"reporter"`
-	Assignee    *jiraUser         `json:"assignee"`
-	Created     string            `json:"created"`
-	Updated     string            `json:"updated"`
-	Parent      *jiraIssueRef     `json:"parent"`
-	Subtasks    []jiraIssueRef    `json:"subtasks"`
-	Components  []jiraNamed       `json:"components"`
-	Comment     *jiraCommentPage  `json:"comment"`
-	Attachment  []jiraAttachment  `json:"attachment"`
-	Project     *jiraProjectRef   `json:"project"`
-	IssueType   *jiraIssueTypeRef `json:"issuetype"`
+	Summary     string          `json:"summary"`
+	Description json.RawMessage `json:"description"`
+	Status      *jiraNamed      `json:"status"`
+	Labels      []string        `json:"labels"`
+	// Priority and the users are values, not pointers: absent or null is
+	// the zero value, which converts as nil did, and go-json allocates
+	// every pointer it decodes into (three per discovered ticket, issue 9).
+	// Status stays a pointer: writes tell a missing status apart.
+	Priority   jiraNamed         `json:"priority"`
+	Reporter   jiraUser          `json:"reporter"`
+	Assignee   jiraUser          `json:"assignee"`
+	Created    string            `json:"created"`
+	Updated    string            `json:"updated"`
+	Parent     *jiraIssueRef     `json:"parent"`
+	Subtasks   []jiraIssueRef    `json:"subtasks"`
+	Components []jiraNamed       `json:"components"`
+	Comment    *jiraCommentPage  `json:"comment"`
+	Attachment []jiraAttachment  `json:"attachment"`
+	Project    *jiraProjectRef   `json:"project"`
+	IssueType  *jiraIssueTypeRef `json:"issuetype"`
 }
 
 type jiraCommentPage struct {
@@ -182,10 +186,10 @@ func (c jiraClient) ticketOf(is jiraIssue) (trackers.Ticket, error) {
 		URL:      c.browseURL(is.Key),
 		Summary:  f.Summary,
 		Status:   nameOf(f.Status),
-		Priority: nameOf(f.Priority),
+		Priority: f.Priority.Name,
 		Labels:   f.Labels,
-		Reporter: jiraUserOf(f.Reporter),
-		Assignee: jiraUserOf(f.Assignee),
+		Reporter: jiraUserOf(&f.Reporter),
+		Assignee: jiraUserOf(&f.Assignee),
 		Updated:  updated,
 	}
 	if f.Created != "" {

@@ -72,7 +72,15 @@ type jiraUser struct {
 	Key          string `json:"key"`       // Data Center user key
 	EmailAddress string `json:"emailAddress"`
 	DisplayName  string `json:"displayName"`
-	Active       *bool  `json:"active"`
+}
+
+// jiraMyself is /myself's user with its active flag, which only the
+// connection test reads: issue fields' users (reporter, assignee) do
+// not decode it, since go-json allocates a *bool for it, two per
+// discovered ticket (issue 9).
+type jiraMyself struct {
+	jiraUser
+	Active *bool `json:"active"`
 }
 
 // jiraServerInfo is the part of GET /serverInfo the test reads.
@@ -104,7 +112,7 @@ func (Tracker) CheckIdentity(ctx context.Context, s *trackers.Session, r *tracke
 		}
 		r.Pass(trackers.CheckIdentity, "anonymous access to %s (Jira %s): no identity to check", info.ServerTitle, info.Version)
 	} else {
-		var me jiraUser
+		var me jiraMyself
 		err := trackerhttp.GetJSON(ctx, s, api+"/myself", nil, &me, atlassianMessages)
 		switch {
 		case s.TransportFailed():
@@ -113,7 +121,7 @@ func (Tracker) CheckIdentity(ctx context.Context, s *trackers.Session, r *tracke
 			r.Fail(trackers.CheckIdentity, "%s", trackerhttp.DescribeHTTPError(err, "current user"))
 			return // no point checking a project with a rejected credential
 		}
-		r.Identity = jiraIdentity(me)
+		r.Identity = jiraIdentity(me.jiraUser)
 		if r.Identity == "" {
 			r.Fail(trackers.CheckIdentity, "tracker sent a user without email, name or account id")
 			return

@@ -108,3 +108,17 @@ func TestWikiStringIsJSONDecoding(t *testing.T) {
 		}
 	}
 }
+
+// TestMyselfKeepsItsActiveFlag: /myself's user still carries "active"
+// (the connection test refuses a deactivated account), issue fields' users
+// no longer decode it.
+func TestMyselfKeepsItsActiveFlag(t *testing.T) {
+	t.Parallel()
+	var me jiraMyself
+	if err := json.Unmarshal([]byte(`{"accountId":"a-1","displayName":"A","emailAddress":"a@example.com","active":false}`), &me); err != nil {
+		t.Fatal(err)
+	}
+	if me.Active == nil || *me.Active || me.AccountID != "a-1" || jiraIdentity(me.jiraUser) == "" {
+		t.Fatalf("decoded %+v (active %v)", me, me.Active)
+	}
+}
