@@ -91,3 +91,42 @@ func TestTracedRequestShowsOnlyTheRedactedURL(t *testing.T) {
 		t.Errorf("%d client spans, want 2", clientSpans)
 	}
 }
+
+// stubRoundTripper answers every request with one response, allocating nothing.
+type stubRoundTripper struct{ resp *http.Response }
+
+func (s stubRoundTripper) RoundTrip(*http.Request) (*http.Response, error) { return s.resp, nil }
+
+// TestUntracedRequestAllocatesNothingForTracing: with no tracer provider
+// recording, the tracing layer hands the request on untouched and costs no
+// allocation; once one is installed, requests go through otelhttp again.
+func TestUntracedRequestAllocatesNothingForTracing(t *testing.T) {
+	otel.SetTracerProvider(noop.NewTracerProvider())
+	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
+	stub := stubRoundTripper{resp: &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Header: http.Header{}}}
+	rt := traced(stub)
+	req := httptest.NewRequest(http.MethodGet, "https://gitlab.example.com/api/v4/issues?private_token=glpat-x&page=2", nil)
+	var sent *http.Request
+	rt = tracedTransport{plain: roundTripFunc(func(r *http.Request) (*http.Response, error) { sent = r; return stub.RoundTrip(r) }), spanned: rt.(tracedTransport).spanned}
+	if _, err := rt.RoundTrip(req); err != nil || sent != req {
+		t.Fatalf("untraced request sent as %p (want %p), %v", sent, req, err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = rt.RoundTrip(req) }); n != 0 {
+		t.Errorf("untraced request: %v allocations in the tracing layer, want 0", n)
+	}
+	exp := tracetest.NewInMemoryExporter()
+	telemetry.Install(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
+	// otelhttp takes the global provider when it is built, as before.
+	resp, err := traced(stub).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close() // otelhttp ends its span with the body
+	if spans := exp.GetSpans(); len(spans) != 1 || spans[0].Name != "tracker GET" {
+		t.Errorf("after installing a provider: spans %v, want one tracker GET", spans)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
