@@ -89,6 +89,10 @@ func (s *Session) NewRequest(ctx context.Context, method, path string, query url
 	if err != nil {
 		return nil, err
 	}
+	if s.ua != "" {
+		// The client's transport would otherwise copy the request to set it.
+		req.Header["User-Agent"] = []string{s.ua}
+	}
 	switch s.Connector.AuthMode {
 	case connector.AuthBasic:
 		req.SetBasicAuth(s.Connector.Username, s.Secret.Reveal())

@@ -140,6 +140,7 @@ type Session struct {
 	probe *probe          // records whether the tracker answered at all
 	paced *pacedTransport // paces requests on the tracker's budget (pacing.go)
 	oauth OAuthTokens     // AuthOAuth2 only
+	ua    string          // the User-Agent NewRequest sets (Options.UserAgent)
 }
 
 // NewSession prepares a connector for tracker calls: it validates the
@@ -199,6 +200,7 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 		probe:     pr,
 		paced:     paced,
 		oauth:     opts.OAuth,
+		ua:        opts.userAgent(),
 	}, nil
 }
 
