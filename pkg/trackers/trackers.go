@@ -186,6 +186,11 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 		paced.identity = "oauth2 " + c.OAuthClientID + " " + c.BaseURL
 	}
 	hc.Transport = paced
+	if hc.Timeout > 0 {
+		// The same bound, without http.Client's per-request timer
+		// goroutine in front of a wrapped transport (deadline.go).
+		hc.Transport, hc.Timeout = deadlineTransport{next: paced, timeout: hc.Timeout}, 0
+	}
 	pool := sessionPool(rules, c, secret, opts)
 	if pool != nil {
 		secret = connector.NewSecret(connector.PoolTokens(secret)[0])
