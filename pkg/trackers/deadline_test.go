@@ -102,3 +102,16 @@ func (r *byteReader) Read(p []byte) (int, error) {
 	r.n--
 	return 1, nil
 }
+
+func TestSessionUserAgentIsTheOneSent(t *testing.T) {
+	t.Parallel()
+	c := connector.Connector{ID: "ua", System: connector.GitHub, Deployment: connector.Cloud, BaseURL: "https://h.example.com", AuthMode: connector.AuthBearer}
+	s, err := NewSession(benchTracker{}, c, connector.NewSecret("tok"), Options{UserAgent: "connectorhub/9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := s.NewRequest(context.Background(), http.MethodGet, "/x", nil, nil)
+	if s.UserAgent() != "connectorhub/9" || req.UserAgent() != "connectorhub/9" {
+		t.Errorf("UserAgent() %q, request's %q; want connectorhub/9", s.UserAgent(), req.UserAgent())
+	}
+}
