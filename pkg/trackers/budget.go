@@ -45,23 +45,26 @@ type Budget struct {
 // pace on, and neither is a Jira X-RateLimit-Reset in ISO form (sent with
 // a 429, which the clients already honour). ok is false when the answer
 // reports no budget with a reset time.
+//
+// The header names are written in their canonical form (X-Ratelimit-…), so
+// that reading them allocates nothing: it runs on every answer.
 func ReadBudget(h http.Header, now time.Time) (b Budget, ok bool) {
-	near := strings.EqualFold(strings.TrimSpace(h.Get("X-RateLimit-NearLimit")), "true") ||
-		strings.EqualFold(strings.TrimSpace(h.Get("X-Beta-RateLimit-NearLimit")), "true")
-	if v := h.Get("Beta-RateLimit"); v != "" {
-		if b, ok := readQuota(v, h.Get("Beta-RateLimit-Policy"), now); ok {
+	near := strings.EqualFold(strings.TrimSpace(h.Get("X-Ratelimit-Nearlimit")), "true") ||
+		strings.EqualFold(strings.TrimSpace(h.Get("X-Beta-Ratelimit-Nearlimit")), "true")
+	if v := h.Get("Beta-Ratelimit"); v != "" {
+		if b, ok := readQuota(v, h.Get("Beta-Ratelimit-Policy"), now); ok {
 			b.NearLimit = near
 			return b, true
 		}
 	}
-	if res := strings.TrimSpace(h.Get("X-RateLimit-Resource")); res != "" && res != "core" {
+	if res := strings.TrimSpace(h.Get("X-Ratelimit-Resource")); res != "" && res != "core" {
 		return Budget{}, false
 	}
-	rem, ok := headerInt64(h, "X-RateLimit-Remaining", "RateLimit-Remaining")
+	rem, ok := headerInt64(h, "X-Ratelimit-Remaining", "Ratelimit-Remaining")
 	if !ok || rem < 0 {
 		return Budget{}, false
 	}
-	reset, ok := headerInt64(h, "X-RateLimit-Reset", "RateLimit-Reset")
+	reset, ok := headerInt64(h, "X-Ratelimit-Reset", "Ratelimit-Reset")
 	if !ok || reset <= 0 {
 		return Budget{}, false
 	}
@@ -71,10 +74,10 @@ func ReadBudget(h http.Header, now time.Time) (b Budget, ok bool) {
 		at = now.Add(time.Duration(reset) * time.Second)
 	}
 	b = Budget{Remaining: rem, Reset: at, NearLimit: near}
-	b.Limit, _ = headerInt64(h, "X-RateLimit-Limit", "RateLimit-Limit")
-	b.Policy = strings.TrimSpace(h.Get("X-RateLimit-Resource"))
+	b.Limit, _ = headerInt64(h, "X-Ratelimit-Limit", "Ratelimit-Limit")
+	b.Policy = strings.TrimSpace(h.Get("X-Ratelimit-Resource"))
 	if b.Policy == "" {
-		b.Policy = strings.TrimSpace(h.Get("RateLimit-Name"))
+		b.Policy = strings.TrimSpace(h.Get("Ratelimit-Name"))
 	}
 	return b, true
 }

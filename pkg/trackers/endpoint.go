@@ -290,12 +290,8 @@ func NewHTTPClient(c connector.Connector, opts Options) (*http.Client, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	ua := opts.UserAgent
-	if ua == "" {
-		ua = DefaultUserAgent
-	}
 	return &http.Client{
-		Transport: userAgentTransport{next: transport, ua: ua},
+		Transport: userAgentTransport{next: transport, ua: opts.userAgent()},
 		Timeout:   timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 10 {
@@ -360,10 +356,25 @@ type userAgentTransport struct {
 	ua   string
 }
 
+// RoundTrip sends req as it is when it already carries the User-Agent
+// (Session.NewRequest sets it), and a copy with it otherwise (the vendor
+// libraries set their own): a RoundTripper must not change its request,
+// and the copy (Request.Clone: the header map, the URL) is the one
+// allocation-heavy step of the chain.
 func (t userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if v := req.Header["User-Agent"]; len(v) == 1 && v[0] == t.ua {
+		return t.next.RoundTrip(req)
+	}
 	req = req.Clone(req.Context())
 	req.Header.Set("User-Agent", t.ua)
 	return t.next.RoundTrip(req)
+}
+
+func (o Options) userAgent() string {
+	if o.UserAgent != "" {
+		return o.UserAgent
+	}
+	return DefaultUserAgent
 }
 
 // logger returns the options' logger or one that discards.

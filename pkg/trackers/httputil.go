@@ -71,6 +71,11 @@ func (s *Session) TransportFailed() bool {
 	return s.probe != nil && s.probe.unreachable() != nil
 }
 
+// UserAgent is the User-Agent the session's client sends. A vendor library
+// that sets its own (go-github, client-go) can be given this one instead:
+// the client's transport then sends its requests without copying them.
+func (s *Session) UserAgent() string { return s.ua }
+
 // NewRequest builds a request for base+path with the connector's credential:
 // basic (user + API token or password), bearer (PAT), or nothing
 // (anonymous). Clients that bring their own (go-github, client-go) set the
@@ -88,6 +93,10 @@ func (s *Session) NewRequest(ctx context.Context, method, path string, query url
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return nil, err
+	}
+	if s.ua != "" {
+		// The client's transport would otherwise copy the request to set it.
+		req.Header["User-Agent"] = []string{s.ua}
 	}
 	switch s.Connector.AuthMode {
 	case connector.AuthBasic:

@@ -308,19 +308,45 @@ type pacedTransport struct {
 
 	mu   sync.Mutex
 	last string // the key of the session's last request (its status)
+	// memo is the key of the last (host, credential) seen: a session sends
+	// one credential to one host almost always, and deriving the key (a
+	// digest of the credential, a lower-cased host, a concatenation) cost
+	// five allocations per request. It holds the credential header as the
+	// request carried it, in memory only, like the session's own Secret.
+	memo keyMemo
 }
+
+type keyMemo struct{ host, auth, token, key string }
+
+// credentialHeaders are the request headers that name the identity a
+// budget belongs to, canonical (read without allocating).
+const (
+	authorizationHeader = "Authorization"
+	privateTokenHeader  = "Private-Token" // GitLab's PRIVATE-TOKEN
+)
 
 func (t *pacedTransport) key(req *http.Request) string {
 	id := t.identity
 	if id == "" {
-		id = secrets.Fingerprint([]byte(req.Header.Get("Authorization") + "\n" + req.Header.Get("PRIVATE-TOKEN")))
+		id = secrets.Fingerprint([]byte(req.Header.Get(authorizationHeader) + "\n" + req.Header.Get(privateTokenHeader)))
 	}
 	return strings.ToLower(req.URL.Host) + " " + id
 }
 
 func (t *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	key := t.key(req)
+	m := keyMemo{host: req.URL.Host}
+	if t.identity == "" {
+		m.auth, m.token = req.Header.Get(authorizationHeader), req.Header.Get(privateTokenHeader)
+	}
 	t.mu.Lock()
+	key := t.memo.key
+	if key == "" || t.memo.host != m.host || t.memo.auth != m.auth || t.memo.token != m.token {
+		t.mu.Unlock()
+		m.key = t.key(req)
+		key = m.key
+		t.mu.Lock()
+		t.memo = m
+	}
 	t.last = key
 	t.mu.Unlock()
 	if err := t.pacer.wait(req.Context(), key); err != nil {

@@ -209,9 +209,9 @@ func (p *TokenPool) observe(i int, url string, resp *http.Response) (retry bool)
 		p.etagOf[url] = i
 	}
 	h := resp.Header
-	if v, ok := headerInt64(h, "X-RateLimit-Remaining", "RateLimit-Remaining"); ok {
+	if v, ok := headerInt64(h, "X-Ratelimit-Remaining", "Ratelimit-Remaining"); ok {
 		t.remaining = v
-		if r, ok := headerInt64(h, "X-RateLimit-Reset", "RateLimit-Reset"); ok && r > 0 {
+		if r, ok := headerInt64(h, "X-Ratelimit-Reset", "Ratelimit-Reset"); ok && r > 0 {
 			t.reset = time.Unix(r, 0)
 		}
 	}

@@ -91,3 +91,80 @@ func TestTracedRequestShowsOnlyTheRedactedURL(t *testing.T) {
 		t.Errorf("%d client spans, want 2", clientSpans)
 	}
 }
+
+// stubRoundTripper answers every request with one response, allocating nothing.
+type stubRoundTripper struct{ resp *http.Response }
+
+func (s stubRoundTripper) RoundTrip(*http.Request) (*http.Response, error) { return s.resp, nil }
+
+// TestUntracedRequestAllocatesNothingForTracing: with no tracer provider
+// recording, the tracing layer hands the request on untouched and costs no
+// allocation; once one is installed, requests go through otelhttp again.
+func TestUntracedRequestAllocatesNothingForTracing(t *testing.T) {
+	otel.SetTracerProvider(noop.NewTracerProvider())
+	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
+	stub := stubRoundTripper{resp: &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Header: http.Header{}}}
+	rt := traced(stub)
+	req := httptest.NewRequest(http.MethodGet, "https://gitlab.example.com/api/v4/issues?private_token=glpat-x&page=2", nil)
+	var sent *http.Request
+	rt = tracedTransport{plain: roundTripFunc(func(r *http.Request) (*http.Response, error) { sent = r; return stub.RoundTrip(r) }), spanned: rt.(tracedTransport).spanned}
+	if _, err := rt.RoundTrip(req); err != nil || sent != req {
+		t.Fatalf("untraced request sent as %p (want %p), %v", sent, req, err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = rt.RoundTrip(req) }); n != 0 {
+		t.Errorf("untraced request: %v allocations in the tracing layer, want 0", n)
+	}
+	exp := tracetest.NewInMemoryExporter()
+	telemetry.Install(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
+	// otelhttp takes the global provider when it is built, as before.
+	resp, err := traced(stub).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close() // otelhttp ends its span with the body
+	if spans := exp.GetSpans(); len(spans) != 1 || spans[0].Name != "tracker GET" {
+		t.Errorf("after installing a provider: spans %v, want one tracker GET", spans)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestRedactURLWithNothingToHideAllocatesNothing: a query without secret
+// names is read in place (RedactURL runs on every traced request); one with
+// a secret name, also percent-encoded or in upper case, is still redacted.
+func TestRedactURLWithNothingToHideAllocatesNothing(t *testing.T) {
+	u, _ := url.Parse("https://api.pagerduty.com/incidents?include%5B%5D=assignees&statuses%5B%5D=triggered&limit=100&offset=0&time_zone=UTC")
+	if n := testing.AllocsPerRun(100, func() { _ = RedactURL(u) }); n != 0 || RedactURL(u) != u {
+		t.Errorf("%v allocations (want 0), same URL back: %v", n, RedactURL(u) == u)
+	}
+	for _, raw := range []string{"https://h/p?page=2&API_KEY=s3cret", "https://h/p?page=2&private%5Ftoken=s3cret", "https://h/p?x+auth=s3cret"} {
+		u, _ := url.Parse(raw)
+		if got := RedactURL(u).String(); strings.Contains(got, "s3cret") || !strings.Contains(got, "REDACTED") {
+			t.Errorf("RedactURL(%s) = %s, want the secret REDACTED", raw, got)
+		}
+	}
+}
+
+// TestQuerySecretAgreesWithParsing: reading names in place finds every
+// secret name that parsing the query into url.Values finds.
+func TestQuerySecretAgreesWithParsing(t *testing.T) {
+	for _, raw := range []string{
+		"", "a=1", "a=1&b", "page=2&PRIVATE_TOKEN=x", "%74oken=x", "include%5B%5D=a&limit=1",
+		"x=%zz&api%5Fkey=1", "%zz=1", "\u212Aey=1", "sess%69on=1", "a=1&&b=2", "=1&code",
+		"Client+Secret=1", "p%61ssword",
+	} {
+		q, _ := url.ParseQuery(raw)
+		parsed := false
+		for k := range q {
+			parsed = parsed || secretParam(k)
+		}
+		if parsed && !querySecret(raw) {
+			t.Errorf("querySecret(%q) = false, parsing finds a secret name", raw)
+		}
+		if !parsed && querySecret(raw) && !strings.Contains(raw, "%zz") {
+			t.Errorf("querySecret(%q) = true, parsing finds no secret name", raw)
+		}
+	}
+}

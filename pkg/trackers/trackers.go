@@ -140,6 +140,7 @@ type Session struct {
 	probe *probe          // records whether the tracker answered at all
 	paced *pacedTransport // paces requests on the tracker's budget (pacing.go)
 	oauth OAuthTokens     // AuthOAuth2 only
+	ua    string          // the User-Agent NewRequest sets (Options.UserAgent)
 }
 
 // NewSession prepares a connector for tracker calls: it validates the
@@ -185,6 +186,11 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 		paced.identity = "oauth2 " + c.OAuthClientID + " " + c.BaseURL
 	}
 	hc.Transport = paced
+	if hc.Timeout > 0 {
+		// The same bound, without http.Client's per-request timer
+		// goroutine in front of a wrapped transport (deadline.go).
+		hc.Transport, hc.Timeout = deadlineTransport{next: paced, timeout: hc.Timeout}, 0
+	}
 	pool := sessionPool(rules, c, secret, opts)
 	if pool != nil {
 		secret = connector.NewSecret(connector.PoolTokens(secret)[0])
@@ -199,6 +205,7 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 		probe:     pr,
 		paced:     paced,
 		oauth:     opts.OAuth,
+		ua:        opts.userAgent(),
 	}, nil
 }
 
