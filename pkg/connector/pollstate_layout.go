@@ -329,15 +329,9 @@ func (s *StateStore) Load(ctx context.Context, id string) (PollState, error) {
 // readPart reads a part named by the head into v; ErrStateDamaged when it
 // is missing, rewritten or unreadable.
 func (s *StateStore) readPart(ctx context.Context, ref partRef, v any) error {
-	e, err := s.kv.Get(ctx, ref.Key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("%w: part %s is missing", ErrStateDamaged, ref.Key)
-	}
+	e, err := s.fetchPart(ctx, ref)
 	if err != nil {
-		return fmt.Errorf("read poll state %s: %w", ref.Key, err)
-	}
-	if e.Revision() != ref.Rev {
-		return fmt.Errorf("%w: part %s is at revision %d, the head wrote %d", ErrStateDamaged, ref.Key, e.Revision(), ref.Rev)
+		return err
 	}
 	if err := json.Unmarshal(e.Value(), v); err != nil {
 		return fmt.Errorf("%w: part %s: %v", ErrStateDamaged, ref.Key, err)
@@ -370,17 +364,24 @@ func cachedRead[T part | pagesPart](ctx context.Context, s *StateStore, id strin
 // checkPart is readPart without decoding: the part is there at the
 // revision the head wrote.
 func (s *StateStore) checkPart(ctx context.Context, ref partRef) error {
+	_, err := s.fetchPart(ctx, ref)
+	return err
+}
+
+// fetchPart reads the entry of a part named by the head: ErrStateDamaged
+// when it is missing or at another revision than the head wrote.
+func (s *StateStore) fetchPart(ctx context.Context, ref partRef) (jetstream.KeyValueEntry, error) {
 	e, err := s.kv.Get(ctx, ref.Key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("%w: part %s is missing", ErrStateDamaged, ref.Key)
+		return nil, fmt.Errorf("%w: part %s is missing", ErrStateDamaged, ref.Key)
 	}
 	if err != nil {
-		return fmt.Errorf("read poll state %s: %w", ref.Key, err)
+		return nil, fmt.Errorf("read poll state %s: %w", ref.Key, err)
 	}
 	if e.Revision() != ref.Rev {
-		return fmt.Errorf("%w: part %s is at revision %d, the head wrote %d", ErrStateDamaged, ref.Key, e.Revision(), ref.Rev)
+		return nil, fmt.Errorf("%w: part %s is at revision %d, the head wrote %d", ErrStateDamaged, ref.Key, e.Revision(), ref.Rev)
 	}
-	return nil
+	return e, nil
 }
 
 // readHead reads the head key. layout is nil for a missing state and for the

@@ -268,6 +268,11 @@ func (p *Pacer) wait(ctx context.Context, key string) error {
 	if !ok {
 		return &RateLimitError{RetryAfter: max(d.Round(time.Second), time.Second), Reason: "paced: " + reason}
 	}
+	return Sleep(ctx, d)
+}
+
+// Sleep waits d, or until ctx ends (its error then); d ≤ 0 returns at once.
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}

@@ -131,7 +131,7 @@ func githubUntil(t time.Time) time.Duration {
 // limit. githubMutations paces them per API host and token, across sessions.
 const githubMutationGap = time.Second
 
-var githubMutations = newGitHubMutationPacer(githubMutationGap, time.Now, githubSleep)
+var githubMutations = newGitHubMutationPacer(githubMutationGap, time.Now, trackers.Sleep)
 
 // WriteGap is the pace of one token's mutations: the writeback gives a
 // result waiting for it no shared writer (trackers.WritePacer).
@@ -183,17 +183,6 @@ func (p *githubMutationPacer) wait(ctx context.Context, key string) error {
 		(*obs)(key, at, p.now())
 	}
 	return nil
-}
-
-func githubSleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // githubPacedTransport paces the mutating requests of one token.
