@@ -216,6 +216,7 @@ func startReplica(bin, dir, natsURL string, k int) (*replica, error) {
 	}
 	cmd.Env = append(env, "HUB_TARGET=poller", "HUB_NATS_URL="+natsURL, "HUB_DATA_DIR="+dir,
 		"HUB_STATE_FILE="+filepath.Join(dir, "hub.json"), "HUB_LOG_LEVEL=warn",
+		"HUB_ADMIN_ADDR=127.0.0.1:0", // replicas side by side: each its own admin port (the default 7401 is taken by the first)
 		"POLLER_SYSTEMS=github", fmt.Sprintf("POLLER_REPLICA_ID=bench-%d", k))
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
