@@ -20,7 +20,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	fastjson "github.com/goccy/go-json"
@@ -190,30 +189,23 @@ func GetJSON(ctx context.Context, s Requester, path string, query url.Values, ou
 // HUB_MAX_RESPONSE_BYTES, still limits it).
 const maxPresize = 8 << 20
 
-// readBuffers are ReadBody's buffers for answers of unknown length; one
-// larger than maxPresize is not kept.
-var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
 // ReadBody reads the whole body of resp into a slice of its size. io.ReadAll
 // grows a series of chunks and copies them into a final slice: for a
 // listing page of a hundred tickets, on every tracker, a dozen allocations
 // and twice the page's bytes allocated and copied (issue 9). When the answer
 // announces its length, the body is read into one slice of that size;
-// otherwise (a chunked or compressed answer) into a pooled buffer, copied
-// out once.
+// otherwise (a chunked or compressed answer) into a pooled buffer (Buffer),
+// copied out once.
 func ReadBody(resp *http.Response) ([]byte, error) {
 	n := resp.ContentLength
 	if n <= 0 || n > maxPresize {
-		buf := readBuffers.Get().(*bytes.Buffer)
-		buf.Reset()
+		buf := Buffer() // the listing pages' pool (buffers.go)
 		_, err := buf.ReadFrom(resp.Body)
 		b := bytes.Clone(buf.Bytes())
 		if b == nil {
 			b = []byte{} // io.ReadAll's empty body
 		}
-		if buf.Cap() <= maxPresize {
-			readBuffers.Put(buf)
-		}
+		PutBuffer(buf)
 		return b, err
 	}
 	b := make([]byte, 0, n+1) // one byte more: EOF is read without growing
