@@ -121,7 +121,16 @@ func (c jiraClient) do(ctx context.Context, method, path string, query url.Value
 		return fmt.Errorf("%w: jira %s: %s", trackers.ErrTransient, op, trackerhttp.DescribeTransportError(err))
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body) // capped by the session's transport
+	// The answer is read into a pooled buffer (a search page is a few
+	// hundred kB: io.ReadAll grew and copied it a dozen times, a quarter
+	// of the bytes a discovery page allocated, issue 9). Nothing refers to
+	// it once this returns: go-json's Unmarshal decodes from its own copy
+	// (its strings alias that copy) and json.RawMessage fields copy their
+	// bytes, and the error path's decoders copy what they keep.
+	buf := trackerhttp.Buffer()
+	defer trackerhttp.PutBuffer(buf)
+	_, err = buf.ReadFrom(resp.Body) // capped by the session's transport
+	raw := buf.Bytes()
 	c.logger().DebugContext(ctx, "jira request", "method", method, "path", req.URL.Path, "status", resp.StatusCode, "duration", time.Since(start))
 	if err != nil {
 		if ctx.Err() != nil {
