@@ -2,6 +2,7 @@ package markup
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -25,6 +26,12 @@ import (
 // escaped surrogates); parseADF then decodes with go-json as before.
 // TestADFFastDecodeMatchesLibrary and FuzzADFFastDecode compare the two.
 func decodeADFFast(b []byte) (*node, bool) {
+	return decodeADFFastIn(b, nil)
+}
+
+// decodeADFFastIn is decodeADFFast with the tree's arrays taken from sc
+// (nil: new ones); the tree is valid until sc is released.
+func decodeADFFastIn(b []byte, sc *scratch) (*node, bool) {
 	// One copy of the input as a string: every text, type and attribute
 	// is a substring of it rather than an allocation of its own.
 	d := adfDecoder{b: b, s: string(b)}
@@ -34,9 +41,9 @@ func decodeADFFast(b []byte) (*node, bool) {
 	// share one array, each with its own capped half.
 	var root *node
 	if n := bytes.Count(b, []byte("{")); n > 1 {
-		d.nodes = make([]node, 1, n+1)
+		d.nodes = sc.nodesOf(n + 1)[:1]
 		root = &d.nodes[0]
-		ptrs := make([]*node, 0, 2*n)
+		ptrs := sc.ptrsOf(2 * n)
 		d.ptrs, d.stack = ptrs[:0:n], ptrs[n:n:2*n]
 	} else {
 		root = &node{}
@@ -313,8 +320,9 @@ func (d *adfDecoder) marks() (style, bool) {
 					if d.null() {
 						return true
 					}
-					m, ok := d.attrs()
-					href, hrefOK = m["href"].(string)
+					// Only href matters: read it without a map (issue 9).
+					var ok bool
+					href, hrefOK, ok = d.attrHref()
 					return ok
 				}
 				return d.skip(0)
@@ -344,6 +352,42 @@ func (d *adfDecoder) marks() (style, bool) {
 		}
 		return st, d.next(']')
 	}
+}
+
+// attrHref reads a mark's flat attrs object as attrs does, and returns
+// what m["href"].(string) would of its map, without making the map (keys
+// are never repeated: href is a string value or not there).
+func (d *adfDecoder) attrHref() (href string, isString, ok bool) {
+	// Keys seen, to refuse a duplicate as attrs does: a mark's attrs
+	// have a key or two; a mark with more than eight leaves its document
+	// to the library.
+	var seenArr [8]string
+	seen := seenArr[:0]
+	ok = d.object(func(k string) bool {
+		if slices.Contains(seen, k) || len(seen) == cap(seen) {
+			return false
+		}
+		seen = append(seen, k)
+		switch c := d.peek(); {
+		case c == '"':
+			s, ok := d.str()
+			if k == "href" {
+				href, isString = s, true
+			}
+			return ok
+		case c == 't':
+			return d.literal("true")
+		case c == 'f':
+			return d.literal("false")
+		case c == 'n':
+			return d.null()
+		case c == '-' || c >= '0' && c <= '9':
+			_, ok := d.number()
+			return ok
+		}
+		return false // nested objects and arrays: the library's job
+	})
+	return href, isString, ok
 }
 
 // attrs decodes a flat attrs object: string, number, boolean and null

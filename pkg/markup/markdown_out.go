@@ -30,46 +30,52 @@ var (
 )
 
 func ADFToMarkdown(doc json.RawMessage) (string, error) {
-	root, err := parseADF(doc)
+	sc := getScratch()
+	defer sc.release()
+	root, err := parseADFIn(doc, sc)
 	if err != nil {
 		return "", err
 	}
-	return (&mdWriter{}).document(root), nil
+	return (&mdWriter{sc: sc}).document(root), nil
 }
 
 // ADFToText renders an ADF document as plain text: blocks separated by blank lines, list items
 // with "- " or "1. ", table cells separated by " | ", links as "text (url)".
 func ADFToText(doc json.RawMessage) (string, error) {
-	root, err := parseADF(doc)
+	sc := getScratch()
+	defer sc.release()
+	root, err := parseADFIn(doc, sc)
 	if err != nil {
 		return "", err
 	}
-	return (&mdWriter{plain: true}).document(root), nil
+	return (&mdWriter{plain: true, sc: sc}).document(root), nil
 }
 
 // ADFToTextAndMarkdown is ADFToText and ADFToMarkdown of one document,
 // parsed once.
 func ADFToTextAndMarkdown(doc json.RawMessage) (text, md string, err error) {
-	root, err := parseADF(doc)
+	sc := getScratch()
+	defer sc.release()
+	root, err := parseADFIn(doc, sc)
 	if err != nil {
 		return "", "", err
 	}
-	text, md = bothOf(root)
+	text, md = bothOf(root, sc)
 	return text, md, nil
 }
 
 // bothOf renders a tree as text and as Markdown. The text pass keeps each
 // inline container's runs and mark tree and the Markdown pass, which walks
 // the tree in the same order, takes them instead of making them again.
-func bothOf(root *node) (text, md string) {
-	// Room for a description's few inline containers: the entries grew
-	// append by append (three allocations for four containers).
-	memo := &runMemo{record: true, entries: make([]memoRuns, 0, 8)}
-	tw := &mdWriter{plain: true, memo: memo}
+func bothOf(root *node, sc *scratch) (text, md string) {
+	// The memo and both writers' arrays are sc's (see scratch).
+	memo := &sc.memo
+	memo.record, memo.next, memo.entries = true, 0, memo.entries[:0]
+	tw := &mdWriter{plain: true, memo: memo, sc: sc}
 	text = tw.document(root)
 	memo.record = false
-	// The Markdown pass takes the text pass's scratch buffers too.
-	return text, (&mdWriter{memo: memo, scratch: tw.scratch, arena: tw.arena}).document(root)
+	// The Markdown pass continues in the text pass's arena.
+	return text, (&mdWriter{memo: memo, sc: sc, arena: tw.arena}).document(root)
 }
 
 // runMemo holds the runs of the inline containers of one tree, in the order
@@ -117,14 +123,24 @@ type mdWriter struct {
 	plain bool
 	// inTable is set while rendering a table cell.
 	inTable bool
-	slab    []*node  // room for runs, see flattenInline
-	scratch []*mdBuf // a buffer per mark depth, see mdBuf
+	// sc holds the writer's scratch arrays: runs (sc.slab, see
+	// flattenInline), mark trees (sc.spans) and a buffer per mark depth
+	// (sc.bufs, see mdBuf). A writer without one makes its own.
+	sc *scratch
 	// arena holds the inline renderings of a document, one after the other:
 	// each is a string over its own bytes, which are never written again
 	// (a buffer per paragraph and pass was an allocation each, issue 9).
 	// When a rendering outgrows it, the array it was copied to becomes the
 	// arena, and the strings over the old one stay valid.
 	arena []byte
+}
+
+// scratch is the writer's scratch (see mdWriter.sc), made when it has none.
+func (w *mdWriter) scratch() *scratch {
+	if w.sc == nil {
+		w.sc = new(scratch)
+	}
+	return w.sc
 }
 
 // maxDepth bounds nesting so hostile documents cannot blow up rendering cost.
@@ -532,7 +548,7 @@ func (w *mdWriter) renderTree(runs []*node, tree **span, brk string) string {
 		}
 	} else {
 		if *tree == nil {
-			*tree = buildSpans(runs)
+			*tree = buildSpansIn(runs, w.scratch())
 		}
 		w.spans(&b, *tree, runs, brk, 0)
 	}
@@ -676,13 +692,14 @@ func (w *mdWriter) flattenInline(kids []*node, depth int) []*node {
 	// The runs of a document's containers are cut from one slab, each
 	// capped so that no append of one reaches into the next (a slice per
 	// container was four allocations for a short description).
-	if len(w.slab)+len(kids) > cap(w.slab) {
-		w.slab = make([]*node, 0, max(4*len(kids), 32))
+	sc := w.scratch()
+	if len(sc.slab)+len(kids) > cap(sc.slab) {
+		sc.slab = make([]*node, 0, max(4*len(kids), 32, 2*cap(sc.slab)))
 	}
-	start := len(w.slab)
-	out := w.appendInline(w.slab[start:start], kids, depth)
-	if len(out) > 0 && start+len(out) <= cap(w.slab) && &out[0] == &w.slab[start : start+1][0] {
-		w.slab = w.slab[:start+len(out)]
+	start := len(sc.slab)
+	out := w.appendInline(sc.slab[start:start], kids, depth)
+	if len(out) > 0 && start+len(out) <= cap(sc.slab) && &out[0] == &sc.slab[start : start+1][0] {
+		sc.slab = sc.slab[:start+len(out)]
 	}
 	return out[:len(out):len(out)]
 }
@@ -762,15 +779,16 @@ func (w *mdWriter) cardURL(n *node) string {
 
 // spans writes a mark tree.
 func (w *mdWriter) spans(b *mdBuf, s *span, runs []*node, brk string, depth int) {
-	for _, k := range s.kids {
+	for k := s.kid; k != nil; k = k.next {
 		if k.run != nil {
 			w.run(b, k.run, brk)
 			continue
 		}
-		for len(w.scratch) <= depth {
-			w.scratch = append(w.scratch, &mdBuf{b: make([]byte, 0, 64)})
+		sc := w.scratch()
+		for len(sc.bufs) <= depth {
+			sc.bufs = append(sc.bufs, &mdBuf{b: make([]byte, 0, 64)})
 		}
-		inner := w.scratch[depth]
+		inner := sc.bufs[depth]
 		inner.b = inner.b[:0]
 		// Delimiters depend on what surrounds them, so render the body first.
 		// The characters around the delimiter run decide whether "_" works: look at the text,

@@ -15,19 +15,25 @@ import (
 // are understood. Other macros such as {color} are dropped and their content kept; emoticons
 // stay as typed.
 func WikiToMarkdown(s string) string {
-	return (&mdWriter{}).document(parseWiki(s))
+	sc := getScratch()
+	defer sc.release()
+	return (&mdWriter{sc: sc}).document(parseWiki(s))
 }
 
 // WikiToText converts Jira wiki markup to plain text, with the same best-effort reading as
 // [WikiToMarkdown].
 func WikiToText(s string) string {
-	return (&mdWriter{plain: true}).document(parseWiki(s))
+	sc := getScratch()
+	defer sc.release()
+	return (&mdWriter{plain: true, sc: sc}).document(parseWiki(s))
 }
 
 // WikiToTextAndMarkdown is WikiToText and WikiToMarkdown of one text,
 // parsed once (a Data Center ticket's description needs both).
 func WikiToTextAndMarkdown(s string) (text, md string) {
-	return bothOf(parseWiki(s))
+	sc := getScratch()
+	defer sc.release()
+	return bothOf(parseWiki(s), sc)
 }
 
 var (

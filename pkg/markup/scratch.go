@@ -1,0 +1,101 @@
+package markup
+
+import "sync"
+
+// scratch is the memory one conversion needs only while it runs: the
+// decoded tree's nodes and child lists, the runs of its inline containers,
+// their mark trees, the text pass's memo and the writers' mark buffers.
+// Conversions take one from a pool and give it back when their result is
+// made, so a steady stream of tickets (issue 9: every Jira ticket of a
+// discovery page converts its description) reuses the same arrays instead
+// of allocating them per ticket.
+//
+// Nothing a conversion returns refers to a scratch: the text and Markdown
+// are written to the writer's own arena (mdWriter.arena) or are
+// substrings of the input, never of a scratch array. release clears every
+// array it keeps, so a pooled scratch holds no reference to a past input.
+type scratch struct {
+	nodes []node   // the decoder's node arena (adfDecoder.nodes)
+	ptrs  []*node  // the decoder's child lists and stack (adfDecoder.ptrs, .stack)
+	slab  []*node  // runs of inline containers (mdWriter.flattenInline)
+	spans []span   // mark trees (buildSpansIn)
+	bufs  []*mdBuf // a buffer per mark depth (mdWriter.spans)
+	memo  runMemo  // the text pass's runs for the Markdown pass (bothOf)
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// maxPooledItems bounds what a pooled scratch keeps of each array: an odd
+// huge document's arrays are left to the GC.
+const maxPooledItems = 4096
+
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+// release clears sc and returns it to the pool.
+func (sc *scratch) release() {
+	sc.nodes = clearFull(sc.nodes)
+	sc.ptrs = clearFull(sc.ptrs)
+	sc.slab = clearFull(sc.slab)
+	sc.spans = clearFull(sc.spans)
+	sc.memo.entries = clearFull(sc.memo.entries)
+	sc.memo.record, sc.memo.next = false, 0
+	for i, b := range sc.bufs {
+		if cap(b.b) > 16*maxPooledItems {
+			sc.bufs[i] = &mdBuf{}
+			continue
+		}
+		b.b = b.b[:0]
+	}
+	scratchPool.Put(sc)
+}
+
+// clearFull zeroes the whole array of s and returns it empty (nil when it
+// is too large to keep).
+func clearFull[T any](s []T) []T {
+	if cap(s) > maxPooledItems {
+		return nil
+	}
+	s = s[:cap(s)]
+	clear(s)
+	return s[:0]
+}
+
+// nodesOf is an empty node arena of capacity n (zeroed). Arenas are never
+// grown while in use (pointers into them must stay put): one too small is
+// replaced, and the larger one kept.
+func (sc *scratch) nodesOf(n int) []node {
+	if sc == nil || cap(sc.nodes) < n {
+		s := make([]node, 0, n)
+		if sc != nil {
+			sc.nodes = s
+		}
+		return s
+	}
+	return sc.nodes[:0]
+}
+
+// ptrsOf is an empty pointer array of capacity n (zeroed).
+func (sc *scratch) ptrsOf(n int) []*node {
+	if sc == nil || cap(sc.ptrs) < n {
+		s := make([]*node, 0, n)
+		if sc != nil {
+			sc.ptrs = s
+		}
+		return s
+	}
+	return sc.ptrs[:0]
+}
+
+// spansOf takes n zeroed spans from the span arena. The spans taken before
+// stay where they are: a new array replaces an arena that is short.
+func (sc *scratch) spansOf(n int) []span {
+	if sc == nil {
+		return make([]span, n)
+	}
+	if cap(sc.spans)-len(sc.spans) < n {
+		sc.spans = make([]span, 0, max(n, 2*cap(sc.spans), 64))
+	}
+	start := len(sc.spans)
+	sc.spans = sc.spans[:start+n]
+	return sc.spans[start : start+n : start+n]
+}
