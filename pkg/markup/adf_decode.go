@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // decodeADFFast reads an ADF document straight into the shared tree.
@@ -33,8 +34,16 @@ func decodeADFFast(b []byte) (*node, bool) {
 // (nil: new ones); the tree is valid until sc is released.
 func decodeADFFastIn(b []byte, sc *scratch) (*node, bool) {
 	// One copy of the input as a string: every text, type and attribute
-	// is a substring of it rather than an allocation of its own.
-	d := adfDecoder{b: b, s: string(b)}
+	// is a substring of it rather than an allocation of its own. With a
+	// scratch, the tree lives only while the conversion runs, whose
+	// result is copied out of its renderings (copyOut): the input itself,
+	// which the caller does not change during the call, serves.
+	d := adfDecoder{b: b}
+	if sc != nil {
+		d.s = unsafe.String(unsafe.SliceData(b), len(b))
+	} else {
+		d.s = string(b)
+	}
 	// Every node is an object, so the number of "{" bounds the number of
 	// nodes: one array holds them all, and one their parents' pointers.
 	// The root is the arena's first node, and the pointers and the stack

@@ -36,7 +36,7 @@ func ADFToMarkdown(doc json.RawMessage) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return (&mdWriter{sc: sc}).document(root), nil
+	return strings.Clone((&mdWriter{sc: sc}).document(root)), nil
 }
 
 // ADFToText renders an ADF document as plain text: blocks separated by blank lines, list items
@@ -48,7 +48,7 @@ func ADFToText(doc json.RawMessage) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return (&mdWriter{plain: true, sc: sc}).document(root), nil
+	return strings.Clone((&mdWriter{plain: true, sc: sc}).document(root)), nil
 }
 
 // ADFToTextAndMarkdown is ADFToText and ADFToMarkdown of one document,
@@ -74,8 +74,20 @@ func bothOf(root *node, sc *scratch) (text, md string) {
 	tw := &mdWriter{plain: true, memo: memo, sc: sc}
 	text = tw.document(root)
 	memo.record = false
-	// The Markdown pass continues in the text pass's arena.
-	return text, (&mdWriter{memo: memo, sc: sc, arena: tw.arena}).document(root)
+	md = (&mdWriter{memo: memo, sc: sc}).document(root)
+	return copyOut(text, md)
+}
+
+// copyOut copies a conversion's text and Markdown, which may be views of
+// its scratch arena (see mdWriter.open), into one array of their own.
+func copyOut(text, md string) (string, string) {
+	if len(text)+len(md) == 0 {
+		return "", ""
+	}
+	b := make([]byte, 0, len(text)+len(md))
+	b = append(append(b, text...), md...)
+	all := unsafe.String(unsafe.SliceData(b), len(b))
+	return all[:len(text)], all[len(text):]
 }
 
 // runMemo holds the runs of the inline containers of one tree, in the order
@@ -124,15 +136,62 @@ type mdWriter struct {
 	// inTable is set while rendering a table cell.
 	inTable bool
 	// sc holds the writer's scratch arrays: runs (sc.slab, see
-	// flattenInline), mark trees (sc.spans) and a buffer per mark depth
-	// (sc.bufs, see mdBuf). A writer without one makes its own.
+	// flattenInline), mark trees (sc.spans), a buffer per mark depth
+	// (sc.bufs, see mdBuf) and the arena the renderings are written to
+	// (sc.arena, see open). A writer without one makes its own.
 	sc *scratch
-	// arena holds the inline renderings of a document, one after the other:
-	// each is a string over its own bytes, which are never written again
-	// (a buffer per paragraph and pass was an allocation each, issue 9).
-	// When a rendering outgrows it, the array it was copied to becomes the
-	// arena, and the strings over the old one stay valid.
-	arena []byte
+}
+
+// open is an empty buffer at the tail of the arena (sc.arena) with room
+// for n bytes. The arena holds a document's renderings (inline content,
+// lists, joined blocks), one after the other: each is a string over its
+// own bytes, which are never written again while the conversion runs (a
+// buffer or builder per paragraph, list and join was an allocation each,
+// issue 9). The entry points copy their result out (copyOut) before the
+// scratch, arena included, goes back to the pool.
+func (w *mdWriter) open(n int) mdBuf {
+	sc := w.scratch()
+	start := len(sc.arena)
+	if cap(sc.arena)-start < n {
+		// A new array: the strings over the old one stay valid.
+		sc.arena, start = make([]byte, 0, max(n, 2*cap(sc.arena), 1024)), 0
+	}
+	return mdBuf{b: sc.arena[start:start]}
+}
+
+// close makes what was written to b (from open) part of the arena, and
+// returns it.
+func (w *mdWriter) close(b mdBuf) string {
+	sc := w.scratch()
+	start := len(sc.arena)
+	if start+len(b.b) <= cap(sc.arena) && unsafe.SliceData(b.b) == unsafe.SliceData(sc.arena[start:cap(sc.arena)]) {
+		sc.arena = sc.arena[:start+len(b.b)] // written in place
+	} else {
+		sc.arena = b.b // grown elsewhere: that array is the arena now
+	}
+	return b.view()
+}
+
+// join is strings.Join written to the arena.
+func (w *mdWriter) join(parts []string, sep string) string {
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return parts[0]
+	}
+	n := len(sep) * (len(parts) - 1)
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := w.open(n)
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(p)
+	}
+	return w.close(b)
 }
 
 // scratch is the writer's scratch (see mdWriter.sc), made when it has none.
@@ -192,7 +251,7 @@ func (w *mdWriter) blocks(nodes []*node, depth int) string {
 		}
 	}
 	flush()
-	return strings.Join(parts, "\n\n")
+	return w.join(parts, "\n\n")
 }
 
 func isList(k string) bool { return k == kindBulletList || k == kindOrderedList }
@@ -340,8 +399,7 @@ func (w *mdWriter) list(n *node, depth int, alt bool) string {
 		bodies = append(bodies, b)
 		size += 24 + len(b) + strings.Count(b, "\n")*(len(bullet)+11)
 	}
-	var out strings.Builder
-	out.Grow(size)
+	out := w.open(size)
 	for i, body := range bodies {
 		head, tail := bullet, ""
 		if n.kind == kindOrderedList {
@@ -375,14 +433,16 @@ func (w *mdWriter) list(n *node, depth int, alt bool) string {
 			}
 		}
 	}
-	return out.String()
+	return w.close(out)
 }
 
 // itemBody renders a list item's blocks: a nested list follows the line
 // before it, other blocks are a blank line apart.
 func (w *mdWriter) itemBody(item *node, depth int) string {
-	var body strings.Builder
-	single, n := "", 0 // the only block so far: most items have one
+	var partsArr [4]string
+	parts := partsArr[:0]
+	var sepsArr [4]string
+	seps := sepsArr[:0] // what goes before each part but the first
 	prev, alt := "", false
 	for _, k := range item.kids {
 		var s string
@@ -398,31 +458,37 @@ func (w *mdWriter) itemBody(item *node, depth int) string {
 		if strings.TrimSpace(s) == "" {
 			continue
 		}
-		if n == 1 {
-			body.WriteString(single)
-		}
-		if n > 0 {
-			if isList(k.kind) {
-				body.WriteString("\n") // a nested list keeps the item tight
-			} else {
-				body.WriteString("\n\n")
-			}
-			body.WriteString(s)
+		if isList(k.kind) {
+			seps = append(seps, "\n") // a nested list keeps the item tight
 		} else {
-			single = s
+			seps = append(seps, "\n\n")
 		}
-		n++
+		parts = append(parts, s)
 		prev = k.kind
 	}
-	if n > 1 {
-		return body.String()
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return parts[0]
 	}
-	return single
+	size := 0
+	for i, p := range parts {
+		size += len(seps[i]) + len(p)
+	}
+	body := w.open(size)
+	for i, p := range parts {
+		if i > 0 {
+			body.WriteString(seps[i])
+		}
+		body.WriteString(p)
+	}
+	return w.close(body)
 }
 
 const spaces = "                                "
 
-func writeSpaces(b *strings.Builder, n int) {
+func writeSpaces(b *mdBuf, n int) {
 	for n > len(spaces) {
 		b.WriteString(spaces)
 		n -= len(spaces)
@@ -534,12 +600,7 @@ func (w *mdWriter) renderTree(runs []*node, tree **span, brk string) string {
 	for _, r := range runs {
 		size += len(r.text) + 8
 	}
-	// Written at the tail of the writer's arena (see mdWriter.arena).
-	start := len(w.arena)
-	if cap(w.arena)-start < size {
-		w.arena, start = make([]byte, 0, max(size, 512)), 0
-	}
-	b := mdBuf{b: w.arena[start:start]}
+	b := w.open(size)
 	if unmarked(runs) {
 		// The mark tree of unmarked runs is a root over the runs: write
 		// them as spans would, without building it (issue 9).
@@ -552,12 +613,7 @@ func (w *mdWriter) renderTree(runs []*node, tree **span, brk string) string {
 		}
 		w.spans(&b, *tree, runs, brk, 0)
 	}
-	if cap(b.b) == cap(w.arena)-start {
-		w.arena = w.arena[:start+len(b.b)] // written in place
-	} else {
-		w.arena = b.b // grown elsewhere: that array is the arena now
-	}
-	return strings.TrimRightFunc(b.own(), unicode.IsSpace)
+	return strings.TrimRightFunc(w.close(b), unicode.IsSpace)
 }
 
 // mdBuf is the buffer inline Markdown is written to. Unlike a
@@ -572,9 +628,6 @@ func (m *mdBuf) WriteByte(c byte) error { m.b = append(m.b, c); return nil }
 
 // view is the content as a string that is valid until m is written again.
 func (m *mdBuf) view() string { return unsafe.String(unsafe.SliceData(m.b), len(m.b)) }
-
-// own is the content as a string for keeps: m must not be written again.
-func (m *mdBuf) own() string { return m.view() }
 
 // truncate drops the last n bytes.
 func (m *mdBuf) truncate(n int) { m.b = m.b[:len(m.b)-n] }

@@ -10,10 +10,11 @@ import "sync"
 // discovery page converts its description) reuses the same arrays instead
 // of allocating them per ticket.
 //
-// Nothing a conversion returns refers to a scratch: the text and Markdown
-// are written to the writer's own arena (mdWriter.arena) or are
-// substrings of the input, never of a scratch array. release clears every
-// array it keeps, so a pooled scratch holds no reference to a past input.
+// Nothing a conversion returns refers to a scratch: the renderings are
+// written to the scratch's arena, and the entry points copy their result
+// out of it (copyOut) before they release the scratch. release clears
+// every array of pointers it keeps, so a pooled scratch holds no
+// reference to a past input.
 type scratch struct {
 	nodes []node   // the decoder's node arena (adfDecoder.nodes)
 	ptrs  []*node  // the decoder's child lists and stack (adfDecoder.ptrs, .stack)
@@ -21,6 +22,7 @@ type scratch struct {
 	spans []span   // mark trees (buildSpansIn)
 	bufs  []*mdBuf // a buffer per mark depth (mdWriter.spans)
 	memo  runMemo  // the text pass's runs for the Markdown pass (bothOf)
+	arena []byte   // the renderings (mdWriter.open)
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -39,6 +41,10 @@ func (sc *scratch) release() {
 	sc.spans = clearFull(sc.spans)
 	sc.memo.entries = clearFull(sc.memo.entries)
 	sc.memo.record, sc.memo.next = false, 0
+	if cap(sc.arena) > 16*maxPooledItems {
+		sc.arena = nil
+	}
+	sc.arena = sc.arena[:0]
 	for i, b := range sc.bufs {
 		if cap(b.b) > 16*maxPooledItems {
 			sc.bufs[i] = &mdBuf{}

@@ -17,7 +17,7 @@ import (
 func WikiToMarkdown(s string) string {
 	sc := getScratch()
 	defer sc.release()
-	return (&mdWriter{sc: sc}).document(parseWiki(s))
+	return strings.Clone((&mdWriter{sc: sc}).document(parseWiki(s)))
 }
 
 // WikiToText converts Jira wiki markup to plain text, with the same best-effort reading as
@@ -25,7 +25,7 @@ func WikiToMarkdown(s string) string {
 func WikiToText(s string) string {
 	sc := getScratch()
 	defer sc.release()
-	return (&mdWriter{plain: true, sc: sc}).document(parseWiki(s))
+	return strings.Clone((&mdWriter{plain: true, sc: sc}).document(parseWiki(s)))
 }
 
 // WikiToTextAndMarkdown is WikiToText and WikiToMarkdown of one text,
