@@ -625,6 +625,7 @@ type mdBuf struct{ b []byte }
 
 func (m *mdBuf) WriteString(s string)   { m.b = append(m.b, s...) }
 func (m *mdBuf) WriteByte(c byte) error { m.b = append(m.b, c); return nil }
+func (m *mdBuf) WriteRune(r rune)       { m.b = utf8.AppendRune(m.b, r) }
 
 // view is the content as a string that is valid until m is written again.
 func (m *mdBuf) view() string { return unsafe.String(unsafe.SliceData(m.b), len(m.b)) }
@@ -859,21 +860,25 @@ func (w *mdWriter) spans(b *mdBuf, s *span, runs []*node, brk string, depth int)
 		if w.plain {
 			b.WriteString(body)
 			if k.mark == markLink && !textIs(runs[k.first:k.end], k.href) {
-				b.WriteString(" (" + k.href + ")")
+				b.WriteString(" (")
+				b.WriteString(k.href)
+				b.WriteString(")")
 			}
 			continue
 		}
 		switch k.mark {
 		case markLink:
 			if autolinkable(k.href) && textIs(runs[k.first:k.end], k.href) {
-				b.WriteString("<" + k.href + ">")
+				b.WriteString("<")
+				b.WriteString(k.href)
+				b.WriteString(">")
 				continue
 			}
 			if endsUnescaped(b.view(), '!') {
 				b.truncate(1) // "!" before "[" would make the link an image
 				b.WriteString(`\!`)
 			}
-			b.WriteString(w.link(body, k.href))
+			w.writeLink(b, body, k.href)
 		case markStrong:
 			b.WriteString("**")
 			b.WriteString(body)
@@ -968,8 +973,19 @@ func autolinkable(href string) bool {
 }
 
 func (w *mdWriter) link(body, href string) string {
-	// "|" would split a table cell.
-	return "[" + body + "](" + percentEncode(href, "<>()\\|") + ")"
+	var b mdBuf
+	w.writeLink(&b, body, href)
+	return string(b.b)
+}
+
+// writeLink writes link(body, href) to b (a string per link was three
+// allocations, issue 9).
+func (w *mdWriter) writeLink(b *mdBuf, body, href string) {
+	b.WriteString("[")
+	b.WriteString(body)
+	b.WriteString("](")
+	b.b = appendPercentEncoded(b.b, href, "<>()\\|") // "|" would split a table cell.
+	b.WriteString(")")
 }
 
 func (w *mdWriter) run(b *mdBuf, r *node, brk string) {
@@ -982,31 +998,59 @@ func (w *mdWriter) run(b *mdBuf, r *node, brk string) {
 		b.WriteString(brk)
 	case kindText:
 		if r.st.code && !w.plain {
-			b.WriteString(w.codeSpan(r.text))
+			w.writeCodeSpan(b, r.text)
 			return
 		}
 		out := b.view()
 		lineStart := out == "" || strings.HasSuffix(out, "\n")
-		b.WriteString(w.escapeAfter(r.text, lastRune(out), lineStart))
+		if w.plain || verbatim(r.text, lineStart) {
+			b.WriteString(r.text)
+		} else {
+			escapeTextTo(b, r.text, lastRune(out), lineStart) // escapeAfter, written to b
+		}
 	}
 }
 
 func (w *mdWriter) codeSpan(s string) string {
+	var b mdBuf
+	w.writeCodeSpan(&b, s)
+	return string(b.b)
+}
+
+// writeCodeSpan writes codeSpan(s) to b (the string of ticks and the
+// span's were two allocations per code span, issue 9).
+func (w *mdWriter) writeCodeSpan(b *mdBuf, s string) {
 	if strings.ContainsAny(s, "\r\n") { // the Replacer allocates even when it replaces nothing
 		s = newlinesToSpace.Replace(s)
 	}
 	if s == "" {
-		return ""
+		return
 	}
-	if w.inTable {
+	if w.inTable && strings.Contains(s, "|") {
 		s = strings.ReplaceAll(s, "|", `\|`) // GFM splits cells before it reads code spans
 	}
-	ticks := strings.Repeat("`", longestRun(s, '`')+1)
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") ||
-		(strings.HasPrefix(s, " ") && strings.HasSuffix(s, " ") && strings.TrimSpace(s) != "") {
-		s = " " + s + " "
+	ticks := longestRun(s, '`') + 1
+	pad := strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") ||
+		(strings.HasPrefix(s, " ") && strings.HasSuffix(s, " ") && strings.TrimSpace(s) != "")
+	writeTicks(b, ticks)
+	if pad {
+		b.WriteString(" ")
 	}
-	return ticks + s + ticks
+	b.WriteString(s)
+	if pad {
+		b.WriteString(" ")
+	}
+	writeTicks(b, ticks)
+}
+
+const backticks = "````````````````"
+
+func writeTicks(b *mdBuf, n int) {
+	for n > len(backticks) {
+		b.WriteString(backticks)
+		n -= len(backticks)
+	}
+	b.WriteString(backticks[:n])
 }
 
 func (w *mdWriter) escape(s string, lineStart bool) string {
@@ -1038,8 +1082,16 @@ func (w *mdWriter) escapeAfter(s string, prev rune, lineStart bool) string {
 
 // escapeText is escapeAfter of text that may need escaping.
 func escapeText(s string, prev rune, lineStart bool) string {
-	s = crlfToSpace.Replace(s)
-	var b strings.Builder
+	var b mdBuf
+	escapeTextTo(&b, s, prev, lineStart)
+	return string(b.b)
+}
+
+// escapeTextTo writes escapeText(s, prev, lineStart) to b.
+func escapeTextTo(b *mdBuf, s string, prev rune, lineStart bool) {
+	if strings.ContainsRune(s, '\r') { // the Replacer allocates even when it replaces nothing
+		s = crlfToSpace.Replace(s)
+	}
 	escAt := -1 // byte offset of an ordered-list delimiter to escape
 	for i, r := range s {
 		_, size := utf8.DecodeRuneInString(s[i:])
@@ -1089,5 +1141,4 @@ func escapeText(s string, prev rune, lineStart bool) string {
 		b.WriteRune(r)
 		prev = r
 	}
-	return b.String()
 }

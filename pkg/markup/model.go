@@ -1,7 +1,6 @@
 package markup
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"unicode"
@@ -491,14 +490,19 @@ func safeHref(href string) bool {
 
 // percentEncode escapes control characters, spaces and the bytes in extra of a URL.
 func percentEncode(href, extra string) string {
-	var b strings.Builder
+	return string(appendPercentEncoded(nil, href, extra))
+}
+
+// appendPercentEncoded appends percentEncode(href, extra) to b.
+func appendPercentEncoded(b []byte, href, extra string) []byte {
+	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(href); i++ {
 		c := href[i]
 		if c <= ' ' || c == 0x7f || strings.IndexByte(extra, c) >= 0 {
-			b.WriteString(fmt.Sprintf("%%%02X", c))
+			b = append(b, '%', hex[c>>4], hex[c&0xf])
 		} else {
-			b.WriteByte(c)
+			b = append(b, c)
 		}
 	}
-	return b.String()
+	return b
 }
