@@ -295,12 +295,18 @@ func browsePrefix(s *trackers.Session) string {
 // browseURL is the package's browseURL, from the prefix when it is set and
 // the key is plain (letters, digits, "_" and "-").
 func (c jiraClient) browseURL(key string) string {
-	if c.browse == "" || key == "" || strings.ContainsFunc(key, func(r rune) bool {
-		return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-')
-	}) {
+	if c.browse == "" || !plainKey(key) {
 		return browseURL(c.s, key)
 	}
 	return c.browse + key
+}
+
+// plainKey: a key of letters, digits, "_" and "-" only, which browseURL
+// may append to the prefix as it is.
+func plainKey(key string) bool {
+	return key != "" && !strings.ContainsFunc(key, func(r rune) bool {
+		return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-')
+	})
 }
 
 // atlassianMessages reads Jira's ErrorCollection shape
