@@ -1,6 +1,9 @@
 package markup
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // scratch is the memory one conversion needs only while it runs: the
 // decoded tree's nodes and child lists, the runs of its inline containers,
@@ -23,6 +26,8 @@ type scratch struct {
 	bufs  []*mdBuf // a buffer per mark depth (mdWriter.spans)
 	memo  runMemo  // the text pass's runs for the Markdown pass (bothOf)
 	arena []byte   // the renderings (mdWriter.open)
+	chunk []node   // the wiki parser's nodes (newNode)
+	kids  []*node  // and its child lists (keepNodes)
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -39,6 +44,8 @@ func (sc *scratch) release() {
 	sc.ptrs = clearFull(sc.ptrs)
 	sc.slab = clearFull(sc.slab)
 	sc.spans = clearFull(sc.spans)
+	sc.chunk = clearFull(sc.chunk)
+	sc.kids = clearFull(sc.kids)
 	sc.memo.entries = clearFull(sc.memo.entries)
 	sc.memo.record, sc.memo.next = false, 0
 	if cap(sc.arena) > 16*maxPooledItems {
@@ -104,4 +111,36 @@ func (sc *scratch) spansOf(n int) []span {
 	start := len(sc.spans)
 	sc.spans = sc.spans[:start+n]
 	return sc.spans[start : start+n : start+n]
+}
+
+// newNode is a zeroed node from the scratch's node chunks (a new node
+// without a scratch). Chunks are never grown: a full one is replaced, and
+// the nodes in it stay where they are.
+func (sc *scratch) newNode() *node {
+	if sc == nil {
+		return new(node)
+	}
+	if len(sc.chunk) == cap(sc.chunk) {
+		sc.chunk = make([]node, 0, 64)
+	}
+	sc.chunk = sc.chunk[:len(sc.chunk)+1]
+	return &sc.chunk[len(sc.chunk)-1]
+}
+
+// keepNodes copies a list of nodes to the scratch's pointer chunks (nil
+// for an empty one, as a variadic call without arguments passes). The
+// copy's capacity is its length: an append to it moves it to the heap.
+func (sc *scratch) keepNodes(kids []*node) []*node {
+	if len(kids) == 0 {
+		return nil
+	}
+	if sc == nil {
+		return slices.Clone(kids)
+	}
+	if cap(sc.kids)-len(sc.kids) < len(kids) {
+		sc.kids = make([]*node, 0, max(256, len(kids)))
+	}
+	start := len(sc.kids)
+	sc.kids = append(sc.kids, kids...)
+	return sc.kids[start:len(sc.kids):len(sc.kids)]
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -104,6 +105,38 @@ func TestPooledScratchIsolated(t *testing.T) {
 			if c.gotT != c.text || c.gotM != c.md {
 				t.Fatalf("pooled conversion of %q (adf=%v):\ntext %q\nmd   %q\nwant\ntext %q\nmd   %q", c.doc, c.adf, c.gotT, c.gotM, c.text, c.md)
 			}
+		}
+	}
+}
+
+// TestWikiListLineIsTheRegexp: wikiListLine reads a line as wikiListRe
+// does, over every line of up to six characters from the ones that matter
+// and the wiki corpus's lines.
+func TestWikiListLineIsTheRegexp(t *testing.T) {
+	t.Parallel()
+	check := func(line string) {
+		marker, text, ok := wikiListLine(line)
+		m := wikiListRe.FindStringSubmatch(line)
+		if ok != (m != nil) || ok && (marker != m[1] || text != m[2]) {
+			t.Fatalf("wikiListLine(%q) = %q, %q, %v; the regexp: %q", line, marker, text, ok, m)
+		}
+	}
+	const alphabet = "*#- \t\n\fx"
+	var gen func(prefix string, n int)
+	gen = func(prefix string, n int) {
+		check(prefix)
+		if n == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			gen(prefix+string(c), n-1)
+		}
+	}
+	gen("", 6)
+	_, wikis, _ := goldenCorpus(t)
+	for _, w := range wikis {
+		for _, line := range strings.Split(w, "\n") {
+			check(line)
 		}
 	}
 }
