@@ -147,6 +147,9 @@ func (c jiraClient) do(ctx context.Context, method, path string, query url.Value
 	if out == nil {
 		return nil
 	}
+	if fd, ok := out.(fastDecoder); ok && fd.decodeFast(raw) {
+		return nil // a search page, read without the library (pagedecode.go)
+	}
 	if err := fastjson.Unmarshal(raw, out); err != nil {
 		return fmt.Errorf("%w: jira %s: %v", trackers.ErrMalformedResponse, op, err)
 	}

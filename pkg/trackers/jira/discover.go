@@ -127,11 +127,7 @@ func (c jiraClient) search(ctx context.Context, jql string, fields, properties [
 		if token != "" {
 			req["nextPageToken"] = token
 		}
-		var resp struct {
-			Issues        []jiraIssue `json:"issues"`
-			NextPageToken string      `json:"nextPageToken"`
-			IsLast        *bool       `json:"isLast"`
-		}
+		var resp cloudSearchPage
 		if err := c.do(ctx, http.MethodPost, "search/jql", nil, req, &resp); err != nil {
 			return nil, "", searchError(err)
 		}
@@ -159,12 +155,7 @@ func (c jiraClient) search(ctx context.Context, jql string, fields, properties [
 	if len(properties) > 0 {
 		req["properties"] = properties
 	}
-	var resp struct {
-		StartAt    *int        `json:"startAt"`
-		MaxResults int         `json:"maxResults"`
-		Total      *int        `json:"total"`
-		Issues     []jiraIssue `json:"issues"`
-	}
+	var resp dcSearchPage
 	if err := c.do(ctx, http.MethodPost, "search", nil, req, &resp); err != nil {
 		return nil, "", searchError(err)
 	}
