@@ -2,6 +2,7 @@ package markup
 
 import (
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -27,7 +28,8 @@ type scratch struct {
 	memo  runMemo  // the text pass's runs for the Markdown pass (bothOf)
 	arena []byte   // the renderings (mdWriter.open)
 	chunk []node   // the wiki parser's nodes (newNode)
-	kids  []*node  // and its child lists (keepNodes)
+	kids  []*node  // and its child lists (keepNodes, room)
+	text  []string // and its lines (lines)
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -46,6 +48,7 @@ func (sc *scratch) release() {
 	sc.spans = clearFull(sc.spans)
 	sc.chunk = clearFull(sc.chunk)
 	sc.kids = clearFull(sc.kids)
+	sc.text = clearFull(sc.text)
 	sc.memo.entries = clearFull(sc.memo.entries)
 	sc.memo.record, sc.memo.next = false, 0
 	if cap(sc.arena) > 16*maxPooledItems {
@@ -143,4 +146,42 @@ func (sc *scratch) keepNodes(kids []*node) []*node {
 	start := len(sc.kids)
 	sc.kids = append(sc.kids, kids...)
 	return sc.kids[start:len(sc.kids):len(sc.kids)]
+}
+
+// room is an empty child list with room for n nodes in the scratch's
+// pointer chunks (appends beyond n move it to the heap).
+func (sc *scratch) room(n int) []*node {
+	if sc == nil {
+		return nil // as before: appends make it
+	}
+	if cap(sc.kids)-len(sc.kids) < n {
+		sc.kids = make([]*node, 0, max(256, n))
+	}
+	start := len(sc.kids)
+	sc.kids = sc.kids[:start+n]
+	return sc.kids[start:start:start+n]
+}
+
+// lines is strings.Split(s, "\n") in the scratch (a new slice without
+// one). The lines of a conversion are appended one after the other: the
+// caller may change its lines (the wiki parser does) without touching
+// another call's.
+func (sc *scratch) lines(s string) []string {
+	if sc == nil {
+		return strings.Split(s, "\n")
+	}
+	n := strings.Count(s, "\n") + 1
+	if cap(sc.text)-len(sc.text) < n {
+		sc.text = make([]string, 0, max(64, n))
+	}
+	start := len(sc.text)
+	for {
+		line, rest, more := strings.Cut(s, "\n")
+		sc.text = append(sc.text, line)
+		if !more {
+			break
+		}
+		s = rest
+	}
+	return sc.text[start:len(sc.text):len(sc.text)]
 }

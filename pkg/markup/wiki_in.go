@@ -57,7 +57,7 @@ func parseWikiIn(s string, sc *scratch) *node {
 		s = normalizeInput.Replace(s)
 	}
 	p := &wikiParser{sc: sc}
-	return p.block(kindDoc, p.parseWikiBlocks(strings.Split(s, "\n"), 0)...)
+	return p.block(kindDoc, p.parseWikiBlocks(p.sc.lines(s), 0)...)
 }
 
 // wikiParser makes a wiki tree's nodes and child lists: from a
@@ -148,7 +148,7 @@ func (p *wikiParser) parseWikiBlocks(lines []string, depth int) []*node {
 			m := wikiQuoteRe.FindStringSubmatchIndex(line)
 			name := line[m[2]:m[3]]
 			content, rest, next := collectUntil(lines, i, line[m[1]:], "{"+name+"}")
-			if inner := p.parseWikiBlocks(strings.Split(content, "\n"), depth+1); len(inner) > 0 {
+			if inner := p.parseWikiBlocks(p.sc.lines(content), depth+1); len(inner) > 0 {
 				out = append(out, p.block(kindBlockquote, inner...))
 			}
 			i = next
@@ -306,6 +306,7 @@ func (l *listBuilder) add(p *wikiParser, marker, text string) *node {
 			kind = kindOrderedList
 		}
 		list := p.block(kind)
+		list.kids = p.sc.room(4) // a list's items, most lists' without growing
 		if len(l.stack) == 0 {
 			top = list
 		} else {

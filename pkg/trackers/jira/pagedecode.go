@@ -302,7 +302,16 @@ func (r *pageReader) stringOf(keep bool) (string, bool) {
 func (r *pageReader) escaped(start int, keep bool) (string, bool) {
 	var buf []byte // nil when not kept: appends to it are not made
 	if keep {
-		buf = make([]byte, 0, r.i-start+16)
+		// Unescaped, a string is never longer than as written: sized
+		// from its closing quote, buf never grows.
+		end := r.i
+		for end < len(r.b) && r.b[end] != '"' {
+			if r.b[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		buf = make([]byte, 0, min(end, len(r.b))-start)
 		buf = append(buf, r.b[start:r.i]...)
 	}
 	add := func(b ...byte) {
