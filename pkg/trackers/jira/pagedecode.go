@@ -327,7 +327,8 @@ func (r *pageReader) escaped(start int, keep bool) (string, bool) {
 			if !keep {
 				return "", true
 			}
-			return string(buf), true
+			// buf is not written again: the string views it.
+			return unsafe.String(unsafe.SliceData(buf), len(buf)), true
 		case c == '\\':
 			if r.i+1 >= len(r.b) {
 				return "", false
