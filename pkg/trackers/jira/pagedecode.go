@@ -127,6 +127,42 @@ type pageReader struct {
 	b []byte
 	s string
 	i int
+	// Chunks the issues' fields, statuses and labels are taken from: a
+	// few arrays per page instead of an object or slice per issue each.
+	// A full chunk is replaced, never grown (pointers into it stay put).
+	fields []jiraFields
+	nameds []jiraNamed
+	strs   []string
+}
+
+// chunkLen is the length of a new chunk: a page's issues.
+const chunkLen = jiraPageSize
+
+func (r *pageReader) newFields() *jiraFields {
+	if len(r.fields) == cap(r.fields) {
+		r.fields = make([]jiraFields, 0, chunkLen)
+	}
+	r.fields = r.fields[:len(r.fields)+1]
+	return &r.fields[len(r.fields)-1]
+}
+
+func (r *pageReader) newNamed() *jiraNamed {
+	if len(r.nameds) == cap(r.nameds) {
+		r.nameds = make([]jiraNamed, 0, chunkLen)
+	}
+	r.nameds = r.nameds[:len(r.nameds)+1]
+	return &r.nameds[len(r.nameds)-1]
+}
+
+// keepStrings copies a list to the string chunks, capped (an append to
+// it moves it, never into a neighbour's).
+func (r *pageReader) keepStrings(list []string) []string {
+	if cap(r.strs)-len(r.strs) < len(list) {
+		r.strs = make([]string, 0, max(4*chunkLen, len(list)))
+	}
+	start := len(r.strs)
+	r.strs = append(r.strs, list...)
+	return r.strs[start:len(r.strs):len(r.strs)]
 }
 
 func newPageReader(raw []byte) *pageReader {
@@ -599,8 +635,8 @@ func (r *pageReader) issue(is *jiraIssue) bool {
 				is.Fields = nil
 				return true
 			}
-			is.Fields = new(jiraFields)
-			return r.fields(is.Fields)
+			is.Fields = r.newFields()
+			return r.issueFields(is.Fields)
 		case 3:
 			return false // entity properties: the library's
 		}
@@ -611,7 +647,7 @@ func (r *pageReader) issue(is *jiraIssue) bool {
 var fieldNames = []string{"summary", "description", "status", "labels", "priority", "reporter", "assignee",
 	"created", "updated", "parent", "subtasks", "components", "comment", "attachment", "project", "issuetype"}
 
-func (r *pageReader) fields(f *jiraFields) bool {
+func (r *pageReader) issueFields(f *jiraFields) bool {
 	return r.object(fieldNames, func(k int) bool {
 		switch k {
 		case 0:
@@ -672,15 +708,20 @@ func (r *pageReader) fields(f *jiraFields) bool {
 
 func (r *pageReader) strings(dst *[]string) bool {
 	var isNull bool
-	var out []string
+	var outArr [8]string // collected here, kept in the string chunks
+	out := outArr[:0]
 	ok := r.array(&isNull, func() bool {
 		out = append(out, "")
 		return r.str(&out[len(out)-1])
 	})
-	if !isNull && out == nil {
-		out = []string{}
+	switch {
+	case isNull:
+		*dst = nil
+	case len(out) == 0:
+		*dst = []string{}
+	default:
+		*dst = r.keepStrings(out)
 	}
-	*dst = out
 	return ok
 }
 
@@ -705,7 +746,7 @@ func (r *pageReader) namedRef(dst **jiraNamed) bool {
 		*dst = nil
 		return true
 	}
-	*dst = new(jiraNamed)
+	*dst = r.newNamed()
 	return r.named(*dst)
 }
 
