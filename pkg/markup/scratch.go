@@ -159,7 +159,7 @@ func (sc *scratch) room(n int) []*node {
 	}
 	start := len(sc.kids)
 	sc.kids = sc.kids[:start+n]
-	return sc.kids[start:start:start+n]
+	return sc.kids[start : start : start+n]
 }
 
 // lines is strings.Split(s, "\n") in the scratch (a new slice without
