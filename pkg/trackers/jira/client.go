@@ -127,10 +127,19 @@ func (c jiraClient) do(ctx context.Context, method, path string, query url.Value
 	// it once this returns: go-json's Unmarshal decodes from its own copy
 	// (its strings alias that copy) and json.RawMessage fields copy their
 	// bytes, and the error path's decoders copy what they keep.
-	buf := trackerhttp.Buffer()
-	defer trackerhttp.PutBuffer(buf)
-	_, err = buf.ReadFrom(resp.Body) // capped by the session's transport
-	raw := buf.Bytes()
+	//
+	// A search page (a fastDecoder) is read into a slice of its own
+	// instead: the page reader keeps it, its strings view it.
+	fd, fast := out.(fastDecoder)
+	var raw []byte
+	if fast {
+		raw, err = trackerhttp.ReadBody(resp) // capped by the session's transport
+	} else {
+		buf := trackerhttp.Buffer()
+		defer trackerhttp.PutBuffer(buf)
+		_, err = buf.ReadFrom(resp.Body) // capped by the session's transport
+		raw = buf.Bytes()
+	}
 	c.logger().DebugContext(ctx, "jira request", "method", method, "path", req.URL.Path, "status", resp.StatusCode, "duration", time.Since(start))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -147,7 +156,7 @@ func (c jiraClient) do(ctx context.Context, method, path string, query url.Value
 	if out == nil {
 		return nil
 	}
-	if fd, ok := out.(fastDecoder); ok && fd.decodeFast(raw) {
+	if fast && fd.decodeFast(raw) {
 		return nil // a search page, read without the library (pagedecode.go)
 	}
 	if err := fastjson.Unmarshal(raw, out); err != nil {

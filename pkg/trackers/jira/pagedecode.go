@@ -1,6 +1,7 @@
 package jira
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -16,9 +17,12 @@ import (
 // CPU and seven allocations per issue (issue 9): an object per pointer
 // field, a zeroed element per slice element (its slice decoder makes one
 // to copy from), a copy of every description for json.RawMessage's
-// UnmarshalJSON, and a second one inside it. This reader copies the page
-// once, makes every string and raw description a view of that copy, and
-// allocates only the issues' fields, their label and link slices.
+// UnmarshalJSON, and a second one inside it. This reader makes every
+// string and raw description a view of the page, and allocates a few
+// arrays per page for the issues' fields, statuses and labels.
+//
+// (The page is read into a slice of its own rather than the pooled
+// buffer: the reader keeps it instead of copying it.)
 //
 // It is only a fast path, for the plainly spelled pages Jira sends: it
 // reports ok=false, and the caller decodes with go-json as before, for
@@ -46,7 +50,8 @@ type dcSearchPage struct {
 }
 
 // fastDecoder is an answer that may decode itself without the library
-// (c.do tries it first).
+// (c.do tries it first). raw becomes the decoder's: nothing may write to
+// it afterwards (what it decodes views it).
 type fastDecoder interface {
 	decodeFast(raw []byte) bool
 }
@@ -121,8 +126,8 @@ func (p *dcSearchPage) decodeFast(raw []byte) bool {
 	return true
 }
 
-// pageReader reads a copy of a page (the body is a pooled buffer, given
-// back when the request is done): s is that copy, b the same bytes.
+// pageReader reads a page it owns (c.do reads a search page into a slice
+// of its own): s is b as a string, and every string decoded views it.
 type pageReader struct {
 	b []byte
 	s string
@@ -166,9 +171,7 @@ func (r *pageReader) keepStrings(list []string) []string {
 }
 
 func newPageReader(raw []byte) *pageReader {
-	own := make([]byte, len(raw)) // never written again: s views it
-	copy(own, raw)
-	return &pageReader{b: own, s: unsafe.String(unsafe.SliceData(own), len(own))}
+	return &pageReader{b: raw, s: unsafe.String(unsafe.SliceData(raw), len(raw))}
 }
 
 // maxSkipDepth bounds the nesting of skipped values (the library's limit
@@ -176,13 +179,8 @@ func newPageReader(raw []byte) *pageReader {
 const maxSkipDepth = 100
 
 func (r *pageReader) ws() {
-	for r.i < len(r.b) {
-		switch r.b[r.i] {
-		case ' ', '\t', '\n', '\r':
-			r.i++
-		default:
-			return
-		}
+	for r.i < len(r.b) && r.b[r.i] <= ' ' && (r.b[r.i] == ' ' || r.b[r.i] == '\t' || r.b[r.i] == '\n' || r.b[r.i] == '\r') {
+		r.i++
 	}
 }
 
@@ -243,6 +241,9 @@ func (r *pageReader) object(names []string, member func(f int) bool) bool {
 		}
 		f := -1
 		for j, n := range names {
+			if len(key) != len(n) {
+				continue // keys are ASCII (key): no case variant of n
+			}
 			if key == n {
 				f = j
 				break
@@ -311,6 +312,11 @@ func (r *pageReader) stringOf(keep bool) (string, bool) {
 		return "", false
 	}
 	start := r.i
+	// Eight plain ASCII bytes (no quote, backslash or control character)
+	// at a time: most of a page is such strings.
+	for r.i+8 <= len(r.b) && plain8(binary.LittleEndian.Uint64(r.b[r.i:])) {
+		r.i += 8
+	}
 	for r.i < len(r.b) {
 		c := r.b[r.i]
 		switch {
@@ -332,6 +338,17 @@ func (r *pageReader) stringOf(keep bool) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// plain8 reports whether none of the eight bytes of x is a quote, a
+// backslash, a control character or a byte of a multi-byte sequence
+// (bit tricks over the word: a byte below n is one whose subtraction of n
+// borrows into its top bit while its own top bit is clear).
+func plain8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below := func(v uint64, n uint64) uint64 { return (v - ones*n) & ^v & highs }
+	zeroAt := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	return x&highs == 0 && below(x, 0x20) == 0 && zeroAt(x^(ones*'"')) == 0 && zeroAt(x^(ones*'\\')) == 0
 }
 
 // escaped is stringOf's path from the first backslash on.

@@ -165,3 +165,47 @@ func FuzzSearchPageDecode(f *testing.F) {
 		checkPageDecode(t, raw, cloud)
 	})
 }
+
+// BenchmarkSearchPageDecode is the decode of a Cloud search page of 100
+// bench tickets (cmd/bench's description) by the page reader and by
+// go-json, as c.do reads it from its buffer.
+func BenchmarkSearchPageDecode(b *testing.B) {
+	fake := jirafake.NewSandbox(connector.Cloud)
+	now := time.Now()
+	for i := range 100 {
+		fake.AddTicket(jirafake.Ticket{Summary: "Bench ticket", Description: "Steps to reproduce:\n\n1. Open the **report** page\n2. Export as `CSV`\n\nThe last row is missing. See [the guide](https://example.com/guide).",
+			Labels: []string{"bench"}, Assignee: jirafake.SandboxEmail, Created: now.Add(-2 * time.Hour), Updated: now.Add(-time.Hour + time.Duration(i)*time.Millisecond)})
+	}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	body, _ := json.Marshal(map[string]any{"jql": "project = " + jirafake.SandboxProject, "fields": jiraFieldsFor(false, false, true), "maxResults": 100})
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/rest/api/3/search/jql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(jirafake.SandboxEmail, jirafake.SandboxToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	b.Run("reader", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var p cloudSearchPage
+			// The clone is c.do's read of a page into a slice of its own
+			// (go-json copies its input itself).
+			if !p.decodeFast(bytes.Clone(raw)) || len(p.Issues) < 100 {
+				b.Fatal("not taken")
+			}
+		}
+	})
+	b.Run("go-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var p cloudSearchPage
+			if err := fastjson.Unmarshal(raw, &p); err != nil || len(p.Issues) < 100 {
+				b.Fatal(err)
+			}
+		}
+	})
+}
