@@ -2,6 +2,7 @@ package markup
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 	"strconv"
 	"strings"
@@ -502,6 +503,11 @@ func (d *adfDecoder) scan() (string, bool) {
 		return "", false
 	}
 	start := d.i
+	// Eight plain ASCII bytes (no quote, backslash or control character)
+	// at a time: a description's text is mostly such.
+	for d.i+8 <= len(d.b) && plain8(binary.LittleEndian.Uint64(d.b[d.i:])) {
+		d.i += 8
+	}
 	for d.i < len(d.b) {
 		c := d.b[d.i]
 		switch {
@@ -524,6 +530,18 @@ func (d *adfDecoder) scan() (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// plain8 reports whether none of the eight bytes of x is a quote, a
+// backslash, a control character or a byte of a multi-byte sequence
+// (bit tricks over the word: a byte below n is one whose subtraction of n
+// borrows into its top bit while its own top bit is clear; a false alarm
+// only sends the bytes to the loop that reads them one by one).
+func plain8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below := func(v uint64, n uint64) uint64 { return (v - ones*n) & ^v & highs }
+	zeroAt := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	return x&highs == 0 && below(x, 0x20) == 0 && zeroAt(x^(ones*'"')) == 0 && zeroAt(x^(ones*'\\')) == 0
 }
 
 // escapedStr is str's slow path from the first backslash on.

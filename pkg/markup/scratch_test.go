@@ -140,3 +140,25 @@ func TestWikiListLineIsTheRegexp(t *testing.T) {
 		}
 	}
 }
+
+// TestPlain8: plain8 is true exactly for eight bytes of printable ASCII
+// other than the quote and the backslash (one changed byte at a time, at
+// every position, from every value).
+func TestPlain8(t *testing.T) {
+	t.Parallel()
+	base := []byte("abcdefgh")
+	for pos := range 8 {
+		for v := range 256 {
+			b := append([]byte(nil), base...)
+			b[pos] = byte(v)
+			want := v >= 0x20 && v < 0x80 && v != '"' && v != '\\'
+			x := uint64(0)
+			for i := 7; i >= 0; i-- {
+				x = x<<8 | uint64(b[i])
+			}
+			if got := plain8(x); got != want {
+				t.Fatalf("plain8(%q) = %v, want %v", b, got, want)
+			}
+		}
+	}
+}

@@ -343,7 +343,8 @@ func (r *pageReader) stringOf(keep bool) (string, bool) {
 // plain8 reports whether none of the eight bytes of x is a quote, a
 // backslash, a control character or a byte of a multi-byte sequence
 // (bit tricks over the word: a byte below n is one whose subtraction of n
-// borrows into its top bit while its own top bit is clear).
+// borrows into its top bit while its own top bit is clear; a false alarm
+// only sends the bytes to the loop that reads them one by one).
 func plain8(x uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	below := func(v uint64, n uint64) uint64 { return (v - ones*n) & ^v & highs }
