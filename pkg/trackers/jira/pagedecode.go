@@ -29,8 +29,8 @@ import (
 // anything where it might not agree with the library (malformed JSON,
 // a known key in another case or twice, values of another type than the
 // field's, numbers other than plain integers, invalid UTF-8, odd escapes)
-// and for the fields discovery does not ask for in the common case
-// (comment, attachment, project, issuetype, properties).
+// and for the fields discovery does not ask for (project, issuetype,
+// entity properties of issues and comments).
 // TestSearchPageDecodeMatchesLibrary and FuzzSearchPageDecode compare it
 // with the library.
 
@@ -717,8 +717,120 @@ func (r *pageReader) issueFields(f *jiraFields) bool {
 			}
 			f.Components = out
 			return ok
-		case 12, 13, 14, 15:
-			return r.null() // comments, attachments, project, issue type: the library's
+		case 12:
+			if r.null() {
+				f.Comment = nil
+				return true
+			}
+			f.Comment = new(jiraCommentPage)
+			return r.commentPage(f.Comment)
+		case 13:
+			var isNull bool
+			var out []jiraAttachment
+			ok := r.array(&isNull, func() bool {
+				out = append(out, jiraAttachment{})
+				return r.attachment(&out[len(out)-1])
+			})
+			if !isNull && out == nil {
+				out = []jiraAttachment{}
+			}
+			f.Attachment = out
+			return ok
+		case 14, 15:
+			return r.null() // project, issue type: the library's
+		}
+		return r.skip(0)
+	})
+}
+
+// commentPage decodes the comments a search page embeds (IndexComments).
+func (r *pageReader) commentPage(p *jiraCommentPage) bool {
+	return r.object([]string{"startAt", "maxResults", "total", "comments"}, func(f int) bool {
+		switch f {
+		case 0, 1, 2:
+			if r.null() {
+				return true
+			}
+			return r.integer([]*int{&p.StartAt, &p.MaxResults, &p.Total}[f])
+		case 3:
+			var isNull bool
+			var out []jiraComment
+			ok := r.array(&isNull, func() bool {
+				out = append(out, jiraComment{})
+				return r.comment(&out[len(out)-1])
+			})
+			if !isNull && out == nil {
+				out = []jiraComment{}
+			}
+			p.Comments = out
+			return ok
+		}
+		return r.skip(0)
+	})
+}
+
+func (r *pageReader) comment(c *jiraComment) bool {
+	if r.null() {
+		return true
+	}
+	return r.object([]string{"id", "author", "body", "created", "properties"}, func(f int) bool {
+		switch f {
+		case 0:
+			return r.str(&c.ID)
+		case 1:
+			if r.null() {
+				c.Author = nil
+				return true
+			}
+			c.Author = new(jiraUser)
+			return r.user(c.Author)
+		case 2:
+			return r.raw(&c.Body)
+		case 3:
+			return r.str(&c.Created)
+		case 4:
+			return r.null() // entity properties: the library's
+		}
+		return r.skip(0)
+	})
+}
+
+// attachment decodes an attachment's metadata (IndexAttachments). Its id
+// is a string or an integer (jiraID); null ids are left to the library.
+func (r *pageReader) attachment(a *jiraAttachment) bool {
+	if r.null() {
+		return true
+	}
+	return r.object([]string{"id", "filename", "mimeType", "size", "content"}, func(f int) bool {
+		switch f {
+		case 0:
+			if r.peek() == '"' {
+				s, ok := r.stringValue()
+				a.ID = jiraID(s)
+				return ok
+			}
+			r.ws()
+			start := r.i
+			var n int
+			if !r.integer(&n) {
+				return false
+			}
+			a.ID = jiraID(r.s[start:r.i])
+			return true
+		case 1:
+			return r.str(&a.Filename)
+		case 2:
+			return r.str(&a.MimeType)
+		case 3:
+			if r.null() {
+				return true
+			}
+			var n int
+			ok := r.integer(&n)
+			a.Size = int64(n)
+			return ok
+		case 4:
+			return r.str(&a.Content)
 		}
 		return r.skip(0)
 	})

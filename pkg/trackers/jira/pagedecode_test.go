@@ -18,8 +18,9 @@ import (
 )
 
 // fakeSearchPages are raw search pages as the fake (vendor-shaped) serves
-// them, for each deployment: the discovery fields, and all of them
-// (comments and attachments, which the fast reader leaves to the library).
+// them, for each deployment: the discovery fields (without and with
+// comments and attachments), and all of them (project and issue type,
+// which the fast reader leaves to the library).
 func fakeSearchPages(t testing.TB) (cloud, dc [][]byte) {
 	t.Helper()
 	for _, dep := range []connector.Deployment{connector.Cloud, connector.SelfHosted} {
@@ -30,7 +31,10 @@ func fakeSearchPages(t testing.TB) (cloud, dc [][]byte) {
 			Labels:      []string{"x", "ü", ""}, Components: []string{"api", "ui"}, Assignee: jirafake.SandboxEmail,
 			Created: now.Add(-3 * time.Hour), Updated: now.Add(-2 * time.Hour)})
 		fake.AddTicket(jirafake.Ticket{Summary: "Sub-task with no description", Parent: export, Assignee: jirafake.SandboxEmail,
-			Created: now.Add(-3 * time.Hour), Updated: now.Add(-time.Hour)})
+			Created: now.Add(-3 * time.Hour), Updated: now.Add(-time.Hour),
+			Attachments: []jirafake.Attachment{{ID: "10001", Filename: "log \"1\".txt", MimeType: "text/plain", Size: 1234}, {ID: "10002", Filename: "ü.png", MimeType: "image/png"}}})
+		fake.AddComment(export, jirafake.SandboxEmail, "A comment with **bold** and a [link](https://example.com).")
+		fake.AddComment(export, "rita@example.com", "Second \"comment\"\n\n- a\n- b")
 		fake.AddTicket(jirafake.Ticket{Summary: "Unassigned", Created: now.Add(-3 * time.Hour)})
 		srv := httptest.NewServer(fake)
 		for _, fields := range [][]string{
@@ -103,12 +107,24 @@ func TestSearchPageDecodeMatchesLibrary(t *testing.T) {
 		isCloud := i == 0
 		for j, raw := range pages {
 			took := checkPageDecode(t, raw, isCloud)
-			if j < 2 && !took { // the discovery fields (full and not)
+			if j < 3 && !took { // the discovery fields (full and not, with comments and attachments)
 				t.Fatalf("the fast reader did not take the fake's page (cloud=%v): %s", isCloud, raw)
 			}
-			if j >= 2 && took {
-				t.Fatalf("the fast reader took a page with comments or attachments (cloud=%v)", isCloud)
+			if j == 2 && !hasCommentsAndAttachments(t, raw, isCloud) {
+				t.Fatalf("the page with comments and attachments has none (cloud=%v): %s", isCloud, raw)
 			}
+			if j == 3 && took {
+				t.Fatalf("the fast reader took a page with project and issue type (cloud=%v)", isCloud)
+			}
+		}
+	}
+	// Hand-written pages for what the fake does not send.
+	for _, page := range []string{
+		`{"issues":[{"id":"1","key":"A-1","fields":{"attachment":[{"id":10000,"filename":"a","size":5},{"id": -7 ,"size":null}]}}],"isLast":true}`,
+		`{"issues":[null,{"key":"A-2","fields":{"comment":{"total":3,"comments":[null,{"id":"9","author":null,"body":null}]},"labels":null,"status":null}}],"isLast":false,"nextPageToken":"x"}`,
+	} {
+		if !checkPageDecode(t, []byte(page), true) {
+			t.Fatalf("the fast reader did not take %s", page)
 		}
 	}
 	// Mutations: bytes changed, dropped or repeated, keys in other cases,
@@ -119,10 +135,12 @@ func TestSearchPageDecodeMatchesLibrary(t *testing.T) {
 		{`"status":{`, `"status":null,"x":{`}, {`"id":"`, `"id":1,"y":"`}, {`"issues":[`, `"issues":[null,`}, {`"name":"`, `"name":null,"z":"`},
 		{`"priority":{`, `"priority":null,"p":{`}, {`"summary":"`, `"summary":"\u00e9\ud83d\ude00\n\"`}, {`"isLast":`, `"isLast":null,"w":`},
 		{`"updated":"`, `"updated":"\u0000`}, {`"displayName":"`, `"displayName":"\ud800`}, {`"total":`, `"total":1.5,"v":`},
-		{`"startAt":`, `"startAt":-0,"u":`}, {`"description":`, `"description":null,"d":`}, {`"subtasks":[`, `"subtasks":[null,`}}
+		{`"startAt":`, `"startAt":-0,"u":`}, {`"description":`, `"description":null,"d":`}, {`"subtasks":[`, `"subtasks":[null,`},
+		{`"comments":[`, `"comments":[null,`}, {`"author":{`, `"author":null,"a":{`}, {`"id":"`, `"id": 12,"q":"`}, {`"size":`, `"size":1e3,"s":`},
+		{`"attachment":[`, `"attachment":[null,`}, {`"body":`, `"body":"x","b":`}, {`"comment":{`, `"comment":null,"c":{`}}
 	tookMutant := 0
 	for i, pages := range [][][]byte{cloud, dc} {
-		for _, raw := range pages[:2] {
+		for _, raw := range pages[:3] {
 			for range 300 {
 				m := bytes.Clone(raw)
 				switch r.IntN(4) {
@@ -145,7 +163,7 @@ func TestSearchPageDecodeMatchesLibrary(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("mutants the fast reader took: %d of %d", tookMutant, 4*300)
+	t.Logf("mutants the fast reader took: %d of %d", tookMutant, 6*300)
 	if tookMutant == 0 {
 		t.Fatal("no mutant taken: the comparison checked nothing")
 	}
@@ -208,4 +226,30 @@ func BenchmarkSearchPageDecode(b *testing.B) {
 			}
 		}
 	})
+}
+
+// hasCommentsAndAttachments: the fast reader's page has an issue with two
+// comments and one with two attachments.
+func hasCommentsAndAttachments(t *testing.T, raw []byte, cloud bool) bool {
+	t.Helper()
+	var issues []jiraIssue
+	if cloud {
+		var p cloudSearchPage
+		p.decodeFast(bytes.Clone(raw))
+		issues = p.Issues
+	} else {
+		var p dcSearchPage
+		p.decodeFast(bytes.Clone(raw))
+		issues = p.Issues
+	}
+	comments, attachments := false, false
+	for _, is := range issues {
+		if is.Fields != nil && is.Fields.Comment != nil && len(is.Fields.Comment.Comments) == 2 && is.Fields.Comment.Comments[1].Author != nil {
+			comments = true
+		}
+		if is.Fields != nil && len(is.Fields.Attachment) == 2 {
+			attachments = true
+		}
+	}
+	return comments && attachments
 }
