@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -110,34 +111,53 @@ const bodyReaders = 4
 // withBodies returns the incidents with their bodies, in order, leaving
 // out those gone since the listing (ErrTicketNotFound). The first other
 // error stops the reads and is returned.
+//
+// At most bodyReaders readers share the page's reads, each taking the next
+// incident in turn until none is left; the calling goroutine is one of
+// them. A goroutine per incident grew a fresh stack through the HTTP client
+// for every one (runtime.copystack/adjustframe, about a tenth of a
+// discovery window); a reader grows it once per page.
 func (t Tracker) withBodies(ctx context.Context, s *trackers.Session, ins []incident) ([]incident, error) {
+	todo := make([]int, 0, len(ins)) // indices of the incidents to read
+	for i := range ins {
+		if ins[i].Body == nil {
+			todo = append(todo, i)
+		}
+	}
+	if len(todo) == 0 {
+		return ins, nil
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	out := make([]incident, len(ins))
 	gone := make([]bool, len(ins))
 	errs := make([]error, len(ins))
-	sem := make(chan struct{}, bodyReaders)
-	var wg sync.WaitGroup
-	for i, in := range ins {
-		if in.Body != nil {
-			out[i] = in
-			continue
-		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			full, err := t.withBody(ctx, s, in)
+	var next atomic.Int64
+	read := func() {
+		for {
+			n := int(next.Add(1)) - 1
+			if n >= len(todo) {
+				return
+			}
+			i := todo[n]
+			if ctx.Err() != nil { // another read failed: the rest are not sent
+				errs[i] = ctx.Err()
+				continue
+			}
+			err := t.withBody(ctx, s, &ins[i])
 			switch {
 			case errors.Is(err, trackers.ErrTicketNotFound):
 				gone[i] = true // gone between the listing and the read
 			case err != nil:
 				errs[i] = err
 				cancel()
-			default:
-				out[i] = full
 			}
-		})
+		}
 	}
+	var wg sync.WaitGroup
+	for range min(bodyReaders, len(todo)) - 1 {
+		wg.Go(read)
+	}
+	read()
 	wg.Wait()
 	// The error of the earliest incident that failed on its own (not by
 	// the cancellation another failure caused).
@@ -150,18 +170,19 @@ func (t Tracker) withBodies(ctx context.Context, s *trackers.Session, ins []inci
 	if first != nil {
 		return nil, first
 	}
-	kept := out[:0]
-	for i, in := range out {
+	kept := ins[:0]
+	for i := range ins {
 		if !gone[i] {
-			kept = append(kept, in)
+			kept = append(kept, ins[i])
 		}
 	}
 	return kept, nil
 }
 
-// withBody returns the incident with its body: from the session's cache
-// when the incident has not changed since it was read, else GET.
-func (t Tracker) withBody(ctx context.Context, s *trackers.Session, in incident) (incident, error) {
+// withBody gives *in its body: from the session's cache when the incident
+// has not changed since it was read, else GET (the incident as read then
+// replaces *in, as fresh as the listing or fresher).
+func (t Tracker) withBody(ctx context.Context, s *trackers.Session, in *incident) error {
 	c := connFor(s)
 	stamp := in.UpdatedAt.UTC().Format(time.RFC3339Nano)
 	c.mu.Lock()
@@ -171,11 +192,11 @@ func (t Tracker) withBody(ctx context.Context, s *trackers.Session, in incident)
 		in.Body = &struct {
 			Details json.RawMessage `json:"details"`
 		}{Details: cb.details}
-		return in, nil
+		return nil
 	}
 	full, err := t.getIncident(ctx, s, in.ID)
 	if err != nil {
-		return incident{}, err
+		return err
 	}
 	if full.Body != nil {
 		c.mu.Lock()
@@ -185,7 +206,8 @@ func (t Tracker) withBody(ctx context.Context, s *trackers.Session, in incident)
 		c.bodies[in.ID] = cachedBody{updated: full.UpdatedAt.UTC().Format(time.RFC3339Nano), details: full.Body.Details}
 		c.mu.Unlock()
 	}
-	return full, nil
+	*in = full
+	return nil
 }
 
 // GetTicket reads one incident (its body too).
