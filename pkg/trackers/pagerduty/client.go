@@ -162,9 +162,12 @@ type incident struct {
 	FirstTrigger *struct {
 		Agent *reference `json:"agent"`
 	} `json:"first_trigger_log_entry"`
-	Body *struct {
-		Details json.RawMessage `json:"details"`
-	} `json:"body"`
+	Body *incidentBody `json:"body"`
+}
+
+// incidentBody is an incident's body (GET /incidents/{id} only).
+type incidentBody struct {
+	Details json.RawMessage `json:"details"`
 }
 
 type incidentList struct {

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	json "github.com/goccy/go-json"
 
@@ -91,6 +90,9 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 		}
 	}
 	var out trackers.DiscoveryPage
+	if len(keep) > 0 { // sized once: a Ticket is large to copy on every growth
+		out.Tickets = make([]trackers.Ticket, 0, len(keep))
+	}
 	for _, in := range keep {
 		out.Tickets = append(out.Tickets, ticketOf(in))
 	}
@@ -184,14 +186,13 @@ func (t Tracker) withBodies(ctx context.Context, s *trackers.Session, ins []inci
 // replaces *in, as fresh as the listing or fresher).
 func (t Tracker) withBody(ctx context.Context, s *trackers.Session, in *incident) error {
 	c := connFor(s)
-	stamp := in.UpdatedAt.UTC().Format(time.RFC3339Nano)
 	c.mu.Lock()
 	cb, ok := c.bodies[in.ID]
 	c.mu.Unlock()
-	if ok && cb.updated == stamp {
-		in.Body = &struct {
-			Details json.RawMessage `json:"details"`
-		}{Details: cb.details}
+	// The instants are compared, not their text: formatting updated_at per
+	// incident just to compare it cost an allocation and a Format each.
+	if ok && cb.updated.Equal(in.UpdatedAt) {
+		in.Body = &incidentBody{Details: cb.details}
 		return nil
 	}
 	full, err := t.getIncident(ctx, s, in.ID)
@@ -203,7 +204,7 @@ func (t Tracker) withBody(ctx context.Context, s *trackers.Session, in *incident
 		if c.bodies == nil || len(c.bodies) >= maxCachedBodies {
 			c.bodies = map[string]cachedBody{}
 		}
-		c.bodies[in.ID] = cachedBody{updated: full.UpdatedAt.UTC().Format(time.RFC3339Nano), details: full.Body.Details}
+		c.bodies[in.ID] = cachedBody{updated: full.UpdatedAt, details: full.Body.Details}
 		c.mu.Unlock()
 	}
 	*in = full

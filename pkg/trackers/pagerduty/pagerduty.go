@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 	"weak"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
@@ -73,7 +74,7 @@ type conn struct {
 }
 
 type cachedBody struct {
-	updated string
+	updated time.Time // the incident's updated_at when its body was read
 	details []byte
 }
 
