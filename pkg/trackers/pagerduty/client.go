@@ -143,31 +143,67 @@ type reference struct {
 	Email string `json:"email"`
 }
 
+// incident holds the fields of PagerDuty's Incident that tickets use; go-json
+// skips the rest. Three choices keep its decoding (a page of 100, then 100
+// single reads on a first listing) from allocating per field:
+//   - created_at and updated_at are read as text and parsed by times():
+//     go-json gives every json.Unmarshaler, time.Time included, its own copy
+//     of the value's bytes, an allocation per stamp;
+//   - references are values, not pointers (a pointer field is an
+//     allocation per incident; an absent reference is a zero one, which
+//     ticketOf reads as absent);
+//   - body.details is decoded once into a Go value (incidentBody), not
+//     kept as raw bytes (copied twice by the decoder) to be decoded again.
 type incident struct {
-	ID             string     `json:"id"`
-	IncidentNumber int64      `json:"incident_number"`
-	Title          string     `json:"title"`
-	Summary        string     `json:"summary"`
-	HTMLURL        string     `json:"html_url"`
-	Status         string     `json:"status"`
-	Urgency        string     `json:"urgency"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
-	Service        *reference `json:"service"`
-	Priority       *reference `json:"priority"`
+	ID             string    `json:"id"`
+	IncidentNumber int64     `json:"incident_number"`
+	Title          string    `json:"title"`
+	Summary        string    `json:"summary"`
+	HTMLURL        string    `json:"html_url"`
+	Status         string    `json:"status"`
+	Urgency        string    `json:"urgency"`
+	Created        string    `json:"created_at"`
+	Updated        string    `json:"updated_at"`
+	CreatedAt      time.Time `json:"-"` // Created, parsed by times
+	UpdatedAt      time.Time `json:"-"` // Updated, parsed by times
+	Service        reference `json:"service"`
+	Priority       reference `json:"priority"`
 	Assignments    []struct {
 		Assignee reference `json:"assignee"`
 	} `json:"assignments"`
 	// FirstTrigger names who or what triggered it (the reporter).
-	FirstTrigger *struct {
+	FirstTrigger struct {
 		Agent *reference `json:"agent"`
 	} `json:"first_trigger_log_entry"`
+	// Body is nil in a listing (PagerDuty lists no body).
 	Body *incidentBody `json:"body"`
 }
 
-// incidentBody is an incident's body (GET /incidents/{id} only).
+// times parses created_at and updated_at (RFC 3339, as time.Time's own
+// decoding reads them; an absent or null stamp is the zero time).
+func (in *incident) times() error {
+	for _, f := range []struct {
+		text string
+		dst  *time.Time
+	}{{in.Created, &in.CreatedAt}, {in.Updated, &in.UpdatedAt}} {
+		if f.text == "" {
+			*f.dst = time.Time{}
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, f.text)
+		if err != nil {
+			return fmt.Errorf("incident %s: %w", in.ID, err)
+		}
+		*f.dst = t
+	}
+	return nil
+}
+
+// incidentBody is an incident's body (GET /incidents/{id} only). Details
+// is body.details as decoded (an object, or a string in older incidents);
+// description renders it.
 type incidentBody struct {
-	Details json.RawMessage `json:"details"`
+	Details any `json:"details"`
 }
 
 type incidentList struct {

@@ -1,7 +1,6 @@
 package pagerduty
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -77,6 +76,9 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 	for _, in := range page.Incidents {
 		if in.ID == "" {
 			return trackers.DiscoveryPage{}, fmt.Errorf("%w: %s: an incident without id", trackers.ErrMalformedResponse, what)
+		}
+		if err := in.times(); err != nil {
+			return trackers.DiscoveryPage{}, fmt.Errorf("%w: %s: %w", trackers.ErrMalformedResponse, what, err)
 		}
 		if !q.Since.IsZero() && in.UpdatedAt.Before(q.Since) {
 			continue
@@ -192,7 +194,7 @@ func (t Tracker) withBody(ctx context.Context, s *trackers.Session, in *incident
 	// The instants are compared, not their text: formatting updated_at per
 	// incident just to compare it cost an allocation and a Format each.
 	if ok && cb.updated.Equal(in.UpdatedAt) {
-		in.Body = &incidentBody{Details: cb.details}
+		in.Body = &incidentBody{Details: cb.text}
 		return nil
 	}
 	full, err := t.getIncident(ctx, s, in.ID)
@@ -204,7 +206,9 @@ func (t Tracker) withBody(ctx context.Context, s *trackers.Session, in *incident
 		if c.bodies == nil || len(c.bodies) >= maxCachedBodies {
 			c.bodies = map[string]cachedBody{}
 		}
-		c.bodies[in.ID] = cachedBody{updated: full.UpdatedAt, details: full.Body.Details}
+		// The text is kept, cloned: its strings may point into the whole
+		// answer's bytes, which the cache should not hold on to.
+		c.bodies[in.ID] = cachedBody{updated: full.UpdatedAt, text: strings.Clone(description(full.Body.Details))}
 		c.mu.Unlock()
 	}
 	*in = full
@@ -237,6 +241,9 @@ func (Tracker) getIncident(ctx context.Context, s *trackers.Session, id string) 
 	case out.Incident.ID == "":
 		return incident{}, fmt.Errorf("%w: %s without id", trackers.ErrMalformedResponse, what)
 	}
+	if err := out.Incident.times(); err != nil {
+		return incident{}, fmt.Errorf("%w: %w", trackers.ErrMalformedResponse, err)
+	}
 	return out.Incident, nil
 }
 
@@ -267,11 +274,11 @@ func ticketOf(in incident) trackers.Ticket {
 		tk.Summary = in.Summary
 	}
 	tk.Labels = make([]string, 0, 3) // service, priority, urgency: one allocation, not one per append
-	if in.Service != nil && in.Service.Summary != "" {
+	if in.Service.Summary != "" {
 		tk.Labels = append(tk.Labels, in.Service.Summary)
 		tk.Components = []string{in.Service.Summary}
 	}
-	if in.Priority != nil && in.Priority.Summary != "" {
+	if in.Priority.Summary != "" {
 		tk.Priority = in.Priority.Summary
 		tk.Labels = append(tk.Labels, in.Priority.Summary)
 	}
@@ -284,56 +291,40 @@ func ticketOf(in incident) trackers.Ticket {
 	if len(in.Assignments) > 0 {
 		tk.Assignee = userOf(&in.Assignments[0].Assignee)
 	}
-	if in.FirstTrigger != nil && in.FirstTrigger.Agent != nil {
+	if in.FirstTrigger.Agent != nil {
 		tk.Reporter = userOf(in.FirstTrigger.Agent)
 	} else {
-		tk.Reporter = userOf(in.Service)
+		tk.Reporter = userOf(&in.Service)
 	}
 	if len(tk.Labels) == 0 {
 		tk.Labels = nil // as before: no labels is nil
 	}
 	if in.Body != nil {
-		tk.DescriptionMarkdown = details(in.Body.Details)
+		tk.DescriptionMarkdown = description(in.Body.Details)
 		tk.DescriptionText = tk.DescriptionMarkdown
 	}
 	return tk
 }
 
-// details renders body.details (an object in PagerDuty's schema, a string
-// in older incidents): a string, or an object holding only one text, as the
-// text; anything else as indented JSON. The first byte picks the one decode
-// that can succeed (a failed decode into a string, then a second and third
-// decode of the same object, cost every incident three passes).
-func details(raw json.RawMessage) string {
-	if len(raw) == 0 || string(raw) == "null" {
+// description renders body.details as decoded (incidentBody): a string,
+// or an object holding only one text under a usual key, as the text;
+// anything else as indented JSON; nothing (absent, null) as "". The text is
+// the one rendered before from the raw bytes (details_internal_test.go).
+func description(v any) string {
+	switch v := v.(type) {
+	case nil:
 		return ""
-	}
-	var first byte
-	if t := bytes.TrimLeft(raw, " \t\r\n"); len(t) > 0 {
-		first = t[0]
-	}
-	switch first {
-	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-	case '{':
-		var obj map[string]any
-		if json.Unmarshal(raw, &obj) == nil {
+	case string:
+		return v
+	case map[string]any:
+		if len(v) == 1 {
 			// A text under one of the usual keys is the description.
 			for _, k := range []string{"description", "details", "summary"} {
-				if v, ok := obj[k].(string); ok && len(obj) == 1 {
-					return v
+				if s, ok := v[k].(string); ok {
+					return s
 				}
 			}
-			b, _ := json.MarshalIndent(obj, "", "  ")
-			return string(b)
 		}
-	}
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
-		return string(raw)
 	}
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)

@@ -67,7 +67,7 @@ type account struct {
 type conn struct {
 	mu  sync.Mutex
 	acc *account
-	// bodies caches each incident's body.details by its updated_at, so a
+	// bodies caches each incident's body.details, rendered, by its updated_at, so a
 	// listing with full payloads reads the body (one GET per incident,
 	// PagerDuty's list does not carry it) only of incidents that changed.
 	bodies map[string]cachedBody
@@ -75,7 +75,7 @@ type conn struct {
 
 type cachedBody struct {
 	updated time.Time // the incident's updated_at when its body was read
-	details []byte
+	text    string    // its body.details rendered (description)
 }
 
 // maxCachedBodies bounds the body cache; past it the cache starts afresh.
