@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"weak"
@@ -71,6 +72,35 @@ type conn struct {
 	// listing with full payloads reads the body (one GET per incident,
 	// PagerDuty's list does not carry it) only of incidents that changed.
 	bodies map[string]cachedBody
+	// prefix and ua: see base.
+	baseDone bool
+	prefix   string
+	ua       []string
+}
+
+// base returns the session's base URL as a prefix ending in '/' that a
+// plain path is appended to, and its User-Agent header value; "" when
+// requests must go through s.NewRequest (newRequest). Both are made once
+// per session.
+func (c *conn) base(s *trackers.Session) (string, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.baseDone {
+		c.baseDone = true
+		if s.Connector.AuthMode == connector.AuthBearer {
+			// JoinPath as NewRequest does it, with a last segment to cut
+			// off: what is left is the prefix of every joined path.
+			u := s.BaseURL.JoinPath("x")
+			u.RawQuery, u.Fragment = "", ""
+			if p, ok := strings.CutSuffix(u.String(), "/x"); ok && u.Path != "" {
+				c.prefix = p + "/"
+			}
+		}
+		if ua := s.UserAgent(); ua != "" {
+			c.ua = []string{ua}
+		}
+	}
+	return c.prefix, c.ua
 }
 
 type cachedBody struct {
