@@ -247,6 +247,18 @@ func (Tracker) getIncident(ctx context.Context, s *trackers.Session, id string) 
 	return out.Incident, nil
 }
 
+// urgencyLabel is "urgency:" and the urgency, without a concatenation for
+// PagerDuty's two urgencies.
+func urgencyLabel(u string) string {
+	switch u {
+	case "high":
+		return "urgency:high"
+	case "low":
+		return "urgency:low"
+	}
+	return "urgency:" + u
+}
+
 func userOf(r *reference) trackers.User {
 	if r == nil {
 		return trackers.User{}
@@ -283,7 +295,7 @@ func ticketOf(in incident) trackers.Ticket {
 		tk.Labels = append(tk.Labels, in.Priority.Summary)
 	}
 	if in.Urgency != "" {
-		tk.Labels = append(tk.Labels, "urgency:"+in.Urgency)
+		tk.Labels = append(tk.Labels, urgencyLabel(in.Urgency))
 		if tk.Priority == "" {
 			tk.Priority = in.Urgency
 		}

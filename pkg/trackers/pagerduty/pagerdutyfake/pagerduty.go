@@ -116,13 +116,17 @@ func (s *Server) getJSON(r *http.Request, in *incidentState) ([]byte, error) {
 // (Header.Set would allocate one per answer; nothing downstream changes it).
 var jsonType = []string{"application/json;charset=UTF-8"}
 
-// writeJSON writes an encoded JSON answer with its Content-Length, so the
-// client reads it into one slice of its size (a chunked answer of a page
-// is read into a growing buffer and copied out).
+// writeJSON writes an encoded JSON answer. A page states its
+// Content-Length, so the client reads it into one slice of its size (a
+// chunked answer is read into a growing buffer and copied out); an answer
+// of a few kB at most (one incident) gets it from net/http, which sets it
+// without allocating when the handler's writes fit its 2 kB buffer.
 func writeJSON(w http.ResponseWriter, b []byte) {
 	h := w.Header()
 	h["Content-Type"] = jsonType
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	if len(b) > 2048 {
+		h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 }
