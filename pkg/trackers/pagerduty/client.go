@@ -75,7 +75,12 @@ func call(ctx context.Context, s *trackers.Session, method, path string, q url.V
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(raw, out); err != nil {
+	if d, ok := out.(decodeJSON); ok {
+		err = d.decodeJSON(raw) // the hot answers (decode.go)
+	} else {
+		err = json.Unmarshal(raw, out)
+	}
+	if err != nil {
 		return fmt.Errorf("%w: %s: %s", trackers.ErrMalformedResponse, what, trackerhttp.Innermost(err, nil))
 	}
 	return nil

@@ -228,9 +228,7 @@ func (Tracker) getIncident(ctx context.Context, s *trackers.Session, id string) 
 	if !incidentID.MatchString(id) {
 		return incident{}, fmt.Errorf("%w: %q is not a PagerDuty incident id", trackers.ErrTicketNotFound, id)
 	}
-	var out struct {
-		Incident incident `json:"incident"`
-	}
+	var out incidentAnswer
 	what := "incident " + id
 	err := call(ctx, s, http.MethodGet, "incidents/"+id, nil, nil, &out, "", what)
 	switch {
