@@ -37,21 +37,26 @@ type decodeJSON interface {
 
 var (
 	_ decodeJSON = (*incidentList)(nil)
-	_ decodeJSON = (*incidentAnswer)(nil)
+	_ decodeJSON = incidentAnswer{}
 )
 
-// incidentAnswer is GET /incidents/{id}'s answer.
+// incidentAnswer is GET /incidents/{id}'s answer, decoded into *in. It
+// holds only a pointer, so passing it as an interface allocates nothing,
+// and the incident is decoded where the caller keeps it.
 type incidentAnswer struct {
-	Incident incident `json:"incident"`
+	in *incident
 }
 
-func (a *incidentAnswer) decodeJSON(raw []byte) error {
+func (a incidentAnswer) decodeJSON(raw []byte) error {
+	*a.in = incident{}
 	r := reader{b: raw}
-	if r.incidentAnswer(a) && r.end() {
+	if r.incidentAnswer(a.in) && r.end() {
 		return nil
 	}
-	*a = incidentAnswer{}
-	return json.Unmarshal(raw, a)
+	*a.in = incident{}
+	return json.Unmarshal(raw, &struct {
+		Incident *incident `json:"incident"`
+	}{a.in})
 }
 
 func (l *incidentList) decodeJSON(raw []byte) error {
@@ -542,20 +547,11 @@ func (r *reader) body(in *incident) bool {
 func (r *reader) details(b *incidentBody) bool {
 	r.ws()
 	start := r.i
-	if r.peek() == '{' {
-		try := *r
-		var key, text string
-		n := 0
-		if try.object(func(k string) bool {
-			n++
-			key = k
-			return try.peek() == '"' && try.str(&text)
-		}) && n == 1 && (key == "description" || key == "details" || key == "summary") {
-			*r = try
-			b.Details = text
-			return true
-		}
+	if text, ok := r.oneText(); ok {
+		b.Details = text
+		return true
 	}
+	r.i = start
 	if !r.skip(1) {
 		return false
 	}
@@ -565,6 +561,28 @@ func (r *reader) details(b *incidentBody) bool {
 	}
 	b.Details = v
 	return true
+}
+
+// oneText takes an object of one key, description, details or summary,
+// holding a string, and returns the string; false leaves r anywhere.
+func (r *reader) oneText() (string, bool) {
+	if !r.consume('{') {
+		return "", false
+	}
+	key, decode, ok := r.rawString()
+	if !ok || decode || !r.consume(':') || r.peek() != '"' {
+		return "", false
+	}
+	switch string(key) {
+	case "description", "details", "summary":
+	default:
+		return "", false
+	}
+	var text string
+	if !r.str(&text) || !r.consume('}') {
+		return "", false
+	}
+	return text, true
 }
 
 var listFields = []string{"incidents", "offset", "limit", "more"}
@@ -627,13 +645,13 @@ func (r *reader) incidents(l *incidentList) bool {
 
 var answerFields = []string{"incident"}
 
-func (r *reader) incidentAnswer(a *incidentAnswer) bool {
+func (r *reader) incidentAnswer(in *incident) bool {
 	if r.peek() != '{' {
 		return false
 	}
 	return r.object(func(k string) bool {
 		if k == "incident" {
-			return r.incident(&a.Incident)
+			return r.incident(in)
 		}
 		return r.otherFolded(k, answerFields)
 	})

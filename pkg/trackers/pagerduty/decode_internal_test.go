@@ -52,7 +52,10 @@ func compareList(t *testing.T, raw []byte) bool {
 
 func compareAnswer(t *testing.T, raw []byte) bool {
 	t.Helper()
-	var fast, lib incidentAnswer
+	var fast incident
+	var lib struct {
+		Incident incident `json:"incident"`
+	}
 	r := reader{b: raw}
 	took := r.incidentAnswer(&fast) && r.end()
 	err := json.Unmarshal(raw, &lib)
@@ -62,7 +65,7 @@ func compareAnswer(t *testing.T, raw []byte) bool {
 	if err != nil {
 		t.Fatalf("the reader took an incident go-json refuses (%v): %q", err, raw)
 	}
-	f, l := normalized([]incident{fast.Incident}), normalized([]incident{lib.Incident})
+	f, l := normalized([]incident{fast}), normalized([]incident{lib.Incident})
 	if !reflect.DeepEqual(f, l) {
 		t.Fatalf("incident decoded differently:\nreader %+v\ngo-json %+v\nfrom %q", f[0], l[0], raw)
 	}
@@ -167,6 +170,15 @@ func TestReaderDecodesAsGoJSON(t *testing.T) {
 	} {
 		if compareAnswer(t, []byte(in)) {
 			t.Errorf("the reader took %s", in)
+		}
+		// decodeJSON then gives go-json's result, or its error.
+		var got incident
+		var want struct {
+			Incident incident `json:"incident"`
+		}
+		gotErr, wantErr := incidentAnswer{&got}.decodeJSON([]byte(in)), json.Unmarshal([]byte(in), &want)
+		if (gotErr != nil) != (wantErr != nil) || gotErr == nil && !reflect.DeepEqual(got, want.Incident) {
+			t.Errorf("decodeJSON(%s) = %+v, %v; go-json %+v, %v", in, got, gotErr, want.Incident, wantErr)
 		}
 	}
 }

@@ -197,21 +197,21 @@ func (t Tracker) withBody(ctx context.Context, s *trackers.Session, in *incident
 		in.Body = &incidentBody{Details: cb.text}
 		return nil
 	}
-	full, err := t.getIncident(ctx, s, in.ID)
-	if err != nil {
+	// The incident as read replaces the listed one in place (as fresh or
+	// fresher); on an error it is dropped or the listing fails.
+	if err := t.readIncident(ctx, s, in.ID, in); err != nil {
 		return err
 	}
-	if full.Body != nil {
+	if in.Body != nil {
 		c.mu.Lock()
 		if c.bodies == nil || len(c.bodies) >= maxCachedBodies {
 			c.bodies = map[string]cachedBody{}
 		}
 		// The text is kept, cloned: its strings may point into the whole
 		// answer's bytes, which the cache should not hold on to.
-		c.bodies[in.ID] = cachedBody{updated: full.UpdatedAt, text: strings.Clone(description(full.Body.Details))}
+		c.bodies[in.ID] = cachedBody{updated: in.UpdatedAt, text: strings.Clone(description(in.Body.Details))}
 		c.mu.Unlock()
 	}
-	*in = full
 	return nil
 }
 
@@ -224,25 +224,31 @@ func (t Tracker) GetTicket(ctx context.Context, s *trackers.Session, key string)
 	return ticketOf(in), nil
 }
 
-func (Tracker) getIncident(ctx context.Context, s *trackers.Session, id string) (incident, error) {
+func (t Tracker) getIncident(ctx context.Context, s *trackers.Session, id string) (incident, error) {
+	var in incident
+	err := t.readIncident(ctx, s, id, &in)
+	return in, err
+}
+
+// readIncident reads one incident (its body too) into *dst.
+func (Tracker) readIncident(ctx context.Context, s *trackers.Session, id string, dst *incident) error {
 	if !incidentID.MatchString(id) {
-		return incident{}, fmt.Errorf("%w: %q is not a PagerDuty incident id", trackers.ErrTicketNotFound, id)
+		return fmt.Errorf("%w: %q is not a PagerDuty incident id", trackers.ErrTicketNotFound, id)
 	}
-	var out incidentAnswer
 	what := "incident " + id
-	err := call(ctx, s, http.MethodGet, "incidents/"+id, nil, nil, &out, "", what)
+	err := call(ctx, s, http.MethodGet, "incidents/"+id, nil, nil, incidentAnswer{dst}, "", what)
 	switch {
 	case errors.Is(err, errNotFound):
-		return incident{}, fmt.Errorf("%w: %w", trackers.ErrTicketNotFound, err)
+		return fmt.Errorf("%w: %w", trackers.ErrTicketNotFound, err)
 	case err != nil:
-		return incident{}, err
-	case out.Incident.ID == "":
-		return incident{}, fmt.Errorf("%w: %s without id", trackers.ErrMalformedResponse, what)
+		return err
+	case dst.ID == "":
+		return fmt.Errorf("%w: %s without id", trackers.ErrMalformedResponse, what)
 	}
-	if err := out.Incident.times(); err != nil {
-		return incident{}, fmt.Errorf("%w: %w", trackers.ErrMalformedResponse, err)
+	if err := dst.times(); err != nil {
+		return fmt.Errorf("%w: %w", trackers.ErrMalformedResponse, err)
 	}
-	return out.Incident, nil
+	return nil
 }
 
 // urgencyLabel is "urgency:" and the urgency, without a concatenation for
