@@ -226,3 +226,29 @@ func FuzzIncidentDecoding(f *testing.F) {
 		compareAnswer(t, raw)
 	})
 }
+
+// times parses created_at and updated_at as go-json's time.Time decoding
+// did (the fields were time.Time): the same instant and zone, and an error
+// where it refused the text.
+func TestTimesParseAsTimeDecoding(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{
+		"2015-10-06T21:30:42Z", "2025-01-02T03:04:05.123456789+02:00", "2025-01-02T03:04:05-07:30", "2025-01-02T03:04:05.5Z",
+		"", "2025-01-02", "2025-01-02 03:04:05Z", "not a time", "2025-13-02T03:04:05Z",
+	} {
+		in := incident{ID: "P1", Created: s, Updated: s}
+		err := in.times()
+		var want time.Time
+		var wantErr error
+		if s != "" {
+			wantErr = json.Unmarshal([]byte(`"`+s+`"`), &want)
+		}
+		if (err != nil) != (wantErr != nil) {
+			t.Errorf("%q: error %v, time.Time's decoding %v", s, err, wantErr)
+			continue
+		}
+		if err == nil && (!in.CreatedAt.Equal(want) || !in.UpdatedAt.Equal(want) || in.CreatedAt.String() != want.String()) {
+			t.Errorf("%q: %v, time.Time's decoding %v", s, in.CreatedAt, want)
+		}
+	}
+}
