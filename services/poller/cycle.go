@@ -444,22 +444,16 @@ type pendingPage struct {
 // prevPrint the one the poll state kept for the last version. It says the fields
 // that changed (nil when the last version's hashes are not known), and
 // actor "self" when the change is the echo of the connector's own writeback
-// (ticketver.IsEcho). A state written before fingerprints were kept in it
-// has none: the ticket_versions record the poller wrote then is read
-// instead (once: this version's fingerprint goes into the state). A record
-// that cannot be read leaves the event as it was before (no fields, no
-// actor): the event is published either way.
+// (ticketver.IsEcho). A ticket known without a fingerprint, or with one
+// from before issue 9 req. 4 (FNV-1a hashes, which Decode refuses), has
+// no fields: its last version's hashes are unknown, and this version's
+// fingerprint goes into the state for the next one. The ticket_versions
+// records pollers before issue 9 wrote hold FNV-1a hashes too: they are
+// no longer read. A writeback record that cannot be read leaves the actor
+// empty: the event is published either way.
 func (r *cycleRun) describeUpdate(ctx context.Context, tk trackers.Ticket, newPrint, prevPrint string) (changed []string, actor string) {
-	fp, _ := ticketver.Decode(newPrint)
-	prev, ok := ticketver.Decode(prevPrint)
-	if !ok {
-		var err error
-		prev, ok, err = r.p.versions.Fields(ctx, r.c.ID, tk.Key)
-		if err != nil {
-			r.log.Debug("last published version unknown", "key", tk.Key, "error", err)
-		}
-	}
-	if ok {
+	if prev, ok := ticketver.Decode(prevPrint); ok {
+		fp, _ := ticketver.Decode(newPrint)
 		changed = ticketver.Changed(prev, fp)
 	}
 	self, ok, err := r.p.versions.Self(ctx, r.c.ID, tk.Key)
