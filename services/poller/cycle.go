@@ -144,6 +144,8 @@ type cycleRun struct {
 	// since (POLLER_SAVE_EVERY).
 	saved   time.Time
 	unsaved bool
+	// names are the connector's event subjects and source (publishPage).
+	names *eventNames
 	// published counts the events this cycle stored on the bus (not
 	// duplicates): ticket.discovered, ticket.updated and ticket.closed.
 	published int
@@ -371,6 +373,13 @@ func (r *cycleRun) discover(ctx context.Context, q trackers.DiscoveryQuery) (tra
 // bus acknowledges one page while the next is published, and the cursor
 // never passes what was acknowledged. flush settles the last page.
 func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) error {
+	if r.names == nil {
+		names, err := newEventNames(r.c)
+		if err != nil {
+			return err
+		}
+		r.names = &names
+	}
 	next := &pendingPage{tickets: tickets}
 	sends := bus.TraceSend(ctx)
 	defer sends.End(nil) // on an early return; a no-op after End
@@ -398,7 +407,7 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 			}
 			changed, actor = r.describeUpdate(ctx, tk, fp, prevPrint)
 		}
-		msg, err := r.p.ticketEvent(ctx, kind, r.c, tk, pt, changed, actor)
+		msg, err := r.p.ticketEvent(ctx, kind, r.names, tk, pt, changed, actor)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package poller
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -27,15 +28,38 @@ func TicketEventID(connectorID, key string, updated time.Time) string {
 	return bus.EventID(connectorID, key, string(updated.UTC().AppendFormat(buf[:0], time.RFC3339Nano)))
 }
 
-// ticketEvent is the event of a ticket version pt (TicketToProto of tk);
-// changed and actor fill TicketUpdated.
-func (p *Poller) ticketEvent(ctx context.Context, kind string, c connector.Connector, tk trackers.Ticket, pt *chv1.Ticket, changed []string, actor string) (*nats.Msg, error) {
-	subject, err := bus.TicketSubject(kind, string(c.System), c.ID)
+// eventNames are what every ticket event of a connector shares: its
+// subjects and ce-source, built once per cycle rather than per ticket (two
+// strings a ticket, issue 9 req. 4).
+type eventNames struct {
+	connectorID, discovered, updated, source string
+}
+
+func newEventNames(c connector.Connector) (eventNames, error) {
+	d, err := bus.TicketSubject(bus.TicketDiscovered, string(c.System), c.ID)
 	if err != nil {
-		return nil, err
+		return eventNames{}, err
+	}
+	u, err := bus.TicketSubject(bus.TicketUpdated, string(c.System), c.ID)
+	if err != nil {
+		return eventNames{}, err
+	}
+	return eventNames{connectorID: c.ID, discovered: d, updated: u, source: Source(c.ID)}, nil
+}
+
+// ticketEvent is the event of a ticket version pt (TicketToProto of tk);
+// changed and actor fill TicketUpdated. names are c's (newEventNames).
+func (p *Poller) ticketEvent(ctx context.Context, kind string, names *eventNames, tk trackers.Ticket, pt *chv1.Ticket, changed []string, actor string) (*nats.Msg, error) {
+	subject := names.discovered
+	switch kind {
+	case bus.TicketDiscovered:
+	case bus.TicketUpdated:
+		subject = names.updated
+	default:
+		return nil, fmt.Errorf("poller: %q is not a ticket version's event", kind)
 	}
 	capBodies(pt, p.cfg.MaxBodyBytes)
-	ev := bus.Event{ID: TicketEventID(c.ID, tk.Key, tk.Updated), Source: Source(c.ID), Subject: tk.Key, Time: tk.Updated, Encoder: encodeTicketEvent}
+	ev := bus.Event{ID: TicketEventID(names.connectorID, tk.Key, tk.Updated), Source: names.source, Subject: tk.Key, Time: tk.Updated, Encoder: encodeTicketEvent}
 	return fitEvent(pt, p.maxEventBytes(), func(t *chv1.Ticket) (*nats.Msg, error) {
 		if kind == bus.TicketUpdated {
 			return bus.NewEvent(ctx, subject, &chv1.TicketUpdated{Ticket: t, ChangedFields: changed, Actor: actor}, ev)
