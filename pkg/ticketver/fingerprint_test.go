@@ -57,7 +57,8 @@ func referenceHashes(t *chv1.Ticket, newHash func() hash.Hash32) Fields {
 		if n < 0 {
 			break
 		}
-		if name := t.ProtoReflect().Descriptor().Fields().ByNumber(num).Name(); !slices.Contains([]protoreflect.Name{"update_time", "connector_id", "system", "key"}, name) {
+		fd := t.ProtoReflect().Descriptor().Fields().ByNumber(num) // nil for an unknown field
+		if fd == nil || !slices.Contains([]protoreflect.Name{"update_time", "connector_id", "system", "key"}, fd.Name()) {
 			h, ok := hashes[num]
 			if !ok {
 				h = newHash()

@@ -94,11 +94,21 @@ func Fingerprint(t *chv1.Ticket) Fields {
 	return out
 }
 
-// hashFields marshals t (deterministic protobuf) and hashes each versioned
-// field below 64 into hashes, returning the set of those present; each
+// hashFields hashes each versioned field of t's deterministic protobuf
+// encoding below 64 into hashes (by hashDirect when it can, else through
+// the encoding itself), returning the set of those present; each
 // record of a field numbered 64 or more (none in Ticket today) goes to high.
 // ok is false when t does not marshal.
 func hashFields(t *chv1.Ticket, hashes *[64]uint32, high func(protowire.Number, []byte)) (mask uint64, ok bool) {
+	if mask, ok := hashDirect(t, hashes); ok {
+		return mask, true
+	}
+	*hashes = [64]uint32{} // what hashDirect wrote before it gave up
+	return hashMarshalled(t, hashes, high)
+}
+
+// hashMarshalled is hashFields by the deterministic protobuf encoding.
+func hashMarshalled(t *chv1.Ticket, hashes *[64]uint32, high func(protowire.Number, []byte)) (mask uint64, ok bool) {
 	bp := marshalBufs.Get().(*[]byte)
 	defer marshalBufs.Put(bp)
 	b, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend((*bp)[:0], t)
