@@ -64,10 +64,11 @@ var unversioned = func() uint64 {
 	return out
 }()
 
-// Fingerprint hashes every field of t: t is encoded once (deterministic
-// protobuf) and the bytes of each field's records (every element of a
-// repeated field, in order) go through CRC-32C (Castagnoli), one hash per
-// field continued across its records (crc32.Update of a field's hash with
+// Fingerprint hashes every field of t: the bytes of each field's records
+// in t's deterministic protobuf encoding (every element of a repeated
+// field, in order; hashDirect writes them without encoding the whole
+// ticket) go through CRC-32C (Castagnoli), one hash per field continued
+// across its records (crc32.Update of a field's hash with
 // its next record is the hash of both). A 32-bit CRC of a changed value
 // equals the old one with odds of 1 in 2^32 (4 billion) per field, and it
 // never misses a change confined to 32 consecutive bits; that is the price
