@@ -402,8 +402,8 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 		if known {
 			kind = bus.TicketUpdated
 		}
-		pt := TicketToProto(r.c, tk)
-		fp := ticketver.Print(pt)
+		blk := newTicketBlock(r.c, tk)
+		fp := ticketver.Print(&blk.ticket)
 		var changed []string
 		actor := ""
 		if known {
@@ -413,7 +413,7 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 			}
 			changed, actor = r.describeUpdate(ctx, tk, fp, prevPrint)
 		}
-		msg, err := r.p.ticketEvent(ctx, kind, r.names, tk, pt, changed, actor)
+		msg, err := r.p.ticketEvent(ctx, kind, r.names, tk, blk, changed, actor)
 		if err != nil {
 			return err
 		}

@@ -32,8 +32,7 @@ func BenchmarkTicketToEvent(b *testing.B) {
 	b.ReportAllocs()
 	cpu0 := processCPU()
 	for b.Loop() {
-		pt := TicketToProto(c, tk)
-		if _, err := p.ticketEvent(ctx, bus.TicketDiscovered, &names, tk, pt, nil, ""); err != nil {
+		if _, err := p.ticketEvent(ctx, bus.TicketDiscovered, &names, tk, newTicketBlock(c, tk), nil, ""); err != nil {
 			b.Fatal(err)
 		}
 	}
