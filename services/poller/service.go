@@ -108,7 +108,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 		return nil, err
 	}
 	p := &Poller{
-		cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), states: connector.NewStateStore(skv), versions: versions,
+		cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), states: connector.NewStateStore(skv, connector.WithPartCacheBytes(int64(cfg.StateCacheMiB)<<20)), versions: versions,
 		leases: newLeases(lkv, cfg.ReplicaID, cfg.Zone), log: deps.Logger, topts: deps.TrackerOptions,
 		trackers: deps.Trackers, clock: deps.Clock, systems: map[connector.System]bool{},
 		connectors: map[string]*connector.Connector{}, mismatched: map[string]uint64{},
