@@ -41,18 +41,43 @@ type partCache struct {
 	lru    list.List // of *connParts, most recently used first
 }
 
+// connParts are one connector's cached parts. A slice, searched by key: a
+// connector has a few parts (a base chunk per 4,096 tickets, a few runs,
+// the page caches; ~400 at 100,000 tickets), and a map of them cost ~450
+// bytes even for one part (a map's first group holds 8 slots), 4.5 MB at
+// 10,000 small connectors.
 type connParts struct {
 	id    string
-	parts map[string]cachedPart // by part key
-	bytes int64                 // the parts' and this record's own
+	parts []cachedPart
+	bytes int64 // the parts' and this record's own
 	elem  *list.Element
 }
 
-// cachedPart is a decoded *part or *pagesPart and its estimated size.
+// cachedPart is a decoded *part or *pagesPart (the content of key at
+// revision rev) and its estimated size.
 type cachedPart struct {
+	key   string
 	rev   uint64
 	v     any
 	bytes int64
+}
+
+// find is the index of key's part, -1 when not cached.
+func (cp *connParts) find(key string) int {
+	for i := range cp.parts {
+		if cp.parts[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// removeAt drops the part at i (order does not matter).
+func (cp *connParts) removeAt(i int) {
+	last := len(cp.parts) - 1
+	cp.parts[i] = cp.parts[last]
+	cp.parts[last] = cachedPart{}
+	cp.parts = cp.parts[:last]
 }
 
 // Heap estimates (64-bit): a Go map spends about twice its entries' size
@@ -64,14 +89,14 @@ const (
 	strHeader    = int64(unsafe.Sizeof(""))
 	timeSize     = int64(unsafe.Sizeof(time.Time{}))
 	pageSize     = int64(unsafe.Sizeof(PageCache{}))
-	mapOverhead  = 48 // the map header and its first group
+	mapOverhead  = 48 // a map's header and directory
 	slotFactor   = 2  // a map entry costs slotFactor × its key and value
 	partOverhead = int64(unsafe.Sizeof(part{})) + 2*mapOverhead
 	// connOverhead is a connector's record here: connParts, its list
-	// element, its parts map and the map slot it takes in conns.
-	connOverhead = int64(unsafe.Sizeof(connParts{})+unsafe.Sizeof(list.Element{})) + mapOverhead + 2*strHeader + 8
-	// partSlot is one cachedPart in a connector's parts map, its key included.
-	partSlot = (strHeader + int64(unsafe.Sizeof(cachedPart{}))) * slotFactor
+	// element and its entry in conns.
+	connOverhead = int64(unsafe.Sizeof(connParts{})+unsafe.Sizeof(list.Element{})) + (strHeader+8)*slotFactor
+	// partSlot is one cachedPart in a connector's slice (grown by doubling).
+	partSlot = int64(unsafe.Sizeof(cachedPart{})) * slotFactor
 )
 
 func strBytes(s string) int64 { return (int64(len(s)) + 7) &^ 7 }
@@ -116,12 +141,12 @@ func (c *partCache) get(id string, ref partRef) any {
 	if cp == nil {
 		return nil
 	}
-	e, ok := cp.parts[ref.Key]
-	if !ok || e.rev != ref.Rev {
+	i := cp.find(ref.Key)
+	if i < 0 || cp.parts[i].rev != ref.Rev {
 		return nil
 	}
 	c.lru.MoveToFront(cp.elem)
-	return e.v
+	return cp.parts[i].v
 }
 
 // put caches v (a *part or *pagesPart, never changed after) as the content
@@ -138,16 +163,19 @@ func (c *partCache) put(id string, ref partRef, v any) {
 	}
 	cp := c.conns[id]
 	if cp == nil {
-		cp = &connParts{id: id, parts: map[string]cachedPart{}, bytes: connOverhead + strBytes(id)}
+		cp = &connParts{id: id, bytes: connOverhead + strBytes(id)}
 		cp.elem = c.lru.PushFront(cp)
 		c.conns[id] = cp
 		c.bytes += cp.bytes
 	}
-	if old, ok := cp.parts[ref.Key]; ok {
-		cp.bytes -= old.bytes
-		c.bytes -= old.bytes
+	e := cachedPart{key: ref.Key, rev: ref.Rev, v: v, bytes: n}
+	if i := cp.find(ref.Key); i >= 0 {
+		cp.bytes -= cp.parts[i].bytes
+		c.bytes -= cp.parts[i].bytes
+		cp.parts[i] = e
+	} else {
+		cp.parts = append(cp.parts, e)
 	}
-	cp.parts[ref.Key] = cachedPart{rev: ref.Rev, v: v, bytes: n}
 	cp.bytes += n
 	c.bytes += n
 	c.lru.MoveToFront(cp.elem)
@@ -167,9 +195,9 @@ func (c *partCache) keep(id string, refs []partRef) {
 	for _, r := range refs {
 		listed[r] = true
 	}
-	for key, e := range cp.parts {
-		if !listed[partRef{Key: key, Rev: e.rev}] {
-			delete(cp.parts, key)
+	for i := len(cp.parts) - 1; i >= 0; i-- {
+		if e := cp.parts[i]; !listed[partRef{Key: e.key, Rev: e.rev}] {
+			cp.removeAt(i)
 			cp.bytes -= e.bytes
 			c.bytes -= e.bytes
 		}
@@ -204,12 +232,11 @@ func (c *partCache) evict(keep *connParts) {
 		}
 		victim := back.Value.(*connParts)
 		if victim == keep {
-			// Only the connector being read is left: drop its other parts.
-			for key, e := range keep.parts {
-				if c.bytes <= c.budget {
-					break
-				}
-				delete(keep.parts, key)
+			// Only the connector being read is left: drop its other
+			// parts, oldest first (the one just put is last).
+			for c.bytes > c.budget && len(keep.parts) > 0 {
+				e := keep.parts[0]
+				keep.parts = keep.parts[1:]
 				keep.bytes -= e.bytes
 				c.bytes -= e.bytes
 			}

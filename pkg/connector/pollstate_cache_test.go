@@ -97,8 +97,9 @@ func TestPartCacheDropsLeastRecentlyUsedConnectorsPastItsByteBudget(t *testing.T
 	c2.put("x", partRef{Key: "x.k.a0", Rev: 1}, mkPart(40))
 	c2.put("x", partRef{Key: "x.k.a1", Rev: 2}, mkPart(40))
 	c2.put("x", partRef{Key: "x.k.a2", Rev: 3}, mkPart(40))
-	if c2.bytes > c2.budget || c2.get("x", partRef{Key: "x.k.a2", Rev: 3}) == nil && len(c2.conns["x"].parts) == 0 {
-		t.Fatalf("one connector over the budget: %d bytes of %d", c2.bytes, c2.budget)
+	if c2.bytes > c2.budget || c2.get("x", partRef{Key: "x.k.a2", Rev: 3}) == nil || c2.get("x", partRef{Key: "x.k.a0", Rev: 1}) != nil {
+		t.Fatalf("one connector over the budget: %d bytes of %d; its newest part cached %v (want true), its oldest %v (want false)", c2.bytes, c2.budget,
+			c2.get("x", partRef{Key: "x.k.a2", Rev: 3}) != nil, c2.get("x", partRef{Key: "x.k.a0", Rev: 1}) != nil)
 	}
 	// Disabled.
 	off := partCache{}
