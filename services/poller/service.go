@@ -66,7 +66,7 @@ type Poller struct {
 	metrics *telemetry.Metrics
 	ready   func()
 
-	mu         sync.Mutex
+	mu sync.Mutex
 	// connectors are the records of the systems and zone this replica
 	// polls, by id; the scheduler's entries share them (a record is never
 	// changed in place: a change is a new one).
