@@ -575,12 +575,16 @@ func (p *Poller) shareRecord(id string, revision uint64) {
 		return
 	}
 	shared := &sess.Connector
-	p.connectors[id] = shared
 	p.sched.mu.Lock()
-	if e := p.sched.entries[id]; e != nil && e.c == cur {
+	defer p.sched.mu.Unlock()
+	e := p.sched.entries[id]
+	if e == nil || e.gone {
+		return // no longer held: its session is being forgotten
+	}
+	p.connectors[id] = shared
+	if e.c == cur {
 		e.c = shared
 	}
-	p.sched.mu.Unlock()
 }
 
 // forgetSession drops a connector's session (its lease went to another
