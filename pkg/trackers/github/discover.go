@@ -13,7 +13,7 @@ import (
 	"time"
 	"weak"
 
-	fastjson "github.com/goccy/go-json"
+	"github.com/valyala/fastjson"
 
 	"github.com/google/go-github/v92/github"
 
@@ -75,8 +75,8 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 	if q.ETag != "" {
 		req.Header.Set("If-None-Match", q.ETag)
 	}
-	// The page is read into a pooled buffer; go-json's Unmarshal copies
-	// its input, so nothing refers to the buffer once it has returned.
+	// The page is read into a pooled buffer; decodeListedIssues copies the
+	// strings it keeps, so nothing refers to the buffer once it has returned.
 	body := trackerhttp.Buffer()
 	defer trackerhttp.PutBuffer(body)
 	resp, err := gc.Do(req, body)
@@ -88,16 +88,17 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 		// configuration problem retries will not fix.
 		return trackers.DiscoveryPage{}, githubError(ctx, err, what, trackers.ErrUnauthorized)
 	}
-	var listed []*listedIssue
-	if err := fastjson.Unmarshal(body.Bytes(), &listed); err != nil {
+	listed, err := decodeListedIssues(body.Bytes())
+	if err != nil {
 		return trackers.DiscoveryPage{}, fmt.Errorf("%w: github %s: %v", trackers.ErrMalformedResponse, what, err)
 	}
 	page := trackers.DiscoveryPage{ETag: resp.Header.Get("ETag")}
 	if resp.NextPage > 0 {
 		page.NextPageToken = strconv.Itoa(resp.NextPage)
 	}
-	for _, l := range listed {
-		if l == nil || l.PullRequest != nil {
+	for i := range listed {
+		l := &listed[i]
+		if l.PullRequest {
 			continue
 		}
 		tk, err := githubTicket(s, l)
@@ -157,11 +158,9 @@ func githubTicket(s *trackers.Session, is *listedIssue) (trackers.Ticket, error)
 	if is.Number == 0 || is.HTMLURL == "" || is.UpdatedAt.IsZero() {
 		return trackers.Ticket{}, fmt.Errorf("%w: github issue without number, html_url or updated_at", trackers.ErrMalformedResponse)
 	}
-	labels := make([]string, 0, len(is.Labels))
-	for _, l := range is.Labels {
-		if l.Name != "" {
-			labels = append(labels, l.Name)
-		}
+	labels := is.Labels // non-empty names, this ticket's own slice
+	if labels == nil {
+		labels = []string{}
 	}
 	status, ok := githubStatusOf(s.Connector, labels)
 	if !ok {
@@ -312,41 +311,124 @@ func githubStatusOf(c connector.Connector, labels []string) (string, bool) {
 // listedIssue is the part of a listed issue discovery reads: decoding only
 // these fields, not go-github's whole Issue, is most of a page's cost saved.
 type listedIssue struct {
-	Number      int                     `json:"number"`
-	HTMLURL     string                  `json:"html_url"`
-	Title       string                  `json:"title"`
-	Body        string                  `json:"body"`
-	State       string                  `json:"state"`
-	Comments    int                     `json:"comments"`
-	Labels      []struct{ Name string } `json:"labels"`
-	User        listedUser              `json:"user"`     // a value: null reads as the zero user,
-	Assignee    listedUser              `json:"assignee"` // which converts as no user does
-	CreatedAt   listedTime              `json:"created_at"`
-	UpdatedAt   listedTime              `json:"updated_at"`
-	PullRequest *struct{}               `json:"pull_request"`
+	Number      int
+	HTMLURL     string
+	Title       string
+	Body        string
+	State       string
+	Comments    int
+	Labels      []string // the labels' non-empty names
+	User        listedUser
+	Assignee    listedUser
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	PullRequest bool // the issues endpoint lists pull requests too
 }
 
-// listedTime decodes a timestamp as github.Timestamp does, RFC 3339
-// strings first: Timestamp tries a Unix number first and allocates a
-// strconv error for every string GitHub sends (issue 9's allocation
-// profile: two per listed issue).
-type listedTime struct{ github.Timestamp }
-
-func (t *listedTime) UnmarshalJSON(b []byte) error {
-	if len(b) > 2 && b[0] == '"' {
-		if parsed, err := time.Parse(`"`+time.RFC3339+`"`, string(b)); err == nil {
-			t.Time = parsed
-			return nil
+// decodeListedIssues decodes a page of GET /repos/{o}/{r}/issues (an array
+// of issues; null entries are skipped) with the shared listing parser
+// (trackerhttp.DecodeListing: no copy of the page, only the kept strings
+// are copied). Fields are read as go-json read them into the former
+// struct (tagged like go-github's Issue): TestDecodeListedIssuesAsGoJSON.
+func decodeListedIssues(body []byte) ([]listedIssue, error) {
+	var out []listedIssue
+	err := trackerhttp.DecodeListing(body, func(root *fastjson.Value, f *trackerhttp.Fields) {
+		items, err := root.Array()
+		if err != nil {
+			f.Fail(err)
+			return
 		}
+		out = make([]listedIssue, 0, len(items))
+		for _, it := range items {
+			o := f.Object("issue", it)
+			if o == nil {
+				continue
+			}
+			out = append(out, listedIssue{})
+			l := &out[len(out)-1]
+			o.Visit(func(k []byte, v *fastjson.Value) {
+				switch string(k) {
+				case "number":
+					l.Number = int(f.Int64("number", v))
+				case "html_url":
+					l.HTMLURL = f.String("html_url", v)
+				case "title":
+					l.Title = f.String("title", v)
+				case "body":
+					l.Body = f.String("body", v)
+				case "state":
+					l.State = f.String("state", v)
+				case "comments":
+					l.Comments = int(f.Int64("comments", v))
+				case "labels":
+					labels := f.Array("labels", v)
+					for _, lv := range labels {
+						if name := f.String("labels.name", trackerhttp.Get(f.Object("labels", lv), "name")); name != "" {
+							if l.Labels == nil {
+								l.Labels = make([]string, 0, len(labels))
+							}
+							l.Labels = append(l.Labels, name)
+						}
+					}
+				case "user":
+					l.User = decodeListedUser(f, "user", v)
+				case "assignee":
+					l.Assignee = decodeListedUser(f, "assignee", v)
+				case "created_at":
+					l.CreatedAt = decodeListedTime(f, "created_at", v)
+				case "updated_at":
+					l.UpdatedAt = decodeListedTime(f, "updated_at", v)
+				case "pull_request":
+					l.PullRequest = v.Type() != fastjson.TypeNull
+				}
+			})
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
-	return t.Timestamp.UnmarshalJSON(b)
+	return out, nil
+}
+
+func decodeListedUser(f *trackerhttp.Fields, name string, v *fastjson.Value) listedUser {
+	o := f.Object(name, v)
+	if o == nil {
+		return listedUser{}
+	}
+	var u listedUser
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		switch string(k) {
+		case "id":
+			u.ID = f.Int64(name, v)
+		case "login":
+			u.Login = f.String(name, v)
+		case "name":
+			u.Name = f.String(name, v)
+		case "email":
+			u.Email = f.String(name, v)
+		}
+	})
+	return u
+}
+
+// decodeListedTime reads a timestamp as github.Timestamp does: an RFC 3339
+// string, or a Unix time in seconds (milliseconds past the year 3000).
+func decodeListedTime(f *trackerhttp.Fields, name string, v *fastjson.Value) time.Time {
+	if v.Type() != fastjson.TypeNumber {
+		return f.Time(name, v)
+	}
+	var ts github.Timestamp
+	if err := ts.UnmarshalJSON(v.MarshalTo(nil)); err != nil {
+		f.Fail(fmt.Errorf("field %s: %v", name, err))
+	}
+	return ts.Time
 }
 
 type listedUser struct {
-	ID    int64  `json:"id"`
-	Login string `json:"login"`
-	Name  string `json:"name"`
-	Email string `json:"email"`
+	ID    int64
+	Login string
+	Name  string
+	Email string
 }
 
 // user is the listed user as a trackers.User (zero for none).
@@ -365,9 +447,11 @@ func (u *listedUser) user() trackers.User {
 func listedFrom(is *github.Issue) *listedIssue {
 	l := &listedIssue{Number: is.GetNumber(), HTMLURL: is.GetHTMLURL(), Title: is.GetTitle(), Body: is.GetBody(), State: is.GetState(),
 		Comments: is.GetComments(), User: listedUserFrom(is.GetUser()), Assignee: listedUserFrom(is.GetAssignee())}
-	l.CreatedAt.Timestamp, l.UpdatedAt.Timestamp = is.GetCreatedAt(), is.GetUpdatedAt()
+	l.CreatedAt, l.UpdatedAt = is.GetCreatedAt().Time, is.GetUpdatedAt().Time
 	for _, lb := range is.Labels {
-		l.Labels = append(l.Labels, struct{ Name string }{lb.GetName()})
+		if lb.GetName() != "" {
+			l.Labels = append(l.Labels, lb.GetName())
+		}
 	}
 	return l
 }
