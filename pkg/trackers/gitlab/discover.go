@@ -10,10 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valyala/fastjson"
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
 // gitlabIssue is the part of GitLab's Issue entity the tracker reads.
@@ -32,6 +34,101 @@ type gitlabIssue struct {
 	UpdatedAt      time.Time    `json:"updated_at"`
 	WebURL         string       `json:"web_url"`
 	UserNotesCount *int64       `json:"user_notes_count"`
+}
+
+// gitlabIssuePage is a page of the issue listing, decoded by
+// decodeGitLabIssues rather than go-json (callWith): see
+// trackerhttp.DecodeListing.
+type gitlabIssuePage []gitlabIssue
+
+func (p *gitlabIssuePage) decodeListing(body []byte) error {
+	issues, err := decodeGitLabIssues(body)
+	*p = issues
+	return err
+}
+
+// decodeGitLabIssues decodes a page of GET /projects/:id/issues (an array
+// of issues) with the shared listing parser: no copy of the page, only the
+// fields gitlabIssue has, read as go-json reads them into it
+// (TestGitLabIssueDecodesAsClientGo). A null entry reads as the zero issue,
+// as go-json's does (the conversion refuses it).
+func decodeGitLabIssues(body []byte) ([]gitlabIssue, error) {
+	var out []gitlabIssue
+	err := trackerhttp.DecodeListing(body, func(root *fastjson.Value, f *trackerhttp.Fields) {
+		items, err := root.Array()
+		if err != nil {
+			f.Fail(err)
+			return
+		}
+		out = make([]gitlabIssue, len(items))
+		var labels []string
+		var users []gitlabUser
+		var counts []int64
+		for i, it := range items {
+			is := &out[i]
+			f.Object("issue", it).Visit(func(k []byte, v *fastjson.Value) {
+				switch string(k) {
+				case "iid":
+					is.IID = f.Int64("iid", v)
+				case "title":
+					is.Title = f.String("title", v)
+				case "description":
+					is.Description = f.String("description", v)
+				case "state":
+					is.State = f.String("state", v)
+				case "labels":
+					if a := f.Array("labels", v); a != nil || v.Type() == fastjson.TypeArray {
+						is.Labels = trackerhttp.Slice(&labels, len(a))
+						for _, lv := range a {
+							is.Labels = append(is.Labels, f.String("labels", lv))
+						}
+					}
+				case "author":
+					is.Author = decodeGitLabUser(f, "author", v)
+				case "assignees":
+					if a := f.Array("assignees", v); a != nil || v.Type() == fastjson.TypeArray {
+						is.Assignees = trackerhttp.Slice(&users, len(a))
+						for _, uv := range a {
+							is.Assignees = append(is.Assignees, decodeGitLabUser(f, "assignees", uv))
+						}
+					}
+				case "created_at":
+					is.CreatedAt = f.Time("created_at", v)
+				case "updated_at":
+					is.UpdatedAt = f.Time("updated_at", v)
+				case "web_url":
+					is.WebURL = f.String("web_url", v)
+				case "user_notes_count":
+					if v.Type() != fastjson.TypeNull {
+						n := trackerhttp.Slice(&counts, 1)
+						n = append(n, f.Int64("user_notes_count", v))
+						is.UserNotesCount = &n[0]
+					}
+				}
+			})
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func decodeGitLabUser(f *trackerhttp.Fields, name string, v *fastjson.Value) gitlabUser {
+	var u gitlabUser
+	f.Object(name, v).Visit(func(k []byte, v *fastjson.Value) {
+		switch string(k) {
+		case "id":
+			u.ID = f.Int64(name, v)
+		case "username":
+			u.Username = f.String(name, v)
+		case "name":
+			u.Name = f.String(name, v)
+		case "email":
+			u.Email = f.String(name, v)
+		}
+	})
+	return u
 }
 
 // gitlabNote is the part of GitLab's Note entity the tracker reads.
@@ -111,7 +208,7 @@ func (Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.Dis
 		opt.Pagination = "keyset"
 	}
 
-	var issues []gitlabIssue
+	var issues gitlabIssuePage
 	what := "issues of project " + s.Connector.Project
 	resp, err := c.list(ctx, http.MethodGet, gitlabProjectPath(s)+"/issues", &opt, &issues, what)
 	if keyset && q.PageToken == "" && errors.Is(err, errGitLabMethodNotAllowed) {

@@ -199,3 +199,17 @@ func Get(o *fastjson.Object, key string) *fastjson.Value {
 	}
 	return o.Get(key)
 }
+
+// Slice is an empty slice with room for n elements, carved from *block (a
+// new block of at least 128 elements when it has no room left): a page's
+// small per-ticket slices (labels, assignees) share a few allocations as
+// its strings do. The caller appends at most n elements; more would
+// reallocate, never overwrite a neighbour (the capacity is n).
+func Slice[T any](block *[]T, n int) []T {
+	if n > cap(*block)-len(*block) {
+		*block = make([]T, 0, max(n, 128))
+	}
+	start := len(*block)
+	*block = (*block)[:start+n]
+	return (*block)[start:start:start+n]
+}
