@@ -13,7 +13,6 @@ import (
 	"time"
 	"weak"
 
-	"github.com/valyala/fastjson"
 
 	"github.com/google/go-github/v92/github"
 
@@ -326,63 +325,68 @@ type listedIssue struct {
 }
 
 // decodeListedIssues decodes a page of GET /repos/{o}/{r}/issues (an array
-// of issues; null entries are skipped) with the shared listing parser
-// (trackerhttp.DecodeListing: no copy of the page, only the kept strings
-// are copied). Fields are read as go-json read them into the former
-// struct (tagged like go-github's Issue): TestDecodeListedIssuesAsGoJSON.
+// of issues; null entries are skipped) with the shared listing scanner
+// (trackerhttp.Scanner: one pass over the pooled buffer, only these fields,
+// strings copied into per-page blocks). Fields are read as go-github's
+// decoding reads them: TestDecodeListedIssuesAsGoGitHub.
 func decodeListedIssues(body []byte) ([]listedIssue, error) {
-	var out []listedIssue
-	err := trackerhttp.DecodeListing(body, func(root *fastjson.Value, f *trackerhttp.Fields) {
-		items, err := root.Array()
-		if err != nil {
-			f.Fail(err)
+	out := make([]listedIssue, 0, githubPerPage)
+	var labels, scratch []string
+	err := trackerhttp.Decode(body, func(s *trackerhttp.Scanner) {
+		if s.Kind() != '[' {
+			s.Fail(fmt.Errorf("a listing page is an array"))
 			return
 		}
-		out = make([]listedIssue, 0, len(items))
-		for _, it := range items {
-			o := f.Object("issue", it)
-			if o == nil {
-				continue
+		s.Array("issues", func() {
+			if s.Null() {
+				return
 			}
 			out = append(out, listedIssue{})
 			l := &out[len(out)-1]
-			o.Visit(func(k []byte, v *fastjson.Value) {
+			s.Object("issue", func(k []byte) {
 				switch string(k) {
 				case "number":
-					l.Number = int(f.Int64("number", v))
+					l.Number = int(s.Int64("number"))
 				case "html_url":
-					l.HTMLURL = f.String("html_url", v)
+					l.HTMLURL = s.String("html_url")
 				case "title":
-					l.Title = f.String("title", v)
+					l.Title = s.String("title")
 				case "body":
-					l.Body = f.String("body", v)
+					l.Body = s.String("body")
 				case "state":
-					l.State = f.String("state", v)
+					l.State = s.String("state")
 				case "comments":
-					l.Comments = int(f.Int64("comments", v))
+					l.Comments = int(s.Int64("comments"))
 				case "labels":
-					labels := f.Array("labels", v)
-					for _, lv := range labels {
-						if name := f.String("labels.name", trackerhttp.Get(f.Object("labels", lv), "name")); name != "" {
-							if l.Labels == nil {
-								l.Labels = make([]string, 0, len(labels))
+					scratch = scratch[:0]
+					s.Array("labels", func() {
+						s.Object("labels", func(k []byte) {
+							if string(k) != "name" {
+								s.Skip()
+							} else if name := s.String("labels.name"); name != "" {
+								scratch = append(scratch, name)
 							}
-							l.Labels = append(l.Labels, name)
-						}
-					}
+						})
+					})
+					l.Labels = append(trackerhttp.Slice(&labels, len(scratch)), scratch...)
 				case "user":
-					l.User = decodeListedUser(f, "user", v)
+					l.User = decodeListedUser(s, "user")
 				case "assignee":
-					l.Assignee = decodeListedUser(f, "assignee", v)
+					l.Assignee = decodeListedUser(s, "assignee")
 				case "created_at":
-					l.CreatedAt = decodeListedTime(f, "created_at", v)
+					l.CreatedAt = decodeListedTime(s, "created_at")
 				case "updated_at":
-					l.UpdatedAt = decodeListedTime(f, "updated_at", v)
+					l.UpdatedAt = decodeListedTime(s, "updated_at")
 				case "pull_request":
-					l.PullRequest = v.Type() != fastjson.TypeNull
+					l.PullRequest = !s.Null()
+					if l.PullRequest {
+						s.Skip()
+					}
+				default:
+					s.Skip()
 				}
 			})
-		}
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -390,22 +394,20 @@ func decodeListedIssues(body []byte) ([]listedIssue, error) {
 	return out, nil
 }
 
-func decodeListedUser(f *trackerhttp.Fields, name string, v *fastjson.Value) listedUser {
-	o := f.Object(name, v)
-	if o == nil {
-		return listedUser{}
-	}
+func decodeListedUser(s *trackerhttp.Scanner, name string) listedUser {
 	var u listedUser
-	o.Visit(func(k []byte, v *fastjson.Value) {
+	s.Object(name, func(k []byte) {
 		switch string(k) {
 		case "id":
-			u.ID = f.Int64(name, v)
+			u.ID = s.Int64(name)
 		case "login":
-			u.Login = f.String(name, v)
+			u.Login = s.String(name)
 		case "name":
-			u.Name = f.String(name, v)
+			u.Name = s.String(name)
 		case "email":
-			u.Email = f.String(name, v)
+			u.Email = s.String(name)
+		default:
+			s.Skip()
 		}
 	})
 	return u
@@ -413,13 +415,13 @@ func decodeListedUser(f *trackerhttp.Fields, name string, v *fastjson.Value) lis
 
 // decodeListedTime reads a timestamp as github.Timestamp does: an RFC 3339
 // string, or a Unix time in seconds (milliseconds past the year 3000).
-func decodeListedTime(f *trackerhttp.Fields, name string, v *fastjson.Value) time.Time {
-	if v.Type() != fastjson.TypeNumber {
-		return f.Time(name, v)
+func decodeListedTime(s *trackerhttp.Scanner, name string) time.Time {
+	if s.Kind() != '0' {
+		return s.Time(name)
 	}
 	var ts github.Timestamp
-	if err := ts.UnmarshalJSON(v.MarshalTo(nil)); err != nil {
-		f.Fail(fmt.Errorf("field %s: %v", name, err))
+	if err := ts.UnmarshalJSON(s.RawNumber(name)); err != nil {
+		s.Fail(fmt.Errorf("field %s: %v", name, err))
 	}
 	return ts.Time
 }

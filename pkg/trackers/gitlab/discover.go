@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/valyala/fastjson"
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
@@ -48,65 +47,64 @@ func (p *gitlabIssuePage) decodeListing(body []byte) error {
 }
 
 // decodeGitLabIssues decodes a page of GET /projects/:id/issues (an array
-// of issues) with the shared listing parser: no copy of the page, only the
-// fields gitlabIssue has, read as go-json reads them into it
-// (TestGitLabIssueDecodesAsClientGo). A null entry reads as the zero issue,
+// of issues) with the shared listing scanner (trackerhttp.Scanner: one pass
+// over the pooled buffer, only the fields gitlabIssue has, strings and
+// small slices in per-page blocks), as go-json reads them into it
+// (TestDecodeGitLabIssuesAsGoJSON). A null entry reads as the zero issue,
 // as go-json's does (the conversion refuses it).
 func decodeGitLabIssues(body []byte) ([]gitlabIssue, error) {
-	var out []gitlabIssue
-	err := trackerhttp.DecodeListing(body, func(root *fastjson.Value, f *trackerhttp.Fields) {
-		items, err := root.Array()
-		if err != nil {
-			f.Fail(err)
+	out := make([]gitlabIssue, 0, gitlabPerPage)
+	var (
+		labels, scratch []string
+		users, uscratch []gitlabUser
+		counts          []int64
+	)
+	err := trackerhttp.Decode(body, func(s *trackerhttp.Scanner) {
+		if s.Kind() != '[' {
+			s.Fail(fmt.Errorf("a listing page is an array"))
 			return
 		}
-		out = make([]gitlabIssue, len(items))
-		var labels []string
-		var users []gitlabUser
-		var counts []int64
-		for i, it := range items {
-			is := &out[i]
-			f.Object("issue", it).Visit(func(k []byte, v *fastjson.Value) {
+		s.Array("issues", func() {
+			out = append(out, gitlabIssue{})
+			is := &out[len(out)-1]
+			s.Object("issue", func(k []byte) {
 				switch string(k) {
 				case "iid":
-					is.IID = f.Int64("iid", v)
+					is.IID = s.Int64("iid")
 				case "title":
-					is.Title = f.String("title", v)
+					is.Title = s.String("title")
 				case "description":
-					is.Description = f.String("description", v)
+					is.Description = s.String("description")
 				case "state":
-					is.State = f.String("state", v)
+					is.State = s.String("state")
 				case "labels":
-					if a := f.Array("labels", v); a != nil || v.Type() == fastjson.TypeArray {
-						is.Labels = trackerhttp.Slice(&labels, len(a))
-						for _, lv := range a {
-							is.Labels = append(is.Labels, f.String("labels", lv))
-						}
+					scratch = scratch[:0]
+					if s.Array("labels", func() { scratch = append(scratch, s.String("labels")) }) {
+						is.Labels = append(trackerhttp.Slice(&labels, len(scratch)), scratch...)
 					}
 				case "author":
-					is.Author = decodeGitLabUser(f, "author", v)
+					is.Author = decodeGitLabUser(s, "author")
 				case "assignees":
-					if a := f.Array("assignees", v); a != nil || v.Type() == fastjson.TypeArray {
-						is.Assignees = trackerhttp.Slice(&users, len(a))
-						for _, uv := range a {
-							is.Assignees = append(is.Assignees, decodeGitLabUser(f, "assignees", uv))
-						}
+					uscratch = uscratch[:0]
+					if s.Array("assignees", func() { uscratch = append(uscratch, decodeGitLabUser(s, "assignees")) }) {
+						is.Assignees = append(trackerhttp.Slice(&users, len(uscratch)), uscratch...)
 					}
 				case "created_at":
-					is.CreatedAt = f.Time("created_at", v)
+					is.CreatedAt = s.Time("created_at")
 				case "updated_at":
-					is.UpdatedAt = f.Time("updated_at", v)
+					is.UpdatedAt = s.Time("updated_at")
 				case "web_url":
-					is.WebURL = f.String("web_url", v)
+					is.WebURL = s.String("web_url")
 				case "user_notes_count":
-					if v.Type() != fastjson.TypeNull {
-						n := trackerhttp.Slice(&counts, 1)
-						n = append(n, f.Int64("user_notes_count", v))
+					if !s.Null() {
+						n := append(trackerhttp.Slice(&counts, 1), s.Int64("user_notes_count"))
 						is.UserNotesCount = &n[0]
 					}
+				default:
+					s.Skip()
 				}
 			})
-		}
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -114,18 +112,20 @@ func decodeGitLabIssues(body []byte) ([]gitlabIssue, error) {
 	return out, nil
 }
 
-func decodeGitLabUser(f *trackerhttp.Fields, name string, v *fastjson.Value) gitlabUser {
+func decodeGitLabUser(s *trackerhttp.Scanner, name string) gitlabUser {
 	var u gitlabUser
-	f.Object(name, v).Visit(func(k []byte, v *fastjson.Value) {
+	s.Object(name, func(k []byte) {
 		switch string(k) {
 		case "id":
-			u.ID = f.Int64(name, v)
+			u.ID = s.Int64(name)
 		case "username":
-			u.Username = f.String(name, v)
+			u.Username = s.String(name)
 		case "name":
-			u.Name = f.String(name, v)
+			u.Name = s.String(name)
 		case "email":
-			u.Email = f.String(name, v)
+			u.Email = s.String(name)
+		default:
+			s.Skip()
 		}
 	})
 	return u
