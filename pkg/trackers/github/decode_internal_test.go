@@ -148,3 +148,20 @@ func BenchmarkGitHubDecodePage(b *testing.B) {
 		}
 	}
 }
+
+// The clients send the session's User-Agent, so the session's transport
+// sends their requests without copying them.
+func TestGitHubClientsSendTheSessionsUserAgent(t *testing.T) {
+	t.Parallel()
+	c := connector.Connector{System: connector.GitHub, Deployment: connector.Cloud, BaseURL: "https://api.github.com/", AuthMode: connector.AuthBearer, Project: "o/r"}
+	s, err := trackers.NewSession(New(), c, connector.NewSecret("ghp_x"), trackers.Options{UserAgent: "connectorhub/test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, build := range map[string]func(*trackers.Session) (*github.Client, error){"client": newGitHubClient, "discovery client": newGitHubDiscoveryClient} {
+		gc, err := build(s)
+		if err != nil || gc.UserAgent() != "connectorhub/test" {
+			t.Errorf("%s: User-Agent %q, %v", name, gc.UserAgent(), err)
+		}
+	}
+}

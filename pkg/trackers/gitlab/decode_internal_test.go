@@ -170,3 +170,21 @@ func BenchmarkGitLabDecodePage(b *testing.B) {
 		}
 	}
 }
+
+// The clients send the session's User-Agent, so the session's transport
+// sends their requests without copying them.
+func TestGitLabClientsSendTheSessionsUserAgent(t *testing.T) {
+	t.Parallel()
+	c := connector.Connector{System: connector.GitLab, Deployment: connector.SelfHosted, BaseURL: "https://gitlab.example.com", AuthMode: connector.AuthBearer, Project: "g/p"}
+	s, err := trackers.NewSession(New(), c, connector.NewSecret("glpat-x"), trackers.Options{UserAgent: "connectorhub/test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Pool = trackers.NewTokenPool([]string{"glpat-x", "glpat-y"}, time.Now)
+	for name, build := range map[string]func(*trackers.Session) (*gitlab.Client, error){"client": newGitLabClient, "pool client": newGitLabPoolClient} {
+		gc, err := build(s)
+		if err != nil || gc.UserAgent != "connectorhub/test" {
+			t.Errorf("%s: User-Agent %q, %v", name, gc.UserAgent, err)
+		}
+	}
+}
