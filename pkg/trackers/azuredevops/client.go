@@ -91,7 +91,10 @@ func call(ctx context.Context, s *trackers.Session, method, path string, q url.V
 		}
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, raw, err := s.Exchange(ctx, req, what)
+	// The answer is read into a pooled buffer: go-json's Unmarshal copies
+	// its input, so nothing refers to the buffer once call returns.
+	resp, raw, release, err := s.ExchangeBuffered(ctx, req, what)
+	defer release()
 	if err != nil {
 		return err
 	}

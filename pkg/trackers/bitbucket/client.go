@@ -104,7 +104,10 @@ func call(ctx context.Context, s *trackers.Session, method, path string, q url.V
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, raw, err := s.Exchange(ctx, req, what)
+	// The answer is read into a pooled buffer: go-json's Unmarshal copies
+	// its input, so nothing refers to the buffer once call returns.
+	resp, raw, release, err := s.ExchangeBuffered(ctx, req, what)
+	defer release()
 	if err != nil {
 		if resp != nil {
 			return resp.Header, err
