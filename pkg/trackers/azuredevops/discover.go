@@ -15,6 +15,7 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
 // PageSize is how many work items one discovery page holds: WIQL's $top and
@@ -140,10 +141,7 @@ var ticketFields = []string{
 func batch(ctx context.Context, s *trackers.Session, ids []int64) ([]workItem, error) {
 	var out []workItem
 	for chunk := range slices.Chunk(ids, PageSize) {
-		var res struct {
-			Count int        `json:"count"`
-			Value []workItem `json:"value"`
-		}
+		var res batchPage
 		body := map[string]any{"ids": chunk, "fields": ticketFields, "errorPolicy": "omit"}
 		if err := call(ctx, s, http.MethodPost, apiPath(s, true, "_apis", "wit", "workitemsbatch"), nil, body, "", &res, "work items batch"); err != nil {
 			return nil, err
@@ -159,6 +157,139 @@ func batch(ctx context.Context, s *trackers.Session, ids []int64) ([]workItem, e
 		}
 	}
 	return out, nil
+}
+
+// batchPage is the answer of POST …/_apis/wit/workitemsbatch, decoded by
+// decodeBatch (call: listingDecoder) rather than go-json.
+type batchPage struct {
+	Count int
+	Value []workItem
+}
+
+func (p *batchPage) decodeListing(body []byte) error {
+	var err error
+	p.Count, p.Value, err = decodeBatch(body)
+	return err
+}
+
+// decodeBatch decodes a workitemsbatch answer ({"count", "value": [work
+// items, null for one deleted]}) with the shared listing scanner
+// (trackerhttp.Scanner: one pass over the pooled buffer, only workItem's
+// fields, strings and identities in per-page blocks), as go-json reads it
+// into workItem (TestDecodeBatchAsGoJSON); a null entry reads as the zero
+// work item, which batch skips. Keys match exactly, as Azure DevOps sends
+// them (go-json would also match them ignoring case).
+func decodeBatch(body []byte) (int, []workItem, error) {
+	var (
+		count      int
+		items      []workItem
+		identities []identityRef
+	)
+	identity := func(s *trackerhttp.Scanner, name string) *identityRef {
+		if s.Null() {
+			return nil
+		}
+		r := &append(trackerhttp.Slice(&identities, 1), identityRef{})[0]
+		s.Object(name, func(k []byte) {
+			switch string(k) {
+			case "id":
+				r.ID = s.String(name)
+			case "displayName":
+				r.DisplayName = s.String(name)
+			case "uniqueName":
+				r.UniqueName = s.String(name)
+			default:
+				s.Skip()
+			}
+		})
+		return r
+	}
+	err := trackerhttp.Decode(body, func(s *trackerhttp.Scanner) {
+		s.Object("batch", func(k []byte) {
+			switch string(k) {
+			case "count":
+				count = int(s.Int64("count"))
+			case "value":
+				items = make([]workItem, 0, PageSize)
+				s.Array("value", func() {
+					items = append(items, workItem{})
+					w := &items[len(items)-1]
+					s.Object("work item", func(k []byte) {
+						switch string(k) {
+						case "id":
+							w.ID = s.Int64("id")
+						case "rev":
+							w.Rev = int(s.Int64("rev"))
+						case "url":
+							w.URL = s.String("url")
+						case "fields":
+							f := &w.Fields
+							s.Object("fields", func(k []byte) {
+								switch string(k) {
+								case "System.Title":
+									f.Title = s.String("System.Title")
+								case "System.Description":
+									f.Description = s.String("System.Description")
+								case "System.State":
+									f.State = s.String("System.State")
+								case "System.Tags":
+									f.Tags = s.String("System.Tags")
+								case "System.WorkItemType":
+									f.Type = s.String("System.WorkItemType")
+								case "System.AssignedTo":
+									f.AssignedTo = identity(s, "System.AssignedTo")
+								case "System.CreatedBy":
+									f.CreatedBy = identity(s, "System.CreatedBy")
+								case "System.CreatedDate":
+									f.CreatedDate = s.Time("System.CreatedDate")
+								case "System.ChangedDate":
+									f.ChangedDate = s.Time("System.ChangedDate")
+								case "System.Parent":
+									f.Parent = s.Int64("System.Parent")
+								case "Microsoft.VSTS.Common.Priority":
+									if !s.Null() {
+										f.Priority = json.Number(s.RawNumber("Microsoft.VSTS.Common.Priority"))
+									}
+								case "System.TeamProject":
+									f.TeamProject = s.String("System.TeamProject")
+								default:
+									s.Skip()
+								}
+							})
+						case "multilineFieldsFormat":
+							s.Object("multilineFieldsFormat", func(k []byte) {
+								if string(k) == "System.Description" {
+									w.MultilineFieldsFormat.Description = s.String("multilineFieldsFormat")
+								} else {
+									s.Skip()
+								}
+							})
+						case "relations":
+							s.Array("relations", func() {
+								var r relation
+								s.Object("relations", func(k []byte) {
+									switch string(k) {
+									case "rel":
+										r.Rel = s.String("rel")
+									case "url":
+										r.URL = s.String("url")
+									default:
+										s.Skip()
+									}
+								})
+								w.Relations = append(w.Relations, r)
+							})
+						default:
+							s.Skip()
+						}
+					})
+				})
+			default:
+				s.Skip()
+			}
+		})
+	})
+	return count, items, err
 }
 
 // identityRef is an identity field (System.AssignedTo, System.CreatedBy).
@@ -236,8 +367,17 @@ func linksOf(s *trackers.Session) links {
 	return links{keyPrefix: s.Connector.Project + "#", webPrefix: s.BaseURL.JoinPath(apiPath(s, true, "_workitems", "edit")).String() + "/"}
 }
 
-func (l links) key(id int64) string { return l.keyPrefix + strconv.FormatInt(id, 10) }
-func (l links) web(id int64) string { return l.webPrefix + strconv.FormatInt(id, 10) }
+// key and web format the id on the stack: strconv.FormatInt would allocate
+// a string only to be copied into the result (two allocations a ticket).
+func (l links) key(id int64) string {
+	var num [20]byte
+	return l.keyPrefix + string(strconv.AppendInt(num[:0], id, 10))
+}
+
+func (l links) web(id int64) string {
+	var num [20]byte
+	return l.webPrefix + string(strconv.AppendInt(num[:0], id, 10))
+}
 
 var (
 	htmlTag   = regexp.MustCompile(`(?s)<[^>]*>`)
