@@ -76,7 +76,7 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 	base := "repositories/" + s.Connector.Project
 	switch tok := q.PageToken; {
 	case tok == "" && repo.HasIssues, strings.HasPrefix(tok, issuesPhase):
-		var pg page[issue]
+		var pg issuePage
 		path, query := base+"/issues", urlValues("q", issueQuery(uuid, q.Since), "sort", "updated_on", "pagelen", strconv.Itoa(PageLen))
 		if next := strings.TrimPrefix(tok, issuesPhase); next != "" {
 			path, query = next, nil
@@ -149,8 +149,9 @@ func userOf(a *account) trackers.User {
 // issueTicket maps an issue. Bitbucket issues have no labels: the kind,
 // priority and component stand in for them.
 func issueTicket(s *trackers.Session, is issue) trackers.Ticket {
+	var num [20]byte // the id formatted on the stack: one allocation, the key
 	tk := trackers.Ticket{
-		Key:                 s.Connector.Project + "#" + strconv.FormatInt(is.ID, 10),
+		Key:                 s.Connector.Project + "#" + string(strconv.AppendInt(num[:0], is.ID, 10)),
 		URL:                 is.Links.HTML.Href,
 		Summary:             is.Title,
 		DescriptionMarkdown: is.Content.Raw,
