@@ -113,3 +113,44 @@ func TestDecodeBatchAsGoJSON(t *testing.T) {
 		}
 	}
 }
+
+// The WIQL decoder reads the ids go-json reads from a WIQL answer (the
+// shape's workItemQueryResult: the ids with their URLs, columns, the
+// query's echo), and refuses what go-json refuses.
+func TestDecodeWIQLAsGoJSON(t *testing.T) {
+	t.Parallel()
+	doc := `{"queryType":"flat","queryResultType":"workItem","asOf":"2026-12-03T10:00:00.12Z",
+	"columns":[{"referenceName":"System.Id","name":"ID","url":"u"}],"sortColumns":[{"field":{"referenceName":"System.Id"},"descending":false}],
+	"workItems":[{"id":3,"url":"https://dev.azure.com/o/_apis/wit/workItems/3"},{"url":"x","id":12},{"id":7}]}`
+	var lib struct {
+		QueryType string `json:"queryType"`
+		WorkItems []struct {
+			ID  int64  `json:"id"`
+			URL string `json:"url"`
+		} `json:"workItems"`
+	}
+	if err := gojson.Unmarshal([]byte(doc), &lib); err != nil {
+		t.Fatal(err)
+	}
+	var got wiqlResult
+	if err := got.decodeListing([]byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	if got.QueryType != lib.QueryType || len(got.IDs) != len(lib.WorkItems) {
+		t.Fatalf("%+v, go-json %+v", got, lib)
+	}
+	for i, w := range lib.WorkItems {
+		if got.IDs[i] != w.ID {
+			t.Errorf("id %d: %d, go-json %d", i, got.IDs[i], w.ID)
+		}
+	}
+	for _, bad := range []string{`[]`, `{"workItems":{}}`, `{"workItems":[{"id":"3"}]}`, `{"workItems":[3]}`, `{"workItems":[`} {
+		if err := gojson.Unmarshal([]byte(bad), &lib); err == nil {
+			t.Errorf("%s: go-json decodes it", bad)
+		}
+		var r wiqlResult
+		if err := r.decodeListing([]byte(bad)); err == nil {
+			t.Errorf("%s: the WIQL decoder decodes it", bad)
+		}
+	}
+}

@@ -22,13 +22,39 @@ import (
 // the workitemsbatch call's limit (200 ids per batch).
 const PageSize = 200
 
-// wiqlResult is the answer of POST …/_apis/wit/wiql for a flat query.
+// wiqlResult is the answer of POST …/_apis/wit/wiql for a flat query: the
+// work items' ids, decoded by decodeListing (call: listingDecoder; the
+// answer also carries each item's API URL, columns and the query's echo,
+// which are skipped).
 type wiqlResult struct {
-	QueryType string `json:"queryType"`
-	WorkItems []struct {
-		ID  int64  `json:"id"`
-		URL string `json:"url"`
-	} `json:"workItems"`
+	QueryType string
+	IDs       []int64
+}
+
+func (r *wiqlResult) decodeListing(body []byte) error {
+	return trackerhttp.Decode(body, func(s *trackerhttp.Scanner) {
+		s.Object("WIQL result", func(k []byte) {
+			switch string(k) {
+			case "queryType":
+				r.QueryType = s.String("queryType")
+			case "workItems":
+				r.IDs = make([]int64, 0, PageSize)
+				s.Array("workItems", func() {
+					var id int64
+					s.Object("workItems", func(k []byte) {
+						if string(k) == "id" {
+							id = s.Int64("workItems.id")
+						} else {
+							s.Skip()
+						}
+					})
+					r.IDs = append(r.IDs, id)
+				})
+			default:
+				s.Skip()
+			}
+		})
+	})
 }
 
 // wiqlIDs runs a flat WIQL query in the connector's project with time
@@ -39,14 +65,12 @@ func wiqlIDs(ctx context.Context, s *trackers.Session, query string, top int) ([
 	if err := call(ctx, s, http.MethodPost, apiPath(s, true, "_apis", "wit", "wiql"), q, map[string]string{"query": query}, "", &res, "WIQL query"); err != nil {
 		return nil, err
 	}
-	ids := make([]int64, 0, len(res.WorkItems))
-	for _, w := range res.WorkItems {
-		if w.ID <= 0 {
+	for _, id := range res.IDs {
+		if id <= 0 {
 			return nil, fmt.Errorf("%w: WIQL result without an id", trackers.ErrMalformedResponse)
 		}
-		ids = append(ids, w.ID)
 	}
-	return ids, nil
+	return res.IDs, nil
 }
 
 // wiqlString quotes a WIQL string literal.
@@ -367,6 +391,21 @@ func linksOf(s *trackers.Session) links {
 	return links{keyPrefix: s.Connector.Project + "#", webPrefix: s.BaseURL.JoinPath(apiPath(s, true, "_workitems", "edit")).String() + "/"}
 }
 
+// keyAndWeb is key(id) and web(id) in one allocation (a discovered
+// ticket has both): the two are substrings of one built string.
+func (l links) keyAndWeb(id int64) (key, web string) {
+	var num [20]byte
+	n := strconv.AppendInt(num[:0], id, 10)
+	var b strings.Builder
+	b.Grow(len(l.keyPrefix) + len(l.webPrefix) + 2*len(n))
+	b.WriteString(l.keyPrefix)
+	b.Write(n)
+	b.WriteString(l.webPrefix)
+	b.Write(n)
+	both, k := b.String(), len(l.keyPrefix)+len(n)
+	return both[:k], both[k:]
+}
+
 // key and web format the id on the stack: strconv.FormatInt would allocate
 // a string only to be copied into the result (two allocations a ticket).
 func (l links) key(id int64) string {
@@ -395,8 +434,6 @@ func htmlToText(h string) string {
 func (w workItem) ticket(ln links) trackers.Ticket {
 	f := w.Fields
 	t := trackers.Ticket{
-		Key:      ln.key(w.ID),
-		URL:      ln.web(w.ID),
 		Summary:  f.Title,
 		Status:   f.State,
 		Priority: f.Priority.String(),
@@ -405,6 +442,7 @@ func (w workItem) ticket(ln links) trackers.Ticket {
 		Created:  f.CreatedDate.UTC(),
 		Updated:  f.ChangedDate.UTC(),
 	}
+	t.Key, t.URL = ln.keyAndWeb(w.ID)
 	if strings.EqualFold(w.MultilineFieldsFormat.Description, "markdown") {
 		t.DescriptionMarkdown = f.Description
 		t.DescriptionText = stripMarker(f.Description)
