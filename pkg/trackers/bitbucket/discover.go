@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
 // PageLen is Bitbucket's largest page (pagelen) for issues and pull requests.
@@ -91,11 +92,12 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 			return trackers.DiscoveryPage{}, err
 		}
 		out := trackers.DiscoveryPage{}
+		var keys trackerhttp.Keys
 		for _, is := range pg.Values {
 			if is.ID == 0 {
 				return trackers.DiscoveryPage{}, fmt.Errorf("%w: issue without id", trackers.ErrMalformedResponse)
 			}
-			out.Tickets = append(out.Tickets, issueTicket(s, is))
+			out.Tickets = append(out.Tickets, issueTicket(s, is, &keys))
 		}
 		switch {
 		case pg.Next != "":
@@ -148,10 +150,10 @@ func userOf(a *account) trackers.User {
 
 // issueTicket maps an issue. Bitbucket issues have no labels: the kind,
 // priority and component stand in for them.
-func issueTicket(s *trackers.Session, is issue) trackers.Ticket {
-	var num [20]byte // the id formatted on the stack: one allocation, the key
+// keys builds the key (nil: its own allocation).
+func issueTicket(s *trackers.Session, is issue, keys *trackerhttp.Keys) trackers.Ticket {
 	tk := trackers.Ticket{
-		Key:                 s.Connector.Project + "#" + string(strconv.AppendInt(num[:0], is.ID, 10)),
+		Key:                 keys.Key(s.Connector.Project, is.ID),
 		URL:                 is.Links.HTML.Href,
 		Summary:             is.Title,
 		DescriptionMarkdown: is.Content.Raw,
@@ -223,7 +225,7 @@ func (Tracker) GetTicket(ctx context.Context, s *trackers.Session, key string) (
 	if is.ID == 0 {
 		return trackers.Ticket{}, fmt.Errorf("%w: issue %s without id", trackers.ErrMalformedResponse, key)
 	}
-	return issueTicket(s, is), nil
+	return issueTicket(s, is, nil), nil
 }
 
 // notFound names a missing (or, with the issue tracker gone, unreachable)

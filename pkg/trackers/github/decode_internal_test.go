@@ -15,6 +15,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	"github.com/connectorhub/connectorhub/pkg/trackers/github/githubfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
 // fakeListingPage is a page of the issues listing as the fake serves it
@@ -81,7 +82,7 @@ func TestDecodeListedIssuesAsGoGitHub(t *testing.T) {
 				if is == nil || is.IsPullRequest() {
 					continue
 				}
-				tk, err := githubTicket(s, listedFrom(is))
+				tk, err := githubTicket(s, listedFrom(is), nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -92,11 +93,12 @@ func TestDecodeListedIssuesAsGoGitHub(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []trackers.Ticket
+			var keys trackerhttp.Keys
 			for i := range listed {
 				if listed[i].PullRequest {
 					continue
 				}
-				tk, err := githubTicket(s, &listed[i])
+				tk, err := githubTicket(s, &listed[i], &keys)
 				if err != nil {
 					t.Fatal(err)
 				}

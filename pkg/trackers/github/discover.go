@@ -13,7 +13,6 @@ import (
 	"time"
 	"weak"
 
-
 	"github.com/google/go-github/v92/github"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
@@ -92,6 +91,7 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 		return trackers.DiscoveryPage{}, fmt.Errorf("%w: github %s: %v", trackers.ErrMalformedResponse, what, err)
 	}
 	page := trackers.DiscoveryPage{ETag: resp.Header.Get("ETag")}
+	var keys trackerhttp.Keys
 	if resp.NextPage > 0 {
 		page.NextPageToken = strconv.Itoa(resp.NextPage)
 	}
@@ -100,7 +100,7 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 		if l.PullRequest {
 			continue
 		}
-		tk, err := githubTicket(s, l)
+		tk, err := githubTicket(s, l, &keys)
 		if err != nil {
 			return trackers.DiscoveryPage{}, err
 		}
@@ -129,7 +129,7 @@ func (Tracker) GetTicket(ctx context.Context, s *trackers.Session, key string) (
 	if err != nil {
 		return trackers.Ticket{}, err
 	}
-	return githubTicket(s, listedFrom(is))
+	return githubTicket(s, listedFrom(is), nil)
 }
 
 // githubIssue reads an issue that is not a pull request.
@@ -153,7 +153,8 @@ func githubIssue(ctx context.Context, gc *github.Client, s *trackers.Session, ow
 // type, which GetTicket's go-github Issue is converted to (listedFrom):
 // discovery used to build a go-github Issue and two Users per listed issue
 // for this, five large allocations per ticket (issue 9).
-func githubTicket(s *trackers.Session, is *listedIssue) (trackers.Ticket, error) {
+// keys builds the key (nil: its own allocation).
+func githubTicket(s *trackers.Session, is *listedIssue, keys *trackerhttp.Keys) (trackers.Ticket, error) {
 	if is.Number == 0 || is.HTMLURL == "" || is.UpdatedAt.IsZero() {
 		return trackers.Ticket{}, fmt.Errorf("%w: github issue without number, html_url or updated_at", trackers.ErrMalformedResponse)
 	}
@@ -165,11 +166,8 @@ func githubTicket(s *trackers.Session, is *listedIssue) (trackers.Ticket, error)
 	if !ok {
 		status = is.State
 	}
-	// The number is formatted into a stack buffer: strconv.Itoa would
-	// allocate a string only to be copied into the key.
-	var num [20]byte
 	return trackers.Ticket{
-		Key:                 s.Connector.Project + "#" + string(strconv.AppendInt(num[:0], int64(is.Number), 10)),
+		Key:                 keys.Key(s.Connector.Project, int64(is.Number)),
 		URL:                 is.HTMLURL,
 		Summary:             is.Title,
 		DescriptionMarkdown: is.Body,

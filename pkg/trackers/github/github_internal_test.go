@@ -13,6 +13,7 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
 // githubFakeClock is a clock whose sleeps advance it instantly.
@@ -186,11 +187,11 @@ func TestListedIssueTicketMatchesGoGitHubs(t *testing.T) {
 	}
 	s := &trackers.Session{Connector: connector.Connector{Project: "o/r"}}
 	for i := range gh {
-		want, err := githubTicket(s, listedFrom(gh[i]))
+		want, err := githubTicket(s, listedFrom(gh[i]), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := githubTicket(s, &listed[i])
+		got, err := githubTicket(s, &listed[i], new(trackerhttp.Keys))
 		if err != nil {
 			t.Fatal(err)
 		}

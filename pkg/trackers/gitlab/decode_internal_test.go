@@ -16,6 +16,7 @@ import (
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	"github.com/connectorhub/connectorhub/pkg/trackers/gitlab/gitlabfake"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
 // The listing decoder reads what client-go's Issue reads, for the fields
@@ -134,13 +135,14 @@ func TestDecodeGitLabIssuesAsGoJSON(t *testing.T) {
 			if len(got) != len(lib) || len(got) == 0 {
 				t.Fatalf("%d issues, go-json %d", len(got), len(lib))
 			}
+			var keys trackerhttp.Keys
 			for i := range lib {
 				if (got[i].Labels == nil) != (lib[i].Labels == nil) || (got[i].Assignees == nil) != (lib[i].Assignees == nil) ||
 					!reflect.DeepEqual(got[i].UserNotesCount, lib[i].UserNotesCount) {
 					t.Errorf("issue %d: %+v, go-json %+v", i, got[i], lib[i])
 				}
-				want, werr := gitlabTicket(s, lib[i], "agent")
-				tk, err := gitlabTicket(s, got[i], "agent")
+				want, werr := gitlabTicket(s, lib[i], "agent", nil)
+				tk, err := gitlabTicket(s, got[i], "agent", &keys)
 				if (err != nil) != (werr != nil) || !reflect.DeepEqual(tk, want) {
 					t.Errorf("issue %d: ticket %+v (%v), go-json %+v (%v)", i, tk, err, want, werr)
 				}

@@ -225,8 +225,9 @@ func (Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.Dis
 	}
 
 	page := trackers.DiscoveryPage{Tickets: make([]trackers.Ticket, 0, len(issues))}
+	var keys trackerhttp.Keys
 	for _, is := range issues {
-		tk, err := gitlabTicket(s, is, assignee)
+		tk, err := gitlabTicket(s, is, assignee, &keys)
 		if err != nil {
 			return trackers.DiscoveryPage{}, err
 		}
@@ -289,7 +290,7 @@ func (Tracker) GetTicket(ctx context.Context, s *trackers.Session, key string) (
 	if _, err := c.call(ctx, http.MethodGet, gitlabIssuePath(s, iid), nil, &is, "issue "+key); err != nil {
 		return trackers.Ticket{}, gitlabTicketError(err, key)
 	}
-	return gitlabTicket(s, is, s.Connector.Assignee)
+	return gitlabTicket(s, is, s.Connector.Assignee, nil)
 }
 
 // gitlabTicketError names a 404 on an issue path as ErrTicketNotFound.
@@ -302,12 +303,13 @@ func gitlabTicketError(err error, key string) error {
 
 // gitlabTicket converts an issue. Status is the first status label the issue
 // carries, else its state ("opened", "closed").
-func gitlabTicket(s *trackers.Session, is gitlabIssue, assignee string) (trackers.Ticket, error) {
+// keys builds the key (nil: its own allocation).
+func gitlabTicket(s *trackers.Session, is gitlabIssue, assignee string, keys *trackerhttp.Keys) (trackers.Ticket, error) {
 	if is.IID <= 0 || is.UpdatedAt.IsZero() || is.WebURL == "" {
 		return trackers.Ticket{}, fmt.Errorf("%w: GitLab issue without iid, updated_at or web_url", trackers.ErrMalformedResponse)
 	}
 	tk := trackers.Ticket{
-		Key:      gitlabKey(s.Connector, is.IID),
+		Key:      keys.Key(s.Connector.Project, is.IID), // gitlabKey
 		URL:      is.WebURL,
 		Summary:  is.Title,
 		Status:   is.State,

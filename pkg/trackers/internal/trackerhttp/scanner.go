@@ -590,5 +590,27 @@ func Slice[T any](block *[]T, n int) []T {
 	}
 	start := len(*block)
 	*block = (*block)[:start+n]
-	return (*block)[start:start:start+n]
+	return (*block)[start : start : start+n]
+}
+
+// Keys builds a page's ticket keys ("prefix#n") into shared blocks, as
+// Scanner.String does a page's strings: a key is the one string a ticket
+// conversion builds itself, one allocation a ticket otherwise. A nil Keys
+// allocates each key (a single ticket's conversion).
+type Keys struct{ block []byte }
+
+// Key is prefix + "#" + n.
+func (b *Keys) Key(prefix string, n int64) string {
+	var num [20]byte
+	d := strconv.AppendInt(num[:0], n, 10)
+	if b == nil {
+		return prefix + "#" + string(d)
+	}
+	need := len(prefix) + 1 + len(d)
+	if need > cap(b.block)-len(b.block) {
+		b.block = make([]byte, 0, max(need, 4<<10))
+	}
+	start := len(b.block)
+	b.block = append(append(append(b.block, prefix...), '#'), d...)
+	return unsafe.String(&b.block[start], need)
 }

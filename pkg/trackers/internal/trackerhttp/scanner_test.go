@@ -171,3 +171,23 @@ func TestSliceNeverOverlaps(t *testing.T) {
 		}
 	}
 }
+
+func TestKeysAreTheConcatenation(t *testing.T) {
+	t.Parallel()
+	var b Keys
+	var got, want []string
+	for i := range 2000 {
+		prefix := strings.Repeat("p", i%40) + "/r"
+		n := int64(i*7919 - 1000)
+		got = append(got, b.Key(prefix, n))
+		want = append(want, fmt.Sprintf("%s#%d", prefix, n))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("key %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+	if k := (*Keys)(nil).Key("o/r", 12); k != "o/r#12" {
+		t.Errorf("nil Keys: %q", k)
+	}
+}
