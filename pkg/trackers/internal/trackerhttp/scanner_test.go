@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // scanAny decodes any JSON value with the Scanner into the shapes
@@ -190,4 +191,32 @@ func TestKeysAreTheConcatenation(t *testing.T) {
 	if k := (*Keys)(nil).Key("o/r", 12); k != "o/r#12" {
 		t.Errorf("nil Keys: %q", k)
 	}
+}
+
+// FuzzScannerMatchesEncodingJSON: on valid UTF-8, the scanner accepts what
+// encoding/json accepts and reads the same values; what it accepts,
+// encoding/json accepts too (but for numbers out of float64's range, which
+// the scanner does not evaluate unless asked for an integer).
+func FuzzScannerMatchesEncodingJSON(f *testing.F) {
+	for _, seed := range []string{`{"a":[1,-2.5e3,true,null,"x\u00e9\n"],"b":{}}`, `[{"id":7,"user":{"login":"r"}},null]`, `"\ud83d\ude00"`, `[1,]`, `{"a" 1}`, `01`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if !utf8.Valid(doc) {
+			return
+		}
+		var want any
+		jerr := json.Unmarshal(doc, &want)
+		var got any
+		serr := Decode(doc, func(s *Scanner) { got = scanAny(s) })
+		var rangeErr *json.UnmarshalTypeError
+		switch {
+		case jerr == nil && serr != nil:
+			t.Fatalf("%q: scanner refuses (%v), encoding/json reads %v", doc, serr, want)
+		case jerr != nil && serr == nil && !errors.As(jerr, &rangeErr):
+			t.Fatalf("%q: scanner reads %v, encoding/json refuses (%v)", doc, got, jerr)
+		case jerr == nil && fmt.Sprint(got) != fmt.Sprint(want):
+			t.Fatalf("%q: scanner %v, encoding/json %v", doc, got, want)
+		}
+	})
 }
