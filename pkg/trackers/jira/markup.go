@@ -3,10 +3,10 @@ package jira
 import (
 	"encoding/json"
 	"fmt"
-	"unsafe"
 
 	"github.com/connectorhub/connectorhub/pkg/markup"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
 // fromBody converts a description or comment body to text and Markdown: an
@@ -76,15 +76,15 @@ func (c jiraClient) markdownOf(raw json.RawMessage) (string, error) {
 }
 
 // wikiString decodes a Data Center body, a JSON string, with the search
-// page's reader (pagedecode.go): one without escapes is its bytes between
+// page's scanner (trackerhttp.ViewScanner): one without escapes is its bytes between
 // the quotes, one with escapes (most have newlines) is unescaped once
 // (encoding/json's Unmarshal was four allocations per ticket, issue 9).
 // What that reader does not take goes through encoding/json. The string
 // may view raw: both callers only read it while they convert it (the
 // conversions copy their results out), and nothing writes to a body.
 func wikiString(raw json.RawMessage) (string, error) {
-	r := pageReader{b: raw, s: unsafe.String(unsafe.SliceData(raw), len(raw))}
-	if s, ok := r.stringValue(); ok && r.end() {
+	var s string
+	if trackerhttp.DecodeViews(raw, func(sc trackerhttp.ViewScanner) { s = sc.String("body") }) == nil {
 		return s, nil
 	}
 	var wiki string

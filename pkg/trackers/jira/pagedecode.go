@@ -1,16 +1,15 @@
 package jira
 
 import (
-	"encoding/binary"
-	"encoding/json"
-	"strconv"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
-// The search page reader.
+// The search page reader: Jira's field mapping on trackerhttp's one-pass
+// scanner (the ViewScanner, whose strings view the page).
 //
 // Why not the library: a discovery page is a hundred issues, and
 // goccy/go-json's decode of it was a fifth of a Jira discovery window's
@@ -25,14 +24,19 @@ import (
 // buffer: the reader keeps it instead of copying it.)
 //
 // It is only a fast path, for the plainly spelled pages Jira sends: it
-// reports ok=false, and the caller decodes with go-json as before, for
-// anything where it might not agree with the library (malformed JSON,
-// a known key in another case or twice, values of another type than the
-// field's, numbers other than plain integers, invalid UTF-8, odd escapes)
-// and for the fields discovery does not ask for (project, issuetype,
-// entity properties of issues and comments).
-// TestSearchPageDecodeMatchesLibrary and FuzzSearchPageDecode compare it
-// with the library.
+// reports ok=false, and the caller decodes with go-json as before, on any
+// error of the scan. The scan fails where it might not agree with the
+// library: malformed JSON, a known key in another case, twice, with
+// escapes or with non-ASCII bytes (the library's case folding), values of
+// another type than the field's, numbers that are not integers where an
+// integer is read, and strings read (not skipped) with raw control
+// characters, or with escapes and invalid UTF-8 or unpaired surrogates
+// (trackerhttp.ViewScanner); and for the fields discovery does not ask for
+// (project, issuetype, entity properties of issues and comments).
+// Skipped values are checked as trackerhttp.Scanner.Skip checks them: their
+// syntax, not their strings' contents (go-json does not look into those
+// either). TestSearchPageDecodeMatchesLibrary and FuzzSearchPageDecode
+// compare it with the library.
 
 // cloudSearchPage is /rest/api/3/search/jql's answer.
 type cloudSearchPage struct {
@@ -63,75 +67,82 @@ var (
 
 func (p *cloudSearchPage) decodeFast(raw []byte) bool {
 	var out cloudSearchPage
-	r := newPageReader(raw)
-	ok := r.object([]string{"issues", "nextPageToken", "isLast"}, func(f int) bool {
-		switch f {
-		case 0:
-			return r.issues(&out.Issues)
-		case 1:
-			return r.str(&out.NextPageToken)
-		case 2:
-			if r.null() {
-				out.IsLast = nil
-				return true
+	var r pageReader
+	err := trackerhttp.DecodeViews(raw, func(s trackerhttp.ViewScanner) {
+		r.s = s
+		var seen uint32
+		s.Object("page", func(key []byte) {
+			switch r.field(key, pageNames, &seen) {
+			case 0:
+				r.issues(&out.Issues)
+			case 1:
+				out.NextPageToken = s.String("nextPageToken")
+			case 2:
+				if s.Kind() == 'n' {
+					s.Skip()
+					out.IsLast = nil
+					return
+				}
+				b := s.Bool("isLast")
+				out.IsLast = &b
+			default:
+				s.Skip()
 			}
-			var b bool
-			if !r.boolean(&b) {
-				return false
-			}
-			out.IsLast = &b
-			return true
-		}
-		return r.skip(0)
+		})
 	})
-	if !ok || !r.end() {
+	if err != nil {
 		return false
 	}
 	*p = out
 	return true
 }
+
+var pageNames = []string{"issues", "nextPageToken", "isLast"}
+
+var dcPageNames = []string{"startAt", "maxResults", "total", "issues"}
 
 func (p *dcSearchPage) decodeFast(raw []byte) bool {
 	var out dcSearchPage
-	r := newPageReader(raw)
-	optInt := func(dst **int) bool {
-		if r.null() {
-			*dst = nil
-			return true
-		}
-		n := new(int)
-		*dst = n
-		return r.integer(n)
-	}
-	ok := r.object([]string{"startAt", "maxResults", "total", "issues"}, func(f int) bool {
-		switch f {
-		case 0:
-			return optInt(&out.StartAt)
-		case 1:
-			if r.null() {
-				return true
+	var r pageReader
+	err := trackerhttp.DecodeViews(raw, func(s trackerhttp.ViewScanner) {
+		r.s = s
+		optInt := func(dst **int, name string) {
+			if s.Kind() == 'n' {
+				s.Skip()
+				*dst = nil
+				return
 			}
-			return r.integer(&out.MaxResults)
-		case 2:
-			return optInt(&out.Total)
-		case 3:
-			return r.issues(&out.Issues)
+			n := int(s.Int64(name))
+			*dst = &n
 		}
-		return r.skip(0)
+		var seen uint32
+		s.Object("page", func(key []byte) {
+			switch r.field(key, dcPageNames, &seen) {
+			case 0:
+				optInt(&out.StartAt, "startAt")
+			case 1:
+				out.MaxResults = int(s.Int64("maxResults"))
+			case 2:
+				optInt(&out.Total, "total")
+			case 3:
+				r.issues(&out.Issues)
+			default:
+				s.Skip()
+			}
+		})
 	})
-	if !ok || !r.end() {
+	if err != nil {
 		return false
 	}
 	*p = out
 	return true
 }
 
-// pageReader reads a page it owns (c.do reads a search page into a slice
-// of its own): s is b as a string, and every string decoded views it.
+// pageReader is Jira's field mapping over the scan of a page it owns (c.do
+// reads a search page into a slice of its own): every string decoded
+// views it.
 type pageReader struct {
-	b []byte
-	s string
-	i int
+	s trackerhttp.ViewScanner
 	// Chunks the issues' fields, statuses and labels are taken from: a
 	// few arrays per page instead of an object or slice per issue each.
 	// A full chunk is replaced, never grown (pointers into it stay put).
@@ -170,761 +181,364 @@ func (r *pageReader) keepStrings(list []string) []string {
 	return r.strs[start:len(r.strs):len(r.strs)]
 }
 
-func newPageReader(raw []byte) *pageReader {
-	return &pageReader{b: raw, s: unsafe.String(unsafe.SliceData(raw), len(raw))}
-}
-
-// maxSkipDepth bounds the nesting of skipped values (the library's limit
-// is larger; deeper pages take its path).
-const maxSkipDepth = 100
-
-func (r *pageReader) ws() {
-	for r.i < len(r.b) && r.b[r.i] <= ' ' && (r.b[r.i] == ' ' || r.b[r.i] == '\t' || r.b[r.i] == '\n' || r.b[r.i] == '\r') {
-		r.i++
+// field is the index of key among names, or -1 for other keys (the
+// caller then skips the value). A key with escapes or non-ASCII bytes, a
+// key that names a field in another case, or a repeated field fails the
+// scan: the library matches keys case-insensitively (with Unicode's
+// folds) and lets the last of a repeated field win, and the reader does
+// not try to agree with it there.
+func (r *pageReader) field(key []byte, names []string, seen *uint32) int {
+	if !r.s.InBuffer(key) {
+		r.s.Failf("a key with escapes")
+		return -1
 	}
+	for _, c := range key {
+		if c >= utf8.RuneSelf {
+			r.s.Failf("a non-ASCII key")
+			return -1
+		}
+	}
+	for j, n := range names {
+		if len(key) != len(n) {
+			continue // key is ASCII: no case variant of n
+		}
+		if string(key) == n {
+			if *seen&(1<<j) != 0 {
+				r.s.Failf("field %s twice", n)
+				return -1
+			}
+			*seen |= 1 << j
+			return j
+		}
+		if strings.EqualFold(string(key), n) {
+			r.s.Failf("field %s in another case", n)
+			return -1
+		}
+	}
+	return -1
 }
 
-func (r *pageReader) end() bool {
-	r.ws()
-	return r.i == len(r.b)
-}
-
-func (r *pageReader) next(c byte) bool {
-	r.ws()
-	if r.i < len(r.b) && r.b[r.i] == c {
-		r.i++
+// array reads an array (null: nil, [] an empty slice, as the library
+// decodes them) calling elem for each element; the result tells null
+// apart.
+func (r *pageReader) array(name string, elem func()) (isNull bool) {
+	if r.s.Kind() == 'n' {
+		r.s.Skip()
 		return true
 	}
+	r.s.Array(name, elem)
 	return false
 }
 
-func (r *pageReader) peek() byte {
-	r.ws()
-	if r.i < len(r.b) {
-		return r.b[r.i]
-	}
-	return 0
-}
-
-func (r *pageReader) literal(lit string) bool {
-	r.ws()
-	if strings.HasPrefix(r.s[r.i:], lit) {
-		r.i += len(lit)
-		return true
-	}
-	return false
-}
-
-func (r *pageReader) null() bool {
-	if r.peek() == 'n' {
-		return r.literal("null")
-	}
-	return false
-}
-
-// object walks an object, calling member with the index of each key among
-// names, or -1 for other keys (member then skips the value). A key that
-// names a field in another case, a repeated field, or a key with escapes
-// fails the read.
-func (r *pageReader) object(names []string, member func(f int) bool) bool {
-	if !r.next('{') {
-		return false
-	}
-	if r.next('}') {
-		return true
-	}
-	var seen uint32
-	for {
-		key, ok := r.key()
-		if !ok || !r.next(':') {
-			return false
-		}
-		f := -1
-		for j, n := range names {
-			if len(key) != len(n) {
-				continue // keys are ASCII (key): no case variant of n
-			}
-			if key == n {
-				f = j
-				break
-			}
-			if strings.EqualFold(key, n) {
-				return false // the library's case-insensitive match: its job
-			}
-		}
-		if f >= 0 {
-			if seen&(1<<f) != 0 {
-				return false
-			}
-			seen |= 1 << f
-		}
-		if !member(f) {
-			return false
-		}
-		if r.next(',') {
-			continue
-		}
-		return r.next('}')
-	}
-}
-
-// key reads an object key without escapes (ASCII).
-func (r *pageReader) key() (string, bool) {
-	if !r.next('"') {
-		return "", false
-	}
-	start := r.i
-	for r.i < len(r.b) {
-		switch c := r.b[r.i]; {
-		case c == '"':
-			r.i++
-			return r.s[start : r.i-1], true
-		case c == '\\' || c < 0x20 || c >= utf8.RuneSelf:
-			return "", false
-		}
-		r.i++
-	}
-	return "", false
-}
-
-// str decodes a string field: null leaves it as it is.
-func (r *pageReader) str(dst *string) bool {
-	if r.null() {
-		return true
-	}
-	s, ok := r.stringValue()
-	*dst = s
-	return ok
-}
-
-// stringValue reads a JSON string: a view of the page when it has no
-// escapes, else unescaped. Invalid UTF-8, control characters and lone
-// surrogates fail the read.
-func (r *pageReader) stringValue() (string, bool) {
-	return r.stringOf(true)
-}
-
-// stringOf is stringValue; without keep, an escaped string is checked as
-// it would be read but not made (skip's strings: most of a page's escapes
-// are in URLs no field keeps).
-func (r *pageReader) stringOf(keep bool) (string, bool) {
-	if !r.next('"') {
-		return "", false
-	}
-	start := r.i
-	// Eight plain ASCII bytes (no quote, backslash or control character)
-	// at a time: most of a page is such strings.
-	for r.i+8 <= len(r.b) && plain8(binary.LittleEndian.Uint64(r.b[r.i:])) {
-		r.i += 8
-	}
-	for r.i < len(r.b) {
-		c := r.b[r.i]
-		switch {
-		case c == '"':
-			r.i++
-			return r.s[start : r.i-1], true
-		case c == '\\':
-			return r.escaped(start, keep)
-		case c < 0x20:
-			return "", false
-		case c < utf8.RuneSelf:
-			r.i++
-		default:
-			rn, size := utf8.DecodeRune(r.b[r.i:])
-			if rn == utf8.RuneError && size == 1 {
-				return "", false
-			}
-			r.i += size
-		}
-	}
-	return "", false
-}
-
-// plain8 reports whether none of the eight bytes of x is a quote, a
-// backslash, a control character or a byte of a multi-byte sequence
-// (bit tricks over the word: a byte below n is one whose subtraction of n
-// borrows into its top bit while its own top bit is clear; a false alarm
-// only sends the bytes to the loop that reads them one by one).
-func plain8(x uint64) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	below := func(v uint64, n uint64) uint64 { return (v - ones*n) & ^v & highs }
-	zeroAt := func(v uint64) uint64 { return (v - ones) & ^v & highs }
-	return x&highs == 0 && below(x, 0x20) == 0 && zeroAt(x^(ones*'"')) == 0 && zeroAt(x^(ones*'\\')) == 0
-}
-
-// escaped is stringOf's path from the first backslash on.
-func (r *pageReader) escaped(start int, keep bool) (string, bool) {
-	var buf []byte // nil when not kept: appends to it are not made
-	if keep {
-		// Unescaped, a string is never longer than as written: sized
-		// from its closing quote, buf never grows.
-		end := r.i
-		for end < len(r.b) && r.b[end] != '"' {
-			if r.b[end] == '\\' {
-				end++
-			}
-			end++
-		}
-		buf = make([]byte, 0, min(end, len(r.b))-start)
-		buf = append(buf, r.b[start:r.i]...)
-	}
-	add := func(b ...byte) {
-		if keep {
-			buf = append(buf, b...)
-		}
-	}
-	for r.i < len(r.b) {
-		c := r.b[r.i]
-		switch {
-		case c == '"':
-			r.i++
-			if !keep {
-				return "", true
-			}
-			// buf is not written again: the string views it.
-			return unsafe.String(unsafe.SliceData(buf), len(buf)), true
-		case c == '\\':
-			if r.i+1 >= len(r.b) {
-				return "", false
-			}
-			e := r.b[r.i+1]
-			r.i += 2
-			switch e {
-			case '"', '\\', '/':
-				add(e)
-			case 'b':
-				add('\b')
-			case 'f':
-				add('\f')
-			case 'n':
-				add('\n')
-			case 'r':
-				add('\r')
-			case 't':
-				add('\t')
-			case 'u':
-				rn, ok := r.hex4()
-				if !ok {
-					return "", false
-				}
-				if utf16.IsSurrogate(rn) {
-					if rn >= 0xDC00 || r.i+1 >= len(r.b) || r.b[r.i] != '\\' || r.b[r.i+1] != 'u' {
-						return "", false
-					}
-					r.i += 2
-					lo, ok := r.hex4()
-					if !ok {
-						return "", false
-					}
-					if rn = utf16.DecodeRune(rn, lo); rn == utf8.RuneError {
-						return "", false
-					}
-				}
-				if keep {
-					buf = utf8.AppendRune(buf, rn)
-				}
-			default:
-				return "", false
-			}
-		case c < 0x20:
-			return "", false
-		case c < utf8.RuneSelf:
-			add(c)
-			r.i++
-		default:
-			rn, size := utf8.DecodeRune(r.b[r.i:])
-			if rn == utf8.RuneError && size == 1 {
-				return "", false
-			}
-			add(r.b[r.i : r.i+size]...)
-			r.i += size
-		}
-	}
-	return "", false
-}
-
-func (r *pageReader) hex4() (rune, bool) {
-	if r.i+4 > len(r.b) {
-		return 0, false
-	}
-	var rn rune
-	for _, c := range r.b[r.i : r.i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			rn = rn<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			rn = rn<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			rn = rn<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	r.i += 4
-	return rn, true
-}
-
-func (r *pageReader) boolean(dst *bool) bool {
-	switch {
-	case r.literal("true"):
-		*dst = true
-	case r.literal("false"):
-		*dst = false
-	default:
-		return false
-	}
-	return true
-}
-
-// integer reads a plain integer: an optional minus and up to 18 digits
-// without a leading zero.
-func (r *pageReader) integer(dst *int) bool {
-	r.ws()
-	start := r.i
-	if r.i < len(r.b) && r.b[r.i] == '-' {
-		r.i++
-	}
-	digits := r.i
-	for r.i < len(r.b) && r.b[r.i] >= '0' && r.b[r.i] <= '9' {
-		r.i++
-	}
-	n := r.i - digits
-	if n == 0 || n > 18 || n > 1 && r.b[digits] == '0' {
-		return false
-	}
-	if r.i < len(r.b) && (r.b[r.i] == '.' || r.b[r.i] == 'e' || r.b[r.i] == 'E') {
-		return false
-	}
-	v, err := strconv.Atoi(r.s[start:r.i])
-	*dst = v
-	return err == nil
-}
-
-// raw reads any value as its bytes (json.RawMessage's decode: null too).
-func (r *pageReader) raw(dst *json.RawMessage) bool {
-	r.ws()
-	start := r.i
-	if !r.skip(0) {
-		return false
-	}
-	*dst = r.b[start:r.i:r.i]
-	return true
-}
-
-// skip consumes any JSON value, checking its syntax.
-func (r *pageReader) skip(depth int) bool {
-	if depth > maxSkipDepth {
-		return false
-	}
-	switch c := r.peek(); {
-	case c == '{':
-		r.i++
-		if r.next('}') {
-			return true
-		}
-		for {
-			if _, ok := r.key(); !ok || !r.next(':') || !r.skip(depth+1) {
-				return false
-			}
-			if r.next(',') {
-				continue
-			}
-			return r.next('}')
-		}
-	case c == '[':
-		r.i++
-		if r.next(']') {
-			return true
-		}
-		for {
-			if !r.skip(depth + 1) {
-				return false
-			}
-			if r.next(',') {
-				continue
-			}
-			return r.next(']')
-		}
-	case c == '"':
-		_, ok := r.stringOf(false)
-		return ok
-	case c == 't':
-		return r.literal("true")
-	case c == 'f':
-		return r.literal("false")
-	case c == 'n':
-		return r.literal("null")
-	case c == '-' || c >= '0' && c <= '9':
-		return r.number()
-	}
-	return false
-}
-
-// number consumes a JSON number.
-func (r *pageReader) number() bool {
-	r.ws()
-	if r.i < len(r.b) && r.b[r.i] == '-' {
-		r.i++
-	}
-	digits := r.i
-	for r.i < len(r.b) && r.b[r.i] >= '0' && r.b[r.i] <= '9' {
-		r.i++
-	}
-	if r.i == digits || r.b[digits] == '0' && r.i-digits > 1 {
-		return false
-	}
-	if r.i < len(r.b) && r.b[r.i] == '.' {
-		r.i++
-		frac := r.i
-		for r.i < len(r.b) && r.b[r.i] >= '0' && r.b[r.i] <= '9' {
-			r.i++
-		}
-		if r.i == frac {
-			return false
-		}
-	}
-	if r.i < len(r.b) && (r.b[r.i] == 'e' || r.b[r.i] == 'E') {
-		r.i++
-		if r.i < len(r.b) && (r.b[r.i] == '+' || r.b[r.i] == '-') {
-			r.i++
-		}
-		exp := r.i
-		for r.i < len(r.b) && r.b[r.i] >= '0' && r.b[r.i] <= '9' {
-			r.i++
-		}
-		if r.i == exp {
-			return false
-		}
-	}
-	return true
-}
-
-// array walks an array (null: nil, [] an empty slice, as the library
-// decodes them), calling elem for each element.
-func (r *pageReader) array(isNull *bool, elem func() bool) bool {
-	if r.null() {
-		*isNull = true
-		return true
-	}
-	if !r.next('[') {
-		return false
-	}
-	if r.next(']') {
-		return true
-	}
-	for {
-		if !elem() {
-			return false
-		}
-		if r.next(',') {
-			continue
-		}
-		return r.next(']')
-	}
-}
-
-func (r *pageReader) issues(dst *[]jiraIssue) bool {
+func (r *pageReader) issues(dst *[]jiraIssue) {
 	// A page's issues number up to the page size: sized once.
 	out := make([]jiraIssue, 0, jiraPageSize)
-	var isNull bool
-	ok := r.array(&isNull, func() bool {
+	if r.array("issues", func() {
 		out = append(out, jiraIssue{})
-		return r.issue(&out[len(out)-1])
-	})
-	if isNull {
+		r.issue(&out[len(out)-1])
+	}) {
 		out = nil
 	}
 	*dst = out
-	return ok
 }
 
-func (r *pageReader) issue(is *jiraIssue) bool {
-	if r.null() {
-		return true // a null element: the zero issue
-	}
-	return r.object([]string{"id", "key", "fields", "properties"}, func(f int) bool {
-		switch f {
+var issueNames = []string{"id", "key", "fields", "properties"}
+
+func (r *pageReader) issue(is *jiraIssue) {
+	s := r.s
+	var seen uint32
+	s.Object("issue", func(key []byte) { // null: the zero issue
+		switch r.field(key, issueNames, &seen) {
 		case 0:
-			return r.str(&is.ID)
+			is.ID = s.String("id")
 		case 1:
-			return r.str(&is.Key)
+			is.Key = s.String("key")
 		case 2:
-			if r.null() {
+			if s.Kind() == 'n' {
+				s.Skip()
 				is.Fields = nil
-				return true
+				return
 			}
 			is.Fields = r.newFields()
-			return r.issueFields(is.Fields)
+			r.issueFields(is.Fields)
 		case 3:
-			return false // entity properties: the library's
+			s.Failf("entity properties: the library's")
+		default:
+			s.Skip()
 		}
-		return r.skip(0)
 	})
 }
 
 var fieldNames = []string{"summary", "description", "status", "labels", "priority", "reporter", "assignee",
 	"created", "updated", "parent", "subtasks", "components", "comment", "attachment", "project", "issuetype"}
 
-func (r *pageReader) issueFields(f *jiraFields) bool {
-	return r.object(fieldNames, func(k int) bool {
-		switch k {
+func (r *pageReader) issueFields(f *jiraFields) {
+	s := r.s
+	var seen uint32
+	s.Object("fields", func(key []byte) {
+		switch r.field(key, fieldNames, &seen) {
 		case 0:
-			return r.str(&f.Summary)
+			f.Summary = s.String("summary")
 		case 1:
-			return r.raw(&f.Description)
+			f.Description = s.Raw()
 		case 2:
-			return r.namedRef(&f.Status)
+			r.namedRef(&f.Status, "status")
 		case 3:
-			return r.strings(&f.Labels)
+			r.strings(&f.Labels)
 		case 4:
-			return r.named(&f.Priority)
+			r.named(&f.Priority, "priority")
 		case 5:
-			return r.user(&f.Reporter)
+			r.user(&f.Reporter, "reporter")
 		case 6:
-			return r.user(&f.Assignee)
+			r.user(&f.Assignee, "assignee")
 		case 7:
-			return r.str(&f.Created)
+			f.Created = s.String("created")
 		case 8:
-			return r.str(&f.Updated)
+			f.Updated = s.String("updated")
 		case 9:
-			if r.null() {
+			if s.Kind() == 'n' {
+				s.Skip()
 				f.Parent = nil
-				return true
+				return
 			}
 			f.Parent = new(jiraIssueRef)
-			return r.issueRef(f.Parent)
+			r.issueRef(f.Parent)
 		case 10:
-			var isNull bool
 			var out []jiraIssueRef
-			ok := r.array(&isNull, func() bool {
+			if !r.array("subtasks", func() {
 				out = append(out, jiraIssueRef{})
-				return r.issueRef(&out[len(out)-1])
-			})
-			if !isNull && out == nil {
+				r.issueRef(&out[len(out)-1])
+			}) && out == nil {
 				out = []jiraIssueRef{}
 			}
 			f.Subtasks = out
-			return ok
 		case 11:
-			var isNull bool
 			var out []jiraNamed
-			ok := r.array(&isNull, func() bool {
+			if !r.array("components", func() {
 				out = append(out, jiraNamed{})
-				return r.named(&out[len(out)-1])
-			})
-			if !isNull && out == nil {
+				r.named(&out[len(out)-1], "components")
+			}) && out == nil {
 				out = []jiraNamed{}
 			}
 			f.Components = out
-			return ok
 		case 12:
-			if r.null() {
+			if s.Kind() == 'n' {
+				s.Skip()
 				f.Comment = nil
-				return true
+				return
 			}
 			f.Comment = new(jiraCommentPage)
-			return r.commentPage(f.Comment)
+			r.commentPage(f.Comment)
 		case 13:
-			var isNull bool
 			var out []jiraAttachment
-			ok := r.array(&isNull, func() bool {
+			if !r.array("attachment", func() {
 				out = append(out, jiraAttachment{})
-				return r.attachment(&out[len(out)-1])
-			})
-			if !isNull && out == nil {
+				r.attachment(&out[len(out)-1])
+			}) && out == nil {
 				out = []jiraAttachment{}
 			}
 			f.Attachment = out
-			return ok
 		case 14, 15:
-			return r.null() // project, issue type: the library's
+			if s.Kind() != 'n' {
+				s.Failf("project, issue type: the library's")
+				return
+			}
+			s.Skip()
+		default:
+			s.Skip()
 		}
-		return r.skip(0)
 	})
 }
 
+var commentPageNames = []string{"startAt", "maxResults", "total", "comments"}
+
 // commentPage decodes the comments a search page embeds (IndexComments).
-func (r *pageReader) commentPage(p *jiraCommentPage) bool {
-	return r.object([]string{"startAt", "maxResults", "total", "comments"}, func(f int) bool {
-		switch f {
+func (r *pageReader) commentPage(p *jiraCommentPage) {
+	s := r.s
+	var seen uint32
+	s.Object("comment", func(key []byte) {
+		switch f := r.field(key, commentPageNames, &seen); f {
 		case 0, 1, 2:
-			if r.null() {
-				return true
-			}
-			return r.integer([]*int{&p.StartAt, &p.MaxResults, &p.Total}[f])
+			*[]*int{&p.StartAt, &p.MaxResults, &p.Total}[f] = int(s.Int64(commentPageNames[f]))
 		case 3:
-			var isNull bool
 			var out []jiraComment
-			ok := r.array(&isNull, func() bool {
+			if !r.array("comments", func() {
 				out = append(out, jiraComment{})
-				return r.comment(&out[len(out)-1])
-			})
-			if !isNull && out == nil {
+				r.comment(&out[len(out)-1])
+			}) && out == nil {
 				out = []jiraComment{}
 			}
 			p.Comments = out
-			return ok
+		default:
+			s.Skip()
 		}
-		return r.skip(0)
 	})
 }
 
-func (r *pageReader) comment(c *jiraComment) bool {
-	if r.null() {
-		return true
-	}
-	return r.object([]string{"id", "author", "body", "created", "properties"}, func(f int) bool {
-		switch f {
+var commentNames = []string{"id", "author", "body", "created", "properties"}
+
+func (r *pageReader) comment(c *jiraComment) {
+	s := r.s
+	var seen uint32
+	s.Object("comments", func(key []byte) { // null: the zero comment
+		switch r.field(key, commentNames, &seen) {
 		case 0:
-			return r.str(&c.ID)
+			c.ID = s.String("id")
 		case 1:
-			if r.null() {
+			if s.Kind() == 'n' {
+				s.Skip()
 				c.Author = nil
-				return true
+				return
 			}
 			c.Author = new(jiraUser)
-			return r.user(c.Author)
+			r.user(c.Author, "author")
 		case 2:
-			return r.raw(&c.Body)
+			c.Body = s.Raw()
 		case 3:
-			return r.str(&c.Created)
+			c.Created = s.String("created")
 		case 4:
-			return r.null() // entity properties: the library's
+			if s.Kind() != 'n' {
+				s.Failf("entity properties: the library's")
+				return
+			}
+			s.Skip()
+		default:
+			s.Skip()
 		}
-		return r.skip(0)
 	})
 }
+
+var attachmentNames = []string{"id", "filename", "mimeType", "size", "content"}
 
 // attachment decodes an attachment's metadata (IndexAttachments). Its id
-// is a string or an integer (jiraID); null ids are left to the library.
-func (r *pageReader) attachment(a *jiraAttachment) bool {
-	if r.null() {
-		return true
-	}
-	return r.object([]string{"id", "filename", "mimeType", "size", "content"}, func(f int) bool {
-		switch f {
+// is a string or an integer (jiraID); other ids (null, fractions) are left
+// to the library.
+func (r *pageReader) attachment(a *jiraAttachment) {
+	s := r.s
+	var seen uint32
+	s.Object("attachment", func(key []byte) { // null: the zero attachment
+		switch r.field(key, attachmentNames, &seen) {
 		case 0:
-			if r.peek() == '"' {
-				s, ok := r.stringValue()
-				a.ID = jiraID(s)
-				return ok
+			if s.Kind() == '"' {
+				a.ID = jiraID(s.String("id"))
+				return
 			}
-			r.ws()
-			start := r.i
-			var n int
-			if !r.integer(&n) {
-				return false
+			num := s.RawNumber("id")
+			for i, c := range num {
+				if (c < '0' || c > '9') && (i > 0 || c != '-') {
+					s.Failf("attachment id %q is not an integer", num)
+					return
+				}
 			}
-			a.ID = jiraID(r.s[start:r.i])
-			return true
+			if len(num) > 0 {
+				a.ID = jiraID(unsafe.String(&num[0], len(num))) // a view of the page
+			}
 		case 1:
-			return r.str(&a.Filename)
+			a.Filename = s.String("filename")
 		case 2:
-			return r.str(&a.MimeType)
+			a.MimeType = s.String("mimeType")
 		case 3:
-			if r.null() {
-				return true
-			}
-			var n int
-			ok := r.integer(&n)
-			a.Size = int64(n)
-			return ok
+			a.Size = s.Int64("size")
 		case 4:
-			return r.str(&a.Content)
+			a.Content = s.String("content")
+		default:
+			s.Skip()
 		}
-		return r.skip(0)
 	})
 }
 
-func (r *pageReader) strings(dst *[]string) bool {
-	var isNull bool
+// strings reads a list of strings (labels).
+func (r *pageReader) strings(dst *[]string) {
 	var outArr [8]string // collected here, kept in the string chunks
 	out := outArr[:0]
-	ok := r.array(&isNull, func() bool {
-		out = append(out, "")
-		return r.str(&out[len(out)-1])
-	})
 	switch {
-	case isNull:
+	case r.array("labels", func() { out = append(out, r.s.String("labels")) }):
 		*dst = nil
 	case len(out) == 0:
 		*dst = []string{}
 	default:
 		*dst = r.keepStrings(out)
 	}
-	return ok
 }
+
+var namedNames = []string{"id", "name"}
 
 // named decodes into a jiraNamed value: null leaves it as it is.
-func (r *pageReader) named(n *jiraNamed) bool {
-	if r.null() {
-		return true
-	}
-	return r.object([]string{"id", "name"}, func(f int) bool {
-		switch f {
+func (r *pageReader) named(n *jiraNamed, name string) {
+	s := r.s
+	var seen uint32
+	s.Object(name, func(key []byte) {
+		switch r.field(key, namedNames, &seen) {
 		case 0:
-			return r.str(&n.ID)
+			n.ID = s.String("id")
 		case 1:
-			return r.str(&n.Name)
+			n.Name = s.String("name")
+		default:
+			s.Skip()
 		}
-		return r.skip(0)
 	})
 }
 
-func (r *pageReader) namedRef(dst **jiraNamed) bool {
-	if r.null() {
+func (r *pageReader) namedRef(dst **jiraNamed, name string) {
+	if r.s.Kind() == 'n' {
+		r.s.Skip()
 		*dst = nil
-		return true
+		return
 	}
 	*dst = r.newNamed()
-	return r.named(*dst)
+	r.named(*dst, name)
 }
 
-func (r *pageReader) user(u *jiraUser) bool {
-	if r.null() {
-		return true
-	}
-	return r.object([]string{"accountId", "name", "key", "emailAddress", "displayName"}, func(f int) bool {
-		switch f {
+var userNames = []string{"accountId", "name", "key", "emailAddress", "displayName"}
+
+func (r *pageReader) user(u *jiraUser, name string) {
+	s := r.s
+	var seen uint32
+	s.Object(name, func(key []byte) { // null leaves it as it is
+		switch r.field(key, userNames, &seen) {
 		case 0:
-			return r.str(&u.AccountID)
+			u.AccountID = s.String("accountId")
 		case 1:
-			return r.str(&u.Name)
+			u.Name = s.String("name")
 		case 2:
-			return r.str(&u.Key)
+			u.Key = s.String("key")
 		case 3:
-			return r.str(&u.EmailAddress)
+			u.EmailAddress = s.String("emailAddress")
 		case 4:
-			return r.str(&u.DisplayName)
+			u.DisplayName = s.String("displayName")
+		default:
+			s.Skip()
 		}
-		return r.skip(0)
 	})
 }
 
-func (r *pageReader) issueRef(ref *jiraIssueRef) bool {
-	if r.null() {
-		return true
-	}
-	return r.object([]string{"id", "key", "fields"}, func(f int) bool {
-		switch f {
+var issueRefNames = []string{"id", "key", "fields"}
+
+var issueRefFieldNames = []string{"summary", "status"}
+
+func (r *pageReader) issueRef(ref *jiraIssueRef) {
+	s := r.s
+	var seen uint32
+	s.Object("parent", func(key []byte) { // null: the zero reference
+		switch r.field(key, issueRefNames, &seen) {
 		case 0:
-			return r.str(&ref.ID)
+			ref.ID = s.String("id")
 		case 1:
-			return r.str(&ref.Key)
+			ref.Key = s.String("key")
 		case 2:
-			if r.null() {
-				return true
-			}
-			return r.object([]string{"summary", "status"}, func(g int) bool {
-				switch g {
+			var seenFields uint32
+			s.Object("fields", func(key []byte) { // null leaves them as they are
+				switch r.field(key, issueRefFieldNames, &seenFields) {
 				case 0:
-					return r.str(&ref.Fields.Summary)
+					ref.Fields.Summary = s.String("summary")
 				case 1:
-					return r.namedRef(&ref.Fields.Status)
+					r.namedRef(&ref.Fields.Status, "status")
+				default:
+					s.Skip()
 				}
-				return r.skip(0)
 			})
+		default:
+			s.Skip()
 		}
-		return r.skip(0)
 	})
 }
