@@ -64,3 +64,30 @@ func WriteArray(w http.ResponseWriter, code int, head string, items [][]byte, ta
 	_, _ = bw.WriteString(tail)
 	return bw.Flush()
 }
+
+// built holds the answers fakes build themselves (a WIQL result, a page's
+// links), so that building one reuses a buffer instead of growing a new
+// one for every request.
+var built = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// maxBuilt is the largest buffer kept for reuse (a rare huge answer is
+// left to the collector rather than held by the pool).
+const maxBuilt = 1 << 20
+
+// WriteBuilt answers code with the JSON document build appends to the
+// buffer it is given (empty, pooled), with its Content-Type and
+// Content-Length. build must not keep the buffer.
+func WriteBuilt(w http.ResponseWriter, code int, build func(b []byte) []byte) error {
+	bp := built.Get().(*[]byte)
+	b := build((*bp)[:0])
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(code)
+	_, err := w.Write(b)
+	if cap(b) <= maxBuilt {
+		*bp = b[:0]
+		built.Put(bp)
+	}
+	return err
+}

@@ -135,3 +135,29 @@ func TestEncodedLenIsExact(t *testing.T) {
 		}
 	}
 }
+
+// WriteBuilt sends what build appended, with its length, from a reused
+// buffer.
+func TestWriteBuiltSendsTheBuiltDocument(t *testing.T) {
+	w := httptest.NewRecorder()
+	if err := fakehttp.WriteBuilt(w, http.StatusCreated, func(b []byte) []byte {
+		if len(b) != 0 {
+			t.Errorf("build got %d bytes already in its buffer", len(b))
+		}
+		return append(b, `{"count":2}`...)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != http.StatusCreated || w.Body.String() != `{"count":2}` || w.Header().Get("Content-Length") != "11" {
+		t.Fatalf("%d %q Content-Length %q", w.Code, w.Body.String(), w.Header().Get("Content-Length"))
+	}
+	d := &discard{h: http.Header{}}
+	big := bytes.Repeat([]byte("x"), 10000)
+	n := testing.AllocsPerRun(50, func() {
+		clear(d.h)
+		_ = fakehttp.WriteBuilt(d, http.StatusOK, func(b []byte) []byte { return append(b, big...) })
+	})
+	if n > 3 {
+		t.Fatalf("%v allocations per 10 KB answer, want the buffer reused (at most 3)", n)
+	}
+}
