@@ -30,20 +30,20 @@ func (s *Server) routeIssues(prefix string) {
 	cloud := s.deployment == connector.Cloud
 	if cloud {
 		// Jira Cloud removed the old search (CHANGE-2046): it answers 410.
-		s.mux.HandleFunc("GET "+prefix+"/search", s.searchGone)
-		s.mux.HandleFunc("POST "+prefix+"/search", s.searchGone)
-		s.mux.HandleFunc("GET "+prefix+"/search/jql", s.searchJQL)
-		s.mux.HandleFunc("POST "+prefix+"/search/jql", s.searchJQL)
+		s.Mux.HandleFunc("GET "+prefix+"/search", s.searchGone)
+		s.Mux.HandleFunc("POST "+prefix+"/search", s.searchGone)
+		s.Mux.HandleFunc("GET "+prefix+"/search/jql", s.searchJQL)
+		s.Mux.HandleFunc("POST "+prefix+"/search/jql", s.searchJQL)
 	} else {
-		s.mux.HandleFunc("GET "+prefix+"/search", s.searchStartAt)
-		s.mux.HandleFunc("POST "+prefix+"/search", s.searchStartAt)
+		s.Mux.HandleFunc("GET "+prefix+"/search", s.searchStartAt)
+		s.Mux.HandleFunc("POST "+prefix+"/search", s.searchStartAt)
 	}
-	s.mux.HandleFunc("GET "+prefix+"/issue/{issueIdOrKey}", s.getIssue)
-	s.mux.HandleFunc("POST "+prefix+"/issue", s.createIssue)
-	s.mux.HandleFunc("GET "+prefix+"/issue/{issueIdOrKey}/transitions", s.getTransitions)
-	s.mux.HandleFunc("POST "+prefix+"/issue/{issueIdOrKey}/transitions", s.doTransition)
-	s.mux.HandleFunc("GET "+prefix+"/issue/{issueIdOrKey}/comment", s.getComments)
-	s.mux.HandleFunc("POST "+prefix+"/issue/{issueIdOrKey}/comment", s.addComment)
+	s.Mux.HandleFunc("GET "+prefix+"/issue/{issueIdOrKey}", s.getIssue)
+	s.Mux.HandleFunc("POST "+prefix+"/issue", s.createIssue)
+	s.Mux.HandleFunc("GET "+prefix+"/issue/{issueIdOrKey}/transitions", s.getTransitions)
+	s.Mux.HandleFunc("POST "+prefix+"/issue/{issueIdOrKey}/transitions", s.doTransition)
+	s.Mux.HandleFunc("GET "+prefix+"/issue/{issueIdOrKey}/comment", s.getComments)
+	s.Mux.HandleFunc("POST "+prefix+"/issue/{issueIdOrKey}/comment", s.addComment)
 }
 
 // zoneOf is the zone Jira reads a user's JQL dates in (nil: anonymous).
