@@ -141,7 +141,7 @@ func splitList(vs []string) []string {
 
 // run evaluates a query for a caller: the visible issues that match, ordered.
 func (s *Server) run(c caller, jql string) ([]*issue, error) {
-	q, err := ParseJQL(jql)
+	q, err := s.parseJQL(jql)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +200,7 @@ func (s *Server) searchJQL(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		defer s.indexSubtasksLocked()()
-		if q, err := ParseJQL(p.JQL); err == nil && len(q.clauses) == 0 {
+		if q, err := s.parseJQL(p.JQL); err == nil && len(q.clauses) == 0 {
 			// The enhanced search refuses unbounded queries.
 			badRequest(w, []string{"Unbounded JQL queries are not allowed here. Please add a search restriction to your query."}, nil)
 			return nil, "", false

@@ -102,6 +102,7 @@ type Server struct {
 	// the last query evaluated, reused by the pages that follow it.
 	gen        uint64
 	lastSearch *searchResult
+	lastParsed *parsedJQL // parseJQL's memo
 	nextID     int
 	calls      []string
 
