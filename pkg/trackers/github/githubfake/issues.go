@@ -560,22 +560,30 @@ func (s *Server) paginate(w http.ResponseWriter, r *http.Request, total int) (pa
 		page = max(n, 1)
 	}
 	last := max((total+per-1)/per, 1)
-	link := func(p int, rel string) string {
-		u, _ := url.Parse(r.RequestURI)
-		v := u.Query()
-		v.Set("per_page", strconv.Itoa(per))
+	// The query is parsed once for every link (it was parsed again, with
+	// the request URI, per link); RequestURI keeps the path as sent (with
+	// /api/v3, which StripPrefix removed from r.URL).
+	u, _ := url.Parse(r.RequestURI)
+	v := u.Query()
+	v.Set("per_page", strconv.Itoa(per))
+	var links strings.Builder
+	link := func(p int, rel string) {
 		v.Set("page", strconv.Itoa(p))
-		return fmt.Sprintf(`<%s%s?%s>; rel="%s"`, fakehttp.BaseURL(r), u.Path, v.Encode(), rel)
+		if links.Len() > 0 {
+			links.WriteString(", ")
+		}
+		links.WriteString("<" + fakehttp.BaseURL(r) + u.Path + "?" + v.Encode() + `>; rel="` + rel + `"`)
 	}
-	var links []string
 	if page < last {
-		links = append(links, link(page+1, "next"), link(last, "last"))
+		link(page+1, "next")
+		link(last, "last")
 	}
 	if page > 1 {
-		links = append(links, link(1, "first"), link(min(page-1, last), "prev"))
+		link(1, "first")
+		link(min(page-1, last), "prev")
 	}
-	if len(links) > 0 {
-		w.Header().Set("Link", strings.Join(links, ", "))
+	if links.Len() > 0 {
+		w.Header().Set("Link", links.String())
 	}
 	lo := min((page-1)*per, total)
 	return pageRange{lo: lo, hi: min(lo+per, total)}, true

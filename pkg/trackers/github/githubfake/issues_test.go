@@ -319,3 +319,24 @@ func TestSandboxSeedsAssignedIssues(t *testing.T) {
 		t.Errorf("sandbox assigned listing: %v", got)
 	}
 }
+
+// A middle page links to the next, last, first and previous pages, in
+// GitHub's order, with the request's other parameters and path kept.
+func TestMiddlePageLinksAllFourPages(t *testing.T) {
+	t.Parallel()
+	fake := newFake(githubfake.Options{MaxPerPage: 2})
+	for range 5 {
+		fake.AddIssue(repo, githubfake.Issue{Title: "x"})
+	}
+	code, hdr, body := send(fake, "GET", "/api/v3/repos/acme/widgets/issues?sort=created&direction=asc&per_page=100&page=2", auth("tok"), "")
+	if code != 200 {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	u := func(page string) string {
+		return "<http://example.com/api/v3/repos/acme/widgets/issues?direction=asc&page=" + page + "&per_page=2&sort=created>"
+	}
+	want := u("3") + `; rel="next", ` + u("3") + `; rel="last", ` + u("1") + `; rel="first", ` + u("1") + `; rel="prev"`
+	if got := hdr.Get("Link"); got != want {
+		t.Fatalf("Link\n%s\nwant\n%s", got, want)
+	}
+}
