@@ -66,6 +66,7 @@ type options struct {
 	scaleInterval time.Duration
 	scaleWindow   int // intervals measured after the warm-up
 	hubBinary     string
+	scaleProfile  string // scale: heap profiles and memory breakdowns of the replicas, into this directory
 
 	registryN int
 	samples   int
@@ -94,6 +95,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	scale := fs.String("scale", "", "scale: connectors x replicas, a comma list (default 1000x1,10000x1,10000x3; -quick 300x1,1000x1,1000x3)")
 	scaleInterval := fs.Duration("scale-interval", 0, "scale: every connector's poll interval (default 20s, -quick 10s; the registry accepts 10s and up)")
 	scaleWindow := fs.Int("scale-window", 0, "scale: intervals measured after one interval of warm-up (default 3, -quick 2)")
+	scaleProfile := fs.String("scale-profile", "", "scale: at the window's end, write each replica's heap profile (go tool pprof) and memory breakdown (heap in use, GC headroom, stacks, runtime, RSS) into this directory; the replicas run with HUB_PPROF=true")
 	hub := fs.String("hub", "", "scale: a built hub binary (default: go build ./cmd/hub into a temporary directory)")
 	registryN := fs.Int("registry-connectors", 0, "registry: connectors stored (default 10000, -quick 1000)")
 	samples := fs.Int("registry-samples", 0, "registry: Get and Create calls timed (default 1000, -quick 200)")
@@ -108,7 +110,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return options{}, err
 	}
 	o := options{telemetryRuns: *telemetryRuns, reps: *reps, idle: *idle, idleInterval: *idleInterval, scaleInterval: *scaleInterval, scaleWindow: *scaleWindow,
-		hubBinary: *hub, registryN: *registryN, samples: *samples, results: *results, wbConnects: *wbConnectors, cpuProfile: *cpuProfile,
+		hubBinary: *hub, scaleProfile: *scaleProfile, registryN: *registryN, samples: *samples, results: *results, wbConnects: *wbConnectors, cpuProfile: *cpuProfile,
 		latInterval: *latInterval}
 	pick := func(v, full, q int) int {
 		switch {

@@ -193,12 +193,15 @@ func (l *pollLog) window(n int, started, from, to time.Time, interval time.Durat
 
 // replica is a child poller process.
 type replica struct {
-	cmd  *exec.Cmd
-	log  string
-	done chan error
+	cmd   *exec.Cmd
+	log   string
+	admin string // its admin address (host:port; port 0 when the bench does not read it)
+	done  chan error
 }
 
-func startReplica(bin, dir, natsURL string, k int) (*replica, error) {
+// startReplica starts replica k; adminAddr "" gives it a free port nobody
+// asks for, pprof adds HUB_PPROF=true.
+func startReplica(bin, dir, natsURL string, k int, adminAddr string, pprof bool) (*replica, error) {
 	logPath := filepath.Join(dir, fmt.Sprintf("replica-%d.log", k))
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -216,14 +219,20 @@ func startReplica(bin, dir, natsURL string, k int) (*replica, error) {
 	}
 	cmd.Env = append(env, "HUB_TARGET=poller", "HUB_NATS_URL="+natsURL, "HUB_DATA_DIR="+dir,
 		"HUB_STATE_FILE="+filepath.Join(dir, "hub.json"), "HUB_LOG_LEVEL=warn",
-		"HUB_ADMIN_ADDR=127.0.0.1:0", // replicas side by side: each its own admin port (the default 7401 is taken by the first)
 		"POLLER_SYSTEMS=github", fmt.Sprintf("POLLER_REPLICA_ID=bench-%d", k))
+	if adminAddr == "" {
+		adminAddr = "127.0.0.1:0" // replicas side by side: each its own admin port (the default 7401 is taken by the first)
+	}
+	cmd.Env = append(cmd.Env, "HUB_ADMIN_ADDR="+adminAddr)
+	if pprof {
+		cmd.Env = append(cmd.Env, "HUB_PPROF=true")
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, err
 	}
-	r := &replica{cmd: cmd, log: logPath, done: make(chan error, 1)}
+	r := &replica{cmd: cmd, log: logPath, admin: adminAddr, done: make(chan error, 1)}
 	go func() { r.done <- cmd.Wait(); f.Close() }()
 	return r, nil
 }
@@ -363,7 +372,15 @@ func measureScale(ctx context.Context, o options, rep *report, progress func(str
 		}
 	}()
 	for k := range c.replicas {
-		r, err := startReplica(bin, hubDir, natsURL, k)
+		admin := ""
+		if o.scaleProfile != "" {
+			a, err := freeLoopbackAddr()
+			if err != nil {
+				return err
+			}
+			admin = a
+		}
+		r, err := startReplica(bin, hubDir, natsURL, k, admin, o.scaleProfile != "")
 		if err != nil {
 			return err
 		}
@@ -403,6 +420,13 @@ func measureScale(ctx context.Context, o options, rep *report, progress func(str
 		return err
 	}
 	to := time.Now()
+	if o.scaleProfile != "" {
+		for k, r := range reps {
+			if err := profileReplica(ctx, o.scaleProfile, c, k, r, progress); err != nil {
+				return fmt.Errorf("replica %d profile: %w", k, err)
+			}
+		}
+	}
 	var cpuTotal, cpuMax, rssMax float64
 	for i, r := range reps {
 		t, err := cpuTicks(r.cmd.Process.Pid)

@@ -58,6 +58,12 @@ type Config struct {
 	// this process, whatever its target; empty: none. Separate processes on
 	// one host each need their own.
 	AdminAddr string `env:"HUB_ADMIN_ADDR" envDefault:"127.0.0.1:7401"`
+	// Pprof adds Go's profiling endpoints (/debug/pprof/: heap, goroutine,
+	// profile, …) to the admin listener. Off by default: a heap profile
+	// shows the shape of the process's data (never secrets in clear, but
+	// connector ids and URLs), so turn it on only where the admin address is
+	// private (it listens on loopback by default).
+	Pprof bool `env:"HUB_PPROF" envDefault:"false"`
 	// ShutdownDelay: after SIGTERM, /readyz answers 503 for this long before
 	// the services stop taking work, so a load balancer or a supervisor sees
 	// the process leave before it does.

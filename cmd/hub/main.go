@@ -80,6 +80,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	flags.StringVar(&cfg.NATSCreds, "nats-creds", cfg.NATSCreds, "credential for the shared NATS: a seed or .creds file, or a dir from --provision-nats (HUB_NATS_CREDS)")
 	flags.StringVar(&cfg.Webhooks.Addr, "webhook-addr", cfg.Webhooks.Addr, "webhook receiver address: POST /webhooks/{connector-id} (HUB_WEBHOOK_ADDR)")
 	flags.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin HTTP address: /healthz, /readyz, /metrics; empty: none (HUB_ADMIN_ADDR)")
+	flags.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve /debug/pprof/ (Go profiles) on the admin address (HUB_PPROF)")
 	flags.StringVar(&cfg.SandboxListen, "sandbox-listen", cfg.SandboxListen, "first address of the sandbox trackers; the others take the next ports (port 0: free ports)")
 	vaultInitDir := flags.String("vault-init", "", "set up Vault (VAULT_ADDR, admin VAULT_TOKEN): transit, key, policies from --vault-policies, AppRoles; write their ids into this dir, then exit")
 	vaultPolicies := flags.String("vault-policies", "deploy/vault", "directory of registry.hcl and workers.hcl, for --vault-init")
@@ -167,12 +168,17 @@ func run(ctx context.Context, args []string, environ map[string]string, stderr i
 	}
 	defer func() { _ = metrics.Shutdown(context.WithoutCancel(ctx)) }()
 	if cfg.AdminAddr != "" {
-		admin, err := telemetry.ServeAdmin(cfg.AdminAddr, telemetry.AdminHandler(ready, metrics.Handler()), log)
+		h := telemetry.AdminHandler(ready, metrics.Handler())
+		paths := "/healthz /readyz /metrics"
+		if cfg.Pprof {
+			h, paths = telemetry.WithPprof(h), paths+" /debug/pprof/"
+		}
+		admin, err := telemetry.ServeAdmin(cfg.AdminAddr, h, log)
 		if err != nil {
 			return err
 		}
 		defer admin.Close() // last: /readyz says draining until the process is gone
-		log.Info("admin listening", "addr", admin.Addr().String(), "paths", "/healthz /readyz /metrics")
+		log.Info("admin listening", "addr", admin.Addr().String(), "paths", paths)
 	}
 	ready.Set("bus", telemetry.ErrStarting)
 	for _, name := range targets {

@@ -239,6 +239,7 @@ func TestPublishValidatesAttributes(t *testing.T) {
 		{"empty source is rejected", bus.WithSource(""), bus.ErrInvalidEvent},
 		{"line break in id is rejected", bus.WithID("a\r\nNats-Msg-Id: b"), bus.ErrInvalidEvent},
 		{"line break in subject is rejected", bus.WithSubject("PROJ-1\n"), bus.ErrInvalidEvent},
+		{"carriage return in source is rejected", bus.WithSource("connectorhub://poller/c\rx"), bus.ErrInvalidEvent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -150,9 +150,29 @@ type StateStore struct {
 	cache partCache
 }
 
+// StateStoreOption tunes a StateStore.
+type StateStoreOption func(*StateStore)
+
+// WithPartCacheBytes bounds the cache of decoded parts to about n bytes of
+// heap (DefaultPartCacheBytes without this option); 0 or less disables it,
+// so every load decodes every part.
+func WithPartCacheBytes(n int64) StateStoreOption {
+	return func(s *StateStore) { s.cache.budget = n }
+}
+
 // NewStateStore wraps the poll_state bucket.
-func NewStateStore(kv jetstream.KeyValue) *StateStore {
-	return &StateStore{kv: kv, cache: partCache{budget: defaultCacheEntries}}
+func NewStateStore(kv jetstream.KeyValue, opts ...StateStoreOption) *StateStore {
+	s := &StateStore{kv: kv, cache: partCache{budget: DefaultPartCacheBytes}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// CacheStats says what the cache of decoded parts holds: connectors, parts
+// and their estimated bytes.
+func (s *StateStore) CacheStats() (connectors, parts int, bytes int64) {
+	return s.cache.stats()
 }
 
 // Get returns the state of a connector with its known tickets (Load); a

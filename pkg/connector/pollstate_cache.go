@@ -2,13 +2,19 @@ package connector
 
 import (
 	"container/list"
-	"slices"
 	"sync"
+	"time"
+	"unsafe"
 )
 
-// defaultCacheEntries bounds the ticket entries a StateStore keeps decoded,
-// over all its connectors (~200 bytes each with a fingerprint: ~40 MB).
-const defaultCacheEntries = 200_000
+// DefaultPartCacheBytes bounds the memory a StateStore's cache of decoded
+// poll-state parts may take, over all its connectors (estimated, see
+// partBytes). Sized for a poller replica in a 256 MiB container: with
+// GOGC's default the heap grows to about twice what is live, so 32 MiB of
+// cache costs up to ~64 MiB of RSS; 10,000 idle connectors peaked at
+// 139 MiB with 6.5 MiB of it used, ~190 MiB with it full
+// (docs/capacity.md). POLLER_STATE_CACHE_MIB sets it.
+const DefaultPartCacheBytes = 32 << 20
 
 // partCache keeps the decoded known-ticket parts of the connectors a
 // replica polls, keyed by part key and the revision the part was written
@@ -17,45 +23,115 @@ const defaultCacheEntries = 200_000
 // new revision and is read again. The cached parts are never changed (Load
 // copies them into a fresh Known), so no caller can alter them.
 //
+// The budget is in bytes (an estimate of what the decoded parts hold on
+// the heap: maps, strings, slices), not in entries: a budget of entries let
+// the cache hold ~40 MB of tickets whatever the replica's memory, and
+// counted nothing for the page caches or per connector, which at 10,000
+// small connectors were most of it. Past the budget, the least recently
+// used connectors are dropped whole.
+//
 // Written here rather than taken from a cache library: what it needs is a
 // per-connector set replaced whole at every load and save (the parts the
 // head lists), with least-recently-used connectors dropped past a budget of
-// entries, not of items; a generic LRU of parts would still need this
-// bookkeeping around it.
+// bytes; a generic LRU of parts would still need this bookkeeping around it.
 type partCache struct {
-	mu      sync.Mutex
-	budget  int // entries; 0 disables the cache
-	entries int
-	conns   map[string]*connParts
-	lru     list.List // of *connParts, most recently used first
+	mu     sync.Mutex
+	budget int64 // bytes; 0 or less disables the cache
+	bytes  int64
+	conns  map[string]*connParts
+	lru    list.List // of *connParts, most recently used first
 }
 
+// connParts are one connector's cached parts. A slice, searched by key: a
+// connector has a few parts (a base chunk per 4,096 tickets, a few runs,
+// the page caches; ~400 at 100,000 tickets), and a map of them cost ~450
+// bytes even for one part (a map's first group holds 8 slots), 4.5 MB at
+// 10,000 small connectors.
 type connParts struct {
-	id      string
-	parts   map[string]cachedPart // by part key
-	entries int
-	elem    *list.Element
+	id    string
+	parts []cachedPart
+	bytes int64 // the parts' and this record's own
+	elem  *list.Element
 }
 
-// cachedPart is a decoded *part or *pagesPart and its size in entries.
+// cachedPart is a decoded *part or *pagesPart (the content of key at
+// revision rev) and its estimated size.
 type cachedPart struct {
-	rev uint64
-	v   any
-	n   int
+	key   string
+	rev   uint64
+	v     any
+	bytes int64
 }
 
-func partEntries(v any) int {
+// find is the index of key's part, -1 when not cached.
+func (cp *connParts) find(key string) int {
+	for i := range cp.parts {
+		if cp.parts[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// removeAt drops the part at i (order does not matter).
+func (cp *connParts) removeAt(i int) {
+	last := len(cp.parts) - 1
+	cp.parts[i] = cp.parts[last]
+	cp.parts[last] = cachedPart{}
+	cp.parts = cp.parts[:last]
+}
+
+// Heap estimates (64-bit): a Go map spends about twice its entries' size
+// (groups of 8 slots with a control word, grown by doubling when 7/8 full,
+// so between 1.15× and 2.3×; TestPartBytesEstimatesTheHeapOfDecodedParts
+// measures it); a string header is 16 bytes and its data rounds up to an
+// 8-byte size class; time.Time is 24 bytes.
+const (
+	strHeader    = int64(unsafe.Sizeof(""))
+	timeSize     = int64(unsafe.Sizeof(time.Time{}))
+	pageSize     = int64(unsafe.Sizeof(PageCache{}))
+	mapOverhead  = 48 // a map's header and directory
+	slotFactor   = 2  // a map entry costs slotFactor × its key and value
+	partOverhead = int64(unsafe.Sizeof(part{})) + 2*mapOverhead
+	// connOverhead is a connector's record here: connParts, its list
+	// element and its entry in conns.
+	connOverhead = int64(unsafe.Sizeof(connParts{})+unsafe.Sizeof(list.Element{})) + (strHeader+8)*slotFactor
+	// partSlot is one cachedPart in a connector's slice (grown by doubling).
+	partSlot = int64(unsafe.Sizeof(cachedPart{})) * slotFactor
+)
+
+func strBytes(s string) int64 { return (int64(len(s)) + 7) &^ 7 }
+
+// partBytes estimates the heap a decoded part holds: its maps' slots, its
+// strings' data and its slices.
+func partBytes(v any) int64 {
 	switch v := v.(type) {
 	case *part:
-		return len(v.Set) + len(v.Del)
+		n := partOverhead
+		for k := range v.Set {
+			n += (strHeader+timeSize)*slotFactor + strBytes(k)
+		}
+		for k, fp := range v.Prints {
+			n += 2*strHeader*slotFactor + strBytes(k) + strBytes(fp)
+		}
+		for _, k := range v.Del {
+			n += strHeader + strBytes(k)
+		}
+		return n
 	case *pagesPart:
-		n := 0
-		for _, pc := range slices.Concat(v.Pages, v.IncrementalPages) {
-			n += 1 + len(pc.Keys)
+		n := int64(unsafe.Sizeof(pagesPart{}))
+		for _, pages := range [][]PageCache{v.Pages, v.IncrementalPages} {
+			n += int64(cap(pages)) * pageSize
+			for _, pc := range pages {
+				n += strBytes(pc.Token) + strBytes(pc.ETag) + strBytes(pc.Next) + int64(cap(pc.Keys))*strHeader
+				for _, k := range pc.Keys {
+					n += strBytes(k)
+				}
+			}
 		}
 		return n
 	}
-	return 1
+	return 64
 }
 
 // get returns the decoded part ref names, nil when not cached.
@@ -66,21 +142,21 @@ func (c *partCache) get(id string, ref partRef) any {
 	if cp == nil {
 		return nil
 	}
-	e, ok := cp.parts[ref.Key]
-	if !ok || e.rev != ref.Rev {
+	i := cp.find(ref.Key)
+	if i < 0 || cp.parts[i].rev != ref.Rev {
 		return nil
 	}
 	c.lru.MoveToFront(cp.elem)
-	return e.v
+	return cp.parts[i].v
 }
 
 // put caches v (a *part or *pagesPart, never changed after) as the content
 // of ref.
 func (c *partCache) put(id string, ref partRef, v any) {
-	n := partEntries(v)
+	n := partBytes(v) + partSlot + strBytes(ref.Key)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.budget <= 0 || n > c.budget {
+	if c.budget <= 0 || n+connOverhead+strBytes(id) > c.budget {
 		return
 	}
 	if c.conns == nil {
@@ -88,17 +164,21 @@ func (c *partCache) put(id string, ref partRef, v any) {
 	}
 	cp := c.conns[id]
 	if cp == nil {
-		cp = &connParts{id: id, parts: map[string]cachedPart{}}
+		cp = &connParts{id: id, bytes: connOverhead + strBytes(id)}
 		cp.elem = c.lru.PushFront(cp)
 		c.conns[id] = cp
+		c.bytes += cp.bytes
 	}
-	if old, ok := cp.parts[ref.Key]; ok {
-		cp.entries -= old.n
-		c.entries -= old.n
+	e := cachedPart{key: ref.Key, rev: ref.Rev, v: v, bytes: n}
+	if i := cp.find(ref.Key); i >= 0 {
+		cp.bytes -= cp.parts[i].bytes
+		c.bytes -= cp.parts[i].bytes
+		cp.parts[i] = e
+	} else {
+		cp.parts = append(cp.parts, e)
 	}
-	cp.parts[ref.Key] = cachedPart{rev: ref.Rev, v: v, n: n}
-	cp.entries += n
-	c.entries += n
+	cp.bytes += n
+	c.bytes += n
 	c.lru.MoveToFront(cp.elem)
 	c.evict(cp)
 }
@@ -116,11 +196,11 @@ func (c *partCache) keep(id string, refs []partRef) {
 	for _, r := range refs {
 		listed[r] = true
 	}
-	for key, e := range cp.parts {
-		if !listed[partRef{Key: key, Rev: e.rev}] {
-			delete(cp.parts, key)
-			cp.entries -= e.n
-			c.entries -= e.n
+	for i := len(cp.parts) - 1; i >= 0; i-- {
+		if e := cp.parts[i]; !listed[partRef{Key: e.key, Rev: e.rev}] {
+			cp.removeAt(i)
+			cp.bytes -= e.bytes
+			c.bytes -= e.bytes
 		}
 	}
 	if len(cp.parts) == 0 {
@@ -138,7 +218,7 @@ func (c *partCache) drop(id string) {
 }
 
 func (c *partCache) remove(cp *connParts) {
-	c.entries -= cp.entries
+	c.bytes -= cp.bytes
 	c.lru.Remove(cp.elem)
 	delete(c.conns, cp.id)
 }
@@ -146,24 +226,36 @@ func (c *partCache) remove(cp *connParts) {
 // evict drops least recently used connectors (not keep, the one being
 // read) while over budget: O(1) a connector dropped.
 func (c *partCache) evict(keep *connParts) {
-	for c.entries > c.budget {
+	for c.bytes > c.budget {
 		back := c.lru.Back()
 		if back == nil {
 			return
 		}
 		victim := back.Value.(*connParts)
 		if victim == keep {
-			// Only the connector being read is left: drop its other parts.
-			for key, e := range keep.parts {
-				if c.entries <= c.budget {
-					break
-				}
-				delete(keep.parts, key)
-				keep.entries -= e.n
-				c.entries -= e.n
+			// Only the connector being read is left: drop its other
+			// parts, oldest first (the one just put is last).
+			for c.bytes > c.budget && len(keep.parts) > 0 {
+				e := keep.parts[0]
+				keep.parts = keep.parts[1:]
+				keep.bytes -= e.bytes
+				c.bytes -= e.bytes
+			}
+			if len(keep.parts) == 0 {
+				c.remove(keep)
 			}
 			return
 		}
 		c.remove(victim)
 	}
+}
+
+// stats is what the cache holds: connectors, parts and estimated bytes.
+func (c *partCache) stats() (conns, parts int, bytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cp := range c.conns {
+		parts += len(cp.parts)
+	}
+	return len(c.conns), parts, c.bytes
 }

@@ -2,7 +2,6 @@ package connector
 
 import (
 	"encoding/json"
-	"maps"
 	"slices"
 	"time"
 )
@@ -26,6 +25,18 @@ func marshalPart(p any) ([]byte, error) {
 // does not spell itself (a string that needs escaping, a time out of
 // RFC 3339's range) is handed to encoding/json; TestEncodePartIsJSONMarshal
 // and FuzzEncodePart compare both.
+// sortedKeys is slices.Sorted(maps.Keys(m)) in one slice of the right size
+// (Collect grows its slice by doubling: a part's keys were allocated about
+// twice over, issue 9 req. 4).
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 func encodePart(p *part) ([]byte, error) {
 	size := 2
 	for k := range p.Set {
@@ -41,7 +52,7 @@ func encodePart(p *part) ([]byte, error) {
 	b = append(b, '{')
 	if len(p.Set) > 0 {
 		b = append(b, `"set":{`...)
-		for i, k := range slices.Sorted(maps.Keys(p.Set)) {
+		for i, k := range sortedKeys(p.Set) {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -59,7 +70,7 @@ func encodePart(p *part) ([]byte, error) {
 			b = append(b, ',')
 		}
 		b = append(b, `"fp":{`...)
-		for i, k := range slices.Sorted(maps.Keys(p.Prints)) {
+		for i, k := range sortedKeys(p.Prints) {
 			if i > 0 {
 				b = append(b, ',')
 			}

@@ -53,9 +53,9 @@ import (
 // A known ticket's entry is its update time and, since issue 9, the
 // fingerprint of the version published (pkg/ticketver's field hashes, ~60
 // bytes): part.Set and part.Prints, one key in both. A part written before
-// holds no prints: its tickets read back without one (the poller then falls
-// back to the old ticket_versions record once). A binary from before reads
-// a part with prints and ignores them.
+// holds no prints: its tickets read back without one (the poller then has
+// no changed fields for their next version). A binary from before reads a
+// part with prints and ignores them.
 
 const (
 	knownLayoutVersion = 2

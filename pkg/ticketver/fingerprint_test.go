@@ -2,23 +2,51 @@ package ticketver
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"hash"
+	"hash/crc32"
 	"hash/fnv"
 	"maps"
+	"math/bits"
+	"slices"
+	"syscall"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
 
-// referenceFingerprint is Fingerprint as first written, with hash/fnv: the
-// stored hashes must not change with the faster code, or every ticket's
-// next version would report every field changed.
+// referenceFingerprint is Fingerprint written plainly, with a hash.Hash32
+// of hash/crc32 per field: the faster code must give the same hashes.
 func referenceFingerprint(t *chv1.Ticket) Fields {
+	return referenceHashes(t, func() hash.Hash32 { return crc32.New(crc32.MakeTable(crc32.Castagnoli)) })
+}
+
+// fnvFingerprint is the hashes pollers before issue 9 req. 4 recorded
+// (FNV-1a 32), and fnvEncode their encoding (no crcMarker): what a poll
+// state written by them holds.
+func fnvFingerprint(t *chv1.Ticket) Fields {
+	return referenceHashes(t, func() hash.Hash32 { return fnv.New32a() })
+}
+
+func fnvEncode(f Fields) string {
+	var mask uint64
+	for n := range f {
+		mask |= 1 << n
+	}
+	b := binary.AppendUvarint(nil, mask)
+	for m := mask; m != 0; m &= m - 1 {
+		b = binary.BigEndian.AppendUint32(b, f[int32(bits.TrailingZeros64(m))])
+	}
+	return base64.RawStdEncoding.EncodeToString(b)
+}
+
+func referenceHashes(t *chv1.Ticket, newHash func() hash.Hash32) Fields {
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(t)
 	if err != nil {
 		return Fields{}
@@ -29,10 +57,11 @@ func referenceFingerprint(t *chv1.Ticket) Fields {
 		if n < 0 {
 			break
 		}
-		if !unversioned[num] {
+		fd := t.ProtoReflect().Descriptor().Fields().ByNumber(num) // nil for an unknown field
+		if fd == nil || !slices.Contains([]protoreflect.Name{"update_time", "connector_id", "system", "key"}, fd.Name()) {
 			h, ok := hashes[num]
 			if !ok {
-				h = fnv.New32a()
+				h = newHash()
 				hashes[num] = h
 			}
 			h.Write(b[:n])
@@ -61,7 +90,7 @@ func fingerprintCases() map[string]*chv1.Ticket {
 	}
 }
 
-func TestFingerprintKeepsTheHashesOfHashFNV(t *testing.T) {
+func TestFingerprintIsCRC32CPerField(t *testing.T) {
 	for name, tk := range fingerprintCases() {
 		t.Run(name, func(t *testing.T) {
 			got, want := Fingerprint(tk), referenceFingerprint(tk)
@@ -72,6 +101,30 @@ func TestFingerprintKeepsTheHashesOfHashFNV(t *testing.T) {
 				t.Fatal("no field hashed")
 			}
 		})
+	}
+}
+
+// A poll state written before issue 9 req. 4 holds FNV-1a prints: decoded
+// as CRC-32C hashes they would report every field of the ticket's next
+// version changed, so they read as unknown, as a missing print does.
+func TestAnFNVPrintReadsAsUnknown(t *testing.T) {
+	for name, tk := range fingerprintCases() {
+		if name == "empty" {
+			continue
+		}
+		old := fnvEncode(fnvFingerprint(tk))
+		if f, ok := Decode(old); ok {
+			t.Errorf("%s: Decode(FNV print %q) = %v, ok; want unknown", name, old, f)
+		}
+		// The other way: those pollers refused a field set with bit 0, so
+		// a downgraded poller reads a CRC-32C print as unknown too.
+		b, err := base64.RawStdEncoding.DecodeString(Print(tk))
+		if err != nil || len(b) == 0 || b[0]&1 == 0 {
+			t.Errorf("%s: Print's field set lacks bit 0 (crcMarker): %x, %v", name, b, err)
+		}
+		if maps.Equal(fnvFingerprint(tk), Fingerprint(tk)) {
+			t.Errorf("%s: the FNV and CRC-32C hashes are equal: the test shows nothing", name)
+		}
 	}
 }
 
@@ -112,9 +165,22 @@ func TestPrintIsFingerprintEncoded(t *testing.T) {
 func BenchmarkPrint(b *testing.B) {
 	tk := fingerprintCases()["full"]
 	b.ReportAllocs()
+	cpu0 := processCPU()
 	for b.Loop() {
 		Print(tk)
 	}
+	// CPU time rather than wall clock: on a shared machine ns/op counts
+	// the time slices other processes took.
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// processCPU is this process's CPU time (user and system, GC included).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func TestEncodedFingerprintIsSmall(t *testing.T) {
@@ -122,7 +188,7 @@ func TestEncodedFingerprintIsSmall(t *testing.T) {
 	all := Fields{}
 	fields := (&chv1.Ticket{}).ProtoReflect().Descriptor().Fields()
 	for i := range fields.Len() {
-		if n := fields.Get(i).Number(); !unversioned[n] {
+		if n := fields.Get(i).Number(); unversioned&(1<<n) == 0 {
 			all[int32(n)] = 0xffffffff
 		}
 	}
@@ -138,8 +204,9 @@ func TestEncodedFingerprintIsSmall(t *testing.T) {
 func TestDecodeRefusesWhatEncodeDoesNotWrite(t *testing.T) {
 	for name, s := range map[string]string{
 		"empty": "", "not base64": "!!", "hash cut short": Fields{3: 7}.Encode()[:4],
-		"field zero":           base64.RawStdEncoding.EncodeToString([]byte{1, 0, 0, 0, 0}),
-		"high number below 64": base64.RawStdEncoding.EncodeToString([]byte{0, 5, 0, 0, 0, 0}),
+		"field zero":           base64.RawStdEncoding.EncodeToString([]byte{1, 0, 0, 0, 0, 0}),
+		"high number below 64": base64.RawStdEncoding.EncodeToString([]byte{1, 5, 0, 0, 0, 0}),
+		"no crcMarker (FNV)":   base64.RawStdEncoding.EncodeToString([]byte{4, 0, 0, 0, 7}),
 	} {
 		if f, ok := Decode(s); ok {
 			t.Errorf("%s: Decode(%q) = %v, ok", name, s, f)

@@ -2,12 +2,10 @@ package ticketver_test
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/ticketver"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
@@ -73,33 +71,13 @@ func TestIsEchoOnlyForTheWritebacksOwnFieldsUpToItsReadBack(t *testing.T) {
 	}
 }
 
-func TestStoreKeepsFieldsAndMergesSelfRecords(t *testing.T) {
+func TestStoreMergesSelfRecords(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, js := testenv.NATS(t)
 	st, err := ticketver.Open(ctx, js)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if _, ok, err := st.Fields(ctx, "c", "o/r#1"); ok || err != nil {
-		t.Fatalf("Fields of an unknown ticket = %v, %v", ok, err)
-	}
-	// A record as pollers before issue 9 wrote it: the hashes as JSON.
-	f := ticketver.Fingerprint(ticket())
-	old, err := json.Marshal(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.KeyValue(ctx, bus.BucketTicketVersions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kv.Put(ctx, ticketver.Key("c", "f", "o/r#1"), old); err != nil {
-		t.Fatal(err)
-	}
-	got, ok, err := st.Fields(ctx, "c", "o/r#1")
-	if !ok || err != nil || len(ticketver.Changed(f, got)) != 0 {
-		t.Fatalf("Fields = %v, %v, %v; want what was written", got, ok, err)
 	}
 	t1, t2 := time.Unix(10, 0).UTC(), time.Unix(20, 0).UTC()
 	if err := st.MarkSelf(ctx, "c", "o/r#1", ticketver.Self{Updated: t1, Fields: []string{"status"}}); err != nil {

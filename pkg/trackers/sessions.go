@@ -74,6 +74,18 @@ func (s *Sessions) Get(ctx context.Context, c connector.Connector) (*Session, er
 	return sess, nil
 }
 
+// Cached returns the session built for connector id at revision, nil when
+// there is none (never built, forgotten, or built for another revision). It
+// decrypts nothing.
+func (s *Sessions) Cached(id string, revision uint64) *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cs, ok := s.m[id]; ok && cs.revision == revision {
+		return cs.session
+	}
+	return nil
+}
+
 // Forget drops the session of a deleted connector.
 func (s *Sessions) Forget(id string) {
 	s.mu.Lock()

@@ -175,7 +175,7 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 	}
 	// A client span per tracker call, with the URL redacted (tracing.go).
 	pr := &probe{next: capBodies(traced(hc.Transport), opts.MaxResponseBytes)}
-	pr.observer, pr.connector = opts.Observer, c
+	pr.observer = opts.Observer
 	pacer := opts.Pacer
 	if pacer == nil {
 		pacer = NewPacer(PacerConfig{})
@@ -195,7 +195,7 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 	if pool != nil {
 		secret = connector.NewSecret(connector.PoolTokens(secret)[0])
 	}
-	return &Session{
+	s := &Session{
 		Connector: c,
 		Secret:    secret,
 		Pool:      pool,
@@ -206,7 +206,9 @@ func NewSession(t Tracker, c connector.Connector, secret connector.Secret, opts 
 		paced:     paced,
 		oauth:     opts.OAuth,
 		ua:        opts.userAgent(),
-	}, nil
+	}
+	pr.connector = &s.Connector
+	return s, nil
 }
 
 // Test runs the tracker's identity and access checks for a configuration.

@@ -90,6 +90,13 @@ type Config struct {
 	// this interval): the poll is then only the reconcile that recovers
 	// lost deliveries. Never shorter than the connector's own interval.
 	WebhookReconcile time.Duration `env:"POLLER_WEBHOOK_RECONCILE_INTERVAL" envDefault:"10m"`
+	// StateCacheMiB bounds the replica's cache of decoded poll-state parts
+	// (the known tickets and page caches of the connectors it polls, kept
+	// so an idle cycle does not decode them again), in MiB of heap,
+	// estimated; least recently polled connectors are dropped first. 0
+	// turns the cache off (every cycle decodes its connector's parts).
+	// Sizing: docs/capacity.md.
+	StateCacheMiB int `env:"POLLER_STATE_CACHE_MIB" envDefault:"32"`
 }
 
 // DefaultConfig is what an empty environment gives: the envDefault tags
@@ -119,6 +126,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReconcileEvery < 1 || c.Concurrency < 1 || c.HostConcurrency < 1 || c.MaxPages < 1 || c.Retries < 0 {
 		errs = append(errs, errors.New("POLLER_RECONCILE_EVERY, POLLER_CONCURRENCY, POLLER_HOST_CONCURRENCY and POLLER_MAX_PAGES must be at least 1, POLLER_RETRIES at least 0"))
+	}
+	if c.StateCacheMiB < 0 {
+		errs = append(errs, errors.New("POLLER_STATE_CACHE_MIB must not be negative"))
 	}
 	if c.CycleTimeout <= 0 {
 		errs = append(errs, errors.New("POLLER_CYCLE_TIMEOUT must be positive"))

@@ -144,6 +144,8 @@ type cycleRun struct {
 	// since (POLLER_SAVE_EVERY).
 	saved   time.Time
 	unsaved bool
+	// names are the connector's event subjects and source (publishPage).
+	names *eventNames
 	// published counts the events this cycle stored on the bus (not
 	// duplicates): ticket.discovered, ticket.updated and ticket.closed.
 	published int
@@ -290,8 +292,11 @@ func (r *cycleRun) listing(ctx context.Context, since time.Time, kind listKind) 
 			if whole {
 				// Only whole-set pages need their keys: a 304 on one of them
 				// must still count its tickets as seen.
-				for _, tk := range page.Tickets {
-					pc.Keys = append(pc.Keys, tk.Key)
+				if len(page.Tickets) > 0 {
+					pc.Keys = make([]string, len(page.Tickets))
+					for i, tk := range page.Tickets {
+						pc.Keys[i] = tk.Key
+					}
 				}
 			}
 			if publish {
@@ -371,7 +376,17 @@ func (r *cycleRun) discover(ctx context.Context, q trackers.DiscoveryQuery) (tra
 // bus acknowledges one page while the next is published, and the cursor
 // never passes what was acknowledged. flush settles the last page.
 func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) error {
-	next := &pendingPage{tickets: tickets}
+	if r.names == nil {
+		names, err := newEventNames(r.c)
+		if err != nil {
+			return err
+		}
+		r.names = &names
+	}
+	// Room for every ticket of the page: growing the three slices by
+	// doubling cost ~20 allocations a page.
+	n := len(tickets)
+	next := &pendingPage{tickets: tickets, futures: make([]jetstream.PubAckFuture, 0, n), changes: make([]knownChange, 0, n), kinds: make([]string, 0, n)}
 	sends := bus.TraceSend(ctx)
 	defer sends.End(nil) // on an early return; a no-op after End
 	for _, tk := range tickets {
@@ -387,8 +402,8 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 		if known {
 			kind = bus.TicketUpdated
 		}
-		pt := TicketToProto(r.c, tk)
-		fp := ticketver.Print(pt)
+		blk := newTicketBlock(r.c, tk)
+		fp := ticketver.Print(&blk.ticket)
 		var changed []string
 		actor := ""
 		if known {
@@ -398,7 +413,7 @@ func (r *cycleRun) publishPage(ctx context.Context, tickets []trackers.Ticket) e
 			}
 			changed, actor = r.describeUpdate(ctx, tk, fp, prevPrint)
 		}
-		msg, err := r.p.ticketEvent(ctx, kind, r.c, tk, pt, changed, actor)
+		msg, err := r.p.ticketEvent(ctx, kind, r.names, tk, blk, changed, actor)
 		if err != nil {
 			return err
 		}
@@ -444,22 +459,16 @@ type pendingPage struct {
 // prevPrint the one the poll state kept for the last version. It says the fields
 // that changed (nil when the last version's hashes are not known), and
 // actor "self" when the change is the echo of the connector's own writeback
-// (ticketver.IsEcho). A state written before fingerprints were kept in it
-// has none: the ticket_versions record the poller wrote then is read
-// instead (once: this version's fingerprint goes into the state). A record
-// that cannot be read leaves the event as it was before (no fields, no
-// actor): the event is published either way.
+// (ticketver.IsEcho). A ticket known without a fingerprint, or with one
+// from before issue 9 req. 4 (FNV-1a hashes, which Decode refuses), has
+// no fields: its last version's hashes are unknown, and this version's
+// fingerprint goes into the state for the next one. The ticket_versions
+// records pollers before issue 9 wrote hold FNV-1a hashes too: they are
+// no longer read. A writeback record that cannot be read leaves the actor
+// empty: the event is published either way.
 func (r *cycleRun) describeUpdate(ctx context.Context, tk trackers.Ticket, newPrint, prevPrint string) (changed []string, actor string) {
-	fp, _ := ticketver.Decode(newPrint)
-	prev, ok := ticketver.Decode(prevPrint)
-	if !ok {
-		var err error
-		prev, ok, err = r.p.versions.Fields(ctx, r.c.ID, tk.Key)
-		if err != nil {
-			r.log.Debug("last published version unknown", "key", tk.Key, "error", err)
-		}
-	}
-	if ok {
+	if prev, ok := ticketver.Decode(prevPrint); ok {
+		fp, _ := ticketver.Decode(newPrint)
 		changed = ticketver.Changed(prev, fp)
 	}
 	self, ok, err := r.p.versions.Self(ctx, r.c.ID, tk.Key)

@@ -25,11 +25,14 @@ func BenchmarkTicketToEvent(b *testing.B) {
 	p := &Poller{cfg: DefaultConfig(), js: noConn{}}
 	c, tk := benchConnector(), benchTicket()
 	ctx := context.Background()
+	names, err := newEventNames(c)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	cpu0 := processCPU()
 	for b.Loop() {
-		pt := TicketToProto(c, tk)
-		if _, err := p.ticketEvent(ctx, bus.TicketDiscovered, c, tk, pt, nil, ""); err != nil {
+		if _, err := p.ticketEvent(ctx, bus.TicketDiscovered, &names, tk, newTicketBlock(c, tk), nil, ""); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -173,5 +174,70 @@ func TestEncodeTicketEventAllocatesOnce(t *testing.T) {
 		if allocs := testing.AllocsPerRun(10, func() { _, _ = encodeTicketEvent(ev) }); allocs != 1 {
 			t.Errorf("%s ticket: %.0f allocations, want 1", name, allocs)
 		}
+	}
+}
+
+// quoteByByte is jsonEnc.quote without plainWord's eight-byte steps.
+func quoteByByte(s string) (string, bool) {
+	var b []byte
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				return "", true
+			}
+			b = append(b, s[i:i+n]...)
+			i += n
+			continue
+		}
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\b':
+			b = append(b, '\\', 'b')
+		case c == '\f':
+			b = append(b, '\\', 'f')
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case c < ' ':
+			b = append(b, fmt.Sprintf("\\u%04x", c)...)
+		default:
+			b = append(b, c)
+		}
+		i++
+	}
+	return string(append(b, '"')), false
+}
+
+// Every byte value, at every offset within and across an eight-byte word,
+// in runs of plain text of every length up to three words: quote escapes
+// exactly what the byte-by-byte loop does.
+func TestQuoteEscapesEveryByteAtEveryOffset(t *testing.T) {
+	t.Parallel()
+	specials := []string{"ü", "€", "😀", "\u2028"}
+	for c := range 256 {
+		specials = append(specials, string([]byte{byte(c)}))
+	}
+	for _, sp := range specials {
+		for n := range 25 {
+			for at := 0; at <= n; at++ {
+				s := strings.Repeat("a", at) + sp + strings.Repeat("Z", n-at)
+				var e jsonEnc
+				e.quote(s)
+				want, bad := quoteByByte(s)
+				if e.bad != bad || !bad && string(e.b) != want {
+					t.Fatalf("quote(%q) = %q (bad %v), want %q (bad %v)", s, e.b, e.bad, want, bad)
+				}
+			}
+		}
+	}
+	if !plainWord(0x4141414141414141) || plainWord(0x4141414141414122) || plainWord(0x1f41414141414141) || plainWord(0x41415c4141414141) || plainWord(0x41414141c3414141) {
+		t.Fatal("plainWord misjudges a word")
 	}
 }

@@ -646,6 +646,7 @@ func (e *env) sees(t *testing.T, p *Poller, id string, rev uint64) {
 	testenv.Eventually(t, 10*time.Second, fmt.Sprintf("the replica seeing %s at revision %d", id, rev), func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		return p.connectors[id].Revision == rev
+		c := p.connectors[id]
+		return c != nil && c.Revision == rev
 	})
 }

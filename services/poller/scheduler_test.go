@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/testenv"
+	"github.com/connectorhub/connectorhub/pkg/trackers"
 )
 
 // TestASlowTrackerCannotTakeEverySlot: five connectors on a tracker that
@@ -136,4 +137,45 @@ func TestASaturatedReplicaSaysHowLate(t *testing.T) {
 		clock.Advance(t, p.cfg.Tick)
 		return strings.Contains(e.logs.String(), "replica saturated")
 	})
+}
+
+// TestAPolledConnectorsRecordIsKeptOnce: after a cycle, the replica's record
+// of a connector is the one its session holds (not a second 1.1 KB copy);
+// when the lease goes to another replica, the session is forgotten and the
+// record is a copy of its own again, so it does not keep the session alive.
+func TestAPolledConnectorsRecordIsKeptOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Second)
+	e.addConnector(t, "jira-once", time.Hour)
+	_, p := e.start(t, "r1", nil)
+	var held *trackers.Session
+	shared := func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		c := p.connectors["jira-once"]
+		if c == nil {
+			return false
+		}
+		sess := p.sessions.Cached(c.ID, c.Revision)
+		p.sched.mu.Lock()
+		defer p.sched.mu.Unlock()
+		ent := p.sched.entries["jira-once"]
+		held = sess
+		return sess != nil && c == &sess.Connector && ent != nil && ent.c == c
+	}
+	testenv.Eventually(t, 30*time.Second, "the record shared with the session after the first cycle", shared)
+
+	p.sched.drop("jira-once") // as when a renewal finds the lease taken over
+	p.mu.Lock()
+	c := p.connectors["jira-once"]
+	p.mu.Unlock()
+	if c == nil {
+		t.Fatal("the record was forgotten with the session")
+	}
+	if sess := p.sessions.Cached(c.ID, c.Revision); sess != nil {
+		t.Error("the session of a connector whose lease was lost is still cached")
+	}
+	if c == &held.Connector || c.ID != "jira-once" || c.Revision != held.Connector.Revision {
+		t.Errorf("after the session was forgotten the record is still the session's (%v), or not the same record (id %q, revision %d)", c == &held.Connector, c.ID, c.Revision)
+	}
 }

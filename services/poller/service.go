@@ -66,8 +66,11 @@ type Poller struct {
 	metrics *telemetry.Metrics
 	ready   func()
 
-	mu         sync.Mutex
-	connectors map[string]connector.Connector
+	mu sync.Mutex
+	// connectors are the records of the systems and zone this replica
+	// polls, by id; the scheduler's entries share them (a record is never
+	// changed in place: a change is a new one).
+	connectors map[string]*connector.Connector
 	sessions   *trackers.Sessions
 	// mismatched holds, per connector, the revision whose credential was
 	// found not to decrypt (audited once per revision).
@@ -105,10 +108,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Poller, error) {
 		return nil, err
 	}
 	p := &Poller{
-		cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), states: connector.NewStateStore(skv), versions: versions,
+		cfg: cfg, js: deps.JS, store: connector.NewStore(ckv), states: connector.NewStateStore(skv, connector.WithPartCacheBytes(int64(cfg.StateCacheMiB)<<20)), versions: versions,
 		leases: newLeases(lkv, cfg.ReplicaID, cfg.Zone), log: deps.Logger, topts: deps.TrackerOptions,
 		trackers: deps.Trackers, clock: deps.Clock, systems: map[connector.System]bool{},
-		connectors: map[string]connector.Connector{}, mismatched: map[string]uint64{},
+		connectors: map[string]*connector.Connector{}, mismatched: map[string]uint64{},
 		metrics: deps.Metrics, ready: deps.Ready,
 	}
 	p.sched = newScheduler(p)
@@ -281,11 +284,12 @@ func (p *Poller) onChange(ch connector.Change) {
 		}
 		return
 	}
-	p.connectors[ch.Connector.ID] = ch.Connector
+	c := ch.Connector
+	p.connectors[c.ID] = &c
 	// The schedule follows the record at once: a new interval applies to the
 	// cycle under way's successor, and a new revision (update, re-enable,
 	// recreate) lifts a deferral.
-	p.sched.update(ch.Connector)
+	p.sched.update(&c)
 }
 
 func (p *Poller) isPolling(id string) bool { return p.sched.isRunning(id) }

@@ -2,13 +2,21 @@ package poller
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash"
+	"hash/fnv"
+	"math/bits"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/connectorhub/connectorhub/pkg/bus"
 	"github.com/connectorhub/connectorhub/pkg/connector"
@@ -85,11 +93,49 @@ func TestPublishedPagesWriteNoTicketVersionsMessage(t *testing.T) {
 	}
 }
 
-// TestUpgradeReadsTheOldFieldRecordOnce: a poll state written before the
-// field hashes moved into it has none; the first update of a ticket then
-// compares with the record the old poller left in ticket_versions, and the
-// next one with what the state now holds.
-func TestUpgradeReadsTheOldFieldRecordOnce(t *testing.T) {
+// fnvPrint is a ticket's fingerprint as pollers before issue 9 req. 4
+// recorded it: FNV-1a 32 per field of the deterministic protobuf encoding,
+// the field set without ticketver's CRC-32C marker (bit 0).
+func fnvPrint(t *testing.T, pt *chv1.Ticket) (print string, fields map[int32]uint32) {
+	t.Helper()
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashes := map[int32]hash.Hash32{}
+	for len(b) > 0 {
+		num, _, n := protowire.ConsumeField(b)
+		if n < 0 {
+			t.Fatal("bad encoding")
+		}
+		if name := pt.ProtoReflect().Descriptor().Fields().ByNumber(num).Name(); !slices.Contains([]protoreflect.Name{"update_time", "connector_id", "system", "key"}, name) {
+			if hashes[int32(num)] == nil {
+				hashes[int32(num)] = fnv.New32a()
+			}
+			hashes[int32(num)].Write(b[:n])
+		}
+		b = b[n:]
+	}
+	fields = map[int32]uint32{}
+	var mask uint64
+	for num, h := range hashes {
+		fields[num] = h.Sum32()
+		mask |= 1 << num
+	}
+	raw := binary.AppendUvarint(nil, mask)
+	for m := mask; m != 0; m &= m - 1 {
+		raw = binary.BigEndian.AppendUint32(raw, fields[int32(bits.TrailingZeros64(m))])
+	}
+	return base64.RawStdEncoding.EncodeToString(raw), fields
+}
+
+// TestUpgradeFromFNVPrintsLeavesOneUpdateUnknown: a poll state written
+// before issue 9 req. 4 holds FNV-1a prints (or, older, none, with the
+// hashes in a ticket_versions record). Compared with CRC-32C hashes they
+// would report every field changed, so the first update of each ticket
+// after the upgrade says no changed fields (unknown, as for an expired
+// record), and the next one compares with the print the state now holds.
+func TestUpgradeFromFNVPrintsLeavesOneUpdateUnknown(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, 30*time.Second)
@@ -102,25 +148,31 @@ func TestUpgradeReadsTheOldFieldRecordOnce(t *testing.T) {
 	base := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
 	e.mem.add("jira-up", "UP-1", base)
 	e.mem.add("jira-up", "UP-2", base)
-	// What the old poller left: the state knows both (no hashes in it), and
-	// UP-1's hashes are in the old record (UP-2's expired).
+	// What the old pollers left: UP-1 known with an FNV print, UP-2 known
+	// without one and its FNV hashes in the old ticket_versions record.
 	states, err := e.js.KeyValue(ctx, bus.BucketPollState)
 	if err != nil {
 		t.Fatal(err)
 	}
 	old := connector.PollState{Cursor: base, Cycles: 1}
-	old.SetKnown("UP-1", base)
-	old.SetKnown("UP-2", base)
-	if _, err := connector.NewStateStore(states).Put(ctx, "jira-up", old); err != nil {
-		t.Fatal(err)
-	}
-	tk, err := e.mem.GetTicket(ctx, &trackers.Session{Connector: c}, "UP-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	record, _ := json.Marshal(ticketver.Fingerprint(TicketToProto(c, tk)))
 	versions := e.versionsKV(t)
-	if _, err := versions.Put(ctx, ticketver.Key("jira-up", "f", "UP-1"), record); err != nil {
+	for _, k := range []string{"UP-1", "UP-2"} {
+		tk, err := e.mem.GetTicket(ctx, &trackers.Session{Connector: c}, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		print, fields := fnvPrint(t, TicketToProto(c, tk))
+		if k == "UP-1" {
+			old.SetKnownVersion(k, base, print)
+			continue
+		}
+		old.SetKnown(k, base)
+		record, _ := json.Marshal(fields)
+		if _, err := versions.Put(ctx, ticketver.Key("jira-up", "f", k), record); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := connector.NewStateStore(states).Put(ctx, "jira-up", old); err != nil {
 		t.Fatal(err)
 	}
 
@@ -132,19 +184,13 @@ func TestUpgradeReadsTheOldFieldRecordOnce(t *testing.T) {
 	e.firstCycle(t, p, clock, "jira-up")
 	testenv.Eventually(t, 10*time.Second, "two updated events", func() bool { return len(e.events(t)["updated"]) == 2 })
 	var upd chv1.TicketUpdated
-	e.lastPayload(t, "ticket.updated.jira.jira-up", "UP-1", &upd)
-	if got := upd.GetChangedFields(); !slices.Equal(got, []string{"status"}) {
-		t.Fatalf("UP-1 (old record): changed_fields = %v, want [status]", got)
-	}
-	e.lastPayload(t, "ticket.updated.jira.jira-up", "UP-2", &upd)
-	if got := upd.GetChangedFields(); got != nil {
-		t.Fatalf("UP-2 (no record at all): changed_fields = %v, want none (unknown)", got)
+	for _, k := range []string{"UP-1", "UP-2"} {
+		e.lastPayload(t, "ticket.updated.jira.jira-up", k, &upd)
+		if got := upd.GetChangedFields(); got != nil {
+			t.Fatalf("%s (FNV hashes): changed_fields = %v, want none (unknown)", k, got)
+		}
 	}
 
-	// The old record is no longer needed: the state holds the hashes now.
-	if err := versions.Purge(ctx, ticketver.Key("jira-up", "f", "UP-1")); err != nil {
-		t.Fatal(err)
-	}
 	for _, k := range []string{"UP-1", "UP-2"} {
 		e.mem.edit("jira-up", k, func(tk *trackers.Ticket) { tk.Summary, tk.Updated = "renamed "+k, base.Add(2*time.Minute) })
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -32,6 +33,14 @@ const accept = "application/vnd.pagerduty+json;version=2"
 // per minute (960 requests per minute per key).
 const defaultRetryAfter = time.Minute
 
+// Header values every request carries, one slice each shared by all
+// requests (Header.Set would allocate one per request and header; nothing
+// downstream changes a value in place).
+var (
+	acceptHeader = []string{accept}
+	jsonHeader   = []string{"application/json"}
+)
+
 // call sends one request with "Authorization: Token token=<key>" and decodes
 // a 2xx JSON answer into out. from, when set, is the From header PagerDuty
 // requires on writes (the acting user's email).
@@ -44,16 +53,17 @@ func call(ctx context.Context, s *trackers.Session, method, path string, q url.V
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := s.NewRequest(ctx, method, path, q, body)
+	req, err := newRequest(ctx, s, method, path, q, body)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
+	h := req.Header
 	// PagerDuty's own scheme for user and account API keys (not Bearer).
-	req.Header.Set("Authorization", "Token token="+s.Secret.Reveal())
-	req.Header.Set("Accept", accept)
-	req.Header.Set("Content-Type", "application/json")
+	h["Authorization"] = []string{"Token token=" + s.Secret.Reveal()}
+	h["Accept"] = acceptHeader
+	h["Content-Type"] = jsonHeader
 	if from != "" {
-		req.Header.Set("From", from)
+		h["From"] = []string{from}
 	}
 	resp, raw, err := s.Exchange(ctx, req, what)
 	if err != nil {
@@ -65,10 +75,60 @@ func call(ctx context.Context, s *trackers.Session, method, path string, q url.V
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(raw, out); err != nil {
+	if d, ok := out.(decodeJSON); ok {
+		err = d.decodeJSON(raw) // the hot answers (decode.go)
+	} else {
+		err = json.Unmarshal(raw, out)
+	}
+	if err != nil {
 		return fmt.Errorf("%w: %s: %s", trackers.ErrMalformedResponse, what, trackerhttp.Innermost(err, nil))
 	}
 	return nil
+}
+
+// newRequest is s.NewRequest(ctx, method, path, q, body) built in fewer
+// steps: the session's base URL joined with a plain path (letters, digits,
+// '/' and '_': PagerDuty's own paths and validated ids) is one string
+// concatenation, where NewRequest joins and cleans the path, prints the URL
+// and parses it again (a dozen allocations per request, a hundred
+// requests per page on a first listing). Any other path, or a session not
+// on PagerDuty's only auth mode (bearer), goes through s.NewRequest. The
+// caller sets the credential (PagerDuty's scheme is not Bearer).
+func newRequest(ctx context.Context, s *trackers.Session, method, path string, q url.Values, body io.Reader) (*http.Request, error) {
+	c := connFor(s)
+	pre, ua := c.base(s)
+	if pre == "" || !plainPath(path) {
+		return s.NewRequest(ctx, method, path, q, body)
+	}
+	target := pre + path
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return nil, err
+	}
+	if ua != nil {
+		// The client's transport would otherwise copy the request to set it.
+		req.Header["User-Agent"] = ua
+	}
+	return req, nil
+}
+
+// plainPath reports whether p holds only letters, digits, '/' and '_' and
+// no empty segment: joined to the base as is, it names what JoinPath would.
+func plainPath(p string) bool {
+	if p == "" || p[0] == '/' || p[len(p)-1] == '/' || strings.Contains(p, "//") {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		switch b := p[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '/', b == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // pdError is PagerDuty's error body.
@@ -143,28 +203,67 @@ type reference struct {
 	Email string `json:"email"`
 }
 
+// incident holds the fields of PagerDuty's Incident that tickets use; go-json
+// skips the rest. Three choices keep its decoding (a page of 100, then 100
+// single reads on a first listing) from allocating per field:
+//   - created_at and updated_at are read as text and parsed by times():
+//     go-json gives every json.Unmarshaler, time.Time included, its own copy
+//     of the value's bytes, an allocation per stamp;
+//   - references are values, not pointers (a pointer field is an
+//     allocation per incident; an absent reference is a zero one, which
+//     ticketOf reads as absent);
+//   - body.details is decoded once into a Go value (incidentBody), not
+//     kept as raw bytes (copied twice by the decoder) to be decoded again.
 type incident struct {
-	ID             string     `json:"id"`
-	IncidentNumber int64      `json:"incident_number"`
-	Title          string     `json:"title"`
-	Summary        string     `json:"summary"`
-	HTMLURL        string     `json:"html_url"`
-	Status         string     `json:"status"`
-	Urgency        string     `json:"urgency"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
-	Service        *reference `json:"service"`
-	Priority       *reference `json:"priority"`
+	ID             string    `json:"id"`
+	IncidentNumber int64     `json:"incident_number"`
+	Title          string    `json:"title"`
+	Summary        string    `json:"summary"`
+	HTMLURL        string    `json:"html_url"`
+	Status         string    `json:"status"`
+	Urgency        string    `json:"urgency"`
+	Created        string    `json:"created_at"`
+	Updated        string    `json:"updated_at"`
+	CreatedAt      time.Time `json:"-"` // Created, parsed by times
+	UpdatedAt      time.Time `json:"-"` // Updated, parsed by times
+	Service        reference `json:"service"`
+	Priority       reference `json:"priority"`
 	Assignments    []struct {
 		Assignee reference `json:"assignee"`
 	} `json:"assignments"`
 	// FirstTrigger names who or what triggered it (the reporter).
-	FirstTrigger *struct {
+	FirstTrigger struct {
 		Agent *reference `json:"agent"`
 	} `json:"first_trigger_log_entry"`
-	Body *struct {
-		Details json.RawMessage `json:"details"`
-	} `json:"body"`
+	// Body is nil in a listing (PagerDuty lists no body).
+	Body *incidentBody `json:"body"`
+}
+
+// times parses created_at and updated_at (RFC 3339, as time.Time's own
+// decoding reads them; an absent or null stamp is the zero time).
+func (in *incident) times() error {
+	for _, f := range []struct {
+		text string
+		dst  *time.Time
+	}{{in.Created, &in.CreatedAt}, {in.Updated, &in.UpdatedAt}} {
+		if f.text == "" {
+			*f.dst = time.Time{}
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, f.text)
+		if err != nil {
+			return fmt.Errorf("incident %s: %w", in.ID, err)
+		}
+		*f.dst = t
+	}
+	return nil
+}
+
+// incidentBody is an incident's body (GET /incidents/{id} only). Details
+// is body.details as decoded (an object, or a string in older incidents);
+// description renders it.
+type incidentBody struct {
+	Details any `json:"details"`
 }
 
 type incidentList struct {

@@ -1,7 +1,6 @@
 package pagerduty
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	json "github.com/goccy/go-json"
 
@@ -78,6 +77,9 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 		if in.ID == "" {
 			return trackers.DiscoveryPage{}, fmt.Errorf("%w: %s: an incident without id", trackers.ErrMalformedResponse, what)
 		}
+		if err := in.times(); err != nil {
+			return trackers.DiscoveryPage{}, fmt.Errorf("%w: %s: %w", trackers.ErrMalformedResponse, what, err)
+		}
 		if !q.Since.IsZero() && in.UpdatedAt.Before(q.Since) {
 			continue
 		}
@@ -90,6 +92,9 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 		}
 	}
 	var out trackers.DiscoveryPage
+	if len(keep) > 0 { // sized once: a Ticket is large to copy on every growth
+		out.Tickets = make([]trackers.Ticket, 0, len(keep))
+	}
 	for _, in := range keep {
 		out.Tickets = append(out.Tickets, ticketOf(in))
 	}
@@ -110,34 +115,53 @@ const bodyReaders = 4
 // withBodies returns the incidents with their bodies, in order, leaving
 // out those gone since the listing (ErrTicketNotFound). The first other
 // error stops the reads and is returned.
+//
+// At most bodyReaders readers share the page's reads, each taking the next
+// incident in turn until none is left; the calling goroutine is one of
+// them. A goroutine per incident grew a fresh stack through the HTTP client
+// for every one (runtime.copystack/adjustframe, about a tenth of a
+// discovery window); a reader grows it once per page.
 func (t Tracker) withBodies(ctx context.Context, s *trackers.Session, ins []incident) ([]incident, error) {
+	todo := make([]int, 0, len(ins)) // indices of the incidents to read
+	for i := range ins {
+		if ins[i].Body == nil {
+			todo = append(todo, i)
+		}
+	}
+	if len(todo) == 0 {
+		return ins, nil
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	out := make([]incident, len(ins))
 	gone := make([]bool, len(ins))
 	errs := make([]error, len(ins))
-	sem := make(chan struct{}, bodyReaders)
-	var wg sync.WaitGroup
-	for i, in := range ins {
-		if in.Body != nil {
-			out[i] = in
-			continue
-		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			full, err := t.withBody(ctx, s, in)
+	var next atomic.Int64
+	read := func() {
+		for {
+			n := int(next.Add(1)) - 1
+			if n >= len(todo) {
+				return
+			}
+			i := todo[n]
+			if ctx.Err() != nil { // another read failed: the rest are not sent
+				errs[i] = ctx.Err()
+				continue
+			}
+			err := t.withBody(ctx, s, &ins[i])
 			switch {
 			case errors.Is(err, trackers.ErrTicketNotFound):
 				gone[i] = true // gone between the listing and the read
 			case err != nil:
 				errs[i] = err
 				cancel()
-			default:
-				out[i] = full
 			}
-		})
+		}
 	}
+	var wg sync.WaitGroup
+	for range min(bodyReaders, len(todo)) - 1 {
+		wg.Go(read)
+	}
+	read()
 	wg.Wait()
 	// The error of the earliest incident that failed on its own (not by
 	// the cancellation another failure caused).
@@ -150,42 +174,45 @@ func (t Tracker) withBodies(ctx context.Context, s *trackers.Session, ins []inci
 	if first != nil {
 		return nil, first
 	}
-	kept := out[:0]
-	for i, in := range out {
+	kept := ins[:0]
+	for i := range ins {
 		if !gone[i] {
-			kept = append(kept, in)
+			kept = append(kept, ins[i])
 		}
 	}
 	return kept, nil
 }
 
-// withBody returns the incident with its body: from the session's cache
-// when the incident has not changed since it was read, else GET.
-func (t Tracker) withBody(ctx context.Context, s *trackers.Session, in incident) (incident, error) {
+// withBody gives *in its body: from the session's cache when the incident
+// has not changed since it was read, else GET (the incident as read then
+// replaces *in, as fresh as the listing or fresher).
+func (t Tracker) withBody(ctx context.Context, s *trackers.Session, in *incident) error {
 	c := connFor(s)
-	stamp := in.UpdatedAt.UTC().Format(time.RFC3339Nano)
 	c.mu.Lock()
 	cb, ok := c.bodies[in.ID]
 	c.mu.Unlock()
-	if ok && cb.updated == stamp {
-		in.Body = &struct {
-			Details json.RawMessage `json:"details"`
-		}{Details: cb.details}
-		return in, nil
+	// The instants are compared, not their text: formatting updated_at per
+	// incident just to compare it cost an allocation and a Format each.
+	if ok && cb.updated.Equal(in.UpdatedAt) {
+		in.Body = &incidentBody{Details: cb.text}
+		return nil
 	}
-	full, err := t.getIncident(ctx, s, in.ID)
-	if err != nil {
-		return incident{}, err
+	// The incident as read replaces the listed one in place (as fresh or
+	// fresher); on an error it is dropped or the listing fails.
+	if err := t.readIncident(ctx, s, in.ID, in); err != nil {
+		return err
 	}
-	if full.Body != nil {
+	if in.Body != nil {
 		c.mu.Lock()
 		if c.bodies == nil || len(c.bodies) >= maxCachedBodies {
 			c.bodies = map[string]cachedBody{}
 		}
-		c.bodies[in.ID] = cachedBody{updated: full.UpdatedAt.UTC().Format(time.RFC3339Nano), details: full.Body.Details}
+		// The text is kept, cloned: its strings may point into the whole
+		// answer's bytes, which the cache should not hold on to.
+		c.bodies[in.ID] = cachedBody{updated: in.UpdatedAt, text: strings.Clone(description(in.Body.Details))}
 		c.mu.Unlock()
 	}
-	return full, nil
+	return nil
 }
 
 // GetTicket reads one incident (its body too).
@@ -197,24 +224,43 @@ func (t Tracker) GetTicket(ctx context.Context, s *trackers.Session, key string)
 	return ticketOf(in), nil
 }
 
-func (Tracker) getIncident(ctx context.Context, s *trackers.Session, id string) (incident, error) {
+func (t Tracker) getIncident(ctx context.Context, s *trackers.Session, id string) (incident, error) {
+	var in incident
+	err := t.readIncident(ctx, s, id, &in)
+	return in, err
+}
+
+// readIncident reads one incident (its body too) into *dst.
+func (Tracker) readIncident(ctx context.Context, s *trackers.Session, id string, dst *incident) error {
 	if !incidentID.MatchString(id) {
-		return incident{}, fmt.Errorf("%w: %q is not a PagerDuty incident id", trackers.ErrTicketNotFound, id)
-	}
-	var out struct {
-		Incident incident `json:"incident"`
+		return fmt.Errorf("%w: %q is not a PagerDuty incident id", trackers.ErrTicketNotFound, id)
 	}
 	what := "incident " + id
-	err := call(ctx, s, http.MethodGet, "incidents/"+id, nil, nil, &out, "", what)
+	err := call(ctx, s, http.MethodGet, "incidents/"+id, nil, nil, incidentAnswer{dst}, "", what)
 	switch {
 	case errors.Is(err, errNotFound):
-		return incident{}, fmt.Errorf("%w: %w", trackers.ErrTicketNotFound, err)
+		return fmt.Errorf("%w: %w", trackers.ErrTicketNotFound, err)
 	case err != nil:
-		return incident{}, err
-	case out.Incident.ID == "":
-		return incident{}, fmt.Errorf("%w: %s without id", trackers.ErrMalformedResponse, what)
+		return err
+	case dst.ID == "":
+		return fmt.Errorf("%w: %s without id", trackers.ErrMalformedResponse, what)
 	}
-	return out.Incident, nil
+	if err := dst.times(); err != nil {
+		return fmt.Errorf("%w: %w", trackers.ErrMalformedResponse, err)
+	}
+	return nil
+}
+
+// urgencyLabel is "urgency:" and the urgency, without a concatenation for
+// PagerDuty's two urgencies.
+func urgencyLabel(u string) string {
+	switch u {
+	case "high":
+		return "urgency:high"
+	case "low":
+		return "urgency:low"
+	}
+	return "urgency:" + u
 }
 
 func userOf(r *reference) trackers.User {
@@ -244,16 +290,16 @@ func ticketOf(in incident) trackers.Ticket {
 		tk.Summary = in.Summary
 	}
 	tk.Labels = make([]string, 0, 3) // service, priority, urgency: one allocation, not one per append
-	if in.Service != nil && in.Service.Summary != "" {
+	if in.Service.Summary != "" {
 		tk.Labels = append(tk.Labels, in.Service.Summary)
 		tk.Components = []string{in.Service.Summary}
 	}
-	if in.Priority != nil && in.Priority.Summary != "" {
+	if in.Priority.Summary != "" {
 		tk.Priority = in.Priority.Summary
 		tk.Labels = append(tk.Labels, in.Priority.Summary)
 	}
 	if in.Urgency != "" {
-		tk.Labels = append(tk.Labels, "urgency:"+in.Urgency)
+		tk.Labels = append(tk.Labels, urgencyLabel(in.Urgency))
 		if tk.Priority == "" {
 			tk.Priority = in.Urgency
 		}
@@ -261,56 +307,40 @@ func ticketOf(in incident) trackers.Ticket {
 	if len(in.Assignments) > 0 {
 		tk.Assignee = userOf(&in.Assignments[0].Assignee)
 	}
-	if in.FirstTrigger != nil && in.FirstTrigger.Agent != nil {
+	if in.FirstTrigger.Agent != nil {
 		tk.Reporter = userOf(in.FirstTrigger.Agent)
 	} else {
-		tk.Reporter = userOf(in.Service)
+		tk.Reporter = userOf(&in.Service)
 	}
 	if len(tk.Labels) == 0 {
 		tk.Labels = nil // as before: no labels is nil
 	}
 	if in.Body != nil {
-		tk.DescriptionMarkdown = details(in.Body.Details)
+		tk.DescriptionMarkdown = description(in.Body.Details)
 		tk.DescriptionText = tk.DescriptionMarkdown
 	}
 	return tk
 }
 
-// details renders body.details (an object in PagerDuty's schema, a string
-// in older incidents): a string, or an object holding only one text, as the
-// text; anything else as indented JSON. The first byte picks the one decode
-// that can succeed (a failed decode into a string, then a second and third
-// decode of the same object, cost every incident three passes).
-func details(raw json.RawMessage) string {
-	if len(raw) == 0 || string(raw) == "null" {
+// description renders body.details as decoded (incidentBody): a string,
+// or an object holding only one text under a usual key, as the text;
+// anything else as indented JSON; nothing (absent, null) as "". The text is
+// the one rendered before from the raw bytes (details_internal_test.go).
+func description(v any) string {
+	switch v := v.(type) {
+	case nil:
 		return ""
-	}
-	var first byte
-	if t := bytes.TrimLeft(raw, " \t\r\n"); len(t) > 0 {
-		first = t[0]
-	}
-	switch first {
-	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-	case '{':
-		var obj map[string]any
-		if json.Unmarshal(raw, &obj) == nil {
+	case string:
+		return v
+	case map[string]any:
+		if len(v) == 1 {
 			// A text under one of the usual keys is the description.
 			for _, k := range []string{"description", "details", "summary"} {
-				if v, ok := obj[k].(string); ok && len(obj) == 1 {
-					return v
+				if s, ok := v[k].(string); ok {
+					return s
 				}
 			}
-			b, _ := json.MarshalIndent(obj, "", "  ")
-			return string(b)
 		}
-	}
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
-		return string(raw)
 	}
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)

@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
+	"time"
 	"weak"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
@@ -66,15 +68,44 @@ type account struct {
 type conn struct {
 	mu  sync.Mutex
 	acc *account
-	// bodies caches each incident's body.details by its updated_at, so a
+	// bodies caches each incident's body.details, rendered, by its updated_at, so a
 	// listing with full payloads reads the body (one GET per incident,
 	// PagerDuty's list does not carry it) only of incidents that changed.
 	bodies map[string]cachedBody
+	// prefix and ua: see base.
+	baseDone bool
+	prefix   string
+	ua       []string
+}
+
+// base returns the session's base URL as a prefix ending in '/' that a
+// plain path is appended to, and its User-Agent header value; "" when
+// requests must go through s.NewRequest (newRequest). Both are made once
+// per session.
+func (c *conn) base(s *trackers.Session) (string, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.baseDone {
+		c.baseDone = true
+		if s.Connector.AuthMode == connector.AuthBearer {
+			// JoinPath as NewRequest does it, with a last segment to cut
+			// off: what is left is the prefix of every joined path.
+			u := s.BaseURL.JoinPath("x")
+			u.RawQuery, u.Fragment = "", ""
+			if p, ok := strings.CutSuffix(u.String(), "/x"); ok && u.Path != "" {
+				c.prefix = p + "/"
+			}
+		}
+		if ua := s.UserAgent(); ua != "" {
+			c.ua = []string{ua}
+		}
+	}
+	return c.prefix, c.ua
 }
 
 type cachedBody struct {
-	updated string
-	details []byte
+	updated time.Time // the incident's updated_at when its body was read
+	text    string    // its body.details rendered (description)
 }
 
 // maxCachedBodies bounds the body cache; past it the cache starts afresh.

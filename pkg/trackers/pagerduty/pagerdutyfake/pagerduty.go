@@ -77,36 +77,58 @@ type incidentState struct {
 	got encoded
 }
 
-// encoded is an incident's JSON for one version and API base.
+// encoded is an incident's JSON for one version and API base (the scheme
+// and host the request came to: links in the JSON name it).
 type encoded struct {
 	b       []byte
 	version int
-	base    string
+	host    string
+	tls     bool
 }
 
 // cached returns c's bytes when they are for in's current version and
-// base, else encodes v() and keeps the result.
-func (c *encoded) cached(in *incidentState, base string, v func() any) ([]byte, error) {
-	if c.b != nil && c.version == in.version && c.base == base {
+// r's base, else encodes v() and keeps the result. The base is compared by
+// its parts, so a hit builds no string.
+func (c *encoded) cached(in *incidentState, r *http.Request, v func() any) ([]byte, error) {
+	if c.b != nil && c.version == in.version && c.host == r.Host && c.tls == (r.TLS != nil) {
 		return c.b, nil
 	}
 	b, err := json.Marshal(v())
 	if err != nil {
 		return nil, err
 	}
-	*c = encoded{b: b, version: in.version, base: base}
+	*c = encoded{b: b, version: in.version, host: r.Host, tls: r.TLS != nil}
 	return b, nil
 }
 
 // listJSON is the incident's list form (no body), cached per version.
 func (s *Server) listJSON(r *http.Request, in *incidentState) ([]byte, error) {
-	return in.listed.cached(in, s.base(r), func() any { return s.incidentJSON(r, in, false) })
+	return in.listed.cached(in, r, func() any { return s.incidentJSON(r, in, false) })
 }
 
 // getJSON is the answer of GET /incidents/{id} (with the body), cached per
 // version.
 func (s *Server) getJSON(r *http.Request, in *incidentState) ([]byte, error) {
-	return in.got.cached(in, s.base(r), func() any { return map[string]any{"incident": s.incidentJSON(r, in, true)} })
+	return in.got.cached(in, r, func() any { return map[string]any{"incident": s.incidentJSON(r, in, true)} })
+}
+
+// jsonType is the Content-Type of every answer, one slice shared by all
+// (Header.Set would allocate one per answer; nothing downstream changes it).
+var jsonType = []string{"application/json;charset=UTF-8"}
+
+// writeJSON writes an encoded JSON answer. A page states its
+// Content-Length, so the client reads it into one slice of its size (a
+// chunked answer is read into a growing buffer and copied out); an answer
+// of a few kB at most (one incident) gets it from net/http, which sets it
+// without allocating when the handler's writes fit its 2 kB buffer.
+func writeJSON(w http.ResponseWriter, b []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	if len(b) > 2048 {
+		h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 }
 
 // Options configure the fake.
@@ -145,6 +167,10 @@ type Server struct {
 	listGen   int
 	listKey   string
 	listMatch []*incidentState
+	// page is the buffer a listing page is written into, kept between
+	// requests: it is used under mu only, and Write is done with it when
+	// it returns, so each page costs no allocation of its size.
+	page []byte
 }
 
 // changed records a change to in: its cached encodings and the kept
@@ -447,7 +473,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	}
 	// The page is written from each incident's cached list form, not
 	// encoded again as a whole.
-	body := []byte(`{"incidents":[`)
+	body := append(s.page[:0], `{"incidents":[`...)
 	for i := offset; i < len(match) && i < offset+limit; i++ {
 		b, err := s.listJSON(r, match[i])
 		if err != nil {
@@ -466,7 +492,8 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	body = append(body, `,"more":`...)
 	body = strconv.AppendBool(body, offset+limit < len(match))
 	body = append(body, `,"total":null}`...)
-	fakehttp.RawJSON(w, http.StatusOK, body)
+	s.page = body
+	writeJSON(w, body)
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request) {
@@ -485,7 +512,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		pdErr(w, http.StatusInternalServerError, 2000, "Internal Server Error")
 		return
 	}
-	fakehttp.RawJSON(w, http.StatusOK, b)
+	writeJSON(w, b)
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request) {
