@@ -127,26 +127,68 @@ func (s *Session) Do(req *http.Request) (*http.Response, error) {
 // policy refused it or the answer was over the cap. resp is nil only when no
 // answer arrived; its body is already read and closed.
 func (s *Session) Exchange(ctx context.Context, req *http.Request, what string) (*http.Response, []byte, error) {
-	resp, err := s.Do(req)
+	resp, err := s.send(ctx, req, what)
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, nil, fmt.Errorf("%s: %w", what, cerr)
-		}
-		if errors.Is(err, ErrEndpointRefused) || errors.Is(err, ErrResponseTooLarge) {
-			return nil, nil, fmt.Errorf("%s: %w", what, err)
-		}
-		if rl, ok := PacedError(err); ok { // not sent: the budget is low (Pacer)
-			return nil, nil, fmt.Errorf("%s: %w", what, rl)
-		}
-		return nil, nil, fmt.Errorf("%w: %s: %s", ErrTransient, what, trackerhttp.DescribeTransportError(err))
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	raw, err := trackerhttp.ReadBody(resp)
 	if err != nil {
-		if errors.Is(err, ErrResponseTooLarge) {
-			return resp, nil, fmt.Errorf("%s: %w", what, err)
-		}
-		return resp, nil, fmt.Errorf("%w: %s: %s", ErrTransient, what, trackerhttp.Innermost(err, nil))
+		return resp, nil, readError(err, what)
 	}
 	return resp, raw, nil
+}
+
+// ExchangeBuffered is Exchange reading the answer into a pooled buffer
+// (trackerhttp.Buffer) rather than a slice of its own: for a decoder that
+// copies what it keeps (goccy/go-json's Unmarshal copies its whole input,
+// trackerhttp.Scanner the strings it reads), a listing page is then
+// allocated once, not twice (issue 9). Call release once nothing refers to
+// the body's bytes; it is never nil.
+func (s *Session) ExchangeBuffered(ctx context.Context, req *http.Request, what string) (resp *http.Response, body []byte, release func(), err error) {
+	release = func() {}
+	resp, err = s.send(ctx, req, what)
+	if err != nil {
+		return nil, nil, release, err
+	}
+	defer resp.Body.Close()
+	buf := trackerhttp.Buffer()
+	if n := resp.ContentLength; n > 0 && n <= maxPresize {
+		buf.Grow(int(n) + 1) // one byte more: EOF is read without growing
+	}
+	_, err = buf.ReadFrom(resp.Body)
+	release = func() { trackerhttp.PutBuffer(buf) }
+	if err != nil {
+		return resp, nil, release, readError(err, what)
+	}
+	return resp, buf.Bytes(), release, nil
+}
+
+// maxPresize bounds the room ExchangeBuffered makes from a Content-Length.
+const maxPresize = 8 << 20
+
+// send is Exchange's request, its failure mapped onto the sentinels.
+func (s *Session) send(ctx context.Context, req *http.Request, what string) (*http.Response, error) {
+	resp, err := s.Do(req)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, fmt.Errorf("%s: %w", what, cerr)
+		}
+		if errors.Is(err, ErrEndpointRefused) || errors.Is(err, ErrResponseTooLarge) {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		if rl, ok := PacedError(err); ok { // not sent: the budget is low (Pacer)
+			return nil, fmt.Errorf("%s: %w", what, rl)
+		}
+		return nil, fmt.Errorf("%w: %s: %s", ErrTransient, what, trackerhttp.DescribeTransportError(err))
+	}
+	return resp, nil
+}
+
+// readError maps a failure to read an answer's body.
+func readError(err error, what string) error {
+	if errors.Is(err, ErrResponseTooLarge) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%w: %s: %s", ErrTransient, what, trackerhttp.Innermost(err, nil))
 }

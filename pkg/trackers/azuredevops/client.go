@@ -91,7 +91,10 @@ func call(ctx context.Context, s *trackers.Session, method, path string, q url.V
 		}
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, raw, err := s.Exchange(ctx, req, what)
+	// The answer is read into a pooled buffer: go-json's Unmarshal copies
+	// its input, so nothing refers to the buffer once call returns.
+	resp, raw, release, err := s.ExchangeBuffered(ctx, req, what)
+	defer release()
 	if err != nil {
 		return err
 	}
@@ -106,10 +109,21 @@ func call(ctx context.Context, s *trackers.Session, method, path string, q url.V
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(raw, out); err != nil {
+	if d, ok := out.(listingDecoder); ok {
+		err = d.decodeListing(raw)
+	} else {
+		err = json.Unmarshal(raw, out)
+	}
+	if err != nil {
 		return fmt.Errorf("%w: %s: %s", trackers.ErrMalformedResponse, what, trackerhttp.Innermost(err, nil))
 	}
 	return nil
+}
+
+// listingDecoder is an answer decoded by hand from the pooled buffer
+// (trackerhttp.Scanner), as discovery's work item batches are.
+type listingDecoder interface {
+	decodeListing(body []byte) error
 }
 
 // errNotFound is a 404; callers wrap ErrTicketNotFound where the missing

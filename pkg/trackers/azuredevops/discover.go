@@ -15,19 +15,46 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
 // PageSize is how many work items one discovery page holds: WIQL's $top and
 // the workitemsbatch call's limit (200 ids per batch).
 const PageSize = 200
 
-// wiqlResult is the answer of POST …/_apis/wit/wiql for a flat query.
+// wiqlResult is the answer of POST …/_apis/wit/wiql for a flat query: the
+// work items' ids, decoded by decodeListing (call: listingDecoder; the
+// answer also carries each item's API URL, columns and the query's echo,
+// which are skipped).
 type wiqlResult struct {
-	QueryType string `json:"queryType"`
-	WorkItems []struct {
-		ID  int64  `json:"id"`
-		URL string `json:"url"`
-	} `json:"workItems"`
+	QueryType string
+	IDs       []int64
+}
+
+func (r *wiqlResult) decodeListing(body []byte) error {
+	return trackerhttp.Decode(body, func(s *trackerhttp.Scanner) {
+		s.Object("WIQL result", func(k []byte) {
+			switch string(k) {
+			case "queryType":
+				r.QueryType = s.String("queryType")
+			case "workItems":
+				r.IDs = make([]int64, 0, PageSize)
+				s.Array("workItems", func() {
+					var id int64
+					s.Object("workItems", func(k []byte) {
+						if string(k) == "id" {
+							id = s.Int64("workItems.id")
+						} else {
+							s.Skip()
+						}
+					})
+					r.IDs = append(r.IDs, id)
+				})
+			default:
+				s.Skip()
+			}
+		})
+	})
 }
 
 // wiqlIDs runs a flat WIQL query in the connector's project with time
@@ -38,14 +65,12 @@ func wiqlIDs(ctx context.Context, s *trackers.Session, query string, top int) ([
 	if err := call(ctx, s, http.MethodPost, apiPath(s, true, "_apis", "wit", "wiql"), q, map[string]string{"query": query}, "", &res, "WIQL query"); err != nil {
 		return nil, err
 	}
-	ids := make([]int64, 0, len(res.WorkItems))
-	for _, w := range res.WorkItems {
-		if w.ID <= 0 {
+	for _, id := range res.IDs {
+		if id <= 0 {
 			return nil, fmt.Errorf("%w: WIQL result without an id", trackers.ErrMalformedResponse)
 		}
-		ids = append(ids, w.ID)
 	}
-	return ids, nil
+	return res.IDs, nil
 }
 
 // wiqlString quotes a WIQL string literal.
@@ -140,10 +165,7 @@ var ticketFields = []string{
 func batch(ctx context.Context, s *trackers.Session, ids []int64) ([]workItem, error) {
 	var out []workItem
 	for chunk := range slices.Chunk(ids, PageSize) {
-		var res struct {
-			Count int        `json:"count"`
-			Value []workItem `json:"value"`
-		}
+		var res batchPage
 		body := map[string]any{"ids": chunk, "fields": ticketFields, "errorPolicy": "omit"}
 		if err := call(ctx, s, http.MethodPost, apiPath(s, true, "_apis", "wit", "workitemsbatch"), nil, body, "", &res, "work items batch"); err != nil {
 			return nil, err
@@ -159,6 +181,139 @@ func batch(ctx context.Context, s *trackers.Session, ids []int64) ([]workItem, e
 		}
 	}
 	return out, nil
+}
+
+// batchPage is the answer of POST …/_apis/wit/workitemsbatch, decoded by
+// decodeBatch (call: listingDecoder) rather than go-json.
+type batchPage struct {
+	Count int
+	Value []workItem
+}
+
+func (p *batchPage) decodeListing(body []byte) error {
+	var err error
+	p.Count, p.Value, err = decodeBatch(body)
+	return err
+}
+
+// decodeBatch decodes a workitemsbatch answer ({"count", "value": [work
+// items, null for one deleted]}) with the shared listing scanner
+// (trackerhttp.Scanner: one pass over the pooled buffer, only workItem's
+// fields, strings and identities in per-page blocks), as go-json reads it
+// into workItem (TestDecodeBatchAsGoJSON); a null entry reads as the zero
+// work item, which batch skips. Keys match exactly, as Azure DevOps sends
+// them (go-json would also match them ignoring case).
+func decodeBatch(body []byte) (int, []workItem, error) {
+	var (
+		count      int
+		items      []workItem
+		identities []identityRef
+	)
+	identity := func(s *trackerhttp.Scanner, name string) *identityRef {
+		if s.Null() {
+			return nil
+		}
+		r := &append(trackerhttp.Slice(&identities, 1), identityRef{})[0]
+		s.Object(name, func(k []byte) {
+			switch string(k) {
+			case "id":
+				r.ID = s.String(name)
+			case "displayName":
+				r.DisplayName = s.String(name)
+			case "uniqueName":
+				r.UniqueName = s.String(name)
+			default:
+				s.Skip()
+			}
+		})
+		return r
+	}
+	err := trackerhttp.Decode(body, func(s *trackerhttp.Scanner) {
+		s.Object("batch", func(k []byte) {
+			switch string(k) {
+			case "count":
+				count = int(s.Int64("count"))
+			case "value":
+				items = make([]workItem, 0, PageSize)
+				s.Array("value", func() {
+					items = append(items, workItem{})
+					w := &items[len(items)-1]
+					s.Object("work item", func(k []byte) {
+						switch string(k) {
+						case "id":
+							w.ID = s.Int64("id")
+						case "rev":
+							w.Rev = int(s.Int64("rev"))
+						case "url":
+							w.URL = s.String("url")
+						case "fields":
+							f := &w.Fields
+							s.Object("fields", func(k []byte) {
+								switch string(k) {
+								case "System.Title":
+									f.Title = s.String("System.Title")
+								case "System.Description":
+									f.Description = s.String("System.Description")
+								case "System.State":
+									f.State = s.String("System.State")
+								case "System.Tags":
+									f.Tags = s.String("System.Tags")
+								case "System.WorkItemType":
+									f.Type = s.String("System.WorkItemType")
+								case "System.AssignedTo":
+									f.AssignedTo = identity(s, "System.AssignedTo")
+								case "System.CreatedBy":
+									f.CreatedBy = identity(s, "System.CreatedBy")
+								case "System.CreatedDate":
+									f.CreatedDate = s.Time("System.CreatedDate")
+								case "System.ChangedDate":
+									f.ChangedDate = s.Time("System.ChangedDate")
+								case "System.Parent":
+									f.Parent = s.Int64("System.Parent")
+								case "Microsoft.VSTS.Common.Priority":
+									if !s.Null() {
+										f.Priority = json.Number(s.RawNumber("Microsoft.VSTS.Common.Priority"))
+									}
+								case "System.TeamProject":
+									f.TeamProject = s.String("System.TeamProject")
+								default:
+									s.Skip()
+								}
+							})
+						case "multilineFieldsFormat":
+							s.Object("multilineFieldsFormat", func(k []byte) {
+								if string(k) == "System.Description" {
+									w.MultilineFieldsFormat.Description = s.String("multilineFieldsFormat")
+								} else {
+									s.Skip()
+								}
+							})
+						case "relations":
+							s.Array("relations", func() {
+								var r relation
+								s.Object("relations", func(k []byte) {
+									switch string(k) {
+									case "rel":
+										r.Rel = s.String("rel")
+									case "url":
+										r.URL = s.String("url")
+									default:
+										s.Skip()
+									}
+								})
+								w.Relations = append(w.Relations, r)
+							})
+						default:
+							s.Skip()
+						}
+					})
+				})
+			default:
+				s.Skip()
+			}
+		})
+	})
+	return count, items, err
 }
 
 // identityRef is an identity field (System.AssignedTo, System.CreatedBy).
@@ -236,8 +391,32 @@ func linksOf(s *trackers.Session) links {
 	return links{keyPrefix: s.Connector.Project + "#", webPrefix: s.BaseURL.JoinPath(apiPath(s, true, "_workitems", "edit")).String() + "/"}
 }
 
-func (l links) key(id int64) string { return l.keyPrefix + strconv.FormatInt(id, 10) }
-func (l links) web(id int64) string { return l.webPrefix + strconv.FormatInt(id, 10) }
+// keyAndWeb is key(id) and web(id) in one allocation (a discovered
+// ticket has both): the two are substrings of one built string.
+func (l links) keyAndWeb(id int64) (key, web string) {
+	var num [20]byte
+	n := strconv.AppendInt(num[:0], id, 10)
+	var b strings.Builder
+	b.Grow(len(l.keyPrefix) + len(l.webPrefix) + 2*len(n))
+	b.WriteString(l.keyPrefix)
+	b.Write(n)
+	b.WriteString(l.webPrefix)
+	b.Write(n)
+	both, k := b.String(), len(l.keyPrefix)+len(n)
+	return both[:k], both[k:]
+}
+
+// key and web format the id on the stack: strconv.FormatInt would allocate
+// a string only to be copied into the result (two allocations a ticket).
+func (l links) key(id int64) string {
+	var num [20]byte
+	return l.keyPrefix + string(strconv.AppendInt(num[:0], id, 10))
+}
+
+func (l links) web(id int64) string {
+	var num [20]byte
+	return l.webPrefix + string(strconv.AppendInt(num[:0], id, 10))
+}
 
 var (
 	htmlTag   = regexp.MustCompile(`(?s)<[^>]*>`)
@@ -255,8 +434,6 @@ func htmlToText(h string) string {
 func (w workItem) ticket(ln links) trackers.Ticket {
 	f := w.Fields
 	t := trackers.Ticket{
-		Key:      ln.key(w.ID),
-		URL:      ln.web(w.ID),
 		Summary:  f.Title,
 		Status:   f.State,
 		Priority: f.Priority.String(),
@@ -265,6 +442,7 @@ func (w workItem) ticket(ln links) trackers.Ticket {
 		Created:  f.CreatedDate.UTC(),
 		Updated:  f.ChangedDate.UTC(),
 	}
+	t.Key, t.URL = ln.keyAndWeb(w.ID)
 	if strings.EqualFold(w.MultilineFieldsFormat.Description, "markdown") {
 		t.DescriptionMarkdown = f.Description
 		t.DescriptionText = stripMarker(f.Description)

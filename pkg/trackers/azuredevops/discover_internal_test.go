@@ -53,6 +53,9 @@ func TestWebURLIsTheBaseJoinedWithTheEditPath(t *testing.T) {
 				if got, want := ticketKey(s, id), project+"#"+strconv.FormatInt(id, 10); got != want {
 					t.Errorf("key %q, want %q", got, want)
 				}
+				if k, w := linksOf(s).keyAndWeb(id); k != ticketKey(s, id) || w != want {
+					t.Errorf("keyAndWeb %q %q, want %q %q", k, w, ticketKey(s, id), want)
+				}
 			}
 		}
 	}

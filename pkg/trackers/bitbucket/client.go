@@ -104,7 +104,10 @@ func call(ctx context.Context, s *trackers.Session, method, path string, q url.V
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, raw, err := s.Exchange(ctx, req, what)
+	// The answer is read into a pooled buffer: go-json's Unmarshal copies
+	// its input, so nothing refers to the buffer once call returns.
+	resp, raw, release, err := s.ExchangeBuffered(ctx, req, what)
+	defer release()
 	if err != nil {
 		if resp != nil {
 			return resp.Header, err
@@ -117,10 +120,21 @@ func call(ctx context.Context, s *trackers.Session, method, path string, q url.V
 	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
 		return resp.Header, nil
 	}
-	if err := json.Unmarshal(raw, out); err != nil {
+	if d, ok := out.(listingDecoder); ok {
+		err = d.decodeListing(raw)
+	} else {
+		err = json.Unmarshal(raw, out)
+	}
+	if err != nil {
 		return resp.Header, fmt.Errorf("%w: %s: %s", trackers.ErrMalformedResponse, what, trackerhttp.Innermost(err, nil))
 	}
 	return resp.Header, nil
+}
+
+// listingDecoder is an answer decoded by hand from the pooled buffer
+// (trackerhttp.Scanner), as discovery's issue pages are.
+type listingDecoder interface {
+	decodeListing(body []byte) error
 }
 
 type bbError struct {
@@ -232,6 +246,123 @@ type pullRequest struct {
 type page[T any] struct {
 	Values []T    `json:"values"`
 	Next   string `json:"next"`
+}
+
+// issuePage is a page of the issue listing, decoded by decodeIssuePage
+// (call: listingDecoder) rather than go-json.
+type issuePage page[issue]
+
+func (p *issuePage) decodeListing(body []byte) error { return decodeIssuePage(body, p) }
+
+// decodeIssuePage decodes a page of GET /repositories/{w}/{r}/issues with
+// the shared listing scanner (trackerhttp.Scanner: one pass over the
+// pooled buffer, only issue's fields, strings and accounts in per-page
+// blocks), as go-json reads it into page[issue]
+// (TestDecodeIssuePageAsGoJSON); a null entry reads as the zero issue
+// (which Discover refuses, as before).
+func decodeIssuePage(body []byte, p *issuePage) error {
+	var accounts []account
+	acct := func(s *trackerhttp.Scanner, name string) *account {
+		if s.Null() {
+			return nil
+		}
+		a := &append(trackerhttp.Slice(&accounts, 1), account{})[0]
+		s.Object(name, func(k []byte) {
+			switch string(k) {
+			case "type":
+				a.Type = s.String(name)
+			case "uuid":
+				a.UUID = s.String(name)
+			case "display_name":
+				a.DisplayName = s.String(name)
+			case "account_id":
+				a.AccountID = s.String(name)
+			case "nickname":
+				a.Nickname = s.String(name)
+			default:
+				s.Skip()
+			}
+		})
+		return a
+	}
+	return trackerhttp.Decode(body, func(s *trackerhttp.Scanner) {
+		s.Object("page", func(k []byte) {
+			switch string(k) {
+			case "next":
+				p.Next = s.String("next")
+			case "values":
+				p.Values = make([]issue, 0, PageLen)
+				s.Array("values", func() {
+					p.Values = append(p.Values, issue{})
+					is := &p.Values[len(p.Values)-1]
+					s.Object("issue", func(k []byte) {
+						switch string(k) {
+						case "id":
+							is.ID = s.Int64("id")
+						case "title":
+							is.Title = s.String("title")
+						case "state":
+							is.State = s.String("state")
+						case "kind":
+							is.Kind = s.String("kind")
+						case "priority":
+							is.Priority = s.String("priority")
+						case "reporter":
+							is.Reporter = acct(s, "reporter")
+						case "assignee":
+							is.Assignee = acct(s, "assignee")
+						case "created_on":
+							is.CreatedOn = s.Time("created_on")
+						case "updated_on":
+							is.UpdatedOn = s.Time("updated_on")
+						case "content":
+							s.Object("content", func(k []byte) {
+								switch string(k) {
+								case "raw":
+									is.Content.Raw = s.String("content.raw")
+								case "markup":
+									is.Content.Markup = s.String("content.markup")
+								default:
+									s.Skip()
+								}
+							})
+						case "component":
+							if !s.Null() {
+								is.Component = &struct {
+									Name string `json:"name"`
+								}{}
+								s.Object("component", func(k []byte) {
+									if string(k) == "name" {
+										is.Component.Name = s.String("component.name")
+									} else {
+										s.Skip()
+									}
+								})
+							}
+						case "links":
+							s.Object("links", func(k []byte) {
+								if string(k) != "html" {
+									s.Skip()
+									return
+								}
+								s.Object("links.html", func(k []byte) {
+									if string(k) == "href" {
+										is.Links.HTML.Href = s.String("links.html.href")
+									} else {
+										s.Skip()
+									}
+								})
+							})
+						default:
+							s.Skip()
+						}
+					})
+				})
+			default:
+				s.Skip()
+			}
+		})
+	})
 }
 
 type comment struct {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
 // PageLen is Bitbucket's largest page (pagelen) for issues and pull requests.
@@ -76,7 +77,7 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 	base := "repositories/" + s.Connector.Project
 	switch tok := q.PageToken; {
 	case tok == "" && repo.HasIssues, strings.HasPrefix(tok, issuesPhase):
-		var pg page[issue]
+		var pg issuePage
 		path, query := base+"/issues", urlValues("q", issueQuery(uuid, q.Since), "sort", "updated_on", "pagelen", strconv.Itoa(PageLen))
 		if next := strings.TrimPrefix(tok, issuesPhase); next != "" {
 			path, query = next, nil
@@ -91,11 +92,12 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 			return trackers.DiscoveryPage{}, err
 		}
 		out := trackers.DiscoveryPage{}
+		var keys trackerhttp.Keys
 		for _, is := range pg.Values {
 			if is.ID == 0 {
 				return trackers.DiscoveryPage{}, fmt.Errorf("%w: issue without id", trackers.ErrMalformedResponse)
 			}
-			out.Tickets = append(out.Tickets, issueTicket(s, is))
+			out.Tickets = append(out.Tickets, issueTicket(s, is, &keys))
 		}
 		switch {
 		case pg.Next != "":
@@ -148,9 +150,10 @@ func userOf(a *account) trackers.User {
 
 // issueTicket maps an issue. Bitbucket issues have no labels: the kind,
 // priority and component stand in for them.
-func issueTicket(s *trackers.Session, is issue) trackers.Ticket {
+// keys builds the key (nil: its own allocation).
+func issueTicket(s *trackers.Session, is issue, keys *trackerhttp.Keys) trackers.Ticket {
 	tk := trackers.Ticket{
-		Key:                 s.Connector.Project + "#" + strconv.FormatInt(is.ID, 10),
+		Key:                 keys.Key(s.Connector.Project, is.ID),
 		URL:                 is.Links.HTML.Href,
 		Summary:             is.Title,
 		DescriptionMarkdown: is.Content.Raw,
@@ -222,7 +225,7 @@ func (Tracker) GetTicket(ctx context.Context, s *trackers.Session, key string) (
 	if is.ID == 0 {
 		return trackers.Ticket{}, fmt.Errorf("%w: issue %s without id", trackers.ErrMalformedResponse, key)
 	}
-	return issueTicket(s, is), nil
+	return issueTicket(s, is, nil), nil
 }
 
 // notFound names a missing (or, with the issue tracker gone, unreachable)

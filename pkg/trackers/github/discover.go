@@ -13,8 +13,6 @@ import (
 	"time"
 	"weak"
 
-	fastjson "github.com/goccy/go-json"
-
 	"github.com/google/go-github/v92/github"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
@@ -75,8 +73,8 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 	if q.ETag != "" {
 		req.Header.Set("If-None-Match", q.ETag)
 	}
-	// The page is read into a pooled buffer; go-json's Unmarshal copies
-	// its input, so nothing refers to the buffer once it has returned.
+	// The page is read into a pooled buffer; decodeListedIssues copies the
+	// strings it keeps, so nothing refers to the buffer once it has returned.
 	body := trackerhttp.Buffer()
 	defer trackerhttp.PutBuffer(body)
 	resp, err := gc.Do(req, body)
@@ -88,19 +86,21 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 		// configuration problem retries will not fix.
 		return trackers.DiscoveryPage{}, githubError(ctx, err, what, trackers.ErrUnauthorized)
 	}
-	var listed []*listedIssue
-	if err := fastjson.Unmarshal(body.Bytes(), &listed); err != nil {
+	listed, err := decodeListedIssues(body.Bytes())
+	if err != nil {
 		return trackers.DiscoveryPage{}, fmt.Errorf("%w: github %s: %v", trackers.ErrMalformedResponse, what, err)
 	}
 	page := trackers.DiscoveryPage{ETag: resp.Header.Get("ETag")}
+	var keys trackerhttp.Keys
 	if resp.NextPage > 0 {
 		page.NextPageToken = strconv.Itoa(resp.NextPage)
 	}
-	for _, l := range listed {
-		if l == nil || l.PullRequest != nil {
+	for i := range listed {
+		l := &listed[i]
+		if l.PullRequest {
 			continue
 		}
-		tk, err := githubTicket(s, l)
+		tk, err := githubTicket(s, l, &keys)
 		if err != nil {
 			return trackers.DiscoveryPage{}, err
 		}
@@ -129,7 +129,7 @@ func (Tracker) GetTicket(ctx context.Context, s *trackers.Session, key string) (
 	if err != nil {
 		return trackers.Ticket{}, err
 	}
-	return githubTicket(s, listedFrom(is))
+	return githubTicket(s, listedFrom(is), nil)
 }
 
 // githubIssue reads an issue that is not a pull request.
@@ -153,25 +153,21 @@ func githubIssue(ctx context.Context, gc *github.Client, s *trackers.Session, ow
 // type, which GetTicket's go-github Issue is converted to (listedFrom):
 // discovery used to build a go-github Issue and two Users per listed issue
 // for this, five large allocations per ticket (issue 9).
-func githubTicket(s *trackers.Session, is *listedIssue) (trackers.Ticket, error) {
+// keys builds the key (nil: its own allocation).
+func githubTicket(s *trackers.Session, is *listedIssue, keys *trackerhttp.Keys) (trackers.Ticket, error) {
 	if is.Number == 0 || is.HTMLURL == "" || is.UpdatedAt.IsZero() {
 		return trackers.Ticket{}, fmt.Errorf("%w: github issue without number, html_url or updated_at", trackers.ErrMalformedResponse)
 	}
-	labels := make([]string, 0, len(is.Labels))
-	for _, l := range is.Labels {
-		if l.Name != "" {
-			labels = append(labels, l.Name)
-		}
+	labels := is.Labels // non-empty names, this ticket's own slice
+	if labels == nil {
+		labels = []string{}
 	}
 	status, ok := githubStatusOf(s.Connector, labels)
 	if !ok {
 		status = is.State
 	}
-	// The number is formatted into a stack buffer: strconv.Itoa would
-	// allocate a string only to be copied into the key.
-	var num [20]byte
 	return trackers.Ticket{
-		Key:                 s.Connector.Project + "#" + string(strconv.AppendInt(num[:0], int64(is.Number), 10)),
+		Key:                 keys.Key(s.Connector.Project, int64(is.Number)),
 		URL:                 is.HTMLURL,
 		Summary:             is.Title,
 		DescriptionMarkdown: is.Body,
@@ -312,41 +308,127 @@ func githubStatusOf(c connector.Connector, labels []string) (string, bool) {
 // listedIssue is the part of a listed issue discovery reads: decoding only
 // these fields, not go-github's whole Issue, is most of a page's cost saved.
 type listedIssue struct {
-	Number      int                     `json:"number"`
-	HTMLURL     string                  `json:"html_url"`
-	Title       string                  `json:"title"`
-	Body        string                  `json:"body"`
-	State       string                  `json:"state"`
-	Comments    int                     `json:"comments"`
-	Labels      []struct{ Name string } `json:"labels"`
-	User        listedUser              `json:"user"`     // a value: null reads as the zero user,
-	Assignee    listedUser              `json:"assignee"` // which converts as no user does
-	CreatedAt   listedTime              `json:"created_at"`
-	UpdatedAt   listedTime              `json:"updated_at"`
-	PullRequest *struct{}               `json:"pull_request"`
+	Number      int
+	HTMLURL     string
+	Title       string
+	Body        string
+	State       string
+	Comments    int
+	Labels      []string // the labels' non-empty names
+	User        listedUser
+	Assignee    listedUser
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	PullRequest bool // the issues endpoint lists pull requests too
 }
 
-// listedTime decodes a timestamp as github.Timestamp does, RFC 3339
-// strings first: Timestamp tries a Unix number first and allocates a
-// strconv error for every string GitHub sends (issue 9's allocation
-// profile: two per listed issue).
-type listedTime struct{ github.Timestamp }
-
-func (t *listedTime) UnmarshalJSON(b []byte) error {
-	if len(b) > 2 && b[0] == '"' {
-		if parsed, err := time.Parse(`"`+time.RFC3339+`"`, string(b)); err == nil {
-			t.Time = parsed
-			return nil
+// decodeListedIssues decodes a page of GET /repos/{o}/{r}/issues (an array
+// of issues; null entries are skipped) with the shared listing scanner
+// (trackerhttp.Scanner: one pass over the pooled buffer, only these fields,
+// strings copied into per-page blocks). Fields are read as go-github's
+// decoding reads them: TestDecodeListedIssuesAsGoGitHub.
+func decodeListedIssues(body []byte) ([]listedIssue, error) {
+	out := make([]listedIssue, 0, githubPerPage)
+	var labels, scratch []string
+	err := trackerhttp.Decode(body, func(s *trackerhttp.Scanner) {
+		if s.Kind() != '[' {
+			s.Fail(fmt.Errorf("a listing page is an array"))
+			return
 		}
+		s.Array("issues", func() {
+			if s.Null() {
+				return
+			}
+			out = append(out, listedIssue{})
+			l := &out[len(out)-1]
+			s.Object("issue", func(k []byte) {
+				switch string(k) {
+				case "number":
+					l.Number = int(s.Int64("number"))
+				case "html_url":
+					l.HTMLURL = s.String("html_url")
+				case "title":
+					l.Title = s.String("title")
+				case "body":
+					l.Body = s.String("body")
+				case "state":
+					l.State = s.String("state")
+				case "comments":
+					l.Comments = int(s.Int64("comments"))
+				case "labels":
+					scratch = scratch[:0]
+					s.Array("labels", func() {
+						s.Object("labels", func(k []byte) {
+							if string(k) != "name" {
+								s.Skip()
+							} else if name := s.String("labels.name"); name != "" {
+								scratch = append(scratch, name)
+							}
+						})
+					})
+					l.Labels = append(trackerhttp.Slice(&labels, len(scratch)), scratch...)
+				case "user":
+					l.User = decodeListedUser(s, "user")
+				case "assignee":
+					l.Assignee = decodeListedUser(s, "assignee")
+				case "created_at":
+					l.CreatedAt = decodeListedTime(s, "created_at")
+				case "updated_at":
+					l.UpdatedAt = decodeListedTime(s, "updated_at")
+				case "pull_request":
+					l.PullRequest = !s.Null()
+					if l.PullRequest {
+						s.Skip()
+					}
+				default:
+					s.Skip()
+				}
+			})
+		})
+	})
+	if err != nil {
+		return nil, err
 	}
-	return t.Timestamp.UnmarshalJSON(b)
+	return out, nil
+}
+
+func decodeListedUser(s *trackerhttp.Scanner, name string) listedUser {
+	var u listedUser
+	s.Object(name, func(k []byte) {
+		switch string(k) {
+		case "id":
+			u.ID = s.Int64(name)
+		case "login":
+			u.Login = s.String(name)
+		case "name":
+			u.Name = s.String(name)
+		case "email":
+			u.Email = s.String(name)
+		default:
+			s.Skip()
+		}
+	})
+	return u
+}
+
+// decodeListedTime reads a timestamp as github.Timestamp does: an RFC 3339
+// string, or a Unix time in seconds (milliseconds past the year 3000).
+func decodeListedTime(s *trackerhttp.Scanner, name string) time.Time {
+	if s.Kind() != '0' {
+		return s.Time(name)
+	}
+	var ts github.Timestamp
+	if err := ts.UnmarshalJSON(s.RawNumber(name)); err != nil {
+		s.Fail(fmt.Errorf("field %s: %v", name, err))
+	}
+	return ts.Time
 }
 
 type listedUser struct {
-	ID    int64  `json:"id"`
-	Login string `json:"login"`
-	Name  string `json:"name"`
-	Email string `json:"email"`
+	ID    int64
+	Login string
+	Name  string
+	Email string
 }
 
 // user is the listed user as a trackers.User (zero for none).
@@ -365,9 +447,11 @@ func (u *listedUser) user() trackers.User {
 func listedFrom(is *github.Issue) *listedIssue {
 	l := &listedIssue{Number: is.GetNumber(), HTMLURL: is.GetHTMLURL(), Title: is.GetTitle(), Body: is.GetBody(), State: is.GetState(),
 		Comments: is.GetComments(), User: listedUserFrom(is.GetUser()), Assignee: listedUserFrom(is.GetAssignee())}
-	l.CreatedAt.Timestamp, l.UpdatedAt.Timestamp = is.GetCreatedAt(), is.GetUpdatedAt()
+	l.CreatedAt, l.UpdatedAt = is.GetCreatedAt().Time, is.GetUpdatedAt().Time
 	for _, lb := range is.Labels {
-		l.Labels = append(l.Labels, struct{ Name string }{lb.GetName()})
+		if lb.GetName() != "" {
+			l.Labels = append(l.Labels, lb.GetName())
+		}
 	}
 	return l
 }

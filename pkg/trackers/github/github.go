@@ -131,6 +131,9 @@ func buildGitHubClient(s *trackers.Session, auth func(context.Context) (string, 
 		// The frameworks decide when to retry after a rate limit (they
 		// defer the connector); the client must not refuse calls by itself.
 		github.WithDisableRateLimitCheck(),
+		// The session's own User-Agent: the session's transport sends a
+		// request carrying it as it is, and copies one carrying go-github's.
+		github.WithUserAgent(s.UserAgent()),
 	}
 	if s.Connector.Deployment == connector.SelfHosted {
 		opts = append(opts, github.WithEnterpriseURLs(base, base))

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	fastjson "github.com/goccy/go-json"
 	"github.com/google/go-github/v92/github"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
 // githubFakeClock is a clock whose sleeps advance it instantly.
@@ -152,10 +152,16 @@ func TestListedTimeDecodesAsGitHubTimestamp(t *testing.T) {
 	for _, in := range []string{`"2026-12-03T10:11:12Z"`, `"2026-12-03T10:11:12.345Z"`, `"2026-12-03T10:11:12+02:00"`, `1764756672`, `null`, `""`, `"yesterday"`} {
 		var want github.Timestamp
 		wantErr := want.UnmarshalJSON([]byte(in))
-		var got listedTime
-		gotErr := got.UnmarshalJSON([]byte(in))
-		if (gotErr != nil) != (wantErr != nil) || !got.Time.Equal(want.Time) || got.Location().String() != want.Location().String() {
-			t.Errorf("%s: listedTime %v (%v), github.Timestamp %v (%v)", in, got.Time, gotErr, want.Time, wantErr)
+		if in == `null` {
+			wantErr = nil // a decoder does not call UnmarshalJSON on null: the zero time
+		}
+		got, gotErr := decodeListedIssues([]byte(`[{"number":1,"created_at":` + in + `}]`))
+		if (gotErr != nil) != (wantErr != nil) {
+			t.Errorf("%s: listing decoder error %v, github.Timestamp %v", in, gotErr, wantErr)
+			continue
+		}
+		if gotErr == nil && (!got[0].CreatedAt.Equal(want.Time) || got[0].CreatedAt.Location().String() != want.Location().String()) {
+			t.Errorf("%s: listing decoder %v, github.Timestamp %v", in, got[0].CreatedAt, want.Time)
 		}
 	}
 }
@@ -175,17 +181,17 @@ func TestListedIssueTicketMatchesGoGitHubs(t *testing.T) {
 	if err := json.Unmarshal([]byte(page), &gh); err != nil {
 		t.Fatal(err)
 	}
-	var listed []*listedIssue
-	if err := fastjson.Unmarshal([]byte(page), &listed); err != nil {
+	listed, err := decodeListedIssues([]byte(page))
+	if err != nil {
 		t.Fatal(err)
 	}
 	s := &trackers.Session{Connector: connector.Connector{Project: "o/r"}}
 	for i := range gh {
-		want, err := githubTicket(s, listedFrom(gh[i]))
+		want, err := githubTicket(s, listedFrom(gh[i]), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := githubTicket(s, listed[i])
+		got, err := githubTicket(s, &listed[i], new(trackerhttp.Keys))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package github
 import (
 	"bytes"
 	"strings"
+	"sync"
 )
 
 // githubPlainText reduces GitHub Markdown to plain text for indexing: it drops
@@ -39,7 +40,18 @@ func githubPlainText(md string) string {
 		return strings.TrimSpace(md)
 	}
 	n := len(md)
-	buf := make([]byte, 2*n)
+	// The passes' scratch space comes from a pool: one allocation a
+	// ticket less (issue 9); only the result is the caller's.
+	bp := githubMdScratch.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= githubMdScratchMax {
+			githubMdScratch.Put(bp)
+		}
+	}()
+	if cap(*bp) < 2*n {
+		*bp = make([]byte, 2*n)
+	}
+	buf := (*bp)[:2*n]
 	src := buf[:n:n]
 	copy(src, md)
 	spare := buf[n : n : 2*n]
@@ -56,6 +68,12 @@ func githubPlainText(md string) string {
 	}
 	return string(bytes.TrimSpace(out))
 }
+
+// githubMdScratch holds githubPlainText's scratch buffers; one grown for an
+// odd huge description is dropped rather than kept.
+var githubMdScratch = sync.Pool{New: func() any { return new([]byte) }}
+
+const githubMdScratchMax = 64 << 10
 
 // githubMdPasses are githubPlainText's substitutions in order.
 var githubMdPasses = [...]func(dst, src []byte) ([]byte, bool){

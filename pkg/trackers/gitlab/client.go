@@ -100,20 +100,32 @@ func (c *gitlabConn) callWith(ctx context.Context, client *gitlab.Client, method
 		return resp, gitlabError(ctx, resp, err, what)
 	}
 	// client-go decodes with encoding/json; the body is read whole here and
-	// decoded with goccy/go-json into the small types, which costs a
-	// fraction on a page of a hundred issues. The body goes into a pooled
-	// buffer; go-json's Unmarshal copies its input, so nothing refers to the
-	// buffer once it has returned.
+	// decoded into the small types, which costs a fraction on a page of a
+	// hundred issues: a listing page by its own decoder (listingDecoder),
+	// anything else by goccy/go-json. The body goes into a pooled buffer;
+	// both copy what they keep, so nothing refers to the buffer once they
+	// have returned.
 	body := trackerhttp.Buffer()
 	defer trackerhttp.PutBuffer(body)
 	resp, err := client.Do(req, body)
 	if err != nil {
 		return resp, gitlabError(ctx, resp, err, what)
 	}
-	if err := json.Unmarshal(body.Bytes(), out); err != nil {
+	if d, ok := out.(listingDecoder); ok {
+		err = d.decodeListing(body.Bytes())
+	} else {
+		err = json.Unmarshal(body.Bytes(), out)
+	}
+	if err != nil {
 		return resp, fmt.Errorf("%w: %s: %s", trackers.ErrMalformedResponse, what, trackerhttp.Innermost(err, nil))
 	}
 	return resp, nil
+}
+
+// listingDecoder is an answer decoded by hand from the pooled buffer
+// (trackerhttp.DecodeListing), as discovery's listing pages are.
+type listingDecoder interface {
+	decodeListing(body []byte) error
 }
 
 // gitlabError maps a failed call onto the errors the frameworks act on:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
+	"github.com/connectorhub/connectorhub/pkg/trackers/internal/trackerhttp"
 )
 
 // gitlabIssue is the part of GitLab's Issue entity the tracker reads.
@@ -32,6 +33,102 @@ type gitlabIssue struct {
 	UpdatedAt      time.Time    `json:"updated_at"`
 	WebURL         string       `json:"web_url"`
 	UserNotesCount *int64       `json:"user_notes_count"`
+}
+
+// gitlabIssuePage is a page of the issue listing, decoded by
+// decodeGitLabIssues rather than go-json (callWith): see
+// trackerhttp.DecodeListing.
+type gitlabIssuePage []gitlabIssue
+
+func (p *gitlabIssuePage) decodeListing(body []byte) error {
+	issues, err := decodeGitLabIssues(body)
+	*p = issues
+	return err
+}
+
+// decodeGitLabIssues decodes a page of GET /projects/:id/issues (an array
+// of issues) with the shared listing scanner (trackerhttp.Scanner: one pass
+// over the pooled buffer, only the fields gitlabIssue has, strings and
+// small slices in per-page blocks), as go-json reads them into it
+// (TestDecodeGitLabIssuesAsGoJSON). A null entry reads as the zero issue,
+// as go-json's does (the conversion refuses it).
+func decodeGitLabIssues(body []byte) ([]gitlabIssue, error) {
+	out := make([]gitlabIssue, 0, gitlabPerPage)
+	var (
+		labels, scratch []string
+		users, uscratch []gitlabUser
+		counts          []int64
+	)
+	err := trackerhttp.Decode(body, func(s *trackerhttp.Scanner) {
+		if s.Kind() != '[' {
+			s.Fail(fmt.Errorf("a listing page is an array"))
+			return
+		}
+		s.Array("issues", func() {
+			out = append(out, gitlabIssue{})
+			is := &out[len(out)-1]
+			s.Object("issue", func(k []byte) {
+				switch string(k) {
+				case "iid":
+					is.IID = s.Int64("iid")
+				case "title":
+					is.Title = s.String("title")
+				case "description":
+					is.Description = s.String("description")
+				case "state":
+					is.State = s.String("state")
+				case "labels":
+					scratch = scratch[:0]
+					if s.Array("labels", func() { scratch = append(scratch, s.String("labels")) }) {
+						is.Labels = append(trackerhttp.Slice(&labels, len(scratch)), scratch...)
+					}
+				case "author":
+					is.Author = decodeGitLabUser(s, "author")
+				case "assignees":
+					uscratch = uscratch[:0]
+					if s.Array("assignees", func() { uscratch = append(uscratch, decodeGitLabUser(s, "assignees")) }) {
+						is.Assignees = append(trackerhttp.Slice(&users, len(uscratch)), uscratch...)
+					}
+				case "created_at":
+					is.CreatedAt = s.Time("created_at")
+				case "updated_at":
+					is.UpdatedAt = s.Time("updated_at")
+				case "web_url":
+					is.WebURL = s.String("web_url")
+				case "user_notes_count":
+					if !s.Null() {
+						n := append(trackerhttp.Slice(&counts, 1), s.Int64("user_notes_count"))
+						is.UserNotesCount = &n[0]
+					}
+				default:
+					s.Skip()
+				}
+			})
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func decodeGitLabUser(s *trackerhttp.Scanner, name string) gitlabUser {
+	var u gitlabUser
+	s.Object(name, func(k []byte) {
+		switch string(k) {
+		case "id":
+			u.ID = s.Int64(name)
+		case "username":
+			u.Username = s.String(name)
+		case "name":
+			u.Name = s.String(name)
+		case "email":
+			u.Email = s.String(name)
+		default:
+			s.Skip()
+		}
+	})
+	return u
 }
 
 // gitlabNote is the part of GitLab's Note entity the tracker reads.
@@ -111,7 +208,7 @@ func (Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.Dis
 		opt.Pagination = "keyset"
 	}
 
-	var issues []gitlabIssue
+	var issues gitlabIssuePage
 	what := "issues of project " + s.Connector.Project
 	resp, err := c.list(ctx, http.MethodGet, gitlabProjectPath(s)+"/issues", &opt, &issues, what)
 	if keyset && q.PageToken == "" && errors.Is(err, errGitLabMethodNotAllowed) {
@@ -128,8 +225,9 @@ func (Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.Dis
 	}
 
 	page := trackers.DiscoveryPage{Tickets: make([]trackers.Ticket, 0, len(issues))}
+	var keys trackerhttp.Keys
 	for _, is := range issues {
-		tk, err := gitlabTicket(s, is, assignee)
+		tk, err := gitlabTicket(s, is, assignee, &keys)
 		if err != nil {
 			return trackers.DiscoveryPage{}, err
 		}
@@ -192,7 +290,7 @@ func (Tracker) GetTicket(ctx context.Context, s *trackers.Session, key string) (
 	if _, err := c.call(ctx, http.MethodGet, gitlabIssuePath(s, iid), nil, &is, "issue "+key); err != nil {
 		return trackers.Ticket{}, gitlabTicketError(err, key)
 	}
-	return gitlabTicket(s, is, s.Connector.Assignee)
+	return gitlabTicket(s, is, s.Connector.Assignee, nil)
 }
 
 // gitlabTicketError names a 404 on an issue path as ErrTicketNotFound.
@@ -205,12 +303,13 @@ func gitlabTicketError(err error, key string) error {
 
 // gitlabTicket converts an issue. Status is the first status label the issue
 // carries, else its state ("opened", "closed").
-func gitlabTicket(s *trackers.Session, is gitlabIssue, assignee string) (trackers.Ticket, error) {
+// keys builds the key (nil: its own allocation).
+func gitlabTicket(s *trackers.Session, is gitlabIssue, assignee string, keys *trackerhttp.Keys) (trackers.Ticket, error) {
 	if is.IID <= 0 || is.UpdatedAt.IsZero() || is.WebURL == "" {
 		return trackers.Ticket{}, fmt.Errorf("%w: GitLab issue without iid, updated_at or web_url", trackers.ErrMalformedResponse)
 	}
 	tk := trackers.Ticket{
-		Key:      gitlabKey(s.Connector, is.IID),
+		Key:      keys.Key(s.Connector.Project, is.IID), // gitlabKey
 		URL:      is.WebURL,
 		Summary:  is.Title,
 		Status:   is.State,

@@ -73,13 +73,24 @@ const minWriteAccess = gitlab.DeveloperPermissions
 // throttle (configured from RateLimit-Limit) is off too: the frameworks keep
 // the per-connector budget.
 func newGitLabClient(s *trackers.Session) (*gitlab.Client, error) {
-	return gitlab.NewClient(s.Secret.Reveal(),
+	c, err := gitlab.NewClient(s.Secret.Reveal(),
 		gitlab.WithBaseURL(s.BaseURL.String()), // client-go appends /api/v4/
 		gitlab.WithHTTPClient(s.HTTP),
 		gitlab.WithoutRetries(),
 		gitlab.WithCustomLimiter(gitlabNoThrottle{}),
 		gitlab.WithURLWarningLogger(s.Logger),
 	)
+	return withSessionUserAgent(s, c, err)
+}
+
+// withSessionUserAgent gives a new client the session's own User-Agent:
+// the session's transport sends a request carrying it as it is, and
+// copies one carrying client-go's (issue 9).
+func withSessionUserAgent(s *trackers.Session, c *gitlab.Client, err error) (*gitlab.Client, error) {
+	if err == nil {
+		c.UserAgent = s.UserAgent()
+	}
+	return c, err
 }
 
 // newGitLabPoolClient is newGitLabClient whose requests to the tracker go
@@ -93,13 +104,14 @@ func newGitLabPoolClient(s *trackers.Session) (*gitlab.Client, error) {
 	}
 	hc := *s.HTTP
 	hc.Transport = s.Pool.Transport(next, s.BaseURL.Host, func(r *http.Request, tok string) { r.Header.Set("PRIVATE-TOKEN", tok) })
-	return gitlab.NewClient(s.Secret.Reveal(),
+	c, err := gitlab.NewClient(s.Secret.Reveal(),
 		gitlab.WithBaseURL(s.BaseURL.String()),
 		gitlab.WithHTTPClient(&hc),
 		gitlab.WithoutRetries(),
 		gitlab.WithCustomLimiter(gitlabNoThrottle{}),
 		gitlab.WithURLWarningLogger(s.Logger),
 	)
+	return withSessionUserAgent(s, c, err)
 }
 
 // gitlabNoThrottle is a client-go RateLimiter that never waits.

@@ -1,0 +1,222 @@
+package trackerhttp
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// scanAny decodes any JSON value with the Scanner into the shapes
+// encoding/json gives an any (numbers as float64 text, to compare).
+func scanAny(s *Scanner) any {
+	switch s.Kind() {
+	case '{':
+		m := map[string]any{}
+		s.Object("o", func(k []byte) { m[string(k)] = scanAny(s) })
+		return m
+	case '[':
+		a := []any{}
+		s.Array("a", func() { a = append(a, scanAny(s)) })
+		return a
+	case '"':
+		return s.String("s")
+	case '0':
+		var f float64
+		fmt.Sscan(string(s.RawNumber("n")), &f)
+		return f
+	case 'n':
+		s.Null()
+		return nil
+	case 't', 'f':
+		b := s.Kind() == 't'
+		s.Skip()
+		return b
+	}
+	s.Skip() // refuses what is no value
+	return nil
+}
+
+// The scanner reads what encoding/json reads, and refuses what it refuses,
+// on documents covering the grammar (escapes, surrogates, nesting, numbers).
+func TestScannerReadsAsEncodingJSON(t *testing.T) {
+	t.Parallel()
+	valid := []string{
+		`{"a":[1,-2.5e3,0,1E+2,true,false,null,"x"],"b":{"c":{}},"d":[]}`,
+		` [ "\u00e9\"\\\/\b\f\n\r\t", "\ud83d\ude00", "\ud800", "\ud800\u0041", "\udc00x", "a\\" ] `,
+		`"plain"`, `12`, `null`, `{"k\u0041":"v","":""}`,
+		`[{"url":"http://x/{a}[b]\\\"","n":{"deep":[[[[{"x":"]}"}]]]]}}]`,
+	}
+	for _, doc := range valid {
+		var want any
+		if err := json.Unmarshal([]byte(doc), &want); err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		var got any
+		if err := Decode([]byte(doc), func(s *Scanner) { got = scanAny(s) }); err != nil {
+			t.Errorf("%s: %v", doc, err)
+			continue
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s:\nscanner %v\nencoding/json %v", doc, got, want)
+		}
+	}
+	invalid := []string{``, ` `, `{`, `[1,]`, `[1 2]`, `{"a" 1}`, `{"a":1,}`, `[,1]`, `{"a":}`, `{,}`, `[1,,2]`, `{a:1}`, `"x`, `"\x"`, `"\u12"`, `"a` + "\n" + `"`,
+		`tru`, `nul`, `01`, `1.`, `-`, `1e`, `[1]]`, `{} {}`, `]`, strings.Repeat("[", 2000) + strings.Repeat("]", 2000)}
+	for _, doc := range invalid {
+		var v any
+		if json.Unmarshal([]byte(doc), &v) == nil && !strings.HasPrefix(doc, "[[") {
+			t.Fatalf("%s: encoding/json decodes it", doc)
+		}
+		err := Decode([]byte(doc), func(s *Scanner) { scanAny(s) })
+		if !errors.Is(err, ErrMalformed) {
+			t.Errorf("%.30s: error %v, want ErrMalformed", doc, err)
+		}
+	}
+}
+
+// Strings read from a page stay what the page said once its buffer is
+// overwritten, across string blocks, short and long, with escapes:
+// nothing read refers to the buffer.
+func TestScannerStringsOutliveTheBuffer(t *testing.T) {
+	t.Parallel()
+	var want []string
+	for i := range 400 {
+		want = append(want, fmt.Sprintf("s%d \"é\"\n%s", i, strings.Repeat("x", i*i%(stringBlock/2))))
+	}
+	page, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := Decode(page, func(s *Scanner) { s.Array("page", func() { got = append(got, s.String("item")) }) }); err != nil {
+		t.Fatal(err)
+	}
+	for i := range page {
+		page[i] = 'z'
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d strings, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("string %d = %.40q, want %.40q", i, got[i], want[i])
+		}
+	}
+}
+
+// A value of another type than read as is a malformed answer; null reads
+// as the zero value.
+func TestScannerTypes(t *testing.T) {
+	t.Parallel()
+	read := func(body string) (string, int64, time.Time, error) {
+		var (
+			str string
+			n   int64
+			tm  time.Time
+		)
+		err := Decode([]byte(body), func(s *Scanner) {
+			s.Object("root", func(k []byte) {
+				switch string(k) {
+				case "s":
+					str = s.String("s")
+				case "n":
+					n = s.Int64("n")
+				case "t":
+					tm = s.Time("t")
+				case "a":
+					s.Array("a", s.Skip)
+				default:
+					s.Skip()
+				}
+			})
+		})
+		return str, n, tm, err
+	}
+	str, n, tm, err := read(`{"s":"a\u00e9","n":-7,"t":"2026-12-03T10:11:12.5+02:00","a":[],"x":{"y":[1,{"z":null}]}}`)
+	if err != nil || str != "aé" || n != -7 || !tm.Equal(time.Date(2026, 12, 3, 8, 11, 12, 5e8, time.UTC)) {
+		t.Errorf("got %q %d %v %v", str, n, tm, err)
+	}
+	if str, n, tm, err := read(`{"s":null,"n":null,"t":null,"a":null}`); err != nil || str != "" || n != 0 || !tm.IsZero() {
+		t.Errorf("nulls: %q %d %v %v", str, n, tm, err)
+	}
+	for _, bad := range []string{`{"s":1}`, `{"n":"1"}`, `{"n":1.5}`, `{"t":"today"}`, `{"t":1}`, `{"a":{}}`, `[]`, `{"s":"x"`} {
+		if _, _, _, err := read(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: error %v, want ErrMalformed", bad, err)
+		}
+	}
+}
+
+func TestSliceNeverOverlaps(t *testing.T) {
+	t.Parallel()
+	var block []int
+	var parts [][]int
+	for i := range 300 {
+		p := Slice(&block, i%5)
+		for j := range i % 5 {
+			p = append(p, i*10+j)
+		}
+		parts = append(parts, p)
+	}
+	for i, p := range parts {
+		if len(p) != i%5 {
+			t.Fatalf("part %d has %d elements", i, len(p))
+		}
+		for j, v := range p {
+			if v != i*10+j {
+				t.Fatalf("part %d element %d = %d, overwritten", i, j, v)
+			}
+		}
+	}
+}
+
+func TestKeysAreTheConcatenation(t *testing.T) {
+	t.Parallel()
+	var b Keys
+	var got, want []string
+	for i := range 2000 {
+		prefix := strings.Repeat("p", i%40) + "/r"
+		n := int64(i*7919 - 1000)
+		got = append(got, b.Key(prefix, n))
+		want = append(want, fmt.Sprintf("%s#%d", prefix, n))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("key %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+	if k := (*Keys)(nil).Key("o/r", 12); k != "o/r#12" {
+		t.Errorf("nil Keys: %q", k)
+	}
+}
+
+// FuzzScannerMatchesEncodingJSON: on valid UTF-8, the scanner accepts what
+// encoding/json accepts and reads the same values; what it accepts,
+// encoding/json accepts too (but for numbers out of float64's range, which
+// the scanner does not evaluate unless asked for an integer).
+func FuzzScannerMatchesEncodingJSON(f *testing.F) {
+	for _, seed := range []string{`{"a":[1,-2.5e3,true,null,"x\u00e9\n"],"b":{}}`, `[{"id":7,"user":{"login":"r"}},null]`, `"\ud83d\ude00"`, `[1,]`, `{"a" 1}`, `01`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if !utf8.Valid(doc) {
+			return
+		}
+		var want any
+		jerr := json.Unmarshal(doc, &want)
+		var got any
+		serr := Decode(doc, func(s *Scanner) { got = scanAny(s) })
+		var rangeErr *json.UnmarshalTypeError
+		switch {
+		case jerr == nil && serr != nil:
+			t.Fatalf("%q: scanner refuses (%v), encoding/json reads %v", doc, serr, want)
+		case jerr != nil && serr == nil && !errors.As(jerr, &rangeErr):
+			t.Fatalf("%q: scanner reads %v, encoding/json refuses (%v)", doc, got, jerr)
+		case jerr == nil && fmt.Sprint(got) != fmt.Sprint(want):
+			t.Fatalf("%q: scanner %v, encoding/json %v", doc, got, want)
+		}
+	})
+}
