@@ -147,6 +147,11 @@ func marksOf(st style) []adfMark {
 // parseADF decodes a document leniently (unknown nodes, marks and fields are kept or ignored).
 // JSON null yields an empty document, a JSON string a document holding that text.
 func parseADF(raw json.RawMessage) (*node, error) {
+	return parseADFIn(raw, nil)
+}
+
+// parseADFIn is parseADF with the tree in sc's arrays (see scratch).
+func parseADFIn(raw json.RawMessage, sc *scratch) (*node, error) {
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
 		return block(kindDoc), nil
@@ -158,7 +163,7 @@ func parseADF(raw json.RawMessage) (*node, error) {
 		}
 		return textDoc(s), nil
 	}
-	if root, ok := decodeADFFast(trimmed); ok {
+	if root, ok := decodeADFFastIn(trimmed, sc); ok {
 		return root, nil
 	}
 	var a adfIn

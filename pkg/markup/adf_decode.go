@@ -2,10 +2,13 @@ package markup
 
 import (
 	"bytes"
+	"encoding/binary"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // decodeADFFast reads an ADF document straight into the shared tree.
@@ -25,18 +28,32 @@ import (
 // escaped surrogates); parseADF then decodes with go-json as before.
 // TestADFFastDecodeMatchesLibrary and FuzzADFFastDecode compare the two.
 func decodeADFFast(b []byte) (*node, bool) {
+	return decodeADFFastIn(b, nil)
+}
+
+// decodeADFFastIn is decodeADFFast with the tree's arrays taken from sc
+// (nil: new ones); the tree is valid until sc is released.
+func decodeADFFastIn(b []byte, sc *scratch) (*node, bool) {
 	// One copy of the input as a string: every text, type and attribute
-	// is a substring of it rather than an allocation of its own.
-	d := adfDecoder{b: b, s: string(b)}
+	// is a substring of it rather than an allocation of its own. With a
+	// scratch, the tree lives only while the conversion runs, whose
+	// result is copied out of its renderings (copyOut): the input itself,
+	// which the caller does not change during the call, serves.
+	d := adfDecoder{b: b}
+	if sc != nil {
+		d.s = unsafe.String(unsafe.SliceData(b), len(b))
+	} else {
+		d.s = string(b)
+	}
 	// Every node is an object, so the number of "{" bounds the number of
 	// nodes: one array holds them all, and one their parents' pointers.
 	// The root is the arena's first node, and the pointers and the stack
 	// share one array, each with its own capped half.
 	var root *node
 	if n := bytes.Count(b, []byte("{")); n > 1 {
-		d.nodes = make([]node, 1, n+1)
+		d.nodes = sc.nodesOf(n + 1)[:1]
 		root = &d.nodes[0]
-		ptrs := make([]*node, 0, 2*n)
+		ptrs := sc.ptrsOf(2 * n)
 		d.ptrs, d.stack = ptrs[:0:n], ptrs[n:n:2*n]
 	} else {
 		root = &node{}
@@ -313,8 +330,9 @@ func (d *adfDecoder) marks() (style, bool) {
 					if d.null() {
 						return true
 					}
-					m, ok := d.attrs()
-					href, hrefOK = m["href"].(string)
+					// Only href matters: read it without a map (issue 9).
+					var ok bool
+					href, hrefOK, ok = d.attrHref()
 					return ok
 				}
 				return d.skip(0)
@@ -344,6 +362,42 @@ func (d *adfDecoder) marks() (style, bool) {
 		}
 		return st, d.next(']')
 	}
+}
+
+// attrHref reads a mark's flat attrs object as attrs does, and returns
+// what m["href"].(string) would of its map, without making the map (keys
+// are never repeated: href is a string value or not there).
+func (d *adfDecoder) attrHref() (href string, isString, ok bool) {
+	// Keys seen, to refuse a duplicate as attrs does: a mark's attrs
+	// have a key or two; a mark with more than eight leaves its document
+	// to the library.
+	var seenArr [8]string
+	seen := seenArr[:0]
+	ok = d.object(func(k string) bool {
+		if slices.Contains(seen, k) || len(seen) == cap(seen) {
+			return false
+		}
+		seen = append(seen, k)
+		switch c := d.peek(); {
+		case c == '"':
+			s, ok := d.str()
+			if k == "href" {
+				href, isString = s, true
+			}
+			return ok
+		case c == 't':
+			return d.literal("true")
+		case c == 'f':
+			return d.literal("false")
+		case c == 'n':
+			return d.null()
+		case c == '-' || c >= '0' && c <= '9':
+			_, ok := d.number()
+			return ok
+		}
+		return false // nested objects and arrays: the library's job
+	})
+	return href, isString, ok
 }
 
 // attrs decodes a flat attrs object: string, number, boolean and null
@@ -449,6 +503,11 @@ func (d *adfDecoder) scan() (string, bool) {
 		return "", false
 	}
 	start := d.i
+	// Eight plain ASCII bytes (no quote, backslash or control character)
+	// at a time: a description's text is mostly such.
+	for d.i+8 <= len(d.b) && plain8(binary.LittleEndian.Uint64(d.b[d.i:])) {
+		d.i += 8
+	}
 	for d.i < len(d.b) {
 		c := d.b[d.i]
 		switch {
@@ -471,6 +530,18 @@ func (d *adfDecoder) scan() (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// plain8 reports whether none of the eight bytes of x is a quote, a
+// backslash, a control character or a byte of a multi-byte sequence
+// (bit tricks over the word: a byte below n is one whose subtraction of n
+// borrows into its top bit while its own top bit is clear; a false alarm
+// only sends the bytes to the loop that reads them one by one).
+func plain8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below := func(v uint64, n uint64) uint64 { return (v - ones*n) & ^v & highs }
+	zeroAt := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	return x&highs == 0 && below(x, 0x20) == 0 && zeroAt(x^(ones*'"')) == 0 && zeroAt(x^(ones*'\\')) == 0
 }
 
 // escapedStr is str's slow path from the first backslash on.

@@ -30,46 +30,64 @@ var (
 )
 
 func ADFToMarkdown(doc json.RawMessage) (string, error) {
-	root, err := parseADF(doc)
+	sc := getScratch()
+	defer sc.release()
+	root, err := parseADFIn(doc, sc)
 	if err != nil {
 		return "", err
 	}
-	return (&mdWriter{}).document(root), nil
+	return strings.Clone((&mdWriter{sc: sc}).document(root)), nil
 }
 
 // ADFToText renders an ADF document as plain text: blocks separated by blank lines, list items
 // with "- " or "1. ", table cells separated by " | ", links as "text (url)".
 func ADFToText(doc json.RawMessage) (string, error) {
-	root, err := parseADF(doc)
+	sc := getScratch()
+	defer sc.release()
+	root, err := parseADFIn(doc, sc)
 	if err != nil {
 		return "", err
 	}
-	return (&mdWriter{plain: true}).document(root), nil
+	return strings.Clone((&mdWriter{plain: true, sc: sc}).document(root)), nil
 }
 
 // ADFToTextAndMarkdown is ADFToText and ADFToMarkdown of one document,
 // parsed once.
 func ADFToTextAndMarkdown(doc json.RawMessage) (text, md string, err error) {
-	root, err := parseADF(doc)
+	sc := getScratch()
+	defer sc.release()
+	root, err := parseADFIn(doc, sc)
 	if err != nil {
 		return "", "", err
 	}
-	text, md = bothOf(root)
+	text, md = bothOf(root, sc)
 	return text, md, nil
 }
 
 // bothOf renders a tree as text and as Markdown. The text pass keeps each
 // inline container's runs and mark tree and the Markdown pass, which walks
 // the tree in the same order, takes them instead of making them again.
-func bothOf(root *node) (text, md string) {
-	// Room for a description's few inline containers: the entries grew
-	// append by append (three allocations for four containers).
-	memo := &runMemo{record: true, entries: make([]memoRuns, 0, 8)}
-	tw := &mdWriter{plain: true, memo: memo}
+func bothOf(root *node, sc *scratch) (text, md string) {
+	// The memo and both writers' arrays are sc's (see scratch).
+	memo := &sc.memo
+	memo.record, memo.next, memo.entries = true, 0, memo.entries[:0]
+	tw := &mdWriter{plain: true, memo: memo, sc: sc}
 	text = tw.document(root)
 	memo.record = false
-	// The Markdown pass takes the text pass's scratch buffers too.
-	return text, (&mdWriter{memo: memo, scratch: tw.scratch, arena: tw.arena}).document(root)
+	md = (&mdWriter{memo: memo, sc: sc}).document(root)
+	return copyOut(text, md)
+}
+
+// copyOut copies a conversion's text and Markdown, which may be views of
+// its scratch arena (see mdWriter.open), into one array of their own.
+func copyOut(text, md string) (string, string) {
+	if len(text)+len(md) == 0 {
+		return "", ""
+	}
+	b := make([]byte, 0, len(text)+len(md))
+	b = append(append(b, text...), md...)
+	all := unsafe.String(unsafe.SliceData(b), len(b))
+	return all[:len(text)], all[len(text):]
 }
 
 // runMemo holds the runs of the inline containers of one tree, in the order
@@ -117,14 +135,71 @@ type mdWriter struct {
 	plain bool
 	// inTable is set while rendering a table cell.
 	inTable bool
-	slab    []*node  // room for runs, see flattenInline
-	scratch []*mdBuf // a buffer per mark depth, see mdBuf
-	// arena holds the inline renderings of a document, one after the other:
-	// each is a string over its own bytes, which are never written again
-	// (a buffer per paragraph and pass was an allocation each, issue 9).
-	// When a rendering outgrows it, the array it was copied to becomes the
-	// arena, and the strings over the old one stay valid.
-	arena []byte
+	// sc holds the writer's scratch arrays: runs (sc.slab, see
+	// flattenInline), mark trees (sc.spans), a buffer per mark depth
+	// (sc.bufs, see mdBuf) and the arena the renderings are written to
+	// (sc.arena, see open). A writer without one makes its own.
+	sc *scratch
+}
+
+// open is an empty buffer at the tail of the arena (sc.arena) with room
+// for n bytes. The arena holds a document's renderings (inline content,
+// lists, joined blocks), one after the other: each is a string over its
+// own bytes, which are never written again while the conversion runs (a
+// buffer or builder per paragraph, list and join was an allocation each,
+// issue 9). The entry points copy their result out (copyOut) before the
+// scratch, arena included, goes back to the pool.
+func (w *mdWriter) open(n int) mdBuf {
+	sc := w.scratch()
+	start := len(sc.arena)
+	if cap(sc.arena)-start < n {
+		// A new array: the strings over the old one stay valid.
+		sc.arena, start = make([]byte, 0, max(n, 2*cap(sc.arena), 1024)), 0
+	}
+	return mdBuf{b: sc.arena[start:start]}
+}
+
+// close makes what was written to b (from open) part of the arena, and
+// returns it.
+func (w *mdWriter) close(b mdBuf) string {
+	sc := w.scratch()
+	start := len(sc.arena)
+	if start+len(b.b) <= cap(sc.arena) && unsafe.SliceData(b.b) == unsafe.SliceData(sc.arena[start:cap(sc.arena)]) {
+		sc.arena = sc.arena[:start+len(b.b)] // written in place
+	} else {
+		sc.arena = b.b // grown elsewhere: that array is the arena now
+	}
+	return b.view()
+}
+
+// join is strings.Join written to the arena.
+func (w *mdWriter) join(parts []string, sep string) string {
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return parts[0]
+	}
+	n := len(sep) * (len(parts) - 1)
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := w.open(n)
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(p)
+	}
+	return w.close(b)
+}
+
+// scratch is the writer's scratch (see mdWriter.sc), made when it has none.
+func (w *mdWriter) scratch() *scratch {
+	if w.sc == nil {
+		w.sc = new(scratch)
+	}
+	return w.sc
 }
 
 // maxDepth bounds nesting so hostile documents cannot blow up rendering cost.
@@ -176,7 +251,7 @@ func (w *mdWriter) blocks(nodes []*node, depth int) string {
 		}
 	}
 	flush()
-	return strings.Join(parts, "\n\n")
+	return w.join(parts, "\n\n")
 }
 
 func isList(k string) bool { return k == kindBulletList || k == kindOrderedList }
@@ -324,8 +399,7 @@ func (w *mdWriter) list(n *node, depth int, alt bool) string {
 		bodies = append(bodies, b)
 		size += 24 + len(b) + strings.Count(b, "\n")*(len(bullet)+11)
 	}
-	var out strings.Builder
-	out.Grow(size)
+	out := w.open(size)
 	for i, body := range bodies {
 		head, tail := bullet, ""
 		if n.kind == kindOrderedList {
@@ -359,14 +433,16 @@ func (w *mdWriter) list(n *node, depth int, alt bool) string {
 			}
 		}
 	}
-	return out.String()
+	return w.close(out)
 }
 
 // itemBody renders a list item's blocks: a nested list follows the line
 // before it, other blocks are a blank line apart.
 func (w *mdWriter) itemBody(item *node, depth int) string {
-	var body strings.Builder
-	single, n := "", 0 // the only block so far: most items have one
+	var partsArr [4]string
+	parts := partsArr[:0]
+	var sepsArr [4]string
+	seps := sepsArr[:0] // what goes before each part but the first
 	prev, alt := "", false
 	for _, k := range item.kids {
 		var s string
@@ -382,31 +458,37 @@ func (w *mdWriter) itemBody(item *node, depth int) string {
 		if strings.TrimSpace(s) == "" {
 			continue
 		}
-		if n == 1 {
-			body.WriteString(single)
-		}
-		if n > 0 {
-			if isList(k.kind) {
-				body.WriteString("\n") // a nested list keeps the item tight
-			} else {
-				body.WriteString("\n\n")
-			}
-			body.WriteString(s)
+		if isList(k.kind) {
+			seps = append(seps, "\n") // a nested list keeps the item tight
 		} else {
-			single = s
+			seps = append(seps, "\n\n")
 		}
-		n++
+		parts = append(parts, s)
 		prev = k.kind
 	}
-	if n > 1 {
-		return body.String()
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return parts[0]
 	}
-	return single
+	size := 0
+	for i, p := range parts {
+		size += len(seps[i]) + len(p)
+	}
+	body := w.open(size)
+	for i, p := range parts {
+		if i > 0 {
+			body.WriteString(seps[i])
+		}
+		body.WriteString(p)
+	}
+	return w.close(body)
 }
 
 const spaces = "                                "
 
-func writeSpaces(b *strings.Builder, n int) {
+func writeSpaces(b *mdBuf, n int) {
 	for n > len(spaces) {
 		b.WriteString(spaces)
 		n -= len(spaces)
@@ -518,12 +600,7 @@ func (w *mdWriter) renderTree(runs []*node, tree **span, brk string) string {
 	for _, r := range runs {
 		size += len(r.text) + 8
 	}
-	// Written at the tail of the writer's arena (see mdWriter.arena).
-	start := len(w.arena)
-	if cap(w.arena)-start < size {
-		w.arena, start = make([]byte, 0, max(size, 512)), 0
-	}
-	b := mdBuf{b: w.arena[start:start]}
+	b := w.open(size)
 	if unmarked(runs) {
 		// The mark tree of unmarked runs is a root over the runs: write
 		// them as spans would, without building it (issue 9).
@@ -532,16 +609,11 @@ func (w *mdWriter) renderTree(runs []*node, tree **span, brk string) string {
 		}
 	} else {
 		if *tree == nil {
-			*tree = buildSpans(runs)
+			*tree = buildSpansIn(runs, w.scratch())
 		}
 		w.spans(&b, *tree, runs, brk, 0)
 	}
-	if cap(b.b) == cap(w.arena)-start {
-		w.arena = w.arena[:start+len(b.b)] // written in place
-	} else {
-		w.arena = b.b // grown elsewhere: that array is the arena now
-	}
-	return strings.TrimRightFunc(b.own(), unicode.IsSpace)
+	return strings.TrimRightFunc(w.close(b), unicode.IsSpace)
 }
 
 // mdBuf is the buffer inline Markdown is written to. Unlike a
@@ -553,12 +625,10 @@ type mdBuf struct{ b []byte }
 
 func (m *mdBuf) WriteString(s string)   { m.b = append(m.b, s...) }
 func (m *mdBuf) WriteByte(c byte) error { m.b = append(m.b, c); return nil }
+func (m *mdBuf) WriteRune(r rune)       { m.b = utf8.AppendRune(m.b, r) }
 
 // view is the content as a string that is valid until m is written again.
 func (m *mdBuf) view() string { return unsafe.String(unsafe.SliceData(m.b), len(m.b)) }
-
-// own is the content as a string for keeps: m must not be written again.
-func (m *mdBuf) own() string { return m.view() }
 
 // truncate drops the last n bytes.
 func (m *mdBuf) truncate(n int) { m.b = m.b[:len(m.b)-n] }
@@ -676,13 +746,14 @@ func (w *mdWriter) flattenInline(kids []*node, depth int) []*node {
 	// The runs of a document's containers are cut from one slab, each
 	// capped so that no append of one reaches into the next (a slice per
 	// container was four allocations for a short description).
-	if len(w.slab)+len(kids) > cap(w.slab) {
-		w.slab = make([]*node, 0, max(4*len(kids), 32))
+	sc := w.scratch()
+	if len(sc.slab)+len(kids) > cap(sc.slab) {
+		sc.slab = make([]*node, 0, max(4*len(kids), 32, 2*cap(sc.slab)))
 	}
-	start := len(w.slab)
-	out := w.appendInline(w.slab[start:start], kids, depth)
-	if len(out) > 0 && start+len(out) <= cap(w.slab) && &out[0] == &w.slab[start : start+1][0] {
-		w.slab = w.slab[:start+len(out)]
+	start := len(sc.slab)
+	out := w.appendInline(sc.slab[start:start], kids, depth)
+	if len(out) > 0 && start+len(out) <= cap(sc.slab) && &out[0] == &sc.slab[start : start+1][0] {
+		sc.slab = sc.slab[:start+len(out)]
 	}
 	return out[:len(out):len(out)]
 }
@@ -762,15 +833,16 @@ func (w *mdWriter) cardURL(n *node) string {
 
 // spans writes a mark tree.
 func (w *mdWriter) spans(b *mdBuf, s *span, runs []*node, brk string, depth int) {
-	for _, k := range s.kids {
+	for k := s.kid; k != nil; k = k.next {
 		if k.run != nil {
 			w.run(b, k.run, brk)
 			continue
 		}
-		for len(w.scratch) <= depth {
-			w.scratch = append(w.scratch, &mdBuf{b: make([]byte, 0, 64)})
+		sc := w.scratch()
+		for len(sc.bufs) <= depth {
+			sc.bufs = append(sc.bufs, &mdBuf{b: make([]byte, 0, 64)})
 		}
-		inner := w.scratch[depth]
+		inner := sc.bufs[depth]
 		inner.b = inner.b[:0]
 		// Delimiters depend on what surrounds them, so render the body first.
 		// The characters around the delimiter run decide whether "_" works: look at the text,
@@ -788,21 +860,25 @@ func (w *mdWriter) spans(b *mdBuf, s *span, runs []*node, brk string, depth int)
 		if w.plain {
 			b.WriteString(body)
 			if k.mark == markLink && !textIs(runs[k.first:k.end], k.href) {
-				b.WriteString(" (" + k.href + ")")
+				b.WriteString(" (")
+				b.WriteString(k.href)
+				b.WriteString(")")
 			}
 			continue
 		}
 		switch k.mark {
 		case markLink:
 			if autolinkable(k.href) && textIs(runs[k.first:k.end], k.href) {
-				b.WriteString("<" + k.href + ">")
+				b.WriteString("<")
+				b.WriteString(k.href)
+				b.WriteString(">")
 				continue
 			}
 			if endsUnescaped(b.view(), '!') {
 				b.truncate(1) // "!" before "[" would make the link an image
 				b.WriteString(`\!`)
 			}
-			b.WriteString(w.link(body, k.href))
+			w.writeLink(b, body, k.href)
 		case markStrong:
 			b.WriteString("**")
 			b.WriteString(body)
@@ -897,8 +973,19 @@ func autolinkable(href string) bool {
 }
 
 func (w *mdWriter) link(body, href string) string {
-	// "|" would split a table cell.
-	return "[" + body + "](" + percentEncode(href, "<>()\\|") + ")"
+	var b mdBuf
+	w.writeLink(&b, body, href)
+	return string(b.b)
+}
+
+// writeLink writes link(body, href) to b (a string per link was three
+// allocations, issue 9).
+func (w *mdWriter) writeLink(b *mdBuf, body, href string) {
+	b.WriteString("[")
+	b.WriteString(body)
+	b.WriteString("](")
+	b.b = appendPercentEncoded(b.b, href, "<>()\\|") // "|" would split a table cell.
+	b.WriteString(")")
 }
 
 func (w *mdWriter) run(b *mdBuf, r *node, brk string) {
@@ -911,31 +998,59 @@ func (w *mdWriter) run(b *mdBuf, r *node, brk string) {
 		b.WriteString(brk)
 	case kindText:
 		if r.st.code && !w.plain {
-			b.WriteString(w.codeSpan(r.text))
+			w.writeCodeSpan(b, r.text)
 			return
 		}
 		out := b.view()
 		lineStart := out == "" || strings.HasSuffix(out, "\n")
-		b.WriteString(w.escapeAfter(r.text, lastRune(out), lineStart))
+		if w.plain || verbatim(r.text, lineStart) {
+			b.WriteString(r.text)
+		} else {
+			escapeTextTo(b, r.text, lastRune(out), lineStart) // escapeAfter, written to b
+		}
 	}
 }
 
 func (w *mdWriter) codeSpan(s string) string {
+	var b mdBuf
+	w.writeCodeSpan(&b, s)
+	return string(b.b)
+}
+
+// writeCodeSpan writes codeSpan(s) to b (the string of ticks and the
+// span's were two allocations per code span, issue 9).
+func (w *mdWriter) writeCodeSpan(b *mdBuf, s string) {
 	if strings.ContainsAny(s, "\r\n") { // the Replacer allocates even when it replaces nothing
 		s = newlinesToSpace.Replace(s)
 	}
 	if s == "" {
-		return ""
+		return
 	}
-	if w.inTable {
+	if w.inTable && strings.Contains(s, "|") {
 		s = strings.ReplaceAll(s, "|", `\|`) // GFM splits cells before it reads code spans
 	}
-	ticks := strings.Repeat("`", longestRun(s, '`')+1)
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") ||
-		(strings.HasPrefix(s, " ") && strings.HasSuffix(s, " ") && strings.TrimSpace(s) != "") {
-		s = " " + s + " "
+	ticks := longestRun(s, '`') + 1
+	pad := strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") ||
+		(strings.HasPrefix(s, " ") && strings.HasSuffix(s, " ") && strings.TrimSpace(s) != "")
+	writeTicks(b, ticks)
+	if pad {
+		b.WriteString(" ")
 	}
-	return ticks + s + ticks
+	b.WriteString(s)
+	if pad {
+		b.WriteString(" ")
+	}
+	writeTicks(b, ticks)
+}
+
+const backticks = "````````````````"
+
+func writeTicks(b *mdBuf, n int) {
+	for n > len(backticks) {
+		b.WriteString(backticks)
+		n -= len(backticks)
+	}
+	b.WriteString(backticks[:n])
 }
 
 func (w *mdWriter) escape(s string, lineStart bool) string {
@@ -967,8 +1082,16 @@ func (w *mdWriter) escapeAfter(s string, prev rune, lineStart bool) string {
 
 // escapeText is escapeAfter of text that may need escaping.
 func escapeText(s string, prev rune, lineStart bool) string {
-	s = crlfToSpace.Replace(s)
-	var b strings.Builder
+	var b mdBuf
+	escapeTextTo(&b, s, prev, lineStart)
+	return string(b.b)
+}
+
+// escapeTextTo writes escapeText(s, prev, lineStart) to b.
+func escapeTextTo(b *mdBuf, s string, prev rune, lineStart bool) {
+	if strings.ContainsRune(s, '\r') { // the Replacer allocates even when it replaces nothing
+		s = crlfToSpace.Replace(s)
+	}
 	escAt := -1 // byte offset of an ordered-list delimiter to escape
 	for i, r := range s {
 		_, size := utf8.DecodeRuneInString(s[i:])
@@ -1018,5 +1141,4 @@ func escapeText(s string, prev rune, lineStart bool) string {
 		b.WriteRune(r)
 		prev = r
 	}
-	return b.String()
 }

@@ -1,7 +1,6 @@
 package markup
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"unicode"
@@ -220,13 +219,25 @@ const (
 )
 
 // span is a node of the inline formatting tree built from flat runs: either a leaf holding a
-// run, or a mark wrapping children. first/end index the runs it covers.
+// run, or a mark wrapping children. first/end index the runs it covers. Children are linked
+// (kid is the first, last the last, next a sibling) rather than held in a slice each, so that
+// a tree is one array of spans (a slice per mark was an allocation each, issue 9).
 type span struct {
-	run        *node
-	mark       markKind
-	href       string
-	kids       []*span
-	first, end int
+	run             *node
+	mark            markKind
+	href            string
+	first, end      int
+	kid, last, next *span
+}
+
+// add appends k to s's children.
+func (s *span) add(k *span) {
+	if s.last == nil {
+		s.kid = k
+	} else {
+		s.last.next = k
+	}
+	s.last = k
 }
 
 // wantedMarks are the marks of st; m is where they go (a caller's array,
@@ -248,6 +259,17 @@ func wantedMarks(st style, m []span) []span {
 		m = append(m, span{mark: markUnderline})
 	}
 	return m
+}
+
+// markCount is len(wantedMarks(st, nil)).
+func markCount(st style) int {
+	n := 0
+	for _, b := range [...]bool{st.href != "", st.strong, st.em, st.strike, st.underline} {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 // prepareRuns moves whitespace at the edges of formatted text out of the marks that do not
@@ -314,15 +336,27 @@ func edgeSpace(runs []*node) bool {
 // buildSpans nests flat runs into a mark tree. Marks already open stay open while the next run
 // still wants them, so `a *b* c` inside bold does not close and reopen the bold.
 func buildSpans(runs []*node) *span {
-	// One allocation holds every run's leaf, the root and the first marks
-	// opened (it is never grown: pointers into it stay put).
-	const firstMarks = 4
-	all := make([]span, len(runs)+1, len(runs)+1+firstMarks)
+	return buildSpansIn(runs, nil)
+}
+
+// buildSpansIn is buildSpans with the tree's spans taken from sc's span
+// arena (sc may be nil: then they are one new array).
+func buildSpansIn(runs []*node, sc *scratch) *span {
+	// One array holds every run's leaf, the root and every mark opened:
+	// at most each text run's own marks (it is never grown: pointers into
+	// it stay put).
+	n := len(runs) + 1
+	for _, r := range runs {
+		if r.kind == kindText {
+			n += markCount(r.st)
+		}
+	}
+	all := sc.spansOf(n)
 	leaves, root := all[:len(runs)], &all[len(runs)]
-	*root = span{end: len(runs), kids: make([]*span, 0, len(runs)+firstMarks)}
+	*root = span{end: len(runs)}
+	marks := all[len(runs)+1 : len(runs)+1 : n]
 	var stackArr [8]*span
 	stack := append(stackArr[:0], root)
-	marks := all[len(runs)+1:]
 	for i, r := range runs {
 		// Other runs (hard breaks, mentions) stay inside the marks the next text continues, so a
 		// closing delimiter never lands after a line break.
@@ -343,22 +377,15 @@ func buildSpans(runs []*node) *span {
 			})
 			for _, w := range want {
 				if !stackHas(stack, w) {
-					var s *span
-					if len(marks) < cap(marks) { // never grown: pointers into it stay put
-						marks = append(marks, span{mark: w.mark, href: w.href, first: i})
-						s = &marks[len(marks)-1]
-					} else {
-						s = &span{mark: w.mark, href: w.href, first: i}
-					}
-					top := stack[len(stack)-1]
-					top.kids = append(top.kids, s)
+					marks = append(marks, span{mark: w.mark, href: w.href, first: i}) // within n: never grown
+					s := &marks[len(marks)-1]
+					stack[len(stack)-1].add(s)
 					stack = append(stack, s)
 				}
 			}
 		}
-		top := stack[len(stack)-1]
 		leaves[i] = span{run: r, first: i, end: i + 1}
-		top.kids = append(top.kids, &leaves[i])
+		stack[len(stack)-1].add(&leaves[i])
 	}
 	for _, s := range stack[1:] {
 		s.end = len(runs)
@@ -463,14 +490,19 @@ func safeHref(href string) bool {
 
 // percentEncode escapes control characters, spaces and the bytes in extra of a URL.
 func percentEncode(href, extra string) string {
-	var b strings.Builder
+	return string(appendPercentEncoded(nil, href, extra))
+}
+
+// appendPercentEncoded appends percentEncode(href, extra) to b.
+func appendPercentEncoded(b []byte, href, extra string) []byte {
+	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(href); i++ {
 		c := href[i]
 		if c <= ' ' || c == 0x7f || strings.IndexByte(extra, c) >= 0 {
-			b.WriteString(fmt.Sprintf("%%%02X", c))
+			b = append(b, '%', hex[c>>4], hex[c&0xf])
 		} else {
-			b.WriteByte(c)
+			b = append(b, c)
 		}
 	}
-	return b.String()
+	return b
 }

@@ -15,19 +15,25 @@ import (
 // are understood. Other macros such as {color} are dropped and their content kept; emoticons
 // stay as typed.
 func WikiToMarkdown(s string) string {
-	return (&mdWriter{}).document(parseWiki(s))
+	sc := getScratch()
+	defer sc.release()
+	return strings.Clone((&mdWriter{sc: sc}).document(parseWikiIn(s, sc)))
 }
 
 // WikiToText converts Jira wiki markup to plain text, with the same best-effort reading as
 // [WikiToMarkdown].
 func WikiToText(s string) string {
-	return (&mdWriter{plain: true}).document(parseWiki(s))
+	sc := getScratch()
+	defer sc.release()
+	return strings.Clone((&mdWriter{plain: true, sc: sc}).document(parseWikiIn(s, sc)))
 }
 
 // WikiToTextAndMarkdown is WikiToText and WikiToMarkdown of one text,
 // parsed once (a Data Center ticket's description needs both).
 func WikiToTextAndMarkdown(s string) (text, md string) {
-	return bothOf(parseWiki(s))
+	sc := getScratch()
+	defer sc.release()
+	return bothOf(parseWikiIn(s, sc), sc)
 }
 
 var (
@@ -40,32 +46,68 @@ var (
 )
 
 func parseWiki(s string) *node {
-	s = normalizeInput.Replace(strings.ToValidUTF8(s, "\uFFFD"))
-	return block(kindDoc, parseWikiBlocks(strings.Split(s, "\n"), 0)...)
+	return parseWikiIn(s, nil)
+}
+
+// parseWikiIn is parseWiki with the tree's nodes and child lists taken
+// from sc (nil: new ones); the tree is valid until sc is released.
+func parseWikiIn(s string, sc *scratch) *node {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if strings.ContainsAny(s, "\r\x00") { // the Replacer allocates even when it replaces nothing
+		s = normalizeInput.Replace(s)
+	}
+	p := &wikiParser{sc: sc}
+	return p.block(kindDoc, p.parseWikiBlocks(p.sc.lines(s), 0)...)
+}
+
+// wikiParser makes a wiki tree's nodes and child lists: from a
+// conversion's scratch, when it has one (a node and a slice per text run,
+// block and list item were most of a Data Center description's
+// allocations, issue 9).
+type wikiParser struct{ sc *scratch }
+
+func (p *wikiParser) text(s string, st style) *node {
+	n := p.sc.newNode()
+	*n = node{kind: kindText, text: s, st: st.normalized()}
+	return n
+}
+
+// block is the package's block with kids copied to the scratch (the
+// caller's slice is not kept).
+func (p *wikiParser) block(kind string, kids ...*node) *node {
+	n := p.sc.newNode()
+	*n = node{kind: kind, kids: p.sc.keepNodes(kids)}
+	return n
 }
 
 // maxWikiDepth bounds quote-in-panel nesting.
 const maxWikiDepth = 16
 
-func parseWikiBlocks(lines []string, depth int) []*node {
-	var out []*node
-	var para []string
+func (p *wikiParser) parseWikiBlocks(lines []string, depth int) []*node {
+	// Blocks and paragraph lines are collected on the stack, the blocks
+	// kept in the scratch at the end (issue 9).
+	var outArr [16]*node
+	out := outArr[:0]
+	var paraArr [8]string
+	para := paraArr[:0]
 	flush := func() {
 		if len(para) > 0 {
-			var kids []*node
+			var kidsArr [16]*node
+			kids := kidsArr[:0]
 			for i, l := range para {
 				if i > 0 {
-					kids = append(kids, block(kindHardBreak))
+					kids = append(kids, p.block(kindHardBreak))
 				}
-				kids = append(kids, parseWikiInline(strings.TrimSpace(l), style{}, 0)...)
+				kids = append(kids, p.parseWikiInline(strings.TrimSpace(l), style{}, 0)...)
 			}
 			if kids = tidyInline(mergeText(kids)); len(kids) > 0 {
-				out = append(out, block(kindParagraph, kids...))
+				out = append(out, p.block(kindParagraph, kids...))
 			}
-			para = nil
+			para = para[:0]
 		}
 	}
 	var lists listBuilder
+	lists.stack = lists.stackArr[:0]
 	for i := 0; i < len(lines); i++ {
 		line := lines[i]
 		// Each block pattern starts, after blanks, with a byte of its own:
@@ -73,9 +115,9 @@ func parseWikiBlocks(lines []string, depth int) []*node {
 		// of a Data Center description's parse).
 		lead := leadByte(line)
 		if lead == '*' || lead == '#' || lead == '-' {
-			if m := wikiListRe.FindStringSubmatch(line); m != nil && !wikiRuleRe.MatchString(line) {
+			if marker, text, ok := wikiListLine(line); ok && !wikiRuleRe.MatchString(line) {
 				flush()
-				if l := lists.add(m[1], m[2]); l != nil {
+				if l := lists.add(p, marker, text); l != nil {
 					out = append(out, l)
 				}
 				continue
@@ -106,8 +148,8 @@ func parseWikiBlocks(lines []string, depth int) []*node {
 			m := wikiQuoteRe.FindStringSubmatchIndex(line)
 			name := line[m[2]:m[3]]
 			content, rest, next := collectUntil(lines, i, line[m[1]:], "{"+name+"}")
-			if inner := parseWikiBlocks(strings.Split(content, "\n"), depth+1); len(inner) > 0 {
-				out = append(out, block(kindBlockquote, inner...))
+			if inner := p.parseWikiBlocks(p.sc.lines(content), depth+1); len(inner) > 0 {
+				out = append(out, p.block(kindBlockquote, inner...))
 			}
 			i = next
 			if strings.TrimSpace(rest) != "" {
@@ -117,25 +159,25 @@ func parseWikiBlocks(lines []string, depth int) []*node {
 		case lead == 'h' && wikiHeadingRe.MatchString(line):
 			flush()
 			m := wikiHeadingRe.FindStringSubmatch(line)
-			if kids := parseWikiInline(strings.TrimSpace(m[2]), style{}, 0); len(kids) > 0 {
-				h := block(kindHeading, kids...)
+			if kids := p.parseWikiInline(strings.TrimSpace(m[2]), style{}, 0); len(kids) > 0 {
+				h := p.block(kindHeading, kids...)
 				h.attrs = map[string]any{"level": int(m[1][0] - '0')}
 				out = append(out, h)
 			}
 		case lead == 'b' && wikiBqRe.MatchString(line):
 			flush()
 			m := wikiBqRe.FindStringSubmatch(line)
-			if kids := parseWikiInline(strings.TrimSpace(m[1]), style{}, 0); len(kids) > 0 {
-				out = append(out, block(kindBlockquote, block(kindParagraph, kids...)))
+			if kids := p.parseWikiInline(strings.TrimSpace(m[1]), style{}, 0); len(kids) > 0 {
+				out = append(out, p.block(kindBlockquote, p.block(kindParagraph, kids...)))
 			}
 		case lead == '-' && wikiRuleRe.MatchString(line):
 			flush()
-			out = append(out, block(kindRule))
+			out = append(out, p.block(kindRule))
 		case strings.HasPrefix(strings.TrimSpace(line), "|"):
 			flush()
-			t := block(kindTable)
+			t := p.block(kindTable)
 			for ; i < len(lines) && strings.HasPrefix(strings.TrimSpace(lines[i]), "|"); i++ {
-				if r := parseWikiRow(strings.TrimSpace(lines[i])); r != nil {
+				if r := p.parseWikiRow(strings.TrimSpace(lines[i])); r != nil {
 					t.kids = append(t.kids, r)
 				}
 			}
@@ -148,7 +190,7 @@ func parseWikiBlocks(lines []string, depth int) []*node {
 		}
 	}
 	flush()
-	return out
+	return p.sc.keepNodes(out)
 }
 
 // leadByte is line's first byte after the blanks \s matches (0 if none).
@@ -203,13 +245,48 @@ func codeLanguage(params string) string {
 
 // listBuilder nests consecutive list lines by their marker strings ("*", "#*", …).
 type listBuilder struct {
-	stack []*node // open lists, outermost first
+	stack    []*node // open lists, outermost first
+	stackArr [maxWikiDepth]*node
 }
 
-func (l *listBuilder) reset() { l.stack = nil }
+func (l *listBuilder) reset() { l.stack = l.stack[:0] }
+
+// wikiListLine is wikiListRe's match of line: its marker and its text.
+// Written out, since the regexp's submatches were four allocations per
+// list line (issue 9); TestWikiListLineIsTheRegexp compares the two.
+func wikiListLine(line string) (marker, text string, ok bool) {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' } // \s
+	i := 0
+	for i < len(line) && isSpace(line[i]) {
+		i++
+	}
+	start := i
+	switch {
+	case i < len(line) && (line[i] == '*' || line[i] == '#'):
+		for i < len(line) && (line[i] == '*' || line[i] == '#') {
+			i++
+		}
+	case i < len(line) && line[i] == '-':
+		i++
+	default:
+		return "", "", false
+	}
+	marker = line[start:i]
+	if i == len(line) || !isSpace(line[i]) {
+		return "", "", false
+	}
+	for i < len(line) && isSpace(line[i]) {
+		i++
+	}
+	// (.*)$ takes the rest, up to a newline (there is none in a line).
+	if strings.IndexByte(line[i:], '\n') >= 0 {
+		return "", "", false
+	}
+	return marker, line[i:], true
+}
 
 // add appends an item and returns a new top-level list when one starts.
-func (l *listBuilder) add(marker, text string) *node {
+func (l *listBuilder) add(p *wikiParser, marker, text string) *node {
 	if marker == "-" {
 		marker = "*"
 	}
@@ -228,22 +305,23 @@ func (l *listBuilder) add(marker, text string) *node {
 		if marker[len(l.stack)] == '#' {
 			kind = kindOrderedList
 		}
-		list := block(kind)
+		list := p.block(kind)
+		list.kids = p.sc.room(4) // a list's items, most lists' without growing
 		if len(l.stack) == 0 {
 			top = list
 		} else {
 			parent := l.stack[len(l.stack)-1]
 			if len(parent.kids) == 0 {
-				parent.kids = append(parent.kids, block(kindListItem, block(kindParagraph)))
+				parent.kids = append(parent.kids, p.block(kindListItem, p.block(kindParagraph)))
 			}
 			item := parent.kids[len(parent.kids)-1]
 			item.kids = append(item.kids, list)
 		}
 		l.stack = append(l.stack, list)
 	}
-	para := block(kindParagraph, parseWikiInline(strings.TrimSpace(text), style{}, 0)...)
+	para := p.block(kindParagraph, p.parseWikiInline(strings.TrimSpace(text), style{}, 0)...)
 	cur := l.stack[len(l.stack)-1]
-	cur.kids = append(cur.kids, block(kindListItem, para))
+	cur.kids = append(cur.kids, p.block(kindListItem, para))
 	return top
 }
 
@@ -255,8 +333,8 @@ func listChar(n *node) byte {
 }
 
 // parseWikiRow splits "||h||h||" or "|c|c|" into a table row.
-func parseWikiRow(line string) *node {
-	row := block(kindTableRow)
+func (p *wikiParser) parseWikiRow(line string) *node {
+	row := p.block(kindTableRow)
 	i := 0
 	for i < len(line) && line[i] == '|' {
 		header := strings.HasPrefix(line[i:], "||")
@@ -274,8 +352,8 @@ func parseWikiRow(line string) *node {
 		if header {
 			kind = kindTableHeader
 		}
-		p := block(kindParagraph, parseWikiInline(strings.TrimSpace(content), style{}, 0)...)
-		row.kids = append(row.kids, block(kind, p))
+		para := p.block(kindParagraph, p.parseWikiInline(strings.TrimSpace(content), style{}, 0)...)
+		row.kids = append(row.kids, p.block(kind, para))
 		i = end
 	}
 	if len(row.kids) == 0 {
@@ -318,8 +396,11 @@ const (
 
 const effectChars = "*_-+^~?"
 
-func parseWikiInline(s string, st style, depth int) []*node {
-	var out []*node
+func (p *wikiParser) parseWikiInline(s string, st style, depth int) []*node {
+	// The nodes are collected on the stack and kept in the scratch at the
+	// end (growing a slice per call was a third of the parse's allocations).
+	var outArr [16]*node
+	out := outArr[:0]
 	var text strings.Builder
 	// Plain text is kept as the substring s[ps:pe] while it is one and the
 	// builder is empty, and copied into the builder only when something
@@ -334,12 +415,12 @@ func parseWikiInline(s string, st style, depth int) []*node {
 	}
 	flush := func() {
 		if ps >= 0 {
-			out = append(out, textNode(s[ps:pe], st))
+			out = append(out, p.text(s[ps:pe], st))
 			ps, pe = -1, -1
 			return
 		}
 		if text.Len() > 0 {
-			out = append(out, textNode(text.String(), st))
+			out = append(out, p.text(text.String(), st))
 			text.Reset()
 		}
 	}
@@ -348,7 +429,7 @@ func parseWikiInline(s string, st style, depth int) []*node {
 		switch {
 		case strings.HasPrefix(s[i:], `\\`):
 			flush()
-			out = append(out, block(kindHardBreak))
+			out = append(out, p.block(kindHardBreak))
 			i += 2
 			continue
 		case c == '\\' && i+1 < len(s):
@@ -362,7 +443,7 @@ func parseWikiInline(s string, st style, depth int) []*node {
 				flush()
 				code := st
 				code.code = true
-				out = append(out, textNode(unescapeWiki(s[i+2:i+2+k]), code))
+				out = append(out, p.text(unescapeWiki(s[i+2:i+2+k]), code))
 				i += k + 4
 				continue
 			}
@@ -377,7 +458,7 @@ func parseWikiInline(s string, st style, depth int) []*node {
 		case c == '[':
 			if k := strings.IndexByte(s[i+1:], ']'); k > 0 {
 				flush()
-				out = append(out, wikiBracket(s[i+1:i+1+k], st, depth)...)
+				out = append(out, p.wikiBracket(s[i+1:i+1+k], st, depth)...)
 				i += k + 2
 				continue
 			}
@@ -387,16 +468,16 @@ func parseWikiInline(s string, st style, depth int) []*node {
 				if !strings.ContainsFunc(name, unicode.IsSpace) && strings.ContainsAny(name, "./") {
 					flush()
 					if strings.Contains(name, "://") {
-						out = append(out, textNode(name, style{href: name}.withSafeHref()))
+						out = append(out, p.text(name, style{href: name}.withSafeHref()))
 					} else {
-						out = append(out, textNode("[attachment: "+name+"]", st))
+						out = append(out, p.text("[attachment: "+name+"]", st))
 					}
 					i += k + 2
 					continue
 				}
 			}
 		case c == '{':
-			if n, inner, ok := wikiEffect(s, i, st, depth); ok {
+			if n, inner, ok := p.wikiEffect(s, i, st, depth); ok {
 				flush()
 				out = append(out, inner...)
 				i = n
@@ -409,7 +490,7 @@ func parseWikiInline(s string, st style, depth int) []*node {
 						flush()
 						code := st
 						code.code = true
-						out = append(out, textNode(s[i+k+1:i+k+1+e], code))
+						out = append(out, p.text(s[i+k+1:i+k+1+e], code))
 						i += k + 1 + e + len(name) + 2
 						continue
 					}
@@ -418,7 +499,7 @@ func parseWikiInline(s string, st style, depth int) []*node {
 				continue
 			}
 		case strings.IndexByte(effectChars, c) >= 0:
-			if n, inner, ok := wikiEffect(s, i, st, depth); ok {
+			if n, inner, ok := p.wikiEffect(s, i, st, depth); ok {
 				flush()
 				out = append(out, inner...)
 				i = n
@@ -437,7 +518,7 @@ func parseWikiInline(s string, st style, depth int) []*node {
 		i++
 	}
 	flush()
-	return mergeText(out)
+	return p.sc.keepNodes(mergeText(out))
 }
 
 // delimAt reports an effect delimiter at s[i]: "{*}" (braced, usable inside words), "??" or a
@@ -456,7 +537,7 @@ func delimAt(s string, i int) (ch byte, size int, braced bool) {
 }
 
 // wikiEffect parses *strong*, _em_, -strike-, +underline+, ^sup^, ~sub~ and ??citation?? at i.
-func wikiEffect(s string, i int, st style, depth int) (next int, out []*node, ok bool) {
+func (p *wikiParser) wikiEffect(s string, i int, st style, depth int) (next int, out []*node, ok bool) {
 	ch, size, braced := delimAt(s, i)
 	if size == 0 || depth >= maxInlineDepth {
 		return 0, nil, false
@@ -498,7 +579,7 @@ func wikiEffect(s string, i int, st style, depth int) (next int, out []*node, ok
 		case '+':
 			inner.underline = true
 		}
-		return j + size2, parseWikiInline(s[start:j], inner, depth+1), true
+		return j + size2, p.parseWikiInline(s[start:j], inner, depth+1), true
 	}
 	return 0, nil, false
 }
@@ -518,7 +599,7 @@ func isMacroTag(s string) bool {
 }
 
 // wikiBracket interprets the inside of [...]: a mention, an attachment, a link or plain text.
-func wikiBracket(inner string, st style, depth int) []*node {
+func (p *wikiParser) wikiBracket(inner string, st style, depth int) []*node {
 	switch {
 	case strings.HasPrefix(inner, "~"):
 		user := strings.TrimPrefix(strings.TrimPrefix(inner, "~"), "accountid:")
@@ -527,7 +608,7 @@ func wikiBracket(inner string, st style, depth int) []*node {
 		}
 		return []*node{{kind: kindMention, attrs: map[string]any{"id": user, "text": user}}}
 	case strings.HasPrefix(inner, "^"):
-		return []*node{textNode("[attachment: "+inner[1:]+"]", st)}
+		return []*node{p.text("[attachment: "+inner[1:]+"]", st)}
 	}
 	alias, target, hasAlias := strings.Cut(inner, "|")
 	if !hasAlias {
@@ -537,16 +618,16 @@ func wikiBracket(inner string, st style, depth int) []*node {
 	target = strings.TrimSpace(target)
 	if !strings.Contains(target, "://") && !strings.HasPrefix(strings.ToLower(target), "mailto:") {
 		// An issue key, anchor or page name: keep the text.
-		return parseWikiInline(strings.TrimSpace(inner), st, depth+1)
+		return p.parseWikiInline(strings.TrimSpace(inner), st, depth+1)
 	}
 	linked := st
 	if safeHref(target) {
 		linked.href = target
 	}
 	if !hasAlias || strings.TrimSpace(alias) == "" {
-		return []*node{textNode(target, linked)}
+		return []*node{p.text(target, linked)}
 	}
-	return parseWikiInline(strings.TrimSpace(alias), linked, depth+1)
+	return p.parseWikiInline(strings.TrimSpace(alias), linked, depth+1)
 }
 
 func unescapeWiki(s string) string {

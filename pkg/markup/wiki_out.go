@@ -247,7 +247,7 @@ func (w *wikiInline) atLineStart() bool {
 }
 
 func (w *wikiInline) spans(s *span) {
-	for _, k := range s.kids {
+	for k := s.kid; k != nil; k = k.next {
 		if k.run != nil {
 			w.run(k.run)
 			continue

@@ -121,7 +121,25 @@ func (c jiraClient) do(ctx context.Context, method, path string, query url.Value
 		return fmt.Errorf("%w: jira %s: %s", trackers.ErrTransient, op, trackerhttp.DescribeTransportError(err))
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body) // capped by the session's transport
+	// The answer is read into a pooled buffer (a search page is a few
+	// hundred kB: io.ReadAll grew and copied it a dozen times, a quarter
+	// of the bytes a discovery page allocated, issue 9). Nothing refers to
+	// it once this returns: go-json's Unmarshal decodes from its own copy
+	// (its strings alias that copy) and json.RawMessage fields copy their
+	// bytes, and the error path's decoders copy what they keep.
+	//
+	// A search page (a fastDecoder) is read into a slice of its own
+	// instead: the page reader keeps it, its strings view it.
+	fd, fast := out.(fastDecoder)
+	var raw []byte
+	if fast {
+		raw, err = trackerhttp.ReadBody(resp) // capped by the session's transport
+	} else {
+		buf := trackerhttp.Buffer()
+		defer trackerhttp.PutBuffer(buf)
+		_, err = buf.ReadFrom(resp.Body) // capped by the session's transport
+		raw = buf.Bytes()
+	}
 	c.logger().DebugContext(ctx, "jira request", "method", method, "path", req.URL.Path, "status", resp.StatusCode, "duration", time.Since(start))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -137,6 +155,9 @@ func (c jiraClient) do(ctx context.Context, method, path string, query url.Value
 	}
 	if out == nil {
 		return nil
+	}
+	if fast && fd.decodeFast(raw) {
+		return nil // a search page, read without the library (pagedecode.go)
 	}
 	if err := fastjson.Unmarshal(raw, out); err != nil {
 		return fmt.Errorf("%w: jira %s: %v", trackers.ErrMalformedResponse, op, err)
@@ -286,12 +307,18 @@ func browsePrefix(s *trackers.Session) string {
 // browseURL is the package's browseURL, from the prefix when it is set and
 // the key is plain (letters, digits, "_" and "-").
 func (c jiraClient) browseURL(key string) string {
-	if c.browse == "" || key == "" || strings.ContainsFunc(key, func(r rune) bool {
-		return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-')
-	}) {
+	if c.browse == "" || !plainKey(key) {
 		return browseURL(c.s, key)
 	}
 	return c.browse + key
+}
+
+// plainKey: a key of letters, digits, "_" and "-" only, which browseURL
+// may append to the prefix as it is.
+func plainKey(key string) bool {
+	return key != "" && !strings.ContainsFunc(key, func(r rune) bool {
+		return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-')
+	})
 }
 
 // atlassianMessages reads Jira's ErrorCollection shape

@@ -173,8 +173,17 @@ func nameOf(n *jiraNamed) string {
 // ticketOf converts an issue; it fails with ErrMalformedResponse when the
 // issue lacks its key, its fields or a parsable update time.
 func (c jiraClient) ticketOf(is jiraIssue) (trackers.Ticket, error) {
+	return c.ticketWithURL(is, "")
+}
+
+// ticketWithURL is ticketOf with the issue's browse URL made already
+// (pageURLs; "" when not).
+func (c jiraClient) ticketWithURL(is jiraIssue, url string) (trackers.Ticket, error) {
 	if is.Key == "" || is.Fields == nil {
 		return trackers.Ticket{}, fmt.Errorf("%w: jira issue without key or fields", trackers.ErrMalformedResponse)
+	}
+	if url == "" {
+		url = c.browseURL(is.Key)
 	}
 	f := is.Fields
 	updated, err := parseJiraTime(f.Updated)
@@ -183,7 +192,7 @@ func (c jiraClient) ticketOf(is jiraIssue) (trackers.Ticket, error) {
 	}
 	t := trackers.Ticket{
 		Key:      is.Key,
-		URL:      c.browseURL(is.Key),
+		URL:      url,
 		Summary:  f.Summary,
 		Status:   nameOf(f.Status),
 		Priority: f.Priority.Name,
