@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +123,46 @@ func TestWIQLPagesByIDAfterWrites(t *testing.T) {
 	f.Delete(mine[0])
 	if got := query(0, 1000); !slices.Equal(got, mine[1:]) {
 		t.Fatalf("after a delete: %v, want %v", got, mine[1:])
+	}
+}
+
+// The WIQL answer is written by hand (fake.go): it must be exactly what the
+// library writes for the same document (keys sorted, strings quoted), with
+// each ref's URL the work item's.
+func TestWIQLAnswerIsTheLibrarysEncoding(t *testing.T) {
+	t.Parallel()
+	f := azuredevopsfake.NewSandbox()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	body := `{"query":"SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project AND [System.AssignedTo] = @Me ORDER BY [System.Id]"}`
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/"+azuredevopsfake.SandboxOrganization+"/"+azuredevopsfake.SandboxProject+"/_apis/wit/wiql?api-version=7.1&$top=2", strings.NewReader(body))
+	req.SetBasicAuth("", azuredevopsfake.SandboxPAT)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	var doc map[string]any
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(got, &doc) != nil {
+		t.Fatalf("wiql: %d %s", resp.StatusCode, got)
+	}
+	want, _ := json.Marshal(doc)
+	if string(got) != string(want) {
+		t.Fatalf("wiql answer\n%s\nwant the library's encoding\n%s", got, want)
+	}
+	refs := doc["workItems"].([]any)
+	if len(refs) != 2 {
+		t.Fatalf("%d refs, want $top 2: %s", len(refs), got)
+	}
+	for _, ref := range refs {
+		m := ref.(map[string]any)
+		if u := srv.URL + "/" + azuredevopsfake.SandboxOrganization + "/" + azuredevopsfake.SandboxProject + "/_apis/wit/workItems/" + jsonInt(int64(m["id"].(float64))); m["url"] != u {
+			t.Errorf("ref %v, want url %s", m, u)
+		}
+	}
+	if _, err := time.Parse(time.RFC3339Nano, doc["asOf"].(string)); err != nil || resp.Header.Get("Content-Length") != strconv.Itoa(len(got)) {
+		t.Errorf("asOf %v (%v), Content-Length %q for %d bytes", doc["asOf"], err, resp.Header.Get("Content-Length"), len(got))
 	}
 }

@@ -573,20 +573,37 @@ func (f *Server) wiql(w http.ResponseWriter, r *http.Request) {
 		ids = ids[:top]
 	}
 	base := fakehttp.BaseURL(r)
-	type ref struct {
-		ID  int64  `json:"id"`
-		URL string `json:"url"`
-	}
-	refs := make([]ref, 0, len(ids))
 	prefix := f.itemURL(base, 0)
 	prefix = prefix[:len(prefix)-1] // itemURL's form, its id cut: built once per page
-	for _, id := range ids {
-		refs = append(refs, ref{id, prefix + strconv.FormatInt(id, 10)})
+	// Written by hand into a pooled buffer: encoding a map of refs made a
+	// URL string per work item and the whole answer again (issue 9); the
+	// only strings that need JSON quoting are quoted by the library, once.
+	// The keys are in the order the library wrote the map in (sorted).
+	qPrefix, err := json.Marshal(prefix)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
 	}
-	fakehttp.JSON(w, http.StatusOK, map[string]any{
-		"queryType": "flat", "queryResultType": "workItem", "asOf": time.Now().UTC().Format(time.RFC3339Nano),
-		"columns":   []map[string]any{{"referenceName": "System.Id", "name": "ID", "url": base + "/_apis/wit/fields/System.Id"}},
-		"workItems": refs,
+	qPrefix = qPrefix[:len(qPrefix)-1] // the closing quote follows the id
+	qField, err := json.Marshal(base + "/_apis/wit/fields/System.Id")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	asOf := time.Now().UTC()
+	_ = fakehttp.WriteBuilt(w, http.StatusOK, func(b []byte) []byte {
+		b = append(b, `{"asOf":"`...)
+		b = append(asOf.AppendFormat(b, time.RFC3339Nano), `","columns":[{"name":"ID","referenceName":"System.Id","url":`...)
+		b = append(append(b, qField...), `}],"queryResultType":"workItem","queryType":"flat","workItems":[`...)
+		for i, id := range ids {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(append(b, `{"id":`...), id, 10)
+			b = strconv.AppendInt(append(append(b, `,"url":`...), qPrefix...), id, 10)
+			b = append(b, `"}`...)
+		}
+		return append(b, "]}"...)
 	})
 }
 
@@ -608,31 +625,40 @@ func (f *Server) batch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base := fakehttp.BaseURL(r)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fields := strings.Join(body.Fields, ",")
-	out := make([][]byte, 0, len(body.IDs))
-	for _, id := range body.IDs {
-		it, ok := f.items[id]
-		switch {
-		case !ok && strings.EqualFold(body.ErrorPolicy, "omit"):
-			out = append(out, []byte("null"))
-		case !ok:
-			vssErr(w, http.StatusNotFound, fmt.Sprintf("VS402323: Work item %d does not exist.", id), "WorkItemUnauthorizedAccessException")
-			return
-		default:
-			b, err := f.itemBytes(base, it, body.Fields, fields)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
+	out, ok := func() ([][]byte, bool) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		fields := strings.Join(body.Fields, ",")
+		out := make([][]byte, 0, len(body.IDs))
+		for _, id := range body.IDs {
+			it, ok := f.items[id]
+			switch {
+			case !ok && strings.EqualFold(body.ErrorPolicy, "omit"):
+				out = append(out, null)
+			case !ok:
+				vssErr(w, http.StatusNotFound, fmt.Sprintf("VS402323: Work item %d does not exist.", id), "WorkItemUnauthorizedAccessException")
+				return nil, false
+			default:
+				b, err := f.itemBytes(base, it, body.Fields, fields)
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+					return nil, false
+				}
+				out = append(out, b)
 			}
-			out = append(out, b)
 		}
+		return out, true
+	}()
+	if !ok {
+		return
 	}
-	b := append([]byte(`{"count":`), strconv.Itoa(len(out))...)
-	b = append(fakehttp.AppendArray(append(b, `,"value":`...), out), '}')
-	fakehttp.RawJSON(w, http.StatusOK, b)
+	// The cached encodings are never changed once made: they are written
+	// out after the lock, as they are, not assembled into a page-sized
+	// buffer for every request (issue 9).
+	_ = fakehttp.WriteArray(w, http.StatusOK, `{"count":`+strconv.Itoa(len(out))+`,"value":`, out, "}")
 }
+
+var null = []byte("null")
 
 // The fake stands in for Azure DevOps on another machine, so its own cost
 // should stay small beside the client's: the batch endpoint encodes a work

@@ -456,24 +456,22 @@ func (s *Server) paginateEncoded(w http.ResponseWriter, r *http.Request, n int, 
 	}
 	start := min((pg-1)*pagelen, n)
 	end := min(start+pagelen, n)
-	b := []byte(`{"values":[`)
+	items := make([][]byte, 0, end-start)
 	for i := start; i < end; i++ {
 		v, err := item(i)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		if i > start {
-			b = append(b, ',')
-		}
-		b = append(b, v...)
+		items = append(items, v)
 	}
-	b = append(b, `],"pagelen":`...)
-	b = strconv.AppendInt(b, int64(pagelen), 10)
-	b = append(b, `,"size":`...)
-	b = strconv.AppendInt(b, int64(n), 10)
-	b = append(b, `,"page":`...)
-	b = strconv.AppendInt(b, int64(pg), 10)
+	tail := make([]byte, 0, 256)
+	tail = append(tail, `,"pagelen":`...)
+	tail = strconv.AppendInt(tail, int64(pagelen), 10)
+	tail = append(tail, `,"size":`...)
+	tail = strconv.AppendInt(tail, int64(n), 10)
+	tail = append(tail, `,"page":`...)
+	tail = strconv.AppendInt(tail, int64(pg), 10)
 	if end < n {
 		q.Set("page", strconv.Itoa(pg+1))
 		next, err := json.Marshal(fakehttp.BaseURL(r) + r.URL.Path + "?" + q.Encode())
@@ -481,9 +479,12 @@ func (s *Server) paginateEncoded(w http.ResponseWriter, r *http.Request, n int, 
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		b = append(append(b, `,"next":`...), next...)
+		tail = append(append(tail, `,"next":`...), next...)
 	}
-	fakehttp.RawJSON(w, http.StatusOK, append(b, '}'))
+	// The items (cached encodings, for issues) are written out as they
+	// are, not assembled into a page-sized buffer for every request
+	// (issue 9: that buffer grew by doubling, several copies per page).
+	_ = fakehttp.WriteArray(w, http.StatusOK, `{"values":`, items, string(append(tail, '}')))
 }
 
 // issueBytes is issueJSON encoded, cached in the issue while no write

@@ -115,45 +115,130 @@ func (s *Server) conditional(next http.Handler) http.Handler {
 			return
 		}
 
-		rec := &recorder{header: http.Header{}, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
-
-		status, body := rec.status, rec.body.Bytes()
-		digest := rec.header.Get(contentDigestHeader)
-		rec.header.Del(contentDigestHeader)
-		if r.Method == http.MethodGet && status == http.StatusOK {
-			// Validators are per caller, as GitHub's are (Vary: Authorization):
-			// another token's ETag does not match.
-			// A handler that knows a digest of its body (a listing, from
-			// its items' cached digests) saves hashing the body.
-			content := body
-			if digest != "" {
-				content = []byte("digest:" + digest)
-			}
-			sum := sha256.Sum256(append([]byte(who+"\x00"), content...))
-			etag := `"` + hex.EncodeToString(sum[:16]) + `"`
-			rec.header.Set("ETag", etag)
-			rec.header.Set("Cache-Control", "private, max-age=60, s-maxage=60")
-			rec.header.Set("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP")
-			if etagMatches(r.Header.Get("If-None-Match"), etag) {
-				status, body = http.StatusNotModified, nil
-				rec.header.Del("Content-Type")
-				rec.header.Del("Content-Length")
-			}
-		}
-		if status != http.StatusNotModified {
-			s.mu.Lock()
-			s.rate.used[who]++
-			s.rate.total++
-			s.mu.Unlock()
-		}
-		for k, vs := range rec.header {
-			w.Header()[k] = vs
-		}
-		s.writeRateHeaders(w, who)
-		w.WriteHeader(status)
-		_, _ = w.Write(body)
+		cw := &conditionalWriter{s: s, w: w, r: r, who: who}
+		next.ServeHTTP(cw, r)
+		cw.finish()
 	})
+}
+
+// conditionalWriter is the answer conditional passes to the endpoint. An
+// endpoint that knows a digest of its body before writing it (a listing,
+// from its items' cached digests: contentDigestHeader) is streamed: the
+// validators, the 304 decision and the rate-limit headers are settled when
+// it writes its header, and its body goes straight out (or nowhere, for a
+// 304). Any other answer is recorded, as its ETag is a hash of its body:
+// recording a page of a hundred issues copied it once more per request
+// (issue 9). A streamed endpoint must not hold s.mu while it writes.
+type conditionalWriter struct {
+	s   *Server
+	w   http.ResponseWriter
+	r   *http.Request
+	who string
+
+	decided   bool // streaming or recording chosen (at the header)
+	streaming bool
+	discard   bool // a streamed 304: the body is dropped
+	rec       *recorder
+}
+
+func (c *conditionalWriter) Header() http.Header {
+	if c.rec != nil {
+		return c.rec.header
+	}
+	return c.w.Header()
+}
+
+func (c *conditionalWriter) WriteHeader(code int) {
+	if c.decided {
+		if c.rec != nil {
+			c.rec.WriteHeader(code)
+		}
+		return
+	}
+	c.decided = true
+	h := c.w.Header()
+	digest := h.Get(contentDigestHeader)
+	if digest == "" {
+		// Record: the header the endpoint set so far moves into the recorder.
+		c.rec = &recorder{header: h.Clone(), status: http.StatusOK}
+		clear(h)
+		c.rec.WriteHeader(code)
+		return
+	}
+	c.streaming = true
+	h.Del(contentDigestHeader)
+	status := c.s.validate(c.r, c.who, h, code, []byte("digest:"+digest))
+	c.discard = status == http.StatusNotModified
+	c.s.writeRateHeaders(c.w, c.who)
+	c.w.WriteHeader(status)
+}
+
+func (c *conditionalWriter) Write(b []byte) (int, error) {
+	if !c.decided {
+		c.WriteHeader(http.StatusOK)
+	}
+	switch {
+	case c.rec != nil:
+		return c.rec.Write(b)
+	case c.discard:
+		return 0, http.ErrBodyNotAllowed // as net/http answers a 304's Write
+	}
+	return c.w.Write(b)
+}
+
+// finish sends a recorded answer once the endpoint is done (an endpoint
+// that wrote nothing is an empty 200).
+func (c *conditionalWriter) finish() {
+	if !c.decided {
+		c.WriteHeader(http.StatusOK)
+	}
+	if c.streaming {
+		return
+	}
+	rec, s := c.rec, c.s
+	body := rec.body.Bytes()
+	var content []byte
+	if c.r.Method == http.MethodGet && rec.status == http.StatusOK {
+		content = body
+	}
+	status := s.validate(c.r, c.who, rec.header, rec.status, content)
+	if status == http.StatusNotModified {
+		body = nil
+	}
+	for k, vs := range rec.header {
+		c.w.Header()[k] = vs
+	}
+	s.writeRateHeaders(c.w, c.who)
+	c.w.WriteHeader(status)
+	_, _ = c.w.Write(body)
+}
+
+// validate sets GitHub's validators on a 200 answer to GET (content
+// identifies its body: the body, or a digest of it) and answers the status
+// to send: 304 without Content-Type and Content-Length when If-None-Match
+// names the ETag. Every answer but a 304 spends a point of who's limit.
+func (s *Server) validate(r *http.Request, who string, h http.Header, status int, content []byte) int {
+	if r.Method == http.MethodGet && status == http.StatusOK {
+		// Validators are per caller, as GitHub's are (Vary: Authorization):
+		// another token's ETag does not match.
+		sum := sha256.Sum256(append([]byte(who+"\x00"), content...))
+		etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+		h.Set("ETag", etag)
+		h.Set("Cache-Control", "private, max-age=60, s-maxage=60")
+		h.Set("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP")
+		if etagMatches(r.Header.Get("If-None-Match"), etag) {
+			status = http.StatusNotModified
+			h.Del("Content-Type")
+			h.Del("Content-Length")
+		}
+	}
+	if status != http.StatusNotModified {
+		s.mu.Lock()
+		s.rate.used[who]++
+		s.rate.total++
+		s.mu.Unlock()
+	}
+	return status
 }
 
 func (s *Server) writeRateHeaders(w http.ResponseWriter, who string) {

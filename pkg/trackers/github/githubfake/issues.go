@@ -432,18 +432,34 @@ func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) {
 	}
 	assignee, creator := q.Get("assignee"), q.Get("creator")
 
+	items, digest, ok := s.listPage(w, r, c, listQuery{st: c.st, state: state, creator: creator, assignee: assignee, labels: strings.Join(labels, ","),
+		sort: q.Get("sort"), dir: q.Get("direction"), since: since}, labels)
+	if !ok {
+		return
+	}
+	// The body is these items in this order, so a digest of their digests
+	// identifies it: conditional derives the ETag from it before the body
+	// is written (the page goes out without being recorded) instead of
+	// hashing a page of a hundred issues again for every request.
+	w.Header().Set(contentDigestHeader, digest)
+	_ = fakehttp.WriteArray(w, http.StatusOK, "", items, "")
+}
+
+// listPage finds the listing's page under s.mu and returns its items'
+// cached encodings (never changed once made, so they are written out after
+// the lock is released: conditional takes it to count the answer) and a
+// digest of them. It has answered the request itself when !ok.
+func (s *Server) listPage(w http.ResponseWriter, r *http.Request, c call, lq listQuery, labels []string) ([][]byte, string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	lq := listQuery{st: c.st, state: state, creator: creator, assignee: assignee, labels: strings.Join(labels, ","),
-		sort: q.Get("sort"), dir: q.Get("direction"), since: since}
 	out, ok := s.cachedList(lq)
 	if !ok {
 		for _, is := range c.st.issues {
 			switch {
-			case state != "all" && is.State != state,
-				!since.IsZero() && is.Updated.Before(since),
-				creator != "" && !strings.EqualFold(creator, is.Author),
-				!assigneeMatches(assignee, is.Assignees),
+			case lq.state != "all" && is.State != lq.state,
+				!lq.since.IsZero() && is.Updated.Before(lq.since),
+				lq.creator != "" && !strings.EqualFold(lq.creator, is.Author),
+				!assigneeMatches(lq.assignee, is.Assignees),
 				slices.ContainsFunc(labels, func(l string) bool { return !containsFold(is.Labels, l) }):
 				continue
 			}
@@ -454,7 +470,7 @@ func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) {
 	}
 	page, ok := s.paginate(w, r, len(out))
 	if !ok {
-		return
+		return nil, "", false
 	}
 	items := make([][]byte, 0, page.hi-page.lo)
 	digest := sha256.New()
@@ -462,16 +478,12 @@ func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) {
 		e, err := s.issueBytes(c.api, c.st, is)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
+			return nil, "", false
 		}
 		items = append(items, e.b)
 		digest.Write(e.sum[:])
 	}
-	// The body is these items in this order, so a digest of their digests
-	// identifies it: conditional derives the ETag from it instead of
-	// hashing a page of a hundred issues again for every request.
-	w.Header().Set(contentDigestHeader, hex.EncodeToString(digest.Sum(nil)))
-	fakehttp.RawJSON(w, http.StatusOK, fakehttp.AppendArray(make([]byte, 0, fakehttp.EncodedLen(items)), items))
+	return items, hex.EncodeToString(digest.Sum(nil)), true
 }
 
 func containsFold(list []string, v string) bool {
@@ -548,22 +560,30 @@ func (s *Server) paginate(w http.ResponseWriter, r *http.Request, total int) (pa
 		page = max(n, 1)
 	}
 	last := max((total+per-1)/per, 1)
-	link := func(p int, rel string) string {
-		u, _ := url.Parse(r.RequestURI)
-		v := u.Query()
-		v.Set("per_page", strconv.Itoa(per))
+	// The query is parsed once for every link (it was parsed again, with
+	// the request URI, per link); RequestURI keeps the path as sent (with
+	// /api/v3, which StripPrefix removed from r.URL).
+	u, _ := url.Parse(r.RequestURI)
+	v := u.Query()
+	v.Set("per_page", strconv.Itoa(per))
+	var links strings.Builder
+	link := func(p int, rel string) {
 		v.Set("page", strconv.Itoa(p))
-		return fmt.Sprintf(`<%s%s?%s>; rel="%s"`, fakehttp.BaseURL(r), u.Path, v.Encode(), rel)
+		if links.Len() > 0 {
+			links.WriteString(", ")
+		}
+		links.WriteString("<" + fakehttp.BaseURL(r) + u.Path + "?" + v.Encode() + `>; rel="` + rel + `"`)
 	}
-	var links []string
 	if page < last {
-		links = append(links, link(page+1, "next"), link(last, "last"))
+		link(page+1, "next")
+		link(last, "last")
 	}
 	if page > 1 {
-		links = append(links, link(1, "first"), link(min(page-1, last), "prev"))
+		link(1, "first")
+		link(min(page-1, last), "prev")
 	}
-	if len(links) > 0 {
-		w.Header().Set("Link", strings.Join(links, ", "))
+	if links.Len() > 0 {
+		w.Header().Set("Link", links.String())
 	}
 	lo := min((page-1)*per, total)
 	return pageRange{lo: lo, hi: min(lo+per, total)}, true

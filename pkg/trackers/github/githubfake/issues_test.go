@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -149,10 +150,14 @@ func TestETagAnswers304WithoutSpendingRateLimit(t *testing.T) {
 	n := fake.AddIssue(repo, githubfake.Issue{Title: "x", Assignees: []string{"octocat"}})
 	list := "/repos/acme/widgets/issues?assignee=octocat"
 
-	code, hdr, _ := send(fake, "GET", list, auth("tok"), "")
+	code, hdr, first := send(fake, "GET", list, auth("tok"), "")
 	etag := hdr.Get("ETag")
 	if code != 200 || etag == "" || strings.HasPrefix(etag, "W/") {
 		t.Fatalf("first list: %d etag %q, want 200 with a strong ETag", code, etag)
+	}
+	if hdr.Get("Content-Length") != strconv.Itoa(len(first)) || hdr.Get("X-RateLimit-Used") != "1" || hdr.Get("Vary") == "" {
+		t.Errorf("first list: Content-Length %q for %d bytes, X-RateLimit-Used %q, Vary %q",
+			hdr.Get("Content-Length"), len(first), hdr.Get("X-RateLimit-Used"), hdr.Get("Vary"))
 	}
 	if len(hdr.Values("X-Fake-Content-Digest")) != 0 {
 		t.Errorf("the listing's digest went out: %v", hdr)
@@ -169,6 +174,9 @@ func TestETagAnswers304WithoutSpendingRateLimit(t *testing.T) {
 	if code != http.StatusNotModified || body != "" {
 		t.Fatalf("conditional list: %d %q, want 304 without a body", code, body)
 	}
+	if hdr.Get("Content-Type") != "" || hdr.Get("Content-Length") != "" {
+		t.Errorf("304 carries Content-Type %q, Content-Length %q", hdr.Get("Content-Type"), hdr.Get("Content-Length"))
+	}
 	if hdr.Get("ETag") != etag || hdr.Get("X-RateLimit-Remaining") != remaining || fake.RateLimitUsed() != used {
 		t.Errorf("304 changed etag %q or spent rate limit (remaining %s→%s, used %d→%d)",
 			hdr.Get("ETag"), remaining, hdr.Get("X-RateLimit-Remaining"), used, fake.RateLimitUsed())
@@ -178,6 +186,26 @@ func TestETagAnswers304WithoutSpendingRateLimit(t *testing.T) {
 	code, hdr, _ = send(fake, "GET", list, h, "")
 	if code != 200 || hdr.Get("ETag") == etag || fake.RateLimitUsed() != used+1 {
 		t.Errorf("changed list: %d etag %q used %d, want 200, a new ETag and one point spent", code, hdr.Get("ETag"), fake.RateLimitUsed())
+	}
+}
+
+// An answer whose ETag is a hash of its body (recorded, not a listing) is
+// validated the same way.
+func TestETagOfARecordedAnswerAnswers304(t *testing.T) {
+	t.Parallel()
+	fake := newFake(githubfake.Options{})
+	n := fake.AddIssue(repo, githubfake.Issue{Title: "x", Assignees: []string{"octocat"}})
+	path := "/repos/acme/widgets/issues/" + strconv.Itoa(n)
+	code, hdr, body := send(fake, "GET", path, auth("tok"), "")
+	etag := hdr.Get("ETag")
+	if code != 200 || etag == "" || !strings.Contains(body, `"title":"x"`) || hdr.Get("X-RateLimit-Used") != "1" {
+		t.Fatalf("get: %d etag %q used %q %s", code, etag, hdr.Get("X-RateLimit-Used"), body)
+	}
+	h := auth("tok")
+	h.Set("If-None-Match", `"other", `+etag)
+	code, hdr, body = send(fake, "GET", path, h, "")
+	if code != http.StatusNotModified || body != "" || hdr.Get("ETag") != etag || hdr.Get("X-RateLimit-Used") != "1" {
+		t.Fatalf("conditional get: %d %q etag %q used %q, want 304, no body, the same ETag, nothing spent", code, body, hdr.Get("ETag"), hdr.Get("X-RateLimit-Used"))
 	}
 }
 
@@ -289,5 +317,26 @@ func TestSandboxSeedsAssignedIssues(t *testing.T) {
 	}
 	if got := numbers(t, body); len(got) != 4 { // three issues and a pull request
 		t.Errorf("sandbox assigned listing: %v", got)
+	}
+}
+
+// A middle page links to the next, last, first and previous pages, in
+// GitHub's order, with the request's other parameters and path kept.
+func TestMiddlePageLinksAllFourPages(t *testing.T) {
+	t.Parallel()
+	fake := newFake(githubfake.Options{MaxPerPage: 2})
+	for range 5 {
+		fake.AddIssue(repo, githubfake.Issue{Title: "x"})
+	}
+	code, hdr, body := send(fake, "GET", "/api/v3/repos/acme/widgets/issues?sort=created&direction=asc&per_page=100&page=2", auth("tok"), "")
+	if code != 200 {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	u := func(page string) string {
+		return "<http://example.com/api/v3/repos/acme/widgets/issues?direction=asc&page=" + page + "&per_page=2&sort=created>"
+	}
+	want := u("3") + `; rel="next", ` + u("3") + `; rel="last", ` + u("1") + `; rel="first", ` + u("1") + `; rel="prev"`
+	if got := hdr.Get("Link"); got != want {
+		t.Fatalf("Link\n%s\nwant\n%s", got, want)
 	}
 }

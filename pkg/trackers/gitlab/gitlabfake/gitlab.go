@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/connectorhub/connectorhub/pkg/trackers/internal/fakehttp"
-	"github.com/connectorhub/connectorhub/pkg/trackers/trackertest/faults"
 )
 
 // User is a GitLab account.
@@ -91,12 +90,8 @@ type Options struct {
 
 // Server is a fake GitLab. It is an http.Handler; Start serves it.
 type Server struct {
-	// Faults are served in front of every endpoint.
-	Faults faults.Injector
-
-	mux      *http.ServeMux
-	requests fakehttp.Counter
-	opts     Options
+	fakehttp.Base // faults in front of every endpoint, request counter, routes
+	opts          Options
 
 	mu       sync.Mutex
 	users    map[string]User  // by username
@@ -125,12 +120,13 @@ func New(opts Options) *Server {
 		opts.MaxPerPage = 100
 	}
 	s := &Server{
-		mux:    http.NewServeMux(),
 		opts:   opts,
 		users:  map[string]User{},
 		tokens: map[string]Token{},
 		limits: map[string]*window{},
 	}
+	s.Init(errorBody)
+	s.Inner = s.rateLimited(s.Mux) // RateLimit-* headers and the limit, inside the faults
 	for _, u := range opts.Users {
 		s.AddUser(u)
 	}
@@ -143,18 +139,18 @@ func New(opts Options) *Server {
 	for _, is := range opts.Issues {
 		s.AddIssue(is)
 	}
-	s.mux.HandleFunc("GET /api/v4/user", s.user)
-	s.mux.HandleFunc("GET /api/v4/personal_access_tokens/self", s.tokenSelf)
-	s.mux.HandleFunc("GET /api/v4/projects/{id}", s.project)
-	s.mux.HandleFunc("GET /api/v4/projects/{id}/issues", s.listIssues)
-	s.mux.HandleFunc("GET /api/v4/projects/{id}/issues/{iid}", s.getIssue)
-	s.mux.HandleFunc("PUT /api/v4/projects/{id}/issues/{iid}", s.updateIssue)
-	s.mux.HandleFunc("GET /api/v4/projects/{id}/issues/{iid}/notes", s.listNotes)
-	s.mux.HandleFunc("POST /api/v4/projects/{id}/issues/{iid}/notes", s.notesDelivering(s.createNote))
-	s.mux.HandleFunc("GET /api/v4/projects/{id}/merge_requests", s.listMergeRequests)
-	s.mux.HandleFunc("POST /api/v4/projects/{id}/merge_requests", s.createMergeRequest)
+	s.Mux.HandleFunc("GET /api/v4/user", s.user)
+	s.Mux.HandleFunc("GET /api/v4/personal_access_tokens/self", s.tokenSelf)
+	s.Mux.HandleFunc("GET /api/v4/projects/{id}", s.project)
+	s.Mux.HandleFunc("GET /api/v4/projects/{id}/issues", s.listIssues)
+	s.Mux.HandleFunc("GET /api/v4/projects/{id}/issues/{iid}", s.getIssue)
+	s.Mux.HandleFunc("PUT /api/v4/projects/{id}/issues/{iid}", s.updateIssue)
+	s.Mux.HandleFunc("GET /api/v4/projects/{id}/issues/{iid}/notes", s.listNotes)
+	s.Mux.HandleFunc("POST /api/v4/projects/{id}/issues/{iid}/notes", s.notesDelivering(s.createNote))
+	s.Mux.HandleFunc("GET /api/v4/projects/{id}/merge_requests", s.listMergeRequests)
+	s.Mux.HandleFunc("POST /api/v4/projects/{id}/merge_requests", s.createMergeRequest)
 	s.routeHooks()
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+	s.Mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fakehttp.JSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
 	})
 	return s
@@ -193,19 +189,23 @@ func (s *Server) AddProject(p Project) {
 	s.projects = append(s.projects, p)
 }
 
-// ServeHTTP records the request, serves faults first, then the rate limit,
-// then the fake API.
+// ServeHTTP records the request (RequestLog), then serves faults first,
+// then the rate limit, then the fake API (fakehttp.Base).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Wrap(s.record(s.Faults.Wrap(s.rateLimited(s.mux)))).ServeHTTP(w, r)
+	s.record(r)
+	s.Base.ServeHTTP(w, r)
 }
 
-// Start serves the fake on 127.0.0.1 until the test ends and returns its URL.
+// Start serves the fake on 127.0.0.1 until the test ends and returns its
+// URL (its own, not Base's: the request log is kept here).
 func (s *Server) Start(tb testing.TB, middleware ...func(http.Handler) http.Handler) string {
 	return fakehttp.Start(tb, s, middleware...)
 }
 
-// Requests is the number of requests the fake received (faults included).
-func (s *Server) Requests() int { return s.requests.Count() }
+// errorBody is GitLab's error answer for a status (FailNext).
+func errorBody(status int) string {
+	return `{"message":"` + strconv.Itoa(status) + " " + http.StatusText(status) + `"}`
+}
 
 func unauthorized(w http.ResponseWriter) {
 	fakehttp.JSON(w, http.StatusUnauthorized, map[string]string{"message": "401 Unauthorized"})

@@ -207,3 +207,31 @@ func TestSandboxSeedsAssignedIssues(t *testing.T) {
 		t.Errorf("sandbox notes on issue 1: %+v", notes)
 	}
 }
+
+// The frame (fakehttp.Base) counts and logs every request, faults
+// included, and FailNext answers with GitLab's error body.
+func TestFaultsAreCountedLoggedAndInGitLabsShape(t *testing.T) {
+	t.Parallel()
+	fake := gitlabfake.NewSandbox()
+	fake.FailNext(1, http.StatusServiceUnavailable)
+	fake.ServerErrorNext(1)
+	h := http.Header{"Private-Token": {gitlabfake.SandboxToken}}
+	for _, want := range []struct {
+		code int
+		body string
+	}{
+		{http.StatusServiceUnavailable, `{"message":"503 Service Unavailable"}`},
+		{http.StatusInternalServerError, `{"message":"500 Internal Server Error"}`},
+	} {
+		code, _, body := fakehttp.Call(fake, http.MethodGet, "/api/v4/user", h)
+		if code != want.code || body != want.body {
+			t.Fatalf("%d %s, want %d %s", code, body, want.code, want.body)
+		}
+	}
+	if code, hdr, _ := fakehttp.Call(fake, http.MethodGet, "/api/v4/user", h); code != http.StatusOK || hdr.Get("RateLimit-Limit") == "" {
+		t.Fatalf("after the faults: %d, RateLimit-Limit %q", code, hdr.Get("RateLimit-Limit"))
+	}
+	if fake.Requests() != 3 || fake.CountRequests(http.MethodGet, "/api/v4/user") != 3 {
+		t.Fatalf("Requests %d, logged %d, want 3 and 3", fake.Requests(), fake.CountRequests(http.MethodGet, "/api/v4/user"))
+	}
+}

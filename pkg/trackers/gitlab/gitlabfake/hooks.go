@@ -20,9 +20,9 @@ import (
 // /issues/:iid/notes), as GitLab sends for either.
 
 func (s *Server) routeHooks() {
-	s.mux.HandleFunc("POST /api/v4/projects/{id}/hooks", s.createHook)
-	s.mux.HandleFunc("GET /api/v4/projects/{id}/hooks", s.listHooks)
-	s.mux.HandleFunc("DELETE /api/v4/projects/{id}/hooks/{hook_id}", s.deleteHook)
+	s.Mux.HandleFunc("POST /api/v4/projects/{id}/hooks", s.createHook)
+	s.Mux.HandleFunc("GET /api/v4/projects/{id}/hooks", s.listHooks)
+	s.Mux.HandleFunc("DELETE /api/v4/projects/{id}/hooks/{hook_id}", s.deleteHook)
 }
 
 // hookCreate is the part of postApiV4ProjectsIdHooks the fake reads.

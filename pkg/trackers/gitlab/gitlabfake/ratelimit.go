@@ -24,16 +24,13 @@ type Request struct {
 const maxLog = 10000
 
 // record logs every request (faults included) for RequestLog.
-func (s *Server) record(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		if len(s.log) >= maxLog {
-			s.log = slices.Delete(s.log, 0, maxLog/2)
-		}
-		s.log = append(s.log, Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query()})
-		s.mu.Unlock()
-		next.ServeHTTP(w, r)
-	})
+func (s *Server) record(r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.log) >= maxLog {
+		s.log = slices.Delete(s.log, 0, maxLog/2)
+	}
+	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query()})
 }
 
 // RequestLog returns the requests received so far (the most recent 5,000 to
@@ -129,11 +126,10 @@ func (s *Server) RateLimitNext(retryAfter time.Duration) {
 }
 
 // ServerErrorNext makes the next n answers a 500 with GitLab's error body.
-func (s *Server) ServerErrorNext(n int) {
-	s.Faults.Fail(n, http.StatusInternalServerError, `{"message":"500 Internal Server Error"}`)
-}
+func (s *Server) ServerErrorNext(n int) { s.FailNext(n, http.StatusInternalServerError) }
 
-// MalformedNext makes the next answer a 200 whose JSON body is cut short.
+// MalformedNext makes the next answer a 200 whose JSON body is cut short
+// (GitLab lists are arrays).
 func (s *Server) MalformedNext() {
 	s.Faults.Fail(1, http.StatusOK, `[{"id":1,"iid":1,"title":"trunc`)
 }

@@ -57,11 +57,12 @@ func AppendArray(b []byte, items [][]byte) []byte {
 	return append(b, ']')
 }
 
-// EncodedLen is the length of items as a JSON array.
+// EncodedLen is the exact length of items as a JSON array (a
+// Content-Length: WriteArray).
 func EncodedLen(items [][]byte) int {
-	n := 2
+	n := 2 + max(len(items)-1, 0) // brackets and commas
 	for _, it := range items {
-		n += len(it) + 1
+		n += len(it)
 	}
 	return n
 }

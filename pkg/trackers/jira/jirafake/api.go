@@ -30,20 +30,20 @@ func (s *Server) routeIssues(prefix string) {
 	cloud := s.deployment == connector.Cloud
 	if cloud {
 		// Jira Cloud removed the old search (CHANGE-2046): it answers 410.
-		s.mux.HandleFunc("GET "+prefix+"/search", s.searchGone)
-		s.mux.HandleFunc("POST "+prefix+"/search", s.searchGone)
-		s.mux.HandleFunc("GET "+prefix+"/search/jql", s.searchJQL)
-		s.mux.HandleFunc("POST "+prefix+"/search/jql", s.searchJQL)
+		s.Mux.HandleFunc("GET "+prefix+"/search", s.searchGone)
+		s.Mux.HandleFunc("POST "+prefix+"/search", s.searchGone)
+		s.Mux.HandleFunc("GET "+prefix+"/search/jql", s.searchJQL)
+		s.Mux.HandleFunc("POST "+prefix+"/search/jql", s.searchJQL)
 	} else {
-		s.mux.HandleFunc("GET "+prefix+"/search", s.searchStartAt)
-		s.mux.HandleFunc("POST "+prefix+"/search", s.searchStartAt)
+		s.Mux.HandleFunc("GET "+prefix+"/search", s.searchStartAt)
+		s.Mux.HandleFunc("POST "+prefix+"/search", s.searchStartAt)
 	}
-	s.mux.HandleFunc("GET "+prefix+"/issue/{issueIdOrKey}", s.getIssue)
-	s.mux.HandleFunc("POST "+prefix+"/issue", s.createIssue)
-	s.mux.HandleFunc("GET "+prefix+"/issue/{issueIdOrKey}/transitions", s.getTransitions)
-	s.mux.HandleFunc("POST "+prefix+"/issue/{issueIdOrKey}/transitions", s.doTransition)
-	s.mux.HandleFunc("GET "+prefix+"/issue/{issueIdOrKey}/comment", s.getComments)
-	s.mux.HandleFunc("POST "+prefix+"/issue/{issueIdOrKey}/comment", s.addComment)
+	s.Mux.HandleFunc("GET "+prefix+"/issue/{issueIdOrKey}", s.getIssue)
+	s.Mux.HandleFunc("POST "+prefix+"/issue", s.createIssue)
+	s.Mux.HandleFunc("GET "+prefix+"/issue/{issueIdOrKey}/transitions", s.getTransitions)
+	s.Mux.HandleFunc("POST "+prefix+"/issue/{issueIdOrKey}/transitions", s.doTransition)
+	s.Mux.HandleFunc("GET "+prefix+"/issue/{issueIdOrKey}/comment", s.getComments)
+	s.Mux.HandleFunc("POST "+prefix+"/issue/{issueIdOrKey}/comment", s.addComment)
 }
 
 // zoneOf is the zone Jira reads a user's JQL dates in (nil: anonymous).
@@ -141,7 +141,7 @@ func splitList(vs []string) []string {
 
 // run evaluates a query for a caller: the visible issues that match, ordered.
 func (s *Server) run(c caller, jql string) ([]*issue, error) {
-	q, err := ParseJQL(jql)
+	q, err := s.parseJQL(jql)
 	if err != nil {
 		return nil, err
 	}
@@ -196,45 +196,53 @@ func (s *Server) searchJQL(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, []string{err.Error()}, nil)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	defer s.indexSubtasksLocked()()
-	if q, err := ParseJQL(p.JQL); err == nil && len(q.clauses) == 0 {
-		// The enhanced search refuses unbounded queries.
-		badRequest(w, []string{"Unbounded JQL queries are not allowed here. Please add a search restriction to your query."}, nil)
-		return
-	}
-	found, err := s.runCached(c, p.JQL)
-	if err != nil {
-		badRequest(w, []string{err.Error()}, nil)
-		return
-	}
-	offset := 0
-	if p.NextPageToken != "" {
-		var ok bool
-		if offset, ok = readPageToken(p.JQL, p.NextPageToken); !ok {
-			badRequest(w, []string{"Invalid nextPageToken."}, nil)
-			return
+	items, tail, ok := func() ([][]byte, string, bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		defer s.indexSubtasksLocked()()
+		if q, err := s.parseJQL(p.JQL); err == nil && len(q.clauses) == 0 {
+			// The enhanced search refuses unbounded queries.
+			badRequest(w, []string{"Unbounded JQL queries are not allowed here. Please add a search restriction to your query."}, nil)
+			return nil, "", false
 		}
+		found, err := s.runCached(c, p.JQL)
+		if err != nil {
+			badRequest(w, []string{err.Error()}, nil)
+			return nil, "", false
+		}
+		offset := 0
+		if p.NextPageToken != "" {
+			var ok bool
+			if offset, ok = readPageToken(p.JQL, p.NextPageToken); !ok {
+				badRequest(w, []string{"Invalid nextPageToken."}, nil)
+				return nil, "", false
+			}
+		}
+		limit := s.pageLimit(p.MaxResults, 50)
+		end := min(offset+limit, len(found))
+		offset = min(offset, end)
+		fields := parseFields(p.Fields, "id")
+		items, err := s.encodeIssues(r, c, found[offset:end], fields, p.Properties)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return nil, "", false
+		}
+		if end < len(found) {
+			return items, `,"isLast":false,"nextPageToken":` + strconv.Quote(pageToken(p.JQL, end)) + "}", true
+		}
+		return items, `,"isLast":true}`, true
+	}()
+	if ok {
+		writeSearch(w, `{"issues":`, items, tail)
 	}
-	limit := s.pageLimit(p.MaxResults, 50)
-	end := min(offset+limit, len(found))
-	offset = min(offset, end)
-	fields := parseFields(p.Fields, "id")
-	items, err := s.encodeIssues(r, c, found[offset:end], fields, p.Properties)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	b := make([]byte, 0, 64+fakehttp.EncodedLen(items))
-	b = append(b, `{"issues":`...)
-	b = fakehttp.AppendArray(b, items)
-	b = append(b, `,"isLast":`...)
-	b = strconv.AppendBool(b, end >= len(found))
-	if end < len(found) {
-		b = strconv.AppendQuote(append(b, `,"nextPageToken":`...), pageToken(p.JQL, end))
-	}
-	fakehttp.RawJSON(w, http.StatusOK, append(b, '}'))
+}
+
+// writeSearch writes a search page around its issues' cached encodings,
+// after s.mu is released: they are never changed once made, and are written
+// out as they are (fakehttp.WriteArray), not assembled into a page-sized
+// buffer for every request (issue 9).
+func writeSearch(w http.ResponseWriter, head string, items [][]byte, tail string) {
+	_ = fakehttp.WriteArray(w, http.StatusOK, head, items, tail)
 }
 
 // searchStartAt is Data Center's search: startAt/maxResults/total.
@@ -252,27 +260,29 @@ func (s *Server) searchStartAt(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, []string{"startAt must be 0 or more."}, nil)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	defer s.indexSubtasksLocked()()
-	found, err := s.runCached(c, p.JQL)
-	if err != nil {
-		badRequest(w, []string{err.Error()}, nil)
-		return
+	items, head, ok := func() ([][]byte, string, bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		defer s.indexSubtasksLocked()()
+		found, err := s.runCached(c, p.JQL)
+		if err != nil {
+			badRequest(w, []string{err.Error()}, nil)
+			return nil, "", false
+		}
+		limit := s.pageLimit(p.MaxResults, 50)
+		start := min(p.StartAt, len(found))
+		end := min(start+limit, len(found))
+		fields := parseFields(p.Fields, "*navigable")
+		items, err := s.encodeIssues(r, c, found[start:end], fields, p.Properties)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return nil, "", false
+		}
+		return items, fmt.Sprintf(`{"expand":"schema,names","startAt":%d,"maxResults":%d,"total":%d,"issues":`, p.StartAt, limit, len(found)), true
+	}()
+	if ok {
+		writeSearch(w, head, items, "}")
 	}
-	limit := s.pageLimit(p.MaxResults, 50)
-	start := min(p.StartAt, len(found))
-	end := min(start+limit, len(found))
-	fields := parseFields(p.Fields, "*navigable")
-	items, err := s.encodeIssues(r, c, found[start:end], fields, p.Properties)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	b := make([]byte, 0, 128+fakehttp.EncodedLen(items))
-	b = fmt.Appendf(b, `{"expand":"schema,names","startAt":%d,"maxResults":%d,"total":%d,"issues":`, p.StartAt, limit, len(found))
-	b = fakehttp.AppendArray(b, items)
-	fakehttp.RawJSON(w, http.StatusOK, append(b, '}'))
 }
 
 // visibleIssue finds the path's issue if the caller may browse it; it has

@@ -37,7 +37,7 @@ type searchResult struct {
 // same caller pages through the same query (the lock is held).
 func (s *Server) runCached(c caller, jql string) ([]*issue, error) {
 	var now time.Time
-	if q, err := ParseJQL(jql); err == nil && q.relative() {
+	if q, err := s.parseJQL(jql); err == nil && q.relative() {
 		now = s.now()
 	}
 	if r := s.lastSearch; r != nil && r.gen == s.gen && r.jql == jql && r.user == c.user && r.now.Equal(now) {
@@ -49,6 +49,26 @@ func (s *Server) runCached(c caller, jql string) ([]*issue, error) {
 	}
 	s.lastSearch = &searchResult{gen: s.gen, jql: jql, user: c.user, now: now, found: found}
 	return found, nil
+}
+
+// parsedJQL is the last query text parsed and what it parsed to.
+type parsedJQL struct {
+	jql string
+	q   Query
+	err error
+}
+
+// parseJQL is ParseJQL, reusing the last result for the same text (the
+// lock is held): a listing's pages send the same JQL, and parsing it two
+// or three times per page was most of the fake's remaining allocations
+// per search. A Query is only read once parsed.
+func (s *Server) parseJQL(jql string) (Query, error) {
+	if p := s.lastParsed; p != nil && p.jql == jql {
+		return p.q, p.err
+	}
+	q, err := ParseJQL(jql)
+	s.lastParsed = &parsedJQL{jql: jql, q: q, err: err}
+	return q, err
 }
 
 // relative reports whether the query compares with a date relative to now.

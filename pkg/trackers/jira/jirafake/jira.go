@@ -12,6 +12,7 @@
 package jirafake
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -77,12 +78,9 @@ type Options struct {
 
 // Server is a fake Jira instance. It is an http.Handler; Start serves it.
 type Server struct {
-	// Faults are served in front of every endpoint.
-	Faults faults.Injector
+	fakehttp.Base // faults in front of every endpoint, request counter, routes
 
 	deployment connector.Deployment
-	mux        *http.ServeMux
-	requests   fakehttp.Counter
 
 	defaultZone *time.Location
 	pageSize    int
@@ -104,6 +102,7 @@ type Server struct {
 	// the last query evaluated, reused by the pages that follow it.
 	gen        uint64
 	lastSearch *searchResult
+	lastParsed *parsedJQL // parseJQL's memo
 	nextID     int
 	calls      []string
 
@@ -115,7 +114,6 @@ type Server struct {
 func New(opts Options) *Server {
 	s := &Server{
 		deployment:  opts.Deployment,
-		mux:         http.NewServeMux(),
 		projects:    map[string]Project{},
 		issues:      map[string]*issue{},
 		seq:         map[string]int{},
@@ -127,6 +125,12 @@ func New(opts Options) *Server {
 	if s.deployment == "" {
 		s.deployment = connector.Cloud
 	}
+	s.Init(errorBody)
+	s.Inner = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.charge(w) { // the point quota (quota.go), inside the faults
+			s.Mux.ServeHTTP(w, r)
+		}
+	})
 	if opts.DefaultTimeZone != "" {
 		loc, err := time.LoadLocation(opts.DefaultTimeZone)
 		if err != nil {
@@ -152,15 +156,15 @@ func New(opts Options) *Server {
 	}
 	for _, v := range versions {
 		prefix := "/rest/api/" + v
-		s.mux.HandleFunc("GET "+prefix+"/serverInfo", s.serverInfo)
-		s.mux.HandleFunc("GET "+prefix+"/myself", s.myself)
-		s.mux.HandleFunc("GET "+prefix+"/project/{projectIdOrKey}", s.project)
+		s.Mux.HandleFunc("GET "+prefix+"/serverInfo", s.serverInfo)
+		s.Mux.HandleFunc("GET "+prefix+"/myself", s.myself)
+		s.Mux.HandleFunc("GET "+prefix+"/project/{projectIdOrKey}", s.project)
 		s.routeIssues(prefix)
 	}
 	if s.deployment != connector.Cloud {
 		s.routeDCWebhooks()
 	}
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+	s.Mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fakehttp.JSON(w, http.StatusNotFound, errorCollection("null for uri"))
 	})
 	return s
@@ -189,16 +193,19 @@ func (s *Server) AddProject(p Project) {
 	s.projects[p.Key] = p
 }
 
-// ServeHTTP serves faults first, then the fake API.
+// ServeHTTP records the call (Calls), then serves faults first, then the
+// quota, then the fake API (fakehttp.Base).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls = append(s.calls, r.Method+" "+r.URL.Path)
 	s.mu.Unlock()
-	s.requests.Wrap(s.Faults.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.charge(w) {
-			s.mux.ServeHTTP(w, r)
-		}
-	}))).ServeHTTP(w, r)
+	s.Base.ServeHTTP(w, r)
+}
+
+// errorBody is Jira's error collection for a status (FailNext).
+func errorBody(status int) string {
+	b, _ := json.Marshal(errorCollection(http.StatusText(status)))
+	return string(b)
 }
 
 // Calls lists the requests received so far as "METHOD /path", in order.
@@ -222,14 +229,12 @@ func (s *Server) RateLimitNext(retryAfter time.Duration, reason string) {
 	s.Faults.Add(faults.Fault{Status: http.StatusTooManyRequests, Header: h, Body: `{"errorMessages":["Rate limit exceeded."],"errors":{}}`})
 }
 
-// Start serves the fake on 127.0.0.1 until the test ends and returns its URL.
-// Middleware (e.g. a contract validator) wraps it, outermost first.
+// Start serves the fake on 127.0.0.1 until the test ends and returns its URL
+// (its own, not Base's: the call log is kept here). Middleware (e.g. a
+// contract validator) wraps it, outermost first.
 func (s *Server) Start(tb testing.TB, middleware ...func(http.Handler) http.Handler) string {
 	return fakehttp.Start(tb, s, middleware...)
 }
-
-// Requests is the number of requests the fake received (faults included).
-func (s *Server) Requests() int { return s.requests.Count() }
 
 // caller is who a request authenticates as: nil for anonymous.
 type caller struct{ user *User }

@@ -72,3 +72,22 @@ func TestAuthAndVisibilityFollowJira(t *testing.T) {
 		})
 	}
 }
+
+// The frame (fakehttp.Base) counts and logs every request, faults
+// included, and FailNext answers with Jira's error collection.
+func TestFaultsAreCountedLoggedAndInJirasShape(t *testing.T) {
+	t.Parallel()
+	fake := jirafake.NewSandbox(connector.Cloud)
+	fake.FailNext(1, http.StatusServiceUnavailable)
+	h := basic(jirafake.SandboxEmail, jirafake.SandboxToken)
+	code, _, body := fakehttp.Call(fake, http.MethodGet, "/rest/api/3/myself", h)
+	if code != http.StatusServiceUnavailable || body != `{"errorMessages":["Service Unavailable"],"errors":{}}` {
+		t.Fatalf("fault: %d %s", code, body)
+	}
+	if code, _, body = fakehttp.Call(fake, http.MethodGet, "/rest/api/3/myself", h); code != http.StatusOK {
+		t.Fatalf("after the fault: %d %s", code, body)
+	}
+	if fake.Requests() != 2 || len(fake.Calls()) != 2 {
+		t.Fatalf("Requests %d, calls %v, want 2 and 2", fake.Requests(), fake.Calls())
+	}
+}

@@ -99,7 +99,7 @@ func (s *Server) sendHook(key string) {
 // deliveries. Jira Cloud's own API (/rest/api/3/webhook) is for apps and
 // is not served.
 func (s *Server) routeDCWebhooks() {
-	s.mux.HandleFunc("POST /rest/webhooks/1.0/webhook", func(w http.ResponseWriter, r *http.Request) {
+	s.Mux.HandleFunc("POST /rest/webhooks/1.0/webhook", func(w http.ResponseWriter, r *http.Request) {
 		c, ok := s.authenticate(w, r)
 		if !ok {
 			return
@@ -128,7 +128,7 @@ func (s *Server) routeDCWebhooks() {
 			"events": in.Events, "enabled": true, "excludeBody": false,
 		})
 	})
-	s.mux.HandleFunc("DELETE /rest/webhooks/1.0/webhook/{id}", func(w http.ResponseWriter, r *http.Request) {
+	s.Mux.HandleFunc("DELETE /rest/webhooks/1.0/webhook/{id}", func(w http.ResponseWriter, r *http.Request) {
 		c, ok := s.authenticate(w, r)
 		if !ok {
 			return
