@@ -83,8 +83,7 @@ func (c jiraClient) markdownOf(raw json.RawMessage) (string, error) {
 // may view raw: both callers only read it while they convert it (the
 // conversions copy their results out), and nothing writes to a body.
 func wikiString(raw json.RawMessage) (string, error) {
-	var s string
-	if trackerhttp.DecodeViews(raw, func(sc trackerhttp.ViewScanner) { s = sc.String("body") }) == nil {
+	if s, err := trackerhttp.ViewString(raw); err == nil {
 		return s, nil
 	}
 	var wiki string

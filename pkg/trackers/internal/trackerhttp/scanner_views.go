@@ -159,3 +159,26 @@ func (v ViewScanner) InBuffer(b []byte) bool {
 func (v ViewScanner) Failf(format string, args ...any) {
 	v.Fail(fmt.Errorf(format, args...))
 }
+
+// ViewString reads body, one JSON string (not null), as ViewScanner.String
+// reads one: a view of body when it has no escapes. Its Scanner stays on
+// the stack (Decode's callback makes its Scanner escape: an allocation per
+// body, and Jira's Data Center page has a wiki body per ticket).
+func ViewString(body []byte) (string, error) {
+	s := Scanner{buf: body}
+	var str string
+	if c := s.peek(); c == '"' {
+		str = ViewScanner{&s}.String("body")
+	} else if s.err == nil {
+		s.mismatch("body", c, "a string")
+	}
+	if s.err == nil {
+		if s.ws(); s.pos < len(s.buf) {
+			s.fail("data after the JSON value")
+		}
+	}
+	if s.err != nil {
+		return "", fmt.Errorf("%w: %v", ErrMalformed, s.err)
+	}
+	return str, nil
+}
