@@ -20,9 +20,11 @@ import (
 //   - a string with escapes is unescaped into its own allocation;
 //   - raw control characters in a string read are an error (as Scanner's).
 //
-// Skipped values are syntax-checked as Scanner.Skip checks them (string
-// contents are not looked into: go-json does not look into the strings it
-// skips either, so this is never laxer than it).
+// Skip, and Raw, also hold the strings they skip to that rule (control
+// characters, invalid UTF-8, invalid escapes, unpaired surrogates): go-json
+// refuses some of those in the values it skips, depending on where they
+// are (FuzzSearchPageDecode found a control character in a string nested
+// three objects deep in a skipped value).
 //
 // The buffer must not be written to after DecodeViews: what it decoded
 // views it.
@@ -66,8 +68,8 @@ func (v ViewScanner) String(name string) string {
 	if !escaped {
 		return unsafe.String(&raw[0], len(raw))
 	}
-	if !pairedSurrogates(raw) {
-		s.fail("field %s: a string with an unpaired surrogate", name)
+	if !validEscapes(raw) {
+		s.fail("field %s: a string with an invalid escape or an unpaired surrogate", name)
 		return ""
 	}
 	// Unescaped, a string is never longer than as written: sized so,
@@ -79,16 +81,24 @@ func (v ViewScanner) String(name string) string {
 	return unsafe.String(&dst[0], len(dst))
 }
 
-// pairedSurrogates reports whether every \u escape of the string body raw
-// that is a UTF-16 surrogate is a high one followed by a low one.
-func pairedSurrogates(raw []byte) bool {
+// validEscapes reports whether every escape of the string body raw is
+// one of JSON's, and every \u escape that is a UTF-16 surrogate a high one
+// followed by a low one.
+func validEscapes(raw []byte) bool {
 	for i := 0; i < len(raw); i++ {
 		if raw[i] != '\\' {
 			continue
 		}
 		i++
-		if i >= len(raw) || raw[i] != 'u' {
-			continue // \\ \" and the others: the escaped byte is skipped
+		if i >= len(raw) {
+			return false
+		}
+		switch raw[i] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			continue
+		case 'u':
+		default:
+			return false
 		}
 		r, ok := hex4(raw[i+1:])
 		if !ok {
@@ -110,7 +120,31 @@ func pairedSurrogates(raw []byte) bool {
 	return true
 }
 
-// Raw reads a value of any kind, syntax-checked as Skip checks it, and
+// Skip consumes a value of any kind, checking its syntax as Scanner.Skip
+// does and its strings as String does (see ViewScanner).
+func (v ViewScanner) Skip() {
+	s := v.Scanner
+	switch s.peek() {
+	case '{':
+		s.Object("", func([]byte) { v.Skip() })
+	case '[':
+		s.Array("", v.Skip)
+	case '"':
+		end, escaped := s.stringEnd()
+		if s.err != nil {
+			return
+		}
+		raw := s.buf[s.pos+1 : end]
+		s.pos = end + 1
+		if s.checkControl(raw); s.err == nil && (!utf8.Valid(raw) || escaped && !validEscapes(raw)) {
+			s.fail("a string with invalid UTF-8, an invalid escape or an unpaired surrogate")
+		}
+	default:
+		s.Skip()
+	}
+}
+
+// Raw reads a value of any kind, checked as Skip checks it, and
 // returns its bytes (null's too, as json.RawMessage holds them): a view of
 // the buffer, capped.
 func (v ViewScanner) Raw() []byte {
@@ -119,7 +153,7 @@ func (v ViewScanner) Raw() []byte {
 		return nil
 	}
 	start := s.pos
-	s.Skip()
+	v.Skip()
 	if s.err != nil {
 		return nil
 	}

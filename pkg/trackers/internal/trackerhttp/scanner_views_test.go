@@ -98,7 +98,9 @@ func TestViewScannerRawBoolKeys(t *testing.T) {
 	if escaped["d"] || !escaped["key"] {
 		t.Fatalf("InBuffer: %v", escaped)
 	}
-	for _, bad := range []string{`{"d":{"a":}}`, `{"b":1}`, `{"b":"true"}`, `{"d":[1,]}`} {
+	for _, bad := range []string{`{"d":{"a":}}`, `{"b":1}`, `{"b":"true"}`, `{"d":[1,]}`,
+		// What String refuses, Raw and Skip refuse in the strings they skip.
+		"{\"d\":{\"a\":{\"b\":\"\x00\"}}}", `{"d":["\q"]}`, `{"x":"\ud800"}`, "{\"x\":[\"\xff\"]}"} {
 		err := DecodeViews([]byte(bad), func(s ViewScanner) {
 			s.Object("page", func(key []byte) {
 				if key[0] == 'b' {
