@@ -40,6 +40,10 @@ type Scanner struct {
 	err   error
 	block []byte // where String copies strings to
 	key   []byte // an unescaped object key
+	// keyEscaped: the key Object last passed had escapes (KeyEscaped).
+	keyEscaped bool
+	// lastEscaped: the string rawString last read had escapes.
+	lastEscaped bool
 }
 
 // maxDepth bounds the nesting Skip follows (encoding/json's is 10,000).
@@ -216,6 +220,7 @@ func (s *Scanner) Object(name string, each func(key []byte)) bool {
 			return false
 		}
 		key := s.rawString()
+		s.keyEscaped = s.lastEscaped
 		if s.peek() != ':' {
 			s.fail("expected : after a key")
 			return false
@@ -345,6 +350,7 @@ func (s *Scanner) rawString() []byte {
 	}
 	raw := s.buf[s.pos+1 : end]
 	s.pos = end + 1
+	s.lastEscaped = escaped
 	if s.checkControl(raw); !escaped {
 		return raw
 	}
@@ -613,4 +619,78 @@ func (b *Keys) Key(prefix string, n int64) string {
 	start := len(b.block)
 	b.block = append(append(append(b.block, prefix...), '#'), d...)
 	return unsafe.String(&b.block[start], need)
+}
+
+// The methods below let a caller keep its strings as views of the buffer
+// (PagerDuty's answers: the buffer is ReadBody's slice, which nothing
+// writes to afterwards) and leave what it does not expect to a library,
+// rather than carry a second scanner.
+
+// KeyEscaped reports whether the key Object last passed to its callback
+// had escapes (the key is then the unescaped copy). Call it before the
+// callback reads the key's value.
+func (s *Scanner) KeyEscaped() bool { return s.keyEscaped }
+
+// RawString reads a string and returns its text with the quotes, a view of
+// the buffer, and whether it is plain: without escapes and valid UTF-8, so
+// that raw[1:len(raw)-1] is its value. A string that is not plain is the
+// caller's to decode (from raw, a JSON string). Null reads as nil, true.
+// Raw control characters are refused as in String.
+func (s *Scanner) RawString(name string) (raw []byte, plain bool) {
+	switch c := s.peek(); c {
+	case 0:
+		return nil, false
+	case 'n':
+		s.literal("null")
+		return nil, s.err == nil
+	case '"':
+	default:
+		s.mismatch(name, c, "a string")
+		return nil, false
+	}
+	start := s.pos
+	body := s.rawString()
+	if s.err != nil {
+		return nil, false
+	}
+	if s.lastEscaped {
+		return s.buf[start:s.pos], false
+	}
+	// utf8.Valid checks eight ASCII bytes at a time.
+	return s.buf[start:s.pos], utf8.Valid(body)
+}
+
+// Bool reads true or false (null: false).
+func (s *Scanner) Bool(name string) bool {
+	switch c := s.peek(); c {
+	case 0:
+		return false
+	case 'n':
+		s.literal("null")
+		return false
+	case 't':
+		s.literal("true")
+		return s.err == nil
+	case 'f':
+		s.literal("false")
+		return false
+	default:
+		s.mismatch(name, c, "a boolean")
+		return false
+	}
+}
+
+// Capture calls read, which consumes one value, and returns that value's
+// text, a view of the buffer (nil after an error): for a value the caller
+// reads itself where it can and hands whole to a library where it cannot.
+func (s *Scanner) Capture(read func()) []byte {
+	if s.peek() == 0 {
+		return nil
+	}
+	start := s.pos
+	read()
+	if s.err != nil {
+		return nil
+	}
+	return s.buf[start:s.pos]
 }
