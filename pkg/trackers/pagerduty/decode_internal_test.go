@@ -15,7 +15,7 @@ import (
 )
 
 // normalized makes two decodings comparable: body.details as rendered
-// (the reader keeps one text under a usual key as the text, go-json as a
+// (the Scanner's mapping keeps one text under a usual key as the text, go-json as a
 // map; description renders both the same).
 func normalized(ins []incident) []incident {
 	out := make([]incident, len(ins))
@@ -34,8 +34,7 @@ func normalized(ins []incident) []incident {
 func compareList(t *testing.T, raw []byte) bool {
 	t.Helper()
 	var fast, lib incidentList
-	r := reader{b: raw}
-	took := r.incidentList(&fast) && r.end()
+	took := scanList(raw, &fast) == nil
 	err := json.Unmarshal(raw, &lib)
 	if !took {
 		return false
@@ -56,8 +55,7 @@ func compareAnswer(t *testing.T, raw []byte) bool {
 	var lib struct {
 		Incident incident `json:"incident"`
 	}
-	r := reader{b: raw}
-	took := r.incidentAnswer(&fast) && r.end()
+	took := scanAnswer(raw, &fast) == nil
 	err := json.Unmarshal(raw, &lib)
 	if !took {
 		return false

@@ -44,6 +44,8 @@ type Scanner struct {
 	keyEscaped bool
 	// lastEscaped: the string rawString last read had escapes.
 	lastEscaped bool
+	// strict: Skip refuses raw control characters too (Strict).
+	strict bool
 }
 
 // maxDepth bounds the nesting Skip follows (encoding/json's is 10,000).
@@ -510,6 +512,9 @@ func (s *Scanner) Skip() {
 		s.Array("", s.Skip)
 	case c == '"':
 		if end, _ := s.stringEnd(); s.err == nil {
+			if s.strict {
+				s.checkControl(s.buf[s.pos+1 : end])
+			}
 			s.pos = end + 1
 		}
 	case c == 't':
@@ -625,6 +630,12 @@ func (b *Keys) Key(prefix string, n int64) string {
 // (PagerDuty's answers: the buffer is ReadBody's slice, which nothing
 // writes to afterwards) and leave what it does not expect to a library,
 // rather than carry a second scanner.
+
+// Strict makes Skip refuse raw control characters in the strings it
+// skips, as encoding/json and go-json do (by default only the strings
+// read are checked): for a caller that must refuse whatever the library
+// it stands in for refuses.
+func (s *Scanner) Strict() { s.strict = true }
 
 // KeyEscaped reports whether the key Object last passed to its callback
 // had escapes (the key is then the unescaped copy). Call it before the

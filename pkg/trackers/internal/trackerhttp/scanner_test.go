@@ -281,3 +281,19 @@ func TestScannerViews(t *testing.T) {
 		}
 	}
 }
+
+// By default Skip does not look for control characters in the strings it
+// skips; Strict makes it refuse them, as encoding/json does.
+func TestScannerStrictSkip(t *testing.T) {
+	t.Parallel()
+	doc := []byte("{\"skipped\":[\"a\x01b\"]}")
+	if err := Decode(doc, func(s *Scanner) { s.Skip() }); err != nil {
+		t.Errorf("default Skip refused %q: %v", doc, err)
+	}
+	if err := Decode(doc, func(s *Scanner) { s.Strict(); s.Skip() }); err == nil {
+		t.Errorf("strict Skip took %q", doc)
+	}
+	if json.Valid(doc) {
+		t.Fatalf("encoding/json takes %q", doc)
+	}
+}
