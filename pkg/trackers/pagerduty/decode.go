@@ -78,12 +78,21 @@ func (l *incidentList) decodeJSON(raw []byte) error {
 // scanAnswer and scanList read an answer with the Scanner; an error means
 // go-json decides it.
 // Strict: a control character in a skipped string is go-json's to refuse.
+// The Scanner is a local (Reset, not Decode): no allocation per answer.
 func scanAnswer(raw []byte, in *incident) error {
-	return trackerhttp.Decode(raw, func(s *trackerhttp.Scanner) { s.Strict(); readAnswer(s, in) })
+	var s trackerhttp.Scanner
+	s.Reset(raw)
+	s.Strict()
+	readAnswer(&s, in)
+	return s.Finish()
 }
 
 func scanList(raw []byte, l *incidentList) error {
-	return trackerhttp.Decode(raw, func(s *trackerhttp.Scanner) { s.Strict(); readList(s, l, len(raw)) })
+	var s trackerhttp.Scanner
+	s.Reset(raw)
+	s.Strict()
+	readList(&s, l, len(raw))
+	return s.Finish()
 }
 
 // errUnexpected stops a scan on what the mapping leaves to go-json.
@@ -98,14 +107,26 @@ func str(s *trackerhttp.Scanner, name string, dst *string) {
 	switch {
 	case raw == nil:
 	case !plain:
-		if json.Unmarshal(raw, dst) != nil {
+		v, err := unquote(raw)
+		if err != nil {
 			s.Fail(errUnexpected)
+			return
 		}
+		*dst = v
 	case len(raw) == 2:
 		*dst = ""
 	default:
 		*dst = unsafe.String(&raw[1], len(raw)-2)
 	}
+}
+
+// unquote is go-json's decoding of the JSON string raw. A function of its
+// own so that only this rare path allocates a string for go-json to fill
+// (str's dst would otherwise escape, and every caller's variable with it).
+func unquote(raw []byte) (string, error) {
+	var v string
+	err := json.Unmarshal(raw, &v)
+	return v, err
 }
 
 // integer reads a whole number into dst; null leaves dst as it is.
@@ -382,7 +403,7 @@ func readList(s *trackerhttp.Scanner, l *incidentList, size int) {
 			if s.Null() {
 				return
 			}
-			v := s.Int64(string(k))
+			v := s.Int64("offset or limit")
 			if v != int64(int(v)) {
 				s.Fail(errUnexpected)
 				return
