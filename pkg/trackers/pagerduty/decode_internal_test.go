@@ -28,8 +28,8 @@ func normalized(ins []incident) []incident {
 	return out
 }
 
-// compareList checks the reader against go-json on one answer: where the
-// reader takes it, go-json must too and give the same incidents. It
+// compareList checks the reader (trackerhttp.Scanner with decode.go's
+// mapping) against go-json on one answer: where the reader takes it, go-json must too and give the same incidents. It
 // returns whether the reader took it.
 func compareList(t *testing.T, raw []byte) bool {
 	t.Helper()
@@ -148,6 +148,9 @@ func TestReaderDecodesAsGoJSON(t *testing.T) {
 		` {"incident" : { "id" : "P1" , "unknown" : {"deep":[[[{}]]]} } } ` + "\n",
 		`{"incident":{"id":"P1","id":"P2","body":{"details":{"description":"a","description":"b"}}}}`,
 	}
+	// Nesting the Scanner follows (to depth 1,000; the reader before it
+	// left anything deeper than 64 to go-json) and go-json decodes alike.
+	taken = append(taken, `{"incident":{"id":"P1","x":`+strings.Repeat("[", 500)+strings.Repeat("]", 500)+`}}`)
 	for _, in := range taken {
 		if !compareAnswer(t, []byte(in)) {
 			t.Errorf("the reader did not take %s", in)
@@ -165,6 +168,8 @@ func TestReaderDecodesAsGoJSON(t *testing.T) {
 		`{"incident":{"id":"P1","incident_number":1.5}}`, `{"incident":{"id":"P1"}} x`, `{"incident":{"id":"P1",}}`,
 		`{"incident":{"id":"P1","body":{"details":{"description":"d"}}`, `{"incident":{"id":"P1\x01"}}`, `{"incident":{"service":"s"}}`,
 		`{"incident":{"i\u0064":"P1"}}`, `{"incident":{"assignments":[null]}}`, `{"incident":{"x":01}}`, `{"incident":{"x":tru}}`,
+		`{"incident":{"id":"P1","x":` + strings.Repeat("[", 1001) + strings.Repeat("]", 1001) + `}}`, "{\"incident\":{\"x\":\"\x01\"}}",
+		`{"incident":{"ſtatus":"s"}}`,
 	} {
 		if compareAnswer(t, []byte(in)) {
 			t.Errorf("the reader took %s", in)
