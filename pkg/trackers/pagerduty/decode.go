@@ -107,26 +107,14 @@ func str(s *trackerhttp.Scanner, name string, dst *string) {
 	switch {
 	case raw == nil:
 	case !plain:
-		v, err := unquote(raw)
-		if err != nil {
+		if json.Unmarshal(raw, dst) != nil {
 			s.Fail(errUnexpected)
-			return
 		}
-		*dst = v
 	case len(raw) == 2:
 		*dst = ""
 	default:
 		*dst = unsafe.String(&raw[1], len(raw)-2)
 	}
-}
-
-// unquote is go-json's decoding of the JSON string raw. A function of its
-// own so that only this rare path allocates a string for go-json to fill
-// (str's dst would otherwise escape, and every caller's variable with it).
-func unquote(raw []byte) (string, error) {
-	var v string
-	err := json.Unmarshal(raw, &v)
-	return v, err
 }
 
 // integer reads a whole number into dst; null leaves dst as it is.
@@ -353,7 +341,8 @@ func readBody(s *trackerhttp.Scanner, in *incident) {
 // renders both the same); anything else is decoded by go-json from its own
 // bytes.
 func readDetails(s *trackerhttp.Scanner, b *incidentBody) {
-	var text string
+	var text []byte // the text's JSON string
+	plain := false
 	keys, one := 0, s.Kind() == '{'
 	raw := s.Capture(func() {
 		if !one {
@@ -365,7 +354,7 @@ func readDetails(s *trackerhttp.Scanner, b *incidentBody) {
 			switch known(s, k) {
 			case "description", "details", "summary":
 				if keys == 1 && s.Kind() == '"' {
-					str(s, "details", &text)
+					text, plain = s.RawString("details")
 					return
 				}
 			}
@@ -377,7 +366,18 @@ func readDetails(s *trackerhttp.Scanner, b *incidentBody) {
 		return
 	}
 	if one && keys == 1 {
-		b.Details = text
+		if plain {
+			b.Details = unsafe.String(unsafe.SliceData(text[1:]), len(text)-2)
+			return
+		}
+		// str's go-json path, apart: a local string str fills would
+		// escape to the heap on every call, not only on this path.
+		var v string
+		if json.Unmarshal(text, &v) != nil {
+			s.Fail(errUnexpected)
+			return
+		}
+		b.Details = v
 		return
 	}
 	var v any

@@ -2,6 +2,7 @@ package trackerhttp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"time"
@@ -46,6 +47,9 @@ type Scanner struct {
 	lastEscaped bool
 	// strict: Skip refuses raw control characters too (Strict).
 	strict bool
+	// printable: the string stringEnd last found is printable ASCII
+	// without escapes.
+	printable bool
 }
 
 // maxDepth bounds the nesting Skip follows (encoding/json's is 10,000).
@@ -319,6 +323,20 @@ func (s *Scanner) String(name string) string {
 // which JSON forbids, are refused in the strings read (String, keys,
 // times), not looked for in the ones skipped.
 func (s *Scanner) stringEnd() (int, bool) {
+	// Short strings (keys, ids, states) end before IndexByte's call and
+	// setup pay off: their first bytes are looked at one by one, and one
+	// of printable ASCII only needs no other check (s.printable).
+	for i, n := s.pos+1, min(len(s.buf), s.pos+1+shortString); i < n; i++ {
+		c := s.buf[i]
+		if c == '"' {
+			s.printable = true
+			return i, false
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			break
+		}
+	}
+	s.printable = false
 	escaped := false
 	for i := s.pos + 1; ; {
 		j := bytes.IndexByte(s.buf[i:], '"')
@@ -345,8 +363,27 @@ func (s *Scanner) stringEnd() (int, bool) {
 	}
 }
 
-// checkControl refuses the raw control characters JSON forbids in a string.
+// shortString is how many bytes stringEnd looks at one by one.
+const shortString = 32
+
+// checkControl refuses the raw control characters JSON forbids in a string,
+// the one stringEnd has just found.
+// Eight bytes at a time: (x - 0x20 in every byte) &^ x has a byte's high bit
+// set exactly when some byte is below 0x20 (the borrow starts at such a
+// byte; a byte at or above 0x80 clears its own bit through ^x), so only a
+// string with a control character is looked at byte by byte.
 func (s *Scanner) checkControl(raw []byte) {
+	if s.printable {
+		return // stringEnd saw every byte of raw
+	}
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(raw) >= 8 {
+		x := binary.LittleEndian.Uint64(raw)
+		if (x-0x20*ones)&^x&highs != 0 {
+			break
+		}
+		raw = raw[8:]
+	}
 	for _, c := range raw {
 		if c < 0x20 {
 			s.fail("control character in a string")
@@ -682,7 +719,7 @@ func (s *Scanner) RawString(name string) (raw []byte, plain bool) {
 		return nil, false
 	}
 	// utf8.Valid checks eight ASCII bytes at a time.
-	return s.buf[start:s.pos], !escaped && utf8.Valid(body)
+	return s.buf[start:s.pos], !escaped && (s.printable || utf8.Valid(body))
 }
 
 // Bool reads true or false (null: false).
