@@ -326,7 +326,19 @@ func (s *Scanner) stringEnd() (int, bool) {
 	// Short strings (keys, ids, states) end before IndexByte's call and
 	// setup pay off: their first bytes are looked at one by one, and one
 	// of printable ASCII only needs no other check (s.printable).
-	for i, n := s.pos+1, min(len(s.buf), s.pos+1+shortString); i < n; i++ {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i, n := s.pos+1, min(len(s.buf), s.pos+1+shortString)
+	for ; i+8 <= n; i += 8 {
+		// Eight bytes at a time while none is a quote, a backslash, a
+		// control character or non-ASCII (see checkControl for the
+		// arithmetic; (v-ones)&^v flags a zero byte of v).
+		x := binary.LittleEndian.Uint64(s.buf[i:])
+		q, b := x^('"'*ones), x^('\\'*ones)
+		if ((q-ones)&^q|(b-ones)&^b|(x-0x20*ones)&^x|x)&highs != 0 {
+			break
+		}
+	}
+	for ; i < n; i++ {
 		c := s.buf[i]
 		if c == '"' {
 			s.printable = true
