@@ -297,3 +297,55 @@ func TestScannerStrictSkip(t *testing.T) {
 		t.Fatalf("encoding/json takes %q", doc)
 	}
 }
+
+// Strings of every length around the short-string scan (shortString, eight
+// bytes at a time), with an escaped quote, a backslash, a control character
+// or a non-ASCII byte at every position: String, RawString and Skip agree
+// with encoding/json.
+func TestScannerStringsAtEveryPosition(t *testing.T) {
+	t.Parallel()
+	for n := range shortString + 10 {
+		for at := range n {
+			for _, ins := range []string{`\"`, `\\`, "\x01", "é", "\xff", `\u00e9`, `"`} {
+				body := strings.Repeat("a", at) + ins + strings.Repeat("b", n-at)
+				doc := []byte(`["` + body + `",1]`)
+				var want []any
+				wantErr := json.Unmarshal(doc, &want)
+				var got string
+				var raw []byte
+				var plain bool
+				err := Decode(doc, func(s *Scanner) {
+					s.Array("a", func() {
+						if s.Kind() == '"' {
+							st := *s
+							got = s.String("s")
+							*s = st
+							raw, plain = s.RawString("s")
+							return
+						}
+						s.Skip()
+					})
+				})
+				if (err != nil) != (wantErr != nil) {
+					t.Fatalf("%q: error %v, encoding/json %v", doc, err, wantErr)
+				}
+				strictErr := Decode(doc, func(s *Scanner) { s.Strict(); s.Skip() })
+				if (strictErr != nil) != (wantErr != nil) {
+					t.Fatalf("%q: strict Skip error %v, encoding/json %v", doc, strictErr, wantErr)
+				}
+				if err != nil || !utf8.Valid(doc) {
+					continue
+				}
+				if got != want[0] {
+					t.Fatalf("%q: String %q, encoding/json %q", doc, got, want[0])
+				}
+				if plain && string(raw[1:len(raw)-1]) != want[0] {
+					t.Fatalf("%q: RawString plain %q, encoding/json %q", doc, raw, want[0])
+				}
+				if !plain && !strings.Contains(string(raw), `\`) {
+					t.Fatalf("%q: RawString %q not plain", doc, raw)
+				}
+			}
+		}
+	}
+}
