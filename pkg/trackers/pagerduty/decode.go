@@ -100,12 +100,9 @@ var errUnexpected = errors.New("left to go-json")
 
 // str reads a string into dst; null leaves dst as it is, as go-json does.
 func str(s *trackerhttp.Scanner, name string, dst *string) {
-	if s.Null() {
-		return
-	}
 	raw, plain := s.RawString(name)
 	switch {
-	case raw == nil:
+	case raw == nil: // null, or the scan failed
 	case !plain:
 		if json.Unmarshal(raw, dst) != nil {
 			s.Fail(errUnexpected)
