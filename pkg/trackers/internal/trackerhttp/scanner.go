@@ -693,9 +693,11 @@ func (b *Keys) Key(prefix string, n int64) string {
 // rather than carry a second scanner.
 
 // Strict makes Skip refuse raw control characters in the strings it
-// skips, as encoding/json and go-json do (by default only the strings
-// read are checked): for a caller that must refuse whatever the library
-// it stands in for refuses.
+// skips, as encoding/json does (by default only the strings read are
+// checked): for a caller that must refuse whatever the library it stands
+// in for refuses. go-json refuses a NUL there and takes the others, so a
+// caller falling back to go-json on an error only falls back more often
+// than it must.
 func (s *Scanner) Strict() { s.strict = true }
 
 // KeyEscaped reports whether the key Object last passed to its callback
