@@ -80,7 +80,9 @@ func (l *incidentList) decodeJSON(raw []byte) error {
 }
 
 // scanAnswer and scanList read an answer with the Scanner; an error means
-// go-json decides it. Strict: a control character in a skipped string is go-json's to refuse.
+// go-json decides it. Strict: a control character in a skipped string
+// sends the answer to go-json (which refuses a NUL there and takes the
+// others; the reader this replaced refused them all too).
 // The Scanner is a local (Reset, not Decode): no allocation per answer.
 func scanAnswer(raw []byte, in *incident) error {
 	var s trackerhttp.Scanner
