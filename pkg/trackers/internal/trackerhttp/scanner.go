@@ -2,6 +2,7 @@ package trackerhttp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"time"
@@ -40,6 +41,15 @@ type Scanner struct {
 	err   error
 	block []byte // where String copies strings to
 	key   []byte // an unescaped object key
+	// keyEscaped: the key Object last passed had escapes (KeyEscaped).
+	keyEscaped bool
+	// lastEscaped: the string rawString last read had escapes.
+	lastEscaped bool
+	// strict: Skip refuses raw control characters too (Strict).
+	strict bool
+	// printable: the string stringEnd last found is printable ASCII
+	// without escapes.
+	printable bool
 }
 
 // maxDepth bounds the nesting Skip follows (encoding/json's is 10,000).
@@ -54,6 +64,18 @@ const stringBlock = 16 << 10
 func Decode(body []byte, read func(s *Scanner)) error {
 	s := &Scanner{buf: body}
 	read(s)
+	return s.Finish()
+}
+
+// Reset starts a scan of body on s; Finish ends it as Decode does. For a
+// caller that keeps its Scanner in a local variable: Decode's callback
+// makes its Scanner escape, an allocation per document (PagerDuty reads a
+// hundred single-incident answers per page).
+func (s *Scanner) Reset(body []byte) { *s = Scanner{buf: body} }
+
+// Finish checks that only white space is left after the value read, and
+// reports the scan's first error wrapping ErrMalformed.
+func (s *Scanner) Finish() error {
 	if s.err == nil {
 		if s.ws(); s.pos < len(s.buf) {
 			s.fail("data after the JSON value")
@@ -216,6 +238,7 @@ func (s *Scanner) Object(name string, each func(key []byte)) bool {
 			return false
 		}
 		key := s.rawString()
+		s.keyEscaped = s.lastEscaped
 		if s.peek() != ':' {
 			s.fail("expected : after a key")
 			return false
@@ -300,6 +323,32 @@ func (s *Scanner) String(name string) string {
 // which JSON forbids, are refused in the strings read (String, keys,
 // times), not looked for in the ones skipped.
 func (s *Scanner) stringEnd() (int, bool) {
+	// Short strings (keys, ids, states) end before IndexByte's call and
+	// setup pay off: their first bytes are looked at one by one, and one
+	// of printable ASCII only needs no other check (s.printable).
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i, n := s.pos+1, min(len(s.buf), s.pos+1+shortString)
+	for ; i+8 <= n; i += 8 {
+		// Eight bytes at a time while none is a quote, a backslash, a
+		// control character or non-ASCII (see checkControl for the
+		// arithmetic; (v-ones)&^v flags a zero byte of v).
+		x := binary.LittleEndian.Uint64(s.buf[i:])
+		q, b := x^('"'*ones), x^('\\'*ones)
+		if ((q-ones)&^q|(b-ones)&^b|(x-0x20*ones)&^x|x)&highs != 0 {
+			break
+		}
+	}
+	for ; i < n; i++ {
+		c := s.buf[i]
+		if c == '"' {
+			s.printable = true
+			return i, false
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			break
+		}
+	}
+	s.printable = false
 	escaped := false
 	for i := s.pos + 1; ; {
 		j := bytes.IndexByte(s.buf[i:], '"')
@@ -326,8 +375,27 @@ func (s *Scanner) stringEnd() (int, bool) {
 	}
 }
 
-// checkControl refuses the raw control characters JSON forbids in a string.
+// shortString is how many bytes stringEnd looks at one by one.
+const shortString = 32
+
+// checkControl refuses the raw control characters JSON forbids in a string,
+// the one stringEnd has just found.
+// Eight bytes at a time: (x - 0x20 in every byte) &^ x has a byte's high bit
+// set exactly when some byte is below 0x20 (the borrow starts at such a
+// byte; a byte at or above 0x80 clears its own bit through ^x), so only a
+// string with a control character is looked at byte by byte.
 func (s *Scanner) checkControl(raw []byte) {
+	if s.printable {
+		return // stringEnd saw every byte of raw
+	}
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(raw) >= 8 {
+		x := binary.LittleEndian.Uint64(raw)
+		if (x-0x20*ones)&^x&highs != 0 {
+			break
+		}
+		raw = raw[8:]
+	}
 	for _, c := range raw {
 		if c < 0x20 {
 			s.fail("control character in a string")
@@ -345,6 +413,7 @@ func (s *Scanner) rawString() []byte {
 	}
 	raw := s.buf[s.pos+1 : end]
 	s.pos = end + 1
+	s.lastEscaped = escaped
 	if s.checkControl(raw); !escaped {
 		return raw
 	}
@@ -504,6 +573,9 @@ func (s *Scanner) Skip() {
 		s.Array("", s.Skip)
 	case c == '"':
 		if end, _ := s.stringEnd(); s.err == nil {
+			if s.strict {
+				s.checkControl(s.buf[s.pos+1 : end])
+			}
 			s.pos = end + 1
 		}
 	case c == 't':
@@ -613,4 +685,88 @@ func (b *Keys) Key(prefix string, n int64) string {
 	start := len(b.block)
 	b.block = append(append(append(b.block, prefix...), '#'), d...)
 	return unsafe.String(&b.block[start], need)
+}
+
+// The methods below let a caller keep its strings as views of the buffer
+// (PagerDuty's answers: the buffer is ReadBody's slice, which nothing
+// writes to afterwards) and leave what it does not expect to a library,
+// rather than carry a second scanner.
+
+// Strict makes Skip refuse raw control characters in the strings it
+// skips, as encoding/json does (by default only the strings read are
+// checked): for a caller that must refuse whatever the library it stands
+// in for refuses. go-json refuses a NUL there and takes the others, so a
+// caller falling back to go-json on an error only falls back more often
+// than it must.
+func (s *Scanner) Strict() { s.strict = true }
+
+// KeyEscaped reports whether the key Object last passed to its callback
+// had escapes (the key is then the unescaped copy). Call it before the
+// callback reads the key's value.
+func (s *Scanner) KeyEscaped() bool { return s.keyEscaped }
+
+// RawString reads a string and returns its text with the quotes, a view of
+// the buffer, and whether it is plain: without escapes and valid UTF-8, so
+// that raw[1:len(raw)-1] is its value. A string that is not plain is the
+// caller's to decode (from raw, a JSON string). Null reads as nil, true.
+// Raw control characters are refused as in String.
+func (s *Scanner) RawString(name string) (raw []byte, plain bool) {
+	switch c := s.peek(); c {
+	case 0:
+		return nil, false
+	case 'n':
+		s.literal("null")
+		return nil, s.err == nil
+	case '"':
+	default:
+		s.mismatch(name, c, "a string")
+		return nil, false
+	}
+	start := s.pos
+	end, escaped := s.stringEnd()
+	if s.err != nil {
+		return nil, false
+	}
+	s.pos = end + 1
+	body := s.buf[start+1 : end]
+	if s.checkControl(body); s.err != nil {
+		return nil, false
+	}
+	// utf8.Valid checks eight ASCII bytes at a time.
+	return s.buf[start:s.pos], !escaped && (s.printable || utf8.Valid(body))
+}
+
+// Bool reads true or false (null: false).
+func (s *Scanner) Bool(name string) bool {
+	switch c := s.peek(); c {
+	case 0:
+		return false
+	case 'n':
+		s.literal("null")
+		return false
+	case 't':
+		s.literal("true")
+		return s.err == nil
+	case 'f':
+		s.literal("false")
+		return false
+	default:
+		s.mismatch(name, c, "a boolean")
+		return false
+	}
+}
+
+// Capture calls read, which consumes one value, and returns that value's
+// text, a view of the buffer (nil after an error): for a value the caller
+// reads itself where it can and hands whole to a library where it cannot.
+func (s *Scanner) Capture(read func()) []byte {
+	if s.peek() == 0 {
+		return nil
+	}
+	start := s.pos
+	read()
+	if s.err != nil {
+		return nil
+	}
+	return s.buf[start:s.pos]
 }

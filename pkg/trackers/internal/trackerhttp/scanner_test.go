@@ -32,9 +32,7 @@ func scanAny(s *Scanner) any {
 		s.Null()
 		return nil
 	case 't', 'f':
-		b := s.Kind() == 't'
-		s.Skip()
-		return b
+		return s.Bool("b")
 	}
 	s.Skip() // refuses what is no value
 	return nil
@@ -219,4 +217,135 @@ func FuzzScannerMatchesEncodingJSON(f *testing.F) {
 			t.Fatalf("%q: scanner %v, encoding/json %v", doc, got, want)
 		}
 	})
+}
+
+// RawString's plain strings are their value as a view; the others, and
+// Capture's text, decode with encoding/json to what String reads.
+func TestScannerViews(t *testing.T) {
+	t.Parallel()
+	doc := `{"plain":"abc","esc":"a\u00e9\n","bad":"\xff\xfe","k\u0065y":{"x":[1,"]"]},"t":true,"f":false,"n":null}`
+	doc = strings.ReplaceAll(doc, `\xff\xfe`, "\xff\xfe")
+	var got []string
+	err := Decode([]byte(doc), func(s *Scanner) {
+		s.Object("o", func(k []byte) {
+			key := string(k)
+			switch key {
+			case "plain", "esc", "bad":
+				raw, plain := s.RawString(key)
+				var lib string
+				if err := json.Unmarshal(raw, &lib); err != nil {
+					t.Errorf("%s: %q is no JSON string: %v", key, raw, err)
+				}
+				if plain {
+					got = append(got, fmt.Sprintf("%s plain %q", key, raw[1:len(raw)-1]))
+					if string(raw[1:len(raw)-1]) != lib {
+						t.Errorf("%s: plain %q, encoding/json %q", key, raw, lib)
+					}
+				} else {
+					got = append(got, fmt.Sprintf("%s raw %q", key, raw))
+				}
+			case "key":
+				if !s.KeyEscaped() {
+					t.Errorf("k\\u0065y: KeyEscaped false")
+				}
+				raw := s.Capture(s.Skip)
+				got = append(got, fmt.Sprintf("%s captured %s", key, raw))
+			case "t", "f", "n":
+				if s.KeyEscaped() {
+					t.Errorf("%s: KeyEscaped true", key)
+				}
+				got = append(got, fmt.Sprintf("%s %v", key, s.Bool(key)))
+			default:
+				t.Errorf("key %q", key)
+				s.Skip()
+			}
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`plain plain "abc"`, `esc raw "\"a\\u00e9\\n\""`, `bad raw "\"\xff\xfe\""`,
+		`key captured {"x":[1,"]"]}`, "t true", "f false", "n false"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Mismatched kinds fail the scan.
+	for _, doc := range []string{`1`, `"t"`, `tru`} {
+		if err := Decode([]byte(doc), func(s *Scanner) { s.Bool("b") }); err == nil {
+			t.Errorf("Bool took %s", doc)
+		}
+	}
+	for _, doc := range []string{`1`, `{}`, "\"a\x01\"", `"a`} {
+		if err := Decode([]byte(doc), func(s *Scanner) { s.RawString("s") }); err == nil {
+			t.Errorf("RawString took %q", doc)
+		}
+	}
+}
+
+// By default Skip does not look for control characters in the strings it
+// skips; Strict makes it refuse them, as encoding/json does.
+func TestScannerStrictSkip(t *testing.T) {
+	t.Parallel()
+	doc := []byte("{\"skipped\":[\"a\x01b\"]}")
+	if err := Decode(doc, func(s *Scanner) { s.Skip() }); err != nil {
+		t.Errorf("default Skip refused %q: %v", doc, err)
+	}
+	if err := Decode(doc, func(s *Scanner) { s.Strict(); s.Skip() }); err == nil {
+		t.Errorf("strict Skip took %q", doc)
+	}
+	if json.Valid(doc) {
+		t.Fatalf("encoding/json takes %q", doc)
+	}
+}
+
+// Strings of every length around the short-string scan (shortString, eight
+// bytes at a time), with an escaped quote, a backslash, a control character
+// or a non-ASCII byte at every position: String, RawString and Skip agree
+// with encoding/json.
+func TestScannerStringsAtEveryPosition(t *testing.T) {
+	t.Parallel()
+	for n := range shortString + 10 {
+		for at := range n {
+			for _, ins := range []string{`\"`, `\\`, "\x01", "é", "\xff", `\u00e9`, `"`} {
+				body := strings.Repeat("a", at) + ins + strings.Repeat("b", n-at)
+				doc := []byte(`["` + body + `",1]`)
+				var want []any
+				wantErr := json.Unmarshal(doc, &want)
+				var got string
+				var raw []byte
+				var plain bool
+				err := Decode(doc, func(s *Scanner) {
+					s.Array("a", func() {
+						if s.Kind() == '"' {
+							st := *s
+							got = s.String("s")
+							*s = st
+							raw, plain = s.RawString("s")
+							return
+						}
+						s.Skip()
+					})
+				})
+				if (err != nil) != (wantErr != nil) {
+					t.Fatalf("%q: error %v, encoding/json %v", doc, err, wantErr)
+				}
+				strictErr := Decode(doc, func(s *Scanner) { s.Strict(); s.Skip() })
+				if (strictErr != nil) != (wantErr != nil) {
+					t.Fatalf("%q: strict Skip error %v, encoding/json %v", doc, strictErr, wantErr)
+				}
+				if err != nil || !utf8.Valid(doc) {
+					continue
+				}
+				if got != want[0] {
+					t.Fatalf("%q: String %q, encoding/json %q", doc, got, want[0])
+				}
+				if plain && string(raw[1:len(raw)-1]) != want[0] {
+					t.Fatalf("%q: RawString plain %q, encoding/json %q", doc, raw, want[0])
+				}
+				if !plain && !strings.Contains(string(raw), `\`) {
+					t.Fatalf("%q: RawString %q not plain", doc, raw)
+				}
+			}
+		}
+	}
 }
