@@ -188,7 +188,7 @@ func (r *pageReader) keepStrings(list []string) []string {
 // folds) and lets the last of a repeated field win, and the reader does
 // not try to agree with it there.
 func (r *pageReader) field(key []byte, names []string, seen *uint32) int {
-	if !r.s.InBuffer(key) {
+	if r.s.KeyEscaped() {
 		r.s.Failf("a key with escapes")
 		return -1
 	}
