@@ -192,17 +192,8 @@ func (r *pageReader) field(key []byte, names []string, seen *uint32) int {
 		r.s.Failf("a key with escapes")
 		return -1
 	}
-	for _, c := range key {
-		if c >= utf8.RuneSelf {
-			r.s.Failf("a non-ASCII key")
-			return -1
-		}
-	}
 	for j, n := range names {
-		if len(key) != len(n) {
-			continue // key is ASCII: no case variant of n
-		}
-		if string(key) == n {
+		if string(key) == n { // an ASCII key then
 			if *seen&(1<<j) != 0 {
 				r.s.Failf("field %s twice", n)
 				return -1
@@ -210,7 +201,17 @@ func (r *pageReader) field(key []byte, names []string, seen *uint32) int {
 			*seen |= 1 << j
 			return j
 		}
-		if strings.EqualFold(string(key), n) {
+	}
+	// Another key: refused if the library could take it for a field (its
+	// case folding, Unicode's included), else skipped by the caller.
+	for _, c := range key {
+		if c >= utf8.RuneSelf {
+			r.s.Failf("a non-ASCII key")
+			return -1
+		}
+	}
+	for _, n := range names {
+		if len(key) == len(n) && strings.EqualFold(string(key), n) { // key is ASCII: no other length folds to n
 			r.s.Failf("field %s in another case", n)
 			return -1
 		}
