@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	json "github.com/goccy/go-json"
 
@@ -140,6 +141,7 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 	}
 	page := trackers.DiscoveryPage{Tickets: make([]trackers.Ticket, 0, len(items))}
 	ln := linksOf(s)
+	ln.page = &pageBlocks{}
 	for i := range items {
 		page.Tickets = append(page.Tickets, items[i].ticket(ln))
 	}
@@ -398,7 +400,31 @@ func ticketKey(s *trackers.Session, id int64) string { return linksOf(s).key(id)
 // for each was a tenth of the allocations per ticket); the id is digits, so
 // appending it gives what joining it as a last path element gives
 // (TestWebURLIsTheBaseJoinedWithTheEditPath).
-type links struct{ keyPrefix, webPrefix string }
+//
+// A discovery page also gives links blocks (pageBlocks) that its tickets'
+// keys, web URLs and label lists are carved from, as the scanner does the
+// page's strings: those were two allocations a ticket.
+type links struct {
+	keyPrefix, webPrefix string
+	page                 *pageBlocks // nil: each ticket allocates its own
+}
+
+// pageBlocks are the shared blocks of one discovery page's tickets. A
+// block is only appended to within its capacity and never written where a
+// string or slice already points (see trackerhttp.Slice).
+type pageBlocks struct {
+	text   []byte
+	labels []string
+}
+
+// carve returns room for n bytes at the end of the text block (a new block
+// when it has no room left), to be appended to and kept.
+func (p *pageBlocks) carve(n int) []byte {
+	if n > cap(p.text)-len(p.text) {
+		p.text = make([]byte, 0, max(n, 8<<10))
+	}
+	return p.text[len(p.text):len(p.text):cap(p.text)]
+}
 
 func linksOf(s *trackers.Session) links {
 	return links{keyPrefix: s.Connector.Project + "#", webPrefix: s.BaseURL.JoinPath(apiPath(s, true, "_workitems", "edit")).String() + "/"}
@@ -409,6 +435,14 @@ func linksOf(s *trackers.Session) links {
 func (l links) keyAndWeb(id int64) (key, web string) {
 	var num [20]byte
 	n := strconv.AppendInt(num[:0], id, 10)
+	if l.page != nil {
+		size := len(l.keyPrefix) + len(l.webPrefix) + 2*len(n)
+		b := l.page.carve(size)
+		b = append(append(append(append(b, l.keyPrefix...), n...), l.webPrefix...), n...)
+		l.page.text = l.page.text[:len(l.page.text)+size]
+		both, k := unsafe.String(&b[0], size), len(l.keyPrefix)+len(n)
+		return both[:k], both[k:]
+	}
 	var b strings.Builder
 	b.Grow(len(l.keyPrefix) + len(l.webPrefix) + 2*len(n))
 	b.WriteString(l.keyPrefix)
@@ -463,10 +497,16 @@ func (w *workItem) ticket(ln links) trackers.Ticket {
 		t.DescriptionText = htmlToText(f.Description)
 		t.DescriptionMarkdown = t.DescriptionText
 	}
+	if f.Tags != "" && ln.page != nil {
+		t.Labels = trackerhttp.Slice(&ln.page.labels, strings.Count(f.Tags, ";")+1)
+	}
 	for tag := range strings.SplitSeq(f.Tags, ";") {
 		if tag = strings.TrimSpace(tag); tag != "" {
 			t.Labels = append(t.Labels, tag)
 		}
+	}
+	if len(t.Labels) == 0 {
+		t.Labels = nil // as without a block: no tags, no labels
 	}
 	if f.Parent > 0 {
 		t.Parent = &trackers.TicketLink{Key: ln.key(f.Parent), URL: ln.web(f.Parent)}
