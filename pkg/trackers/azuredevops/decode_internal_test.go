@@ -69,7 +69,7 @@ func TestDecodeBatchAsGoJSON(t *testing.T) {
 		"multilineFieldsFormat":{"System.Description":"markdown","Other":"html"},"relations":[{"rel":"System.LinkTypes.Hierarchy-Forward","url":"u/8","attributes":{"isLocked":false}}],
 		"_links":{"self":{"href":"s"}}},
 		null,
-		{"id":9,"fields":{"System.ChangedDate":"2026-12-01T10:00:00Z"}}]}`,
+		{"id":9,"fields":{"System.ChangedDate":"2026-12-01T10:00:00Z","System.Tags":" ; "}}]}`,
 	}
 	ln := links{keyPrefix: "o/p#", webPrefix: "https://dev.azure.com/o/p/_workitems/edit/"}
 	for name, page := range pages {
@@ -88,6 +88,15 @@ func TestDecodeBatchAsGoJSON(t *testing.T) {
 			}
 			if count != lib.Count || len(got) != len(lib.Value) || len(got) < 3 {
 				t.Fatalf("count %d, %d items; go-json %d, %d", count, len(got), lib.Count, len(lib.Value))
+			}
+			// Discover's links carve keys, URLs and labels from page blocks:
+			// the tickets must be those built without them.
+			paged := ln
+			paged.page = &pageBlocks{}
+			for i := range got {
+				if got[i].ID != 0 && !reflect.DeepEqual(got[i].ticket(paged), lib.Value[i].ticket(ln)) {
+					t.Errorf("item %d: tickets built from page blocks differ", i)
+				}
 			}
 			for i := range got {
 				if !reflect.DeepEqual(utc(got[i]), utc(lib.Value[i])) {

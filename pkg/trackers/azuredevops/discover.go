@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	json "github.com/goccy/go-json"
 
@@ -140,8 +141,9 @@ func (t Tracker) Discover(ctx context.Context, s *trackers.Session, q trackers.D
 	}
 	page := trackers.DiscoveryPage{Tickets: make([]trackers.Ticket, 0, len(items))}
 	ln := linksOf(s)
-	for _, it := range items {
-		page.Tickets = append(page.Tickets, it.ticket(ln))
+	ln.page = &pageBlocks{}
+	for i := range items {
+		page.Tickets = append(page.Tickets, items[i].ticket(ln))
 	}
 	slices.SortFunc(page.Tickets, func(a, b trackers.Ticket) int { return a.Updated.Compare(b.Updated) })
 	switch {
@@ -162,6 +164,12 @@ var ticketFields = []string{
 
 // batch reads work items by id, at most PageSize per call (the
 // workitemsbatch limit), in the order given.
+//
+// The decoded work items are kept where decodeBatch put them, the nulls
+// filtered out in place: appending each to a growing result copied every
+// work item (a large struct) once or more, and was a third of the bytes a
+// discovery page allocated (BenchmarkAzureDevOpsDiscoverPage). A page is
+// one call (len(ids) <= PageSize); only a longer list appends.
 func batch(ctx context.Context, s *trackers.Session, ids []int64) ([]workItem, error) {
 	var out []workItem
 	for chunk := range slices.Chunk(ids, PageSize) {
@@ -170,14 +178,21 @@ func batch(ctx context.Context, s *trackers.Session, ids []int64) ([]workItem, e
 		if err := call(ctx, s, http.MethodPost, apiPath(s, true, "_apis", "wit", "workitemsbatch"), nil, body, "", &res, "work items batch"); err != nil {
 			return nil, err
 		}
-		for _, it := range res.Value {
+		kept := res.Value[:0]
+		for i := range res.Value {
+			it := &res.Value[i]
 			if it.ID == 0 { // errorPolicy=omit: a work item deleted since the query is null
 				continue
 			}
 			if err := it.validate(); err != nil {
 				return nil, err
 			}
-			out = append(out, it)
+			kept = append(kept, *it)
+		}
+		if out == nil {
+			out = kept
+		} else {
+			out = append(out, kept...)
 		}
 	}
 	return out, nil
@@ -367,7 +382,7 @@ type relation struct {
 	URL string `json:"url"`
 }
 
-func (w workItem) validate() error {
+func (w *workItem) validate() error {
 	if w.ID <= 0 || w.Fields.ChangedDate.IsZero() {
 		return fmt.Errorf("%w: work item without id or System.ChangedDate", trackers.ErrMalformedResponse)
 	}
@@ -385,7 +400,31 @@ func ticketKey(s *trackers.Session, id int64) string { return linksOf(s).key(id)
 // for each was a tenth of the allocations per ticket); the id is digits, so
 // appending it gives what joining it as a last path element gives
 // (TestWebURLIsTheBaseJoinedWithTheEditPath).
-type links struct{ keyPrefix, webPrefix string }
+//
+// A discovery page also gives links blocks (pageBlocks) that its tickets'
+// keys, web URLs and label lists are carved from, as the scanner does the
+// page's strings: those were two allocations a ticket.
+type links struct {
+	keyPrefix, webPrefix string
+	page                 *pageBlocks // nil: each ticket allocates its own
+}
+
+// pageBlocks are the shared blocks of one discovery page's tickets. A
+// block is only appended to within its capacity and never written where a
+// string or slice already points (see trackerhttp.Slice).
+type pageBlocks struct {
+	text   []byte
+	labels []string
+}
+
+// carve returns room for n bytes at the end of the text block (a new block
+// when it has no room left), to be appended to and kept.
+func (p *pageBlocks) carve(n int) []byte {
+	if n > cap(p.text)-len(p.text) {
+		p.text = make([]byte, 0, max(n, 8<<10))
+	}
+	return p.text[len(p.text):len(p.text):cap(p.text)]
+}
 
 func linksOf(s *trackers.Session) links {
 	return links{keyPrefix: s.Connector.Project + "#", webPrefix: s.BaseURL.JoinPath(apiPath(s, true, "_workitems", "edit")).String() + "/"}
@@ -396,6 +435,14 @@ func linksOf(s *trackers.Session) links {
 func (l links) keyAndWeb(id int64) (key, web string) {
 	var num [20]byte
 	n := strconv.AppendInt(num[:0], id, 10)
+	if l.page != nil {
+		size := len(l.keyPrefix) + len(l.webPrefix) + 2*len(n)
+		b := l.page.carve(size)
+		b = append(append(append(append(b, l.keyPrefix...), n...), l.webPrefix...), n...)
+		l.page.text = l.page.text[:len(l.page.text)+size]
+		both, k := unsafe.String(&b[0], size), len(l.keyPrefix)+len(n)
+		return both[:k], both[k:]
+	}
 	var b strings.Builder
 	b.Grow(len(l.keyPrefix) + len(l.webPrefix) + 2*len(n))
 	b.WriteString(l.keyPrefix)
@@ -431,8 +478,8 @@ func htmlToText(h string) string {
 	return strings.TrimSpace(html.UnescapeString(htmlTag.ReplaceAllString(h, "")))
 }
 
-func (w workItem) ticket(ln links) trackers.Ticket {
-	f := w.Fields
+func (w *workItem) ticket(ln links) trackers.Ticket {
+	f := &w.Fields
 	t := trackers.Ticket{
 		Summary:  f.Title,
 		Status:   f.State,
@@ -450,10 +497,16 @@ func (w workItem) ticket(ln links) trackers.Ticket {
 		t.DescriptionText = htmlToText(f.Description)
 		t.DescriptionMarkdown = t.DescriptionText
 	}
+	if f.Tags != "" && ln.page != nil {
+		t.Labels = trackerhttp.Slice(&ln.page.labels, strings.Count(f.Tags, ";")+1)
+	}
 	for tag := range strings.SplitSeq(f.Tags, ";") {
 		if tag = strings.TrimSpace(tag); tag != "" {
 			t.Labels = append(t.Labels, tag)
 		}
+	}
+	if len(t.Labels) == 0 {
+		t.Labels = nil // as without a block: no tags, no labels
 	}
 	if f.Parent > 0 {
 		t.Parent = &trackers.TicketLink{Key: ln.key(f.Parent), URL: ln.web(f.Parent)}

@@ -45,6 +45,8 @@ func TestWebURLIsTheBaseJoinedWithTheEditPath(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := &trackers.Session{BaseURL: u, Connector: connector.Connector{Project: project}}
+			paged := linksOf(s)
+			paged.page = &pageBlocks{text: make([]byte, 0, 64)} // small: some keys need a new block
 			for _, id := range []int64{1, 42, 1234567890} {
 				want := u.JoinPath(apiPath(s, true, "_workitems", "edit", strconv.FormatInt(id, 10))).String()
 				if got := webURL(s, id); got != want {
@@ -55,6 +57,9 @@ func TestWebURLIsTheBaseJoinedWithTheEditPath(t *testing.T) {
 				}
 				if k, w := linksOf(s).keyAndWeb(id); k != ticketKey(s, id) || w != want {
 					t.Errorf("keyAndWeb %q %q, want %q %q", k, w, ticketKey(s, id), want)
+				}
+				if k, w := paged.keyAndWeb(id); k != ticketKey(s, id) || w != want {
+					t.Errorf("keyAndWeb from a page block %q %q, want %q %q", k, w, ticketKey(s, id), want)
 				}
 			}
 		}
