@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"time"
 	"unicode/utf16"
@@ -563,19 +564,22 @@ func (s *Scanner) Time(name string) time.Time {
 	return t
 }
 
-// Skip consumes a value of any kind, checking its syntax.
+// Skip consumes a value of any kind, checking its syntax: what Object,
+// Array and the readers refuse, but for the strings skipped, whose escapes
+// are not checked and, unless Strict, nor are raw control characters (a
+// key's are, as Object's are).
+//
+// Objects and arrays are skipped by skipNested, one loop over the bytes
+// rather than a callback and a recursion per nested value: Skip is most of
+// a Jira page's reading (the fields discovery does not use, ADF documents
+// among them).
 func (s *Scanner) Skip() {
 	switch c := s.peek(); {
 	case c == 0:
-	case c == '{':
-		s.Object("", func([]byte) { s.Skip() })
-	case c == '[':
-		s.Array("", s.Skip)
+	case c == '{' || c == '[':
+		s.skipNested()
 	case c == '"':
-		if end, _ := s.stringEnd(); s.err == nil {
-			if s.strict {
-				s.checkControl(s.buf[s.pos+1 : end])
-			}
+		if end := s.skipString(s.pos+1, s.strict); end >= 0 {
 			s.pos = end + 1
 		}
 	case c == 't':
@@ -589,6 +593,231 @@ func (s *Scanner) Skip() {
 	default:
 		s.fail("invalid character %q", c)
 	}
+}
+
+// skipNested consumes the object or array at s.pos. The kinds of the open
+// containers are bits of a stack (1: an object), so nothing is allocated
+// and the nesting bound is Object's and Array's (maxDepth in all).
+func (s *Scanner) skipNested() {
+	var objects [maxDepth/64 + 1]uint64
+	buf, i, depth := s.buf, s.pos, 0
+	var c byte
+	fail := func(at int, msg string) {
+		s.pos = at
+		s.fail("%s", msg)
+	}
+value: // a value starts at i, after white space
+	for i < len(buf) && isSpace(buf[i]) {
+		i++
+	}
+	if i >= len(buf) {
+		fail(i, "unexpected end of JSON")
+		return
+	}
+	switch c = buf[i]; {
+	case c == '{' || c == '[':
+		if depth++; s.depth+depth > maxDepth {
+			fail(i, "nested too deep")
+			return
+		}
+		bit := uint64(1) << (depth % 64)
+		if c == '{' {
+			objects[depth/64] |= bit
+		} else {
+			objects[depth/64] &^= bit
+		}
+		for i++; i < len(buf) && isSpace(buf[i]); i++ {
+		}
+		if i < len(buf) && (buf[i] == '}' && c == '{' || buf[i] == ']' && c == '[') {
+			i++
+			depth--
+			goto next
+		}
+		if c == '[' {
+			goto value
+		}
+		goto key
+	case c == '"':
+		end := s.skipString(i+1, s.strict)
+		if end < 0 {
+			return
+		}
+		i = end + 1
+	case c == 't' || c == 'f' || c == 'n':
+		lit := "null"
+		if c == 't' {
+			lit = "true"
+		} else if c == 'f' {
+			lit = "false"
+		}
+		if len(buf)-i < len(lit) || string(buf[i:i+len(lit)]) != lit {
+			fail(i, "invalid literal")
+			return
+		}
+		i += len(lit)
+	case c == '-' || '0' <= c && c <= '9':
+		s.pos = i
+		if s.number(); s.err != nil {
+			return
+		}
+		i = s.pos
+	default:
+		fail(i, fmt.Sprintf("invalid character %q", c))
+		return
+	}
+next: // after a value: close its containers, or go on to the next key or element
+	if depth == 0 {
+		s.pos = i
+		return
+	}
+	for i < len(buf) && isSpace(buf[i]) {
+		i++
+	}
+	if i >= len(buf) {
+		fail(i, "unexpected end of JSON")
+		return
+	}
+	c = buf[i]
+	if objects[depth/64]&(uint64(1)<<(depth%64)) != 0 {
+		switch c {
+		case ',':
+			i++
+			goto key
+		case '}':
+			i++
+			depth--
+			goto next
+		}
+		fail(i, "expected , or } in an object")
+		return
+	}
+	switch c {
+	case ',':
+		for i++; i < len(buf) && isSpace(buf[i]); i++ {
+		}
+		if i < len(buf) && buf[i] == ']' {
+			fail(i, "expected a value after , in an array")
+			return
+		}
+		goto value
+	case ']':
+		i++
+		depth--
+		goto next
+	}
+	fail(i, "expected , or ] in an array")
+	return
+key: // a key, as Object reads one: control characters and escapes checked
+	for i < len(buf) && isSpace(buf[i]) {
+		i++
+	}
+	if i >= len(buf) || buf[i] != '"' {
+		fail(i, "expected a key")
+		return
+	}
+	{
+		end := s.skipString(i+1, true)
+		if end < 0 {
+			return
+		}
+		if s.lastEscaped && !validKeyEscapes(buf[i+1:end]) {
+			fail(i, "invalid escape")
+			return
+		}
+		i = end + 1
+	}
+	for i < len(buf) && isSpace(buf[i]) {
+		i++
+	}
+	if i >= len(buf) || buf[i] != ':' {
+		fail(i, "expected : after a key")
+		return
+	}
+	i++
+	goto value
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// skipString finds the closing quote of the string whose body starts at
+// i, and records in s.lastEscaped whether it holds escapes; with control,
+// raw control characters are refused (the escaped character's too, as
+// checkControl does). It returns -1 after an error.
+//
+// Eight bytes at a time, as stringEnd's short scan: a word with no quote,
+// backslash (or control character) is passed whole; the first flagged
+// byte of a word is always a true one (see checkControl for the
+// arithmetic), later ones may be false, so only the first is acted on.
+// Skipped strings are mostly short (ADF's "type":"text", avatar URLs), for
+// which bytes.IndexByte's setup does not pay off.
+func (s *Scanner) skipString(i int, control bool) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	ctl := uint64(0)
+	if control {
+		ctl = highs
+	}
+	buf := s.buf
+	escaped := false
+	for {
+		for ; i+8 <= len(buf); i += 8 {
+			x := binary.LittleEndian.Uint64(buf[i:])
+			q, b := x^('"'*ones), x^('\\'*ones)
+			m := ((q-ones)&^q | (b-ones)&^b | (x-0x20*ones)&^x&ctl) & highs
+			if m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+		}
+		if i >= len(buf) {
+			break
+		}
+		switch c := buf[i]; {
+		case c == '"':
+			s.lastEscaped = escaped
+			return i
+		case c == '\\':
+			escaped = true
+			if i+1 < len(buf) && control && buf[i+1] < 0x20 {
+				s.pos = i
+				s.fail("control character in a string")
+				return -1
+			}
+			i += 2
+		case c < 0x20 && control:
+			s.pos = i
+			s.fail("control character in a string")
+			return -1
+		default:
+			i++
+		}
+	}
+	s.fail("unterminated string")
+	return -1
+}
+
+// validKeyEscapes reports whether unescape takes the escapes of raw: each
+// one of JSON's (a \u with four hex digits; unpaired surrogates are
+// replaced, not refused).
+func validKeyEscapes(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if i++; i >= len(raw) {
+			return false
+		}
+		switch raw[i] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		case 'u':
+			if _, ok := hex4(raw[i+1:]); !ok {
+				return false
+			}
+			i += 4
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Kind is the kind of the next value: '{', '[', '"', 'n' (null), 't' or

@@ -349,3 +349,84 @@ func TestScannerStringsAtEveryPosition(t *testing.T) {
 		}
 	}
 }
+
+// skipRecursive is Skip as it was before skipNested (Object and Array with
+// a callback per value): the reference skipNested must agree with.
+func skipRecursive(s *Scanner) {
+	switch c := s.peek(); {
+	case c == '{':
+		s.Object("", func([]byte) { skipRecursive(s) })
+	case c == '[':
+		s.Array("", func() { skipRecursive(s) })
+	case c == '"':
+		if end, _ := s.stringEnd(); s.err == nil {
+			if s.strict {
+				s.checkControl(s.buf[s.pos+1 : end])
+			}
+			s.pos = end + 1
+		}
+	default:
+		s.Skip() // scalars: unchanged
+	}
+}
+
+// skipAgrees reports a difference between Skip and skipRecursive on doc:
+// whether it is refused, and where the value skipped ends.
+func skipAgrees(doc []byte, strict bool) error {
+	var fast, slow Scanner
+	fast.Reset(doc)
+	slow.Reset(doc)
+	if strict {
+		fast.Strict()
+		slow.Strict()
+	}
+	fast.Skip()
+	skipRecursive(&slow)
+	switch {
+	case (fast.err == nil) != (slow.err == nil):
+		return fmt.Errorf("strict %v: Skip error %v, recursive %v", strict, fast.err, slow.err)
+	case fast.err == nil && fast.pos != slow.pos:
+		return fmt.Errorf("strict %v: Skip ends at %d, recursive at %d", strict, fast.pos, slow.pos)
+	}
+	return nil
+}
+
+var skipDocs = []string{
+	`{"a":[1,-2.5e3,0,1E+2,true,false,null,"x"],"b":{"c":{}},"d":[]} 1`,
+	`[{"url":"http://x/{a}[b]\\\"","n":{"deep":[[[[{"x":"]}"}]]]]}}],`,
+	`{"k\u0041":"v\x","":"", "k\q":1}`, `{"k\u00G1":1}`, `{"a":"b\u00"}`,
+	"{\"a\x01\":1}", "[\"a\x01\"]", "[\"a\\\x01\"]", "{\"\\\x01\":1}",
+	`[1,]`, `{"a":1,}`, `{"a" 1}`, `{,}`, `[}`, `{]`, `[1 2]`, `{"a":1 "b":2}`,
+	`[01]`, `[-]`, `[1.]`, `[tru]`, `[nul`, `{"a`, `["a\`, `["a\"`, `[`, `{`,
+	`{"a":{"b":[{"c":"` + strings.Repeat(`x\"`, 20) + `"}]}}`,
+	strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth),
+	strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1),
+	strings.Repeat(`{"a":`, 70) + "1" + strings.Repeat("}", 70),
+	strings.Repeat(`[{"a":`, 40) + "1" + strings.Repeat("}]", 40),
+}
+
+// Skip consumes what the recursive skip consumed, and refuses what it
+// refused, strict or not.
+func TestSkipMatchesRecursive(t *testing.T) {
+	t.Parallel()
+	for _, doc := range skipDocs {
+		for _, strict := range []bool{false, true} {
+			if err := skipAgrees([]byte(doc), strict); err != nil {
+				t.Errorf("%q: %v", doc, err)
+			}
+		}
+	}
+}
+
+func FuzzSkipMatchesRecursive(f *testing.F) {
+	for _, doc := range skipDocs {
+		f.Add([]byte(doc))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		for _, strict := range []bool{false, true} {
+			if err := skipAgrees(doc, strict); err != nil {
+				t.Fatalf("%q: %v", doc, err)
+			}
+		}
+	})
+}
