@@ -120,6 +120,11 @@ func (s *Scanner) peek() byte {
 	if s.err != nil {
 		return 0
 	}
+	// Most values follow their ':' or ',' directly (pages are compact):
+	// one byte compared before the white-space loop.
+	if s.pos < len(s.buf) && s.buf[s.pos] > ' ' {
+		return s.buf[s.pos]
+	}
 	if s.ws(); s.pos < len(s.buf) {
 		return s.buf[s.pos]
 	}
@@ -186,9 +191,9 @@ func (s *Scanner) Array(name string, each func()) bool {
 		s.fail("nested too deep")
 		return false
 	}
-	defer func() { s.depth-- }()
 	if s.peek() == ']' {
 		s.pos++
+		s.depth--
 		return true
 	}
 	for s.err == nil {
@@ -200,11 +205,13 @@ func (s *Scanner) Array(name string, each func()) bool {
 			}
 		case ']':
 			s.pos++
+			s.depth--
 			return true
 		default:
 			s.fail("expected , or ] in an array")
 		}
 	}
+	s.depth--
 	return false
 }
 
@@ -228,20 +235,22 @@ func (s *Scanner) Object(name string, each func(key []byte)) bool {
 		s.fail("nested too deep")
 		return false
 	}
-	defer func() { s.depth-- }()
 	if s.peek() == '}' {
 		s.pos++
+		s.depth--
 		return true
 	}
 	for s.err == nil {
 		if s.peek() != '"' {
 			s.fail("expected a key")
+			s.depth--
 			return false
 		}
 		key := s.rawString()
 		s.keyEscaped = s.lastEscaped
 		if s.peek() != ':' {
 			s.fail("expected : after a key")
+			s.depth--
 			return false
 		}
 		s.pos++
@@ -251,11 +260,13 @@ func (s *Scanner) Object(name string, each func(key []byte)) bool {
 			s.pos++
 		case '}':
 			s.pos++
+			s.depth--
 			return true
 		default:
 			s.fail("expected , or } in an object")
 		}
 	}
+	s.depth--
 	return false
 }
 
@@ -758,8 +769,29 @@ func (s *Scanner) skipString(i int, control bool) int {
 	}
 	buf := s.buf
 	escaped := false
-	for {
-		for ; i+8 <= len(buf); i += 8 {
+	for short := true; ; short = false {
+		if !short {
+			// Past the first words (a long text): the closing quote is
+			// looked for with bytes.IndexByte (vectorised), and the
+			// bytes before it for a backslash (and control characters)
+			// as stringEnd and checkControl do.
+			j := bytes.IndexByte(buf[i:], '"')
+			if j < 0 {
+				break
+			}
+			span := buf[i : i+j]
+			if k := bytes.IndexByte(span, '\\'); k >= 0 {
+				span = span[:k]
+			}
+			if control {
+				for len(span) >= 8 && (binary.LittleEndian.Uint64(span)-0x20*ones)&^binary.LittleEndian.Uint64(span)&highs == 0 {
+					span, i = span[8:], i+8
+				}
+			} else {
+				i += len(span)
+			}
+		}
+		for n := min(len(buf), i+shortString); i+8 <= n; i += 8 {
 			x := binary.LittleEndian.Uint64(buf[i:])
 			q, b := x^('"'*ones), x^('\\'*ones)
 			m := ((q-ones)&^q | (b-ones)&^b | (x-0x20*ones)&^x&ctl) & highs
