@@ -769,7 +769,7 @@ func (s *Scanner) skipString(i int, control bool) int {
 	}
 	buf := s.buf
 	escaped := false
-	for short := true; ; short = false {
+	for short := true; i < len(buf); short = false {
 		if !short {
 			// Past the first words (a long text): the closing quote is
 			// looked for with bytes.IndexByte (vectorised), and the
