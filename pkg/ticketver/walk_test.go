@@ -8,49 +8,11 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/connectorhub/connectorhub/pkg/testenv"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
-
-// fillAll sets every field of m (recursively, lists of three) from seed: a
-// field hashDirect does not write shows up as a difference from the
-// marshal, and a kind the test does not know fails it.
-func fillAll(m protoreflect.Message, seed int) {
-	fields := m.Descriptor().Fields()
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		val := func(k int) protoreflect.Value {
-			switch fd.Kind() {
-			case protoreflect.StringKind:
-				return protoreflect.ValueOfString(fmt.Sprintf("%s %d ü € 😀", fd.Name(), seed+k))
-			case protoreflect.EnumKind:
-				return protoreflect.ValueOfEnum(protoreflect.EnumNumber(1 + (seed+k)%2))
-			case protoreflect.Int64Kind:
-				return protoreflect.ValueOfInt64(int64(1234567890123 + seed + k))
-			case protoreflect.Int32Kind:
-				return protoreflect.ValueOfInt32(int32(123456789 + seed + k))
-			case protoreflect.MessageKind:
-				sub := m.NewField(fd)
-				if fd.IsList() {
-					sub = m.Mutable(fd).List().NewElement()
-				}
-				fillAll(sub.Message(), seed+k+1)
-				return sub
-			}
-			panic(fmt.Sprintf("field %s: kind %s has no test value: teach fillAll and hashDirect", fd.FullName(), fd.Kind()))
-		}
-		if fd.IsList() {
-			l := m.Mutable(fd).List()
-			for k := range 3 {
-				l.Append(val(k))
-			}
-			continue
-		}
-		m.Set(fd, val(0))
-	}
-}
 
 // randomTicket sets each field of a Ticket or not, with values that test
 // the encoding's edges: empty strings in lists, zero and negative numbers,
@@ -123,7 +85,7 @@ func TestHashDirectIsTheMarshalledHashes(t *testing.T) {
 		t.Fatal("directSchema is false: the generated Ticket is not the one hashDirect writes (update walk.go)")
 	}
 	full := &chv1.Ticket{}
-	fillAll(full.ProtoReflect(), 0)
+	testenv.FillProto(full.ProtoReflect(), 0)
 	cases := fingerprintCases()
 	cases["every field set"] = full
 	r := rand.New(rand.NewPCG(1, 2))

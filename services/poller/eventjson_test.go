@@ -11,53 +11,13 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/connectorhub/connectorhub/pkg/connector"
+	"github.com/connectorhub/connectorhub/pkg/testenv"
 	"github.com/connectorhub/connectorhub/pkg/trackers"
 	chv1 "github.com/connectorhub/connectorhub/proto/gen/connectorhub/v1"
 )
-
-// fillAll sets every field of m (recursively) from the values of seed, so
-// a field the hand-written encoder does not know shows up as a difference.
-func fillAll(m protoreflect.Message, seed int) {
-	fields := m.Descriptor().Fields()
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		val := func(k int) protoreflect.Value {
-			switch fd.Kind() {
-			case protoreflect.StringKind:
-				return protoreflect.ValueOfString(fmt.Sprintf("%s %d \"q\" \\ \n\t\x01 ü € 😀 <&>", fd.Name(), seed+k))
-			case protoreflect.EnumKind:
-				return protoreflect.ValueOfEnum(protoreflect.EnumNumber(1 + (seed+k)%2))
-			case protoreflect.Int64Kind:
-				return protoreflect.ValueOfInt64(int64(1234567890123 + seed + k))
-			case protoreflect.MessageKind:
-				sub := m.NewField(fd)
-				if fd.IsList() {
-					sub = m.Mutable(fd).List().NewElement()
-				}
-				if fd.Message().FullName() == "google.protobuf.Timestamp" {
-					nanos := []int32{0, 123000000, 123456000, 123456789}[(seed+k)%4]
-					ts := timestamppb.New(time.Date(2026, 12, 3, 10, 4, 5, int(nanos), time.UTC).Add(time.Duration(seed+k) * time.Hour))
-					return protoreflect.ValueOfMessage(ts.ProtoReflect())
-				}
-				fillAll(sub.Message(), seed+k+1)
-				return sub
-			}
-			panic(fmt.Sprintf("field %s: kind %s has no test value: teach fillAll and encodeTicketEvent", fd.FullName(), fd.Kind()))
-		}
-		if fd.IsList() {
-			l := m.Mutable(fd).List()
-			for k := range 3 {
-				l.Append(val(k))
-			}
-			continue
-		}
-		m.Set(fd, val(0))
-	}
-}
 
 func compact(t *testing.T, b []byte) string {
 	t.Helper()
@@ -70,7 +30,7 @@ func compact(t *testing.T, b []byte) string {
 
 func TestEncodeTicketEventMatchesProtojson(t *testing.T) {
 	t.Parallel()
-	full := func(m proto.Message) proto.Message { fillAll(m.ProtoReflect(), 0); return m }
+	full := func(m proto.Message) proto.Message { testenv.FillProto(m.ProtoReflect(), 0); return m }
 	cases := map[string]proto.Message{
 		"discovered, every field set":         full(&chv1.TicketDiscovered{}),
 		"updated, every field set":            full(&chv1.TicketUpdated{}),
